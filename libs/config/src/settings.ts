@@ -1,0 +1,90 @@
+/**
+ * Configuration read once from the environment at start-up and validated, so a wrong setting fails
+ * fast with a message that names it.
+ */
+export type SettingKind = 'string' | 'int' | 'bool' | 'url' | 'enum';
+
+export interface SettingSpec {
+  kind: SettingKind;
+  default?: string | number | boolean;
+  /** Required settings without a default stop the service when missing. */
+  required?: boolean;
+  values?: readonly string[];
+  description: string;
+}
+
+export type SettingsSchema = Record<string, SettingSpec>;
+
+export type SettingsOf<S extends SettingsSchema> = {
+  [K in keyof S]: S[K]['kind'] extends 'int' ? number : S[K]['kind'] extends 'bool' ? boolean : string;
+};
+
+export class InvalidSettingsError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
+  }
+}
+
+export function loadSettings<S extends SettingsSchema>(schema: S, env: NodeJS.ProcessEnv = process.env): SettingsOf<S> {
+  const problems: string[] = [];
+  const out: Record<string, unknown> = {};
+  for (const [name, spec] of Object.entries(schema)) {
+    const raw = env[name];
+    if (raw === undefined || raw === '') {
+      if (spec.default !== undefined) out[name] = spec.default;
+      else if (spec.required) problems.push(`${name} is required: ${spec.description}`);
+      else out[name] = undefined;
+      continue;
+    }
+    switch (spec.kind) {
+      case 'int': {
+        const n = Number(raw);
+        if (!Number.isInteger(n)) problems.push(`${name}=${raw} is not a whole number (${spec.description})`);
+        else out[name] = n;
+        break;
+      }
+      case 'bool':
+        if (!/^(true|false|1|0|yes|no)$/i.test(raw)) problems.push(`${name}=${raw} must be true or false (${spec.description})`);
+        else out[name] = /^(true|1|yes)$/i.test(raw);
+        break;
+      case 'url':
+        try {
+          new URL(raw);
+          out[name] = raw;
+        } catch {
+          problems.push(`${name}=${raw} is not a URL (${spec.description})`);
+        }
+        break;
+      case 'enum':
+        if (!spec.values?.includes(raw)) problems.push(`${name}=${raw} must be one of ${spec.values?.join(', ')} (${spec.description})`);
+        else out[name] = raw;
+        break;
+      default:
+        out[name] = raw;
+    }
+  }
+  if (problems.length) throw new InvalidSettingsError(problems);
+  return out as SettingsOf<S>;
+}
+
+/** Settings every service shares. */
+export const CommonSettings = {
+  HKS_NAMESPACE: {
+    kind: 'string',
+    default: 'hks',
+    description: 'Prefix of RabbitMQ exchanges/queues and Redis keys; separates installations and test runs',
+  },
+  DATABASE_URL: { kind: 'url', default: 'postgres://root@127.0.0.1:5432/hks', description: 'Postgres connection URL' },
+  AMQP_URL: { kind: 'url', default: 'amqp://guest:guest@127.0.0.1:5672', description: 'RabbitMQ connection URL' },
+  REDIS_URL: { kind: 'url', default: 'redis://127.0.0.1:6379', description: 'Redis connection URL' },
+  HKS_DATA_DIR: { kind: 'string', default: '.hks/data', description: 'Directory for artifacts, event spools and worker code' },
+  RPC_TIMEOUT_MS: { kind: 'int', default: 15000, description: 'How long an RPC call waits for its answer' },
+  LOG_LEVEL: {
+    kind: 'enum',
+    default: 'info',
+    values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
+    description: 'Log level',
+  },
+} as const satisfies SettingsSchema;
+
+export type CommonSettingsValues = SettingsOf<typeof CommonSettings>;

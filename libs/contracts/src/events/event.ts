@@ -1,0 +1,199 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import { IsIn, IsInt, IsISO8601, IsOptional, IsString, IsUUID, Max, MaxLength, Min } from 'class-validator';
+import { randomUUID } from 'crypto';
+
+/** The event exchange (topic). Routing key = event name, e.g. `invocation.succeeded`. */
+export function eventExchange(namespace: string): string {
+  return `${namespace}.events`;
+}
+
+export const EVENT_TYPES = [
+  'FUNCTION_INVOCATION',
+  'USER_CREATED',
+  'ORDER_PLACED',
+  'PAYMENT_PROCESSED',
+  'ITEM_SHIPPED',
+  'OTHER',
+  // The platform's own lifecycle.
+  'FUNCTION_CREATED',
+  'FUNCTION_UPDATED',
+  'FUNCTION_DELETED',
+  'FUNCTION_BUILD',
+  'FUNCTION_DEPLOYMENT',
+] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+/** Types a user may create through POST /api/v3/events (the rest are the platform's own). */
+export const USER_EVENT_TYPES: EventType[] = ['USER_CREATED', 'ORDER_PLACED', 'PAYMENT_PROCESSED', 'ITEM_SHIPPED', 'OTHER'];
+
+export const EVENT_STATUSES = ['PENDING', 'SUCCESS', 'FAILURE'] as const;
+export type EventStatus = (typeof EVENT_STATUSES)[number];
+
+/** Routing keys of everything on the exchange. */
+export const EventNames = {
+  FunctionCreated: 'function.created',
+  FunctionUpdated: 'function.updated',
+  FunctionDeleted: 'function.deleted',
+  BuildQueued: 'build.queued',
+  BuildStarted: 'build.started',
+  BuildSucceeded: 'build.succeeded',
+  BuildFailed: 'build.failed',
+  DeploymentStarted: 'deployment.started',
+  DeploymentReady: 'deployment.ready',
+  DeploymentFailed: 'deployment.failed',
+  DeploymentDeleted: 'deployment.deleted',
+  InvocationPending: 'invocation.pending',
+  InvocationSucceeded: 'invocation.succeeded',
+  InvocationFailed: 'invocation.failed',
+  /** An event a user posted to /api/v3/events; functions subscribed to its type are triggered. */
+  EventCreated: 'event.created',
+} as const;
+export type EventName = (typeof EventNames)[keyof typeof EventNames];
+
+/** One event, as published, stored and returned by the API. */
+export interface PlatformEvent {
+  /** uuid; the idempotency key of the event store. */
+  id: string;
+  /** Routing key on the exchange. */
+  name: EventName | string;
+  type: EventType;
+  status: EventStatus;
+  /** ISO-8601. */
+  timestamp: string;
+  /** Service or client that produced it (e.g. "invoker", "api"). */
+  source: string;
+  functionId: string | null;
+  /** Links an invocation's PENDING event to its SUCCESS/FAILURE event. */
+  invocationId: string | null;
+  payload: unknown;
+  response: unknown;
+  processingTimeMs: number | null;
+  error: string | null;
+  /** Extra facts: cold start, start time, logs, build digest ... */
+  metadata?: Record<string, unknown> | null;
+}
+
+export function newEvent(fields: Partial<PlatformEvent> & Pick<PlatformEvent, 'name' | 'type' | 'status' | 'source'>): PlatformEvent {
+  return {
+    id: fields.id ?? randomUUID(),
+    timestamp: fields.timestamp ?? new Date().toISOString(),
+    functionId: fields.functionId ?? null,
+    invocationId: fields.invocationId ?? null,
+    payload: fields.payload ?? null,
+    response: fields.response ?? null,
+    processingTimeMs: fields.processingTimeMs ?? null,
+    error: fields.error ?? null,
+    metadata: fields.metadata ?? null,
+    ...fields,
+  } as PlatformEvent;
+}
+
+/** Body of POST /api/v3/events. */
+export class CreateEventDto {
+  @ApiProperty({ enum: USER_EVENT_TYPES, example: 'ORDER_PLACED' })
+  @IsIn(USER_EVENT_TYPES, { message: `type must be one of ${USER_EVENT_TYPES.join(', ')}` })
+  type: EventType;
+
+  @ApiPropertyOptional({ example: 'shop', description: 'Who produced the event.', default: 'api' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(200)
+  source?: string;
+
+  @ApiPropertyOptional({ example: { orderId: 42 }, description: 'Any JSON value.' })
+  @IsOptional()
+  payload?: unknown;
+
+  @ApiPropertyOptional({ description: 'Function this event concerns, if any.' })
+  @IsOptional()
+  @IsUUID('all', { message: 'functionId must be a UUID' })
+  functionId?: string;
+
+  @ApiPropertyOptional({ enum: EVENT_STATUSES, default: 'SUCCESS' })
+  @IsOptional()
+  @IsIn(EVENT_STATUSES as unknown as string[], { message: `status must be one of ${EVENT_STATUSES.join(', ')}` })
+  status?: EventStatus;
+}
+
+/** Query of GET /api/v3/events. */
+export class EventQueryDto {
+  @ApiPropertyOptional({ description: 'Only events of this function (id).' })
+  @IsOptional()
+  @IsUUID('all', { message: 'functionId must be a UUID' })
+  functionId?: string;
+
+  @ApiPropertyOptional({ description: 'Only the PENDING and result events of this invocation.' })
+  @IsOptional()
+  @IsUUID('all', { message: 'invocationId must be a UUID' })
+  invocationId?: string;
+
+  @ApiPropertyOptional({ enum: EVENT_TYPES })
+  @IsOptional()
+  @IsIn(EVENT_TYPES as unknown as string[], { message: `type must be one of ${EVENT_TYPES.join(', ')}` })
+  type?: EventType;
+
+  @ApiPropertyOptional({ enum: EVENT_STATUSES })
+  @IsOptional()
+  @IsIn(EVENT_STATUSES as unknown as string[], { message: `status must be one of ${EVENT_STATUSES.join(', ')}` })
+  status?: EventStatus;
+
+  @ApiPropertyOptional({ description: 'Events at or after this ISO-8601 time.' })
+  @IsOptional()
+  @IsISO8601({}, { message: 'from must be an ISO-8601 date-time, e.g. 2026-01-31T12:00:00Z' })
+  from?: string;
+
+  @ApiPropertyOptional({ description: 'Events before this ISO-8601 time.' })
+  @IsOptional()
+  @IsISO8601({}, { message: 'to must be an ISO-8601 date-time, e.g. 2026-01-31T13:00:00Z' })
+  to?: string;
+
+  @ApiPropertyOptional({ default: 1, minimum: 1 })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt({ message: 'page must be a whole number from 1' })
+  @Min(1, { message: 'page must be a whole number from 1' })
+  page?: number;
+
+  @ApiPropertyOptional({ default: 50, minimum: 1, maximum: 500 })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt({ message: 'limit must be a whole number from 1 to 500' })
+  @Min(1, { message: 'limit must be a whole number from 1 to 500' })
+  @Max(500, { message: 'limit must be a whole number from 1 to 500' })
+  limit?: number;
+
+  @ApiPropertyOptional({ enum: ['asc', 'desc'], default: 'desc', description: 'Order by timestamp.' })
+  @IsOptional()
+  @IsIn(['asc', 'desc'])
+  order?: 'asc' | 'desc';
+}
+
+export interface EventPage {
+  items: PlatformEvent[];
+  total: number;
+  page: number;
+  limit: number;
+}
+
+/** Aggregates over a function's invocation results (for `hks function stats|metrics`). */
+export interface InvocationStatsQuery {
+  functionId: string;
+  from?: string;
+  to?: string;
+  /** Bucket width for the time series, in seconds; omitted = no series. */
+  bucketSeconds?: number;
+}
+
+export interface InvocationStats {
+  functionId: string;
+  from: string | null;
+  to: string | null;
+  invocations: number;
+  successes: number;
+  failures: number;
+  errorRate: number;
+  coldStarts: number;
+  durationMs: { p50: number | null; p90: number | null; p95: number | null; p99: number | null; avg: number | null; max: number | null };
+  series?: Array<{ start: string; invocations: number; failures: number; p50: number | null; p95: number | null }>;
+}

@@ -1,0 +1,255 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import {
+  IsArray,
+  IsBoolean,
+  IsIn,
+  IsInt,
+  IsObject,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+  ValidateNested,
+} from 'class-validator';
+import { IsStringRecord, IsTrigger } from './validators';
+
+export class ResourcesDto {
+  @ApiPropertyOptional({ description: 'Memory limit per worker or container, in MB.', default: 128, minimum: 16, maximum: 16384 })
+  @IsOptional()
+  @IsInt()
+  @Min(16)
+  @Max(16384)
+  memoryMb?: number;
+
+  @ApiPropertyOptional({ description: 'Time limit of one invocation, in milliseconds.', default: 30000, minimum: 10, maximum: 900000 })
+  @IsOptional()
+  @IsInt()
+  @Min(10)
+  @Max(900_000)
+  timeoutMs?: number;
+
+  @ApiPropertyOptional({ description: 'CPU request on Kubernetes, e.g. "250m" or "1".', example: '250m' })
+  @IsOptional()
+  @IsString()
+  @Matches(/^\d+(\.\d+)?m?$/, { message: 'resources.cpu must look like "250m" or "1"' })
+  cpu?: string;
+
+  @ApiPropertyOptional({ description: 'Largest request body accepted, in bytes.', default: 6291456 })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(104_857_600)
+  maxRequestBytes?: number;
+
+  @ApiPropertyOptional({ description: 'Largest response body a function may return, in bytes.', default: 6291456 })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(104_857_600)
+  maxResponseBytes?: number;
+
+  @ApiPropertyOptional({ description: 'Most processes (and threads) one worker may run.', default: 64 })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(4096)
+  maxProcesses?: number;
+}
+
+export class ScalingDto {
+  @ApiPropertyOptional({ description: 'Instances kept warm even without traffic.', default: 0 })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(100)
+  minInstances?: number;
+
+  @ApiPropertyOptional({ description: 'Most instances at once.', default: 10 })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(1000)
+  maxInstances?: number;
+
+  @ApiPropertyOptional({ description: 'Concurrent requests one instance serves.', default: 1 })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(1000)
+  concurrency?: number;
+
+  @ApiPropertyOptional({ description: 'An idle instance above minInstances stops after this many ms.', default: 60000 })
+  @IsOptional()
+  @IsInt()
+  @Min(100)
+  @Max(86_400_000)
+  idleTimeoutMs?: number;
+
+  @ApiPropertyOptional({ description: 'Requests that may wait for a free instance before the platform answers 429.', default: 100 })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(100_000)
+  queueSize?: number;
+
+  @ApiPropertyOptional({ description: 'Autoscaling target (concurrent requests per instance) on Knative.' })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(1000)
+  target?: number;
+}
+
+export class NetworkDto {
+  @ApiPropertyOptional({ description: 'Whether workers may open outbound connections.', default: false })
+  @IsOptional()
+  @IsBoolean()
+  egress?: boolean;
+}
+
+export class SecretRefDto {
+  @ApiProperty({ description: 'Environment variable the secret is exposed as.', example: 'DB_PASSWORD' })
+  @IsString()
+  @Matches(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: 'secrets[].env must be a valid environment variable name' })
+  env: string;
+
+  @ApiProperty({ description: 'Name of the secret stored in the registry (and in Kubernetes).', example: 'db' })
+  @IsString()
+  @Matches(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, { message: 'secrets[].secret must be a lowercase DNS-style name' })
+  secret: string;
+
+  @ApiPropertyOptional({ description: 'Key inside the secret.', default: 'value' })
+  @IsOptional()
+  @IsString()
+  key?: string;
+}
+
+export type HttpTrigger = { type: 'http'; methods?: string[]; path?: string; auth?: 'none' | 'api-key' };
+export type QueueTrigger = { type: 'queue'; source: string; batchSize?: number; maxBatchWaitMs?: number };
+export type ScheduleTrigger = { type: 'schedule'; cron: string; timezone?: string; data?: unknown };
+export type EventTrigger = { type: 'event'; eventType: string };
+export type Trigger = HttpTrigger | QueueTrigger | ScheduleTrigger | EventTrigger;
+
+export class FunctionConfigDto {
+  @ApiPropertyOptional({ description: 'Environment variables of the function.', example: { LOG_LEVEL: 'info' } })
+  @IsOptional()
+  @IsStringRecord({ message: 'config.env must be an object of string values with valid variable names' })
+  env?: Record<string, string>;
+
+  @ApiPropertyOptional({ type: [SecretRefDto] })
+  @IsOptional()
+  @IsArray()
+  @ValidateNested({ each: true })
+  @Type(() => SecretRefDto)
+  secrets?: SecretRefDto[];
+
+  @ApiPropertyOptional({ type: ResourcesDto })
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => ResourcesDto)
+  resources?: ResourcesDto;
+
+  @ApiPropertyOptional({ type: ScalingDto })
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => ScalingDto)
+  scaling?: ScalingDto;
+
+  @ApiPropertyOptional({ type: NetworkDto })
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => NetworkDto)
+  network?: NetworkDto;
+
+  @ApiPropertyOptional({
+    description:
+      'How the function is triggered: {"type":"http","methods":["GET"],"path":"/hello","auth":"none"}, ' +
+      '{"type":"queue","source":"orders","batchSize":10,"maxBatchWaitMs":1000}, ' +
+      '{"type":"schedule","cron":"0 * * * *","timezone":"UTC"}, {"type":"event","eventType":"ORDER_PLACED"}',
+    isArray: true,
+    type: Object,
+  })
+  @IsOptional()
+  @IsArray()
+  @IsTrigger({ each: true })
+  triggers?: Trigger[];
+
+  @ApiPropertyOptional({ description: 'Deployment target; "local" (default) or "knative".', enum: ['local', 'knative'] })
+  @IsOptional()
+  @IsIn(['local', 'knative'])
+  @MaxLength(16)
+  target?: 'local' | 'knative';
+
+  @ApiPropertyOptional({ description: 'Free-form labels.' })
+  @IsOptional()
+  @IsObject()
+  labels?: Record<string, string>;
+}
+
+/** Resolved configuration with every default filled in: what the builder, deployer and invoker act on. */
+export interface EffectiveConfig {
+  env: Record<string, string>;
+  secrets: Array<{ env: string; secret: string; key: string }>;
+  resources: {
+    memoryMb: number;
+    timeoutMs: number;
+    cpu?: string;
+    maxRequestBytes: number;
+    maxResponseBytes: number;
+    maxProcesses: number;
+  };
+  scaling: {
+    minInstances: number;
+    maxInstances: number;
+    concurrency: number;
+    idleTimeoutMs: number;
+    queueSize: number;
+    target?: number;
+  };
+  network: { egress: boolean };
+  triggers: Trigger[];
+  target?: 'local' | 'knative';
+}
+
+export const CONFIG_DEFAULTS = {
+  memoryMb: 128,
+  timeoutMs: 30_000,
+  maxRequestBytes: 6 * 1024 * 1024,
+  maxResponseBytes: 6 * 1024 * 1024,
+  maxProcesses: 64,
+  minInstances: 0,
+  maxInstances: 10,
+  concurrency: 1,
+  idleTimeoutMs: 60_000,
+  queueSize: 100,
+} as const;
+
+export function effectiveConfig(config: FunctionConfigDto | undefined | null): EffectiveConfig {
+  const c = config ?? {};
+  return {
+    env: { ...(c.env ?? {}) },
+    secrets: (c.secrets ?? []).map((s) => ({ env: s.env, secret: s.secret, key: s.key ?? 'value' })),
+    resources: {
+      memoryMb: c.resources?.memoryMb ?? CONFIG_DEFAULTS.memoryMb,
+      timeoutMs: c.resources?.timeoutMs ?? CONFIG_DEFAULTS.timeoutMs,
+      cpu: c.resources?.cpu,
+      maxRequestBytes: c.resources?.maxRequestBytes ?? CONFIG_DEFAULTS.maxRequestBytes,
+      maxResponseBytes: c.resources?.maxResponseBytes ?? CONFIG_DEFAULTS.maxResponseBytes,
+      maxProcesses: c.resources?.maxProcesses ?? CONFIG_DEFAULTS.maxProcesses,
+    },
+    scaling: {
+      minInstances: c.scaling?.minInstances ?? CONFIG_DEFAULTS.minInstances,
+      maxInstances: c.scaling?.maxInstances ?? CONFIG_DEFAULTS.maxInstances,
+      concurrency: c.scaling?.concurrency ?? CONFIG_DEFAULTS.concurrency,
+      idleTimeoutMs: c.scaling?.idleTimeoutMs ?? CONFIG_DEFAULTS.idleTimeoutMs,
+      queueSize: c.scaling?.queueSize ?? CONFIG_DEFAULTS.queueSize,
+      target: c.scaling?.target,
+    },
+    network: { egress: c.network?.egress ?? false },
+    triggers: [...(c.triggers ?? [])],
+    target: c.target,
+  };
+}

@@ -1,0 +1,126 @@
+import { ApiProperty, ApiPropertyOptional, PartialType } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import { IsIn, IsObject, IsOptional, IsString, Matches, MaxLength, MinLength, ValidateNested } from 'class-validator';
+import { FunctionConfigDto, EffectiveConfig } from './function-config.dto';
+import { FunctionStatus } from './function-status';
+import { TEMPLATES, TemplateName } from './runtime';
+
+export const LABEL_PATTERN = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+export const MAX_HANDLER_BYTES = 1024 * 1024;
+
+export class CreateFunctionDto {
+  @ApiProperty({
+    description: 'Unique name: lowercase letters, digits and dashes (a DNS label, so it can name a Knative Service).',
+    example: 'my-function',
+  })
+  @IsString()
+  @Matches(LABEL_PATTERN, { message: 'label must be 1-63 lowercase letters, digits or dashes, starting and ending with a letter or digit' })
+  label: string;
+
+  @ApiPropertyOptional({ example: 'A sample function' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(1000)
+  description?: string;
+
+  @ApiPropertyOptional({ enum: TEMPLATES, example: 'typescript', description: 'Build template; defaults from the runtime.' })
+  @IsOptional()
+  @IsIn(TEMPLATES as unknown as string[], { message: `template must be one of ${TEMPLATES.join(', ')}` })
+  template?: TemplateName;
+
+  @ApiProperty({ example: 'node', description: 'node, nodejs20, python, python3, python3.11 ...' })
+  @IsString()
+  @Matches(/^(node|nodejs)(\d+(\.\d+)*)?(\.x)?$|^python(3(\.\d+)?)?$/i, {
+    message: 'runtime must be node (node, nodejs20, ...) or python (python, python3, python3.11, ...)',
+  })
+  runtime: string;
+
+  @ApiPropertyOptional({
+    description:
+      'The handler code. With `files`, the entry point instead, as module.function (e.g. "function.handle").',
+    example: 'export default function(data) { return data; }',
+  })
+  @IsOptional()
+  @IsString()
+  @MinLength(1)
+  @MaxLength(MAX_HANDLER_BYTES)
+  handler?: string;
+
+  @ApiPropertyOptional({
+    description:
+      'Source files by relative path (package.json and requirements.txt are installed at build time). ' +
+      'Values are UTF-8 text, or base64 when prefixed with "base64:".',
+    example: { 'function.py': 'def handle(request):\n    return {"ok": True}\n', 'requirements.txt': '' },
+  })
+  @IsOptional()
+  @IsObject()
+  files?: Record<string, string>;
+
+  @ApiPropertyOptional({ type: FunctionConfigDto })
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => FunctionConfigDto)
+  config?: FunctionConfigDto;
+}
+
+export class UpdateFunctionDto extends PartialType(CreateFunctionDto) {}
+
+export interface BuildSummary {
+  id: string;
+  status: 'QUEUED' | 'RUNNING' | 'SUCCEEDED' | 'FAILED';
+  /** sha256 digest of the bundle (the function's layer). */
+  bundleDigest?: string | null;
+  /** Image reference by digest when a registry is configured. */
+  image?: string | null;
+  error?: string | null;
+  startedAt?: string | null;
+  finishedAt?: string | null;
+}
+
+export interface FunctionView {
+  id: string;
+  label: string;
+  description: string | null;
+  template: TemplateName;
+  runtime: string;
+  handler: string | null;
+  files: Record<string, string> | null;
+  entrypoint: string;
+  config: FunctionConfigDto;
+  status: FunctionStatus;
+  /** Why the function is FAILED (build or deploy), in words a person can act on. */
+  statusReason: string | null;
+  version: number;
+  build: BuildSummary | null;
+  /** Path of the invoke endpoint on the gateway. */
+  invokeUrl: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** What the deployer and invoker need to run a function's current build. */
+export interface FunctionRuntimeSpec {
+  functionId: string;
+  label: string;
+  version: number;
+  runtime: string;
+  family: 'node' | 'python';
+  template: TemplateName;
+  entrypoint: string;
+  bundleDigest: string;
+  image: string | null;
+  config: EffectiveConfig;
+}
+
+export interface ListFunctionsQuery {
+  limit?: number;
+  offset?: number;
+  label?: string;
+}
+
+export interface SetDeploymentStatusCommand {
+  functionId: string;
+  version: number;
+  status: FunctionStatus.Deploying | FunctionStatus.Ready | FunctionStatus.Failed;
+  reason?: string;
+}

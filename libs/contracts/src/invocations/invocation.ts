@@ -1,0 +1,48 @@
+/** Response headers the invoker sets on every invocation answer. */
+export const InvocationHeaders = {
+  InvocationId: 'x-invocation-id',
+  ColdStart: 'x-cold-start',
+  StartMs: 'x-start-ms',
+  DurationMs: 'x-duration-ms',
+} as const;
+
+/** The invoker's HTTP API (the gateway proxies to it; the local deploy driver calls it). */
+export const InvokerRoutes = {
+  /** ANY /invoke/:functionId[/*] data-style invocation. */
+  invoke: (functionId: string) => `/invoke/${encodeURIComponent(functionId)}`,
+  /** ANY /http/:functionId/* HTTP-style invocation (http trigger). */
+  http: (functionId: string) => `/http/${encodeURIComponent(functionId)}`,
+  /** PUT/DELETE /deployments/:functionId: local driver installs or removes a function's pool. */
+  deployment: (functionId: string) => `/deployments/${encodeURIComponent(functionId)}`,
+  health: '/healthz',
+} as const;
+
+/** What a handler sees in HTTP style, and what the invoker sends to a worker. */
+export interface InvocationRequest {
+  method: string;
+  path: string;
+  query: Record<string, string | string[]>;
+  headers: Record<string, string>;
+  /** Raw body text, base64 when `isBase64Encoded`. */
+  body: string;
+  isBase64Encoded: boolean;
+}
+
+/** What a handler returns in HTTP style; any other value becomes a 200 JSON response. */
+export interface InvocationResponse {
+  statusCode: number;
+  headers?: Record<string, string>;
+  body?: string;
+  isBase64Encoded?: boolean;
+}
+
+/** Metadata recorded on invocation events. */
+export interface InvocationMetadata {
+  coldStart: boolean;
+  startMs: number | null;
+  workerId?: string;
+  logs?: string;
+  trigger?: 'api' | 'http' | 'queue' | 'schedule' | 'event';
+  version?: number;
+  reason?: 'timeout' | 'memory' | 'crash' | 'error' | 'payload-too-large' | 'queue-full';
+}

@@ -1,0 +1,66 @@
+/**
+ * RPC message patterns (request/response over RabbitMQ). Each service listens on its own queue,
+ * named by `rpcQueue(service)`; the pattern says which handler answers.
+ */
+export const FunctionPatterns = {
+  Create: 'functions.create',
+  List: 'functions.list',
+  Get: 'functions.get',
+  Update: 'functions.update',
+  Delete: 'functions.delete',
+  /** Resolves an id or a label to the function (404 when neither matches). */
+  Resolve: 'functions.resolve',
+  /** What it takes to run the function's latest successful build (409 when it has none). */
+  GetRuntimeSpec: 'functions.runtime-spec',
+  /** Marks the latest version BUILDING and queues a BullMQ build job. */
+  RequestBuild: 'functions.build',
+  /** Moves a function through DEPLOYING / READY / FAILED; used by the deployer. */
+  SetDeploymentStatus: 'functions.set-deployment-status',
+  /** Secrets: stored by the registry, referenced by name from a function's env. */
+  PutSecret: 'secrets.put',
+  ListSecrets: 'secrets.list',
+  DeleteSecret: 'secrets.delete',
+  ResolveSecrets: 'secrets.resolve',
+} as const;
+
+export const BuildPatterns = {
+  Get: 'builds.get',
+  ListForFunction: 'builds.list-for-function',
+} as const;
+
+export const DeploymentPatterns = {
+  Deploy: 'deployments.deploy',
+  Get: 'deployments.get',
+  GetForFunction: 'deployments.get-for-function',
+  ListActive: 'deployments.list-active',
+  Undeploy: 'deployments.undeploy',
+} as const;
+
+export const EventPatterns = {
+  Query: 'events.query',
+  Get: 'events.get',
+  Create: 'events.create',
+  Stats: 'events.stats',
+} as const;
+
+/** The services that answer RPC. The gateway and the CLI only ask. */
+export type RpcService = 'function-registry' | 'builder' | 'deployer' | 'event-store' | 'invoker';
+
+export const ServiceNames = {
+  Gateway: 'gateway',
+  FunctionRegistry: 'function-registry',
+  Builder: 'builder',
+  Deployer: 'deployer',
+  Invoker: 'invoker',
+  EventStore: 'event-store',
+} as const;
+
+/** Queue that a service's RPC handlers consume; the namespace keeps test runs and installations apart. */
+export function rpcQueue(namespace: string, service: RpcService): string {
+  return `${namespace}.rpc.${service}`;
+}
+
+/** Injection token of the RPC client for a service (gateway, deployer, ...). */
+export function rpcClientToken(service: RpcService): string {
+  return `RPC_CLIENT_${service.toUpperCase().replace(/-/g, '_')}`;
+}

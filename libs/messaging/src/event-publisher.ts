@@ -1,0 +1,110 @@
+import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import type { ConfirmChannel } from 'amqplib';
+import { ChannelWrapper } from 'amqp-connection-manager';
+import * as os from 'os';
+import * as path from 'path';
+import { eventExchange, PlatformEvent } from '@platform/contracts';
+import { CommonSettingsValues, SETTINGS } from '@platform/config';
+import { AmqpConnection } from './amqp-connection';
+import { EventSpool } from './event-spool';
+import { SERVICE_NAME } from './tokens';
+
+const PUBLISH_TIMEOUT_MS = 5_000;
+const DRAIN_INTERVAL_MS = 1_000;
+
+/**
+ * Publishes events to the topic exchange with publisher confirms. An event the broker does not
+ * confirm in time is written to a local spool and replayed later: never dropped.
+ */
+@Injectable()
+export class EventPublisher implements OnModuleInit, OnApplicationShutdown {
+  private readonly logger = new Logger(EventPublisher.name);
+  private readonly exchange: string;
+  private readonly channel: ChannelWrapper;
+  private readonly spool: EventSpool;
+  private drainTimer?: NodeJS.Timeout;
+  private draining = false;
+  private inFlight = new Set<Promise<void>>();
+
+  constructor(
+    connection: AmqpConnection,
+    @Inject(SETTINGS) settings: CommonSettingsValues,
+    @Inject(SERVICE_NAME) service: string,
+  ) {
+    this.exchange = eventExchange(settings.HKS_NAMESPACE);
+    this.spool = new EventSpool(path.resolve(settings.HKS_DATA_DIR, 'spool', `${service}-${os.hostname()}.events.jsonl`));
+    this.channel = connection.manager.createChannel({
+      name: 'event-publisher',
+      confirm: true,
+      json: false,
+      setup: (ch: ConfirmChannel) => ch.assertExchange(this.exchange, 'topic', { durable: true }),
+    });
+  }
+
+  onModuleInit(): void {
+    this.drainTimer = setInterval(() => void this.drain(), DRAIN_INTERVAL_MS);
+    this.drainTimer.unref();
+  }
+
+  /** Resolves once the broker confirmed the event, or once it is safely spooled. */
+  publish(event: PlatformEvent): Promise<void> {
+    const p = this.send(event).catch(async (err) => {
+      this.logger.warn(`event ${event.name} ${event.id} not confirmed (${err?.message}); spooled for retry`);
+      await this.spool.append([event]);
+    });
+    this.inFlight.add(p);
+    void p.finally(() => this.inFlight.delete(p));
+    return p;
+  }
+
+  /** For hot paths: hand the event over and do not wait for it. */
+  emit(event: PlatformEvent): void {
+    void this.publish(event);
+  }
+
+  private async send(event: PlatformEvent): Promise<void> {
+    await this.channel.publish(this.exchange, event.name, Buffer.from(JSON.stringify(event)), {
+      persistent: true,
+      contentType: 'application/json',
+      messageId: event.id,
+      type: event.name,
+      timestamp: Math.floor(Date.parse(event.timestamp) / 1000),
+      timeout: PUBLISH_TIMEOUT_MS,
+    });
+  }
+
+  async drain(): Promise<number> {
+    if (this.draining) return 0;
+    this.draining = true;
+    try {
+      const batch = await this.spool.take();
+      if (!batch) return 0;
+      try {
+        await Promise.all(batch.events.map((e) => this.send(e)));
+        await batch.commit();
+        if (batch.events.length) this.logger.log(`replayed ${batch.events.length} spooled events`);
+        return batch.events.length;
+      } catch {
+        await batch.restore();
+        return 0;
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  /** Events still waiting in the spool (for health and tests). */
+  spooled(): Promise<number> {
+    return this.spool.size();
+  }
+
+  async flush(): Promise<void> {
+    await Promise.all([...this.inFlight]);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    if (this.drainTimer) clearInterval(this.drainTimer);
+    await this.flush();
+    await this.channel.close();
+  }
+}

@@ -1,0 +1,105 @@
+import { DynamicModule, Inject, Injectable, Module, Provider } from '@nestjs/common';
+import { ClientProxy, ClientProxyFactory, MicroserviceOptions, RmqOptions, Transport } from '@nestjs/microservices';
+import { firstValueFrom, timeout, TimeoutError } from 'rxjs';
+import {
+  DomainError,
+  isErrorBody,
+  rpcClientToken,
+  rpcQueue,
+  RpcService,
+  UnavailableError,
+} from '@platform/contracts';
+import { CommonSettingsValues, SETTINGS } from '@platform/config';
+
+/** Options a service passes to `app.connectMicroservice` to answer RPC on its queue. */
+export function rpcServerOptions(settings: CommonSettingsValues, service: RpcService): MicroserviceOptions {
+  return {
+    transport: Transport.RMQ,
+    options: {
+      urls: [settings.AMQP_URL],
+      queue: rpcQueue(settings.HKS_NAMESPACE, service),
+      queueOptions: { durable: true },
+      prefetchCount: 32,
+      noAck: false,
+    },
+  } as RmqOptions;
+}
+
+function rpcClientOptions(settings: CommonSettingsValues, service: RpcService): RmqOptions {
+  return {
+    transport: Transport.RMQ,
+    options: {
+      urls: [settings.AMQP_URL],
+      queue: rpcQueue(settings.HKS_NAMESPACE, service),
+      queueOptions: { durable: true },
+    },
+  };
+}
+
+/**
+ * Calls another service and turns its answer back into a result or a DomainError carrying the
+ * status and message the owning service chose.
+ */
+@Injectable()
+export class RpcClient {
+  constructor(
+    private readonly clients: Map<RpcService, ClientProxy>,
+    private readonly timeoutMs: number,
+  ) {}
+
+  async call<T>(service: RpcService, pattern: string, payload: unknown, timeoutMs = this.timeoutMs): Promise<T> {
+    const client = this.clients.get(service);
+    if (!client) throw new Error(`no RPC client registered for ${service}`);
+    try {
+      return await firstValueFrom(client.send<T>(pattern, payload ?? {}).pipe(timeout(timeoutMs)));
+    } catch (err) {
+      throw toDomainError(err, service, timeoutMs);
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.clients.values()].map((c) => c.close()));
+  }
+}
+
+export function toDomainError(err: unknown, service: string, timeoutMs: number): Error {
+  if (err instanceof DomainError) return err;
+  if (err instanceof TimeoutError) return new UnavailableError(`${service} did not answer within ${timeoutMs} ms; is it running?`);
+  if (isErrorBody(err)) return new DomainError(err.statusCode, err.message, err.details);
+  if (err && typeof err === 'object' && 'err' in err && (err as { err: unknown }).err) {
+    return new UnavailableError(`${service} is unreachable: ${String((err as { err: { message?: string } }).err.message ?? err)}`);
+  }
+  const message = err instanceof Error ? err.message : typeof err === 'string' ? err : JSON.stringify(err);
+  return new DomainError(502, `${service} failed: ${message}`);
+}
+
+@Module({})
+export class RpcClientsModule {
+  /** Provides an `RpcClient` able to call the given services. */
+  static register(services: RpcService[]): DynamicModule {
+    const clientProviders: Provider[] = services.map((service) => ({
+      provide: rpcClientToken(service),
+      useFactory: (settings: CommonSettingsValues) => ClientProxyFactory.create(rpcClientOptions(settings, service)),
+      inject: [SETTINGS],
+    }));
+    const rpcClient: Provider = {
+      provide: RpcClient,
+      useFactory: (settings: CommonSettingsValues, ...clients: ClientProxy[]) =>
+        new RpcClient(new Map(services.map((s, i) => [s, clients[i]])), settings.RPC_TIMEOUT_MS),
+      inject: [SETTINGS, ...services.map((s) => rpcClientToken(s))],
+    };
+    return {
+      module: RpcClientsModule,
+      providers: [...clientProviders, rpcClient, RpcClientShutdown],
+      exports: [RpcClient],
+    };
+  }
+}
+
+@Injectable()
+class RpcClientShutdown {
+  constructor(@Inject(RpcClient) private readonly client: RpcClient) {}
+  async onApplicationShutdown(): Promise<void> {
+    await this.client.close();
+  }
+}

@@ -1,0 +1,44 @@
+import { ConsoleLogger, INestApplication, LogLevel } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { RpcService } from '@platform/contracts';
+import { CommonSettingsValues, SETTINGS } from '@platform/config';
+import { HttpErrorFilter, RpcErrorFilter, rpcServerOptions } from '@platform/messaging';
+
+const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
+
+export function platformLogger(service: string, level = process.env.LOG_LEVEL ?? 'info'): ConsoleLogger {
+  const map: Record<string, number> = { fatal: 1, error: 2, warn: 3, info: 4, debug: 5, trace: 6, silent: 0 };
+  const n = map[level] ?? 4;
+  return new ConsoleLogger(service, {
+    json: process.env.LOG_FORMAT !== 'pretty',
+    colors: false,
+    logLevels: LEVELS.slice(0, n),
+  });
+}
+
+export interface StartOptions {
+  service: string;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  module: any;
+  /** HTTP port (health endpoints, and the API for gateway/invoker). */
+  port: number;
+  host?: string;
+  /** The RPC queue this service answers, if any. */
+  rpc?: RpcService;
+  configure?: (app: INestApplication) => void | Promise<void>;
+}
+
+/** Boots one service: HTTP (health, API), RPC consumer, graceful shutdown on SIGTERM. */
+export async function startService(o: StartOptions): Promise<INestApplication> {
+  const app = await NestFactory.create(o.module, { logger: platformLogger(o.service), bufferLogs: false });
+  app.enableShutdownHooks();
+  const settings = app.get<CommonSettingsValues>(SETTINGS);
+  app.useGlobalFilters(o.rpc ? new RpcErrorFilter() : new HttpErrorFilter());
+  if (o.configure) await o.configure(app);
+  if (o.rpc) {
+    app.connectMicroservice(rpcServerOptions(settings, o.rpc), { inheritAppConfig: true });
+    await app.startAllMicroservices();
+  }
+  await app.listen(o.port, o.host ?? process.env.HOST ?? '127.0.0.1');
+  return app;
+}
