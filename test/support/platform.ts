@@ -1,0 +1,69 @@
+import * as path from 'path';
+import { createTestDatabase, isolatedEnv } from '@platform/testing';
+
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const { startPlatform: start } = require('../../tools/platform.js');
+
+export interface RunningPlatform {
+  gatewayUrl: string;
+  invokerUrl: string;
+  ports: Record<string, number>;
+  env: Record<string, string>;
+  dataDir: string;
+  logDir: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the six services from dist/ as separate processes, in their own database, RabbitMQ/Redis namespace and
+ * data directory, on free ports. `npm run build` must have run (scripts/test does it).
+ */
+export async function startPlatform(extraEnv: Record<string, string> = {}): Promise<RunningPlatform> {
+  const db = await createTestDatabase('hks_e2e');
+  const iso = isolatedEnv({ DATABASE_URL: db.url, LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn', ...extraEnv });
+  const logDir = path.join(iso.dataDir, 'logs');
+  let platform;
+  try {
+    platform = await start({ env: iso.env, randomPorts: true, logDir, readyTimeoutMs: 90_000 });
+  } catch (err) {
+    await db.drop().catch(() => undefined);
+    throw err;
+  }
+  return {
+    gatewayUrl: platform.gatewayUrl,
+    invokerUrl: platform.invokerUrl,
+    ports: platform.ports,
+    env: platform.env,
+    dataDir: iso.dataDir,
+    logDir,
+    stop: async () => {
+      await platform.stop();
+      await db.drop().catch(() => undefined);
+      if (!process.env.KEEP_E2E_DATA) iso.cleanup();
+    },
+  };
+}
+
+export interface HttpAnswer<T = unknown> {
+  status: number;
+  headers: Headers;
+  body: T;
+  text: string;
+}
+
+/** fetch with JSON in and out, never throwing on a status. */
+export async function api<T = any>(base: string, method: string, url: string, body?: unknown, headers: Record<string, string> = {}): Promise<HttpAnswer<T>> {
+  const res = await fetch(base + url, {
+    method,
+    headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
+    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  const text = await res.text();
+  let parsed: unknown = text;
+  try {
+    parsed = text ? JSON.parse(text) : null;
+  } catch {
+    // not JSON: keep the text
+  }
+  return { status: res.status, headers: res.headers, body: parsed as T, text };
+}
