@@ -28,5 +28,7 @@ module.exports = {
       testMatch: ['<rootDir>/{apps,libs}/**/*.int-spec.ts'],
     },
     { ...shared, displayName: 'e2e', testMatch: ['<rootDir>/test/**/*.e2e-spec.ts'] },
+    // Offline checks of the cluster packaging (Kubernetes manifests, Dockerfile, docker-compose.yml).
+    { ...shared, displayName: 'deploy', testMatch: ['<rootDir>/deploy/**/*.spec.ts'] },
   ],
 };

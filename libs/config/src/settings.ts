@@ -79,6 +79,11 @@ export const CommonSettings = {
   REDIS_URL: { kind: 'url', default: 'redis://127.0.0.1:6379', description: 'Redis connection URL' },
   HKS_DATA_DIR: { kind: 'string', default: '.hks/data', description: 'Directory for artifacts, event spools and worker code' },
   RPC_TIMEOUT_MS: { kind: 'int', default: 15000, description: 'How long an RPC call waits for its answer' },
+  EVENT_PUBLISH_TIMEOUT_MS: {
+    kind: 'int',
+    default: 5000,
+    description: 'How long an event waits for the broker to confirm it before it is spooled to disk for replay',
+  },
   LOG_LEVEL: {
     kind: 'enum',
     default: 'info',

@@ -9,7 +9,6 @@ import { AmqpConnection } from './amqp-connection';
 import { EventSpool } from './event-spool';
 import { SERVICE_NAME } from './tokens';
 
-const PUBLISH_TIMEOUT_MS = 5_000;
 const DRAIN_INTERVAL_MS = 1_000;
 
 /**
@@ -25,6 +24,7 @@ export class EventPublisher implements OnModuleInit, OnApplicationShutdown {
   private drainTimer?: NodeJS.Timeout;
   private draining = false;
   private inFlight = new Set<Promise<void>>();
+  private readonly publishTimeoutMs: number;
 
   constructor(
     connection: AmqpConnection,
@@ -32,6 +32,7 @@ export class EventPublisher implements OnModuleInit, OnApplicationShutdown {
     @Inject(SERVICE_NAME) service: string,
   ) {
     this.exchange = eventExchange(settings.HKS_NAMESPACE);
+    this.publishTimeoutMs = settings.EVENT_PUBLISH_TIMEOUT_MS;
     this.spool = new EventSpool(path.resolve(settings.HKS_DATA_DIR, 'spool', `${service}-${os.hostname()}.events.jsonl`));
     this.channel = connection.manager.createChannel({
       name: 'event-publisher',
@@ -69,7 +70,7 @@ export class EventPublisher implements OnModuleInit, OnApplicationShutdown {
       messageId: event.id,
       type: event.name,
       timestamp: Math.floor(Date.parse(event.timestamp) / 1000),
-      timeout: PUBLISH_TIMEOUT_MS,
+      timeout: this.publishTimeoutMs,
     });
   }
 

@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import type { Channel, ConsumeMessage } from 'amqplib';
 import { ChannelWrapper } from 'amqp-connection-manager';
 import { eventExchange, PlatformEvent } from '@platform/contracts';
@@ -30,7 +30,7 @@ const RETRY_DELAY_MS = 1_000;
  * pause when it fails. Malformed messages go to the dead-letter queue instead of being dropped.
  */
 @Injectable()
-export class EventSubscriber implements OnApplicationShutdown {
+export class EventSubscriber implements BeforeApplicationShutdown, OnApplicationShutdown {
   private readonly logger = new Logger(EventSubscriber.name);
   private readonly channels: ChannelWrapper[] = [];
   private readonly namespace: string;
@@ -123,7 +123,17 @@ export class EventSubscriber implements OnApplicationShutdown {
     await channel.waitForConnect();
   }
 
+  /**
+   * Channels close before the connection does: Nest runs the onApplicationShutdown hooks of one
+   * module together, and a channel whose connection closes first never gets its CloseOk, so its
+   * close() (and the app's shutdown) would hang.
+   */
+  async beforeApplicationShutdown(): Promise<void> {
+    const channels = this.channels.splice(0);
+    await Promise.all(channels.map((c) => c.close()));
+  }
+
   async onApplicationShutdown(): Promise<void> {
-    await Promise.all(this.channels.map((c) => c.close()));
+    await this.beforeApplicationShutdown();
   }
 }

@@ -1,15 +1,24 @@
 import { FunctionRuntimeSpec } from '../functions/function.dto';
 
 export type DeploymentDriverName = 'local' | 'knative';
+export const DEPLOYMENT_DRIVERS: readonly DeploymentDriverName[] = ['local', 'knative'];
 export type DeploymentStatus = 'DEPLOYING' | 'READY' | 'FAILED' | 'DELETED';
 
 export interface DeployCommand {
   functionId: string;
 }
 
+/**
+ * Deploy waits until the function answers (the invoker has its pool, or the Knative Service is Ready), which can
+ * take longer than an ordinary RPC: callers of DeploymentPatterns.Deploy should allow this long.
+ */
+export const DEPLOY_RPC_TIMEOUT_MS = 300_000;
+
 export interface DeploymentView {
   id: string;
   functionId: string;
+  /** The function's label when it was deployed (also the Knative Service name). */
+  label?: string;
   version: number;
   driver: DeploymentDriverName;
   status: DeploymentStatus;
@@ -19,6 +28,37 @@ export interface DeploymentView {
   url: string | null;
   reason: string | null;
   spec: FunctionRuntimeSpec;
+  /**
+   * Resolved environment (config env + secret values) of a local deployment. Only present in the answers of
+   * GetForFunction and ListActive, which are meant for invokers: never pass it on to a user or into an event.
+   */
+  env?: Record<string, string>;
   createdAt: string;
   updatedAt: string;
 }
+
+/** Payload of DeploymentPatterns.Get. */
+export interface GetDeploymentQuery {
+  id: string;
+}
+
+/** Payload of DeploymentPatterns.GetForFunction and Undeploy: `functionId` is the function's id or label. */
+export interface FunctionDeploymentQuery {
+  functionId: string;
+}
+
+/** Payload of DeploymentPatterns.ListActive: READY deployments, optionally of one driver. */
+export interface ListActiveDeploymentsQuery {
+  driver?: DeploymentDriverName;
+}
+
+/** Body of the local driver's `PUT ${INVOKER_URL}/deployments/:functionId`. */
+export interface InvokerDeploymentRequest {
+  deploymentId: string;
+  spec: FunctionRuntimeSpec;
+  env: Record<string, string>;
+}
+
+/** Header on invocations the deployer makes for a trigger. */
+export const TRIGGER_HEADER = 'x-hks-trigger';
+export type TriggerKind = 'schedule' | 'queue' | 'event';

@@ -68,6 +68,8 @@ export class UpdateFunctionDto extends PartialType(CreateFunctionDto) {}
 export interface BuildSummary {
   id: string;
   status: 'QUEUED' | 'RUNNING' | 'SUCCEEDED' | 'FAILED';
+  /** The function version the build was requested for. */
+  version?: number;
   /** sha256 digest of the bundle (the function's layer). */
   bundleDigest?: string | null;
   /** Image reference by digest when a registry is configured. */

@@ -1,0 +1,16 @@
+import { Module } from '@nestjs/common';
+import { ArtifactsModule } from '../artifacts/artifacts.module';
+import { ImageBuilder } from '../oci/image-builder';
+import { BuildQueue } from './build-queue';
+import { BuildRunner } from './build-runner';
+import { BuildWorker } from './build.worker';
+import { BuildsController } from './builds.controller';
+import { BuildsService } from './builds.service';
+
+@Module({
+  imports: [ArtifactsModule],
+  controllers: [BuildsController],
+  providers: [BuildQueue, BuildsService, BuildRunner, BuildWorker, ImageBuilder],
+  exports: [BuildsService],
+})
+export class BuildsModule {}

@@ -1,0 +1,112 @@
+import { INestApplication, Module } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import { Queue } from 'bullmq';
+import IORedis from 'ioredis';
+import { randomUUID } from 'crypto';
+import { BuildJobData, BuildPatterns, buildQueueName, BuildView, bullPrefix, effectiveConfig, PlatformEvent } from '@platform/contracts';
+import { CommonSettingsValues, SettingsModule, SETTINGS } from '@platform/config';
+import { EventSubscriber, MessagingModule, RpcClient, RpcClientsModule, RpcErrorFilter, rpcServerOptions } from '@platform/messaging';
+import { createTestDatabase, isolatedEnv, waitFor } from '@platform/testing';
+import { BuilderModule } from '../app.module';
+
+/**
+ * The builder as it runs (HTTP, RPC on RabbitMQ, BullMQ worker, Postgres) plus what a caller has:
+ * a BullMQ queue to add build jobs to (like the registry), an RPC client and a build.* subscriber.
+ */
+export interface BuilderHarness {
+  app: INestApplication;
+  url: string;
+  env: Record<string, string>;
+  dataDir: string;
+  rpc: RpcClient;
+  events: PlatformEvent[];
+  queue: Queue<BuildJobData>;
+  /** Adds a build job and waits until the build is SUCCEEDED or FAILED. */
+  build(job: Partial<BuildJobData> & Pick<BuildJobData, 'files'>): Promise<BuildView>;
+  eventsOf(buildId: string): PlatformEvent[];
+  close(): Promise<void>;
+}
+
+export async function startBuilder(extraEnv: Record<string, string> = {}): Promise<BuilderHarness> {
+  const db = await createTestDatabase('hks_builder');
+  const iso = isolatedEnv({ DATABASE_URL: db.url, ...extraEnv });
+
+  const moduleRef = await Test.createTestingModule({ imports: [BuilderModule.register(iso.env)] }).compile();
+  const app = moduleRef.createNestApplication({ logger: false });
+  app.enableShutdownHooks();
+  app.useGlobalFilters(new RpcErrorFilter());
+  app.connectMicroservice(rpcServerOptions(app.get<CommonSettingsValues>(SETTINGS), 'builder'), { inheritAppConfig: true });
+  await app.startAllMicroservices();
+  await app.listen(0, '127.0.0.1');
+  const url = await app.getUrl();
+
+  @Module({ imports: [SettingsModule.forRoot({}, iso.env), MessagingModule.forRoot('builder-test-client'), RpcClientsModule.register(['builder'])] })
+  class ClientModule {}
+  const clientRef = await Test.createTestingModule({ imports: [ClientModule] }).compile();
+  const client = clientRef.createNestApplication({ logger: false });
+  await client.init();
+  const events: PlatformEvent[] = [];
+  await client.get(EventSubscriber).subscribe({
+    queue: 'builder-test.builds',
+    bindings: ['build.*'],
+    // A private, auto-deleted queue: nothing is left on the broker after the test.
+    broadcast: true,
+    handler: async (batch) => {
+      events.push(...batch);
+    },
+  });
+
+  const connection = new IORedis(iso.env.REDIS_URL, { maxRetriesPerRequest: null });
+  const queue = new Queue<BuildJobData>(buildQueueName(), { connection, prefix: bullPrefix(iso.env.HKS_NAMESPACE) });
+  const rpc = client.get(RpcClient);
+
+  const build = async (job: Partial<BuildJobData> & Pick<BuildJobData, 'files'>): Promise<BuildView> => {
+    const data: BuildJobData = {
+      buildId: randomUUID(),
+      functionId: randomUUID(),
+      label: 'fn',
+      version: 1,
+      template: 'node',
+      runtime: 'node',
+      family: 'node',
+      entrypoint: 'handler.*',
+      config: effectiveConfig({}),
+      requestedAt: new Date().toISOString(),
+      ...job,
+    };
+    await queue.add('build', data, { jobId: data.buildId });
+    // Waits for the result event (as the registry does), then reads the build once over RPC.
+    await waitFor(
+      () => events.some((e) => (e.name === 'build.succeeded' || e.name === 'build.failed') && (e.payload as { buildId?: string })?.buildId === data.buildId),
+      { timeoutMs: 180_000, intervalMs: 100, what: `build ${data.buildId} to finish` },
+    );
+    return rpc.call<BuildView>('builder', BuildPatterns.Get, { buildId: data.buildId });
+  };
+
+  return {
+    app,
+    url,
+    env: iso.env,
+    dataDir: iso.dataDir,
+    rpc,
+    events,
+    queue,
+    build,
+    eventsOf: (buildId) => events.filter((e) => (e.payload as { buildId?: string })?.buildId === buildId),
+    close: async () => {
+      // Every step runs even when one fails, so a broken test leaves no process, key or directory behind.
+      const steps = [
+        () => app.close(),
+        () => queue.obliterate({ force: true }),
+        () => queue.close(),
+        () => connection.quit(),
+        () => client.close(),
+        () => db.drop(),
+      ];
+      const errors: unknown[] = [];
+      for (const step of steps) await step().catch((err: unknown) => errors.push(err));
+      iso.cleanup();
+      if (errors.length) throw errors[0];
+    },
+  };
+}

@@ -1,0 +1,125 @@
+import { LABEL_PATTERN as CONTRACT_LABEL, runtimeFamily } from '@platform/contracts';
+import { ManifestError } from './yaml-reader';
+import { LABEL_PATTERN, parseFunctionYaml, RUNTIME_PATTERN } from './function-yaml';
+
+const DOC = `name: hello-world
+runtime: python3.9
+handler: function.handle
+description: Says hello
+triggers:
+  - http: {methods: [GET, POST], path: /hello, auth: none}
+  - queue: {source: orders, batch_size: 10, max_batch_wait: 5s}
+  - schedule: {cron: "0 * * * *", timezone: Europe/Paris}
+resources: {memory: 256Mi, timeout: 30s}
+environment:
+  API_URL: \${API_URL}
+  LEVEL: info
+scaling: {min_instances: 0, max_instances: 10, concurrency: 5}
+`;
+
+function problem(text: string, env: Record<string, string> = {}): string {
+  try {
+    parseFunctionYaml(text, env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ManifestError);
+    return (err as Error).message;
+  }
+  throw new Error('expected the file to be refused');
+}
+
+describe('function.yaml', () => {
+  it('maps the documented example to the API config', () => {
+    const m = parseFunctionYaml(DOC, { API_URL: 'https://api.example.com' });
+    expect(m).toEqual({
+      name: 'hello-world',
+      runtime: 'python3.9',
+      handler: 'function.handle',
+      description: 'Says hello',
+      config: {
+        triggers: [
+          { type: 'http', methods: ['GET', 'POST'], path: '/hello', auth: 'none' },
+          { type: 'queue', source: 'orders', batchSize: 10, maxBatchWaitMs: 5000 },
+          { type: 'schedule', cron: '0 * * * *', timezone: 'Europe/Paris' },
+        ],
+        resources: { memoryMb: 256, timeoutMs: 30_000 },
+        env: { API_URL: 'https://api.example.com', LEVEL: 'info' },
+        scaling: { minInstances: 0, maxInstances: 10, concurrency: 5 },
+      },
+    });
+  });
+
+  it('accepts an empty file and a bare "- http" trigger', () => {
+    expect(parseFunctionYaml('', {})).toEqual({ config: {} });
+    expect(parseFunctionYaml('triggers:\n  - http\n', {}).config.triggers).toEqual([{ type: 'http' }]);
+  });
+
+  it('names the file, the line and the field of a wrong memory size', () => {
+    const text = DOC.replace('resources: {memory: 256Mi, timeout: 30s}', 'resources:\n  memory: 12 apples\n  timeout: 30s');
+    expect(problem(text, { API_URL: 'x' })).toBe("function.yaml:10: resources.memory: '12 apples' is not a memory size (e.g. 256Mi)");
+  });
+
+  it('refuses unknown keys, naming the known ones', () => {
+    expect(problem('name: a\nresources:\n  memroy: 1Gi\n')).toBe(
+      'function.yaml:3: resources.memroy: unknown key (expected one of: memory, timeout, cpu, max_request_bytes, max_response_bytes, max_processes)',
+    );
+    expect(problem('nmae: a\n')).toMatch(/^function\.yaml:1: nmae: unknown key \(expected one of: name, runtime/);
+  });
+
+  it('says which variable is missing and where, unless it has a default', () => {
+    expect(problem('environment:\n  API_URL: ${API_URL}\n')).toBe(
+      'function.yaml:2: environment.API_URL: ${API_URL} is not set in the environment (export API_URL=..., or write ${API_URL:-default})',
+    );
+    const m = parseFunctionYaml('environment:\n  API_URL: ${API_URL:-http://localhost}\n  MEM: ${MEM}\nresources: {memory: "${MEM}"}\n', { MEM: '1Gi' });
+    expect(m.config.env).toEqual({ API_URL: 'http://localhost', MEM: '1Gi' });
+    expect(m.config.resources).toEqual({ memoryMb: 1024 });
+  });
+
+  it('points at YAML syntax errors', () => {
+    expect(problem('name: a\ntriggers: [http\n')).toMatch(/^function\.yaml:\d: not valid YAML: /);
+    expect(problem('name: a\nname: b\n')).toMatch(/^function\.yaml:2: not valid YAML: Map keys must be unique/);
+  });
+
+  it('checks each trigger kind', () => {
+    expect(problem('triggers:\n  - webhook: {}\n')).toMatch(/^function\.yaml:2: triggers\[0\]\.webhook: unknown key \(expected one of: http, queue, schedule, event\)/);
+    expect(problem('triggers:\n  - queue: {batch_size: 10}\n')).toBe('function.yaml:2: triggers[0].queue: a queue trigger needs a source (the queue name), e.g. {source: orders}');
+    expect(problem('triggers:\n  - schedule:\n      cron: "61 * * * *"\n')).toMatch(/^function\.yaml:3: triggers\[0\]\.schedule\.cron: '61 \* \* \* \*' is not a valid cron expression/);
+    expect(problem('triggers:\n  - schedule: {cron: "0 * * * *", timezone: Mars/Olympus}\n')).toBe(
+      "function.yaml:2: triggers[0].schedule.timezone: 'Mars/Olympus' is not a known time zone (e.g. UTC, Europe/Paris)",
+    );
+    expect(problem('triggers:\n  - http: {methods: [FETCH]}\n')).toMatch(/triggers\[0\]\.http\.methods\[0\]: 'FETCH' is not an HTTP method/);
+    expect(problem('triggers:\n  - http: {path: hello}\n')).toMatch(/triggers\[0\]\.http\.path: 'hello' must start with "\/"/);
+    expect(parseFunctionYaml('triggers:\n  - event: {type: ORDER_PLACED}\n', {}).config.triggers).toEqual([{ type: 'event', eventType: 'ORDER_PLACED' }]);
+  });
+
+  it('checks ranges and kinds of values with their line', () => {
+    expect(problem('resources:\n  timeout: 20m\n')).toBe("function.yaml:2: resources.timeout: '20m' is out of range (10 ms to 15m)");
+    expect(problem('scaling:\n  max_instances: lots\n')).toBe("function.yaml:2: scaling.max_instances: 'lots' is not a whole number from 1 to 1000");
+    expect(problem('scaling:\n  min_instances: 5\n  max_instances: 2\n')).toBe('function.yaml:2: scaling.min_instances: 5 is more than max_instances (2)');
+    expect(problem('name: Hello_World\n')).toMatch(/^function\.yaml:1: name: 'Hello_World' is not a valid name/);
+    expect(problem('runtime: cobol\n')).toMatch(/^function\.yaml:1: runtime: 'cobol' is not a runtime/);
+    expect(problem('environment:\n  1BAD: x\n')).toMatch(/^function\.yaml:2: environment\.1BAD: not a valid environment variable name/);
+    expect(problem('resources: 256Mi\n')).toBe('function.yaml:1: resources: expected a mapping (key: value)');
+  });
+
+  it('reads secrets, network, target, idle timeout and sizes', () => {
+    const m = parseFunctionYaml(
+      'secrets:\n  DB_PASSWORD: db\n  TOKEN: {secret: api, key: token}\nnetwork: {egress: true}\ntarget: knative\n' +
+        'scaling: {idle_timeout: 2m}\nresources: {max_request_bytes: 1Mi, cpu: 250m}\n',
+      {},
+    );
+    expect(m.config).toEqual({
+      secrets: [{ env: 'DB_PASSWORD', secret: 'db' }, { env: 'TOKEN', secret: 'api', key: 'token' }],
+      network: { egress: true },
+      target: 'knative',
+      scaling: { idleTimeoutMs: 120_000 },
+      resources: { maxRequestBytes: 1_048_576, cpu: '250m' },
+    });
+  });
+
+  it('keeps its name and runtime rules equal to the platform contracts', () => {
+    expect(LABEL_PATTERN.source).toBe(CONTRACT_LABEL.source);
+    for (const runtime of ['node', 'nodejs20', 'node18.x', 'python', 'python3', 'python3.11', 'cobol', 'python2', 'ruby3']) {
+      expect([runtime, RUNTIME_PATTERN.test(runtime)]).toEqual([runtime, runtimeFamily(runtime) !== undefined]);
+    }
+  });
+});

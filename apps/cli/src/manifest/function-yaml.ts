@@ -1,0 +1,260 @@
+import type { FunctionConfigDto, HttpTrigger, QueueTrigger, ScheduleTrigger, Trigger } from '@platform/contracts';
+import { existsSync, readFileSync } from 'fs';
+import * as path from 'path';
+import { formatDurationMs, parseBytes, parseDurationMs, parseMemoryMb } from './units';
+import { Located, show, YamlReader } from './yaml-reader';
+
+/**
+ * function.yaml: what a function is (name, runtime, handler) and how it runs (triggers, resources, environment,
+ * scaling), written the way people write Kubernetes and Serverless files, mapped to the gateway's API config.
+ */
+export interface FunctionManifest {
+  name?: string;
+  runtime?: string;
+  handler?: string;
+  description?: string;
+  template?: string;
+  config: FunctionConfigDto;
+}
+
+export const MANIFEST_FILE = 'function.yaml';
+
+// Same rules as LABEL_PATTERN and the runtime check in @platform/contracts (a unit test keeps them equal); copied
+// because loading the contracts at run time costs the CLI most of a second on every command.
+export const LABEL_PATTERN = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+export const RUNTIME_PATTERN = /^(node|nodejs)(\d+(\.\d+)*)?(\.x)?$|^python(3(\.\d+)?)?$/i;
+export const TEMPLATES = ['typescript', 'node', 'javascript', 'python'];
+const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'];
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const SECRET_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+const TOP = ['name', 'runtime', 'handler', 'description', 'template', 'triggers', 'resources', 'environment', 'secrets', 'scaling', 'network', 'target', 'labels'];
+const ms = (n: number) => formatDurationMs(n);
+
+/** Reads `<dir>/function.yaml` when there is one. */
+export function loadFunctionYaml(dir: string, env: Record<string, string | undefined>, file = MANIFEST_FILE): FunctionManifest | undefined {
+  const full = path.resolve(dir, file);
+  if (!existsSync(full)) return undefined;
+  return parseFunctionYaml(readFileSync(full, 'utf8'), env, file);
+}
+
+export function parseFunctionYaml(text: string, env: Record<string, string | undefined>, file = MANIFEST_FILE): FunctionManifest {
+  const r = new YamlReader(file, text, env);
+  if (r.isNull(r.root)) return { config: {} };
+  const top = r.entries(r.root, TOP);
+  const out: FunctionManifest = { config: {} };
+  const config = out.config;
+  const get = (key: string) => {
+    const at = top.get(key);
+    return at && !r.isNull(at) ? at : undefined;
+  };
+  let at: Located | undefined;
+
+  if ((at = get('name'))) {
+    out.name = r.string(at, 'hello-world');
+    if (!LABEL_PATTERN.test(out.name)) r.fail(at, `${show(out.name)} is not a valid name: use 1-63 lowercase letters, digits or dashes, starting and ending with a letter or digit`);
+  }
+  if ((at = get('runtime'))) {
+    out.runtime = r.string(at, 'python3.11');
+    if (!RUNTIME_PATTERN.test(out.runtime)) r.fail(at, `${show(out.runtime)} is not a runtime the platform runs (node, nodejs20, python, python3.11, ...)`);
+  }
+  if ((at = get('handler'))) {
+    out.handler = r.string(at, 'function.handle');
+    if (!/^[^\s]+\.[A-Za-z_*$][\w$]*$|^[^\s]+\.\*$/.test(out.handler)) r.fail(at, `${show(out.handler)} is not <module>.<function>, e.g. function.handle`);
+  }
+  if ((at = get('description'))) out.description = r.text(at);
+  if ((at = get('template'))) {
+    out.template = r.string(at);
+    if (!TEMPLATES.includes(out.template)) r.fail(at, `${show(out.template)} is not a template (${TEMPLATES.join(', ')})`);
+  }
+  if ((at = get('triggers'))) config.triggers = r.items(at).map((item) => readTrigger(r, item));
+  if ((at = get('resources'))) config.resources = readResources(r, at);
+  if ((at = get('environment'))) {
+    config.env = {};
+    for (const [name, value] of r.entries(at)) {
+      if (!ENV_NAME.test(name)) r.fail({ ...value, node: value.keyNode ?? null }, 'not a valid environment variable name (letters, digits and _, not starting with a digit)');
+      config.env[name] = r.text(value);
+    }
+  }
+  if ((at = get('secrets'))) config.secrets = readSecrets(r, at);
+  if ((at = get('scaling'))) config.scaling = readScaling(r, at);
+  if ((at = get('network'))) {
+    const n = r.entries(at, ['egress']);
+    const egress = n.get('egress');
+    config.network = egress && !r.isNull(egress) ? { egress: r.bool(egress) } : {};
+  }
+  if ((at = get('target'))) {
+    const target = r.string(at);
+    if (target !== 'local' && target !== 'knative') r.fail(at, `${show(target)} is not a target (local or knative)`);
+    config.target = target as 'local' | 'knative';
+  }
+  if ((at = get('labels'))) config.labels = Object.fromEntries([...r.entries(at)].map(([k, v]) => [k, r.text(v)]));
+  return out;
+}
+
+function readTrigger(r: YamlReader, item: Located): Trigger {
+  const example = 'e.g. "- http: {methods: [GET]}" or "- schedule: {cron: \'0 * * * *\'}"';
+  // "- http" alone is an HTTP trigger with defaults.
+  if (r.isNull(item)) r.fail(item, `empty trigger; ${example}`);
+  const kinds = ['http', 'queue', 'schedule', 'event'];
+  let kind: string;
+  let body: Located | undefined;
+  if (!r.isMapping(item)) {
+    kind = r.string(item);
+  } else {
+    const entries = r.entries(item, kinds);
+    if (entries.size !== 1) r.fail(item, `a trigger has exactly one kind (${kinds.join(', ')}); ${example}`);
+    [[kind, body]] = [...entries];
+    if (body && r.isNull(body)) body = undefined;
+  }
+  if (!kinds.includes(kind)) r.fail(item, `${show(kind)} is not a trigger kind (${kinds.join(', ')})`);
+  const path = `${item.path}.${kind}`;
+  const f = body ? r.entries({ ...body, path }, KNOWN_TRIGGER_KEYS[kind]) : new Map<string, Located>();
+  const field = (k: string) => {
+    const v = f.get(k);
+    return v && !r.isNull(v) ? v : undefined;
+  };
+  let v: Located | undefined;
+  switch (kind) {
+    case 'http': {
+      const t: HttpTrigger = { type: 'http' };
+      if ((v = field('methods'))) {
+        t.methods = r.items(v).map((m) => {
+          const method = r.string(m).toUpperCase();
+          if (!HTTP_METHODS.includes(method)) r.fail(m, `${show(method)} is not an HTTP method (${HTTP_METHODS.join(', ')})`);
+          return method;
+        });
+      }
+      if ((v = field('path'))) {
+        t.path = r.string(v, '/hello');
+        if (!t.path.startsWith('/')) r.fail(v, `${show(t.path)} must start with "/"`);
+      }
+      if ((v = field('auth'))) {
+        const auth = r.string(v);
+        if (auth !== 'none' && auth !== 'api-key') r.fail(v, `${show(auth)} is not none or api-key`);
+        t.auth = auth as HttpTrigger['auth'];
+      }
+      return t;
+    }
+    case 'queue': {
+      const source = field('source');
+      if (!source) r.fail(body ?? item, 'a queue trigger needs a source (the queue name), e.g. {source: orders}');
+      const t: QueueTrigger = { type: 'queue', source: r.string(source, 'orders') };
+      if ((v = field('batch_size'))) t.batchSize = r.int(v, 1, 1000);
+      if ((v = field('max_batch_wait'))) t.maxBatchWaitMs = r.measure(v, parseDurationMs, 'a duration (e.g. 5s or 500ms)', 0, 3_600_000, ms);
+      return t;
+    }
+    case 'schedule': {
+      const cronAt = field('cron');
+      if (!cronAt) r.fail(body ?? item, 'a schedule trigger needs a cron expression, e.g. {cron: "0 * * * *"}');
+      const cron = r.string(cronAt, '"0 * * * *"');
+      const problem = cronProblem(cron);
+      if (problem) r.fail(cronAt, problem);
+      const t: ScheduleTrigger = { type: 'schedule', cron };
+      if ((v = field('timezone'))) {
+        t.timezone = r.string(v, 'Europe/Paris');
+        if (!isTimeZone(t.timezone)) r.fail(v, `${show(t.timezone)} is not a known time zone (e.g. UTC, Europe/Paris)`);
+      }
+      if ((v = field('data'))) t.data = r.plain(v);
+      return t;
+    }
+    default: {
+      const typeAt = field('type') ?? field('event_type');
+      if (!typeAt) r.fail(body ?? item, 'an event trigger needs the event type, e.g. {type: ORDER_PLACED}');
+      const eventType = r.string(typeAt, 'ORDER_PLACED');
+      if (!/^[A-Z][A-Z0-9_]*$/.test(eventType)) r.fail(typeAt, `${show(eventType)} is not an event type (upper case, e.g. ORDER_PLACED)`);
+      return { type: 'event', eventType };
+    }
+  }
+}
+
+const KNOWN_TRIGGER_KEYS: Record<string, string[]> = {
+  http: ['methods', 'path', 'auth'],
+  queue: ['source', 'batch_size', 'max_batch_wait'],
+  schedule: ['cron', 'timezone', 'data'],
+  event: ['type', 'event_type'],
+};
+
+/** Why a cron expression will not run, or undefined. Five fields (or six, with seconds), as the deployer takes. */
+export function cronProblem(cron: string): string | undefined {
+  const fields = cron.trim().split(/\s+/);
+  if (fields.length < 5 || fields.length > 6) return `${show(cron)} is not a cron expression with five fields (minute hour day month weekday), e.g. "0 * * * *"`;
+  try {
+    // Loaded only when a schedule is used: it is not needed by any other command.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { CronExpressionParser } = require('cron-parser') as typeof import('cron-parser');
+    CronExpressionParser.parse(cron);
+    return undefined;
+  } catch (err) {
+    return `${show(cron)} is not a valid cron expression: ${(err as Error).message}`;
+  }
+}
+
+export function isTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function readResources(r: YamlReader, at: Located): NonNullable<FunctionConfigDto['resources']> {
+  const out: NonNullable<FunctionConfigDto['resources']> = {};
+  const mib = (n: number) => `${n}Mi`;
+  const bytes = (n: number) => `${n} bytes`;
+  for (const [key, v] of r.entries(at, ['memory', 'timeout', 'cpu', 'max_request_bytes', 'max_response_bytes', 'max_processes'])) {
+    if (r.isNull(v)) continue;
+    if (key === 'memory') out.memoryMb = r.measure(v, parseMemoryMb, 'a memory size (e.g. 256Mi)', 16, 16384, mib);
+    else if (key === 'timeout') out.timeoutMs = r.measure(v, parseDurationMs, 'a duration (e.g. 30s or 500ms)', 10, 900_000, ms);
+    else if (key === 'cpu') {
+      const cpu = String(r.scalar(v));
+      if (!/^\d+(\.\d+)?m?$/.test(cpu)) r.fail(v, `${show(cpu)} is not a CPU amount (e.g. 250m or 1)`);
+      out.cpu = cpu;
+    } else if (key === 'max_processes') out.maxProcesses = r.int(v, 1, 4096);
+    else {
+      const n = Math.floor(r.measure(v, parseBytes, 'a size (e.g. 6Mi)', 1, 104_857_600, bytes));
+      if (key === 'max_request_bytes') out.maxRequestBytes = n;
+      else out.maxResponseBytes = n;
+    }
+  }
+  return out;
+}
+
+function readScaling(r: YamlReader, at: Located): NonNullable<FunctionConfigDto['scaling']> {
+  const out: NonNullable<FunctionConfigDto['scaling']> = {};
+  const entries = r.entries(at, ['min_instances', 'max_instances', 'concurrency', 'idle_timeout', 'queue_size', 'target']);
+  for (const [key, v] of entries) {
+    if (r.isNull(v)) continue;
+    if (key === 'min_instances') out.minInstances = r.int(v, 0, 100);
+    else if (key === 'max_instances') out.maxInstances = r.int(v, 1, 1000);
+    else if (key === 'concurrency') out.concurrency = r.int(v, 1, 1000);
+    else if (key === 'idle_timeout') out.idleTimeoutMs = r.measure(v, parseDurationMs, 'a duration (e.g. 60s)', 100, 86_400_000, ms);
+    else if (key === 'queue_size') out.queueSize = r.int(v, 0, 100_000);
+    else out.target = r.int(v, 1, 1000);
+  }
+  if (out.minInstances !== undefined && out.maxInstances !== undefined && out.minInstances > out.maxInstances) {
+    r.fail(entries.get('min_instances')!, `${out.minInstances} is more than max_instances (${out.maxInstances})`);
+  }
+  return out;
+}
+
+/** `DB_PASSWORD: db` or `DB_PASSWORD: {secret: db, key: password}`. */
+function readSecrets(r: YamlReader, at: Located): NonNullable<FunctionConfigDto['secrets']> {
+  return [...r.entries(at)].map(([env, v]) => {
+    if (!ENV_NAME.test(env)) r.fail({ ...v, node: v.keyNode ?? null }, 'not a valid environment variable name');
+    let secret: Located = v;
+    let key: string | undefined;
+    if (r.isMapping(v)) {
+      const f = r.entries(v, ['secret', 'key']);
+      const s = f.get('secret');
+      if (!s || r.isNull(s)) r.fail(v, 'needs the name of the secret, e.g. {secret: db, key: password}');
+      secret = s;
+      const k = f.get('key');
+      if (k && !r.isNull(k)) key = r.string(k);
+    }
+    const name = r.string(secret, 'db');
+    if (!SECRET_NAME.test(name)) r.fail(secret, `${show(name)} is not a secret name (lowercase letters, digits and dashes)`);
+    return key === undefined ? { env, secret: name } : { env, secret: name, key };
+  });
+}

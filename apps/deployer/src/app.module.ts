@@ -1,0 +1,59 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { SettingsModule } from '@platform/config';
+import { MessagingModule, RpcClientsModule } from '@platform/messaging';
+import { HealthModule } from '@platform/observability';
+import { PersistenceModule } from '@platform/persistence';
+import { DeployerLifecycle } from './deployer.lifecycle';
+import { DeploymentEvents } from './deployments/deployment-events';
+import { Deployment } from './deployments/deployment.entity';
+import { DeploymentStore } from './deployments/deployment.store';
+import { DeploymentsController } from './deployments/deployments.controller';
+import { DeploymentsService } from './deployments/deployments.service';
+import { FunctionEventsConsumer } from './deployments/function-events.consumer';
+import { Drivers } from './drivers/drivers';
+import { KnativeDriver } from './drivers/knative/knative.driver';
+import { LocalDriver } from './drivers/local.driver';
+import { migrations } from './migrations';
+import { RegistryClient } from './registry/registry.client';
+import { DeployerSettings } from './settings';
+import { EventTriggers } from './triggers/event.triggers';
+import { InvokerClient } from './triggers/invoker.client';
+import { QueueTriggers } from './triggers/queue.triggers';
+import { ScheduleTriggers } from './triggers/schedule.triggers';
+import { TriggerWiring } from './triggers/trigger-wiring.service';
+
+export const SERVICE = 'deployer';
+
+@Module({})
+export class AppModule {
+  /** `env` defaults to the process environment; tests pass an isolated one. */
+  static forRoot(env: NodeJS.ProcessEnv = process.env): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        SettingsModule.forRoot(DeployerSettings, env),
+        MessagingModule.forRoot(SERVICE),
+        RpcClientsModule.register(['function-registry']),
+        PersistenceModule.forService({ schema: 'deployer', entities: [Deployment], migrations }),
+        HealthModule.forService(SERVICE),
+      ],
+      controllers: [DeploymentsController],
+      providers: [
+        DeploymentStore,
+        DeploymentEvents,
+        DeploymentsService,
+        FunctionEventsConsumer,
+        RegistryClient,
+        LocalDriver,
+        KnativeDriver,
+        Drivers,
+        InvokerClient,
+        ScheduleTriggers,
+        QueueTriggers,
+        EventTriggers,
+        TriggerWiring,
+        DeployerLifecycle,
+      ],
+    };
+  }
+}

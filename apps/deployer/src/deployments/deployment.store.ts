@@ -1,0 +1,112 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { randomUUID } from 'crypto';
+import { DataSource, In, LessThan, Not, Repository } from 'typeorm';
+import { DeploymentDriverName, DeploymentStatus, FunctionRuntimeSpec, StateError } from '@platform/contracts';
+import { Deployment } from './deployment.entity';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export const isUuid = (s: string): boolean => UUID.test(s);
+
+export interface BeginResult {
+  deployment: Deployment;
+  /** The deployment it replaces (now DELETED), if there was one. */
+  previous: Deployment | null;
+}
+
+/** The deployments table: every state change is one conditional UPDATE, so two writers never undo each other. */
+@Injectable()
+export class DeploymentStore {
+  private readonly repo: Repository<Deployment>;
+
+  constructor(@InjectDataSource() private readonly ds: DataSource) {
+    this.repo = ds.getRepository(Deployment);
+  }
+
+  /**
+   * Starts a deployment: the function's current deployment (if any) is marked DELETED and a new DEPLOYING row
+   * inserted, under a per-function lock. A deployment still DEPLOYING (and not stale) refuses a second one.
+   */
+  async begin(spec: FunctionRuntimeSpec, driver: DeploymentDriverName, env: Record<string, string> | null, staleMs: number): Promise<BeginResult> {
+    return this.ds.transaction(async (em) => {
+      await em.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`deployer:${spec.functionId}`]);
+      const repo = em.getRepository(Deployment);
+      const previous = await repo.findOne({ where: { functionId: spec.functionId, status: Not('DELETED') } });
+      const id = randomUUID();
+      if (previous) {
+        if (previous.status === 'DEPLOYING' && Date.now() - previous.updatedAt.getTime() < staleMs) {
+          throw new StateError(
+            `function ${spec.label} is already being deployed (deployment ${previous.id}); wait for it to finish and try again`,
+          );
+        }
+        await repo.update({ id: previous.id }, { status: 'DELETED', reason: `replaced by deployment ${id}` });
+        previous.status = 'DELETED';
+      }
+      const deployment = repo.create({
+        id,
+        functionId: spec.functionId,
+        label: spec.label,
+        version: spec.version,
+        driver,
+        status: 'DEPLOYING',
+        bundleDigest: spec.bundleDigest,
+        image: spec.image,
+        url: null,
+        reason: null,
+        spec,
+        env,
+      });
+      await repo.save(deployment);
+      return { deployment: await repo.findOneByOrFail({ id }), previous };
+    });
+  }
+
+  /** Moves a deployment on, only from the states given; returns the row as it is now (null if it was not there). */
+  async transition(
+    id: string,
+    from: DeploymentStatus[],
+    to: DeploymentStatus,
+    fields: { url?: string | null; reason?: string | null } = {},
+  ): Promise<Deployment | null> {
+    await this.repo.update({ id, status: In(from) }, { status: to, ...fields });
+    return this.repo.findOneBy({ id });
+  }
+
+  get(id: string): Promise<Deployment | null> {
+    return isUuid(id) ? this.repo.findOneBy({ id }) : Promise.resolve(null);
+  }
+
+  /** The function's current (not DELETED) deployment, by function id or label. */
+  current(idOrLabel: string): Promise<Deployment | null> {
+    const where = isUuid(idOrLabel) ? { functionId: idOrLabel } : { label: idOrLabel };
+    return this.repo.findOne({ where: { ...where, status: Not('DELETED') }, order: { createdAt: 'DESC' } });
+  }
+
+  listReady(driver?: DeploymentDriverName): Promise<Deployment[]> {
+    return this.repo.find({ where: { status: 'READY', ...(driver ? { driver } : {}) }, order: { label: 'ASC' } });
+  }
+
+  /** READY deployments with an event trigger for this event type. */
+  readyWithEventTrigger(eventType: string): Promise<Deployment[]> {
+    return this.repo
+      .createQueryBuilder('d')
+      .where(`d.status = 'READY'`)
+      .andWhere(`d.spec -> 'config' -> 'triggers' @> :match::jsonb`, { match: JSON.stringify([{ type: 'event', eventType }]) })
+      .getMany();
+  }
+
+  /** Deployments left DEPLOYING by a deployer that stopped mid-way (older than `staleMs`): marked FAILED. */
+  async failStale(staleMs: number, reason: string): Promise<Deployment[]> {
+    const stale = await this.repo.find({ where: { status: 'DEPLOYING', updatedAt: LessThan(new Date(Date.now() - staleMs)) } });
+    const failed: Deployment[] = [];
+    for (const d of stale) {
+      const row = await this.transition(d.id, ['DEPLOYING'], 'FAILED', { reason });
+      if (row?.status === 'FAILED' && row.reason === reason) failed.push(row);
+    }
+    return failed;
+  }
+
+  async ping(): Promise<void> {
+    await this.ds.query('SELECT 1');
+  }
+}

@@ -1,0 +1,137 @@
+import { DeploymentPatterns, DeploymentView, FunctionStatus } from '@platform/contracts';
+import { waitFor } from '@platform/testing';
+import { DeployerHarness } from '../../test-fixtures/deployer-harness';
+
+describe('deployments over RPC (real Postgres, RabbitMQ, Redis; HTTP invoker; RPC registry)', () => {
+  const h = new DeployerHarness();
+  const deploy = (functionId: string) => h.call<DeploymentView>(DeploymentPatterns.Deploy, { functionId });
+  const forFunction = (functionId: string) => h.call<DeploymentView>(DeploymentPatterns.GetForFunction, { functionId });
+
+  beforeAll(() => h.start(), 60_000);
+  afterAll(() => h.stop(), 60_000);
+
+  it('deploys a built function to the invoker and answers READY', async () => {
+    const spec = h.registry.addFunction('hello', { env: { GREETING: 'hi' }, secrets: [{ env: 'DB_PASSWORD', secret: 'db', key: 'password' }] });
+    h.registry.secrets.set(spec.functionId, { DB_PASSWORD: 's3cr3t' });
+
+    const view = await deploy(spec.functionId);
+
+    expect(view).toMatchObject({ functionId: spec.functionId, label: 'hello', version: 1, driver: 'local', status: 'READY', reason: null });
+    expect(view.bundleDigest).toBe(spec.bundleDigest);
+    expect(view.url).toBe(`${h.invoker.url}/invoke/${spec.functionId}`);
+    expect(view.env).toBeUndefined();
+    const [put] = h.invoker.deploymentCalls(spec.functionId);
+    expect(put).toMatchObject({ method: 'PUT', body: { deploymentId: view.id, spec, env: { GREETING: 'hi', DB_PASSWORD: 's3cr3t' } } });
+    expect(h.registry.statusesOf(spec.functionId)).toEqual([FunctionStatus.Deploying, FunctionStatus.Ready]);
+    await waitFor(() => h.eventsOf(spec.functionId).includes('deployment.ready'), { what: 'deployment.ready' });
+    expect(h.eventsOf(spec.functionId)).toEqual(['deployment.started', 'deployment.ready']);
+    const ready = h.events.find((e) => e.name === 'deployment.ready' && e.functionId === spec.functionId)!;
+    expect(ready).toMatchObject({ type: 'FUNCTION_DEPLOYMENT', status: 'SUCCESS', source: 'deployer' });
+    expect(JSON.stringify(ready)).not.toContain('s3cr3t');
+  });
+
+  it('tells invokers the deployment with its env, by id or label, and lists it as active', async () => {
+    const spec = h.registry.addFunction('lookup-fn', { env: { A: '1' } });
+    const view = await deploy('lookup-fn');
+    expect(await forFunction(spec.functionId)).toMatchObject({ id: view.id, status: 'READY', env: { A: '1' } });
+    expect(await forFunction('lookup-fn')).toMatchObject({ id: view.id, env: { A: '1' } });
+    expect(await h.call(DeploymentPatterns.Get, { id: view.id })).toMatchObject({ id: view.id, functionId: spec.functionId });
+    const active = await h.call<DeploymentView[]>(DeploymentPatterns.ListActive, {});
+    expect(active.find((d) => d.id === view.id)).toMatchObject({ env: { A: '1' } });
+    expect(await h.call<DeploymentView[]>(DeploymentPatterns.ListActive, { driver: 'knative' })).not.toContainEqual(expect.objectContaining({ id: view.id }));
+  });
+
+  it('marks the deployment and the function FAILED with the invoker’s message when the invoker refuses', async () => {
+    const spec = h.registry.addFunction('refused-fn');
+    h.invoker.answerDeploy(spec.functionId, { status: 500, body: { statusCode: 500, error: 'Internal Server Error', message: 'could not unpack bundle sha256:abab: no space left' } });
+    const view = await deploy(spec.functionId);
+    expect(view).toMatchObject({ status: 'FAILED', reason: 'could not unpack bundle sha256:abab: no space left' });
+    expect(h.registry.lastStatus(spec.functionId)).toMatchObject({ status: FunctionStatus.Failed, reason: 'could not unpack bundle sha256:abab: no space left' });
+    expect(await forFunction(spec.functionId)).toMatchObject({ status: 'FAILED' });
+    await waitFor(() => h.eventsOf(spec.functionId).includes('deployment.failed'), { what: 'deployment.failed' });
+    expect(h.events.find((e) => e.name === 'deployment.failed' && e.functionId === spec.functionId)).toMatchObject({ status: 'FAILURE', error: view.reason });
+  });
+
+  it('fails with "invoker at <url> is unreachable" when nothing answers there', async () => {
+    const spec = h.registry.addFunction('unreachable-fn');
+    const { LocalDriver } = await import('../drivers/local.driver');
+    const local = h.deployer!.get(LocalDriver) as unknown as { invokerUrl: string };
+    const real = local.invokerUrl;
+    local.invokerUrl = 'http://127.0.0.1:9';
+    try {
+      const view = await deploy(spec.functionId);
+      expect(view).toMatchObject({ status: 'FAILED', reason: 'invoker at http://127.0.0.1:9 is unreachable' });
+      expect(h.registry.lastStatus(spec.functionId)?.status).toBe(FunctionStatus.Failed);
+    } finally {
+      local.invokerUrl = real;
+    }
+  });
+
+  it('passes through 404 for an unknown function and 409 for one without a build, changing nothing', async () => {
+    await expect(deploy('no-such-fn')).rejects.toMatchObject({ statusCode: 404, message: 'function no-such-fn does not exist' });
+    const unbuilt = h.registry.addUnbuilt('unbuilt-fn');
+    await expect(deploy(unbuilt)).rejects.toMatchObject({ statusCode: 409, message: 'function unbuilt-fn has no successful build; build it first' });
+    expect(h.registry.statusesOf(unbuilt)).toEqual([]);
+    await expect(forFunction(unbuilt)).rejects.toMatchObject({ statusCode: 404 });
+  });
+
+  it('replaces the previous deployment when the function is deployed again', async () => {
+    const spec = h.registry.addFunction('redeployed-fn');
+    const first = await deploy(spec.functionId);
+    h.registry.functions.get(spec.functionId)!.spec = { ...spec, version: 2, bundleDigest: `sha256:${'12'.repeat(32)}` };
+    const second = await deploy(spec.functionId);
+    expect(second).toMatchObject({ status: 'READY', version: 2, bundleDigest: `sha256:${'12'.repeat(32)}` });
+    expect(second.id).not.toBe(first.id);
+    expect(await h.call(DeploymentPatterns.Get, { id: first.id })).toMatchObject({ status: 'DELETED', reason: `replaced by deployment ${second.id}` });
+    expect(await forFunction(spec.functionId)).toMatchObject({ id: second.id });
+    const active = await h.call<DeploymentView[]>(DeploymentPatterns.ListActive, {});
+    expect(active.filter((d) => d.functionId === spec.functionId).map((d) => d.id)).toEqual([second.id]);
+  });
+
+  it('undeploys: the invoker drops it, the function is BUILT again and it is no longer found', async () => {
+    const spec = h.registry.addFunction('undeployed-fn');
+    const view = await deploy(spec.functionId);
+    const gone = await h.call<DeploymentView>(DeploymentPatterns.Undeploy, { functionId: 'undeployed-fn' });
+    expect(gone).toMatchObject({ id: view.id, status: 'DELETED' });
+    expect(h.invoker.deploymentCalls(spec.functionId).map((c) => c.method)).toEqual(['PUT', 'DELETE']);
+    expect(h.registry.lastStatus(spec.functionId)?.status).toBe(FunctionStatus.Built);
+    await expect(forFunction(spec.functionId)).rejects.toMatchObject({ statusCode: 404, message: `function ${spec.functionId} is not deployed` });
+    await expect(h.call(DeploymentPatterns.Undeploy, { functionId: spec.functionId })).rejects.toMatchObject({ statusCode: 404 });
+    await waitFor(() => h.eventsOf(spec.functionId).includes('deployment.deleted'), { what: 'deployment.deleted' });
+  });
+
+  it('removes the deployment when the function is deleted', async () => {
+    const spec = h.registry.addFunction('deleted-fn');
+    await deploy(spec.functionId);
+    const statusesBefore = h.registry.statusesOf(spec.functionId).length;
+    await h.functionDeleted(spec.functionId);
+    await waitFor(() => h.invoker.deploymentCalls(spec.functionId).some((c) => c.method === 'DELETE'), { what: 'DELETE on the invoker' });
+    await waitFor(() => forFunction(spec.functionId).then(() => false, (e) => e.statusCode === 404), { what: 'deployment gone' });
+    expect(h.registry.statusesOf(spec.functionId).length).toBe(statusesBefore);
+  });
+
+  it('deploys to Knative when the function targets it, with the Service URL', async () => {
+    const spec = h.registry.addFunction('kn-fn', { target: 'knative', secrets: [{ env: 'TOKEN', secret: 'api' }] });
+    const view = await deploy(spec.functionId);
+    expect(view).toMatchObject({ driver: 'knative', status: 'READY', url: 'http://kn-fn.functions.example.com' });
+    expect(h.kube.object('functions', 'kn-fn')).toBeDefined();
+    expect(h.invoker.deploymentCalls(spec.functionId)).toEqual([]);
+    expect((await forFunction(spec.functionId)).env).toBeUndefined();
+    await h.call(DeploymentPatterns.Undeploy, { functionId: spec.functionId });
+    expect(h.kube.object('functions', 'kn-fn')).toBeUndefined();
+  });
+
+  it('fails a Knative deployment of a build without an image, saying what to configure', async () => {
+    const spec = h.registry.addFunction('kn-no-image', { target: 'knative' }, { image: null });
+    const view = await deploy(spec.functionId);
+    expect(view).toMatchObject({ status: 'FAILED', reason: 'no OCI image: configure HKS_OCI_REGISTRY on the builder' });
+    expect(h.registry.lastStatus(spec.functionId)).toMatchObject({ status: FunctionStatus.Failed, reason: view.reason });
+  });
+
+  it('answers 400 for a malformed request and 404 for an unknown deployment', async () => {
+    await expect(h.call(DeploymentPatterns.Get, { id: 'nope' })).rejects.toMatchObject({ statusCode: 400, message: 'id must be a deployment id (a UUID)' });
+    await expect(h.call(DeploymentPatterns.Get, { id: '00000000-0000-4000-8000-000000000000' })).rejects.toMatchObject({ statusCode: 404 });
+    await expect(h.call(DeploymentPatterns.Deploy, {})).rejects.toMatchObject({ statusCode: 400 });
+    await expect(h.call(DeploymentPatterns.ListActive, { driver: 'docker' })).rejects.toMatchObject({ statusCode: 400, message: 'driver must be one of local, knative' });
+  });
+});

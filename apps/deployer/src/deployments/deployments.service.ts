@@ -1,0 +1,156 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import {
+  DeploymentDriverName,
+  DeploymentView,
+  DomainError,
+  EventNames,
+  FunctionStatus,
+  NotFoundError,
+  SetDeploymentStatusCommand,
+  StateError,
+} from '@platform/contracts';
+import { SETTINGS } from '@platform/config';
+import { DeployerSettingsValues } from '../settings';
+import { DeploymentFailure } from '../drivers/driver';
+import { Drivers } from '../drivers/drivers';
+import { RegistryClient } from '../registry/registry.client';
+import { TriggerWiring } from '../triggers/trigger-wiring.service';
+import { DeploymentEvents } from './deployment-events';
+import { Deployment, toView } from './deployment.entity';
+import { DeploymentStore } from './deployment.store';
+
+/**
+ * Deploy, undeploy and look up deployments. The registry's status and the deployment row move together:
+ * DEPLOYING, then READY, or FAILED with the reason; a deployment is never left DEPLOYING after an error.
+ */
+@Injectable()
+export class DeploymentsService {
+  private readonly logger = new Logger(DeploymentsService.name);
+  /** A DEPLOYING row older than this was left by a deployer that stopped mid-way. */
+  readonly staleMs: number;
+
+  constructor(
+    @Inject(SETTINGS) private readonly settings: DeployerSettingsValues,
+    private readonly store: DeploymentStore,
+    private readonly registry: RegistryClient,
+    private readonly drivers: Drivers,
+    private readonly triggers: TriggerWiring,
+    private readonly events: DeploymentEvents,
+  ) {
+    this.staleMs = Math.max(settings.INVOKER_DEPLOY_TIMEOUT_MS, settings.KNATIVE_READY_TIMEOUT_MS) + 4 * settings.RPC_TIMEOUT_MS + 60_000;
+  }
+
+  async deploy(idOrLabel: string): Promise<DeploymentView> {
+    // Everything that can be refused is asked before anything changes: 404, 409 (no build), a missing secret.
+    const spec = await this.registry.runtimeSpec(idOrLabel);
+    const driverName: DeploymentDriverName = spec.config.target ?? (this.settings.DEPLOYER_DEFAULT_DRIVER as DeploymentDriverName);
+    const driver = this.drivers.get(driverName);
+    let env: Record<string, string> | null = null;
+    if (driver.resolvesSecrets) {
+      const secrets = spec.config.secrets.length ? await this.registry.resolveSecrets(spec.functionId) : {};
+      env = { ...spec.config.env, ...secrets };
+    }
+
+    const { deployment, previous } = await this.store.begin(spec, driverName, env, this.staleMs);
+    await this.events.publish(EventNames.DeploymentStarted, deployment);
+    try {
+      await this.registry.setStatus(spec.functionId, spec.version, FunctionStatus.Deploying);
+      // Switching drivers: what ran on the old one goes, or the function would run twice.
+      if (previous && previous.driver !== driverName) await this.drivers.get(previous.driver).remove(previous);
+      const { url } = await driver.deploy({ deploymentId: deployment.id, spec, env: env ?? {} });
+      const ready = await this.store.transition(deployment.id, ['DEPLOYING'], 'READY', { url, reason: null });
+      if (ready?.status !== 'READY') throw new DeploymentFailure(`deployment ${deployment.id} was changed by someone else while it deployed`);
+      await this.triggers.reconcile(spec.functionId);
+      await this.registry.setStatus(spec.functionId, spec.version, FunctionStatus.Ready);
+      await this.events.publish(EventNames.DeploymentReady, ready);
+      this.logger.log(`deployed ${spec.label} v${spec.version} (${driverName}) as ${deployment.id}`);
+      return toView(ready);
+    } catch (err) {
+      const failed = await this.fail(deployment, err);
+      if (err instanceof DeploymentFailure) return toView(failed);
+      throw err;
+    }
+  }
+
+  /** FAILED with the reason, in the row and the registry; whatever the driver started is removed. */
+  private async fail(deployment: Deployment, err: unknown): Promise<Deployment> {
+    const reason = err instanceof DeploymentFailure || err instanceof DomainError ? err.message : `internal error: ${(err as Error)?.message ?? err}`;
+    if (!(err instanceof DeploymentFailure)) this.logger.error(`deploying ${deployment.label} failed: ${(err as Error)?.stack ?? err}`);
+    const failed = (await this.store.transition(deployment.id, ['DEPLOYING', 'READY'], 'FAILED', { reason })) ?? deployment;
+    await this.drivers
+      .get(deployment.driver)
+      .remove(deployment)
+      .catch((e) => this.logger.warn(`cleanup of failed deployment ${deployment.id}: ${(e as Error).message}`));
+    await this.triggers.reconcile(deployment.functionId).catch((e) => this.logger.warn(`unwiring triggers of ${deployment.label}: ${(e as Error).message}`));
+    await this.registry
+      .setStatus(deployment.functionId, deployment.version, FunctionStatus.Failed, reason)
+      .catch((e) => this.logger.error(`could not mark ${deployment.label} FAILED in the registry: ${(e as Error).message}`));
+    await this.events.publish(EventNames.DeploymentFailed, failed);
+    return failed;
+  }
+
+  /** Removes the function's deployment and its triggers. `notifyRegistry` is false when the function is gone. */
+  async undeploy(idOrLabel: string, notifyRegistry = true): Promise<DeploymentView> {
+    const current = await this.store.current(idOrLabel);
+    if (!current) throw new NotFoundError(`function ${idOrLabel} is not deployed`);
+    if (current.status === 'DEPLOYING' && Date.now() - current.updatedAt.getTime() < this.staleMs) {
+      throw new StateError(`function ${current.label} is being deployed (deployment ${current.id}); wait for it to finish and try again`);
+    }
+    await this.drivers.get(current.driver).remove(current);
+    const deleted = await this.store.transition(current.id, ['DEPLOYING', 'READY', 'FAILED'], 'DELETED', {
+      reason: notifyRegistry ? 'undeployed' : 'function deleted',
+    });
+    await this.triggers.reconcile(current.functionId);
+    if (notifyRegistry) {
+      // Deployed no more: the function is back to its built state.
+      await this.registry
+        .setStatus(current.functionId, current.version, FunctionStatus.Built as SetDeploymentStatusCommand['status'], 'undeployed')
+        .catch((e) => this.logger.warn(`registry did not take ${current.label} back to BUILT: ${(e as Error).message}`));
+    }
+    const view = deleted ?? current;
+    await this.events.publish(EventNames.DeploymentDeleted, view);
+    this.logger.log(`undeployed ${current.label} (${current.id})`);
+    return toView(view);
+  }
+
+  /** function.deleted: its deployment and triggers go too (nothing to do when it was never deployed). */
+  async onFunctionDeleted(functionId: string): Promise<void> {
+    if (!(await this.store.current(functionId))) {
+      await this.triggers.reconcile(functionId);
+      return;
+    }
+    try {
+      await this.undeploy(functionId, false);
+    } catch (err) {
+      if (!(err instanceof NotFoundError)) throw err;
+    }
+  }
+
+  async get(id: string): Promise<DeploymentView> {
+    const d = await this.store.get(id);
+    if (!d) throw new NotFoundError(`deployment ${id} does not exist`);
+    return toView(d);
+  }
+
+  /** For invokers: includes the resolved env of local deployments. */
+  async getForFunction(idOrLabel: string): Promise<DeploymentView> {
+    const d = await this.store.current(idOrLabel);
+    if (!d) throw new NotFoundError(`function ${idOrLabel} is not deployed`);
+    return toView(d, true);
+  }
+
+  async listActive(driver?: DeploymentDriverName): Promise<DeploymentView[]> {
+    return (await this.store.listReady(driver)).map((d) => toView(d, true));
+  }
+
+  /** Deployments a stopped deployer left DEPLOYING become FAILED, in the registry too. */
+  async failStale(): Promise<void> {
+    const reason = 'the deployer stopped while this deployment was in progress; deploy again';
+    for (const d of await this.store.failStale(this.staleMs, reason)) {
+      await this.registry
+        .setStatus(d.functionId, d.version, FunctionStatus.Failed, reason)
+        .catch((e) => this.logger.warn(`could not mark ${d.label} FAILED in the registry: ${(e as Error).message}`));
+      await this.events.publish(EventNames.DeploymentFailed, d);
+    }
+  }
+}

@@ -1,0 +1,111 @@
+import { knativeServiceValidator, objectMetaProblems } from '../../../test-fixtures/knative-crd';
+import { runtimeSpec } from '../../../test-fixtures/runtime-spec';
+import { knativeService, KnativeService, readiness } from './knative-service';
+
+describe('the Knative Service written for a function', () => {
+  const validate = knativeServiceValidator();
+
+  function expectValid(svc: KnativeService) {
+    const ok = validate(svc);
+    expect(validate.errors ?? []).toEqual([]);
+    expect(ok).toBe(true);
+    expect(objectMetaProblems(svc.metadata)).toEqual([]);
+    expect(objectMetaProblems({ name: svc.metadata.name, ...svc.spec.template.metadata })).toEqual([]);
+  }
+
+  it('is valid against the serving.knative.dev/v1 CRD schema with the defaults', () => {
+    expectValid(knativeService(runtimeSpec(), 'functions', 'd-1'));
+  });
+
+  it('is valid with env, secrets, cpu, scaling bounds and a long timeout', () => {
+    const spec = runtimeSpec(
+      { label: 'orders-api' },
+      {
+        env: { LOG_LEVEL: 'debug', GREETING: 'hi there' },
+        secrets: [{ env: 'DB_PASSWORD', secret: 'db', key: 'password' }, { env: 'API_TOKEN', secret: 'api' }],
+        resources: { memoryMb: 512, cpu: '250m', timeoutMs: 120_500 },
+        scaling: { minInstances: 1, maxInstances: 20, concurrency: 8, target: 5 },
+      },
+    );
+    expectValid(knativeService(spec, 'functions', 'd-2'));
+  });
+
+  it('names the Service after the label and runs the image by digest on port 8080', () => {
+    const spec = runtimeSpec({ label: 'thumbnailer' });
+    const svc = knativeService(spec, 'functions', 'd-3');
+    expect(svc.metadata).toMatchObject({ name: 'thumbnailer', namespace: 'functions' });
+    const [container] = svc.spec.template.spec.containers;
+    expect(container.image).toBe(spec.image);
+    expect(container.image).toMatch(/@sha256:[0-9a-f]{64}$/);
+    expect(container.ports).toEqual([{ containerPort: 8080, name: 'http1' }]);
+  });
+
+  it('passes env as values and secrets by reference, never their values', () => {
+    const spec = runtimeSpec({}, { env: { MODE: 'fast' }, secrets: [{ env: 'DB_PASSWORD', secret: 'db', key: 'password' }, { env: 'TOKEN', secret: 'api' }] });
+    const env = knativeService(spec, 'functions', 'd').spec.template.spec.containers[0].env;
+    expect(env).toEqual([
+      { name: 'MODE', value: 'fast' },
+      { name: 'DB_PASSWORD', valueFrom: { secretKeyRef: { name: 'db', key: 'password' } } },
+      { name: 'TOKEN', valueFrom: { secretKeyRef: { name: 'api', key: 'value' } } },
+    ]);
+  });
+
+  it('turns memory, cpu, timeout and concurrency into the revision spec', () => {
+    const spec = runtimeSpec({}, { resources: { memoryMb: 256, cpu: '500m', timeoutMs: 2_500 }, scaling: { concurrency: 4 } });
+    const rev = knativeService(spec, 'functions', 'd').spec.template.spec;
+    expect(rev.containers[0].resources).toEqual({ limits: { memory: '256Mi' }, requests: { memory: '256Mi', cpu: '500m' } });
+    expect(rev.timeoutSeconds).toBe(3);
+    expect(rev.containerConcurrency).toBe(4);
+  });
+
+  it('puts the autoscaling bounds on the revision template', () => {
+    const spec = runtimeSpec({}, { scaling: { minInstances: 2, maxInstances: 9, concurrency: 3, target: 7 } });
+    expect(knativeService(spec, 'functions', 'd').spec.template.metadata.annotations).toEqual({
+      'autoscaling.knative.dev/min-scale': '2',
+      'autoscaling.knative.dev/max-scale': '9',
+      'autoscaling.knative.dev/target': '7',
+    });
+    const byConcurrency = knativeService(runtimeSpec({}, { scaling: { concurrency: 3 } }), 'functions', 'd');
+    expect(byConcurrency.spec.template.metadata.annotations['autoscaling.knative.dev/target']).toBe('3');
+  });
+
+  it('labels the Service as managed by hks with the function id', () => {
+    const spec = runtimeSpec();
+    const svc = knativeService(spec, 'functions', 'd');
+    for (const labels of [svc.metadata.labels, svc.spec.template.metadata.labels]) {
+      expect(labels).toMatchObject({ 'app.kubernetes.io/managed-by': 'hks', 'hks.dev/function-id': spec.functionId });
+    }
+  });
+
+  it('is rejected by the schema when a field is misplaced (the check has teeth)', () => {
+    const svc = knativeService(runtimeSpec(), 'functions', 'd') as unknown as { spec: { template: { spec: Record<string, unknown> } } };
+    svc.spec.template.spec.containerConcurency = 3;
+    expect(validate(svc)).toBe(false);
+    const wrongType = knativeService(runtimeSpec(), 'functions', 'd') as unknown as { spec: { template: { spec: Record<string, unknown> } } };
+    wrongType.spec.template.spec.timeoutSeconds = '30';
+    expect(validate(wrongType)).toBe(false);
+  });
+});
+
+describe('reading a Knative Service status', () => {
+  const base = knativeService(runtimeSpec(), 'functions', 'd');
+
+  it('is ready when the current generation is Ready=True, with the URL', () => {
+    const svc = { ...base, metadata: { ...base.metadata, generation: 2 }, status: { observedGeneration: 2, url: 'http://hello-fn.functions.example.com', conditions: [{ type: 'Ready', status: 'True' as const }] } };
+    expect(readiness(svc)).toEqual({ state: 'ready', url: 'http://hello-fn.functions.example.com' });
+  });
+
+  it('waits while Knative has not observed the latest generation, even if an old one was ready', () => {
+    const svc = { ...base, metadata: { ...base.metadata, generation: 3 }, status: { observedGeneration: 2, conditions: [{ type: 'Ready', status: 'True' as const }] } };
+    expect(readiness(svc).state).toBe('pending');
+  });
+
+  it('fails with the reason and message of Ready=False', () => {
+    const svc = {
+      ...base,
+      metadata: { ...base.metadata, generation: 1 },
+      status: { observedGeneration: 1, conditions: [{ type: 'Ready', status: 'False' as const, reason: 'RevisionMissing', message: 'Configuration "x" does not have any ready Revision.' }] },
+    };
+    expect(readiness(svc)).toEqual({ state: 'failed', reason: 'RevisionMissing: Configuration "x" does not have any ready Revision.' });
+  });
+});

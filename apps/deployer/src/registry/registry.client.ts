@@ -1,0 +1,29 @@
+import { Injectable } from '@nestjs/common';
+import { FunctionPatterns, FunctionRuntimeSpec, SetDeploymentStatusCommand } from '@platform/contracts';
+import { RpcClient } from '@platform/messaging';
+
+/** What the deployer asks the function registry (the owner of functions, their status and secrets). */
+@Injectable()
+export class RegistryClient {
+  constructor(private readonly rpc: RpcClient) {}
+
+  /** 404 when the function does not exist, 409 when it has no successful build: both passed through. */
+  runtimeSpec(idOrLabel: string): Promise<FunctionRuntimeSpec> {
+    return this.rpc.call<FunctionRuntimeSpec>('function-registry', FunctionPatterns.GetRuntimeSpec, { id: idOrLabel });
+  }
+
+  async setStatus(
+    functionId: string,
+    version: number,
+    status: SetDeploymentStatusCommand['status'],
+    reason?: string,
+  ): Promise<void> {
+    const command: SetDeploymentStatusCommand = { functionId, version, status, ...(reason !== undefined ? { reason } : {}) };
+    await this.rpc.call('function-registry', FunctionPatterns.SetDeploymentStatus, command);
+  }
+
+  /** Secret values by the env name they are exposed as. Never log the result. */
+  resolveSecrets(functionId: string): Promise<Record<string, string>> {
+    return this.rpc.call<Record<string, string>>('function-registry', FunctionPatterns.ResolveSecrets, { functionId });
+  }
+}

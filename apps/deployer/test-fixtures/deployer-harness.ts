@@ -1,0 +1,107 @@
+import { INestApplication, Module } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import { DEPLOY_RPC_TIMEOUT_MS, PlatformEvent, newEvent, EventNames } from '@platform/contracts';
+import { CommonSettingsValues, SETTINGS, SettingsModule } from '@platform/config';
+import { EventPublisher, EventSubscriber, MessagingModule, RpcClient, RpcClientsModule, RpcErrorFilter, rpcServerOptions } from '@platform/messaging';
+import { createTestDatabase, isolatedEnv } from '@platform/testing';
+import { AppModule } from '../src/app.module';
+import { FakeInvoker } from './fake-invoker';
+import { FakeKubeApi } from './fake-kube-api';
+import { FakeRegistryController, FakeRegistryState } from './fake-registry';
+
+/**
+ * The deployer as a Nest app on real Postgres/RabbitMQ/Redis, with a real HTTP server for the invoker, a Nest RPC
+ * stand-in for the registry, a fake Kubernetes API for the knative driver, and a client that calls RPC and
+ * publishes/records events like the other services would.
+ */
+export class DeployerHarness {
+  readonly invoker = new FakeInvoker();
+  readonly kube = new FakeKubeApi();
+  readonly registry = new FakeRegistryState();
+  /** deployment.* events as published. */
+  readonly events: PlatformEvent[] = [];
+  env: Record<string, string> = {};
+  deployer?: INestApplication;
+  private iso?: ReturnType<typeof isolatedEnv>;
+  private db?: Awaited<ReturnType<typeof createTestDatabase>>;
+  private registryApp?: INestApplication;
+  private client?: INestApplication;
+
+  async start(extraEnv: Record<string, string> = {}): Promise<void> {
+    await Promise.all([this.invoker.start(), this.kube.start()]);
+    this.db = await createTestDatabase('hks_deployer');
+    this.iso = isolatedEnv({
+      DATABASE_URL: this.db.url,
+      INVOKER_URL: this.invoker.url,
+      KNATIVE_READY_TIMEOUT_MS: '10000',
+      TRIGGER_RETRY_DELAY_MS: '200',
+      ...extraEnv,
+    });
+    this.iso.env.KUBECONFIG = this.kube.writeKubeconfig(this.iso.dataDir);
+    this.env = this.iso.env;
+
+    const state = this.registry;
+    @Module({ imports: [SettingsModule.forRoot({}, this.env)], controllers: [FakeRegistryController], providers: [{ provide: FakeRegistryState, useValue: state }] })
+    class RegistryModule {}
+    this.registryApp = (await Test.createTestingModule({ imports: [RegistryModule] }).compile()).createNestApplication({ logger: false });
+    this.registryApp.useGlobalFilters(new RpcErrorFilter());
+    this.registryApp.connectMicroservice(rpcServerOptions(this.registryApp.get<CommonSettingsValues>(SETTINGS), 'function-registry'), { inheritAppConfig: true });
+    await this.registryApp.startAllMicroservices();
+    await this.registryApp.init();
+
+    @Module({ imports: [SettingsModule.forRoot({}, this.env), MessagingModule.forRoot('test-client'), RpcClientsModule.register(['deployer'])] })
+    class ClientModule {}
+    this.client = (await Test.createTestingModule({ imports: [ClientModule] }).compile()).createNestApplication({ logger: false });
+    this.client.enableShutdownHooks();
+    await this.client.init();
+    await this.client.get(EventSubscriber).subscribe({
+      queue: 'test.deployment-events',
+      bindings: ['deployment.*'],
+      handler: async (events) => void this.events.push(...events),
+    });
+
+    await this.startDeployer();
+  }
+
+  async startDeployer(): Promise<void> {
+    const ref = await Test.createTestingModule({ imports: [AppModule.forRoot(this.env)] }).compile();
+    const app = ref.createNestApplication({ logger: ['error'] });
+    app.useGlobalFilters(new RpcErrorFilter());
+    app.enableShutdownHooks();
+    app.connectMicroservice(rpcServerOptions(app.get<CommonSettingsValues>(SETTINGS), 'deployer'), { inheritAppConfig: true });
+    await app.startAllMicroservices();
+    await app.init();
+    this.deployer = app;
+  }
+
+  async stopDeployer(): Promise<void> {
+    await this.deployer?.close();
+    this.deployer = undefined;
+  }
+
+  call<T>(pattern: string, payload: unknown): Promise<T> {
+    return this.client!.get(RpcClient).call<T>('deployer', pattern, payload, DEPLOY_RPC_TIMEOUT_MS);
+  }
+
+  /** Publishes an event on the exchange as another service would. */
+  publish(fields: Partial<PlatformEvent> & Pick<PlatformEvent, 'name' | 'type'>): Promise<void> {
+    return this.client!.get(EventPublisher).publish(newEvent({ status: 'SUCCESS', source: 'test', ...fields }));
+  }
+
+  functionDeleted(functionId: string): Promise<void> {
+    return this.publish({ name: EventNames.FunctionDeleted, type: 'FUNCTION_DELETED', functionId, payload: { id: functionId } });
+  }
+
+  eventsOf(functionId: string): string[] {
+    return this.events.filter((e) => e.functionId === functionId).map((e) => e.name);
+  }
+
+  async stop(): Promise<void> {
+    await this.stopDeployer();
+    await this.client?.close();
+    await this.registryApp?.close();
+    await Promise.all([this.invoker.stop(), this.kube.stop()]);
+    await this.db?.drop();
+    this.iso?.cleanup();
+  }
+}

@@ -1,0 +1,71 @@
+import { createServer, IncomingHttpHeaders, Server } from 'http';
+import { AddressInfo } from 'net';
+
+export interface RecordedCall {
+  method: string;
+  path: string;
+  functionId: string;
+  headers: IncomingHttpHeaders;
+  body: unknown;
+}
+
+type Answer = { status: number; body?: unknown };
+
+/**
+ * A real HTTP server standing in for the invoker: records every call, answers PUT/DELETE /deployments/:id and
+ * POST /invoke/:id with 200 unless a test says otherwise.
+ */
+export class FakeInvoker {
+  readonly calls: RecordedCall[] = [];
+  /** Next answers to PUT /deployments/:functionId, by function id (consumed in order). */
+  private readonly deployAnswers = new Map<string, Answer[]>();
+  private readonly invokeAnswers = new Map<string, Answer[]>();
+  private server?: Server;
+  url = '';
+
+  answerDeploy(functionId: string, ...answers: Answer[]): void {
+    this.deployAnswers.set(functionId, answers);
+  }
+
+  answerInvoke(functionId: string, ...answers: Answer[]): void {
+    this.invokeAnswers.set(functionId, answers);
+  }
+
+  invocations(functionId: string): RecordedCall[] {
+    return this.calls.filter((c) => c.method === 'POST' && c.path.startsWith('/invoke/') && c.functionId === functionId);
+  }
+
+  deploymentCalls(functionId: string): RecordedCall[] {
+    return this.calls.filter((c) => c.path.startsWith('/deployments/') && c.functionId === functionId);
+  }
+
+  async start(): Promise<void> {
+    this.server = createServer((req, res) => {
+      let text = '';
+      req.on('data', (c) => (text += c));
+      req.on('end', () => {
+        const url = new URL(req.url ?? '/', 'http://x');
+        const [, kind, id] = url.pathname.split('/');
+        const functionId = decodeURIComponent(id ?? '');
+        let body: unknown = text;
+        try {
+          body = text ? JSON.parse(text) : undefined;
+        } catch {
+          // Kept as text.
+        }
+        this.calls.push({ method: req.method ?? '', path: url.pathname, functionId, headers: req.headers, body });
+        const queue = kind === 'deployments' && req.method === 'PUT' ? this.deployAnswers.get(functionId) : kind === 'invoke' ? this.invokeAnswers.get(functionId) : undefined;
+        const answer = queue?.shift() ?? { status: 200, body: kind === 'invoke' ? { ok: true } : { functionId } };
+        res.writeHead(answer.status, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(answer.body ?? {}));
+      });
+    });
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  async stop(): Promise<void> {
+    this.server?.closeAllConnections();
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  }
+}

@@ -1,0 +1,73 @@
+import { Controller, Inject, Injectable } from '@nestjs/common';
+import { MessagePattern, Payload } from '@nestjs/microservices';
+import {
+  FunctionConfigDto,
+  FunctionPatterns,
+  FunctionRuntimeSpec,
+  NotFoundError,
+  SetDeploymentStatusCommand,
+  StateError,
+} from '@platform/contracts';
+import { runtimeSpec } from './runtime-spec';
+
+/** What the stand-in registry knows: functions (with or without a build), secrets, and the statuses it was sent. */
+@Injectable()
+export class FakeRegistryState {
+  readonly functions = new Map<string, { label: string; spec: FunctionRuntimeSpec | null }>();
+  readonly secrets = new Map<string, Record<string, string>>();
+  readonly statuses: SetDeploymentStatusCommand[] = [];
+
+  /** A built function; returns its runtime spec. */
+  addFunction(label: string, config: FunctionConfigDto = {}, overrides: Partial<FunctionRuntimeSpec> = {}): FunctionRuntimeSpec {
+    const spec = runtimeSpec({ label, ...overrides }, config);
+    this.functions.set(spec.functionId, { label, spec });
+    return spec;
+  }
+
+  /** A function created but never built. */
+  addUnbuilt(label: string): string {
+    const id = runtimeSpec().functionId;
+    this.functions.set(id, { label, spec: null });
+    return id;
+  }
+
+  find(idOrLabel: string) {
+    const byId = this.functions.get(idOrLabel);
+    if (byId) return byId;
+    return [...this.functions.values()].find((f) => f.label === idOrLabel);
+  }
+
+  statusesOf(functionId: string): string[] {
+    return this.statuses.filter((s) => s.functionId === functionId).map((s) => s.status);
+  }
+
+  lastStatus(functionId: string): SetDeploymentStatusCommand | undefined {
+    return this.statuses.filter((s) => s.functionId === functionId).at(-1);
+  }
+}
+
+/** Answers the three registry RPCs the deployer uses, on the real 'function-registry' queue. */
+@Controller()
+export class FakeRegistryController {
+  constructor(@Inject(FakeRegistryState) private readonly state: FakeRegistryState) {}
+
+  @MessagePattern(FunctionPatterns.GetRuntimeSpec)
+  runtimeSpec(@Payload() p: { id: string }): FunctionRuntimeSpec {
+    const fn = this.state.find(p.id);
+    if (!fn) throw new NotFoundError(`function ${p.id} does not exist`);
+    if (!fn.spec) throw new StateError(`function ${fn.label} has no successful build; build it first`);
+    return fn.spec;
+  }
+
+  @MessagePattern(FunctionPatterns.SetDeploymentStatus)
+  setStatus(@Payload() p: SetDeploymentStatusCommand): { ok: true } {
+    if (!this.state.find(p.functionId)) throw new NotFoundError(`function ${p.functionId} does not exist`);
+    this.state.statuses.push(p);
+    return { ok: true };
+  }
+
+  @MessagePattern(FunctionPatterns.ResolveSecrets)
+  resolveSecrets(@Payload() p: { functionId: string }): Record<string, string> {
+    return this.state.secrets.get(p.functionId) ?? {};
+  }
+}

@@ -1,0 +1,69 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import {
+  CreateEventDto,
+  EventNames,
+  EventPage,
+  EventQueryDto,
+  newEvent,
+  NotFoundError,
+  PlatformEvent,
+  ValidationError,
+} from '@platform/contracts';
+import { EventPublisher } from '@platform/messaging';
+import { admitEvent, EVENT_COLUMNS, StoredEventRow, toPlatformEvent } from '../storage/event-row';
+import { readingDatabase } from '../storage/db-errors';
+import { EventWriter } from '../storage/event-writer';
+import { buildEventQuery } from './event-query';
+
+@Injectable()
+export class EventsService {
+  constructor(
+    private readonly ds: DataSource,
+    private readonly writer: EventWriter,
+    @Inject(EventPublisher) private readonly publisher: EventPublisher,
+  ) {}
+
+  /** One page of events matching the filters, with the total of all matching events. */
+  async query(q: EventQueryDto): Promise<EventPage> {
+    const plan = buildEventQuery(q);
+    const [rows, count] = await readingDatabase(() =>
+      Promise.all([
+        this.ds.query(plan.sql, plan.params) as Promise<StoredEventRow[]>,
+        this.ds.query(plan.countSql, plan.countParams) as Promise<Array<{ total: string }>>,
+      ]),
+    );
+    return { items: rows.map(toPlatformEvent), total: Number(count[0].total), page: plan.page, limit: plan.limit };
+  }
+
+  async get(id: string): Promise<PlatformEvent> {
+    const rows: StoredEventRow[] = await readingDatabase(() =>
+      this.ds.query(`SELECT ${EVENT_COLUMNS} FROM events.events WHERE id = $1`, [id]),
+    );
+    if (!rows.length) throw new NotFoundError(`event ${id} not found`);
+    return toPlatformEvent(rows[0]);
+  }
+
+  /**
+   * Stores a user's event, then publishes it as `event.created` so that functions with an event
+   * trigger of its type run. Stored first: the answer is the row as kept; the store's own consumer
+   * then sees the published copy and skips it by id. Publishing awaits the broker's confirm or the
+   * publisher's spool, so the trigger is never silently dropped.
+   */
+  async create(dto: CreateEventDto): Promise<PlatformEvent> {
+    const event = newEvent({
+      name: EventNames.EventCreated,
+      type: dto.type,
+      status: dto.status ?? 'SUCCESS',
+      source: dto.source ?? 'api',
+      functionId: dto.functionId ?? null,
+      payload: dto.payload ?? null,
+    });
+    const admission = admitEvent(event);
+    if ('rejected' in admission) throw new ValidationError(admission.rejected.reason);
+    const { inserted } = await readingDatabase(() => this.writer.store([admission.row]));
+    const stored = toPlatformEvent(inserted[0]);
+    await this.publisher.publish(stored);
+    return stored;
+  }
+}

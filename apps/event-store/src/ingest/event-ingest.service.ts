@@ -1,0 +1,78 @@
+import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { SETTINGS } from '@platform/config';
+import { EventSubscriber } from '@platform/messaging';
+import { admitEvent, EventRow, RejectedEvent } from '../storage/event-row';
+import { EventWriter } from '../storage/event-writer';
+import { EventStoreSettingsValues } from '../settings';
+
+/** Durable queue (namespaced by the subscriber) shared by every event-store replica. */
+export const INGEST_QUEUE = 'event-store.events';
+
+/**
+ * Consumes every event on the exchange and stores it. The subscriber acks a batch only after
+ * `storeBatch` resolves, i.e. after COMMIT; when it throws (database down), the subscriber waits
+ * and requeues the whole batch, so nothing is lost and redeliveries are absorbed by the primary key.
+ */
+@Injectable()
+export class EventIngest implements OnApplicationBootstrap {
+  private readonly logger = new Logger(EventIngest.name);
+  /** Why the last batch failed, while failures go on; cleared by the next commit. */
+  private failing: string | null = null;
+
+  constructor(
+    private readonly subscriber: EventSubscriber,
+    private readonly writer: EventWriter,
+    @Inject(SETTINGS) private readonly settings: EventStoreSettingsValues,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    const batchSize = this.settings.EVENT_STORE_BATCH_SIZE;
+    await this.subscriber.subscribe({
+      queue: INGEST_QUEUE,
+      bindings: ['#'],
+      batchSize,
+      batchWaitMs: this.settings.EVENT_STORE_BATCH_WAIT_MS,
+      // Twice the batch, so the next batch fills while the previous one commits.
+      prefetch: batchSize * 2,
+      handler: (events) => this.storeBatch(events),
+    });
+  }
+
+  /**
+   * The subscriber can hand over more than a batch (the broker client delivers a socket read's
+   * worth of messages at once), so the messages are stored EVENT_STORE_BATCH_SIZE at a time. If a
+   * later chunk fails, all are requeued; the chunks already committed come back as duplicates.
+   */
+  async storeBatch(messages: unknown[]): Promise<void> {
+    const size = this.settings.EVENT_STORE_BATCH_SIZE;
+    for (let i = 0; i < messages.length; i += size) await this.storeChunk(messages.slice(i, i + size));
+  }
+
+  /** Validates each message, then stores the good ones and the rejected ones in one transaction. */
+  private async storeChunk(messages: unknown[]): Promise<void> {
+    const rows: EventRow[] = [];
+    const rejected: RejectedEvent[] = [];
+    for (const message of messages) {
+      const admission = admitEvent(message);
+      if ('row' in admission) rows.push(admission.row);
+      else rejected.push(admission.rejected);
+    }
+    try {
+      const result = await this.writer.store(rows, rejected);
+      for (const r of rejected)
+        this.logger.error(`rejected event ${r.eventId ?? '(no id)'}: ${r.reason}; kept in events.rejected_events`);
+      if (this.failing) this.logger.log(`storing events works again; ${messages.length} event(s) stored after the failure`);
+      this.failing = null;
+      if (result.duplicates) this.logger.debug(`${result.duplicates} event(s) were already stored (redelivered)`);
+    } catch (err) {
+      this.failing = (err as Error).message;
+      this.logger.error(`storing ${messages.length} event(s) failed (${this.failing}); the batch stays queued and is retried`);
+      throw err;
+    }
+  }
+
+  /** For readiness: throws while batches are failing. */
+  check(): void {
+    if (this.failing) throw new Error(`storing events fails (${this.failing}); batches are retried`);
+  }
+}

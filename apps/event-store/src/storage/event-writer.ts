@@ -1,0 +1,124 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { createHash } from 'crypto';
+import { DataSource, QueryRunner } from 'typeorm';
+import { isDataError } from './db-errors';
+import { EVENT_COLUMNS, EventRow, RejectedEvent, StoredEventRow } from './event-row';
+
+/*
+ * One statement whatever the batch size: the rows travel as 13 typed arrays and unnest() turns
+ * them back into rows, so a batch never meets Postgres' 65535-parameter limit.
+ */
+const INSERT_EVENTS = `
+  INSERT INTO events.events (${EVENT_COLUMNS})
+  SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], $7::uuid[],
+                       $8::uuid[], $9::jsonb[], $10::jsonb[], $11::float8[], $12::text[], $13::jsonb[])
+  ON CONFLICT (id) DO NOTHING
+  RETURNING ${EVENT_COLUMNS}`;
+
+const INSERT_REJECTED = `
+  INSERT INTO events.rejected_events (digest, event_id, reason, body)
+  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])
+  ON CONFLICT (digest) DO NOTHING`;
+
+export interface StoreResult {
+  /** Rows that were new (the others were already stored: redeliveries, replays). */
+  inserted: StoredEventRow[];
+  duplicates: number;
+  rejected: number;
+}
+
+function columns(rows: EventRow[]): unknown[] {
+  return [
+    rows.map((r) => r.id),
+    rows.map((r) => r.name),
+    rows.map((r) => r.type),
+    rows.map((r) => r.status),
+    rows.map((r) => r.timestamp),
+    rows.map((r) => r.source),
+    rows.map((r) => r.functionId),
+    rows.map((r) => r.invocationId),
+    rows.map((r) => r.payload),
+    rows.map((r) => r.response),
+    rows.map((r) => r.processingTimeMs),
+    rows.map((r) => r.error),
+    rows.map((r) => r.metadata),
+  ];
+}
+
+/** Writes event rows idempotently, a batch per transaction. */
+@Injectable()
+export class EventWriter {
+  private readonly logger = new Logger(EventWriter.name);
+
+  constructor(private readonly ds: DataSource) {}
+
+  /**
+   * Stores the batch and the rejected messages in one transaction; resolves only after COMMIT.
+   * Throws when the database fails, so the caller can keep the messages and retry.
+   */
+  async store(rows: EventRow[], rejected: RejectedEvent[] = []): Promise<StoreResult> {
+    const unique = [...new Map(rows.map((r) => [r.id, r])).values()];
+    try {
+      return await this.transaction(async (qr) => {
+        const inserted: StoredEventRow[] = unique.length ? await qr.query(INSERT_EVENTS, columns(unique)) : [];
+        await this.insertRejected(qr, rejected);
+        return { inserted, duplicates: rows.length - inserted.length, rejected: rejected.length };
+      });
+    } catch (err) {
+      if (!isDataError(err) || unique.length === 0) throw err;
+      // admitEvent should have caught every such row; if one slipped through, find it rather
+      // than retry the whole batch for ever.
+      this.logger.warn(`batch of ${unique.length} refused by the database (${(err as Error).message}); storing row by row`);
+      return this.storeOneByOne(unique, rejected, rows.length);
+    }
+  }
+
+  private storeOneByOne(rows: EventRow[], rejected: RejectedEvent[], received: number): Promise<StoreResult> {
+    return this.transaction(async (qr) => {
+      const inserted: StoredEventRow[] = [];
+      const refused: RejectedEvent[] = [...rejected];
+      for (const row of rows) {
+        await qr.query('SAVEPOINT one_event');
+        try {
+          inserted.push(...((await qr.query(INSERT_EVENTS, columns([row]))) as StoredEventRow[]));
+          await qr.query('RELEASE SAVEPOINT one_event');
+        } catch (err) {
+          if (!isDataError(err)) throw err;
+          await qr.query('ROLLBACK TO SAVEPOINT one_event');
+          refused.push({ eventId: row.id, reason: `the database refused it: ${(err as Error).message}`, body: JSON.stringify(row) });
+        }
+      }
+      await this.insertRejected(qr, refused);
+      return { inserted, duplicates: received - inserted.length - (refused.length - rejected.length), rejected: refused.length };
+    });
+  }
+
+  private async insertRejected(qr: QueryRunner, rejected: RejectedEvent[]): Promise<void> {
+    if (!rejected.length) return;
+    await qr.query(INSERT_REJECTED, [
+      rejected.map((r) => createHash('sha256').update(r.body).digest('hex')),
+      rejected.map((r) => r.eventId),
+      rejected.map((r) => r.reason),
+      rejected.map((r) => r.body),
+    ]);
+  }
+
+  private async transaction<T>(work: (qr: QueryRunner) => Promise<T>): Promise<T> {
+    const qr = this.ds.createQueryRunner();
+    try {
+      await qr.connect();
+      await qr.startTransaction();
+      try {
+        const result = await work(qr);
+        await qr.commitTransaction();
+        return result;
+      } catch (err) {
+        // The connection may be gone already; the original error is the one worth reporting.
+        await qr.rollbackTransaction().catch(() => undefined);
+        throw err;
+      }
+    } finally {
+      await qr.release();
+    }
+  }
+}

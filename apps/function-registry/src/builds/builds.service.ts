@@ -1,0 +1,161 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { randomUUID } from 'crypto';
+import { Repository } from 'typeorm';
+import {
+  BuildJobData,
+  BuildResultPayload,
+  effectiveConfig,
+  EventNames,
+  FunctionStatus,
+  FunctionView,
+  newEvent,
+  PlatformEvent,
+  StateError,
+} from '@platform/contracts';
+import { EventPublisher } from '@platform/messaging';
+import { buildFiles, row } from '../functions/function-rules';
+import { FunctionEntity } from '../functions/function.entity';
+import { toView } from '../functions/function-view';
+import { FunctionsService, SOURCE } from '../functions/functions.service';
+import { BuildQueue } from './build-queue';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Build fields restored when a build could not be queued, so nothing half-written is left behind. */
+const BUILD_FIELDS = ['status', 'statusReason', 'buildId', 'buildVersion', 'buildStatus', 'buildError', 'buildRequestedAt', 'buildStartedAt', 'buildFinishedAt'] as const;
+
+@Injectable()
+export class BuildsService {
+  private readonly logger = new Logger(BuildsService.name);
+
+  constructor(
+    @InjectRepository(FunctionEntity) private readonly repo: Repository<FunctionEntity>,
+    private readonly functions: FunctionsService,
+    private readonly queue: BuildQueue,
+    private readonly events: EventPublisher,
+  ) {}
+
+  /** Marks the current version BUILDING and queues its build job (409 when a build is already running). */
+  async requestBuild(ref: string): Promise<FunctionView> {
+    const f = await this.functions.find(ref);
+    if (f.status === FunctionStatus.Building) throw alreadyBuilding(f);
+    const buildId = randomUUID();
+    const now = new Date();
+    const previous = Object.fromEntries(BUILD_FIELDS.map((k) => [k, f[k]])) as Partial<FunctionEntity>;
+    // Conditional, so two requests at once cannot both queue a build, and the job matches the version read.
+    const claimed = await this.repo
+      .createQueryBuilder()
+      .update(FunctionEntity)
+      .set({
+        status: FunctionStatus.Building,
+        statusReason: null,
+        buildId,
+        buildVersion: f.version,
+        buildStatus: 'QUEUED',
+        buildError: null,
+        buildRequestedAt: now,
+        buildStartedAt: null,
+        buildFinishedAt: null,
+      })
+      .where('id = :id AND status <> :building AND version = :version', { id: f.id, building: FunctionStatus.Building, version: f.version })
+      .execute();
+    if (!claimed.affected) {
+      const current = await this.functions.find(f.id);
+      if (current.status === FunctionStatus.Building) throw alreadyBuilding(current);
+      throw new StateError(`function ${f.label} changed while the build was requested; request the build again`);
+    }
+    const data: BuildJobData = {
+      buildId,
+      functionId: f.id,
+      label: f.label,
+      version: f.version,
+      template: f.template,
+      runtime: f.runtime,
+      family: f.family,
+      files: buildFiles(f),
+      entrypoint: f.entrypoint,
+      config: effectiveConfig(f.config),
+      requestedAt: now.toISOString(),
+    };
+    try {
+      await this.queue.add(data);
+    } catch (err) {
+      await this.repo.update({ id: f.id, buildId }, row(previous));
+      throw err;
+    }
+    await this.events.publish(
+      newEvent({
+        name: EventNames.BuildQueued,
+        type: 'FUNCTION_BUILD',
+        status: 'PENDING',
+        source: SOURCE,
+        functionId: f.id,
+        payload: { buildId, functionId: f.id, label: f.label, version: f.version },
+      }),
+    );
+    return toView(await this.functions.find(f.id));
+  }
+
+  /** build.* from the builder. Results of a build that is no longer the latest are ignored. */
+  async onBuildEvents(events: PlatformEvent[]): Promise<void> {
+    for (const e of events) {
+      const p = (e.payload ?? {}) as Partial<BuildResultPayload>;
+      const functionId = e.functionId ?? p.functionId;
+      if (!p.buildId || !functionId || !UUID.test(p.buildId) || !UUID.test(functionId)) {
+        if (e.name !== EventNames.BuildQueued) this.logger.warn(`${e.name} ${e.id} names no build or function; ignored`);
+        continue;
+      }
+      let applied = true;
+      if (e.name === EventNames.BuildStarted) applied = await this.started(functionId, p.buildId, e.timestamp);
+      else if (e.name === EventNames.BuildSucceeded && p.bundleDigest) applied = await this.finished(functionId, p, e.timestamp, null);
+      else if (e.name === EventNames.BuildSucceeded) applied = await this.finished(functionId, p, e.timestamp, 'the build succeeded but reported no bundle digest');
+      else if (e.name === EventNames.BuildFailed) applied = await this.finished(functionId, p, e.timestamp, p.error || 'the build failed without a message');
+      if (!applied) this.logger.log(`${e.name} for build ${p.buildId} of ${functionId} ignored: not the latest build`);
+    }
+  }
+
+  private async started(functionId: string, buildId: string, at: string): Promise<boolean> {
+    const rows = await this.repo.query(
+      `UPDATE "registry"."functions" SET "build_status" = 'RUNNING', "build_started_at" = $3, "updated_at" = now()
+       WHERE "id" = $1 AND "build_id" = $2 AND "build_status" IN ('QUEUED', 'RUNNING') RETURNING "id"`,
+      [functionId, buildId, at],
+    );
+    return affected(rows) > 0;
+  }
+
+  /** Records the result; the function's status moves only while it is still BUILDING that version. */
+  private async finished(functionId: string, p: Partial<BuildResultPayload>, at: string, error: string | null): Promise<boolean> {
+    const building = `"status" = 'BUILDING' AND "build_version" = "version"`;
+    const rows = error
+      ? await this.repo.query(
+          `UPDATE "registry"."functions" SET "build_status" = 'FAILED', "build_error" = $3, "build_finished_at" = $4,
+             "build_started_at" = COALESCE("build_started_at", $4),
+             "status_reason" = CASE WHEN ${building} THEN $5 ELSE "status_reason" END,
+             "status" = CASE WHEN ${building} THEN 'FAILED' ELSE "status" END, "updated_at" = now()
+           WHERE "id" = $1 AND "build_id" = $2 RETURNING "id"`,
+          [functionId, p.buildId, error, at, `build failed: ${error}`],
+        )
+      : await this.repo.query(
+          `UPDATE "registry"."functions" SET "build_status" = 'SUCCEEDED', "build_error" = NULL, "build_finished_at" = $5,
+             "build_started_at" = COALESCE("build_started_at", $5),
+             "bundle_digest" = $3, "image" = $4, "built_version" = "build_version",
+             "status_reason" = CASE WHEN ${building} THEN NULL ELSE "status_reason" END,
+             "status" = CASE WHEN ${building} THEN 'BUILT' ELSE "status" END, "updated_at" = now()
+           WHERE "id" = $1 AND "build_id" = $2 RETURNING "id"`,
+          [functionId, p.buildId, p.bundleDigest, p.image ?? null, at],
+        );
+    return affected(rows) > 0;
+  }
+}
+
+function alreadyBuilding(f: FunctionEntity): StateError {
+  return new StateError(`function ${f.label} is already building (build ${f.buildId}); wait for it to finish`);
+}
+
+/** pg's UPDATE ... RETURNING comes back from TypeORM as [rows, count]. */
+function affected(result: unknown): number {
+  if (Array.isArray(result) && Array.isArray(result[0])) return result[0].length;
+  if (Array.isArray(result)) return result.length;
+  return 0;
+}

@@ -1,0 +1,160 @@
+import type { QueryDeepPartialEntity } from 'typeorm';
+import {
+  AUTO_ENTRYPOINT,
+  DEFAULT_ENTRY_MODULES,
+  defaultHandlerFile,
+  defaultTemplate,
+  ENTRYPOINT_PATTERN,
+  filePathProblem,
+  FunctionConfigDto,
+  moduleFileCandidates,
+  RuntimeFamily,
+  runtimeFamily,
+  splitEntrypoint,
+  TemplateName,
+  templateFamily,
+  ValidationError,
+} from '@platform/contracts';
+
+/** Labels that would be shadowed by the gateway's own routes under /api/v1/functions/. */
+export const RESERVED_LABELS = ['swagger-ui', 'swagger-ui-json', 'swagger-ui-yaml'];
+export const MAX_FILES = 1000;
+export const MAX_FILES_BYTES = 8 * 1024 * 1024;
+
+/** What the user sent about the code, before the rules are applied. */
+export interface SourceInput {
+  template?: TemplateName | null;
+  runtime: string;
+  handler?: string | null;
+  files?: Record<string, string> | null;
+}
+
+/** The code of a function once the rules are applied: what is stored and versioned. */
+export interface FunctionSource {
+  template: TemplateName;
+  runtime: string;
+  family: RuntimeFamily;
+  handler: string | null;
+  files: Record<string, string> | null;
+  entrypoint: string;
+}
+
+export function checkLabel(label: string): void {
+  if (RESERVED_LABELS.includes(label)) {
+    throw new ValidationError(`label "${label}" is reserved by the API (it names the Swagger UI); choose another label`);
+  }
+}
+
+/** Applies the cross-field rules: runtime/template agreement, handler or files, entry point and its module file. */
+export function resolveSource(input: SourceInput): FunctionSource {
+  const family = runtimeFamily(input.runtime);
+  if (!family) {
+    throw new ValidationError(`runtime "${input.runtime}" is not supported; use node (node, nodejs20, ...) or python (python, python3.11, ...)`);
+  }
+  const template = input.template ?? defaultTemplate(family);
+  if (templateFamily(template) !== family) {
+    throw new ValidationError(
+      `template "${template}" runs on ${templateFamily(template)}, but runtime "${input.runtime}" is ${family}; ` +
+        `use a ${templateFamily(template)} runtime or the ${defaultTemplate(family)} template`,
+    );
+  }
+  const handler = input.handler ?? null;
+  const files = input.files ?? null;
+  if (handler === null && files === null) {
+    throw new ValidationError(
+      'send the code: "handler" with the handler source, or "files" (path -> content) with "handler" naming the entry point as module.function',
+    );
+  }
+  if (files === null) {
+    if (handler!.trim() === '') throw new ValidationError('handler is empty; send the handler source code');
+    return { template, runtime: input.runtime, family, handler, files: null, entrypoint: AUTO_ENTRYPOINT };
+  }
+  checkFiles(files);
+  const entrypoint = handler === null ? defaultEntrypoint(files, family, template) : checkEntrypoint(handler, files, family, template);
+  return { template, runtime: input.runtime, family, handler, files, entrypoint };
+}
+
+function checkFiles(files: Record<string, string>): void {
+  if (typeof files !== 'object' || Array.isArray(files)) throw new ValidationError('files must be an object of path -> content');
+  const entries = Object.entries(files);
+  if (entries.length === 0) throw new ValidationError('files is empty; send at least the file holding the handler');
+  if (entries.length > MAX_FILES) throw new ValidationError(`files has ${entries.length} entries; at most ${MAX_FILES} are accepted`);
+  let bytes = 0;
+  for (const [path, content] of entries) {
+    const problem = filePathProblem(path);
+    if (problem) throw new ValidationError(`files: ${problem}`);
+    if (typeof content !== 'string') throw new ValidationError(`files["${path}"] must be a string (UTF-8 text, or "base64:" followed by base64)`);
+    if (content.startsWith('base64:') && !/^[A-Za-z0-9+/\r\n]*={0,2}\s*$/.test(content.slice(7))) {
+      throw new ValidationError(`files["${path}"] starts with "base64:" but the rest is not valid base64`);
+    }
+    bytes += Buffer.byteLength(content, 'utf8');
+  }
+  if (bytes > MAX_FILES_BYTES) {
+    throw new ValidationError(`files add up to ${bytes} bytes; at most ${MAX_FILES_BYTES} bytes are accepted`);
+  }
+}
+
+function checkEntrypoint(handler: string, files: Record<string, string>, family: RuntimeFamily, template: TemplateName): string {
+  const entry = handler.trim();
+  if (!ENTRYPOINT_PATTERN.test(entry)) {
+    const shown = entry.length > 40 ? `${entry.slice(0, 40)}...` : entry;
+    throw new ValidationError(
+      `with files, handler is the entry point as module.function (e.g. "function.handle", or "function.*" to detect it), not code; got "${shown}"`,
+    );
+  }
+  const { module } = splitEntrypoint(entry);
+  const candidates = moduleFileCandidates(module, family, template);
+  if (!candidates.some((c) => c in files)) {
+    throw new ValidationError(`entry point "${entry}" needs the file ${candidates[0]} in files, but files has ${listNames(files)}`);
+  }
+  return entry;
+}
+
+function defaultEntrypoint(files: Record<string, string>, family: RuntimeFamily, template: TemplateName): string {
+  for (const module of DEFAULT_ENTRY_MODULES) {
+    if (moduleFileCandidates(module, family, template).some((c) => c in files)) return `${module}.*`;
+  }
+  throw new ValidationError(
+    `files has no ${DEFAULT_ENTRY_MODULES.map((m) => moduleFileCandidates(m, family, template)[0]).join(', ')}; ` +
+      'set handler to the entry point as module.function, e.g. "function.handle"',
+  );
+}
+
+function listNames(files: Record<string, string>): string {
+  const names = Object.keys(files);
+  return names.length <= 5 ? names.join(', ') : `${names.slice(0, 5).join(', ')} and ${names.length - 5} more`;
+}
+
+/** The files a build starts from: the user's files, or the handler code placed in its default file. */
+export function buildFiles(source: Pick<FunctionSource, 'template' | 'handler' | 'files'>): Record<string, string> {
+  if (source.files) return { ...source.files };
+  return { [defaultHandlerFile(source.template)]: source.handler ?? '' };
+}
+
+/** Key order does not matter for jsonb: compare values structurally. */
+export function sameJson(a: unknown, b: unknown): boolean {
+  return JSON.stringify(canonical(a ?? null)) === JSON.stringify(canonical(b ?? null));
+}
+
+function canonical(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(canonical);
+  if (v && typeof v === 'object') {
+    return Object.fromEntries(
+      Object.entries(v as Record<string, unknown>)
+        .filter(([, x]) => x !== undefined)
+        .sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0))
+        .map(([k, x]) => [k, canonical(x)]),
+    );
+  }
+  return v;
+}
+
+/** Drops class prototypes and undefined fields so a config is stored exactly as its JSON. */
+export function plainConfig(config: FunctionConfigDto | null | undefined): FunctionConfigDto {
+  return JSON.parse(JSON.stringify(config ?? {})) as FunctionConfigDto;
+}
+
+/** TypeORM's deep-partial type cannot follow the trigger union inside jsonb config; the row shape is ours. */
+export function row<T>(values: Partial<T>): QueryDeepPartialEntity<T> {
+  return values as QueryDeepPartialEntity<T>;
+}

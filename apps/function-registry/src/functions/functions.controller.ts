@@ -1,0 +1,77 @@
+import { Controller } from '@nestjs/common';
+import { MessagePattern, Payload } from '@nestjs/microservices';
+import {
+  CreateFunctionDto,
+  FunctionPatterns,
+  FunctionStatus,
+  ListFunctionsQueryDto,
+  SetDeploymentStatusCommand,
+  UpdateFunctionDto,
+  ValidationError,
+} from '@platform/contracts';
+import { validatePayload } from '@platform/messaging';
+import { BuildsService } from '../builds/builds.service';
+import { functionRef } from './function-ref';
+import { FunctionsService } from './functions.service';
+
+const DEPLOYMENT_STATUSES: string[] = [FunctionStatus.Deploying, FunctionStatus.Ready, FunctionStatus.Failed];
+
+/** RPC handlers of FunctionPatterns (secrets apart); every payload is validated here. */
+@Controller()
+export class FunctionsController {
+  constructor(
+    private readonly functions: FunctionsService,
+    private readonly builds: BuildsService,
+  ) {}
+
+  @MessagePattern(FunctionPatterns.Create)
+  create(@Payload() payload: unknown) {
+    return this.functions.create(validatePayload(CreateFunctionDto, payload));
+  }
+
+  @MessagePattern(FunctionPatterns.List)
+  list(@Payload() payload: unknown) {
+    return this.functions.list(validatePayload(ListFunctionsQueryDto, payload ?? {}));
+  }
+
+  @MessagePattern(FunctionPatterns.Get)
+  get(@Payload() payload: unknown) {
+    return this.functions.get(functionRef(payload));
+  }
+
+  @MessagePattern(FunctionPatterns.Resolve)
+  resolve(@Payload() payload: unknown) {
+    return this.functions.get(functionRef(payload));
+  }
+
+  @MessagePattern(FunctionPatterns.Update)
+  update(@Payload() payload: { id?: unknown; changes?: unknown }) {
+    const changes = validatePayload(UpdateFunctionDto, payload?.changes ?? {});
+    return this.functions.update(functionRef(payload), changes);
+  }
+
+  @MessagePattern(FunctionPatterns.Delete)
+  delete(@Payload() payload: unknown) {
+    return this.functions.delete(functionRef(payload));
+  }
+
+  @MessagePattern(FunctionPatterns.RequestBuild)
+  build(@Payload() payload: unknown) {
+    return this.builds.requestBuild(functionRef(payload));
+  }
+
+  @MessagePattern(FunctionPatterns.GetRuntimeSpec)
+  runtimeSpec(@Payload() payload: unknown) {
+    return this.functions.runtimeSpec(functionRef(payload));
+  }
+
+  @MessagePattern(FunctionPatterns.SetDeploymentStatus)
+  setDeploymentStatus(@Payload() payload: Partial<SetDeploymentStatusCommand>) {
+    if (!payload || !DEPLOYMENT_STATUSES.includes(payload.status as string)) {
+      throw new ValidationError(`status must be one of ${DEPLOYMENT_STATUSES.join(', ')}`);
+    }
+    if (payload.version !== undefined && !Number.isInteger(payload.version)) throw new ValidationError('version must be a whole number');
+    if (payload.reason !== undefined && typeof payload.reason !== 'string') throw new ValidationError('reason must be a string');
+    return this.functions.setDeploymentStatus({ ...(payload as SetDeploymentStatusCommand), functionId: functionRef(payload) });
+  }
+}

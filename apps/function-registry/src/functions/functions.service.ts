@@ -1,0 +1,216 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { randomUUID } from 'crypto';
+import { EntityManager, Repository } from 'typeorm';
+import {
+  ConflictError,
+  CreateFunctionDto,
+  EventName,
+  EventNames,
+  EventType,
+  FunctionPage,
+  FunctionRuntimeSpec,
+  FunctionStatus,
+  FunctionView,
+  ListFunctionsQueryDto,
+  newEvent,
+  NotFoundError,
+  SetDeploymentStatusCommand,
+  runtimeFamily,
+  templateFamily,
+  UpdateFunctionDto,
+} from '@platform/contracts';
+import { EventPublisher } from '@platform/messaging';
+import { checkLabel, FunctionSource, plainConfig, resolveSource, row, sameJson, SourceInput } from './function-rules';
+import { FunctionEntity } from './function.entity';
+import { FunctionVersionEntity } from './function-version.entity';
+import { toRuntimeSpec, toView } from './function-view';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export const SOURCE = 'function-registry';
+
+function isUniqueViolation(err: unknown): boolean {
+  const e = err as { code?: string; driverError?: { code?: string } };
+  return (e?.driverError?.code ?? e?.code) === '23505';
+}
+
+function labelTaken(label: string): ConflictError {
+  return new ConflictError(`a function labelled "${label}" already exists; choose another label or update it with PUT /api/v1/functions/${label}`);
+}
+
+@Injectable()
+export class FunctionsService {
+  private readonly logger = new Logger(FunctionsService.name);
+
+  constructor(
+    @InjectRepository(FunctionEntity) private readonly repo: Repository<FunctionEntity>,
+    private readonly events: EventPublisher,
+  ) {}
+
+  /** By id or label; 404 naming what was asked for when neither matches. */
+  async find(ref: string, manager: EntityManager = this.repo.manager, lock = false): Promise<FunctionEntity> {
+    const ids = typeof ref === 'string' ? ref.trim() : '';
+    const where = UUID.test(ids) ? [{ id: ids.toLowerCase() }, { label: ids }] : [{ label: ids }];
+    const found = await manager.findOne(FunctionEntity, { where, ...(lock ? { lock: { mode: 'pessimistic_write' as const } } : {}) });
+    if (!found) throw new NotFoundError(`function "${ref}" does not exist`);
+    return found;
+  }
+
+  async create(dto: CreateFunctionDto): Promise<FunctionView> {
+    checkLabel(dto.label);
+    const source = resolveSource(dto);
+    const config = plainConfig(dto.config);
+    const id = randomUUID();
+    if (await this.repo.existsBy({ label: dto.label })) throw labelTaken(dto.label);
+    try {
+      await this.repo.manager.transaction(async (m) => {
+        await m.insert(FunctionEntity, row<FunctionEntity>({
+          id,
+          label: dto.label,
+          description: dto.description ?? null,
+          ...source,
+          config,
+          status: FunctionStatus.Created,
+          statusReason: null,
+          version: 1,
+        }));
+        await m.insert(FunctionVersionEntity, row(snapshot(id, 1, source, config)));
+      });
+    } catch (err) {
+      // Two creates with one label at the same moment: the unique constraint decides.
+      if (isUniqueViolation(err)) throw labelTaken(dto.label);
+      throw err;
+    }
+    const saved = await this.find(id);
+    await this.publish(EventNames.FunctionCreated, 'FUNCTION_CREATED', saved);
+    return toView(saved);
+  }
+
+  async list(q: ListFunctionsQueryDto): Promise<FunctionPage> {
+    const limit = q.limit ?? 50;
+    const offset = q.offset ?? 0;
+    const qb = this.repo.createQueryBuilder('f').orderBy('f.created_at', 'DESC').addOrderBy('f.id', 'ASC').take(limit).skip(offset);
+    if (q.label) qb.where(`f.label LIKE :pattern ESCAPE '\\'`, { pattern: `%${q.label.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%` });
+    const [rows, total] = await qb.getManyAndCount();
+    return { items: rows.map(toView), total, limit, offset };
+  }
+
+  async get(ref: string): Promise<FunctionView> {
+    return toView(await this.find(ref));
+  }
+
+  /**
+   * Fields given replace the stored ones (config as a whole; null clears). A change to the code or the
+   * configuration makes a new version that has to be built again.
+   */
+  async update(ref: string, changes: UpdateFunctionDto): Promise<FunctionView> {
+    if (changes.label !== undefined && changes.label !== null) checkLabel(changes.label);
+    let changed: string[] = [];
+    let id = '';
+    try {
+      await this.repo.manager.transaction(async (m) => {
+        const f = await this.find(ref, m, true);
+        id = f.id;
+        const source = resolveSource(mergeSource(f, changes));
+        const config = changes.config !== undefined ? plainConfig(changes.config) : f.config;
+        const codeFields: Array<[string, unknown, unknown]> = [
+          ['template', f.template, source.template],
+          ['runtime', f.runtime, source.runtime],
+          ['handler', f.handler, source.handler],
+          ['files', f.files, source.files],
+          ['entrypoint', f.entrypoint, source.entrypoint],
+          ['config', f.config, config],
+        ];
+        changed = codeFields.filter(([, before, after]) => !sameJson(before, after)).map(([name]) => name);
+        const label = changes.label ?? f.label;
+        const description = changes.description !== undefined ? (changes.description ?? null) : f.description;
+        if (label !== f.label) {
+          changed.push('label');
+          if (await m.existsBy(FunctionEntity, { label })) throw labelTaken(label);
+        }
+        if (description !== f.description) changed.push('description');
+        if (!changed.length) return;
+        const newVersion = changed.some((c) => c !== 'label' && c !== 'description');
+        const patch: Partial<FunctionEntity> = { label, description, ...source, config };
+        if (newVersion) {
+          Object.assign(patch, { version: f.version + 1, status: FunctionStatus.Created, statusReason: null });
+          await m.insert(FunctionVersionEntity, row(snapshot(f.id, f.version + 1, source, config)));
+        }
+        await m.update(FunctionEntity, { id: f.id }, row(patch));
+      });
+    } catch (err) {
+      if (isUniqueViolation(err)) throw labelTaken(changes.label ?? ref);
+      throw err;
+    }
+    const saved = await this.find(id);
+    if (changed.length) await this.publish(EventNames.FunctionUpdated, 'FUNCTION_UPDATED', saved, { changed });
+    return toView(saved);
+  }
+
+  async delete(ref: string): Promise<FunctionView> {
+    const f = await this.find(ref);
+    const result = await this.repo.delete({ id: f.id });
+    if (!result.affected) throw new NotFoundError(`function "${ref}" does not exist`);
+    // The deployer undeploys when it sees this event.
+    await this.publish(EventNames.FunctionDeleted, 'FUNCTION_DELETED', f);
+    return toView(f);
+  }
+
+  async runtimeSpec(ref: string): Promise<FunctionRuntimeSpec> {
+    return toRuntimeSpec(await this.find(ref));
+  }
+
+  /** The deployer reports progress; a report about an older version than the current one is ignored. */
+  async setDeploymentStatus(cmd: SetDeploymentStatusCommand): Promise<FunctionView> {
+    const f = await this.find(cmd.functionId);
+    if (cmd.version !== undefined && cmd.version !== f.version) {
+      this.logger.log(`ignored ${cmd.status} for ${f.label} version ${cmd.version}: the function is at version ${f.version}`);
+      return toView(f);
+    }
+    const statusReason = cmd.status === FunctionStatus.Failed ? (cmd.reason ?? 'the deployment failed') : null;
+    await this.repo.update({ id: f.id, version: f.version }, { status: cmd.status, statusReason });
+    return toView(await this.find(f.id));
+  }
+
+  private async publish(name: EventName, type: EventType, f: FunctionEntity, extra: Record<string, unknown> = {}): Promise<void> {
+    await this.events.publish(
+      newEvent({
+        name,
+        type,
+        status: 'SUCCESS',
+        source: SOURCE,
+        functionId: f.id,
+        // A summary: the code itself can be large and is available from the registry.
+        payload: { id: f.id, label: f.label, version: f.version, template: f.template, runtime: f.runtime, status: f.status, ...extra },
+      }),
+    );
+  }
+}
+
+/** Stored source + changes -> the input of the rules, with the switches between code and files made explicit. */
+function mergeSource(f: FunctionEntity, c: UpdateFunctionDto): SourceInput {
+  const runtime = c.runtime ?? f.runtime;
+  // Without a template, keep the stored one while it fits the runtime's family; otherwise the family's default.
+  const family = runtimeFamily(runtime);
+  const template = c.template ?? (family && templateFamily(f.template) === family ? f.template : null);
+  const files = c.files !== undefined ? c.files : f.files;
+  let handler = c.handler !== undefined ? c.handler : f.handler;
+  if (c.handler === undefined && (f.files === null) !== (files === null)) {
+    // Switching between code and files: stored handler code is no entry point, and an entry point is no code.
+    handler = null;
+  }
+  return { runtime, template, handler, files };
+}
+
+function snapshot(functionId: string, version: number, s: FunctionSource, config: FunctionEntity['config']): Partial<FunctionVersionEntity> {
+  return {
+    functionId,
+    version,
+    template: s.template,
+    runtime: s.runtime,
+    handler: s.handler,
+    files: s.files,
+    entrypoint: s.entrypoint,
+    config,
+  };
+}

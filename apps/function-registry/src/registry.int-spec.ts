@@ -1,0 +1,339 @@
+import { INestApplication, Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { Queue } from 'bullmq';
+import { randomUUID } from 'crypto';
+import { Client } from 'pg';
+import {
+  BuildJobData,
+  buildQueueName,
+  bullPrefix,
+  effectiveConfig,
+  FunctionPage,
+  FunctionPatterns,
+  FunctionRuntimeSpec,
+  FunctionView,
+  newEvent,
+  PlatformEvent,
+  SecretView,
+} from '@platform/contracts';
+import { SettingsModule } from '@platform/config';
+import { EventPublisher, EventSubscriber, MessagingModule, RpcClient, RpcClientsModule } from '@platform/messaging';
+import { createTestDatabase, isolatedEnv, waitFor } from '@platform/testing';
+import { BuildsService } from './builds/builds.service';
+import { startRegistry } from './testing/start-registry';
+
+describe('function registry over real Postgres, RabbitMQ and Redis', () => {
+  let db: Awaited<ReturnType<typeof createTestDatabase>>;
+  let iso: ReturnType<typeof isolatedEnv>;
+  let registry: INestApplication;
+  let client: INestApplication;
+  let rpc: RpcClient;
+  let publisher: EventPublisher;
+  let queue: Queue<BuildJobData>;
+  let pg: Client;
+  const seen: PlatformEvent[] = [];
+
+  const call = <T>(pattern: string, payload: unknown) => rpc.call<T>('function-registry', pattern, payload);
+  const create = (body: Record<string, unknown>) => call<FunctionView>(FunctionPatterns.Create, body);
+  const get = (id: string) => call<FunctionView>(FunctionPatterns.Get, { id });
+  const buildEvent = (name: string, status: 'PENDING' | 'SUCCESS' | 'FAILURE', f: FunctionView, payload: Record<string, unknown>) =>
+    publisher.publish(newEvent({ name, type: 'FUNCTION_BUILD', status, source: 'builder', functionId: f.id, payload: { functionId: f.id, version: f.version, ...payload } }));
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    iso = isolatedEnv({ DATABASE_URL: db.url, REGISTRY_SECRETS_KEY: 'test-key-for-registry-secrets' });
+    registry = await startRegistry(iso.env);
+
+    @Module({ imports: [SettingsModule.forRoot({}, iso.env), MessagingModule.forRoot('test-client'), RpcClientsModule.register(['function-registry'])] })
+    class ClientModule {}
+    client = await NestFactory.create(ClientModule, { logger: false });
+    await client.init();
+    rpc = client.get(RpcClient);
+    publisher = client.get(EventPublisher);
+    await client.get(EventSubscriber).subscribe({
+      queue: 'capture',
+      broadcast: true,
+      bindings: ['function.*', 'build.queued'],
+      handler: async (events) => void seen.push(...events),
+    });
+    queue = new Queue<BuildJobData>(buildQueueName(), { connection: { url: iso.env.REDIS_URL }, prefix: bullPrefix(iso.env.HKS_NAMESPACE) });
+    pg = new Client({ connectionString: db.url });
+    await pg.connect();
+  });
+
+  afterAll(async () => {
+    await queue?.obliterate({ force: true }).catch(() => undefined);
+    await queue?.close();
+    await pg?.end();
+    await client?.close();
+    await registry?.close();
+    await db?.drop();
+    iso?.cleanup();
+  });
+
+  describe('functions', () => {
+    it('creates a function with its handler code and answers its view', async () => {
+      const f = await create({ label: 'hello', runtime: 'node', handler: 'module.exports = (d) => d;', description: 'echo' });
+      expect(f).toMatchObject({
+        label: 'hello',
+        description: 'echo',
+        template: 'node',
+        runtime: 'node',
+        handler: 'module.exports = (d) => d;',
+        files: null,
+        entrypoint: 'handler.*',
+        status: 'CREATED',
+        statusReason: null,
+        version: 1,
+        build: null,
+        invokeUrl: `/api/v1/functions/invoke/${f.id}`,
+      });
+      await waitFor(() => seen.find((e) => e.name === 'function.created' && e.functionId === f.id), { what: 'function.created' });
+      const event = seen.find((e) => e.name === 'function.created' && e.functionId === f.id)!;
+      expect(event).toMatchObject({ type: 'FUNCTION_CREATED', status: 'SUCCESS', source: 'function-registry', payload: { label: 'hello', version: 1 } });
+    });
+
+    it('answers 409 naming the label when it is taken', async () => {
+      await expect(create({ label: 'hello', runtime: 'python', handler: 'def handle(e): return e' })).rejects.toMatchObject({
+        statusCode: 409,
+        message: expect.stringContaining('a function labelled "hello" already exists'),
+      });
+    });
+
+    it('answers 400 naming the field or the rule that is broken', async () => {
+      await expect(create({ label: 'Bad Label', runtime: 'node', handler: 'x' })).rejects.toMatchObject({
+        statusCode: 400,
+        message: expect.stringContaining('label must be 1-63 lowercase letters'),
+      });
+      await expect(create({ label: 'mixed', runtime: 'python', template: 'typescript', handler: 'x' })).rejects.toMatchObject({
+        statusCode: 400,
+        message: 'template "typescript" runs on node, but runtime "python" is python; use a node runtime or the python template',
+      });
+      await expect(create({ label: 'nocode', runtime: 'node' })).rejects.toMatchObject({ statusCode: 400, message: expect.stringContaining('send the code') });
+      await expect(create({ label: 'extra', runtime: 'node', handler: 'x', colour: 'red' })).rejects.toMatchObject({
+        statusCode: 400,
+        message: 'unknown field "colour"',
+      });
+    });
+
+    it('keeps files with the entry point given as handler', async () => {
+      const f = await create({
+        label: 'pyfiles',
+        runtime: 'python3.11',
+        handler: 'function.handle',
+        files: { 'function.py': 'def handle(r):\n    return {"ok": True}\n', 'requirements.txt': '' },
+        config: { env: { GREETING: 'hi' }, scaling: { minInstances: 1 } },
+      });
+      expect(f).toMatchObject({ template: 'python', entrypoint: 'function.handle', config: { env: { GREETING: 'hi' }, scaling: { minInstances: 1 } } });
+      expect(Object.keys(f.files!)).toEqual(['function.py', 'requirements.txt']);
+    });
+
+    it('finds a function by id or label and answers 404 for neither', async () => {
+      const byLabel = await call<FunctionView>(FunctionPatterns.Resolve, { id: 'hello' });
+      expect((await get(byLabel.id)).label).toBe('hello');
+      await expect(get('nope')).rejects.toMatchObject({ statusCode: 404, message: 'function "nope" does not exist' });
+      await expect(get(randomUUID())).rejects.toMatchObject({ statusCode: 404 });
+    });
+
+    it('lists functions newest first, with limit, offset and a label filter', async () => {
+      const all = await call<FunctionPage>(FunctionPatterns.List, {});
+      expect(all.items.map((f) => f.label)).toEqual(['pyfiles', 'hello']);
+      expect(all.total).toBe(2);
+      const page = await call<FunctionPage>(FunctionPatterns.List, { limit: 1, offset: 1 });
+      expect(page).toMatchObject({ total: 2, limit: 1, offset: 1 });
+      expect(page.items.map((f) => f.label)).toEqual(['hello']);
+      expect((await call<FunctionPage>(FunctionPatterns.List, { label: 'pyf' })).items.map((f) => f.label)).toEqual(['pyfiles']);
+      await expect(call(FunctionPatterns.List, { limit: 0 })).rejects.toMatchObject({ statusCode: 400, message: 'limit must be a whole number from 1 to 500' });
+    });
+
+    it('makes a new version when the code changes, and keeps the version for a new description', async () => {
+      const before = await get('hello');
+      const same = await call<FunctionView>(FunctionPatterns.Update, { id: 'hello', changes: { description: 'still echo' } });
+      expect(same).toMatchObject({ version: before.version, description: 'still echo' });
+
+      const changed = await call<FunctionView>(FunctionPatterns.Update, { id: before.id, changes: { handler: 'module.exports = () => 2;' } });
+      expect(changed).toMatchObject({ version: before.version + 1, status: 'CREATED', handler: 'module.exports = () => 2;' });
+      const versions = await pg.query('SELECT version, handler FROM registry.function_versions WHERE function_id = $1 ORDER BY version', [before.id]);
+      expect(versions.rows).toEqual([
+        { version: 1, handler: 'module.exports = (d) => d;' },
+        { version: 2, handler: 'module.exports = () => 2;' },
+      ]);
+      await waitFor(() => seen.find((e) => e.name === 'function.updated' && (e.payload as { version: number }).version === 2), { what: 'function.updated' });
+    });
+
+    it('rejects an update that breaks the rules and leaves the function as it was', async () => {
+      await expect(call(FunctionPatterns.Update, { id: 'pyfiles', changes: { handler: 'missing.handle' } })).rejects.toMatchObject({
+        statusCode: 400,
+        message: expect.stringContaining('entry point "missing.handle" needs the file missing.py'),
+      });
+      await expect(call(FunctionPatterns.Update, { id: 'pyfiles', changes: { label: 'hello' } })).rejects.toMatchObject({ statusCode: 409 });
+      expect(await get('pyfiles')).toMatchObject({ version: 1, entrypoint: 'function.handle' });
+    });
+  });
+
+  describe('builds', () => {
+    it('marks the function BUILDING and puts a BullMQ job with everything the builder needs', async () => {
+      const f = await call<FunctionView>(FunctionPatterns.RequestBuild, { id: 'pyfiles' });
+      expect(f.status).toBe('BUILDING');
+      expect(f.build).toMatchObject({ status: 'QUEUED', version: 1 });
+      const job = await queue.getJob(f.build!.id);
+      expect(job?.name).toBe('build');
+      expect(job?.data).toEqual({
+        buildId: f.build!.id,
+        functionId: f.id,
+        label: 'pyfiles',
+        version: 1,
+        template: 'python',
+        runtime: 'python3.11',
+        family: 'python',
+        files: { 'function.py': 'def handle(r):\n    return {"ok": True}\n', 'requirements.txt': '' },
+        entrypoint: 'function.handle',
+        config: effectiveConfig({ env: { GREETING: 'hi' }, scaling: { minInstances: 1 } }),
+        requestedAt: expect.any(String),
+      });
+      await waitFor(() => seen.find((e) => e.name === 'build.queued' && e.functionId === f.id), { what: 'build.queued' });
+      expect(seen.find((e) => e.name === 'build.queued' && e.functionId === f.id)).toMatchObject({ type: 'FUNCTION_BUILD', status: 'PENDING' });
+    });
+
+    it('places handler code in the default file of the template', async () => {
+      const f = await call<FunctionView>(FunctionPatterns.RequestBuild, { id: 'hello' });
+      const job = await queue.getJob(f.build!.id);
+      expect(job?.data).toMatchObject({ files: { 'handler.js': 'module.exports = () => 2;' }, entrypoint: 'handler.*', family: 'node', version: 2 });
+    });
+
+    it('answers 409 when the function is already building', async () => {
+      await expect(call(FunctionPatterns.RequestBuild, { id: 'pyfiles' })).rejects.toMatchObject({
+        statusCode: 409,
+        message: expect.stringContaining('function pyfiles is already building'),
+      });
+    });
+
+    it('answers 409 for the runtime spec while no build succeeded', async () => {
+      const f = await get('pyfiles');
+      await expect(call(FunctionPatterns.GetRuntimeSpec, { id: 'pyfiles' })).rejects.toMatchObject({
+        statusCode: 409,
+        message: `function pyfiles has no successful build; POST /api/v1/functions/build/${f.id} first`,
+      });
+    });
+
+    it('moves to BUILT on build.succeeded and ignores results of a build that is not the latest', async () => {
+      const f = await get('pyfiles');
+      const buildId = f.build!.id;
+      await buildEvent('build.started', 'PENDING', f, { buildId });
+      await waitFor(async () => (await get('pyfiles')).build?.status === 'RUNNING', { what: 'build RUNNING' });
+      await buildEvent('build.failed', 'FAILURE', f, { buildId: randomUUID(), error: 'stale' });
+      await buildEvent('build.succeeded', 'SUCCESS', f, { buildId, bundleDigest: 'sha256:' + 'a'.repeat(64), image: null });
+      const built = await waitFor(async () => {
+        const v = await get('pyfiles');
+        return v.status === 'BUILT' && v;
+      }, { what: 'BUILT' });
+      expect(built.statusReason).toBeNull();
+      expect(built.build).toMatchObject({ id: buildId, status: 'SUCCEEDED', bundleDigest: 'sha256:' + 'a'.repeat(64), error: null });
+
+      const spec = await call<FunctionRuntimeSpec>(FunctionPatterns.GetRuntimeSpec, { id: f.id });
+      expect(spec).toEqual({
+        functionId: f.id,
+        label: 'pyfiles',
+        version: 1,
+        runtime: 'python3.11',
+        family: 'python',
+        template: 'python',
+        entrypoint: 'function.handle',
+        bundleDigest: 'sha256:' + 'a'.repeat(64),
+        image: null,
+        config: effectiveConfig({ env: { GREETING: 'hi' }, scaling: { minInstances: 1 } }),
+      });
+    });
+
+    it('moves to FAILED with the builder\'s error on build.failed', async () => {
+      const f = await get('hello');
+      await buildEvent('build.failed', 'FAILURE', f, { buildId: f.build!.id, error: 'SyntaxError: Unexpected token' });
+      const failed = await waitFor(async () => {
+        const v = await get('hello');
+        return v.status === 'FAILED' && v;
+      }, { what: 'FAILED' });
+      expect(failed.statusReason).toBe('build failed: SyntaxError: Unexpected token');
+      expect(failed.build).toMatchObject({ status: 'FAILED', error: 'SyntaxError: Unexpected token', bundleDigest: null });
+    });
+
+    it('does not leave the function BUILDING when Redis is unreachable', async () => {
+      const offline = await startRegistry({ ...iso.env, HKS_NAMESPACE: `${iso.env.HKS_NAMESPACE}off`, REDIS_URL: 'redis://127.0.0.1:1', BUILD_QUEUE_TIMEOUT_MS: '1000' });
+      try {
+        const before = await get('hello');
+        await expect(offline.get(BuildsService).requestBuild('hello')).rejects.toMatchObject({
+          statusCode: 503,
+          message: expect.stringContaining('the build queue (Redis) is unreachable'),
+        });
+        const after = await get('hello');
+        expect(after).toMatchObject({ status: 'FAILED', build: before.build });
+      } finally {
+        await offline.close();
+      }
+    });
+
+    it('resets the status to CREATED when the code changes after a build, so the old bundle is not deployed', async () => {
+      await call(FunctionPatterns.Update, { id: 'pyfiles', changes: { config: { env: { GREETING: 'hello' } } } });
+      const f = await get('pyfiles');
+      expect(f).toMatchObject({ status: 'CREATED', version: 2 });
+      await expect(call(FunctionPatterns.GetRuntimeSpec, { id: 'pyfiles' })).rejects.toMatchObject({
+        statusCode: 409,
+        message: expect.stringContaining('function pyfiles has no successful build of version 2'),
+      });
+    });
+  });
+
+  describe('deployment status', () => {
+    it('moves through DEPLOYING, READY and FAILED, keeping the reason, and ignores reports about older versions', async () => {
+      const f = await get('pyfiles');
+      const set = (body: Record<string, unknown>) => call<FunctionView>(FunctionPatterns.SetDeploymentStatus, { functionId: f.id, version: f.version, ...body });
+      expect((await set({ status: 'DEPLOYING' })).status).toBe('DEPLOYING');
+      expect((await set({ status: 'READY' })).status).toBe('READY');
+      expect(await set({ status: 'FAILED', reason: 'the invoker refused the bundle' })).toMatchObject({
+        status: 'FAILED',
+        statusReason: 'the invoker refused the bundle',
+      });
+      expect((await set({ status: 'READY', version: f.version - 1 })).status).toBe('FAILED');
+      await expect(set({ status: 'BUILT' })).rejects.toMatchObject({ statusCode: 400, message: 'status must be one of DEPLOYING, READY, FAILED' });
+    });
+  });
+
+  describe('secrets', () => {
+    it('stores values encrypted and lists only names and keys', async () => {
+      const put = await call<SecretView>(FunctionPatterns.PutSecret, { name: 'db', values: { password: 'hunter2', user: 'app' } });
+      expect(put).toMatchObject({ name: 'db', keys: ['password', 'user'] });
+      const list = await call<SecretView[]>(FunctionPatterns.ListSecrets, {});
+      expect(list).toEqual([{ name: 'db', keys: ['password', 'user'], createdAt: expect.any(String), updatedAt: expect.any(String) }]);
+      const raw = await pg.query('SELECT "values"::text AS v FROM registry.secrets WHERE name = $1', ['db']);
+      expect(raw.rows[0].v).not.toContain('hunter2');
+    });
+
+    it('resolves a function\'s secret references to env values, and names what is missing', async () => {
+      await call(FunctionPatterns.Update, {
+        id: 'hello',
+        changes: { config: { secrets: [{ env: 'DB_PASSWORD', secret: 'db', key: 'password' }, { env: 'API_TOKEN', secret: 'api' }] } },
+      });
+      await expect(call(FunctionPatterns.ResolveSecrets, { functionId: 'hello' })).rejects.toMatchObject({
+        statusCode: 409,
+        message: 'function hello needs secret "api" for API_TOKEN, but it does not exist; create it with PUT /api/v1/secrets/api',
+      });
+      await call(FunctionPatterns.PutSecret, { name: 'api', values: { value: 't0ken' } });
+      await expect(call(FunctionPatterns.ResolveSecrets, { functionId: 'hello' })).resolves.toEqual({ DB_PASSWORD: 'hunter2', API_TOKEN: 't0ken' });
+    });
+
+    it('validates names and deletes by name', async () => {
+      await expect(call(FunctionPatterns.PutSecret, { name: 'Bad_Name', values: { a: 'b' } })).rejects.toMatchObject({ statusCode: 400 });
+      await expect(call(FunctionPatterns.PutSecret, { name: 'empty', values: {} })).rejects.toMatchObject({ statusCode: 400, message: expect.stringContaining('values is empty') });
+      expect(await call<SecretView>(FunctionPatterns.DeleteSecret, { name: 'api' })).toMatchObject({ name: 'api' });
+      await expect(call(FunctionPatterns.DeleteSecret, { name: 'api' })).rejects.toMatchObject({ statusCode: 404, message: 'secret "api" does not exist' });
+    });
+  });
+
+  it('deletes a function, publishes function.deleted and forgets it', async () => {
+    const f = await get('hello');
+    await call(FunctionPatterns.Delete, { id: 'hello' });
+    await expect(get(f.id)).rejects.toMatchObject({ statusCode: 404 });
+    await waitFor(() => seen.find((e) => e.name === 'function.deleted' && e.functionId === f.id), { what: 'function.deleted' });
+    const versions = await pg.query('SELECT count(*)::int AS n FROM registry.function_versions WHERE function_id = $1', [f.id]);
+    expect(versions.rows[0].n).toBe(0);
+  });
+});

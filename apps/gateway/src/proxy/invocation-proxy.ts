@@ -1,0 +1,155 @@
+import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import * as http from 'http';
+import { SETTINGS } from '@platform/config';
+import { toDomainError } from '@platform/messaging';
+import { FunctionAuthCache } from '../access/function-auth.cache';
+import { GatewayAccess, sendError } from '../access/gateway-access';
+import { GatewaySettingsValues } from '../settings';
+
+const INVOKE_PREFIX = '/api/v1/functions/invoke/';
+const HTTP_PREFIX = '/fn/';
+/** Headers that describe one hop, never forwarded. */
+const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'proxy-authorization'];
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ETIMEDOUT']);
+
+/**
+ * The invocation hot path: ANY /api/v1/functions/invoke/{id}[/...] -> INVOKER_URL/invoke/{id}[/...] and
+ * ANY /fn/{label}[/...] -> INVOKER_URL/http/{label}[/...]. It runs in front of Express and Nest (no
+ * routing, body parsing, pipes or interceptors) and streams both bodies over a keep-alive agent.
+ */
+@Injectable()
+export class InvocationProxy implements OnApplicationShutdown {
+  private readonly logger = new Logger(InvocationProxy.name);
+  private readonly agent: http.Agent;
+  private readonly host: string;
+  private readonly port: number;
+  private readonly basePath: string;
+  private readonly invoker: string;
+
+  constructor(
+    @Inject(SETTINGS) settings: GatewaySettingsValues,
+    private readonly access: GatewayAccess,
+    private readonly functionAuth: FunctionAuthCache,
+  ) {
+    const url = new URL(settings.INVOKER_URL);
+    if (url.protocol !== 'http:') throw new Error(`INVOKER_URL=${settings.INVOKER_URL} must be an http:// URL`);
+    this.host = url.hostname.replace(/^\[|\]$/g, '');
+    this.port = Number(url.port || 80);
+    this.basePath = url.pathname.replace(/\/$/, '');
+    this.invoker = settings.INVOKER_URL;
+    this.agent = new http.Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: 256, scheduling: 'lifo' });
+  }
+
+  /** True when the request is an invocation and has been taken care of. */
+  handle(req: http.IncomingMessage, res: http.ServerResponse): boolean {
+    const url = req.url ?? '';
+    if (url.startsWith(INVOKE_PREFIX)) {
+      const rest = url.slice(INVOKE_PREFIX.length);
+      if (!startsWithName(rest)) return false;
+      if (this.access.admit(req, res, true)) this.forward(req, res, `/invoke/${rest}`, this.access.keys.enabled);
+      return true;
+    }
+    if (url.startsWith(HTTP_PREFIX)) {
+      const rest = url.slice(HTTP_PREFIX.length);
+      if (!startsWithName(rest)) return false;
+      const upstream = `/http/${rest}`;
+      if (!this.access.keys.enabled) {
+        if (this.access.admit(req, res, false)) this.forward(req, res, upstream, false);
+      } else {
+        void this.guardByTrigger(req, res, nameOf(rest), upstream);
+      }
+      return true;
+    }
+    return false;
+  }
+
+  /** /fn/{label} needs a key only when the function's http trigger says auth "api-key". */
+  private async guardByTrigger(req: http.IncomingMessage, res: http.ServerResponse, label: string, upstream: string): Promise<void> {
+    let auth;
+    try {
+      auth = await this.functionAuth.authOf(decodeURIComponent(label));
+    } catch (err) {
+      const e = toDomainError(err, 'function-registry', 0) as { statusCode?: number; message: string };
+      sendError(res, { statusCode: 503, error: 'Service Unavailable', message: `cannot check access to function ${label}: ${e.message}` });
+      req.resume();
+      return;
+    }
+    const needsKey = auth === 'api-key';
+    if (this.access.admit(req, res, needsKey)) this.forward(req, res, upstream, needsKey);
+    else req.resume();
+  }
+
+  private forward(req: http.IncomingMessage, res: http.ServerResponse, path: string, stripKey: boolean, retried = false): void {
+    const headers: http.OutgoingHttpHeaders = { ...req.headers };
+    for (const h of HOP_BY_HOP) delete headers[h];
+    if (stripKey) {
+      // The platform's key is not the function's business.
+      delete headers.authorization;
+      delete headers['x-api-key'];
+    }
+    const remote = req.socket.remoteAddress;
+    const fwd = req.headers['x-forwarded-for'];
+    headers['x-forwarded-for'] = fwd ? `${fwd}, ${remote}` : remote;
+    if (req.headers.host) headers['x-forwarded-host'] = req.headers.host;
+    headers['x-forwarded-proto'] = 'http';
+
+    const upstream = http.request(
+      { host: this.host, port: this.port, method: req.method, path: this.basePath + path, headers, agent: this.agent },
+      (answer) => {
+        const out: http.OutgoingHttpHeaders = { ...answer.headers };
+        for (const h of HOP_BY_HOP) delete out[h];
+        res.writeHead(answer.statusCode ?? 502, out);
+        // Flushes the status and headers at once, so a streamed answer reaches the client as it comes.
+        if (res.flushHeaders && !answer.headers['content-length']) res.flushHeaders();
+        answer.pipe(res);
+        answer.on('error', () => res.destroy());
+        answer.on('aborted', () => res.destroy());
+      },
+    );
+    const bodyless = req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined;
+    upstream.on('error', (err: NodeJS.ErrnoException) => {
+      // A kept-alive socket the invoker closed just as it was reused: safe to retry once when nothing was sent.
+      if (!retried && bodyless && upstream.reusedSocket && err.code === 'ECONNRESET' && !res.headersSent) {
+        this.forward(req, res, path, stripKey, true);
+        return;
+      }
+      if (res.headersSent) {
+        res.destroy(err);
+        return;
+      }
+      const code = err.code ?? err.message;
+      const body = UNREACHABLE.has(err.code ?? '')
+        ? { statusCode: 503, error: 'Service Unavailable', message: `the invoker at ${this.invoker} is unreachable (${code}); is it running?` }
+        : { statusCode: 502, error: 'Bad Gateway', message: `the invoker at ${this.invoker} failed to answer (${code})` };
+      this.logger.warn(body.message);
+      sendError(res, body);
+    });
+    res.on('close', () => {
+      if (!res.writableFinished) upstream.destroy();
+    });
+    if (bodyless && !retried) upstream.end();
+    else if (!retried) req.pipe(upstream);
+    else upstream.end();
+  }
+
+  onApplicationShutdown(): void {
+    this.agent.destroy();
+  }
+}
+
+function startsWithName(rest: string): boolean {
+  const c = rest.charCodeAt(0);
+  return rest.length > 0 && c !== 47 /* / */ && c !== 63 /* ? */;
+}
+
+function nameOf(rest: string): string {
+  let end = rest.length;
+  for (let i = 0; i < rest.length; i++) {
+    const c = rest.charCodeAt(i);
+    if (c === 47 || c === 63) {
+      end = i;
+      break;
+    }
+  }
+  return rest.slice(0, end);
+}

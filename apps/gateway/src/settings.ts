@@ -1,0 +1,32 @@
+import { CommonSettingsValues, SettingsOf, SettingsSchema } from '@platform/config';
+
+export const GatewaySettings = {
+  GATEWAY_PORT: { kind: 'int', default: 8080, description: 'HTTP port of the public API' },
+  INVOKER_URL: { kind: 'url', default: 'http://127.0.0.1:8081', description: 'Where invocations are proxied to' },
+  HKS_API_KEYS: {
+    kind: 'string',
+    description: 'Comma-separated API keys; when set, every /api route needs "Authorization: Bearer <key>" or "x-api-key: <key>"',
+  },
+  GATEWAY_RATE_LIMIT_RPS: {
+    kind: 'int',
+    default: 0,
+    description: 'Requests per second allowed per API key or client IP (token bucket); 0 turns rate limiting off',
+  },
+  GATEWAY_RATE_LIMIT_BURST: {
+    kind: 'int',
+    default: 0,
+    description: 'Requests a client may send at once before the rate applies; 0 = one second worth (GATEWAY_RATE_LIMIT_RPS)',
+  },
+  GATEWAY_TRUST_PROXY: {
+    kind: 'bool',
+    default: false,
+    description: 'Take the client IP from X-Forwarded-For (only behind a proxy that sets it)',
+  },
+  GATEWAY_MAX_BODY_BYTES: {
+    kind: 'int',
+    default: 16 * 1024 * 1024,
+    description: 'Largest JSON body the API accepts (invocation bodies are streamed and limited by the invoker)',
+  },
+} as const satisfies SettingsSchema;
+
+export type GatewaySettingsValues = SettingsOf<typeof GatewaySettings> & CommonSettingsValues;

@@ -1,0 +1,116 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { createReadStream, promises as fs } from 'fs';
+import * as path from 'path';
+import { Readable } from 'stream';
+import { randomBytes } from 'crypto';
+import { artifactPath, parseSha256Digest, StateError, UnavailableError, ValidationError } from '@platform/contracts';
+import { SETTINGS } from '@platform/config';
+import { InvokerSettingsValues } from '../settings';
+import { WorkDirs } from '../workers/work-dirs';
+import { BundleEntry, BundleError, extractVerified } from './tar-extract';
+
+export interface BundleManifest {
+  family?: string;
+  runtime?: string;
+  template?: string;
+  entrypoint?: string;
+}
+
+/** A function's code, unpacked once per digest and shared (read-only) by every worker that runs it. */
+export interface Bundle {
+  digest: string;
+  hex: string;
+  dir: string;
+  entries: BundleEntry[];
+  manifest: BundleManifest | null;
+}
+
+/**
+ * Bundles by digest: from `${HKS_DATA_DIR}/artifacts/sha256/<hex>.tar` when the builder shares this
+ * machine, else from `${BUILDER_URL}/artifacts/sha256/<hex>`. The sha256 is checked while unpacking.
+ */
+@Injectable()
+export class BundleStore {
+  private readonly logger = new Logger(BundleStore.name);
+  private readonly ready = new Map<string, Bundle>();
+  private readonly inProgress = new Map<string, Promise<Bundle>>();
+
+  constructor(
+    @Inject(SETTINGS) private readonly settings: InvokerSettingsValues,
+    private readonly dirs: WorkDirs,
+  ) {}
+
+  ensure(digest: string): Promise<Bundle> {
+    const hex = parseSha256Digest(digest);
+    if (!hex) return Promise.reject(new ValidationError(`bundleDigest "${digest}" is not a sha256 digest (sha256:<64 hex digits>)`));
+    const known = this.ready.get(hex);
+    if (known) return Promise.resolve(known);
+    let job = this.inProgress.get(hex);
+    if (!job) {
+      job = this.load(digest, hex).finally(() => this.inProgress.delete(hex));
+      this.inProgress.set(hex, job);
+    }
+    return job;
+  }
+
+  private async load(digest: string, hex: string): Promise<Bundle> {
+    const dir = path.join(this.dirs.bundles, hex);
+    const index = path.join(this.dirs.bundles, `${hex}.entries.json`);
+    let entries: BundleEntry[] | undefined;
+    try {
+      entries = JSON.parse(await fs.readFile(index, 'utf8')) as BundleEntry[];
+    } catch {
+      entries = undefined;
+    }
+    if (!entries) {
+      const tmp = `${dir}.tmp-${randomBytes(4).toString('hex')}`;
+      try {
+        entries = await extractVerified(await this.open(digest, hex), tmp, hex);
+      } catch (err) {
+        if (err instanceof BundleError) throw new StateError(`bundle ${digest} cannot be used: ${err.message}`);
+        throw err;
+      }
+      await fs.rm(dir, { recursive: true, force: true });
+      await fs.rename(tmp, dir);
+      // Written last: its presence says the directory is complete.
+      await fs.writeFile(index, JSON.stringify(entries));
+      this.logger.log(`unpacked bundle ${digest} (${entries.length} entries)`);
+    }
+    const bundle: Bundle = { digest, hex, dir, entries, manifest: await readManifest(dir, entries) };
+    this.ready.set(hex, bundle);
+    return bundle;
+  }
+
+  private async open(digest: string, hex: string): Promise<Readable> {
+    const local = path.join(this.settings.HKS_DATA_DIR, 'artifacts', 'sha256', `${hex}.tar`);
+    try {
+      await fs.access(local);
+      return createReadStream(local);
+    } catch {
+      // Not on this machine: ask the builder.
+    }
+    const url = `${this.settings.BUILDER_URL.replace(/\/+$/, '')}${artifactPath(digest)}`;
+    let res: Response;
+    try {
+      res = await fetch(url, { signal: AbortSignal.timeout(120_000) });
+    } catch (err) {
+      throw new UnavailableError(`bundle ${digest} is not in ${path.dirname(local)} and the builder at ${url} is unreachable (${(err as Error).message})`);
+    }
+    if (res.status === 404) throw new StateError(`bundle ${digest} exists neither in ${path.dirname(local)} nor at the builder; build the function again`);
+    if (!res.ok || !res.body) throw new UnavailableError(`the builder answered ${res.status} for bundle ${digest}`);
+    return Readable.fromWeb(res.body as import('stream/web').ReadableStream);
+  }
+}
+
+async function readManifest(dir: string, entries: BundleEntry[]): Promise<BundleManifest | null> {
+  // Only a real file in a real folder: a symlinked .hks would make the invoker read a path the bundle chose.
+  const isDir = entries.some((e) => e.path === '.hks' && e.type === 'directory');
+  const isFile = entries.some((e) => e.path === '.hks/manifest.json' && e.type === 'file');
+  if (!isFile || (entries.some((e) => e.path === '.hks') && !isDir)) return null;
+  try {
+    const value = JSON.parse(await fs.readFile(path.join(dir, '.hks', 'manifest.json'), 'utf8'));
+    return typeof value === 'object' && value !== null ? (value as BundleManifest) : null;
+  } catch {
+    return null;
+  }
+}

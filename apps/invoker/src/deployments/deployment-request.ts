@@ -1,0 +1,96 @@
+import {
+  CONFIG_DEFAULTS,
+  DeploymentDriverName,
+  EffectiveConfig,
+  ENTRYPOINT_PATTERN,
+  FunctionRuntimeSpec,
+  parseSha256Digest,
+  ValidationError,
+} from '@platform/contracts';
+
+/** A deployment as the invoker keeps it: from PUT /deployments/:functionId or the deployer's RPC answers. */
+export interface DeploymentOrder {
+  deploymentId: string;
+  spec: FunctionRuntimeSpec;
+  env: Record<string, string>;
+  driver: DeploymentDriverName;
+  /** Knative Service URL (driver knative). */
+  url: string | null;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function int(v: unknown, fallback: number, min: number): number {
+  return Number.isInteger(v) && (v as number) >= min ? (v as number) : fallback;
+}
+
+/** The runtime config with every limit present and sane, whatever an older or newer deployer sent. */
+export function normalizeConfig(c: unknown): EffectiveConfig {
+  const config = isObject(c) ? c : {};
+  const r = isObject(config.resources) ? config.resources : {};
+  const s = isObject(config.scaling) ? config.scaling : {};
+  const n = isObject(config.network) ? config.network : {};
+  const maxInstances = int(s.maxInstances, CONFIG_DEFAULTS.maxInstances, 1);
+  return {
+    env: isObject(config.env) ? (config.env as Record<string, string>) : {},
+    secrets: Array.isArray(config.secrets) ? (config.secrets as EffectiveConfig['secrets']) : [],
+    resources: {
+      memoryMb: int(r.memoryMb, CONFIG_DEFAULTS.memoryMb, 16),
+      timeoutMs: int(r.timeoutMs, CONFIG_DEFAULTS.timeoutMs, 10),
+      cpu: typeof r.cpu === 'string' ? r.cpu : undefined,
+      maxRequestBytes: int(r.maxRequestBytes, CONFIG_DEFAULTS.maxRequestBytes, 1),
+      maxResponseBytes: int(r.maxResponseBytes, CONFIG_DEFAULTS.maxResponseBytes, 1),
+      maxProcesses: int(r.maxProcesses, CONFIG_DEFAULTS.maxProcesses, 1),
+    },
+    scaling: {
+      minInstances: Math.min(int(s.minInstances, CONFIG_DEFAULTS.minInstances, 0), maxInstances),
+      maxInstances,
+      concurrency: int(s.concurrency, CONFIG_DEFAULTS.concurrency, 1),
+      idleTimeoutMs: int(s.idleTimeoutMs, CONFIG_DEFAULTS.idleTimeoutMs, 100),
+      queueSize: int(s.queueSize, CONFIG_DEFAULTS.queueSize, 0),
+      target: Number.isInteger(s.target) ? (s.target as number) : undefined,
+    },
+    network: { egress: n.egress === true },
+    triggers: Array.isArray(config.triggers) ? (config.triggers as EffectiveConfig['triggers']) : [],
+    target: config.target === 'knative' ? 'knative' : config.target === 'local' ? 'local' : undefined,
+  };
+}
+
+/**
+ * Checks a deployment's runtime spec; throws a ValidationError naming every problem. The path's
+ * function id must be the spec's (id or label).
+ */
+export function parseOrder(pathId: string, body: unknown, driver: DeploymentDriverName = 'local', url: string | null = null): DeploymentOrder {
+  if (!isObject(body)) throw new ValidationError('The request body must be a JSON object {deploymentId, spec, env}');
+  const problems: string[] = [];
+  const spec = isObject(body.spec) ? body.spec : undefined;
+  if (typeof body.deploymentId !== 'string' || !body.deploymentId.trim()) problems.push('deploymentId must be a non-empty string');
+  if (!spec) problems.push('spec must be the function runtime spec (an object)');
+  else {
+    if (typeof spec.functionId !== 'string' || !spec.functionId) problems.push('spec.functionId must be the function id');
+    if (typeof spec.label !== 'string' || !spec.label) problems.push('spec.label must be the function label');
+    if (!Number.isInteger(spec.version)) problems.push('spec.version must be a whole number');
+    if (spec.family !== 'node' && spec.family !== 'python') problems.push('spec.family must be "node" or "python"');
+    if (typeof spec.entrypoint !== 'string' || !ENTRYPOINT_PATTERN.test(spec.entrypoint)) {
+      problems.push('spec.entrypoint must look like "<module>.<function>", e.g. "handler.handle" or "handler.*"');
+    }
+    if (driver === 'local' && (typeof spec.bundleDigest !== 'string' || !parseSha256Digest(spec.bundleDigest))) {
+      problems.push('spec.bundleDigest must be a sha256 digest (sha256:<64 hex digits>)');
+    }
+    if (pathId && spec.functionId !== pathId && spec.label !== pathId) problems.push(`spec.functionId (${String(spec.functionId)}) does not match the function in the path (${pathId})`);
+  }
+  const env = body.env ?? {};
+  if (!isObject(env) || Object.values(env).some((v) => typeof v !== 'string')) problems.push('env must be an object of string values');
+  if (driver === 'knative' && !url) problems.push('a knative deployment needs its url');
+  if (problems.length) throw new ValidationError(problems.join('; '), problems);
+  const s = spec as unknown as FunctionRuntimeSpec;
+  return {
+    deploymentId: body.deploymentId as string,
+    spec: { ...s, config: normalizeConfig(s.config) },
+    env: env as Record<string, string>,
+    driver,
+    url,
+  };
+}

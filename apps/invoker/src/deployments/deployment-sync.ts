@@ -1,0 +1,86 @@
+import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { DeploymentPatterns, DeploymentView, EventNames, ListActiveDeploymentsQuery, PlatformEvent } from '@platform/contracts';
+import { EventSubscriber, RpcClient } from '@platform/messaging';
+import { DeploymentTable } from './deployment-table';
+
+const RETRY_MS = 2_000;
+
+/**
+ * Keeps the table in step with the deployer: the active deployments at start (ListActive; those
+ * with warm instances or on Knative are installed at once, the others on first use) and every
+ * deployment.* and function.deleted event after that (broadcast: each invoker replica hears them).
+ */
+@Injectable()
+export class DeploymentSync implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger(DeploymentSync.name);
+  private stopped = false;
+  private retry?: NodeJS.Timeout;
+
+  constructor(
+    private readonly table: DeploymentTable,
+    private readonly rpc: RpcClient,
+    private readonly subscriber: EventSubscriber,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    await this.subscriber.subscribe({
+      queue: 'invoker.deployments',
+      broadcast: true,
+      bindings: ['deployment.*', EventNames.FunctionDeleted],
+      handler: (events) => this.onEvents(events),
+    });
+    // In the background: the deployer may start after the invoker.
+    void this.loadActive();
+  }
+
+  private async loadActive(): Promise<void> {
+    if (this.stopped) return;
+    let views: DeploymentView[];
+    try {
+      views = await this.rpc.call<DeploymentView[]>('deployer', DeploymentPatterns.ListActive, {} satisfies ListActiveDeploymentsQuery);
+    } catch (err) {
+      this.logger.warn(`could not list the active deployments (${(err as Error).message}); retrying`);
+      this.retry = setTimeout(() => void this.loadActive(), RETRY_MS);
+      this.retry.unref();
+      return;
+    }
+    for (const view of views) {
+      if (view.driver === 'local' && !(view.spec?.config?.scaling?.minInstances > 0)) continue;
+      try {
+        await this.table.install(this.table.orderOf(view));
+      } catch (err) {
+        this.logger.warn(`could not start ${view.spec?.label ?? view.functionId}: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  async onEvents(events: PlatformEvent[]): Promise<void> {
+    for (const e of events) {
+      const view = (e.payload ?? {}) as Partial<DeploymentView> & { label?: string };
+      const deploymentId = view.id ?? (e.metadata?.deploymentId as string | undefined);
+      const functionId = e.functionId ?? view.functionId;
+      if (!functionId) continue;
+      this.table.forget(functionId, view.label, view.spec?.label);
+      try {
+        if (e.name === EventNames.FunctionDeleted) this.table.remove(functionId);
+        else if (e.name === EventNames.DeploymentDeleted) this.table.remove(functionId, deploymentId);
+        else if (e.name === EventNames.DeploymentReady) await this.refresh(functionId, deploymentId);
+      } catch (err) {
+        this.logger.warn(`could not apply ${e.name} for ${functionId}: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  /** A new deployment of a function this invoker runs: fetch it (with its env) and swap the pool. */
+  private async refresh(functionId: string, deploymentId: string | undefined): Promise<void> {
+    const current = this.table.find(functionId);
+    if (!current || current.order.deploymentId === deploymentId) return;
+    const view = await this.rpc.call<DeploymentView>('deployer', DeploymentPatterns.GetForFunction, { functionId });
+    if (view.status === 'READY') await this.table.install(this.table.orderOf(view));
+  }
+
+  onApplicationShutdown(): void {
+    this.stopped = true;
+    if (this.retry) clearTimeout(this.retry);
+  }
+}

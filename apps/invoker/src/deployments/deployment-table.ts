@@ -1,0 +1,182 @@
+import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import {
+  DeploymentPatterns,
+  DeploymentView,
+  DomainError,
+  FunctionDeploymentQuery,
+  FunctionPatterns,
+  FunctionRef,
+  FunctionView,
+  NotFoundError,
+  StateError,
+} from '@platform/contracts';
+import { RpcClient } from '@platform/messaging';
+import { BundleStore } from '../bundles/bundle-store';
+import { FunctionPool, PoolStatus } from '../pools/function-pool';
+import { LaunchFailure, WorkerLauncher } from '../workers/worker-launcher';
+import { DeploymentOrder, parseOrder } from './deployment-request';
+
+/** A function this invoker can run: a local pool, or the URL of its Knative Service. */
+export interface Deployed {
+  order: DeploymentOrder;
+  pool?: FunctionPool;
+}
+
+/** How long "not deployed" / "no such function" answers are remembered, so a flood of bad requests stays cheap. */
+const MISS_TTL_MS = 1_000;
+const MAX_MISSES = 10_000;
+
+/**
+ * Which functions run here, by id and by label. Filled by the deployer (PUT /deployments, ListActive,
+ * deployment.* events) and on demand: a request for an unknown function asks the deployer
+ * (GetForFunction), then the registry (Resolve) to answer 404 (no such function) or 409 (not deployed).
+ */
+@Injectable()
+export class DeploymentTable implements OnApplicationShutdown {
+  private readonly logger = new Logger(DeploymentTable.name);
+  private readonly byId = new Map<string, Deployed>();
+  private readonly byLabel = new Map<string, Deployed>();
+  private readonly lookups = new Map<string, Promise<Deployed>>();
+  private readonly misses = new Map<string, { error: DomainError; until: number }>();
+  /** Installs of one function run one after the other. */
+  private readonly installing = new Map<string, Promise<unknown>>();
+
+  constructor(
+    private readonly rpc: RpcClient,
+    private readonly bundles: BundleStore,
+    private readonly launcher: WorkerLauncher,
+  ) {}
+
+  find(idOrLabel: string): Deployed | undefined {
+    return this.byId.get(idOrLabel) ?? this.byLabel.get(idOrLabel);
+  }
+
+  /** The deployment of a function, looked up when this invoker does not know it yet. */
+  resolve(idOrLabel: string): Promise<Deployed> {
+    const known = this.find(idOrLabel);
+    if (known) return Promise.resolve(known);
+    const miss = this.misses.get(idOrLabel);
+    if (miss && miss.until > Date.now()) return Promise.reject(miss.error);
+    let lookup = this.lookups.get(idOrLabel);
+    if (!lookup) {
+      lookup = this.lookup(idOrLabel).finally(() => this.lookups.delete(idOrLabel));
+      this.lookups.set(idOrLabel, lookup);
+    }
+    return lookup;
+  }
+
+  private async lookup(idOrLabel: string): Promise<Deployed> {
+    let view: DeploymentView;
+    try {
+      view = await this.rpc.call<DeploymentView>('deployer', DeploymentPatterns.GetForFunction, { functionId: idOrLabel } satisfies FunctionDeploymentQuery);
+    } catch (err) {
+      if ((err as DomainError).statusCode === 404) throw await this.notDeployed(idOrLabel);
+      throw err;
+    }
+    if (view.status !== 'READY' && view.status !== 'DEPLOYING') throw await this.notDeployed(idOrLabel, view.status);
+    return this.install(this.orderOf(view));
+  }
+
+  orderOf(view: DeploymentView): DeploymentOrder {
+    return parseOrder(view.functionId, { deploymentId: view.id, spec: view.spec, env: view.env ?? {} }, view.driver, view.url);
+  }
+
+  private async notDeployed(idOrLabel: string, status?: string): Promise<DomainError> {
+    let error: DomainError;
+    try {
+      const fn = await this.rpc.call<FunctionView>('function-registry', FunctionPatterns.Resolve, { id: idOrLabel } satisfies FunctionRef);
+      const last = status ? ` (its last deployment is ${status})` : '';
+      error = new StateError(`function ${fn.label} is not deployed${last}; deploy it with POST /api/v1/functions/deploy/${fn.id}`);
+    } catch (err) {
+      if ((err as DomainError).statusCode !== 404) throw err;
+      error = new NotFoundError(`no function has the id or label "${idOrLabel}"`);
+    }
+    if (this.misses.size >= MAX_MISSES) this.misses.clear();
+    this.misses.set(idOrLabel, { error, until: Date.now() + MISS_TTL_MS });
+    return error;
+  }
+
+  /** Installs (or replaces) a function's deployment; for a local one, once its minimum instances run. */
+  install(order: DeploymentOrder): Promise<Deployed> {
+    const key = order.spec.functionId;
+    const previous = this.installing.get(key) ?? Promise.resolve();
+    const next = previous.catch(() => undefined).then(() => this.installNow(order));
+    this.installing.set(key, next);
+    void next.catch(() => undefined).then(() => {
+      if (this.installing.get(key) === next) this.installing.delete(key);
+    });
+    return next;
+  }
+
+  private async installNow(order: DeploymentOrder): Promise<Deployed> {
+    const { spec } = order;
+    const current = this.byId.get(spec.functionId);
+    if (current && current.order.deploymentId === order.deploymentId && current.order.spec.bundleDigest === spec.bundleDigest) return current;
+    let deployed: Deployed = { order };
+    if (order.driver === 'local') {
+      const bundle = await this.bundles.ensure(spec.bundleDigest);
+      if (bundle.manifest?.family && bundle.manifest.family !== spec.family) {
+        throw new StateError(`bundle ${spec.bundleDigest} holds a ${bundle.manifest.family} function, but the deployment says ${spec.family}`);
+      }
+      const pool = new FunctionPool(
+        { deploymentId: order.deploymentId, functionId: spec.functionId, label: spec.label, version: spec.version, family: spec.family, bundle, entrypoint: spec.entrypoint, env: order.env, config: spec.config },
+        this.launcher,
+        this.logger,
+      );
+      try {
+        await pool.start();
+      } catch (err) {
+        pool.close();
+        if (err instanceof LaunchFailure) throw new DomainError(err.kind === 'capacity' || err.kind === 'system' ? 503 : 422, `function ${spec.label} cannot run: ${err.message}`);
+        throw err;
+      }
+      deployed = { order, pool };
+    }
+    const replaced = this.byId.get(spec.functionId);
+    if (replaced) this.byLabel.delete(replaced.order.spec.label);
+    this.byId.set(spec.functionId, deployed);
+    this.byLabel.set(spec.label, deployed);
+    this.misses.delete(spec.functionId);
+    this.misses.delete(spec.label);
+    replaced?.pool?.retire();
+    this.logger.log(`function ${spec.label} v${spec.version} deployed here (${order.driver}, deployment ${order.deploymentId})`);
+    return deployed;
+  }
+
+  /** Removes a function (only that deployment, when named); its in-flight invocations still finish. */
+  remove(idOrLabel: string, deploymentId?: string): boolean {
+    const d = this.find(idOrLabel);
+    this.forget(idOrLabel);
+    if (!d || (deploymentId && d.order.deploymentId !== deploymentId)) return false;
+    this.byId.delete(d.order.spec.functionId);
+    this.byLabel.delete(d.order.spec.label);
+    d.pool?.retire();
+    this.logger.log(`function ${d.order.spec.label} removed from this invoker`);
+    return true;
+  }
+
+  /** Drops remembered "not deployed" answers, e.g. when a deployment event says that changed. */
+  forget(...keys: Array<string | null | undefined>): void {
+    for (const k of keys) if (k) this.misses.delete(k);
+  }
+
+  list(): Array<PoolStatus | { functionId: string; label: string; version: number; deploymentId: string; driver: 'knative'; url: string | null }> {
+    return [...this.byId.values()].map(
+      (d) =>
+        d.pool?.status() ?? {
+          functionId: d.order.spec.functionId,
+          label: d.order.spec.label,
+          version: d.order.spec.version,
+          deploymentId: d.order.deploymentId,
+          driver: 'knative' as const,
+          url: d.order.url,
+        },
+    );
+  }
+
+  onApplicationShutdown(): void {
+    for (const d of this.byId.values()) d.pool?.close();
+    this.byId.clear();
+    this.byLabel.clear();
+  }
+}

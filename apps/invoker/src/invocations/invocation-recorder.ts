@@ -1,0 +1,109 @@
+import { Injectable } from '@nestjs/common';
+import { EventNames, InvocationMetadata, newEvent } from '@platform/contracts';
+import { EventPublisher } from '@platform/messaging';
+import { functionContract } from '@platform/runtimes';
+import type { InvocationOutcome } from './outcome';
+
+/** Payloads, responses and logs above this are cut, with a marker saying how much was cut. */
+export const EVENT_FIELD_LIMIT = 64 * 1024;
+
+export type Trigger = NonNullable<InvocationMetadata['trigger']>;
+
+export interface InvocationFacts {
+  functionId: string;
+  version: number;
+  deploymentId: string;
+  invocationId: string;
+  trigger: Trigger;
+}
+
+function boundedText(text: string): string {
+  return text.length <= EVENT_FIELD_LIMIT ? text : `${text.slice(0, EVENT_FIELD_LIMIT)}\n...[truncated: ${text.length} characters in all]`;
+}
+
+/** A value for an event field; `approxBytes` (the request's size) spares serialising small ones to measure them. */
+function boundedValue(value: unknown, approxBytes: number): unknown {
+  if (approxBytes <= EVENT_FIELD_LIMIT / 2) return value;
+  const text = JSON.stringify(value) ?? 'null';
+  return text.length <= EVENT_FIELD_LIMIT ? value : boundedText(text);
+}
+
+function responseOf(o: InvocationOutcome): unknown {
+  if (o.json && o.body.length <= EVENT_FIELD_LIMIT) {
+    try {
+      return JSON.parse(o.body.toString('utf8'));
+    } catch {
+      // Not JSON after all: recorded as an HTTP response below.
+    }
+  }
+  const contentType = String(o.headers['content-type'] ?? '');
+  const text = functionContract.bodyIsText(contentType, o.body);
+  return {
+    statusCode: o.statusCode,
+    headers: o.headers,
+    body: boundedText(o.body.toString(text ? 'utf8' : 'base64')),
+    isBase64Encoded: !text,
+  };
+}
+
+/**
+ * invocation.pending when an invocation starts, invocation.succeeded|failed when it ends. Handed to
+ * the publisher after the current I/O (setImmediate), never awaited: the answer does not wait for
+ * the broker, and the publisher spools what the broker does not confirm.
+ */
+@Injectable()
+export class InvocationRecorder {
+  constructor(private readonly publisher: EventPublisher) {}
+
+  pending(f: InvocationFacts, input: unknown, approxBytes: number): void {
+    const timestamp = new Date().toISOString();
+    setImmediate(() =>
+      this.publisher.emit(
+        newEvent({
+          name: EventNames.InvocationPending,
+          type: 'FUNCTION_INVOCATION',
+          status: 'PENDING',
+          source: 'invoker',
+          timestamp,
+          functionId: f.functionId,
+          invocationId: f.invocationId,
+          payload: boundedValue(input, approxBytes),
+          metadata: { trigger: f.trigger, version: f.version, deploymentId: f.deploymentId },
+        }),
+      ),
+    );
+  }
+
+  finished(f: InvocationFacts, o: InvocationOutcome, durationMs: number): void {
+    const timestamp = new Date().toISOString();
+    setImmediate(() => {
+      const failed = o.error !== undefined;
+      const metadata: InvocationMetadata & Record<string, unknown> = {
+        coldStart: o.coldStart,
+        startMs: o.startMs,
+        workerId: o.workerId,
+        logs: boundedText(o.logs),
+        trigger: f.trigger,
+        version: f.version,
+        reason: o.reason,
+        statusCode: o.statusCode,
+        deploymentId: f.deploymentId,
+      };
+      this.publisher.emit(
+        newEvent({
+          name: failed ? EventNames.InvocationFailed : EventNames.InvocationSucceeded,
+          type: 'FUNCTION_INVOCATION',
+          status: failed ? 'FAILURE' : 'SUCCESS',
+          source: 'invoker',
+          timestamp,
+          functionId: f.functionId,
+          invocationId: f.invocationId,
+          response: responseOf(o),
+          processingTimeMs: Math.round(durationMs * 1000) / 1000,
+          error: o.error ?? null,
+          metadata,
+        }),
+      );
+    });
+  }
+}

@@ -1,0 +1,369 @@
+import { Logger } from '@nestjs/common';
+import type { EffectiveConfig, RuntimeFamily } from '@platform/contracts';
+import { InvocationReply, WorkerExitedError, WorkerProcess } from '@platform/runtimes';
+import type { Bundle } from '../bundles/bundle-store';
+import { failure, InvocationOutcome } from '../invocations/outcome';
+import { ExitReport, LaunchedWorker, LaunchFailure, WorkerLauncher } from '../workers/worker-launcher';
+import { Deque } from './deque';
+
+/** After a failed load, requests fail fast with the same error for this long instead of each trying again. */
+const LOAD_RETRY_MS = 5_000;
+
+export interface PoolSpec {
+  deploymentId: string;
+  functionId: string;
+  label: string;
+  version: number;
+  family: RuntimeFamily;
+  bundle: Bundle;
+  entrypoint: string;
+  env: Record<string, string>;
+  config: EffectiveConfig;
+}
+
+interface Instance {
+  launched: LaunchedWorker;
+  worker: WorkerProcess;
+  inflight: number;
+  served: number;
+  stopping: boolean;
+  idleTimer?: NodeJS.Timeout;
+  /** Invocations on this instance that ran past the time limit (the instance is being killed for them). */
+  timedOut: Set<string>;
+}
+
+interface Waiter {
+  input: unknown;
+  invocationId: string;
+  resolve: (outcome: InvocationOutcome) => void;
+  timer: NodeJS.Timeout;
+}
+
+export interface PoolStatus {
+  deploymentId: string;
+  functionId: string;
+  label: string;
+  version: number;
+  family: RuntimeFamily;
+  instances: number;
+  starting: number;
+  busy: number;
+  queued: number;
+  invocations: number;
+  coldStarts: number;
+  scaling: EffectiveConfig['scaling'];
+  workers: Array<{ id: string; inflight: number; served: number; startMs: number; prewarmed: boolean }>;
+  lastLoadError: string | null;
+}
+
+/**
+ * The instances (workers) of one deployed function. Requests go to an instance with a free slot
+ * (`concurrency` per instance); otherwise they wait in a queue bounded by `queueSize` while up to
+ * `maxInstances` instances start, and get 429 when it is full. `minInstances` stay warm; an instance
+ * idle for `idleTimeoutMs` above that stops. A timed-out invocation kills its worker (504); a worker
+ * that dies fails only its own in-flight requests (502) and is replaced when needed.
+ */
+export class FunctionPool {
+  private readonly instances: Instance[] = [];
+  private readonly queue = new Deque<Waiter>();
+  private starting = 0;
+  private retired = false;
+  private loadFailure?: { outcome: InvocationOutcome; until: number };
+  private minTimer?: NodeJS.Timeout;
+  private invocations = 0;
+  private coldStarts = 0;
+
+  constructor(
+    readonly spec: PoolSpec,
+    private readonly launcher: WorkerLauncher,
+    private readonly logger: Logger,
+  ) {}
+
+  private get scaling() {
+    return this.spec.config.scaling;
+  }
+
+  /** Starts `minInstances`; rejects with the reason when the function cannot be loaded. */
+  async start(): Promise<void> {
+    const launches = Array.from({ length: this.scaling.minInstances }, () => this.launchInstance());
+    const results = await Promise.allSettled(launches);
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+  }
+
+  invoke(input: unknown, invocationId: string): Promise<InvocationOutcome> {
+    this.invocations++;
+    const free = this.freeInstance();
+    if (free) return this.run(free, input, invocationId, false, null);
+    if (this.loadFailure && Date.now() < this.loadFailure.until && this.active() === 0) return Promise.resolve(this.loadFailure.outcome);
+    if (this.retired && this.active() === 0 && this.starting === 0) {
+      return Promise.resolve(failure(503, `function ${this.spec.label} was redeployed or removed while this request arrived; try again`, 'crash'));
+    }
+    const reserved = this.starting * this.scaling.concurrency;
+    if (this.queue.length >= reserved) {
+      if (this.canScaleUp()) {
+        this.launchInstance().catch(() => undefined);
+      } else if (this.queue.length - reserved >= this.scaling.queueSize) {
+        return Promise.resolve(
+          failure(
+            429,
+            `function ${this.spec.label} is at capacity: ${this.active()} instance(s) busy (scaling.maxInstances ${this.scaling.maxInstances}, ` +
+              `concurrency ${this.scaling.concurrency}) and ${this.queue.length - reserved} request(s) waiting (scaling.queueSize ${this.scaling.queueSize}); try again later`,
+            'queue-full',
+          ),
+        );
+      }
+    }
+    return new Promise<InvocationOutcome>((resolve) => {
+      const waiter: Waiter = { input, invocationId, resolve, timer: undefined as unknown as NodeJS.Timeout };
+      waiter.timer = setTimeout(() => {
+        if (!this.queue.remove(waiter)) return;
+        resolve(failure(504, `no instance of function ${this.spec.label} became free within its time limit of ${this.spec.config.resources.timeoutMs} ms`, 'timeout'));
+      }, this.spec.config.resources.timeoutMs);
+      this.queue.push(waiter);
+    });
+  }
+
+  /** Stops taking new instances; what is queued is still served, then every instance stops. */
+  retire(): void {
+    this.retired = true;
+    if (this.minTimer) clearTimeout(this.minTimer);
+    for (const inst of [...this.instances]) if (inst.inflight === 0 && this.queue.length === 0) this.stop(inst);
+    this.failStranded(failure(503, `function ${this.spec.label} was redeployed or removed while this request waited; try again`, 'crash'));
+  }
+
+  /** Shutdown: every worker is killed, waiting requests get 503. */
+  close(): void {
+    this.retire();
+    for (const w of this.queue.drain()) {
+      clearTimeout(w.timer);
+      w.resolve(failure(503, 'the invoker is shutting down; try again', 'crash'));
+    }
+    for (const inst of [...this.instances]) this.stop(inst);
+  }
+
+  status(): PoolStatus {
+    return {
+      deploymentId: this.spec.deploymentId,
+      functionId: this.spec.functionId,
+      label: this.spec.label,
+      version: this.spec.version,
+      family: this.spec.family,
+      instances: this.active(),
+      starting: this.starting,
+      busy: this.instances.filter((i) => !i.stopping && i.inflight > 0).length,
+      queued: this.queue.length,
+      invocations: this.invocations,
+      coldStarts: this.coldStarts,
+      scaling: this.scaling,
+      workers: this.instances
+        .filter((i) => !i.stopping)
+        .map((i) => ({ id: i.worker.id, inflight: i.inflight, served: i.served, startMs: Math.round(i.launched.startMs * 100) / 100, prewarmed: i.launched.prewarmed })),
+      lastLoadError: this.loadFailure?.outcome.error ?? null,
+    };
+  }
+
+  private active(): number {
+    let n = 0;
+    for (const i of this.instances) if (!i.stopping) n++;
+    return n;
+  }
+
+  private freeInstance(): Instance | undefined {
+    for (const i of this.instances) if (!i.stopping && i.inflight < this.scaling.concurrency && i.worker.alive) return i;
+    return undefined;
+  }
+
+  private canScaleUp(): boolean {
+    if (this.retired || (this.loadFailure && Date.now() < this.loadFailure.until)) return false;
+    return this.active() + this.starting < this.scaling.maxInstances && this.launcher.hasCapacity(this.spec.family, this.spec.config.network.egress);
+  }
+
+  private launchInstance(): Promise<Instance> {
+    this.starting++;
+    const { spec } = this;
+    const launch = this.launcher.launch({
+      family: spec.family,
+      egress: spec.config.network.egress,
+      bundle: spec.bundle,
+      memoryMb: spec.config.resources.memoryMb,
+      maxProcesses: spec.config.resources.maxProcesses,
+      load: {
+        entrypoint: spec.entrypoint,
+        env: spec.env,
+        functionId: spec.functionId,
+        label: spec.label,
+        version: spec.version,
+        memoryMb: spec.config.resources.memoryMb,
+        timeoutMs: spec.config.resources.timeoutMs,
+        maxResponseBytes: spec.config.resources.maxResponseBytes,
+        concurrency: this.scaling.concurrency,
+      },
+    });
+    return launch.then(
+      (launched) => {
+        this.starting--;
+        this.loadFailure = undefined;
+        const inst: Instance = { launched, worker: launched.worker, inflight: 0, served: 0, stopping: false, timedOut: new Set() };
+        this.instances.push(inst);
+        void launched.exitReport.then((report) => this.onExit(inst, report));
+        // The requests that waited for this start are its cold starts.
+        while (this.queue.length && inst.inflight < this.scaling.concurrency) this.dispatch(this.queue.shift()!, inst, true);
+        this.pump();
+        this.afterRun(inst);
+        return inst;
+      },
+      (err: LaunchFailure) => {
+        this.starting--;
+        this.onLaunchFailure(err);
+        throw err;
+      },
+    );
+  }
+
+  private onLaunchFailure(err: LaunchFailure): void {
+    this.logger.warn(`function ${this.spec.label}: ${err.message}`);
+    let outcome: InvocationOutcome;
+    if (err.kind === 'load' || err.kind === 'memory') {
+      outcome = failure(500, `function ${this.spec.label} could not be loaded: ${err.message}`, err.kind === 'memory' ? 'memory' : 'error');
+      this.loadFailure = { outcome, until: Date.now() + LOAD_RETRY_MS };
+    } else {
+      outcome = failure(503, `no worker could be started for function ${this.spec.label}: ${err.message}`, 'crash');
+    }
+    this.failStranded(outcome);
+    this.scheduleMin();
+  }
+
+  /** Waiting requests that nothing will serve (no instance, none starting) get `outcome`. */
+  private failStranded(outcome: InvocationOutcome): void {
+    if (this.active() > 0 || this.starting > 0) return;
+    for (const w of this.queue.drain()) {
+      clearTimeout(w.timer);
+      w.resolve(outcome);
+    }
+  }
+
+  private dispatch(w: Waiter, inst: Instance, cold: boolean): void {
+    clearTimeout(w.timer);
+    void this.run(inst, w.input, w.invocationId, cold, cold ? inst.launched.startMs : null).then(w.resolve);
+  }
+
+  /** Hands waiting requests to free instances, and starts instances for those no start will cover. */
+  private pump(): void {
+    let inst: Instance | undefined;
+    while (this.queue.length && (inst = this.freeInstance())) this.dispatch(this.queue.shift()!, inst, false);
+    let uncovered = this.queue.length - this.starting * this.scaling.concurrency;
+    while (uncovered > 0 && this.canScaleUp()) {
+      this.launchInstance().catch(() => undefined);
+      uncovered -= this.scaling.concurrency;
+    }
+  }
+
+  private async run(inst: Instance, input: unknown, invocationId: string, cold: boolean, startMs: number | null): Promise<InvocationOutcome> {
+    inst.inflight++;
+    inst.served++;
+    if (cold) this.coldStarts++;
+    if (inst.idleTimer) clearTimeout(inst.idleTimer);
+    inst.idleTimer = undefined;
+    const timeoutMs = this.spec.config.resources.timeoutMs;
+    const timer = setTimeout(() => {
+      inst.timedOut.add(invocationId);
+      this.stop(inst);
+    }, timeoutMs);
+    let outcome: InvocationOutcome;
+    try {
+      outcome = this.fromReply(await inst.worker.invoke(input, { invocationId, deadline: Date.now() + timeoutMs }));
+    } catch (err) {
+      outcome = await this.crashOutcome(inst, err as WorkerExitedError, invocationId);
+    } finally {
+      clearTimeout(timer);
+      inst.inflight--;
+    }
+    outcome.coldStart = cold;
+    outcome.startMs = startMs === null ? null : Math.round(startMs * 1000) / 1000;
+    outcome.workerId = inst.worker.id;
+    this.afterRun(inst);
+    return outcome;
+  }
+
+  private fromReply(reply: InvocationReply): InvocationOutcome {
+    if (reply.ok) {
+      return { statusCode: reply.statusCode, headers: reply.headers, body: reply.body, json: reply.json, logs: reply.logs, coldStart: false, startMs: null };
+    }
+    const e = reply.error;
+    if (e.code === 'RESPONSE_TOO_LARGE') return failure(502, `function ${this.spec.label}: ${e.message}`, 'payload-too-large', { logs: reply.logs });
+    // The stack goes with the logs: the answer and the event's error stay one readable line.
+    const logs = e.stack ? `${reply.logs}${reply.logs && !reply.logs.endsWith('\n') ? '\n' : ''}${e.stack}` : reply.logs;
+    return failure(500, `function ${this.spec.label} failed: ${e.name}: ${e.message}`, 'error', { logs });
+  }
+
+  private async crashOutcome(inst: Instance, err: WorkerExitedError, invocationId: string): Promise<InvocationOutcome> {
+    const report = await inst.launched.exitReport;
+    const logs = err.logs ?? '';
+    const { memoryMb, timeoutMs, maxProcesses } = this.spec.config.resources;
+    const label = this.spec.label;
+    const processes = report.processLimitHit ? `; it had reached its process limit of ${maxProcesses} (resources.maxProcesses)` : '';
+    if (inst.timedOut.has(invocationId)) {
+      return failure(504, `function ${label} did not finish within its time limit of ${timeoutMs} ms (resources.timeoutMs); its worker was stopped${processes}`, 'timeout', { logs });
+    }
+    if (report.oomKilled) {
+      return failure(502, `function ${label} exceeded its memory limit of ${memoryMb} MB (resources.memoryMb); its worker was stopped`, 'memory', { logs });
+    }
+    if (inst.timedOut.size) {
+      return failure(502, `the worker of function ${label} was stopped because another invocation on it ran past the time limit of ${timeoutMs} ms`, 'crash', { logs });
+    }
+    const how = err.protocolProblem ?? `exited unexpectedly (${report.exit.signal ? `signal ${report.exit.signal}` : `exit code ${report.exit.code}`})`;
+    return failure(502, `the worker running function ${label} ${how}${processes}`, 'crash', { logs });
+  }
+
+  private afterRun(inst: Instance): void {
+    if (inst.stopping) return;
+    this.pump();
+    if (inst.inflight > 0) return;
+    if (this.retired) {
+      if (this.queue.length === 0) this.stop(inst);
+      return;
+    }
+    inst.idleTimer = setTimeout(() => {
+      inst.idleTimer = undefined;
+      if (inst.inflight === 0 && !inst.stopping && this.active() > this.scaling.minInstances) this.stop(inst);
+    }, this.scaling.idleTimeoutMs);
+    inst.idleTimer.unref();
+  }
+
+  private stop(inst: Instance): void {
+    if (inst.idleTimer) clearTimeout(inst.idleTimer);
+    inst.stopping = true;
+    inst.worker.kill();
+  }
+
+  private onExit(inst: Instance, report: ExitReport): void {
+    const i = this.instances.indexOf(inst);
+    if (i !== -1) this.instances.splice(i, 1);
+    if (inst.idleTimer) clearTimeout(inst.idleTimer);
+    if (!inst.stopping) {
+      const why = report.oomKilled ? 'ran out of memory' : `exited (${report.exit.signal ?? `code ${report.exit.code}`})`;
+      this.logger.warn(`function ${this.spec.label}: worker ${inst.worker.id} ${why}; replacing it as needed`);
+    }
+    this.pump();
+    this.failStranded(failure(503, `no worker is left to serve function ${this.spec.label}; try again`, 'crash'));
+    this.ensureMin();
+  }
+
+  private ensureMin(): void {
+    if (this.retired) return;
+    if (this.loadFailure && Date.now() < this.loadFailure.until) return this.scheduleMin();
+    for (let n = this.active() + this.starting; n < this.scaling.minInstances && this.launcher.hasCapacity(this.spec.family, this.spec.config.network.egress); n++) {
+      this.launchInstance().catch(() => undefined);
+    }
+  }
+
+  private scheduleMin(): void {
+    if (this.retired || this.minTimer || this.scaling.minInstances === 0) return;
+    this.minTimer = setTimeout(() => {
+      this.minTimer = undefined;
+      this.ensureMin();
+    }, LOAD_RETRY_MS);
+    this.minTimer.unref();
+  }
+}

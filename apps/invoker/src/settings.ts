@@ -1,0 +1,27 @@
+import { CommonSettings, SettingsOf, SettingsSchema } from '@platform/config';
+
+export const InvokerSettings = {
+  INVOKER_PORT: { kind: 'int', default: 8081, description: 'HTTP port of the invoker (invocations, deployments, health)' },
+  BUILDER_URL: { kind: 'url', default: 'http://127.0.0.1:8083', description: 'Base URL of the builder, where bundles not in the local artifact store are fetched' },
+  INVOKER_PREWARM: {
+    kind: 'int',
+    default: 2,
+    description: 'Generic workers kept started per runtime (node, python), each waiting in its sandbox for a function; 0 disables',
+  },
+  INVOKER_MAX_WORKERS: { kind: 'int', default: 64, description: 'Most workers (all functions and prewarmed ones together) this invoker runs at once' },
+  INVOKER_SANDBOX_UID: { kind: 'int', default: 65534, description: 'Unprivileged uid the sandboxed workers run as (when the invoker runs as root)' },
+  INVOKER_SANDBOX_GID: { kind: 'int', default: 65534, description: 'Unprivileged gid the sandboxed workers run as (when the invoker runs as root)' },
+  INVOKER_CGROUPS: {
+    kind: 'enum',
+    default: 'required',
+    values: ['required', 'optional'],
+    description:
+      'Memory and process limits need a writable cgroup hierarchy; "optional" runs without them (with a warning) where none is delegated',
+  },
+  INVOKER_NODE_BIN: { kind: 'string', default: '/usr/bin/node', description: 'Node.js binary the node workers run' },
+  INVOKER_PYTHON_BIN: { kind: 'string', default: '/usr/bin/python3', description: 'Python 3 binary the python workers run' },
+  INVOKER_WORK_DIR: { kind: 'string', description: 'Where bundles are unpacked and workers get their code (default: $HKS_DATA_DIR/invoker)' },
+  INVOKER_LOAD_TIMEOUT_MS: { kind: 'int', default: 30_000, description: 'How long a worker may take to load a function (its module-level code)' },
+} as const satisfies SettingsSchema;
+
+export type InvokerSettingsValues = SettingsOf<typeof InvokerSettings & typeof CommonSettings>;

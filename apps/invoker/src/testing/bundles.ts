@@ -1,0 +1,60 @@
+import { createHash, randomUUID } from 'crypto';
+import { mkdirSync, writeFileSync } from 'fs';
+import * as path from 'path';
+import * as tar from 'tar-stream';
+import * as ts from 'typescript';
+import type { EffectiveConfig, FunctionRuntimeSpec, RuntimeFamily } from '@platform/contracts';
+import { effectiveConfig, FunctionConfigDto } from '@platform/contracts';
+
+/** Test helper: a bundle tar (files at the top, .hks/manifest.json) stored where the invoker finds it. */
+export async function writeBundle(dataDir: string, family: RuntimeFamily, entrypoint: string, files: Record<string, string | Buffer>): Promise<string> {
+  const all: Record<string, string | Buffer> = { ...files, '.hks/manifest.json': JSON.stringify({ family, runtime: family, template: family, entrypoint }) };
+  const pack = tar.pack();
+  const chunks: Buffer[] = [];
+  const done = new Promise<Buffer>((resolve, reject) => {
+    pack.on('data', (c) => chunks.push(c as Buffer));
+    pack.on('end', () => resolve(Buffer.concat(chunks)));
+    pack.on('error', reject);
+  });
+  for (const name of Object.keys(all).sort()) {
+    const data = Buffer.isBuffer(all[name]) ? (all[name] as Buffer) : Buffer.from(all[name] as string);
+    pack.entry({ name, size: data.length, mode: 0o644, mtime: new Date(0) }, data);
+  }
+  pack.finalize();
+  const bytes = await done;
+  const hex = createHash('sha256').update(bytes).digest('hex');
+  const dir = path.join(dataDir, 'artifacts', 'sha256');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(path.join(dir, `${hex}.tar`), bytes);
+  return `sha256:${hex}`;
+}
+
+/** TypeScript compiled the way the build does it (CommonJS), for a `export default` handler. */
+export function compileTs(source: string): string {
+  return ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true } }).outputText;
+}
+
+export interface TestFunction {
+  spec: FunctionRuntimeSpec;
+  deploymentId: string;
+}
+
+/** A runtime spec as the deployer sends it, for a bundle written with writeBundle. */
+export function runtimeSpec(o: { label: string; family: RuntimeFamily; entrypoint: string; bundleDigest: string; config?: FunctionConfigDto; functionId?: string }): TestFunction {
+  const config: EffectiveConfig = effectiveConfig(o.config ?? {});
+  return {
+    deploymentId: randomUUID(),
+    spec: {
+      functionId: o.functionId ?? randomUUID(),
+      label: o.label,
+      version: 1,
+      runtime: o.family,
+      family: o.family,
+      template: o.family === 'python' ? 'python' : 'node',
+      entrypoint: o.entrypoint,
+      bundleDigest: o.bundleDigest,
+      image: null,
+      config,
+    },
+  };
+}

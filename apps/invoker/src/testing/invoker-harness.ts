@@ -1,0 +1,158 @@
+import { Controller, INestApplication, Module } from '@nestjs/common';
+import { MessagePattern, Payload } from '@nestjs/microservices';
+import { NestFactory } from '@nestjs/core';
+import * as amqp from 'amqplib';
+import type { AddressInfo } from 'net';
+import { DeploymentPatterns, DeploymentView, eventExchange, FunctionPatterns, NotFoundError, PlatformEvent } from '@platform/contracts';
+import { CommonSettingsValues, SETTINGS, SettingsModule } from '@platform/config';
+import { HttpErrorFilter, MessagingModule, RpcErrorFilter, rpcServerOptions } from '@platform/messaging';
+import { isolatedEnv, waitFor } from '@platform/testing';
+import { AppModule } from '../app.module';
+import { mountInvocations } from '../invocations/mount';
+import { TestFunction, writeBundle, runtimeSpec } from './bundles';
+import type { FunctionConfigDto, RuntimeFamily } from '@platform/contracts';
+
+/** Events received from the real RabbitMQ, on the test's own namespace. */
+export class EventTap {
+  readonly events: PlatformEvent[] = [];
+  private constructor(private readonly conn: amqp.ChannelModel) {}
+
+  static async open(url: string, namespace: string, bindings = ['invocation.*']): Promise<EventTap> {
+    const conn = await amqp.connect(url);
+    const tap = new EventTap(conn);
+    const ch = await conn.createChannel();
+    const exchange = eventExchange(namespace);
+    await ch.assertExchange(exchange, 'topic', { durable: true });
+    const q = await ch.assertQueue('', { exclusive: true, autoDelete: true });
+    for (const b of bindings) await ch.bindQueue(q.queue, exchange, b);
+    await ch.consume(q.queue, (msg) => msg && tap.events.push(JSON.parse(msg.content.toString('utf8'))), { noAck: true });
+    return tap;
+  }
+
+  /** The PENDING and the result event of one invocation. */
+  async invocation(invocationId: string): Promise<{ pending: PlatformEvent; result: PlatformEvent }> {
+    return waitFor(
+      () => {
+        const pending = this.events.find((e) => e.invocationId === invocationId && e.status === 'PENDING');
+        const result = this.events.find((e) => e.invocationId === invocationId && e.status !== 'PENDING');
+        return pending && result ? { pending, result } : undefined;
+      },
+      { timeoutMs: 15_000, what: `the events of invocation ${invocationId}` },
+    );
+  }
+
+  close(): Promise<void> {
+    return this.conn.close();
+  }
+}
+
+/** Stands in for the deployer and the registry on RPC: answers from what the test put in. */
+export class PlatformDirectory {
+  readonly functions = new Map<string, { id: string; label: string }>();
+  readonly deployments = new Map<string, DeploymentView>();
+
+  find<T extends { id: string; label: string }>(map: Map<string, T>, key: string): T | undefined {
+    return map.get(key) ?? [...map.values()].find((v) => v.label === key);
+  }
+}
+
+function directoryController(dir: PlatformDirectory) {
+  @Controller()
+  class DirectoryController {
+    @MessagePattern(DeploymentPatterns.GetForFunction)
+    get(@Payload() p: { functionId: string }) {
+      const d = [...dir.deployments.values()].find((v) => v.functionId === p.functionId || v.spec.label === p.functionId);
+      if (!d) throw new NotFoundError(`function ${p.functionId} is not deployed`);
+      return d;
+    }
+
+    @MessagePattern(DeploymentPatterns.ListActive)
+    list() {
+      return [...dir.deployments.values()].filter((d) => d.status === 'READY');
+    }
+
+    @MessagePattern(FunctionPatterns.Resolve)
+    resolve(@Payload() p: { id: string }) {
+      const fn = dir.find(dir.functions, p.id);
+      if (!fn) throw new NotFoundError(`function ${p.id} does not exist`);
+      return fn;
+    }
+  }
+  return DirectoryController;
+}
+
+export interface InvokerHarness {
+  url: string;
+  env: Record<string, string>;
+  dataDir: string;
+  app: INestApplication;
+  tap: EventTap;
+  directory: PlatformDirectory;
+  /** Writes a bundle and PUTs the deployment; resolves with the spec once the invoker answered 200. */
+  deploy(o: { label: string; family: RuntimeFamily; entrypoint: string; files: Record<string, string | Buffer>; config?: FunctionConfigDto }): Promise<TestFunction>;
+  request(method: string, path: string, body?: string | Buffer, headers?: Record<string, string>): Promise<{ status: number; headers: Headers; body: Buffer; text: string; json: any }>;
+  close(): Promise<void>;
+}
+
+/** The invoker app on a free port, in its own namespace and data dir, with RPC stand-ins and an event tap. */
+export async function startInvoker(extraEnv: Record<string, string> = {}): Promise<InvokerHarness> {
+  const iso = isolatedEnv({ RPC_TIMEOUT_MS: '5000', INVOKER_PREWARM: '1', ...extraEnv });
+  const directory = new PlatformDirectory();
+
+  @Module({ imports: [SettingsModule.forRoot({}, iso.env), MessagingModule.forRoot('test-directory')], controllers: [directoryController(directory)] })
+  class DirectoryModule {}
+  const stubs = await NestFactory.create(DirectoryModule, { logger: false });
+  stubs.useGlobalFilters(new RpcErrorFilter());
+  const settings = stubs.get<CommonSettingsValues>(SETTINGS);
+  stubs.connectMicroservice(rpcServerOptions(settings, 'deployer'), { inheritAppConfig: true });
+  stubs.connectMicroservice(rpcServerOptions(settings, 'function-registry'), { inheritAppConfig: true });
+  await stubs.startAllMicroservices();
+  await stubs.init();
+
+  const tap = await EventTap.open(iso.env.AMQP_URL, iso.env.HKS_NAMESPACE);
+  const app = await NestFactory.create(AppModule.forRoot(iso.env), { logger: process.env.TEST_LOG_LEVEL ? undefined : false });
+  app.enableShutdownHooks();
+  app.useGlobalFilters(new HttpErrorFilter());
+  mountInvocations(app);
+  await app.listen(0, '127.0.0.1');
+  const url = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
+
+  const request: InvokerHarness['request'] = async (method, path, body, headers = {}) => {
+    const res = await fetch(url + path, { method, body, headers });
+    const bytes = Buffer.from(await res.arrayBuffer());
+    const text = bytes.toString('utf8');
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      json = undefined;
+    }
+    return { status: res.status, headers: res.headers, body: bytes, text, json };
+  };
+
+  return {
+    url,
+    env: iso.env,
+    dataDir: iso.dataDir,
+    app,
+    tap,
+    directory,
+    request,
+    async deploy(o) {
+      const bundleDigest = await writeBundle(iso.dataDir, o.family, o.entrypoint, o.files);
+      const fn = runtimeSpec({ label: o.label, family: o.family, entrypoint: o.entrypoint, bundleDigest, config: o.config });
+      const res = await request('PUT', `/deployments/${fn.spec.functionId}`, JSON.stringify({ deploymentId: fn.deploymentId, spec: fn.spec, env: o.config?.env ?? {} }), {
+        'content-type': 'application/json',
+      });
+      if (res.status !== 200) throw new Error(`deploying ${o.label} answered ${res.status}: ${res.text}`);
+      directory.functions.set(fn.spec.functionId, { id: fn.spec.functionId, label: fn.spec.label });
+      return fn;
+    },
+    async close() {
+      await app.close();
+      await stubs.close();
+      await tap.close();
+      iso.cleanup();
+    },
+  };
+}

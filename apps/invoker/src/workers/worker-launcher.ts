@@ -1,0 +1,279 @@
+import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { accessSync, constants } from 'fs';
+import * as path from 'path';
+import { performance } from 'perf_hooks';
+import { randomBytes } from 'crypto';
+import type { RuntimeFamily } from '@platform/contracts';
+import { SETTINGS } from '@platform/config';
+import {
+  CgroupLimitError,
+  CgroupPool,
+  CgroupUnavailableError,
+  findBwrap,
+  LoadSpec,
+  SandboxOptions,
+  WorkerCgroup,
+  WorkerExit,
+  WorkerLoadError,
+  WorkerProcess,
+} from '@platform/runtimes';
+import type { Bundle } from '../bundles/bundle-store';
+import { InvokerSettingsValues } from '../settings';
+import { linkBundle } from './code-slot';
+import { WorkDirs } from './work-dirs';
+
+const MiB = 1024 * 1024;
+const FAMILIES: RuntimeFamily[] = ['node', 'python'];
+/** Prewarmed workers start at this niceness, so filling the pool never slows invocations being served. */
+const PREWARM_NICENESS = 10;
+
+export interface LaunchRequest {
+  family: RuntimeFamily;
+  egress: boolean;
+  bundle: Bundle;
+  load: LoadSpec;
+  memoryMb: number;
+  maxProcesses: number;
+}
+
+/** Why a worker ended, read from its cgroup before the cgroup is removed. */
+export interface ExitReport {
+  exit: WorkerExit;
+  oomKilled: boolean;
+  processLimitHit: boolean;
+}
+
+export interface LaunchedWorker {
+  worker: WorkerProcess;
+  /** From the launch request to the function loaded and ready, in ms. */
+  startMs: number;
+  prewarmed: boolean;
+  exitReport: Promise<ExitReport>;
+}
+
+/** A worker could not be given its function: `kind` tells the pool how to answer the waiting requests. */
+export class LaunchFailure extends Error {
+  constructor(
+    message: string,
+    readonly kind: 'load' | 'memory' | 'capacity' | 'system',
+  ) {
+    super(message);
+  }
+}
+
+interface Tracked {
+  cgroup?: WorkerCgroup;
+  report: Promise<ExitReport>;
+}
+
+/**
+ * Starts sandboxed workers and gives them their function. Keeps INVOKER_PREWARM generic workers per
+ * runtime started and waiting (no network, empty /code), so a cold start is: link the bundle into the
+ * worker's code slot, set its limits, load the handler. Workers with egress start fresh.
+ */
+@Injectable()
+export class WorkerLauncher implements OnModuleInit, OnApplicationShutdown {
+  private readonly logger = new Logger(WorkerLauncher.name);
+  private sandbox!: SandboxOptions;
+  private cgroups?: CgroupPool;
+  private readonly runtimeBins: Record<RuntimeFamily, string>;
+  private readonly available = new Set<RuntimeFamily>();
+  private readonly idle: Record<RuntimeFamily, WorkerProcess[]> = { node: [], python: [] };
+  private readonly warming: Record<RuntimeFamily, number> = { node: 0, python: 0 };
+  private readonly tracked = new Map<WorkerProcess, Tracked>();
+  private readonly privileged = process.getuid?.() === 0;
+  private live = 0;
+  private closing = false;
+  private refillTimer?: NodeJS.Timeout;
+
+  constructor(
+    @Inject(SETTINGS) private readonly settings: InvokerSettingsValues,
+    private readonly dirs: WorkDirs,
+  ) {
+    this.runtimeBins = { node: settings.INVOKER_NODE_BIN, python: settings.INVOKER_PYTHON_BIN };
+  }
+
+  async onModuleInit(): Promise<void> {
+    const bwrap = findBwrap();
+    if (!bwrap) throw new Error('bubblewrap (bwrap) is not installed: the invoker runs every function in a bwrap sandbox (apt-get install bubblewrap)');
+    const s = this.settings;
+    this.sandbox = { bwrapPath: bwrap, uid: s.INVOKER_SANDBOX_UID, gid: s.INVOKER_SANDBOX_GID, runAs: this.privileged ? { uid: s.INVOKER_SANDBOX_UID, gid: s.INVOKER_SANDBOX_GID } : undefined };
+    const opened = this.dirs.prepare();
+    if (opened.length) this.logger.warn(`made ${opened.join(', ')} searchable (o+x) so sandboxed workers reach their code`);
+    try {
+      this.cgroups = await CgroupPool.create();
+      this.logger.log(`worker limits through cgroup ${this.cgroups.version} (${this.cgroups.name})`);
+    } catch (err) {
+      if (!(err instanceof CgroupUnavailableError) || s.INVOKER_CGROUPS === 'required') {
+        throw new Error(`${(err as Error).message}; set INVOKER_CGROUPS=optional to run workers without memory and process limits`);
+      }
+      this.logger.warn(`${err.message}: workers run WITHOUT memory and process limits (INVOKER_CGROUPS=optional)`);
+    }
+    for (const family of FAMILIES) {
+      try {
+        accessSync(this.runtimeBins[family], constants.X_OK);
+        this.available.add(family);
+      } catch {
+        this.logger.warn(`${this.runtimeBins[family]} is not executable: ${family} functions cannot run here`);
+      }
+    }
+    this.refill();
+  }
+
+  /** Generic workers waiting, per runtime (for GET /deployments). */
+  prewarmStatus(): Record<RuntimeFamily, { idle: number; starting: number }> {
+    return {
+      node: { idle: this.idle.node.length, starting: this.warming.node },
+      python: { idle: this.idle.python.length, starting: this.warming.python },
+    };
+  }
+
+  /** Whether another worker may start now (a prewarmed one can always be taken). */
+  hasCapacity(family: RuntimeFamily, egress: boolean): boolean {
+    return (!egress && this.idle[family].length > 0) || this.live < this.settings.INVOKER_MAX_WORKERS;
+  }
+
+  async launch(req: LaunchRequest): Promise<LaunchedWorker> {
+    if (!this.available.has(req.family)) throw new LaunchFailure(`this invoker cannot run ${req.family} functions (${this.runtimeBins[req.family]} is missing)`, 'system');
+    const started = performance.now();
+    const warm = req.egress ? undefined : this.takeIdle(req.family);
+    let worker = warm;
+    if (!worker) {
+      if (this.live >= this.settings.INVOKER_MAX_WORKERS) throw new LaunchFailure(`the invoker runs its maximum of ${this.settings.INVOKER_MAX_WORKERS} workers`, 'capacity');
+      // A fresh worker binds the unpacked bundle itself at /code: nothing to link.
+      worker = await this.spawn(req.family, req.egress, req.bundle.dir, 0).catch((err) => {
+        throw err instanceof LaunchFailure ? err : new LaunchFailure(`could not start a ${req.family} worker: ${(err as Error).message}`, 'system');
+      });
+    }
+    const tracked = this.tracked.get(worker)!;
+    try {
+      if (warm) {
+        await linkBundle(req.bundle, path.join(this.dirs.slots, worker.id));
+        worker.setNiceness(0);
+      }
+      // Limits come once the runtime is up (its own start is trusted code) and before the function's code runs.
+      this.applyLimits(tracked.cgroup, req);
+      await worker.load(req.load, this.settings.INVOKER_LOAD_TIMEOUT_MS);
+    } catch (err) {
+      worker.kill();
+      if (err instanceof LaunchFailure) throw err;
+      if (err instanceof WorkerLoadError) throw new LaunchFailure(err.message, 'load');
+      throw new LaunchFailure(`could not give the worker its function: ${(err as Error).message}`, 'system');
+    }
+    return { worker, startMs: performance.now() - started, prewarmed: !!warm, exitReport: tracked.report };
+  }
+
+  private applyLimits(cgroup: WorkerCgroup | undefined, req: LaunchRequest): void {
+    if (!cgroup) return;
+    try {
+      cgroup.setMemoryLimit(req.memoryMb * MiB);
+    } catch (err) {
+      if (err instanceof CgroupLimitError) {
+        throw new LaunchFailure(
+          `the function's memory limit of ${req.memoryMb} MB is below what the ${req.family} runtime itself uses ` +
+            `(${Math.ceil(err.usageBytes / MiB)} MB); raise resources.memoryMb`,
+          'memory',
+        );
+      }
+      throw err;
+    }
+    // The runtime's own threads are not the function's: it may start maxProcesses more.
+    cgroup.setProcessLimit(cgroup.taskCount() + req.maxProcesses);
+  }
+
+  private takeIdle(family: RuntimeFamily): WorkerProcess | undefined {
+    const list = this.idle[family];
+    let worker: WorkerProcess | undefined;
+    while ((worker = list.shift()) && !worker.alive);
+    this.scheduleRefill();
+    return worker;
+  }
+
+  private async spawn(family: RuntimeFamily, egress: boolean, codeDir: string | undefined, niceness: number): Promise<WorkerProcess> {
+    const id = randomBytes(6).toString('hex');
+    const slot = codeDir ?? this.dirs.slot(id);
+    const cgroup = this.cgroups?.worker(id);
+    this.live++;
+    const cleanup = async () => {
+      this.live--;
+      await cgroup?.remove().catch((err) => this.logger.warn(`could not remove the cgroup of worker ${id}: ${err.message}`));
+      if (!codeDir) this.dirs.removeSlot(id);
+    };
+    let worker: WorkerProcess;
+    try {
+      worker = await WorkerProcess.start({
+        id,
+        family,
+        codeDir: slot,
+        shimRoot: this.dirs.shims,
+        runtimeBin: this.runtimeBins[family],
+        egress,
+        sandbox: this.sandbox,
+        cgroup,
+        niceness: this.privileged ? niceness : 0,
+      });
+    } catch (err) {
+      cgroup?.killAll();
+      await cleanup();
+      throw err;
+    }
+    worker.onStrayOutput = (text) => this.logger.debug(`worker ${id}: ${text.trimEnd()}`);
+    const report = worker.exited.then(async (exit) => {
+      const r: ExitReport = { exit, oomKilled: (cgroup?.oomKills() ?? 0) > 0, processLimitHit: (cgroup?.processLimitHits() ?? 0) > 0 };
+      this.tracked.delete(worker);
+      await cleanup();
+      return r;
+    });
+    this.tracked.set(worker, { cgroup, report });
+    return worker;
+  }
+
+  private scheduleRefill(): void {
+    if (this.refillTimer || this.closing) return;
+    // After the current cold start has had the CPU.
+    this.refillTimer = setTimeout(() => {
+      this.refillTimer = undefined;
+      this.refill();
+    }, 5);
+  }
+
+  private refill(): void {
+    if (this.closing) return;
+    for (const family of this.available) {
+      while (this.idle[family].length + this.warming[family] < this.settings.INVOKER_PREWARM && this.live < this.settings.INVOKER_MAX_WORKERS) {
+        this.warming[family]++;
+        this.spawn(family, false, undefined, PREWARM_NICENESS).then(
+          (worker) => {
+            this.warming[family]--;
+            if (this.closing) return worker.kill();
+            this.idle[family].push(worker);
+            void worker.exited.then(() => {
+              const i = this.idle[family].indexOf(worker);
+              if (i !== -1) {
+                this.idle[family].splice(i, 1);
+                this.logger.warn(`prewarmed ${family} worker ${worker.id} exited while waiting`);
+                this.scheduleRefill();
+              }
+            });
+          },
+          (err) => {
+            this.warming[family]--;
+            this.logger.error(`could not prewarm a ${family} worker: ${err.message}`);
+            setTimeout(() => this.refill(), 2_000).unref();
+          },
+        );
+      }
+    }
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.closing = true;
+    if (this.refillTimer) clearTimeout(this.refillTimer);
+    const reports = [...this.tracked].map(([worker, t]) => {
+      worker.kill();
+      return t.report;
+    });
+    await Promise.race([Promise.all(reports), new Promise((r) => setTimeout(r, 5_000).unref())]);
+    await this.cgroups?.close();
+  }
+}

@@ -1,0 +1,23 @@
+import { IsIn, IsOptional, IsString, IsUUID, MaxLength, MinLength } from 'class-validator';
+import { DEPLOYMENT_DRIVERS, DeploymentDriverName } from './deployment';
+
+/** Payload of DeploymentPatterns.Deploy, GetForFunction and Undeploy: the function's id or label. */
+export class FunctionDeploymentDto {
+  @IsString({ message: 'functionId must be the function id or label' })
+  @MinLength(1, { message: 'functionId must be the function id or label' })
+  @MaxLength(200)
+  functionId: string;
+}
+
+/** Payload of DeploymentPatterns.Get. */
+export class DeploymentIdDto {
+  @IsUUID('all', { message: 'id must be a deployment id (a UUID)' })
+  id: string;
+}
+
+/** Payload of DeploymentPatterns.ListActive. */
+export class ListActiveDeploymentsDto {
+  @IsOptional()
+  @IsIn(DEPLOYMENT_DRIVERS as unknown as string[], { message: `driver must be one of ${DEPLOYMENT_DRIVERS.join(', ')}` })
+  driver?: DeploymentDriverName;
+}

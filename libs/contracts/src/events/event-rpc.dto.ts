@@ -1,0 +1,43 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import { IsInt, IsISO8601, IsOptional, IsUUID, Matches, Max, Min } from 'class-validator';
+import { InvocationStatsQuery } from './event';
+
+/** A uuid, or a function label (see LABEL_PATTERN); the event store resolves labels through the registry. */
+export const FUNCTION_REF_PATTERN =
+  /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)$/i;
+
+/** Largest time series EventPatterns.Stats answers; more buckets than this is a 400. */
+export const MAX_STATS_BUCKETS = 10_000;
+
+/** Payload of EventPatterns.Get. */
+export class GetEventDto {
+  @ApiProperty({ description: 'Event id (uuid).' })
+  @IsUUID('all', { message: 'id must be a UUID' })
+  id: string;
+}
+
+/** Payload of EventPatterns.Stats (query of GET /api/v1/functions/:idOrLabel/stats). */
+export class InvocationStatsQueryDto implements InvocationStatsQuery {
+  @ApiProperty({ description: 'Function id (uuid) or label.' })
+  @Matches(FUNCTION_REF_PATTERN, { message: 'functionId must be a function id (UUID) or label' })
+  functionId: string;
+
+  @ApiPropertyOptional({ description: 'Invocations at or after this ISO-8601 time.' })
+  @IsOptional()
+  @IsISO8601({}, { message: 'from must be an ISO-8601 date-time, e.g. 2026-01-31T12:00:00Z' })
+  from?: string;
+
+  @ApiPropertyOptional({ description: 'Invocations before this ISO-8601 time.' })
+  @IsOptional()
+  @IsISO8601({}, { message: 'to must be an ISO-8601 date-time, e.g. 2026-01-31T13:00:00Z' })
+  to?: string;
+
+  @ApiPropertyOptional({ description: 'Width of the time-series buckets in seconds (1 to 31536000); omit for no series.' })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt({ message: 'bucketSeconds must be a whole number of seconds from 1 to 31536000' })
+  @Min(1, { message: 'bucketSeconds must be a whole number of seconds from 1 to 31536000' })
+  @Max(31_536_000, { message: 'bucketSeconds must be a whole number of seconds from 1 to 31536000' })
+  bucketSeconds?: number;
+}

@@ -1,0 +1,89 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import { IsInt, IsObject, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
+import { FunctionView, UpdateFunctionDto } from './function.dto';
+
+/**
+ * Payload of the function RPCs that name one function (Get, Resolve, Delete, RequestBuild,
+ * GetRuntimeSpec, ResolveSecrets): `id` is the function's uuid or its label. The registry also
+ * accepts the same value as `functionId` or `label`.
+ */
+export interface FunctionRef {
+  id: string;
+}
+
+/** Payload of FunctionPatterns.Update: the changes replace the fields they name (config as a whole). */
+export interface UpdateFunctionCommand {
+  id: string;
+  changes: UpdateFunctionDto;
+}
+
+/** Query of GET /api/v1/functions and payload of FunctionPatterns.List. */
+export class ListFunctionsQueryDto {
+  @ApiPropertyOptional({ default: 50, minimum: 1, maximum: 500 })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt({ message: 'limit must be a whole number from 1 to 500' })
+  @Min(1, { message: 'limit must be a whole number from 1 to 500' })
+  @Max(500, { message: 'limit must be a whole number from 1 to 500' })
+  limit?: number;
+
+  @ApiPropertyOptional({ default: 0, minimum: 0 })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt({ message: 'offset must be a whole number from 0' })
+  @Min(0, { message: 'offset must be a whole number from 0' })
+  offset?: number;
+
+  @ApiPropertyOptional({ description: 'Only functions whose label contains this text.', example: 'hello' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(63)
+  label?: string;
+}
+
+/** Answer of FunctionPatterns.List: one page, newest first. */
+export interface FunctionPage {
+  items: FunctionView[];
+  total: number;
+  limit: number;
+  offset: number;
+}
+
+export const SECRET_NAME_PATTERN = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+/** Body of PUT /api/v1/secrets/{name}. */
+export class SecretValuesDto {
+  @ApiProperty({
+    description: 'Keys and their values; a function references one as {"env": "DB_PASSWORD", "secret": "db", "key": "password"}.',
+    example: { password: 's3cr3t', user: 'app' },
+  })
+  @IsObject({ message: 'values must be an object of string values, e.g. {"password": "s3cr3t"}' })
+  values: Record<string, string>;
+}
+
+/** Payload of FunctionPatterns.PutSecret (creates or replaces the secret). */
+export class PutSecretDto extends SecretValuesDto {
+  @ApiProperty({ example: 'db' })
+  @IsString()
+  @Matches(SECRET_NAME_PATTERN, { message: 'secret name must be 1-63 lowercase letters, digits or dashes, starting and ending with a letter or digit' })
+  name: string;
+}
+
+/** A secret as listed: never its values. */
+export interface SecretView {
+  name: string;
+  keys: string[];
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** Payload of FunctionPatterns.DeleteSecret. */
+export interface SecretRef {
+  name: string;
+}
+
+/** Payload of FunctionPatterns.ResolveSecrets; answer: Record<envName, value> for the function's config.secrets. */
+export interface ResolveSecretsCommand {
+  functionId: string;
+}

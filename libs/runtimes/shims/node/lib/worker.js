@@ -1,0 +1,141 @@
+'use strict';
+/**
+ * Worker mode: a generic worker started (in its sandbox) before it knows its function. It says HELLO
+ * on fd 3, waits for LOAD (entry point, env, limits), then serves INVOKE frames until the invoker goes
+ * away. See protocol.js for the frames.
+ */
+const fs = require('fs');
+const net = require('net');
+const { Frame, encodeJson, encodeResult, encodeLog, FrameReader } = require('./protocol');
+const { loadHandler } = require('./loader');
+const { captureOutput, withInvocation, currentInvocation } = require('./capture');
+const { invoke, describeError } = require('./invocation');
+
+const CONTROL_FD = 3;
+const O_CLOEXEC = 0o2000000;
+/** Largest frame the invoker may send: requests are capped at 100 MiB and travel as base64 inside JSON. */
+const MAX_INBOUND_FRAME = 160 * 1024 * 1024;
+/** Per invocation, output beyond this is counted but not sent (the invoker keeps 64 KiB anyway). */
+const LOG_LIMIT = 64 * 1024;
+
+/**
+ * Closes descriptors inherited by accident from whatever started the invoker. They lack O_CLOEXEC,
+ * which tells them apart from the runtime's own (all opened with it); 0-2 and the control socket stay.
+ */
+function closeLeakedFds() {
+  let fds;
+  try {
+    fds = fs.readdirSync('/proc/self/fd');
+  } catch {
+    return;
+  }
+  for (const name of fds) {
+    const fd = Number(name);
+    if (!(fd > CONTROL_FD)) continue;
+    try {
+      const flags = /flags:\s*([0-7]+)/.exec(fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'));
+      if (flags && (parseInt(flags[1], 8) & O_CLOEXEC) === 0) fs.closeSync(fd);
+    } catch {
+      // Gone meanwhile (it was the directory listing's own descriptor).
+    }
+  }
+}
+
+function runWorker() {
+  closeLeakedFds();
+  const baseEnv = { ...process.env };
+  const socket = new net.Socket({ fd: CONTROL_FD, readable: true, writable: true });
+  const send = (frames) => {
+    for (const f of frames) socket.write(f);
+  };
+  const logBytes = new Map();
+  const inflight = new Map();
+  let fn = null;
+  let handler = null;
+
+  captureOutput((id, fd, text) => {
+    if (id !== 0) {
+      const sent = logBytes.get(id);
+      if (sent === undefined) return; // The invocation already answered.
+      logBytes.set(id, sent + text.length);
+      if (sent >= LOG_LIMIT) return;
+      if (sent + text.length > LOG_LIMIT) text = text.slice(0, LOG_LIMIT - sent);
+    }
+    send(encodeLog(id, fd, text));
+  });
+
+  // An exception no handler caught (a stray callback) fails the invocation it belongs to, not the worker.
+  process.on('uncaughtException', (err) => {
+    const id = currentInvocation() || (inflight.size === 1 ? inflight.keys().next().value : 0);
+    const entry = inflight.get(id);
+    if (entry) entry.fail(describeError(err));
+    else process.stderr.write(`uncaught exception outside any invocation: ${err && err.stack ? err.stack : err}\n`);
+  });
+
+  const onLoad = async (body) => {
+    if (fn) return send(encodeJson(Frame.LOAD_ERROR, 0, { name: 'LoadError', message: 'this worker already runs a function' }));
+    const started = process.hrtime.bigint();
+    try {
+      const spec = JSON.parse(body.toString('utf8'));
+      for (const key of Object.keys(process.env)) delete process.env[key];
+      Object.assign(process.env, baseEnv, spec.env || {});
+      const codeDir = spec.codeDir || '/code';
+      process.chdir(codeDir);
+      handler = await loadHandler(codeDir, spec.entrypoint);
+      fn = spec;
+      send(encodeJson(Frame.LOADED, 0, { ms: Number(process.hrtime.bigint() - started) / 1e6 }));
+    } catch (err) {
+      send(encodeJson(Frame.LOAD_ERROR, 0, describeError(err)));
+    }
+  };
+
+  const finish = (id, out) => {
+    const entry = inflight.get(id);
+    if (!entry || entry.done) return;
+    entry.done = true;
+    inflight.delete(id);
+    const logged = logBytes.get(id) || 0;
+    logBytes.delete(id);
+    if (logged > LOG_LIMIT) send(encodeLog(id, 2, `\n...[logs truncated: ${logged - LOG_LIMIT} more characters]\n`));
+    if (out.ok) {
+      const r = out.response;
+      send(encodeResult(id, { statusCode: r.statusCode, headers: r.headers, json: r.json }, r.body));
+    } else {
+      send(encodeJson(Frame.ERROR, id, out.error));
+    }
+  };
+
+  const onInvoke = (id, body) => {
+    if (!handler) return send(encodeJson(Frame.ERROR, id, { name: 'StateError', message: 'no function is loaded in this worker' }));
+    let request;
+    try {
+      request = JSON.parse(body.toString('utf8'));
+    } catch (err) {
+      return send(encodeJson(Frame.ERROR, id, { name: 'ProtocolError', message: `unreadable invocation: ${err.message}` }));
+    }
+    logBytes.set(id, 0);
+    inflight.set(id, { done: false, fail: (error) => finish(id, { ok: false, error }) });
+    withInvocation(id, () => invoke(handler, request.input, fn, request.ctx || {})).then((out) => finish(id, out));
+  };
+
+  const reader = new FrameReader(MAX_INBOUND_FRAME, (type, id, body) => {
+    if (type === Frame.INVOKE) onInvoke(id, body);
+    else if (type === Frame.LOAD) void onLoad(body);
+  });
+  socket.on('data', (chunk) => {
+    try {
+      reader.push(chunk);
+    } catch (err) {
+      process.stderr.write(`worker protocol error: ${err.message}\n`);
+      process.exit(70);
+    }
+  });
+  // The invoker is gone: nothing left to serve.
+  socket.on('close', () => process.exit(0));
+  socket.on('error', () => process.exit(0));
+  // The first asynchronous fs call starts libuv's thread pool: done now, so those threads exist before the
+  // invoker caps the worker's processes and threads, and never count against the function's allowance.
+  fs.stat('/', () => send(encodeJson(Frame.HELLO, 0, { runtime: 'node', version: process.version })));
+}
+
+module.exports = { runWorker, closeLeakedFds };

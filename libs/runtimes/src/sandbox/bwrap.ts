@@ -1,0 +1,129 @@
+import { accessSync, constants, lstatSync, readlinkSync, realpathSync } from 'fs';
+import * as path from 'path';
+import type { RuntimeFamily } from '@platform/contracts';
+
+/** Where things appear inside a sandbox. */
+export const SANDBOX_CODE_DIR = '/code';
+export const SANDBOX_SHIM_DIR = '/hks/shim';
+
+/** Environment every sandboxed runtime starts with; the function's own variables are added when it loads. */
+export const SANDBOX_BASE_ENV: Record<string, string> = {
+  PATH: '/usr/local/bin:/usr/bin:/bin',
+  HOME: '/tmp',
+  TMPDIR: '/tmp',
+  LANG: 'C.UTF-8',
+};
+
+/** Files a worker with network egress needs to resolve names and verify TLS certificates. */
+const EGRESS_ETC = ['/etc/resolv.conf', '/etc/hosts', '/etc/nsswitch.conf', '/etc/host.conf', '/etc/gai.conf', '/etc/ssl', '/etc/ca-certificates', '/etc/pki'];
+
+export interface SandboxLayout {
+  family: RuntimeFamily;
+  /** Host directory bound read-only at /code. */
+  codeDir: string;
+  /** Host directory holding the shims (node/, python/), bound read-only at /hks/shim. */
+  shimRoot: string;
+  /** The runtime binary (node or python3) on the host. */
+  runtimeBin: string;
+  egress: boolean;
+  /** uid/gid inside the sandbox (the user namespace maps it to the uid bwrap runs as). */
+  uid: number;
+  gid: number;
+  /** bwrap writes {"child-pid": N} here, then waits on blockFd until the caller has set up cgroups. */
+  infoFd?: number;
+  blockFd?: number;
+}
+
+/** Host paths that are symlinks into /usr on merged-/usr systems (/bin -> usr/bin ...), else bound as is. */
+function rootLinks(): string[] {
+  const args: string[] = [];
+  for (const dir of ['/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32']) {
+    let stat;
+    try {
+      stat = lstatSync(dir);
+    } catch {
+      continue;
+    }
+    if (stat.isSymbolicLink()) args.push('--symlink', readlinkSync(dir), dir);
+    else if (stat.isDirectory()) args.push('--ro-bind', dir, dir);
+  }
+  return args;
+}
+
+let cachedRootLinks: string[] | undefined;
+
+/** A runtime installed outside /usr (nvm, pyenv ...) needs its own prefix bound read-only. */
+function runtimePrefix(runtimeBin: string): string[] {
+  const real = realpathSync(runtimeBin);
+  if (real.startsWith('/usr/')) return [];
+  const prefix = path.dirname(path.dirname(real));
+  return ['--ro-bind', prefix, prefix];
+}
+
+/**
+ * The bwrap command line of a worker: its own user (unprivileged uid), pid, ipc, uts, cgroup and (unless
+ * egress) network namespaces; no capabilities; no nested user namespaces; only /usr (and the root
+ * links into it), the shims and the function's code, all read-only; a private /proc, /dev and tmpfs
+ * /tmp; an environment holding only PATH/HOME/TMPDIR/LANG. The root itself is read-only.
+ */
+export function sandboxArgs(o: SandboxLayout): string[] {
+  cachedRootLinks ??= rootLinks();
+  const env = Object.entries(SANDBOX_BASE_ENV).flatMap(([k, v]) => ['--setenv', k, v]);
+  if (o.family === 'python') env.push('--setenv', 'PYTHONDONTWRITEBYTECODE', '1', '--setenv', 'PYTHONUNBUFFERED', '1');
+  const args = [
+    '--unshare-user',
+    '--uid', String(o.uid),
+    '--gid', String(o.gid),
+    '--disable-userns',
+    '--unshare-pid',
+    '--unshare-ipc',
+    '--unshare-uts',
+    '--unshare-cgroup-try',
+    ...(o.egress ? [] : ['--unshare-net']),
+    '--hostname', 'function',
+    '--die-with-parent',
+    '--new-session',
+    '--cap-drop', 'ALL',
+    '--clearenv',
+    ...env,
+    '--ro-bind', '/usr', '/usr',
+    ...cachedRootLinks,
+    ...runtimePrefix(o.runtimeBin),
+    '--ro-bind-try', '/etc/localtime', '/etc/localtime',
+    ...(o.egress ? EGRESS_ETC.flatMap((p) => ['--ro-bind-try', p, p]) : []),
+    '--proc', '/proc',
+    '--dev', '/dev',
+    '--tmpfs', '/tmp',
+    '--ro-bind', o.shimRoot, SANDBOX_SHIM_DIR,
+    '--ro-bind', o.codeDir, SANDBOX_CODE_DIR,
+    '--chdir', SANDBOX_CODE_DIR,
+    '--remount-ro', '/',
+    ...(o.infoFd !== undefined ? ['--info-fd', String(o.infoFd)] : []),
+    ...(o.blockFd !== undefined ? ['--block-fd', String(o.blockFd)] : []),
+    '--',
+    ...runtimeCommand(o.family, o.runtimeBin, SANDBOX_SHIM_DIR),
+    '--worker',
+  ];
+  return args;
+}
+
+/** The runtime and shim script, without the mode argument. */
+export function runtimeCommand(family: RuntimeFamily, runtimeBin: string, shimRoot: string): string[] {
+  return family === 'python'
+    ? [runtimeBin, '-I', '-B', path.join(shimRoot, 'python', 'main.py')]
+    : [runtimeBin, path.join(shimRoot, 'node', 'index.js')];
+}
+
+/** The bwrap binary, or undefined when bubblewrap is not installed. */
+export function findBwrap(candidates = [process.env.HKS_BWRAP, '/usr/bin/bwrap', '/usr/local/bin/bwrap', '/bin/bwrap']): string | undefined {
+  for (const c of candidates) {
+    if (!c) continue;
+    try {
+      accessSync(c, constants.X_OK);
+      return c;
+    } catch {
+      // Try the next place.
+    }
+  }
+  return undefined;
+}

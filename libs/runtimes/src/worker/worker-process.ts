@@ -1,0 +1,378 @@
+import { ChildProcess, spawn } from 'child_process';
+import { randomBytes } from 'crypto';
+import type { Readable, Writable } from 'stream';
+import type { Socket } from 'net';
+import type { RuntimeFamily } from '@platform/contracts';
+import { runtimeCommand, SANDBOX_BASE_ENV, SANDBOX_CODE_DIR, sandboxArgs } from '../sandbox/bwrap';
+import type { WorkerCgroup } from '../sandbox/cgroups';
+import { workerProtocol as P } from '../shims';
+import { LogBuffer } from './log-buffer';
+import { reprioritize } from './process-tree';
+
+export interface SandboxOptions {
+  bwrapPath: string;
+  /** uid/gid inside the sandbox. */
+  uid: number;
+  gid: number;
+  /** uid/gid bwrap itself runs as (an invoker running as root drops to an unprivileged user here). */
+  runAs?: { uid: number; gid: number };
+}
+
+export interface WorkerStartOptions {
+  family: RuntimeFamily;
+  /** Host directory of the function's code (bound read-only at /code in a sandbox). */
+  codeDir: string;
+  /** Host directory holding the shims. */
+  shimRoot: string;
+  runtimeBin: string;
+  egress: boolean;
+  /** bubblewrap settings; null runs the shim as a plain child process (when bwrap is not installed). */
+  sandbox: SandboxOptions | null;
+  /** The sandbox's first process joins it before anything else runs in the sandbox. */
+  cgroup?: WorkerCgroup;
+  /** Scheduling niceness the worker starts with (prewarmed workers start low). */
+  niceness?: number;
+  startTimeoutMs?: number;
+  id?: string;
+}
+
+/** What a worker needs to load its function (LOAD frame). */
+export interface LoadSpec {
+  entrypoint: string;
+  env: Record<string, string>;
+  functionId?: string;
+  label?: string;
+  version?: number;
+  memoryMb?: number;
+  timeoutMs?: number;
+  maxResponseBytes?: number;
+  concurrency?: number;
+}
+
+export interface WorkerExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export interface HandlerError {
+  name: string;
+  message: string;
+  stack?: string;
+  code?: string;
+}
+
+export type InvocationReply =
+  | { ok: true; statusCode: number; headers: Record<string, string | string[]>; body: Buffer; json: boolean; logs: string }
+  | { ok: false; error: HandlerError; logs: string };
+
+/** The worker died (or was killed) while an invocation was in flight. */
+export class WorkerExitedError extends Error {
+  constructor(
+    readonly exit: WorkerExit,
+    readonly logs: string,
+    readonly protocolProblem?: string,
+  ) {
+    super(protocolProblem ?? `worker exited (${exit.signal ?? `code ${exit.code}`})`);
+  }
+}
+
+/** The function could not be loaded (missing module, syntax error, handler not exported ...). */
+export class WorkerLoadError extends Error {
+  constructor(
+    message: string,
+    readonly logs = '',
+  ) {
+    super(message);
+  }
+}
+
+interface Pending {
+  resolve: (reply: InvocationReply) => void;
+  reject: (err: Error) => void;
+  logs: LogBuffer;
+}
+
+const BEFORE_LOAD_FRAME_LIMIT = 1024 * 1024;
+/** Room for headers and metadata on top of the largest response body. */
+const FRAME_OVERHEAD = 1024 * 1024;
+
+/**
+ * One runtime process (node or python shim) in its sandbox, spoken to over the frame protocol on a
+ * socket pair. Generic until `load()`; then serves `invoke()` calls, several at once when the function's
+ * concurrency allows. A worker never outlives its invoker (bwrap --die-with-parent).
+ */
+export class WorkerProcess {
+  readonly id: string;
+  readonly family: RuntimeFamily;
+  readonly egress: boolean;
+  readonly sandboxed: boolean;
+  readonly cgroup?: WorkerCgroup;
+  /** The sandbox's first process, as a host pid (the root of the worker's process tree). */
+  sandboxPid?: number;
+  /** Output the runtime wrote straight to fds 1/2 while no single invocation could own it. */
+  onStrayOutput?: (text: string) => void;
+  readonly exited: Promise<WorkerExit>;
+  loaded = false;
+
+  private readonly child: ChildProcess;
+  private readonly socket: Socket;
+  private readonly reader: { push(chunk: Buffer): void; maxFrameBytes?: number };
+  private readonly pending = new Map<number, Pending>();
+  private seq = 0;
+  private exit?: WorkerExit;
+  private protocolProblem?: string;
+  private hello?: { resolve: () => void; reject: (err: Error) => void };
+  private loading?: { resolve: (ms: number) => void; reject: (err: Error) => void };
+  private resolveExited!: (exit: WorkerExit) => void;
+
+  private constructor(private readonly o: WorkerStartOptions) {
+    this.id = o.id ?? randomBytes(6).toString('hex');
+    this.family = o.family;
+    this.egress = o.egress;
+    this.sandboxed = o.sandbox !== null;
+    this.cgroup = o.cgroup;
+    this.exited = new Promise((r) => (this.resolveExited = r));
+    this.child = this.spawn();
+    this.socket = this.child.stdio[3] as Socket;
+    this.reader = new P.FrameReader(BEFORE_LOAD_FRAME_LIMIT, (type, id, body) => this.onFrame(type, id, body));
+    this.socket.on('data', (chunk: Buffer) => {
+      try {
+        this.reader.push(chunk);
+      } catch (err) {
+        this.violation(`worker broke the protocol: ${(err as Error).message}`);
+      }
+    });
+    this.socket.on('error', () => undefined);
+    for (const stream of [this.child.stdout, this.child.stderr]) stream?.on('data', (c: Buffer) => this.onRawOutput(c));
+    this.child.on('error', (err) => this.finish({ code: null, signal: null }, `could not start the worker: ${err.message}`));
+    this.child.on('exit', (code, signal) => {
+      // 'close' comes once the pipes are drained (last frames read); do not wait for it forever.
+      setTimeout(() => this.finish({ code, signal }), 500).unref();
+    });
+    this.child.on('close', (code, signal) => this.finish({ code, signal }));
+  }
+
+  /** Starts a worker; resolves once its shim said HELLO (the runtime is up and waits for a function). */
+  static async start(o: WorkerStartOptions): Promise<WorkerProcess> {
+    const worker = new WorkerProcess(o);
+    const timeoutMs = o.startTimeoutMs ?? 15_000;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        worker.kill();
+        reject(new Error(`the ${o.family} worker did not start within ${timeoutMs} ms`));
+      }, timeoutMs);
+      worker.hello = {
+        resolve: () => (clearTimeout(timer), resolve()),
+        reject: (err) => (clearTimeout(timer), reject(err)),
+      };
+    });
+    return worker;
+  }
+
+  get inflight(): number {
+    return this.pending.size;
+  }
+
+  get alive(): boolean {
+    return this.exit === undefined;
+  }
+
+  private spawn(): ChildProcess {
+    const o = this.o;
+    if (!o.sandbox) {
+      const cmd = runtimeCommand(o.family, o.runtimeBin, o.shimRoot);
+      return spawn(cmd[0], [...cmd.slice(1), '--worker'], {
+        cwd: o.codeDir,
+        env: { ...SANDBOX_BASE_ENV, PATH: process.env.PATH ?? SANDBOX_BASE_ENV.PATH, HOME: process.env.HOME ?? '/tmp' },
+        stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+      });
+    }
+    const args = sandboxArgs({
+      family: o.family,
+      codeDir: o.codeDir,
+      shimRoot: o.shimRoot,
+      runtimeBin: o.runtimeBin,
+      egress: o.egress,
+      uid: o.sandbox.uid,
+      gid: o.sandbox.gid,
+      infoFd: 4,
+      blockFd: 5,
+    });
+    const child = spawn(o.sandbox.bwrapPath, args, {
+      env: {},
+      stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe', 'pipe'],
+      uid: o.sandbox.runAs?.uid,
+      gid: o.sandbox.runAs?.gid,
+    });
+    // bwrap reports the sandbox's first process and waits: it joins the worker's cgroups before the
+    // runtime (let alone the function) runs, so every byte and process of the worker is accounted for.
+    let info = '';
+    const infoStream = child.stdio[4] as Readable;
+    const release = (child.stdio as unknown as Array<Writable>)[5];
+    infoStream.on('data', (chunk: Buffer) => {
+      if (this.sandboxPid !== undefined) return;
+      info += chunk.toString('utf8');
+      let pid: number;
+      try {
+        pid = JSON.parse(info)['child-pid'];
+      } catch {
+        return; // Not all of it yet.
+      }
+      this.sandboxPid = pid;
+      try {
+        this.o.cgroup?.attach(pid);
+        if (this.o.niceness) reprioritize(pid, this.o.niceness);
+        release.end('go');
+      } catch (err) {
+        this.finish({ code: null, signal: null }, `could not put the worker in its cgroup: ${(err as Error).message}`);
+        this.kill();
+      }
+    });
+    infoStream.on('error', () => undefined);
+    release.on('error', () => undefined);
+    return child;
+  }
+
+  /** Loads the function; resolves with how long the runtime took to load it. */
+  load(spec: LoadSpec, timeoutMs = 30_000): Promise<number> {
+    if (!this.alive) return Promise.reject(new WorkerLoadError('the worker is no longer running'));
+    if (this.loaded || this.loading) return Promise.reject(new WorkerLoadError('this worker already runs a function'));
+    this.reader.maxFrameBytes = (spec.maxResponseBytes ?? 6 * 1024 * 1024) + FRAME_OVERHEAD;
+    return new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.loading = undefined;
+        this.kill();
+        reject(new WorkerLoadError(`loading the function took longer than ${timeoutMs} ms (does its module run code that never ends?)`));
+      }, timeoutMs);
+      this.loading = {
+        resolve: (ms) => (clearTimeout(timer), (this.loaded = true), resolve(ms)),
+        reject: (err) => (clearTimeout(timer), reject(err)),
+      };
+      this.write(P.encodeJson(P.Frame.LOAD, 0, { ...spec, codeDir: this.sandboxed ? SANDBOX_CODE_DIR : this.o.codeDir }));
+    });
+  }
+
+  /**
+   * Runs one invocation. Resolves with the handler's response or its error; rejects with
+   * WorkerExitedError when the worker dies first (crash, OOM kill, timeout kill).
+   */
+  invoke(input: unknown, ctx: { invocationId: string; deadline: number }): Promise<InvocationReply> {
+    if (!this.alive) return Promise.reject(new WorkerExitedError(this.exit!, '', this.protocolProblem));
+    this.seq = this.seq >= 0xfffffffe ? 1 : this.seq + 1;
+    const id = this.seq;
+    const body = Buffer.from(JSON.stringify({ input, ctx }), 'utf8');
+    return new Promise<InvocationReply>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject, logs: new LogBuffer() });
+      this.write(P.encode(P.Frame.INVOKE, id, body));
+    });
+  }
+
+  /** Lets the scheduler treat the worker like any other process again (see reprioritize). */
+  setNiceness(niceness: number): void {
+    if (this.sandboxPid !== undefined && this.alive) reprioritize(this.sandboxPid, niceness);
+  }
+
+  /** SIGKILL to the whole sandbox; `exited` resolves once it is gone. */
+  kill(): void {
+    if (this.exit) return;
+    if (this.sandboxPid !== undefined) {
+      try {
+        // Killing the sandbox's first process tears down its pid namespace: every process in it dies.
+        process.kill(this.sandboxPid, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+    }
+    this.child.kill('SIGKILL');
+    this.cgroup?.killAll();
+  }
+
+  private write(frames: Buffer[]): void {
+    for (const f of frames) this.socket.write(f);
+  }
+
+  private onFrame(type: number, id: number, body: Buffer): void {
+    const F = P.Frame;
+    try {
+      switch (type) {
+        case F.HELLO:
+          this.hello?.resolve();
+          this.hello = undefined;
+          return;
+        case F.LOADED: {
+          const loading = this.loading;
+          this.loading = undefined;
+          loading?.resolve(Number(JSON.parse(body.toString('utf8')).ms) || 0);
+          return;
+        }
+        case F.LOAD_ERROR: {
+          const loading = this.loading;
+          this.loading = undefined;
+          const e = JSON.parse(body.toString('utf8')) as HandlerError;
+          loading?.reject(new WorkerLoadError(e.message));
+          return;
+        }
+        case F.RESULT: {
+          const p = this.take(id);
+          if (!p) return;
+          const { meta, body: payload } = P.decodeResult(body);
+          p.resolve({ ok: true, statusCode: meta.statusCode, headers: meta.headers ?? {}, body: payload, json: meta.json === true, logs: p.logs.toString() });
+          return;
+        }
+        case F.ERROR: {
+          const p = this.take(id);
+          if (!p) return;
+          const e = JSON.parse(body.toString('utf8')) as HandlerError;
+          p.resolve({ ok: false, error: { name: String(e.name ?? 'Error'), message: String(e.message ?? ''), stack: e.stack, code: e.code }, logs: p.logs.toString() });
+          return;
+        }
+        case F.LOG: {
+          const text = body.toString('utf8', 1);
+          if (id === 0) this.onStrayOutput?.(text);
+          else this.pending.get(id)?.logs.append(text);
+          return;
+        }
+        default:
+          this.violation(`worker sent an unknown frame type ${type}`);
+      }
+    } catch (err) {
+      this.violation(`worker sent an unreadable frame: ${(err as Error).message}`);
+    }
+  }
+
+  private take(id: number): Pending | undefined {
+    const p = this.pending.get(id);
+    this.pending.delete(id);
+    return p;
+  }
+
+  /** Output on the worker's own fds: a child process of the handler, or the runtime itself. */
+  private onRawOutput(chunk: Buffer): void {
+    const text = chunk.toString('utf8');
+    if (this.pending.size === 1) this.pending.values().next().value!.logs.append(text);
+    else this.onStrayOutput?.(text);
+  }
+
+  /** A worker that breaks the protocol is not trusted with anything else: it is killed. */
+  private violation(problem: string): void {
+    this.protocolProblem ??= problem;
+    this.kill();
+  }
+
+  private finish(exit: WorkerExit, problem?: string): void {
+    if (this.exit) return;
+    if (problem) this.protocolProblem ??= problem;
+    this.exit = exit;
+    const err = (logs: string) => new WorkerExitedError(exit, logs, this.protocolProblem);
+    this.hello?.reject(new Error(this.protocolProblem ?? `the ${this.family} worker exited while starting (${exit.signal ?? `code ${exit.code}`})`));
+    this.hello = undefined;
+    this.loading?.reject(new WorkerLoadError(this.protocolProblem ?? `the worker exited while loading the function (${exit.signal ?? `code ${exit.code}`})`));
+    this.loading = undefined;
+    for (const [id, p] of this.pending) {
+      this.pending.delete(id);
+      p.reject(err(p.logs.toString()));
+    }
+    this.socket.destroy();
+    this.resolveExited(exit);
+  }
+}

@@ -1,0 +1,170 @@
+import { ChildProcess, spawn } from 'child_process';
+import { createHash } from 'crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'fs';
+import * as net from 'net';
+import { tmpdir } from 'os';
+import * as path from 'path';
+import * as tar from 'tar-stream';
+import { gzipSync } from 'zlib';
+
+export interface TestOciRegistry {
+  /** host:port, as image references and HKS_OCI_REGISTRY name it. */
+  host: string;
+  url: string;
+  /** Where the registry keeps blobs and manifests (to check that nothing new was uploaded). */
+  storageDir: string;
+  stop(): Promise<void>;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Starts a real registry (`/usr/bin/docker-registry serve`, the CNCF distribution) on a free loopback
+ * port with its own storage directory and no auth. Call stop() in afterAll.
+ */
+export async function startOciRegistry(binary = process.env.HKS_TEST_REGISTRY_BIN ?? '/usr/bin/docker-registry'): Promise<TestOciRegistry> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'hks-registry-'));
+  const storageDir = path.join(dir, 'storage');
+  const port = await freePort();
+  const config = path.join(dir, 'config.yml');
+  writeFileSync(
+    config,
+    [
+      'version: 0.1',
+      'log:',
+      '  level: error',
+      '  accesslog:',
+      '    disabled: true',
+      'storage:',
+      '  filesystem:',
+      `    rootdirectory: ${storageDir}`,
+      '  delete:',
+      '    enabled: true',
+      'http:',
+      `  addr: 127.0.0.1:${port}`,
+      '',
+    ].join('\n'),
+  );
+  let output = '';
+  const proc: ChildProcess = spawn(binary, ['serve', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+  proc.stdout?.on('data', (c) => (output = (output + c).slice(-4000)));
+  proc.stderr?.on('data', (c) => (output = (output + c).slice(-4000)));
+  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+  const host = `127.0.0.1:${port}`;
+  const url = `http://${host}`;
+  const stop = async () => {
+    if (proc.exitCode === null && proc.signalCode === null) {
+      proc.kill('SIGTERM');
+      const timer = setTimeout(() => proc.kill('SIGKILL'), 5_000);
+      await exited;
+      clearTimeout(timer);
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    if (proc.exitCode !== null) {
+      await stop();
+      throw new Error(`docker-registry exited with code ${proc.exitCode}: ${output}`);
+    }
+    try {
+      const res = await fetch(`${url}/v2/`);
+      await res.arrayBuffer();
+      if (res.status === 200) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`docker-registry did not answer on ${url} in time: ${output}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { host, url, storageDir, stop };
+}
+
+const digestOf = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+
+async function tarOf(files: Record<string, string>): Promise<Buffer> {
+  const pack = tar.pack();
+  const chunks: Buffer[] = [];
+  const done = new Promise<Buffer>((resolve, reject) => {
+    pack.on('data', (c) => chunks.push(c as Buffer));
+    pack.on('end', () => resolve(Buffer.concat(chunks)));
+    pack.on('error', reject);
+  });
+  const dirs = new Set<string>();
+  for (const p of Object.keys(files)) {
+    const parts = p.split('/');
+    for (let i = 1; i < parts.length; i++) dirs.add(parts.slice(0, i).join('/'));
+  }
+  for (const d of [...dirs].sort()) pack.entry({ name: `${d}/`, type: 'directory', mode: 0o755, mtime: new Date(0) });
+  for (const p of Object.keys(files).sort()) pack.entry({ name: p, mode: 0o755, mtime: new Date(0) }, files[p]);
+  pack.finalize();
+  return done;
+}
+
+async function pushBlob(registryUrl: string, repository: string, blob: Buffer): Promise<string> {
+  const digest = digestOf(blob);
+  const start = await fetch(`${registryUrl}/v2/${repository}/blobs/uploads/`, { method: 'POST' });
+  await start.arrayBuffer();
+  if (start.status !== 202) throw new Error(`starting an upload to ${repository} answered ${start.status}`);
+  const location = new URL(start.headers.get('location') as string, registryUrl);
+  location.searchParams.set('digest', digest);
+  const put = await fetch(location, { method: 'PUT', headers: { 'content-type': 'application/octet-stream' }, body: blob });
+  await put.arrayBuffer();
+  if (put.status !== 201) throw new Error(`uploading ${digest} to ${repository} answered ${put.status}`);
+  return digest;
+}
+
+/**
+ * Pushes a small base image of one layer holding `files` (path -> text) to `<registry>/<repository>:<tag>`.
+ * Returns the image reference and the manifest digest.
+ */
+export async function pushTestBaseImage(
+  registry: TestOciRegistry,
+  repository: string,
+  tag: string,
+  files: Record<string, string>,
+  env: string[] = ['PATH=/usr/local/bin:/usr/bin:/bin'],
+): Promise<{ reference: string; digest: string; layerDigest: string }> {
+  const layerTar = await tarOf(files);
+  const layer = gzipSync(layerTar);
+  const layerDigest = await pushBlob(registry.url, repository, layer);
+  const config = Buffer.from(
+    JSON.stringify({
+      architecture: 'amd64',
+      os: 'linux',
+      created: '2024-01-01T00:00:00Z',
+      config: { Env: env, Cmd: ['/bin/sh'] },
+      rootfs: { type: 'layers', diff_ids: [digestOf(layerTar)] },
+      history: [{ created: '2024-01-01T00:00:00Z', created_by: 'hks test base image' }],
+    }),
+  );
+  const configDigest = await pushBlob(registry.url, repository, config);
+  const manifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: configDigest, size: config.length },
+      layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: layerDigest, size: layer.length }],
+    }),
+  );
+  const res = await fetch(`${registry.url}/v2/${repository}/manifests/${tag}`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' },
+    body: manifest,
+  });
+  await res.arrayBuffer();
+  if (res.status !== 201) throw new Error(`pushing the manifest of ${repository}:${tag} answered ${res.status}`);
+  return { reference: `${registry.host}/${repository}:${tag}`, digest: digestOf(manifest), layerDigest };
+}
