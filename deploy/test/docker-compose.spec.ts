@@ -1,5 +1,6 @@
 import { existsSync } from 'fs';
 import * as path from 'path';
+import { composeSchemaErrors } from './support/compose-schema';
 import { PLATFORM_APPS, readYamlDocuments, REPO_ROOT } from './support/manifests';
 import { appSettingsSchema, documentedUnsetSettings, loadAppSettings, settingsWithoutDefault } from './support/settings';
 
@@ -34,6 +35,15 @@ const dependsOn = (service: any): Record<string, { condition: string }> =>
     : (service.depends_on ?? {});
 
 describe('docker-compose.yml', () => {
+  it('is valid against the Compose specification, unknown keys included', () => {
+    expect(composeSchemaErrors(compose)).toEqual([]);
+  });
+
+  it('would be refused by that check with a misspelt option', () => {
+    const broken = { ...compose, services: { ...services, gateway: { ...services.gateway, healtcheck: services.gateway.healthcheck } } };
+    expect(composeSchemaErrors(broken)).toEqual(['/services/gateway must NOT have additional properties: healtcheck']);
+  });
+
   it('runs Postgres, RabbitMQ, Redis, a registry, the registry seed and the six apps', () => {
     expect(Object.keys(services).sort()).toEqual([...INFRA, ...ONE_SHOT, ...APP_NAMES].sort());
   });

@@ -23,6 +23,7 @@ export class EventPublisher implements OnModuleInit, OnApplicationShutdown {
   private readonly spool: EventSpool;
   private drainTimer?: NodeJS.Timeout;
   private draining = false;
+  private closed = false;
   private inFlight = new Set<Promise<void>>();
   private readonly publishTimeoutMs: number;
 
@@ -103,9 +104,16 @@ export class EventPublisher implements OnModuleInit, OnApplicationShutdown {
     await Promise.all([...this.inFlight]);
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  /** Before the connection closes (onApplicationShutdown): a channel closed after it never completes. */
+  async beforeApplicationShutdown(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
     if (this.drainTimer) clearInterval(this.drainTimer);
     await this.flush();
     await this.channel.close();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.beforeApplicationShutdown();
   }
 }

@@ -77,8 +77,9 @@ export class EventSubscriber implements BeforeApplicationShutdown, OnApplication
     const flush = async (ch: Channel) => {
       if (timer) clearTimeout(timer);
       timer = undefined;
-      const batch = pending;
-      pending = [];
+      // Never more than batchSize at once: amqplib may deliver a whole socket read between flushes.
+      const batch = pending.splice(0, batchSize);
+      if (pending.length && !timer) timer = setTimeout(() => (chain = chain.then(() => flush(ch))), 0);
       if (!batch.length) return;
       const events: PlatformEvent[] = [];
       const good: ConsumeMessage[] = [];

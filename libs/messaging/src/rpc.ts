@@ -20,7 +20,8 @@ export function rpcServerOptions(settings: CommonSettingsValues, service: RpcSer
       queue: rpcQueue(settings.HKS_NAMESPACE, service),
       queueOptions: { durable: true },
       prefetchCount: 32,
-      noAck: false,
+      // Nest's RMQ server acks only when noAck is true; a request lost with a crashing server just times out.
+      noAck: true,
     },
   } as RmqOptions;
 }

@@ -30,7 +30,19 @@ export interface BuilderHarness {
 export async function startBuilder(extraEnv: Record<string, string> = {}): Promise<BuilderHarness> {
   const db = await createTestDatabase('hks_builder');
   const iso = isolatedEnv({ DATABASE_URL: db.url, ...extraEnv });
+  try {
+    return await start(db, iso);
+  } catch (err) {
+    await db.drop().catch(() => undefined);
+    iso.cleanup();
+    throw err;
+  }
+}
 
+async function start(
+  db: Awaited<ReturnType<typeof createTestDatabase>>,
+  iso: ReturnType<typeof isolatedEnv>,
+): Promise<BuilderHarness> {
   const moduleRef = await Test.createTestingModule({ imports: [BuilderModule.register(iso.env)] }).compile();
   const app = moduleRef.createNestApplication({ logger: false });
   app.enableShutdownHooks();

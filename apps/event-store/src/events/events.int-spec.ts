@@ -177,6 +177,11 @@ describe('event store RPC: query, get, create', () => {
     await expect(query({ type: 'ORDER_PLACED' })).resolves.toMatchObject({ total: 1, items: [created] });
   });
 
+  it('creates an event for a function named by its label', async () => {
+    const created = await call<PlatformEvent>(EventPatterns.Create, { type: 'USER_CREATED', functionId: 'my-function' });
+    expect(created).toMatchObject({ type: 'USER_CREATED', functionId: FN });
+  });
+
   it('creates an event with the given source, status and function', async () => {
     const created = await call<PlatformEvent>(EventPatterns.Create, {
       type: 'PAYMENT_PROCESSED',
@@ -194,6 +199,9 @@ describe('event store RPC: query, get, create', () => {
       message: 'type must be one of USER_CREATED, ORDER_PLACED, PAYMENT_PROCESSED, ITEM_SHIPPED, OTHER',
     });
     await expect(call(EventPatterns.Create, { type: 'OTHER', id: randomUUID() })).rejects.toMatchObject({ statusCode: 400, message: 'unknown field "id"' });
-    await expect(call(EventPatterns.Create, { type: 'OTHER', functionId: 'x' })).rejects.toMatchObject({ statusCode: 400, message: 'functionId must be a UUID' });
+    await expect(call(EventPatterns.Create, { type: 'OTHER', functionId: 'Not A Label!' })).rejects.toMatchObject({
+      statusCode: 400,
+      message: 'functionId must be a UUID',
+    });
   });
 });

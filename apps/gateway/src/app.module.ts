@@ -1,0 +1,41 @@
+import { DynamicModule, Inject, Module, OnModuleInit } from '@nestjs/common';
+import { SettingsModule } from '@platform/config';
+import { AmqpConnection, MessagingModule, RpcClientsModule } from '@platform/messaging';
+import { HealthModule, HealthRegistry } from '@platform/observability';
+import { FunctionAuthCache } from './access/function-auth.cache';
+import { GatewayAccess } from './access/gateway-access';
+import { EventStreamService } from './events/event-stream.service';
+import { EventsController } from './events/events.controller';
+import { FunctionsController } from './functions/functions.controller';
+import { InvocationProxy } from './proxy/invocation-proxy';
+import { SecretsController } from './secrets/secrets.controller';
+import { GatewaySettings } from './settings';
+
+class GatewayHealth implements OnModuleInit {
+  constructor(
+    @Inject(HealthRegistry) private readonly health: HealthRegistry,
+    @Inject(AmqpConnection) private readonly amqp: AmqpConnection,
+  ) {}
+  onModuleInit(): void {
+    this.health.register('rabbitmq', () => {
+      if (!this.amqp.manager.isConnected()) throw new Error('not connected');
+    });
+  }
+}
+
+@Module({})
+export class AppModule {
+  static forRoot(env: NodeJS.ProcessEnv = process.env): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        SettingsModule.forRoot(GatewaySettings, env),
+        MessagingModule.forRoot('gateway'),
+        HealthModule.forService('gateway'),
+        RpcClientsModule.register(['function-registry', 'builder', 'deployer', 'event-store']),
+      ],
+      controllers: [FunctionsController, SecretsController, EventsController],
+      providers: [GatewayAccess, FunctionAuthCache, InvocationProxy, EventStreamService, GatewayHealth],
+    };
+  }
+}

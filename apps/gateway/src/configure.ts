@@ -1,0 +1,104 @@
+import { INestApplication } from '@nestjs/common';
+import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
+import express, { NextFunction, Request, Response } from 'express';
+import type { IncomingMessage, Server, ServerResponse } from 'http';
+import { SETTINGS } from '@platform/config';
+import { httpValidationPipe } from '@platform/messaging';
+import { GatewayAccess, sendError } from './access/gateway-access';
+import { InvocationProxy } from './proxy/invocation-proxy';
+import { GatewaySettingsValues } from './settings';
+
+export const SWAGGER_PATH = 'api/v1/functions/swagger-ui';
+
+type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
+
+/** Everything main.ts adds to the Nest app before it listens; the integration tests use it as is. */
+export function configureGateway(app: INestApplication): void {
+  const settings = app.get<GatewaySettingsValues>(SETTINGS);
+  const access = app.get(GatewayAccess);
+  const proxy = app.get(InvocationProxy);
+  const instance = app.getHttpAdapter().getInstance() as express.Express;
+  instance.disable('x-powered-by');
+  instance.set('etag', false);
+
+  // Invocations are answered before Express sees them: the cheapest path through the gateway.
+  const server = app.getHttpServer() as Server;
+  const listeners = server.listeners('request') as RequestListener[];
+  server.removeAllListeners('request');
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    if (proxy.handle(req, res)) return;
+    for (const listener of listeners) listener.call(server, req, res);
+  });
+
+  // API keys and rate limits for /api, before any body is read; health and the API docs stay open.
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    if (!req.path.startsWith('/api/') || req.path.startsWith(`/${SWAGGER_PATH}`)) return next();
+    if (access.admit(req, res, true)) next();
+  });
+
+  app.use(express.json({ limit: settings.GATEWAY_MAX_BODY_BYTES, type: ['application/json', 'application/*+json'] }));
+  app.use((err: { type?: string; status?: number; message?: string }, _req: Request, res: Response, next: NextFunction) => {
+    if (!err) return next();
+    if (err.type === 'entity.parse.failed') {
+      return sendError(res, { statusCode: 400, error: 'Bad Request', message: 'The request body is not valid JSON' });
+    }
+    if (err.type === 'entity.too.large') {
+      return sendError(res, { statusCode: 413, error: 'Payload Too Large', message: `The request body is larger than ${settings.GATEWAY_MAX_BODY_BYTES} bytes` });
+    }
+    const status = err.status && err.status >= 400 && err.status < 500 ? err.status : 400;
+    sendError(res, { statusCode: status, error: 'Bad Request', message: `The request body cannot be read: ${err.message}` });
+  });
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    if (Array.isArray(req.body)) return sendError(res, { statusCode: 400, error: 'Bad Request', message: 'The request body must be a JSON object, not an array' });
+    next();
+  });
+  app.useGlobalPipes(httpValidationPipe());
+
+  const document = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('hyperkube-functions')
+      .setDescription('Create, build, deploy and invoke functions; query and stream their events.')
+      .setVersion('1')
+      .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'An API key from HKS_API_KEYS (when set)' }, 'bearer')
+      .addApiKey({ type: 'apiKey', in: 'header', name: 'x-api-key' }, 'api-key')
+      .addSecurityRequirements('bearer')
+      .addSecurityRequirements('api-key')
+      .build(),
+  );
+  addInvocationPaths(document);
+  SwaggerModule.setup(SWAGGER_PATH, app, document, {
+    jsonDocumentUrl: `${SWAGGER_PATH}-json`,
+    yamlDocumentUrl: `${SWAGGER_PATH}-yaml`,
+    customSiteTitle: 'hyperkube-functions API',
+  });
+}
+
+/** The proxied routes are not Nest routes, so the scanner cannot see them: describe them by hand. */
+function addInvocationPaths(doc: OpenAPIObject): void {
+  const responses = {
+    200: { description: "The function's answer (any content type)" },
+    404: { description: 'Unknown function' },
+    409: { description: 'Not deployed' },
+    429: { description: 'Queue full or rate limit' },
+    500: { description: 'The handler threw; the message names the exception' },
+    502: { description: 'The worker crashed' },
+    503: { description: 'The invoker is unreachable' },
+    504: { description: 'The invocation timed out' },
+  };
+  const op = (summary: string, param: string) => ({
+    tags: ['invoke'],
+    summary,
+    parameters: [{ name: param, in: 'path' as const, required: true, schema: { type: 'string' } }],
+    requestBody: { required: false, content: { 'application/json': { schema: { type: 'object', example: { data: { name: 'Alice' } } } } } },
+    responses,
+  });
+  doc.paths['/api/v1/functions/invoke/{id}'] = {
+    get: op('Invoke with the query parameters as data', 'id'),
+    post: op('Invoke: {"data": X} gives the handler X; any other JSON body is given whole', 'id'),
+  };
+  doc.paths['/fn/{label}'] = {
+    get: op('HTTP-style invocation (any method and sub-path): the handler gets method, path, query, headers and body', 'label'),
+    post: op('HTTP-style invocation (any method and sub-path)', 'label'),
+  };
+}

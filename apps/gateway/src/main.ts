@@ -1,0 +1,16 @@
+import { CommonSettings, loadSettings } from '@platform/config';
+import { startService } from '@platform/observability';
+import { AppModule } from './app.module';
+import { configureGateway } from './configure';
+import { GatewaySettings } from './settings';
+
+async function main(): Promise<void> {
+  const settings = loadSettings({ ...CommonSettings, ...GatewaySettings });
+  await startService({ service: 'gateway', module: AppModule.forRoot(), port: settings.GATEWAY_PORT, configure: configureGateway });
+}
+
+main().catch((err) => {
+  // eslint-disable-next-line no-console
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});
