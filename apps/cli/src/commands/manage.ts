@@ -1,4 +1,4 @@
-import type { FunctionView, Trigger } from '@platform/contracts';
+import type { FunctionPage, FunctionView, Trigger } from '@platform/contracts';
 import { Command, Option } from 'commander';
 import { ApiError, CliError } from '../errors';
 import { formatDurationMs } from '../manifest/units';
@@ -29,8 +29,7 @@ export function listCommand(context: (cmd: Command) => CommandContext): Command 
     .addOption(output())
     .action(async (_opts: unknown, cmd: Command) => {
       const ctx = context(cmd);
-      const answer = await ctx.client.call<FunctionView[] | { items: FunctionView[] }>('GET', '/api/v1/functions', { query: { limit: 1000 } });
-      const items = Array.isArray(answer) ? answer : (answer?.items ?? []);
+      const items = await allFunctions(ctx);
       if (ctx.format === 'json') return ctx.out(json(items));
       if (!items.length) return ctx.note('no functions yet; hks function deploy NAME creates one');
       ctx.out(
@@ -40,6 +39,16 @@ export function listCommand(context: (cmd: Command) => CommandContext): Command 
         ),
       );
     });
+}
+
+/** Every function, page by page (the API gives at most 500 at a time). */
+async function allFunctions(ctx: CommandContext): Promise<FunctionView[]> {
+  const all: FunctionView[] = [];
+  for (;;) {
+    const page = await ctx.client.call<FunctionPage>('GET', '/api/v1/functions', { query: { limit: 500, offset: all.length } });
+    all.push(...page.items);
+    if (!page.items.length || all.length >= page.total) return all;
+  }
 }
 
 export function describeCommand(context: (cmd: Command) => CommandContext): Command {

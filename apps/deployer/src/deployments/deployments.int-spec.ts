@@ -21,7 +21,7 @@ describe('deployments over RPC (real Postgres, RabbitMQ, Redis; HTTP invoker; RP
     expect(view.url).toBe(`${h.invoker.url}/invoke/${spec.functionId}`);
     expect(view.env).toBeUndefined();
     const [put] = h.invoker.deploymentCalls(spec.functionId);
-    expect(put).toMatchObject({ method: 'PUT', body: { deploymentId: view.id, spec, env: { GREETING: 'hi', DB_PASSWORD: 's3cr3t' } } });
+    expect(put).toMatchObject({ method: 'PUT', body: { deploymentId: view.id, spec: JSON.parse(JSON.stringify(spec)), env: { GREETING: 'hi', DB_PASSWORD: 's3cr3t' } } });
     expect(h.registry.statusesOf(spec.functionId)).toEqual([FunctionStatus.Deploying, FunctionStatus.Ready]);
     await waitFor(() => h.eventsOf(spec.functionId).includes('deployment.ready'), { what: 'deployment.ready' });
     expect(h.eventsOf(spec.functionId)).toEqual(['deployment.started', 'deployment.ready']);

@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsInt, IsObject, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
+import { IsObject, IsOptional, IsString, Matches, MaxLength, registerDecorator } from 'class-validator';
 import { FunctionView, UpdateFunctionDto } from './function.dto';
 
 /**
@@ -18,21 +18,30 @@ export interface UpdateFunctionCommand {
   changes: UpdateFunctionDto;
 }
 
+/** One rule and one message for a whole-number range (separate IsInt/Min/Max would repeat the message). */
+function WholeNumber(min: number, max: number, message: string) {
+  return (object: object, propertyName: string) =>
+    registerDecorator({
+      name: 'wholeNumber',
+      target: object.constructor,
+      propertyName,
+      options: { message },
+      validator: { validate: (v: unknown) => Number.isInteger(v) && (v as number) >= min && (v as number) <= max },
+    });
+}
+
 /** Query of GET /api/v1/functions and payload of FunctionPatterns.List. */
 export class ListFunctionsQueryDto {
   @ApiPropertyOptional({ default: 50, minimum: 1, maximum: 500 })
   @IsOptional()
   @Type(() => Number)
-  @IsInt({ message: 'limit must be a whole number from 1 to 500' })
-  @Min(1, { message: 'limit must be a whole number from 1 to 500' })
-  @Max(500, { message: 'limit must be a whole number from 1 to 500' })
+  @WholeNumber(1, 500, 'limit must be a whole number from 1 to 500')
   limit?: number;
 
   @ApiPropertyOptional({ default: 0, minimum: 0 })
   @IsOptional()
   @Type(() => Number)
-  @IsInt({ message: 'offset must be a whole number from 0' })
-  @Min(0, { message: 'offset must be a whole number from 0' })
+  @WholeNumber(0, Number.MAX_SAFE_INTEGER, 'offset must be a whole number from 0')
   offset?: number;
 
   @ApiPropertyOptional({ description: 'Only functions whose label contains this text.', example: 'hello' })

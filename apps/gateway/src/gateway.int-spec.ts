@@ -1,0 +1,238 @@
+import { Controller, INestApplication, Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { MessagePattern, Payload } from '@nestjs/microservices';
+import * as http from 'http';
+import request from 'supertest';
+import { DeploymentPatterns, FunctionView, newEvent, PlatformEvent } from '@platform/contracts';
+import { CommonSettingsValues, SETTINGS, SettingsModule } from '@platform/config';
+import { EventPublisher, MessagingModule, RpcErrorFilter, rpcServerOptions } from '@platform/messaging';
+import { createTestDatabase, isolatedEnv, waitFor } from '@platform/testing';
+// The gateway's integration tests talk to the real registry over real RPC.
+import { RpcAckInterceptor } from '../../function-registry/src/rpc-ack.interceptor';
+import { startRegistry } from '../../function-registry/src/testing/start-registry';
+import { startGateway } from './testing/start-gateway';
+
+/** Stands in for the deployer: READY at once, except for the function labelled "slow". */
+@Controller()
+class DeployerStandIn {
+  @MessagePattern(DeploymentPatterns.Deploy)
+  deploy(@Payload() p: { functionId: string }) {
+    return { id: 'd1', functionId: p.functionId, status: p.functionId === 'slow' ? 'DEPLOYING' : 'READY', driver: 'local' };
+  }
+}
+
+describe('gateway HTTP API against the real registry', () => {
+  let db: Awaited<ReturnType<typeof createTestDatabase>>;
+  let iso: ReturnType<typeof isolatedEnv>;
+  let registry: INestApplication;
+  let deployer: INestApplication;
+  let gateway: { app: INestApplication; url: string };
+  let secured: { app: INestApplication; url: string };
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    iso = isolatedEnv({ DATABASE_URL: db.url, RPC_TIMEOUT_MS: '3000' });
+    registry = await startRegistry(iso.env);
+
+    @Module({ imports: [SettingsModule.forRoot({}, iso.env), MessagingModule.forRoot('deployer-stand-in')], controllers: [DeployerStandIn] })
+    class DeployerModule {}
+    deployer = await NestFactory.create(DeployerModule, { logger: false });
+    deployer.useGlobalFilters(new RpcErrorFilter());
+    deployer.useGlobalInterceptors(new RpcAckInterceptor(deployer.get<CommonSettingsValues>(SETTINGS)));
+    deployer.connectMicroservice(rpcServerOptions(deployer.get<CommonSettingsValues>(SETTINGS), 'deployer'), { inheritAppConfig: true });
+    await deployer.startAllMicroservices();
+    await deployer.init();
+
+    gateway = await startGateway(iso.env);
+    secured = await startGateway({ ...iso.env, HKS_API_KEYS: 'key-one,key-two' });
+  });
+
+  afterAll(async () => {
+    await secured?.app.close();
+    await gateway?.app.close();
+    await deployer?.close();
+    await registry?.close();
+    await db?.drop();
+    iso?.cleanup();
+  });
+
+  const api = () => request(gateway.url);
+  const hello = { label: 'hello', runtime: 'node', handler: 'module.exports = (d) => d;' };
+
+  describe('functions', () => {
+    let created: FunctionView;
+
+    it('creates a function and answers 201 with its view', async () => {
+      const res = await api().post('/api/v1/functions').send(hello).expect(201);
+      created = res.body;
+      expect(created).toMatchObject({ label: 'hello', status: 'CREATED', version: 1, invokeUrl: `/api/v1/functions/invoke/${created.id}` });
+    });
+
+    it('answers 400 naming the field that is wrong', async () => {
+      const res = await api().post('/api/v1/functions').send({ label: 'Not OK', runtime: 'cobol', handler: 'x' }).expect(400);
+      expect(res.body.message).toContain('label must be 1-63 lowercase letters, digits or dashes');
+      expect(res.body.message).toContain('runtime must be node (node, nodejs20, ...) or python');
+    });
+
+    it('answers 400 for a template that does not fit the runtime', async () => {
+      const res = await api().post('/api/v1/functions').send({ label: 'mixed', runtime: 'python3.11', template: 'node', handler: 'x' }).expect(400);
+      expect(res.body).toEqual({
+        statusCode: 400,
+        error: 'Bad Request',
+        message: 'template "node" runs on node, but runtime "python3.11" is python; use a node runtime or the python template',
+      });
+    });
+
+    it('answers 409 naming the label when it is taken', async () => {
+      const res = await api().post('/api/v1/functions').send(hello).expect(409);
+      expect(res.body.message).toContain('a function labelled "hello" already exists');
+    });
+
+    it('answers 400 when the body is not valid JSON', async () => {
+      const res = await api().post('/api/v1/functions').set('content-type', 'application/json').send('{"label": "x",').expect(400);
+      expect(res.body).toEqual({ statusCode: 400, error: 'Bad Request', message: 'The request body is not valid JSON' });
+    });
+
+    it('gets a function by id or label and answers 404 with the registry\'s message for neither', async () => {
+      expect((await api().get(`/api/v1/functions/${created.id}`).expect(200)).body.label).toBe('hello');
+      expect((await api().get('/api/v1/functions/hello').expect(200)).body.id).toBe(created.id);
+      const res = await api().get('/api/v1/functions/nope').expect(404);
+      expect(res.body).toMatchObject({ statusCode: 404, message: 'function "nope" does not exist' });
+    });
+
+    it('lists functions and validates the paging', async () => {
+      const res = await api().get('/api/v1/functions?limit=10&label=hel').expect(200);
+      expect(res.body).toMatchObject({ total: 1, limit: 10, offset: 0 });
+      expect(res.body.items[0].label).toBe('hello');
+      const bad = await api().get('/api/v1/functions?limit=lots').expect(400);
+      expect(bad.body.message).toBe('limit must be a whole number from 1 to 500');
+    });
+
+    it('updates a function and makes a new version of changed code', async () => {
+      const res = await api().put('/api/v1/functions/hello').send({ handler: 'module.exports = () => "v2";' }).expect(200);
+      expect(res.body).toMatchObject({ version: 2, status: 'CREATED', handler: 'module.exports = () => "v2";' });
+      const bad = await api().put('/api/v1/functions/hello').send({ colour: 'blue' }).expect(400);
+      expect(bad.body.message).toBe('unknown field "colour"');
+    });
+
+    it('requests a build and answers 202 with the BUILDING function', async () => {
+      const res = await api().post('/api/v1/functions/build/hello').expect(202);
+      expect(res.body).toMatchObject({ label: 'hello', status: 'BUILDING', build: { status: 'QUEUED' } });
+      const again = await api().post('/api/v1/functions/build/hello').expect(409);
+      expect(again.body.message).toContain('function hello is already building');
+    });
+
+    it('answers 200 when the deployment is READY and 202 while it is still DEPLOYING', async () => {
+      expect((await api().post('/api/v1/functions/deploy/hello').expect(200)).body).toMatchObject({ status: 'READY', functionId: 'hello' });
+      expect((await api().post('/api/v1/functions/deploy/slow').expect(202)).body).toMatchObject({ status: 'DEPLOYING' });
+    });
+
+    it('answers 503 naming the service when it does not answer', async () => {
+      const res = await api().get('/api/v1/functions/hello/builds').expect(503);
+      expect(res.body.message).toBe('builder did not answer within 3000 ms; is it running?');
+    });
+
+    it('validates the stats query before asking anyone', async () => {
+      const res = await api().get('/api/v1/functions/hello/stats?bucketSeconds=0').expect(400);
+      expect(res.body.message).toContain('bucketSeconds must be a whole number of seconds');
+    });
+
+    it('deletes a function and then answers 404 for it', async () => {
+      await api().post('/api/v1/functions').send({ ...hello, label: 'short-lived' }).expect(201);
+      expect((await api().delete('/api/v1/functions/short-lived').expect(200)).body.label).toBe('short-lived');
+      await api().get('/api/v1/functions/short-lived').expect(404);
+    });
+  });
+
+  describe('documentation', () => {
+    it('serves the Swagger UI and its JSON, not shadowed by GET /api/v1/functions/{id}', async () => {
+      const ui = await api().get('/api/v1/functions/swagger-ui').redirects(1).expect(200);
+      expect(ui.text).toContain('swagger-ui');
+      const doc = (await api().get('/api/v1/functions/swagger-ui-json').expect(200)).body;
+      expect(Object.keys(doc.paths)).toEqual(
+        expect.arrayContaining(['/api/v1/functions', '/api/v1/functions/{id}', '/api/v1/functions/build/{id}', '/api/v1/functions/invoke/{id}', '/api/v3/events', '/api/v1/secrets/{name}']),
+      );
+      expect(doc.components.schemas.CreateFunctionDto.required).toEqual(expect.arrayContaining(['label', 'runtime']));
+    });
+
+    it('does not let a function take the documentation\'s name', async () => {
+      const res = await api().post('/api/v1/functions').send({ ...hello, label: 'swagger-ui' }).expect(400);
+      expect(res.body.message).toContain('label "swagger-ui" is reserved');
+    });
+  });
+
+  describe('secrets', () => {
+    it('stores a secret and shows its keys, never its values', async () => {
+      const put = await api().put('/api/v1/secrets/db').send({ values: { password: 'hunter2' } }).expect(200);
+      expect(put.body).toMatchObject({ name: 'db', keys: ['password'] });
+      const list = await api().get('/api/v1/secrets').expect(200);
+      expect(JSON.stringify(list.body)).not.toContain('hunter2');
+      expect((await api().get('/api/v1/secrets/db').expect(200)).body.keys).toEqual(['password']);
+      await api().delete('/api/v1/secrets/db').expect(200);
+      expect((await api().get('/api/v1/secrets/db').expect(404)).body.message).toBe('secret "db" does not exist');
+    });
+
+    it('answers 400 for a bad name or body', async () => {
+      expect((await api().put('/api/v1/secrets/Bad_Name').send({ values: { a: 'b' } }).expect(400)).body.message).toContain('secret name must be');
+      expect((await api().put('/api/v1/secrets/ok').send({ value: 'x' }).expect(400)).body.message).toContain('unknown field "value"');
+    });
+  });
+
+  describe('events', () => {
+    it('validates event queries and ids', async () => {
+      expect((await api().get('/api/v3/events?type=NOPE').expect(400)).body.message).toContain('type must be one of');
+      expect((await api().get('/api/v3/events/not-a-uuid').expect(400)).body.message).toBe('event id must be a UUID');
+      expect((await api().post('/api/v3/events').send({ type: 'FUNCTION_CREATED' }).expect(400)).body.message).toContain('type must be one of USER_CREATED');
+    });
+
+    it('streams new events that match the filter as Server-Sent Events', async () => {
+      const frames: string[] = [];
+      const req = http.get(`${gateway.url}/api/v3/events/stream?type=ORDER_PLACED`);
+      const res = await new Promise<http.IncomingMessage>((resolve) => req.on('response', resolve));
+      expect(res.statusCode).toBe(200);
+      expect(res.headers['content-type']).toContain('text/event-stream');
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => frames.push(chunk));
+      await waitFor(() => frames.join('').includes(': connected'), { what: 'stream opened' });
+      const publisher = gateway.app.get(EventPublisher);
+      const other = newEvent({ name: 'event.created', type: 'USER_CREATED', status: 'SUCCESS', source: 'test' });
+      const wanted = newEvent({ name: 'event.created', type: 'ORDER_PLACED', status: 'SUCCESS', source: 'test', payload: { orderId: 7 } });
+      await publisher.publish(other);
+      await publisher.publish(wanted);
+      await waitFor(() => frames.join('').includes(wanted.id), { what: 'the ORDER_PLACED event' });
+      req.destroy();
+      const text = frames.join('');
+      expect(text).toContain(`id: ${wanted.id}\nevent: event.created\ndata: `);
+      const data = JSON.parse(text.split('data: ')[1].split('\n')[0]) as PlatformEvent;
+      expect(data).toMatchObject({ id: wanted.id, type: 'ORDER_PLACED', payload: { orderId: 7 } });
+      expect(text).not.toContain(other.id);
+    });
+  });
+
+  describe('API keys', () => {
+    const sec = () => request(secured.url);
+
+    it('answers 401 saying how to send a key when a route is called without one', async () => {
+      const res = await sec().get('/api/v1/functions').expect(401);
+      expect(res.body.message).toBe('An API key is required: send "Authorization: Bearer <key>" or "x-api-key: <key>"');
+      expect(res.headers['www-authenticate']).toContain('Bearer');
+      await sec().post('/api/v3/events').send({ type: 'OTHER' }).expect(401);
+    });
+
+    it('accepts any configured key as a Bearer token or x-api-key, and refuses others', async () => {
+      await sec().get('/api/v1/functions').set('authorization', 'Bearer key-one').expect(200);
+      await sec().get('/api/v1/functions/hello').set('x-api-key', 'key-two').expect(200);
+      expect((await sec().get('/api/v1/functions').set('authorization', 'Bearer key-three').expect(401)).body.message).toBe('The API key is not valid');
+    });
+
+    it('keeps health and the documentation open', async () => {
+      await sec().get('/healthz').expect(200);
+      await sec().get('/api/v1/functions/swagger-ui-json').expect(200);
+    });
+
+    it('leaves the API open when no keys are configured', async () => {
+      await api().get('/api/v1/functions').expect(200);
+      await api().get('/healthz').expect(200);
+    });
+  });
+});
