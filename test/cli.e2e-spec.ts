@@ -1,4 +1,4 @@
-import { execFile } from 'child_process';
+import { execFile, spawn } from 'child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'fs';
 import { createServer } from 'net';
 import { tmpdir } from 'os';
@@ -104,7 +104,7 @@ describe('the hks command line against the real platform', () => {
       '.hksignore': 'tests/\n',
     });
     const r = await hks(['function', 'deploy'], { cwd: dir, env: { GREETING: 'Bonjour' } });
-    expect(r.stderr).toContain('creating cli-hello (2 files)');
+    expect(r.stderr).toContain('creating cli-hello (3 files)');
     expect(r.stdout).toContain(`URL:    ${p.gatewayUrl}/fn/cli-hello`);
     expect(r.code).toBe(0);
   }, 180_000);
@@ -115,6 +115,12 @@ describe('the hks command line against the real platform', () => {
     const json = await hks(['function', 'invoke', 'cli-hello', '--data', '{"name": "Bob"}', '-o', 'json']);
     expect(JSON.parse(json.stdout)).toMatchObject({ status: 200, body: { message: 'Bonjour Bob' } });
   }, 60_000);
+
+  it('serves the function at the URL it printed', async () => {
+    const res = await fetch(`${p.gatewayUrl}/fn/cli-hello`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"name": "Carol"}' });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ message: 'Bonjour Carol' });
+  });
 
   it('lists and describes the function as JSON', async () => {
     const list = await hks(['function', 'list', '-o', 'json']);
@@ -143,11 +149,48 @@ describe('the hks command line against the real platform', () => {
   }, 60_000);
 
   it('counts the invocations in the stats', async () => {
-    const r = await eventually(['function', 'stats', 'cli-hello', '-o', 'json'], (x) => x.code === 0 && JSON.parse(x.stdout).invocations >= 2);
-    expect(JSON.parse(r.stdout)).toMatchObject({ invocations: 2, failures: 0, errorRate: 0 });
+    const r = await eventually(['function', 'stats', 'cli-hello', '-o', 'json'], (x) => x.code === 0 && JSON.parse(x.stdout).invocations >= 3);
+    expect(JSON.parse(r.stdout)).toMatchObject({ invocations: 3, failures: 0, errorRate: 0 });
     const table = await hks(['function', 'stats', 'cli-hello']);
-    expect(table.stdout).toContain('Invocations:  2\n');
+    expect(table.stdout).toContain('Invocations:  3\n');
   }, 60_000);
+
+  it('follows new invocations over the event stream until Ctrl-C', async () => {
+    const child = spawn(process.execPath, [BIN, 'function', 'logs', 'cli-hello', '--follow', '--since', '1s'], {
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, HKS_GATEWAY_URL: p.gatewayUrl },
+    });
+    let out = '';
+    child.stdout.on('data', (c) => (out += c));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    try {
+      // Invoke until the stream shows it: the first call may happen before the stream is connected.
+      const deadline = Date.now() + 30_000;
+      while (!out.includes('greeting Dave') && Date.now() < deadline) {
+        await hks(['function', 'invoke', 'cli-hello', '--data', '{"name": "Dave"}']);
+        await new Promise((res) => setTimeout(res, 500));
+      }
+      expect(out).toContain('  greeting Dave\n');
+    } finally {
+      child.kill('SIGINT');
+    }
+    expect(await exited).toBe(0);
+  }, 60_000);
+
+  it('updates the function when deployed again with a change, and does nothing without one', async () => {
+    const dir = path.join(work, 'hello');
+    const changed = await hks(['function', 'deploy', '--trigger', 'cron', '--schedule', '0 0 1 1 *', '--timezone', 'Europe/Paris'], { cwd: dir, env: { GREETING: 'Bonjour' } });
+    expect(changed.stderr).toContain('updating cli-hello (3 files)');
+    expect(changed.stdout).toContain('cli-hello is ready (version 2)');
+    expect(changed.code).toBe(0);
+    const described = JSON.parse((await hks(['function', 'describe', 'cli-hello', '-o', 'json'])).stdout);
+    expect(described.config.triggers).toEqual([
+      { type: 'http', methods: ['GET', 'POST'] },
+      { type: 'schedule', cron: '0 0 1 1 *', timezone: 'Europe/Paris' },
+    ]);
+    const same = await hks(['function', 'deploy', '--trigger', 'cron', '--schedule', '0 0 1 1 *', '--timezone', 'Europe/Paris'], { cwd: dir, env: { GREETING: 'Bonjour' } });
+    expect(same.stderr).toContain('no changes since version 2');
+    expect(same.code).toBe(0);
+  }, 180_000);
 
   it('exits 1 with a clear message for an unknown function', async () => {
     const r = await hks(['function', 'invoke', 'no-such-function', '--data', '{}']);

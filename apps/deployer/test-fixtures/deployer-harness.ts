@@ -1,5 +1,7 @@
-import { INestApplication, Module } from '@nestjs/common';
+import { ConsoleLogger, INestApplication, LogLevel, Module } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
+import amqplib from 'amqplib';
+import IORedis from 'ioredis';
 import { DEPLOY_RPC_TIMEOUT_MS, PlatformEvent, newEvent, EventNames } from '@platform/contracts';
 import { CommonSettingsValues, SETTINGS, SettingsModule } from '@platform/config';
 import { EventPublisher, EventSubscriber, MessagingModule, RpcClient, RpcClientsModule, RpcErrorFilter, rpcServerOptions } from '@platform/messaging';
@@ -8,6 +10,9 @@ import { AppModule } from '../src/app.module';
 import { FakeInvoker } from './fake-invoker';
 import { FakeKubeApi } from './fake-kube-api';
 import { FakeRegistryController, FakeRegistryState } from './fake-registry';
+
+/** The deployer logs errors only, unless TEST_DEPLOYER_LOGS=1. */
+const LOG_LEVELS: LogLevel[] = process.env.TEST_DEPLOYER_LOGS ? ['fatal', 'error', 'warn', 'log', 'debug'] : ['fatal', 'error'];
 
 /**
  * The deployer as a Nest app on real Postgres/RabbitMQ/Redis, with a real HTTP server for the invoker, a Nest RPC
@@ -65,7 +70,9 @@ export class DeployerHarness {
 
   async startDeployer(): Promise<void> {
     const ref = await Test.createTestingModule({ imports: [AppModule.forRoot(this.env)] }).compile();
-    const app = ref.createNestApplication({ logger: ['error'] });
+    const app = ref.createNestApplication();
+    // The testing module's own logger prints errors only; the deployer's warnings explain failures.
+    app.useLogger(new ConsoleLogger({ logLevels: LOG_LEVELS }));
     app.useGlobalFilters(new RpcErrorFilter());
     app.enableShutdownHooks();
     app.connectMicroservice(rpcServerOptions(app.get<CommonSettingsValues>(SETTINGS), 'deployer'), { inheritAppConfig: true });
@@ -96,12 +103,28 @@ export class DeployerHarness {
     return this.events.filter((e) => e.functionId === functionId).map((e) => e.name);
   }
 
-  async stop(): Promise<void> {
+  /** Stops everything and removes what the run left in RabbitMQ and Redis (`extraQueues`: trigger sources). */
+  async stop(extraQueues: string[] = []): Promise<void> {
     await this.stopDeployer();
     await this.client?.close();
     await this.registryApp?.close();
     await Promise.all([this.invoker.stop(), this.kube.stop()]);
     await this.db?.drop();
+    if (this.iso) await removeNamespace(this.env, extraQueues);
     this.iso?.cleanup();
   }
+}
+
+async function removeNamespace(env: Record<string, string>, extraQueues: string[]): Promise<void> {
+  const ns = env.HKS_NAMESPACE;
+  const conn = await amqplib.connect(env.AMQP_URL);
+  const ch = await conn.createChannel();
+  const queues = ['rpc.deployer', 'rpc.function-registry', 'deployer.functions', 'deployer.event-triggers', 'test.deployment-events', 'events.dead'];
+  for (const q of [...queues.map((q) => `${ns}.${q}`), ...extraQueues]) await ch.deleteQueue(q);
+  for (const x of [`${ns}.events`, `${ns}.events.dlx`]) await ch.deleteExchange(x);
+  await conn.close();
+  const redis = new IORedis(env.REDIS_URL);
+  const keys = await redis.keys(`${ns}:*`);
+  if (keys.length) await redis.del(...keys);
+  await redis.quit();
 }

@@ -105,7 +105,8 @@ export class FakeKubeApi {
     if (req.method === 'POST' && !name) {
       if (!body?.metadata?.name) return status(res, 422, 'Invalid', 'metadata.name: Required value');
       if (this.objects.has(`${ns}/${body.metadata.name}`)) return status(res, 409, 'AlreadyExists', `services.serving.knative.dev "${body.metadata.name}" already exists`, body.metadata.name);
-      if (!this.validate(body)) return status(res, 422, 'Invalid', `Service.serving.knative.dev "${body.metadata.name}" is invalid: ${this.validate.errors?.map((e) => `${e.instancePath} ${e.message}`).join(', ')}`);
+      const invalid = this.schemaProblems(body);
+      if (invalid) return status(res, 422, 'Invalid', `Service.serving.knative.dev "${body.metadata.name}" is invalid: ${invalid}`);
       const created: Obj = { ...body, metadata: { ...body.metadata, namespace: ns, uid: randomUUID(), generation: 1, creationTimestamp: new Date().toISOString() }, status: { observedGeneration: 0, conditions: [{ type: 'Ready', status: 'Unknown', reason: 'Pending' }] } };
       this.store(created, 'ADDED');
       this.reconcileLater(created);
@@ -119,7 +120,8 @@ export class FakeKubeApi {
       if (body?.metadata?.resourceVersion !== current.metadata.resourceVersion) {
         return status(res, 409, 'Conflict', `Operation cannot be fulfilled on services.serving.knative.dev "${name}": the object has been modified; please apply your changes to the latest version and try again`, name);
       }
-      if (!this.validate(body)) return status(res, 422, 'Invalid', `Service.serving.knative.dev "${name}" is invalid: ${this.validate.errors?.map((e) => `${e.instancePath} ${e.message}`).join(', ')}`);
+      const invalid = this.schemaProblems(body);
+      if (invalid) return status(res, 422, 'Invalid', `Service.serving.knative.dev "${name}" is invalid: ${invalid}`);
       const specChanged = !isDeepStrictEqual(body!.spec, current.spec);
       const generation = (current.metadata.generation as number) + (specChanged ? 1 : 0);
       const replaced: Obj = { ...body!, metadata: { ...body!.metadata, uid: current.metadata.uid, generation, creationTimestamp: current.metadata.creationTimestamp }, status: current.status };
@@ -134,6 +136,12 @@ export class FakeKubeApi {
       return json(res, 200, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', details: { name, group: 'serving.knative.dev', kind: 'services', uid: existing.metadata.uid } });
     }
     return status(res, 405, 'MethodNotAllowed', `${req.method} is not supported here`);
+  }
+
+  /** What the CRD schema says is wrong with a body, or null. */
+  private schemaProblems(body: unknown): string | null {
+    if (this.validate(body)) return null;
+    return (this.validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message}`).join(', ');
   }
 
   private store(obj: Obj, type: 'ADDED' | 'MODIFIED'): void {

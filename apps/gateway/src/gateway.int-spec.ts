@@ -12,11 +12,12 @@ import { RpcAckInterceptor } from '../../function-registry/src/rpc-ack.intercept
 import { startRegistry } from '../../function-registry/src/testing/start-registry';
 import { startGateway } from './testing/start-gateway';
 
-/** Stands in for the deployer: READY at once, except for the function labelled "slow". */
+/** Stands in for the deployer: READY at once, DEPLOYING for "slow", FAILED for "broken". */
 @Controller()
 class DeployerStandIn {
   @MessagePattern(DeploymentPatterns.Deploy)
   deploy(@Payload() p: { functionId: string }) {
+    if (p.functionId === 'broken') return { id: 'd2', functionId: p.functionId, label: 'broken', status: 'FAILED', reason: 'the worker exited with code 1' };
     return { id: 'd1', functionId: p.functionId, status: p.functionId === 'slow' ? 'DEPLOYING' : 'READY', driver: 'local' };
   }
 }
@@ -125,6 +126,11 @@ describe('gateway HTTP API against the real registry', () => {
     it('answers 200 when the deployment is READY and 202 while it is still DEPLOYING', async () => {
       expect((await api().post('/api/v1/functions/deploy/hello').expect(200)).body).toMatchObject({ status: 'READY', functionId: 'hello' });
       expect((await api().post('/api/v1/functions/deploy/slow').expect(202)).body).toMatchObject({ status: 'DEPLOYING' });
+    });
+
+    it('answers 502 with the reason when the deployment failed', async () => {
+      const res = await api().post('/api/v1/functions/deploy/broken').expect(502);
+      expect(res.body.message).toBe('deployment of function broken failed: the worker exited with code 1');
     });
 
     it('answers 503 naming the service when it does not answer', async () => {

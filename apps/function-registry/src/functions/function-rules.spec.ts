@@ -1,5 +1,5 @@
 import { ValidationError } from '@platform/contracts';
-import { buildFiles, checkLabel, resolveSource, sameJson } from './function-rules';
+import { buildFiles, checkLabel, mergeUpdate, resolveSource, sameJson } from './function-rules';
 
 function problem(fn: () => unknown): string {
   try {
@@ -134,5 +134,31 @@ describe('function rules', () => {
     expect(sameJson({ a: 1, b: { c: [1, 2] } }, { b: { c: [1, 2] }, a: 1, d: undefined })).toBe(true);
     expect(sameJson({ a: 1 }, { a: 2 })).toBe(false);
     expect(sameJson(null, undefined)).toBe(true);
+  });
+});
+
+describe('merging an update into the stored source', () => {
+  const code = { template: 'node' as const, runtime: 'node', handler: 'module.exports = () => 1', files: null };
+  const withFiles = { template: 'python' as const, runtime: 'python3.11', handler: 'function.handle', files: { 'function.py': '' } };
+
+  it('keeps what the update does not name', () => {
+    expect(mergeUpdate(code, {})).toEqual({ runtime: 'node', template: 'node', handler: code.handler, files: null });
+  });
+
+  it('drops stored handler code when files arrive, so the entry point is detected from them', () => {
+    const merged = mergeUpdate(code, { files: { 'index.js': 'module.exports = () => 2' } });
+    expect(merged.handler).toBeNull();
+    expect(resolveSource(merged).entrypoint).toBe('index.*');
+  });
+
+  it('asks for code when files are removed without new handler code', () => {
+    expect(problem(() => resolveSource(mergeUpdate(withFiles, { files: null })))).toMatch(/send the code/);
+    expect(resolveSource(mergeUpdate(withFiles, { files: null, handler: 'def handle(e): return e' })).entrypoint).toBe('handler.*');
+  });
+
+  it('takes the default template of a new runtime family unless one is named', () => {
+    expect(mergeUpdate(code, { runtime: 'python3' }).template).toBeNull();
+    expect(resolveSource(mergeUpdate(code, { runtime: 'python3', handler: 'x = 1' })).template).toBe('python');
+    expect(mergeUpdate({ ...code, template: 'typescript' }, { runtime: 'nodejs20' }).template).toBe('typescript');
   });
 });

@@ -45,6 +45,24 @@ export function checkLabel(label: string): void {
   }
 }
 
+/** Stored source + an update's changes -> the input of the rules; undefined keeps a field, null clears it. */
+export function mergeUpdate(
+  stored: Pick<FunctionSource, 'template' | 'runtime' | 'handler' | 'files'>,
+  c: { template?: TemplateName | null; runtime?: string | null; handler?: string | null; files?: Record<string, string> | null },
+): SourceInput {
+  const runtime = c.runtime ?? stored.runtime;
+  // Without a template, keep the stored one while it fits the runtime's family; otherwise the family's default.
+  const family = runtimeFamily(runtime);
+  const template = c.template ?? (family && templateFamily(stored.template) === family ? stored.template : null);
+  const files = c.files !== undefined ? c.files : stored.files;
+  let handler = c.handler !== undefined ? c.handler : stored.handler;
+  if (c.handler === undefined && (stored.files === null) !== (files === null)) {
+    // Switching between code and files: stored handler code is no entry point, and an entry point is no code.
+    handler = null;
+  }
+  return { runtime, template, handler, files };
+}
+
 /** Applies the cross-field rules: runtime/template agreement, handler or files, entry point and its module file. */
 export function resolveSource(input: SourceInput): FunctionSource {
   const family = runtimeFamily(input.runtime);

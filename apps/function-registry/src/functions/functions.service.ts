@@ -16,12 +16,10 @@ import {
   newEvent,
   NotFoundError,
   SetDeploymentStatusCommand,
-  runtimeFamily,
-  templateFamily,
   UpdateFunctionDto,
 } from '@platform/contracts';
 import { EventPublisher } from '@platform/messaging';
-import { checkLabel, FunctionSource, plainConfig, resolveSource, row, sameJson, SourceInput } from './function-rules';
+import { checkLabel, FunctionSource, mergeUpdate, plainConfig, resolveSource, row, sameJson } from './function-rules';
 import { FunctionEntity } from './function.entity';
 import { FunctionVersionEntity } from './function-version.entity';
 import { toRuntimeSpec, toView } from './function-view';
@@ -111,7 +109,7 @@ export class FunctionsService {
       await this.repo.manager.transaction(async (m) => {
         const f = await this.find(ref, m, true);
         id = f.id;
-        const source = resolveSource(mergeSource(f, changes));
+        const source = resolveSource(mergeUpdate(f, changes));
         const config = changes.config !== undefined ? plainConfig(changes.config) : f.config;
         const codeFields: Array<[string, unknown, unknown]> = [
           ['template', f.template, source.template],
@@ -185,21 +183,6 @@ export class FunctionsService {
       }),
     );
   }
-}
-
-/** Stored source + changes -> the input of the rules, with the switches between code and files made explicit. */
-function mergeSource(f: FunctionEntity, c: UpdateFunctionDto): SourceInput {
-  const runtime = c.runtime ?? f.runtime;
-  // Without a template, keep the stored one while it fits the runtime's family; otherwise the family's default.
-  const family = runtimeFamily(runtime);
-  const template = c.template ?? (family && templateFamily(f.template) === family ? f.template : null);
-  const files = c.files !== undefined ? c.files : f.files;
-  let handler = c.handler !== undefined ? c.handler : f.handler;
-  if (c.handler === undefined && (f.files === null) !== (files === null)) {
-    // Switching between code and files: stored handler code is no entry point, and an entry point is no code.
-    handler = null;
-  }
-  return { runtime, template, handler, files };
 }
 
 function snapshot(functionId: string, version: number, s: FunctionSource, config: FunctionEntity['config']): Partial<FunctionVersionEntity> {

@@ -8,6 +8,7 @@ import {
   DEPLOY_RPC_TIMEOUT_MS,
   DeploymentPatterns,
   DeploymentView,
+  DomainError,
   EventPatterns,
   FunctionPage,
   FunctionPatterns,
@@ -64,8 +65,10 @@ export class FunctionsController {
   @ApiOkResponse({ type: DeploymentDoc })
   @ApiAcceptedResponse({ type: DeploymentDoc })
   @ApiResponse({ status: 409, description: 'The function has no successful build', type: ErrorDoc })
+  @ApiResponse({ status: 502, description: 'The deployment failed; the message gives the reason', type: ErrorDoc })
   async deploy(@Param('id') id: string, @Res({ passthrough: true }) res: Response): Promise<DeploymentView> {
     const view = await this.rpc.call<DeploymentView>('deployer', DeploymentPatterns.Deploy, { functionId: id }, DEPLOY_RPC_TIMEOUT_MS);
+    if (view.status === 'FAILED') throw new DomainError(502, `deployment of function ${view.label ?? id} failed: ${view.reason ?? 'no reason given'}`, view);
     res.status(view.status === 'READY' ? 200 : 202);
     return view;
   }

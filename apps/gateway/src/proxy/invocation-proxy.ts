@@ -65,9 +65,17 @@ export class InvocationProxy implements OnApplicationShutdown {
 
   /** /fn/{label} needs a key only when the function's http trigger says auth "api-key". */
   private async guardByTrigger(req: http.IncomingMessage, res: http.ServerResponse, label: string, upstream: string): Promise<void> {
+    let name: string;
+    try {
+      name = decodeURIComponent(label);
+    } catch {
+      sendError(res, { statusCode: 400, error: 'Bad Request', message: `"${label}" is not a valid function label` });
+      req.resume();
+      return;
+    }
     let auth;
     try {
-      auth = await this.functionAuth.authOf(decodeURIComponent(label));
+      auth = await this.functionAuth.authOf(name);
     } catch (err) {
       const e = toDomainError(err, 'function-registry', 0) as { statusCode?: number; message: string };
       sendError(res, { statusCode: 503, error: 'Service Unavailable', message: `cannot check access to function ${label}: ${e.message}` });
@@ -89,23 +97,22 @@ export class InvocationProxy implements OnApplicationShutdown {
     }
     const remote = req.socket.remoteAddress;
     const fwd = req.headers['x-forwarded-for'];
-    headers['x-forwarded-for'] = fwd ? `${fwd}, ${remote}` : remote;
+    if (remote) headers['x-forwarded-for'] = fwd ? `${fwd}, ${remote}` : remote;
     if (req.headers.host) headers['x-forwarded-host'] = req.headers.host;
     headers['x-forwarded-proto'] = 'http';
 
-    const upstream = http.request(
-      { host: this.host, port: this.port, method: req.method, path: this.basePath + path, headers, agent: this.agent },
-      (answer) => {
-        const out: http.OutgoingHttpHeaders = { ...answer.headers };
-        for (const h of HOP_BY_HOP) delete out[h];
-        res.writeHead(answer.statusCode ?? 502, out);
-        // Flushes the status and headers at once, so a streamed answer reaches the client as it comes.
-        if (res.flushHeaders && !answer.headers['content-length']) res.flushHeaders();
-        answer.pipe(res);
-        answer.on('error', () => res.destroy());
-        answer.on('aborted', () => res.destroy());
-      },
-    );
+    let upstream: http.ClientRequest;
+    try {
+      upstream = http.request(
+        { host: this.host, port: this.port, method: req.method, path: this.basePath + path, headers, agent: this.agent },
+        (answer) => this.answer(answer, res),
+      );
+    } catch (err) {
+      // Node refuses to send some requests (e.g. a path with characters it will not write): the client's fault.
+      sendError(res, { statusCode: 400, error: 'Bad Request', message: `the request cannot be forwarded: ${(err as Error).message}` });
+      req.resume();
+      return;
+    }
     const bodyless = req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined;
     upstream.on('error', (err: NodeJS.ErrnoException) => {
       // A kept-alive socket the invoker closed just as it was reused: safe to retry once when nothing was sent.
@@ -127,9 +134,18 @@ export class InvocationProxy implements OnApplicationShutdown {
     res.on('close', () => {
       if (!res.writableFinished) upstream.destroy();
     });
-    if (bodyless && !retried) upstream.end();
-    else if (!retried) req.pipe(upstream);
-    else upstream.end();
+    if (bodyless || retried) upstream.end();
+    else req.pipe(upstream);
+  }
+
+  private answer(answer: http.IncomingMessage, res: http.ServerResponse): void {
+    const out: http.OutgoingHttpHeaders = { ...answer.headers };
+    for (const h of HOP_BY_HOP) delete out[h];
+    res.writeHead(answer.statusCode ?? 502, out);
+    // Sends the status and headers at once, so a streamed answer reaches the client as it comes.
+    if (!answer.headers['content-length']) res.flushHeaders();
+    answer.pipe(res);
+    answer.on('error', () => res.destroy());
   }
 
   onApplicationShutdown(): void {

@@ -1,11 +1,14 @@
-import { Injectable } from '@nestjs/common';
-import { EventNames, InvocationMetadata, newEvent } from '@platform/contracts';
+import { BeforeApplicationShutdown, Injectable } from '@nestjs/common';
+import { EventNames, InvocationMetadata, newEvent, PlatformEvent } from '@platform/contracts';
 import { EventPublisher } from '@platform/messaging';
 import { functionContract } from '@platform/runtimes';
 import type { InvocationOutcome } from './outcome';
 
 /** Payloads, responses and logs above this are cut, with a marker saying how much was cut. */
 export const EVENT_FIELD_LIMIT = 64 * 1024;
+/** Events are handed to the broker in small batches: one wake-up of the broker for many invocations. */
+const FLUSH_MS = 2;
+const FLUSH_AT = 256;
 
 export type Trigger = NonNullable<InvocationMetadata['trigger']>;
 
@@ -47,36 +50,37 @@ function responseOf(o: InvocationOutcome): unknown {
 }
 
 /**
- * invocation.pending when an invocation starts, invocation.succeeded|failed when it ends. Handed to
- * the publisher after the current I/O (setImmediate), never awaited: the answer does not wait for
- * the broker, and the publisher spools what the broker does not confirm.
+ * invocation.pending when an invocation starts, invocation.succeeded|failed when it ends. Built off the
+ * answer's path and handed to the publisher in batches every few milliseconds, never awaited: the
+ * answer does not wait for the broker, and the publisher spools what the broker does not confirm.
  */
 @Injectable()
-export class InvocationRecorder {
+export class InvocationRecorder implements BeforeApplicationShutdown {
+  private batch: Array<() => PlatformEvent> = [];
+  private timer?: NodeJS.Timeout;
+
   constructor(private readonly publisher: EventPublisher) {}
 
   pending(f: InvocationFacts, input: unknown, approxBytes: number): void {
     const timestamp = new Date().toISOString();
-    setImmediate(() =>
-      this.publisher.emit(
-        newEvent({
-          name: EventNames.InvocationPending,
-          type: 'FUNCTION_INVOCATION',
-          status: 'PENDING',
-          source: 'invoker',
-          timestamp,
-          functionId: f.functionId,
-          invocationId: f.invocationId,
-          payload: boundedValue(input, approxBytes),
-          metadata: { trigger: f.trigger, version: f.version, deploymentId: f.deploymentId },
-        }),
-      ),
+    this.add(() =>
+      newEvent({
+        name: EventNames.InvocationPending,
+        type: 'FUNCTION_INVOCATION',
+        status: 'PENDING',
+        source: 'invoker',
+        timestamp,
+        functionId: f.functionId,
+        invocationId: f.invocationId,
+        payload: boundedValue(input, approxBytes),
+        metadata: { trigger: f.trigger, version: f.version, deploymentId: f.deploymentId },
+      }),
     );
   }
 
   finished(f: InvocationFacts, o: InvocationOutcome, durationMs: number): void {
     const timestamp = new Date().toISOString();
-    setImmediate(() => {
+    this.add(() => {
       const failed = o.error !== undefined;
       const metadata: InvocationMetadata & Record<string, unknown> = {
         coldStart: o.coldStart,
@@ -89,21 +93,38 @@ export class InvocationRecorder {
         statusCode: o.statusCode,
         deploymentId: f.deploymentId,
       };
-      this.publisher.emit(
-        newEvent({
-          name: failed ? EventNames.InvocationFailed : EventNames.InvocationSucceeded,
-          type: 'FUNCTION_INVOCATION',
-          status: failed ? 'FAILURE' : 'SUCCESS',
-          source: 'invoker',
-          timestamp,
-          functionId: f.functionId,
-          invocationId: f.invocationId,
-          response: responseOf(o),
-          processingTimeMs: Math.round(durationMs * 1000) / 1000,
-          error: o.error ?? null,
-          metadata,
-        }),
-      );
+      return newEvent({
+        name: failed ? EventNames.InvocationFailed : EventNames.InvocationSucceeded,
+        type: 'FUNCTION_INVOCATION',
+        status: failed ? 'FAILURE' : 'SUCCESS',
+        source: 'invoker',
+        timestamp,
+        functionId: f.functionId,
+        invocationId: f.invocationId,
+        response: responseOf(o),
+        processingTimeMs: Math.round(durationMs * 1000) / 1000,
+        error: o.error ?? null,
+        metadata,
+      });
     });
+  }
+
+  private add(build: () => PlatformEvent): void {
+    this.batch.push(build);
+    if (this.batch.length >= FLUSH_AT) this.flush();
+    else this.timer ??= setTimeout(() => this.flush(), FLUSH_MS);
+  }
+
+  flush(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    const batch = this.batch;
+    this.batch = [];
+    for (const build of batch) this.publisher.emit(build());
+  }
+
+  /** Before the publisher closes: what is batched still goes out (or into its spool). */
+  beforeApplicationShutdown(): void {
+    this.flush();
   }
 }

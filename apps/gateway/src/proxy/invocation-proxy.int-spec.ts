@@ -1,0 +1,210 @@
+import { INestApplication } from '@nestjs/common';
+import { randomBytes } from 'crypto';
+import * as http from 'http';
+import type { AddressInfo } from 'net';
+import request from 'supertest';
+import { createTestDatabase, isolatedEnv, waitFor } from '@platform/testing';
+import { startRegistry } from '../../../function-registry/src/testing/start-registry';
+import { startGateway } from '../testing/start-gateway';
+
+interface Seen {
+  method: string;
+  url: string;
+  headers: http.IncomingHttpHeaders;
+  body: Buffer;
+}
+
+/** A small real HTTP server standing in for the invoker: echoes, streams, fails on demand. */
+function startInvoker(): Promise<{ server: http.Server; url: string; seen: Seen[]; release: () => void }> {
+  const seen: Seen[] = [];
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  const server = http.createServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const body = Buffer.concat(chunks);
+    seen.push({ method: req.method!, url: req.url!, headers: req.headers, body });
+    if (req.url!.startsWith('/invoke/streamer')) {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.write('first\n');
+      await gate;
+      res.end('second\n');
+    } else if (req.url!.startsWith('/invoke/slow-fn')) {
+      res.writeHead(504, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ statusCode: 504, error: 'Gateway Timeout', message: 'function slow-fn timed out after 100 ms' }));
+    } else if (req.url!.startsWith('/invoke/crash')) {
+      req.socket.destroy();
+    } else {
+      res.writeHead(201, {
+        'content-type': req.headers['content-type'] ?? 'application/octet-stream',
+        'x-invocation-id': 'inv-1',
+        'x-cold-start': 'true',
+        'set-cookie': ['a=1', 'b=2'],
+      });
+      res.end(body);
+    }
+  });
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      resolve({ server, url: `http://127.0.0.1:${port}`, seen, release });
+    }),
+  );
+}
+
+async function closedPort(): Promise<number> {
+  const s = http.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+  const { port } = s.address() as AddressInfo;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+describe('invocation proxy against a real HTTP server standing in for the invoker', () => {
+  let db: Awaited<ReturnType<typeof createTestDatabase>>;
+  let iso: ReturnType<typeof isolatedEnv>;
+  let invoker: Awaited<ReturnType<typeof startInvoker>>;
+  let registry: INestApplication;
+  const gateways: Record<string, { app: INestApplication; url: string }> = {};
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    invoker = await startInvoker();
+    iso = isolatedEnv({ DATABASE_URL: db.url, INVOKER_URL: invoker.url });
+    registry = await startRegistry(iso.env);
+    gateways.open = await startGateway(iso.env);
+    gateways.secured = await startGateway({ ...iso.env, HKS_API_KEYS: 'secret-key' });
+    gateways.limited = await startGateway({ ...iso.env, GATEWAY_RATE_LIMIT_RPS: '1', GATEWAY_RATE_LIMIT_BURST: '1' });
+    gateways.down = await startGateway({ ...iso.env, INVOKER_URL: `http://127.0.0.1:${await closedPort()}` });
+  });
+
+  afterAll(async () => {
+    invoker?.release();
+    for (const g of Object.values(gateways)) await g.app.close();
+    await new Promise((r) => invoker?.server.close(r));
+    await registry?.close();
+    await db?.drop();
+    iso?.cleanup();
+  });
+
+  const last = () => invoker.seen[invoker.seen.length - 1];
+
+  it('forwards a data-style invocation with its method, query string and headers, and returns the answer as is', async () => {
+    const res = await request(gateways.open.url)
+      .post('/api/v1/functions/invoke/hello?trace=1&x=a%20b')
+      .set('content-type', 'application/json')
+      .set('x-custom', 'yes')
+      .send({ data: { name: 'Alice' } })
+      .expect(201);
+    expect(res.body).toEqual({ data: { name: 'Alice' } });
+    expect(res.headers['x-invocation-id']).toBe('inv-1');
+    expect(res.headers['x-cold-start']).toBe('true');
+    expect(res.headers['set-cookie']).toEqual(['a=1', 'b=2']);
+    expect(last()).toMatchObject({ method: 'POST', url: '/invoke/hello?trace=1&x=a%20b' });
+    expect(last().headers).toMatchObject({ 'x-custom': 'yes', 'content-type': 'application/json', 'x-forwarded-for': '127.0.0.1' });
+  });
+
+  it('forwards HTTP-style invocations under /fn/{label} with their sub-path', async () => {
+    await request(gateways.open.url).get('/fn/site/assets/logo.png?size=2').expect(201);
+    expect(last()).toMatchObject({ method: 'GET', url: '/http/site/assets/logo.png?size=2' });
+    await request(gateways.open.url).delete('/fn/site').expect(201);
+    expect(last()).toMatchObject({ method: 'DELETE', url: '/http/site' });
+  });
+
+  it('carries binary bodies both ways byte for byte', async () => {
+    const bytes = randomBytes(256 * 1024);
+    const res = await request(gateways.open.url)
+      .put('/fn/blob/upload')
+      .set('content-type', 'application/octet-stream')
+      .send(bytes)
+      .buffer(true)
+      .parse((r, cb) => {
+        const chunks: Buffer[] = [];
+        r.on('data', (c: Buffer) => chunks.push(c));
+        r.on('end', () => cb(null, Buffer.concat(chunks)));
+      })
+      .expect(201);
+    expect(Buffer.compare(res.body as Buffer, bytes)).toBe(0);
+    expect(Buffer.compare(last().body, bytes)).toBe(0);
+  });
+
+  it('streams the answer as it comes instead of buffering it', async () => {
+    const received: string[] = [];
+    const req = http.get(`${gateways.open.url}/api/v1/functions/invoke/streamer`);
+    const res = await new Promise<http.IncomingMessage>((resolve) => req.on('response', resolve));
+    res.setEncoding('utf8');
+    const first = await new Promise<string>((resolve) => res.once('data', resolve));
+    received.push(first);
+    // The invoker holds the rest back until the client has the first part: only a streaming proxy gets here.
+    expect(first).toBe('first\n');
+    invoker.release();
+    for await (const chunk of res) received.push(chunk as string);
+    expect(received.join('')).toBe('first\nsecond\n');
+  });
+
+  it('passes the invoker\'s error answers through', async () => {
+    const res = await request(gateways.open.url).get('/api/v1/functions/invoke/slow-fn').expect(504);
+    expect(res.body.message).toBe('function slow-fn timed out after 100 ms');
+  });
+
+  it('answers 502 with a message when the invoker drops the connection', async () => {
+    const res = await request(gateways.open.url).post('/api/v1/functions/invoke/crash').send({ data: 1 }).expect(502);
+    expect(res.body.message).toMatch(/^the invoker at http:\/\/127\.0\.0\.1:\d+ failed to answer \(ECONNRESET\)$/);
+  });
+
+  it('answers 503 with a message when the invoker is not running', async () => {
+    const res = await request(gateways.down.url).post('/api/v1/functions/invoke/hello').send({ data: 1 }).expect(503);
+    expect(res.body).toMatchObject({ statusCode: 503, error: 'Service Unavailable' });
+    expect(res.body.message).toMatch(/^the invoker at http:\/\/127\.0\.0\.1:\d+ is unreachable \(ECONNREFUSED\); is it running\?$/);
+  });
+
+  it('answers 429 with Retry-After once a client exceeds the rate limit', async () => {
+    await request(gateways.limited.url).get('/api/v1/functions/invoke/hello').expect(201);
+    const res = await request(gateways.limited.url).get('/api/v1/functions/invoke/hello').expect(429);
+    expect(res.headers['retry-after']).toBe('1');
+    expect(res.body.message).toBe('Rate limit of 1 requests per second exceeded; retry in 1 s');
+  });
+
+  describe('with API keys', () => {
+    const sec = () => request(gateways.secured.url);
+    const withKey = { authorization: 'Bearer secret-key' };
+
+    beforeAll(async () => {
+      for (const [label, auth] of [['open-fn', 'none'], ['locked-fn', 'api-key']]) {
+        await sec()
+          .post('/api/v1/functions')
+          .set(withKey)
+          .send({ label, runtime: 'node', handler: 'module.exports = () => 1', config: { triggers: [{ type: 'http', auth }] } })
+          .expect(201);
+      }
+    });
+
+    it('needs a key for data-style invocations and does not pass it on to the function', async () => {
+      const before = invoker.seen.length;
+      const res = await sec().post('/api/v1/functions/invoke/hello').send({ data: 1 }).expect(401);
+      expect(res.body.message).toContain('An API key is required');
+      expect(invoker.seen.length).toBe(before);
+      await sec().post('/api/v1/functions/invoke/hello').set(withKey).send({ data: 1 }).expect(201);
+      expect(last().headers.authorization).toBeUndefined();
+    });
+
+    it('protects /fn/{label} only when its http trigger asks for an API key', async () => {
+      await sec().get('/fn/open-fn/page').expect(201);
+      expect(last().url).toBe('/http/open-fn/page');
+      expect((await sec().get('/fn/locked-fn/page').expect(401)).body.message).toContain('An API key is required');
+      await sec().get('/fn/locked-fn/page').set('x-api-key', 'secret-key').expect(201);
+      expect(last()).toMatchObject({ url: '/http/locked-fn/page' });
+      expect(last().headers['x-api-key']).toBeUndefined();
+    });
+
+    it('starts asking for a key as soon as the trigger is changed to require one', async () => {
+      await sec().get('/fn/open-fn').expect(201);
+      await sec()
+        .put('/api/v1/functions/open-fn')
+        .set(withKey)
+        .send({ config: { triggers: [{ type: 'http', auth: 'api-key' }] } })
+        .expect(200);
+      await waitFor(async () => (await sec().get('/fn/open-fn')).status === 401, { what: '/fn/open-fn to need a key' });
+    });
+  });
+});

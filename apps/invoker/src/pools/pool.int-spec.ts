@@ -1,0 +1,123 @@
+import { waitFor } from '@platform/testing';
+import { InvokerHarness, startInvoker } from '../testing/invoker-harness';
+
+const JSON_HEADERS = { 'content-type': 'application/json' };
+
+const SLEEPER = {
+  'handler.js': `module.exports.handle = async (data) => {
+    if (data && data.crash) process.exit(3);
+    console.log('start', data && data.tag);
+    await new Promise((r) => setTimeout(r, (data && data.ms) || 0));
+    console.log('end', data && data.tag);
+    return { tag: data && data.tag };
+  };`,
+};
+
+describe('invoker: pools scale by their rules', () => {
+  let inv: InvokerHarness;
+
+  beforeAll(async () => {
+    inv = await startInvoker();
+  }, 60_000);
+
+  afterAll(async () => {
+    await inv?.close();
+  });
+
+  const poolOf = async (label: string) => {
+    const res = await inv.request('GET', '/deployments');
+    return (res.json.deployments as Array<{ label: string; instances: number; starting: number; workers: Array<{ id: string }> }>).find((d) => d.label === label);
+  };
+  const invoke = (label: string, data: unknown) => inv.request('POST', `/invoke/${label}`, JSON.stringify({ data }), JSON_HEADERS);
+
+  it('keeps minInstances warm from the moment the deployment answers', async () => {
+    await inv.deploy({ label: 'warm-two', family: 'python', entrypoint: 'handler.main', files: { 'handler.py': 'def main(request):\n    return 1\n' }, config: { scaling: { minInstances: 2 } } });
+    expect(await poolOf('warm-two')).toMatchObject({ instances: 2, starting: 0 });
+    const res = await invoke('warm-two', null);
+    expect(res.headers.get('x-cold-start')).toBe('false');
+  });
+
+  it('scales an idle function to zero after idleTimeoutMs, and starts it cold again on the next request', async () => {
+    await inv.deploy({ label: 'to-zero', family: 'node', entrypoint: 'handler.handle', files: SLEEPER, config: { scaling: { idleTimeoutMs: 200 } } });
+    expect((await invoke('to-zero', { tag: 'a' })).headers.get('x-cold-start')).toBe('true');
+    expect((await poolOf('to-zero'))!.instances).toBe(1);
+    await waitFor(async () => (await poolOf('to-zero'))!.instances === 0, { what: 'the pool to scale to zero' });
+    expect((await invoke('to-zero', { tag: 'b' })).headers.get('x-cold-start')).toBe('true');
+  });
+
+  it('scales back down to minInstances, not below', async () => {
+    await inv.deploy({ label: 'min-one', family: 'node', entrypoint: 'handler.handle', files: SLEEPER, config: { scaling: { minInstances: 1, idleTimeoutMs: 200 } } });
+    const burst = await Promise.all([invoke('min-one', { ms: 300 }), invoke('min-one', { ms: 300 })]);
+    expect(burst.map((r) => r.status)).toEqual([200, 200]);
+    expect((await poolOf('min-one'))!.instances).toBe(2);
+    await waitFor(async () => (await poolOf('min-one'))!.instances === 1, { what: 'the pool to shrink to one instance' });
+    await new Promise((r) => setTimeout(r, 400));
+    expect((await poolOf('min-one'))!.instances).toBe(1);
+  });
+
+  it('queues requests while its only instance is busy, and answers 429 once scaling.queueSize are waiting', async () => {
+    await inv.deploy({
+      label: 'narrow',
+      family: 'node',
+      entrypoint: 'handler.handle',
+      files: SLEEPER,
+      config: { scaling: { maxInstances: 1, concurrency: 1, queueSize: 1 } },
+    });
+    const answers = await Promise.all([invoke('narrow', { ms: 400, tag: 1 }), invoke('narrow', { ms: 400, tag: 2 }), invoke('narrow', { ms: 400, tag: 3 })]);
+    const statuses = answers.map((r) => r.status).sort();
+    expect(statuses).toEqual([200, 200, 429]);
+    const rejected = answers.find((r) => r.status === 429)!;
+    expect(rejected.json.message).toContain('scaling.queueSize 1');
+    expect((await inv.tap.invocation(rejected.headers.get('x-invocation-id')!)).result).toMatchObject({ status: 'FAILURE', metadata: { reason: 'queue-full' } });
+  });
+
+  it('fails only the in-flight requests of a crashed worker (502 with the reason) and replaces it', async () => {
+    await inv.deploy({ label: 'crashy', family: 'node', entrypoint: 'handler.handle', files: SLEEPER, config: { scaling: { maxInstances: 1, concurrency: 2 } } });
+    await invoke('crashy', { tag: 'warm-up' });
+    const slow = invoke('crashy', { ms: 2000, tag: 'slow' });
+    await new Promise((r) => setTimeout(r, 100));
+    const crash = await invoke('crashy', { crash: true });
+    expect(crash.status).toBe(502);
+    expect(crash.json.message).toContain('exited unexpectedly (exit code 3)');
+    const slowAnswer = await slow;
+    expect(slowAnswer.status).toBe(502);
+    const event = (await inv.tap.invocation(slowAnswer.headers.get('x-invocation-id')!)).result;
+    expect(event).toMatchObject({ status: 'FAILURE', metadata: { reason: 'crash' } });
+    expect(event.metadata!.logs).toContain('start slow');
+    const after = await invoke('crashy', { tag: 'after' });
+    expect(after.status).toBe(200);
+    expect(after.json).toEqual({ tag: 'after' });
+  });
+
+  it('serves up to `concurrency` requests at once on one worker, each with its own logs', async () => {
+    await inv.deploy({ label: 'parallel', family: 'node', entrypoint: 'handler.handle', files: SLEEPER, config: { scaling: { maxInstances: 1, concurrency: 4 } } });
+    const answers = await Promise.all([1, 2, 3, 4].map((tag) => invoke('parallel', { ms: 300, tag })));
+    expect(answers.map((r) => r.json.tag)).toEqual([1, 2, 3, 4]);
+    const results = await Promise.all(answers.map((r) => inv.tap.invocation(r.headers.get('x-invocation-id')!)));
+    expect(new Set(results.map((e) => e.result.metadata!.workerId)).size).toBe(1);
+    results.forEach(({ result }, i) => expect(result.metadata!.logs).toBe(`start ${i + 1}\nend ${i + 1}\n`));
+  });
+
+  it('runs concurrent python invocations on threads, each with its own printed logs', async () => {
+    await inv.deploy({
+      label: 'py-parallel',
+      family: 'python',
+      entrypoint: 'handler.handle',
+      files: { 'handler.py': "import time\n\ndef handle(data):\n    print('begin', data['tag'])\n    time.sleep(0.3)\n    print('done', data['tag'])\n    return data['tag']\n" },
+      config: { scaling: { maxInstances: 1, concurrency: 3 } },
+    });
+    const answers = await Promise.all(['a', 'b', 'c'].map((tag) => invoke('py-parallel', { tag })));
+    expect(answers.map((r) => r.json)).toEqual(['a', 'b', 'c']);
+    const results = await Promise.all(answers.map((r) => inv.tap.invocation(r.headers.get('x-invocation-id')!)));
+    results.forEach(({ result }, i) => expect(result.metadata!.logs).toBe(`begin ${'abc'[i]}\ndone ${'abc'[i]}\n`));
+  });
+
+  it('drops a function on DELETE: later requests ask the deployer again', async () => {
+    const fn = await inv.deploy({ label: 'short-lived', family: 'node', entrypoint: 'handler.handle', files: SLEEPER });
+    expect((await invoke('short-lived', { tag: 1 })).status).toBe(200);
+    expect((await inv.request('DELETE', `/deployments/${fn.spec.functionId}`)).status).toBe(200);
+    expect(await poolOf('short-lived')).toBeUndefined();
+    const res = await invoke('short-lived', { tag: 2 });
+    expect(res.status).toBe(409);
+  });
+});
