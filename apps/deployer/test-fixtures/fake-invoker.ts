@@ -9,7 +9,7 @@ export interface RecordedCall {
   body: unknown;
 }
 
-type Answer = { status: number; body?: unknown };
+type Answer = { status: number; body?: unknown; delayMs?: number };
 
 /**
  * A real HTTP server standing in for the invoker: records every call, answers PUT/DELETE /deployments/:id and
@@ -39,7 +39,8 @@ export class FakeInvoker {
     return this.calls.filter((c) => c.path.startsWith('/deployments/') && c.functionId === functionId);
   }
 
-  async start(): Promise<void> {
+  /** Listens on `port` (0 = any; a test restarting the invoker passes the old one). */
+  async start(port = 0): Promise<void> {
     this.server = createServer((req, res) => {
       let text = '';
       req.on('data', (c) => (text += c));
@@ -56,12 +57,18 @@ export class FakeInvoker {
         this.calls.push({ method: req.method ?? '', path: url.pathname, functionId, headers: req.headers, body });
         const queue = kind === 'deployments' && req.method === 'PUT' ? this.deployAnswers.get(functionId) : kind === 'invoke' ? this.invokeAnswers.get(functionId) : undefined;
         const answer = queue?.shift() ?? { status: 200, body: kind === 'invoke' ? { ok: true } : { functionId } };
-        res.writeHead(answer.status, { 'content-type': 'application/json' });
-        res.end(JSON.stringify(answer.body ?? {}));
+        setTimeout(() => {
+          res.writeHead(answer.status, { 'content-type': 'application/json' });
+          res.end(JSON.stringify(answer.body ?? {}));
+        }, answer.delayMs ?? 0);
       });
     });
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    await new Promise<void>((resolve) => this.server!.listen(port, '127.0.0.1', resolve));
     this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  get port(): number {
+    return Number(new URL(this.url).port);
   }
 
   async stop(): Promise<void> {

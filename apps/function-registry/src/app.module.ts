@@ -1,5 +1,4 @@
 import { DynamicModule, Inject, Module, OnModuleInit } from '@nestjs/common';
-import { APP_INTERCEPTOR } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { SettingsModule } from '@platform/config';
@@ -18,7 +17,6 @@ import { SecretCipher } from './secrets/secret-cipher';
 import { SecretEntity } from './secrets/secret.entity';
 import { SecretsController } from './secrets/secrets.controller';
 import { SecretsService } from './secrets/secrets.service';
-import { RpcAckInterceptor } from './rpc-ack.interceptor';
 import { RegistrySettings } from './settings';
 
 const entities = [FunctionEntity, FunctionVersionEntity, SecretEntity];
@@ -49,10 +47,7 @@ export class AppModule {
         TypeOrmModule.forFeature(entities),
       ],
       controllers: [FunctionsController, SecretsController],
-      providers: [
-        FunctionsService, BuildsService, BuildQueue, BuildEventsConsumer, SecretCipher, SecretsService, RegistryHealth,
-        { provide: APP_INTERCEPTOR, useClass: RpcAckInterceptor },
-      ],
+      providers: [FunctionsService, BuildsService, BuildQueue, BuildEventsConsumer, SecretCipher, SecretsService, RegistryHealth],
     };
   }
 }

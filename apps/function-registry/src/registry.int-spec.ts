@@ -20,6 +20,7 @@ import { SettingsModule } from '@platform/config';
 import { EventPublisher, EventSubscriber, MessagingModule, RpcClient, RpcClientsModule } from '@platform/messaging';
 import { createTestDatabase, isolatedEnv, waitFor } from '@platform/testing';
 import { BuildsService } from './builds/builds.service';
+import { removeNamespace } from './testing/broker-cleanup';
 import { startRegistry } from './testing/start-registry';
 
 describe('function registry over real Postgres, RabbitMQ and Redis', () => {
@@ -68,6 +69,10 @@ describe('function registry over real Postgres, RabbitMQ and Redis', () => {
     await client?.close();
     await registry?.close();
     await db?.drop();
+    if (iso) {
+      await removeNamespace(iso.env.AMQP_URL, iso.env.HKS_NAMESPACE, ['function-registry']);
+      await removeNamespace(iso.env.AMQP_URL, `${iso.env.HKS_NAMESPACE}off`, ['function-registry']);
+    }
     iso?.cleanup();
   });
 

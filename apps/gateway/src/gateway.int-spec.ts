@@ -8,7 +8,7 @@ import { CommonSettingsValues, SETTINGS, SettingsModule } from '@platform/config
 import { EventPublisher, MessagingModule, RpcErrorFilter, rpcServerOptions } from '@platform/messaging';
 import { createTestDatabase, isolatedEnv, waitFor } from '@platform/testing';
 // The gateway's integration tests talk to the real registry over real RPC.
-import { RpcAckInterceptor } from '../../function-registry/src/rpc-ack.interceptor';
+import { removeNamespace } from '../../function-registry/src/testing/broker-cleanup';
 import { startRegistry } from '../../function-registry/src/testing/start-registry';
 import { startGateway } from './testing/start-gateway';
 
@@ -39,7 +39,6 @@ describe('gateway HTTP API against the real registry', () => {
     class DeployerModule {}
     deployer = await NestFactory.create(DeployerModule, { logger: false });
     deployer.useGlobalFilters(new RpcErrorFilter());
-    deployer.useGlobalInterceptors(new RpcAckInterceptor(deployer.get<CommonSettingsValues>(SETTINGS)));
     deployer.connectMicroservice(rpcServerOptions(deployer.get<CommonSettingsValues>(SETTINGS), 'deployer'), { inheritAppConfig: true });
     await deployer.startAllMicroservices();
     await deployer.init();
@@ -54,6 +53,7 @@ describe('gateway HTTP API against the real registry', () => {
     await deployer?.close();
     await registry?.close();
     await db?.drop();
+    if (iso) await removeNamespace(iso.env.AMQP_URL, iso.env.HKS_NAMESPACE, ['function-registry', 'deployer', 'builder', 'event-store']);
     iso?.cleanup();
   });
 

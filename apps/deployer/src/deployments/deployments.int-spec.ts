@@ -54,17 +54,24 @@ describe('deployments over RPC (real Postgres, RabbitMQ, Redis; HTTP invoker; RP
 
   it('fails with "invoker at <url> is unreachable" when nothing answers there', async () => {
     const spec = h.registry.addFunction('unreachable-fn');
-    const { LocalDriver } = await import('../drivers/local.driver');
-    const local = h.deployer!.get(LocalDriver) as unknown as { invokerUrl: string };
-    const real = local.invokerUrl;
-    local.invokerUrl = 'http://127.0.0.1:9';
+    const port = h.invoker.port;
+    await h.invoker.stop();
     try {
       const view = await deploy(spec.functionId);
-      expect(view).toMatchObject({ status: 'FAILED', reason: 'invoker at http://127.0.0.1:9 is unreachable' });
+      expect(view).toMatchObject({ status: 'FAILED', reason: `invoker at ${h.invoker.url} is unreachable` });
       expect(h.registry.lastStatus(spec.functionId)?.status).toBe(FunctionStatus.Failed);
     } finally {
-      local.invokerUrl = real;
+      await h.invoker.start(port);
     }
+  });
+
+  it('refuses a second deploy of a function while the first is still in progress', async () => {
+    const spec = h.registry.addFunction('busy-fn');
+    h.invoker.answerDeploy(spec.functionId, { status: 200, delayMs: 1_000 });
+    const first = deploy(spec.functionId);
+    await waitFor(() => h.invoker.deploymentCalls(spec.functionId).length === 1, { what: 'the first deploy to reach the invoker' });
+    await expect(deploy(spec.functionId)).rejects.toMatchObject({ statusCode: 409, message: expect.stringContaining('function busy-fn is already being deployed') });
+    await expect(first).resolves.toMatchObject({ status: 'READY' });
   });
 
   it('passes through 404 for an unknown function and 409 for one without a build, changing nothing', async () => {
@@ -119,6 +126,16 @@ describe('deployments over RPC (real Postgres, RabbitMQ, Redis; HTTP invoker; RP
     expect((await forFunction(spec.functionId)).env).toBeUndefined();
     await h.call(DeploymentPatterns.Undeploy, { functionId: spec.functionId });
     expect(h.kube.object('functions', 'kn-fn')).toBeUndefined();
+  });
+
+  it('removes the function from the invoker when it moves to Knative', async () => {
+    const spec = h.registry.addFunction('moving-fn');
+    await deploy(spec.functionId);
+    h.registry.functions.get(spec.functionId)!.spec = { ...spec, version: 2, config: { ...spec.config, target: 'knative' } };
+    const moved = await deploy(spec.functionId);
+    expect(moved).toMatchObject({ driver: 'knative', status: 'READY', version: 2 });
+    expect(h.invoker.deploymentCalls(spec.functionId).map((c) => c.method)).toEqual(['PUT', 'DELETE']);
+    await h.call(DeploymentPatterns.Undeploy, { functionId: spec.functionId });
   });
 
   it('fails a Knative deployment of a build without an image, saying what to configure', async () => {

@@ -8,6 +8,7 @@ import {
   NotFoundError,
   SetDeploymentStatusCommand,
   StateError,
+  UnavailableError,
 } from '@platform/contracts';
 import { SETTINGS } from '@platform/config';
 import { DeployerSettingsValues } from '../settings';
@@ -56,11 +57,20 @@ export class DeploymentsService {
     try {
       await this.registry.setStatus(spec.functionId, spec.version, FunctionStatus.Deploying);
       // Switching drivers: what ran on the old one goes, or the function would run twice.
-      if (previous && previous.driver !== driverName) await this.drivers.get(previous.driver).remove(previous);
+      if (previous && previous.driver !== driverName) {
+        await this.drivers
+          .get(previous.driver)
+          .remove(previous)
+          .catch((e) => {
+            throw new DeploymentFailure(`could not remove the previous ${previous.driver} deployment: ${(e as Error).message}`);
+          });
+      }
       const { url } = await driver.deploy({ deploymentId: deployment.id, spec, env: env ?? {} });
       const ready = await this.store.transition(deployment.id, ['DEPLOYING'], 'READY', { url, reason: null });
       if (ready?.status !== 'READY') throw new DeploymentFailure(`deployment ${deployment.id} was changed by someone else while it deployed`);
-      await this.triggers.reconcile(spec.functionId);
+      await this.triggers.reconcile(spec.functionId).catch((e) => {
+        throw new DeploymentFailure(`could not wire the triggers: ${(e as Error).message}`);
+      });
       await this.registry.setStatus(spec.functionId, spec.version, FunctionStatus.Ready);
       await this.events.publish(EventNames.DeploymentReady, ready);
       this.logger.log(`deployed ${spec.label} v${spec.version} (${driverName}) as ${deployment.id}`);
@@ -96,7 +106,13 @@ export class DeploymentsService {
     if (current.status === 'DEPLOYING' && Date.now() - current.updatedAt.getTime() < this.staleMs) {
       throw new StateError(`function ${current.label} is being deployed (deployment ${current.id}); wait for it to finish and try again`);
     }
-    await this.drivers.get(current.driver).remove(current);
+    await this.drivers
+      .get(current.driver)
+      .remove(current)
+      .catch((e) => {
+        // The deployment stays as it is, so undeploying again later finishes the job.
+        throw e instanceof DomainError ? e : new UnavailableError(`could not remove ${current.label} from ${current.driver}: ${(e as Error).message}`);
+      });
     const deleted = await this.store.transition(current.id, ['DEPLOYING', 'READY', 'FAILED'], 'DELETED', {
       reason: notifyRegistry ? 'undeployed' : 'function deleted',
     });

@@ -6,6 +6,7 @@ import { InvokerClient } from './invoker.client';
 
 export const DEFAULT_BATCH_SIZE = 10;
 export const DEFAULT_MAX_BATCH_WAIT_MS = 1_000;
+const START_TIMEOUT_MS = 15_000;
 
 export interface QueueConsumerOptions {
   functionId: string;
@@ -53,7 +54,29 @@ export class QueueConsumer {
         await ch.consume(source, (msg) => msg && this.onMessage(ch, msg), { noAck: false });
       },
     });
-    await this.channel.waitForConnect();
+    // A setup the broker refuses (e.g. a queue of that name declared with other arguments) is retried forever by
+    // the channel: report the first refusal instead of waiting for a connect that never comes.
+    const channel = this.channel;
+    let onError!: (err: Error) => void;
+    const refused = new Promise<never>((_, reject) => {
+      onError = (err) => reject(new Error(`cannot consume RabbitMQ queue "${source}": ${err.message}`));
+      channel.once('error', onError);
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`cannot consume RabbitMQ queue "${source}": no channel within ${START_TIMEOUT_MS} ms`)), START_TIMEOUT_MS);
+    });
+    try {
+      await Promise.race([channel.waitForConnect(), refused, timedOut]);
+    } catch (err) {
+      this.stopped = true;
+      await channel.close().catch(() => undefined);
+      throw err;
+    } finally {
+      clearTimeout(timer);
+      channel.removeListener('error', onError);
+      channel.on('error', (err: Error) => this.logger.warn(`queue trigger ${source} -> ${this.options.label}: ${err.message}`));
+    }
   }
 
   private onMessage(ch: Channel, msg: ConsumeMessage): void {

@@ -27,7 +27,10 @@ export class TriggerWiring {
   /** At start: wire every READY deployment, drop schedulers of functions no longer deployed, start the consumers. */
   async start(): Promise<void> {
     const ready = await this.store.listReady();
-    for (const d of ready) await this.reconcile(d.functionId);
+    for (const d of ready) {
+      // One function whose trigger cannot be wired (its queue refused, say) must not keep the others unwired.
+      await this.reconcile(d.functionId).catch((err) => this.logger.error(`wiring the triggers of ${d.label}: ${(err as Error).message}`));
+    }
     await this.schedules.prune(new Set(ready.map((d) => d.functionId)));
     this.schedules.start();
     await this.events.start();
@@ -36,7 +39,9 @@ export class TriggerWiring {
       broadcast: true,
       bindings: [EventNames.DeploymentReady, EventNames.DeploymentFailed, EventNames.DeploymentDeleted],
       handler: async (events) => {
-        for (const id of new Set(events.map((e) => e.functionId).filter((id): id is string => !!id))) await this.reconcile(id);
+        for (const id of new Set(events.map((e) => e.functionId).filter((id): id is string => !!id))) {
+          await this.reconcile(id).catch((err) => this.logger.error(`wiring the triggers of ${id}: ${(err as Error).message}`));
+        }
       },
     });
     this.logger.log(`triggers wired for ${ready.length} deployed function(s)`);

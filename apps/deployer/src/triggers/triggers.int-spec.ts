@@ -76,6 +76,17 @@ describe('triggers wired by the deployer (real RabbitMQ and Redis, HTTP invoker)
     await undeploy(spec.functionId);
   });
 
+  it('fails the deployment with the broker’s words when its queue trigger cannot consume the queue', async () => {
+    const source = sourceQueue('transient-');
+    await channel.assertQueue(source, { durable: false });
+    const spec = h.registry.addFunction('bad-queue', { triggers: [{ type: 'queue', source }] });
+    const view = await deploy(spec.functionId);
+    expect(view.status).toBe('FAILED');
+    expect(view.reason).toContain(`could not wire the triggers: cannot consume RabbitMQ queue "${source}"`);
+    expect(view.reason).toContain('PRECONDITION_FAILED');
+    expect(h.registry.lastStatus(spec.functionId)).toMatchObject({ status: 'FAILED', reason: view.reason });
+  });
+
   it('invokes the functions subscribed to an event type when such an event is created, and only those', async () => {
     const orders = h.registry.addFunction('on-order', { triggers: [{ type: 'event', eventType: 'ORDER_PLACED' }] });
     const shipping = h.registry.addFunction('on-shipping', { triggers: [{ type: 'event', eventType: 'ITEM_SHIPPED' }] });

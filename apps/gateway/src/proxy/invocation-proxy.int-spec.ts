@@ -4,6 +4,7 @@ import * as http from 'http';
 import type { AddressInfo } from 'net';
 import request from 'supertest';
 import { createTestDatabase, isolatedEnv, waitFor } from '@platform/testing';
+import { removeNamespace } from '../../../function-registry/src/testing/broker-cleanup';
 import { startRegistry } from '../../../function-registry/src/testing/start-registry';
 import { startGateway } from '../testing/start-gateway';
 
@@ -84,6 +85,7 @@ describe('invocation proxy against a real HTTP server standing in for the invoke
     await new Promise((r) => invoker?.server.close(r));
     await registry?.close();
     await db?.drop();
+    if (iso) await removeNamespace(iso.env.AMQP_URL, iso.env.HKS_NAMESPACE, ['function-registry']);
     iso?.cleanup();
   });
 

@@ -42,7 +42,11 @@ export interface GetDeploymentQuery {
   id: string;
 }
 
-/** Payload of DeploymentPatterns.GetForFunction and Undeploy: `functionId` is the function's id or label. */
+/**
+ * Payload of DeploymentPatterns.GetForFunction and Undeploy: `functionId` is the function's id or label.
+ * GetForFunction answers the function's current deployment whatever its status (DEPLOYING, READY or FAILED with
+ * its reason), 404 when it has none; only a READY one takes invocations.
+ */
 export interface FunctionDeploymentQuery {
   functionId: string;
 }
