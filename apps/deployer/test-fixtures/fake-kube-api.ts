@@ -35,6 +35,8 @@ export class FakeKubeApi {
   private rv = 100;
   /** Called just before a replace is applied: lets a test play another writer. */
   beforeReplace?: (current: Obj) => void;
+  /** Answer watches with 403, as a cluster whose RBAC grants get but not watch. */
+  forbidWatch = false;
   url = '';
 
   /** What the controller does with the named Service (default: Ready after 150 ms). */
@@ -100,7 +102,10 @@ export class FakeKubeApi {
     const key = `${ns}/${name}`;
     const existing = name ? this.objects.get(key) : undefined;
 
-    if (req.method === 'GET' && !name && url.searchParams.get('watch') === 'true') return this.watch(ns, url, res);
+    if (req.method === 'GET' && !name && url.searchParams.get('watch') === 'true') {
+      if (this.forbidWatch) return status(res, 403, 'Forbidden', 'services.serving.knative.dev is forbidden: User "deployer" cannot watch resource "services"');
+      return this.watch(ns, url, res);
+    }
     if (req.method === 'GET' && name) return existing ? json(res, 200, existing) : notFound(res, name);
     if (req.method === 'POST' && !name) {
       if (!body?.metadata?.name) return status(res, 422, 'Invalid', 'metadata.name: Required value');

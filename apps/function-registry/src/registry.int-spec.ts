@@ -288,7 +288,7 @@ describe('function registry over real Postgres, RabbitMQ and Redis', () => {
   });
 
   describe('deployment status', () => {
-    it('moves through DEPLOYING, READY and FAILED, keeping the reason, and ignores reports about older versions', async () => {
+    it('moves through DEPLOYING, READY, FAILED and back to BUILT when undeployed, keeping the reason, and ignores reports about older versions', async () => {
       const f = await get('pyfiles');
       const set = (body: Record<string, unknown>) => call<FunctionView>(FunctionPatterns.SetDeploymentStatus, { functionId: f.id, version: f.version, ...body });
       expect((await set({ status: 'DEPLOYING' })).status).toBe('DEPLOYING');
@@ -298,7 +298,9 @@ describe('function registry over real Postgres, RabbitMQ and Redis', () => {
         statusReason: 'the invoker refused the bundle',
       });
       expect((await set({ status: 'READY', version: f.version - 1 })).status).toBe('FAILED');
-      await expect(set({ status: 'BUILT' })).rejects.toMatchObject({ statusCode: 400, message: 'status must be one of DEPLOYING, READY, FAILED' });
+      // Undeploying leaves the built bundle: the function goes back to BUILT.
+      expect((await set({ status: 'BUILT', reason: 'undeployed' })).status).toBe('BUILT');
+      await expect(set({ status: 'CREATED' })).rejects.toMatchObject({ statusCode: 400, message: 'status must be one of DEPLOYING, READY, FAILED, BUILT' });
     });
   });
 

@@ -1,5 +1,6 @@
 import { DeploymentPatterns, DeploymentView, FunctionStatus } from '@platform/contracts';
 import { waitFor } from '@platform/testing';
+import { DataSource } from 'typeorm';
 import { DeployerHarness } from '../../test-fixtures/deployer-harness';
 
 describe('deployments over RPC (real Postgres, RabbitMQ, Redis; HTTP invoker; RPC registry)', () => {
@@ -143,6 +144,18 @@ describe('deployments over RPC (real Postgres, RabbitMQ, Redis; HTTP invoker; RP
     const view = await deploy(spec.functionId);
     expect(view).toMatchObject({ status: 'FAILED', reason: 'no OCI image: configure HKS_OCI_REGISTRY on the builder' });
     expect(h.registry.lastStatus(spec.functionId)).toMatchObject({ status: FunctionStatus.Failed, reason: view.reason });
+  });
+
+  it('marks FAILED, at start, a deployment a stopped deployer left DEPLOYING', async () => {
+    const spec = h.registry.addFunction('interrupted-fn');
+    const view = await deploy(spec.functionId);
+    // As if the deployer had died mid-deploy long ago.
+    await h.deployer!.get(DataSource).query(`UPDATE deployer.deployments SET status = 'DEPLOYING', updated_at = now() - interval '1 day' WHERE id = $1`, [view.id]);
+    await h.stopDeployer();
+    await h.startDeployer();
+    await waitFor(async () => (await forFunction(spec.functionId)).status === 'FAILED', { what: 'the interrupted deployment to be FAILED' });
+    expect((await forFunction(spec.functionId)).reason).toBe('the deployer stopped while this deployment was in progress; deploy again');
+    await waitFor(() => h.registry.lastStatus(spec.functionId)?.status === FunctionStatus.Failed, { what: 'the registry to hear it' });
   });
 
   it('answers 400 for a malformed request and 404 for an unknown deployment', async () => {

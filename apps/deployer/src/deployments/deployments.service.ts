@@ -121,7 +121,7 @@ export class DeploymentsService {
       // Deployed no more: the function is back to its built state.
       await this.registry
         .setStatus(current.functionId, current.version, FunctionStatus.Built as SetDeploymentStatusCommand['status'], 'undeployed')
-        .catch((e) => this.logger.warn(`registry did not take ${current.label} back to BUILT: ${(e as Error).message}`));
+        .catch((e) => this.logger.warn(`the registry refused to take ${current.label} back to BUILT after the undeploy: ${(e as Error).message}`));
     }
     const view = deleted ?? current;
     await this.events.publish(EventNames.DeploymentDeleted, view);

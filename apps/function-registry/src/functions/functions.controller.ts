@@ -14,7 +14,7 @@ import { BuildsService } from '../builds/builds.service';
 import { functionRef } from './function-ref';
 import { FunctionsService } from './functions.service';
 
-const DEPLOYMENT_STATUSES: string[] = [FunctionStatus.Deploying, FunctionStatus.Ready, FunctionStatus.Failed];
+const DEPLOYMENT_STATUSES: string[] = [FunctionStatus.Deploying, FunctionStatus.Ready, FunctionStatus.Failed, FunctionStatus.Built];
 
 /** RPC handlers of FunctionPatterns (secrets apart); every payload is validated here. */
 @Controller()

@@ -123,6 +123,7 @@ export interface ListFunctionsQuery {
 export interface SetDeploymentStatusCommand {
   functionId: string;
   version: number;
-  status: FunctionStatus.Deploying | FunctionStatus.Ready | FunctionStatus.Failed;
+  /** BUILT: undeployed, the build is still there. */
+  status: FunctionStatus.Deploying | FunctionStatus.Ready | FunctionStatus.Failed | FunctionStatus.Built;
   reason?: string;
 }

@@ -94,6 +94,17 @@ describe('the knative driver against a Kubernetes API server', () => {
     );
   });
 
+  it('falls back to reading the Service when it may not watch it', async () => {
+    api.forbidWatch = true;
+    try {
+      await expect(driver().deploy({ deploymentId: 'd', spec: runtimeSpec({ label: 'unwatched-fn' }), env: {} })).resolves.toEqual({
+        url: `http://unwatched-fn.${NS}.example.com`,
+      });
+    } finally {
+      api.forbidWatch = false;
+    }
+  });
+
   it('refuses a build without an OCI image, before calling Kubernetes', async () => {
     const before = api.requests.length;
     await expect(driver().deploy({ deploymentId: 'd', spec: runtimeSpec({ label: 'no-image', image: null }), env: {} })).rejects.toThrow(

@@ -113,6 +113,7 @@ export class KnativeDriver implements DeploymentDriver {
     throw new DeploymentFailure(`Knative Service ${name} did not become Ready within ${timeoutMs} ms (last: ${last})`);
   }
 
+  /** One watch stream: resolves with the outcome, or null when the stream ended (or the deadline passed) first. */
   private async watchOnce(
     api: KnativeServicesApi,
     name: string,
@@ -120,7 +121,11 @@ export class KnativeDriver implements DeploymentDriver {
     progress: (reason: string) => void,
   ): Promise<Readiness | 'deleted' | null> {
     let settle!: (v: Readiness | 'deleted' | null) => void;
-    const decided = new Promise<Readiness | 'deleted' | null>((resolve) => (settle = resolve));
+    let fail!: (err: unknown) => void;
+    const decided = new Promise<Readiness | 'deleted' | null>((resolve, reject) => {
+      settle = resolve;
+      fail = reject;
+    });
     const onEvent = ({ type, object }: WatchEvent) => {
       if (type === 'DELETED') return settle('deleted');
       if (type !== 'ADDED' && type !== 'MODIFIED') return;
@@ -128,15 +133,25 @@ export class KnativeDriver implements DeploymentDriver {
       if (r.state === 'pending') progress(r.reason);
       else settle(r);
     };
-    const remaining = Math.max(1, Math.ceil((deadline - Date.now()) / 1000));
-    const watch = await api.watch(name, onEvent, remaining);
-    watch.ended.catch(() => undefined); // A failure after the outcome is decided changes nothing.
+    // The deadline also covers a server that never answers the watch request itself.
     const timer = setTimeout(() => settle(null), Math.max(0, deadline - Date.now()));
+    let finished = false;
+    let stop: (() => void) | undefined;
+    const remaining = Math.max(1, Math.ceil((deadline - Date.now()) / 1000));
+    api.watch(name, onEvent, remaining).then(
+      (watch) => {
+        stop = watch.stop;
+        if (finished) watch.stop();
+        watch.ended.then(() => settle(null), fail);
+      },
+      fail,
+    );
     try {
-      return await Promise.race([decided, watch.ended.then(() => null)]);
+      return await decided;
     } finally {
+      finished = true;
       clearTimeout(timer);
-      watch.stop();
+      stop?.();
     }
   }
 }
