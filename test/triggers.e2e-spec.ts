@@ -1,0 +1,128 @@
+import { api, RunningPlatform, startPlatform } from './support/platform';
+
+/** Functions run by something other than the invoke API: HTTP routes, user events and schedules. */
+describe('triggers end to end', () => {
+  let p: RunningPlatform;
+  const call = <T = any>(method: string, url: string, body?: unknown, headers?: Record<string, string>) =>
+    api<T>(p.gatewayUrl, method, url, body, headers);
+
+  async function until<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 30_000): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const v = await probe();
+      if (v) return v;
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
+  async function deploy(body: Record<string, unknown>): Promise<string> {
+    const created = await call('POST', '/api/v1/functions', body);
+    expect(created.status).toBe(201);
+    const id = created.body.id;
+    await call('POST', `/api/v1/functions/build/${id}`);
+    await until(async () => ((await call('GET', `/api/v1/functions/${id}`)).body.status === 'BUILT' ? true : undefined), 'BUILT');
+    expect([200, 202]).toContain((await call('POST', `/api/v1/functions/deploy/${id}`)).status);
+    await until(async () => ((await call('GET', `/api/v1/functions/${id}`)).body.status === 'READY' ? true : undefined), 'READY');
+    return id;
+  }
+
+  beforeAll(async () => {
+    p = await startPlatform();
+  }, 180_000);
+
+  afterAll(async () => {
+    await p?.stop();
+  }, 60_000);
+
+  it('serves an HTTP-style function at /fn/{label} with the request object and a binary response', async () => {
+    await deploy({
+      label: 'echo-http',
+      runtime: 'python',
+      handler: [
+        'import base64',
+        'def handle(request):',
+        "    if request['path'].endswith('/bytes'):",
+        "        return {'statusCode': 200, 'headers': {'content-type': 'application/octet-stream'},",
+        "                'body': base64.b64encode(bytes([0, 255, 1, 254])).decode(), 'isBase64Encoded': True}",
+        "    return {'statusCode': 201, 'headers': {'x-seen-method': request['method']},",
+        "            'body': 'hi ' + str(request.get('name')) + ' q=' + request['query'].get('q', '')}",
+        '',
+      ].join('\n'),
+      config: { triggers: [{ type: 'http', methods: ['GET', 'POST'] }] },
+    });
+    const r = await call('POST', '/fn/echo-http/greet?q=42', { name: 'Alice' });
+    expect(r.status).toBe(201);
+    expect(r.text).toBe('hi Alice q=42');
+    expect(r.headers.get('x-seen-method')).toBe('POST');
+
+    const bytes = await fetch(`${p.gatewayUrl}/fn/echo-http/bytes`);
+    expect(bytes.status).toBe(200);
+    expect([...new Uint8Array(await bytes.arrayBuffer())]).toEqual([0, 255, 1, 254]);
+  });
+
+  it('runs the functions subscribed to an event type when such an event is posted', async () => {
+    const id = await deploy({
+      label: 'on-order',
+      runtime: 'node',
+      handler: 'module.exports.handle = async (event) => ({ shipped: event.payload.orderId });',
+      config: { triggers: [{ type: 'event', eventType: 'ORDER_PLACED' }] },
+    });
+    const posted = await call('POST', '/api/v3/events', { type: 'ORDER_PLACED', source: 'shop', payload: { orderId: 7 } });
+    expect(posted.status).toBe(201);
+    const result = await until(async () => {
+      const page = await call('GET', `/api/v3/events?functionId=${id}&status=SUCCESS`);
+      return page.body.items.find((e: any) => e.response?.shipped === 7);
+    }, 'the triggered invocation');
+    expect(result.type).toBe('FUNCTION_INVOCATION');
+    expect(result.metadata.trigger).toBe('event');
+  });
+
+  it('runs a function on its cron schedule', async () => {
+    const id = await deploy({
+      label: 'every-second',
+      runtime: 'node',
+      handler: 'module.exports.handle = (data) => ({ tick: data.scheduledAt !== undefined });',
+      config: { triggers: [{ type: 'schedule', cron: '* * * * * *', timezone: 'UTC' }] },
+    });
+    const result = await until(async () => {
+      const page = await call('GET', `/api/v3/events?functionId=${id}&status=SUCCESS`);
+      return page.body.items.find((e: any) => e.metadata?.trigger === 'schedule');
+    }, 'a scheduled invocation');
+    expect(result.response).toEqual({ tick: true });
+    // Undeploying removes the schedule.
+    expect((await call('DELETE', `/api/v1/functions/deploy/${id}`)).status).toBeLessThan(300);
+  });
+
+  it('streams new events to a client as Server-Sent Events', async () => {
+    const id = await deploy({ label: 'streamed', runtime: 'node', handler: 'module.exports.handle = () => "ok"' });
+    const controller = new AbortController();
+    const res = await fetch(`${p.gatewayUrl}/api/v3/events/stream?functionId=${id}`, { signal: controller.signal });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toContain('text/event-stream');
+    const reader = res.body!.getReader();
+    // Invoke while listening; the PENDING and SUCCESS events arrive on the stream.
+    const seen: any[] = [];
+    const reading = (async () => {
+      let buffer = '';
+      while (seen.filter((e) => e.functionId === id).length < 2) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffer += Buffer.from(value).toString('utf8');
+        let i;
+        while ((i = buffer.indexOf('\n\n')) >= 0) {
+          const block = buffer.slice(0, i);
+          buffer = buffer.slice(i + 2);
+          const data = block.split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trim()).join('');
+          if (data) seen.push(JSON.parse(data));
+        }
+      }
+    })();
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await call('POST', `/api/v1/functions/invoke/${id}`, { data: 1 })).status).toBe(200);
+    await Promise.race([reading, new Promise((_, rej) => setTimeout(() => rej(new Error('no events streamed')), 15_000))]);
+    await reader.cancel().catch(() => undefined);
+    controller.abort();
+    expect(seen.map((e) => e.status).sort()).toEqual(['PENDING', 'SUCCESS']);
+  });
+});
