@@ -103,6 +103,8 @@ export async function extractVerified(source: Readable, dir: string, expectedHex
     return entries;
   } catch (err) {
     await fs.rm(dir, { recursive: true, force: true });
+    // Errors without a system code come from the tar parser: the bytes are not a tar.
+    if (!(err instanceof BundleError) && !(err as NodeJS.ErrnoException).code) throw new BundleError(`it is not a readable tar (${(err as Error).message})`);
     throw err;
   }
 }

@@ -3,7 +3,8 @@ import { DeploymentPatterns, DeploymentView, EventNames, ListActiveDeploymentsQu
 import { EventSubscriber, RpcClient } from '@platform/messaging';
 import { DeploymentTable } from './deployment-table';
 
-const RETRY_MS = 2_000;
+const FIRST_RETRY_MS = 1_000;
+const MAX_RETRY_MS = 30_000;
 
 /**
  * Keeps the table in step with the deployer: the active deployments at start (ListActive; those
@@ -15,6 +16,7 @@ export class DeploymentSync implements OnApplicationBootstrap, OnApplicationShut
   private readonly logger = new Logger(DeploymentSync.name);
   private stopped = false;
   private retry?: NodeJS.Timeout;
+  private retryMs = FIRST_RETRY_MS;
 
   constructor(
     private readonly table: DeploymentTable,
@@ -39,9 +41,12 @@ export class DeploymentSync implements OnApplicationBootstrap, OnApplicationShut
     try {
       views = await this.rpc.call<DeploymentView[]>('deployer', DeploymentPatterns.ListActive, {} satisfies ListActiveDeploymentsQuery);
     } catch (err) {
-      this.logger.warn(`could not list the active deployments (${(err as Error).message}); retrying`);
-      this.retry = setTimeout(() => void this.loadActive(), RETRY_MS);
+      // Said once; then quietly retried with a growing pause until the deployer answers.
+      const say = this.retryMs === FIRST_RETRY_MS ? 'warn' : 'debug';
+      this.logger[say](`could not list the active deployments (${(err as Error).message}); retrying until the deployer answers`);
+      this.retry = setTimeout(() => void this.loadActive(), this.retryMs);
       this.retry.unref();
+      this.retryMs = Math.min(this.retryMs * 2, MAX_RETRY_MS);
       return;
     }
     for (const view of views) {

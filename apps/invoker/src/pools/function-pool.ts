@@ -1,10 +1,11 @@
 import { Logger } from '@nestjs/common';
 import type { EffectiveConfig, RuntimeFamily } from '@platform/contracts';
-import { InvocationReply, WorkerExitedError, WorkerProcess } from '@platform/runtimes';
+import { WorkerExitedError, WorkerProcess } from '@platform/runtimes';
 import type { Bundle } from '../bundles/bundle-store';
 import { failure, InvocationOutcome } from '../invocations/outcome';
 import { ExitReport, LaunchedWorker, LaunchFailure, WorkerLauncher } from '../workers/worker-launcher';
 import { Deque } from './deque';
+import { exitOutcome, replyOutcome } from './outcomes';
 
 /** After a failed load, requests fail fast with the same error for this long instead of each trying again. */
 const LOAD_RETRY_MS = 5_000;
@@ -272,9 +273,10 @@ export class FunctionPool {
     }, timeoutMs);
     let outcome: InvocationOutcome;
     try {
-      outcome = this.fromReply(await inst.worker.invoke(input, { invocationId, deadline: Date.now() + timeoutMs }));
+      outcome = replyOutcome(this.spec, await inst.worker.invoke(input, { invocationId, deadline: Date.now() + timeoutMs }));
     } catch (err) {
-      outcome = await this.crashOutcome(inst, err as WorkerExitedError, invocationId);
+      const report = await inst.launched.exitReport;
+      outcome = exitOutcome(this.spec, report, err as WorkerExitedError, inst.timedOut.has(invocationId), inst.timedOut.size > 0);
     } finally {
       clearTimeout(timer);
       inst.inflight--;
@@ -284,36 +286,6 @@ export class FunctionPool {
     outcome.workerId = inst.worker.id;
     this.afterRun(inst);
     return outcome;
-  }
-
-  private fromReply(reply: InvocationReply): InvocationOutcome {
-    if (reply.ok) {
-      return { statusCode: reply.statusCode, headers: reply.headers, body: reply.body, json: reply.json, logs: reply.logs, coldStart: false, startMs: null };
-    }
-    const e = reply.error;
-    if (e.code === 'RESPONSE_TOO_LARGE') return failure(502, `function ${this.spec.label}: ${e.message}`, 'payload-too-large', { logs: reply.logs });
-    // The stack goes with the logs: the answer and the event's error stay one readable line.
-    const logs = e.stack ? `${reply.logs}${reply.logs && !reply.logs.endsWith('\n') ? '\n' : ''}${e.stack}` : reply.logs;
-    return failure(500, `function ${this.spec.label} failed: ${e.name}: ${e.message}`, 'error', { logs });
-  }
-
-  private async crashOutcome(inst: Instance, err: WorkerExitedError, invocationId: string): Promise<InvocationOutcome> {
-    const report = await inst.launched.exitReport;
-    const logs = err.logs ?? '';
-    const { memoryMb, timeoutMs, maxProcesses } = this.spec.config.resources;
-    const label = this.spec.label;
-    const processes = report.processLimitHit ? `; it had reached its process limit of ${maxProcesses} (resources.maxProcesses)` : '';
-    if (inst.timedOut.has(invocationId)) {
-      return failure(504, `function ${label} did not finish within its time limit of ${timeoutMs} ms (resources.timeoutMs); its worker was stopped${processes}`, 'timeout', { logs });
-    }
-    if (report.oomKilled) {
-      return failure(502, `function ${label} exceeded its memory limit of ${memoryMb} MB (resources.memoryMb); its worker was stopped`, 'memory', { logs });
-    }
-    if (inst.timedOut.size) {
-      return failure(502, `the worker of function ${label} was stopped because another invocation on it ran past the time limit of ${timeoutMs} ms`, 'crash', { logs });
-    }
-    const how = err.protocolProblem ?? `exited unexpectedly (${report.exit.signal ? `signal ${report.exit.signal}` : `exit code ${report.exit.code}`})`;
-    return failure(502, `the worker running function ${label} ${how}${processes}`, 'crash', { logs });
   }
 
   private afterRun(inst: Instance): void {

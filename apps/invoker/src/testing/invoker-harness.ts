@@ -15,13 +15,18 @@ import type { FunctionConfigDto, RuntimeFamily } from '@platform/contracts';
 /** Events received from the real RabbitMQ, on the test's own namespace. */
 export class EventTap {
   readonly events: PlatformEvent[] = [];
-  private constructor(private readonly conn: amqp.ChannelModel) {}
+  private channel!: amqp.Channel;
+  private constructor(
+    private readonly conn: amqp.ChannelModel,
+    private readonly exchange: string,
+  ) {}
 
   static async open(url: string, namespace: string, bindings = ['invocation.*']): Promise<EventTap> {
     const conn = await amqp.connect(url);
-    const tap = new EventTap(conn);
-    const ch = await conn.createChannel();
     const exchange = eventExchange(namespace);
+    const tap = new EventTap(conn, exchange);
+    const ch = await conn.createChannel();
+    tap.channel = ch;
     await ch.assertExchange(exchange, 'topic', { durable: true });
     const q = await ch.assertQueue('', { exclusive: true, autoDelete: true });
     for (const b of bindings) await ch.bindQueue(q.queue, exchange, b);
@@ -39,6 +44,11 @@ export class EventTap {
       },
       { timeoutMs: 15_000, what: `the events of invocation ${invocationId}` },
     );
+  }
+
+  /** Publishes an event the way the other services do (for the invoker's subscriptions). */
+  publish(event: PlatformEvent): void {
+    this.channel.publish(this.exchange, event.name, Buffer.from(JSON.stringify(event)), { contentType: 'application/json' });
   }
 
   close(): Promise<void> {
@@ -94,10 +104,38 @@ export interface InvokerHarness {
   close(): Promise<void>;
 }
 
-/** The invoker app on a free port, in its own namespace and data dir, with RPC stand-ins and an event tap. */
-export async function startInvoker(extraEnv: Record<string, string> = {}): Promise<InvokerHarness> {
+/** A deployment as the deployer answers GetForFunction / ListActive. */
+export function deploymentView(fn: TestFunction, o: { env?: Record<string, string>; driver?: 'local' | 'knative'; url?: string | null; status?: DeploymentView['status'] } = {}): DeploymentView {
+  const now = new Date().toISOString();
+  return {
+    id: fn.deploymentId,
+    functionId: fn.spec.functionId,
+    label: fn.spec.label,
+    version: fn.spec.version,
+    driver: o.driver ?? 'local',
+    status: o.status ?? 'READY',
+    bundleDigest: fn.spec.bundleDigest,
+    image: null,
+    url: o.url ?? null,
+    reason: null,
+    spec: fn.spec,
+    env: o.env ?? {},
+    createdAt: now,
+    updatedAt: now,
+  };
+}
+
+/**
+ * The invoker app on a free port, in its own namespace and data dir, with RPC stand-ins and an event
+ * tap. `seed` runs before the invoker starts (deployments it should find with ListActive).
+ */
+export async function startInvoker(
+  extraEnv: Record<string, string> = {},
+  seed?: (directory: PlatformDirectory, dataDir: string) => Promise<void>,
+): Promise<InvokerHarness> {
   const iso = isolatedEnv({ RPC_TIMEOUT_MS: '5000', INVOKER_PREWARM: '1', ...extraEnv });
   const directory = new PlatformDirectory();
+  await seed?.(directory, iso.dataDir);
 
   @Module({ imports: [SettingsModule.forRoot({}, iso.env), MessagingModule.forRoot('test-directory')], controllers: [directoryController(directory)] })
   class DirectoryModule {}

@@ -17,6 +17,7 @@ import {
   WorkerLoadError,
   WorkerProcess,
 } from '@platform/runtimes';
+import { HealthRegistry } from '@platform/observability';
 import type { Bundle } from '../bundles/bundle-store';
 import { InvokerSettingsValues } from '../settings';
 import { linkBundle } from './code-slot';
@@ -26,6 +27,7 @@ const MiB = 1024 * 1024;
 const FAMILIES: RuntimeFamily[] = ['node', 'python'];
 /** Prewarmed workers start at this niceness, so filling the pool never slows invocations being served. */
 const PREWARM_NICENESS = 10;
+const REFILL_DELAY_MS = 50;
 
 export interface LaunchRequest {
   family: RuntimeFamily;
@@ -89,8 +91,13 @@ export class WorkerLauncher implements OnModuleInit, OnApplicationShutdown {
   constructor(
     @Inject(SETTINGS) private readonly settings: InvokerSettingsValues,
     private readonly dirs: WorkDirs,
+    health: HealthRegistry,
   ) {
     this.runtimeBins = { node: settings.INVOKER_NODE_BIN, python: settings.INVOKER_PYTHON_BIN };
+    health.register('workers', () => {
+      if (!this.sandbox) throw new Error('the sandbox is not set up yet');
+      if (this.available.size === 0) throw new Error('neither node nor python can run here');
+    });
   }
 
   async onModuleInit(): Promise<void> {
@@ -230,11 +237,11 @@ export class WorkerLauncher implements OnModuleInit, OnApplicationShutdown {
 
   private scheduleRefill(): void {
     if (this.refillTimer || this.closing) return;
-    // After the current cold start has had the CPU.
+    // After the cold start that took a worker has had the CPU (starting a runtime costs tens of ms of it).
     this.refillTimer = setTimeout(() => {
       this.refillTimer = undefined;
       this.refill();
-    }, 5);
+    }, REFILL_DELAY_MS);
   }
 
   private refill(): void {

@@ -1,4 +1,5 @@
-import { readFileSync } from 'fs';
+import { chmodSync, cpSync, mkdtempSync, readFileSync, rmSync } from 'fs';
+import { tmpdir } from 'os';
 import * as path from 'path';
 import { randomUUID } from 'crypto';
 import type { RuntimeFamily } from '@platform/contracts';
@@ -64,9 +65,22 @@ function failure(statusCode: number, error: HandlerError, logs: string, started:
 }
 
 /**
+ * A root user's sandbox runs as an unprivileged uid, which may not reach the shims where the platform is
+ * installed (under /root, say): they are copied somewhere it can read for the run.
+ */
+function readableShims(privileged: boolean): { dir: string; cleanup: () => void } {
+  if (!privileged) return { dir: shimDir(), cleanup: () => undefined };
+  const dir = mkdtempSync(path.join(tmpdir(), 'hks-shims-'));
+  cpSync(shimDir(), dir, { recursive: true, filter: (src) => !src.includes('__pycache__') });
+  chmodSync(dir, 0o755);
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/**
  * Runs a function once on this machine with the same shim and, when bubblewrap is installed, the same
  * sandbox as the platform's workers (what `hks function test` uses). Memory limits need the invoker's
- * cgroups and are not applied here; the time limit is.
+ * cgroups and are not applied here; the time limit is. When run as root, the sandbox's unprivileged
+ * user must be able to read `bundleDir` (and the folders above it).
  */
 export async function runLocally(o: LocalRunOptions): Promise<LocalRunResult> {
   const started = Date.now();
@@ -76,14 +90,21 @@ export async function runLocally(o: LocalRunOptions): Promise<LocalRunResult> {
   const runtimeBin = o.runtimeBin ?? (o.family === 'python' ? '/usr/bin/python3' : process.execPath);
   const timeoutMs = o.timeoutMs ?? 30_000;
   const root = process.getuid?.() === 0;
-  const worker = await WorkerProcess.start({
-    family: o.family,
-    codeDir: bundleDir,
-    shimRoot: shimDir(),
-    runtimeBin,
-    egress: o.egress ?? false,
-    sandbox: bwrap ? { bwrapPath: bwrap, uid: 65534, gid: 65534, runAs: root ? { uid: 65534, gid: 65534 } : undefined } : null,
-  });
+  const shims = readableShims(root && !!bwrap);
+  let worker: WorkerProcess;
+  try {
+    worker = await WorkerProcess.start({
+      family: o.family,
+      codeDir: bundleDir,
+      shimRoot: shims.dir,
+      runtimeBin,
+      egress: o.egress ?? false,
+      sandbox: bwrap ? { bwrapPath: bwrap, uid: 65534, gid: 65534, runAs: root ? { uid: 65534, gid: 65534 } : undefined } : null,
+    });
+  } catch (err) {
+    shims.cleanup();
+    throw err;
+  }
   const strays: string[] = [];
   worker.onStrayOutput = (t) => strays.push(t);
   const timer = setTimeout(() => worker.kill(), timeoutMs);
@@ -116,5 +137,6 @@ export async function runLocally(o: LocalRunOptions): Promise<LocalRunResult> {
     clearTimeout(timer);
     worker.kill();
     await worker.exited;
+    shims.cleanup();
   }
 }

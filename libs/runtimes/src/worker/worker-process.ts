@@ -119,6 +119,7 @@ export class WorkerProcess {
   private readonly reader: { push(chunk: Buffer): void; maxFrameBytes?: number };
   private readonly pending = new Map<number, Pending>();
   private seq = 0;
+  private outbox: Buffer[] = [];
   private exit?: WorkerExit;
   private protocolProblem?: string;
   private hello?: { resolve: () => void; reject: (err: Error) => void };
@@ -287,9 +288,24 @@ export class WorkerProcess {
     this.cgroup?.killAll();
   }
 
+  /**
+   * Frames written in one turn of the event loop leave in one writev: under load, many invocations
+   * share one system call (and one wake-up of the worker).
+   */
   private write(frames: Buffer[]): void {
-    for (const f of frames) this.socket.write(f);
+    if (this.outbox.length === 0) setImmediate(this.flushOutbox);
+    for (const f of frames) this.outbox.push(f);
   }
+
+  private readonly flushOutbox = (): void => {
+    const out = this.outbox;
+    this.outbox = [];
+    if (this.socket.destroyed) return;
+    if (out.length === 1) return void this.socket.write(out[0]);
+    this.socket.cork();
+    for (const f of out) this.socket.write(f);
+    this.socket.uncork();
+  };
 
   private onFrame(type: number, id: number, body: Buffer): void {
     const F = P.Frame;

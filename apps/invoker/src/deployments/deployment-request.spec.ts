@@ -1,0 +1,60 @@
+import { randomUUID } from 'crypto';
+import { ValidationError } from '@platform/contracts';
+import { normalizeConfig, parseOrder } from './deployment-request';
+
+const DIGEST = `sha256:${'a'.repeat(64)}`;
+const spec = (over: Record<string, unknown> = {}) => ({
+  functionId: 'f-1',
+  label: 'hello',
+  version: 2,
+  runtime: 'node',
+  family: 'node',
+  template: 'node',
+  entrypoint: 'handler.*',
+  bundleDigest: DIGEST,
+  image: null,
+  config: {},
+  ...over,
+});
+
+describe('deployment orders (PUT /deployments/:functionId)', () => {
+  it('accepts the deployer’s body and fills every limit the config leaves out', () => {
+    const order = parseOrder('f-1', { deploymentId: randomUUID(), spec: spec(), env: { A: '1' } });
+    expect(order.env).toEqual({ A: '1' });
+    expect(order.spec.config.resources).toMatchObject({ memoryMb: 128, timeoutMs: 30000, maxProcesses: 64 });
+    expect(order.spec.config.scaling).toMatchObject({ minInstances: 0, maxInstances: 10, concurrency: 1, queueSize: 100 });
+  });
+
+  it('accepts the label in the path', () => {
+    expect(parseOrder('hello', { deploymentId: 'd', spec: spec() }).spec.functionId).toBe('f-1');
+  });
+
+  it('names every problem of a bad body', () => {
+    let error: ValidationError | undefined;
+    try {
+      parseOrder('other', { deploymentId: '', spec: spec({ family: 'ruby', entrypoint: 'nodot', bundleDigest: 'md5:x' }), env: { A: 1 } });
+    } catch (err) {
+      error = err as ValidationError;
+    }
+    expect(error).toBeInstanceOf(ValidationError);
+    expect(error!.details).toEqual([
+      'deploymentId must be a non-empty string',
+      'spec.family must be "node" or "python"',
+      'spec.entrypoint must look like "<module>.<function>", e.g. "handler.handle" or "handler.*"',
+      'spec.bundleDigest must be a sha256 digest (sha256:<64 hex digits>)',
+      'spec.functionId (f-1) does not match the function in the path (other)',
+      'env must be an object of string values',
+    ]);
+  });
+
+  it('needs a URL for a Knative deployment but no bundle', () => {
+    expect(() => parseOrder('f-1', { deploymentId: 'd', spec: spec({ bundleDigest: '' }) }, 'knative', null)).toThrow(/a knative deployment needs its url/);
+    expect(parseOrder('f-1', { deploymentId: 'd', spec: spec({ bundleDigest: '' }) }, 'knative', 'http://hello.functions.example').url).toBe('http://hello.functions.example');
+  });
+
+  it('never lets minInstances exceed maxInstances, nor limits fall below their minimum', () => {
+    const c = normalizeConfig({ scaling: { minInstances: 5, maxInstances: 2 }, resources: { memoryMb: 1, timeoutMs: -3 } });
+    expect(c.scaling).toMatchObject({ minInstances: 2, maxInstances: 2 });
+    expect(c.resources).toMatchObject({ memoryMb: 128, timeoutMs: 30000 });
+  });
+});

@@ -1,0 +1,326 @@
+#!/usr/bin/env node
+'use strict';
+/**
+ * The local runtime's speed, as ratios against baselines measured in the same run on this machine:
+ *   - cold start from zero (p50/p99) of a Node and a Python function, next to a bare `node -e 0` and
+ *     `python3 -c 0` process start;
+ *   - warm invocation latency (p50/p99, one keep-alive connection, sequential) next to a direct call to
+ *     a plain Node http server;
+ *   - requests/s (a load generator in its own process, keep-alive connections) as a fraction of that
+ *     direct server.
+ * By default the real platform is started from dist/ (six services, a throwaway database and
+ * namespace) and functions are created, built, deployed and invoked through the gateway. With
+ * --invoker-only (or when the gateway is not built), only the invoker runs and is called directly:
+ * the output says so on every line that it concerns.
+ *
+ *   npm run build && node bench/runtime.bench.js [--invoker-only] [--cold 30] [--warm 2500] [--seconds 5] [--connections 16]
+ */
+const { spawn, spawnSync } = require('child_process');
+const crypto = require('crypto');
+const fs = require('fs');
+const http = require('http');
+const os = require('os');
+const path = require('path');
+const { freePort, startPlatform } = require('../tools/platform.js');
+const { writeBundle } = require('./lib/bundle');
+
+const ROOT = path.resolve(__dirname, '..');
+const args = process.argv.slice(2);
+const flag = (name) => args.includes(name);
+const option = (name, fallback) => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) : fallback);
+const COLD_N = option('--cold', 30);
+const WARM_N = option('--warm', 2500);
+const SECONDS = option('--seconds', 5);
+const CONNECTIONS = option('--connections', 16);
+const ROUNDS = 5;
+
+const NODE_HANDLER = 'module.exports.handle = async () => ({ ok: true });\n';
+const PYTHON_HANDLER = "def handle(request):\n    return {'ok': True}\n";
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const pct = (sorted, q) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))];
+const stats = (values) => {
+  const s = [...values].sort((a, b) => a - b);
+  return { p50: pct(s, 0.5), p99: pct(s, 0.99), n: s.length };
+};
+const ms = (v) => `${v.toFixed(v < 1 ? 3 : 1)} ms`;
+const loadavg = () => os.loadavg().map((l) => l.toFixed(2)).join(' ');
+
+async function api(base, method, url, body) {
+  const res = await fetch(base + url, { method, headers: body ? { 'content-type': 'application/json' } : {}, body: body ? JSON.stringify(body) : undefined });
+  const text = await res.text();
+  let json;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  if (!res.ok) throw new Error(`${method} ${url} answered ${res.status}: ${text.slice(0, 300)}`);
+  return json;
+}
+
+/** One request on a keep-alive agent; resolves with {status, headers, us}. */
+function timed(agent, url, method = 'GET') {
+  return new Promise((resolve, reject) => {
+    const started = process.hrtime.bigint();
+    const req = http.request(url, { method, agent }, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, us: Number(process.hrtime.bigint() - started) / 1000 }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+function processStarts(cmd, cmdArgs, n) {
+  const times = [];
+  for (let i = 0; i < n; i++) {
+    const t = process.hrtime.bigint();
+    const r = spawnSync(cmd, cmdArgs, { env: { PATH: '/usr/bin:/bin' }, stdio: 'ignore' });
+    if (r.status !== 0) throw new Error(`${cmd} ${cmdArgs.join(' ')} failed`);
+    times.push(Number(process.hrtime.bigint() - t) / 1e6);
+  }
+  return stats(times);
+}
+
+async function waitHttp(url, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch {
+      // not up yet
+    }
+    if (Date.now() > deadline) throw new Error(`${url} did not answer within ${timeoutMs} ms`);
+    await sleep(100);
+  }
+}
+
+async function startDirectServer() {
+  const port = await freePort();
+  const child = spawn(
+    process.execPath,
+    ['-e', `require('http').createServer((q, s) => { const b = Buffer.from('{"ok":true}'); q.resume(); s.writeHead(200, {'content-type': 'application/json', 'content-length': b.length}); s.end(b); }).listen(${port}, '127.0.0.1')`],
+    { stdio: 'ignore' },
+  );
+  await waitHttp(`http://127.0.0.1:${port}/`);
+  return { url: `http://127.0.0.1:${port}/`, stop: () => child.kill() };
+}
+
+function loadGenerator(url) {
+  const r = spawnSync(process.execPath, [path.join(__dirname, 'lib', 'load-generator.js'), url, String(CONNECTIONS), String(SECONDS)], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`load generator failed: ${r.stderr}`);
+  return JSON.parse(r.stdout);
+}
+
+/** Invoker only: bundles written to the artifact store, deployments PUT on the invoker. */
+async function startInvokerOnly() {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'hks-bench-'));
+  const port = await freePort();
+  const env = { PATH: process.env.PATH, HKS_NAMESPACE: `bench${Date.now().toString(36)}`, HKS_DATA_DIR: dataDir, INVOKER_PORT: String(port), LOG_LEVEL: 'warn', RPC_TIMEOUT_MS: '3000' };
+  for (const k of ['AMQP_URL', 'DATABASE_URL', 'REDIS_URL']) if (process.env[k]) env[k] = process.env[k];
+  const main = path.join(ROOT, 'dist', 'apps', 'invoker', 'src', 'main.js');
+  if (!fs.existsSync(main)) throw new Error(`${main} is missing: run \`npm run build\` first`);
+  const log = fs.openSync(path.join(dataDir, 'invoker.log'), 'a');
+  const child = spawn(process.execPath, [main], { env, stdio: ['ignore', log, log] });
+  const invokerUrl = `http://127.0.0.1:${port}`;
+  await waitHttp(`${invokerUrl}/readyz`, 60_000);
+  return {
+    invokerUrl,
+    async deploy(label, family, handler, config) {
+      const file = family === 'python' ? 'handler.py' : 'handler.js';
+      const digest = await writeBundle(dataDir, family, 'handler.*', { [file]: handler });
+      const functionId = crypto.randomUUID();
+      const spec = { functionId, label, version: 1, runtime: family, family, template: family, entrypoint: 'handler.*', bundleDigest: digest, image: null, config: configOf(config) };
+      await api(invokerUrl, 'PUT', `/deployments/${functionId}`, { deploymentId: crypto.randomUUID(), spec, env: {} });
+      return { functionId, url: `${invokerUrl}/invoke/${label}` };
+    },
+    async stop() {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+function configOf(c) {
+  return {
+    env: {},
+    secrets: [],
+    resources: { memoryMb: 128, timeoutMs: 30000, maxRequestBytes: 6291456, maxResponseBytes: 6291456, maxProcesses: 64 },
+    scaling: { minInstances: 0, maxInstances: 10, concurrency: 1, idleTimeoutMs: 60000, queueSize: 100, ...c.scaling },
+    network: { egress: false },
+    triggers: [],
+  };
+}
+
+/** The whole platform from dist/: functions created, built and deployed through the gateway. */
+async function startFullPlatform() {
+  const { Client } = require('pg');
+  const adminUrl = process.env.TEST_PG_ADMIN_URL || 'postgres://root@127.0.0.1:5432/postgres';
+  const db = `hks_bench_${Date.now().toString(36)}`;
+  const admin = new Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE "${db}"`);
+  await admin.end();
+  const dbUrl = new URL(adminUrl);
+  dbUrl.pathname = `/${db}`;
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'hks-bench-'));
+  const dropDb = async () => {
+    const c = new Client({ connectionString: adminUrl });
+    await c.connect();
+    await c.query(`DROP DATABASE IF EXISTS "${db}" WITH (FORCE)`);
+    await c.end();
+  };
+  let platform;
+  try {
+    platform = await startPlatform({
+      env: { DATABASE_URL: dbUrl.toString(), HKS_NAMESPACE: `bench${Date.now().toString(36)}`, HKS_DATA_DIR: dataDir, LOG_LEVEL: 'warn' },
+      randomPorts: true,
+      logDir: path.join(dataDir, 'logs'),
+      readyTimeoutMs: 90_000,
+    });
+  } catch (err) {
+    await dropDb().catch(() => undefined);
+    throw err;
+  }
+  const gw = platform.gatewayUrl;
+  return {
+    invokerUrl: platform.invokerUrl,
+    async deploy(label, family, handler, config) {
+      const fn = await api(gw, 'POST', '/api/v1/functions', { label, runtime: family, template: family, handler, config });
+      await api(gw, 'POST', `/api/v1/functions/build/${fn.id}`);
+      for (let i = 0; ; i++) {
+        const f = await api(gw, 'GET', `/api/v1/functions/${fn.id}`);
+        if (f.status === 'BUILT' || f.status === 'READY') break;
+        if (f.status === 'FAILED') throw new Error(`building ${label} failed: ${f.statusReason}`);
+        if (i > 600) throw new Error(`building ${label} took more than a minute`);
+        await sleep(100);
+      }
+      await api(gw, 'POST', `/api/v1/functions/deploy/${fn.id}`);
+      return { functionId: fn.id, url: `${gw}/api/v1/functions/invoke/${fn.id}` };
+    },
+    async stop() {
+      await platform.stop();
+      await dropDb().catch(() => undefined);
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function poolState(invokerUrl, functionId) {
+  const s = await api(invokerUrl, 'GET', '/deployments');
+  return { pool: s.deployments.find((d) => d.functionId === functionId), prewarm: s.prewarm };
+}
+
+/** Cold starts from zero instances, each with a prewarmed worker of the runtime waiting (as in steady state). */
+async function coldStarts(target, fn, family, n) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const client = [];
+  const start = [];
+  while (client.length < n) {
+    for (let i = 0; ; i++) {
+      const { pool, prewarm } = await poolState(target.invokerUrl, fn.functionId);
+      if ((!pool || pool.instances + pool.starting === 0) && prewarm[family].idle >= 1 && prewarm[family].starting === 0) break;
+      if (i > 300) throw new Error(`${family} pool did not go back to zero instances`);
+      await sleep(50);
+    }
+    await sleep(100); // let the machine settle after the refill
+    const r = await timed(agent, fn.url);
+    if (r.status !== 200) throw new Error(`cold invocation answered ${r.status}`);
+    if (r.headers['x-cold-start'] !== 'true') continue; // served warm after all: not a cold start sample
+    client.push(r.us / 1000);
+    start.push(Number(r.headers['x-start-ms']));
+  }
+  agent.destroy();
+  return { client: stats(client), start: stats(start) };
+}
+
+/** Sequential latency, direct and through the platform in alternating rounds (so both see the same machine). */
+async function warmLatency(directUrl, fnUrl) {
+  const direct = [];
+  const platform = [];
+  const a = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const b = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  for (let i = 0; i < 300; i++) {
+    await timed(a, directUrl);
+    await timed(b, fnUrl);
+  }
+  for (let round = 0; round < ROUNDS; round++) {
+    for (let i = 0; i < WARM_N / ROUNDS; i++) direct.push((await timed(a, directUrl)).us);
+    for (let i = 0; i < WARM_N / ROUNDS; i++) {
+      const r = await timed(b, fnUrl);
+      if (r.status !== 200) throw new Error(`warm invocation answered ${r.status}`);
+      platform.push(r.us);
+    }
+  }
+  a.destroy();
+  b.destroy();
+  return { direct: stats(direct), platform: stats(platform) };
+}
+
+async function main() {
+  const gatewayBuilt = fs.existsSync(path.join(ROOT, 'dist', 'apps', 'gateway', 'src', 'main.js'));
+  const invokerOnly = flag('--invoker-only') || !gatewayBuilt;
+  const via = invokerOnly ? 'via invoker (INVOKER-ONLY)' : 'via gateway';
+  const cpus = os.cpus().length;
+  console.log(`hks runtime bench  ${new Date().toISOString()}  ${cpus} CPU(s)  load average ${loadavg()}`);
+  if (invokerOnly) {
+    console.log(
+      `MODE: invoker only${gatewayBuilt ? '' : ' (dist/apps/gateway is not built)'}: requests go straight to the invoker; no gateway hop is measured`,
+    );
+  } else console.log('MODE: full platform from dist/ (gateway -> invoker -> sandboxed workers; events through RabbitMQ to the event store)');
+
+  const nodeStart = processStarts('/usr/bin/node', ['-e', '0'], 20);
+  const pythonStart = processStarts('/usr/bin/python3', ['-c', '0'], 20);
+  const direct = await startDirectServer();
+  const target = invokerOnly ? await startInvokerOnly() : await startFullPlatform();
+  try {
+    const coldConfig = { scaling: { minInstances: 0, idleTimeoutMs: 100 } };
+    const nodeCold = await target.deploy('bench-node-cold', 'node', NODE_HANDLER, coldConfig);
+    const pythonCold = await target.deploy('bench-python-cold', 'python', PYTHON_HANDLER, coldConfig);
+    const warm = await target.deploy('bench-node-warm', 'node', NODE_HANDLER, { scaling: { minInstances: 1, maxInstances: 1, concurrency: 64 } });
+
+    const coldNode = await coldStarts(target, nodeCold, 'node', COLD_N);
+    const coldPython = await coldStarts(target, pythonCold, 'python', COLD_N);
+    const latency = await warmLatency(direct.url, warm.url);
+    const directRps = [];
+    const platformRps = [];
+    for (let round = 0; round < 2; round++) {
+      directRps.push(loadGenerator(direct.url));
+      platformRps.push(loadGenerator(warm.url));
+    }
+    const best = (runs) => runs.reduce((a, b) => (b.rps > a.rps ? b : a));
+    const d = best(directRps);
+    const p = best(platformRps);
+
+    const row = (name, s, extra = '') => console.log(`  ${name.padEnd(44)} p50 ${ms(s.p50).padStart(10)}   p99 ${ms(s.p99).padStart(10)}   ${extra}`);
+    console.log(`\ncold start from zero instances (n=${COLD_N} each; target p50 <= 10 ms)`);
+    row(`node function ${via}`, coldNode.client, `(invoker-measured start: p50 ${ms(coldNode.start.p50)})`);
+    row('bare `node -e 0`', nodeStart, `node function p50 = ${((100 * coldNode.client.p50) / nodeStart.p50).toFixed(0)}% of a process start`);
+    row(`python function ${via}`, coldPython.client, `(invoker-measured start: p50 ${ms(coldPython.start.p50)})`);
+    row('bare `python3 -c 0`', pythonStart, `python function p50 = ${((100 * coldPython.client.p50) / pythonStart.p50).toFixed(0)}% of a process start`);
+
+    const overhead = latency.platform.p50 - latency.direct.p50;
+    console.log(`\nwarm invocation latency (one keep-alive connection, sequential, n=${WARM_N} each, ${ROUNDS} alternating rounds; target overhead p50 <= 250 us)`);
+    row('direct call to a plain node http server', { p50: latency.direct.p50 / 1000, p99: latency.direct.p99 / 1000 });
+    row(`node function ${via}`, { p50: latency.platform.p50 / 1000, p99: latency.platform.p99 / 1000 }, `overhead p50 ${overhead.toFixed(0)} us (${(latency.platform.p50 / latency.direct.p50).toFixed(2)}x direct)`);
+
+    console.log(`\nthroughput (${CONNECTIONS} keep-alive connections, ${SECONDS} s, load generator in its own process, best of 2; target >= 40% of direct)`);
+    console.log(`  ${'direct call to a plain node http server'.padEnd(44)} ${d.rps.toFixed(0).padStart(8)} req/s   p50 ${(d.latencyUs.p50 / 1000).toFixed(2)} ms`);
+    console.log(
+      `  ${`node function ${via}`.padEnd(44)} ${p.rps.toFixed(0).padStart(8)} req/s   p50 ${(p.latencyUs.p50 / 1000).toFixed(2)} ms   = ${((100 * p.rps) / d.rps).toFixed(0)}% of direct` +
+        (p.errors ? `   (${p.errors} errors: ${JSON.stringify(p.statuses)})` : ''),
+    );
+    console.log(`\nload average at the end: ${loadavg()}`);
+  } finally {
+    direct.stop();
+    await target.stop();
+  }
+}
+
+main().catch((err) => {
+  console.error(`bench failed: ${err && err.stack ? err.stack : err}`);
+  if (!flag('--invoker-only')) console.error('(to measure the invoker alone while the rest of the platform is not ready: node bench/runtime.bench.js --invoker-only)');
+  process.exit(1);
+});

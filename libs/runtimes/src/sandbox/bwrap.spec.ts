@@ -1,0 +1,40 @@
+import { sandboxArgs } from './bwrap';
+
+describe('sandbox command line', () => {
+  const base = { family: 'node' as const, codeDir: '/data/slots/abc', shimRoot: '/data/shims', runtimeBin: '/usr/bin/node', uid: 65534, gid: 65534 };
+
+  const pairs = (args: string[], flag: string) => args.flatMap((a, i) => (a === flag ? [[args[i + 1], args[i + 2]]] : []));
+
+  it('isolates the worker: own user, pid, ipc, uts and network namespaces, no capabilities, a cleared environment', () => {
+    const args = sandboxArgs({ ...base, egress: false });
+    for (const flag of ['--unshare-user', '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-net', '--disable-userns', '--die-with-parent', '--new-session', '--clearenv']) {
+      expect(args).toContain(flag);
+    }
+    expect(args.slice(args.indexOf('--cap-drop'), args.indexOf('--cap-drop') + 2)).toEqual(['--cap-drop', 'ALL']);
+    expect(args.slice(args.indexOf('--uid'), args.indexOf('--uid') + 2)).toEqual(['--uid', '65534']);
+    expect(pairs(args, '--setenv').map(([k]) => k).sort()).toEqual(['HOME', 'LANG', 'PATH', 'TMPDIR']);
+  });
+
+  it('binds only /usr, the shims and the code, read-only, with a private /tmp, and makes / read-only', () => {
+    const args = sandboxArgs({ ...base, egress: false });
+    expect(pairs(args, '--bind')).toEqual([]);
+    expect(pairs(args, '--ro-bind')).toEqual(expect.arrayContaining([['/usr', '/usr'], ['/data/shims', '/hks/shim'], ['/data/slots/abc', '/code']]));
+    expect(args).toContain('--tmpfs');
+    expect(args.indexOf('--remount-ro')).toBeLessThan(args.indexOf('--'));
+    expect(pairs(args, '--ro-bind-try').map(([src]) => src)).toEqual(['/etc/localtime']);
+  });
+
+  it('keeps the host network and binds name resolution and certificates only for a function with egress', () => {
+    const args = sandboxArgs({ ...base, egress: true });
+    expect(args).not.toContain('--unshare-net');
+    expect(pairs(args, '--ro-bind-try').map(([src]) => src)).toEqual(expect.arrayContaining(['/etc/resolv.conf', '/etc/ssl']));
+  });
+
+  it('runs the shim in worker mode, python isolated from the environment (-I) and without bytecode files (-B)', () => {
+    const node = sandboxArgs({ ...base, egress: false, infoFd: 4, blockFd: 5 });
+    expect(node.slice(node.indexOf('--'))).toEqual(['--', '/usr/bin/node', '/hks/shim/node/index.js', '--worker']);
+    expect(node.slice(node.indexOf('--info-fd'), node.indexOf('--info-fd') + 4)).toEqual(['--info-fd', '4', '--block-fd', '5']);
+    const py = sandboxArgs({ ...base, family: 'python', runtimeBin: '/usr/bin/python3', egress: false });
+    expect(py.slice(py.indexOf('--'))).toEqual(['--', '/usr/bin/python3', '-I', '-B', '/hks/shim/python/main.py', '--worker']);
+  });
+});
