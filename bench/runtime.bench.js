@@ -198,7 +198,7 @@ async function startFullPlatform() {
         await sleep(100);
       }
       await api(gw, 'POST', `/api/v1/functions/deploy/${fn.id}`);
-      return { functionId: fn.id, url: `${gw}/api/v1/functions/invoke/${fn.id}` };
+      return { functionId: fn.id, url: `${gw}/api/v1/functions/invoke/${fn.id}`, invokerUrl: `${platform.invokerUrl}/invoke/${fn.id}` };
     },
     async stop() {
       await platform.stop();
@@ -236,27 +236,22 @@ async function coldStarts(target, fn, family, n) {
   return { client: stats(client), start: stats(start) };
 }
 
-/** Sequential latency, direct and through the platform in alternating rounds (so both see the same machine). */
-async function warmLatency(directUrl, fnUrl) {
-  const direct = [];
-  const platform = [];
-  const a = new http.Agent({ keepAlive: true, maxSockets: 1 });
-  const b = new http.Agent({ keepAlive: true, maxSockets: 1 });
-  for (let i = 0; i < 300; i++) {
-    await timed(a, directUrl);
-    await timed(b, fnUrl);
-  }
+/** Sequential latency of each URL, in alternating rounds (so all see the same machine). */
+async function warmLatency(urls) {
+  const agents = urls.map(() => new http.Agent({ keepAlive: true, maxSockets: 1 }));
+  const samples = urls.map(() => []);
+  for (let i = 0; i < 300; i++) for (let u = 0; u < urls.length; u++) await timed(agents[u], urls[u]);
   for (let round = 0; round < ROUNDS; round++) {
-    for (let i = 0; i < WARM_N / ROUNDS; i++) direct.push((await timed(a, directUrl)).us);
-    for (let i = 0; i < WARM_N / ROUNDS; i++) {
-      const r = await timed(b, fnUrl);
-      if (r.status !== 200) throw new Error(`warm invocation answered ${r.status}`);
-      platform.push(r.us);
+    for (let u = 0; u < urls.length; u++) {
+      for (let i = 0; i < WARM_N / ROUNDS; i++) {
+        const r = await timed(agents[u], urls[u]);
+        if (r.status !== 200) throw new Error(`${urls[u]} answered ${r.status}`);
+        samples[u].push(r.us);
+      }
     }
   }
-  a.destroy();
-  b.destroy();
-  return { direct: stats(direct), platform: stats(platform) };
+  agents.forEach((a) => a.destroy());
+  return samples.map(stats);
 }
 
 async function main() {
@@ -283,16 +278,13 @@ async function main() {
 
     const coldNode = await coldStarts(target, nodeCold, 'node', COLD_N);
     const coldPython = await coldStarts(target, pythonCold, 'python', COLD_N);
-    const latency = await warmLatency(direct.url, warm.url);
-    const directRps = [];
-    const platformRps = [];
-    for (let round = 0; round < 2; round++) {
-      directRps.push(loadGenerator(direct.url));
-      platformRps.push(loadGenerator(warm.url));
-    }
-    const best = (runs) => runs.reduce((a, b) => (b.rps > a.rps ? b : a));
-    const d = best(directRps);
-    const p = best(platformRps);
+    // Through the gateway, the invoker is also measured on its own: the two hops' shares are then visible.
+    const urls = [direct.url, warm.url, ...(warm.invokerUrl ? [warm.invokerUrl] : [])];
+    const [latDirect, latPlatform, latInvoker] = await warmLatency(urls);
+    const runs = urls.map(() => []);
+    for (let round = 0; round < 2; round++) urls.forEach((u, i) => runs[i].push(loadGenerator(u)));
+    const best = (list) => list.reduce((a, b) => (b.rps > a.rps ? b : a));
+    const [d, p, pi] = runs.map(best);
 
     const row = (name, s, extra = '') => console.log(`  ${name.padEnd(44)} p50 ${ms(s.p50).padStart(10)}   p99 ${ms(s.p99).padStart(10)}   ${extra}`);
     console.log(`\ncold start from zero instances (n=${COLD_N} each; target p50 <= 10 ms)`);
@@ -301,17 +293,22 @@ async function main() {
     row(`python function ${via}`, coldPython.client, `(invoker-measured start: p50 ${ms(coldPython.start.p50)})`);
     row('bare `python3 -c 0`', pythonStart, `python function p50 = ${((100 * coldPython.client.p50) / pythonStart.p50).toFixed(0)}% of a process start`);
 
-    const overhead = latency.platform.p50 - latency.direct.p50;
+    const toMs = (s) => ({ p50: s.p50 / 1000, p99: s.p99 / 1000 });
+    const over = (s) => `overhead p50 ${(s.p50 - latDirect.p50).toFixed(0)} us (${(s.p50 / latDirect.p50).toFixed(2)}x direct)`;
     console.log(`\nwarm invocation latency (one keep-alive connection, sequential, n=${WARM_N} each, ${ROUNDS} alternating rounds; target overhead p50 <= 250 us)`);
-    row('direct call to a plain node http server', { p50: latency.direct.p50 / 1000, p99: latency.direct.p99 / 1000 });
-    row(`node function ${via}`, { p50: latency.platform.p50 / 1000, p99: latency.platform.p99 / 1000 }, `overhead p50 ${overhead.toFixed(0)} us (${(latency.platform.p50 / latency.direct.p50).toFixed(2)}x direct)`);
+    row('direct call to a plain node http server', toMs(latDirect));
+    row(`node function ${via}`, toMs(latPlatform), over(latPlatform));
+    if (latInvoker) row('  same function, invoker called directly', toMs(latInvoker), over(latInvoker));
 
     console.log(`\nthroughput (${CONNECTIONS} keep-alive connections, ${SECONDS} s, load generator in its own process, best of 2; target >= 40% of direct)`);
     console.log(`  ${'direct call to a plain node http server'.padEnd(44)} ${d.rps.toFixed(0).padStart(8)} req/s   p50 ${(d.latencyUs.p50 / 1000).toFixed(2)} ms`);
-    console.log(
-      `  ${`node function ${via}`.padEnd(44)} ${p.rps.toFixed(0).padStart(8)} req/s   p50 ${(p.latencyUs.p50 / 1000).toFixed(2)} ms   = ${((100 * p.rps) / d.rps).toFixed(0)}% of direct` +
-        (p.errors ? `   (${p.errors} errors: ${JSON.stringify(p.statuses)})` : ''),
-    );
+    const rpsRow = (name, r) =>
+      console.log(
+        `  ${name.padEnd(44)} ${r.rps.toFixed(0).padStart(8)} req/s   p50 ${(r.latencyUs.p50 / 1000).toFixed(2)} ms   = ${((100 * r.rps) / d.rps).toFixed(0)}% of direct` +
+          (r.errors ? `   (${r.errors} errors: ${JSON.stringify(r.statuses)})` : ''),
+      );
+    rpsRow(`node function ${via}`, p);
+    if (pi) rpsRow('  same function, invoker called directly', pi);
     console.log(`\nload average at the end: ${loadavg()}`);
   } finally {
     direct.stop();

@@ -18,7 +18,7 @@ export const InvokerSettings = {
     description:
       'Memory and process limits need a writable cgroup hierarchy; "optional" runs without them (with a warning) where none is delegated',
   },
-  INVOKER_NODE_BIN: { kind: 'string', default: '/usr/bin/node', description: 'Node.js binary the node workers run' },
+  INVOKER_NODE_BIN: { kind: 'string', description: 'Node.js binary the node workers run (default: the one running the invoker)' },
   INVOKER_PYTHON_BIN: { kind: 'string', default: '/usr/bin/python3', description: 'Python 3 binary the python workers run' },
   INVOKER_WORK_DIR: { kind: 'string', description: 'Where bundles are unpacked and workers get their code (default: $HKS_DATA_DIR/invoker)' },
   INVOKER_LOAD_TIMEOUT_MS: { kind: 'int', default: 30_000, description: 'How long a worker may take to load a function (its module-level code)' },

@@ -70,15 +70,35 @@ export class BundleStore {
         if (err instanceof BundleError) throw new StateError(`bundle ${digest} cannot be used: ${err.message}`);
         throw err;
       }
-      await fs.rm(dir, { recursive: true, force: true });
-      await fs.rename(tmp, dir);
-      // Written last: its presence says the directory is complete.
-      await fs.writeFile(index, JSON.stringify(entries));
+      await this.publish(tmp, dir, index, entries);
       this.logger.log(`unpacked bundle ${digest} (${entries.length} entries)`);
     }
     const bundle: Bundle = { digest, hex, dir, entries, manifest: await readManifest(dir, entries) };
     this.ready.set(hex, bundle);
     return bundle;
+  }
+
+  /**
+   * Moves a freshly unpacked bundle into place. Another invoker sharing the data dir may have done it
+   * first (its copy is as good: same digest); a folder without its index is a leftover of a crash.
+   */
+  private async publish(tmp: string, dir: string, index: string, entries: BundleEntry[]): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await fs.rename(tmp, dir);
+        break;
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if ((code !== 'ENOTEMPTY' && code !== 'EEXIST') || attempt > 3) throw err;
+        const complete = await fs.access(index).then(() => true, () => false);
+        if (complete) return void (await fs.rm(tmp, { recursive: true, force: true }));
+        const stale = `${dir}.stale-${randomBytes(4).toString('hex')}`;
+        await fs.rename(dir, stale).catch(() => undefined);
+        void fs.rm(stale, { recursive: true, force: true });
+      }
+    }
+    // Written last: its presence says the directory is complete.
+    await fs.writeFile(index, JSON.stringify(entries));
   }
 
   private async open(digest: string, hex: string): Promise<Readable> {

@@ -2,11 +2,9 @@ import { Injectable } from '@nestjs/common';
 import * as http from 'http';
 import * as https from 'https';
 import type { IncomingHttpHeaders } from 'http';
-import type { FunctionRuntimeSpec } from '@platform/contracts';
+import { FunctionRuntimeSpec, InvocationRequestHeaders } from '@platform/contracts';
 import { failure, InvocationOutcome } from './outcome';
 
-/** Header telling a function image's HTTP server (shim --http mode) to give the handler the data, not the request. */
-export const STYLE_HEADER = 'x-hks-invocation-style';
 /** Room for a scale from zero on the cluster on top of the function's own time limit. */
 const COLD_START_ALLOWANCE_MS = 60_000;
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'proxy-connection', 'te', 'trailer', 'host', 'content-length']);
@@ -33,8 +31,8 @@ export class KnativeProxy {
     const path = `${base}${r.style === 'http' ? r.path : '/'}${r.query ? `?${r.query}` : ''}`;
     const headers: Record<string, string | string[]> = {};
     for (const [k, v] of Object.entries(r.headers)) if (v !== undefined && !HOP_BY_HOP.has(k)) headers[k] = v;
-    headers['x-invocation-id'] = r.invocationId;
-    if (r.style === 'data') headers[STYLE_HEADER] = 'data';
+    headers[InvocationRequestHeaders.InvocationId] = r.invocationId;
+    if (r.style === 'data') headers[InvocationRequestHeaders.Style] = 'data';
     headers['content-length'] = String(r.body.length);
     const limit = spec.config.resources.maxResponseBytes;
     const timeoutMs = spec.config.resources.timeoutMs + COLD_START_ALLOWANCE_MS;

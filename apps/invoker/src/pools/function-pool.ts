@@ -5,7 +5,7 @@ import type { Bundle } from '../bundles/bundle-store';
 import { failure, InvocationOutcome } from '../invocations/outcome';
 import { ExitReport, LaunchedWorker, LaunchFailure, WorkerLauncher } from '../workers/worker-launcher';
 import { Deque } from './deque';
-import { exitOutcome, replyOutcome } from './outcomes';
+import { exitOutcome, launchFailureOutcome, replyOutcome } from './outcomes';
 
 /** After a failed load, requests fail fast with the same error for this long instead of each trying again. */
 const LOAD_RETRY_MS = 5_000;
@@ -25,6 +25,10 @@ export interface PoolSpec {
 interface Instance {
   launched: LaunchedWorker;
   worker: WorkerProcess;
+  /** Until the worker confirms the function loaded (invocations may already be on their way to it). */
+  loading: boolean;
+  /** Set when the function could not be loaded: every invocation sent to this worker ends with it. */
+  loadFailure?: InvocationOutcome;
   inflight: number;
   served: number;
   stopping: boolean;
@@ -95,7 +99,7 @@ export class FunctionPool {
   invoke(input: unknown, invocationId: string): Promise<InvocationOutcome> {
     this.invocations++;
     const free = this.freeInstance();
-    if (free) return this.run(free, input, invocationId, false, null);
+    if (free) return this.run(free, input, invocationId, false);
     if (this.loadFailure && Date.now() < this.loadFailure.until && this.active() === 0) return Promise.resolve(this.loadFailure.outcome);
     if (this.retired && this.active() === 0 && this.starting === 0) {
       return Promise.resolve(failure(503, `function ${this.spec.label} was redeployed or removed while this request arrived; try again`, 'crash'));
@@ -204,15 +208,27 @@ export class FunctionPool {
     return launch.then(
       (launched) => {
         this.starting--;
-        this.loadFailure = undefined;
-        const inst: Instance = { launched, worker: launched.worker, inflight: 0, served: 0, stopping: false, timedOut: new Set() };
+        const inst: Instance = { launched, worker: launched.worker, loading: true, inflight: 0, served: 0, stopping: false, timedOut: new Set() };
         this.instances.push(inst);
         void launched.exitReport.then((report) => this.onExit(inst, report));
-        // The requests that waited for this start are its cold starts.
+        // The requests that waited for this start are its cold starts; they are sent at once, right behind the
+        // function's LOAD (no round trip), and run as soon as it is loaded.
         while (this.queue.length && inst.inflight < this.scaling.concurrency) this.dispatch(this.queue.shift()!, inst, true);
-        this.pump();
-        this.afterRun(inst);
-        return inst;
+        return launched.loaded.then(
+          () => {
+            inst.loading = false;
+            this.loadFailure = undefined;
+            this.pump();
+            this.afterRun(inst);
+            return inst;
+          },
+          (err: LaunchFailure) => {
+            inst.loadFailure = launchFailureOutcome(this.spec.label, err);
+            inst.stopping = true;
+            this.onLaunchFailure(err);
+            throw err;
+          },
+        );
       },
       (err: LaunchFailure) => {
         this.starting--;
@@ -224,13 +240,8 @@ export class FunctionPool {
 
   private onLaunchFailure(err: LaunchFailure): void {
     this.logger.warn(`function ${this.spec.label}: ${err.message}`);
-    let outcome: InvocationOutcome;
-    if (err.kind === 'load' || err.kind === 'memory') {
-      outcome = failure(500, `function ${this.spec.label} could not be loaded: ${err.message}`, err.kind === 'memory' ? 'memory' : 'error');
-      this.loadFailure = { outcome, until: Date.now() + LOAD_RETRY_MS };
-    } else {
-      outcome = failure(503, `no worker could be started for function ${this.spec.label}: ${err.message}`, 'crash');
-    }
+    const outcome = launchFailureOutcome(this.spec.label, err);
+    if (err.kind === 'load' || err.kind === 'memory') this.loadFailure = { outcome, until: Date.now() + LOAD_RETRY_MS };
     this.failStranded(outcome);
     this.scheduleMin();
   }
@@ -246,7 +257,7 @@ export class FunctionPool {
 
   private dispatch(w: Waiter, inst: Instance, cold: boolean): void {
     clearTimeout(w.timer);
-    void this.run(inst, w.input, w.invocationId, cold, cold ? inst.launched.startMs : null).then(w.resolve);
+    void this.run(inst, w.input, w.invocationId, cold).then(w.resolve);
   }
 
   /** Hands waiting requests to free instances, and starts instances for those no start will cover. */
@@ -260,7 +271,8 @@ export class FunctionPool {
     }
   }
 
-  private async run(inst: Instance, input: unknown, invocationId: string, cold: boolean, startMs: number | null): Promise<InvocationOutcome> {
+  private async run(inst: Instance, input: unknown, invocationId: string, cold: boolean): Promise<InvocationOutcome> {
+    const sentWhileLoading = inst.loading;
     inst.inflight++;
     inst.served++;
     if (cold) this.coldStarts++;
@@ -281,8 +293,11 @@ export class FunctionPool {
       clearTimeout(timer);
       inst.inflight--;
     }
+    // The worker confirms the load before it answers anything sent behind it: settled by now.
+    if (sentWhileLoading) await inst.launched.loaded.catch(() => undefined);
+    if (inst.loadFailure) outcome = { ...inst.loadFailure, logs: outcome.logs };
     outcome.coldStart = cold;
-    outcome.startMs = startMs === null ? null : Math.round(startMs * 1000) / 1000;
+    outcome.startMs = cold ? Math.round(inst.launched.startMs * 1000) / 1000 : null;
     outcome.workerId = inst.worker.id;
     this.afterRun(inst);
     return outcome;

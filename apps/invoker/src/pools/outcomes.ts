@@ -1,6 +1,6 @@
 import type { InvocationReply, WorkerExitedError } from '@platform/runtimes';
 import { failure, InvocationOutcome } from '../invocations/outcome';
-import type { ExitReport } from '../workers/worker-launcher';
+import type { ExitReport, LaunchFailure } from '../workers/worker-launcher';
 import type { PoolSpec } from './function-pool';
 
 /** What the handler answered (or threw), as the invocation's outcome. */
@@ -35,4 +35,12 @@ export function exitOutcome(spec: PoolSpec, report: ExitReport, err: WorkerExite
   }
   const how = err.protocolProblem ?? `exited unexpectedly (${report.exit.signal ? `signal ${report.exit.signal}` : `exit code ${report.exit.code}`})`;
   return failure(502, `the worker running function ${label} ${how}${processes}`, 'crash', { logs });
+}
+
+/** A worker that could not be started or given the function: a broken function (500) or no room (503). */
+export function launchFailureOutcome(label: string, err: LaunchFailure): InvocationOutcome {
+  if (err.kind === 'load' || err.kind === 'memory') {
+    return failure(500, `function ${label} could not be loaded: ${err.message}`, err.kind === 'memory' ? 'memory' : 'error');
+  }
+  return failure(503, `no worker could be started for function ${label}: ${err.message}`, 'crash');
 }

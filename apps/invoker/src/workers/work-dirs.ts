@@ -1,49 +1,57 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { chmodSync, cpSync, mkdirSync, readdirSync, rmSync, statSync } from 'fs';
 import * as path from 'path';
+import { randomBytes } from 'crypto';
 import { shimDir } from '@platform/runtimes';
 import { SETTINGS } from '@platform/config';
 import { InvokerSettingsValues } from '../settings';
 
 /**
- * The invoker's directories: unpacked bundles, one code slot per worker, and a copy of the shims. The
- * sandbox (an unprivileged uid) must be able to reach them, so every folder on the way gets the
- * search bit for others (never read: nobody can list what is there).
+ * The invoker's directories. Unpacked bundles are shared by digest (several invokers on one machine may
+ * use the same data dir); code slots (one per worker) and the copy of the shims belong to this process
+ * (`run/<pid>-<random>`), removed at shutdown, or at the next start once the process is gone. The
+ * sandbox (an unprivileged uid) must reach them, so every folder on the way gets the search bit for
+ * others (never read: nobody can list what is there).
  */
 @Injectable()
 export class WorkDirs {
   readonly root: string;
   readonly bundles: string;
+  readonly run: string;
+  readonly instance: string;
   readonly slots: string;
   readonly shims: string;
 
   constructor(@Inject(SETTINGS) settings: InvokerSettingsValues) {
     this.root = path.resolve(settings.INVOKER_WORK_DIR || path.join(settings.HKS_DATA_DIR, 'invoker'));
     this.bundles = path.join(this.root, 'bundles');
-    this.slots = path.join(this.root, 'slots');
-    this.shims = path.join(this.root, 'shims');
+    this.run = path.join(this.root, 'run');
+    this.instance = path.join(this.run, `${process.pid}-${randomBytes(3).toString('hex')}`);
+    this.slots = path.join(this.instance, 'slots');
+    this.shims = path.join(this.instance, 'shims');
   }
 
   /** Creates the directories; returns the folders whose mode had to change so the sandbox can reach its code. */
   prepare(): string[] {
-    const opened: string[] = [];
-    for (const dir of [this.bundles, this.slots]) mkdirSync(dir, { recursive: true, mode: 0o711 });
-    // Slots of a previous run belong to workers that no longer exist.
-    rmSync(this.slots, { recursive: true, force: true });
-    mkdirSync(this.slots, { mode: 0o711 });
+    for (const dir of [this.bundles, this.run]) mkdirSync(dir, { recursive: true, mode: 0o711 });
+    this.removeStale();
+    mkdirSync(this.slots, { recursive: true, mode: 0o711 });
     // A private copy of the shims: the source tree may sit where the sandbox's user cannot reach.
-    rmSync(this.shims, { recursive: true, force: true });
     cpSync(shimDir(), this.shims, { recursive: true, filter: (src) => !src.includes('__pycache__') });
     chmodTree(this.shims);
-    for (let dir = this.root; ; dir = path.dirname(dir)) {
-      const mode = statSync(dir).mode & 0o7777;
-      if ((mode & 0o001) === 0) {
-        chmodSync(dir, mode | 0o001);
-        opened.push(dir);
+    const opened: string[] = [];
+    // Only an invoker running as root hands its workers to another user; otherwise they share its uid.
+    if (process.getuid?.() === 0) {
+      for (let dir = this.root; ; dir = path.dirname(dir)) {
+        const mode = statSync(dir).mode & 0o7777;
+        if ((mode & 0o001) === 0) {
+          chmodSync(dir, mode | 0o001);
+          opened.push(dir);
+        }
+        if (dir === path.dirname(dir)) break;
       }
-      if (dir === path.dirname(dir)) break;
     }
-    for (const dir of [this.bundles, this.slots]) chmodSync(dir, 0o711);
+    for (const dir of [this.bundles, this.run, this.instance, this.slots]) chmodSync(dir, 0o711);
     return opened;
   }
 
@@ -55,6 +63,28 @@ export class WorkDirs {
 
   removeSlot(workerId: string): void {
     rmSync(path.join(this.slots, workerId), { recursive: true, force: true });
+  }
+
+  /** At shutdown, once the workers are gone. */
+  cleanup(): void {
+    rmSync(this.instance, { recursive: true, force: true });
+  }
+
+  /** Slots and shims of invokers that are no longer running. */
+  private removeStale(): void {
+    for (const name of readdirSync(this.run)) {
+      const pid = Number(name.split('-')[0]);
+      if (Number.isInteger(pid) && pid > 0 && !alive(pid)) rmSync(path.join(this.run, name), { recursive: true, force: true });
+    }
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

@@ -47,8 +47,10 @@ export interface ExitReport {
 
 export interface LaunchedWorker {
   worker: WorkerProcess;
-  /** From the launch request to the function loaded and ready, in ms. */
+  /** From the launch request to the function loaded, in ms (set when `loaded` resolves). */
   startMs: number;
+  /** Resolves once the function is loaded; rejects with a LaunchFailure (the worker is then killed). */
+  loaded: Promise<void>;
   prewarmed: boolean;
   exitReport: Promise<ExitReport>;
 }
@@ -83,6 +85,8 @@ export class WorkerLauncher implements OnModuleInit, OnApplicationShutdown {
   private readonly idle: Record<RuntimeFamily, WorkerProcess[]> = { node: [], python: [] };
   private readonly warming: Record<RuntimeFamily, number> = { node: 0, python: 0 };
   private readonly tracked = new Map<WorkerProcess, Tracked>();
+  /** Workers still starting: shutdown waits for them, so none is left in a cgroup about to be removed. */
+  private readonly spawning = new Set<Promise<unknown>>();
   private readonly privileged = process.getuid?.() === 0;
   private live = 0;
   private closing = false;
@@ -93,7 +97,7 @@ export class WorkerLauncher implements OnModuleInit, OnApplicationShutdown {
     private readonly dirs: WorkDirs,
     health: HealthRegistry,
   ) {
-    this.runtimeBins = { node: settings.INVOKER_NODE_BIN, python: settings.INVOKER_PYTHON_BIN };
+    this.runtimeBins = { node: settings.INVOKER_NODE_BIN || process.execPath, python: settings.INVOKER_PYTHON_BIN };
     health.register('workers', () => {
       if (!this.sandbox) throw new Error('the sandbox is not set up yet');
       if (this.available.size === 0) throw new Error('neither node nor python can run here');
@@ -153,21 +157,36 @@ export class WorkerLauncher implements OnModuleInit, OnApplicationShutdown {
       });
     }
     const tracked = this.tracked.get(worker)!;
-    try {
-      if (warm) {
-        await linkBundle(req.bundle, path.join(this.dirs.slots, worker.id));
-        worker.setNiceness(0);
-      }
-      // Limits come once the runtime is up (its own start is trusted code) and before the function's code runs.
-      this.applyLimits(tracked.cgroup, req);
-      await worker.load(req.load, this.settings.INVOKER_LOAD_TIMEOUT_MS);
-    } catch (err) {
-      worker.kill();
+    const fail = (err: unknown): never => {
+      worker!.kill();
       if (err instanceof LaunchFailure) throw err;
       if (err instanceof WorkerLoadError) throw new LaunchFailure(err.message, 'load');
       throw new LaunchFailure(`could not give the worker its function: ${(err as Error).message}`, 'system');
+    };
+    try {
+      if (warm) await linkBundle(req.bundle, path.join(this.dirs.slots, worker.id));
+      // Limits come once the runtime is up (its own start is trusted code) and before the function's code runs.
+      this.applyLimits(tracked.cgroup, req);
+    } catch (err) {
+      fail(err);
     }
-    return { worker, startMs: performance.now() - started, prewarmed: !!warm, exitReport: tracked.report };
+    const launched: LaunchedWorker = { worker, startMs: 0, prewarmed: !!warm, exitReport: tracked.report, loaded: Promise.resolve() };
+    // Not awaited here: invocations can be sent right behind LOAD, the worker runs them once it has loaded.
+    launched.loaded = worker.load(req.load, this.settings.INVOKER_LOAD_TIMEOUT_MS).then(
+      () => {
+        launched.startMs = performance.now() - started;
+      },
+      async (err) => {
+        // A module whose top-level code blows the memory limit is a memory problem, not a crash.
+        if (!worker!.alive && (await tracked.report).oomKilled) {
+          throw new LaunchFailure(`loading the function exceeded its memory limit of ${req.memoryMb} MB (resources.memoryMb)`, 'memory');
+        }
+        return fail(err);
+      },
+    );
+    launched.loaded.catch(() => undefined); // the pool handles the failure; this only keeps it from being "unhandled"
+    if (warm) worker.setNiceness(0);
+    return launched;
   }
 
   private applyLimits(cgroup: WorkerCgroup | undefined, req: LaunchRequest): void {
@@ -207,22 +226,26 @@ export class WorkerLauncher implements OnModuleInit, OnApplicationShutdown {
       if (!codeDir) this.dirs.removeSlot(id);
     };
     let worker: WorkerProcess;
+    const starting = WorkerProcess.start({
+      id,
+      family,
+      codeDir: slot,
+      shimRoot: this.dirs.shims,
+      runtimeBin: this.runtimeBins[family],
+      egress,
+      sandbox: this.sandbox,
+      cgroup,
+      niceness: this.privileged ? niceness : 0,
+    });
+    this.spawning.add(starting);
     try {
-      worker = await WorkerProcess.start({
-        id,
-        family,
-        codeDir: slot,
-        shimRoot: this.dirs.shims,
-        runtimeBin: this.runtimeBins[family],
-        egress,
-        sandbox: this.sandbox,
-        cgroup,
-        niceness: this.privileged ? niceness : 0,
-      });
+      worker = await starting;
     } catch (err) {
       cgroup?.killAll();
       await cleanup();
       throw err;
+    } finally {
+      this.spawning.delete(starting);
     }
     worker.onStrayOutput = (text) => this.logger.debug(`worker ${id}: ${text.trimEnd()}`);
     const report = worker.exited.then(async (exit) => {
@@ -276,11 +299,13 @@ export class WorkerLauncher implements OnModuleInit, OnApplicationShutdown {
   async onApplicationShutdown(): Promise<void> {
     this.closing = true;
     if (this.refillTimer) clearTimeout(this.refillTimer);
+    await Promise.allSettled([...this.spawning]);
     const reports = [...this.tracked].map(([worker, t]) => {
       worker.kill();
       return t.report;
     });
     await Promise.race([Promise.all(reports), new Promise((r) => setTimeout(r, 5_000).unref())]);
     await this.cgroups?.close();
+    this.dirs.cleanup();
   }
 }

@@ -6,6 +6,13 @@ export const InvocationHeaders = {
   DurationMs: 'x-duration-ms',
 } as const;
 
+/** Request headers the invoker sets when it forwards an invocation to a function image (Knative). */
+export const InvocationRequestHeaders = {
+  /** "data": the image's HTTP server (the shim's --http mode) hands the handler the data, not the request. */
+  Style: 'x-hks-invocation-style',
+  InvocationId: 'x-invocation-id',
+} as const;
+
 /** The invoker's HTTP API (the gateway proxies to it; the local deploy driver calls it). */
 export const InvokerRoutes = {
   /** ANY /invoke/:functionId[/*] data-style invocation. */

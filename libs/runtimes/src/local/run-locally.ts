@@ -5,7 +5,8 @@ import { randomUUID } from 'crypto';
 import type { RuntimeFamily } from '@platform/contracts';
 import { findBwrap } from '../sandbox/bwrap';
 import { functionContract, shimDir } from '../shims';
-import { HandlerError, WorkerExitedError, WorkerProcess } from '../worker/worker-process';
+import { WorkerProcess } from '../worker/worker-process';
+import { HandlerError, WorkerExitedError } from '../worker/worker-types';
 
 export interface LocalRunOptions {
   /** A bundle's directory: the function's files at the top, optionally .hks/manifest.json. */

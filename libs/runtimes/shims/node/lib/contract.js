@@ -101,7 +101,12 @@ function isHttpResponse(v) {
   return true;
 }
 
-class ContractError extends Error {}
+class ContractError extends Error {
+  constructor(message) {
+    super(message);
+    this.name = 'ContractError';
+  }
+}
 
 function cleanHeaders(raw) {
   const out = {};

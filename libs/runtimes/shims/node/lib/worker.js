@@ -45,8 +45,9 @@ function runWorker() {
   closeLeakedFds();
   const baseEnv = { ...process.env };
   const socket = new net.Socket({ fd: CONTROL_FD, readable: true, writable: true });
-  // Frames of one event-loop turn (results, log lines) leave in one writev: fewer system calls and
-  // fewer wake-ups of the invoker under load.
+  // Results settled in the same microtask checkpoint (say, many quick invocations of one read) leave in one
+  // writev. What must not wait - HELLO, LOADED, log lines written before a handler blocks or crashes - is
+  // written at once.
   let outbox = [];
   const flush = () => {
     const out = outbox;
@@ -57,8 +58,12 @@ function runWorker() {
     socket.uncork();
   };
   const send = (frames) => {
-    if (outbox.length === 0) setImmediate(flush);
+    if (outbox.length === 0) process.nextTick(flush);
     for (const f of frames) outbox.push(f);
+  };
+  const sendNow = (frames) => {
+    if (outbox.length) flush();
+    for (const f of frames) socket.write(f);
   };
   const logBytes = new Map();
   const inflight = new Map();
@@ -73,7 +78,7 @@ function runWorker() {
       if (sent >= LOG_LIMIT) return;
       if (sent + text.length > LOG_LIMIT) text = text.slice(0, LOG_LIMIT - sent);
     }
-    send(encodeLog(id, fd, text));
+    sendNow(encodeLog(id, fd, text));
   });
 
   // An exception no handler caught (a stray callback) fails the invocation it belongs to, not the worker.
@@ -84,21 +89,29 @@ function runWorker() {
     else process.stderr.write(`uncaught exception outside any invocation: ${err && err.stack ? err.stack : err}\n`);
   });
 
-  const onLoad = async (body) => {
-    if (fn) return send(encodeJson(Frame.LOAD_ERROR, 0, { name: 'LoadError', message: 'this worker already runs a function' }));
+  // Invocations may be sent right behind LOAD (no round trip on a cold start): they wait for the load.
+  let loading = null;
+  let loadFailure = null;
+  const onLoad = (body) => {
+    if (fn || loading) return send(encodeJson(Frame.LOAD_ERROR, 0, { name: 'LoadError', message: 'this worker already runs a function' }));
     const started = process.hrtime.bigint();
-    try {
-      const spec = JSON.parse(body.toString('utf8'));
-      for (const key of Object.keys(process.env)) delete process.env[key];
-      Object.assign(process.env, baseEnv, spec.env || {});
-      const codeDir = spec.codeDir || '/code';
-      process.chdir(codeDir);
-      handler = await loadHandler(codeDir, spec.entrypoint);
-      fn = spec;
-      send(encodeJson(Frame.LOADED, 0, { ms: Number(process.hrtime.bigint() - started) / 1e6 }));
-    } catch (err) {
-      send(encodeJson(Frame.LOAD_ERROR, 0, describeError(err)));
-    }
+    loading = (async () => {
+      try {
+        const spec = JSON.parse(body.toString('utf8'));
+        for (const key of Object.keys(process.env)) delete process.env[key];
+        Object.assign(process.env, baseEnv, spec.env || {});
+        const codeDir = spec.codeDir || '/code';
+        process.chdir(codeDir);
+        handler = await loadHandler(codeDir, spec.entrypoint);
+        fn = spec;
+        sendNow(encodeJson(Frame.LOADED, 0, { ms: Number(process.hrtime.bigint() - started) / 1e6 }));
+      } catch (err) {
+        loadFailure = describeError(err);
+        sendNow(encodeJson(Frame.LOAD_ERROR, 0, loadFailure));
+      }
+    })().finally(() => {
+      loading = null;
+    });
   };
 
   const finish = (id, out) => {
@@ -118,7 +131,13 @@ function runWorker() {
   };
 
   const onInvoke = (id, body) => {
-    if (!handler) return send(encodeJson(Frame.ERROR, id, { name: 'StateError', message: 'no function is loaded in this worker' }));
+    if (!handler) {
+      if (loading) return void loading.then(() => onInvoke(id, body));
+      const error = loadFailure
+        ? { name: 'LoadError', message: `the function could not be loaded: ${loadFailure.message}` }
+        : { name: 'StateError', message: 'no function is loaded in this worker' };
+      return send(encodeJson(Frame.ERROR, id, error));
+    }
     let request;
     try {
       request = JSON.parse(body.toString('utf8'));
@@ -132,7 +151,7 @@ function runWorker() {
 
   const reader = new FrameReader(MAX_INBOUND_FRAME, (type, id, body) => {
     if (type === Frame.INVOKE) onInvoke(id, body);
-    else if (type === Frame.LOAD) void onLoad(body);
+    else if (type === Frame.LOAD) onLoad(body);
   });
   socket.on('data', (chunk) => {
     try {
@@ -152,7 +171,7 @@ function runWorker() {
   fs.stat('/', () => {
     withInvocation(0, () => invoke(async (x) => x, JSON.parse('{"warm":true}'), { maxResponseBytes: 1024 }, { invocationId: 'warm-up' })).then((out) => {
       encodeResult(0, { statusCode: out.response.statusCode, headers: out.response.headers, json: out.response.json }, out.response.body);
-      send(encodeJson(Frame.HELLO, 0, { runtime: 'node', version: process.version }));
+      sendNow(encodeJson(Frame.HELLO, 0, { runtime: 'node', version: process.version }));
     });
   });
 }

@@ -49,6 +49,7 @@ class Worker:
         self.base_env = dict(os.environ)
         self.fn = None
         self.handler = None
+        self.load_failure = None
         self.arity = 1
         self.inline = True
         self.is_async = False
@@ -86,7 +87,8 @@ class Worker:
             os.chdir(code_dir)
             handler = load_handler(code_dir, spec.get('entrypoint'))
         except BaseException as err:  # noqa: B902 - a SystemExit at import time is a load failure too
-            return self.send(P.encode_json(P.LOAD_ERROR, 0, describe_error(err)))
+            self.load_failure = describe_error(err)
+            return self.send(P.encode_json(P.LOAD_ERROR, 0, self.load_failure))
         self.handler = handler
         self.arity = takes_context(handler)
         self.is_async = inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(getattr(handler, '__call__', None))
@@ -139,7 +141,12 @@ class Worker:
 
     def on_invoke(self, frame_id, body):
         if self.handler is None:
-            return self.send(P.encode_json(P.ERROR, frame_id, {'name': 'StateError', 'message': 'no function is loaded in this worker'}))
+            # Invocations sent right behind LOAD arrive after it was handled (frames are read in order).
+            if self.load_failure is not None:
+                error = {'name': 'LoadError', 'message': 'the function could not be loaded: %s' % self.load_failure['message']}
+            else:
+                error = {'name': 'StateError', 'message': 'no function is loaded in this worker'}
+            return self.send(P.encode_json(P.ERROR, frame_id, error))
         try:
             request = json.loads(body)
         except ValueError as err:
