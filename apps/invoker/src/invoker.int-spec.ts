@@ -178,4 +178,15 @@ describe('invoker: the function contract in sandboxed workers (real bwrap, real 
       inv.deploy({ label: 'no-handler', family: 'node', entrypoint: 'handler.handle', files: { 'handler.js': 'module.exports.other = () => 1;' }, config: { scaling: { minInstances: 1 } } }),
     ).rejects.toThrow(/422.*does not export a function named \\"handle\\"; it exports other/);
   });
+
+  it('answers 500 saying why when a function cannot be loaded on its first request, and fails fast after that', async () => {
+    await inv.deploy({ label: 'broken-py', family: 'python', entrypoint: 'handler.handle', files: { 'handler.py': 'def handle(request:\n    return 1\n' } });
+    const first = await inv.request('GET', '/invoke/broken-py');
+    expect(first.status).toBe(500);
+    expect(first.json.message).toMatch(/function broken-py could not be loaded: loading handler.py failed: SyntaxError/);
+    expect((await inv.tap.invocation(first.headers.get('x-invocation-id')!)).result).toMatchObject({ status: 'FAILURE', metadata: { reason: 'error', coldStart: true } });
+    const again = await inv.request('GET', '/invoke/broken-py');
+    expect(again.status).toBe(500);
+    expect(again.json.message).toBe(first.json.message);
+  });
 });
