@@ -64,6 +64,34 @@ export class EventPublisher implements OnModuleInit, OnApplicationShutdown {
     void this.publish(event);
   }
 
+  /**
+   * Many events, one broker message per event name (a JSON array): under load the broker's cost is
+   * per message, not per event. Resolves once every group is confirmed or spooled.
+   */
+  publishMany(events: PlatformEvent[]): Promise<void> {
+    const groups = new Map<string, PlatformEvent[]>();
+    for (const e of events) {
+      const g = groups.get(e.name);
+      if (g) g.push(e);
+      else groups.set(e.name, [e]);
+    }
+    const all = [...groups.values()].map((group) => {
+      const p = (group.length === 1 ? this.send(group[0]) : this.sendBatch(group)).catch(async (err) => {
+        this.logger.warn(`${group.length} ${group[0].name} event(s) not confirmed (${err?.message}); spooled for retry`);
+        await this.spool.append(group);
+      });
+      this.inFlight.add(p);
+      void p.finally(() => this.inFlight.delete(p));
+      return p;
+    });
+    return Promise.all(all).then(() => undefined);
+  }
+
+  /** publishMany without waiting, for hot paths. */
+  emitMany(events: PlatformEvent[]): void {
+    if (events.length) void this.publishMany(events);
+  }
+
   private async send(event: PlatformEvent): Promise<void> {
     await this.channel.publish(this.exchange, event.name, Buffer.from(JSON.stringify(event)), {
       persistent: true,
@@ -71,6 +99,18 @@ export class EventPublisher implements OnModuleInit, OnApplicationShutdown {
       messageId: event.id,
       type: event.name,
       timestamp: Math.floor(Date.parse(event.timestamp) / 1000),
+      timeout: this.publishTimeoutMs,
+    });
+  }
+
+  private async sendBatch(events: PlatformEvent[]): Promise<void> {
+    await this.channel.publish(this.exchange, events[0].name, Buffer.from(JSON.stringify(events)), {
+      persistent: true,
+      contentType: 'application/json',
+      messageId: events[0].id,
+      type: events[0].name,
+      headers: { 'x-hks-events': events.length },
+      timestamp: Math.floor(Date.now() / 1000),
       timeout: this.publishTimeoutMs,
     });
   }

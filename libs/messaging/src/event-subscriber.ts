@@ -85,7 +85,10 @@ export class EventSubscriber implements BeforeApplicationShutdown, OnApplication
       const good: ConsumeMessage[] = [];
       for (const msg of batch) {
         try {
-          events.push(JSON.parse(msg.content.toString('utf8')) as PlatformEvent);
+          // A message holds one event, or an array of events of one name (EventPublisher.publishMany).
+          const body = JSON.parse(msg.content.toString('utf8')) as PlatformEvent | PlatformEvent[];
+          if (Array.isArray(body)) events.push(...body);
+          else events.push(body);
           good.push(msg);
         } catch {
           this.logger.error(`malformed message on ${queueName}; sent to the dead-letter queue`);

@@ -88,6 +88,25 @@ describe('messaging over the real RabbitMQ', () => {
     expect(await publisher.spooled()).toBe(0);
   });
 
+  it('delivers a batch published as one message per event name as separate events', async () => {
+    const received: PlatformEvent[] = [];
+    await server.get(EventSubscriber).subscribe({
+      queue: 'test.batched',
+      bindings: ['build.*'],
+      batchSize: 10,
+      batchWaitMs: 20,
+      handler: async (events) => {
+        received.push(...events);
+      },
+    });
+    const make = (name: string, i: number) =>
+      newEvent({ name, type: 'FUNCTION_BUILD', status: name === 'build.started' ? 'PENDING' : 'SUCCESS', source: 'test', payload: { i } });
+    const events = [make('build.started', 1), make('build.succeeded', 2), make('build.started', 3), make('build.started', 4)];
+    await client.get(EventPublisher).publishMany(events);
+    await waitFor(() => received.length >= 4, { what: '4 batched events' });
+    expect(received.map((e) => e.id).sort()).toEqual(events.map((e) => e.id).sort());
+  });
+
   it('exposes the RPC client token per service', () => {
     expect(rpcClientToken('function-registry')).toBe('RPC_CLIENT_FUNCTION_REGISTRY');
   });

@@ -7,7 +7,7 @@ import type { InvocationOutcome } from './outcome';
 /** Payloads, responses and logs above this are cut, with a marker saying how much was cut. */
 export const EVENT_FIELD_LIMIT = 64 * 1024;
 /** Events are handed to the broker in small batches: one wake-up of the broker for many invocations. */
-const FLUSH_MS = 2;
+const FLUSH_MS = 25;
 const FLUSH_AT = 256;
 
 export type Trigger = NonNullable<InvocationMetadata['trigger']>;
@@ -120,7 +120,7 @@ export class InvocationRecorder implements BeforeApplicationShutdown {
     this.timer = undefined;
     const batch = this.batch;
     this.batch = [];
-    for (const build of batch) this.publisher.emit(build());
+    this.publisher.emitMany(batch.map((build) => build()));
   }
 
   /** Before the publisher closes: what is batched still goes out (or into its spool). */

@@ -30,7 +30,7 @@ export class EventTap {
     await ch.assertExchange(exchange, 'topic', { durable: true });
     const q = await ch.assertQueue('', { exclusive: true, autoDelete: true });
     for (const b of bindings) await ch.bindQueue(q.queue, exchange, b);
-    await ch.consume(q.queue, (msg) => msg && tap.events.push(JSON.parse(msg.content.toString('utf8'))), { noAck: true });
+    await ch.consume(q.queue, (msg) => msg && tap.events.push(...[JSON.parse(msg.content.toString('utf8'))].flat()), { noAck: true });
     return tap;
   }
 
