@@ -26,7 +26,7 @@ FROM ${NODE_IMAGE} AS runtime
 # the invoker and installs their dependencies in the builder; tini reaps the workers' zombies and
 # forwards SIGTERM so the services shut down gracefully.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends bubblewrap python3 python3-pip python3-venv tini ca-certificates \
+ && apt-get install -y --no-install-recommends bubblewrap slirp4netns iproute2 python3 python3-pip python3-venv tini ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 # A fixed numeric uid so Kubernetes' runAsNonRoot can verify it without resolving names.
 RUN groupadd --system --gid 10001 hks \

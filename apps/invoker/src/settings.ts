@@ -1,4 +1,5 @@
 import { CommonSettings, SettingsOf, SettingsSchema } from '@platform/config';
+import { DEFAULT_EGRESS_DENY } from '@platform/runtimes';
 
 export const InvokerSettings = {
   INVOKER_PORT: { kind: 'int', default: 8081, description: 'HTTP port of the invoker (invocations, deployments, health)' },
@@ -21,6 +22,14 @@ export const InvokerSettings = {
   INVOKER_NODE_BIN: { kind: 'string', description: 'Node.js binary the node workers run (default: the one running the invoker)' },
   INVOKER_PYTHON_BIN: { kind: 'string', default: '/usr/bin/python3', description: 'Python 3 binary the python workers run' },
   INVOKER_WORK_DIR: { kind: 'string', description: 'Where bundles are unpacked and workers get their code (default: $HKS_DATA_DIR/invoker)' },
+  INVOKER_EGRESS_DENY: {
+    kind: 'string',
+    default: DEFAULT_EGRESS_DENY.join(','),
+    description:
+      'What functions with network egress may not reach, besides the host\'s loopback (never reachable): comma-separated IPv4 ' +
+      'addresses or CIDRs, "host" for every address of this machine (its services listening on 0.0.0.0); "none" for nothing',
+  },
+  INVOKER_SLIRP4NETNS: { kind: 'string', default: '/usr/bin/slirp4netns', description: 'The slirp4netns binary that gives functions with network egress their network' },
   INVOKER_LOAD_TIMEOUT_MS: { kind: 'int', default: 30_000, description: 'How long a worker may take to load a function (its module-level code)' },
 } as const satisfies SettingsSchema;
 

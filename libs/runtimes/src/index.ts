@@ -2,6 +2,7 @@ export * from './build';
 export * from './shims';
 export * from './sandbox/bwrap';
 export * from './sandbox/cgroups';
+export * from './sandbox/slirp';
 export * from './worker/log-buffer';
 export * from './worker/process-tree';
 export * from './worker/worker-types';

@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { createReadStream, promises as fs } from 'fs';
 import * as path from 'path';
 import { Readable } from 'stream';
@@ -7,6 +7,7 @@ import { artifactPath, parseSha256Digest, StateError, UnavailableError, Validati
 import { SETTINGS } from '@platform/config';
 import { InvokerSettingsValues } from '../settings';
 import { WorkDirs } from '../workers/work-dirs';
+import { BundleLeases } from './bundle-leases';
 import { BundleEntry, BundleError, extractVerified } from './tar-extract';
 
 export interface BundleManifest {
@@ -28,21 +29,79 @@ export interface Bundle {
 /**
  * Bundles by digest: from `${HKS_DATA_DIR}/artifacts/sha256/<hex>.tar` when the builder shares this
  * machine, else from `${BUILDER_URL}/artifacts/sha256/<hex>`. The sha256 is checked while unpacking.
+ * Each deployment holds its bundle (acquire) until its workers are gone (release); a bundle no
+ * deployment holds is removed from disk, unless another invoker sharing the data dir still uses it.
  */
 @Injectable()
-export class BundleStore {
+export class BundleStore implements OnApplicationShutdown {
   private readonly logger = new Logger(BundleStore.name);
   private readonly ready = new Map<string, Bundle>();
   private readonly inProgress = new Map<string, Promise<Bundle>>();
+  private readonly holders = new Map<string, number>();
+  private readonly evicting = new Map<string, Promise<void>>();
+  private readonly leases: BundleLeases;
+  private closing = false;
 
   constructor(
     @Inject(SETTINGS) private readonly settings: InvokerSettingsValues,
     private readonly dirs: WorkDirs,
-  ) {}
+  ) {
+    this.leases = new BundleLeases(dirs.bundles, path.basename(dirs.instance));
+  }
 
-  ensure(digest: string): Promise<Bundle> {
+  /** The unpacked bundle, held until release(): it stays on disk meanwhile. */
+  async acquire(digest: string): Promise<Bundle> {
     const hex = parseSha256Digest(digest);
-    if (!hex) return Promise.reject(new ValidationError(`bundleDigest "${digest}" is not a sha256 digest (sha256:<64 hex digits>)`));
+    if (!hex) throw new ValidationError(`bundleDigest "${digest}" is not a sha256 digest (sha256:<64 hex digits>)`);
+    this.holders.set(hex, (this.holders.get(hex) ?? 0) + 1);
+    try {
+      // A removal of the same digest that is under way finishes first; the bundle is then unpacked again.
+      await this.evicting.get(hex);
+      return await this.ensure(digest, hex);
+    } catch (err) {
+      this.release(hex);
+      throw err;
+    }
+  }
+
+  /** Once no deployment holds the bundle any more (and its workers are gone), its files go. */
+  release(hexOrBundle: string | Bundle): void {
+    const hex = typeof hexOrBundle === 'string' ? hexOrBundle : hexOrBundle.hex;
+    const left = (this.holders.get(hex) ?? 1) - 1;
+    if (left > 0) return void this.holders.set(hex, left);
+    this.holders.delete(hex);
+    if (this.closing || this.evicting.has(hex)) return;
+    const job = this.evict(hex)
+      .catch((err) => this.logger.warn(`could not remove the unpacked bundle sha256:${hex}: ${(err as Error).message}`))
+      .finally(() => this.evicting.delete(hex));
+    this.evicting.set(hex, job);
+  }
+
+  private async evict(hex: string): Promise<void> {
+    await this.inProgress.get(hex)?.catch(() => undefined);
+    if (this.holders.has(hex)) return; // acquired again meanwhile
+    this.ready.delete(hex);
+    const dir = path.join(this.dirs.bundles, hex);
+    const gone = `${dir}.evicted-${randomBytes(4).toString('hex')}`;
+    const evicted = await this.leases.giveUp(hex, async () => {
+      // The index goes first: a folder without it is never used (see publish).
+      await fs.rm(path.join(this.dirs.bundles, `${hex}.entries.json`), { force: true });
+      await fs.rename(dir, gone).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ENOENT') throw err;
+      });
+    });
+    if (!evicted) return;
+    await fs.rm(gone, { recursive: true, force: true });
+    this.logger.log(`removed the unpacked bundle sha256:${hex}: no deployment uses it any more`);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.closing = true;
+    await Promise.allSettled([...this.evicting.values()]);
+    await this.leases.dropAll(this.ready.keys());
+  }
+
+  private ensure(digest: string, hex: string): Promise<Bundle> {
     const known = this.ready.get(hex);
     if (known) return Promise.resolve(known);
     let job = this.inProgress.get(hex);
@@ -55,6 +114,7 @@ export class BundleStore {
 
   private async load(digest: string, hex: string): Promise<Bundle> {
     const dir = path.join(this.dirs.bundles, hex);
+    await this.leases.take(hex);
     const index = path.join(this.dirs.bundles, `${hex}.entries.json`);
     let entries: BundleEntry[] | undefined;
     try {

@@ -114,8 +114,12 @@ export class DeploymentTable implements OnApplicationShutdown {
     if (current && current.order.deploymentId === order.deploymentId && current.order.spec.bundleDigest === spec.bundleDigest) return current;
     let deployed: Deployed = { order };
     if (order.driver === 'local') {
-      const bundle = await this.bundles.ensure(spec.bundleDigest);
+      // Said at deploy time, even when no instance starts before the first invocation.
+      const noEgress = spec.config.network.egress ? this.launcher.egressProblem() : undefined;
+      if (noEgress) throw new DomainError(503, `function ${spec.label} cannot run: it needs network egress (network.egress), which this invoker cannot give: ${noEgress}`);
+      const bundle = await this.bundles.acquire(spec.bundleDigest);
       if (bundle.manifest?.family && bundle.manifest.family !== spec.family) {
+        this.bundles.release(bundle);
         throw new StateError(`bundle ${spec.bundleDigest} holds a ${bundle.manifest.family} function, but the deployment says ${spec.family}`);
       }
       const pool = new FunctionPool(
@@ -126,6 +130,7 @@ export class DeploymentTable implements OnApplicationShutdown {
       try {
         await pool.start();
       } catch (err) {
+        this.retire(pool);
         pool.close();
         if (err instanceof LaunchFailure) throw new DomainError(err.kind === 'capacity' || err.kind === 'system' ? 503 : 422, `function ${spec.label} cannot run: ${err.message}`);
         throw err;
@@ -138,7 +143,7 @@ export class DeploymentTable implements OnApplicationShutdown {
     this.byLabel.set(spec.label, deployed);
     this.misses.delete(spec.functionId);
     this.misses.delete(spec.label);
-    replaced?.pool?.retire();
+    if (replaced?.pool) this.retire(replaced.pool);
     this.logger.log(`function ${spec.label} v${spec.version} deployed here (${order.driver}, deployment ${order.deploymentId})`);
     return deployed;
   }
@@ -150,9 +155,15 @@ export class DeploymentTable implements OnApplicationShutdown {
     if (!d || (deploymentId && d.order.deploymentId !== deploymentId)) return false;
     this.byId.delete(d.order.spec.functionId);
     this.byLabel.delete(d.order.spec.label);
-    d.pool?.retire();
+    if (d.pool) this.retire(d.pool);
     this.logger.log(`function ${d.order.spec.label} removed from this invoker`);
     return true;
+  }
+
+  /** Stops a pool; once its last worker is gone, its bundle is released (and removed if nothing else uses it). */
+  private retire(pool: FunctionPool): void {
+    pool.retire();
+    void pool.drained.then(() => this.bundles.release(pool.spec.bundle));
   }
 
   /** Drops remembered "not deployed" answers, e.g. when a deployment event says that changed. */

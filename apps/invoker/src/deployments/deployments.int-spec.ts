@@ -109,6 +109,34 @@ describe('invoker: learning deployments from the deployer', () => {
     expect(refused.json.message).toMatch(/cannot be used: it is not a readable tar/);
   });
 
+  it('removes the unpacked bundle of a digest once no deployment uses it, after its workers are gone', async () => {
+    const unpacked = (digest: string) => existsSync(path.join(inv.dataDir, 'invoker', 'bundles', digest.slice('sha256:'.length)));
+    const put = async (fn: ReturnType<typeof runtimeSpec>) =>
+      (await inv.request('PUT', `/deployments/${fn.spec.functionId}`, JSON.stringify({ deploymentId: fn.deploymentId, spec: fn.spec, env: {} }), { 'content-type': 'application/json' })).status;
+    const shared = await writeBundle(inv.dataDir, 'node', 'handler.handle', HANDLER('shared'));
+    const first = runtimeSpec({ label: 'first-user', family: 'node', entrypoint: 'handler.handle', bundleDigest: shared, config: { scaling: { minInstances: 1 } } });
+    const second = runtimeSpec({ label: 'second-user', family: 'node', entrypoint: 'handler.handle', bundleDigest: shared, config: { scaling: { minInstances: 1 } } });
+    expect([await put(first), await put(second)]).toEqual([200, 200]);
+    expect(unpacked(shared)).toBe(true);
+
+    // One of its two deployments goes: the other still runs from it.
+    expect((await inv.request('DELETE', `/deployments/${first.spec.functionId}`)).status).toBe(200);
+    await waitFor(async () => (await poolOf('first-user')) === undefined, { what: 'first-user to be dropped' });
+    expect((await inv.request('GET', '/invoke/second-user?name=Fa')).json).toBe('shared Fa');
+    expect(unpacked(shared)).toBe(true);
+
+    // The other is replaced by a build with other code: the old bundle goes once its worker has stopped.
+    const next = await writeBundle(inv.dataDir, 'node', 'handler.handle', HANDLER('next'));
+    const replaced = runtimeSpec({ label: 'second-user', family: 'node', entrypoint: 'handler.handle', bundleDigest: next, functionId: second.spec.functionId });
+    expect(await put(replaced)).toBe(200);
+    await waitFor(() => !unpacked(shared), { what: `bundle ${shared} to be removed` });
+    expect((await inv.request('GET', '/invoke/second-user?name=Go')).json).toBe('next Go');
+
+    expect((await inv.request('DELETE', `/deployments/${second.spec.functionId}`)).status).toBe(200);
+    await waitFor(() => !unpacked(next), { what: `bundle ${next} to be removed` });
+    expect(readdirSync(path.join(inv.dataDir, 'invoker', 'bundles')).filter((n) => n.startsWith(next.slice('sha256:'.length)))).toEqual([]);
+  });
+
   it('proxies a Knative deployment to its URL (an OCI image running the shim in HTTP mode), data style and HTTP style', async () => {
     writeFileSync(path.join(codeDir, 'handler.js'), "module.exports.handle = (e) => (e && e.method ? { style: 'http', path: e.path, name: e.name } : { style: 'data', data: e });");
     const port = await freePort();

@@ -77,6 +77,9 @@ export class FunctionPool {
   private minTimer?: NodeJS.Timeout;
   private invocations = 0;
   private coldStarts = 0;
+  private resolveDrained!: () => void;
+  /** Resolves once the pool is retired and every one of its workers is gone (its code may then go too). */
+  readonly drained = new Promise<void>((resolve) => (this.resolveDrained = resolve));
 
   constructor(
     readonly spec: PoolSpec,
@@ -135,6 +138,11 @@ export class FunctionPool {
     if (this.minTimer) clearTimeout(this.minTimer);
     for (const inst of [...this.instances]) if (inst.inflight === 0 && this.queue.length === 0) this.stop(inst);
     this.failStranded(failure(503, `function ${this.spec.label} was redeployed or removed while this request waited; try again`, 'crash'));
+    this.checkDrained();
+  }
+
+  private checkDrained(): void {
+    if (this.retired && this.instances.length === 0 && this.starting === 0) this.resolveDrained();
   }
 
   /** Shutdown: every worker is killed, waiting requests get 503. */
@@ -233,6 +241,7 @@ export class FunctionPool {
       (err: LaunchFailure) => {
         this.starting--;
         this.onLaunchFailure(err);
+        this.checkDrained();
         throw err;
       },
     );
@@ -335,6 +344,7 @@ export class FunctionPool {
     this.pump();
     this.failStranded(failure(503, `no worker is left to serve function ${this.spec.label}; try again`, 'crash'));
     this.ensureMin();
+    this.checkDrained();
   }
 
   private ensureMin(): void {

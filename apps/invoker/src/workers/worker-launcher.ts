@@ -9,8 +9,11 @@ import {
   CgroupLimitError,
   CgroupPool,
   CgroupUnavailableError,
+  EgressUnavailableError,
+  egressNetwork,
   findBwrap,
   LoadSpec,
+  parseDenyList,
   SandboxOptions,
   WorkerCgroup,
   WorkerExit,
@@ -73,7 +76,8 @@ interface Tracked {
 /**
  * Starts sandboxed workers and gives them their function. Keeps INVOKER_PREWARM generic workers per
  * runtime started and waiting (no network, empty /code), so a cold start is: link the bundle into the
- * worker's code slot, set its limits, load the handler. Workers with egress start fresh.
+ * worker's code slot, set its limits, load the handler. Workers with egress start fresh, each with its
+ * own slirp4netns (see slirp.ts in @platform/runtimes for what they can reach).
  */
 @Injectable()
 export class WorkerLauncher implements OnModuleInit, OnApplicationShutdown {
@@ -108,7 +112,14 @@ export class WorkerLauncher implements OnModuleInit, OnApplicationShutdown {
     const bwrap = findBwrap();
     if (!bwrap) throw new Error('bubblewrap (bwrap) is not installed: the invoker runs every function in a bwrap sandbox (apt-get install bubblewrap)');
     const s = this.settings;
-    this.sandbox = { bwrapPath: bwrap, uid: s.INVOKER_SANDBOX_UID, gid: s.INVOKER_SANDBOX_GID, runAs: this.privileged ? { uid: s.INVOKER_SANDBOX_UID, gid: s.INVOKER_SANDBOX_GID } : undefined };
+    this.sandbox = {
+      bwrapPath: bwrap,
+      uid: s.INVOKER_SANDBOX_UID,
+      gid: s.INVOKER_SANDBOX_GID,
+      runAs: this.privileged ? { uid: s.INVOKER_SANDBOX_UID, gid: s.INVOKER_SANDBOX_GID } : undefined,
+      egress: this.egressSetup(),
+    };
+    if ('unavailable' in this.sandbox.egress!) this.logger.warn(`functions with network egress cannot run here: ${this.sandbox.egress.unavailable}`);
     const opened = this.dirs.prepare();
     if (opened.length) this.logger.warn(`made ${opened.join(', ')} searchable (o+x) so sandboxed workers reach their code`);
     try {
@@ -131,6 +142,28 @@ export class WorkerLauncher implements OnModuleInit, OnApplicationShutdown {
     this.refill();
   }
 
+  /** slirp4netns and the deny list, or why functions with egress cannot run here (they then fail to deploy). */
+  private egressSetup(): NonNullable<SandboxOptions['egress']> {
+    let deny: string[];
+    try {
+      deny = this.settings.INVOKER_EGRESS_DENY.trim() === 'none' ? [] : parseDenyList(this.settings.INVOKER_EGRESS_DENY);
+    } catch (err) {
+      throw new Error(`INVOKER_EGRESS_DENY: ${(err as Error).message}`);
+    }
+    try {
+      return egressNetwork({ deny, slirp4netns: this.settings.INVOKER_SLIRP4NETNS });
+    } catch (err) {
+      if (err instanceof EgressUnavailableError) return { unavailable: err.message };
+      throw err;
+    }
+  }
+
+  /** Why functions with network egress cannot run on this invoker, if they cannot. */
+  egressProblem(): string | undefined {
+    const egress = this.sandbox?.egress;
+    return egress && 'unavailable' in egress ? egress.unavailable : undefined;
+  }
+
   /** Generic workers waiting, per runtime (for GET /deployments). */
   prewarmStatus(): Record<RuntimeFamily, { idle: number; starting: number }> {
     return {
@@ -146,6 +179,8 @@ export class WorkerLauncher implements OnModuleInit, OnApplicationShutdown {
 
   async launch(req: LaunchRequest): Promise<LaunchedWorker> {
     if (!this.available.has(req.family)) throw new LaunchFailure(`this invoker cannot run ${req.family} functions (${this.runtimeBins[req.family]} is missing)`, 'system');
+    const noEgress = req.egress ? this.egressProblem() : undefined;
+    if (noEgress) throw new LaunchFailure(`it needs network egress, which this invoker cannot give: ${noEgress}`, 'system');
     const started = performance.now();
     const warm = req.egress ? undefined : this.takeIdle(req.family);
     let worker = warm;

@@ -1,7 +1,17 @@
 import { existsSync, readdirSync } from 'fs';
 import * as path from 'path';
-import * as ts from 'typescript';
+import type * as TS from 'typescript';
 import { BuildFailure, BuildLogSink } from './errors';
+
+/**
+ * The compiler, loaded on the first compile: @platform/runtimes is also imported by the invoker and
+ * the CLI, which must not pay for loading TypeScript (megabytes of JavaScript) at start-up.
+ */
+let compiler: typeof TS | undefined;
+function typescript(): typeof TS {
+  compiler ??= require('typescript') as typeof TS;
+  return compiler;
+}
 
 const SOURCE = /\.(ts|tsx|mts|cts)$/;
 const SKIP_DIRS = new Set(['node_modules', '.hks', '.deps', '.git']);
@@ -23,7 +33,7 @@ function listSources(dir: string, rel = ''): string[] {
  * Node's type definitions, so handlers may use `process`, `Buffer` or `require` without shipping
  * @types/node: the function's own copy when it has one, else the platform's, else none.
  */
-function nodeTypes(dir: string): Pick<ts.CompilerOptions, 'types' | 'typeRoots'> {
+function nodeTypes(dir: string): Pick<TS.CompilerOptions, 'types' | 'typeRoots'> {
   if (existsSync(path.join(dir, 'node_modules', '@types', 'node'))) return {};
   try {
     const typesDir = path.dirname(require.resolve('@types/node/package.json'));
@@ -33,21 +43,21 @@ function nodeTypes(dir: string): Pick<ts.CompilerOptions, 'types' | 'typeRoots'>
   }
 }
 
-const DEFAULTS: ts.CompilerOptions = {
-  target: ts.ScriptTarget.ES2022,
-  module: ts.ModuleKind.CommonJS,
-  moduleResolution: ts.ModuleResolutionKind.Node10,
-  lib: ['lib.es2022.d.ts'],
-  strict: false,
-  esModuleInterop: true,
-  skipLibCheck: true,
-  resolveJsonModule: true,
-};
+function defaults(ts: typeof TS): TS.CompilerOptions {
+  return {
+    target: ts.ScriptTarget.ES2022,
+    module: ts.ModuleKind.CommonJS,
+    moduleResolution: ts.ModuleResolutionKind.Node10,
+    lib: ['lib.es2022.d.ts'],
+    strict: false,
+    esModuleInterop: true,
+    skipLibCheck: true,
+    resolveJsonModule: true,
+  };
+}
 
-const NODE_MODULES = new Set([ts.ModuleKind.Node16, ts.ModuleKind.NodeNext, ts.ModuleKind.CommonJS]);
-
-function format(diagnostics: readonly ts.Diagnostic[], dir: string): string {
-  return ts.formatDiagnostics(diagnostics, {
+function format(diagnostics: readonly TS.Diagnostic[], dir: string): string {
+  return typescript().formatDiagnostics(diagnostics, {
     getCanonicalFileName: (f) => f,
     getCurrentDirectory: () => dir,
     getNewLine: () => '\n',
@@ -55,7 +65,8 @@ function format(diagnostics: readonly ts.Diagnostic[], dir: string): string {
 }
 
 /** Options and files: the user's tsconfig.json when there is one, else the platform defaults. */
-function configure(dir: string, log: BuildLogSink): { options: ts.CompilerOptions; fileNames: string[] } {
+function configure(ts: typeof TS, dir: string, log: BuildLogSink): { options: TS.CompilerOptions; fileNames: string[] } {
+  const DEFAULTS = defaults(ts);
   const configPath = path.join(dir, 'tsconfig.json');
   if (!existsSync(configPath)) return { options: { ...DEFAULTS, ...nodeTypes(dir) }, fileNames: listSources(dir) };
   log('using the function\'s tsconfig.json\n');
@@ -64,8 +75,9 @@ function configure(dir: string, log: BuildLogSink): { options: ts.CompilerOption
   const parsed = ts.parseJsonConfigFileContent(read.config, ts.sys, dir, { target: DEFAULTS.target }, configPath);
   const errors = parsed.errors.filter((e) => e.code !== 18003); // "no inputs found" is reported below, more plainly
   if (errors.length) throw new BuildFailure(format(errors, dir).split('\n')[0]);
-  const options: ts.CompilerOptions = { ...parsed.options };
-  if (options.module === undefined || !NODE_MODULES.has(options.module)) {
+  const options: TS.CompilerOptions = { ...parsed.options };
+  const nodeModules = [ts.ModuleKind.Node16, ts.ModuleKind.NodeNext, ts.ModuleKind.CommonJS];
+  if (options.module === undefined || !nodeModules.includes(options.module)) {
     // The runtime shim loads handlers with require(): anything but CommonJS output would not load.
     options.module = ts.ModuleKind.CommonJS;
     options.moduleResolution = ts.ModuleResolutionKind.Node10;
@@ -79,10 +91,11 @@ function configure(dir: string, log: BuildLogSink): { options: ts.CompilerOption
  * point). Type errors are written to the log as file(line,col): error TSxxxx and fail the build.
  */
 export function compileTypeScript(dir: string, log: BuildLogSink): number {
-  const { options, fileNames } = configure(dir, log);
+  const ts = typescript();
+  const { options, fileNames } = configure(ts, dir, log);
   if (!fileNames.length) throw new BuildFailure('the typescript template needs at least one .ts file');
   // Emit beside the sources whatever the tsconfig says, so the bundle layout stays the one the runtime expects.
-  const emitOptions: ts.CompilerOptions = {
+  const emitOptions: TS.CompilerOptions = {
     ...options,
     noEmit: false,
     noEmitOnError: true,

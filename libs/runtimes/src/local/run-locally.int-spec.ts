@@ -64,6 +64,25 @@ describe('runLocally: one invocation in the same shim and sandbox as the platfor
     expect(r.statusCode).toBe(504);
     expect(r.error!.message).toContain('time limit of 500 ms');
   });
+
+  it("gives a handler with egress a network of its own, as on the platform: slirp4netns's DNS, not the host's loopback", async () => {
+    const host = http.createServer((_req, res) => res.end('host loopback'));
+    await new Promise<void>((r) => host.listen(0, '127.0.0.1', r));
+    const { port } = host.address() as AddressInfo;
+    try {
+      const dir = make({
+        'handler.js': `const fs = require('fs'), net = require('net');
+          module.exports.handle = () => new Promise((resolve) => {
+            const s = net.connect(${port}, '127.0.0.1', () => resolve('connected'));
+            s.on('error', (e) => resolve({ error: e.code, resolv: fs.readFileSync('/etc/resolv.conf', 'utf8') }));
+          });`,
+      });
+      const r = await runLocally({ bundleDir: dir, family: 'node', entrypoint: 'handler.handle', egress: true });
+      expect(r.json).toEqual({ error: 'ECONNREFUSED', resolv: 'nameserver 10.0.2.3\n' });
+    } finally {
+      await new Promise((r) => host.close(r));
+    }
+  });
 });
 
 describe('shim modes for images and by hand', () => {

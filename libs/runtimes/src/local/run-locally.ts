@@ -4,9 +4,10 @@ import * as path from 'path';
 import { randomUUID } from 'crypto';
 import type { RuntimeFamily } from '@platform/contracts';
 import { findBwrap } from '../sandbox/bwrap';
+import { DEFAULT_EGRESS_DENY, egressNetwork, EgressUnavailableError } from '../sandbox/slirp';
 import { functionContract, shimDir } from '../shims';
 import { WorkerProcess } from '../worker/worker-process';
-import { HandlerError, WorkerExitedError } from '../worker/worker-types';
+import { HandlerError, SandboxOptions, WorkerExitedError } from '../worker/worker-types';
 
 export interface LocalRunOptions {
   /** A bundle's directory: the function's files at the top, optionally .hks/manifest.json. */
@@ -91,6 +92,16 @@ export async function runLocally(o: LocalRunOptions): Promise<LocalRunResult> {
   const runtimeBin = o.runtimeBin ?? (o.family === 'python' ? '/usr/bin/python3' : process.execPath);
   const timeoutMs = o.timeoutMs ?? 30_000;
   const root = process.getuid?.() === 0;
+  // With egress the sandbox gets its own user-mode network (slirp4netns), as on the platform; never the host's.
+  let egress: SandboxOptions['egress'];
+  if (o.egress && bwrap) {
+    try {
+      egress = egressNetwork({ deny: DEFAULT_EGRESS_DENY });
+    } catch (err) {
+      if (!(err instanceof EgressUnavailableError)) throw err;
+      throw new Error(`the function needs network egress: ${err.message}`);
+    }
+  }
   const shims = readableShims(root && !!bwrap);
   let worker: WorkerProcess;
   try {
@@ -100,7 +111,7 @@ export async function runLocally(o: LocalRunOptions): Promise<LocalRunResult> {
       shimRoot: shims.dir,
       runtimeBin,
       egress: o.egress ?? false,
-      sandbox: bwrap ? { bwrapPath: bwrap, uid: 65534, gid: 65534, runAs: root ? { uid: 65534, gid: 65534 } : undefined } : null,
+      sandbox: bwrap ? { bwrapPath: bwrap, uid: 65534, gid: 65534, runAs: root ? { uid: 65534, gid: 65534 } : undefined, egress } : null,
     });
   } catch (err) {
     shims.cleanup();

@@ -24,10 +24,19 @@ describe('sandbox command line', () => {
     expect(pairs(args, '--ro-bind-try').map(([src]) => src)).toEqual(['/etc/localtime']);
   });
 
-  it('keeps the host network and binds name resolution and certificates only for a function with egress', () => {
-    const args = sandboxArgs({ ...base, egress: true });
-    expect(args).not.toContain('--unshare-net');
-    expect(pairs(args, '--ro-bind-try').map(([src]) => src)).toEqual(expect.arrayContaining(['/etc/resolv.conf', '/etc/ssl']));
+  it('gives a function with egress its own network namespace too, with its own resolv.conf and hosts and the host\'s certificates', () => {
+    const args = sandboxArgs({ ...base, egress: true, resolvConfFd: 6, hostsFd: 7 });
+    expect(args).toContain('--unshare-net');
+    expect(pairs(args, '--ro-bind-data')).toEqual([['6', '/etc/resolv.conf'], ['7', '/etc/hosts']]);
+    const fromHost = pairs(args, '--ro-bind-try').map(([src]) => src);
+    expect(fromHost).toEqual(expect.arrayContaining(['/etc/ssl', '/etc/ca-certificates', '/etc/nsswitch.conf']));
+    expect(fromHost).not.toContain('/etc/resolv.conf');
+    expect(fromHost).not.toContain('/etc/hosts');
+    expect(args.indexOf('--ro-bind-data')).toBeLessThan(args.indexOf('--remount-ro'));
+  });
+
+  it('refuses a sandbox with egress whose resolv.conf and hosts have no source', () => {
+    expect(() => sandboxArgs({ ...base, egress: true })).toThrow('a sandbox with egress needs resolvConfFd and hostsFd');
   });
 
   it('runs the shim in worker mode, python isolated from the environment (-I) and without bytecode files (-B)', () => {

@@ -14,8 +14,11 @@ export const SANDBOX_BASE_ENV: Record<string, string> = {
   LANG: 'C.UTF-8',
 };
 
-/** Files a worker with network egress needs to resolve names and verify TLS certificates. */
-const EGRESS_ETC = ['/etc/resolv.conf', '/etc/hosts', '/etc/nsswitch.conf', '/etc/host.conf', '/etc/gai.conf', '/etc/ssl', '/etc/ca-certificates', '/etc/pki'];
+/**
+ * Host files a worker with network egress needs to resolve names and verify TLS certificates. Its
+ * /etc/resolv.conf and /etc/hosts are its own (slirp4netns's DNS; no names of the host's network).
+ */
+const EGRESS_ETC = ['/etc/nsswitch.conf', '/etc/host.conf', '/etc/gai.conf', '/etc/ssl', '/etc/ca-certificates', '/etc/pki'];
 
 export interface SandboxLayout {
   family: RuntimeFamily;
@@ -26,6 +29,9 @@ export interface SandboxLayout {
   /** The runtime binary (node or python3) on the host. */
   runtimeBin: string;
   egress: boolean;
+  /** With egress: fds the contents of the sandbox's /etc/resolv.conf and /etc/hosts are read from. */
+  resolvConfFd?: number;
+  hostsFd?: number;
   /** uid/gid inside the sandbox (the user namespace maps it to the uid bwrap runs as). */
   uid: number;
   gid: number;
@@ -61,13 +67,15 @@ function runtimePrefix(runtimeBin: string): string[] {
 }
 
 /**
- * The bwrap command line of a worker: its own user (unprivileged uid), pid, ipc, uts, cgroup and (unless
- * egress) network namespaces; no capabilities; no nested user namespaces; only /usr (and the root
- * links into it), the shims and the function's code, all read-only; a private /proc, /dev and tmpfs
- * /tmp; an environment holding only PATH/HOME/TMPDIR/LANG. The root itself is read-only.
+ * The bwrap command line of a worker: its own user (unprivileged uid), pid, ipc, uts, cgroup and
+ * network namespaces (with egress, slirp4netns is attached to the latter: see slirp.ts); no
+ * capabilities; no nested user namespaces; only /usr (and the root links into it), the shims and the
+ * function's code, all read-only; a private /proc, /dev and tmpfs /tmp; an environment holding only
+ * PATH/HOME/TMPDIR/LANG. The root itself is read-only.
  */
 export function sandboxArgs(o: SandboxLayout): string[] {
   cachedRootLinks ??= rootLinks();
+  if (o.egress && (o.resolvConfFd === undefined || o.hostsFd === undefined)) throw new Error('a sandbox with egress needs resolvConfFd and hostsFd');
   const env = Object.entries(SANDBOX_BASE_ENV).flatMap(([k, v]) => ['--setenv', k, v]);
   if (o.family === 'python') env.push('--setenv', 'PYTHONDONTWRITEBYTECODE', '1', '--setenv', 'PYTHONUNBUFFERED', '1');
   const args = [
@@ -79,7 +87,7 @@ export function sandboxArgs(o: SandboxLayout): string[] {
     '--unshare-ipc',
     '--unshare-uts',
     '--unshare-cgroup-try',
-    ...(o.egress ? [] : ['--unshare-net']),
+    '--unshare-net',
     '--hostname', 'function',
     '--die-with-parent',
     '--new-session',
@@ -90,7 +98,9 @@ export function sandboxArgs(o: SandboxLayout): string[] {
     ...cachedRootLinks,
     ...runtimePrefix(o.runtimeBin),
     '--ro-bind-try', '/etc/localtime', '/etc/localtime',
-    ...(o.egress ? EGRESS_ETC.flatMap((p) => ['--ro-bind-try', p, p]) : []),
+    ...(o.egress
+      ? [...EGRESS_ETC.flatMap((p) => ['--ro-bind-try', p, p]), '--ro-bind-data', String(o.resolvConfFd), '/etc/resolv.conf', '--ro-bind-data', String(o.hostsFd), '/etc/hosts']
+      : []),
     '--proc', '/proc',
     '--dev', '/dev',
     '--tmpfs', '/tmp',

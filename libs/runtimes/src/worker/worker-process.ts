@@ -1,15 +1,15 @@
 import { ChildProcess, spawn } from 'child_process';
 import { randomBytes } from 'crypto';
-import type { Readable, Writable } from 'stream';
 import type { Socket } from 'net';
 import type { RuntimeFamily } from '@platform/contracts';
-import { runtimeCommand, SANDBOX_BASE_ENV, SANDBOX_CODE_DIR, sandboxArgs } from '../sandbox/bwrap';
+import { runtimeCommand, SANDBOX_BASE_ENV, SANDBOX_CODE_DIR } from '../sandbox/bwrap';
 import type { WorkerCgroup } from '../sandbox/cgroups';
+import { SandboxNetwork } from '../sandbox/slirp';
 import { workerProtocol as P } from '../shims';
 import { LogBuffer } from './log-buffer';
+import { spawnSandboxed } from './sandbox-spawn';
 import { reprioritize } from './process-tree';
 import { HandlerError, InvocationReply, LoadSpec, WorkerExit, WorkerExitedError, WorkerLoadError, WorkerStartOptions } from './worker-types';
-
 
 interface Pending {
   resolve: (reply: InvocationReply) => void;
@@ -40,6 +40,10 @@ export class WorkerProcess {
   loaded = false;
 
   private readonly child: ChildProcess;
+  /** A worker with egress: its slirp4netns. `networkUp` resolves once the function may use the network. */
+  private network?: SandboxNetwork;
+  private readonly networkUp: Promise<void>;
+  private networkSettled?: { resolve: () => void; reject: (err: Error) => void };
   private readonly socket: Socket;
   private readonly reader: { push(chunk: Buffer): void; maxFrameBytes?: number };
   private readonly pending = new Map<number, Pending>();
@@ -58,6 +62,8 @@ export class WorkerProcess {
     this.sandboxed = o.sandbox !== null;
     this.cgroup = o.cgroup;
     this.exited = new Promise((r) => (this.resolveExited = r));
+    this.networkUp = this.egress && this.sandboxed ? new Promise((resolve, reject) => (this.networkSettled = { resolve, reject })) : Promise.resolve();
+    this.networkUp.catch(() => undefined);
     this.child = this.spawn();
     this.socket = this.child.stdio[3] as Socket;
     this.reader = new P.FrameReader(BEFORE_LOAD_FRAME_LIMIT, (type, id, body) => this.onFrame(type, id, body));
@@ -78,20 +84,28 @@ export class WorkerProcess {
     this.child.on('close', (code, signal) => this.finish({ code, signal }));
   }
 
-  /** Starts a worker; resolves once its shim said HELLO (the runtime is up and waits for a function). */
+  /**
+   * Starts a worker; resolves once its shim said HELLO (the runtime is up and waits for a function) and,
+   * with egress, its network is up: nothing of the function runs before that.
+   */
   static async start(o: WorkerStartOptions): Promise<WorkerProcess> {
+    const egress = o.sandbox?.egress;
+    if (o.egress && o.sandbox && (!egress || 'unavailable' in egress)) throw new Error(egress && 'unavailable' in egress ? egress.unavailable : 'network egress is not set up for this sandbox');
     const worker = new WorkerProcess(o);
     const timeoutMs = o.startTimeoutMs ?? 15_000;
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        worker.kill();
-        reject(new Error(`the ${o.family} worker did not start within ${timeoutMs} ms`));
-      }, timeoutMs);
-      worker.hello = {
-        resolve: () => (clearTimeout(timer), resolve()),
-        reject: (err) => (clearTimeout(timer), reject(err)),
-      };
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`the ${o.family} worker did not start within ${timeoutMs} ms`)), timeoutMs);
     });
+    const hello = new Promise<void>((resolve, reject) => (worker.hello = { resolve, reject }));
+    try {
+      await Promise.race([Promise.all([hello, worker.networkUp]), timedOut]);
+    } catch (err) {
+      worker.kill();
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
     return worker;
   }
 
@@ -113,50 +127,28 @@ export class WorkerProcess {
         stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
       });
     }
-    const args = sandboxArgs({
-      family: o.family,
-      codeDir: o.codeDir,
-      shimRoot: o.shimRoot,
-      runtimeBin: o.runtimeBin,
-      egress: o.egress,
-      uid: o.sandbox.uid,
-      gid: o.sandbox.gid,
-      infoFd: 4,
-      blockFd: 5,
-    });
-    const child = spawn(o.sandbox.bwrapPath, args, {
-      env: {},
-      stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe', 'pipe'],
-      uid: o.sandbox.runAs?.uid,
-      gid: o.sandbox.runAs?.gid,
-    });
-    // bwrap reports the sandbox's first process and waits: it joins the worker's cgroups before the
-    // runtime (let alone the function) runs, so every byte and process of the worker is accounted for.
-    let info = '';
-    const infoStream = child.stdio[4] as Readable;
-    const release = (child.stdio as unknown as Array<Writable>)[5];
-    infoStream.on('data', (chunk: Buffer) => {
-      if (this.sandboxPid !== undefined) return;
-      info += chunk.toString('utf8');
-      let pid: number;
-      try {
-        pid = JSON.parse(info)['child-pid'];
-      } catch {
-        return; // Not all of it yet.
-      }
+    // The sandbox's first process joins the worker's cgroups before the runtime (let alone the function)
+    // runs, so every byte and process of the worker is accounted for.
+    return spawnSandboxed({ ...o, sandbox: o.sandbox }, (pid) => {
       this.sandboxPid = pid;
       try {
         this.o.cgroup?.attach(pid);
         if (this.o.niceness) reprioritize(pid, this.o.niceness);
-        release.end('go');
       } catch (err) {
-        this.finish({ code: null, signal: null }, `could not put the worker in its cgroup: ${(err as Error).message}`);
+        const problem = `could not put the worker in its cgroup: ${(err as Error).message}`;
         this.kill();
+        this.finish({ code: null, signal: null }, problem);
+        return false;
       }
+      // The runtime starts meanwhile (trusted code); the function is loaded only once the network is up.
+      const egress = this.o.sandbox?.egress;
+      if (this.networkSettled && egress && !('unavailable' in egress) && !this.exit) {
+        const settled = this.networkSettled;
+        this.network = new SandboxNetwork(egress, pid);
+        this.network.ready.then(settled.resolve, (err: Error) => settled.reject(new Error(`the worker's network could not be set up: ${err.message}`)));
+      }
+      return true;
     });
-    infoStream.on('error', () => undefined);
-    release.on('error', () => undefined);
-    return child;
   }
 
   /** Loads the function; resolves with how long the runtime took to load it. */
@@ -211,6 +203,7 @@ export class WorkerProcess {
     }
     this.child.kill('SIGKILL');
     this.cgroup?.killAll();
+    this.network?.stop();
   }
 
   /**
@@ -314,6 +307,11 @@ export class WorkerProcess {
       p.reject(err(p.logs.toString()));
     }
     this.socket.destroy();
-    this.resolveExited(exit);
+    this.networkSettled?.reject(new Error(this.protocolProblem ?? `the worker exited before its network was up (${exit.signal ?? `code ${exit.code}`})`));
+    // slirp4netns goes with its sandbox: `exited` means both are gone.
+    const network = this.network;
+    if (!network) return this.resolveExited(exit);
+    network.stop();
+    void network.exited.then(() => this.resolveExited(exit));
   }
 }

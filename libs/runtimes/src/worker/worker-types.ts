@@ -1,5 +1,6 @@
 import type { RuntimeFamily } from '@platform/contracts';
 import type { WorkerCgroup } from '../sandbox/cgroups';
+import type { EgressNetwork } from '../sandbox/slirp';
 
 export interface SandboxOptions {
   bwrapPath: string;
@@ -8,6 +9,11 @@ export interface SandboxOptions {
   gid: number;
   /** uid/gid bwrap itself runs as (an invoker running as root drops to an unprivileged user here). */
   runAs?: { uid: number; gid: number };
+  /**
+   * How a worker with egress gets its network (slirp4netns), or why it cannot: such a worker then
+   * fails to start with that message, it never shares the host's network.
+   */
+  egress?: EgressNetwork | { unavailable: string };
 }
 
 export interface WorkerStartOptions {
