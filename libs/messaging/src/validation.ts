@@ -6,7 +6,10 @@ import { ValidationError } from '@platform/contracts';
 function flatten(errors: CvError[], prefix = ''): string[] {
   return errors.flatMap((e) => {
     const name = prefix ? `${prefix}.${e.property}` : e.property;
-    const own = Object.values(e.constraints ?? {});
+    const constraints = e.constraints ?? {};
+    // A field that is simply missing gets one message, not one per rule it would have to meet.
+    if (e.value === undefined && Object.keys(constraints).length && !('whitelistValidation' in constraints)) return [`${name} is required`];
+    const own = [...new Set(Object.values(constraints))];
     return [...own, ...flatten(e.children ?? [], name)];
   });
 }

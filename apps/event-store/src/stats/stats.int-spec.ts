@@ -117,7 +117,7 @@ describe('event store RPC: invocation stats', () => {
   });
 
   it('answers 400 naming the field when the query is wrong', async () => {
-    await expect(stats({})).rejects.toMatchObject({ statusCode: 400, message: 'functionId must be a function id (UUID) or label' });
+    await expect(stats({})).rejects.toMatchObject({ statusCode: 400, message: 'functionId is required' });
     await expect(stats({ functionId: FN, bucketSeconds: 0 })).rejects.toMatchObject({
       statusCode: 400,
       message: 'bucketSeconds must be a whole number of seconds from 1 to 31536000',

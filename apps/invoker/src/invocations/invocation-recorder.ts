@@ -18,6 +18,9 @@ export interface InvocationFacts {
   deploymentId: string;
   invocationId: string;
   trigger: Trigger;
+  /** The request as the handler saw it; set by pending() so the result event carries it too. */
+  input?: unknown;
+  inputBytes?: number;
 }
 
 function boundedText(text: string): string {
@@ -62,6 +65,8 @@ export class InvocationRecorder implements BeforeApplicationShutdown {
   constructor(private readonly publisher: EventPublisher) {}
 
   pending(f: InvocationFacts, input: unknown, approxBytes: number): void {
+    f.input = input;
+    f.inputBytes = approxBytes;
     const timestamp = new Date().toISOString();
     this.add(() =>
       newEvent({
@@ -101,6 +106,8 @@ export class InvocationRecorder implements BeforeApplicationShutdown {
         timestamp,
         functionId: f.functionId,
         invocationId: f.invocationId,
+        // The result stands on its own: request and response side by side.
+        payload: f.input === undefined ? null : boundedValue(f.input, f.inputBytes ?? 0),
         response: responseOf(o),
         processingTimeMs: Math.round(durationMs * 1000) / 1000,
         error: o.error ?? null,
