@@ -107,6 +107,19 @@ async function startDirectServer() {
   return { url: `http://127.0.0.1:${port}/`, stop: () => child.kill() };
 }
 
+/**
+ * Calibration: one minimal Node proxy hop (http.request + pipe over a keep-alive agent) in front of the
+ * direct server. It shows what a single extra process hop costs on this machine, whatever the platform does.
+ */
+async function startMinimalProxy(targetUrl) {
+  const port = await freePort();
+  const t = new URL(targetUrl);
+  const code = `const http=require('http');const agent=new http.Agent({keepAlive:true});http.createServer((req,res)=>{const up=http.request({host:'${t.hostname}',port:${t.port},method:req.method,path:req.url,headers:req.headers,agent},(a)=>{res.writeHead(a.statusCode,a.headers);a.pipe(res)});req.pipe(up)}).listen(${port},'127.0.0.1')`;
+  const child = spawn(process.execPath, ['-e', code], { stdio: 'ignore' });
+  await waitHttp(`http://127.0.0.1:${port}/`);
+  return { url: `http://127.0.0.1:${port}/`, stop: () => child.kill() };
+}
+
 function loadGenerator(url) {
   const r = spawnSync(process.execPath, [path.join(__dirname, 'lib', 'load-generator.js'), url, String(CONNECTIONS), String(SECONDS)], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`load generator failed: ${r.stderr}`);
@@ -269,6 +282,7 @@ async function main() {
   const nodeStart = processStarts('/usr/bin/node', ['-e', '0'], 20);
   const pythonStart = processStarts('/usr/bin/python3', ['-c', '0'], 20);
   const direct = await startDirectServer();
+  const oneHop = await startMinimalProxy(direct.url);
   const target = invokerOnly ? await startInvokerOnly() : await startFullPlatform();
   try {
     const coldConfig = { scaling: { minInstances: 0, idleTimeoutMs: 100 } };
@@ -279,12 +293,12 @@ async function main() {
     const coldNode = await coldStarts(target, nodeCold, 'node', COLD_N);
     const coldPython = await coldStarts(target, pythonCold, 'python', COLD_N);
     // Through the gateway, the invoker is also measured on its own: the two hops' shares are then visible.
-    const urls = [direct.url, warm.url, ...(warm.invokerUrl ? [warm.invokerUrl] : [])];
-    const [latDirect, latPlatform, latInvoker] = await warmLatency(urls);
+    const urls = [direct.url, oneHop.url, warm.url, ...(warm.invokerUrl ? [warm.invokerUrl] : [])];
+    const [latDirect, latHop, latPlatform, latInvoker] = await warmLatency(urls);
     const runs = urls.map(() => []);
     for (let round = 0; round < 2; round++) urls.forEach((u, i) => runs[i].push(loadGenerator(u)));
     const best = (list) => list.reduce((a, b) => (b.rps > a.rps ? b : a));
-    const [d, p, pi] = runs.map(best);
+    const [d, h, p, pi] = runs.map(best);
 
     const row = (name, s, extra = '') => console.log(`  ${name.padEnd(44)} p50 ${ms(s.p50).padStart(10)}   p99 ${ms(s.p99).padStart(10)}   ${extra}`);
     console.log(`\ncold start from zero instances (n=${COLD_N} each; target p50 <= 10 ms)`);
@@ -297,6 +311,7 @@ async function main() {
     const over = (s) => `overhead p50 ${(s.p50 - latDirect.p50).toFixed(0)} us (${(s.p50 / latDirect.p50).toFixed(2)}x direct)`;
     console.log(`\nwarm invocation latency (one keep-alive connection, sequential, n=${WARM_N} each, ${ROUNDS} alternating rounds; target overhead p50 <= 250 us)`);
     row('direct call to a plain node http server', toMs(latDirect));
+    row('  calibration: one minimal node proxy hop', toMs(latHop), over(latHop));
     row(`node function ${via}`, toMs(latPlatform), over(latPlatform));
     if (latInvoker) row('  same function, invoker called directly', toMs(latInvoker), over(latInvoker));
 
@@ -307,11 +322,13 @@ async function main() {
         `  ${name.padEnd(44)} ${r.rps.toFixed(0).padStart(8)} req/s   p50 ${(r.latencyUs.p50 / 1000).toFixed(2)} ms   = ${((100 * r.rps) / d.rps).toFixed(0)}% of direct` +
           (r.errors ? `   (${r.errors} errors: ${JSON.stringify(r.statuses)})` : ''),
       );
+    rpsRow('  calibration: one minimal node proxy hop', h);
     rpsRow(`node function ${via}`, p);
     if (pi) rpsRow('  same function, invoker called directly', pi);
     console.log(`\nload average at the end: ${loadavg()}`);
   } finally {
     direct.stop();
+    oneHop.stop();
     await target.stop();
   }
 }
