@@ -50,13 +50,7 @@ export class EventPublisher implements OnModuleInit, OnApplicationShutdown {
 
   /** Resolves once the broker confirmed the event, or once it is safely spooled. */
   publish(event: PlatformEvent): Promise<void> {
-    const p = this.send(event).catch(async (err) => {
-      this.logger.warn(`event ${event.name} ${event.id} not confirmed (${err?.message}); spooled for retry`);
-      await this.spool.append([event]);
-    });
-    this.inFlight.add(p);
-    void p.finally(() => this.inFlight.delete(p));
-    return p;
+    return this.publishMany([event]);
   }
 
   /** For hot paths: hand the event over and do not wait for it. */
@@ -76,8 +70,9 @@ export class EventPublisher implements OnModuleInit, OnApplicationShutdown {
       else groups.set(e.name, [e]);
     }
     const all = [...groups.values()].map((group) => {
-      const p = (group.length === 1 ? this.send(group[0]) : this.sendBatch(group)).catch(async (err) => {
-        this.logger.warn(`${group.length} ${group[0].name} event(s) not confirmed (${err?.message}); spooled for retry`);
+      const p = this.send(group).catch(async (err) => {
+        const what = group.length === 1 ? `event ${group[0].name} ${group[0].id}` : `${group.length} ${group[0].name} events`;
+        this.logger.warn(`${what} not confirmed (${err?.message}); spooled for retry`);
         await this.spool.append(group);
       });
       this.inFlight.add(p);
@@ -92,25 +87,17 @@ export class EventPublisher implements OnModuleInit, OnApplicationShutdown {
     if (events.length) void this.publishMany(events);
   }
 
-  private async send(event: PlatformEvent): Promise<void> {
-    await this.channel.publish(this.exchange, event.name, Buffer.from(JSON.stringify(event)), {
+  /** One broker message: the event itself, or an array of events that share a name. */
+  private async send(events: PlatformEvent[]): Promise<void> {
+    const [first] = events;
+    const body = events.length === 1 ? first : events;
+    await this.channel.publish(this.exchange, first.name, Buffer.from(JSON.stringify(body)), {
       persistent: true,
       contentType: 'application/json',
-      messageId: event.id,
-      type: event.name,
-      timestamp: Math.floor(Date.parse(event.timestamp) / 1000),
-      timeout: this.publishTimeoutMs,
-    });
-  }
-
-  private async sendBatch(events: PlatformEvent[]): Promise<void> {
-    await this.channel.publish(this.exchange, events[0].name, Buffer.from(JSON.stringify(events)), {
-      persistent: true,
-      contentType: 'application/json',
-      messageId: events[0].id,
-      type: events[0].name,
+      messageId: first.id,
+      type: first.name,
       headers: { 'x-hks-events': events.length },
-      timestamp: Math.floor(Date.now() / 1000),
+      timestamp: Math.floor(Date.parse(first.timestamp) / 1000),
       timeout: this.publishTimeoutMs,
     });
   }
@@ -122,7 +109,7 @@ export class EventPublisher implements OnModuleInit, OnApplicationShutdown {
       const batch = await this.spool.take();
       if (!batch) return 0;
       try {
-        await Promise.all(batch.events.map((e) => this.send(e)));
+        await Promise.all(batch.events.map((e) => this.send([e])));
         await batch.commit();
         if (batch.events.length) this.logger.log(`replayed ${batch.events.length} spooled events`);
         return batch.events.length;

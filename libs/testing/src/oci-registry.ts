@@ -4,8 +4,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'fs';
 import * as net from 'net';
 import { tmpdir } from 'os';
 import * as path from 'path';
-import * as tar from 'tar-stream';
 import { gzipSync } from 'zlib';
+import { deterministicTar } from '@platform/runtimes';
 
 export interface TestOciRegistry {
   /** host:port, as image references and HKS_OCI_REGISTRY name it. */
@@ -94,23 +94,17 @@ export async function startOciRegistry(binary = process.env.HKS_TEST_REGISTRY_BI
 
 const digestOf = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
-async function tarOf(files: Record<string, string>): Promise<Buffer> {
-  const pack = tar.pack();
-  const chunks: Buffer[] = [];
-  const done = new Promise<Buffer>((resolve, reject) => {
-    pack.on('data', (c) => chunks.push(c as Buffer));
-    pack.on('end', () => resolve(Buffer.concat(chunks)));
-    pack.on('error', reject);
-  });
+/** A layer with its files (mode 0755) and their parent directories. */
+function tarOf(files: Record<string, string>): Promise<Buffer> {
   const dirs = new Set<string>();
   for (const p of Object.keys(files)) {
     const parts = p.split('/');
     for (let i = 1; i < parts.length; i++) dirs.add(parts.slice(0, i).join('/'));
   }
-  for (const d of [...dirs].sort()) pack.entry({ name: `${d}/`, type: 'directory', mode: 0o755, mtime: new Date(0) });
-  for (const p of Object.keys(files).sort()) pack.entry({ name: p, mode: 0o755, mtime: new Date(0) }, files[p]);
-  pack.finalize();
-  return done;
+  return deterministicTar([
+    ...[...dirs].map((d) => ({ path: d, type: 'directory' as const })),
+    ...Object.entries(files).map(([p, data]) => ({ path: p, type: 'file' as const, mode: 0o755, data: Buffer.from(data) })),
+  ]);
 }
 
 async function pushBlob(registryUrl: string, repository: string, blob: Buffer): Promise<string> {

@@ -1,27 +1,17 @@
 import { createHash, randomUUID } from 'crypto';
 import { mkdirSync, writeFileSync } from 'fs';
 import * as path from 'path';
-import * as tar from 'tar-stream';
 import * as ts from 'typescript';
 import type { EffectiveConfig, FunctionRuntimeSpec, RuntimeFamily } from '@platform/contracts';
 import { effectiveConfig, FunctionConfigDto } from '@platform/contracts';
+import { deterministicTar } from '@platform/runtimes';
 
 /** Test helper: a bundle tar (files at the top, .hks/manifest.json) stored where the invoker finds it. */
 export async function writeBundle(dataDir: string, family: RuntimeFamily, entrypoint: string, files: Record<string, string | Buffer>): Promise<string> {
   const all: Record<string, string | Buffer> = { ...files, '.hks/manifest.json': JSON.stringify({ family, runtime: family, template: family, entrypoint }) };
-  const pack = tar.pack();
-  const chunks: Buffer[] = [];
-  const done = new Promise<Buffer>((resolve, reject) => {
-    pack.on('data', (c) => chunks.push(c as Buffer));
-    pack.on('end', () => resolve(Buffer.concat(chunks)));
-    pack.on('error', reject);
-  });
-  for (const name of Object.keys(all).sort()) {
-    const data = Buffer.isBuffer(all[name]) ? (all[name] as Buffer) : Buffer.from(all[name] as string);
-    pack.entry({ name, size: data.length, mode: 0o644, mtime: new Date(0) }, data);
-  }
-  pack.finalize();
-  const bytes = await done;
+  const bytes = await deterministicTar(
+    Object.entries(all).map(([name, data]) => ({ path: name, type: 'file' as const, data: Buffer.isBuffer(data) ? data : Buffer.from(data) })),
+  );
   const hex = createHash('sha256').update(bytes).digest('hex');
   const dir = path.join(dataDir, 'artifacts', 'sha256');
   mkdirSync(dir, { recursive: true });
