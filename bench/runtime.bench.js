@@ -144,7 +144,8 @@ async function startInvokerOnly() {
       const file = family === 'python' ? 'handler.py' : 'handler.js';
       const digest = await writeBundle(dataDir, family, 'handler.*', { [file]: handler });
       const functionId = crypto.randomUUID();
-      const spec = { functionId, label, version: 1, runtime: family, family, template: family, entrypoint: 'handler.*', bundleDigest: digest, image: null, config: configOf(config) };
+      // Only what differs from the defaults: the invoker fills in the rest of the config (normalizeConfig).
+      const spec = { functionId, label, version: 1, runtime: family, family, template: family, entrypoint: 'handler.*', bundleDigest: digest, image: null, config };
       await api(invokerUrl, 'PUT', `/deployments/${functionId}`, { deploymentId: crypto.randomUUID(), spec, env: {} });
       return { functionId, url: `${invokerUrl}/invoke/${label}` };
     },
@@ -153,17 +154,6 @@ async function startInvokerOnly() {
       await new Promise((r) => child.once('exit', r));
       fs.rmSync(dataDir, { recursive: true, force: true });
     },
-  };
-}
-
-function configOf(c) {
-  return {
-    env: {},
-    secrets: [],
-    resources: { memoryMb: 128, timeoutMs: 30000, maxRequestBytes: 6291456, maxResponseBytes: 6291456, maxProcesses: 64 },
-    scaling: { minInstances: 0, maxInstances: 10, concurrency: 1, idleTimeoutMs: 60000, queueSize: 100, ...c.scaling },
-    network: { egress: false },
-    triggers: [],
   };
 }
 

@@ -3,20 +3,18 @@
 const crypto = require('crypto');
 const fs = require('fs');
 const path = require('path');
-const tar = require('tar-stream');
+
+const RUNTIMES = path.resolve(__dirname, '..', '..', 'dist', 'libs', 'runtimes', 'src');
+
+/** The build's own deterministic tar, from dist/ (the bench runs the platform from there anyway). */
+function deterministicTar(entries) {
+  if (!fs.existsSync(path.join(RUNTIMES, 'index.js'))) throw new Error(`${RUNTIMES} is missing: run \`npm run build\` first`);
+  return require(RUNTIMES).deterministicTar(entries);
+}
 
 async function writeBundle(dataDir, family, entrypoint, files) {
   const all = { ...files, '.hks/manifest.json': JSON.stringify({ family, runtime: family, template: family, entrypoint }) };
-  const pack = tar.pack();
-  const chunks = [];
-  const done = new Promise((resolve, reject) => {
-    pack.on('data', (c) => chunks.push(c));
-    pack.on('end', () => resolve(Buffer.concat(chunks)));
-    pack.on('error', reject);
-  });
-  for (const name of Object.keys(all).sort()) pack.entry({ name, mode: 0o644, mtime: new Date(0) }, Buffer.from(all[name]));
-  pack.finalize();
-  const bytes = await done;
+  const bytes = await deterministicTar(Object.entries(all).map(([name, data]) => ({ path: name, type: 'file', data: Buffer.from(data) })));
   const hex = crypto.createHash('sha256').update(bytes).digest('hex');
   const dir = path.join(dataDir, 'artifacts', 'sha256');
   fs.mkdirSync(dir, { recursive: true });

@@ -1,5 +1,5 @@
 import { DynamicModule, Module } from '@nestjs/common';
-import { CommonSettings, InvalidSettingsError, loadSettings, SettingsModule } from '@platform/config';
+import { SettingsModule } from '@platform/config';
 import { MessagingModule, RpcClientsModule } from '@platform/messaging';
 import { HealthModule } from '@platform/observability';
 import { PersistenceModule } from '@platform/persistence';
@@ -9,7 +9,7 @@ import { FunctionRefs } from './events/function-refs';
 import { Readiness } from './health/readiness';
 import { EventIngest } from './ingest/event-ingest.service';
 import { CreateEvents1732406400000 } from './migrations/1732406400000-create-events';
-import { EventStoreSettings, EventStoreSettingsValues, settingsProblems } from './settings';
+import { EventStoreSettings } from './settings';
 import { StatsService } from './stats/stats.service';
 import { EventWriter } from './storage/event-writer';
 
@@ -19,8 +19,6 @@ export const SERVICE = 'event-store';
 export class AppModule {
   /** The event store, configured from `env` (process.env in production, an isolated env in tests). */
   static forRoot(env: NodeJS.ProcessEnv = process.env): DynamicModule {
-    const problems = settingsProblems(loadSettings({ ...CommonSettings, ...EventStoreSettings }, env) as EventStoreSettingsValues);
-    if (problems.length) throw new InvalidSettingsError(problems);
     return {
       module: AppModule,
       imports: [

@@ -140,6 +140,12 @@ describe('function registry over real Postgres, RabbitMQ and Redis', () => {
       await expect(get(randomUUID())).rejects.toMatchObject({ statusCode: 404 });
     });
 
+    it('resolves a function without its code: handler and files null, the rest as Get answers it', async () => {
+      const full = await get('pyfiles');
+      expect(full.files).not.toBeNull();
+      expect(await call<FunctionView>(FunctionPatterns.Resolve, { id: 'pyfiles' })).toEqual({ ...full, handler: null, files: null });
+    });
+
     it('lists functions newest first, with limit, offset and a label filter', async () => {
       const all = await call<FunctionPage>(FunctionPatterns.List, {});
       expect(all.items.map((f) => f.label)).toEqual(['pyfiles', 'hello']);

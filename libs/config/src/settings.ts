@@ -10,7 +10,17 @@ export interface SettingSpec {
   /** Required settings without a default stop the service when missing. */
   required?: boolean;
   values?: readonly string[];
+  /** Range of an int setting, both ends included. */
+  min?: number;
+  max?: number;
   description: string;
+}
+
+/** Why an int is outside the spec's range, or undefined when it is inside (or there is no range). */
+function rangeProblem(name: string, n: number, { min, max }: SettingSpec): string | undefined {
+  if ((min === undefined || n >= min) && (max === undefined || n <= max)) return undefined;
+  if (min !== undefined && max !== undefined) return `${name}=${n} must be from ${min} to ${max}`;
+  return min !== undefined ? `${name}=${n} must be at least ${min}` : `${name}=${n} must be at most ${max}`;
 }
 
 export type SettingsSchema = Record<string, SettingSpec>;
@@ -39,7 +49,8 @@ export function loadSettings<S extends SettingsSchema>(schema: S, env: NodeJS.Pr
     switch (spec.kind) {
       case 'int': {
         const n = Number(raw);
-        if (!Number.isInteger(n)) problems.push(`${name}=${raw} is not a whole number (${spec.description})`);
+        const problem = Number.isInteger(n) ? rangeProblem(name, n, spec) : `${name}=${raw} is not a whole number (${spec.description})`;
+        if (problem) problems.push(problem);
         else out[name] = n;
         break;
       }

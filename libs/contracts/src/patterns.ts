@@ -8,7 +8,10 @@ export const FunctionPatterns = {
   Get: 'functions.get',
   Update: 'functions.update',
   Delete: 'functions.delete',
-  /** Resolves an id or a label to the function (404 when neither matches). */
+  /**
+   * Resolves an id or a label to the function without its code: a FunctionView whose handler and files
+   * are null (404 when neither matches). Get answers the whole function.
+   */
   Resolve: 'functions.resolve',
   /** What it takes to run the function's latest successful build (409 when it has none). */
   GetRuntimeSpec: 'functions.runtime-spec',

@@ -63,13 +63,7 @@ export class EventPublisher implements OnModuleInit, OnApplicationShutdown {
    * per message, not per event. Resolves once every group is confirmed or spooled.
    */
   publishMany(events: PlatformEvent[]): Promise<void> {
-    const groups = new Map<string, PlatformEvent[]>();
-    for (const e of events) {
-      const g = groups.get(e.name);
-      if (g) g.push(e);
-      else groups.set(e.name, [e]);
-    }
-    const all = [...groups.values()].map((group) => {
+    const all = byName(events).map((group) => {
       const p = this.send(group).catch(async (err) => {
         const what = group.length === 1 ? `event ${group[0].name} ${group[0].id}` : `${group.length} ${group[0].name} events`;
         this.logger.warn(`${what} not confirmed (${err?.message}); spooled for retry`);
@@ -109,7 +103,7 @@ export class EventPublisher implements OnModuleInit, OnApplicationShutdown {
       const batch = await this.spool.take();
       if (!batch) return 0;
       try {
-        await Promise.all(batch.events.map((e) => this.send([e])));
+        await Promise.all(byName(batch.events).map((group) => this.send(group)));
         await batch.commit();
         if (batch.events.length) this.logger.log(`replayed ${batch.events.length} spooled events`);
         return batch.events.length;
@@ -143,4 +137,15 @@ export class EventPublisher implements OnModuleInit, OnApplicationShutdown {
   async onApplicationShutdown(): Promise<void> {
     await this.beforeApplicationShutdown();
   }
+}
+
+/** Events grouped by name, in order of first appearance: one broker message per group. */
+function byName(events: PlatformEvent[]): PlatformEvent[][] {
+  const groups = new Map<string, PlatformEvent[]>();
+  for (const e of events) {
+    const g = groups.get(e.name);
+    if (g) g.push(e);
+    else groups.set(e.name, [e]);
+  }
+  return [...groups.values()];
 }

@@ -2,6 +2,7 @@ export * from './build';
 export * from './shims';
 export * from './sandbox/bwrap';
 export * from './sandbox/cgroups';
+export * from './sandbox/host';
 export * from './sandbox/slirp';
 export * from './worker/log-buffer';
 export * from './worker/process-tree';

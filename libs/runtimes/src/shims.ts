@@ -1,4 +1,4 @@
-import { existsSync } from 'fs';
+import { chmodSync, cpSync, existsSync, readdirSync } from 'fs';
 import * as path from 'path';
 import type { RuntimeFamily } from '@platform/contracts';
 
@@ -25,11 +25,23 @@ export function shimEntry(family: RuntimeFamily): string {
   return family === 'python' ? path.join('python', 'main.py') : path.join('node', 'index.js');
 }
 
-/** argv of a function image's entrypoint (HTTP server mode), with the shims copied to `shimRoot` in the image. */
-export function shimServerCommand(family: RuntimeFamily, shimRoot = '/hks/shim'): string[] {
-  return family === 'python'
-    ? ['python3', '-I', '-B', path.posix.join(shimRoot, 'python', 'main.py'), '--http']
-    : ['node', path.posix.join(shimRoot, 'node', 'index.js'), '--http'];
+/**
+ * Copies the shims to `dest` (without bytecode caches), readable by anyone: a sandbox running as an
+ * unprivileged uid may not reach them where the platform is installed (under /root, say).
+ */
+export function copyShims(dest: string): void {
+  cpSync(shimDir(), dest, { recursive: true, filter: (src) => !src.includes('__pycache__') });
+  makeReadable(dest);
+}
+
+/** Folders 0755, files 0644, all the way down. */
+function makeReadable(dir: string): void {
+  chmodSync(dir, 0o755);
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) makeReadable(full);
+    else chmodSync(full, 0o644);
+  }
 }
 
 export interface ResultMeta {

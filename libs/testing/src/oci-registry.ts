@@ -1,11 +1,10 @@
 import { ChildProcess, spawn } from 'child_process';
-import { createHash } from 'crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'fs';
 import * as net from 'net';
 import { tmpdir } from 'os';
 import * as path from 'path';
 import { gzipSync } from 'zlib';
-import { deterministicTar } from '@platform/runtimes';
+import { deterministicTar, sha256Digest } from '@platform/runtimes';
 
 export interface TestOciRegistry {
   /** host:port, as image references and HKS_OCI_REGISTRY name it. */
@@ -92,8 +91,6 @@ export async function startOciRegistry(binary = process.env.HKS_TEST_REGISTRY_BI
   return { host, url, storageDir, stop };
 }
 
-const digestOf = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
-
 /** A layer with its files (mode 0755) and their parent directories. */
 function tarOf(files: Record<string, string>): Promise<Buffer> {
   const dirs = new Set<string>();
@@ -108,7 +105,7 @@ function tarOf(files: Record<string, string>): Promise<Buffer> {
 }
 
 async function pushBlob(registryUrl: string, repository: string, blob: Buffer): Promise<string> {
-  const digest = digestOf(blob);
+  const digest = sha256Digest(blob);
   const start = await fetch(`${registryUrl}/v2/${repository}/blobs/uploads/`, { method: 'POST' });
   await start.arrayBuffer();
   if (start.status !== 202) throw new Error(`starting an upload to ${repository} answered ${start.status}`);
@@ -140,7 +137,7 @@ export async function pushTestBaseImage(
       os: 'linux',
       created: '2024-01-01T00:00:00Z',
       config: { Env: env, Cmd: ['/bin/sh'] },
-      rootfs: { type: 'layers', diff_ids: [digestOf(layerTar)] },
+      rootfs: { type: 'layers', diff_ids: [sha256Digest(layerTar)] },
       history: [{ created: '2024-01-01T00:00:00Z', created_by: 'hks test base image' }],
     }),
   );
@@ -160,5 +157,5 @@ export async function pushTestBaseImage(
   });
   await res.arrayBuffer();
   if (res.status !== 201) throw new Error(`pushing the manifest of ${repository}:${tag} answered ${res.status}`);
-  return { reference: `${registry.host}/${repository}:${tag}`, digest: digestOf(manifest), layerDigest };
+  return { reference: `${registry.host}/${repository}:${tag}`, digest: sha256Digest(manifest), layerDigest };
 }

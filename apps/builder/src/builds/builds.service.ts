@@ -1,11 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { Job } from 'bullmq';
 import { DataSource, Repository } from 'typeorm';
-import { BuildJobData, BuildView, NotFoundError } from '@platform/contracts';
+import { BuildJobData, BuildView, isUuid, NotFoundError } from '@platform/contracts';
 import { Build, toBuildView } from './build.entity';
 import { BuildQueue } from './build-queue';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function queuedView(job: Job<BuildJobData>): BuildView {
   return {
@@ -49,7 +47,7 @@ export class BuildsService {
 
   /** A function's builds (by id or label), newest first, queued ones included. */
   async listForFunction(idOrLabel: string, limit = 50): Promise<BuildView[]> {
-    const where = UUID.test(idOrLabel) ? [{ functionId: idOrLabel }, { label: idOrLabel }] : [{ label: idOrLabel }];
+    const where = isUuid(idOrLabel) ? [{ functionId: idOrLabel }, { label: idOrLabel }] : [{ label: idOrLabel }];
     const rows = await this.repo.find({ where, order: { createdAt: 'DESC', id: 'DESC' }, take: limit });
     const known = new Set(rows.map((r) => r.id));
     const queued = (await this.queue.waitingJobsOf(idOrLabel)).filter((j) => !known.has(j.data.buildId ?? String(j.id))).map(queuedView);

@@ -1,15 +1,14 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { BuildJobData } from '@platform/contracts';
+import { BuildJobData, FUNCTION_PORT } from '@platform/contracts';
 import { SETTINGS } from '@platform/config';
 import { BuildFailure, BuildLogSink, collectTree, parentDirectories, readTar, sha256Digest } from '@platform/runtimes';
 import { BuilderSettingsValues } from '../settings';
 import { buildImageConfig, buildImageManifest, Descriptor, ImageConfigFile, Layer, layerFromEntries } from './image';
 import { formatReference, ImageReference, parseImageReference } from './reference';
 import { MediaTypes, RegistryClient } from './registry-client';
-import { Family, isCacheFile, locateShim, SHIM_MOUNT, shimServerEntrypoint } from './runtime-shims';
+import { isCacheFile, locateShim, SHIM_MOUNT, shimServerEntrypoint } from './runtime-shims';
 
 export const FUNCTION_DIR = '/function';
-export const FUNCTION_PORT = 8080;
 
 interface ResolvedBase {
   ref: ImageReference;
@@ -65,7 +64,7 @@ export class ImageBuilder {
   async plan(job: BuildJobData, log: BuildLogSink): Promise<ImagePlan> {
     const s = this.settings;
     const registry = s.HKS_OCI_REGISTRY as string;
-    const family = job.family as Family;
+    const family = job.family;
     const baseSetting = family === 'python' ? 'HKS_BASE_IMAGE_PYTHON' : 'HKS_BASE_IMAGE_NODE';
     const baseRef = s[baseSetting] as string | undefined;
     if (!baseRef) {

@@ -2,11 +2,8 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { randomUUID } from 'crypto';
 import { DataSource, In, LessThan, Not, Repository } from 'typeorm';
-import { DeploymentDriverName, DeploymentStatus, FunctionRuntimeSpec, StateError } from '@platform/contracts';
+import { DeploymentDriverName, DeploymentStatus, FunctionRuntimeSpec, isUuid, StateError } from '@platform/contracts';
 import { Deployment } from './deployment.entity';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-export const isUuid = (s: string): boolean => UUID.test(s);
 
 export interface BeginResult {
   deployment: Deployment;

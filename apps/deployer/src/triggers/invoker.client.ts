@@ -12,10 +12,31 @@ export interface InvokeOutcome {
   transient: boolean;
 }
 
-/** Data-style invocations on behalf of a trigger: POST ${INVOKER_URL}/invoke/:functionId {"data": ...}. */
+/** The invoker gave no answer: nothing listens at INVOKER_URL, or it did not answer in time. */
+export class InvokerUnavailableError extends Error {
+  constructor(
+    message: string,
+    readonly timedOut: boolean,
+  ) {
+    super(message);
+  }
+}
+
+export interface InvokerRequest {
+  /** Sent as JSON when given. */
+  body?: unknown;
+  headers?: Record<string, string>;
+  timeoutMs: number;
+}
+
+/**
+ * The deployer's HTTP client for the invoker (${INVOKER_URL}): data-style invocations on behalf of a trigger
+ * (POST /invoke/:functionId {"data": ...}), and the requests the local driver makes.
+ */
 @Injectable()
 export class InvokerClient {
-  private readonly base: string;
+  /** INVOKER_URL without a trailing slash. */
+  readonly base: string;
 
   constructor(@Inject(SETTINGS) settings: DeployerSettingsValues) {
     this.base = settings.INVOKER_URL.replace(/\/+$/, '');
@@ -24,31 +45,49 @@ export class InvokerClient {
   async invoke(functionId: string, data: unknown, trigger: TriggerKind, timeoutMs: number): Promise<InvokeOutcome> {
     let res: Response;
     try {
-      res = await fetch(`${this.base}${InvokerRoutes.invoke(functionId)}`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', [TRIGGER_HEADER]: trigger },
-        body: JSON.stringify({ data }),
+      res = await this.request('POST', InvokerRoutes.invoke(functionId), { body: { data }, headers: { [TRIGGER_HEADER]: trigger }, timeoutMs });
+    } catch (err) {
+      const timedOut = (err as InvokerUnavailableError).timedOut;
+      return { ok: false, status: 0, message: (err as Error).message, transient: !timedOut };
+    }
+    if (res.ok) {
+      await res.text().catch(() => '');
+      return { ok: true, status: res.status, message: '', transient: false };
+    }
+    const message = await this.errorMessage(res, res.statusText);
+    return { ok: false, status: res.status, message, transient: res.status === 429 || res.status === 503 };
+  }
+
+  /**
+   * One request to the invoker at `path`. Resolves with whatever it answered; throws `InvokerUnavailableError`
+   * ("invoker at <url> is unreachable" / "did not answer within <n> ms") when there is no answer.
+   */
+  async request(method: string, path: string, { body, headers = {}, timeoutMs }: InvokerRequest): Promise<Response> {
+    try {
+      return await fetch(`${this.base}${path}`, {
+        method,
+        headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
+        body: body === undefined ? undefined : JSON.stringify(body),
         signal: AbortSignal.timeout(timeoutMs),
       });
     } catch (err) {
-      const timedOut = (err as Error).name === 'TimeoutError';
-      return {
-        ok: false,
-        status: 0,
-        message: timedOut ? `invoker at ${this.base} did not answer within ${timeoutMs} ms` : `invoker at ${this.base} is unreachable`,
-        transient: !timedOut,
-      };
+      if ((err as Error).name === 'TimeoutError') {
+        throw new InvokerUnavailableError(`invoker at ${this.base} did not answer within ${timeoutMs} ms`, true);
+      }
+      throw new InvokerUnavailableError(`invoker at ${this.base} is unreachable`, false);
     }
+  }
+
+  /** Why the invoker refused: the `ErrorBody` message, else the body's text (up to 500 characters), else `fallback`. */
+  async errorMessage(res: Response, fallback = `invoker answered ${res.status} ${res.statusText}`): Promise<string> {
     const text = await res.text().catch(() => '');
-    if (res.ok) return { ok: true, status: res.status, message: '', transient: false };
-    let message = text.slice(0, 500) || res.statusText;
     try {
       const body = JSON.parse(text) as ErrorBody;
-      if (isErrorBody(body)) message = body.message;
+      if (isErrorBody(body)) return body.message;
     } catch {
-      // Not JSON: keep the text.
+      // Not JSON: use the text itself.
     }
-    return { ok: false, status: res.status, message, transient: res.status === 429 || res.status === 503 };
+    return text.trim() ? text.trim().slice(0, 500) : fallback;
   }
 }
 

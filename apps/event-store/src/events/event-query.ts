@@ -1,6 +1,6 @@
 import { EventQueryDto, ValidationError } from '@platform/contracts';
 import { EVENT_COLUMNS } from '../storage/event-row';
-import { parseInstant } from './instants';
+import { parseRange } from './instants';
 
 export const DEFAULT_PAGE_LIMIT = 50;
 
@@ -31,9 +31,7 @@ export function buildEventQuery(q: EventQueryDto): EventQueryPlan {
   if (q.invocationId) add((p) => `invocation_id = ${p}`, q.invocationId.toLowerCase());
   if (q.type) add((p) => `type = ${p}`, q.type);
   if (q.status) add((p) => `status = ${p}`, q.status);
-  const from = q.from !== undefined ? parseInstant('from', q.from) : undefined;
-  const to = q.to !== undefined ? parseInstant('to', q.to) : undefined;
-  if (from && to && Date.parse(from) >= Date.parse(to)) throw new ValidationError(`from (${from}) must be before to (${to})`);
+  const { from, to } = parseRange(q);
   if (from) add((p) => `timestamp >= ${p}`, from);
   if (to) add((p) => `timestamp < ${p}`, to);
 

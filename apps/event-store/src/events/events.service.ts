@@ -61,7 +61,7 @@ export class EventsService {
     });
     const admission = admitEvent(event);
     if ('rejected' in admission) throw new ValidationError(admission.rejected.reason);
-    const { inserted } = await readingDatabase(() => this.writer.store([admission.row]));
+    const { inserted } = await readingDatabase(() => this.writer.store([admission.row], [], 'rows'));
     const stored = toPlatformEvent(inserted[0]);
     await this.publisher.publish(stored);
     return stored;

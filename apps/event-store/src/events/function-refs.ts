@@ -1,7 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { FunctionPatterns, FunctionRef, FunctionView, LABEL_PATTERN } from '@platform/contracts';
+import { FunctionPatterns, FunctionRef, FunctionView, isUuid, LABEL_PATTERN } from '@platform/contracts';
 import { RpcClient } from '@platform/messaging';
-import { isUuid } from '../storage/event-row';
 
 /**
  * Every RPC that takes a function id also takes the function's label. Events are stored by id, so

@@ -1,5 +1,5 @@
 import { InvocationStatsQueryDto, MAX_STATS_BUCKETS, ValidationError } from '@platform/contracts';
-import { parseInstant } from '../events/instants';
+import { parseRange } from '../events/instants';
 
 /**
  * Invocation results are the FUNCTION_INVOCATION events with status SUCCESS or FAILURE (the
@@ -14,9 +14,7 @@ export interface StatsFilter {
 }
 
 export function statsFilter(q: Pick<InvocationStatsQueryDto, 'functionId' | 'from' | 'to'>): StatsFilter {
-  const from = q.from !== undefined ? parseInstant('from', q.from) : null;
-  const to = q.to !== undefined ? parseInstant('to', q.to) : null;
-  if (from && to && Date.parse(from) >= Date.parse(to)) throw new ValidationError(`from (${from}) must be before to (${to})`);
+  const { from, to } = parseRange(q);
   const params: unknown[] = [q.functionId.toLowerCase()];
   const where = [`function_id = $1`, `type = 'FUNCTION_INVOCATION'`, `status IN ('SUCCESS', 'FAILURE')`];
   if (from) where.push(`timestamp >= $${params.push(from)}`);

@@ -1,4 +1,4 @@
-import { EVENT_STATUSES, EventStatus, EventType, PlatformEvent } from '@platform/contracts';
+import { EVENT_STATUSES, EventStatus, EventType, isUuid, PlatformEvent } from '@platform/contracts';
 
 /** One row of events.events as the writer sends it: JSON columns already as JSON text. */
 export interface EventRow {
@@ -28,14 +28,9 @@ export interface RejectedEvent {
 
 export type Admission = { row: EventRow } | { rejected: RejectedEvent };
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** Postgres' jsonb parser recurses; far below its stack limit, far above any real event. */
 export const MAX_JSON_DEPTH = 256;
 const MAX_NAME_LENGTH = 200;
-
-export function isUuid(value: unknown): value is string {
-  return typeof value === 'string' && UUID.test(value);
-}
 
 /** Postgres text cannot hold U+0000; jsonb cannot hold it nor an unpaired surrogate. */
 function cleanText(s: string): string {

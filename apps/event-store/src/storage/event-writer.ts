@@ -4,25 +4,34 @@ import { DataSource, QueryRunner } from 'typeorm';
 import { isDataError } from './db-errors';
 import { EVENT_COLUMNS, EventRow, RejectedEvent, StoredEventRow } from './event-row';
 
+/**
+ * What store() answers for each row it inserted: its id (enough to count, so ingestion does not get
+ * every payload back from Postgres), or the whole row as stored.
+ */
+export type Returning = 'ids' | 'rows';
+export type InsertedRow<R extends Returning> = R extends 'rows' ? StoredEventRow : Pick<StoredEventRow, 'id'>;
+
 /*
  * One statement whatever the batch size: the rows travel as 13 typed arrays and unnest() turns
  * them back into rows, so a batch never meets Postgres' 65535-parameter limit.
  */
-const INSERT_EVENTS = `
+const insertEvents = (returning: string) => `
   INSERT INTO events.events (${EVENT_COLUMNS})
   SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], $7::uuid[],
                        $8::uuid[], $9::jsonb[], $10::jsonb[], $11::float8[], $12::text[], $13::jsonb[])
   ON CONFLICT (id) DO NOTHING
-  RETURNING ${EVENT_COLUMNS}`;
+  RETURNING ${returning}`;
+
+const INSERT_EVENTS: Record<Returning, string> = { ids: insertEvents('id'), rows: insertEvents(EVENT_COLUMNS) };
 
 const INSERT_REJECTED = `
   INSERT INTO events.rejected_events (digest, event_id, reason, body)
   SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])
   ON CONFLICT (digest) DO NOTHING`;
 
-export interface StoreResult {
+export interface StoreResult<R extends Returning = 'ids'> {
   /** Rows that were new (the others were already stored: redeliveries, replays). */
-  inserted: StoredEventRow[];
+  inserted: InsertedRow<R>[];
   duplicates: number;
   rejected: number;
 }
@@ -54,13 +63,14 @@ export class EventWriter {
 
   /**
    * Stores the batch and the rejected messages in one transaction; resolves only after COMMIT.
-   * Throws when the database fails, so the caller can keep the messages and retry.
+   * Throws when the database fails, so the caller can keep the messages and retry. The inserted
+   * rows come back as their ids unless `returning` is 'rows'.
    */
-  async store(rows: EventRow[], rejected: RejectedEvent[] = []): Promise<StoreResult> {
+  async store<R extends Returning = 'ids'>(rows: EventRow[], rejected: RejectedEvent[] = [], returning: R = 'ids' as R): Promise<StoreResult<R>> {
     const unique = [...new Map(rows.map((r) => [r.id, r])).values()];
     try {
       return await this.transaction(async (qr) => {
-        const inserted: StoredEventRow[] = unique.length ? await qr.query(INSERT_EVENTS, columns(unique)) : [];
+        const inserted: InsertedRow<R>[] = unique.length ? await qr.query(INSERT_EVENTS[returning], columns(unique)) : [];
         await this.insertRejected(qr, rejected);
         return { inserted, duplicates: rows.length - inserted.length, rejected: rejected.length };
       });
@@ -69,18 +79,18 @@ export class EventWriter {
       // admitEvent should have caught every such row; if one slipped through, find it rather
       // than retry the whole batch for ever.
       this.logger.warn(`batch of ${unique.length} refused by the database (${(err as Error).message}); storing row by row`);
-      return this.storeOneByOne(unique, rejected, rows.length);
+      return this.storeOneByOne(unique, rejected, rows.length, returning);
     }
   }
 
-  private storeOneByOne(rows: EventRow[], rejected: RejectedEvent[], received: number): Promise<StoreResult> {
+  private storeOneByOne<R extends Returning>(rows: EventRow[], rejected: RejectedEvent[], received: number, returning: R): Promise<StoreResult<R>> {
     return this.transaction(async (qr) => {
-      const inserted: StoredEventRow[] = [];
+      const inserted: InsertedRow<R>[] = [];
       const refused: RejectedEvent[] = [...rejected];
       for (const row of rows) {
         await qr.query('SAVEPOINT one_event');
         try {
-          inserted.push(...((await qr.query(INSERT_EVENTS, columns([row]))) as StoredEventRow[]));
+          inserted.push(...((await qr.query(INSERT_EVENTS[returning], columns([row]))) as InsertedRow<R>[]));
           await qr.query('RELEASE SAVEPOINT one_event');
         } catch (err) {
           if (!isDataError(err)) throw err;

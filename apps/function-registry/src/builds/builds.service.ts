@@ -9,6 +9,7 @@ import {
   EventNames,
   FunctionStatus,
   FunctionView,
+  isUuid,
   newEvent,
   PlatformEvent,
   StateError,
@@ -19,8 +20,6 @@ import { FunctionEntity } from '../functions/function.entity';
 import { toView } from '../functions/function-view';
 import { FunctionsService, SOURCE } from '../functions/functions.service';
 import { BuildQueue } from './build-queue';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Build fields restored when a build could not be queued, so nothing half-written is left behind. */
 const BUILD_FIELDS = ['status', 'statusReason', 'buildId', 'buildVersion', 'buildStatus', 'buildError', 'buildRequestedAt', 'buildStartedAt', 'buildFinishedAt'] as const;
@@ -102,7 +101,7 @@ export class BuildsService {
     for (const e of events) {
       const p = (e.payload ?? {}) as Partial<BuildResultPayload>;
       const functionId = e.functionId ?? p.functionId;
-      if (!p.buildId || !functionId || !UUID.test(p.buildId) || !UUID.test(functionId)) {
+      if (!p.buildId || !functionId || !isUuid(p.buildId) || !isUuid(functionId)) {
         if (e.name !== EventNames.BuildQueued) this.logger.warn(`${e.name} ${e.id} names no build or function; ignored`);
         continue;
       }

@@ -41,7 +41,7 @@ export class FunctionsController {
 
   @MessagePattern(FunctionPatterns.Resolve)
   resolve(@Payload() payload: unknown) {
-    return this.functions.get(functionRef(payload));
+    return this.functions.resolve(functionRef(payload));
   }
 
   @MessagePattern(FunctionPatterns.Update)

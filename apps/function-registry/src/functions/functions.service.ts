@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { randomUUID } from 'crypto';
-import { EntityManager, Repository } from 'typeorm';
+import { EntityManager, FindOptionsSelect, Repository } from 'typeorm';
 import {
   ConflictError,
   CreateFunctionDto,
@@ -12,6 +12,7 @@ import {
   FunctionRuntimeSpec,
   FunctionStatus,
   FunctionView,
+  isUuid,
   ListFunctionsQueryDto,
   newEvent,
   NotFoundError,
@@ -24,7 +25,6 @@ import { FunctionEntity } from './function.entity';
 import { FunctionVersionEntity } from './function-version.entity';
 import { toRuntimeSpec, toView } from './function-view';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export const SOURCE = 'function-registry';
 
 function isUniqueViolation(err: unknown): boolean {
@@ -45,11 +45,16 @@ export class FunctionsService {
     private readonly events: EventPublisher,
   ) {}
 
-  /** By id or label; 404 naming what was asked for when neither matches. */
-  async find(ref: string, manager: EntityManager = this.repo.manager, lock = false): Promise<FunctionEntity> {
+  /** By id or label; 404 naming what was asked for when neither matches. `select` limits the columns read. */
+  async find(
+    ref: string,
+    manager: EntityManager = this.repo.manager,
+    lock = false,
+    select?: FindOptionsSelect<FunctionEntity>,
+  ): Promise<FunctionEntity> {
     const ids = typeof ref === 'string' ? ref.trim() : '';
-    const where = UUID.test(ids) ? [{ id: ids.toLowerCase() }, { label: ids }] : [{ label: ids }];
-    const found = await manager.findOne(FunctionEntity, { where, ...(lock ? { lock: { mode: 'pessimistic_write' as const } } : {}) });
+    const where = isUuid(ids) ? [{ id: ids.toLowerCase() }, { label: ids }] : [{ label: ids }];
+    const found = await manager.findOne(FunctionEntity, { where, ...(select ? { select } : {}), ...(lock ? { lock: { mode: 'pessimistic_write' as const } } : {}) });
     if (!found) throw new NotFoundError(`function "${ref}" does not exist`);
     return found;
   }
@@ -95,6 +100,19 @@ export class FunctionsService {
 
   async get(ref: string): Promise<FunctionView> {
     return toView(await this.find(ref));
+  }
+
+  /**
+   * The function without its code (handler and files are null, and not even read): for callers that
+   * need its id, label or config, such as the gateway's access checks and label lookups.
+   */
+  async resolve(ref: string): Promise<FunctionView> {
+    // Every column but the code, which can be megabytes.
+    const select: FindOptionsSelect<FunctionEntity> = Object.fromEntries(
+      this.repo.metadata.columns.filter((c) => c.propertyName !== 'handler' && c.propertyName !== 'files').map((c) => [c.propertyName, true]),
+    );
+    const f = await this.find(ref, undefined, false, select);
+    return { ...toView(f), handler: null, files: null };
   }
 
   /**

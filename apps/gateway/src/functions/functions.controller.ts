@@ -86,7 +86,7 @@ export class FunctionsController {
   @ApiParam(ID)
   @ApiOkResponse({ type: [BuildDoc] })
   async builds(@Param('id') id: string): Promise<BuildView[]> {
-    const f = await this.function(id);
+    const f = await this.resolve(id);
     return this.rpc.call('builder', BuildPatterns.ListForFunction, { functionId: f.id });
   }
 
@@ -95,7 +95,7 @@ export class FunctionsController {
   @ApiParam(ID)
   @ApiOkResponse({ type: BuildDoc })
   async buildOf(@Param('id') id: string, @Param('buildId') buildId: string): Promise<BuildView> {
-    const f = await this.function(id);
+    const f = await this.resolve(id);
     const build = await this.rpc.call<BuildView>('builder', BuildPatterns.Get, { buildId });
     if (build.functionId !== f.id) throw new NotFoundError(`build ${buildId} is not a build of function ${f.label}`);
     return build;
@@ -106,7 +106,7 @@ export class FunctionsController {
   @ApiParam(ID)
   @ApiOkResponse({ type: InvocationStatsDoc })
   async stats(@Param('id') id: string, @Query() query: StatsQueryDto): Promise<InvocationStats> {
-    const f = await this.function(id);
+    const f = await this.resolve(id);
     return this.rpc.call('event-store', EventPatterns.Stats, { ...query, functionId: f.id });
   }
 
@@ -116,7 +116,7 @@ export class FunctionsController {
   @ApiOkResponse({ type: FunctionDoc })
   @ApiResponse({ status: 404, type: ErrorDoc })
   get(@Param('id') id: string): Promise<FunctionView> {
-    return this.function(id);
+    return this.rpc.call('function-registry', FunctionPatterns.Get, { id });
   }
 
   @Put(':id')
@@ -136,7 +136,8 @@ export class FunctionsController {
     return this.rpc.call('function-registry', FunctionPatterns.Delete, { id });
   }
 
-  private function(id: string): Promise<FunctionView> {
-    return this.rpc.call('function-registry', FunctionPatterns.Get, { id });
+  /** The function without its code (handler and files null): enough to learn its id and label. */
+  private resolve(id: string): Promise<FunctionView> {
+    return this.rpc.call('function-registry', FunctionPatterns.Resolve, { id });
   }
 }

@@ -1,6 +1,7 @@
 import { promises as fs } from 'fs';
 import { hostname } from 'os';
 import * as path from 'path';
+import { pidAlive } from '@platform/runtimes';
 
 const LOCK_WAIT_MS = 10_000;
 /** A lock folder whose owner never wrote its name (it died right after mkdir) is stale after this. */
@@ -61,15 +62,10 @@ export class BundleLeases {
     return path.join(this.dir, `${hex}.users`);
   }
 
+  /** An owner of this host whose process is gone (the pids of other hosts mean nothing here). */
   private isStale(owner: string): boolean {
     const m = /^(.*)-(\d+)-[0-9a-f]+$/.exec(owner);
-    if (!m || m[1] !== this.host) return false;
-    try {
-      process.kill(Number(m[2]), 0);
-      return false;
-    } catch (err) {
-      return (err as NodeJS.ErrnoException).code === 'ESRCH';
-    }
+    return !!m && m[1] === this.host && !pidAlive(Number(m[2]));
   }
 
   private async locked<T>(hex: string, fn: () => Promise<T>): Promise<T> {

@@ -5,17 +5,11 @@ import { Readable } from 'stream';
 import { randomBytes } from 'crypto';
 import { artifactPath, parseSha256Digest, StateError, UnavailableError, ValidationError } from '@platform/contracts';
 import { SETTINGS } from '@platform/config';
+import { BundleManifest, MANIFEST_PATH } from '@platform/runtimes';
 import { InvokerSettingsValues } from '../settings';
 import { WorkDirs } from '../workers/work-dirs';
 import { BundleLeases } from './bundle-leases';
 import { BundleEntry, BundleError, extractVerified } from './tar-extract';
-
-export interface BundleManifest {
-  family?: string;
-  runtime?: string;
-  template?: string;
-  entrypoint?: string;
-}
 
 /** A function's code, unpacked once per digest and shared (read-only) by every worker that runs it. */
 export interface Bundle {
@@ -23,7 +17,8 @@ export interface Bundle {
   hex: string;
   dir: string;
   entries: BundleEntry[];
-  manifest: BundleManifest | null;
+  /** `.hks/manifest.json` as the bundle holds it: read from disk, so any field may be missing. */
+  manifest: Partial<BundleManifest> | null;
 }
 
 /**
@@ -182,14 +177,15 @@ export class BundleStore implements OnApplicationShutdown {
   }
 }
 
-async function readManifest(dir: string, entries: BundleEntry[]): Promise<BundleManifest | null> {
+async function readManifest(dir: string, entries: BundleEntry[]): Promise<Partial<BundleManifest> | null> {
   // Only a real file in a real folder: a symlinked .hks would make the invoker read a path the bundle chose.
-  const isDir = entries.some((e) => e.path === '.hks' && e.type === 'directory');
-  const isFile = entries.some((e) => e.path === '.hks/manifest.json' && e.type === 'file');
-  if (!isFile || (entries.some((e) => e.path === '.hks') && !isDir)) return null;
+  const folder = path.posix.dirname(MANIFEST_PATH);
+  const isDir = entries.some((e) => e.path === folder && e.type === 'directory');
+  const isFile = entries.some((e) => e.path === MANIFEST_PATH && e.type === 'file');
+  if (!isFile || (entries.some((e) => e.path === folder) && !isDir)) return null;
   try {
-    const value = JSON.parse(await fs.readFile(path.join(dir, '.hks', 'manifest.json'), 'utf8'));
-    return typeof value === 'object' && value !== null ? (value as BundleManifest) : null;
+    const value = JSON.parse(await fs.readFile(path.join(dir, MANIFEST_PATH), 'utf8'));
+    return typeof value === 'object' && value !== null ? (value as Partial<BundleManifest>) : null;
   } catch {
     return null;
   }

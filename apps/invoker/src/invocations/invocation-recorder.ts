@@ -21,6 +21,8 @@ export interface InvocationFacts {
   /** The request as the handler saw it; set by pending() so the result event carries it too. */
   input?: unknown;
   inputBytes?: number;
+  /** `input` as an event field (cut when large): built once, for the pending event, and reused by the result's. */
+  payload?: unknown;
 }
 
 function boundedText(text: string): string {
@@ -77,7 +79,7 @@ export class InvocationRecorder implements BeforeApplicationShutdown {
         timestamp,
         functionId: f.functionId,
         invocationId: f.invocationId,
-        payload: boundedValue(input, approxBytes),
+        payload: (f.payload = boundedValue(input, approxBytes)),
         metadata: { trigger: f.trigger, version: f.version, deploymentId: f.deploymentId },
       }),
     );
@@ -107,7 +109,8 @@ export class InvocationRecorder implements BeforeApplicationShutdown {
         functionId: f.functionId,
         invocationId: f.invocationId,
         // The result stands on its own: request and response side by side.
-        payload: f.input === undefined ? null : boundedValue(f.input, f.inputBytes ?? 0),
+        // Batches are built in order, so the pending event's builder has set f.payload by now.
+        payload: f.input === undefined ? null : (f.payload ??= boundedValue(f.input, f.inputBytes ?? 0)),
         response: responseOf(o),
         processingTimeMs: Math.round(durationMs * 1000) / 1000,
         error: o.error ?? null,

@@ -32,6 +32,7 @@ interface Instance {
   inflight: number;
   served: number;
   stopping: boolean;
+  /** Made the first time the instance goes idle, then refreshed each time it does again (it checks it still is). */
   idleTimer?: NodeJS.Timeout;
   /** Invocations on this instance that ran past the time limit (the instance is being killed for them). */
   timedOut: Set<string>;
@@ -285,8 +286,6 @@ export class FunctionPool {
     inst.inflight++;
     inst.served++;
     if (cold) this.coldStarts++;
-    if (inst.idleTimer) clearTimeout(inst.idleTimer);
-    inst.idleTimer = undefined;
     const timeoutMs = this.spec.config.resources.timeoutMs;
     const timer = setTimeout(() => {
       inst.timedOut.add(invocationId);
@@ -320,8 +319,12 @@ export class FunctionPool {
       if (this.queue.length === 0) this.stop(inst);
       return;
     }
+    if (inst.idleTimer) {
+      inst.idleTimer.refresh();
+      return;
+    }
+    // Busy again when it fires (it was not cleared meanwhile): nothing to do; the next idle spell refreshes it.
     inst.idleTimer = setTimeout(() => {
-      inst.idleTimer = undefined;
       if (inst.inflight === 0 && !inst.stopping && this.active() > this.scaling.minInstances) this.stop(inst);
     }, this.scaling.idleTimeoutMs);
     inst.idleTimer.unref();

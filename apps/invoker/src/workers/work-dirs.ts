@@ -1,8 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { chmodSync, cpSync, mkdirSync, readdirSync, rmSync, statSync } from 'fs';
+import { chmodSync, mkdirSync, readdirSync, rmSync, statSync } from 'fs';
 import * as path from 'path';
 import { randomBytes } from 'crypto';
-import { shimDir } from '@platform/runtimes';
+import { copyShims, pidAlive } from '@platform/runtimes';
 import { SETTINGS } from '@platform/config';
 import { InvokerSettingsValues } from '../settings';
 
@@ -37,8 +37,7 @@ export class WorkDirs {
     this.removeStale();
     mkdirSync(this.slots, { recursive: true, mode: 0o711 });
     // A private copy of the shims: the source tree may sit where the sandbox's user cannot reach.
-    cpSync(shimDir(), this.shims, { recursive: true, filter: (src) => !src.includes('__pycache__') });
-    chmodTree(this.shims);
+    copyShims(this.shims);
     const opened: string[] = [];
     // Only an invoker running as root hands its workers to another user; otherwise they share its uid.
     if (process.getuid?.() === 0) {
@@ -74,25 +73,7 @@ export class WorkDirs {
   private removeStale(): void {
     for (const name of readdirSync(this.run)) {
       const pid = Number(name.split('-')[0]);
-      if (Number.isInteger(pid) && pid > 0 && !alive(pid)) rmSync(path.join(this.run, name), { recursive: true, force: true });
+      if (Number.isInteger(pid) && pid > 0 && !pidAlive(pid)) rmSync(path.join(this.run, name), { recursive: true, force: true });
     }
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-function chmodTree(dir: string): void {
-  chmodSync(dir, 0o755);
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) chmodTree(full);
-    else chmodSync(full, 0o644);
   }
 }

@@ -1,4 +1,5 @@
-import { IsInt, IsOptional, IsString, Max, MaxLength, Min, MinLength } from 'class-validator';
+import { IsOptional, IsString, MaxLength, MinLength } from 'class-validator';
+import { WholeNumber } from '../functions/validators';
 
 /** Payload of BuildPatterns.Get. */
 export class GetBuildQuery {
@@ -17,8 +18,6 @@ export class ListBuildsForFunctionQuery {
   functionId: string;
 
   @IsOptional()
-  @IsInt({ message: 'limit must be a whole number from 1 to 500' })
-  @Min(1, { message: 'limit must be a whole number from 1 to 500' })
-  @Max(500, { message: 'limit must be a whole number from 1 to 500' })
+  @WholeNumber(1, 500, 'limit must be a whole number from 1 to 500')
   limit?: number;
 }

@@ -1,5 +1,5 @@
 import { EffectiveConfig } from '../functions/function-config.dto';
-import { TemplateName } from '../functions/runtime';
+import { RuntimeFamily, TemplateName } from '../functions/runtime';
 
 /** BullMQ queue the registry adds build jobs to and the builder works. */
 export function buildQueueName(): string {
@@ -19,7 +19,7 @@ export interface BuildJobData {
   version: number;
   template: TemplateName;
   runtime: string;
-  family: 'node' | 'python';
+  family: RuntimeFamily;
   /** Relative path -> UTF-8 text, or "base64:..." for binary files. */
   files: Record<string, string>;
   entrypoint: string;

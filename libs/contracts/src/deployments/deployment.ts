@@ -4,9 +4,8 @@ export type DeploymentDriverName = 'local' | 'knative';
 export const DEPLOYMENT_DRIVERS: readonly DeploymentDriverName[] = ['local', 'knative'];
 export type DeploymentStatus = 'DEPLOYING' | 'READY' | 'FAILED' | 'DELETED';
 
-export interface DeployCommand {
-  functionId: string;
-}
+/** The port a function's image serves HTTP on (the runtime shim's HTTP mode): the builder sets it, Knative routes to it. */
+export const FUNCTION_PORT = 8080;
 
 /**
  * Deploy waits until the function answers (the invoker has its pool, or the Knative Service is Ready), which can
@@ -35,11 +34,6 @@ export interface DeploymentView {
   env?: Record<string, string>;
   createdAt: string;
   updatedAt: string;
-}
-
-/** Payload of DeploymentPatterns.Get. */
-export interface GetDeploymentQuery {
-  id: string;
 }
 
 /**

@@ -1,11 +1,16 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsInt, IsISO8601, IsOptional, IsUUID, Matches, Max, Min } from 'class-validator';
+import { IsISO8601, IsOptional, IsUUID, Matches } from 'class-validator';
+import { LABEL_PATTERN } from '../functions/function.dto';
+import { WholeNumber } from '../functions/validators';
+import { UUID_PATTERN } from '../uuid';
 import { InvocationStatsQuery } from './event';
 
+/** The pattern's source without its ^ and $, to combine it with others. */
+const unanchored = (pattern: RegExp) => pattern.source.replace(/^\^|\$$/g, '');
+
 /** A uuid, or a function label (see LABEL_PATTERN); the event store resolves labels through the registry. */
-export const FUNCTION_REF_PATTERN =
-  /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)$/i;
+export const FUNCTION_REF_PATTERN = new RegExp(`^(${unanchored(UUID_PATTERN)}|${unanchored(LABEL_PATTERN)})$`, 'i');
 
 /** Largest time series EventPatterns.Stats answers; more buckets than this is a 400. */
 export const MAX_STATS_BUCKETS = 10_000;
@@ -36,8 +41,6 @@ export class InvocationStatsQueryDto implements InvocationStatsQuery {
   @ApiPropertyOptional({ description: 'Width of the time-series buckets in seconds (1 to 31536000); omit for no series.' })
   @IsOptional()
   @Type(() => Number)
-  @IsInt({ message: 'bucketSeconds must be a whole number of seconds from 1 to 31536000' })
-  @Min(1, { message: 'bucketSeconds must be a whole number of seconds from 1 to 31536000' })
-  @Max(31_536_000, { message: 'bucketSeconds must be a whole number of seconds from 1 to 31536000' })
+  @WholeNumber(1, 31_536_000, 'bucketSeconds must be a whole number of seconds from 1 to 31536000')
   bucketSeconds?: number;
 }

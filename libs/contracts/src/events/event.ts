@@ -1,7 +1,8 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsIn, IsInt, IsISO8601, IsOptional, IsString, IsUUID, Max, MaxLength, Min } from 'class-validator';
+import { IsIn, IsISO8601, IsOptional, IsString, IsUUID, MaxLength } from 'class-validator';
 import { randomUUID } from 'crypto';
+import { WholeNumber } from '../functions/validators';
 
 /** The event exchange (topic). Routing key = event name, e.g. `invocation.succeeded`. */
 export function eventExchange(namespace: string): string {
@@ -151,16 +152,13 @@ export class EventQueryDto {
   @ApiPropertyOptional({ default: 1, minimum: 1 })
   @IsOptional()
   @Type(() => Number)
-  @IsInt({ message: 'page must be a whole number from 1' })
-  @Min(1, { message: 'page must be a whole number from 1' })
+  @WholeNumber(1, Infinity, 'page must be a whole number from 1')
   page?: number;
 
   @ApiPropertyOptional({ default: 50, minimum: 1, maximum: 500 })
   @IsOptional()
   @Type(() => Number)
-  @IsInt({ message: 'limit must be a whole number from 1 to 500' })
-  @Min(1, { message: 'limit must be a whole number from 1 to 500' })
-  @Max(500, { message: 'limit must be a whole number from 1 to 500' })
+  @WholeNumber(1, 500, 'limit must be a whole number from 1 to 500')
   limit?: number;
 
   @ApiPropertyOptional({ enum: ['asc', 'desc'], default: 'desc', description: 'Order by timestamp.' })

@@ -1,7 +1,8 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsObject, IsOptional, IsString, Matches, MaxLength, registerDecorator } from 'class-validator';
-import { FunctionView, UpdateFunctionDto } from './function.dto';
+import { IsObject, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
+import { FunctionView, LABEL_PATTERN, UpdateFunctionDto } from './function.dto';
+import { WholeNumber } from './validators';
 
 /**
  * Payload of the function RPCs that name one function (Get, Resolve, Delete, RequestBuild,
@@ -16,18 +17,6 @@ export interface FunctionRef {
 export interface UpdateFunctionCommand {
   id: string;
   changes: UpdateFunctionDto;
-}
-
-/** One rule and one message for a whole-number range (separate IsInt/Min/Max would repeat the message). */
-function WholeNumber(min: number, max: number, message: string) {
-  return (object: object, propertyName: string) =>
-    registerDecorator({
-      name: 'wholeNumber',
-      target: object.constructor,
-      propertyName,
-      options: { message },
-      validator: { validate: (v: unknown) => Number.isInteger(v) && (v as number) >= min && (v as number) <= max },
-    });
 }
 
 /** Query of GET /api/v1/functions and payload of FunctionPatterns.List. */
@@ -59,7 +48,8 @@ export interface FunctionPage {
   offset: number;
 }
 
-export const SECRET_NAME_PATTERN = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+/** Secret names follow the label rule (a DNS label, so they can name Kubernetes Secrets). */
+export const SECRET_NAME_PATTERN = LABEL_PATTERN;
 
 /** Body of PUT /api/v1/secrets/{name}. */
 export class SecretValuesDto {

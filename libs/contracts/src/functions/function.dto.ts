@@ -3,7 +3,8 @@ import { Type } from 'class-transformer';
 import { IsIn, IsObject, IsOptional, IsString, Matches, MaxLength, MinLength, ValidateNested } from 'class-validator';
 import { FunctionConfigDto, EffectiveConfig } from './function-config.dto';
 import { FunctionStatus } from './function-status';
-import { TEMPLATES, TemplateName } from './runtime';
+import type { BuildStatus } from '../builds/build';
+import { RUNTIME_PATTERN, RuntimeFamily, TEMPLATES, TemplateName } from './runtime';
 
 export const LABEL_PATTERN = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 export const MAX_HANDLER_BYTES = 1024 * 1024;
@@ -30,7 +31,7 @@ export class CreateFunctionDto {
 
   @ApiProperty({ example: 'node', description: 'node, nodejs20, python, python3, python3.11 ...' })
   @IsString()
-  @Matches(/^(node|nodejs)(\d+(\.\d+)*)?(\.x)?$|^python(3(\.\d+)?)?$/i, {
+  @Matches(RUNTIME_PATTERN, {
     message: 'runtime must be node (node, nodejs20, ...) or python (python, python3, python3.11, ...)',
   })
   runtime: string;
@@ -67,7 +68,7 @@ export class UpdateFunctionDto extends PartialType(CreateFunctionDto) {}
 
 export interface BuildSummary {
   id: string;
-  status: 'QUEUED' | 'RUNNING' | 'SUCCEEDED' | 'FAILED';
+  status: BuildStatus;
   /** The function version the build was requested for. */
   version?: number;
   /** sha256 digest of the bundle (the function's layer). */
@@ -106,18 +107,12 @@ export interface FunctionRuntimeSpec {
   label: string;
   version: number;
   runtime: string;
-  family: 'node' | 'python';
+  family: RuntimeFamily;
   template: TemplateName;
   entrypoint: string;
   bundleDigest: string;
   image: string | null;
   config: EffectiveConfig;
-}
-
-export interface ListFunctionsQuery {
-  limit?: number;
-  offset?: number;
-  label?: string;
 }
 
 export interface SetDeploymentStatusCommand {

@@ -9,6 +9,9 @@ const RUNTIME_PATTERNS: Array<[RegExp, RuntimeFamily]> = [
   [/^python(3(\.\d+)?)?$/i, 'python'],
 ];
 
+/** Every runtime name the platform can run: the families' patterns in one (what `runtime` is validated against). */
+export const RUNTIME_PATTERN = new RegExp(RUNTIME_PATTERNS.map(([pattern]) => pattern.source).join('|'), 'i');
+
 /** `node`, `nodejs20`, `python3.9` -> the family, or undefined when the platform cannot run it. */
 export function runtimeFamily(runtime: string): RuntimeFamily | undefined {
   for (const [pattern, family] of RUNTIME_PATTERNS) {

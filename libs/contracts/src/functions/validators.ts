@@ -3,6 +3,21 @@ import { registerDecorator, ValidationArguments, ValidationOptions } from 'class
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'];
 
+/**
+ * One rule and one message for a whole-number range (separate IsInt/Min/Max would repeat the message).
+ * `max` may be Infinity for a range open at the top.
+ */
+export function WholeNumber(min: number, max: number, message: string) {
+  return (object: object, propertyName: string) =>
+    registerDecorator({
+      name: 'wholeNumber',
+      target: object.constructor,
+      propertyName,
+      options: { message },
+      validator: { validate: (v: unknown) => Number.isInteger(v) && (v as number) >= min && (v as number) <= max },
+    });
+}
+
 export function IsStringRecord(options?: ValidationOptions) {
   return (object: object, propertyName: string) =>
     registerDecorator({

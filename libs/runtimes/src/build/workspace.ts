@@ -1,10 +1,12 @@
 import { existsSync, promises as fs } from 'fs';
 import * as path from 'path';
 import { ENTRYPOINT_PATTERN, filePathProblem, moduleFileCandidates, splitEntrypoint } from '@platform/contracts';
+import type { RuntimeFamily, TemplateName } from '@platform/contracts';
 import { BuildFailure } from './errors';
 
-export type BuildFamily = 'node' | 'python';
-export type BuildTemplate = 'typescript' | 'node' | 'javascript' | 'python';
+/** The contract's runtime families and templates, under the names the build has used. */
+export type BuildFamily = RuntimeFamily;
+export type BuildTemplate = TemplateName;
 
 /** What a build starts from: the template, the user's files and the entry point. */
 export interface BuildSource {

@@ -1,11 +1,12 @@
-import { chmodSync, cpSync, mkdtempSync, readFileSync, rmSync } from 'fs';
+import { mkdtempSync, readFileSync, rmSync } from 'fs';
 import { tmpdir } from 'os';
 import * as path from 'path';
 import { randomUUID } from 'crypto';
 import type { RuntimeFamily } from '@platform/contracts';
+import { MANIFEST_PATH } from '../build/workspace';
 import { findBwrap } from '../sandbox/bwrap';
 import { DEFAULT_EGRESS_DENY, egressNetwork, EgressUnavailableError } from '../sandbox/slirp';
-import { functionContract, shimDir } from '../shims';
+import { copyShims, functionContract, shimDir } from '../shims';
 import { WorkerProcess } from '../worker/worker-process';
 import { HandlerError, SandboxOptions, WorkerExitedError } from '../worker/worker-types';
 
@@ -45,7 +46,7 @@ export interface LocalRunResult {
 
 function manifestEntrypoint(bundleDir: string): string | undefined {
   try {
-    const m = JSON.parse(readFileSync(path.join(bundleDir, '.hks', 'manifest.json'), 'utf8'));
+    const m = JSON.parse(readFileSync(path.join(bundleDir, MANIFEST_PATH), 'utf8'));
     return typeof m.entrypoint === 'string' ? m.entrypoint : undefined;
   } catch {
     return undefined;
@@ -73,8 +74,7 @@ function failure(statusCode: number, error: HandlerError, logs: string, started:
 function readableShims(privileged: boolean): { dir: string; cleanup: () => void } {
   if (!privileged) return { dir: shimDir(), cleanup: () => undefined };
   const dir = mkdtempSync(path.join(tmpdir(), 'hks-shims-'));
-  cpSync(shimDir(), dir, { recursive: true, filter: (src) => !src.includes('__pycache__') });
-  chmodSync(dir, 0o755);
+  copyShims(dir);
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 

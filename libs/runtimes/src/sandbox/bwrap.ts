@@ -1,6 +1,7 @@
-import { accessSync, constants, lstatSync, readlinkSync, realpathSync } from 'fs';
+import { lstatSync, readlinkSync, realpathSync } from 'fs';
 import * as path from 'path';
 import type { RuntimeFamily } from '@platform/contracts';
+import { firstExecutable } from './host';
 
 /** Where things appear inside a sandbox. */
 export const SANDBOX_CODE_DIR = '/code';
@@ -126,14 +127,5 @@ export function runtimeCommand(family: RuntimeFamily, runtimeBin: string, shimRo
 
 /** The bwrap binary, or undefined when bubblewrap is not installed. */
 export function findBwrap(candidates = [process.env.HKS_BWRAP, '/usr/bin/bwrap', '/usr/local/bin/bwrap', '/bin/bwrap']): string | undefined {
-  for (const c of candidates) {
-    if (!c) continue;
-    try {
-      accessSync(c, constants.X_OK);
-      return c;
-    } catch {
-      // Try the next place.
-    }
-  }
-  return undefined;
+  return firstExecutable(candidates);
 }

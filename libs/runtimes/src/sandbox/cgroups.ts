@@ -1,6 +1,7 @@
 import { mkdirSync, readdirSync, writeFileSync } from 'fs';
 import * as path from 'path';
 import { CgroupLocation, locateCgroups } from './cgroup-locate';
+import { pidAlive } from './host';
 import { CgroupUnavailableError, CgroupVersion, WorkerCgroup } from './cgroup-types';
 import { removeDir, WorkerCgroupV1, WorkerCgroupV2 } from './worker-cgroups';
 
@@ -104,14 +105,5 @@ async function removeStaleParents(location: CgroupLocation): Promise<void> {
         // Someone else is cleaning it up, or it is not ours to remove.
       }
     }
-  }
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

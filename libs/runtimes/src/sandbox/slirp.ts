@@ -1,7 +1,7 @@
 import { ChildProcess, spawn } from 'child_process';
-import { accessSync, constants } from 'fs';
 import { networkInterfaces } from 'os';
 import type { Readable } from 'stream';
+import { firstExecutable } from './host';
 
 /**
  * Network egress for sandboxed workers. A worker always gets its own network namespace; one with
@@ -46,25 +46,12 @@ export interface EgressNetwork {
 /** Network egress cannot be given here; the message says what to install or change. */
 export class EgressUnavailableError extends Error {}
 
-function executable(candidates: Array<string | undefined>): string | undefined {
-  for (const c of candidates) {
-    if (!c) continue;
-    try {
-      accessSync(c, constants.X_OK);
-      return c;
-    } catch {
-      // Try the next place.
-    }
-  }
-  return undefined;
-}
-
 /**
  * The tools egress needs, or why it cannot be had. `slirp4netns` overrides where slirp4netns is
  * (a path that is not executable counts as "not installed": never a silent fallback to the host network).
  */
 export function egressNetwork(o: { deny: string[]; slirp4netns?: string }): EgressNetwork {
-  const slirp4netns = executable(o.slirp4netns ? [o.slirp4netns] : ['/usr/bin/slirp4netns', '/usr/local/bin/slirp4netns', '/bin/slirp4netns']);
+  const slirp4netns = firstExecutable(o.slirp4netns ? [o.slirp4netns] : ['/usr/bin/slirp4netns', '/usr/local/bin/slirp4netns', '/bin/slirp4netns']);
   if (!slirp4netns) {
     throw new EgressUnavailableError(
       `slirp4netns is not installed${o.slirp4netns ? ` (no executable at ${o.slirp4netns})` : ''}: functions with network egress get their network ` +
@@ -78,9 +65,9 @@ export function egressNetwork(o: { deny: string[]; slirp4netns?: string }): Egre
       "network egress in the sandbox needs root (run the invoker as root): slirp4netns must enter the worker's network namespace from the host's user namespace",
     );
   }
-  const nsenter = executable(['/usr/bin/nsenter', '/bin/nsenter']);
+  const nsenter = firstExecutable(['/usr/bin/nsenter', '/bin/nsenter']);
   if (!nsenter) throw new EgressUnavailableError('nsenter is not installed: it sets the routes that keep functions with egress off this machine (apt-get install util-linux)');
-  const ip = executable(['/usr/sbin/ip', '/sbin/ip', '/usr/bin/ip', '/bin/ip']);
+  const ip = firstExecutable(['/usr/sbin/ip', '/sbin/ip', '/usr/bin/ip', '/bin/ip']);
   if (!ip) throw new EgressUnavailableError('ip is not installed: it sets the routes that keep functions with egress off this machine (apt-get install iproute2)');
   return { slirp4netns, nsenter, ip, deny: o.deny };
 }

@@ -1,19 +1,23 @@
 import { readdirSync, readFileSync } from 'fs';
 import { setPriority } from 'os';
 
-/** A process and all its descendants (host pids), from /proc/<pid>/task/<tid>/children. */
-export function processTree(root: number): number[] {
-  const out: number[] = [];
+/**
+ * Walks a process and all its descendants (host pids, from /proc/<pid>/task/<tid>/children), handing
+ * each process to `visit` with the ids of its threads (none when it ended meanwhile). One listing of
+ * /proc/<pid>/task serves both the walk and the visitor.
+ */
+function walkProcessTree(root: number, visit: (pid: number, tids: string[]) => void): void {
   const queue = [root];
   while (queue.length) {
     const pid = queue.shift()!;
-    out.push(pid);
     let tids: string[];
     try {
       tids = readdirSync(`/proc/${pid}/task`);
     } catch {
+      visit(pid, []);
       continue;
     }
+    visit(pid, tids);
     for (const tid of tids) {
       try {
         for (const child of readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').split(' ')) {
@@ -24,6 +28,12 @@ export function processTree(root: number): number[] {
       }
     }
   }
+}
+
+/** A process and all its descendants (host pids), from /proc/<pid>/task/<tid>/children. */
+export function processTree(root: number): number[] {
+  const out: number[] = [];
+  walkProcessTree(root, (pid) => out.push(pid));
   return out;
 }
 
@@ -33,13 +43,7 @@ export function processTree(root: number): number[] {
  * when they are assigned. Best effort: raising priority again needs CAP_SYS_NICE.
  */
 export function reprioritize(root: number, niceness: number): void {
-  for (const pid of processTree(root)) {
-    let tids: string[];
-    try {
-      tids = readdirSync(`/proc/${pid}/task`);
-    } catch {
-      continue;
-    }
+  walkProcessTree(root, (_pid, tids) => {
     for (const tid of tids) {
       try {
         setPriority(Number(tid), niceness);
@@ -47,5 +51,5 @@ export function reprioritize(root: number, niceness: number): void {
         // Not permitted (unprivileged invoker) or gone: scheduling stays as it was.
       }
     }
-  }
+  });
 }

@@ -48,6 +48,8 @@ export class WorkerProcess {
   private readonly reader: { push(chunk: Buffer): void; maxFrameBytes?: number };
   private readonly pending = new Map<number, Pending>();
   private seq = 0;
+  /** The niceness the worker's threads run at (what it started with, then what setNiceness set). */
+  private niceness: number;
   private outbox: Buffer[] = [];
   private exit?: WorkerExit;
   private protocolProblem?: string;
@@ -61,6 +63,7 @@ export class WorkerProcess {
     this.egress = o.egress;
     this.sandboxed = o.sandbox !== null;
     this.cgroup = o.cgroup;
+    this.niceness = o.niceness ?? 0;
     this.exited = new Promise((r) => (this.resolveExited = r));
     this.networkUp = this.egress && this.sandboxed ? new Promise((resolve, reject) => (this.networkSettled = { resolve, reject })) : Promise.resolve();
     this.networkUp.catch(() => undefined);
@@ -133,7 +136,7 @@ export class WorkerProcess {
       this.sandboxPid = pid;
       try {
         this.o.cgroup?.attach(pid);
-        if (this.o.niceness) reprioritize(pid, this.o.niceness);
+        if (this.niceness) reprioritize(pid, this.niceness);
       } catch (err) {
         const problem = `could not put the worker in its cgroup: ${(err as Error).message}`;
         this.kill();
@@ -178,15 +181,19 @@ export class WorkerProcess {
     if (!this.alive) return Promise.reject(new WorkerExitedError(this.exit!, '', this.protocolProblem));
     this.seq = this.seq >= 0xfffffffe ? 1 : this.seq + 1;
     const id = this.seq;
-    const body = Buffer.from(JSON.stringify({ input, ctx }), 'utf8');
     return new Promise<InvocationReply>((resolve, reject) => {
       this.pending.set(id, { resolve, reject, logs: new LogBuffer() });
-      this.write(P.encode(P.Frame.INVOKE, id, body));
+      this.write(P.encodeJson(P.Frame.INVOKE, id, { input, ctx }));
     });
   }
 
-  /** Lets the scheduler treat the worker like any other process again (see reprioritize). */
+  /**
+   * Lets the scheduler treat the worker like any other process again (see reprioritize). Nothing to do,
+   * and no walk of its process tree, when the worker already runs at that niceness.
+   */
   setNiceness(niceness: number): void {
+    if (niceness === this.niceness) return;
+    this.niceness = niceness;
     if (this.sandboxPid !== undefined && this.alive) reprioritize(this.sandboxPid, niceness);
   }
 

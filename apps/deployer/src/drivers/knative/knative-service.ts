@@ -1,10 +1,8 @@
-import type { FunctionRuntimeSpec } from '@platform/contracts';
+import { FUNCTION_PORT, type FunctionRuntimeSpec } from '@platform/contracts';
 
 export const KNATIVE_GROUP = 'serving.knative.dev';
 export const KNATIVE_VERSION = 'v1';
 export const KNATIVE_PLURAL = 'services';
-/** The port the runtime shim's HTTP mode listens on inside the image. */
-export const FUNCTION_PORT = 8080;
 export const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'hks' } as const;
 export const FUNCTION_ID_LABEL = 'hks.dev/function-id';
 

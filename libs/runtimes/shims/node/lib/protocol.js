@@ -38,8 +38,16 @@ function encode(type, id, body) {
   return [header, b];
 }
 
+/** A JSON frame: the text is written straight into the frame's one buffer (no intermediate copy). */
 function encodeJson(type, id, value) {
-  return encode(type, id, Buffer.from(JSON.stringify(value), 'utf8'));
+  const text = JSON.stringify(value);
+  const length = Buffer.byteLength(text, 'utf8');
+  const frame = Buffer.allocUnsafe(HEADER_BYTES + length);
+  frame.writeUInt32LE(length + 5, 0);
+  frame[4] = type;
+  frame.writeUInt32LE(id >>> 0, 5);
+  frame.write(text, HEADER_BYTES, length, 'utf8');
+  return [frame];
 }
 
 function encodeResult(id, meta, body) {

@@ -14,6 +14,8 @@ LOG = 15
 
 _HEADER = struct.Struct('<IBI')
 _U32 = struct.Struct('<I')
+# A RESULT frame's header and the length of its metadata, packed together.
+_RESULT_HEAD = struct.Struct('<IBII')
 
 
 class ProtocolError(Exception):
@@ -30,7 +32,8 @@ def encode_json(frame_type, frame_id, value):
 
 def encode_result(frame_id, meta, body):
     m = json.dumps(meta, separators=(',', ':')).encode('utf-8')
-    return encode(RESULT, frame_id, _U32.pack(len(m)) + m + body)
+    # One join: the body (up to the response limit) is copied once, into the frame.
+    return b''.join((_RESULT_HEAD.pack(5 + 4 + len(m) + len(body), RESULT, frame_id, len(m)), m, body))
 
 
 def encode_log(frame_id, stream, text):
@@ -56,7 +59,8 @@ class FrameReader:
             if len(buf) - offset - 4 < length:
                 break
             _, frame_type, frame_id = _HEADER.unpack_from(buf, offset)
-            frames.append((frame_type, frame_id, bytes(buf[offset + 9:offset + 4 + length])))
+            # The slice is already a copy (a bytearray); json.loads, the only reader of a body, takes it as is.
+            frames.append((frame_type, frame_id, buf[offset + 9:offset + 4 + length]))
             offset += 4 + length
         if offset:
             del self.buf[:offset]
