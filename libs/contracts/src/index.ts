@@ -15,3 +15,4 @@ export * from './builds/artifacts';
 export * from './deployments/deployment';
 export * from './deployments/deployment.dto';
 export * from './invocations/invocation';
+export * from './json-limits';
