@@ -33,6 +33,9 @@ const WARM_N = option('--warm', 2500);
 const SECONDS = option('--seconds', 5);
 const CONNECTIONS = option('--connections', 16);
 const ROUNDS = 5;
+// The services' internal credential: the bench calls the invoker directly, as the gateway does.
+process.env.HKS_INTERNAL_TOKEN = process.env.HKS_INTERNAL_TOKEN || crypto.randomBytes(32).toString('hex');
+const INTERNAL = { 'x-hks-internal-token': process.env.HKS_INTERNAL_TOKEN };
 
 const NODE_HANDLER = 'module.exports.handle = async () => ({ ok: true });\n';
 const PYTHON_HANDLER = "def handle(request):\n    return {'ok': True}\n";
@@ -47,7 +50,7 @@ const ms = (v) => `${v.toFixed(v < 1 ? 3 : 1)} ms`;
 const loadavg = () => os.loadavg().map((l) => l.toFixed(2)).join(' ');
 
 async function api(base, method, url, body) {
-  const res = await fetch(base + url, { method, headers: body ? { 'content-type': 'application/json' } : {}, body: body ? JSON.stringify(body) : undefined });
+  const res = await fetch(base + url, { method, headers: body ? { 'content-type': 'application/json', ...INTERNAL } : INTERNAL, body: body ? JSON.stringify(body) : undefined });
   const text = await res.text();
   let json;
   try {
@@ -63,7 +66,7 @@ async function api(base, method, url, body) {
 function timed(agent, url, method = 'GET') {
   return new Promise((resolve, reject) => {
     const started = process.hrtime.bigint();
-    const req = http.request(url, { method, agent }, (res) => {
+    const req = http.request(url, { method, agent, headers: INTERNAL }, (res) => {
       res.resume();
       res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, us: Number(process.hrtime.bigint() - started) / 1000 }));
     });
@@ -130,7 +133,7 @@ function loadGenerator(url) {
 async function startInvokerOnly() {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'hks-bench-'));
   const port = await freePort();
-  const env = { PATH: process.env.PATH, HKS_NAMESPACE: `bench${Date.now().toString(36)}`, HKS_DATA_DIR: dataDir, INVOKER_PORT: String(port), LOG_LEVEL: 'warn', RPC_TIMEOUT_MS: '3000' };
+  const env = { PATH: process.env.PATH, HKS_NAMESPACE: `bench${Date.now().toString(36)}`, HKS_DATA_DIR: dataDir, INVOKER_PORT: String(port), LOG_LEVEL: 'warn', RPC_TIMEOUT_MS: '3000', HKS_INTERNAL_TOKEN: process.env.HKS_INTERNAL_TOKEN };
   for (const k of ['AMQP_URL', 'DATABASE_URL', 'REDIS_URL']) if (process.env[k]) env[k] = process.env[k];
   const main = path.join(ROOT, 'dist', 'apps', 'invoker', 'src', 'main.js');
   if (!fs.existsSync(main)) throw new Error(`${main} is missing: run \`npm run build\` first`);

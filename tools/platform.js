@@ -133,8 +133,12 @@ async function startPlatform(o = {}) {
     throw err;
   }
 
+  // What a caller of an internal route (the invoker, the builder's artifacts) must send: set, or created by the first service.
+  const childEnv = baseEnv(shared);
+  const internalToken = childEnv.HKS_INTERNAL_TOKEN || fs.readFileSync(path.resolve(ROOT, childEnv.HKS_DATA_DIR || '.hks/data', 'internal-token'), 'utf8').trim();
   return {
     ports,
+    internalToken,
     gatewayUrl: `http://127.0.0.1:${ports.gateway}`,
     invokerUrl: `http://127.0.0.1:${ports.invoker}`,
     env: shared,

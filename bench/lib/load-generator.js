@@ -16,6 +16,8 @@ const target = new URL(url);
 const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
 const payload = body ? Buffer.from(body) : undefined;
 const headers = payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {};
+// Calls to the invoker itself carry the services' internal credential (the bench sets it).
+if (process.env.HKS_INTERNAL_TOKEN) headers['x-hks-internal-token'] = process.env.HKS_INTERNAL_TOKEN;
 
 const latencies = [];
 const statuses = {};

@@ -124,6 +124,11 @@ describe.each(PLATFORM_APPS.map((a) => [a.name, a] as const))('the %s app', (nam
     expect(envOf(name).HOST).toBe('0.0.0.0');
   });
 
+  it("gets the services' internal credential from the Secret, so every replica of every app presents and checks the same one", () => {
+    expect(envOf(name).HKS_INTERNAL_TOKEN).toBe(secretValues(mustFind(objects, 'Secret', 'hks-platform-secrets', ns)).HKS_INTERNAL_TOKEN);
+    expect(envOf(name).HKS_INTERNAL_TOKEN).toBeTruthy();
+  });
+
   it('starts with valid settings: every value passes its schema and the port is the containerPort', () => {
     const settings = loadAppSettings(name, envOf(name));
     expect(settings[app.portEnv]).toBe(app.port);
@@ -174,13 +179,13 @@ describe('cluster-mode configuration', () => {
 
   it('keeps credentials out of the ConfigMap and connection URLs in the Secret', () => {
     for (const value of Object.values(config)) expect(value).not.toMatch(/:\/\/[^/@]*:[^/@]*@/);
-    expect(Object.keys(secret)).toEqual(expect.arrayContaining(['DATABASE_URL', 'AMQP_URL', 'REDIS_URL', 'REGISTRY_SECRETS_KEY', 'HKS_API_KEYS']));
+    expect(Object.keys(secret)).toEqual(expect.arrayContaining(['DATABASE_URL', 'AMQP_URL', 'REDIS_URL', 'REGISTRY_SECRETS_KEY', 'HKS_API_KEYS', 'HKS_INTERNAL_TOKEN']));
     const overlap = Object.keys(secret).filter((k) => k in config);
     expect(overlap).toEqual([]);
   });
 
   it('ships the Secret as a template: each credential is a CHANGE-ME placeholder or empty', () => {
-    const credentials = ['DATABASE_URL', 'AMQP_URL', 'REDIS_URL', 'REGISTRY_SECRETS_KEY', 'HKS_API_KEYS'];
+    const credentials = ['DATABASE_URL', 'AMQP_URL', 'REDIS_URL', 'REGISTRY_SECRETS_KEY', 'HKS_API_KEYS', 'HKS_INTERNAL_TOKEN'];
     for (const key of credentials) expect([key, secret[key]]).toEqual([key, expect.stringContaining('CHANGE-ME')]);
     const others = Object.entries(secret).filter(([k]) => !credentials.includes(k));
     for (const [key, value] of others) expect([key, value]).toEqual([key, expect.stringMatching(/^$|CHANGE-ME/)]);

@@ -7,6 +7,8 @@ const { startPlatform: start } = require('../../tools/platform.js');
 export interface RunningPlatform {
   gatewayUrl: string;
   invokerUrl: string;
+  /** The services' internal credential (header x-hks-internal-token), for calls to internal ports. */
+  internalToken: string;
   ports: Record<string, number>;
   env: Record<string, string>;
   dataDir: string;
@@ -32,6 +34,7 @@ export async function startPlatform(extraEnv: Record<string, string> = {}): Prom
   return {
     gatewayUrl: platform.gatewayUrl,
     invokerUrl: platform.invokerUrl,
+    internalToken: platform.internalToken,
     ports: platform.ports,
     env: platform.env,
     dataDir: iso.dataDir,

@@ -3,7 +3,7 @@ import { DataSource } from 'typeorm';
 import { ServiceNames } from '@platform/contracts';
 import { SettingsModule } from '@platform/config';
 import { MessagingModule } from '@platform/messaging';
-import { HealthModule, HealthRegistry } from '@platform/observability';
+import { HealthModule, HealthRegistry, InternalRoutesModule } from '@platform/observability';
 import { PersistenceModule } from '@platform/persistence';
 import { ArtifactsModule } from './artifacts/artifacts.module';
 import { Build } from './builds/build.entity';
@@ -33,6 +33,7 @@ export class BuilderModule {
       imports: [
         SettingsModule.forRoot(BuilderSettings, env),
         HealthModule.forService(ServiceNames.Builder),
+        InternalRoutesModule,
         MessagingModule.forRoot(ServiceNames.Builder),
         PersistenceModule.forService({ schema: 'builder', entities: [Build], migrations: builderMigrations }),
         ArtifactsModule,

@@ -1,7 +1,7 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { SettingsModule } from '@platform/config';
 import { MessagingModule, RpcClientsModule } from '@platform/messaging';
-import { HealthModule } from '@platform/observability';
+import { HealthModule, InternalRoutesModule } from '@platform/observability';
 import { PersistenceModule } from '@platform/persistence';
 import { DeployerLifecycle } from './deployer.lifecycle';
 import { DeploymentEvents } from './deployments/deployment-events';
@@ -36,6 +36,7 @@ export class AppModule {
         RpcClientsModule.register(['function-registry']),
         PersistenceModule.forService({ schema: 'deployer', entities: [Deployment], migrations }),
         HealthModule.forService(SERVICE),
+        InternalRoutesModule,
       ],
       controllers: [DeploymentsController],
       providers: [

@@ -38,6 +38,7 @@ export class DeployerHarness {
     this.iso = isolatedEnv({
       DATABASE_URL: this.db.url,
       INVOKER_URL: this.invoker.url,
+      HKS_INTERNAL_TOKEN: this.invoker.token,
       KNATIVE_READY_TIMEOUT_MS: '10000',
       TRIGGER_RETRY_DELAY_MS: '200',
       ...extraEnv,

@@ -1,5 +1,7 @@
 import { createServer, IncomingHttpHeaders, Server } from 'http';
 import { AddressInfo } from 'net';
+import { randomBytes } from 'crypto';
+import { INTERNAL_TOKEN_HEADER } from '@platform/contracts';
 
 export interface RecordedCall {
   method: string;
@@ -13,7 +15,7 @@ type Answer = { status: number; body?: unknown; delayMs?: number };
 
 /**
  * A real HTTP server standing in for the invoker: records every call, answers PUT/DELETE /deployments/:id and
- * POST /invoke/:id with 200 unless a test says otherwise.
+ * POST /invoke/:id with 200 unless a test says otherwise; like the invoker, 401 to a caller without the internal credential.
  */
 export class FakeInvoker {
   readonly calls: RecordedCall[] = [];
@@ -22,6 +24,8 @@ export class FakeInvoker {
   private readonly invokeAnswers = new Map<string, Answer[]>();
   private server?: Server;
   url = '';
+  /** The internal credential it expects (the harness gives it to the deployer as HKS_INTERNAL_TOKEN). */
+  readonly token = randomBytes(32).toString('hex');
 
   answerDeploy(functionId: string, ...answers: Answer[]): void {
     this.deployAnswers.set(functionId, answers);
@@ -53,6 +57,11 @@ export class FakeInvoker {
           body = text ? JSON.parse(text) : undefined;
         } catch {
           // Kept as text.
+        }
+        if (req.headers[INTERNAL_TOKEN_HEADER] !== this.token) {
+          res.writeHead(401, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ statusCode: 401, error: 'Unauthorized', message: `no valid ${INTERNAL_TOKEN_HEADER} header` }));
+          return;
         }
         this.calls.push({ method: req.method ?? '', path: url.pathname, functionId, headers: req.headers, body });
         const queue = kind === 'deployments' && req.method === 'PUT' ? this.deployAnswers.get(functionId) : kind === 'invoke' ? this.invokeAnswers.get(functionId) : undefined;

@@ -1,7 +1,7 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { SettingsModule } from '@platform/config';
 import { MessagingModule, RpcClientsModule } from '@platform/messaging';
-import { HealthModule } from '@platform/observability';
+import { HealthModule, InternalRoutesModule } from '@platform/observability';
 import { PersistenceModule } from '@platform/persistence';
 import { EventsController } from './events/events.controller';
 import { EventsService } from './events/events.service';
@@ -28,6 +28,7 @@ export class AppModule {
         // percentile_cont), so no TypeORM entities: the migrations are the schema's one definition.
         PersistenceModule.forService({ schema: 'events', entities: [], migrations: [CreateEvents1732406400000] }),
         HealthModule.forService(SERVICE),
+        InternalRoutesModule,
         RpcClientsModule.register(['function-registry']),
       ],
       controllers: [EventsController],

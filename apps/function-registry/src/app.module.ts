@@ -3,7 +3,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { SettingsModule } from '@platform/config';
 import { MessagingModule } from '@platform/messaging';
-import { HealthModule, HealthRegistry } from '@platform/observability';
+import { HealthModule, HealthRegistry, InternalRoutesModule } from '@platform/observability';
 import { PersistenceModule } from '@platform/persistence';
 import { BuildEventsConsumer } from './builds/build-events.consumer';
 import { BuildQueue } from './builds/build-queue';
@@ -43,6 +43,7 @@ export class AppModule {
         SettingsModule.forRoot(RegistrySettings, env),
         MessagingModule.forRoot('function-registry'),
         HealthModule.forService('function-registry'),
+        InternalRoutesModule,
         PersistenceModule.forService({ schema: 'registry', entities, migrations }),
         TypeOrmModule.forFeature(entities),
       ],

@@ -1,7 +1,7 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { SettingsModule } from '@platform/config';
 import { MessagingModule, RpcClientsModule } from '@platform/messaging';
-import { HealthModule } from '@platform/observability';
+import { HealthModule, InternalRoutesModule } from '@platform/observability';
 import { BundleStore } from './bundles/bundle-store';
 import { DeploymentSync } from './deployments/deployment-sync';
 import { DeploymentTable } from './deployments/deployment-table';
@@ -26,6 +26,7 @@ export class AppModule {
         MessagingModule.forRoot(SERVICE),
         RpcClientsModule.register(['deployer', 'function-registry']),
         HealthModule.forService(SERVICE),
+        InternalRoutesModule,
       ],
       controllers: [DeploymentsController],
       providers: [WorkDirs, WorkerLauncher, BundleStore, DeploymentTable, DeploymentSync, InvocationRecorder, KnativeProxy, InvokeServer],

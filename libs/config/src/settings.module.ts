@@ -1,9 +1,11 @@
 import { DynamicModule, Global, Module } from '@nestjs/common';
+import { InternalCredential } from './internal-token';
 import { CommonSettings, loadSettings, SettingsSchema } from './settings';
+import { SETTINGS } from './tokens';
 
-export const SETTINGS = Symbol('SETTINGS');
+export { SETTINGS } from './tokens';
 
-/** Provides the validated settings (common + the service's own) under the SETTINGS token. */
+/** Provides the validated settings (common + the service's own) under the SETTINGS token, and the internal credential. */
 @Global()
 @Module({})
 export class SettingsModule {
@@ -11,8 +13,8 @@ export class SettingsModule {
     const settings = loadSettings({ ...CommonSettings, ...schema }, env);
     return {
       module: SettingsModule,
-      providers: [{ provide: SETTINGS, useValue: settings }],
-      exports: [SETTINGS],
+      providers: [{ provide: SETTINGS, useValue: settings }, InternalCredential],
+      exports: [SETTINGS, InternalCredential],
     };
   }
 }

@@ -89,6 +89,12 @@ export const CommonSettings = {
   AMQP_URL: { kind: 'url', default: 'amqp://guest:guest@127.0.0.1:5672', description: 'RabbitMQ connection URL' },
   REDIS_URL: { kind: 'url', default: 'redis://127.0.0.1:6379', description: 'Redis connection URL' },
   HKS_DATA_DIR: { kind: 'string', default: '.hks/data', description: 'Directory for artifacts, event spools and worker code' },
+  HKS_INTERNAL_TOKEN: {
+    kind: 'string',
+    description:
+      'Credential the services present to each other on internal HTTP routes (a Kubernetes Secret in a cluster); ' +
+      'unset: read from $HKS_DATA_DIR/internal-token, created at the first start',
+  },
   RPC_TIMEOUT_MS: { kind: 'int', default: 15000, description: 'How long an RPC call waits for its answer' },
   EVENT_PUBLISH_TIMEOUT_MS: {
     kind: 'int',

@@ -49,6 +49,13 @@ export class StateError extends DomainError {
   }
 }
 
+/** The caller did not prove who it is (no or a wrong credential). */
+export class UnauthorizedError extends DomainError {
+  constructor(message: string) {
+    super(401, message);
+  }
+}
+
 export class UnavailableError extends DomainError {
   constructor(message: string, details?: unknown) {
     super(503, message, details);

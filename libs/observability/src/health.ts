@@ -1,5 +1,6 @@
 import { Controller, Get, HttpStatus, Inject, Injectable, Module, Res, DynamicModule, Global } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
+import { OpenToProbes } from './internal-routes';
 import type { Response } from 'express';
 
 export type HealthCheck = () => Promise<void> | void;
@@ -33,6 +34,7 @@ export class HealthRegistry {
 export const HEALTH_SERVICE_NAME = Symbol('HEALTH_SERVICE_NAME');
 
 @ApiExcludeController()
+@OpenToProbes()
 @Controller()
 export class HealthController {
   constructor(

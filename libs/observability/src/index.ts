@@ -1,2 +1,3 @@
 export * from './bootstrap';
 export * from './health';
+export * from './internal-routes';

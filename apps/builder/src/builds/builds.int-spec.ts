@@ -2,9 +2,9 @@ import { createHash, randomUUID } from 'crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'fs';
 import { tmpdir } from 'os';
 import * as path from 'path';
-import { BuildPatterns, BuildView } from '@platform/contracts';
+import { BuildPatterns, BuildView, INTERNAL_TOKEN_HEADER } from '@platform/contracts';
 import { readTar, TarEntry } from '@platform/runtimes';
-import { waitFor } from '@platform/testing';
+import { httpRoutes, samplePath, waitFor } from '@platform/testing';
 import { BuilderHarness, startBuilder } from '../testing/builder-harness';
 import { makeTestWheel } from '../testing/wheelhouse';
 
@@ -63,7 +63,7 @@ describe('builder: real builds through BullMQ, Postgres and RabbitMQ', () => {
       entrypoint: 'handler.*',
     });
 
-    const res = await fetch(`${b.url}/artifacts/sha256/${(view.bundleDigest as string).slice(7)}`);
+    const res = await fetch(`${b.url}/artifacts/sha256/${(view.bundleDigest as string).slice(7)}`, { headers: b.credential });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('application/x-tar');
     const body = Buffer.from(await res.arrayBuffer());
@@ -187,11 +187,28 @@ describe('builder: real builds through BullMQ, Postgres and RabbitMQ', () => {
     expect(await b.rpc.call('builder', BuildPatterns.ListForFunction, { functionId: randomUUID() })).toEqual([]);
   });
 
+  it('refuses (401) every HTTP route but health to a caller without the internal credential (routes read from the app)', async () => {
+    const routes = httpRoutes(b.app).filter((r) => !['/healthz', '/readyz'].includes(r.path));
+    expect(routes.map((r) => `${r.method} ${r.path}`)).toContain('GET /artifacts/sha256/:hex');
+    for (const r of routes) {
+      const url = `${b.url}${samplePath(r.path, '0'.repeat(64))}`;
+      for (const headers of [{}, { [INTERNAL_TOKEN_HEADER]: 'wrong' }] as Record<string, string>[]) {
+        const res = await fetch(url, { method: r.method, headers });
+        expect({ route: `${r.method} ${r.path}`, status: res.status }).toEqual({ route: `${r.method} ${r.path}`, status: 401 });
+        expect(((await res.json()) as { message: string }).message).toContain(INTERNAL_TOKEN_HEADER);
+      }
+      const ok = await fetch(url, { method: r.method, headers: b.credential });
+      expect(ok.status).not.toBe(401);
+      await ok.text();
+    }
+    expect((await fetch(`${b.url}/healthz`)).status).toBe(200);
+  });
+
   it('serves only stored bundles: 404 for an unknown digest, 400 for something that is not one', async () => {
-    const unknown = await fetch(`${b.url}/artifacts/sha256/${'0'.repeat(64)}`);
+    const unknown = await fetch(`${b.url}/artifacts/sha256/${'0'.repeat(64)}`, { headers: b.credential });
     expect(unknown.status).toBe(404);
     expect(((await unknown.json()) as { message: string }).message).toContain('no bundle with digest');
-    const bad = await fetch(`${b.url}/artifacts/sha256/..%2F..%2Fetc%2Fpasswd`);
+    const bad = await fetch(`${b.url}/artifacts/sha256/..%2F..%2Fetc%2Fpasswd`, { headers: b.credential });
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { message: string }).message).toContain('64 lowercase hex digits');
   });

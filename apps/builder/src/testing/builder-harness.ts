@@ -4,7 +4,7 @@ import { Queue } from 'bullmq';
 import IORedis from 'ioredis';
 import { randomUUID } from 'crypto';
 import { BuildJobData, BuildPatterns, buildQueueName, BuildView, bullPrefix, effectiveConfig, PlatformEvent } from '@platform/contracts';
-import { CommonSettingsValues, SettingsModule, SETTINGS } from '@platform/config';
+import { CommonSettingsValues, InternalCredential, SettingsModule, SETTINGS } from '@platform/config';
 import { EventSubscriber, MessagingModule, RpcClient, RpcClientsModule, RpcErrorFilter, rpcServerOptions } from '@platform/messaging';
 import { createTestDatabase, isolatedEnv, waitFor } from '@platform/testing';
 import { BuilderModule } from '../app.module';
@@ -16,6 +16,8 @@ import { BuilderModule } from '../app.module';
 export interface BuilderHarness {
   app: INestApplication;
   url: string;
+  /** The internal credential's header, as the invoker sends it to fetch a bundle. */
+  credential: Record<string, string>;
   env: Record<string, string>;
   dataDir: string;
   rpc: RpcClient;
@@ -98,6 +100,7 @@ async function start(
   return {
     app,
     url,
+    credential: app.get(InternalCredential).header(),
     env: iso.env,
     dataDir: iso.dataDir,
     rpc,

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ErrorBody, InvokerRoutes, isErrorBody, TRIGGER_HEADER, TriggerKind } from '@platform/contracts';
-import { SETTINGS } from '@platform/config';
+import { InternalCredential, SETTINGS } from '@platform/config';
 import { DeployerSettingsValues } from '../settings';
 
 export interface InvokeOutcome {
@@ -38,7 +38,10 @@ export class InvokerClient {
   /** INVOKER_URL without a trailing slash. */
   readonly base: string;
 
-  constructor(@Inject(SETTINGS) settings: DeployerSettingsValues) {
+  constructor(
+    @Inject(SETTINGS) settings: DeployerSettingsValues,
+    private readonly credential: InternalCredential,
+  ) {
     this.base = settings.INVOKER_URL.replace(/\/+$/, '');
   }
 
@@ -66,7 +69,7 @@ export class InvokerClient {
     try {
       return await fetch(`${this.base}${path}`, {
         method,
-        headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
+        headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers, ...this.credential.header() },
         body: body === undefined ? undefined : JSON.stringify(body),
         signal: AbortSignal.timeout(timeoutMs),
       });

@@ -1,8 +1,12 @@
 import { INestApplication } from '@nestjs/common';
 import { randomBytes } from 'crypto';
+import { readFileSync } from 'fs';
 import * as http from 'http';
 import type { AddressInfo } from 'net';
+import * as path from 'path';
 import request from 'supertest';
+import { INTERNAL_TOKEN_FILE } from '@platform/config';
+import { INTERNAL_TOKEN_HEADER } from '@platform/contracts';
 import { createTestDatabase, isolatedEnv, waitFor } from '@platform/testing';
 import { removeNamespace } from '../../../function-registry/src/testing/broker-cleanup';
 import { startRegistry } from '../../../function-registry/src/testing/start-registry';
@@ -104,6 +108,12 @@ describe('invocation proxy against a real HTTP server standing in for the invoke
     expect(res.headers['set-cookie']).toEqual(['a=1', 'b=2']);
     expect(last()).toMatchObject({ method: 'POST', url: '/invoke/hello?trace=1&x=a%20b' });
     expect(last().headers).toMatchObject({ 'x-custom': 'yes', 'content-type': 'application/json', 'x-forwarded-for': '127.0.0.1' });
+  });
+
+  it("presents the platform's internal credential to the invoker, whatever the client sent in its place", async () => {
+    const token = readFileSync(path.join(iso.dataDir, INTERNAL_TOKEN_FILE), 'utf8');
+    await request(gateways.open.url).post('/api/v1/functions/invoke/hello').set(INTERNAL_TOKEN_HEADER, 'forged').send({}).expect(201);
+    expect(last().headers[INTERNAL_TOKEN_HEADER]).toBe(token);
   });
 
   it('forwards HTTP-style invocations under /fn/{label} with their sub-path', async () => {

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import * as http from 'http';
-import { SETTINGS } from '@platform/config';
+import { InternalCredential, SETTINGS } from '@platform/config';
 import { toDomainError } from '@platform/messaging';
 import { FunctionAuthCache } from '../access/function-auth.cache';
 import { GatewayAccess, sendError } from '../access/gateway-access';
@@ -30,6 +30,7 @@ export class InvocationProxy implements OnApplicationShutdown {
     @Inject(SETTINGS) settings: GatewaySettingsValues,
     private readonly access: GatewayAccess,
     private readonly functionAuth: FunctionAuthCache,
+    private readonly credential: InternalCredential,
   ) {
     const url = new URL(settings.INVOKER_URL);
     if (url.protocol !== 'http:') throw new Error(`INVOKER_URL=${settings.INVOKER_URL} must be an http:// URL`);
@@ -100,6 +101,7 @@ export class InvocationProxy implements OnApplicationShutdown {
     if (remote) headers['x-forwarded-for'] = fwd ? `${fwd}, ${remote}` : remote;
     if (req.headers.host) headers['x-forwarded-host'] = req.headers.host;
     headers['x-forwarded-proto'] = 'http';
+    Object.assign(headers, this.credential.header());
 
     let upstream: http.ClientRequest;
     try {

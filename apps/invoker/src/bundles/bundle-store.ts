@@ -4,7 +4,7 @@ import * as path from 'path';
 import { Readable } from 'stream';
 import { randomBytes } from 'crypto';
 import { artifactPath, parseSha256Digest, StateError, UnavailableError, ValidationError } from '@platform/contracts';
-import { SETTINGS } from '@platform/config';
+import { InternalCredential, SETTINGS } from '@platform/config';
 import { BundleManifest, MANIFEST_PATH } from '@platform/runtimes';
 import { InvokerSettingsValues } from '../settings';
 import { WorkDirs } from '../workers/work-dirs';
@@ -40,6 +40,7 @@ export class BundleStore implements OnApplicationShutdown {
   constructor(
     @Inject(SETTINGS) private readonly settings: InvokerSettingsValues,
     private readonly dirs: WorkDirs,
+    private readonly credential: InternalCredential,
   ) {
     this.leases = new BundleLeases(dirs.bundles, path.basename(dirs.instance));
   }
@@ -167,7 +168,7 @@ export class BundleStore implements OnApplicationShutdown {
     const url = `${this.settings.BUILDER_URL.replace(/\/+$/, '')}${artifactPath(digest)}`;
     let res: Response;
     try {
-      res = await fetch(url, { signal: AbortSignal.timeout(120_000) });
+      res = await fetch(url, { headers: this.credential.header(), signal: AbortSignal.timeout(120_000) });
     } catch (err) {
       throw new UnavailableError(`bundle ${digest} is not in ${path.dirname(local)} and the builder at ${url} is unreachable (${(err as Error).message})`);
     }

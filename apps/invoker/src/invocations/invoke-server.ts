@@ -2,7 +2,8 @@ import { Injectable, Logger } from '@nestjs/common';
 import type { IncomingMessage, ServerResponse } from 'http';
 import { performance } from 'perf_hooks';
 import { randomUUID } from 'crypto';
-import { InvocationHeaders, TRIGGER_HEADER, ValidationError } from '@platform/contracts';
+import { INTERNAL_TOKEN_HEADER, internalTokenProblem, InvocationHeaders, TRIGGER_HEADER, UnauthorizedError, ValidationError } from '@platform/contracts';
+import { InternalCredential } from '@platform/config';
 import { toErrorBody } from '@platform/messaging';
 import { functionContract } from '@platform/runtimes';
 import { Deployed, DeploymentTable } from '../deployments/deployment-table';
@@ -47,6 +48,7 @@ export class InvokeServer {
     private readonly table: DeploymentTable,
     private readonly recorder: InvocationRecorder,
     private readonly knative: KnativeProxy,
+    private readonly credential: InternalCredential,
   ) {}
 
   /** Serves the request when it is an invocation; false lets the next handler (Nest) have it. */
@@ -54,6 +56,14 @@ export class InvokeServer {
     const url = req.url ?? '';
     const style = url.startsWith(INVOKE_PREFIX) ? 'data' : url.startsWith(HTTP_PREFIX) ? 'http' : undefined;
     if (!style) return false;
+    // Only the gateway and the deployer call here; the credential never reaches the function.
+    const given = req.headers[INTERNAL_TOKEN_HEADER];
+    delete req.headers[INTERNAL_TOKEN_HEADER];
+    if (!this.credential.matches(given)) {
+      res.shouldKeepAlive = false;
+      this.answerError(res, new UnauthorizedError(internalTokenProblem(given)));
+      return true;
+    }
     this.serve(req, res, style, url).catch((err) => this.answerError(res, err));
     return true;
   }

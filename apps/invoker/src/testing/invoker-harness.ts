@@ -4,7 +4,7 @@ import { NestFactory } from '@nestjs/core';
 import * as amqp from 'amqplib';
 import type { AddressInfo } from 'net';
 import { DeploymentPatterns, DeploymentView, eventExchange, FunctionPatterns, NotFoundError, PlatformEvent } from '@platform/contracts';
-import { CommonSettingsValues, SETTINGS, SettingsModule } from '@platform/config';
+import { CommonSettingsValues, InternalCredential, SETTINGS, SettingsModule } from '@platform/config';
 import { HttpErrorFilter, MessagingModule, RpcErrorFilter, rpcServerOptions } from '@platform/messaging';
 import { isolatedEnv, waitFor } from '@platform/testing';
 import { AppModule } from '../app.module';
@@ -154,9 +154,11 @@ export async function startInvoker(
   mountInvocations(app);
   await app.listen(0, '127.0.0.1');
   const url = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
+  const credential = app.get(InternalCredential).header();
 
   const request: InvokerHarness['request'] = async (method, path, body, headers = {}) => {
-    const res = await fetch(url + path, { method, body, headers });
+    // As the gateway and the deployer do: with the internal credential (a test may send another).
+    const res = await fetch(url + path, { method, body, headers: { ...credential, ...headers } });
     const bytes = Buffer.from(await res.arrayBuffer());
     const text = bytes.toString('utf8');
     let json: unknown;
