@@ -3,7 +3,7 @@ import { Test } from '@nestjs/testing';
 import amqplib from 'amqplib';
 import IORedis from 'ioredis';
 import { DEPLOY_RPC_TIMEOUT_MS, PlatformEvent, newEvent, EventNames } from '@platform/contracts';
-import { CommonSettingsValues, SETTINGS, SettingsModule } from '@platform/config';
+import { CommonSettingsValues, redisConnectionOptions, SETTINGS, SettingsModule } from '@platform/config';
 import { EventPublisher, EventSubscriber, MessagingModule, RpcClient, RpcClientsModule, RpcErrorFilter, rpcServerOptions } from '@platform/messaging';
 import { createTestDatabase, isolatedEnv } from '@platform/testing';
 import { AppModule } from '../src/app.module';
@@ -124,7 +124,7 @@ async function removeNamespace(env: Record<string, string>, extraQueues: string[
   for (const q of [...queues.map((q) => `${ns}.${q}`), ...extraQueues]) await ch.deleteQueue(q);
   for (const x of [`${ns}.events`, `${ns}.events.dlx`]) await ch.deleteExchange(x);
   await conn.close();
-  const redis = new IORedis(env.REDIS_URL);
+  const redis = new IORedis(redisConnectionOptions(env.REDIS_URL));
   const keys = await redis.keys(`${ns}:*`);
   if (keys.length) await redis.del(...keys);
   await redis.quit();

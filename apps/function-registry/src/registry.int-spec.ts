@@ -16,7 +16,7 @@ import {
   PlatformEvent,
   SecretView,
 } from '@platform/contracts';
-import { SettingsModule } from '@platform/config';
+import { redisConnectionOptions, SettingsModule } from '@platform/config';
 import { EventPublisher, EventSubscriber, MessagingModule, RpcClient, RpcClientsModule } from '@platform/messaging';
 import { createTestDatabase, isolatedEnv, waitFor } from '@platform/testing';
 import { BuildsService } from './builds/builds.service';
@@ -57,7 +57,7 @@ describe('function registry over real Postgres, RabbitMQ and Redis', () => {
       bindings: ['function.*', 'build.queued'],
       handler: async (events) => void seen.push(...events),
     });
-    queue = new Queue<BuildJobData>(buildQueueName(), { connection: { url: iso.env.REDIS_URL }, prefix: bullPrefix(iso.env.HKS_NAMESPACE) });
+    queue = new Queue<BuildJobData>(buildQueueName(), { connection: redisConnectionOptions(iso.env.REDIS_URL), prefix: bullPrefix(iso.env.HKS_NAMESPACE) });
     pg = new Client({ connectionString: db.url });
     await pg.connect();
   });

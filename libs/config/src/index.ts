@@ -1,3 +1,4 @@
 export * from './settings';
 export * from './settings.module';
 export * from './internal-token';
+export * from './redis-url';

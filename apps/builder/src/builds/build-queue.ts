@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { Job, Queue } from 'bullmq';
 import IORedis from 'ioredis';
 import { BuildJobData, buildQueueName, bullPrefix } from '@platform/contracts';
-import { SETTINGS } from '@platform/config';
+import { redisConnectionOptions, SETTINGS } from '@platform/config';
 import { HealthRegistry } from '@platform/observability';
 import { BuilderSettingsValues } from '../settings';
 
@@ -18,7 +18,7 @@ export class BuildQueue {
 
   constructor(@Inject(SETTINGS) settings: BuilderSettingsValues, health: HealthRegistry) {
     this.prefix = bullPrefix(settings.HKS_NAMESPACE);
-    this.connection = new IORedis(settings.REDIS_URL, { maxRetriesPerRequest: null });
+    this.connection = new IORedis({ ...redisConnectionOptions(settings.REDIS_URL), maxRetriesPerRequest: null });
     // Errors are retried by ioredis itself; listening keeps them from being thrown as unhandled.
     this.connection.on('error', () => undefined);
     this.queue = new Queue<BuildJobData>(buildQueueName(), { connection: this.connection, prefix: this.prefix });

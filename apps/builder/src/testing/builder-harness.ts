@@ -4,7 +4,7 @@ import { Queue } from 'bullmq';
 import IORedis from 'ioredis';
 import { randomUUID } from 'crypto';
 import { BuildJobData, BuildPatterns, buildQueueName, BuildView, bullPrefix, effectiveConfig, PlatformEvent } from '@platform/contracts';
-import { CommonSettingsValues, InternalCredential, SettingsModule, SETTINGS } from '@platform/config';
+import { CommonSettingsValues, InternalCredential, redisConnectionOptions, SettingsModule, SETTINGS } from '@platform/config';
 import { EventSubscriber, MessagingModule, RpcClient, RpcClientsModule, RpcErrorFilter, rpcServerOptions } from '@platform/messaging';
 import { createTestDatabase, isolatedEnv, waitFor } from '@platform/testing';
 import { BuilderModule } from '../app.module';
@@ -70,7 +70,7 @@ async function start(
     },
   });
 
-  const connection = new IORedis(iso.env.REDIS_URL, { maxRetriesPerRequest: null });
+  const connection = new IORedis({ ...redisConnectionOptions(iso.env.REDIS_URL), maxRetriesPerRequest: null });
   const queue = new Queue<BuildJobData>(buildQueueName(), { connection, prefix: bullPrefix(iso.env.HKS_NAMESPACE) });
   const rpc = client.get(RpcClient);
 

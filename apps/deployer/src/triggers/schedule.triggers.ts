@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/commo
 import { Job, Queue, Worker } from 'bullmq';
 import IORedis from 'ioredis';
 import { bullPrefix, ScheduleTrigger } from '@platform/contracts';
-import { SETTINGS } from '@platform/config';
+import { redisConnectionOptions, SETTINGS } from '@platform/config';
 import { DeployerSettingsValues } from '../settings';
 import { DeploymentStore } from '../deployments/deployment.store';
 import { invocationBudgetMs, InvokerClient } from './invoker.client';
@@ -32,8 +32,8 @@ export class ScheduleTriggers implements OnApplicationShutdown {
     private readonly invoker: InvokerClient,
   ) {
     const prefix = bullPrefix(settings.HKS_NAMESPACE);
-    this.queueConnection = new IORedis(settings.REDIS_URL, { maxRetriesPerRequest: null });
-    this.workerConnection = new IORedis(settings.REDIS_URL, { maxRetriesPerRequest: null });
+    this.queueConnection = new IORedis({ ...redisConnectionOptions(settings.REDIS_URL), maxRetriesPerRequest: null });
+    this.workerConnection = new IORedis({ ...redisConnectionOptions(settings.REDIS_URL), maxRetriesPerRequest: null });
     this.queue = new Queue(SCHEDULES_QUEUE, { connection: this.queueConnection, prefix });
   }
 

@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/commo
 import { Queue } from 'bullmq';
 import IORedis from 'ioredis';
 import { BuildJobData, buildQueueName, bullPrefix, UnavailableError } from '@platform/contracts';
-import { SETTINGS } from '@platform/config';
+import { redisConnectionOptions, SETTINGS } from '@platform/config';
 import { RegistrySettingsValues } from '../settings';
 
 /**
@@ -19,7 +19,7 @@ export class BuildQueue implements OnApplicationShutdown {
 
   constructor(@Inject(SETTINGS) settings: RegistrySettingsValues) {
     this.timeoutMs = settings.BUILD_QUEUE_TIMEOUT_MS;
-    this.redis = new IORedis(settings.REDIS_URL, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+    this.redis = new IORedis({ ...redisConnectionOptions(settings.REDIS_URL), enableOfflineQueue: false, maxRetriesPerRequest: 1 });
     this.redis.on('error', (err) => this.logThrottled(`Redis: ${err.message}`));
     this.queue = new Queue<BuildJobData>(buildQueueName(), { connection: this.redis, prefix: bullPrefix(settings.HKS_NAMESPACE) });
     this.queue.on('error', (err) => this.logThrottled(`build queue: ${err.message}`));
