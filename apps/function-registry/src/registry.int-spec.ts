@@ -5,6 +5,8 @@ import { randomUUID } from 'crypto';
 import { Client } from 'pg';
 import {
   BuildJobData,
+  BuildSource,
+  buildSourceDigest,
   buildQueueName,
   bullPrefix,
   effectiveConfig,
@@ -183,25 +185,32 @@ describe('function registry over real Postgres, RabbitMQ and Redis', () => {
   });
 
   describe('builds', () => {
-    it('marks the function BUILDING and puts a BullMQ job with everything the builder needs', async () => {
+    it('marks the function BUILDING and puts a BullMQ job that names the version and its digest, never its code', async () => {
       const f = await call<FunctionView>(FunctionPatterns.RequestBuild, { id: 'pyfiles' });
       expect(f.status).toBe('BUILDING');
       expect(f.build).toMatchObject({ status: 'QUEUED', version: 1 });
       const job = await queue.getJob(f.build!.id);
       expect(job?.name).toBe('build');
-      expect(job?.data).toEqual({
-        buildId: f.build!.id,
-        functionId: f.id,
-        label: 'pyfiles',
-        version: 1,
+      const source = {
         template: 'python',
         runtime: 'python3.11',
         family: 'python',
         files: { 'function.py': 'def handle(r):\n    return {"ok": True}\n', 'requirements.txt': '' },
         entrypoint: 'function.handle',
         config: effectiveConfig({ env: { GREETING: 'hi' }, scaling: { minInstances: 1 } }),
+      } as const;
+      expect(job?.data).toEqual({
+        buildId: f.build!.id,
+        functionId: f.id,
+        label: 'pyfiles',
+        version: 1,
+        sourceDigest: buildSourceDigest(source),
         requestedAt: expect.any(String),
       });
+      expect(JSON.stringify(job?.data)).not.toContain('def handle');
+      // The builder reads the code over RPC when it runs the job.
+      expect(await call(FunctionPatterns.GetBuildSource, { functionId: f.id, version: 1 })).toEqual(source);
+      await expect(call(FunctionPatterns.GetBuildSource, { functionId: f.id, version: 99 })).rejects.toMatchObject({ statusCode: 404 });
       await waitFor(() => seen.find((e) => e.name === 'build.queued' && e.functionId === f.id), { what: 'build.queued' });
       expect(seen.find((e) => e.name === 'build.queued' && e.functionId === f.id)).toMatchObject({ type: 'FUNCTION_BUILD', status: 'PENDING' });
     });
@@ -209,7 +218,10 @@ describe('function registry over real Postgres, RabbitMQ and Redis', () => {
     it('places handler code in the default file of the template', async () => {
       const f = await call<FunctionView>(FunctionPatterns.RequestBuild, { id: 'hello' });
       const job = await queue.getJob(f.build!.id);
-      expect(job?.data).toMatchObject({ files: { 'handler.js': 'module.exports = () => 2;' }, entrypoint: 'handler.*', family: 'node', version: 2 });
+      expect(job?.data).toMatchObject({ version: 2 });
+      const source = await call(FunctionPatterns.GetBuildSource, { functionId: f.id, version: 2 });
+      expect(source).toMatchObject({ files: { 'handler.js': 'module.exports = () => 2;' }, entrypoint: 'handler.*', family: 'node' });
+      expect(job?.data.sourceDigest).toBe(buildSourceDigest(source as BuildSource));
     });
 
     it('answers 409 when the function is already building', async () => {

@@ -15,8 +15,10 @@ export const FunctionPatterns = {
   Resolve: 'functions.resolve',
   /** What it takes to run the function's latest successful build (409 when it has none). */
   GetRuntimeSpec: 'functions.runtime-spec',
-  /** Marks the latest version BUILDING and queues a BullMQ build job. */
+  /** Marks the latest version BUILDING and queues a BullMQ build job (which names the version, without its code). */
   RequestBuild: 'functions.build',
+  /** The code and configuration of one version, for the builder running its job: BuildSourceQuery -> BuildSource. */
+  GetBuildSource: 'functions.build-source',
   /** Moves a function through DEPLOYING / READY / FAILED; used by the deployer. */
   SetDeploymentStatus: 'functions.set-deployment-status',
   /** Secrets: stored by the registry, referenced by name from a function's env. */

@@ -3,7 +3,7 @@ import { existsSync, promises as fs, readdirSync } from 'fs';
 import * as path from 'path';
 import { randomBytes } from 'crypto';
 import { version as typescriptVersion } from 'typescript';
-import { BuildJobData, BuildResultPayload, EventNames, newEvent, PlatformEvent } from '@platform/contracts';
+import { BuildInput, BuildResultPayload, EventNames, newEvent, PlatformEvent } from '@platform/contracts';
 import { SETTINGS } from '@platform/config';
 import { EventPublisher } from '@platform/messaging';
 import { BuildFailure, bundleDirectory, inputDigest, prepareWorkspace } from '@platform/runtimes';
@@ -27,7 +27,7 @@ export interface BuildOutcome {
 }
 
 /** Why job data cannot be built, or undefined when it can. */
-export function jobProblem(d: Partial<BuildJobData>): string | undefined {
+export function jobProblem(d: Partial<BuildInput>): string | undefined {
   if (!d || typeof d !== 'object') return 'the build job has no data';
   for (const key of ['buildId', 'functionId', 'label', 'template', 'runtime', 'family', 'entrypoint'] as const) {
     if (typeof d[key] !== 'string' || !d[key]) return `the build job has no ${key}`;
@@ -55,8 +55,9 @@ export class BuildRunner {
     private readonly events: EventPublisher,
   ) {}
 
-  async run(job: BuildJobData): Promise<BuildOutcome> {
-    const problem = jobProblem(job);
+  /** `sourceProblem`: why the job's source could not be had from the registry (the build then fails with it). */
+  async run(job: BuildInput, sourceProblem?: string): Promise<BuildOutcome> {
+    const problem = sourceProblem ?? jobProblem(job);
     if (problem && !(job?.buildId && job?.functionId)) throw new Error(`unusable build job: ${problem}`);
     await this.begin(job);
     const started = Date.now();
@@ -105,7 +106,7 @@ export class BuildRunner {
   }
 
   /** Creates the row, or resets it when BullMQ hands the same job out again after a crash. */
-  private async begin(job: BuildJobData): Promise<void> {
+  private async begin(job: BuildInput): Promise<void> {
     await this.builds.ds.query(
       `INSERT INTO "builder"."builds" ("id", "function_id", "label", "version", "status", "template", "runtime", "entrypoint", "started_at")
        VALUES ($1, $2, $3, $4, 'RUNNING', $5, $6, $7, now())
@@ -116,7 +117,7 @@ export class BuildRunner {
     );
   }
 
-  private inputDigestOf(job: BuildJobData, plan: ImagePlan | null): string {
+  private inputDigestOf(job: BuildInput, plan: ImagePlan | null): string {
     return inputDigest({
       builder: BUILDER_VERSION,
       template: job.template,
@@ -152,7 +153,7 @@ export class BuildRunner {
   }
 
   private async succeed(
-    job: BuildJobData,
+    job: BuildInput,
     started: number,
     r: { bundleDigest: string; bundleSize: number | null; image: string | null; imageDigest: string | null; cached: boolean },
   ): Promise<BuildOutcome> {
@@ -169,7 +170,7 @@ export class BuildRunner {
     return { status: 'SUCCEEDED', cached: r.cached, bundleDigest: r.bundleDigest, image: r.image };
   }
 
-  private async fail(job: BuildJobData, started: number, error: string): Promise<BuildOutcome> {
+  private async fail(job: BuildInput, started: number, error: string): Promise<BuildOutcome> {
     await this.builds.repo.update({ id: job.buildId }, { status: 'FAILED', error, finishedAt: new Date() });
     const row = await this.builds.repo.findOne({ where: { id: job.buildId } });
     const fullLog = row?.log ?? '';
@@ -179,7 +180,7 @@ export class BuildRunner {
     return { status: 'FAILED', cached: false, error };
   }
 
-  private event(job: BuildJobData, name: string, status: PlatformEvent['status'], extra: Partial<PlatformEvent>): PlatformEvent {
+  private event(job: BuildInput, name: string, status: PlatformEvent['status'], extra: Partial<PlatformEvent>): PlatformEvent {
     return newEvent({
       name,
       type: 'FUNCTION_BUILD',

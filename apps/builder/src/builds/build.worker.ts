@@ -1,6 +1,7 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { Job, Worker } from 'bullmq';
-import { BuildJobData, buildQueueName } from '@platform/contracts';
+import { BuildInput, BuildJobData, buildQueueName, BuildSource, BuildSourceQuery, buildSourceDigest, FunctionPatterns } from '@platform/contracts';
+import { RpcClient } from '@platform/messaging';
 import { SETTINGS } from '@platform/config';
 import { BuilderSettingsValues } from '../settings';
 import { BuildOutcome, BuildRunner } from './build-runner';
@@ -20,6 +21,7 @@ export class BuildWorker implements OnApplicationBootstrap, BeforeApplicationShu
     @Inject(SETTINGS) private readonly settings: BuilderSettingsValues,
     private readonly queue: BuildQueue,
     private readonly runner: BuildRunner,
+    private readonly rpc: RpcClient,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -35,11 +37,31 @@ export class BuildWorker implements OnApplicationBootstrap, BeforeApplicationShu
   }
 
   private async process(job: Job<BuildJobData>): Promise<BuildOutcome> {
-    const data = { ...job.data, buildId: job.data?.buildId ?? String(job.id) };
-    this.logger.log(`build ${data.buildId} of ${data.label} v${data.version} (${data.template}) started`);
-    const outcome = await this.runner.run(data);
-    this.logger.log(`build ${data.buildId} ${outcome.status}${outcome.cached ? ' (cached)' : ''}${outcome.error ? `: ${outcome.error}` : ''}`);
+    const ref = { ...job.data, buildId: job.data?.buildId ?? String(job.id) };
+    const { input, problem } = await this.withSource(ref);
+    this.logger.log(`build ${ref.buildId} of ${ref.label} v${ref.version}${input.template ? ` (${input.template})` : ''} started`);
+    const outcome = await this.runner.run(input, problem);
+    this.logger.log(`build ${ref.buildId} ${outcome.status}${outcome.cached ? ' (cached)' : ''}${outcome.error ? `: ${outcome.error}` : ''}`);
     return outcome;
+  }
+
+  /**
+   * The job names a version; its code comes from the registry now (Redis never holds it), and must be what the
+   * build was requested for. When it cannot be had, the build fails with the reason.
+   */
+  private async withSource(ref: BuildJobData): Promise<{ input: BuildInput; problem?: string }> {
+    const partial = ref as BuildInput;
+    if (!ref.functionId || !Number.isInteger(ref.version)) return { input: partial };
+    let source: BuildSource;
+    try {
+      source = await this.rpc.call<BuildSource>('function-registry', FunctionPatterns.GetBuildSource, { functionId: ref.functionId, version: ref.version } satisfies BuildSourceQuery);
+    } catch (err) {
+      return { input: partial, problem: `the source of ${ref.label} v${ref.version} could not be read from the registry: ${(err as Error).message}` };
+    }
+    if (ref.sourceDigest && buildSourceDigest(source) !== ref.sourceDigest) {
+      return { input: partial, problem: `the source of ${ref.label} v${ref.version} is not the one the build was requested for; request the build again` };
+    }
+    return { input: { ...ref, ...source } };
   }
 
   /**

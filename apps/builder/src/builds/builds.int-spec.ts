@@ -2,7 +2,9 @@ import { createHash, randomUUID } from 'crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'fs';
 import { tmpdir } from 'os';
 import * as path from 'path';
-import { BuildPatterns, BuildView, INTERNAL_TOKEN_HEADER } from '@platform/contracts';
+import IORedis from 'ioredis';
+import { redisConnectionOptions } from '@platform/config';
+import { BuildPatterns, BuildView, bullPrefix, INTERNAL_TOKEN_HEADER } from '@platform/contracts';
 import { readTar, TarEntry } from '@platform/runtimes';
 import { httpRoutes, samplePath, waitFor } from '@platform/testing';
 import { BuilderHarness, startBuilder } from '../testing/builder-harness';
@@ -185,6 +187,34 @@ describe('builder: real builds through BullMQ, Postgres and RabbitMQ', () => {
     await expect(b.rpc.call('builder', BuildPatterns.Get, { buildId: randomUUID() })).rejects.toMatchObject({ statusCode: 404 });
     await expect(b.rpc.call('builder', BuildPatterns.Get, {})).rejects.toMatchObject({ statusCode: 400, message: expect.stringContaining('buildId') });
     expect(await b.rpc.call('builder', BuildPatterns.ListForFunction, { functionId: randomUUID() })).toEqual([]);
+  });
+
+  it('keeps no source in Redis: the job names the version, the builder reads the code from the registry', async () => {
+    const marker = `source-marker-${randomUUID()}`;
+    const view = await b.build({ files: { 'handler.js': `module.exports.handle = () => '${marker}';\n` } });
+    expect(view.status).toBe('SUCCEEDED');
+    const job = await b.queue.getJob(view.id);
+    expect(Object.keys(job?.data ?? {}).sort()).toEqual(['buildId', 'functionId', 'label', 'requestedAt', 'sourceDigest', 'version']);
+    const redis = new IORedis(redisConnectionOptions(b.env.REDIS_URL));
+    try {
+      const keys = await redis.keys(`${bullPrefix(b.env.HKS_NAMESPACE)}:*`);
+      expect(keys.length).toBeGreaterThan(0);
+      for (const key of keys) {
+        const type = await redis.type(key);
+        const dump = type === 'hash' ? JSON.stringify(await redis.hgetall(key)) : type === 'string' ? await redis.get(key) : JSON.stringify(await redis.sort(key, 'ALPHA').catch(() => []));
+        expect({ key, hasSource: (dump ?? '').includes(marker) }).toEqual({ key, hasSource: false });
+      }
+    } finally {
+      redis.disconnect();
+    }
+    const files = await bundleOf(view);
+    expect(files.get('handler.js')?.data?.toString()).toContain(marker);
+  });
+
+  it('fails the build, saying so, when the source is not the one the build was requested for', async () => {
+    const view = await b.build({ files: { 'handler.js': 'module.exports.handle = () => 1;\n' }, sourceDigest: `sha256:${'0'.repeat(64)}` });
+    expect(view.status).toBe('FAILED');
+    expect(view.error).toContain('is not the one the build was requested for');
   });
 
   it('refuses (401) every HTTP route but health to a caller without the internal credential (routes read from the app)', async () => {

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { RpcClientsModule } from '@platform/messaging';
 import { ArtifactsModule } from '../artifacts/artifacts.module';
 import { ImageBuilder } from '../oci/image-builder';
 import { BuildQueue } from './build-queue';
@@ -8,7 +9,8 @@ import { BuildsController } from './builds.controller';
 import { BuildsService } from './builds.service';
 
 @Module({
-  imports: [ArtifactsModule],
+  // The registry answers for the code of the version a job names.
+  imports: [ArtifactsModule, RpcClientsModule.register(['function-registry'])],
   controllers: [BuildsController],
   providers: [BuildQueue, BuildsService, BuildRunner, BuildWorker, ImageBuilder],
   exports: [BuildsService],

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { BuildJobData, FUNCTION_PORT } from '@platform/contracts';
+import { BuildInput, FUNCTION_PORT } from '@platform/contracts';
 import { SETTINGS } from '@platform/config';
 import { BuildFailure, BuildLogSink, collectTree, parentDirectories, readTar, sha256Digest } from '@platform/runtimes';
 import { BuilderSettingsValues } from '../settings';
@@ -61,7 +61,7 @@ export class ImageBuilder {
   }
 
   /** Resolves the base image and the shim layer; fails the build clearly when no base is configured. */
-  async plan(job: BuildJobData, log: BuildLogSink): Promise<ImagePlan> {
+  async plan(job: BuildInput, log: BuildLogSink): Promise<ImagePlan> {
     const s = this.settings;
     const registry = s.HKS_OCI_REGISTRY as string;
     const family = job.family;

@@ -1,9 +1,24 @@
-import { INestApplication, Module } from '@nestjs/common';
+import { Controller, INestApplication, Module } from '@nestjs/common';
+import { MessagePattern, Payload } from '@nestjs/microservices';
 import { Test } from '@nestjs/testing';
 import { Queue } from 'bullmq';
 import IORedis from 'ioredis';
 import { randomUUID } from 'crypto';
-import { BuildJobData, BuildPatterns, buildQueueName, BuildView, bullPrefix, effectiveConfig, PlatformEvent } from '@platform/contracts';
+import {
+  BuildInput,
+  BuildJobData,
+  BuildPatterns,
+  buildQueueName,
+  BuildSource,
+  BuildSourceQuery,
+  buildSourceDigest,
+  BuildView,
+  bullPrefix,
+  effectiveConfig,
+  FunctionPatterns,
+  NotFoundError,
+  PlatformEvent,
+} from '@platform/contracts';
 import { CommonSettingsValues, InternalCredential, redisConnectionOptions, SettingsModule, SETTINGS } from '@platform/config';
 import { EventSubscriber, MessagingModule, RpcClient, RpcClientsModule, RpcErrorFilter, rpcServerOptions } from '@platform/messaging';
 import { createTestDatabase, isolatedEnv, waitFor } from '@platform/testing';
@@ -11,7 +26,8 @@ import { BuilderModule } from '../app.module';
 
 /**
  * The builder as it runs (HTTP, RPC on RabbitMQ, BullMQ worker, Postgres) plus what a caller has:
- * a BullMQ queue to add build jobs to (like the registry), an RPC client and a build.* subscriber.
+ * a BullMQ queue to add build jobs to (like the registry), the registry's answer for a job's source, an RPC client
+ * and a build.* subscriber.
  */
 export interface BuilderHarness {
   app: INestApplication;
@@ -23,8 +39,10 @@ export interface BuilderHarness {
   rpc: RpcClient;
   events: PlatformEvent[];
   queue: Queue<BuildJobData>;
-  /** Adds a build job and waits until the build is SUCCEEDED or FAILED. */
-  build(job: Partial<BuildJobData> & Pick<BuildJobData, 'files'>): Promise<BuildView>;
+  /** Source the stand-in registry answers with, by `${functionId}@${version}`. */
+  sources: Map<string, BuildSource>;
+  /** Keeps the source, adds a build job naming it (as the registry does) and waits until the build is SUCCEEDED or FAILED. */
+  build(job: Partial<BuildInput> & Pick<BuildInput, 'files'>): Promise<BuildView>;
   eventsOf(buildId: string): PlatformEvent[];
   close(): Promise<void>;
 }
@@ -54,10 +72,26 @@ async function start(
   await app.listen(0, '127.0.0.1');
   const url = await app.getUrl();
 
-  @Module({ imports: [SettingsModule.forRoot({}, iso.env), MessagingModule.forRoot('builder-test-client'), RpcClientsModule.register(['builder'])] })
+  const sources = new Map<string, BuildSource>();
+  @Controller()
+  class RegistryStandIn {
+    @MessagePattern(FunctionPatterns.GetBuildSource)
+    source(@Payload() q: BuildSourceQuery): BuildSource {
+      const found = sources.get(`${q.functionId}@${q.version}`);
+      if (!found) throw new NotFoundError(`function ${q.functionId} has no version ${q.version}`);
+      return found;
+    }
+  }
+  @Module({
+    imports: [SettingsModule.forRoot({}, iso.env), MessagingModule.forRoot('builder-test-client'), RpcClientsModule.register(['builder'])],
+    controllers: [RegistryStandIn],
+  })
   class ClientModule {}
   const clientRef = await Test.createTestingModule({ imports: [ClientModule] }).compile();
   const client = clientRef.createNestApplication({ logger: false });
+  client.useGlobalFilters(new RpcErrorFilter());
+  client.connectMicroservice(rpcServerOptions(client.get<CommonSettingsValues>(SETTINGS), 'function-registry'), { inheritAppConfig: true });
+  await client.startAllMicroservices();
   await client.init();
   const events: PlatformEvent[] = [];
   await client.get(EventSubscriber).subscribe({
@@ -74,8 +108,8 @@ async function start(
   const queue = new Queue<BuildJobData>(buildQueueName(), { connection, prefix: bullPrefix(iso.env.HKS_NAMESPACE) });
   const rpc = client.get(RpcClient);
 
-  const build = async (job: Partial<BuildJobData> & Pick<BuildJobData, 'files'>): Promise<BuildView> => {
-    const data: BuildJobData = {
+  const build = async (job: Partial<BuildInput> & Pick<BuildInput, 'files'>): Promise<BuildView> => {
+    const input: BuildInput = {
       buildId: randomUUID(),
       functionId: randomUUID(),
       label: 'fn',
@@ -86,8 +120,13 @@ async function start(
       entrypoint: 'handler.*',
       config: effectiveConfig({}),
       requestedAt: new Date().toISOString(),
+      sourceDigest: '',
       ...job,
     };
+    const { buildId, functionId, label, version, requestedAt, template, runtime, family, files, entrypoint, config } = input;
+    const source: BuildSource = { template, runtime, family, files, entrypoint, config };
+    sources.set(`${functionId}@${version}`, source);
+    const data: BuildJobData = { buildId, functionId, label, version, requestedAt, sourceDigest: job.sourceDigest ?? buildSourceDigest(source) };
     await queue.add('build', data, { jobId: data.buildId });
     // Waits for the result event (as the registry does), then reads the build once over RPC.
     await waitFor(
@@ -106,6 +145,7 @@ async function start(
     rpc,
     events,
     queue,
+    sources,
     build,
     eventsOf: (buildId) => events.filter((e) => (e.payload as { buildId?: string })?.buildId === buildId),
     close: async () => {

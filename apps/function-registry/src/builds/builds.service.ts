@@ -5,6 +5,12 @@ import { Repository } from 'typeorm';
 import {
   BuildJobData,
   BuildResultPayload,
+  BuildSource,
+  BuildSourceQuery,
+  buildSourceDigest,
+  NotFoundError,
+  runtimeFamily,
+  ValidationError,
   effectiveConfig,
   EventNames,
   FunctionStatus,
@@ -17,6 +23,7 @@ import {
 import { EventPublisher } from '@platform/messaging';
 import { buildFiles, row } from '../functions/function-rules';
 import { FunctionEntity } from '../functions/function.entity';
+import { FunctionVersionEntity } from '../functions/function-version.entity';
 import { toView } from '../functions/function-view';
 import { FunctionsService, SOURCE } from '../functions/functions.service';
 import { BuildQueue } from './build-queue';
@@ -30,6 +37,7 @@ export class BuildsService {
 
   constructor(
     @InjectRepository(FunctionEntity) private readonly repo: Repository<FunctionEntity>,
+    @InjectRepository(FunctionVersionEntity) private readonly versions: Repository<FunctionVersionEntity>,
     private readonly functions: FunctionsService,
     private readonly queue: BuildQueue,
     private readonly events: EventPublisher,
@@ -64,17 +72,13 @@ export class BuildsService {
       if (current.status === FunctionStatus.Building) throw alreadyBuilding(current);
       throw new StateError(`function ${f.label} changed while the build was requested; request the build again`);
     }
+    // A reference only: Redis never holds a function's code; the builder asks for it (GetBuildSource).
     const data: BuildJobData = {
       buildId,
       functionId: f.id,
       label: f.label,
       version: f.version,
-      template: f.template,
-      runtime: f.runtime,
-      family: f.family,
-      files: buildFiles(f),
-      entrypoint: f.entrypoint,
-      config: effectiveConfig(f.config),
+      sourceDigest: buildSourceDigest(sourceOf(f)),
       requestedAt: now.toISOString(),
     };
     try {
@@ -94,6 +98,17 @@ export class BuildsService {
       }),
     );
     return toView(await this.functions.find(f.id));
+  }
+
+  /** One version's code and configuration, for the builder running that version's job. */
+  async buildSource(q: Partial<BuildSourceQuery>): Promise<BuildSource> {
+    if (!q || !isUuid(q.functionId) || !Number.isInteger(q.version)) throw new ValidationError('name the build source: { functionId: <uuid>, version: <number> }');
+    const f = await this.repo.findOne({ where: { id: q.functionId } });
+    if (f && f.version === q.version) return sourceOf(f);
+    const v = await this.versions.findOne({ where: { functionId: q.functionId, version: q.version } });
+    const family = v && runtimeFamily(v.runtime);
+    if (!v || !family) throw new NotFoundError(`function ${q.functionId} has no version ${q.version}`);
+    return sourceOf({ ...v, family });
   }
 
   /** build.* from the builder. Results of a build that is no longer the latest are ignored. */
@@ -146,6 +161,10 @@ export class BuildsService {
         );
     return affected(rows) > 0;
   }
+}
+
+function sourceOf(f: Pick<FunctionEntity, 'template' | 'runtime' | 'family' | 'handler' | 'files' | 'entrypoint' | 'config'>): BuildSource {
+  return { template: f.template, runtime: f.runtime, family: f.family, files: buildFiles(f), entrypoint: f.entrypoint, config: effectiveConfig(f.config) };
 }
 
 function alreadyBuilding(f: FunctionEntity): StateError {

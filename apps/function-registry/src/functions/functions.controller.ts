@@ -1,6 +1,7 @@
 import { Controller } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
 import {
+  BuildSourceQuery,
   CreateFunctionDto,
   FunctionPatterns,
   FunctionStatus,
@@ -58,6 +59,11 @@ export class FunctionsController {
   @MessagePattern(FunctionPatterns.RequestBuild)
   build(@Payload() payload: unknown) {
     return this.builds.requestBuild(functionRef(payload));
+  }
+
+  @MessagePattern(FunctionPatterns.GetBuildSource)
+  buildSource(@Payload() payload: unknown) {
+    return this.builds.buildSource((payload ?? {}) as Partial<BuildSourceQuery>);
   }
 
   @MessagePattern(FunctionPatterns.GetRuntimeSpec)

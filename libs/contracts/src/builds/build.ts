@@ -1,3 +1,4 @@
+import { createHash } from 'crypto';
 import { EffectiveConfig } from '../functions/function-config.dto';
 import { RuntimeFamily, TemplateName } from '../functions/runtime';
 
@@ -11,12 +12,28 @@ export function bullPrefix(namespace: string): string {
   return `${namespace}:bull`;
 }
 
-/** Everything a build needs, so the builder never has to ask the registry. */
+/**
+ * A build job as it sits in Redis: a reference to the source, never the source itself. The builder asks the
+ * registry for it (FunctionPatterns.GetBuildSource) when it runs the job, and checks it against `sourceDigest`.
+ */
 export interface BuildJobData {
   buildId: string;
   functionId: string;
   label: string;
   version: number;
+  /** buildSourceDigest() of the source this build was requested for. */
+  sourceDigest: string;
+  requestedAt: string;
+}
+
+/** Payload of FunctionPatterns.GetBuildSource. */
+export interface BuildSourceQuery {
+  functionId: string;
+  version: number;
+}
+
+/** What a build works from: one version of a function's code and configuration. */
+export interface BuildSource {
   template: TemplateName;
   runtime: string;
   family: RuntimeFamily;
@@ -24,7 +41,21 @@ export interface BuildJobData {
   files: Record<string, string>;
   entrypoint: string;
   config: EffectiveConfig;
-  requestedAt: string;
+}
+
+/** A job with its source fetched: what the build runs on. */
+export type BuildInput = BuildJobData & BuildSource;
+
+/** sha256 of a build source, independent of key order: "sha256:<hex>". */
+export function buildSourceDigest(source: BuildSource): string {
+  const { template, runtime, family, files, entrypoint, config } = source;
+  return `sha256:${createHash('sha256').update(JSON.stringify(sorted({ template, runtime, family, files, entrypoint, config }))).digest('hex')}`;
+}
+
+function sorted(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(sorted);
+  if (v && typeof v === 'object') return Object.fromEntries(Object.keys(v).sort().map((k) => [k, sorted((v as Record<string, unknown>)[k])]));
+  return v;
 }
 
 export type BuildStatus = 'QUEUED' | 'RUNNING' | 'SUCCEEDED' | 'FAILED';
