@@ -41,7 +41,7 @@ export class Deployment {
   @Column('jsonb')
   spec: FunctionRuntimeSpec;
 
-  /** Resolved env (config env + secret values) of a local deployment; null for knative (secrets by reference). */
+  /** Plain env of a local deployment, never secret values (read from the registry when an invoker asks); null for knative. */
   @Column('jsonb', { nullable: true })
   env: Record<string, string> | null;
 
@@ -52,8 +52,8 @@ export class Deployment {
   updatedAt: Date;
 }
 
-/** The wire shape; `env` only when asked for (invokers), never for users or events. */
-export function toView(d: Deployment, withEnv = false): DeploymentView {
+/** The wire shape, without env (invokers get it, with the secret values, from DeploymentsService). */
+export function toView(d: Deployment): DeploymentView {
   const view: DeploymentView = {
     id: d.id,
     functionId: d.functionId,
@@ -69,6 +69,5 @@ export function toView(d: Deployment, withEnv = false): DeploymentView {
     createdAt: d.createdAt.toISOString(),
     updatedAt: d.updatedAt.toISOString(),
   };
-  if (withEnv && d.driver === 'local') view.env = d.env ?? {};
   return view;
 }

@@ -31,6 +31,20 @@ describe('deployments over RPC (real Postgres, RabbitMQ, Redis; HTTP invoker; RP
     expect(JSON.stringify(ready)).not.toContain('s3cr3t');
   });
 
+  it('keeps no secret value in its table: invokers get it, read from the registry, with the names of the secret variables', async () => {
+    const spec = h.registry.addFunction('secret-fn', { env: { MODE: 'x' }, secrets: [{ env: 'API_TOKEN', secret: 'api', key: 'token' }] });
+    h.registry.secrets.set(spec.functionId, { API_TOKEN: 'tok-at-rest-check' });
+    const view = await deploy(spec.functionId);
+    const [put] = h.invoker.deploymentCalls(spec.functionId);
+    expect(put.body).toMatchObject({ env: { MODE: 'x', API_TOKEN: 'tok-at-rest-check' }, secrets: ['API_TOKEN'] });
+    const rows: unknown[] = await h.deployer!.get(DataSource).query(`SELECT * FROM "deployer"."deployments" WHERE "function_id" = $1`, [spec.functionId]);
+    expect(rows).toHaveLength(1);
+    expect(JSON.stringify(rows)).not.toContain('tok-at-rest-check');
+    expect(await forFunction(spec.functionId)).toMatchObject({ id: view.id, env: { MODE: 'x', API_TOKEN: 'tok-at-rest-check' }, secrets: ['API_TOKEN'] });
+    const active = await h.call<DeploymentView[]>(DeploymentPatterns.ListActive, {});
+    expect(active.find((d) => d.id === view.id)).toMatchObject({ env: { MODE: 'x', API_TOKEN: 'tok-at-rest-check' }, secrets: ['API_TOKEN'] });
+  });
+
   it('tells invokers the deployment with its env, by id or label, and lists it as active', async () => {
     const spec = h.registry.addFunction('lookup-fn', { env: { A: '1' } });
     const view = await deploy('lookup-fn');

@@ -46,13 +46,10 @@ export class DeploymentsService {
     const spec = await this.registry.runtimeSpec(idOrLabel);
     const driverName: DeploymentDriverName = spec.config.target ?? (this.settings.DEPLOYER_DEFAULT_DRIVER as DeploymentDriverName);
     const driver = this.drivers.get(driverName);
-    let env: Record<string, string> | null = null;
-    if (driver.resolvesSecrets) {
-      const secrets = spec.config.secrets.length ? await this.registry.resolveSecrets(spec.functionId) : {};
-      env = { ...spec.config.env, ...secrets };
-    }
+    // The row keeps the plain env only; secret values go to the driver and are read again for each invoker's answer.
+    const resolved = driver.resolvesSecrets ? await this.resolvedEnv(spec.functionId, spec.config.env, spec.config.secrets.length > 0) : null;
 
-    const { deployment, previous } = await this.store.begin(spec, driverName, env, this.staleMs);
+    const { deployment, previous } = await this.store.begin(spec, driverName, resolved ? { ...spec.config.env } : null, this.staleMs);
     await this.events.publish(EventNames.DeploymentStarted, deployment);
     try {
       await this.registry.setStatus(spec.functionId, spec.version, FunctionStatus.Deploying);
@@ -65,7 +62,7 @@ export class DeploymentsService {
             throw new DeploymentFailure(`could not remove the previous ${previous.driver} deployment: ${(e as Error).message}`);
           });
       }
-      const { url } = await driver.deploy({ deploymentId: deployment.id, spec, env: env ?? {} });
+      const { url } = await driver.deploy({ deploymentId: deployment.id, spec, env: resolved?.env ?? {}, secrets: resolved?.secrets ?? [] });
       const ready = await this.store.transition(deployment.id, ['DEPLOYING'], 'READY', { url, reason: null });
       if (ready?.status !== 'READY') throw new DeploymentFailure(`deployment ${deployment.id} was changed by someone else while it deployed`);
       await this.triggers.reconcile(spec.functionId).catch((e) => {
@@ -148,15 +145,28 @@ export class DeploymentsService {
     return toView(d);
   }
 
-  /** For invokers: includes the resolved env of local deployments. */
+  /** For invokers: includes the resolved env of local deployments (secret values read from the registry now). */
   async getForFunction(idOrLabel: string): Promise<DeploymentView> {
     const d = await this.store.current(idOrLabel);
     if (!d) throw new NotFoundError(`function ${idOrLabel} is not deployed`);
-    return toView(d, true);
+    return this.forInvoker(d);
   }
 
   async listActive(driver?: DeploymentDriverName): Promise<DeploymentView[]> {
-    return (await this.store.listReady(driver)).map((d) => toView(d, true));
+    return Promise.all((await this.store.listReady(driver)).map((d) => this.forInvoker(d)));
+  }
+
+  private async forInvoker(d: Deployment): Promise<DeploymentView> {
+    const view = toView(d);
+    if (d.driver !== 'local') return view;
+    const { env, secrets } = await this.resolvedEnv(d.functionId, d.env ?? d.spec.config.env, d.spec.config.secrets.length > 0);
+    return { ...view, env, secrets };
+  }
+
+  /** The plain env with the function's secret values added, and which names those are. */
+  private async resolvedEnv(functionId: string, plain: Record<string, string>, hasSecrets: boolean): Promise<{ env: Record<string, string>; secrets: string[] }> {
+    const values = hasSecrets ? await this.registry.resolveSecrets(functionId) : {};
+    return { env: { ...plain, ...values }, secrets: Object.keys(values) };
   }
 
   /** Deployments a stopped deployer left DEPLOYING become FAILED, in the registry too. */

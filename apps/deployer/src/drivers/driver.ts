@@ -5,6 +5,8 @@ export interface DriverDeployRequest {
   spec: FunctionRuntimeSpec;
   /** Resolved env (config env + secret values); only the local driver gets it. */
   env: Record<string, string>;
+  /** Which variables of `env` hold secret values. */
+  secrets?: string[];
 }
 
 /** Where a function runs. `deploy` resolves once it answers invocations, or throws with a reason a person can act on. */

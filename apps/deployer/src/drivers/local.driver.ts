@@ -17,8 +17,8 @@ export class LocalDriver implements DeploymentDriver {
     private readonly invoker: InvokerClient,
   ) {}
 
-  async deploy({ deploymentId, spec, env }: DriverDeployRequest): Promise<{ url: string | null }> {
-    const body: InvokerDeploymentRequest = { deploymentId, spec, env };
+  async deploy({ deploymentId, spec, env, secrets }: DriverDeployRequest): Promise<{ url: string | null }> {
+    const body: InvokerDeploymentRequest = { deploymentId, spec, env, secrets };
     const res = await this.request('PUT', spec.functionId, body, this.settings.INVOKER_DEPLOY_TIMEOUT_MS);
     if (res.status !== 200) throw new DeploymentFailure(await this.invoker.errorMessage(res));
     return { url: `${this.invoker.base}${InvokerRoutes.invoke(spec.functionId)}` };

@@ -30,8 +30,11 @@ export interface DeploymentView {
   /**
    * Resolved environment (config env + secret values) of a local deployment. Only present in the answers of
    * GetForFunction and ListActive, which are meant for invokers: never pass it on to a user or into an event.
+   * The secret values are read from the registry for each answer; the deployer's table never holds them.
    */
   env?: Record<string, string>;
+  /** With `env`: the names of its variables whose values are secrets (the invoker masks them in captured logs). */
+  secrets?: string[];
   createdAt: string;
   updatedAt: string;
 }
@@ -55,6 +58,8 @@ export interface InvokerDeploymentRequest {
   deploymentId: string;
   spec: FunctionRuntimeSpec;
   env: Record<string, string>;
+  /** Names of the variables of `env` whose values are secrets: kept in memory only, masked in captured logs. */
+  secrets?: string[];
 }
 
 /** Header on invocations the deployer makes for a trigger. */
