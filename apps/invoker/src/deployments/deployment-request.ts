@@ -13,6 +13,8 @@ export interface DeploymentOrder {
   deploymentId: string;
   spec: FunctionRuntimeSpec;
   env: Record<string, string>;
+  /** Names of the variables of `env` whose values are secrets: held in memory only, masked in captured logs. */
+  secrets: string[];
   driver: DeploymentDriverName;
   /** Knative Service URL (driver knative). */
   url: string | null;
@@ -83,6 +85,8 @@ export function parseOrder(pathId: string, body: unknown, driver: DeploymentDriv
   }
   const env = body.env ?? {};
   if (!isObject(env) || Object.values(env).some((v) => typeof v !== 'string')) problems.push('env must be an object of string values');
+  const secrets = body.secrets ?? [];
+  if (!Array.isArray(secrets) || secrets.some((n) => typeof n !== 'string')) problems.push('secrets must be a list of the names of env variables that hold secrets');
   if (driver === 'knative' && !url) problems.push('a knative deployment needs its url');
   if (problems.length) throw new ValidationError(problems.join('; '), problems);
   const s = spec as unknown as FunctionRuntimeSpec;
@@ -90,6 +94,8 @@ export function parseOrder(pathId: string, body: unknown, driver: DeploymentDriv
     deploymentId: body.deploymentId as string,
     spec: { ...s, config: normalizeConfig(s.config) },
     env: env as Record<string, string>,
+    // The names the order gives, and those the spec maps secrets to (an older deployer sends no list).
+    secrets: [...new Set([...(secrets as string[]), ...(s.config?.secrets ?? []).map((r) => r.env)])].filter((n) => n in (env as object)),
     driver,
     url,
   };

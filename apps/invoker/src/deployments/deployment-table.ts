@@ -78,7 +78,7 @@ export class DeploymentTable implements OnApplicationShutdown {
   }
 
   orderOf(view: DeploymentView): DeploymentOrder {
-    return parseOrder(view.functionId, { deploymentId: view.id, spec: view.spec, env: view.env ?? {} }, view.driver, view.url);
+    return parseOrder(view.functionId, { deploymentId: view.id, spec: view.spec, env: view.env ?? {}, secrets: view.secrets ?? [] }, view.driver, view.url);
   }
 
   private async notDeployed(idOrLabel: string, status?: string): Promise<DomainError> {

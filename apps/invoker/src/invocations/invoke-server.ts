@@ -10,6 +10,8 @@ import { Deployed, DeploymentTable } from '../deployments/deployment-table';
 import { InvocationFacts, InvocationRecorder, Trigger } from './invocation-recorder';
 import { KnativeProxy } from './knative-proxy';
 import { failure, InvocationOutcome } from './outcome';
+import { SecretMask } from './secret-mask';
+import type { DeploymentOrder } from '../deployments/deployment-request';
 
 const INVOKE_PREFIX = '/invoke/';
 const HTTP_PREFIX = '/http/';
@@ -43,6 +45,8 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer | typeof 
 @Injectable()
 export class InvokeServer {
   private readonly logger = new Logger(InvokeServer.name);
+  /** One mask per deployment order: its secrets' values, replaced in what is recorded of each invocation. */
+  private readonly masks = new WeakMap<DeploymentOrder, SecretMask>();
 
   constructor(
     private readonly table: DeploymentTable,
@@ -116,7 +120,19 @@ export class InvokeServer {
     const outcome = deployed.pool
       ? await deployed.pool.invoke(input, facts.invocationId)
       : await this.knative.invoke(deployed.order.url!, spec, { style, method: req.method ?? 'GET', path: rest, query: qs, headers: req.headers, body, invocationId: facts.invocationId });
-    this.answer(res, outcome, facts, started);
+    this.answer(res, this.masked(outcome, deployed.order), facts, started);
+  }
+
+  /**
+   * The outcome with the function's secret values masked in its logs and error, and in the body of a failure (the
+   * platform writes that one, quoting the error); what the handler itself returns is left as it is.
+   */
+  private masked(o: InvocationOutcome, order: DeploymentOrder): InvocationOutcome {
+    let mask = this.masks.get(order);
+    if (!mask) this.masks.set(order, (mask = new SecretMask(order.env, order.secrets)));
+    if (mask.empty) return o;
+    const body = o.error === undefined ? o.body : Buffer.from(mask.apply(o.body.toString('utf8')));
+    return { ...o, body, logs: mask.apply(o.logs), error: mask.apply(o.error) };
   }
 
   private answer(res: ServerResponse, o: InvocationOutcome, facts: InvocationFacts, started: number): void {

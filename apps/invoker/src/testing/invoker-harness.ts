@@ -99,7 +99,8 @@ export interface InvokerHarness {
   tap: EventTap;
   directory: PlatformDirectory;
   /** Writes a bundle and PUTs the deployment; resolves with the spec once the invoker answered 200. */
-  deploy(o: { label: string; family: RuntimeFamily; entrypoint: string; files: Record<string, string | Buffer>; config?: FunctionConfigDto }): Promise<TestFunction>;
+  /** `secrets`: env variables sent as secret values, as the deployer does for a function's secrets. */
+  deploy(o: { label: string; family: RuntimeFamily; entrypoint: string; files: Record<string, string | Buffer>; config?: FunctionConfigDto; secrets?: Record<string, string> }): Promise<TestFunction>;
   request(method: string, path: string, body?: string | Buffer, headers?: Record<string, string>): Promise<{ status: number; headers: Headers; body: Buffer; text: string; json: any }>;
   close(): Promise<void>;
 }
@@ -181,7 +182,7 @@ export async function startInvoker(
     async deploy(o) {
       const bundleDigest = await writeBundle(iso.dataDir, o.family, o.entrypoint, o.files);
       const fn = runtimeSpec({ label: o.label, family: o.family, entrypoint: o.entrypoint, bundleDigest, config: o.config });
-      const res = await request('PUT', `/deployments/${fn.spec.functionId}`, JSON.stringify({ deploymentId: fn.deploymentId, spec: fn.spec, env: o.config?.env ?? {} }), {
+      const res = await request('PUT', `/deployments/${fn.spec.functionId}`, JSON.stringify({ deploymentId: fn.deploymentId, spec: fn.spec, env: { ...(o.config?.env ?? {}), ...(o.secrets ?? {}) }, secrets: Object.keys(o.secrets ?? {}) }), {
         'content-type': 'application/json',
       });
       if (res.status !== 200) throw new Error(`deploying ${o.label} answered ${res.status}: ${res.text}`);
