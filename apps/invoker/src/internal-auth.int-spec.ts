@@ -1,8 +1,13 @@
-import { readFileSync } from 'fs';
+import { mkdtempSync, readFileSync, rmSync } from 'fs';
+import { createServer, IncomingHttpHeaders, Server } from 'http';
+import type { AddressInfo } from 'net';
+import { tmpdir } from 'os';
 import * as path from 'path';
+import { randomUUID } from 'crypto';
 import { INTERNAL_TOKEN_FILE } from '@platform/config';
 import { INTERNAL_TOKEN_HEADER } from '@platform/contracts';
 import { httpRoutes, samplePath } from '@platform/testing';
+import { runtimeSpec, writeBundle } from './testing/bundles';
 import { InvokerHarness, startInvoker } from './testing/invoker-harness';
 
 const PROBES = new Set(['/healthz', '/readyz']);
@@ -13,8 +18,28 @@ describe('invoker: every internal route needs the internal credential (routes re
   /** The Nest routes, plus the two invocation prefixes the plain-http InvokeServer serves in front of Nest. */
   let routes: { method: string; path: string }[];
 
+  /** Stands in for the builder: serves bundles from its own directory, only to a caller with the credential. */
+  const builderDir = mkdtempSync(path.join(tmpdir(), 'hks-fake-builder-'));
+  const builderSaw: IncomingHttpHeaders[] = [];
+  let builder: Server;
+
   beforeAll(async () => {
-    inv = await startInvoker();
+    builder = createServer((req, res) => {
+      builderSaw.push(req.headers);
+      if (req.headers[INTERNAL_TOKEN_HEADER] !== token) {
+        res.writeHead(401).end();
+        return;
+      }
+      const hex = (req.url ?? '').split('/').pop() ?? '';
+      try {
+        const tar = readFileSync(path.join(builderDir, 'artifacts', 'sha256', `${hex}.tar`));
+        res.writeHead(200, { 'content-type': 'application/x-tar' }).end(tar);
+      } catch {
+        res.writeHead(404).end();
+      }
+    });
+    await new Promise<void>((resolve) => builder.listen(0, '127.0.0.1', resolve));
+    inv = await startInvoker({ BUILDER_URL: `http://127.0.0.1:${(builder.address() as AddressInfo).port}` });
     await inv.deploy({
       label: 'header-echo',
       family: 'node',
@@ -31,6 +56,8 @@ describe('invoker: every internal route needs the internal credential (routes re
 
   afterAll(async () => {
     await inv?.close();
+    await new Promise((resolve) => builder?.close(resolve));
+    rmSync(builderDir, { recursive: true, force: true });
   });
 
   const call = (method: string, path: string, headers: Record<string, string>) =>
@@ -63,6 +90,17 @@ describe('invoker: every internal route needs the internal credential (routes re
     // The deployment is still there: the sample DELETE named no deployed function.
     const res = await inv.request('GET', '/deployments');
     expect(res.status).toBe(200);
+  });
+
+  it('presents the credential to the builder when it downloads a bundle it does not have', async () => {
+    const bundleDigest = await writeBundle(builderDir, 'node', 'handler.handle', { 'handler.js': 'module.exports.handle = async () => ({ fetched: true });\n' });
+    const fn = runtimeSpec({ label: 'from-builder', family: 'node', entrypoint: 'handler.handle', bundleDigest, functionId: randomUUID() });
+    const put = await inv.request('PUT', `/deployments/${fn.spec.functionId}`, JSON.stringify({ deploymentId: fn.deploymentId, spec: fn.spec, env: {} }), { 'content-type': 'application/json' });
+    expect(put.status).toBe(200);
+    expect(builderSaw.length).toBeGreaterThan(0);
+    expect(builderSaw.every((h) => h[INTERNAL_TOKEN_HEADER] === token)).toBe(true);
+    const res = await inv.request('POST', '/invoke/from-builder', '{}', { 'content-type': 'application/json' });
+    expect(res.json).toEqual({ fetched: true });
   });
 
   it('does not pass the credential on to the function', async () => {
