@@ -146,7 +146,11 @@ export class EventJournal {
 
   private kick(): void {
     if (this.cycle) return;
-    this.cycle = this.runCycles().finally(() => (this.cycle = undefined));
+    this.cycle = this.runCycles().finally(() => {
+      this.cycle = undefined;
+      // Appended after the loop's last look and before this: not left waiting.
+      if (this.queue.length || (this.acks.length && this.current)) this.kick();
+    });
   }
 
   /** Group commit: everything queued while the previous write and fsync ran goes out in the next one. */
