@@ -120,12 +120,32 @@ function loadGenerator(url) {
   return JSON.parse(r.stdout);
 }
 
+/** Calibration: what the disk alone charges for one durable 1.5 KB write (in place, O_DSYNC), right now. */
+function diskSync(dir) {
+  const file = path.join(dir, `hks-bench-dsync-${process.pid}`);
+  const fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_DSYNC, 0o600);
+  const block = Buffer.alloc(1536, 0x61);
+  fs.writeSync(fd, Buffer.alloc(1 << 20), 0, 1 << 20, 0);
+  const times = [];
+  for (let i = 0; i < 300; i++) {
+    const t = process.hrtime.bigint();
+    fs.writeSync(fd, block, 0, block.length, (i * block.length) % (1 << 20));
+    times.push(Number(process.hrtime.bigint() - t) / 1000);
+  }
+  fs.closeSync(fd);
+  fs.rmSync(file, { force: true });
+  return stats(times);
+}
+
 async function main() {
   const fsType = spawnSync('df', ['-T', process.env.BENCH_DATA_DIR || os.tmpdir()], { encoding: 'utf8' }).stdout.trim().split('\n').pop().split(/\s+/)[1];
   console.log(`hks event journal bench  ${new Date().toISOString()}  ${os.cpus().length} CPU(s)  load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}  journal on ${fsType}`);
   const invokers = [await startInvoker('fsync'), await startInvoker('off')];
   try {
+    const dir = process.env.BENCH_DATA_DIR || os.tmpdir();
+    const diskBefore = diskSync(dir);
     const [on, off] = await warmLatency(invokers.map((i) => i.url));
+    const diskAfter = diskSync(dir);
     const runs = [[], []];
     for (let round = 0; round < 2; round++) invokers.forEach((inv, i) => runs[i].push(loadGenerator(inv.url)));
     const best = (list) => list.reduce((a, b) => (b.rps > a.rps ? b : a));
@@ -134,6 +154,7 @@ async function main() {
     console.log(`\nwarm invocation latency, invoker called directly (one keep-alive connection, sequential, n=${WARM_N} each, ${ROUNDS} alternating rounds)`);
     console.log(`  journal off (events batched to the broker)    p50 ${us(off.p50).padStart(9)}   p99 ${us(off.p99).padStart(9)}`);
     console.log(`  journal fsync (durable before the answer)     p50 ${us(on.p50).padStart(9)}   p99 ${us(on.p99).padStart(9)}   p50 +${us(on.p50 - off.p50)} (${(on.p50 / off.p50).toFixed(2)}x)  p99 ${(on.p99 / off.p99).toFixed(2)}x`);
+    console.log(`  calibration: one durable 1.5 KB write on the same disk, before / after: p50 ${us(diskBefore.p50)} / ${us(diskAfter.p50)}   p99 ${us(diskBefore.p99)} / ${us(diskAfter.p99)}`);
     console.log(`\nthroughput (${CONNECTIONS} keep-alive connections, ${SECONDS} s, load generator in its own process, best of 2)`);
     const row = (name, r) => `  ${name.padEnd(46)} ${r.rps.toFixed(0).padStart(7)} req/s   p50 ${(r.latencyUs.p50 / 1000).toFixed(2)} ms   p99 ${(r.latencyUs.p99 / 1000).toFixed(2)} ms${r.errors ? `   (${r.errors} errors)` : ''}`;
     console.log(row('journal off', tOff));
