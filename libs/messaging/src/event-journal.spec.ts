@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, rmSync } from 'fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import * as path from 'path';
 import { newEvent, PlatformEvent } from '@platform/contracts';
@@ -30,6 +30,11 @@ describe('EventJournal', () => {
     await next.dropRecovered(earlier);
     await next.close();
     expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('refuses a journal another running process owns', async () => {
+    writeFileSync(path.join(dir, 'owner.pid'), String(process.ppid));
+    await expect(new EventJournal(dir).open()).rejects.toThrow(`belongs to process ${process.ppid}, which is running: give each process its own HKS_DATA_DIR`);
   });
 
   it('rotates segments and deletes each once all its events are released', async () => {

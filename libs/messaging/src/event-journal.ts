@@ -7,6 +7,17 @@ import { PlatformEvent } from '@platform/contracts';
 const SEGMENT_BYTES = 4 * 1024 * 1024;
 const SEGMENT_SUFFIX = '.wal';
 
+const OWNER_FILE = 'owner.pid';
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /** Where an appended group of events sits, to release it once the broker has them. */
 export interface JournalTicket {
   readonly segment: number;
@@ -54,6 +65,7 @@ export class EventJournal {
   /** Opens the journal; resolves with the segments of an earlier process (to replay, then `dropRecovered`). */
   async open(): Promise<number[]> {
     await fs.mkdir(this.dir, { recursive: true, mode: 0o700 });
+    await this.claim();
     const earlier = (await fs.readdir(this.dir))
       .filter((f) => f.endsWith(SEGMENT_SUFFIX))
       .map((f) => Number(f.slice(0, -SEGMENT_SUFFIX.length)))
@@ -61,6 +73,24 @@ export class EventJournal {
       .sort((a, b) => a - b);
     this.nextSeq = (earlier[earlier.length - 1] ?? 0) + 1;
     return earlier;
+  }
+
+  /** One live process per journal: a second one would take the first one's segments for a crashed process's. */
+  private async claim(): Promise<void> {
+    const owner = path.join(this.dir, OWNER_FILE);
+    let pid = 0;
+    try {
+      pid = Number((await fs.readFile(owner, 'utf8')).trim());
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    if (pid > 0 && pid !== process.pid && processAlive(pid)) {
+      throw new Error(
+        `the event journal ${this.dir} belongs to process ${pid}, which is running: give each process its own HKS_DATA_DIR ` +
+          `(or remove ${owner} if that process is not one of ours)`,
+      );
+    }
+    await fs.writeFile(owner, String(process.pid), { mode: 0o600 });
   }
 
   /** The events of earlier segments that were not marked handed over, oldest first. */
@@ -138,6 +168,7 @@ export class EventJournal {
       await spare.handle.close();
       await fs.rm(spare.file, { force: true });
     }
+    await fs.rm(path.join(this.dir, OWNER_FILE), { force: true });
   }
 
   private fileOf(seq: number): string {
