@@ -118,6 +118,52 @@ describe('invoker: the function contract in sandboxed workers (real bwrap, real 
     expect(res.json.message).toMatch(/not valid JSON/);
   });
 
+  it('answers 400 naming the nesting limit for deeply nested JSON, data style and HTTP style, and keeps serving', async () => {
+    const arrays = await inv.request('POST', '/invoke/ts-echo', '['.repeat(5000) + ']'.repeat(5000), JSON_HEADERS);
+    expect(arrays.status).toBe(400);
+    expect(arrays.json.message).toContain('deeper than 64 levels');
+    const objects = await inv.request('POST', '/http/js-hello/x', '{"a":'.repeat(5000), JSON_HEADERS);
+    expect(objects.status).toBe(400);
+    expect(objects.json.message).toContain('deeper than 64 levels');
+    // Without a content type the contract still tries JSON (data style: any text; HTTP style: an object).
+    const noType = await inv.request('POST', '/invoke/ts-echo', Buffer.from('['.repeat(5000) + ']'.repeat(5000)));
+    expect(noType.status).toBe(400);
+    const noTypeHttp = await inv.request('POST', '/http/js-hello/x', Buffer.from('{"a":'.repeat(5000)));
+    expect(noTypeHttp.status).toBe(400);
+    // As plain text it is not parsed: the handler gets the text.
+    const text = await inv.request('POST', '/invoke/ts-echo', '['.repeat(5000), { 'content-type': 'text/plain' });
+    expect(text).toMatchObject({ status: 200, json: { echoed: '['.repeat(5000) } });
+    const ok = await inv.request('POST', '/invoke/ts-echo', JSON.stringify({ data: [[[1]]] }), JSON_HEADERS);
+    expect(ok).toMatchObject({ status: 200, json: { echoed: [[[1]]] } });
+  });
+
+  it('answers 400 for a NUL byte or invalid UTF-8 in a JSON body or in the function name', async () => {
+    const nul = await inv.request('POST', '/invoke/ts-echo', '{"data":"a\u0000b"}', JSON_HEADERS);
+    expect(nul.status).toBe(400);
+    expect(nul.json.message).toContain('NUL');
+    const escaped = await inv.request('POST', '/invoke/ts-echo', '{"data":"a\\u0000b"}', JSON_HEADERS);
+    expect(escaped).toMatchObject({ status: 200, json: { echoed: 'a\u0000b' } });
+    const latin1 = await inv.request('POST', '/http/js-hello/', Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xff, 0x22, 0x7d]), JSON_HEADERS);
+    expect(latin1.status).toBe(400);
+    expect(latin1.json.message).toContain('not valid UTF-8');
+    for (const name of ['%00', 'ts-echo%00', '%ff', '%c3%28']) {
+      const res = await inv.request('GET', `/invoke/${name}`);
+      expect({ name, status: res.status }).toEqual({ name, status: 400 });
+      expect(res.json.message).toContain('is not a valid path');
+    }
+    expect((await inv.request('GET', '/invoke/ts-echo?a=1')).status).toBe(200);
+  });
+
+  it('answers 400 naming the limit for a deeply nested deployment body', async () => {
+    const res = await inv.request('PUT', `/deployments/${randomUUID()}`, '{"spec":'.repeat(5000) + '1' + '}'.repeat(5000), JSON_HEADERS);
+    expect(res.status).toBe(400);
+    expect(res.json.message).toContain('deeper than 64 levels');
+    const nul = await inv.request('PUT', `/deployments/${randomUUID()}`, '{"deploymentId":"\u0000"}', JSON_HEADERS);
+    expect(nul.status).toBe(400);
+    expect(nul.json.message).toContain('NUL');
+    expect((await inv.request('GET', '/deployments')).status).toBe(200);
+  });
+
   it('answers 413 naming the limit when a request is larger than the function accepts, and records the FAILURE', async () => {
     await inv.deploy({ label: 'small-input', family: 'node', entrypoint: 'handler.*', files: { 'handler.js': 'module.exports = (d) => d;' }, config: { resources: { maxRequestBytes: 100 } } });
     const res = await inv.request('POST', '/invoke/small-input', JSON.stringify({ data: 'x'.repeat(200) }), JSON_HEADERS);

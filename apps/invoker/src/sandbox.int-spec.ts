@@ -67,14 +67,25 @@ describe('invoker: hostile functions are contained', () => {
       family: 'node',
       entrypoint: 'handler.handle',
       files: {
+        // The shell may itself die when a fork fails at the limit: the handler starts it again, so the bomb
+        // presses against the limit until the time limit stops the invocation (never answering on its own).
         'handler.js': `const { spawn } = require('child_process');
-          module.exports.handle = () => new Promise((resolve) => {
-            spawn('/bin/sh', ['-c', 'bomb() { bomb | bomb & }; bomb; sleep 60'], { stdio: 'ignore' }).on('exit', resolve);
+          module.exports.handle = () => new Promise(() => {
+            const bomb = () => {
+              let again = false;
+              const restart = () => { if (!again) { again = true; setTimeout(bomb, 20); } };
+              spawn('/bin/sh', ['-c', 'bomb() { bomb | bomb & }; bomb; sleep 60'], { stdio: 'ignore' }).once('error', restart).once('exit', restart);
+            };
+            bomb();
           });`,
       },
       config: { resources: { timeoutMs: 2000, maxProcesses: 16 } },
     });
-    const res = await inv.request('GET', '/invoke/fork-bomb');
+    const bombing = inv.request('GET', '/invoke/fork-bomb');
+    await new Promise((r) => setTimeout(r, 700));
+    // While the bomb runs, other functions answer.
+    expect((await inv.request('GET', '/invoke/healthy')).status).toBe(200);
+    const res = await bombing;
     expect(res.status).toBe(504);
     const event = await failureOf(res);
     expect(event).toMatchObject({ status: 'FAILURE', metadata: { reason: 'timeout' } });

@@ -31,6 +31,21 @@ export const InvokerSettings = {
   },
   INVOKER_SLIRP4NETNS: { kind: 'string', default: '/usr/bin/slirp4netns', description: 'The slirp4netns binary that gives functions with network egress their network' },
   INVOKER_LOAD_TIMEOUT_MS: { kind: 'int', default: 30_000, description: 'How long a worker may take to load a function (its module-level code)' },
+  INVOKER_EVENT_JOURNAL: {
+    kind: 'enum',
+    default: 'fsync',
+    values: ['fsync', 'off'],
+    description:
+      'Invocation events are written to a local write-ahead log ($HKS_DATA_DIR/wal, group commit with fdatasync) before the answer ' +
+      'goes out, and replayed at start when the broker did not get them; "off" answers without waiting (events can be lost on a crash)',
+  },
+  INVOKER_SHUTDOWN_GRACE_MS: {
+    kind: 'int',
+    default: 20_000,
+    description:
+      'On SIGTERM, how long the invoker drains: new invocations get 503, running ones may finish until ~3 s before this, the rest are ' +
+      'cut (503) and every event handed to the broker; keep it below the orchestrator\'s grace period (Kubernetes: 30 s)',
+  },
 } as const satisfies SettingsSchema;
 
 export type InvokerSettingsValues = SettingsOf<typeof InvokerSettings & typeof CommonSettings>;

@@ -55,7 +55,7 @@ export class EventPublisher implements OnModuleInit, OnApplicationShutdown {
 
   /** For hot paths: hand the event over and do not wait for it. */
   emit(event: PlatformEvent): void {
-    void this.publish(event);
+    this.emitMany([event]);
   }
 
   /**
@@ -70,7 +70,8 @@ export class EventPublisher implements OnModuleInit, OnApplicationShutdown {
         await this.spool.append(group);
       });
       this.inFlight.add(p);
-      void p.finally(() => this.inFlight.delete(p));
+      const done = () => void this.inFlight.delete(p);
+      p.then(done, done);
       return p;
     });
     return Promise.all(all).then(() => undefined);
@@ -78,7 +79,7 @@ export class EventPublisher implements OnModuleInit, OnApplicationShutdown {
 
   /** publishMany without waiting, for hot paths. */
   emitMany(events: PlatformEvent[]): void {
-    if (events.length) void this.publishMany(events);
+    if (events.length) this.publishMany(events).catch((err) => this.logger.error(`${events.length} events neither confirmed nor spooled: ${(err as Error).message}`));
   }
 
   /** One broker message: the event itself, or an array of events that share a name. */
@@ -122,7 +123,7 @@ export class EventPublisher implements OnModuleInit, OnApplicationShutdown {
   }
 
   async flush(): Promise<void> {
-    await Promise.all([...this.inFlight]);
+    await Promise.allSettled([...this.inFlight]);
   }
 
   /** Before the connection closes (onApplicationShutdown): a channel closed after it never completes. */

@@ -1,6 +1,10 @@
-import { BeforeApplicationShutdown, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleInit } from '@nestjs/common';
+import * as os from 'os';
+import * as path from 'path';
 import { EventNames, InvocationMetadata, newEvent, PlatformEvent } from '@platform/contracts';
-import { EventPublisher } from '@platform/messaging';
+import { SETTINGS } from '@platform/config';
+import { EventJournal, EventPublisher, JournalTicket } from '@platform/messaging';
+import type { InvokerSettingsValues } from '../settings';
 import { functionContract } from '@platform/runtimes';
 import type { InvocationOutcome } from './outcome';
 
@@ -9,6 +13,8 @@ export const EVENT_FIELD_LIMIT = 64 * 1024;
 /** Events are handed to the broker in small batches: one wake-up of the broker for many invocations. */
 const FLUSH_MS = 25;
 const FLUSH_AT = 256;
+/** Recovered events go back to the broker this many at a time. */
+const REPLAY_CHUNK = 500;
 
 export type Trigger = NonNullable<InvocationMetadata['trigger']>;
 
@@ -23,6 +29,9 @@ export interface InvocationFacts {
   inputBytes?: number;
   /** `input` as an event field (cut when large): built once, for the pending event, and reused by the result's. */
   payload?: unknown;
+  /** Set by pending(): the event, and when the broker (or its spool) has it. */
+  pendingEvent?: PlatformEvent;
+  pendingHandedOver?: Promise<void>;
 }
 
 function boundedText(text: string): string {
@@ -55,86 +64,168 @@ function responseOf(o: InvocationOutcome): unknown {
 }
 
 /**
- * invocation.pending when an invocation starts, invocation.succeeded|failed when it ends. Built off the
- * answer's path and handed to the publisher in batches every few milliseconds, never awaited: the
- * answer does not wait for the broker, and the publisher spools what the broker does not confirm.
+ * invocation.pending when an invocation starts, invocation.succeeded|failed when it ends.
+ *
+ * Durability: `finished` writes the pending and the result event to the local write-ahead log
+ * (EventJournal, group commit) and resolves once they are on disk; the answer goes out only then, so
+ * an answered invocation always has its events, even through kill -9. The broker gets them in small
+ * batches off the answer's path (the pending event early, for live views); once it confirmed both
+ * (or the publisher spooled them), the journal lets them go. At start, what an earlier process left
+ * in the journal is published again.
  */
 @Injectable()
-export class InvocationRecorder implements BeforeApplicationShutdown {
-  private batch: Array<() => PlatformEvent> = [];
+export class InvocationRecorder implements OnModuleInit, OnApplicationBootstrap {
+  private readonly logger = new Logger(InvocationRecorder.name);
+  private batch: PlatformEvent[] = [];
+  private batchDone?: { promise: Promise<void>; resolve: () => void; reject: (err: unknown) => void };
   private timer?: NodeJS.Timeout;
+  private readonly journal?: EventJournal;
+  private recovered: number[] = [];
+  /** Handovers to the broker not yet settled (awaited at shutdown). */
+  private readonly handovers = new Set<Promise<unknown>>();
 
-  constructor(private readonly publisher: EventPublisher) {}
+  constructor(
+    private readonly publisher: EventPublisher,
+    @Inject(SETTINGS) settings: InvokerSettingsValues,
+  ) {
+    if (settings.INVOKER_EVENT_JOURNAL === 'fsync') this.journal = new EventJournal(path.resolve(settings.HKS_DATA_DIR, 'wal', `invoker-${os.hostname()}`));
+  }
+
+  async onModuleInit(): Promise<void> {
+    if (this.journal) this.recovered = await this.journal.open();
+  }
+
+  /** What an earlier process journaled and the broker may not have: published again while this one serves. */
+  onApplicationBootstrap(): void {
+    if (this.recovered.length) this.track(this.replay(this.recovered));
+    this.recovered = [];
+  }
+
+  private async replay(seqs: number[]): Promise<void> {
+    const journal = this.journal!;
+    try {
+      const events = await journal.recover(seqs);
+      for (let i = 0; i < events.length; i += REPLAY_CHUNK) await this.publisher.publishMany(events.slice(i, i + REPLAY_CHUNK));
+      await journal.dropRecovered(seqs);
+      this.logger.log(`replayed ${events.length} invocation events an earlier invoker process journaled (${seqs.length} segment(s))`);
+    } catch (err) {
+      this.logger.error(`replaying the event journal failed (kept for the next start): ${(err as Error).message}`);
+    }
+  }
 
   pending(f: InvocationFacts, input: unknown, approxBytes: number): void {
     f.input = input;
     f.inputBytes = approxBytes;
-    const timestamp = new Date().toISOString();
-    this.add(() =>
-      newEvent({
-        name: EventNames.InvocationPending,
-        type: 'FUNCTION_INVOCATION',
-        status: 'PENDING',
-        source: 'invoker',
-        timestamp,
-        functionId: f.functionId,
-        invocationId: f.invocationId,
-        payload: (f.payload = boundedValue(input, approxBytes)),
-        metadata: { trigger: f.trigger, version: f.version, deploymentId: f.deploymentId },
-      }),
-    );
+    f.pendingEvent = newEvent({
+      name: EventNames.InvocationPending,
+      type: 'FUNCTION_INVOCATION',
+      status: 'PENDING',
+      source: 'invoker',
+      timestamp: new Date().toISOString(),
+      functionId: f.functionId,
+      invocationId: f.invocationId,
+      payload: (f.payload = boundedValue(input, approxBytes)),
+      metadata: { trigger: f.trigger, version: f.version, deploymentId: f.deploymentId },
+    });
+    f.pendingHandedOver = this.add(f.pendingEvent);
   }
 
-  finished(f: InvocationFacts, o: InvocationOutcome, durationMs: number): void {
-    const timestamp = new Date().toISOString();
-    this.add(() => {
-      const failed = o.error !== undefined;
-      const metadata: InvocationMetadata & Record<string, unknown> = {
-        coldStart: o.coldStart,
-        startMs: o.startMs,
-        workerId: o.workerId,
-        logs: boundedText(o.logs),
-        trigger: f.trigger,
-        version: f.version,
-        reason: o.reason,
-        statusCode: o.statusCode,
-        deploymentId: f.deploymentId,
-      };
-      return newEvent({
-        name: failed ? EventNames.InvocationFailed : EventNames.InvocationSucceeded,
-        type: 'FUNCTION_INVOCATION',
-        status: failed ? 'FAILURE' : 'SUCCESS',
-        source: 'invoker',
-        timestamp,
-        functionId: f.functionId,
-        invocationId: f.invocationId,
-        // The result stands on its own: request and response side by side.
-        // Batches are built in order, so the pending event's builder has set f.payload by now.
-        payload: f.input === undefined ? null : (f.payload ??= boundedValue(f.input, f.inputBytes ?? 0)),
-        response: responseOf(o),
-        processingTimeMs: Math.round(durationMs * 1000) / 1000,
-        error: o.error ?? null,
-        metadata,
-      });
+  /**
+   * Records how the invocation ended. Resolves once its events are durable (journaled, or with the
+   * journal off at once): the caller answers after that.
+   */
+  finished(f: InvocationFacts, o: InvocationOutcome, durationMs: number): Promise<void> {
+    const result = this.resultEvent(f, o, durationMs);
+    if (!this.journal) {
+      this.add(result);
+      return Promise.resolve();
+    }
+    const events = f.pendingEvent ? [f.pendingEvent, result] : [result];
+    const journaled = this.journal.append(events).then(
+      (ticket) => this.afterJournal(ticket, f, result),
+      // No journal (disk full, I/O error): the answer waits for the broker (or the spool) instead.
+      () => this.track(Promise.all([f.pendingHandedOver, this.add(result)])).then(() => undefined),
+    );
+    return journaled;
+  }
+
+  private afterJournal(ticket: JournalTicket, f: InvocationFacts, result: PlatformEvent): void {
+    const journal = this.journal!;
+    this.track(Promise.all([f.pendingHandedOver, this.add(result)]).then(() => journal.release(ticket)));
+  }
+
+  private resultEvent(f: InvocationFacts, o: InvocationOutcome, durationMs: number): PlatformEvent {
+    const failed = o.error !== undefined;
+    const metadata: InvocationMetadata & Record<string, unknown> = {
+      coldStart: o.coldStart,
+      startMs: o.startMs,
+      workerId: o.workerId,
+      logs: boundedText(o.logs),
+      trigger: f.trigger,
+      version: f.version,
+      reason: o.reason,
+      statusCode: o.statusCode,
+      deploymentId: f.deploymentId,
+    };
+    return newEvent({
+      name: failed ? EventNames.InvocationFailed : EventNames.InvocationSucceeded,
+      type: 'FUNCTION_INVOCATION',
+      status: failed ? 'FAILURE' : 'SUCCESS',
+      source: 'invoker',
+      timestamp: new Date().toISOString(),
+      functionId: f.functionId,
+      invocationId: f.invocationId,
+      // The result stands on its own: request and response side by side.
+      payload: f.input === undefined ? null : (f.payload ??= boundedValue(f.input, f.inputBytes ?? 0)),
+      response: responseOf(o),
+      processingTimeMs: Math.round(durationMs * 1000) / 1000,
+      error: o.error ?? null,
+      metadata,
     });
   }
 
-  private add(build: () => PlatformEvent): void {
-    this.batch.push(build);
+  /** Queues an event for the next batch; resolves once the broker confirmed it (or it was spooled). */
+  private add(event: PlatformEvent): Promise<void> {
+    this.batch.push(event);
+    if (!this.batchDone) {
+      let resolve!: () => void;
+      let reject!: (err: unknown) => void;
+      const promise = new Promise<void>((res, rej) => ((resolve = res), (reject = rej)));
+      // Its failure is logged where it is awaited (track); an invocation cut short may never await it.
+      promise.catch(() => undefined);
+      this.batchDone = { promise, resolve, reject };
+    }
+    const done = this.batchDone.promise;
     if (this.batch.length >= FLUSH_AT) this.flush();
     else this.timer ??= setTimeout(() => this.flush(), FLUSH_MS);
+    return done;
   }
 
   flush(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     const batch = this.batch;
+    const done = this.batchDone;
     this.batch = [];
-    this.publisher.emitMany(batch.map((build) => build()));
+    this.batchDone = undefined;
+    if (!done) return;
+    this.publisher.publishMany(batch).then(done.resolve, done.reject);
   }
 
-  /** Before the publisher closes: what is batched still goes out (or into its spool). */
-  beforeApplicationShutdown(): void {
+  private track<T>(p: Promise<T>): Promise<T> {
+    const settled = p.catch((err) => this.logger.error(`invocation events not handed to the broker: ${(err as Error).message}`));
+    this.handovers.add(settled);
+    void settled.then(() => this.handovers.delete(settled));
+    return p;
+  }
+
+  /**
+   * At shutdown, once no answer is pending any more: every event goes to the broker (or its spool),
+   * then the journal closes (deleting what the broker has). Called by the InvokeServer's drain.
+   */
+  async close(): Promise<void> {
     this.flush();
+    while (this.handovers.size) await Promise.allSettled([...this.handovers]);
+    await this.journal?.close();
   }
 }

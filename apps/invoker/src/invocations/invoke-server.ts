@@ -1,9 +1,10 @@
-import { Injectable, Logger } from '@nestjs/common';
-import type { IncomingMessage, ServerResponse } from 'http';
+import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
+import type { IncomingMessage, Server, ServerResponse } from 'http';
+import { setTimeout as sleep } from 'timers/promises';
 import { performance } from 'perf_hooks';
 import { randomUUID } from 'crypto';
-import { INTERNAL_TOKEN_HEADER, internalTokenProblem, InvocationHeaders, TRIGGER_HEADER, UnauthorizedError, ValidationError } from '@platform/contracts';
-import { InternalCredential } from '@platform/config';
+import { DomainError, INTERNAL_TOKEN_HEADER, internalTokenProblem, InvocationHeaders, jsonBytesProblem, MAX_JSON_DEPTH, TRIGGER_HEADER, UnauthorizedError, ValidationError } from '@platform/contracts';
+import { InternalCredential, SETTINGS } from '@platform/config';
 import { toErrorBody } from '@platform/messaging';
 import { functionContract } from '@platform/runtimes';
 import { Deployed, DeploymentTable } from '../deployments/deployment-table';
@@ -12,11 +13,14 @@ import { KnativeProxy } from './knative-proxy';
 import { failure, InvocationOutcome } from './outcome';
 import { SecretMask } from './secret-mask';
 import type { DeploymentOrder } from '../deployments/deployment-request';
+import type { InvokerSettingsValues } from '../settings';
 
 const INVOKE_PREFIX = '/invoke/';
 const HTTP_PREFIX = '/http/';
 const TRIGGERS = new Set(['schedule', 'queue', 'event']);
 const TOO_LARGE = Symbol('too large');
+/** Of the shutdown grace period, what is kept after cutting running invocations, to hand their events over. */
+const FLUSH_RESERVE_MS = 3_000;
 
 /** The request body, or TOO_LARGE as soon as it passes `limit` bytes (announced or sent). */
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer | typeof TOO_LARGE> {
@@ -38,22 +42,61 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer | typeof 
   });
 }
 
+const JSON_TYPE = /^\s*application\/([\w.+-]*\+)?json\b/i;
+
+/** Whether the function contract will parse this body as JSON (so it must be bounded first). */
+function parsedAsJson(style: 'data' | 'http', contentType: string, body: Buffer): boolean {
+  if (body.length === 0) return false;
+  if (JSON_TYPE.test(contentType)) return true;
+  if (contentType) return false;
+  // No content type: data style tries JSON on any text, HTTP style on what looks like an object.
+  const first = body.find((c) => c !== 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d);
+  return first === 0x7b /* { */ || (style === 'data' && first === 0x5b) /* [ */;
+}
+
+/**
+ * Why a body may not be handed to the function contract: JSON is parsed and then walked recursively
+ * (cloned, serialised for the worker and the events), so its nesting is bounded and its text must be
+ * clean UTF-8 without NUL. Other bodies go to the handler as they are (text or base64).
+ */
+export function invocationBodyProblem(style: 'data' | 'http', contentType: string, body: Buffer): string | undefined {
+  if (!parsedAsJson(style, contentType, body)) return undefined;
+  const problem = jsonBytesProblem(body, MAX_JSON_DEPTH, 'the JSON request body');
+  return problem && `${problem} (the invoker's limit for JSON bodies: at most ${MAX_JSON_DEPTH} levels, valid UTF-8, no NUL byte)`;
+}
+
 /**
  * The hot path, on plain node http (Nest only serves health and the deployments API):
  * ANY /invoke/:idOrLabel (data style) and ANY /http/:idOrLabel/* (HTTP style).
  */
 @Injectable()
-export class InvokeServer {
+export class InvokeServer implements OnModuleDestroy {
   private readonly logger = new Logger(InvokeServer.name);
   /** One mask per deployment order: its secrets' values, replaced in what is recorded of each invocation. */
   private readonly masks = new WeakMap<DeploymentOrder, SecretMask>();
+  private readonly graceMs: number;
+  private server?: Server;
+  private draining = false;
+  /** Running invocations: each can be cut short (answered 503) when the shutdown grace period ends. */
+  private readonly running = new Set<(outcome: InvocationOutcome) => void>();
+  /** Invocations being served (running, or writing their answer). */
+  private serving = 0;
+  private idle?: () => void;
 
   constructor(
     private readonly table: DeploymentTable,
     private readonly recorder: InvocationRecorder,
     private readonly knative: KnativeProxy,
     private readonly credential: InternalCredential,
-  ) {}
+    @Inject(SETTINGS) settings: InvokerSettingsValues,
+  ) {
+    this.graceMs = settings.INVOKER_SHUTDOWN_GRACE_MS;
+  }
+
+  /** The HTTP server it serves on: closed to new connections when the invoker drains. */
+  attach(server: Server): void {
+    this.server = server;
+  }
 
   /** Serves the request when it is an invocation; false lets the next handler (Nest) have it. */
   handle(req: IncomingMessage, res: ServerResponse): boolean {
@@ -68,8 +111,49 @@ export class InvokeServer {
       this.answerError(res, new UnauthorizedError(internalTokenProblem(given)));
       return true;
     }
-    this.serve(req, res, style, url).catch((err) => this.answerError(res, err));
+    if (this.draining) {
+      res.shouldKeepAlive = false;
+      this.answerError(res, new DomainError(503, 'the invoker is shutting down and takes no new invocations; send it to another instance or try again'));
+      return true;
+    }
+    this.serving++;
+    this.serve(req, res, style, url)
+      .catch((err) => this.answerError(res, err))
+      .finally(() => {
+        if (--this.serving === 0) this.idle?.();
+      });
     return true;
+  }
+
+  /**
+   * SIGTERM (Nest's first shutdown hook, before the publisher and the pools close): no new
+   * invocations, running ones may finish until FLUSH_RESERVE_MS before the grace period ends, the
+   * rest are answered 503 (their events recorded), then every event goes to the broker or stays in
+   * the journal for the next start.
+   */
+  async onModuleDestroy(): Promise<void> {
+    const started = Date.now();
+    this.draining = true;
+    this.server?.close();
+    this.server?.closeIdleConnections();
+    const cutAt = Math.max(this.graceMs - FLUSH_RESERVE_MS, Math.floor(this.graceMs / 2));
+    if (this.serving > 0) {
+      this.logger.log(`shutting down: ${this.serving} invocation(s) in flight get up to ${cutAt} ms to finish`);
+      const idle = new Promise<void>((resolve) => (this.idle = resolve));
+      const timer = new AbortController();
+      await Promise.race([idle, sleep(cutAt, undefined, { signal: timer.signal }).catch(() => undefined)]);
+      timer.abort();
+      if (this.running.size) {
+        this.logger.warn(`shutting down: cutting ${this.running.size} invocation(s) still running after ${cutAt} ms`);
+        const cut = failure(503, `the invoker is shutting down: this invocation was still running when its ${cutAt} ms drain period (INVOKER_SHUTDOWN_GRACE_MS) ended, and was stopped; try again`, 'crash');
+        for (const stop of [...this.running]) stop(cut);
+      }
+      await idle;
+    }
+    const left = Math.max(this.graceMs - (Date.now() - started), 500);
+    const flushed = await Promise.race([this.recorder.close().then(() => true), sleep(left, false, { ref: false })]);
+    if (!flushed) this.logger.warn('shutting down before the broker confirmed every event: the rest stays in the event journal for the next start');
+    this.server?.closeAllConnections();
   }
 
   private async serve(req: IncomingMessage, res: ServerResponse, style: 'data' | 'http', url: string): Promise<void> {
@@ -85,6 +169,7 @@ export class InvokeServer {
     } catch {
       throw new ValidationError(`"${pathname}" is not a valid path: its function name is badly percent-encoded`);
     }
+    if (key.includes('\u0000')) throw new ValidationError(`"${pathname}" is not a valid path: its function name contains a NUL character`);
     if (!key) throw new ValidationError(`name the function: ${style === 'data' ? '/invoke/<id or label>' : '/http/<id or label>/<path>'}`);
     const deployed = this.table.find(key) ?? (await this.table.resolve(key));
     const { spec } = deployed.order;
@@ -106,6 +191,8 @@ export class InvokeServer {
       res.shouldKeepAlive = false;
       return this.answer(res, outcome, facts, started);
     }
+    const bodyProblem = invocationBodyProblem(style, String(req.headers['content-type'] ?? ''), body);
+    if (bodyProblem) throw new ValidationError(bodyProblem);
     const query = functionContract.parseQuery(qs);
     const rest = slash === -1 ? '/' : pathname.slice(slash);
     let input: unknown;
@@ -117,10 +204,19 @@ export class InvokeServer {
       input = functionContract.httpInput(req.method ?? 'GET', rest, query, req.headers, body);
     }
     this.recorder.pending(facts, input, body.length + 2048);
-    const outcome = deployed.pool
-      ? await deployed.pool.invoke(input, facts.invocationId)
-      : await this.knative.invoke(deployed.order.url!, spec, { style, method: req.method ?? 'GET', path: rest, query: qs, headers: req.headers, body, invocationId: facts.invocationId });
-    this.answer(res, this.masked(outcome, deployed.order), facts, started);
+    const run = deployed.pool
+      ? deployed.pool.invoke(input, facts.invocationId)
+      : this.knative.invoke(deployed.order.url!, spec, { style, method: req.method ?? 'GET', path: rest, query: qs, headers: req.headers, body, invocationId: facts.invocationId });
+    let stop!: (outcome: InvocationOutcome) => void;
+    const cut = new Promise<InvocationOutcome>((resolve) => (stop = resolve));
+    this.running.add(stop);
+    let outcome: InvocationOutcome;
+    try {
+      outcome = await Promise.race([run, cut]);
+    } finally {
+      this.running.delete(stop);
+    }
+    await this.answer(res, this.masked(outcome, deployed.order), facts, started);
   }
 
   /**
@@ -135,7 +231,8 @@ export class InvokeServer {
     return { ...o, body, logs: mask.apply(o.logs), error: mask.apply(o.error) };
   }
 
-  private answer(res: ServerResponse, o: InvocationOutcome, facts: InvocationFacts, started: number): void {
+  /** The answer goes out once the invocation's events are durable (the recorder's journal). */
+  private async answer(res: ServerResponse, o: InvocationOutcome, facts: InvocationFacts, started: number): Promise<void> {
     const durationMs = performance.now() - started;
     const headers: Record<string, string | string[] | number> = {
       ...o.headers,
@@ -152,18 +249,24 @@ export class InvokeServer {
       o = failure(502, `function ${facts.functionId} returned an invalid HTTP response: ${(err as Error).message}`, 'error', { logs: o.logs, coldStart: o.coldStart, startMs: o.startMs, workerId: o.workerId });
       res.writeHead(o.statusCode, { 'content-type': 'application/json', 'content-length': o.body.length, [InvocationHeaders.InvocationId]: facts.invocationId });
     }
+    if (this.draining) res.shouldKeepAlive = false;
+    await this.recorder.finished(facts, o, durationMs);
     res.end(o.body);
-    this.recorder.finished(facts, o, durationMs);
   }
 
   private answerError(res: ServerResponse, err: unknown): void {
-    const body = toErrorBody(err, this.logger);
-    if (res.headersSent) {
+    try {
+      const body = toErrorBody(err, this.logger);
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      const text = JSON.stringify(body);
+      res.writeHead(body.statusCode, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+      res.end(text);
+    } catch (failed) {
+      this.logger.error(`could not answer a failed request: ${(failed as Error).message}`);
       res.destroy();
-      return;
     }
-    const text = JSON.stringify(body);
-    res.writeHead(body.statusCode, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-    res.end(text);
   }
 }

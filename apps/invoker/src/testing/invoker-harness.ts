@@ -126,6 +126,20 @@ export function deploymentView(fn: TestFunction, o: { env?: Record<string, strin
   };
 }
 
+/** The deployer's and the registry's RPC queues of a namespace, answered from `directory`. */
+export async function serveDirectory(directory: PlatformDirectory, env: Record<string, string>): Promise<INestApplication> {
+  @Module({ imports: [SettingsModule.forRoot({}, env), MessagingModule.forRoot('test-directory')], controllers: [directoryController(directory)] })
+  class DirectoryModule {}
+  const stubs = await NestFactory.create(DirectoryModule, { logger: false });
+  stubs.useGlobalFilters(new RpcErrorFilter());
+  const settings = stubs.get<CommonSettingsValues>(SETTINGS);
+  stubs.connectMicroservice(rpcServerOptions(settings, 'deployer'), { inheritAppConfig: true });
+  stubs.connectMicroservice(rpcServerOptions(settings, 'function-registry'), { inheritAppConfig: true });
+  await stubs.startAllMicroservices();
+  await stubs.init();
+  return stubs;
+}
+
 /**
  * The invoker app on a free port, in its own namespace and data dir, with RPC stand-ins and an event
  * tap. `seed` runs before the invoker starts (deployments it should find with ListActive).
@@ -137,16 +151,7 @@ export async function startInvoker(
   const iso = isolatedEnv({ RPC_TIMEOUT_MS: '5000', INVOKER_PREWARM: '1', ...extraEnv });
   const directory = new PlatformDirectory();
   await seed?.(directory, iso.dataDir);
-
-  @Module({ imports: [SettingsModule.forRoot({}, iso.env), MessagingModule.forRoot('test-directory')], controllers: [directoryController(directory)] })
-  class DirectoryModule {}
-  const stubs = await NestFactory.create(DirectoryModule, { logger: false });
-  stubs.useGlobalFilters(new RpcErrorFilter());
-  const settings = stubs.get<CommonSettingsValues>(SETTINGS);
-  stubs.connectMicroservice(rpcServerOptions(settings, 'deployer'), { inheritAppConfig: true });
-  stubs.connectMicroservice(rpcServerOptions(settings, 'function-registry'), { inheritAppConfig: true });
-  await stubs.startAllMicroservices();
-  await stubs.init();
+  const stubs = await serveDirectory(directory, iso.env);
 
   const tap = await EventTap.open(iso.env.AMQP_URL, iso.env.HKS_NAMESPACE);
   const app = await NestFactory.create(AppModule.forRoot(iso.env), { logger: process.env.TEST_LOG_LEVEL ? undefined : false });

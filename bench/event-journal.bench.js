@@ -1,0 +1,170 @@
+#!/usr/bin/env node
+'use strict';
+/**
+ * What durable invocation events cost the warm path: two invokers from dist/ side by side, one with the
+ * event journal (INVOKER_EVENT_JOURNAL=fsync: pending + result events written and fdatasync'ed, group
+ * commit, before the answer) and one without (off: events only batched to the broker), the same warm
+ * node function on each. Sequential latency in alternating rounds, then throughput with the load
+ * generator in its own process (alternating, best of 2); ratios journal/off from the same run.
+ *
+ *   npm run build && node bench/event-journal.bench.js [--warm 2000] [--seconds 5] [--connections 16]
+ *   (BENCH_DATA_DIR puts the invokers' data directories, hence the journal, on another filesystem)
+ */
+const { spawn, spawnSync } = require('child_process');
+const crypto = require('crypto');
+const fs = require('fs');
+const http = require('http');
+const os = require('os');
+const path = require('path');
+const { freePort } = require('../tools/platform.js');
+const { writeBundle } = require('./lib/bundle');
+
+const ROOT = path.resolve(__dirname, '..');
+const args = process.argv.slice(2);
+const option = (name, fallback) => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) : fallback);
+const WARM_N = option('--warm', 2000);
+const SECONDS = option('--seconds', 5);
+const CONNECTIONS = option('--connections', 16);
+const ROUNDS = 5;
+const HANDLER = 'module.exports.handle = async () => ({ ok: true });\n';
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const pct = (sorted, q) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))];
+const stats = (values) => {
+  const s = [...values].sort((a, b) => a - b);
+  return { p50: pct(s, 0.5), p99: pct(s, 0.99) };
+};
+
+async function waitHttp(url, timeoutMs = 60_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch {
+      // not up yet
+    }
+    if (Date.now() > deadline) throw new Error(`${url} did not answer within ${timeoutMs} ms`);
+    await sleep(100);
+  }
+}
+
+async function startInvoker(journal) {
+  const base = process.env.BENCH_DATA_DIR || os.tmpdir();
+  fs.mkdirSync(base, { recursive: true });
+  const dataDir = fs.mkdtempSync(path.join(base, `hks-bench-journal-${journal}-`));
+  const port = await freePort();
+  const env = {
+    PATH: process.env.PATH,
+    HKS_NAMESPACE: `benchj${Date.now().toString(36)}${journal}`,
+    HKS_DATA_DIR: dataDir,
+    INVOKER_PORT: String(port),
+    INVOKER_EVENT_JOURNAL: journal,
+    LOG_LEVEL: 'warn',
+    RPC_TIMEOUT_MS: '3000',
+  };
+  for (const k of ['AMQP_URL', 'DATABASE_URL', 'REDIS_URL']) if (process.env[k]) env[k] = process.env[k];
+  const main = path.join(ROOT, 'dist', 'apps', 'invoker', 'src', 'main.js');
+  if (!fs.existsSync(main)) throw new Error(`${main} is missing: run \`npm run build\` first`);
+  const log = fs.openSync(path.join(dataDir, 'invoker.log'), 'a');
+  const child = spawn(process.execPath, [main], { env, stdio: ['ignore', log, log] });
+  const url = `http://127.0.0.1:${port}`;
+  await waitHttp(`${url}/readyz`);
+  const digest = await writeBundle(dataDir, 'node', 'handler.*', { 'handler.js': HANDLER });
+  const functionId = crypto.randomUUID();
+  const spec = { functionId, label: 'bench-warm', version: 1, runtime: 'node', family: 'node', template: 'node', entrypoint: 'handler.*', bundleDigest: digest, image: null, config: { scaling: { minInstances: 1, maxInstances: 1, concurrency: 64 } } };
+  const res = await fetch(`${url}/deployments/${functionId}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ deploymentId: crypto.randomUUID(), spec, env: {} }) });
+  if (!res.ok) throw new Error(`deploying answered ${res.status}: ${await res.text()}`);
+  return {
+    journal,
+    url: `${url}/invoke/bench-warm`,
+    async stop() {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+function timed(agent, url) {
+  return new Promise((resolve, reject) => {
+    const started = process.hrtime.bigint();
+    const req = http.request(url, { method: 'GET', agent }, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode, us: Number(process.hrtime.bigint() - started) / 1000 }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function warmLatency(urls) {
+  const agents = urls.map(() => new http.Agent({ keepAlive: true, maxSockets: 1 }));
+  const samples = urls.map(() => []);
+  for (let i = 0; i < 300; i++) for (let u = 0; u < urls.length; u++) await timed(agents[u], urls[u]);
+  for (let round = 0; round < ROUNDS; round++) {
+    for (let u = 0; u < urls.length; u++) {
+      for (let i = 0; i < WARM_N / ROUNDS; i++) {
+        const r = await timed(agents[u], urls[u]);
+        if (r.status !== 200) throw new Error(`${urls[u]} answered ${r.status}`);
+        samples[u].push(r.us);
+      }
+    }
+  }
+  agents.forEach((a) => a.destroy());
+  return samples.map(stats);
+}
+
+function loadGenerator(url) {
+  const r = spawnSync(process.execPath, [path.join(__dirname, 'lib', 'load-generator.js'), url, String(CONNECTIONS), String(SECONDS)], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`load generator failed: ${r.stderr}`);
+  return JSON.parse(r.stdout);
+}
+
+/** Calibration: what the disk alone charges for one durable 1.5 KB write (in place, O_DSYNC), right now. */
+function diskSync(dir) {
+  const file = path.join(dir, `hks-bench-dsync-${process.pid}`);
+  const fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_DSYNC, 0o600);
+  const block = Buffer.alloc(1536, 0x61);
+  fs.writeSync(fd, Buffer.alloc(1 << 20), 0, 1 << 20, 0);
+  const times = [];
+  for (let i = 0; i < 300; i++) {
+    const t = process.hrtime.bigint();
+    fs.writeSync(fd, block, 0, block.length, (i * block.length) % (1 << 20));
+    times.push(Number(process.hrtime.bigint() - t) / 1000);
+  }
+  fs.closeSync(fd);
+  fs.rmSync(file, { force: true });
+  return stats(times);
+}
+
+async function main() {
+  const fsType = spawnSync('df', ['-T', process.env.BENCH_DATA_DIR || os.tmpdir()], { encoding: 'utf8' }).stdout.trim().split('\n').pop().split(/\s+/)[1];
+  console.log(`hks event journal bench  ${new Date().toISOString()}  ${os.cpus().length} CPU(s)  load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}  journal on ${fsType}`);
+  const invokers = [await startInvoker('fsync'), await startInvoker('off')];
+  try {
+    const dir = process.env.BENCH_DATA_DIR || os.tmpdir();
+    const diskBefore = diskSync(dir);
+    const [on, off] = await warmLatency(invokers.map((i) => i.url));
+    const diskAfter = diskSync(dir);
+    const runs = [[], []];
+    for (let round = 0; round < 2; round++) invokers.forEach((inv, i) => runs[i].push(loadGenerator(inv.url)));
+    const best = (list) => list.reduce((a, b) => (b.rps > a.rps ? b : a));
+    const [tOn, tOff] = runs.map(best);
+    const us = (v) => `${v.toFixed(0)} us`;
+    console.log(`\nwarm invocation latency, invoker called directly (one keep-alive connection, sequential, n=${WARM_N} each, ${ROUNDS} alternating rounds)`);
+    console.log(`  journal off (events batched to the broker)    p50 ${us(off.p50).padStart(9)}   p99 ${us(off.p99).padStart(9)}`);
+    console.log(`  journal fsync (durable before the answer)     p50 ${us(on.p50).padStart(9)}   p99 ${us(on.p99).padStart(9)}   p50 +${us(on.p50 - off.p50)} (${(on.p50 / off.p50).toFixed(2)}x)  p99 ${(on.p99 / off.p99).toFixed(2)}x`);
+    console.log(`  calibration: one durable 1.5 KB write on the same disk, before / after: p50 ${us(diskBefore.p50)} / ${us(diskAfter.p50)}   p99 ${us(diskBefore.p99)} / ${us(diskAfter.p99)}`);
+    console.log(`\nthroughput (${CONNECTIONS} keep-alive connections, ${SECONDS} s, load generator in its own process, best of 2)`);
+    const row = (name, r) => `  ${name.padEnd(46)} ${r.rps.toFixed(0).padStart(7)} req/s   p50 ${(r.latencyUs.p50 / 1000).toFixed(2)} ms   p99 ${(r.latencyUs.p99 / 1000).toFixed(2)} ms${r.errors ? `   (${r.errors} errors)` : ''}`;
+    console.log(row('journal off', tOff));
+    console.log(`${row('journal fsync', tOn)}   = ${((100 * tOn.rps) / tOff.rps).toFixed(0)}% of off`);
+  } finally {
+    for (const inv of invokers) await inv.stop();
+  }
+}
+
+main().catch((err) => {
+  console.error(`bench failed: ${err && err.stack ? err.stack : err}`);
+  process.exit(1);
+});
