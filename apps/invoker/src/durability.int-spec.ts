@@ -44,7 +44,7 @@ describe('invoker: durable invocation events (real process, real RabbitMQ)', () 
     fns.set(label, fn);
     const res = await fetch(`${inv.url}/deployments/${fn.spec.functionId}`, {
       method: 'PUT',
-      headers: { 'content-type': 'application/json' },
+      headers: { ...inv.auth, 'content-type': 'application/json' },
       body: JSON.stringify({ deploymentId: fn.deploymentId, spec: fn.spec, env: {} }),
     });
     if (res.status !== 200) throw new Error(`deploying ${label} answered ${res.status}: ${await res.text()}`);
@@ -65,7 +65,7 @@ describe('invoker: durable invocation events (real process, real RabbitMQ)', () 
       const callers = Array.from({ length: 4 }, async (_, c) => {
         for (let i = 0; i < 100 && Date.now() < until; i++) {
           try {
-            const res = await fetch(`${target.url}/invoke/echo`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ data: { c, i, round } }) });
+            const res = await fetch(`${target.url}/invoke/echo`, { method: 'POST', headers: { ...target.auth, 'content-type': 'application/json' }, body: JSON.stringify({ data: { c, i, round } }) });
             await res.arrayBuffer();
             if (res.status === 200) answered.push(res.headers.get('x-invocation-id')!);
           } catch {
@@ -100,7 +100,7 @@ describe('invoker: durable invocation events (real process, real RabbitMQ)', () 
     const inv = await InvokerProcess.start({ ...iso.env, INVOKER_SHUTDOWN_GRACE_MS: '6000' });
     await deploy(inv, 'sleeper', { resources: { timeoutMs: 60_000 }, scaling: { concurrency: 4 } });
     const call = async (ms: number) => {
-      const res = await fetch(`${inv.url}/invoke/sleeper`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ data: { ms } }) });
+      const res = await fetch(`${inv.url}/invoke/sleeper`, { method: 'POST', headers: { ...inv.auth, 'content-type': 'application/json' }, body: JSON.stringify({ data: { ms } }) });
       return { status: res.status, id: res.headers.get('x-invocation-id')!, json: (await res.json()) as { message?: string; slept?: number } };
     };
     const short = call(1_000);
@@ -111,7 +111,7 @@ describe('invoker: durable invocation events (real process, real RabbitMQ)', () 
     await new Promise((r) => setTimeout(r, 200));
 
     // A new invocation is refused: 503 naming the shutdown, or no connection at all once the listener closed.
-    const late = await fetch(`${inv.url}/invoke/sleeper`, { method: 'POST', body: JSON.stringify({ data: { ms: 1 } }) }).then(
+    const late = await fetch(`${inv.url}/invoke/sleeper`, { method: 'POST', headers: inv.auth, body: JSON.stringify({ data: { ms: 1 } }) }).then(
       async (res) => ({ status: res.status, text: await res.text() }),
       () => ({ status: 0, text: 'connection refused' }),
     );

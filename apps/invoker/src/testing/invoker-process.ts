@@ -1,3 +1,5 @@
+import { randomBytes } from 'crypto';
+import { INTERNAL_TOKEN_HEADER } from '@platform/contracts';
 import { ChildProcess, spawn } from 'child_process';
 import * as net from 'net';
 import * as path from 'path';
@@ -27,6 +29,8 @@ export class InvokerProcess {
   private constructor(
     readonly url: string,
     private readonly child: ChildProcess,
+    /** The internal credential, which every call but health must present. */
+    readonly auth: Record<string, string>,
   ) {
     child.stdout?.on('data', (c: Buffer) => (this.output += c.toString()));
     child.stderr?.on('data', (c: Buffer) => (this.output += c.toString()));
@@ -35,11 +39,12 @@ export class InvokerProcess {
 
   static async start(env: Record<string, string>, port?: number): Promise<InvokerProcess> {
     const p = port ?? (await freePort());
+    const token = env.HKS_INTERNAL_TOKEN || randomBytes(32).toString('hex');
     const child = spawn(process.execPath, [MAIN], {
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', ...env, INVOKER_PORT: String(p), LOG_LEVEL: env.LOG_LEVEL ?? 'warn' },
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', ...env, HKS_INTERNAL_TOKEN: token, INVOKER_PORT: String(p), LOG_LEVEL: env.LOG_LEVEL ?? 'warn' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    const proc = new InvokerProcess(`http://127.0.0.1:${p}`, child);
+    const proc = new InvokerProcess(`http://127.0.0.1:${p}`, child, { [INTERNAL_TOKEN_HEADER]: token });
     let gone = false;
     void proc.exited.then(() => (gone = true));
     await waitFor(
