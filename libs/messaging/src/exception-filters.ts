@@ -2,6 +2,7 @@ import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@n
 import type { Response } from 'express';
 import { Observable, throwError } from 'rxjs';
 import { DomainError, ErrorBody, httpReason, isErrorBody } from '@platform/contracts';
+import { dependencyErrorBody } from './dependency-errors';
 
 /** Any thrown thing -> the wire shape of an error. Unknown errors become a 500 and are logged. */
 export function toErrorBody(exception: unknown, logger?: Logger): ErrorBody {
@@ -19,6 +20,11 @@ export function toErrorBody(exception: unknown, logger?: Logger): ErrorBody {
   if (isErrorBody(exception)) return { ...exception, error: exception.error ?? httpReason(exception.statusCode) };
   if ((exception as { type?: string })?.type === 'entity.parse.failed') {
     return { statusCode: 400, error: 'Bad Request', message: 'The request body is not valid JSON' };
+  }
+  const dependency = dependencyErrorBody(exception);
+  if (dependency) {
+    if (dependency.statusCode >= 500) logger?.warn(dependency.message);
+    return dependency;
   }
   logger?.error(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception));
   return { statusCode: 500, error: 'Internal Server Error', message: 'Internal error; the service logged the details' };

@@ -1,4 +1,5 @@
 export * from './amqp-connection';
+export * from './dependency-errors';
 export * from './event-spool';
 export * from './event-publisher';
 export * from './event-subscriber';

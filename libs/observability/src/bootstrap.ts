@@ -2,7 +2,7 @@ import { ConsoleLogger, INestApplication, LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { RpcService } from '@platform/contracts';
 import { CommonSettingsValues, SETTINGS } from '@platform/config';
-import { HttpErrorFilter, rpcServerOptions } from '@platform/messaging';
+import { HttpErrorFilter, registerDependencies, rpcServerOptions } from '@platform/messaging';
 
 const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
 
@@ -33,6 +33,7 @@ export async function startService(o: StartOptions): Promise<INestApplication> {
   const app = await NestFactory.create(o.module, { logger: platformLogger(o.service), bufferLogs: false });
   app.enableShutdownHooks();
   const settings = app.get<CommonSettingsValues>(SETTINGS);
+  registerDependencies({ Postgres: settings.DATABASE_URL, RabbitMQ: settings.AMQP_URL, Redis: settings.REDIS_URL });
   app.useGlobalFilters(new HttpErrorFilter());
   if (o.configure) await o.configure(app);
   if (o.rpc) {

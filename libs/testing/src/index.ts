@@ -1,2 +1,3 @@
 export * from './test-env';
 export * from './oci-registry';
+export * from './tcp-proxy';
