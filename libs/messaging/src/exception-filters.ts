@@ -17,9 +17,11 @@ export function toErrorBody(exception: unknown, logger?: Logger): ErrorBody {
     }
     return { statusCode: status, error: httpReason(status), message: String(res) };
   }
-  if (isErrorBody(exception)) return { ...exception, error: exception.error ?? httpReason(exception.statusCode) };
-  if ((exception as { type?: string })?.type === 'entity.parse.failed') {
-    return { statusCode: 400, error: 'Bad Request', message: 'The request body is not valid JSON' };
+  const parser = bodyParserError(exception);
+  if (parser) return parser;
+  if (isErrorBody(exception)) {
+    const e = exception;
+    return { statusCode: e.statusCode, error: e.error ?? httpReason(e.statusCode), message: e.message, ...(e.details === undefined ? {} : { details: e.details }) };
   }
   const dependency = dependencyErrorBody(exception);
   if (dependency) {
@@ -28,6 +30,18 @@ export function toErrorBody(exception: unknown, logger?: Logger): ErrorBody {
   }
   logger?.error(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception));
   return { statusCode: 500, error: 'Internal Server Error', message: 'Internal error; the service logged the details' };
+}
+
+/** Express's body parser refusing a body (not JSON, too large, unsupported charset or encoding): the client's fault. */
+function bodyParserError(exception: unknown): ErrorBody | undefined {
+  const e = exception as { type?: unknown; status?: unknown; limit?: unknown; message?: string };
+  if (!(exception instanceof Error) || typeof e.type !== 'string' || typeof e.status !== 'number' || e.status < 400 || e.status >= 500) return undefined;
+  const status = e.status;
+  if (e.type === 'entity.parse.failed') return { statusCode: 400, error: 'Bad Request', message: 'The request body is not valid JSON' };
+  if (e.type === 'entity.too.large') {
+    return { statusCode: 413, error: httpReason(413), message: `The request body is larger than ${typeof e.limit === 'number' ? `${e.limit} bytes` : 'the limit'}` };
+  }
+  return { statusCode: status, error: httpReason(status), message: `The request body cannot be read: ${e.message}` };
 }
 
 /**
