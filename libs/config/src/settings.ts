@@ -90,6 +90,11 @@ export const CommonSettings = {
   REDIS_URL: { kind: 'url', default: 'redis://127.0.0.1:6379', description: 'Redis connection URL' },
   HKS_DATA_DIR: { kind: 'string', default: '.hks/data', description: 'Directory for artifacts, event spools and worker code' },
   RPC_TIMEOUT_MS: { kind: 'int', default: 15000, description: 'How long an RPC call waits for its answer' },
+  SHUTDOWN_GRACE_MS: {
+    kind: 'int',
+    default: 20000,
+    description: 'After SIGTERM, how long a service may drain (in-flight work, events to the broker) before it exits anyway; below Kubernetes\' 30 s',
+  },
   EVENT_PUBLISH_TIMEOUT_MS: {
     kind: 'int',
     default: 5000,
