@@ -114,4 +114,20 @@ describe('a dependency that is down', () => {
     const after = p.exits();
     for (const name of Object.keys(after)) if (name !== 'function-registry') expect(after[name].length).toBe(before[name].length);
   }, 90_000);
+
+  // Last: it leaves the builder down for good.
+  it('gives up on a service that keeps crashing right after it starts, leaving the others running', async () => {
+    for (let i = 0; i < 5; i++) {
+      // Wait for the supervisor to have started it again (any process), then kill it before it has run 10 s.
+      const deadline = Date.now() + 30_000;
+      let exit = await p.kill('builder');
+      while (exit === null && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 50));
+        exit = await p.kill('builder');
+      }
+      expect(exit?.signal).toBe('SIGKILL');
+    }
+    await expect(p.waitReady('builder', 20_000)).rejects.toThrow(/down for good: it kept crashing/);
+    expect((await call('GET', `/api/v1/functions/${fnId}`)).status).toBe(200);
+  }, 90_000);
 });
