@@ -2,6 +2,9 @@ import { AMQP_URL, REDIS_URL, TcpProxy } from '@platform/testing';
 import { createTestDatabase } from '@platform/testing';
 import { api, RunningPlatform, startPlatform } from './support/platform';
 
+/** Figures worth quoting, printed as they are (not as a jest console block). */
+const report = (text: string) => process.stdout.write(`${text}\n`);
+
 /**
  * Postgres, RabbitMQ and Redis reached through TCP proxies this test owns: cutting one gives 503 naming it on every
  * route (never a 500 or 502), and the platform is whole again once it is back. Supervision restarts a killed service.
@@ -98,8 +101,7 @@ describe('a dependency that is down', () => {
       expect({ service, clean: exit?.code === 0 || exit?.signal === 'SIGTERM' }).toEqual({ service, clean: true });
       await p.waitReady(service, 60_000);
     }
-    // eslint-disable-next-line no-console
-    console.log(`SIGTERM to exit, ms: ${JSON.stringify(took)}`);
+    report(`SIGTERM to exit, ms: ${JSON.stringify(took)}`);
     for (const ms of Object.values(took)) expect(ms).toBeLessThan(8000);
     expect((await call('GET', `/api/v1/functions/${fnId}`)).status).toBe(200);
   }, 120_000);

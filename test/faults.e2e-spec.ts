@@ -2,6 +2,9 @@ import { Client } from 'pg';
 import { AMQP_URL, createTestDatabase, REDIS_URL, TcpProxy } from '@platform/testing';
 import { api, RunningPlatform, startPlatform } from './support/platform';
 
+/** Figures worth quoting, printed as they are (not as a jest console block). */
+const report = (text: string) => process.stdout.write(`${text}\n`);
+
 /**
  * Faults under a steady invocation load: kill -9 of each service in turn (supervision restarts it), then a cut of
  * the Postgres, RabbitMQ and Redis connections (TCP proxies this test owns) for a few seconds each. Afterwards every
@@ -127,8 +130,7 @@ describe('faults under load', () => {
         `SELECT invocation_id::text, status, count(*) AS n FROM events.events WHERE invocation_id IS NOT NULL GROUP BY invocation_id, status HAVING count(*) > 1`,
       );
       const restarts = Object.fromEntries(Object.entries(p.exits()).map(([k, v]) => [k, v.length]));
-      // eslint-disable-next-line no-console
-      console.log(
+      report(
         [
           `faults: ${faults.join('; ')}`,
           `invocations sent ${n}, answered with an x-invocation-id ${answered.size}, no answer (network) ${unanswered}, by status ${JSON.stringify(statuses)}${odd.length ? `; other 5xx: ${odd.join(' | ')}` : ''}`,
