@@ -55,12 +55,22 @@ function baseEnv(extra) {
   return { ...env, ...extra };
 }
 
+/** Restart policy: a child that dies is started again after 0.5 s, 1 s, 2 s ... (at most 30 s). */
+const BACKOFF_FIRST_MS = 500;
+const BACKOFF_MAX_MS = 30000;
+/** A run shorter than this counts as a fast crash; this many in a row and the supervisor gives up. */
+const FAST_CRASH_MS = 10000;
+const MAX_FAST_CRASHES = 5;
+/** SIGTERM, then SIGKILL after this: services drain well within it (Kubernetes gives 30 s). */
+const STOP_GRACE_MS = 25000;
+
 /**
  * @param {object} o
  * @param {Record<string,string>} [o.env] settings for every service (namespace, database, data dir ...)
  * @param {boolean} [o.randomPorts] pick free ports instead of the defaults (tests)
  * @param {string} [o.logDir] where each service's output goes
  * @param {(line: string) => void} [o.log]
+ * @param {(name: string, reason: string) => void} [o.onGiveUp] called when a service keeps crashing and is left down
  */
 async function startPlatform(o = {}) {
   const log = o.log || (() => {});
@@ -75,16 +85,57 @@ async function startPlatform(o = {}) {
   const logDir = o.logDir || path.join(ROOT, '.hks', 'logs');
   fs.mkdirSync(logDir, { recursive: true });
 
+  /** @type {Array<{app: object, proc: import('child_process').ChildProcess, out: fs.WriteStream, logFile: string, restarts: number, fastCrashes: number, exits: Array<{code: number|null, signal: string|null, at: number}>, gaveUp: boolean, timer?: NodeJS.Timeout}>} */
   const children = [];
   let stopping = false;
+  const alive = (proc) => proc.exitCode === null && proc.signalCode === null;
+
+  const spawnChild = (child) => {
+    const main = path.join(ROOT, 'dist', 'apps', child.app.name, 'src', 'main.js');
+    const proc = spawn(process.execPath, [main], { cwd: ROOT, env: baseEnv(shared), stdio: ['ignore', 'pipe', 'pipe'] });
+    proc.stdout.pipe(child.out, { end: false });
+    proc.stderr.pipe(child.out, { end: false });
+    child.proc = proc;
+    child.startedAt = Date.now();
+    proc.on('exit', (code, signal) => {
+      child.exits.push({ code, signal, at: Date.now() });
+      if (stopping) return;
+      if (!child.supervised) {
+        log(`${child.app.name} exited (${signal || code}); see ${child.logFile}`);
+        return;
+      }
+      const ranMs = Date.now() - child.startedAt;
+      child.fastCrashes = ranMs < FAST_CRASH_MS ? child.fastCrashes + 1 : 0;
+      if (child.fastCrashes >= MAX_FAST_CRASHES) {
+        child.gaveUp = true;
+        const reason = `${child.app.name} crashed ${child.fastCrashes} times in a row within ${FAST_CRASH_MS / 1000} s of starting (last: ${signal || `exit code ${code}`}); giving up on it. See ${child.logFile}`;
+        log(reason);
+        if (o.onGiveUp) o.onGiveUp(child.app.name, reason);
+        return;
+      }
+      // A run that lasted resets the backoff; repeated fast crashes double it.
+      const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** child.fastCrashes);
+      child.restarts++;
+      log(`${child.app.name} exited (${signal ? `signal ${signal}` : `exit code ${code}`}) after ${Math.round(ranMs / 100) / 10} s; restarting in ${delay} ms (restart #${child.restarts}); see ${child.logFile}`);
+      child.timer = setTimeout(() => {
+        child.timer = undefined;
+        if (!stopping) spawnChild(child);
+      }, delay);
+    });
+  };
+
   const stop = async () => {
     stopping = true;
     await Promise.all(
       children.map(
         (c) =>
           new Promise((resolve) => {
-            if (c.proc.exitCode !== null || c.proc.signalCode !== null) return resolve();
-            const t = setTimeout(() => c.proc.kill('SIGKILL'), 8000);
+            if (c.timer) clearTimeout(c.timer);
+            if (!alive(c.proc)) return resolve();
+            const t = setTimeout(() => {
+              log(`${c.app.name} did not stop within ${STOP_GRACE_MS} ms of SIGTERM; killing it`);
+              c.proc.kill('SIGKILL');
+            }, STOP_GRACE_MS);
             c.proc.once('exit', () => {
               clearTimeout(t);
               resolve();
@@ -96,20 +147,50 @@ async function startPlatform(o = {}) {
     for (const c of children) c.out.end();
   };
 
+  const byName = (name) => {
+    const c = children.find((x) => x.app.name === name);
+    if (!c) throw new Error(`no service named ${name}`);
+    return c;
+  };
+
+  /** Resolves once the service answers /readyz (after a restart, on the same port). */
+  const waitReady = async (name, timeoutMs = o.readyTimeoutMs || 60000) => {
+    const c = byName(name);
+    const url = `http://127.0.0.1:${ports[name]}/readyz`;
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (c.gaveUp) throw new Error(`${name} is down for good: it kept crashing (see ${c.logFile})`);
+      if (c.proc && alive(c.proc)) {
+        const r = await get(url);
+        if (r.status === 200) return;
+        if (Date.now() > deadline) throw new Error(`${name} not ready at ${url} after waiting: ${r.status} ${r.body}`);
+      } else if (Date.now() > deadline) {
+        throw new Error(`${name} was not restarted within ${timeoutMs} ms`);
+      }
+      await new Promise((res) => setTimeout(res, 100));
+    }
+  };
+
+  /** kill -9 one service (tests): resolves with its exit once it is dead; supervision starts it again. */
+  const kill = (name, signal = 'SIGKILL') => {
+    const c = byName(name);
+    const proc = c.proc;
+    if (!alive(proc)) return Promise.resolve(null);
+    return new Promise((resolve) => {
+      proc.once('exit', (code, sig) => resolve({ code, signal: sig }));
+      proc.kill(signal);
+    });
+  };
+
   try {
     for (const app of APPS) {
       const main = path.join(ROOT, 'dist', 'apps', app.name, 'src', 'main.js');
       if (!fs.existsSync(main)) throw new Error(`${main} is missing: run \`npm run build\` first`);
       const logFile = path.join(logDir, `${app.name}.log`);
       const out = fs.createWriteStream(logFile, { flags: 'a' });
-      const proc = spawn(process.execPath, [main], { cwd: ROOT, env: baseEnv(shared), stdio: ['ignore', 'pipe', 'pipe'] });
-      proc.stdout.pipe(out, { end: false });
-      proc.stderr.pipe(out, { end: false });
-      const child = { app, proc, out, logFile };
+      const child = { app, proc: undefined, out, logFile, restarts: 0, fastCrashes: 0, exits: [], gaveUp: false, supervised: false };
       children.push(child);
-      proc.on('exit', (code, signal) => {
-        if (!stopping) log(`${app.name} exited (${signal || code}); see ${logFile}`);
-      });
+      spawnChild(child);
       log(`starting ${app.name} on :${ports[app.name]}`);
     }
     // Wait for every service to be ready (they connect to Postgres/RabbitMQ/Redis and run migrations first).
@@ -117,9 +198,9 @@ async function startPlatform(o = {}) {
     for (const c of children) {
       const url = `http://127.0.0.1:${ports[c.app.name]}/readyz`;
       for (;;) {
-        if (c.proc.exitCode !== null) {
+        if (!alive(c.proc)) {
           const tail = fs.existsSync(c.logFile) ? fs.readFileSync(c.logFile, 'utf8').split('\n').slice(-30).join('\n') : '';
-          throw new Error(`${c.app.name} exited with code ${c.proc.exitCode} while starting:\n${tail}`);
+          throw new Error(`${c.app.name} exited with ${c.proc.signalCode || `code ${c.proc.exitCode}`} while starting:\n${tail}`);
         }
         const r = await get(url);
         if (r.status === 200) break;
@@ -128,6 +209,8 @@ async function startPlatform(o = {}) {
       }
       log(`${c.app.name} ready`);
     }
+    // From here on a service that dies is restarted, not fatal (a first start that fails still is).
+    if (o.supervise !== false) for (const c of children) c.supervised = true;
   } catch (err) {
     await stop();
     throw err;
@@ -143,6 +226,10 @@ async function startPlatform(o = {}) {
     invokerUrl: `http://127.0.0.1:${ports.invoker}`,
     env: shared,
     children,
+    kill,
+    waitReady,
+    /** Every exit of every service since the start (restarts included), by name. */
+    exits: () => Object.fromEntries(children.map((c) => [c.app.name, c.exits.slice()])),
     stop,
   };
 }
@@ -155,6 +242,11 @@ if (require.main === module) {
   startPlatform({
     log: say,
     logDir,
+    onGiveUp: (name) => {
+      say(`${name} cannot be kept running; stopping the platform`);
+      process.exitCode = 1;
+      process.kill(process.pid, 'SIGTERM');
+    },
     env: { HKS_DATA_DIR: process.env.HKS_DATA_DIR || path.join(ROOT, '.hks', 'data') },
   }).then(
     (p) => {
@@ -166,18 +258,10 @@ if (require.main === module) {
         exiting = true;
         say('stopping...');
         await p.stop();
-        process.exit(0);
+        process.exit(process.exitCode || 0);
       };
       process.on('SIGINT', shutdown);
       process.on('SIGTERM', shutdown);
-      for (const c of p.children) {
-        c.proc.on('exit', () => {
-          if (!exiting) {
-            say(`${c.app.name} stopped unexpectedly; stopping the platform (see ${c.logFile})`);
-            void shutdown().then(() => process.exit(1));
-          }
-        });
-      }
     },
     (err) => {
       console.error(`[hks] the platform did not start: ${err.message}`);

@@ -13,6 +13,12 @@ export interface RunningPlatform {
   env: Record<string, string>;
   dataDir: string;
   logDir: string;
+  /** Sends a signal (SIGKILL by default) to one service; resolves once it has exited. Supervision restarts it. */
+  kill(service: string, signal?: NodeJS.Signals): Promise<{ code: number | null; signal: string | null } | null>;
+  /** Resolves once the service answers /readyz again. */
+  waitReady(service: string, timeoutMs?: number): Promise<void>;
+  /** Every exit of every service since the start, by service name. */
+  exits(): Record<string, Array<{ code: number | null; signal: string | null; at: number }>>;
   stop(): Promise<void>;
 }
 
@@ -39,6 +45,9 @@ export async function startPlatform(extraEnv: Record<string, string> = {}): Prom
     env: platform.env,
     dataDir: iso.dataDir,
     logDir,
+    kill: platform.kill,
+    waitReady: platform.waitReady,
+    exits: platform.exits,
     stop: async () => {
       await platform.stop();
       await db.drop().catch(() => undefined);

@@ -5,6 +5,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'http';
 import { SETTINGS } from '@platform/config';
 import { httpValidationPipe } from '@platform/messaging';
 import { GatewayAccess, sendError } from './access/gateway-access';
+import { urlProblem, verifyJsonBody } from './access/request-text';
 import { InvocationProxy } from './proxy/invocation-proxy';
 import { GatewaySettingsValues } from './settings';
 
@@ -26,6 +27,12 @@ export function configureGateway(app: INestApplication): void {
   const listeners = server.listeners('request') as RequestListener[];
   server.removeAllListeners('request');
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const bad = urlProblem(req.url ?? '/');
+    if (bad) {
+      sendError(res, { statusCode: 400, error: 'Bad Request', message: `The request is refused: ${bad}` });
+      req.resume();
+      return;
+    }
     if (proxy.handle(req, res)) return;
     for (const listener of listeners) listener.call(server, req, res);
   });
@@ -36,7 +43,7 @@ export function configureGateway(app: INestApplication): void {
     if (access.admit(req, res, true)) next();
   });
 
-  app.use(express.json({ limit: settings.GATEWAY_MAX_BODY_BYTES, type: ['application/json', 'application/*+json'] }));
+  app.use(express.json({ limit: settings.GATEWAY_MAX_BODY_BYTES, type: ['application/json', 'application/*+json'], verify: verifyJsonBody }));
   app.use((err: { type?: string; status?: number; message?: string }, _req: Request, res: Response, next: NextFunction) => {
     if (!err) return next();
     if (err.type === 'entity.parse.failed') {

@@ -96,6 +96,11 @@ export const CommonSettings = {
       'unset: read from $HKS_DATA_DIR/internal-token, created at the first start',
   },
   RPC_TIMEOUT_MS: { kind: 'int', default: 15000, description: 'How long an RPC call waits for its answer' },
+  SHUTDOWN_GRACE_MS: {
+    kind: 'int',
+    default: 20000,
+    description: 'After SIGTERM, how long a service may drain (in-flight work, events to the broker) before it exits anyway; below Kubernetes\' 30 s',
+  },
   EVENT_PUBLISH_TIMEOUT_MS: {
     kind: 'int',
     default: 5000,

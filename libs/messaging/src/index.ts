@@ -1,5 +1,6 @@
 export * from './amqp-connection';
 export * from './event-journal';
+export * from './dependency-errors';
 export * from './event-spool';
 export * from './event-publisher';
 export * from './event-subscriber';

@@ -63,14 +63,19 @@ export class RpcClient {
   }
 }
 
+const BROKER_DOWN = /connection lost|trying to reconnect|disconnected|connection closed|channel closed|not connected|ECONNREFUSED|ECONNRESET|socket closed/i;
+
 export function toDomainError(err: unknown, service: string, timeoutMs: number): Error {
   if (err instanceof DomainError) return err;
   if (err instanceof TimeoutError) return new UnavailableError(`${service} did not answer within ${timeoutMs} ms; is it running?`);
   if (isErrorBody(err)) return new DomainError(err.statusCode, err.message, err.details);
   if (err && typeof err === 'object' && 'err' in err && (err as { err: unknown }).err) {
-    return new UnavailableError(`${service} is unreachable: ${String((err as { err: { message?: string } }).err.message ?? err)}`);
+    const reason = String((err as { err: { message?: string } }).err.message ?? err);
+    return new UnavailableError(`RabbitMQ is unavailable (${reason}); cannot reach ${service}`);
   }
   const message = err instanceof Error ? err.message : typeof err === 'string' ? err : JSON.stringify(err);
+  // The RMQ client rejects with a bare string or Error while its connection to the broker is down.
+  if (BROKER_DOWN.test(message)) return new UnavailableError(`RabbitMQ is unavailable (${message}); cannot reach ${service}`);
   return new DomainError(502, `${service} failed: ${message}`);
 }
 

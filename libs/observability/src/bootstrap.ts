@@ -1,8 +1,8 @@
-import { ConsoleLogger, INestApplication, LogLevel } from '@nestjs/common';
+import { ConsoleLogger, INestApplication, Logger, LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { RpcService } from '@platform/contracts';
 import { CommonSettingsValues, SETTINGS } from '@platform/config';
-import { HttpErrorFilter, rpcServerOptions } from '@platform/messaging';
+import { HttpErrorFilter, registerDependencies, rpcServerOptions } from '@platform/messaging';
 
 const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
 
@@ -33,6 +33,8 @@ export async function startService(o: StartOptions): Promise<INestApplication> {
   const app = await NestFactory.create(o.module, { logger: platformLogger(o.service), bufferLogs: false });
   app.enableShutdownHooks();
   const settings = app.get<CommonSettingsValues>(SETTINGS);
+  exitAfterGrace(o.service, settings.SHUTDOWN_GRACE_MS);
+  registerDependencies({ Postgres: settings.DATABASE_URL, RabbitMQ: settings.AMQP_URL, Redis: settings.REDIS_URL });
   app.useGlobalFilters(new HttpErrorFilter());
   if (o.configure) await o.configure(app);
   if (o.rpc) {
@@ -41,4 +43,20 @@ export async function startService(o: StartOptions): Promise<INestApplication> {
   }
   await app.listen(o.port, o.host ?? process.env.HOST ?? '127.0.0.1');
   return app;
+}
+
+/**
+ * Nest's shutdown hooks drain the service on SIGTERM (HTTP server, RPC consumer, event publisher); a hook stuck on a
+ * dependency that is gone must not hold the process past its grace period, so a watchdog ends it at the deadline.
+ */
+function exitAfterGrace(service: string, graceMs: number): void {
+  const logger = new Logger('Shutdown');
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(signal, () => {
+      setTimeout(() => {
+        logger.error(`${service} did not finish draining within SHUTDOWN_GRACE_MS=${graceMs} ms of ${signal}; exiting now`);
+        process.exit(1);
+      }, graceMs).unref();
+    });
+  }
 }

@@ -63,6 +63,7 @@ export async function openDataSource(o: ServiceDataSourceOptions): Promise<DataS
   await ensureDatabase(o.url);
   const ds = new DataSource(dataSourceOptions(o));
   await ds.initialize();
+  tagConnectionErrors(ds);
   try {
     await migrate(ds, o.schema);
   } catch (err) {
@@ -70,6 +71,21 @@ export async function openDataSource(o: ServiceDataSourceOptions): Promise<DataS
     throw err;
   }
   return ds;
+}
+
+/**
+ * A pool that cannot open a connection rejects with a bare socket error (`read ECONNRESET`, no TypeORM frame):
+ * mark it as Postgres's, so the error filter answers 503 naming Postgres instead of 500.
+ */
+function tagConnectionErrors(ds: DataSource): void {
+  const driver = ds.driver as unknown as { obtainMasterConnection?: () => Promise<unknown> };
+  const obtain = driver.obtainMasterConnection?.bind(driver);
+  if (!obtain) return;
+  driver.obtainMasterConnection = () =>
+    obtain().catch((err: unknown) => {
+      if (err && typeof err === 'object') Object.defineProperty(err, 'dependency', { value: 'Postgres', enumerable: false });
+      throw err;
+    });
 }
 
 export async function migrate(ds: DataSource, schema: string): Promise<void> {

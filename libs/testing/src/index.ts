@@ -1,3 +1,4 @@
 export * from './test-env';
 export * from './oci-registry';
 export * from './http-routes';
+export * from './tcp-proxy';

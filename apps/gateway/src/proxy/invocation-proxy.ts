@@ -104,10 +104,14 @@ export class InvocationProxy implements OnApplicationShutdown {
     Object.assign(headers, this.credential.header());
 
     let upstream: http.ClientRequest;
+    let answered = false;
     try {
       upstream = http.request(
         { host: this.host, port: this.port, method: req.method, path: this.basePath + path, headers, agent: this.agent },
-        (answer) => this.answer(answer, res),
+        (answer) => {
+          answered = true;
+          this.answer(answer, res);
+        },
       );
     } catch (err) {
       // Node refuses to send some requests (e.g. a path with characters it will not write): the client's fault.
@@ -120,6 +124,12 @@ export class InvocationProxy implements OnApplicationShutdown {
       // A kept-alive socket the invoker closed just as it was reused: safe to retry once when nothing was sent.
       if (!retried && bodyless && upstream.reusedSocket && err.code === 'ECONNRESET' && !res.headersSent) {
         this.forward(req, res, path, stripKey, true);
+        return;
+      }
+      // The invoker answered (a 413, say) and closed while the body was still coming: its answer stands.
+      if (answered) {
+        req.unpipe(upstream);
+        req.resume();
         return;
       }
       if (res.headersSent) {
