@@ -16,3 +16,4 @@ export * from './deployments/deployment';
 export * from './deployments/deployment.dto';
 export * from './invocations/invocation';
 export * from './json-limits';
+export * from './keys/api-key';

@@ -1,6 +1,7 @@
 import { Controller, Get, HttpStatus, Inject, Injectable, Module, Res, DynamicModule, Global } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import type { Response } from 'express';
+import { Public } from '@platform/contracts';
 
 export type HealthCheck = () => Promise<void> | void;
 
@@ -32,6 +33,8 @@ export class HealthRegistry {
 
 export const HEALTH_SERVICE_NAME = Symbol('HEALTH_SERVICE_NAME');
 
+/** Open to anyone: probes carry no key. */
+@Public()
 @ApiExcludeController()
 @Controller()
 export class HealthController {
