@@ -23,6 +23,8 @@ export function configureGateway(app: INestApplication): void {
   // that matched whatever its spelling, so this is tidiness, not the safety.
   instance.set('case sensitive routing', true);
   instance.set('strict routing', true);
+  // Express made its router before these settings could be given; Nest adds the routes later, at init.
+  Object.assign(instance.router as unknown as { caseSensitive: boolean; strict: boolean }, { caseSensitive: true, strict: true });
 
   // Invocations are answered before Express sees them: the cheapest path through the gateway.
   const server = app.getHttpServer() as Server;
