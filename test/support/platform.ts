@@ -11,6 +11,8 @@ export interface RunningPlatform {
   env: Record<string, string>;
   dataDir: string;
   logDir: string;
+  /** The admin API key the first start wrote to HKS_DATA_DIR/admin-key. */
+  adminKey: string;
   stop(): Promise<void>;
 }
 
@@ -36,6 +38,7 @@ export async function startPlatform(extraEnv: Record<string, string> = {}): Prom
     env: platform.env,
     dataDir: iso.dataDir,
     logDir,
+    adminKey: platform.adminKey,
     stop: async () => {
       await platform.stop();
       await db.drop().catch(() => undefined);
