@@ -140,7 +140,10 @@ describe('authorisation of every route the gateway knows', () => {
     // The invocation paths are served in front of the router; the OpenAPI document describes them.
     const doc = JSON.parse((await send(gateway.url, 'GET', `/${SWAGGER_PATH}-json`)).body) as { paths: Record<string, Record<string, unknown>> };
     for (const [p, ops] of Object.entries(doc.paths)) {
-      for (const method of Object.keys(ops)) routes.push({ method: method.toUpperCase(), path: p.replace(/\{(\w+)\}/g, ':$1') });
+      for (const method of Object.keys(ops)) {
+        const route = { method: method.toUpperCase(), path: p.replace(/\{(\w+)\}/g, ':$1') };
+        if (!routes.some((r) => r.method === route.method && r.path === route.path)) routes.push(route);
+      }
     }
   }, 60_000);
 
@@ -151,7 +154,7 @@ describe('authorisation of every route the gateway knows', () => {
     await db?.drop();
     if (iso) await removeNamespace(iso.env.AMQP_URL, iso.env.HKS_NAMESPACE, ['function-registry', 'deployer', 'builder', 'event-store']);
     iso?.cleanup();
-  });
+  }, 30_000);
 
   const PUBLIC = new Set(['/healthz', '/readyz', `/${SWAGGER_PATH}`, `/${SWAGGER_PATH}-json`, `/${SWAGGER_PATH}-yaml`]);
   const isPublic = (p: string) => PUBLIC.has(p) || p.startsWith(`/${SWAGGER_PATH}/`);
@@ -164,6 +167,10 @@ describe('authorisation of every route the gateway knows', () => {
       expect(paths).toContain(expected);
     }
     expect(routes.length).toBeGreaterThan(25);
+  });
+
+  it('keeps health and the API documentation open', async () => {
+    for (const p of PUBLIC) expect([p, (await send(gateway.url, 'GET', p)).status]).toEqual([p, 200]);
   });
 
   it('answers nothing but a public route without a valid key of the right scope, however the path is spelled', async () => {
@@ -190,7 +197,8 @@ describe('authorisation of every route the gateway knows', () => {
     for (const route of ordered) {
       const answer = await send(gateway.url, route.method, concrete(route.path), admin());
       const routerMiss = answer.status === 404 && answer.body.includes('Cannot ');
-      if (answer.status === 401 || answer.status === 403 || answer.status === -1 || routerMiss) refused.push(`${route.method} ${route.path}: ${answer.status} ${answer.body.slice(0, 120)}`);
+      // No answer yet (-1) is a handler waiting for a service this test does not run: the guard answers at once.
+      if (answer.status === 401 || answer.status === 403 || routerMiss) refused.push(`${route.method} ${route.path}: ${answer.status} ${answer.body.slice(0, 120)}`);
     }
     expect(refused).toEqual([]);
     expect(invoked).toEqual(expect.arrayContaining([`POST /invoke/${ids['target-fn']}`, 'GET /http/target-fn']));
