@@ -68,9 +68,9 @@ function readKey(file) {
  * Puts a new admin key where `hks` finds it (its config file, 0600), unless that file already holds a key:
  * then says how to use the new one. Like `faas-cli login`, done for the user at first start.
  */
-function rememberAdminKey(key, gatewayUrl, say) {
+function rememberAdminKey(key, gatewayUrl, say, env = process.env) {
   const cli = require(path.join(ROOT, 'dist', 'apps', 'cli', 'src', 'settings.js'));
-  const file = cli.configFilePath(process.env);
+  const file = cli.configFilePath(env);
   let current;
   try {
     current = cli.readConfigFile(file);
@@ -183,7 +183,7 @@ async function startPlatform(o = {}) {
   };
 }
 
-module.exports = { startPlatform, APPS, freePort };
+module.exports = { startPlatform, rememberAdminKey, APPS, freePort };
 
 if (require.main === module) {
   const logDir = path.join(ROOT, '.hks', 'logs');
