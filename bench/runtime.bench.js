@@ -49,8 +49,13 @@ const stats = (values) => {
 const ms = (v) => `${v.toFixed(v < 1 ? 3 : 1)} ms`;
 const loadavg = () => os.loadavg().map((l) => l.toFixed(2)).join(' ');
 
+/** The admin API key of the platform under test (its first start wrote it). */
+let adminKey;
+const auth = () => (adminKey ? { authorization: `Bearer ${adminKey}` } : {});
+
 async function api(base, method, url, body) {
-  const res = await fetch(base + url, { method, headers: body ? { 'content-type': 'application/json', ...INTERNAL } : INTERNAL, body: body ? JSON.stringify(body) : undefined });
+  const headers = { ...INTERNAL, ...auth(), ...(body ? { 'content-type': 'application/json' } : {}) };
+  const res = await fetch(base + url, { method, headers, body: body ? JSON.stringify(body) : undefined });
   const text = await res.text();
   let json;
   try {
@@ -66,7 +71,7 @@ async function api(base, method, url, body) {
 function timed(agent, url, method = 'GET') {
   return new Promise((resolve, reject) => {
     const started = process.hrtime.bigint();
-    const req = http.request(url, { method, agent, headers: INTERNAL }, (res) => {
+    const req = http.request(url, { method, agent, headers: { ...INTERNAL, ...auth() } }, (res) => {
       res.resume();
       res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, us: Number(process.hrtime.bigint() - started) / 1000 }));
     });
@@ -191,6 +196,7 @@ async function startFullPlatform() {
     throw err;
   }
   const gw = platform.gatewayUrl;
+  adminKey = platform.adminKey;
   return {
     invokerUrl: platform.invokerUrl,
     async deploy(label, family, handler, config) {

@@ -63,6 +63,9 @@ describe('the hks command line against the real platform', () => {
     home = path.join(work, 'home');
     mkdirSync(home);
     p = await startPlatform();
+    // As a user would after scripts/start printed the key: hks keeps it in ~/.config/hks/config.yaml.
+    const login = await hks(['login', '--api-key', p.adminKey]);
+    expect(login.code).toBe(0);
   }, 180_000);
 
   afterAll(async () => {
@@ -117,7 +120,11 @@ describe('the hks command line against the real platform', () => {
   }, 60_000);
 
   it('serves the function at the URL it printed', async () => {
-    const res = await fetch(`${p.gatewayUrl}/fn/cli-hello`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"name": "Carol"}' });
+    const res = await fetch(`${p.gatewayUrl}/fn/cli-hello`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${p.adminKey}` },
+      body: '{"name": "Carol"}',
+    });
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ message: 'Bonjour Carol' });
   });

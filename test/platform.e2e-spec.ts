@@ -7,7 +7,7 @@ import { api, RunningPlatform, startPlatform } from './support/platform';
 describe('the platform end to end', () => {
   let p: RunningPlatform;
   const call = <T = any>(method: string, url: string, body?: unknown, headers?: Record<string, string>) =>
-    api<T>(p.gatewayUrl, method, url, body, headers);
+    api<T>(p.gatewayUrl, method, url, body, { authorization: `Bearer ${p.adminKey}`, ...headers });
 
   async function waitForStatus(id: string, wanted: string[], timeoutMs = 120_000) {
     const deadline = Date.now() + timeoutMs;

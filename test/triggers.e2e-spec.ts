@@ -4,7 +4,7 @@ import { api, RunningPlatform, startPlatform } from './support/platform';
 describe('triggers end to end', () => {
   let p: RunningPlatform;
   const call = <T = any>(method: string, url: string, body?: unknown, headers?: Record<string, string>) =>
-    api<T>(p.gatewayUrl, method, url, body, headers);
+    api<T>(p.gatewayUrl, method, url, body, { authorization: `Bearer ${p.adminKey}`, ...headers });
 
   async function until<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 30_000): Promise<T> {
     const deadline = Date.now() + timeoutMs;
@@ -56,7 +56,7 @@ describe('triggers end to end', () => {
     expect(r.text).toBe('hi Alice q=42');
     expect(r.headers.get('x-seen-method')).toBe('POST');
 
-    const bytes = await fetch(`${p.gatewayUrl}/fn/echo-http/bytes`);
+    const bytes = await fetch(`${p.gatewayUrl}/fn/echo-http/bytes`, { headers: { authorization: `Bearer ${p.adminKey}` } });
     expect(bytes.status).toBe(200);
     expect([...new Uint8Array(await bytes.arrayBuffer())]).toEqual([0, 255, 1, 254]);
   });
@@ -97,7 +97,7 @@ describe('triggers end to end', () => {
   it('streams new events to a client as Server-Sent Events', async () => {
     const id = await deploy({ label: 'streamed', runtime: 'node', handler: 'module.exports.handle = () => "ok"' });
     const controller = new AbortController();
-    const res = await fetch(`${p.gatewayUrl}/api/v3/events/stream?functionId=${id}`, { signal: controller.signal });
+    const res = await fetch(`${p.gatewayUrl}/api/v3/events/stream?functionId=${id}`, { signal: controller.signal, headers: { authorization: `Bearer ${p.adminKey}` } });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toContain('text/event-stream');
     const reader = res.body!.getReader();

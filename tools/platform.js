@@ -64,6 +64,38 @@ const MAX_FAST_CRASHES = 5;
 /** SIGTERM, then SIGKILL after this: services drain well within it (Kubernetes gives 30 s). */
 const STOP_GRACE_MS = 25000;
 
+function readKey(file) {
+  try {
+    return fs.readFileSync(file, 'utf8').trim() || undefined;
+  } catch (err) {
+    if (err.code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+/**
+ * Puts a new admin key where `hks` finds it (its config file, 0600), unless that file already holds a key:
+ * then says how to use the new one. Like `faas-cli login`, done for the user at first start.
+ */
+function rememberAdminKey(key, gatewayUrl, say, env = process.env) {
+  const cli = require(path.join(ROOT, 'dist', 'apps', 'cli', 'src', 'settings.js'));
+  const file = cli.configFilePath(env);
+  let current;
+  try {
+    current = cli.readConfigFile(file);
+  } catch (err) {
+    say(`${err.message}; to use the key: hks login --api-key <key> --gateway ${gatewayUrl}`);
+    return;
+  }
+  if (current.apiKey && current.apiKey !== key) {
+    say(`${file} holds another API key; to use this one: hks login --api-key <the key above> --gateway ${gatewayUrl}`);
+    return;
+  }
+  if (current.apiKey === key) return;
+  cli.writeConfigFile(file, { gateway: current.gateway || gatewayUrl, apiKey: key });
+  say(`saved it in ${file}, so hks uses it`);
+}
+
 /**
  * @param {object} o
  * @param {Record<string,string>} [o.env] settings for every service (namespace, database, data dir ...)
@@ -84,6 +116,9 @@ async function startPlatform(o = {}) {
   for (const app of APPS) shared[app.portEnv] = String(ports[app.name]);
   const logDir = o.logDir || path.join(ROOT, '.hks', 'logs');
   fs.mkdirSync(logDir, { recursive: true });
+  // The registry writes the admin key at first start (services run with cwd ROOT, hence relative to it).
+  const adminKeyFile = path.resolve(ROOT, shared.HKS_DATA_DIR || process.env.HKS_DATA_DIR || path.join('.hks', 'data'), 'admin-key');
+  const keyBefore = readKey(adminKeyFile);
 
   /** @type {Array<{app: object, proc: import('child_process').ChildProcess, out: fs.WriteStream, logFile: string, restarts: number, fastCrashes: number, exits: Array<{code: number|null, signal: string|null, at: number}>, gaveUp: boolean, timer?: NodeJS.Timeout}>} */
   const children = [];
@@ -219,9 +254,14 @@ async function startPlatform(o = {}) {
   // What a caller of an internal route (the invoker, the builder's artifacts) must send: set, or created by the first service.
   const childEnv = baseEnv(shared);
   const internalToken = childEnv.HKS_INTERNAL_TOKEN || fs.readFileSync(path.resolve(ROOT, childEnv.HKS_DATA_DIR || '.hks/data', 'internal-token'), 'utf8').trim();
+  const adminKey = readKey(adminKeyFile);
   return {
     ports,
     internalToken,
+    /** The admin API key of HKS_DATA_DIR/admin-key, and whether this start made it. */
+    adminKey,
+    adminKeyFile,
+    adminKeyCreated: Boolean(adminKey) && adminKey !== keyBefore,
     gatewayUrl: `http://127.0.0.1:${ports.gateway}`,
     invokerUrl: `http://127.0.0.1:${ports.invoker}`,
     env: shared,
@@ -234,7 +274,7 @@ async function startPlatform(o = {}) {
   };
 }
 
-module.exports = { startPlatform, APPS, freePort };
+module.exports = { startPlatform, rememberAdminKey, APPS, freePort };
 
 if (require.main === module) {
   const logDir = path.join(ROOT, '.hks', 'logs');
@@ -251,6 +291,11 @@ if (require.main === module) {
   }).then(
     (p) => {
       say(`platform ready: gateway ${p.gatewayUrl}  (API docs ${p.gatewayUrl}/api/v1/functions/swagger-ui)`);
+      if (p.adminKeyCreated) {
+        say(`first start: created an admin API key, shown this once (also kept in ${p.adminKeyFile}):`);
+        say(`  ${p.adminKey}`);
+        rememberAdminKey(p.adminKey, p.gatewayUrl, say);
+      }
       say(`logs in ${logDir}; Ctrl-C stops everything`);
       let exiting = false;
       const shutdown = async () => {

@@ -19,6 +19,8 @@ export interface RunningPlatform {
   waitReady(service: string, timeoutMs?: number): Promise<void>;
   /** Every exit of every service since the start, by service name. */
   exits(): Record<string, Array<{ code: number | null; signal: string | null; at: number }>>;
+  /** The admin API key the first start wrote to HKS_DATA_DIR/admin-key. */
+  adminKey: string;
   stop(): Promise<void>;
 }
 
@@ -48,6 +50,7 @@ export async function startPlatform(extraEnv: Record<string, string> = {}): Prom
     kill: platform.kill,
     waitReady: platform.waitReady,
     exits: platform.exits,
+    adminKey: platform.adminKey,
     stop: async () => {
       await platform.stop();
       await db.drop().catch(() => undefined);

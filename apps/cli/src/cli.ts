@@ -2,6 +2,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { CommandContext } from './commands/context';
 import { deployCommand } from './commands/deploy';
 import { invokeCommand } from './commands/invoke';
+import { keysCommand, loginCommand } from './commands/keys';
 import { localTestCommand } from './commands/local-test';
 import { logsCommand } from './commands/logs';
 import { deleteCommand, describeCommand, listCommand, undeployCommand } from './commands/manage';
@@ -25,6 +26,8 @@ export function buildProgram(io: CliIO): Command {
         '  hks function deploy hello-world --runtime python3.9 --handler function.handle --trigger http\n' +
         '  hks function invoke hello-world --data \'{"name": "Alice"}\'\n' +
         '  hks function logs hello-world --follow\n' +
+        '  hks login --api-key hks_... --gateway http://127.0.0.1:8080\n' +
+        '  hks keys create ci --scope invoke --function hello-world\n' +
         '\nSettings file: ~/.config/hks/config.yaml with "gateway:" and "apiKey:" (or $HKS_CONFIG).',
     )
     .showSuggestionAfterError();
@@ -48,6 +51,8 @@ export function buildProgram(io: CliIO): Command {
     fn.addCommand(make(context));
   }
   program.addCommand(fn);
+  program.addCommand(loginCommand(context));
+  program.addCommand(keysCommand(context));
 
   // Every (sub)command reports through our IO and throws instead of exiting, so runCli decides the exit code.
   const configure = (cmd: Command) => {

@@ -1,7 +1,7 @@
-import { existsSync, readFileSync } from 'fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'fs';
 import { homedir } from 'os';
 import * as path from 'path';
-import { parse } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { UsageError } from './errors';
 
 export const DEFAULT_GATEWAY = 'http://127.0.0.1:8080';
@@ -20,7 +20,12 @@ export function configFilePath(env: Record<string, string | undefined>): string 
   return path.join(base, 'hks', 'config.yaml');
 }
 
-function readConfigFile(file: string): { gateway?: string; apiKey?: string } {
+export interface ConfigFile {
+  gateway?: string;
+  apiKey?: string;
+}
+
+export function readConfigFile(file: string): ConfigFile {
   if (!existsSync(file)) return {};
   let doc: unknown;
   try {
@@ -36,6 +41,16 @@ function readConfigFile(file: string): { gateway?: string; apiKey?: string } {
   if (gateway !== undefined && typeof gateway !== 'string') throw new UsageError(`${file}: gateway must be a URL`);
   if (apiKey !== undefined && typeof apiKey !== 'string') throw new UsageError(`${file}: apiKey must be a string`);
   return { gateway, apiKey };
+}
+
+/** Writes the config file readable by its owner only (it holds an API key), atomically. */
+export function writeConfigFile(file: string, config: ConfigFile): void {
+  mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  const tmp = `${file}.${process.pid}.tmp`;
+  const doc = Object.fromEntries(Object.entries(config).filter(([, v]) => v !== undefined));
+  writeFileSync(tmp, stringify(doc), { mode: 0o600 });
+  chmodSync(tmp, 0o600);
+  renameSync(tmp, file);
 }
 
 /** Flag, then environment, then config file, then the local default. */

@@ -12,6 +12,9 @@ import { FunctionVersionEntity } from './functions/function-version.entity';
 import { FunctionEntity } from './functions/function.entity';
 import { FunctionsController } from './functions/functions.controller';
 import { FunctionsService } from './functions/functions.service';
+import { ApiKeyEntity } from './keys/api-key.entity';
+import { ApiKeysController } from './keys/api-keys.controller';
+import { ApiKeysService } from './keys/api-keys.service';
 import { migrations } from './migrations';
 import { SecretCipher } from './secrets/secret-cipher';
 import { SecretEntity } from './secrets/secret.entity';
@@ -19,7 +22,7 @@ import { SecretsController } from './secrets/secrets.controller';
 import { SecretsService } from './secrets/secrets.service';
 import { RegistrySettings } from './settings';
 
-const entities = [FunctionEntity, FunctionVersionEntity, SecretEntity];
+const entities = [FunctionEntity, FunctionVersionEntity, SecretEntity, ApiKeyEntity];
 
 /** Registers what the registry depends on with /readyz. */
 class RegistryHealth implements OnModuleInit {
@@ -47,8 +50,8 @@ export class AppModule {
         PersistenceModule.forService({ schema: 'registry', entities, migrations }),
         TypeOrmModule.forFeature(entities),
       ],
-      controllers: [FunctionsController, SecretsController],
-      providers: [FunctionsService, BuildsService, BuildQueue, BuildEventsConsumer, SecretCipher, SecretsService, RegistryHealth],
+      controllers: [FunctionsController, SecretsController, ApiKeysController],
+      providers: [FunctionsService, BuildsService, BuildQueue, BuildEventsConsumer, SecretCipher, SecretsService, ApiKeysService, RegistryHealth],
     };
   }
 }

@@ -2,11 +2,15 @@ import { DynamicModule, Inject, Module, OnModuleInit } from '@nestjs/common';
 import { SettingsModule } from '@platform/config';
 import { AmqpConnection, MessagingModule, RpcClientsModule } from '@platform/messaging';
 import { HealthModule, HealthRegistry } from '@platform/observability';
+import { APP_GUARD } from '@nestjs/core';
+import { ApiKeyGuard } from './access/api-key.guard';
 import { FunctionAuthCache } from './access/function-auth.cache';
 import { GatewayAccess } from './access/gateway-access';
+import { KeyVerifier } from './access/key-verifier';
 import { EventStreamService } from './events/event-stream.service';
 import { EventsController } from './events/events.controller';
 import { FunctionsController } from './functions/functions.controller';
+import { KeysController } from './keys/keys.controller';
 import { InvocationProxy } from './proxy/invocation-proxy';
 import { SecretsController } from './secrets/secrets.controller';
 import { GatewaySettings } from './settings';
@@ -34,8 +38,8 @@ export class AppModule {
         HealthModule.forService('gateway'),
         RpcClientsModule.register(['function-registry', 'builder', 'deployer', 'event-store']),
       ],
-      controllers: [FunctionsController, SecretsController, EventsController],
-      providers: [GatewayAccess, FunctionAuthCache, InvocationProxy, EventStreamService, GatewayHealth],
+      controllers: [FunctionsController, SecretsController, EventsController, KeysController],
+      providers: [KeyVerifier, GatewayAccess, { provide: APP_GUARD, useClass: ApiKeyGuard }, FunctionAuthCache, InvocationProxy, EventStreamService, GatewayHealth],
     };
   }
 }

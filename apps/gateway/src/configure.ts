@@ -4,7 +4,7 @@ import express, { NextFunction, Request, Response } from 'express';
 import type { IncomingMessage, Server, ServerResponse } from 'http';
 import { SETTINGS } from '@platform/config';
 import { httpValidationPipe } from '@platform/messaging';
-import { GatewayAccess, sendError } from './access/gateway-access';
+import { sendError } from './access/gateway-access';
 import { urlProblem, verifyJsonBody } from './access/request-text';
 import { InvocationProxy } from './proxy/invocation-proxy';
 import { GatewaySettingsValues } from './settings';
@@ -16,11 +16,16 @@ type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
 /** Everything main.ts adds to the Nest app before it listens; the integration tests use it as is. */
 export function configureGateway(app: INestApplication): void {
   const settings = app.get<GatewaySettingsValues>(SETTINGS);
-  const access = app.get(GatewayAccess);
   const proxy = app.get(InvocationProxy);
   const instance = app.getHttpAdapter().getInstance() as express.Express;
   instance.disable('x-powered-by');
   instance.set('etag', false);
+  // Odd spellings of a route (/API/..., a trailing slash) get 404, not a handler. ApiKeyGuard checks the route
+  // that matched whatever its spelling, so this is tidiness, not the safety.
+  instance.set('case sensitive routing', true);
+  instance.set('strict routing', true);
+  // Express made its router before these settings could be given; Nest adds the routes later, at init.
+  Object.assign(instance.router as unknown as { caseSensitive: boolean; strict: boolean }, { caseSensitive: true, strict: true });
 
   // Invocations are answered before Express sees them: the cheapest path through the gateway.
   const server = app.getHttpServer() as Server;
@@ -35,12 +40,6 @@ export function configureGateway(app: INestApplication): void {
     }
     if (proxy.handle(req, res)) return;
     for (const listener of listeners) listener.call(server, req, res);
-  });
-
-  // API keys and rate limits for /api, before any body is read; health and the API docs stay open.
-  app.use((req: Request, res: Response, next: NextFunction) => {
-    if (!req.path.startsWith('/api/') || req.path.startsWith(`/${SWAGGER_PATH}`)) return next();
-    if (access.admit(req, res, true)) next();
   });
 
   app.use(express.json({ limit: settings.GATEWAY_MAX_BODY_BYTES, type: ['application/json', 'application/*+json'], verify: verifyJsonBody }));
@@ -67,7 +66,7 @@ export function configureGateway(app: INestApplication): void {
       .setTitle('hyperkube-functions')
       .setDescription('Create, build, deploy and invoke functions; query and stream their events.')
       .setVersion('1')
-      .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'An API key from HKS_API_KEYS (when set)' }, 'bearer')
+      .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'An API key: HKS_DATA_DIR/admin-key from the first start, one from POST /api/v1/keys, or HKS_API_KEYS' }, 'bearer')
       .addApiKey({ type: 'apiKey', in: 'header', name: 'x-api-key' }, 'api-key')
       .addSecurityRequirements('bearer')
       .addSecurityRequirements('api-key')

@@ -1,7 +1,9 @@
 import { Controller, INestApplication, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { MessagePattern, Payload } from '@nestjs/microservices';
+import { readFileSync, statSync } from 'fs';
 import * as http from 'http';
+import * as path from 'path';
 import request from 'supertest';
 import { DeploymentPatterns, FunctionView, newEvent, PlatformEvent } from '@platform/contracts';
 import { CommonSettingsValues, SETTINGS, SettingsModule } from '@platform/config';
@@ -29,11 +31,13 @@ describe('gateway HTTP API against the real registry', () => {
   let deployer: INestApplication;
   let gateway: { app: INestApplication; url: string };
   let secured: { app: INestApplication; url: string };
+  let adminKey: string;
 
   beforeAll(async () => {
     db = await createTestDatabase();
     iso = isolatedEnv({ DATABASE_URL: db.url, RPC_TIMEOUT_MS: '3000' });
     registry = await startRegistry(iso.env);
+    adminKey = readFileSync(path.join(iso.env.HKS_DATA_DIR, 'admin-key'), 'utf8').trim();
 
     @Module({ imports: [SettingsModule.forRoot({}, iso.env), MessagingModule.forRoot('deployer-stand-in')], controllers: [DeployerStandIn] })
     class DeployerModule {}
@@ -57,7 +61,8 @@ describe('gateway HTTP API against the real registry', () => {
     iso?.cleanup();
   });
 
-  const api = () => request(gateway.url);
+  const api = () => request.agent(gateway.url).set('authorization', `Bearer ${adminKey}`);
+  const anonymous = () => request(gateway.url);
   const hello = { label: 'hello', runtime: 'node', handler: 'module.exports = (d) => d;' };
 
   describe('functions', () => {
@@ -193,7 +198,7 @@ describe('gateway HTTP API against the real registry', () => {
 
     it('streams new events that match the filter as Server-Sent Events', async () => {
       const frames: string[] = [];
-      const req = http.get(`${gateway.url}/api/v3/events/stream?type=ORDER_PLACED`);
+      const req = http.get(`${gateway.url}/api/v3/events/stream?type=ORDER_PLACED`, { headers: { authorization: `Bearer ${adminKey}` } });
       const res = await new Promise<http.IncomingMessage>((resolve) => req.on('response', resolve));
       expect(res.statusCode).toBe(200);
       expect(res.headers['content-type']).toContain('text/event-stream');
@@ -220,25 +225,69 @@ describe('gateway HTTP API against the real registry', () => {
 
     it('answers 401 saying how to send a key when a route is called without one', async () => {
       const res = await sec().get('/api/v1/functions').expect(401);
-      expect(res.body.message).toBe('An API key is required: send "Authorization: Bearer <key>" or "x-api-key: <key>"');
+      expect(res.body.message).toMatch(/^An API key is required: send "Authorization: Bearer <key>" or "x-api-key: <key>"/);
       expect(res.headers['www-authenticate']).toContain('Bearer');
       await sec().post('/api/v3/events').send({ type: 'OTHER' }).expect(401);
+      await anonymous().get('/api/v1/functions').expect(401);
     });
 
-    it('accepts any configured key as a Bearer token or x-api-key, and refuses others', async () => {
+    it('accepts the keys of HKS_API_KEYS as a Bearer token or x-api-key, and refuses others', async () => {
       await sec().get('/api/v1/functions').set('authorization', 'Bearer key-one').expect(200);
       await sec().get('/api/v1/functions/hello').set('x-api-key', 'key-two').expect(200);
-      expect((await sec().get('/api/v1/functions').set('authorization', 'Bearer key-three').expect(401)).body.message).toBe('The API key is not valid');
+      expect((await sec().get('/api/v1/functions').set('authorization', 'Bearer key-three').expect(401)).body.message).toBe('The API key is not valid (unknown or revoked)');
     });
 
     it('keeps health and the documentation open', async () => {
       await sec().get('/healthz').expect(200);
+      await anonymous().get('/readyz').expect(200);
       await sec().get('/api/v1/functions/swagger-ui-json').expect(200);
     });
 
-    it('leaves the API open when no keys are configured', async () => {
-      await api().get('/api/v1/functions').expect(200);
-      await api().get('/healthz').expect(200);
+    it('wrote the admin key of the first start to the data directory, readable by its owner only', () => {
+      expect(adminKey).toMatch(/^hks_[A-Za-z0-9_-]{43}$/);
+      expect(statSync(path.join(iso.env.HKS_DATA_DIR, 'admin-key')).mode & 0o777).toBe(0o600);
+    });
+
+    it('creates, lists and revokes keys; a revoked key stops working', async () => {
+      const created = await api().post('/api/v1/keys').send({ name: 'ci', scope: 'admin' }).expect(201);
+      expect(created.body).toMatchObject({ name: 'ci', scope: 'admin', functions: [], revokedAt: null });
+      const key: string = created.body.key;
+      expect(created.body.prefix).toBe(key.slice(0, 12));
+      await anonymous().get('/api/v1/functions').set('authorization', `Bearer ${key}`).expect(200);
+      const listed = (await api().get('/api/v1/keys').expect(200)).body as Array<Record<string, unknown>>;
+      expect(listed.find((k) => k.id === created.body.id)).toEqual({ ...created.body, key: undefined });
+      expect(JSON.stringify(listed)).not.toContain(key);
+      const revoked = await api().delete(`/api/v1/keys/${created.body.id}`).expect(200);
+      expect(revoked.body.revokedAt).toEqual(expect.any(String));
+      await waitFor(async () => (await anonymous().get('/api/v1/functions').set('authorization', `Bearer ${key}`)).status === 401, { timeoutMs: 10_000, what: 'the revoked key to be refused' });
+      await api().delete('/api/v1/keys/00000000-0000-4000-8000-000000000000').expect(404);
+      expect((await api().delete('/api/v1/keys/nope').expect(400)).body.message).toBe('API key id must be a UUID');
+    });
+
+    it('answers 400 for a key it cannot make', async () => {
+      const bad = async (body: unknown) => (await api().post('/api/v1/keys').send(body as object).expect(400)).body.message as string;
+      expect(await bad({ name: 'x', scope: 'invoke' })).toContain('an invoke key needs functions');
+      expect(await bad({ name: 'x', scope: 'invoke', functions: ['no-such-function'] })).toBe(
+        'function "no-such-function" does not exist; an invoke key can only name existing functions',
+      );
+      expect(await bad({ name: 'x', scope: 'root' })).toContain('scope must be one of admin, invoke');
+      expect(await bad({ scope: 'admin' })).toContain('name is required');
+      expect(await bad({ name: 'x', scope: 'admin', functions: ['hello'] })).toContain('an admin key may call every function');
+    });
+
+    it('gives an invoke key no other route', async () => {
+      const fn = await api().post('/api/v1/functions').send({ ...hello, label: 'runner-fn' }).expect(201);
+      const created = await api().post('/api/v1/keys').send({ name: 'runner', scope: 'invoke', functions: ['runner-fn'] }).expect(201);
+      expect(created.body.functions).toEqual([fn.body.id]);
+      const res = await anonymous().get('/api/v1/functions').set('authorization', `Bearer ${created.body.key}`).expect(403);
+      expect(res.body.message).toBe('This API key may only invoke the functions it names; this route needs an admin key');
+      await anonymous().get('/api/v1/keys').set('authorization', `Bearer ${created.body.key}`).expect(403);
+    });
+
+    it('finds no handler for odd spellings of a route', async () => {
+      await api().get('/API/v1/functions').expect(404);
+      await api().get('/api/v1/functions/').expect(404);
+      await anonymous().get('/Api/v1/secrets').expect(404);
     });
   });
 });

@@ -5,7 +5,7 @@ export const GatewaySettings = {
   INVOKER_URL: { kind: 'url', default: 'http://127.0.0.1:8081', description: 'Where invocations are proxied to' },
   HKS_API_KEYS: {
     kind: 'string',
-    description: 'Comma-separated API keys; when set, every /api route needs "Authorization: Bearer <key>" or "x-api-key: <key>"',
+    description: 'Comma-separated extra admin API keys, besides those stored by the registry (HKS_DATA_DIR/admin-key, POST /api/v1/keys)',
   },
   GATEWAY_RATE_LIMIT_RPS: {
     kind: 'int',

@@ -17,3 +17,4 @@ export * from './deployments/deployment.dto';
 export * from './invocations/invocation';
 export * from './json-limits';
 export * from './internal/internal-credential';
+export * from './keys/api-key';

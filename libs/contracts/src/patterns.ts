@@ -28,6 +28,14 @@ export const FunctionPatterns = {
   ResolveSecrets: 'secrets.resolve',
 } as const;
 
+/** API keys: stored hashed by the registry; the gateway verifies a key by its sha256. */
+export const ApiKeyPatterns = {
+  Create: 'keys.create',
+  List: 'keys.list',
+  Revoke: 'keys.revoke',
+  Verify: 'keys.verify',
+} as const;
+
 export const BuildPatterns = {
   Get: 'builds.get',
   ListForFunction: 'builds.list-for-function',

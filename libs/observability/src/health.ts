@@ -2,6 +2,7 @@ import { Controller, Get, HttpStatus, Inject, Injectable, Module, Res, DynamicMo
 import { ApiExcludeController } from '@nestjs/swagger';
 import { OpenToProbes } from './internal-routes';
 import type { Response } from 'express';
+import { Public } from '@platform/contracts';
 
 export type HealthCheck = () => Promise<void> | void;
 
@@ -33,6 +34,8 @@ export class HealthRegistry {
 
 export const HEALTH_SERVICE_NAME = Symbol('HEALTH_SERVICE_NAME');
 
+/** Open to anyone: probes carry no key. */
+@Public()
 @ApiExcludeController()
 @OpenToProbes()
 @Controller()

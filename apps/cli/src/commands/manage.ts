@@ -10,7 +10,7 @@ const output = () => new Option('-o, --output <format>', 'table or json').choice
 export function describeTrigger(t: Trigger): string {
   switch (t.type) {
     case 'http':
-      return `http${t.methods?.length ? ` ${t.methods.join(',')}` : ''}${t.path ? ` ${t.path}` : ''}${t.auth === 'api-key' ? ' (api key)' : ''}`;
+      return `http${t.methods?.length ? ` ${t.methods.join(',')}` : ''}${t.path ? ` ${t.path}` : ''}${t.auth === 'api-key' || t.auth === 'required' ? ' (api key)' : ''}`;
     case 'schedule':
       return `schedule "${t.cron}"${t.timezone ? ` ${t.timezone}` : ''}`;
     case 'queue':

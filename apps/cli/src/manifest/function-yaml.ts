@@ -131,7 +131,7 @@ function readTrigger(r: YamlReader, item: Located): Trigger {
       }
       if ((v = field('auth'))) {
         const auth = r.string(v);
-        if (auth !== 'none' && auth !== 'api-key') r.fail(v, `${show(auth)} is not none or api-key`);
+        if (auth !== 'none' && auth !== 'api-key' && auth !== 'required') r.fail(v, `${show(auth)} is not none, api-key or required`);
         t.auth = auth as HttpTrigger['auth'];
       }
       return t;

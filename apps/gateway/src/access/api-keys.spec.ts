@@ -1,32 +1,34 @@
 import type { IncomingMessage } from 'http';
-import { ApiKeys } from './api-keys';
+import { EnvironmentKeys, presentedKey } from './api-keys';
 
 const request = (headers: Record<string, string>) => ({ headers }) as unknown as IncomingMessage;
 
-describe('ApiKeys', () => {
-  const keys = new ApiKeys(' alpha , beta,,');
-
-  it('is off when no key is configured', () => {
-    const off = new ApiKeys(undefined);
-    expect(off.enabled).toBe(false);
-    expect(off.check(request({}))).toEqual({ ok: true, key: undefined });
+describe('presentedKey', () => {
+  it('reads a Bearer token (any case of "Bearer") or x-api-key', () => {
+    expect(presentedKey(request({ authorization: 'Bearer alpha' }))).toBe('alpha');
+    expect(presentedKey(request({ authorization: 'bearer beta ' }))).toBe('beta');
+    expect(presentedKey(request({ 'x-api-key': ' beta' }))).toBe('beta');
   });
 
-  it('accepts a configured key as a Bearer token or in x-api-key', () => {
-    expect(keys.check(request({ authorization: 'Bearer alpha' }))).toEqual({ ok: true, key: 'alpha' });
-    expect(keys.check(request({ authorization: 'bearer beta' }))).toEqual({ ok: true, key: 'beta' });
-    expect(keys.check(request({ 'x-api-key': 'beta' }))).toEqual({ ok: true, key: 'beta' });
+  it('finds nothing without a key, or with another kind of Authorization', () => {
+    expect(presentedKey(request({}))).toBeUndefined();
+    expect(presentedKey(request({ authorization: 'Basic YTpi' }))).toBeUndefined();
+    expect(presentedKey(request({ authorization: 'Bearer   ' }))).toBeUndefined();
+  });
+});
+
+describe('EnvironmentKeys (HKS_API_KEYS)', () => {
+  const keys = new EnvironmentKeys(' alpha , beta,,');
+
+  it('holds the comma-separated keys, trimmed', () => {
+    expect(keys.size).toBe(2);
+    expect(keys.includes('alpha')).toBe(true);
+    expect(keys.includes('beta')).toBe(true);
   });
 
-  it('answers 401 saying how to send a key when there is none', () => {
-    expect(keys.check(request({}))).toMatchObject({
-      ok: false,
-      body: { statusCode: 401, message: 'An API key is required: send "Authorization: Bearer <key>" or "x-api-key: <key>"' },
-    });
-  });
-
-  it('answers 401 for a key that is not configured', () => {
-    expect(keys.check(request({ authorization: 'Bearer gamma' }))).toMatchObject({ ok: false, body: { message: 'The API key is not valid' } });
-    expect(keys.check(request({ 'x-api-key': 'alph' }))).toMatchObject({ ok: false });
+  it('refuses any other key, a prefix of one included', () => {
+    expect(keys.includes('gamma')).toBe(false);
+    expect(keys.includes('alph')).toBe(false);
+    expect(new EnvironmentKeys(undefined).includes('')).toBe(false);
   });
 });

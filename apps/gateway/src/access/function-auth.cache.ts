@@ -1,30 +1,30 @@
 import { Injectable, OnApplicationBootstrap } from '@nestjs/common';
 import { FunctionPatterns, FunctionView, HttpTrigger } from '@platform/contracts';
 import { EventSubscriber, RpcClient } from '@platform/messaging';
-import { GatewayAccess } from './gateway-access';
 
-export type FunctionAuth = 'none' | 'api-key' | 'unknown';
+/** What the gateway needs to know about a function to authorise an invocation. */
+export type FunctionAccess =
+  | { known: true; id: string; label: string; /** /fn/{label} answers without a key */ open: boolean }
+  | { known: false };
 
 const TTL_MS = 10_000;
 
 /**
- * Whether /fn/{label} needs an API key (an http trigger with auth "api-key"). Asked of the registry
- * once per label and cached; function.updated/deleted events drop an entry at once. Only used when
- * API keys are configured, so without keys the invocation path never waits for it.
+ * A function's id and whether /fn/{label} is open (an http trigger with auth "none"; any other http trigger,
+ * or none at all, needs a key). Asked of the registry once per id or label and cached; function.created/
+ * updated/deleted events drop the cache at once.
  */
 @Injectable()
 export class FunctionAuthCache implements OnApplicationBootstrap {
-  private readonly entries = new Map<string, { auth: FunctionAuth; until: number }>();
-  private readonly pending = new Map<string, Promise<FunctionAuth>>();
+  private readonly entries = new Map<string, { access: FunctionAccess; until: number }>();
+  private readonly pending = new Map<string, Promise<FunctionAccess>>();
 
   constructor(
     private readonly rpc: RpcClient,
     private readonly subscriber: EventSubscriber,
-    private readonly access: GatewayAccess,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    if (!this.access.keys.enabled) return;
     await this.subscriber.subscribe({
       queue: 'gateway.function-auth',
       broadcast: true,
@@ -35,30 +35,29 @@ export class FunctionAuthCache implements OnApplicationBootstrap {
   }
 
   /** Rejects (503) when the registry cannot be asked and nothing is cached: protected functions fail closed. */
-  async authOf(label: string): Promise<FunctionAuth> {
-    const hit = this.entries.get(label);
-    if (hit && hit.until > Date.now()) return hit.auth;
-    let p = this.pending.get(label);
+  async accessOf(ref: string): Promise<FunctionAccess> {
+    const hit = this.entries.get(ref);
+    if (hit && hit.until > Date.now()) return hit.access;
+    let p = this.pending.get(ref);
     if (!p) {
-      p = this.lookup(label).finally(() => this.pending.delete(label));
-      this.pending.set(label, p);
+      p = this.lookup(ref).finally(() => this.pending.delete(ref));
+      this.pending.set(ref, p);
     }
     return p;
   }
 
-  private async lookup(label: string): Promise<FunctionAuth> {
-    let auth: FunctionAuth;
+  private async lookup(ref: string): Promise<FunctionAccess> {
+    let access: FunctionAccess;
     try {
-      const f = await this.rpc.call<FunctionView>('function-registry', FunctionPatterns.Resolve, { id: label });
+      const f = await this.rpc.call<FunctionView>('function-registry', FunctionPatterns.Resolve, { id: ref });
       const http = (f.config?.triggers ?? []).filter((t): t is HttpTrigger => t.type === 'http');
-      auth = http.some((t) => t.auth === 'api-key') ? 'api-key' : 'none';
+      access = { known: true, id: f.id, label: f.label, open: http.length > 0 && http.every((t) => t.auth === 'none') };
     } catch (err) {
       if ((err as { statusCode?: number }).statusCode !== 404) throw err;
-      // Unknown function: the invoker answers its 404.
-      auth = 'unknown';
+      access = { known: false };
     }
-    this.entries.set(label, { auth, until: Date.now() + TTL_MS });
+    this.entries.set(ref, { access, until: Date.now() + TTL_MS });
     if (this.entries.size > 10_000) this.entries.delete(this.entries.keys().next().value as string);
-    return auth;
+    return access;
   }
 }

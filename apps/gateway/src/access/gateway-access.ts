@@ -2,8 +2,10 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { IncomingMessage, ServerResponse } from 'http';
 import { ErrorBody } from '@platform/contracts';
 import { SETTINGS } from '@platform/config';
+import { toDomainError } from '@platform/messaging';
 import { GatewaySettingsValues } from '../settings';
-import { ApiKeys } from './api-keys';
+import { presentedKey } from './api-keys';
+import { KeyVerifier, Principal } from './key-verifier';
 import { RateLimiter } from './rate-limiter';
 
 export function sendError(res: ServerResponse, body: ErrorBody, headers: Record<string, string> = {}): void {
@@ -16,50 +18,68 @@ export function sendError(res: ServerResponse, body: ErrorBody, headers: Record<
   res.end(text);
 }
 
-/** API keys and rate limits, applied the same way to the Nest routes and to the raw invocation proxy. */
+export const MISSING_KEY: ErrorBody = {
+  statusCode: 401,
+  error: 'Unauthorized',
+  message: 'An API key is required: send "Authorization: Bearer <key>" or "x-api-key: <key>" (scripts/start wrote one to HKS_DATA_DIR/admin-key)',
+};
+export const WRONG_KEY: ErrorBody = { statusCode: 401, error: 'Unauthorized', message: 'The API key is not valid (unknown or revoked)' };
+export const ADMIN_ONLY: ErrorBody = { statusCode: 403, error: 'Forbidden', message: 'This API key may only invoke the functions it names; this route needs an admin key' };
+export const AUTH_HEADERS = { 'www-authenticate': 'Bearer realm="hks"' };
+
+/** An answer that stops the request, with the headers that go with it. */
+export interface Refusal {
+  body: ErrorBody;
+  headers: Record<string, string>;
+}
+
+export type Authentication = { ok: true; principal: Principal } | ({ ok: false } & Refusal);
+
+/** API keys and rate limits, applied the same way to the Nest routes (ApiKeyGuard) and to the raw invocation proxy. */
 @Injectable()
 export class GatewayAccess {
-  readonly keys: ApiKeys;
   readonly limiter: RateLimiter;
   private readonly trustProxy: boolean;
 
-  constructor(@Inject(SETTINGS) settings: GatewaySettingsValues) {
-    this.keys = new ApiKeys(settings.HKS_API_KEYS);
+  constructor(
+    @Inject(SETTINGS) settings: GatewaySettingsValues,
+    private readonly verifier: KeyVerifier,
+  ) {
     const rps = Math.max(0, settings.GATEWAY_RATE_LIMIT_RPS);
     this.limiter = new RateLimiter(rps, settings.GATEWAY_RATE_LIMIT_BURST > 0 ? settings.GATEWAY_RATE_LIMIT_BURST : Math.max(rps, 1));
     this.trustProxy = settings.GATEWAY_TRUST_PROXY;
   }
 
-  /**
-   * Answers the request itself (401 or 429) and returns false when it may not go on. `needsKey`:
-   * whether this route is protected by the API keys (every /api route; /fn only per trigger).
-   */
-  admit(req: IncomingMessage, res: ServerResponse, needsKey: boolean): boolean {
-    let key: string | undefined;
-    if (needsKey && this.keys.enabled) {
-      const check = this.keys.check(req);
-      if (!check.ok) {
-        sendError(res, check.body, { 'www-authenticate': 'Bearer realm="hks"' });
-        return false;
-      }
-      key = check.key;
+  /** Who the request's key speaks for, or the 401 (or 503 when keys cannot be checked) to answer. Never rejects. */
+  async authenticate(req: IncomingMessage): Promise<Authentication> {
+    const key = presentedKey(req);
+    if (!key) return { ok: false, body: MISSING_KEY, headers: AUTH_HEADERS };
+    try {
+      const principal = await this.verifier.verify(key);
+      return principal ? { ok: true, principal } : { ok: false, body: WRONG_KEY, headers: AUTH_HEADERS };
+    } catch (err) {
+      const e = toDomainError(err, 'function-registry', 0);
+      return { ok: false, body: { statusCode: 503, error: 'Service Unavailable', message: `cannot check the API key: ${e.message}` }, headers: {} };
     }
-    if (this.limiter.enabled) {
-      const wait = this.limiter.take(key ? `key:${key}` : `ip:${this.clientIp(req)}`);
-      if (wait > 0) {
-        sendError(
-          res,
-          {
-            statusCode: 429,
-            error: 'Too Many Requests',
-            message: `Rate limit of ${this.limiter.rate} requests per second exceeded; retry in ${wait} s`,
-          },
-          { 'retry-after': String(wait) },
-        );
-        return false;
-      }
-    }
-    return true;
+  }
+
+  /** The 429 to answer when the client (its key, else its IP) is over the rate limit. */
+  limit(req: IncomingMessage, principal?: Principal): Refusal | undefined {
+    if (!this.limiter.enabled) return undefined;
+    const wait = this.limiter.take(principal ? `key:${principal.id}` : `ip:${this.clientIp(req)}`);
+    if (wait <= 0) return undefined;
+    return {
+      body: { statusCode: 429, error: 'Too Many Requests', message: `Rate limit of ${this.limiter.rate} requests per second exceeded; retry in ${wait} s` },
+      headers: { 'retry-after': String(wait) },
+    };
+  }
+
+  /** Rate limit for the raw proxy: answers the 429 itself and returns false when the request may not go on. */
+  admit(req: IncomingMessage, res: ServerResponse, principal?: Principal): boolean {
+    const refusal = this.limit(req, principal);
+    if (!refusal) return true;
+    sendError(res, refusal.body, refusal.headers);
+    return false;
   }
 
   clientIp(req: IncomingMessage): string {

@@ -1,5 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { EVENT_STATUSES, EVENT_TYPES, FunctionConfigDto, FunctionStatus, TEMPLATES } from '@platform/contracts';
+import { API_KEY_SCOPES, EVENT_STATUSES, EVENT_TYPES, FunctionConfigDto, FunctionStatus, TEMPLATES } from '@platform/contracts';
 
 /**
  * Response shapes for the Swagger document. The wire types are interfaces in @platform/contracts
@@ -131,4 +131,18 @@ export class SecretDoc {
   @ApiProperty({ example: ['password', 'user'] }) keys: string[];
   @ApiProperty() createdAt: string;
   @ApiProperty() updatedAt: string;
+}
+
+export class ApiKeyDoc {
+  @ApiProperty({ format: 'uuid' }) id: string;
+  @ApiProperty({ example: 'ci-deploy' }) name: string;
+  @ApiProperty({ example: 'hks_Q2h3x9aB', description: 'The first characters of the key' }) prefix: string;
+  @ApiProperty({ enum: API_KEY_SCOPES }) scope: string;
+  @ApiProperty({ type: [String], description: 'Function ids an invoke key may call' }) functions: string[];
+  @ApiProperty() createdAt: string;
+  @ApiProperty({ nullable: true }) revokedAt: string | null;
+}
+
+export class CreatedApiKeyDoc extends ApiKeyDoc {
+  @ApiProperty({ example: 'hks_Q2h3x9aB...', description: 'The key; shown this once, stored only as a hash' }) key: string;
 }

@@ -77,15 +77,16 @@ describe('invocation proxy against a real HTTP server standing in for the invoke
     invoker = await startInvoker();
     iso = isolatedEnv({ DATABASE_URL: db.url, INVOKER_URL: invoker.url });
     registry = await startRegistry(iso.env);
-    gateways.open = await startGateway(iso.env);
-    gateways.secured = await startGateway({ ...iso.env, HKS_API_KEYS: 'secret-key' });
-    gateways.limited = await startGateway({ ...iso.env, GATEWAY_RATE_LIMIT_RPS: '1', GATEWAY_RATE_LIMIT_BURST: '1' });
-    gateways.down = await startGateway({ ...iso.env, INVOKER_URL: `http://127.0.0.1:${await closedPort()}` });
+    const env = { ...iso.env, HKS_API_KEYS: 'secret-key' };
+    gateways.open = await startGateway(env);
+    gateways.secured = gateways.open;
+    gateways.limited = await startGateway({ ...env, GATEWAY_RATE_LIMIT_RPS: '1', GATEWAY_RATE_LIMIT_BURST: '1' });
+    gateways.down = await startGateway({ ...env, INVOKER_URL: `http://127.0.0.1:${await closedPort()}` });
   });
 
   afterAll(async () => {
     invoker?.release();
-    for (const g of Object.values(gateways)) await g.app.close();
+    for (const g of new Set(Object.values(gateways))) await g.app.close();
     await new Promise((r) => invoker?.server.close(r));
     await registry?.close();
     await db?.drop();
@@ -94,9 +95,12 @@ describe('invocation proxy against a real HTTP server standing in for the invoke
   });
 
   const last = () => invoker.seen[invoker.seen.length - 1];
+  const withKey = { authorization: 'Bearer secret-key' };
+  /** With an admin key (of HKS_API_KEYS). */
+  const admin = (g: { url: string }) => request.agent(g.url).set(withKey);
 
   it('forwards a data-style invocation with its method, query string and headers, and returns the answer as is', async () => {
-    const res = await request(gateways.open.url)
+    const res = await admin(gateways.open)
       .post('/api/v1/functions/invoke/hello?trace=1&x=a%20b')
       .set('content-type', 'application/json')
       .set('x-custom', 'yes')
@@ -117,15 +121,15 @@ describe('invocation proxy against a real HTTP server standing in for the invoke
   });
 
   it('forwards HTTP-style invocations under /fn/{label} with their sub-path', async () => {
-    await request(gateways.open.url).get('/fn/site/assets/logo.png?size=2').expect(201);
+    await admin(gateways.open).get('/fn/site/assets/logo.png?size=2').expect(201);
     expect(last()).toMatchObject({ method: 'GET', url: '/http/site/assets/logo.png?size=2' });
-    await request(gateways.open.url).delete('/fn/site').expect(201);
+    await admin(gateways.open).delete('/fn/site').expect(201);
     expect(last()).toMatchObject({ method: 'DELETE', url: '/http/site' });
   });
 
   it('carries binary bodies both ways byte for byte', async () => {
     const bytes = randomBytes(256 * 1024);
-    const res = await request(gateways.open.url)
+    const res = await admin(gateways.open)
       .put('/fn/blob/upload')
       .set('content-type', 'application/octet-stream')
       .send(bytes)
@@ -142,7 +146,7 @@ describe('invocation proxy against a real HTTP server standing in for the invoke
 
   it('streams the answer as it comes instead of buffering it', async () => {
     const received: string[] = [];
-    const req = http.get(`${gateways.open.url}/api/v1/functions/invoke/streamer`);
+    const req = http.get(`${gateways.open.url}/api/v1/functions/invoke/streamer`, { headers: withKey });
     const res = await new Promise<http.IncomingMessage>((resolve) => req.on('response', resolve));
     res.setEncoding('utf8');
     const first = await new Promise<string>((resolve) => res.once('data', resolve));
@@ -155,41 +159,61 @@ describe('invocation proxy against a real HTTP server standing in for the invoke
   });
 
   it('passes the invoker\'s error answers through', async () => {
-    const res = await request(gateways.open.url).get('/api/v1/functions/invoke/slow-fn').expect(504);
+    const res = await admin(gateways.open).get('/api/v1/functions/invoke/slow-fn').expect(504);
     expect(res.body.message).toBe('function slow-fn timed out after 100 ms');
   });
 
   it('answers 502 with a message when the invoker drops the connection', async () => {
-    const res = await request(gateways.open.url).post('/api/v1/functions/invoke/crash').send({ data: 1 }).expect(502);
+    const res = await admin(gateways.open).post('/api/v1/functions/invoke/crash').send({ data: 1 }).expect(502);
     expect(res.body.message).toMatch(/^the invoker at http:\/\/127\.0\.0\.1:\d+ failed to answer \(ECONNRESET\)$/);
   });
 
   it('answers 503 with a message when the invoker is not running', async () => {
-    const res = await request(gateways.down.url).post('/api/v1/functions/invoke/hello').send({ data: 1 }).expect(503);
+    const res = await admin(gateways.down).post('/api/v1/functions/invoke/hello').send({ data: 1 }).expect(503);
     expect(res.body).toMatchObject({ statusCode: 503, error: 'Service Unavailable' });
     expect(res.body.message).toMatch(/^the invoker at http:\/\/127\.0\.0\.1:\d+ is unreachable \(ECONNREFUSED\); is it running\?$/);
   });
 
   it('answers 429 with Retry-After once a client exceeds the rate limit', async () => {
-    await request(gateways.limited.url).get('/api/v1/functions/invoke/hello').expect(201);
-    const res = await request(gateways.limited.url).get('/api/v1/functions/invoke/hello').expect(429);
+    await admin(gateways.limited).get('/api/v1/functions/invoke/hello').expect(201);
+    const res = await admin(gateways.limited).get('/api/v1/functions/invoke/hello').expect(429);
     expect(res.headers['retry-after']).toBe('1');
     expect(res.body.message).toBe('Rate limit of 1 requests per second exceeded; retry in 1 s');
   });
 
   describe('with API keys', () => {
     const sec = () => request(gateways.secured.url);
-    const withKey = { authorization: 'Bearer secret-key' };
 
     beforeAll(async () => {
-      for (const [label, auth] of [['open-fn', 'none'], ['locked-fn', 'api-key']]) {
-        await sec()
+      const triggers: Record<string, unknown[]> = {
+        'open-fn': [{ type: 'http', auth: 'none' }],
+        'locked-fn': [{ type: 'http', auth: 'api-key' }],
+        'required-fn': [{ type: 'http', auth: 'required' }],
+        'default-fn': [{ type: 'http' }],
+        'no-trigger-fn': [],
+      };
+      for (const [label, t] of Object.entries(triggers)) {
+        const res = await sec()
           .post('/api/v1/functions')
           .set(withKey)
-          .send({ label, runtime: 'node', handler: 'module.exports = () => 1', config: { triggers: [{ type: 'http', auth }] } })
+          .send({ label, runtime: 'node', handler: 'module.exports = () => 1', config: { triggers: t } })
           .expect(201);
+        ids[label] = res.body.id;
       }
     });
+    const ids: Record<string, string> = {};
+
+    /** A request sent as written: no client library normalising the path on the way. */
+    const raw = (method: string, path: string, headers: Record<string, string> = {}) =>
+      new Promise<number>((resolve, reject) => {
+        const url = new URL(gateways.secured.url);
+        const req = http.request({ host: url.hostname, port: url.port, method, path, headers }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        });
+        req.on('error', reject);
+        req.end();
+      });
 
     it('needs a key for data-style invocations and does not pass it on to the function', async () => {
       const before = invoker.seen.length;
@@ -200,7 +224,74 @@ describe('invocation proxy against a real HTTP server standing in for the invoke
       expect(last().headers.authorization).toBeUndefined();
     });
 
-    it('protects /fn/{label} only when its http trigger asks for an API key', async () => {
+    it('protects /fn/{label} unless its http trigger says auth none ("required" and no auth mean a key)', async () => {
+      const before = invoker.seen.length;
+      for (const label of ['locked-fn', 'required-fn', 'default-fn', 'no-trigger-fn', 'no-such-fn']) {
+        expect([label, (await sec().post(`/fn/${label}`).send({ a: 1 })).status]).toEqual([label, 401]);
+        expect([label, (await sec().get(`/fn/${label}`).set('authorization', 'Bearer wrong-key')).status]).toEqual([label, 401]);
+      }
+      expect(invoker.seen.length).toBe(before);
+      for (const label of ['required-fn', 'default-fn', 'no-trigger-fn']) await sec().get(`/fn/${label}`).set(withKey).expect(201);
+    });
+
+    it('lets an invoke key call the functions it names (by id or label) and nothing else', async () => {
+      const created = await sec().post('/api/v1/keys').set(withKey).send({ name: 'runner', scope: 'invoke', functions: ['locked-fn'] }).expect(201);
+      const key = { authorization: `Bearer ${created.body.key}` };
+      await sec().post('/api/v1/functions/invoke/locked-fn').set(key).send({ data: 1 }).expect(201);
+      expect(last().headers.authorization).toBeUndefined();
+      await sec().post(`/api/v1/functions/invoke/${ids['locked-fn']}`).set(key).send({ data: 1 }).expect(201);
+      await sec().get('/fn/locked-fn/page').set(key).expect(201);
+      const before = invoker.seen.length;
+      const refused = await sec().post(`/api/v1/functions/invoke/${ids['required-fn']}`).set(key).send({ data: 1 }).expect(403);
+      expect(refused.body.message).toBe(`This API key may not invoke function ${ids['required-fn']}`);
+      await sec().get('/fn/required-fn').set(key).expect(403);
+      await sec().get('/api/v1/functions/invoke/no-such-fn').set(key).expect(403);
+      await sec().get('/api/v1/functions').set(key).expect(403);
+      expect(invoker.seen.length).toBe(before);
+
+      await sec().delete(`/api/v1/keys/${created.body.id}`).set(withKey).expect(200);
+      await waitFor(async () => (await sec().get('/fn/locked-fn').set(key)).status === 401, { what: 'the revoked key to be refused' });
+      await sec().post('/api/v1/functions/invoke/locked-fn').set(key).send({ data: 1 }).expect(401);
+    });
+
+    it('sends any other spelling of the invocation paths to the router, which has no handler for it', async () => {
+      const before = invoker.seen.length;
+      const spellings = [
+        '/API/v1/functions/invoke/locked-fn',
+        '/api/v1/Functions/invoke/locked-fn',
+        '/api/v1/functions/invoke//locked-fn',
+        '/api/v1//functions/invoke/locked-fn',
+        '/api/v1/functions/./invoke/locked-fn',
+        '/api/v1/functions/invoke/./locked-fn',
+        '/api/v1/functions/invoke/../invoke/locked-fn',
+        '/api/v1/functions/invoke/%2e%2e/locked-fn',
+        '/api/v1/functions/invoke/%2E',
+        '/api/v1/functions%2Finvoke%2Flocked-fn',
+        '/api/v1/functions/invoke%2Flocked-fn',
+        '/api/v1/functions/invok%65/locked-fn',
+        '/FN/locked-fn',
+        '/fn//locked-fn',
+        '/fn/./locked-fn',
+        '/fn/../fn/locked-fn',
+        '/fn/%2e%2e/locked-fn',
+        '/fn/locked-fn%2F..',
+        '/f%6E/locked-fn',
+        '/%66n/open-fn',
+        '/fn%2Fopen-fn',
+        '/fn/%E0%A4%A',
+      ];
+      for (const path of spellings) {
+        for (const headers of [{}, { authorization: 'Bearer wrong-key' }] as Array<Record<string, string>>) {
+          const status = await raw('POST', path, headers);
+          expect([path, [401, 403, 404].includes(status) ? 'refused' : status]).toEqual([path, 'refused']);
+        }
+        // Even an admin key does not turn an odd spelling into an invocation.
+        await raw('POST', path, withKey);
+      }
+      expect(invoker.seen.length).toBe(before);
+    });
+
+    it('lets anyone call /fn/{label} when its http trigger says auth none', async () => {
       await sec().get('/fn/open-fn/page').expect(201);
       expect(last().url).toBe('/http/open-fn/page');
       expect((await sec().get('/fn/locked-fn/page').expect(401)).body.message).toContain('An API key is required');

@@ -2,7 +2,8 @@ import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/commo
 import * as http from 'http';
 import { InternalCredential, SETTINGS } from '@platform/config';
 import { toDomainError } from '@platform/messaging';
-import { FunctionAuthCache } from '../access/function-auth.cache';
+import { ErrorBody } from '@platform/contracts';
+import { FunctionAccess, FunctionAuthCache } from '../access/function-auth.cache';
 import { GatewayAccess, sendError } from '../access/gateway-access';
 import { GatewaySettingsValues } from '../settings';
 
@@ -10,6 +11,8 @@ const INVOKE_PREFIX = '/api/v1/functions/invoke/';
 const HTTP_PREFIX = '/fn/';
 /** Headers that describe one hop, never forwarded. */
 const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'proxy-authorization'];
+/** What a function id or label can be; control characters, slashes and backslashes never are. */
+const NAME = /^[^\u0000-\u001f\u007f/\\?#]+$/;
 const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ETIMEDOUT']);
 
 /**
@@ -41,51 +44,58 @@ export class InvocationProxy implements OnApplicationShutdown {
     this.agent = new http.Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: 256, scheduling: 'lifo' });
   }
 
-  /** True when the request is an invocation and has been taken care of. */
+  /**
+   * True when the request is an invocation and has been taken care of. Only the exact spelling of the two
+   * prefixes, followed by a plain function name, is taken; anything else goes on to Express, whose router
+   * knows no invocation route (404) and whose guard checks every route it does know.
+   */
   handle(req: http.IncomingMessage, res: http.ServerResponse): boolean {
     const url = req.url ?? '';
-    if (url.startsWith(INVOKE_PREFIX)) {
-      const rest = url.slice(INVOKE_PREFIX.length);
-      if (!startsWithName(rest)) return false;
-      if (this.access.admit(req, res, true)) this.forward(req, res, `/invoke/${rest}`, this.access.keys.enabled);
-      return true;
-    }
-    if (url.startsWith(HTTP_PREFIX)) {
-      const rest = url.slice(HTTP_PREFIX.length);
-      if (!startsWithName(rest)) return false;
-      const upstream = `/http/${rest}`;
-      if (!this.access.keys.enabled) {
-        if (this.access.admit(req, res, false)) this.forward(req, res, upstream, false);
-      } else {
-        void this.guardByTrigger(req, res, nameOf(rest), upstream);
-      }
-      return true;
-    }
-    return false;
+    const prefix = url.startsWith(INVOKE_PREFIX) ? INVOKE_PREFIX : url.startsWith(HTTP_PREFIX) ? HTTP_PREFIX : undefined;
+    if (!prefix) return false;
+    const rest = url.slice(prefix.length);
+    const name = plainName(nameOf(rest));
+    if (name === undefined) return false;
+    if (prefix === INVOKE_PREFIX) void this.authorise(req, res, name, `/invoke/${rest}`, false);
+    else void this.authorise(req, res, name, `/http/${rest}`, true);
+    return true;
   }
 
-  /** /fn/{label} needs a key only when the function's http trigger says auth "api-key". */
-  private async guardByTrigger(req: http.IncomingMessage, res: http.ServerResponse, label: string, upstream: string): Promise<void> {
-    let name: string;
+  /**
+   * An admin key, or an invoke key that names the function (by id; a label is resolved to its id), may
+   * invoke it. `byTrigger`: /fn/{label}, open to anyone when the function's http trigger says auth "none".
+   */
+  private async authorise(req: http.IncomingMessage, res: http.ServerResponse, name: string, upstream: string, byTrigger: boolean): Promise<void> {
+    let access: FunctionAccess | undefined;
     try {
-      name = decodeURIComponent(label);
-    } catch {
-      sendError(res, { statusCode: 400, error: 'Bad Request', message: `"${label}" is not a valid function label` });
-      req.resume();
-      return;
-    }
-    let auth;
-    try {
-      auth = await this.functionAuth.authOf(name);
+      if (byTrigger) {
+        access = await this.functionAuth.accessOf(name);
+        if (access.known && access.open) {
+          if (this.access.admit(req, res)) this.forward(req, res, upstream, false);
+          else req.resume();
+          return;
+        }
+      }
+      const auth = await this.access.authenticate(req);
+      if (!auth.ok) return this.refuse(req, res, auth.body, auth.headers);
+      const p = auth.principal;
+      if (p.scope !== 'admin' && !p.functions.includes(name)) {
+        access ??= await this.functionAuth.accessOf(name);
+        if (!access.known || !p.functions.includes(access.id)) {
+          return this.refuse(req, res, { statusCode: 403, error: 'Forbidden', message: `This API key may not invoke function ${name}` });
+        }
+      }
+      if (this.access.admit(req, res, p)) this.forward(req, res, upstream, true);
+      else req.resume();
     } catch (err) {
-      const e = toDomainError(err, 'function-registry', 0) as { statusCode?: number; message: string };
-      sendError(res, { statusCode: 503, error: 'Service Unavailable', message: `cannot check access to function ${label}: ${e.message}` });
-      req.resume();
-      return;
+      const e = toDomainError(err, 'function-registry', 0) as { message: string };
+      this.refuse(req, res, { statusCode: 503, error: 'Service Unavailable', message: `cannot check access to function ${name}: ${e.message}` });
     }
-    const needsKey = auth === 'api-key';
-    if (this.access.admit(req, res, needsKey)) this.forward(req, res, upstream, needsKey);
-    else req.resume();
+  }
+
+  private refuse(req: http.IncomingMessage, res: http.ServerResponse, body: ErrorBody, headers: Record<string, string> = {}): void {
+    sendError(res, body, headers);
+    req.resume();
   }
 
   private forward(req: http.IncomingMessage, res: http.ServerResponse, path: string, stripKey: boolean, retried = false): void {
@@ -165,9 +175,16 @@ export class InvocationProxy implements OnApplicationShutdown {
   }
 }
 
-function startsWithName(rest: string): boolean {
-  const c = rest.charCodeAt(0);
-  return rest.length > 0 && c !== 47 /* / */ && c !== 63 /* ? */;
+/** The decoded function name, or undefined for anything that is not one (empty, a dot segment, an encoded "/", bad encoding). */
+function plainName(raw: string): string | undefined {
+  let name: string;
+  try {
+    name = decodeURIComponent(raw);
+  } catch {
+    return undefined;
+  }
+  if (name === '.' || name === '..' || !NAME.test(name)) return undefined;
+  return name;
 }
 
 function nameOf(rest: string): string {

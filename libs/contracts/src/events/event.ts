@@ -22,6 +22,7 @@ export const EVENT_TYPES = [
   'FUNCTION_DELETED',
   'FUNCTION_BUILD',
   'FUNCTION_DEPLOYMENT',
+  'API_KEY',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
@@ -49,6 +50,8 @@ export const EventNames = {
   InvocationFailed: 'invocation.failed',
   /** An event a user posted to /api/v3/events; functions subscribed to its type are triggered. */
   EventCreated: 'event.created',
+  /** An API key was revoked; the gateway forgets what it cached about keys. */
+  ApiKeyRevoked: 'apikey.revoked',
 } as const;
 export type EventName = (typeof EventNames)[keyof typeof EventNames];
 

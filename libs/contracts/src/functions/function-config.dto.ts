@@ -14,7 +14,7 @@ import {
   Min,
   ValidateNested,
 } from 'class-validator';
-import { IsStringRecord, IsTrigger } from './validators';
+import { HTTP_AUTH, IsStringRecord, IsTrigger } from './validators';
 
 export class ResourcesDto {
   @ApiPropertyOptional({ description: 'Memory limit per worker or container, in MB.', default: 128, minimum: 16, maximum: 16384 })
@@ -127,7 +127,7 @@ export class SecretRefDto {
   key?: string;
 }
 
-export type HttpTrigger = { type: 'http'; methods?: string[]; path?: string; auth?: 'none' | 'api-key' };
+export type HttpTrigger = { type: 'http'; methods?: string[]; path?: string; auth?: (typeof HTTP_AUTH)[number] };
 export type QueueTrigger = { type: 'queue'; source: string; batchSize?: number; maxBatchWaitMs?: number };
 export type ScheduleTrigger = { type: 'schedule'; cron: string; timezone?: string; data?: unknown };
 export type EventTrigger = { type: 'event'; eventType: string };

@@ -34,6 +34,9 @@ export function IsStringRecord(options?: ValidationOptions) {
     });
 }
 
+/** /fn/{label} needs an API key unless auth is "none"; "required" is a synonym of "api-key" (the default). */
+export const HTTP_AUTH = ['none', 'api-key', 'required'] as const;
+
 /** Returns why a trigger is wrong, or undefined when it is fine. */
 export function triggerProblem(t: unknown): string | undefined {
   if (typeof t !== 'object' || t === null) return 'a trigger must be an object with a "type"';
@@ -46,8 +49,8 @@ export function triggerProblem(t: unknown): string | undefined {
       }
       if (trigger.path !== undefined && (typeof trigger.path !== 'string' || !trigger.path.startsWith('/')))
         return 'http trigger path must start with "/"';
-      if (trigger.auth !== undefined && !['none', 'api-key'].includes(trigger.auth as string))
-        return 'http trigger auth must be "none" or "api-key"';
+      if (trigger.auth !== undefined && !(HTTP_AUTH as readonly unknown[]).includes(trigger.auth))
+        return 'http trigger auth must be "none", "api-key" or "required" (same as "api-key")';
       return undefined;
     }
     case 'queue': {

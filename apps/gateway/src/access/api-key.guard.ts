@@ -1,0 +1,39 @@
+import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import type { Request, Response } from 'express';
+import { DomainError, PUBLIC_ROUTE } from '@platform/contracts';
+import { ADMIN_ONLY, GatewayAccess, Refusal } from './gateway-access';
+
+function refuse(res: Response, r: Refusal): never {
+  for (const [name, value] of Object.entries(r.headers)) res.setHeader(name, value);
+  throw new DomainError(r.body.statusCode, r.body.message);
+}
+
+/**
+ * Deny by default, on the route the router matched: every Nest route needs an admin key unless its handler or
+ * controller is marked @Public(). Also applies the rate limit to every request that reaches a route.
+ */
+@Injectable()
+export class ApiKeyGuard implements CanActivate {
+  constructor(
+    private readonly reflector: Reflector,
+    private readonly access: GatewayAccess,
+  ) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    if (context.getType() !== 'http') return true;
+    const req = context.switchToHttp().getRequest<Request>();
+    const res = context.switchToHttp().getResponse<Response>();
+    const open = this.reflector.getAllAndOverride<boolean | undefined>(PUBLIC_ROUTE, [context.getHandler(), context.getClass()]);
+    let principal;
+    if (!open) {
+      const auth = await this.access.authenticate(req);
+      if (!auth.ok) refuse(res, auth);
+      if (auth.principal.scope !== 'admin') refuse(res, { body: ADMIN_ONLY, headers: {} });
+      principal = auth.principal;
+    }
+    const limited = this.access.limit(req, principal);
+    if (limited) refuse(res, limited);
+    return true;
+  }
+}
