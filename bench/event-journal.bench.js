@@ -13,11 +13,12 @@
 const { spawn, spawnSync } = require('child_process');
 const crypto = require('crypto');
 const fs = require('fs');
-const http = require('http');
 const os = require('os');
 const path = require('path');
 const { freePort } = require('../tools/platform.js');
 const { writeBundle } = require('./lib/bundle');
+const measure = require('./lib/measure');
+const { stats } = measure;
 
 const ROOT = path.resolve(__dirname, '..');
 const args = process.argv.slice(2);
@@ -29,11 +30,9 @@ const ROUNDS = 5;
 const HANDLER = 'module.exports.handle = async () => ({ ok: true });\n';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const pct = (sorted, q) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))];
-const stats = (values) => {
-  const s = [...values].sort((a, b) => a - b);
-  return { p50: pct(s, 0.5), p99: pct(s, 0.99) };
-};
+// The services' internal credential: the bench calls the invokers directly, as the gateway does.
+const TOKEN = (process.env.HKS_INTERNAL_TOKEN ||= crypto.randomBytes(32).toString('hex'));
+const INTERNAL = { 'x-hks-internal-token': TOKEN };
 
 async function waitHttp(url, timeoutMs = 60_000) {
   const deadline = Date.now() + timeoutMs;
@@ -61,6 +60,7 @@ async function startInvoker(journal) {
     INVOKER_EVENT_JOURNAL: journal,
     LOG_LEVEL: 'warn',
     RPC_TIMEOUT_MS: '3000',
+    HKS_INTERNAL_TOKEN: TOKEN,
   };
   for (const k of ['AMQP_URL', 'DATABASE_URL', 'REDIS_URL']) if (process.env[k]) env[k] = process.env[k];
   const main = path.join(ROOT, 'dist', 'apps', 'invoker', 'src', 'main.js');
@@ -72,7 +72,7 @@ async function startInvoker(journal) {
   const digest = await writeBundle(dataDir, 'node', 'handler.*', { 'handler.js': HANDLER });
   const functionId = crypto.randomUUID();
   const spec = { functionId, label: 'bench-warm', version: 1, runtime: 'node', family: 'node', template: 'node', entrypoint: 'handler.*', bundleDigest: digest, image: null, config: { scaling: { minInstances: 1, maxInstances: 1, concurrency: 64 } } };
-  const res = await fetch(`${url}/deployments/${functionId}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ deploymentId: crypto.randomUUID(), spec, env: {} }) });
+  const res = await fetch(`${url}/deployments/${functionId}`, { method: 'PUT', headers: { ...INTERNAL, 'content-type': 'application/json' }, body: JSON.stringify({ deploymentId: crypto.randomUUID(), spec, env: {} }) });
   if (!res.ok) throw new Error(`deploying answered ${res.status}: ${await res.text()}`);
   return {
     journal,
@@ -85,34 +85,8 @@ async function startInvoker(journal) {
   };
 }
 
-function timed(agent, url) {
-  return new Promise((resolve, reject) => {
-    const started = process.hrtime.bigint();
-    const req = http.request(url, { method: 'GET', agent }, (res) => {
-      res.resume();
-      res.on('end', () => resolve({ status: res.statusCode, us: Number(process.hrtime.bigint() - started) / 1000 }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
 
-async function warmLatency(urls) {
-  const agents = urls.map(() => new http.Agent({ keepAlive: true, maxSockets: 1 }));
-  const samples = urls.map(() => []);
-  for (let i = 0; i < 300; i++) for (let u = 0; u < urls.length; u++) await timed(agents[u], urls[u]);
-  for (let round = 0; round < ROUNDS; round++) {
-    for (let u = 0; u < urls.length; u++) {
-      for (let i = 0; i < WARM_N / ROUNDS; i++) {
-        const r = await timed(agents[u], urls[u]);
-        if (r.status !== 200) throw new Error(`${urls[u]} answered ${r.status}`);
-        samples[u].push(r.us);
-      }
-    }
-  }
-  agents.forEach((a) => a.destroy());
-  return samples.map(stats);
-}
+const warmLatency = (urls) => measure.warmLatency(urls, { n: WARM_N, rounds: ROUNDS, headers: () => INTERNAL });
 
 function loadGenerator(url) {
   const r = spawnSync(process.execPath, [path.join(__dirname, 'lib', 'load-generator.js'), url, String(CONNECTIONS), String(SECONDS)], { encoding: 'utf8' });

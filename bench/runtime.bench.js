@@ -23,6 +23,8 @@ const os = require('os');
 const path = require('path');
 const { freePort, startPlatform } = require('../tools/platform.js');
 const { writeBundle } = require('./lib/bundle');
+const measure = require('./lib/measure');
+const { stats } = measure;
 
 const ROOT = path.resolve(__dirname, '..');
 const args = process.argv.slice(2);
@@ -41,11 +43,6 @@ const NODE_HANDLER = 'module.exports.handle = async () => ({ ok: true });\n';
 const PYTHON_HANDLER = "def handle(request):\n    return {'ok': True}\n";
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const pct = (sorted, q) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))];
-const stats = (values) => {
-  const s = [...values].sort((a, b) => a - b);
-  return { p50: pct(s, 0.5), p99: pct(s, 0.99), n: s.length };
-};
 const ms = (v) => `${v.toFixed(v < 1 ? 3 : 1)} ms`;
 const loadavg = () => os.loadavg().map((l) => l.toFixed(2)).join(' ');
 
@@ -67,18 +64,8 @@ async function api(base, method, url, body) {
   return json;
 }
 
-/** One request on a keep-alive agent; resolves with {status, headers, us}. */
-function timed(agent, url, method = 'GET') {
-  return new Promise((resolve, reject) => {
-    const started = process.hrtime.bigint();
-    const req = http.request(url, { method, agent, headers: { ...INTERNAL, ...auth() } }, (res) => {
-      res.resume();
-      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, us: Number(process.hrtime.bigint() - started) / 1000 }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
+/** One request to the platform, with its credentials. */
+const timed = (agent, url, method = 'GET') => measure.timed(agent, url, { method, headers: { ...INTERNAL, ...auth() } });
 
 function processStarts(cmd, cmdArgs, n) {
   const times = [];
@@ -248,23 +235,7 @@ async function coldStarts(target, fn, family, n) {
   return { client: stats(client), start: stats(start) };
 }
 
-/** Sequential latency of each URL, in alternating rounds (so all see the same machine). */
-async function warmLatency(urls) {
-  const agents = urls.map(() => new http.Agent({ keepAlive: true, maxSockets: 1 }));
-  const samples = urls.map(() => []);
-  for (let i = 0; i < 300; i++) for (let u = 0; u < urls.length; u++) await timed(agents[u], urls[u]);
-  for (let round = 0; round < ROUNDS; round++) {
-    for (let u = 0; u < urls.length; u++) {
-      for (let i = 0; i < WARM_N / ROUNDS; i++) {
-        const r = await timed(agents[u], urls[u]);
-        if (r.status !== 200) throw new Error(`${urls[u]} answered ${r.status}`);
-        samples[u].push(r.us);
-      }
-    }
-  }
-  agents.forEach((a) => a.destroy());
-  return samples.map(stats);
-}
+const warmLatency = (urls) => measure.warmLatency(urls, { n: WARM_N, rounds: ROUNDS, headers: () => ({ ...INTERNAL, ...auth() }) });
 
 async function main() {
   const gatewayBuilt = fs.existsSync(path.join(ROOT, 'dist', 'apps', 'gateway', 'src', 'main.js'));

@@ -16,7 +16,7 @@ describe('a dependency that is down', () => {
   let redis: TcpProxy & { url: string };
   let dbDrop: () => Promise<void>;
   let fnId: string;
-  const call = (method: string, url: string, body?: unknown) => api(p.gatewayUrl, method, url, body);
+  const call = (method: string, url: string, body?: unknown) => api(p.gatewayUrl, method, url, body, { authorization: `Bearer ${p.adminKey}` });
 
   beforeAll(async () => {
     const db = await createTestDatabase('hks_dep');

@@ -20,7 +20,7 @@ describe('faults under load', () => {
   let db: { name: string; url: string; drop: () => Promise<void> };
   const proxies: Record<string, TcpProxy & { url: string }> = {};
   let fnId: string;
-  const call = (method: string, url: string, body?: unknown) => api(p.gatewayUrl, method, url, body);
+  const call = (method: string, url: string, body?: unknown) => api(p.gatewayUrl, method, url, body, { authorization: `Bearer ${p.adminKey}` });
 
   beforeAll(async () => {
     db = await createTestDatabase('hks_faults');
@@ -66,7 +66,7 @@ describe('faults under load', () => {
           try {
             const res = await fetch(`${p.gatewayUrl}/api/v1/functions/invoke/${fnId}`, {
               method: 'POST',
-              headers: { 'content-type': 'application/json' },
+              headers: { 'content-type': 'application/json', authorization: `Bearer ${p.adminKey}` },
               body: JSON.stringify({ data: { n } }),
               signal: AbortSignal.timeout(15_000),
             });

@@ -2,3 +2,4 @@ export * from './test-env';
 export * from './oci-registry';
 export * from './http-routes';
 export * from './tcp-proxy';
+export * from './ports';

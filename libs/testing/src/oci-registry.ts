@@ -1,6 +1,6 @@
 import { ChildProcess, spawn } from 'child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'fs';
-import * as net from 'net';
+import { freePort } from './ports';
 import { tmpdir } from 'os';
 import * as path from 'path';
 import { gzipSync } from 'zlib';
@@ -15,16 +15,6 @@ export interface TestOciRegistry {
   stop(): Promise<void>;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /**
  * Starts a real registry (`/usr/bin/docker-registry serve`, the CNCF distribution) on a free loopback

@@ -53,7 +53,9 @@ export class FunctionAuthCache implements OnApplicationBootstrap {
       const http = (f.config?.triggers ?? []).filter((t): t is HttpTrigger => t.type === 'http');
       access = { known: true, id: f.id, label: f.label, open: http.length > 0 && http.every((t) => t.auth === 'none') };
     } catch (err) {
-      if ((err as { statusCode?: number }).statusCode !== 404) throw err;
+      // 404: no such function; 400: not a name any function can have. Either way it needs a key, and the invoker answers.
+      const status = (err as { statusCode?: number }).statusCode;
+      if (status !== 404 && status !== 400) throw err;
       access = { known: false };
     }
     this.entries.set(ref, { access, until: Date.now() + TTL_MS });

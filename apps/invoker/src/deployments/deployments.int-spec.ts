@@ -6,19 +6,11 @@ import { tmpdir } from 'os';
 import * as path from 'path';
 import { newEvent } from '@platform/contracts';
 import { shimDir } from '@platform/runtimes';
-import { waitFor } from '@platform/testing';
+import { freePort, waitFor } from '@platform/testing';
 import { runtimeSpec, writeBundle } from '../testing/bundles';
 import { deploymentView, InvokerHarness, startInvoker } from '../testing/invoker-harness';
 
 const HANDLER = (greeting: string) => ({ 'handler.js': `module.exports.handle = (d) => '${greeting} ' + (d && d.name);` });
-
-async function freePort(): Promise<number> {
-  const srv = http.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const { port } = srv.address() as AddressInfo;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
 
 describe('invoker: learning deployments from the deployer', () => {
   let inv: InvokerHarness;

@@ -1,22 +1,11 @@
 import { randomBytes } from 'crypto';
 import { INTERNAL_TOKEN_HEADER } from '@platform/contracts';
 import { ChildProcess, spawn } from 'child_process';
-import * as net from 'net';
 import * as path from 'path';
-import { waitFor } from '@platform/testing';
+import { freePort, waitFor } from '@platform/testing';
 
 const MAIN = path.resolve(__dirname, '../../../../dist/apps/invoker/src/main.js');
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /**
  * The built invoker (dist/, as tools/platform.js starts it) as a child process, for tests that kill it:
