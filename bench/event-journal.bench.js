@@ -18,7 +18,7 @@ const path = require('path');
 const { freePort } = require('../tools/platform.js');
 const { writeBundle } = require('./lib/bundle');
 const measure = require('./lib/measure');
-const { stats } = measure;
+const { stats, waitHttp } = measure;
 
 const ROOT = path.resolve(__dirname, '..');
 const args = process.argv.slice(2);
@@ -29,23 +29,10 @@ const CONNECTIONS = option('--connections', 16);
 const ROUNDS = 5;
 const HANDLER = 'module.exports.handle = async () => ({ ok: true });\n';
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 // The services' internal credential: the bench calls the invokers directly, as the gateway does.
 const TOKEN = (process.env.HKS_INTERNAL_TOKEN ||= crypto.randomBytes(32).toString('hex'));
 const INTERNAL = { 'x-hks-internal-token': TOKEN };
 
-async function waitHttp(url, timeoutMs = 60_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      if ((await fetch(url)).ok) return;
-    } catch {
-      // not up yet
-    }
-    if (Date.now() > deadline) throw new Error(`${url} did not answer within ${timeoutMs} ms`);
-    await sleep(100);
-  }
-}
 
 async function startInvoker(journal) {
   const base = process.env.BENCH_DATA_DIR || os.tmpdir();

@@ -24,7 +24,7 @@ const path = require('path');
 const { freePort, startPlatform } = require('../tools/platform.js');
 const { writeBundle } = require('./lib/bundle');
 const measure = require('./lib/measure');
-const { stats } = measure;
+const { stats, waitHttp } = measure;
 
 const ROOT = path.resolve(__dirname, '..');
 const args = process.argv.slice(2);
@@ -78,18 +78,6 @@ function processStarts(cmd, cmdArgs, n) {
   return stats(times);
 }
 
-async function waitHttp(url, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      if ((await fetch(url)).ok) return;
-    } catch {
-      // not up yet
-    }
-    if (Date.now() > deadline) throw new Error(`${url} did not answer within ${timeoutMs} ms`);
-    await sleep(100);
-  }
-}
 
 async function startDirectServer() {
   const port = await freePort();

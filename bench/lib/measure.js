@@ -39,4 +39,18 @@ async function warmLatency(urls, { n, rounds, headers = () => ({}) }) {
   return samples.map(stats);
 }
 
-module.exports = { pct, stats, timed, warmLatency };
+/** Resolves once `url` answers 2xx (a service that is starting). */
+async function waitHttp(url, timeoutMs = 60_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch {
+      // not up yet
+    }
+    if (Date.now() > deadline) throw new Error(`${url} did not answer within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+module.exports = { pct, stats, timed, warmLatency, waitHttp };
