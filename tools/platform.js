@@ -125,6 +125,15 @@ async function startPlatform(o = {}) {
   let stopping = false;
   const alive = (proc) => proc.exitCode === null && proc.signalCode === null;
 
+  /** Says when a restarted service answers /readyz again (or nothing, if that process died first). */
+  const announceReady = async (child, proc) => {
+    const url = `http://127.0.0.1:${ports[child.app.name]}/readyz`;
+    while (!stopping && alive(proc)) {
+      if ((await get(url)).status === 200) return log(`${child.app.name} is ready again (restart #${child.restarts})`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  };
+
   const spawnChild = (child) => {
     const main = path.join(ROOT, 'dist', 'apps', child.app.name, 'src', 'main.js');
     const proc = spawn(process.execPath, [main], { cwd: ROOT, env: baseEnv(shared), stdio: ['ignore', 'pipe', 'pipe'] });
@@ -154,7 +163,9 @@ async function startPlatform(o = {}) {
       log(`${child.app.name} exited (${signal ? `signal ${signal}` : `exit code ${code}`}) after ${Math.round(ranMs / 100) / 10} s; restarting in ${delay} ms (restart #${child.restarts}); see ${child.logFile}`);
       child.timer = setTimeout(() => {
         child.timer = undefined;
-        if (!stopping) spawnChild(child);
+        if (stopping) return;
+        spawnChild(child);
+        void announceReady(child, child.proc);
       }, delay);
     });
   };
@@ -303,6 +314,7 @@ if (require.main === module) {
         exiting = true;
         say('stopping...');
         await p.stop();
+        say('stopped');
         process.exit(process.exitCode || 0);
       };
       process.on('SIGINT', shutdown);

@@ -120,8 +120,11 @@ export function apiError(answer: RawAnswer): ApiError {
   } else {
     message = `the gateway answered ${answer.status} with no explanation`;
   }
-  if (answer.status === 401 || answer.status === 403) {
+  // 401: no key, or one that is not valid; 403: a valid key whose scope does not cover this (the message says so).
+  if (answer.status === 401) {
     message += ' (set an API key with --api-key, HKS_API_KEY or apiKey in the config file)';
+  } else if (answer.status === 403) {
+    message += ' (use an admin key, or one that names this function: hks keys create)';
   }
   return new ApiError(answer.status, message, answer.json ?? answer.text);
 }
