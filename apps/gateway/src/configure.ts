@@ -63,9 +63,11 @@ export function configureGateway(app: INestApplication): void {
   const document = SwaggerModule.createDocument(
     app,
     new DocumentBuilder()
-      .setTitle('hyperkube-functions')
+      .setTitle('hks functions platform')
       .setDescription('Create, build, deploy and invoke functions; query and stream their events.')
       .setVersion('1')
+      .setLicense('Apache-2.0', 'https://www.apache.org/licenses/LICENSE-2.0')
+      .addServer('/', 'This gateway')
       .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'An API key: HKS_DATA_DIR/admin-key from the first start, one from POST /api/v1/keys, or HKS_API_KEYS' }, 'bearer')
       .addApiKey({ type: 'apiKey', in: 'header', name: 'x-api-key' }, 'api-key')
       .addSecurityRequirements('bearer')
@@ -76,7 +78,7 @@ export function configureGateway(app: INestApplication): void {
   SwaggerModule.setup(SWAGGER_PATH, app, document, {
     jsonDocumentUrl: `${SWAGGER_PATH}-json`,
     yamlDocumentUrl: `${SWAGGER_PATH}-yaml`,
-    customSiteTitle: 'hyperkube-functions API',
+    customSiteTitle: 'hks API',
   });
 }
 
