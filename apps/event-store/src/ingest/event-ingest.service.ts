@@ -1,4 +1,5 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { ALL_EVENTS_BINDING } from '@platform/contracts';
 import { SETTINGS } from '@platform/config';
 import { EventSubscriber } from '@platform/messaging';
 import { admitEvent, EventRow, RejectedEvent } from '../storage/event-row';
@@ -29,7 +30,7 @@ export class EventIngest implements OnApplicationBootstrap {
     const batchSize = this.settings.EVENT_STORE_BATCH_SIZE;
     await this.subscriber.subscribe({
       queue: INGEST_QUEUE,
-      bindings: ['#'],
+      bindings: [ALL_EVENTS_BINDING],
       batchSize,
       batchWaitMs: this.settings.EVENT_STORE_BATCH_WAIT_MS,
       // Twice the batch, so the next batch fills while the previous one commits.
