@@ -53,6 +53,7 @@ export class EventPublisher implements OnModuleInit, OnApplicationShutdown {
   private readonly wrapper: ChannelWrapper;
   /** The confirm channel of the current connection; undefined while the broker is away. */
   private channel?: ConfirmChannel;
+  private connecting?: Promise<void>;
   private readonly spool: EventSpool;
   private readonly spoolFile: string;
   private drainTimer?: NodeJS.Timeout;
@@ -129,7 +130,12 @@ export class EventPublisher implements OnModuleInit, OnApplicationShutdown {
   private async connected(ms: number): Promise<ConfirmChannel | undefined> {
     if (this.channel || this.closed) return this.channel;
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([this.wrapper.waitForConnect().catch(() => undefined), new Promise((r) => (timer = setTimeout(r, ms)))]);
+    // One wait shared by every publish meanwhile: each waitForConnect adds a listener to the wrapper.
+    this.connecting ??= this.wrapper
+      .waitForConnect()
+      .catch(() => undefined)
+      .finally(() => (this.connecting = undefined));
+    await Promise.race([this.connecting, new Promise((r) => (timer = setTimeout(r, ms)))]);
     clearTimeout(timer);
     return this.channel;
   }

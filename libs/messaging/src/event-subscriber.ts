@@ -21,6 +21,11 @@ export interface SubscriptionOptions {
   batchSize?: number;
   /** How long a partial batch waits for more events. */
   batchWaitMs?: number;
+  /**
+   * Batches in the handler at once (default 1). With 2, the next batch is read and handed over while
+   * the previous one is still committing; batches are still acknowledged in delivery order.
+   */
+  concurrency?: number;
   /** Called with a batch (each message's CloudEvent read back into a PlatformEvent); acknowledged only after it resolves. */
   handler: (events: PlatformEvent[]) => Promise<void>;
 }
@@ -61,6 +66,10 @@ export class EventSubscriber implements BeforeApplicationShutdown, OnApplication
     const prefetch = options.prefetch ?? Math.max(options.batchSize ?? 1, 10);
     const batchSize = options.batchSize ?? 1;
     const batchWaitMs = options.batchWaitMs ?? 0;
+    const concurrency = Math.max(1, options.concurrency ?? 1);
+    /** Batches handed to the handler and not yet settled, in delivery order. */
+    const handling = new Set<Promise<void>>();
+    let lastSettled: Promise<void> = Promise.resolve();
     let pending: ConsumeMessage[] = [];
     let timer: NodeJS.Timeout | undefined;
     let queueName = `${this.namespace}.${options.queue}`;
@@ -106,16 +115,29 @@ export class EventSubscriber implements BeforeApplicationShutdown, OnApplication
         }
       }
       if (!good.length) return;
-      try {
-        await options.handler(events);
-        // Every earlier delivery of this channel is settled already (batches run one after the other,
-        // in delivery order), so one ack with `multiple` covers the whole batch.
-        settle(() => ch.ack(good[good.length - 1], true));
-      } catch (err) {
-        this.logger.warn(`handler for ${queueName} failed (${(err as Error).message}); retrying ${good.length} event(s)`);
+      const handled = options.handler(events).then(
+        () => undefined,
+        (err: unknown) => err as Error,
+      );
+      const previous = lastSettled;
+      const settled = (async () => {
+        const failure = await handled;
+        // Settled in delivery order: an ack with `multiple` must never cover a batch still in the handler.
+        await previous;
+        if (!failure) {
+          // Every earlier delivery of this channel is settled by now, so one ack covers the whole batch.
+          settle(() => ch.ack(good[good.length - 1], true));
+          return;
+        }
+        this.logger.warn(`handler for ${queueName} failed (${failure.message}); retrying ${good.length} event(s)`);
         await new Promise((r) => setTimeout(r, RETRY_DELAY_MS));
         for (const msg of good) settle(() => ch.nack(msg, false, true));
-      }
+      })();
+      lastSettled = settled;
+      handling.add(settled);
+      void settled.then(() => handling.delete(settled));
+      // The next flush waits while `concurrency` batches are in the handler.
+      while (handling.size >= concurrency) await Promise.race(handling);
     };
 
     let chain: Promise<void> = Promise.resolve();

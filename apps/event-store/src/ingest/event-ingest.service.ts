@@ -33,8 +33,11 @@ export class EventIngest implements OnApplicationBootstrap {
       bindings: [ALL_EVENTS_BINDING],
       batchSize,
       batchWaitMs: this.settings.EVENT_STORE_BATCH_WAIT_MS,
-      // Twice the batch, so the next batch fills while the previous one commits.
-      prefetch: batchSize * 2,
+      // Two batches in the handler at once: the next one is read and sent while the previous one
+      // commits (Postgres and this process then work at the same time). Three batches of prefetch,
+      // so a third fills meanwhile.
+      concurrency: 2,
+      prefetch: batchSize * 3,
       handler: (events) => this.storeBatch(events),
     });
   }
