@@ -1,6 +1,7 @@
 import { plainToInstance } from 'class-transformer';
 import { validateSync } from 'class-validator';
 import { CreateEventDto, EventQueryDto, USER_EVENT_TYPES } from './event';
+import { triggerProblem } from '../functions/validators';
 import { customEventTypeProblem, eventTypeProblem, PLATFORM_EVENT_TYPES } from './event-types';
 
 function messages<T extends object>(cls: new () => T, body: object): string[] {
@@ -43,5 +44,19 @@ describe('custom event types', () => {
   it('filters GET /api/v3/events by any type of the pattern, the platform types included', () => {
     for (const type of ['FUNCTION_INVOCATION', 'ORDER_PLACED', 'com.shop.order.placed']) expect(messages(EventQueryDto, { type })).toEqual([]);
     expect(messages(EventQueryDto, { type: 'not a type' })).toEqual([eventTypeProblem('not a type')]);
+  });
+});
+
+describe('event triggers accept the same types', () => {
+  it.each(['ORDER_PLACED', 'com.shop.order.placed', 'invoice-paid.v2'])('accepts an event trigger on %s', (eventType) => {
+    expect(triggerProblem({ type: 'event', eventType })).toBeUndefined();
+  });
+
+  it('refuses a trigger type that no posted event could have, saying what a type looks like', () => {
+    expect(triggerProblem({ type: 'event', eventType: 'order placed' })).toBe(
+      'event trigger eventType "order placed" is not an event type: dot-separated words of letters, digits, _ and -, starting with a letter (e.g. ORDER_PLACED or com.shop.order.placed)',
+    );
+    expect(triggerProblem({ type: 'event' })).toBe('event trigger needs an "eventType" such as "ORDER_PLACED" or "com.shop.order.placed"');
+    expect(triggerProblem({ type: 'event', eventType: 'x'.repeat(129) })).toBe('event trigger eventType must be at most 128 characters (it has 129)');
   });
 });
