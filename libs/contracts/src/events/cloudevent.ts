@@ -86,30 +86,31 @@ function sourceAttribute(e: PlatformEvent): { source: string; exact: boolean } {
 
 /** The CloudEvent of a PlatformEvent, as published, spooled and streamed. */
 export function toCloudEvent(e: PlatformEvent): PlatformCloudEvent {
+  // Built field by field rather than with spreads: it runs for every event on the invoker's hot path.
   const platform = isPlatformEvent(e);
   const { source, exact } = sourceAttribute(e);
-  const data: PlatformEventData = {
-    ...(platform ? { type: e.type } : {}),
-    payload: e.payload ?? null,
-    response: e.response ?? null,
-    processingTimeMs: e.processingTimeMs ?? null,
-    error: e.error ?? null,
-    metadata: e.metadata ?? null,
-    ...(exact ? {} : { source: e.source }),
-  };
-  return {
+  const data = {} as PlatformEventData;
+  if (platform) data.type = e.type;
+  data.payload = e.payload ?? null;
+  data.response = e.response ?? null;
+  data.processingTimeMs = e.processingTimeMs ?? null;
+  data.error = e.error ?? null;
+  data.metadata = e.metadata ?? null;
+  if (!exact) data.source = e.source;
+  const ce = {
     specversion: CLOUDEVENTS_SPEC_VERSION,
     id: e.id,
     source,
     type: platform ? PLATFORM_CLOUDEVENT_TYPE_PREFIX + e.name : e.type,
     time: e.timestamp,
-    ...(e.functionLabel ? { subject: e.functionLabel } : {}),
-    datacontenttype: CLOUDEVENT_DATA_CONTENT_TYPE,
-    ...(e.functionId ? { functionid: e.functionId } : {}),
-    ...(e.invocationId ? { invocationid: e.invocationId } : {}),
-    status: e.status,
-    data,
-  };
+  } as PlatformCloudEvent;
+  if (e.functionLabel) ce.subject = e.functionLabel;
+  ce.datacontenttype = CLOUDEVENT_DATA_CONTENT_TYPE;
+  if (e.functionId) ce.functionid = e.functionId;
+  if (e.invocationId) ce.invocationid = e.invocationId;
+  ce.status = e.status;
+  ce.data = data;
+  return ce;
 }
 
 function nonEmptyString(ce: Record<string, unknown>, attribute: string): string {
