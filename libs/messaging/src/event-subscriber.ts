@@ -115,7 +115,8 @@ export class EventSubscriber implements BeforeApplicationShutdown, OnApplication
         }
       }
       if (!good.length) return;
-      const handled = options.handler(events).then(
+      // Through a promise, so that a handler that throws at once fails this batch and not the subscription.
+      const handled = Promise.resolve(events).then(options.handler).then(
         () => undefined,
         (err: unknown) => err as Error,
       );

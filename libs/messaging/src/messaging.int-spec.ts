@@ -125,6 +125,36 @@ describe('messaging over the real RabbitMQ', () => {
     }
   });
 
+  it('with two batches in the handler at once, acknowledges them in order and redelivers only the one that failed', async () => {
+    const handled: string[][] = [];
+    let calls = 0;
+    await server.get(EventSubscriber).subscribe({
+      queue: 'test.concurrent',
+      bindings: ['deployment.*.*'],
+      batchSize: 3,
+      batchWaitMs: 20,
+      prefetch: 6,
+      concurrency: 2,
+      handler: async (events) => {
+        const call = ++calls;
+        // The first batch fails, and late: the second one, done first, must not acknowledge it with its `multiple` ack.
+        if (call === 1) {
+          await new Promise((r) => setTimeout(r, 300));
+          throw new Error('the database is away');
+        }
+        handled.push(events.map((e) => e.id));
+      },
+    });
+    const events = Array.from({ length: 6 }, (_, i) =>
+      newEvent({ name: 'deployment.ready', type: 'FUNCTION_DEPLOYMENT', status: 'SUCCESS', source: 'test', payload: { i }, functionLabel: 'fn' }),
+    );
+    await client.get(EventPublisher).publishMany(events);
+    await waitFor(() => handled.flat().length >= 6, { what: 'all six events handled', timeoutMs: 15_000 });
+    await new Promise((r) => setTimeout(r, 1500));
+    // Each event handled once: the failed batch came back, the acknowledged one did not.
+    expect(handled.flat().sort()).toEqual(events.map((e) => e.id).sort());
+  });
+
   it('exposes the RPC client token per service', () => {
     expect(rpcClientToken('function-registry')).toBe('RPC_CLIENT_FUNCTION_REGISTRY');
   });
