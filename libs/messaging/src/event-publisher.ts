@@ -43,8 +43,9 @@ function messageOf(event: PlatformEvent): EventMessage {
  * does not confirm in time is written to a local spool and replayed later: never dropped.
  *
  * The publishes go straight to the confirm channel that the connection manager keeps set up (it
- * reconnects and runs `setup` again): its own per-message queue and timers cost about 15% of the
- * throughput (measured: bench/event-bus.bench.js), and the spool already covers what it would retry.
+ * reconnects and runs `setup` again): ChannelWrapper.publish, with its own per-message queue and
+ * timer, gave 9,400-11,000 messages/s where this gives 11,200-11,900 (BENCHMARKS.md), and the spool
+ * already covers what its queue would retry.
  */
 @Injectable()
 export class EventPublisher implements OnModuleInit, OnApplicationShutdown {
