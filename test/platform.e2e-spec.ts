@@ -213,7 +213,12 @@ describe('the platform end to end', () => {
     expect(inv.body.message).toMatch(/deploy/i);
 
     expect((await call('GET', '/api/v3/events?status=MAYBE')).status).toBe(400);
-    expect((await call('POST', '/api/v3/events', { type: 'NOT_A_TYPE' })).status).toBe(400);
+    // Any type of one's own is accepted; a type that is not one, or one of the platform's own, is not.
+    expect((await call('POST', '/api/v3/events', { type: 'not a type' })).status).toBe(400);
+    const platformType = await call('POST', '/api/v3/events', { type: 'FUNCTION_CREATED' });
+    expect(platformType.status).toBe(400);
+    expect(platformType.body.message).toMatch(/^type FUNCTION_CREATED is one of the platform's own event types/);
+    expect((await call('GET', '/api/v3/events?type=no%20such%20type')).status).toBe(400);
   });
 
   it('stores events posted through the API and filters them by type, status, time and page', async () => {

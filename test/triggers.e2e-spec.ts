@@ -1,4 +1,5 @@
 import { api, RunningPlatform, startPlatform } from './support/platform';
+import { CloudEvent } from 'cloudevents';
 
 /** Functions run by something other than the invoke API: HTTP routes, user events and schedules. */
 describe('triggers end to end', () => {
@@ -66,16 +67,27 @@ describe('triggers end to end', () => {
       label: 'on-order',
       runtime: 'node',
       handler: 'module.exports.handle = async (event) => ({ shipped: event.payload.orderId });',
-      config: { triggers: [{ type: 'event', eventType: 'ORDER_PLACED' }] },
+      config: { triggers: [{ type: 'event', eventType: 'ORDER_PLACED' }, { type: 'event', eventType: 'com.shop.order.placed' }] },
     });
     const posted = await call('POST', '/api/v3/events', { type: 'ORDER_PLACED', source: 'shop', payload: { orderId: 7 } });
     expect(posted.status).toBe(201);
-    const result = await until(async () => {
-      const page = await call('GET', `/api/v3/events?functionId=${id}&status=SUCCESS`);
-      return page.body.items.find((e: any) => e.response?.shipped === 7);
-    }, 'the triggered invocation');
-    expect(result.type).toBe('FUNCTION_INVOCATION');
-    expect(result.metadata.trigger).toBe('event');
+    // A custom type of its own, dotted (routed as event.com.shop.order.placed.<label>).
+    const custom = await call('POST', '/api/v3/events', { type: 'com.shop.order.placed', source: 'https://shop.example', payload: { orderId: 8 }, functionId: id });
+    expect(custom.status).toBe(201);
+    expect(custom.body).toMatchObject({ type: 'com.shop.order.placed', source: 'https://shop.example', functionId: id });
+    for (const orderId of [7, 8]) {
+      const result = await until(async () => {
+        const page = await call('GET', `/api/v3/events?functionId=${id}&status=SUCCESS`);
+        return page.body.items.find((e: any) => e.response?.shipped === orderId);
+      }, `the invocation triggered by order ${orderId}`);
+      expect(result.type).toBe('FUNCTION_INVOCATION');
+      expect(result.metadata.trigger).toBe('event');
+    }
+    const byType = await call('GET', '/api/v3/events?type=com.shop.order.placed');
+    expect(byType.body.items.map((e: any) => e.id)).toEqual([custom.body.id]);
+    const refused = await call('POST', '/api/v3/events', { type: 'FUNCTION_INVOCATION' });
+    expect(refused.status).toBe(400);
+    expect(refused.body.message).toMatch(/^type FUNCTION_INVOCATION is one of the platform's own event types/);
   });
 
   it('runs a function on its cron schedule', async () => {
@@ -101,11 +113,12 @@ describe('triggers end to end', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toContain('text/event-stream');
     const reader = res.body!.getReader();
-    // Invoke while listening; the PENDING and SUCCESS events arrive on the stream.
+    // Invoke while listening; the PENDING and SUCCESS events arrive on the stream, as CloudEvents.
     const seen: any[] = [];
+    const types: string[] = [];
     const reading = (async () => {
       let buffer = '';
-      while (seen.filter((e) => e.functionId === id).length < 2) {
+      while (seen.filter((e) => e.functionid === id).length < 2) {
         const { value, done } = await reader.read();
         if (done) break;
         buffer += Buffer.from(value).toString('utf8');
@@ -114,6 +127,8 @@ describe('triggers end to end', () => {
           const block = buffer.slice(0, i);
           buffer = buffer.slice(i + 2);
           const data = block.split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trim()).join('');
+          const type = block.split('\n').find((l) => l.startsWith('event:'));
+          if (type) types.push(type.slice(6).trim());
           if (data) seen.push(JSON.parse(data));
         }
       }
@@ -124,5 +139,11 @@ describe('triggers end to end', () => {
     await reader.cancel().catch(() => undefined);
     controller.abort();
     expect(seen.map((e) => e.status).sort()).toEqual(['PENDING', 'SUCCESS']);
+    for (const e of seen) expect(new CloudEvent({ ...e }).validate()).toBe(true);
+    expect(seen.map((e) => [e.type, e.subject])).toEqual([
+      ['dev.hks.invocation.pending', 'streamed'],
+      ['dev.hks.invocation.succeeded', 'streamed'],
+    ]);
+    expect(types).toEqual(['dev.hks.invocation.pending', 'dev.hks.invocation.succeeded']);
   });
 });

@@ -62,7 +62,7 @@ export class DeployerHarness {
     await this.client.init();
     await this.client.get(EventSubscriber).subscribe({
       queue: 'test.deployment-events',
-      bindings: ['deployment.*'],
+      bindings: ['deployment.*.*'],
       handler: async (events) => void this.events.push(...events),
     });
 

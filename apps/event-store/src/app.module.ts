@@ -5,6 +5,7 @@ import { HealthModule, InternalRoutesModule } from '@platform/observability';
 import { PersistenceModule } from '@platform/persistence';
 import { EventsController } from './events/events.controller';
 import { EventsService } from './events/events.service';
+import { FunctionLabels } from './events/function-labels';
 import { FunctionRefs } from './events/function-refs';
 import { Readiness } from './health/readiness';
 import { EventIngest } from './ingest/event-ingest.service';
@@ -32,7 +33,7 @@ export class AppModule {
         RpcClientsModule.register(['function-registry']),
       ],
       controllers: [EventsController],
-      providers: [EventWriter, EventIngest, EventsService, StatsService, FunctionRefs, Readiness],
+      providers: [EventWriter, EventIngest, EventsService, StatsService, FunctionRefs, FunctionLabels, Readiness],
     };
   }
 }

@@ -4,7 +4,7 @@ export const EventStoreSettings = {
   EVENT_STORE_PORT: { kind: 'int', default: 8085, description: 'HTTP port of the event store (health endpoints)' },
   EVENT_STORE_BATCH_SIZE: {
     kind: 'int',
-    default: 200,
+    default: 500,
     min: 1,
     max: 10_000,
     description: 'Most events stored by one INSERT/transaction (1 to 10000)',

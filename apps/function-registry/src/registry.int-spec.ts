@@ -56,7 +56,7 @@ describe('function registry over real Postgres, RabbitMQ and Redis', () => {
     await client.get(EventSubscriber).subscribe({
       queue: 'capture',
       broadcast: true,
-      bindings: ['function.*', 'build.queued'],
+      bindings: ['function.*.*', 'build.queued.*'],
       handler: async (events) => void seen.push(...events),
     });
     queue = new Queue<BuildJobData>(buildQueueName(), { connection: redisConnectionOptions(iso.env.REDIS_URL), prefix: bullPrefix(iso.env.HKS_NAMESPACE) });

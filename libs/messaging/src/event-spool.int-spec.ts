@@ -1,4 +1,7 @@
 import { INestApplication, Module } from '@nestjs/common';
+import { CloudEvent } from 'cloudevents';
+import * as fs from 'fs';
+import * as path from 'path';
 import { Test } from '@nestjs/testing';
 import { newEvent, PlatformEvent } from '@platform/contracts';
 import { SettingsModule } from '@platform/config';
@@ -31,6 +34,13 @@ describe('events published while the broker is unreachable', () => {
     expect(await offline.get(EventPublisher).spooled()).toBe(3);
     await offline.close();
 
+    // The spool holds the CloudEvents as they go on the bus; a line of the format before them is replayed too.
+    const [spoolFile] = fs.readdirSync(path.join(iso.dataDir, 'spool')).map((f) => path.join(iso.dataDir, 'spool', f));
+    for (const line of fs.readFileSync(spoolFile, 'utf8').trim().split('\n')) expect(new CloudEvent({ ...JSON.parse(line) }).validate()).toBe(true);
+    const legacy = newEvent({ name: 'invocation.failed', type: 'FUNCTION_INVOCATION', status: 'FAILURE', source: 'test', error: 'spooled before CloudEvents' });
+    fs.appendFileSync(spoolFile, JSON.stringify(legacy) + '\n');
+    events.push(legacy);
+
     // The same service restarted with a reachable broker replays its spool.
     const received: PlatformEvent[] = [];
     const online = await app(iso.env, 'spool-test');
@@ -42,7 +52,7 @@ describe('events published while the broker is unreachable', () => {
           received.push(...batch);
         },
       });
-      await waitFor(() => received.length >= 3, { what: 'the spooled events', timeoutMs: 15_000 });
+      await waitFor(() => received.length >= 4, { what: 'the spooled events', timeoutMs: 15_000 });
       expect(received.map((e) => e.id).sort()).toEqual(events.map((e) => e.id).sort());
       await waitFor(async () => (await online.get(EventPublisher).spooled()) === 0, { what: 'an empty spool' });
     } finally {

@@ -1,11 +1,13 @@
 import { promises as fs } from 'fs';
 import * as path from 'path';
-import { PlatformEvent } from '@platform/contracts';
+import { fromCloudEvent, InvalidCloudEventError, PlatformEvent, toCloudEvent } from '@platform/contracts';
 
 /**
- * Append-only file of events that could not be handed to the broker. Drained back into the broker
- * when it is reachable again, so a broker outage delays events but never drops them. The event
- * store inserts idempotently, so an event replayed twice is stored once.
+ * Append-only file of events that could not be handed to the broker, one CloudEvent (JSON) a line:
+ * the very text that goes on the bus, so the replay publishes valid CloudEvents with their routing
+ * keys (the function's label is the subject). Drained back into the broker when it is reachable
+ * again, so a broker outage delays events but never drops them. The event store inserts
+ * idempotently, so an event replayed twice is stored once.
  */
 export class EventSpool {
   private writing: Promise<void> = Promise.resolve();
@@ -13,7 +15,7 @@ export class EventSpool {
   constructor(readonly file: string) {}
 
   append(events: PlatformEvent[]): Promise<void> {
-    const lines = events.map((e) => JSON.stringify(e) + '\n').join('');
+    const lines = events.map((e) => JSON.stringify(toCloudEvent(e)) + '\n').join('');
     this.writing = this.writing.then(async () => {
       await fs.mkdir(path.dirname(this.file), { recursive: true });
       await fs.appendFile(this.file, lines, { mode: 0o600 });
@@ -22,7 +24,7 @@ export class EventSpool {
   }
 
   /** Takes the spooled events out of the file (renamed aside while they are replayed). */
-  async take(): Promise<{ events: PlatformEvent[]; commit: () => Promise<void>; restore: () => Promise<void> } | null> {
+  async take(): Promise<{ events: PlatformEvent[]; unreadable: number; commit: () => Promise<void>; restore: () => Promise<void> } | null> {
     await this.writing;
     const draining = `${this.file}.draining`;
     try {
@@ -36,20 +38,30 @@ export class EventSpool {
       }
     }
     const text = await fs.readFile(draining, 'utf8');
+    const unreadable: string[] = [];
     const events = text
       .split('\n')
       .filter((l) => l.trim() !== '')
       .flatMap((l) => {
+        let line: unknown;
         try {
-          return [JSON.parse(l) as PlatformEvent];
+          line = JSON.parse(l);
         } catch {
           // A torn last line from a crash mid-write: the rest of the file is still good.
           return [];
         }
+        const event = readLine(line);
+        if (!event) unreadable.push(l);
+        return event ? [event] : [];
       });
     return {
       events,
-      commit: () => fs.rm(draining, { force: true }),
+      unreadable: unreadable.length,
+      commit: async () => {
+        // Kept beside the spool for a person to look at, never silently dropped.
+        if (unreadable.length) await fs.appendFile(`${this.file}.unreadable`, unreadable.join('\n') + '\n', { mode: 0o600 });
+        await fs.rm(draining, { force: true });
+      },
       restore: async () => {
         // Leave the draining file for the next attempt.
       },
@@ -67,5 +79,17 @@ export class EventSpool {
       }
     }
     return n;
+  }
+}
+
+/** A spooled line: a CloudEvent, or a PlatformEvent as spools written before CloudEvents held them. */
+function readLine(line: unknown): PlatformEvent | null {
+  const o = line as Record<string, unknown> | null;
+  if (o && typeof o === 'object' && !('specversion' in o) && typeof o.name === 'string' && typeof o.id === 'string') return o as unknown as PlatformEvent;
+  try {
+    return fromCloudEvent(line);
+  } catch (err) {
+    if (err instanceof InvalidCloudEventError) return null;
+    throw err;
   }
 }

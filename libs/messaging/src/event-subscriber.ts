@@ -1,14 +1,17 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import type { Channel, ConsumeMessage } from 'amqplib';
 import { ChannelWrapper } from 'amqp-connection-manager';
-import { eventExchange, PlatformEvent } from '@platform/contracts';
+import { eventExchange, fromCloudEvent, PlatformEvent } from '@platform/contracts';
 import { CommonSettingsValues, SETTINGS } from '@platform/config';
 import { AmqpConnection } from './amqp-connection';
 
 export interface SubscriptionOptions {
   /** Queue name without namespace; a durable queue shared by the service's replicas (competing consumers). */
   queue: string;
-  /** Routing-key patterns, e.g. ["build.*"] or ["#"]. */
+  /**
+   * Routing-key patterns: `<event name>.<function label>` for the platform's events, `event.<type>.<label>`
+   * for custom ones, `_` for no function; e.g. ["build.*.*"], ["invocation.*.my-fn"], ["event.#"] or ["#"].
+   */
   bindings: string[];
   /** One private, auto-deleted queue per process (every replica sees every event), instead of a shared one. */
   broadcast?: boolean;
@@ -18,16 +21,31 @@ export interface SubscriptionOptions {
   batchSize?: number;
   /** How long a partial batch waits for more events. */
   batchWaitMs?: number;
-  /** Called with a batch; the batch is acknowledged only after it resolves. */
+  /**
+   * Batches in the handler at once (default 1). With 2, the next batch is read and handed over while
+   * the previous one is still committing; batches are still acknowledged in delivery order.
+   */
+  concurrency?: number;
+  /** Called with a batch (each message's CloudEvent read back into a PlatformEvent); acknowledged only after it resolves. */
   handler: (events: PlatformEvent[]) => Promise<void>;
 }
 
 const RETRY_DELAY_MS = 1_000;
 
+/** Acks and nacks on a channel that closed meanwhile throw; the broker redelivers unacknowledged messages anyway. */
+function settle(op: () => void): void {
+  try {
+    op();
+  } catch {
+    // See above: nothing is lost, the messages come back on the next channel.
+  }
+}
+
 /**
- * Consumes events from the topic exchange. Messages are acknowledged only after the handler has
- * finished with them (for the event store: after the rows are committed), and requeued after a
- * pause when it fails. Malformed messages go to the dead-letter queue instead of being dropped.
+ * Consumes events from the topic exchange, one CloudEvent per message. Messages are acknowledged
+ * only after the handler has finished with them (for the event store: after the rows are committed),
+ * a batch with one `multiple` ack, and requeued after a pause when it fails. A message that is not a
+ * valid CloudEvent goes to the dead-letter queue instead of being dropped.
  */
 @Injectable()
 export class EventSubscriber implements BeforeApplicationShutdown, OnApplicationShutdown {
@@ -48,6 +66,10 @@ export class EventSubscriber implements BeforeApplicationShutdown, OnApplication
     const prefetch = options.prefetch ?? Math.max(options.batchSize ?? 1, 10);
     const batchSize = options.batchSize ?? 1;
     const batchWaitMs = options.batchWaitMs ?? 0;
+    const concurrency = Math.max(1, options.concurrency ?? 1);
+    /** Batches handed to the handler and not yet settled, in delivery order. */
+    const handling = new Set<Promise<void>>();
+    let lastSettled: Promise<void> = Promise.resolve();
     let pending: ConsumeMessage[] = [];
     let timer: NodeJS.Timeout | undefined;
     let queueName = `${this.namespace}.${options.queue}`;
@@ -85,31 +107,38 @@ export class EventSubscriber implements BeforeApplicationShutdown, OnApplication
       const good: ConsumeMessage[] = [];
       for (const msg of batch) {
         try {
-          // A message holds one event, or an array of events of one name (EventPublisher.publishMany).
-          const body = JSON.parse(msg.content.toString('utf8')) as PlatformEvent | PlatformEvent[];
-          if (Array.isArray(body)) events.push(...body);
-          else events.push(body);
+          events.push(fromCloudEvent(JSON.parse(msg.content.toString('utf8'))));
           good.push(msg);
-        } catch {
-          this.logger.error(`malformed message on ${queueName}; sent to the dead-letter queue`);
-          ch.nack(msg, false, false);
+        } catch (err) {
+          this.logger.error(`malformed message on ${queueName} (${(err as Error).message}); sent to the dead-letter queue`);
+          settle(() => ch.nack(msg, false, false));
         }
       }
       if (!good.length) return;
-      try {
-        await options.handler(events);
-        for (const msg of good) ch.ack(msg);
-      } catch (err) {
-        this.logger.warn(`handler for ${queueName} failed (${(err as Error).message}); retrying ${good.length} event(s)`);
-        await new Promise((r) => setTimeout(r, RETRY_DELAY_MS));
-        for (const msg of good) {
-          try {
-            ch.nack(msg, false, true);
-          } catch {
-            // The channel closed meanwhile: the broker redelivers unacknowledged messages anyway.
-          }
+      // Through a promise, so that a handler that throws at once fails this batch and not the subscription.
+      const handled = Promise.resolve(events).then(options.handler).then(
+        () => undefined,
+        (err: unknown) => err as Error,
+      );
+      const previous = lastSettled;
+      const settled = (async () => {
+        const failure = await handled;
+        // Settled in delivery order: an ack with `multiple` must never cover a batch still in the handler.
+        await previous;
+        if (!failure) {
+          // Every earlier delivery of this channel is settled by now, so one ack covers the whole batch.
+          settle(() => ch.ack(good[good.length - 1], true));
+          return;
         }
-      }
+        this.logger.warn(`handler for ${queueName} failed (${failure.message}); retrying ${good.length} event(s)`);
+        await new Promise((r) => setTimeout(r, RETRY_DELAY_MS));
+        for (const msg of good) settle(() => ch.nack(msg, false, true));
+      })();
+      lastSettled = settled;
+      handling.add(settled);
+      void settled.then(() => handling.delete(settled));
+      // The next flush waits while `concurrency` batches are in the handler.
+      while (handling.size >= concurrency) await Promise.race(handling);
     };
 
     let chain: Promise<void> = Promise.resolve();

@@ -1,7 +1,9 @@
 import { Controller, INestApplication, Module } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
 import { Test } from '@nestjs/testing';
-import { newEvent, NotFoundError, PlatformEvent, rpcClientToken } from '@platform/contracts';
+import * as amqplib from 'amqplib';
+import { randomUUID } from 'crypto';
+import { eventExchange, newEvent, NotFoundError, PlatformEvent, rpcClientToken } from '@platform/contracts';
 import { SettingsModule, SETTINGS, CommonSettingsValues } from '@platform/config';
 import { isolatedEnv, waitFor } from '@platform/testing';
 import { EventPublisher } from './event-publisher';
@@ -70,7 +72,7 @@ describe('messaging over the real RabbitMQ', () => {
     const received: PlatformEvent[] = [];
     await server.get(EventSubscriber).subscribe({
       queue: 'test.events',
-      bindings: ['invocation.*'],
+      bindings: ['invocation.*.*'],
       batchSize: 5,
       batchWaitMs: 50,
       handler: async (events) => {
@@ -88,11 +90,11 @@ describe('messaging over the real RabbitMQ', () => {
     expect(await publisher.spooled()).toBe(0);
   });
 
-  it('delivers a batch published as one message per event name as separate events', async () => {
+  it('publishes a batch as one CloudEvent per message and sends what is not a CloudEvent to the dead-letter queue', async () => {
     const received: PlatformEvent[] = [];
     await server.get(EventSubscriber).subscribe({
       queue: 'test.batched',
-      bindings: ['build.*'],
+      bindings: ['build.*.*'],
       batchSize: 10,
       batchWaitMs: 20,
       handler: async (events) => {
@@ -100,11 +102,57 @@ describe('messaging over the real RabbitMQ', () => {
       },
     });
     const make = (name: string, i: number) =>
-      newEvent({ name, type: 'FUNCTION_BUILD', status: name === 'build.started' ? 'PENDING' : 'SUCCESS', source: 'test', payload: { i } });
+      newEvent({ name, type: 'FUNCTION_BUILD', status: name === 'build.started' ? 'PENDING' : 'SUCCESS', source: 'test', payload: { i }, functionId: randomUUID(), functionLabel: `fn-${i}` });
     const events = [make('build.started', 1), make('build.succeeded', 2), make('build.started', 3), make('build.started', 4)];
     await client.get(EventPublisher).publishMany(events);
-    await waitFor(() => received.length >= 4, { what: '4 batched events' });
-    expect(received.map((e) => e.id).sort()).toEqual(events.map((e) => e.id).sort());
+    await waitFor(() => received.length >= 4, { what: '4 published events' });
+    expect(received.sort((x, y) => x.id.localeCompare(y.id))).toEqual(events.sort((x, y) => x.id.localeCompare(y.id)));
+
+    // An array of events (the format before CloudEvents) and a PlatformEvent as such are refused.
+    const conn = await amqplib.connect(iso.env.AMQP_URL);
+    try {
+      const ch = await conn.createConfirmChannel();
+      const exchange = eventExchange(iso.env.HKS_NAMESPACE);
+      const dead = `${exchange}.dead`;
+      await ch.purgeQueue(dead);
+      ch.publish(exchange, 'build.started.fn-5', Buffer.from(JSON.stringify([make('build.started', 5)])));
+      ch.publish(exchange, 'build.started.fn-6', Buffer.from(JSON.stringify(make('build.started', 6))));
+      await ch.waitForConfirms();
+      await waitFor(async () => (await ch.checkQueue(dead)).messageCount === 2, { what: 'two dead-lettered messages' });
+      expect(received).toHaveLength(4);
+    } finally {
+      await conn.close();
+    }
+  });
+
+  it('with two batches in the handler at once, acknowledges them in order and redelivers only the one that failed', async () => {
+    const handled: string[][] = [];
+    let calls = 0;
+    await server.get(EventSubscriber).subscribe({
+      queue: 'test.concurrent',
+      bindings: ['deployment.*.*'],
+      batchSize: 3,
+      batchWaitMs: 20,
+      prefetch: 6,
+      concurrency: 2,
+      handler: async (events) => {
+        const call = ++calls;
+        // The first batch fails, and late: the second one, done first, must not acknowledge it with its `multiple` ack.
+        if (call === 1) {
+          await new Promise((r) => setTimeout(r, 300));
+          throw new Error('the database is away');
+        }
+        handled.push(events.map((e) => e.id));
+      },
+    });
+    const events = Array.from({ length: 6 }, (_, i) =>
+      newEvent({ name: 'deployment.ready', type: 'FUNCTION_DEPLOYMENT', status: 'SUCCESS', source: 'test', payload: { i }, functionLabel: 'fn' }),
+    );
+    await client.get(EventPublisher).publishMany(events);
+    await waitFor(() => handled.flat().length >= 6, { what: 'all six events handled', timeoutMs: 15_000 });
+    await new Promise((r) => setTimeout(r, 1500));
+    // Each event handled once: the failed batch came back, the acknowledged one did not.
+    expect(handled.flat().sort()).toEqual(events.map((e) => e.id).sort());
   });
 
   it('exposes the RPC client token per service', () => {

@@ -187,6 +187,7 @@ export class BuildRunner {
       status,
       source: 'builder',
       functionId: job.functionId,
+      functionLabel: job.label,
       payload: { buildId: job.buildId, functionId: job.functionId, version: job.version },
       ...extra,
       metadata: { buildId: job.buildId, label: job.label, ...(extra.metadata ?? {}) },

@@ -96,7 +96,7 @@ async function start(
   const events: PlatformEvent[] = [];
   await client.get(EventSubscriber).subscribe({
     queue: 'builder-test.builds',
-    bindings: ['build.*'],
+    bindings: ['build.*.*'],
     // A private, auto-deleted queue: nothing is left on the broker after the test.
     broadcast: true,
     handler: async (batch) => {

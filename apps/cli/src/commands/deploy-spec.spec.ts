@@ -44,6 +44,14 @@ describe('the request `hks function deploy` sends', () => {
     expect(r.config.triggers).toEqual([{ type: 'http' }, { type: 'queue', source: 'orders' }, { type: 'event', eventType: 'ORDER_PLACED' }]);
   });
 
+  it('takes a custom dotted event type and refuses what is not one', () => {
+    const r = buildFunctionRequest('f', undefined, { runtime: 'python3.9', eventType: 'com.shop.order.placed' }, PY);
+    expect(r.config.triggers).toEqual([{ type: 'event', eventType: 'com.shop.order.placed' }]);
+    expect(() => buildFunctionRequest('f', undefined, { runtime: 'python3.9', eventType: 'order placed' }, PY)).toThrow(
+      '--trigger event needs --event-type, e.g. --event-type ORDER_PLACED or --event-type com.shop.order.placed',
+    );
+  });
+
   it('finds the handler module when none is named, and picks the typescript template for .ts code', () => {
     expect(buildFunctionRequest('f', undefined, { runtime: 'python3' }, { 'main.py': 'x', 'lib.py': 'y' }).handler).toBe('main.*');
     const ts = buildFunctionRequest('f', undefined, { runtime: 'node' }, { 'handler.ts': 'export default () => 1', 'package.json': '{}' });

@@ -1,6 +1,6 @@
 import type { FunctionConfigDto, Trigger } from '@platform/contracts';
 import { UsageError } from '../errors';
-import { cronProblem, FunctionManifest, isTimeZone, LABEL_PATTERN, RUNTIME_PATTERN, TEMPLATES } from '../manifest/function-yaml';
+import { cronProblem, EVENT_TYPE_PATTERN, FunctionManifest, isTimeZone, LABEL_PATTERN, RUNTIME_PATTERN, TEMPLATES } from '../manifest/function-yaml';
 import { parseDurationMs, parseMemoryMb } from '../manifest/units';
 
 /** Flags of `hks function deploy` that say what the function is; each overrides the same field of function.yaml. */
@@ -176,7 +176,8 @@ function flagTriggers(flags: DeployFlags): Trigger[] {
     out.push({ type: 'queue', source: flags.queue });
   }
   if (kinds.has('event')) {
-    if (!flags.eventType || !/^[A-Z][A-Z0-9_]*$/.test(flags.eventType)) throw new UsageError('--trigger event needs --event-type, e.g. --event-type ORDER_PLACED');
+    if (!flags.eventType || !EVENT_TYPE_PATTERN.test(flags.eventType) || flags.eventType.length > 128)
+      throw new UsageError('--trigger event needs --event-type, e.g. --event-type ORDER_PLACED or --event-type com.shop.order.placed');
     out.push({ type: 'event', eventType: flags.eventType });
   }
   return out;

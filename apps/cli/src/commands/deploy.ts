@@ -40,7 +40,7 @@ export function deployCommand(context: (cmd: Command) => CommandContext): Comman
     .option('--schedule <cron>', 'cron expression of a cron trigger, e.g. "0 * * * *"')
     .option('--timezone <tz>', 'time zone of the schedule, e.g. Europe/Paris (default UTC)')
     .option('--queue <name>', 'queue a queue trigger consumes')
-    .option('--event-type <type>', 'event type an event trigger reacts to, e.g. ORDER_PLACED')
+    .option('--event-type <type>', 'event type an event trigger reacts to, e.g. ORDER_PLACED or com.shop.order.placed')
     .option('--memory <size>', 'memory limit, e.g. 256Mi or 1Gi')
     .option('--timeout <duration>', 'time limit of one invocation, e.g. 30s')
     .option('--env <NAME=value>', 'environment variable; repeat for several', collect)

@@ -103,12 +103,15 @@ async function follow(ctx: CommandContext, fn: FunctionView, since: string | und
   const signal = ctx.io.signal;
   let lastSeen = since;
   let failures = 0;
+  // The stream sends CloudEvents; the contracts read them back. Loaded here, not at start: loading them
+  // costs most of a second, which only a long-running follow can afford.
+  const { fromCloudEvent } = await import('@platform/contracts');
   const onEvent = (data: string) => {
     let e: PlatformEvent;
     try {
-      e = JSON.parse(data) as PlatformEvent;
+      e = fromCloudEvent(JSON.parse(data));
     } catch {
-      return; // a keep-alive or a comment, not an event
+      return; // a keep-alive, a comment or something else that is not an event
     }
     if (e.functionId !== fn.id) return;
     print([e]);

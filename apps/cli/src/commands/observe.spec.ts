@@ -1,4 +1,4 @@
-import type { InvocationStats, PlatformEvent } from '@platform/contracts';
+import { toCloudEvent, type InvocationStats, type PlatformEvent } from '@platform/contracts';
 import { FakeGateway, hks } from '../../test/fake-gateway';
 import { bucketFor } from './stats';
 
@@ -71,9 +71,11 @@ describe('hks function logs, stats and metrics (against a fake gateway)', () => 
       expect(req.query.functionId).toBe(FN.id);
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       res.write(': connected\n\n');
-      res.write(`data: ${JSON.stringify(result(3, 'SUCCESS'))}\n\n`); // already shown: not printed twice
-      res.write(`data: ${JSON.stringify(result(4, 'PENDING' as 'SUCCESS'))}\n\n`); // not a result: not printed
-      res.write(`data: ${JSON.stringify(result(5, 'SUCCESS'))}\n\n`);
+      // Frames as the gateway sends them: the CloudEvent of each event.
+      const frame = (e: PlatformEvent) => `id: ${e.id}\nevent: dev.hks.${e.name}\ndata: ${JSON.stringify(toCloudEvent(e))}\n\n`;
+      res.write(frame(result(3, 'SUCCESS'))); // already shown: not printed twice
+      res.write(frame(result(4, 'PENDING' as 'SUCCESS'))); // not a result: not printed
+      res.write(frame(result(5, 'SUCCESS')));
       return 'handled';
     });
     const controller = new AbortController();

@@ -1,6 +1,6 @@
-import { LABEL_PATTERN as CONTRACT_LABEL, runtimeFamily } from '@platform/contracts';
+import { EVENT_TYPE_PATTERN as CONTRACT_EVENT_TYPE, LABEL_PATTERN as CONTRACT_LABEL, runtimeFamily } from '@platform/contracts';
 import { ManifestError } from './yaml-reader';
-import { LABEL_PATTERN, parseFunctionYaml, RUNTIME_PATTERN } from './function-yaml';
+import { EVENT_TYPE_PATTERN, LABEL_PATTERN, parseFunctionYaml, RUNTIME_PATTERN } from './function-yaml';
 
 const DOC = `name: hello-world
 runtime: python3.9
@@ -89,6 +89,7 @@ describe('function.yaml', () => {
     expect(problem('triggers:\n  - http: {methods: [FETCH]}\n')).toMatch(/triggers\[0\]\.http\.methods\[0\]: 'FETCH' is not an HTTP method/);
     expect(problem('triggers:\n  - http: {path: hello}\n')).toMatch(/triggers\[0\]\.http\.path: 'hello' must start with "\/"/);
     expect(parseFunctionYaml('triggers:\n  - event: {type: ORDER_PLACED}\n', {}).config.triggers).toEqual([{ type: 'event', eventType: 'ORDER_PLACED' }]);
+    expect(parseFunctionYaml('triggers:\n  - event: {type: com.shop.order.placed}\n', {}).config.triggers).toEqual([{ type: 'event', eventType: 'com.shop.order.placed' }]);
   });
 
   it('checks ranges and kinds of values with their line', () => {
@@ -118,6 +119,7 @@ describe('function.yaml', () => {
 
   it('keeps its name and runtime rules equal to the platform contracts', () => {
     expect(LABEL_PATTERN.source).toBe(CONTRACT_LABEL.source);
+    expect(EVENT_TYPE_PATTERN.source).toBe(CONTRACT_EVENT_TYPE.source);
     for (const runtime of ['node', 'nodejs20', 'node18.x', 'python', 'python3', 'python3.11', 'cobol', 'python2', 'ruby3']) {
       expect([runtime, RUNTIME_PATTERN.test(runtime)]).toEqual([runtime, runtimeFamily(runtime) !== undefined]);
     }

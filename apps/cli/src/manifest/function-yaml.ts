@@ -22,6 +22,7 @@ export const MANIFEST_FILE = 'function.yaml';
 // Same rules as LABEL_PATTERN and the runtime check in @platform/contracts (a unit test keeps them equal); copied
 // because loading the contracts at run time costs the CLI most of a second on every command.
 export const LABEL_PATTERN = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+export const EVENT_TYPE_PATTERN = /^[A-Za-z][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)*$/;
 export const RUNTIME_PATTERN = /^(node|nodejs)(\d+(\.\d+)*)?(\.x)?$|^python(3(\.\d+)?)?$/i;
 export const TEMPLATES = ['typescript', 'node', 'javascript', 'python'];
 const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'];
@@ -162,7 +163,8 @@ function readTrigger(r: YamlReader, item: Located): Trigger {
       const typeAt = field('type') ?? field('event_type');
       if (!typeAt) r.fail(body ?? item, 'an event trigger needs the event type, e.g. {type: ORDER_PLACED}');
       const eventType = r.string(typeAt, 'ORDER_PLACED');
-      if (!/^[A-Z][A-Z0-9_]*$/.test(eventType)) r.fail(typeAt, `${show(eventType)} is not an event type (upper case, e.g. ORDER_PLACED)`);
+      if (!EVENT_TYPE_PATTERN.test(eventType) || eventType.length > 128)
+        r.fail(typeAt, `${show(eventType)} is not an event type (dot-separated words of letters, digits, _ and -, at most 128 characters, e.g. ORDER_PLACED or com.shop.order.placed)`);
       return { type: 'event', eventType };
     }
   }

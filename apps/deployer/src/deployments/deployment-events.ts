@@ -23,6 +23,7 @@ export class DeploymentEvents {
         status: STATUS[name],
         source: 'deployer',
         functionId: d.functionId,
+        functionLabel: d.label,
         payload: toView(d),
         error: name === EventNames.DeploymentFailed ? d.reason : null,
         metadata: { deploymentId: d.id, driver: d.driver, version: d.version, label: d.label },

@@ -1,5 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { EventNames, PlatformEvent } from '@platform/contracts';
+import { eventBinding, EventNames, PlatformEvent } from '@platform/contracts';
 import { EventSubscriber } from '@platform/messaging';
 import { DeploymentsService } from './deployments.service';
 
@@ -18,7 +18,7 @@ export class FunctionEventsConsumer {
   start(): Promise<void> {
     return this.subscriber.subscribe({
       queue: FUNCTION_EVENTS_QUEUE,
-      bindings: [EventNames.FunctionDeleted],
+      bindings: [eventBinding(EventNames.FunctionDeleted)],
       handler: async (events) => {
         for (const event of events) {
           const functionId = deletedFunctionId(event);

@@ -1,5 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { EventNames, PlatformEvent } from '@platform/contracts';
+import { customEventBinding, PlatformEvent } from '@platform/contracts';
 import { EventSubscriber } from '@platform/messaging';
 import { DeploymentStore } from '../deployments/deployment.store';
 import { invocationBudgetMs, InvokerClient } from './invoker.client';
@@ -26,7 +26,8 @@ export class EventTriggers {
   async start(): Promise<void> {
     await this.subscriber.subscribe({
       queue: EVENT_TRIGGERS_QUEUE,
-      bindings: [EventNames.EventCreated],
+      // Every custom event (event.<type>.<label>): the triggers are looked up by type in the deployments table.
+      bindings: [customEventBinding()],
       batchSize: 10,
       batchWaitMs: 20,
       handler: (events) => this.handle(events),
@@ -40,7 +41,7 @@ export class EventTriggers {
       for (const d of await this.store.readyWithEventTrigger(event.type)) {
         const key = `${event.id}:${d.functionId}`;
         if (this.delivered.has(key)) continue;
-        const outcome = await this.invoker.invoke(d.functionId, event, 'event', invocationBudgetMs(d.spec.config.resources.timeoutMs));
+        const outcome = await this.invoker.invoke(d.functionId, asInput(event), 'event', invocationBudgetMs(d.spec.config.resources.timeoutMs));
         if (outcome.transient) {
           retry.push(`${d.label}: ${outcome.message}`);
           continue;
@@ -57,4 +58,11 @@ export class EventTriggers {
     this.delivered.add(key);
     if (this.delivered.size > REMEMBERED) this.delivered.delete(this.delivered.values().next().value as string);
   }
+}
+
+/** The event as the function gets it: as stored and queried, without the label that only routes it on the bus. */
+function asInput(event: PlatformEvent): PlatformEvent {
+  const input = { ...event };
+  delete input.functionLabel;
+  return input;
 }

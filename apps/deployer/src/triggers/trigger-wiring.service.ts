@@ -1,5 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { EventNames, QueueTrigger, ScheduleTrigger } from '@platform/contracts';
+import { eventBinding, EventNames, QueueTrigger, ScheduleTrigger } from '@platform/contracts';
 import { EventSubscriber } from '@platform/messaging';
 import { DeploymentStore } from '../deployments/deployment.store';
 import { EventTriggers } from './event.triggers';
@@ -37,7 +37,7 @@ export class TriggerWiring {
     await this.subscriber.subscribe({
       queue: 'deployer.deployment-changes',
       broadcast: true,
-      bindings: [EventNames.DeploymentReady, EventNames.DeploymentFailed, EventNames.DeploymentDeleted],
+      bindings: [EventNames.DeploymentReady, EventNames.DeploymentFailed, EventNames.DeploymentDeleted].map((name) => eventBinding(name)),
       handler: async (events) => {
         for (const id of new Set(events.map((e) => e.functionId).filter((id): id is string => !!id))) {
           await this.reconcile(id).catch((err) => this.logger.error(`wiring the triggers of ${id}: ${(err as Error).message}`));

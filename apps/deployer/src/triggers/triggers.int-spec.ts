@@ -107,6 +107,21 @@ describe('triggers wired by the deployer (real RabbitMQ and Redis, HTTP invoker)
     await undeploy(shipping.functionId);
   });
 
+  it('invokes a function subscribed to a custom dotted type, with the event as stored (no routing label)', async () => {
+    const shop = h.registry.addFunction('on-shop-order', { triggers: [{ type: 'event', eventType: 'com.shop.order.placed' }] });
+    await deploy(shop.functionId);
+    // Concerning the function itself: routed as event.com.shop.order.placed.on-shop-order.
+    await h.publish({ name: EventNames.EventCreated, type: 'com.shop.order.placed', source: 'https://shop.example', functionId: shop.functionId, functionLabel: 'on-shop-order', payload: { orderId: 7 } });
+    await h.publish({ name: EventNames.EventCreated, type: 'com.shop.order.cancelled', source: 'https://shop.example', payload: { orderId: 7 } });
+    await waitFor(() => h.invoker.invocations(shop.functionId).length === 1, { what: 'the invocation for com.shop.order.placed' });
+    const data = (h.invoker.invocations(shop.functionId)[0].body as { data: PlatformEvent }).data;
+    expect(data).toMatchObject({ name: 'event.created', type: 'com.shop.order.placed', source: 'https://shop.example', payload: { orderId: 7 } });
+    expect(data).not.toHaveProperty('functionLabel');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(h.invoker.invocations(shop.functionId)).toHaveLength(1);
+    await undeploy(shop.functionId);
+  });
+
   it('rebuilds the triggers of deployed functions after a deployer restart', async () => {
     const source = sourceQueue('after-restart-');
     const spec = h.registry.addFunction('survivor', { triggers: [{ type: 'queue', source, batchSize: 1 }] });

@@ -10,6 +10,7 @@ import {
   newEvent,
   NotFoundError,
   PlatformEvent,
+  customEventBinding,
 } from '@platform/contracts';
 import { CommonSettingsValues, SETTINGS, SettingsModule } from '@platform/config';
 import { EventPublisher, EventSubscriber, RpcClient, RpcErrorFilter, rpcServerOptions } from '@platform/messaging';
@@ -26,7 +27,7 @@ const at = (minutes: number) => new Date(T0 + minutes * 60_000).toISOString();
 class RegistryResolve {
   @MessagePattern(FunctionPatterns.Resolve)
   resolve(@Payload() p: FunctionRef) {
-    if (p.id === 'my-function') return { id: FN, label: 'my-function' };
+    if (p.id === 'my-function' || p.id === FN) return { id: FN, label: 'my-function' };
     throw new NotFoundError(`function ${p.id} not found`);
   }
 }
@@ -150,7 +151,7 @@ describe('event store RPC: query, get, create', () => {
     const heard: PlatformEvent[] = [];
     await peer.get(EventSubscriber).subscribe({
       queue: 'test.event-created',
-      bindings: ['event.created'],
+      bindings: [customEventBinding()],
       handler: async (events) => {
         heard.push(...events);
       },
@@ -182,6 +183,29 @@ describe('event store RPC: query, get, create', () => {
     expect(created).toMatchObject({ type: 'USER_CREATED', functionId: FN });
   });
 
+  it('publishes a custom event of a dotted type under event.<type>.<label>, with the label of its function', async () => {
+    const heard: PlatformEvent[] = [];
+    await peer.get(EventSubscriber).subscribe({
+      queue: 'test.shop-orders',
+      bindings: ['event.com.shop.order.placed.my-function', 'event.com.shop.order.placed._'],
+      handler: async (events) => {
+        heard.push(...events);
+      },
+    });
+    const mine = await call<PlatformEvent>(EventPatterns.Create, { type: 'com.shop.order.placed', functionId: FN, payload: { orderId: 1 } });
+    const unknownFunction = await call<PlatformEvent>(EventPatterns.Create, { type: 'com.shop.order.placed', functionId: OTHER_FN });
+    const noFunction = await call<PlatformEvent>(EventPatterns.Create, { type: 'com.shop.order.placed' });
+    const otherType = await call<PlatformEvent>(EventPatterns.Create, { type: 'com.shop.order.cancelled', functionId: FN });
+    await waitFor(() => heard.length >= 3, { what: 'three com.shop.order.placed events' });
+    // The label travels on the bus only: the stored event has none.
+    expect(mine).not.toHaveProperty('functionLabel');
+    expect(heard.find((e) => e.id === mine.id)).toEqual({ ...mine, functionLabel: 'my-function' });
+    // A function the registry does not know is routed as concerning none.
+    expect(heard.find((e) => e.id === unknownFunction.id)).toEqual(unknownFunction);
+    expect(heard.map((e) => e.id)).toContain(noFunction.id);
+    expect(heard.map((e) => e.id)).not.toContain(otherType.id);
+  });
+
   it('creates an event with the given source, status and function', async () => {
     const created = await call<PlatformEvent>(EventPatterns.Create, {
       type: 'PAYMENT_PROCESSED',
@@ -196,8 +220,10 @@ describe('event store RPC: query, get, create', () => {
   it('answers 400 naming the field when a created event is wrong', async () => {
     await expect(call(EventPatterns.Create, { type: 'FUNCTION_INVOCATION' })).rejects.toMatchObject({
       statusCode: 400,
-      message: 'type must be one of USER_CREATED, ORDER_PLACED, PAYMENT_PROCESSED, ITEM_SHIPPED, OTHER',
+      message:
+        "type FUNCTION_INVOCATION is one of the platform's own event types (FUNCTION_INVOCATION, FUNCTION_CREATED, FUNCTION_UPDATED, FUNCTION_DELETED, FUNCTION_BUILD, FUNCTION_DEPLOYMENT, API_KEY), which only the platform records; choose a type of your own, e.g. ORDER_PLACED or com.shop.order.placed",
     });
+    await expect(call(EventPatterns.Create, { type: 'order placed' })).rejects.toMatchObject({ statusCode: 400, message: expect.stringMatching(/^type "order placed" is not an event type/) });
     await expect(call(EventPatterns.Create, { type: 'OTHER', id: randomUUID() })).rejects.toMatchObject({ statusCode: 400, message: 'unknown field "id"' });
     await expect(call(EventPatterns.Create, { type: 'OTHER', functionId: 'Not A Label!' })).rejects.toMatchObject({
       statusCode: 400,

@@ -15,6 +15,7 @@ import { admitEvent, EVENT_COLUMNS, StoredEventRow, toPlatformEvent } from '../s
 import { readingDatabase } from '../storage/db-errors';
 import { EventWriter } from '../storage/event-writer';
 import { buildEventQuery } from './event-query';
+import { FunctionLabels } from './function-labels';
 
 @Injectable()
 export class EventsService {
@@ -22,6 +23,7 @@ export class EventsService {
     private readonly ds: DataSource,
     private readonly writer: EventWriter,
     @Inject(EventPublisher) private readonly publisher: EventPublisher,
+    private readonly labels: FunctionLabels,
   ) {}
 
   /** One page of events matching the filters, with the total of all matching events. */
@@ -48,7 +50,8 @@ export class EventsService {
    * Stores a user's event, then publishes it as `event.created` so that functions with an event
    * trigger of its type run. Stored first: the answer is the row as kept; the store's own consumer
    * then sees the published copy and skips it by id. Publishing awaits the broker's confirm or the
-   * publisher's spool, so the trigger is never silently dropped.
+   * publisher's spool, so the trigger is never silently dropped. It is routed as
+   * `event.<type>.<function label>` (the label only travels on the bus, it is not stored).
    */
   async create(dto: CreateEventDto): Promise<PlatformEvent> {
     const event = newEvent({
@@ -63,7 +66,7 @@ export class EventsService {
     if ('rejected' in admission) throw new ValidationError(admission.rejected.reason);
     const { inserted } = await readingDatabase(() => this.writer.store([admission.row], [], 'rows'));
     const stored = toPlatformEvent(inserted[0]);
-    await this.publisher.publish(stored);
+    await this.publisher.publish({ ...stored, functionLabel: await this.labels.of(stored.functionId) });
     return stored;
   }
 }

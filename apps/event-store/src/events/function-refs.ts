@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { FunctionPatterns, FunctionRef, FunctionView, isUuid, LABEL_PATTERN } from '@platform/contracts';
 import { RpcClient } from '@platform/messaging';
+import { FunctionLabels } from './function-labels';
 
 /**
  * Every RPC that takes a function id also takes the function's label. Events are stored by id, so
@@ -9,7 +10,10 @@ import { RpcClient } from '@platform/messaging';
  */
 @Injectable()
 export class FunctionRefs {
-  constructor(private readonly rpc: RpcClient) {}
+  constructor(
+    private readonly rpc: RpcClient,
+    private readonly labels: FunctionLabels,
+  ) {}
 
   /** The payload with a label in `field` replaced by the function's id; anything else is left for validation. */
   async resolveIn(payload: unknown, field = 'functionId'): Promise<unknown> {
@@ -17,6 +21,7 @@ export class FunctionRefs {
     const ref = (payload as Record<string, unknown>)[field];
     if (typeof ref !== 'string' || isUuid(ref) || !LABEL_PATTERN.test(ref)) return payload;
     const fn = await this.rpc.call<FunctionView>('function-registry', FunctionPatterns.Resolve, { id: ref } satisfies FunctionRef);
+    this.labels.remember(fn.id, fn.label);
     return { ...payload, [field]: fn.id };
   }
 }

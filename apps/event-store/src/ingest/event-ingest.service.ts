@@ -1,4 +1,5 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { ALL_EVENTS_BINDING } from '@platform/contracts';
 import { SETTINGS } from '@platform/config';
 import { EventSubscriber } from '@platform/messaging';
 import { admitEvent, EventRow, RejectedEvent } from '../storage/event-row';
@@ -29,11 +30,14 @@ export class EventIngest implements OnApplicationBootstrap {
     const batchSize = this.settings.EVENT_STORE_BATCH_SIZE;
     await this.subscriber.subscribe({
       queue: INGEST_QUEUE,
-      bindings: ['#'],
+      bindings: [ALL_EVENTS_BINDING],
       batchSize,
       batchWaitMs: this.settings.EVENT_STORE_BATCH_WAIT_MS,
-      // Twice the batch, so the next batch fills while the previous one commits.
-      prefetch: batchSize * 2,
+      // Two batches in the handler at once: the next one is read and sent while the previous one
+      // commits (Postgres and this process then work at the same time). Three batches of prefetch,
+      // so a third fills meanwhile.
+      concurrency: 2,
+      prefetch: batchSize * 3,
       handler: (events) => this.storeBatch(events),
     });
   }

@@ -2,7 +2,7 @@ import { INestApplication } from '@nestjs/common';
 import * as amqplib from 'amqplib';
 import { randomUUID } from 'crypto';
 import { Client } from 'pg';
-import { EventPage, EventPatterns, eventExchange, newEvent, PlatformEvent } from '@platform/contracts';
+import { CLOUDEVENT_CONTENT_TYPE, EventPage, EventPatterns, eventExchange, newEvent, PlatformEvent, toCloudEvent } from '@platform/contracts';
 import { EventPublisher, RpcClient } from '@platform/messaging';
 import { createTestDatabase, isolatedEnv, waitFor } from '@platform/testing';
 import { admitEvent, EventRow } from '../storage/event-row';
@@ -86,27 +86,30 @@ describe('event store: storing what is published on the exchange', () => {
     expect(stored).toEqual({ ...event, metadata: { coldStart: true, startMs: 3, logs: 'line 1\nline 2\uFFFD' } });
   });
 
-  it('keeps messages that can never be events aside, with the reason, without holding up the events behind them', async () => {
+  it('keeps CloudEvents that can never be stored aside, with the reason, without holding up the events behind them', async () => {
     const conn = await amqplib.connect(iso.env.AMQP_URL);
     const ch = await conn.createConfirmChannel();
     const exchange = eventExchange(iso.env.HKS_NAMESPACE);
-    const send = (body: string) => ch.publish(exchange, 'junk.thing', Buffer.from(body), { persistent: true });
+    const send = (body: string) => ch.publish(exchange, 'junk.thing._', Buffer.from(body), { persistent: true, contentType: CLOUDEVENT_CONTENT_TYPE });
+    const valid = toCloudEvent(result(randomUUID()));
+    send(JSON.stringify({ ...valid, id: 'order-42' }));
+    send(JSON.stringify({ ...valid, functionid: 'abc' }));
+    send(JSON.stringify({ ...valid, data: { ...valid.data, type: undefined } }));
+    // Not CloudEvents at all: dead-lettered by the subscriber before they reach the store.
     send(JSON.stringify('not an object'));
-    send(JSON.stringify({ name: 'order.placed', type: 'ORDER_PLACED', status: 'SUCCESS' }));
-    send(JSON.stringify({ ...result(randomUUID()), status: 'DONE' }));
+    send(JSON.stringify([valid]));
+    send(JSON.stringify(result(randomUUID())));
     send('{ this is not JSON');
     await ch.waitForConfirms();
 
     await settle();
     const { rows } = await pg.query('SELECT reason FROM events.rejected_events ORDER BY reason');
     expect(rows.map((r) => r.reason)).toEqual([
-      'status must be one of PENDING, SUCCESS, FAILURE',
-      'the event has no id',
-      'the message is not a JSON object',
+      'functionId must be a UUID or null',
+      'the event id is not a UUID',
+      'type must be a non-empty string of at most 200 characters',
     ]);
-    // What is not even JSON is dead-lettered by the subscriber before it reaches the store.
-    const dead = await ch.checkQueue(`${exchange}.dead`);
-    expect(dead.messageCount).toBe(1);
+    await waitFor(async () => (await ch.checkQueue(`${exchange}.dead`)).messageCount === 4, { what: 'four dead-lettered messages' });
     await conn.close();
   });
 

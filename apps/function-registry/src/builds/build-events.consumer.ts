@@ -13,7 +13,7 @@ export class BuildEventsConsumer implements OnApplicationBootstrap {
   async onApplicationBootstrap(): Promise<void> {
     await this.subscriber.subscribe({
       queue: 'function-registry.builds',
-      bindings: ['build.*'],
+      bindings: ['build.*.*'],
       batchSize: 20,
       batchWaitMs: 0,
       handler: (events) => this.builds.onBuildEvents(events),

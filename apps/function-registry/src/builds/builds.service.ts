@@ -94,6 +94,7 @@ export class BuildsService {
         status: 'PENDING',
         source: SOURCE,
         functionId: f.id,
+        functionLabel: f.label,
         payload: { buildId, functionId: f.id, label: f.label, version: f.version },
       }),
     );

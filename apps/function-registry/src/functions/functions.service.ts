@@ -196,6 +196,7 @@ export class FunctionsService {
         status: 'SUCCESS',
         source: SOURCE,
         functionId: f.id,
+        functionLabel: f.label,
         // A summary: the code itself can be large and is available from the registry.
         payload: { id: f.id, label: f.label, version: f.version, template: f.template, runtime: f.runtime, status: f.status, ...extra },
       }),

@@ -1,5 +1,5 @@
 import { Injectable, OnApplicationBootstrap } from '@nestjs/common';
-import { FunctionPatterns, FunctionView, HttpTrigger } from '@platform/contracts';
+import { eventBinding, EventNames, FunctionPatterns, FunctionView, HttpTrigger } from '@platform/contracts';
 import { EventSubscriber, RpcClient } from '@platform/messaging';
 
 /** What the gateway needs to know about a function to authorise an invocation. */
@@ -28,7 +28,7 @@ export class FunctionAuthCache implements OnApplicationBootstrap {
     await this.subscriber.subscribe({
       queue: 'gateway.function-auth',
       broadcast: true,
-      bindings: ['function.created', 'function.updated', 'function.deleted'],
+      bindings: [EventNames.FunctionCreated, EventNames.FunctionUpdated, EventNames.FunctionDeleted].map((name) => eventBinding(name)),
       // Rare events, and a rename does not name the old label: start over.
       handler: async () => this.entries.clear(),
     });

@@ -1,6 +1,6 @@
 import { Inject, Injectable, OnApplicationBootstrap } from '@nestjs/common';
 import { createHash } from 'crypto';
-import { ApiKeyPatterns, ApiKeyScope, ApiKeyVerdict, EventNames } from '@platform/contracts';
+import { ApiKeyPatterns, ApiKeyScope, ApiKeyVerdict, eventBinding, EventNames } from '@platform/contracts';
 import { SETTINGS } from '@platform/config';
 import { EventSubscriber, RpcClient } from '@platform/messaging';
 import { GatewaySettingsValues } from '../settings';
@@ -43,7 +43,7 @@ export class KeyVerifier implements OnApplicationBootstrap {
     await this.subscriber.subscribe({
       queue: 'gateway.api-keys',
       broadcast: true,
-      bindings: [EventNames.ApiKeyRevoked],
+      bindings: [eventBinding(EventNames.ApiKeyRevoked)],
       handler: async () => this.forget(),
     });
   }

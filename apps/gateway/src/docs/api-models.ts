@@ -106,7 +106,8 @@ export class InvocationStatsDoc {
 export class EventDoc {
   @ApiProperty({ format: 'uuid' }) id: string;
   @ApiProperty({ example: 'invocation.succeeded' }) name: string;
-  @ApiProperty({ enum: EVENT_TYPES }) type: string;
+  @ApiProperty({ example: 'FUNCTION_INVOCATION', description: `One of the platform's types (${EVENT_TYPES.join(', ')}) or a custom type posted by a user, e.g. com.shop.order.placed` })
+  type: string;
   @ApiProperty({ enum: EVENT_STATUSES }) status: string;
   @ApiProperty() timestamp: string;
   @ApiProperty() source: string;

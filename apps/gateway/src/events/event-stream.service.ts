@@ -1,6 +1,6 @@
 import { BeforeApplicationShutdown, Injectable, Logger } from '@nestjs/common';
 import type { Response } from 'express';
-import { PlatformEvent, UnavailableError } from '@platform/contracts';
+import { ALL_EVENTS_BINDING, PlatformCloudEvent, PlatformEvent, toCloudEvent, UnavailableError } from '@platform/contracts';
 import { EventSubscriber } from '@platform/messaging';
 
 export interface StreamFilter {
@@ -19,7 +19,9 @@ const HEARTBEAT_MS = 15_000;
 const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 
 /**
- * Server-Sent Events of every new event. One broadcast subscription on "#" per gateway process,
+ * Server-Sent Events of every new event, in the bus's format: each frame's `data` is the CloudEvent
+ * (JSON), `id` the event id and `event` the CloudEvent type (`dev.hks.invocation.succeeded`, or a
+ * custom event's own type). One broadcast subscription on "#" per gateway process,
  * opened when the first client connects so a gateway nobody streams from does not consume every event.
  */
 @Injectable()
@@ -52,7 +54,7 @@ export class EventStreamService implements BeforeApplicationShutdown {
 
   private subscribe(): Promise<void> {
     this.subscribed ??= this.subscriber
-      .subscribe({ queue: 'gateway.stream', broadcast: true, bindings: ['#'], batchSize: 50, batchWaitMs: 10, handler: async (events) => this.fanOut(events) })
+      .subscribe({ queue: 'gateway.stream', broadcast: true, bindings: [ALL_EVENTS_BINDING], batchSize: 50, batchWaitMs: 10, handler: async (events) => this.fanOut(events) })
       .then(() => {
         this.heartbeat = setInterval(() => this.each((c) => c.res.write(': ping\n\n')), HEARTBEAT_MS);
         this.heartbeat.unref();
@@ -62,9 +64,12 @@ export class EventStreamService implements BeforeApplicationShutdown {
 
   private fanOut(events: PlatformEvent[]): void {
     if (!this.clients.size) return;
-    const frames = events.map((e) => ({ e, frame: `id: ${e.id}\nevent: ${e.name}\ndata: ${JSON.stringify(e)}\n\n` }));
+    const frames = events.map((e) => {
+      const ce = toCloudEvent(e);
+      return { e, ce, frame: `id: ${e.id}\nevent: ${ce.type}\ndata: ${JSON.stringify(ce)}\n\n` };
+    });
     this.each((c) => {
-      for (const { e, frame } of frames) if (matches(e, c.filter)) c.res.write(frame);
+      for (const { e, ce, frame } of frames) if (matches(e, ce, c.filter)) c.res.write(frame);
       if (c.res.writableLength > MAX_BUFFERED_BYTES) {
         this.logger.warn('an event stream client reads too slowly; closing its stream');
         c.res.end();
@@ -85,6 +90,7 @@ export class EventStreamService implements BeforeApplicationShutdown {
   }
 }
 
-function matches(e: PlatformEvent, f: StreamFilter): boolean {
-  return (!f.functionId || e.functionId === f.functionId) && (!f.type || e.type === f.type) && (!f.status || e.status === f.status);
+/** `type` is the event's type as stored (FUNCTION_INVOCATION, ORDER_PLACED) or its CloudEvent type (dev.hks.invocation.failed). */
+function matches(e: PlatformEvent, ce: PlatformCloudEvent, f: StreamFilter): boolean {
+  return (!f.functionId || e.functionId === f.functionId) && (!f.type || e.type === f.type || ce.type === f.type) && (!f.status || e.status === f.status);
 }

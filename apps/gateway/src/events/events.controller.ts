@@ -33,7 +33,7 @@ export class EventsController {
   }
 
   @Get('stream')
-  @ApiOperation({ summary: 'Server-Sent Events of new events as they happen, optionally filtered' })
+  @ApiOperation({ summary: 'Server-Sent Events of new events as they happen, optionally filtered', description: 'Each frame: `id:` the event id, `event:` its CloudEvents type (dev.hks.invocation.succeeded, or a custom type), `data:` the CloudEvent 1.0 as JSON, as it is on the bus.' })
   @ApiProduces('text/event-stream')
   async streamEvents(@Query() filter: EventStreamQueryDto, @Res() res: Response): Promise<void> {
     await this.stream.open(res, filter);

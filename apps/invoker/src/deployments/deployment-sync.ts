@@ -1,5 +1,5 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { DeploymentPatterns, DeploymentView, EventNames, ListActiveDeploymentsQuery, PlatformEvent } from '@platform/contracts';
+import { DeploymentPatterns, DeploymentView, eventBinding, EventNames, ListActiveDeploymentsQuery, PlatformEvent } from '@platform/contracts';
 import { EventSubscriber, RpcClient } from '@platform/messaging';
 import { DeploymentTable } from './deployment-table';
 
@@ -28,7 +28,7 @@ export class DeploymentSync implements OnApplicationBootstrap, OnApplicationShut
     await this.subscriber.subscribe({
       queue: 'invoker.deployments',
       broadcast: true,
-      bindings: ['deployment.*', EventNames.FunctionDeleted],
+      bindings: ['deployment.*.*', eventBinding(EventNames.FunctionDeleted)],
       handler: (events) => this.onEvents(events),
     });
     // In the background: the deployer may start after the invoker.

@@ -20,6 +20,8 @@ export type Trigger = NonNullable<InvocationMetadata['trigger']>;
 
 export interface InvocationFacts {
   functionId: string;
+  /** The function's label: the routing key's last word and the CloudEvent's subject. */
+  label: string;
   version: number;
   deploymentId: string;
   invocationId: string;
@@ -123,6 +125,7 @@ export class InvocationRecorder implements OnModuleInit, OnApplicationBootstrap 
       source: 'invoker',
       timestamp: new Date().toISOString(),
       functionId: f.functionId,
+      functionLabel: f.label,
       invocationId: f.invocationId,
       payload: (f.payload = boundedValue(input, approxBytes)),
       metadata: { trigger: f.trigger, version: f.version, deploymentId: f.deploymentId },
@@ -174,6 +177,7 @@ export class InvocationRecorder implements OnModuleInit, OnApplicationBootstrap 
       source: 'invoker',
       timestamp: new Date().toISOString(),
       functionId: f.functionId,
+      functionLabel: f.label,
       invocationId: f.invocationId,
       // The result stands on its own: request and response side by side.
       payload: f.input === undefined ? null : (f.payload ??= boundedValue(f.input, f.inputBytes ?? 0)),

@@ -177,6 +177,7 @@ export class InvokeServer implements OnModuleDestroy {
     const header = req.headers[TRIGGER_HEADER];
     const facts: InvocationFacts = {
       functionId: spec.functionId,
+      label: spec.label,
       version: spec.version,
       deploymentId: deployed.order.deploymentId,
       invocationId: randomUUID(),

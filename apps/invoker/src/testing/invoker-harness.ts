@@ -3,7 +3,18 @@ import { MessagePattern, Payload } from '@nestjs/microservices';
 import { NestFactory } from '@nestjs/core';
 import * as amqp from 'amqplib';
 import type { AddressInfo } from 'net';
-import { DeploymentPatterns, DeploymentView, eventExchange, FunctionPatterns, NotFoundError, PlatformEvent } from '@platform/contracts';
+import {
+  CLOUDEVENT_CONTENT_TYPE,
+  DeploymentPatterns,
+  DeploymentView,
+  eventExchange,
+  fromCloudEvent,
+  FunctionPatterns,
+  NotFoundError,
+  PlatformEvent,
+  routingKeyOf,
+  toCloudEvent,
+} from '@platform/contracts';
 import { CommonSettingsValues, InternalCredential, SETTINGS, SettingsModule } from '@platform/config';
 import { HttpErrorFilter, MessagingModule, RpcErrorFilter, rpcServerOptions } from '@platform/messaging';
 import { isolatedEnv, waitFor } from '@platform/testing';
@@ -21,7 +32,7 @@ export class EventTap {
     private readonly exchange: string,
   ) {}
 
-  static async open(url: string, namespace: string, bindings = ['invocation.*']): Promise<EventTap> {
+  static async open(url: string, namespace: string, bindings = ['invocation.*.*']): Promise<EventTap> {
     const conn = await amqp.connect(url);
     const exchange = eventExchange(namespace);
     const tap = new EventTap(conn, exchange);
@@ -30,7 +41,7 @@ export class EventTap {
     await ch.assertExchange(exchange, 'topic', { durable: true });
     const q = await ch.assertQueue('', { exclusive: true, autoDelete: true });
     for (const b of bindings) await ch.bindQueue(q.queue, exchange, b);
-    await ch.consume(q.queue, (msg) => msg && tap.events.push(...[JSON.parse(msg.content.toString('utf8'))].flat()), { noAck: true });
+    await ch.consume(q.queue, (msg) => msg && tap.events.push(fromCloudEvent(JSON.parse(msg.content.toString('utf8')))), { noAck: true });
     return tap;
   }
 
@@ -48,7 +59,7 @@ export class EventTap {
 
   /** Publishes an event the way the other services do (for the invoker's subscriptions). */
   publish(event: PlatformEvent): void {
-    this.channel.publish(this.exchange, event.name, Buffer.from(JSON.stringify(event)), { contentType: 'application/json' });
+    this.channel.publish(this.exchange, routingKeyOf(event), Buffer.from(JSON.stringify(toCloudEvent(event))), { contentType: CLOUDEVENT_CONTENT_TYPE });
   }
 
   close(): Promise<void> {

@@ -3,8 +3,9 @@ import { Type } from 'class-transformer';
 import { IsIn, IsISO8601, IsOptional, IsString, IsUUID, MaxLength } from 'class-validator';
 import { randomUUID } from 'crypto';
 import { WholeNumber } from '../functions/validators';
+import { EVENT_TYPE_MAX_LENGTH, EVENT_TYPE_PATTERN, IsCustomEventType, IsEventType } from './event-types';
 
-/** The event exchange (topic). Routing key = event name, e.g. `invocation.succeeded`. */
+/** The event exchange (topic): one CloudEvent per message, routing keys from routingKeyOf (cloudevent.ts). */
 export function eventExchange(namespace: string): string {
   return `${namespace}.events`;
 }
@@ -59,9 +60,10 @@ export type EventName = (typeof EventNames)[keyof typeof EventNames];
 export interface PlatformEvent {
   /** uuid; the idempotency key of the event store. */
   id: string;
-  /** Routing key on the exchange. */
+  /** What happened (`invocation.succeeded`); the first words of the routing key. */
   name: EventName | string;
-  type: EventType;
+  /** One of EVENT_TYPES, or a custom type (event-types.ts) for an event a user posted. */
+  type: EventType | (string & Record<never, never>);
   status: EventStatus;
   /** ISO-8601. */
   timestamp: string;
@@ -76,6 +78,8 @@ export interface PlatformEvent {
   error: string | null;
   /** Extra facts: cold start, start time, logs, build digest ... */
   metadata?: Record<string, unknown> | null;
+  /** The label of the function it concerns, for routing keys and the CloudEvent's subject only: never stored. */
+  functionLabel?: string | null;
 }
 
 export function newEvent(fields: Partial<PlatformEvent> & Pick<PlatformEvent, 'name' | 'type' | 'status' | 'source'>): PlatformEvent {
@@ -95,9 +99,14 @@ export function newEvent(fields: Partial<PlatformEvent> & Pick<PlatformEvent, 'n
 
 /** Body of POST /api/v3/events. */
 export class CreateEventDto {
-  @ApiProperty({ enum: USER_EVENT_TYPES, example: 'ORDER_PLACED' })
-  @IsIn(USER_EVENT_TYPES, { message: `type must be one of ${USER_EVENT_TYPES.join(', ')}` })
-  type: EventType;
+  @ApiProperty({
+    example: 'com.shop.order.placed',
+    maxLength: EVENT_TYPE_MAX_LENGTH,
+    pattern: EVENT_TYPE_PATTERN.source,
+    description: `Any type of your own, e.g. ${USER_EVENT_TYPES.join(', ')} or com.shop.order.placed; not one of the platform's (FUNCTION_INVOCATION, FUNCTION_CREATED ...).`,
+  })
+  @IsCustomEventType()
+  type: string;
 
   @ApiPropertyOptional({ example: 'shop', description: 'Who produced the event.', default: 'api' })
   @IsOptional()
@@ -132,10 +141,10 @@ export class EventQueryDto {
   @IsUUID('all', { message: 'invocationId must be a UUID' })
   invocationId?: string;
 
-  @ApiPropertyOptional({ enum: EVENT_TYPES })
+  @ApiPropertyOptional({ description: 'Only events of this type: one of the platform\'s (FUNCTION_INVOCATION ...) or a custom one.', maxLength: EVENT_TYPE_MAX_LENGTH, example: 'FUNCTION_INVOCATION' })
   @IsOptional()
-  @IsIn(EVENT_TYPES as unknown as string[], { message: `type must be one of ${EVENT_TYPES.join(', ')}` })
-  type?: EventType;
+  @IsEventType()
+  type?: string;
 
   @ApiPropertyOptional({ enum: EVENT_STATUSES })
   @IsOptional()

@@ -1,2 +1,4 @@
 export * from './event';
 export * from './event-rpc.dto';
+export * from './event-types';
+export * from './cloudevent';

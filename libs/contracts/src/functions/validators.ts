@@ -1,4 +1,5 @@
 import { registerDecorator, ValidationArguments, ValidationOptions } from 'class-validator';
+import { eventTypeProblem } from '../events/event-types';
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'];
@@ -74,10 +75,11 @@ export function triggerProblem(t: unknown): string | undefined {
       }
       return undefined;
     }
-    case 'event':
-      if (typeof trigger.eventType !== 'string' || !/^[A-Z][A-Z0-9_]*$/.test(trigger.eventType))
-        return 'event trigger needs an "eventType" such as "ORDER_PLACED"';
-      return undefined;
+    case 'event': {
+      // The same types POST /api/v3/events accepts, so every type a user can post can trigger a function.
+      if (trigger.eventType === undefined) return 'event trigger needs an "eventType" such as "ORDER_PLACED" or "com.shop.order.placed"';
+      return eventTypeProblem(trigger.eventType, 'event trigger eventType') ?? undefined;
+    }
     default:
       return `unknown trigger type ${JSON.stringify(trigger.type)}; use http, queue, schedule or event`;
   }
