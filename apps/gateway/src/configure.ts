@@ -3,13 +3,15 @@ import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import express, { NextFunction, Request, Response } from 'express';
 import type { IncomingMessage, Server, ServerResponse } from 'http';
 import { SETTINGS } from '@platform/config';
+import { DOCS_PATH } from '@platform/contracts';
 import { httpValidationPipe } from '@platform/messaging';
 import { sendError } from './access/gateway-access';
 import { urlProblem, verifyJsonBody } from './access/request-text';
 import { InvocationProxy } from './proxy/invocation-proxy';
 import { GatewaySettingsValues } from './settings';
 
-export const SWAGGER_PATH = 'api/v1/functions/swagger-ui';
+/** Under /api/v1/functions, so the documentation's words are reserved labels too (DOCS_PATH). */
+export const SWAGGER_PATH = DOCS_PATH.slice(1);
 
 type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
 

@@ -12,6 +12,8 @@ import {
   EventPatterns,
   FunctionPage,
   FunctionPatterns,
+  FunctionRouteWords,
+  FUNCTIONS_PATH,
   FunctionView,
   InvocationStats,
   InvocationStatsQueryDto,
@@ -29,7 +31,7 @@ const ID = { name: 'id', description: 'Function id (uuid) or label' };
 @ApiTags('functions')
 @ApiResponse({ status: 400, description: 'Invalid input; the message names the field', type: ErrorDoc })
 @ApiResponse({ status: 503, description: 'A platform service did not answer', type: ErrorDoc })
-@Controller('api/v1/functions')
+@Controller(FUNCTIONS_PATH)
 export class FunctionsController {
   constructor(private readonly rpc: RpcClient) {}
 
@@ -49,7 +51,7 @@ export class FunctionsController {
     return this.rpc.call('function-registry', FunctionPatterns.Create, body);
   }
 
-  @Post('build/:id')
+  @Post(`${FunctionRouteWords.build}/:id`)
   @HttpCode(202)
   @ApiOperation({ summary: 'Build the current version (the function becomes BUILDING, then BUILT or FAILED)' })
   @ApiParam(ID)
@@ -59,7 +61,7 @@ export class FunctionsController {
     return this.rpc.call('function-registry', FunctionPatterns.RequestBuild, { id });
   }
 
-  @Post('deploy/:id')
+  @Post(`${FunctionRouteWords.deploy}/:id`)
   @ApiOperation({ summary: 'Deploy the latest successful build: 200 when READY, 202 while still DEPLOYING' })
   @ApiParam(ID)
   @ApiOkResponse({ type: DeploymentDoc })
@@ -73,7 +75,7 @@ export class FunctionsController {
     return view;
   }
 
-  @Delete('deploy/:id')
+  @Delete(`${FunctionRouteWords.deploy}/:id`)
   @ApiOperation({ summary: 'Undeploy the function' })
   @ApiParam(ID)
   @ApiOkResponse({ type: DeploymentDoc })

@@ -1,7 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsObject, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
-import { FunctionView, LABEL_PATTERN, UpdateFunctionDto } from './function.dto';
+import { FunctionView, UpdateFunctionDto } from './function.dto';
 import { WholeNumber } from './validators';
 
 /**
@@ -48,8 +48,8 @@ export interface FunctionPage {
   offset: number;
 }
 
-/** Secret names follow the label rule (a DNS label, so they can name Kubernetes Secrets). */
-export const SECRET_NAME_PATTERN = LABEL_PATTERN;
+/** Secret names are DNS-1123 labels, so they can name Kubernetes Secrets (which, unlike Services, may start with a digit). */
+export const SECRET_NAME_PATTERN = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
 /** Body of PUT /api/v1/secrets/{name}. */
 export class SecretValuesDto {

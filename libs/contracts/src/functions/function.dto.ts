@@ -1,21 +1,26 @@
-import { ApiProperty, ApiPropertyOptional, PartialType } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional, OmitType, PartialType } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsIn, IsObject, IsOptional, IsString, Matches, MaxLength, MinLength, ValidateNested } from 'class-validator';
 import { FunctionConfigDto, EffectiveConfig } from './function-config.dto';
 import { FunctionStatus } from './function-status';
 import type { BuildStatus } from '../builds/build';
+import { IsFunctionLabel, LABEL_PATTERN, MAX_LABEL_LENGTH, RESERVED_LABELS } from './label';
 import { RUNTIME_PATTERN, RuntimeFamily, TEMPLATES, TemplateName } from './runtime';
 
-export const LABEL_PATTERN = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 export const MAX_HANDLER_BYTES = 1024 * 1024;
 
+const LABEL_DOC = {
+  description:
+    'Unique name: a DNS-1035 label (lowercase letters, digits and dashes, starting with a letter), so it can name a ' +
+    `Knative Service. Not one of ${Object.keys(RESERVED_LABELS).join(', ')}: those are routes under /api/v1/functions.`,
+  example: 'my-function',
+  pattern: LABEL_PATTERN.source,
+  maxLength: MAX_LABEL_LENGTH,
+};
+
 export class CreateFunctionDto {
-  @ApiProperty({
-    description: 'Unique name: lowercase letters, digits and dashes (a DNS label, so it can name a Knative Service).',
-    example: 'my-function',
-  })
-  @IsString()
-  @Matches(LABEL_PATTERN, { message: 'label must be 1-63 lowercase letters, digits or dashes, starting and ending with a letter or digit' })
+  @ApiProperty(LABEL_DOC)
+  @IsFunctionLabel()
   label: string;
 
   @ApiPropertyOptional({ example: 'A sample function' })
@@ -64,7 +69,17 @@ export class CreateFunctionDto {
   config?: FunctionConfigDto;
 }
 
-export class UpdateFunctionDto extends PartialType(CreateFunctionDto) {}
+/**
+ * Body of PUT /api/v1/functions/{id}. A new label follows the rules of CreateFunctionDto; the registry checks it
+ * only when it differs from the stored one, so a function made before those rules can still be sent back whole.
+ */
+export class UpdateFunctionDto extends PartialType(OmitType(CreateFunctionDto, ['label'] as const)) {
+  @ApiPropertyOptional(LABEL_DOC)
+  @IsOptional()
+  @IsString({ message: 'label must be a string' })
+  @MaxLength(200)
+  label?: string;
+}
 
 export interface BuildSummary {
   id: string;
