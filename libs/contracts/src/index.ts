@@ -1,5 +1,6 @@
 export * from './patterns';
 export * from './errors';
+export * from './openapi-schemas';
 export * from './uuid';
 export * from './functions/runtime';
 export * from './functions/function-status';

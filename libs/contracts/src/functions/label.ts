@@ -16,6 +16,13 @@ export const FunctionRouteWords = {
   docs: 'swagger-ui',
 } as const;
 
+/** HTTP-style invocations: ANY /fn/{label}[/...], the function's URL as the README and the CLI give it. */
+export const FUNCTION_URL_PREFIX = '/fn/';
+
+export function functionUrl(label: string): string {
+  return `${FUNCTION_URL_PREFIX}${encodeURIComponent(label)}`;
+}
+
 /** The documentation's own paths: the UI and its JSON and YAML documents. */
 export const DOCS_PATH = `${FUNCTIONS_PATH}/${FunctionRouteWords.docs}`;
 
@@ -28,6 +35,14 @@ export const RESERVED_LABELS: Readonly<Record<string, string>> = {
   [`${FunctionRouteWords.docs}-json`]: `${DOCS_PATH}-json is the API document`,
   [`${FunctionRouteWords.docs}-yaml`]: `${DOCS_PATH}-yaml is the API document`,
 };
+
+/**
+ * For the API document: redocly finds /api/v1/functions/build/{id} and /api/v1/functions/{id}/builds ambiguous (both
+ * could match /api/v1/functions/build/builds); the reserved labels are what makes them unambiguous at the server.
+ */
+export const RESERVED_LABELS_NOTE =
+  `No function can be labelled ${Object.keys(RESERVED_LABELS).join(', ')}: those words are the routes under ${FUNCTIONS_PATH}, ` +
+  `so ${FUNCTIONS_PATH}/build/builds, say, is the build route, never the builds of a function labelled "build".`;
 
 /**
  * A label names a function in URLs and, on Knative, names its Service, so it is a DNS-1035 label: Knative validates
