@@ -3,6 +3,7 @@ import { Type } from 'class-transformer';
 import { IsIn, IsISO8601, IsOptional, IsString, IsUUID, MaxLength } from 'class-validator';
 import { randomUUID } from 'crypto';
 import { WholeNumber } from '../functions/validators';
+import { ANY_JSON, DATE_TIME, JSON_OBJECT, UUID } from '../openapi-schemas';
 
 /** The event exchange (topic). Routing key = event name, e.g. `invocation.succeeded`. */
 export function eventExchange(namespace: string): string {
@@ -56,26 +57,55 @@ export const EventNames = {
 export type EventName = (typeof EventNames)[keyof typeof EventNames];
 
 /** One event, as published, stored and returned by the API. */
-export interface PlatformEvent {
+export class PlatformEvent {
   /** uuid; the idempotency key of the event store. */
+  @ApiProperty({ ...UUID, description: 'The idempotency key of the event store.' })
   id: string;
+
   /** Routing key on the exchange. */
+  @ApiProperty({ type: String, example: 'invocation.succeeded', description: 'Routing key on the event exchange.' })
   name: EventName | string;
+
+  @ApiProperty({
+    type: String,
+    example: 'ORDER_PLACED',
+    description: `What happened: ${EVENT_TYPES.join(', ')}. The store keeps the type a producer names, so read it as an open set.`,
+  })
   type: EventType;
+
+  @ApiProperty({ enum: EVENT_STATUSES, enumName: 'EventStatus' })
   status: EventStatus;
+
   /** ISO-8601. */
+  @ApiProperty({ ...DATE_TIME })
   timestamp: string;
+
   /** Service or client that produced it (e.g. "invoker", "api"). */
+  @ApiProperty({ example: 'invoker', description: 'Service or client that produced it.' })
   source: string;
+
+  @ApiProperty({ ...UUID, nullable: true })
   functionId: string | null;
+
   /** Links an invocation's PENDING event to its SUCCESS/FAILURE event. */
+  @ApiProperty({ ...UUID, nullable: true, description: "Links an invocation's PENDING event to its SUCCESS or FAILURE event." })
   invocationId: string | null;
+
+  @ApiProperty({ ...ANY_JSON, description: 'Any JSON value: the data of an invocation, the fields of a lifecycle event.' })
   payload: unknown;
+
+  @ApiProperty({ ...ANY_JSON, description: "Any JSON value: an invocation's answer." })
   response: unknown;
+
+  @ApiProperty({ type: Number, nullable: true, description: 'Duration of the invocation in milliseconds.' })
   processingTimeMs: number | null;
+
+  @ApiProperty({ type: String, nullable: true })
   error: string | null;
+
   /** Extra facts: cold start, start time, logs, build digest ... */
-  metadata?: Record<string, unknown> | null;
+  @ApiProperty({ ...JSON_OBJECT, nullable: true, description: 'Extra facts: cold start, start time, logs, build digest ...' })
+  metadata: Record<string, unknown> | null;
 }
 
 export function newEvent(fields: Partial<PlatformEvent> & Pick<PlatformEvent, 'name' | 'type' | 'status' | 'source'>): PlatformEvent {
@@ -105,7 +135,7 @@ export class CreateEventDto {
   @MaxLength(200)
   source?: string;
 
-  @ApiPropertyOptional({ example: { orderId: 42 }, description: 'Any JSON value.' })
+  @ApiPropertyOptional({ ...ANY_JSON, example: { orderId: 42 }, description: 'Any JSON value.' })
   @IsOptional()
   payload?: unknown;
 
@@ -170,10 +200,17 @@ export class EventQueryDto {
   order?: 'asc' | 'desc';
 }
 
-export interface EventPage {
+export class EventPage {
+  @ApiProperty({ type: [PlatformEvent] })
   items: PlatformEvent[];
+
+  @ApiProperty({ type: 'integer', minimum: 0, description: 'Events that match, on every page.' })
   total: number;
+
+  @ApiProperty({ type: 'integer', minimum: 1 })
   page: number;
+
+  @ApiProperty({ type: 'integer', minimum: 1 })
   limit: number;
 }
 
@@ -186,15 +223,53 @@ export interface InvocationStatsQuery {
   bucketSeconds?: number;
 }
 
-export interface InvocationStats {
+/** Duration percentiles in milliseconds; null when there was no invocation. */
+export class DurationPercentiles {
+  @ApiProperty({ type: Number, nullable: true }) p50: number | null;
+  @ApiProperty({ type: Number, nullable: true }) p90: number | null;
+  @ApiProperty({ type: Number, nullable: true }) p95: number | null;
+  @ApiProperty({ type: Number, nullable: true }) p99: number | null;
+  @ApiProperty({ type: Number, nullable: true }) avg: number | null;
+  @ApiProperty({ type: Number, nullable: true }) max: number | null;
+}
+
+/** One bucket of the time series. */
+export class StatsBucket {
+  @ApiProperty({ ...DATE_TIME, description: 'Start of the bucket.' }) start: string;
+  @ApiProperty({ type: 'integer', minimum: 0 }) invocations: number;
+  @ApiProperty({ type: 'integer', minimum: 0 }) failures: number;
+  @ApiProperty({ type: Number, nullable: true }) p50: number | null;
+  @ApiProperty({ type: Number, nullable: true }) p95: number | null;
+}
+
+export class InvocationStats {
+  @ApiProperty({ ...UUID })
   functionId: string;
+
+  @ApiProperty({ ...DATE_TIME, nullable: true, description: 'Start of the window; null for since the first invocation.' })
   from: string | null;
+
+  @ApiProperty({ ...DATE_TIME, nullable: true, description: 'End of the window; null for until now.' })
   to: string | null;
+
+  @ApiProperty({ type: 'integer', minimum: 0 })
   invocations: number;
+
+  @ApiProperty({ type: 'integer', minimum: 0 })
   successes: number;
+
+  @ApiProperty({ type: 'integer', minimum: 0 })
   failures: number;
+
+  @ApiProperty({ minimum: 0, maximum: 1, description: 'failures / invocations; 0 without invocations.' })
   errorRate: number;
+
+  @ApiProperty({ type: 'integer', minimum: 0 })
   coldStarts: number;
-  durationMs: { p50: number | null; p90: number | null; p95: number | null; p99: number | null; avg: number | null; max: number | null };
-  series?: Array<{ start: string; invocations: number; failures: number; p50: number | null; p95: number | null }>;
+
+  @ApiProperty({ type: () => DurationPercentiles })
+  durationMs: DurationPercentiles;
+
+  @ApiPropertyOptional({ type: [StatsBucket], description: 'The time series, with bucketSeconds only.' })
+  series?: StatsBucket[];
 }

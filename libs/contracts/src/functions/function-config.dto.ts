@@ -1,11 +1,10 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiExtraModels, ApiProperty, ApiPropertyOptional, getSchemaPath } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import {
   IsArray,
   IsBoolean,
   IsIn,
   IsInt,
-  IsObject,
   IsOptional,
   IsString,
   Matches,
@@ -14,7 +13,8 @@ import {
   Min,
   ValidateNested,
 } from 'class-validator';
-import { HTTP_AUTH, IsStringRecord, IsTrigger } from './validators';
+import { ANY_JSON, STRING_MAP } from '../openapi-schemas';
+import { HTTP_AUTH, IsStringRecord, IsStringValues, IsTrigger } from './validators';
 
 export class ResourcesDto {
   @ApiPropertyOptional({ description: 'Memory limit per worker or container, in MB.', default: 128, minimum: 16, maximum: 16384 })
@@ -127,14 +127,64 @@ export class SecretRefDto {
   key?: string;
 }
 
-export type HttpTrigger = { type: 'http'; methods?: string[]; path?: string; auth?: (typeof HTTP_AUTH)[number] };
-export type QueueTrigger = { type: 'queue'; source: string; batchSize?: number; maxBatchWaitMs?: number };
-export type ScheduleTrigger = { type: 'schedule'; cron: string; timezone?: string; data?: unknown };
-export type EventTrigger = { type: 'event'; eventType: string };
-export type Trigger = HttpTrigger | QueueTrigger | ScheduleTrigger | EventTrigger;
+/* The triggers are checked by triggerProblem (IsTrigger); these classes are their types and their schemas. */
 
+export class HttpTrigger {
+  @ApiProperty({ enum: ['http'] })
+  type: 'http';
+
+  @ApiPropertyOptional({ type: [String], example: ['GET', 'POST'], description: 'Methods it answers (GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS); all when absent.' })
+  methods?: string[];
+
+  @ApiPropertyOptional({ example: '/hello', description: 'Path under /fn/{label}; starts with "/".' })
+  path?: string;
+
+  @ApiPropertyOptional({ enum: HTTP_AUTH, enumName: 'HttpTriggerAuth', description: '"none" opens /fn/{label} to anyone; "required" is the same as "api-key" (the default).' })
+  auth?: (typeof HTTP_AUTH)[number];
+}
+
+export class QueueTrigger {
+  @ApiProperty({ enum: ['queue'] })
+  type: 'queue';
+
+  @ApiProperty({ example: 'orders', description: 'The queue name.' })
+  source: string;
+
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: 1000 })
+  batchSize?: number;
+
+  @ApiPropertyOptional({ type: 'integer', minimum: 0, maximum: 3_600_000 })
+  maxBatchWaitMs?: number;
+}
+
+export class ScheduleTrigger {
+  @ApiProperty({ enum: ['schedule'] })
+  type: 'schedule';
+
+  @ApiProperty({ example: '0 * * * *', description: 'A cron expression with five fields.' })
+  cron: string;
+
+  @ApiPropertyOptional({ example: 'Europe/Paris' })
+  timezone?: string;
+
+  @ApiPropertyOptional({ ...ANY_JSON, description: 'The data each scheduled invocation gets.' })
+  data?: unknown;
+}
+
+export class EventTrigger {
+  @ApiProperty({ enum: ['event'] })
+  type: 'event';
+
+  @ApiProperty({ example: 'ORDER_PLACED', description: 'The event type that triggers the function.' })
+  eventType: string;
+}
+
+export type Trigger = HttpTrigger | QueueTrigger | ScheduleTrigger | EventTrigger;
+const TRIGGERS = { http: HttpTrigger, queue: QueueTrigger, schedule: ScheduleTrigger, event: EventTrigger };
+
+@ApiExtraModels(...Object.values(TRIGGERS))
 export class FunctionConfigDto {
-  @ApiPropertyOptional({ description: 'Environment variables of the function.', example: { LOG_LEVEL: 'info' } })
+  @ApiPropertyOptional({ ...STRING_MAP, description: 'Environment variables of the function.', example: { LOG_LEVEL: 'info' } })
   @IsOptional()
   @IsStringRecord({ message: 'config.env must be an object of string values with valid variable names' })
   env?: Record<string, string>;
@@ -169,23 +219,26 @@ export class FunctionConfigDto {
       'How the function is triggered: {"type":"http","methods":["GET"],"path":"/hello","auth":"none"}, ' +
       '{"type":"queue","source":"orders","batchSize":10,"maxBatchWaitMs":1000}, ' +
       '{"type":"schedule","cron":"0 * * * *","timezone":"UTC"}, {"type":"event","eventType":"ORDER_PLACED"}',
-    isArray: true,
-    type: Object,
+    type: 'array',
+    items: {
+      oneOf: Object.values(TRIGGERS).map((t) => ({ $ref: getSchemaPath(t) })),
+      discriminator: { propertyName: 'type', mapping: Object.fromEntries(Object.entries(TRIGGERS).map(([k, t]) => [k, getSchemaPath(t)])) },
+    },
   })
   @IsOptional()
   @IsArray()
   @IsTrigger({ each: true })
   triggers?: Trigger[];
 
-  @ApiPropertyOptional({ description: 'Deployment target; "local" (default) or "knative".', enum: ['local', 'knative'] })
+  @ApiPropertyOptional({ description: 'Deployment target; "local" (default) or "knative".', enum: ['local', 'knative'], enumName: 'DeploymentDriver' })
   @IsOptional()
   @IsIn(['local', 'knative'])
   @MaxLength(16)
   target?: 'local' | 'knative';
 
-  @ApiPropertyOptional({ description: 'Free-form labels.' })
+  @ApiPropertyOptional({ ...STRING_MAP, description: 'Free-form labels.', example: { team: 'shop' } })
   @IsOptional()
-  @IsObject()
+  @IsStringValues({ message: 'config.labels must be an object of string values, e.g. {"team": "shop"}' })
   labels?: Record<string, string>;
 }
 
