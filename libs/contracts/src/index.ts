@@ -4,6 +4,7 @@ export * from './openapi-schemas';
 export * from './uuid';
 export * from './functions/runtime';
 export * from './functions/function-status';
+export * from './functions/triggers';
 export * from './functions/function-config.dto';
 export * from './functions/label';
 export * from './functions/function.dto';

@@ -13,8 +13,9 @@ import {
   Min,
   ValidateNested,
 } from 'class-validator';
-import { ANY_JSON, STRING_MAP } from '../openapi-schemas';
-import { HTTP_AUTH, IsStringRecord, IsStringValues, IsTrigger } from './validators';
+import { STRING_MAP } from '../openapi-schemas';
+import { Trigger, TRIGGERS } from './triggers';
+import { IsStringRecord, IsStringValues, IsTrigger } from './validators';
 
 export class ResourcesDto {
   @ApiPropertyOptional({ description: 'Memory limit per worker or container, in MB.', default: 128, minimum: 16, maximum: 16384 })
@@ -127,60 +128,6 @@ export class SecretRefDto {
   key?: string;
 }
 
-/* The triggers are checked by triggerProblem (IsTrigger); these classes are their types and their schemas. */
-
-export class HttpTrigger {
-  @ApiProperty({ enum: ['http'] })
-  type: 'http';
-
-  @ApiPropertyOptional({ type: [String], example: ['GET', 'POST'], description: 'Methods it answers (GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS); all when absent.' })
-  methods?: string[];
-
-  @ApiPropertyOptional({ example: '/hello', description: 'Path under /fn/{label}; starts with "/".' })
-  path?: string;
-
-  @ApiPropertyOptional({ enum: HTTP_AUTH, enumName: 'HttpTriggerAuth', description: '"none" opens /fn/{label} to anyone; "required" is the same as "api-key" (the default).' })
-  auth?: (typeof HTTP_AUTH)[number];
-}
-
-export class QueueTrigger {
-  @ApiProperty({ enum: ['queue'] })
-  type: 'queue';
-
-  @ApiProperty({ example: 'orders', description: 'The queue name.' })
-  source: string;
-
-  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: 1000 })
-  batchSize?: number;
-
-  @ApiPropertyOptional({ type: 'integer', minimum: 0, maximum: 3_600_000 })
-  maxBatchWaitMs?: number;
-}
-
-export class ScheduleTrigger {
-  @ApiProperty({ enum: ['schedule'] })
-  type: 'schedule';
-
-  @ApiProperty({ example: '0 * * * *', description: 'A cron expression with five fields.' })
-  cron: string;
-
-  @ApiPropertyOptional({ example: 'Europe/Paris' })
-  timezone?: string;
-
-  @ApiPropertyOptional({ ...ANY_JSON, description: 'The data each scheduled invocation gets.' })
-  data?: unknown;
-}
-
-export class EventTrigger {
-  @ApiProperty({ enum: ['event'] })
-  type: 'event';
-
-  @ApiProperty({ example: 'ORDER_PLACED', description: 'The event type that triggers the function.' })
-  eventType: string;
-}
-
-export type Trigger = HttpTrigger | QueueTrigger | ScheduleTrigger | EventTrigger;
-const TRIGGERS = { http: HttpTrigger, queue: QueueTrigger, schedule: ScheduleTrigger, event: EventTrigger };
 
 @ApiExtraModels(...Object.values(TRIGGERS))
 export class FunctionConfigDto {
