@@ -76,12 +76,13 @@ export class FakePlatform {
       if (!f) return notFound(ref);
       const buildId = randomUUID();
       f.status = 'BUILDING' as FunctionView['status'];
-      f.build = { id: buildId, status: 'QUEUED', version: f.version };
+      f.build = { id: buildId, status: 'QUEUED', version: f.version, bundleDigest: null, image: null, error: null, startedAt: null, finishedAt: null };
       this.later(f, () => {
         const fail = this.options.buildFails;
         f.status = (fail ? 'FAILED' : 'BUILT') as FunctionView['status'];
         f.statusReason = fail ? fail.reason : null;
-        f.build = { id: buildId, status: fail ? 'FAILED' : 'SUCCEEDED', bundleDigest: fail ? null : `sha256:${'ab'.repeat(32)}`, error: fail?.reason ?? null };
+        const now = new Date().toISOString();
+        f.build = { id: buildId, status: fail ? 'FAILED' : 'SUCCEEDED', version: f.version, bundleDigest: fail ? null : `sha256:${'ab'.repeat(32)}`, image: null, error: fail?.reason ?? null, startedAt: now, finishedAt: now };
       });
       return { status: 202, body: f };
     });

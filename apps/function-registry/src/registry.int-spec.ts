@@ -110,7 +110,7 @@ describe('function registry over real Postgres, RabbitMQ and Redis', () => {
     it('answers 400 naming the field or the rule that is broken', async () => {
       await expect(create({ label: 'Bad Label', runtime: 'node', handler: 'x' })).rejects.toMatchObject({
         statusCode: 400,
-        message: expect.stringContaining('label must be 1-63 lowercase letters'),
+        message: expect.stringContaining('label must start with a lowercase letter, not "B"'),
       });
       await expect(create({ label: 'mixed', runtime: 'python', template: 'typescript', handler: 'x' })).rejects.toMatchObject({
         statusCode: 400,

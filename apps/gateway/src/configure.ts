@@ -1,15 +1,18 @@
 import { INestApplication } from '@nestjs/common';
-import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
+import { SwaggerModule } from '@nestjs/swagger';
 import express, { NextFunction, Request, Response } from 'express';
 import type { IncomingMessage, Server, ServerResponse } from 'http';
 import { SETTINGS } from '@platform/config';
+import { DOCS_PATH } from '@platform/contracts';
 import { httpValidationPipe } from '@platform/messaging';
 import { sendError } from './access/gateway-access';
 import { urlProblem, verifyJsonBody } from './access/request-text';
+import { apiDocument } from './docs/api-document';
 import { InvocationProxy } from './proxy/invocation-proxy';
 import { GatewaySettingsValues } from './settings';
 
-export const SWAGGER_PATH = 'api/v1/functions/swagger-ui';
+/** Under /api/v1/functions, so the documentation's words are reserved labels too (DOCS_PATH). */
+export const SWAGGER_PATH = DOCS_PATH.slice(1);
 
 type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -60,53 +63,10 @@ export function configureGateway(app: INestApplication): void {
   });
   app.useGlobalPipes(httpValidationPipe());
 
-  const document = SwaggerModule.createDocument(
-    app,
-    new DocumentBuilder()
-      .setTitle('hks functions platform')
-      .setDescription('Create, build, deploy and invoke functions; query and stream their events.')
-      .setVersion('1')
-      .setLicense('Apache-2.0', 'https://www.apache.org/licenses/LICENSE-2.0')
-      .addServer('/', 'This gateway')
-      .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'An API key: HKS_DATA_DIR/admin-key from the first start, one from POST /api/v1/keys, or HKS_API_KEYS' }, 'bearer')
-      .addApiKey({ type: 'apiKey', in: 'header', name: 'x-api-key' }, 'api-key')
-      .addSecurityRequirements('bearer')
-      .addSecurityRequirements('api-key')
-      .build(),
-  );
-  addInvocationPaths(document);
+  const document = apiDocument(app);
   SwaggerModule.setup(SWAGGER_PATH, app, document, {
     jsonDocumentUrl: `${SWAGGER_PATH}-json`,
     yamlDocumentUrl: `${SWAGGER_PATH}-yaml`,
     customSiteTitle: 'hks API',
   });
-}
-
-/** The proxied routes are not Nest routes, so the scanner cannot see them: describe them by hand. */
-function addInvocationPaths(doc: OpenAPIObject): void {
-  const responses = {
-    200: { description: "The function's answer (any content type)" },
-    404: { description: 'Unknown function' },
-    409: { description: 'Not deployed' },
-    429: { description: 'Queue full or rate limit' },
-    500: { description: 'The handler threw; the message names the exception' },
-    502: { description: 'The worker crashed' },
-    503: { description: 'The invoker is unreachable' },
-    504: { description: 'The invocation timed out' },
-  };
-  const op = (summary: string, param: string) => ({
-    tags: ['invoke'],
-    summary,
-    parameters: [{ name: param, in: 'path' as const, required: true, schema: { type: 'string' } }],
-    requestBody: { required: false, content: { 'application/json': { schema: { type: 'object', example: { data: { name: 'Alice' } } } } } },
-    responses,
-  });
-  doc.paths['/api/v1/functions/invoke/{id}'] = {
-    get: op('Invoke with the query parameters as data', 'id'),
-    post: op('Invoke: {"data": X} gives the handler X; any other JSON body is given whole', 'id'),
-  };
-  doc.paths['/fn/{label}'] = {
-    get: op('HTTP-style invocation (any method and sub-path): the handler gets method, path, query, headers and body', 'label'),
-    post: op('HTTP-style invocation (any method and sub-path)', 'label'),
-  };
 }

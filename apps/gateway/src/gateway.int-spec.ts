@@ -6,13 +6,15 @@ import * as http from 'http';
 import * as path from 'path';
 import request from 'supertest';
 import { CloudEvent } from 'cloudevents';
-import { DeploymentPatterns, fromCloudEvent, FunctionView, newEvent, PlatformCloudEvent } from '@platform/contracts';
+import { DataSource } from 'typeorm';
+import { DeploymentPatterns, fromCloudEvent, FUNCTIONS_PATH, FunctionView, labelProblem, newEvent, PlatformCloudEvent, PlatformEvent, RESERVED_LABELS } from '@platform/contracts';
 import { CommonSettingsValues, SETTINGS, SettingsModule } from '@platform/config';
 import { EventPublisher, MessagingModule, RpcErrorFilter, rpcServerOptions } from '@platform/messaging';
-import { createTestDatabase, isolatedEnv, waitFor } from '@platform/testing';
+import { createTestDatabase, httpRoutes, isolatedEnv, waitFor } from '@platform/testing';
 // The gateway's integration tests talk to the real registry over real RPC.
 import { removeNamespace } from '../../function-registry/src/testing/broker-cleanup';
 import { startRegistry } from '../../function-registry/src/testing/start-registry';
+import { INVOKE_PREFIX } from './proxy/invocation-proxy';
 import { startGateway } from './testing/start-gateway';
 
 /** Stands in for the deployer: READY at once, DEPLOYING for "slow", FAILED for "broken". */
@@ -77,7 +79,7 @@ describe('gateway HTTP API against the real registry', () => {
 
     it('answers 400 naming the field that is wrong', async () => {
       const res = await api().post('/api/v1/functions').send({ label: 'Not OK', runtime: 'cobol', handler: 'x' }).expect(400);
-      expect(res.body.message).toContain('label must be 1-63 lowercase letters, digits or dashes');
+      expect(res.body.message).toContain('label must start with a lowercase letter, not "N"');
       expect(res.body.message).toContain('runtime must be node (node, nodejs20, ...) or python');
     });
 
@@ -167,9 +169,55 @@ describe('gateway HTTP API against the real registry', () => {
       expect(doc.components.schemas.CreateFunctionDto.required).toEqual(expect.arrayContaining(['label', 'runtime']));
     });
 
-    it('does not let a function take the documentation\'s name', async () => {
-      const res = await api().post('/api/v1/functions').send({ ...hello, label: 'swagger-ui' }).expect(400);
-      expect(res.body.message).toContain('label "swagger-ui" is reserved');
+  });
+
+  describe('labels', () => {
+    const RULE = 'a label is 1-63 lowercase letters, digits or dashes, starting with a letter and ending with a letter or digit';
+    const refused: Array<[string, string]> = [
+      ...Object.keys(RESERVED_LABELS).map((word): [string, string] => [word, `label "${word}" is reserved: `]),
+      ['1st-fn', `label must start with a lowercase letter, not "1" (${RULE}, so Knative takes it as a Service name)`],
+      ['Hello', `label must start with a lowercase letter, not "H" (${RULE}, so Knative takes it as a Service name)`],
+      ['hello-World', `label may contain only lowercase letters, digits and dashes, not "W" (${RULE})`],
+      ['a'.repeat(64), `label must be at most 63 characters, it has 64 (${RULE}: Knative names a Service after it)`],
+    ];
+
+    it.each(refused)('answers 400 to creating a function labelled %j, saying why', async (label, message) => {
+      const res = await api().post('/api/v1/functions').send({ ...hello, label }).expect(400);
+      expect(res.body).toMatchObject({ statusCode: 400, error: 'Bad Request' });
+      expect(res.body.message).toContain(message);
+    });
+
+    it('names the route that owns a reserved label', async () => {
+      const res = await api().post('/api/v1/functions').send({ ...hello, label: 'invoke' }).expect(400);
+      expect(res.body.message).toBe('label "invoke" is reserved: /api/v1/functions/invoke/... is the invoke route; choose another label');
+    });
+
+    it.each(refused)('answers 400 to renaming a function to %j, and leaves it as it was', async (label, message) => {
+      await api().post('/api/v1/functions').send({ ...hello, label: 'renamed-fn' });
+      const res = await api().put('/api/v1/functions/renamed-fn').send({ label }).expect(400);
+      expect(res.body.message).toContain(message);
+      expect((await api().get('/api/v1/functions/renamed-fn').expect(200)).body.label).toBe('renamed-fn');
+    });
+
+    it('still serves a function whose label was made under the old rule, and takes it back unchanged', async () => {
+      const fn = (await api().post('/api/v1/functions').send({ ...hello, label: 'old-rule-fn' }).expect(201)).body as FunctionView;
+      // A label from before labels had to start with a letter, as it sits in the table.
+      await registry.get(DataSource).query(`UPDATE registry.functions SET label = '7-old-fn' WHERE id = $1`, [fn.id]);
+      expect((await api().get('/api/v1/functions/7-old-fn').expect(200)).body.id).toBe(fn.id);
+      const res = await api().put('/api/v1/functions/7-old-fn').send({ label: '7-old-fn', description: 'kept' }).expect(200);
+      expect(res.body).toMatchObject({ id: fn.id, label: '7-old-fn', description: 'kept' });
+      await api().delete('/api/v1/functions/7-old-fn').expect(200);
+    });
+
+    it('reserves every word the gateway routes as the first segment under /api/v1/functions', () => {
+      const words = new Set<string>();
+      for (const { path: route } of [...httpRoutes(gateway.app), { path: `${INVOKE_PREFIX}:id` }]) {
+        if (!route.startsWith(`${FUNCTIONS_PATH}/`)) continue;
+        const first = route.slice(FUNCTIONS_PATH.length + 1).split('/')[0];
+        if (first && !/^[:{*]/.test(first)) words.add(first);
+      }
+      expect([...words]).toEqual(expect.arrayContaining(['invoke', 'build', 'deploy', 'swagger-ui', 'swagger-ui-json', 'swagger-ui-yaml']));
+      for (const word of words) expect(labelProblem(word)).toMatch(`label "${word}" is reserved`);
     });
   });
 

@@ -1,11 +1,24 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ANY_JSON } from './openapi-schemas';
+
 /**
- * Domain errors travel over RPC as plain objects of this shape, so the gateway can answer with
- * the same status and message the owning service chose.
+ * Every error answer of the API, and how domain errors travel over RPC, so the gateway can answer with the same
+ * status and message the owning service chose.
  */
-export interface ErrorBody {
+export class ErrorBody {
+  @ApiProperty({ type: 'integer', example: 404, description: 'The HTTP status, repeated.' })
   statusCode: number;
+
+  @ApiProperty({ example: 'Not Found', description: "The status's reason phrase." })
   error: string;
+
+  @ApiProperty({ example: 'function "my-function" does not exist', description: 'What went wrong, in words a person can act on.' })
   message: string;
+
+  @ApiPropertyOptional({
+    ...ANY_JSON,
+    description: 'More about the error: the list of validation messages for a 400, the failed deployment for a 502.',
+  })
   details?: unknown;
 }
 

@@ -1,8 +1,8 @@
 import { Controller, Get, HttpStatus, Inject, Injectable, Module, Res, DynamicModule, Global } from '@nestjs/common';
-import { ApiExcludeController } from '@nestjs/swagger';
+import { ApiExtraModels, ApiOkResponse, ApiOperation, ApiProperty, ApiResponse, ApiServiceUnavailableResponse, ApiTags, getSchemaPath } from '@nestjs/swagger';
 import { OpenToProbes } from './internal-routes';
 import type { Response } from 'express';
-import { Public } from '@platform/contracts';
+import { ErrorBody, Public } from '@platform/contracts';
 
 export type HealthCheck = () => Promise<void> | void;
 
@@ -34,9 +34,37 @@ export class HealthRegistry {
 
 export const HEALTH_SERVICE_NAME = Symbol('HEALTH_SERVICE_NAME');
 
+export class Liveness {
+  @ApiProperty({ enum: ['ok'] })
+  status: 'ok';
+
+  @ApiProperty({ example: 'gateway', description: 'The service that answered.' })
+  service: string;
+}
+
+export class Readiness {
+  @ApiProperty({ enum: ['ok', 'failing'], enumName: 'ReadinessStatus' })
+  status: 'ok' | 'failing';
+
+  @ApiProperty({ example: 'gateway', description: 'The service that answered.' })
+  service: string;
+
+  @ApiProperty({
+    type: 'object',
+    additionalProperties: { type: 'string' },
+    example: { rabbitmq: 'ok', database: 'failing: connect ECONNREFUSED 127.0.0.1:5432' },
+    description: 'Each dependency: "ok" or "failing: <why>".',
+  })
+  checks: Record<string, string>;
+}
+
+const ApiErrorAnswer = (status: number, description: string) =>
+  ApiResponse({ status, description, content: { 'application/json': { schema: { $ref: getSchemaPath(ErrorBody) } } } });
+
 /** Open to anyone: probes carry no key. */
 @Public()
-@ApiExcludeController()
+@ApiTags('health')
+@ApiExtraModels(ErrorBody)
 @OpenToProbes()
 @Controller()
 export class HealthController {
@@ -47,12 +75,21 @@ export class HealthController {
 
   /** Liveness: the process answers. */
   @Get('healthz')
+  @ApiOperation({ operationId: 'getLiveness', summary: 'Liveness: the process answers (no key needed)', security: [] })
+  @ApiOkResponse({ type: Liveness })
+  @ApiErrorAnswer(400, 'A URL the gateway refuses')
+  @ApiErrorAnswer(429, 'Over the rate limit of the gateway (GATEWAY_RATE_LIMIT_RPS), counted per client address')
   live() {
     return { status: 'ok', service: this.service };
   }
 
   /** Readiness: every dependency answers. */
   @Get('readyz')
+  @ApiOperation({ operationId: 'getReadiness', summary: 'Readiness: every dependency answers (no key needed)', security: [] })
+  @ApiOkResponse({ type: Readiness, description: 'Every check is "ok"' })
+  @ApiServiceUnavailableResponse({ type: Readiness, description: 'A dependency is failing: its check says why' })
+  @ApiErrorAnswer(400, 'A URL the gateway refuses')
+  @ApiErrorAnswer(429, 'Over the rate limit of the gateway (GATEWAY_RATE_LIMIT_RPS), counted per client address')
   async ready(@Res() res: Response) {
     const checks = await this.registry.run();
     const ok = Object.values(checks).every((v) => v === 'ok');

@@ -63,6 +63,7 @@ describe('the request `hks function deploy` sends', () => {
     [undefined, {}, PY, 'no function name: pass it (hks function deploy NAME) or set name in function.yaml'],
     ['f', {}, PY, 'no runtime: pass --runtime (e.g. python3.11 or nodejs20) or set runtime in function.yaml'],
     ['Bad_Name', { runtime: 'node' }, PY, '"Bad_Name" is not a valid function name'],
+    ['9lives', { runtime: 'node' }, PY, '"9lives" is not a valid function name: use 1-63 lowercase letters, digits or dashes, starting with a letter'],
     ['f', { runtime: 'ruby' }, PY, '--runtime ruby is not a runtime the platform runs'],
     ['f', { runtime: 'python3', handler: 'app.handle' }, PY, 'handler "app.handle" needs app.py or app/__init__.py, which is not among the files to deploy'],
     ['f', { runtime: 'python3' }, { 'lib.py': '' }, 'no handler: pass --handler <module>.<function>'],

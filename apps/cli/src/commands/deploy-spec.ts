@@ -45,7 +45,7 @@ export function buildFunctionRequest(
   const label = name ?? manifest?.name;
   if (!label) throw new UsageError('no function name: pass it (hks function deploy NAME) or set name in function.yaml');
   if (!LABEL_PATTERN.test(label)) {
-    throw new UsageError(`"${label}" is not a valid function name: use 1-63 lowercase letters, digits or dashes, starting and ending with a letter or digit`);
+    throw new UsageError(`"${label}" is not a valid function name: use 1-63 lowercase letters, digits or dashes, starting with a letter and ending with a letter or digit`);
   }
   const runtime = flags.runtime ?? manifest?.runtime;
   if (!runtime) throw new UsageError('no runtime: pass --runtime (e.g. python3.11 or nodejs20) or set runtime in function.yaml');

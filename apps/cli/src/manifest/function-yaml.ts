@@ -21,7 +21,7 @@ export const MANIFEST_FILE = 'function.yaml';
 
 // Same rules as LABEL_PATTERN and the runtime check in @platform/contracts (a unit test keeps them equal); copied
 // because loading the contracts at run time costs the CLI most of a second on every command.
-export const LABEL_PATTERN = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+export const LABEL_PATTERN = /^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/;
 export const EVENT_TYPE_PATTERN = /^[A-Za-z][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)*$/;
 export const RUNTIME_PATTERN = /^(node|nodejs)(\d+(\.\d+)*)?(\.x)?$|^python(3(\.\d+)?)?$/i;
 export const TEMPLATES = ['typescript', 'node', 'javascript', 'python'];
@@ -53,7 +53,7 @@ export function parseFunctionYaml(text: string, env: Record<string, string | und
 
   if ((at = get('name'))) {
     out.name = r.string(at, 'hello-world');
-    if (!LABEL_PATTERN.test(out.name)) r.fail(at, `${show(out.name)} is not a valid name: use 1-63 lowercase letters, digits or dashes, starting and ending with a letter or digit`);
+    if (!LABEL_PATTERN.test(out.name)) r.fail(at, `${show(out.name)} is not a valid name: use 1-63 lowercase letters, digits or dashes, starting with a letter and ending with a letter or digit`);
   }
   if ((at = get('runtime'))) {
     out.runtime = r.string(at, 'python3.11');

@@ -1,5 +1,5 @@
 import { Column, CreateDateColumn, Entity, Index, PrimaryColumn, UpdateDateColumn } from 'typeorm';
-import type { DeploymentDriverName, DeploymentStatus, DeploymentView, FunctionRuntimeSpec } from '@platform/contracts';
+import { DeploymentDriverName, DeploymentStatus, DeploymentView, functionUrl, FunctionRuntimeSpec, InvokerDeployment } from '@platform/contracts';
 
 /**
  * One deployment of one build of a function. A function has at most one deployment that is not DELETED
@@ -52,9 +52,9 @@ export class Deployment {
   updatedAt: Date;
 }
 
-/** The wire shape, without env (invokers get it, with the secret values, from DeploymentsService). */
-export function toView(d: Deployment): DeploymentView {
-  const view: DeploymentView = {
+/** The fields users and invokers both see. */
+function common(d: Deployment): Omit<DeploymentView, 'url'> {
+  return {
     id: d.id,
     functionId: d.functionId,
     label: d.label,
@@ -63,11 +63,18 @@ export function toView(d: Deployment): DeploymentView {
     status: d.status,
     bundleDigest: d.bundleDigest,
     image: d.image,
-    url: d.url,
     reason: d.reason,
-    spec: d.spec,
     createdAt: d.createdAt.toISOString(),
     updatedAt: d.updatedAt.toISOString(),
   };
-  return view;
+}
+
+/** What users see (deploy and undeploy answers, deployment.* events): the function's public URL, never the row's `url`. */
+export function toView(d: Deployment): DeploymentView {
+  return { ...common(d), url: d.status === 'READY' || d.status === 'DEPLOYING' ? functionUrl(d.label) : null };
+}
+
+/** What invokers are told: where to send invocations and what runs; DeploymentsService adds the env of local ones. */
+export function toInvokerDeployment(d: Deployment): InvokerDeployment {
+  return { ...common(d), endpoint: d.url, spec: d.spec };
 }

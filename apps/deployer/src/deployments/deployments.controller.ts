@@ -1,6 +1,6 @@
 import { Controller } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
-import { DeploymentIdDto, DeploymentPatterns, DeploymentView, FunctionDeploymentDto, ListActiveDeploymentsDto } from '@platform/contracts';
+import { DeploymentIdDto, DeploymentPatterns, DeploymentView, FunctionDeploymentDto, InvokerDeployment, ListActiveDeploymentsDto } from '@platform/contracts';
 import { validatePayload } from '@platform/messaging';
 import { DeploymentsService } from './deployments.service';
 
@@ -20,12 +20,12 @@ export class DeploymentsController {
   }
 
   @MessagePattern(DeploymentPatterns.GetForFunction)
-  getForFunction(@Payload() payload: unknown): Promise<DeploymentView> {
+  getForFunction(@Payload() payload: unknown): Promise<InvokerDeployment> {
     return this.deployments.getForFunction(validatePayload(FunctionDeploymentDto, payload).functionId);
   }
 
   @MessagePattern(DeploymentPatterns.ListActive)
-  listActive(@Payload() payload: unknown): Promise<DeploymentView[]> {
+  listActive(@Payload() payload: unknown): Promise<InvokerDeployment[]> {
     return this.deployments.listActive(validatePayload(ListActiveDeploymentsDto, payload ?? {}).driver);
   }
 

@@ -1,4 +1,4 @@
-import { DeploymentPatterns, DeploymentView, FunctionStatus } from '@platform/contracts';
+import { DeploymentPatterns, DeploymentView, FunctionStatus, InvokerDeployment } from '@platform/contracts';
 import { waitFor } from '@platform/testing';
 import { DataSource } from 'typeorm';
 import { DeployerHarness } from '../../test-fixtures/deployer-harness';
@@ -6,7 +6,7 @@ import { DeployerHarness } from '../../test-fixtures/deployer-harness';
 describe('deployments over RPC (real Postgres, RabbitMQ, Redis; HTTP invoker; RPC registry)', () => {
   const h = new DeployerHarness();
   const deploy = (functionId: string) => h.call<DeploymentView>(DeploymentPatterns.Deploy, { functionId });
-  const forFunction = (functionId: string) => h.call<DeploymentView>(DeploymentPatterns.GetForFunction, { functionId });
+  const forFunction = (functionId: string) => h.call<InvokerDeployment>(DeploymentPatterns.GetForFunction, { functionId });
 
   beforeAll(() => h.start(), 60_000);
   afterAll(() => h.stop(), 60_000);
@@ -19,15 +19,21 @@ describe('deployments over RPC (real Postgres, RabbitMQ, Redis; HTTP invoker; RP
 
     expect(view).toMatchObject({ functionId: spec.functionId, label: 'hello', version: 1, driver: 'local', status: 'READY', reason: null });
     expect(view.bundleDigest).toBe(spec.bundleDigest);
-    expect(view.url).toBe(`${h.invoker.url}/invoke/${spec.functionId}`);
-    expect(view.env).toBeUndefined();
+    // The answer is what a user sees: the function's URL on the gateway, nothing internal.
+    expect(view.url).toBe('/fn/hello');
+    expect(Object.keys(view).sort()).toEqual(['bundleDigest', 'createdAt', 'driver', 'functionId', 'id', 'image', 'label', 'reason', 'status', 'updatedAt', 'url', 'version']);
+    expect(JSON.stringify(view)).not.toContain(h.invoker.url);
+    // Invokers are told where the invocations go, with what runs.
+    expect(await forFunction(spec.functionId)).toMatchObject({ id: view.id, endpoint: `${h.invoker.url}/invoke/${spec.functionId}`, spec: { functionId: spec.functionId } });
     const [put] = h.invoker.deploymentCalls(spec.functionId);
     expect(put).toMatchObject({ method: 'PUT', body: { deploymentId: view.id, spec: JSON.parse(JSON.stringify(spec)), env: { GREETING: 'hi', DB_PASSWORD: 's3cr3t' } } });
     expect(h.registry.statusesOf(spec.functionId)).toEqual([FunctionStatus.Deploying, FunctionStatus.Ready]);
     await waitFor(() => h.eventsOf(spec.functionId).includes('deployment.ready'), { what: 'deployment.ready' });
     expect(h.eventsOf(spec.functionId)).toEqual(['deployment.started', 'deployment.ready']);
     const ready = h.events.find((e) => e.name === 'deployment.ready' && e.functionId === spec.functionId)!;
-    expect(ready).toMatchObject({ type: 'FUNCTION_DEPLOYMENT', status: 'SUCCESS', source: 'deployer' });
+    expect(ready).toMatchObject({ type: 'FUNCTION_DEPLOYMENT', status: 'SUCCESS', source: 'deployer', payload: { id: view.id, url: '/fn/hello' } });
+    expect(ready.payload).not.toHaveProperty('spec');
+    expect(JSON.stringify(ready)).not.toContain(h.invoker.url);
     expect(JSON.stringify(ready)).not.toContain('s3cr3t');
   });
 
@@ -41,8 +47,10 @@ describe('deployments over RPC (real Postgres, RabbitMQ, Redis; HTTP invoker; RP
     expect(rows).toHaveLength(1);
     expect(JSON.stringify(rows)).not.toContain('tok-at-rest-check');
     expect(await forFunction(spec.functionId)).toMatchObject({ id: view.id, env: { MODE: 'x', API_TOKEN: 'tok-at-rest-check' }, secrets: ['API_TOKEN'] });
-    const active = await h.call<DeploymentView[]>(DeploymentPatterns.ListActive, {});
+    const active = await h.call<InvokerDeployment[]>(DeploymentPatterns.ListActive, {});
     expect(active.find((d) => d.id === view.id)).toMatchObject({ env: { MODE: 'x', API_TOKEN: 'tok-at-rest-check' }, secrets: ['API_TOKEN'] });
+    expect(view).not.toHaveProperty('env');
+    expect(view).not.toHaveProperty('secrets');
   });
 
   it('tells invokers the deployment with its env, by id or label, and lists it as active', async () => {
@@ -51,9 +59,9 @@ describe('deployments over RPC (real Postgres, RabbitMQ, Redis; HTTP invoker; RP
     expect(await forFunction(spec.functionId)).toMatchObject({ id: view.id, status: 'READY', env: { A: '1' } });
     expect(await forFunction('lookup-fn')).toMatchObject({ id: view.id, env: { A: '1' } });
     expect(await h.call(DeploymentPatterns.Get, { id: view.id })).toMatchObject({ id: view.id, functionId: spec.functionId });
-    const active = await h.call<DeploymentView[]>(DeploymentPatterns.ListActive, {});
+    const active = await h.call<InvokerDeployment[]>(DeploymentPatterns.ListActive, {});
     expect(active.find((d) => d.id === view.id)).toMatchObject({ env: { A: '1' } });
-    expect(await h.call<DeploymentView[]>(DeploymentPatterns.ListActive, { driver: 'knative' })).not.toContainEqual(expect.objectContaining({ id: view.id }));
+    expect(await h.call<InvokerDeployment[]>(DeploymentPatterns.ListActive, { driver: 'knative' })).not.toContainEqual(expect.objectContaining({ id: view.id }));
   });
 
   it('marks the deployment and the function FAILED with the invoker’s message when the invoker refuses', async () => {
@@ -106,7 +114,7 @@ describe('deployments over RPC (real Postgres, RabbitMQ, Redis; HTTP invoker; RP
     expect(second.id).not.toBe(first.id);
     expect(await h.call(DeploymentPatterns.Get, { id: first.id })).toMatchObject({ status: 'DELETED', reason: `replaced by deployment ${second.id}` });
     expect(await forFunction(spec.functionId)).toMatchObject({ id: second.id });
-    const active = await h.call<DeploymentView[]>(DeploymentPatterns.ListActive, {});
+    const active = await h.call<InvokerDeployment[]>(DeploymentPatterns.ListActive, {});
     expect(active.filter((d) => d.functionId === spec.functionId).map((d) => d.id)).toEqual([second.id]);
   });
 
@@ -114,7 +122,8 @@ describe('deployments over RPC (real Postgres, RabbitMQ, Redis; HTTP invoker; RP
     const spec = h.registry.addFunction('undeployed-fn');
     const view = await deploy(spec.functionId);
     const gone = await h.call<DeploymentView>(DeploymentPatterns.Undeploy, { functionId: 'undeployed-fn' });
-    expect(gone).toMatchObject({ id: view.id, status: 'DELETED' });
+    expect(gone).toMatchObject({ id: view.id, status: 'DELETED', url: null, reason: 'undeployed' });
+    expect(gone).not.toHaveProperty('spec');
     expect(h.invoker.deploymentCalls(spec.functionId).map((c) => c.method)).toEqual(['PUT', 'DELETE']);
     expect(h.registry.lastStatus(spec.functionId)?.status).toBe(FunctionStatus.Built);
     await expect(forFunction(spec.functionId)).rejects.toMatchObject({ statusCode: 404, message: `function ${spec.functionId} is not deployed` });
@@ -135,7 +144,8 @@ describe('deployments over RPC (real Postgres, RabbitMQ, Redis; HTTP invoker; RP
   it('deploys to Knative when the function targets it, with the Service URL', async () => {
     const spec = h.registry.addFunction('kn-fn', { target: 'knative', secrets: [{ env: 'TOKEN', secret: 'api' }] });
     const view = await deploy(spec.functionId);
-    expect(view).toMatchObject({ driver: 'knative', status: 'READY', url: 'http://kn-fn.functions.example.com' });
+    expect(view).toMatchObject({ driver: 'knative', status: 'READY', url: '/fn/kn-fn' });
+    expect((await forFunction(spec.functionId)).endpoint).toBe('http://kn-fn.functions.example.com');
     expect(h.kube.object('functions', 'kn-fn')).toBeDefined();
     expect(h.invoker.deploymentCalls(spec.functionId)).toEqual([]);
     expect((await forFunction(spec.functionId)).env).toBeUndefined();

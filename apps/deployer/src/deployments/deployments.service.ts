@@ -3,6 +3,7 @@ import {
   DeploymentDriverName,
   DeploymentView,
   DomainError,
+  InvokerDeployment,
   EventNames,
   FunctionStatus,
   NotFoundError,
@@ -17,7 +18,7 @@ import { Drivers } from '../drivers/drivers';
 import { RegistryClient } from '../registry/registry.client';
 import { TriggerWiring } from '../triggers/trigger-wiring.service';
 import { DeploymentEvents } from './deployment-events';
-import { Deployment, toView } from './deployment.entity';
+import { Deployment, toInvokerDeployment, toView } from './deployment.entity';
 import { DeploymentStore } from './deployment.store';
 
 /**
@@ -146,18 +147,18 @@ export class DeploymentsService {
   }
 
   /** For invokers: includes the resolved env of local deployments (secret values read from the registry now). */
-  async getForFunction(idOrLabel: string): Promise<DeploymentView> {
+  async getForFunction(idOrLabel: string): Promise<InvokerDeployment> {
     const d = await this.store.current(idOrLabel);
     if (!d) throw new NotFoundError(`function ${idOrLabel} is not deployed`);
     return this.forInvoker(d);
   }
 
-  async listActive(driver?: DeploymentDriverName): Promise<DeploymentView[]> {
+  async listActive(driver?: DeploymentDriverName): Promise<InvokerDeployment[]> {
     return Promise.all((await this.store.listReady(driver)).map((d) => this.forInvoker(d)));
   }
 
-  private async forInvoker(d: Deployment): Promise<DeploymentView> {
-    const view = toView(d);
+  private async forInvoker(d: Deployment): Promise<InvokerDeployment> {
+    const view = toInvokerDeployment(d);
     if (d.driver !== 'local') return view;
     const { env, secrets } = await this.resolvedEnv(d.functionId, d.env ?? d.spec.config.env, d.spec.config.secrets.length > 0);
     return { ...view, env, secrets };

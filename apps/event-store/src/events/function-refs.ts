@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { FunctionPatterns, FunctionRef, FunctionView, isUuid, LABEL_PATTERN } from '@platform/contracts';
+import { FunctionPatterns, FunctionRef, FunctionView, isUuid, LABEL_REF_PATTERN } from '@platform/contracts';
 import { RpcClient } from '@platform/messaging';
 import { FunctionLabels } from './function-labels';
 
@@ -19,7 +19,7 @@ export class FunctionRefs {
   async resolveIn(payload: unknown, field = 'functionId'): Promise<unknown> {
     if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) return payload;
     const ref = (payload as Record<string, unknown>)[field];
-    if (typeof ref !== 'string' || isUuid(ref) || !LABEL_PATTERN.test(ref)) return payload;
+    if (typeof ref !== 'string' || isUuid(ref) || !LABEL_REF_PATTERN.test(ref)) return payload;
     const fn = await this.rpc.call<FunctionView>('function-registry', FunctionPatterns.Resolve, { id: ref } satisfies FunctionRef);
     this.labels.remember(fn.id, fn.label);
     return { ...payload, [field]: fn.id };

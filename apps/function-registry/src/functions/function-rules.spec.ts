@@ -125,8 +125,10 @@ describe('function rules', () => {
     });
   });
 
-  it('reserves the labels the gateway uses for its documentation', () => {
-    expect(problem(() => checkLabel('swagger-ui'))).toMatch(/label "swagger-ui" is reserved/);
+  it('refuses a label the gateway routes as a word, or one Knative would refuse, as a ValidationError', () => {
+    expect(problem(() => checkLabel('swagger-ui'))).toMatch(/^label "swagger-ui" is reserved/);
+    expect(problem(() => checkLabel('invoke'))).toMatch(/^label "invoke" is reserved/);
+    expect(problem(() => checkLabel('9lives'))).toMatch(/^label must start with a lowercase letter/);
     expect(() => checkLabel('hello')).not.toThrow();
   });
 

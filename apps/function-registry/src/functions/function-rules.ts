@@ -7,6 +7,7 @@ import {
   ENTRYPOINT_PATTERN,
   filePathProblem,
   FunctionConfigDto,
+  labelProblem,
   moduleFileCandidates,
   RuntimeFamily,
   runtimeFamily,
@@ -16,8 +17,6 @@ import {
   ValidationError,
 } from '@platform/contracts';
 
-/** Labels that would be shadowed by the gateway's own routes under /api/v1/functions/. */
-export const RESERVED_LABELS = ['swagger-ui', 'swagger-ui-json', 'swagger-ui-yaml'];
 export const MAX_FILES = 1000;
 export const MAX_FILES_BYTES = 8 * 1024 * 1024;
 
@@ -39,10 +38,10 @@ export interface FunctionSource {
   entrypoint: string;
 }
 
+/** A label a function is given (created with, or renamed to): LABEL_PATTERN and no reserved word. */
 export function checkLabel(label: string): void {
-  if (RESERVED_LABELS.includes(label)) {
-    throw new ValidationError(`label "${label}" is reserved by the API (it names the Swagger UI); choose another label`);
-  }
+  const problem = labelProblem(label);
+  if (problem) throw new ValidationError(problem);
 }
 
 /** Stored source + an update's changes -> the input of the rules; undefined keeps a field, null clears it. */

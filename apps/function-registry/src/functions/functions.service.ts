@@ -120,7 +120,6 @@ export class FunctionsService {
    * configuration makes a new version that has to be built again.
    */
   async update(ref: string, changes: UpdateFunctionDto): Promise<FunctionView> {
-    if (changes.label !== undefined && changes.label !== null) checkLabel(changes.label);
     let changed: string[] = [];
     let id = '';
     try {
@@ -141,6 +140,8 @@ export class FunctionsService {
         const label = changes.label ?? f.label;
         const description = changes.description !== undefined ? (changes.description ?? null) : f.description;
         if (label !== f.label) {
+          // Only a new label must follow today's rules: an older one (say, starting with a digit) may be sent back as it is.
+          checkLabel(label);
           changed.push('label');
           if (await m.existsBy(FunctionEntity, { label })) throw labelTaken(label);
         }

@@ -2,13 +2,13 @@ import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/commo
 import * as http from 'http';
 import { InternalCredential, SETTINGS } from '@platform/config';
 import { toDomainError } from '@platform/messaging';
-import { ErrorBody } from '@platform/contracts';
+import { ErrorBody, FunctionRouteWords, FUNCTIONS_PATH } from '@platform/contracts';
 import { FunctionAccess, FunctionAuthCache } from '../access/function-auth.cache';
 import { GatewayAccess, sendError } from '../access/gateway-access';
 import { GatewaySettingsValues } from '../settings';
 
-const INVOKE_PREFIX = '/api/v1/functions/invoke/';
-const HTTP_PREFIX = '/fn/';
+export const INVOKE_PREFIX = `${FUNCTIONS_PATH}/${FunctionRouteWords.invoke}/`;
+export const HTTP_PREFIX = '/fn/';
 /** Headers that describe one hop, never forwarded. */
 const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'proxy-authorization'];
 /** What a function id or label can be; control characters, slashes and backslashes never are. */

@@ -1,8 +1,10 @@
 import { Body, Controller, Delete, Get, Param, Put } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { FunctionPatterns, NotFoundError, SECRET_NAME_PATTERN, SecretValuesDto, SecretView, ValidationError } from '@platform/contracts';
 import { RpcClient } from '@platform/messaging';
-import { ErrorDoc, SecretDoc } from '../docs/api-models';
+import { ApiErrors, ApiManagementErrors } from '../docs/api-errors';
+
+const NAME = { name: 'name', description: 'Secret name: 1-63 lowercase letters, digits or dashes', example: 'db' };
 
 function checkName(name: string): void {
   if (!SECRET_NAME_PATTERN.test(name)) {
@@ -12,22 +14,23 @@ function checkName(name: string): void {
 
 /** Values go in, never come out: functions get them as environment variables at deploy time. */
 @ApiTags('secrets')
-@ApiResponse({ status: 400, type: ErrorDoc })
+@ApiManagementErrors()
 @Controller('api/v1/secrets')
 export class SecretsController {
   constructor(private readonly rpc: RpcClient) {}
 
   @Get()
-  @ApiOperation({ summary: 'List secrets: names and keys, never values' })
-  @ApiOkResponse({ type: [SecretDoc] })
+  @ApiOperation({ operationId: 'listSecrets', summary: 'List secrets: names and keys, never values' })
+  @ApiOkResponse({ type: [SecretView] })
   list(): Promise<SecretView[]> {
     return this.rpc.call('function-registry', FunctionPatterns.ListSecrets, {});
   }
 
   @Get(':name')
-  @ApiOperation({ summary: "A secret's keys (not its values)" })
-  @ApiOkResponse({ type: SecretDoc })
-  @ApiResponse({ status: 404, type: ErrorDoc })
+  @ApiOperation({ operationId: 'getSecret', summary: "A secret's keys (not its values)" })
+  @ApiParam(NAME)
+  @ApiOkResponse({ type: SecretView })
+  @ApiErrors({ 404: 'No secret has this name' })
   async get(@Param('name') name: string): Promise<SecretView> {
     const found = (await this.list()).find((s) => s.name === name);
     if (!found) throw new NotFoundError(`secret "${name}" does not exist`);
@@ -35,17 +38,20 @@ export class SecretsController {
   }
 
   @Put(':name')
-  @ApiOperation({ summary: 'Create or replace a secret' })
-  @ApiOkResponse({ type: SecretDoc })
+  @ApiOperation({ operationId: 'putSecret', summary: 'Create or replace a secret' })
+  @ApiParam(NAME)
+  @ApiOkResponse({ type: SecretView })
+  @ApiErrors({ 413: true })
   put(@Param('name') name: string, @Body() body: SecretValuesDto): Promise<SecretView> {
     checkName(name);
     return this.rpc.call('function-registry', FunctionPatterns.PutSecret, { name, values: body.values });
   }
 
   @Delete(':name')
-  @ApiOperation({ summary: 'Delete a secret' })
-  @ApiOkResponse({ type: SecretDoc })
-  @ApiResponse({ status: 404, type: ErrorDoc })
+  @ApiOperation({ operationId: 'deleteSecret', summary: 'Delete a secret' })
+  @ApiParam(NAME)
+  @ApiOkResponse({ type: SecretView, description: 'The secret as it was' })
+  @ApiErrors({ 404: 'No secret has this name' })
   delete(@Param('name') name: string): Promise<SecretView> {
     return this.rpc.call('function-registry', FunctionPatterns.DeleteSecret, { name });
   }

@@ -1,5 +1,5 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { DeploymentPatterns, DeploymentView, eventBinding, EventNames, ListActiveDeploymentsQuery, PlatformEvent } from '@platform/contracts';
+import { DeploymentPatterns, DeploymentView, eventBinding, EventNames, InvokerDeployment, ListActiveDeploymentsQuery, PlatformEvent } from '@platform/contracts';
 import { EventSubscriber, RpcClient } from '@platform/messaging';
 import { DeploymentTable } from './deployment-table';
 
@@ -37,9 +37,9 @@ export class DeploymentSync implements OnApplicationBootstrap, OnApplicationShut
 
   private async loadActive(): Promise<void> {
     if (this.stopped) return;
-    let views: DeploymentView[];
+    let views: InvokerDeployment[];
     try {
-      views = await this.rpc.call<DeploymentView[]>('deployer', DeploymentPatterns.ListActive, {} satisfies ListActiveDeploymentsQuery);
+      views = await this.rpc.call<InvokerDeployment[]>('deployer', DeploymentPatterns.ListActive, {} satisfies ListActiveDeploymentsQuery);
     } catch (err) {
       // Said once; then quietly retried with a growing pause until the deployer answers.
       const say = this.retryMs === FIRST_RETRY_MS ? 'warn' : 'debug';
@@ -61,11 +61,11 @@ export class DeploymentSync implements OnApplicationBootstrap, OnApplicationShut
 
   async onEvents(events: PlatformEvent[]): Promise<void> {
     for (const e of events) {
-      const view = (e.payload ?? {}) as Partial<DeploymentView> & { label?: string };
+      const view = (e.payload ?? {}) as Partial<DeploymentView>;
       const deploymentId = view.id ?? (e.metadata?.deploymentId as string | undefined);
       const functionId = e.functionId ?? view.functionId;
       if (!functionId) continue;
-      this.table.forget(functionId, view.label, view.spec?.label);
+      this.table.forget(functionId, view.label);
       try {
         if (e.name === EventNames.FunctionDeleted) this.table.remove(functionId);
         else if (e.name === EventNames.DeploymentDeleted) this.table.remove(functionId, deploymentId);
@@ -80,7 +80,7 @@ export class DeploymentSync implements OnApplicationBootstrap, OnApplicationShut
   private async refresh(functionId: string, deploymentId: string | undefined): Promise<void> {
     const current = this.table.find(functionId);
     if (!current || current.order.deploymentId === deploymentId) return;
-    const view = await this.rpc.call<DeploymentView>('deployer', DeploymentPatterns.GetForFunction, { functionId });
+    const view = await this.rpc.call<InvokerDeployment>('deployer', DeploymentPatterns.GetForFunction, { functionId });
     if (view.status === 'READY') await this.table.install(this.table.orderOf(view));
   }
 

@@ -1,7 +1,7 @@
 import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import {
   DeploymentPatterns,
-  DeploymentView,
+  InvokerDeployment,
   DomainError,
   FunctionDeploymentQuery,
   FunctionPatterns,
@@ -66,9 +66,9 @@ export class DeploymentTable implements OnApplicationShutdown {
   }
 
   private async lookup(idOrLabel: string): Promise<Deployed> {
-    let view: DeploymentView;
+    let view: InvokerDeployment;
     try {
-      view = await this.rpc.call<DeploymentView>('deployer', DeploymentPatterns.GetForFunction, { functionId: idOrLabel } satisfies FunctionDeploymentQuery);
+      view = await this.rpc.call<InvokerDeployment>('deployer', DeploymentPatterns.GetForFunction, { functionId: idOrLabel } satisfies FunctionDeploymentQuery);
     } catch (err) {
       if ((err as DomainError).statusCode === 404) throw await this.notDeployed(idOrLabel);
       throw err;
@@ -77,8 +77,8 @@ export class DeploymentTable implements OnApplicationShutdown {
     return this.install(this.orderOf(view));
   }
 
-  orderOf(view: DeploymentView): DeploymentOrder {
-    return parseOrder(view.functionId, { deploymentId: view.id, spec: view.spec, env: view.env ?? {}, secrets: view.secrets ?? [] }, view.driver, view.url);
+  orderOf(view: InvokerDeployment): DeploymentOrder {
+    return parseOrder(view.functionId, { deploymentId: view.id, spec: view.spec, env: view.env ?? {}, secrets: view.secrets ?? [] }, view.driver, view.endpoint);
   }
 
   private async notDeployed(idOrLabel: string, status?: string): Promise<DomainError> {

@@ -8,7 +8,7 @@ import { newEvent } from '@platform/contracts';
 import { shimDir } from '@platform/runtimes';
 import { freePort, waitFor } from '@platform/testing';
 import { runtimeSpec, writeBundle } from '../testing/bundles';
-import { deploymentView, InvokerHarness, startInvoker } from '../testing/invoker-harness';
+import { deploymentView, InvokerHarness, publicDeploymentView, startInvoker } from '../testing/invoker-harness';
 
 const HANDLER = (greeting: string) => ({ 'handler.js': `module.exports.handle = (d) => '${greeting} ' + (d && d.name);` });
 
@@ -70,8 +70,7 @@ describe('invoker: learning deployments from the deployer', () => {
     v2.spec.version = 2;
     inv.directory.deployments.clear();
     inv.directory.deployments.set(v2.deploymentId, deploymentView(v2));
-    const view = deploymentView(v2, { env: undefined });
-    delete view.env;
+    const view = publicDeploymentView(v2);
     inv.tap.publish(newEvent({ name: 'deployment.ready', type: 'FUNCTION_DEPLOYMENT', status: 'SUCCESS', source: 'deployer', functionId: v2.spec.functionId, payload: view }));
     await waitFor(async () => (await poolOf('warm-from-start'))?.version === 2, { what: 'version 2 of warm-from-start' });
     expect((await inv.request('GET', '/invoke/warm-from-start?name=Cy')).json).toBe('v2 Cy');
@@ -138,7 +137,7 @@ describe('invoker: learning deployments from the deployer', () => {
     });
     await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/`).catch(() => undefined))?.ok, { what: 'the function image to listen' });
     const fn = runtimeSpec({ label: 'on-knative', family: 'node', entrypoint: 'handler.handle', bundleDigest: '' });
-    inv.directory.deployments.set(fn.deploymentId, deploymentView(fn, { driver: 'knative', url: `http://127.0.0.1:${port}` }));
+    inv.directory.deployments.set(fn.deploymentId, deploymentView(fn, { driver: 'knative', endpoint: `http://127.0.0.1:${port}` }));
 
     const data = await inv.request('POST', '/invoke/on-knative', JSON.stringify({ data: { n: 1 } }), { 'content-type': 'application/json' });
     expect(data.status).toBe(200);

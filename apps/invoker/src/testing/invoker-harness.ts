@@ -10,6 +10,8 @@ import {
   eventExchange,
   fromCloudEvent,
   FunctionPatterns,
+  functionUrl,
+  InvokerDeployment,
   NotFoundError,
   PlatformEvent,
   routingKeyOf,
@@ -70,7 +72,7 @@ export class EventTap {
 /** Stands in for the deployer and the registry on RPC: answers from what the test put in. */
 export class PlatformDirectory {
   readonly functions = new Map<string, { id: string; label: string }>();
-  readonly deployments = new Map<string, DeploymentView>();
+  readonly deployments = new Map<string, InvokerDeployment>();
 
   find<T extends { id: string; label: string }>(map: Map<string, T>, key: string): T | undefined {
     return map.get(key) ?? [...map.values()].find((v) => v.label === key);
@@ -117,7 +119,7 @@ export interface InvokerHarness {
 }
 
 /** A deployment as the deployer answers GetForFunction / ListActive. */
-export function deploymentView(fn: TestFunction, o: { env?: Record<string, string>; driver?: 'local' | 'knative'; url?: string | null; status?: DeploymentView['status'] } = {}): DeploymentView {
+export function deploymentView(fn: TestFunction, o: { env?: Record<string, string>; driver?: 'local' | 'knative'; endpoint?: string | null; status?: DeploymentView['status'] } = {}): InvokerDeployment {
   const now = new Date().toISOString();
   return {
     id: fn.deploymentId,
@@ -128,12 +130,31 @@ export function deploymentView(fn: TestFunction, o: { env?: Record<string, strin
     status: o.status ?? 'READY',
     bundleDigest: fn.spec.bundleDigest,
     image: null,
-    url: o.url ?? null,
+    endpoint: o.endpoint ?? null,
     reason: null,
     spec: fn.spec,
     env: o.env ?? {},
     createdAt: now,
     updatedAt: now,
+  };
+}
+
+/** A deployment as the deployer publishes it in deployment.* events (and answers users): no spec, env or endpoint. */
+export function publicDeploymentView(fn: TestFunction): DeploymentView {
+  const d = deploymentView(fn);
+  return {
+    id: d.id,
+    functionId: d.functionId,
+    label: d.label,
+    version: d.version,
+    driver: d.driver,
+    status: d.status,
+    bundleDigest: d.bundleDigest,
+    image: d.image,
+    url: functionUrl(d.label),
+    reason: d.reason,
+    createdAt: d.createdAt,
+    updatedAt: d.updatedAt,
   };
 }
 

@@ -1,6 +1,8 @@
+import { ApiProperty } from '@nestjs/swagger';
 import { createHash } from 'crypto';
 import { EffectiveConfig } from '../functions/function-config.dto';
 import { RuntimeFamily, TemplateName } from '../functions/runtime';
+import { DATE_TIME, UUID } from '../openapi-schemas';
 
 /** BullMQ queue the registry adds build jobs to and the builder works. */
 export function buildQueueName(): string {
@@ -58,24 +60,54 @@ function sorted(v: unknown): unknown {
   return v;
 }
 
-export type BuildStatus = 'QUEUED' | 'RUNNING' | 'SUCCEEDED' | 'FAILED';
+export const BUILD_STATUSES = ['QUEUED', 'RUNNING', 'SUCCEEDED', 'FAILED'] as const;
+export type BuildStatus = (typeof BUILD_STATUSES)[number];
 
-export interface BuildView {
+/** One build of one function version, with its log. */
+export class BuildView {
+  @ApiProperty({ ...UUID })
   id: string;
+
+  @ApiProperty({ ...UUID })
   functionId: string;
+
+  @ApiProperty({ type: 'integer', minimum: 1, description: 'The function version built.' })
   version: number;
+
+  @ApiProperty({ enum: BUILD_STATUSES, enumName: 'BuildStatus' })
   status: BuildStatus;
+
+  @ApiProperty({ type: String, nullable: true, example: `sha256:${'0f'.repeat(32)}`, description: "sha256 digest of the bundle (the function's layer)." })
   bundleDigest: string | null;
+
+  @ApiProperty({ type: 'integer', nullable: true, description: 'Size of the bundle in bytes.' })
   bundleSize: number | null;
+
+  @ApiProperty({ type: String, nullable: true, description: 'Image reference by digest when a registry is configured.' })
   image: string | null;
+
+  @ApiProperty({ type: String, nullable: true, description: "Digest of the image's manifest." })
   imageDigest: string | null;
-  /** Digest of the build's inputs; equal inputs are not rebuilt. */
+
+  @ApiProperty({ type: String, nullable: true, description: "Digest of the build's inputs; equal inputs are not rebuilt." })
   inputDigest: string | null;
+
+  @ApiProperty({ description: 'True when an earlier build of equal inputs was reused.' })
   cached: boolean;
+
+  @ApiProperty({ type: String, nullable: true, description: 'Why the build FAILED.' })
   error: string | null;
+
+  @ApiProperty({ description: 'The build log; it grows while the build runs.' })
   log: string;
+
+  @ApiProperty({ ...DATE_TIME, nullable: true })
   startedAt: string | null;
+
+  @ApiProperty({ ...DATE_TIME, nullable: true })
   finishedAt: string | null;
+
+  @ApiProperty({ ...DATE_TIME })
   createdAt: string;
 }
 

@@ -1,8 +1,11 @@
+import { ApiProperty } from '@nestjs/swagger';
 import { FunctionRuntimeSpec } from '../functions/function.dto';
+import { DATE_TIME, UUID } from '../openapi-schemas';
 
 export type DeploymentDriverName = 'local' | 'knative';
 export const DEPLOYMENT_DRIVERS: readonly DeploymentDriverName[] = ['local', 'knative'];
-export type DeploymentStatus = 'DEPLOYING' | 'READY' | 'FAILED' | 'DELETED';
+export const DEPLOYMENT_STATUSES = ['DEPLOYING', 'READY', 'FAILED', 'DELETED'] as const;
+export type DeploymentStatus = (typeof DEPLOYMENT_STATUSES)[number];
 
 /** The port a function's image serves HTTP on (the runtime shim's HTTP mode): the builder sets it, Knative routes to it. */
 export const FUNCTION_PORT = 8080;
@@ -13,30 +16,65 @@ export const FUNCTION_PORT = 8080;
  */
 export const DEPLOY_RPC_TIMEOUT_MS = 300_000;
 
-export interface DeploymentView {
+/**
+ * A deployment as users see it: the answer of deploy and undeploy (and DeploymentPatterns.Get), and the payload of
+ * deployment.* events. Nothing internal: no runtime spec, no env, no address inside the platform.
+ */
+export class DeploymentView {
+  @ApiProperty({ ...UUID })
   id: string;
+
+  @ApiProperty({ ...UUID })
   functionId: string;
-  /** The function's label when it was deployed (also the Knative Service name). */
-  label?: string;
+
+  @ApiProperty({ example: 'my-function', description: "The function's label when it was deployed (also its Knative Service's name)." })
+  label: string;
+
+  @ApiProperty({ type: 'integer', minimum: 1, description: 'The function version deployed.' })
   version: number;
+
+  @ApiProperty({ enum: DEPLOYMENT_DRIVERS, enumName: 'DeploymentDriver' })
   driver: DeploymentDriverName;
+
+  @ApiProperty({ enum: DEPLOYMENT_STATUSES, enumName: 'DeploymentStatus' })
   status: DeploymentStatus;
+
+  @ApiProperty({ example: `sha256:${'0f'.repeat(32)}`, description: 'The bundle deployed.' })
   bundleDigest: string;
+
+  @ApiProperty({ type: String, nullable: true, description: 'The image deployed (knative).' })
   image: string | null;
-  /** Where invocations go: the invoker for local, the Knative Service URL otherwise. */
+
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    example: '/fn/my-function',
+    description: "The function's URL on the gateway, /fn/{label}, while the deployment is DEPLOYING or READY; null once it FAILED or was DELETED.",
+  })
   url: string | null;
+
+  @ApiProperty({ type: String, nullable: true, description: 'Why it FAILED, or why it was DELETED.' })
   reason: string | null;
+
+  @ApiProperty({ ...DATE_TIME })
+  createdAt: string;
+
+  @ApiProperty({ ...DATE_TIME })
+  updatedAt: string;
+}
+
+/** A deployment as the deployer tells invokers (GetForFunction, ListActive): internal, never in an answer to a user. */
+export interface InvokerDeployment extends Omit<DeploymentView, 'url'> {
+  /** Where invocations go: the invoker for local, the Knative Service URL otherwise. */
+  endpoint: string | null;
   spec: FunctionRuntimeSpec;
   /**
-   * Resolved environment (config env + secret values) of a local deployment. Only present in the answers of
-   * GetForFunction and ListActive, which are meant for invokers: never pass it on to a user or into an event.
-   * The secret values are read from the registry for each answer; the deployer's table never holds them.
+   * Resolved environment (config env + secret values) of a local deployment. Never pass it on to a user or into an
+   * event. The secret values are read from the registry for each answer; the deployer's table never holds them.
    */
   env?: Record<string, string>;
   /** With `env`: the names of its variables whose values are secrets (the invoker masks them in captured logs). */
   secrets?: string[];
-  createdAt: string;
-  updatedAt: string;
 }
 
 /**

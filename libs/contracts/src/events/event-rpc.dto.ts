@@ -1,7 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsISO8601, IsOptional, IsUUID, Matches } from 'class-validator';
-import { LABEL_PATTERN } from '../functions/function.dto';
+import { LABEL_REF_PATTERN } from '../functions/label';
 import { WholeNumber } from '../functions/validators';
 import { UUID_PATTERN } from '../uuid';
 import { InvocationStatsQuery } from './event';
@@ -9,8 +9,8 @@ import { InvocationStatsQuery } from './event';
 /** The pattern's source without its ^ and $, to combine it with others. */
 const unanchored = (pattern: RegExp) => pattern.source.replace(/^\^|\$$/g, '');
 
-/** A uuid, or a function label (see LABEL_PATTERN); the event store resolves labels through the registry. */
-export const FUNCTION_REF_PATTERN = new RegExp(`^(${unanchored(UUID_PATTERN)}|${unanchored(LABEL_PATTERN)})$`, 'i');
+/** A uuid, or a function label (LABEL_REF_PATTERN: old labels too); the event store resolves labels through the registry. */
+export const FUNCTION_REF_PATTERN = new RegExp(`^(${unanchored(UUID_PATTERN)}|${unanchored(LABEL_REF_PATTERN)})$`, 'i');
 
 /** Largest time series EventPatterns.Stats answers; more buckets than this is a 400. */
 export const MAX_STATS_BUCKETS = 10_000;

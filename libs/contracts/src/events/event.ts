@@ -4,6 +4,7 @@ import { IsIn, IsISO8601, IsOptional, IsString, IsUUID, MaxLength } from 'class-
 import { randomUUID } from 'crypto';
 import { WholeNumber } from '../functions/validators';
 import { EVENT_TYPE_MAX_LENGTH, EVENT_TYPE_PATTERN, IsCustomEventType, IsEventType } from './event-types';
+import { ANY_JSON, DATE_TIME, JSON_OBJECT, UUID } from '../openapi-schemas';
 
 /** The event exchange (topic): one CloudEvent per message, routing keys from routingKeyOf (cloudevent.ts). */
 export function eventExchange(namespace: string): string {
@@ -57,27 +58,56 @@ export const EventNames = {
 export type EventName = (typeof EventNames)[keyof typeof EventNames];
 
 /** One event, as published, stored and returned by the API. */
-export interface PlatformEvent {
+export class PlatformEvent {
   /** uuid; the idempotency key of the event store. */
+  @ApiProperty({ ...UUID, description: 'The idempotency key of the event store.' })
   id: string;
+
   /** What happened (`invocation.succeeded`); the first words of the routing key. */
+  @ApiProperty({ type: String, example: 'invocation.succeeded', description: 'What happened; the first words of its routing key on the event exchange.' })
   name: EventName | string;
+
   /** One of EVENT_TYPES, or a custom type (event-types.ts) for an event a user posted. */
+  @ApiProperty({
+    type: String,
+    example: 'ORDER_PLACED',
+    description: `The platform's own types (${EVENT_TYPES.join(', ')}) or a custom type a user posted (${EVENT_TYPE_PATTERN.source}).`,
+  })
   type: EventType | (string & Record<never, never>);
+
+  @ApiProperty({ enum: EVENT_STATUSES, enumName: 'EventStatus' })
   status: EventStatus;
+
   /** ISO-8601. */
+  @ApiProperty({ ...DATE_TIME })
   timestamp: string;
+
   /** Service or client that produced it (e.g. "invoker", "api"). */
+  @ApiProperty({ example: 'invoker', description: 'Service or client that produced it.' })
   source: string;
+
+  @ApiProperty({ ...UUID, nullable: true })
   functionId: string | null;
+
   /** Links an invocation's PENDING event to its SUCCESS/FAILURE event. */
+  @ApiProperty({ ...UUID, nullable: true, description: "Links an invocation's PENDING event to its SUCCESS or FAILURE event." })
   invocationId: string | null;
+
+  @ApiProperty({ ...ANY_JSON, description: 'Any JSON value: the data of an invocation, the fields of a lifecycle event.' })
   payload: unknown;
+
+  @ApiProperty({ ...ANY_JSON, description: "Any JSON value: an invocation's answer." })
   response: unknown;
+
+  @ApiProperty({ type: Number, nullable: true, description: 'Duration of the invocation in milliseconds.' })
   processingTimeMs: number | null;
+
+  @ApiProperty({ type: String, nullable: true })
   error: string | null;
+
   /** Extra facts: cold start, start time, logs, build digest ... */
-  metadata?: Record<string, unknown> | null;
+  @ApiProperty({ ...JSON_OBJECT, nullable: true, description: 'Extra facts: cold start, start time, logs, build digest ...' })
+  metadata: Record<string, unknown> | null;
   /** The label of the function it concerns, for routing keys and the CloudEvent's subject only: never stored. */
   functionLabel?: string | null;
 }
@@ -114,7 +144,7 @@ export class CreateEventDto {
   @MaxLength(200)
   source?: string;
 
-  @ApiPropertyOptional({ example: { orderId: 42 }, description: 'Any JSON value.' })
+  @ApiPropertyOptional({ ...ANY_JSON, example: { orderId: 42 }, description: 'Any JSON value.' })
   @IsOptional()
   payload?: unknown;
 
@@ -179,10 +209,17 @@ export class EventQueryDto {
   order?: 'asc' | 'desc';
 }
 
-export interface EventPage {
+export class EventPage {
+  @ApiProperty({ type: [PlatformEvent] })
   items: PlatformEvent[];
+
+  @ApiProperty({ type: 'integer', minimum: 0, description: 'Events that match, on every page.' })
   total: number;
+
+  @ApiProperty({ type: 'integer', minimum: 1 })
   page: number;
+
+  @ApiProperty({ type: 'integer', minimum: 1 })
   limit: number;
 }
 
@@ -195,15 +232,53 @@ export interface InvocationStatsQuery {
   bucketSeconds?: number;
 }
 
-export interface InvocationStats {
+/** Duration percentiles in milliseconds; null when there was no invocation. */
+export class DurationPercentiles {
+  @ApiProperty({ type: Number, nullable: true }) p50: number | null;
+  @ApiProperty({ type: Number, nullable: true }) p90: number | null;
+  @ApiProperty({ type: Number, nullable: true }) p95: number | null;
+  @ApiProperty({ type: Number, nullable: true }) p99: number | null;
+  @ApiProperty({ type: Number, nullable: true }) avg: number | null;
+  @ApiProperty({ type: Number, nullable: true }) max: number | null;
+}
+
+/** One bucket of the time series. */
+export class StatsBucket {
+  @ApiProperty({ ...DATE_TIME, description: 'Start of the bucket.' }) start: string;
+  @ApiProperty({ type: 'integer', minimum: 0 }) invocations: number;
+  @ApiProperty({ type: 'integer', minimum: 0 }) failures: number;
+  @ApiProperty({ type: Number, nullable: true }) p50: number | null;
+  @ApiProperty({ type: Number, nullable: true }) p95: number | null;
+}
+
+export class InvocationStats {
+  @ApiProperty({ ...UUID })
   functionId: string;
+
+  @ApiProperty({ ...DATE_TIME, nullable: true, description: 'Start of the window; null for since the first invocation.' })
   from: string | null;
+
+  @ApiProperty({ ...DATE_TIME, nullable: true, description: 'End of the window; null for until now.' })
   to: string | null;
+
+  @ApiProperty({ type: 'integer', minimum: 0 })
   invocations: number;
+
+  @ApiProperty({ type: 'integer', minimum: 0 })
   successes: number;
+
+  @ApiProperty({ type: 'integer', minimum: 0 })
   failures: number;
+
+  @ApiProperty({ minimum: 0, maximum: 1, description: 'failures / invocations; 0 without invocations.' })
   errorRate: number;
+
+  @ApiProperty({ type: 'integer', minimum: 0 })
   coldStarts: number;
-  durationMs: { p50: number | null; p90: number | null; p95: number | null; p99: number | null; avg: number | null; max: number | null };
-  series?: Array<{ start: string; invocations: number; failures: number; p50: number | null; p95: number | null }>;
+
+  @ApiProperty({ type: () => DurationPercentiles })
+  durationMs: DurationPercentiles;
+
+  @ApiPropertyOptional({ type: [StatsBucket], description: 'The time series, with bucketSeconds only.' })
+  series?: StatsBucket[];
 }

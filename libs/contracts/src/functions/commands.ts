@@ -1,8 +1,9 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsObject, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
-import { FunctionView, LABEL_PATTERN, UpdateFunctionDto } from './function.dto';
+import { FunctionView, UpdateFunctionDto } from './function.dto';
 import { WholeNumber } from './validators';
+import { DATE_TIME, STRING_MAP } from '../openapi-schemas';
 
 /**
  * Payload of the function RPCs that name one function (Get, Resolve, Delete, RequestBuild,
@@ -41,19 +42,27 @@ export class ListFunctionsQueryDto {
 }
 
 /** Answer of FunctionPatterns.List: one page, newest first. */
-export interface FunctionPage {
+export class FunctionPage {
+  @ApiProperty({ type: [FunctionView] })
   items: FunctionView[];
+
+  @ApiProperty({ type: 'integer', minimum: 0, description: 'Functions that match, on every page.' })
   total: number;
+
+  @ApiProperty({ type: 'integer', minimum: 1 })
   limit: number;
+
+  @ApiProperty({ type: 'integer', minimum: 0 })
   offset: number;
 }
 
-/** Secret names follow the label rule (a DNS label, so they can name Kubernetes Secrets). */
-export const SECRET_NAME_PATTERN = LABEL_PATTERN;
+/** Secret names are DNS-1123 labels, so they can name Kubernetes Secrets (which, unlike Services, may start with a digit). */
+export const SECRET_NAME_PATTERN = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
 /** Body of PUT /api/v1/secrets/{name}. */
 export class SecretValuesDto {
   @ApiProperty({
+    ...STRING_MAP,
     description: 'Keys and their values; a function references one as {"env": "DB_PASSWORD", "secret": "db", "key": "password"}.',
     example: { password: 's3cr3t', user: 'app' },
   })
@@ -70,10 +79,17 @@ export class PutSecretDto extends SecretValuesDto {
 }
 
 /** A secret as listed: never its values. */
-export interface SecretView {
+export class SecretView {
+  @ApiProperty({ example: 'db' })
   name: string;
+
+  @ApiProperty({ type: [String], example: ['password', 'user'], description: 'Its keys, sorted; the values never leave the registry but to a deployment.' })
   keys: string[];
+
+  @ApiProperty({ ...DATE_TIME })
   createdAt: string;
+
+  @ApiProperty({ ...DATE_TIME })
   updatedAt: string;
 }
 

@@ -1,11 +1,10 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiExtraModels, ApiProperty, ApiPropertyOptional, getSchemaPath } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import {
   IsArray,
   IsBoolean,
   IsIn,
   IsInt,
-  IsObject,
   IsOptional,
   IsString,
   Matches,
@@ -14,7 +13,9 @@ import {
   Min,
   ValidateNested,
 } from 'class-validator';
-import { HTTP_AUTH, IsStringRecord, IsTrigger } from './validators';
+import { STRING_MAP } from '../openapi-schemas';
+import { Trigger, TRIGGERS } from './triggers';
+import { IsStringRecord, IsStringValues, IsTrigger } from './validators';
 
 export class ResourcesDto {
   @ApiPropertyOptional({ description: 'Memory limit per worker or container, in MB.', default: 128, minimum: 16, maximum: 16384 })
@@ -127,14 +128,10 @@ export class SecretRefDto {
   key?: string;
 }
 
-export type HttpTrigger = { type: 'http'; methods?: string[]; path?: string; auth?: (typeof HTTP_AUTH)[number] };
-export type QueueTrigger = { type: 'queue'; source: string; batchSize?: number; maxBatchWaitMs?: number };
-export type ScheduleTrigger = { type: 'schedule'; cron: string; timezone?: string; data?: unknown };
-export type EventTrigger = { type: 'event'; eventType: string };
-export type Trigger = HttpTrigger | QueueTrigger | ScheduleTrigger | EventTrigger;
 
+@ApiExtraModels(...Object.values(TRIGGERS))
 export class FunctionConfigDto {
-  @ApiPropertyOptional({ description: 'Environment variables of the function.', example: { LOG_LEVEL: 'info' } })
+  @ApiPropertyOptional({ ...STRING_MAP, description: 'Environment variables of the function.', example: { LOG_LEVEL: 'info' } })
   @IsOptional()
   @IsStringRecord({ message: 'config.env must be an object of string values with valid variable names' })
   env?: Record<string, string>;
@@ -169,23 +166,26 @@ export class FunctionConfigDto {
       'How the function is triggered: {"type":"http","methods":["GET"],"path":"/hello","auth":"none"}, ' +
       '{"type":"queue","source":"orders","batchSize":10,"maxBatchWaitMs":1000}, ' +
       '{"type":"schedule","cron":"0 * * * *","timezone":"UTC"}, {"type":"event","eventType":"ORDER_PLACED"}',
-    isArray: true,
-    type: Object,
+    type: 'array',
+    items: {
+      oneOf: Object.values(TRIGGERS).map((t) => ({ $ref: getSchemaPath(t) })),
+      discriminator: { propertyName: 'type', mapping: Object.fromEntries(Object.entries(TRIGGERS).map(([k, t]) => [k, getSchemaPath(t)])) },
+    },
   })
   @IsOptional()
   @IsArray()
   @IsTrigger({ each: true })
   triggers?: Trigger[];
 
-  @ApiPropertyOptional({ description: 'Deployment target; "local" (default) or "knative".', enum: ['local', 'knative'] })
+  @ApiPropertyOptional({ description: 'Deployment target; "local" (default) or "knative".', enum: ['local', 'knative'], enumName: 'DeploymentDriver' })
   @IsOptional()
   @IsIn(['local', 'knative'])
   @MaxLength(16)
   target?: 'local' | 'knative';
 
-  @ApiPropertyOptional({ description: 'Free-form labels.' })
+  @ApiPropertyOptional({ ...STRING_MAP, description: 'Free-form labels.', example: { team: 'shop' } })
   @IsOptional()
-  @IsObject()
+  @IsStringValues({ message: 'config.labels must be an object of string values, e.g. {"team": "shop"}' })
   labels?: Record<string, string>;
 }
 

@@ -1,21 +1,27 @@
-import { ApiProperty, ApiPropertyOptional, PartialType } from '@nestjs/swagger';
+import { ApiExtraModels, ApiProperty, ApiPropertyOptional, OmitType, PartialType } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsIn, IsObject, IsOptional, IsString, Matches, MaxLength, MinLength, ValidateNested } from 'class-validator';
 import { FunctionConfigDto, EffectiveConfig } from './function-config.dto';
 import { FunctionStatus } from './function-status';
-import type { BuildStatus } from '../builds/build';
+import { BUILD_STATUSES, BuildStatus } from '../builds/build';
+import { ApiNullableModel, DATE_TIME, STRING_MAP, UUID } from '../openapi-schemas';
+import { IsFunctionLabel, LABEL_PATTERN, MAX_LABEL_LENGTH, RESERVED_LABELS } from './label';
 import { RUNTIME_PATTERN, RuntimeFamily, TEMPLATES, TemplateName } from './runtime';
 
-export const LABEL_PATTERN = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 export const MAX_HANDLER_BYTES = 1024 * 1024;
 
+const LABEL_DOC = {
+  description:
+    'Unique name: a DNS-1035 label (lowercase letters, digits and dashes, starting with a letter), so it can name a ' +
+    `Knative Service. Not one of ${Object.keys(RESERVED_LABELS).join(', ')}: those are routes under /api/v1/functions.`,
+  example: 'my-function',
+  pattern: LABEL_PATTERN.source,
+  maxLength: MAX_LABEL_LENGTH,
+};
+
 export class CreateFunctionDto {
-  @ApiProperty({
-    description: 'Unique name: lowercase letters, digits and dashes (a DNS label, so it can name a Knative Service).',
-    example: 'my-function',
-  })
-  @IsString()
-  @Matches(LABEL_PATTERN, { message: 'label must be 1-63 lowercase letters, digits or dashes, starting and ending with a letter or digit' })
+  @ApiProperty(LABEL_DOC)
+  @IsFunctionLabel()
   label: string;
 
   @ApiPropertyOptional({ example: 'A sample function' })
@@ -24,7 +30,7 @@ export class CreateFunctionDto {
   @MaxLength(1000)
   description?: string;
 
-  @ApiPropertyOptional({ enum: TEMPLATES, example: 'typescript', description: 'Build template; defaults from the runtime.' })
+  @ApiPropertyOptional({ enum: TEMPLATES, enumName: 'Template', example: 'typescript', description: 'Build template; defaults from the runtime.' })
   @IsOptional()
   @IsIn(TEMPLATES as unknown as string[], { message: `template must be one of ${TEMPLATES.join(', ')}` })
   template?: TemplateName;
@@ -48,6 +54,7 @@ export class CreateFunctionDto {
   handler?: string;
 
   @ApiPropertyOptional({
+    ...STRING_MAP,
     description:
       'Source files by relative path (package.json and requirements.txt are installed at build time). ' +
       'Values are UTF-8 text, or base64 when prefixed with "base64:".',
@@ -64,40 +71,94 @@ export class CreateFunctionDto {
   config?: FunctionConfigDto;
 }
 
-export class UpdateFunctionDto extends PartialType(CreateFunctionDto) {}
-
-export interface BuildSummary {
-  id: string;
-  status: BuildStatus;
-  /** The function version the build was requested for. */
-  version?: number;
-  /** sha256 digest of the bundle (the function's layer). */
-  bundleDigest?: string | null;
-  /** Image reference by digest when a registry is configured. */
-  image?: string | null;
-  error?: string | null;
-  startedAt?: string | null;
-  finishedAt?: string | null;
+/**
+ * Body of PUT /api/v1/functions/{id}. A new label follows the rules of CreateFunctionDto; the registry checks it
+ * only when it differs from the stored one, so a function made before those rules can still be sent back whole.
+ */
+export class UpdateFunctionDto extends PartialType(OmitType(CreateFunctionDto, ['label'] as const)) {
+  @ApiPropertyOptional(LABEL_DOC)
+  @IsOptional()
+  @IsString({ message: 'label must be a string' })
+  @MaxLength(200)
+  label?: string;
 }
 
-export interface FunctionView {
+/** The function's latest build, as its view shows it (GET .../builds/{buildId} has the whole build). */
+export class BuildSummary {
+  @ApiProperty({ ...UUID })
   id: string;
+
+  @ApiProperty({ enum: BUILD_STATUSES, enumName: 'BuildStatus' })
+  status: BuildStatus;
+
+  @ApiPropertyOptional({ type: 'integer', description: 'The function version the build was requested for (absent for builds of before it was recorded).' })
+  version?: number;
+
+  @ApiProperty({ type: String, nullable: true, example: `sha256:${'0f'.repeat(32)}`, description: 'sha256 digest of the bundle (the function\'s layer), once the build SUCCEEDED.' })
+  bundleDigest: string | null;
+
+  @ApiProperty({ type: String, nullable: true, description: 'Image reference by digest, once the build SUCCEEDED with a registry configured.' })
+  image: string | null;
+
+  @ApiProperty({ type: String, nullable: true, description: 'Why the build FAILED.' })
+  error: string | null;
+
+  @ApiProperty({ ...DATE_TIME, nullable: true })
+  startedAt: string | null;
+
+  @ApiProperty({ ...DATE_TIME, nullable: true })
+  finishedAt: string | null;
+}
+
+/** A function as the API answers it. */
+@ApiExtraModels(BuildSummary)
+export class FunctionView {
+  @ApiProperty({ ...UUID })
+  id: string;
+
+  @ApiProperty({ example: 'my-function' })
   label: string;
+
+  @ApiProperty({ type: String, nullable: true })
   description: string | null;
+
+  @ApiProperty({ enum: TEMPLATES, enumName: 'Template' })
   template: TemplateName;
+
+  @ApiProperty({ example: 'python3.11' })
   runtime: string;
+
+  @ApiProperty({ type: String, nullable: true, description: 'The handler code, or with files the entry point; null in the answers that leave the code out.' })
   handler: string | null;
+
+  @ApiProperty({ ...STRING_MAP, nullable: true, description: 'Source files by relative path; null for a function sent as handler code.' })
   files: Record<string, string> | null;
+
+  @ApiProperty({ example: 'handler.*', description: 'module.function the runtime calls; "handler.*" finds the function in the module.' })
   entrypoint: string;
+
+  @ApiProperty({ type: () => FunctionConfigDto, description: 'The configuration as it was sent; defaults are not filled in.' })
   config: FunctionConfigDto;
+
+  @ApiProperty({ enum: FunctionStatus, enumName: 'FunctionStatus' })
   status: FunctionStatus;
-  /** Why the function is FAILED (build or deploy), in words a person can act on. */
+
+  @ApiProperty({ type: String, nullable: true, description: 'Why the function is FAILED (build or deploy), in words a person can act on.' })
   statusReason: string | null;
+
+  @ApiProperty({ type: 'integer', minimum: 1 })
   version: number;
+
+  @ApiNullableModel(BuildSummary, { description: 'The latest build; null before the first.' })
   build: BuildSummary | null;
-  /** Path of the invoke endpoint on the gateway. */
+
+  @ApiProperty({ example: '/api/v1/functions/invoke/0b6f2c1e-4a5d-4f3b-9c8e-2d1a7b6c5e4f', description: 'Path of the invoke endpoint on the gateway.' })
   invokeUrl: string;
+
+  @ApiProperty({ ...DATE_TIME })
   createdAt: string;
+
+  @ApiProperty({ ...DATE_TIME })
   updatedAt: string;
 }
 

@@ -35,6 +35,21 @@ export function IsStringRecord(options?: ValidationOptions) {
     });
 }
 
+/** An object whose values are all strings (any keys). */
+export function IsStringValues(options?: ValidationOptions) {
+  return (object: object, propertyName: string) =>
+    registerDecorator({
+      name: 'isStringValues',
+      target: object.constructor,
+      propertyName,
+      options,
+      validator: {
+        validate: (value: unknown) =>
+          typeof value === 'object' && value !== null && !Array.isArray(value) && Object.values(value).every((v) => typeof v === 'string'),
+      },
+    });
+}
+
 /** /fn/{label} needs an API key unless auth is "none"; "required" is a synonym of "api-key" (the default). */
 export const HTTP_AUTH = ['none', 'api-key', 'required'] as const;
 

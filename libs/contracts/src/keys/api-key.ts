@@ -1,6 +1,7 @@
 import { SetMetadata } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { ArrayMaxSize, ArrayNotEmpty, IsArray, IsIn, IsOptional, IsString, Length, Matches, ValidateIf } from 'class-validator';
+import { DATE_TIME, UUID } from '../openapi-schemas';
 
 export const API_KEY_SCOPES = ['admin', 'invoke'] as const;
 export type ApiKeyScope = (typeof API_KEY_SCOPES)[number];
@@ -18,7 +19,7 @@ export class CreateApiKeyDto {
   @Matches(/^[^\u0000-\u001f\u007f]+$/, { message: 'name may not contain control characters' })
   name: string;
 
-  @ApiProperty({ enum: API_KEY_SCOPES, description: 'admin: every route; invoke: only invoking the functions listed.' })
+  @ApiProperty({ enum: API_KEY_SCOPES, enumName: 'ApiKeyScope', description: 'admin: every route; invoke: only invoking the functions listed.' })
   @IsIn(API_KEY_SCOPES as unknown as string[], { message: `scope must be one of ${API_KEY_SCOPES.join(', ')}` })
   scope: ApiKeyScope;
 
@@ -33,20 +34,32 @@ export class CreateApiKeyDto {
 }
 
 /** A key as listed: never its plaintext or hash. */
-export interface ApiKeyView {
+export class ApiKeyView {
+  @ApiProperty({ ...UUID })
   id: string;
+
+  @ApiProperty({ example: 'ci-deploy' })
   name: string;
-  /** The first characters of the key, to tell keys apart. */
+
+  @ApiProperty({ example: 'hks_Q2h3x9aB', description: 'The first characters of the key, to tell keys apart.' })
   prefix: string;
+
+  @ApiProperty({ enum: API_KEY_SCOPES, enumName: 'ApiKeyScope' })
   scope: ApiKeyScope;
-  /** Function ids an invoke key may call ([] for admin). */
+
+  @ApiProperty({ type: [String], format: 'uuid', description: 'Function ids an invoke key may call ([] for an admin key).' })
   functions: string[];
+
+  @ApiProperty({ ...DATE_TIME })
   createdAt: string;
+
+  @ApiProperty({ ...DATE_TIME, nullable: true, description: 'When the key was revoked; null while it works.' })
   revokedAt: string | null;
 }
 
 /** Answer of create: the plaintext key, shown this once. */
-export interface CreatedApiKey extends ApiKeyView {
+export class CreatedApiKey extends ApiKeyView {
+  @ApiProperty({ example: 'hks_Q2h3x9aBkR...', description: 'The key; shown this once, stored only as a hash.' })
   key: string;
 }
 

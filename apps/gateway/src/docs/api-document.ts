@@ -1,0 +1,45 @@
+import { INestApplication } from '@nestjs/common';
+import { DocumentBuilder, OpenAPIObject, ReferenceObject, SchemaObject, SwaggerModule } from '@nestjs/swagger';
+import { addInvocationPaths } from './invocation-paths';
+
+/**
+ * The API document: the Nest routes as their decorators describe them (the wire classes of @platform/contracts are
+ * their schemas), plus the invocation routes the proxy answers before Nest.
+ */
+export function apiDocument(app: INestApplication): OpenAPIObject {
+  const document = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('hks functions platform')
+      .setDescription('Create, build, deploy and invoke functions; query and stream their events.')
+      .setVersion('1')
+      .setLicense('Apache-2.0', 'https://www.apache.org/licenses/LICENSE-2.0')
+      .addServer('/', 'This gateway')
+      .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'An API key: HKS_DATA_DIR/admin-key from the first start, one from POST /api/v1/keys, or HKS_API_KEYS' }, 'bearer')
+      .addApiKey({ type: 'apiKey', in: 'header', name: 'x-api-key' }, 'api-key')
+      .addSecurityRequirements('bearer')
+      .addSecurityRequirements('api-key')
+      .addTag('functions', 'Create, build, deploy and read functions')
+      .addTag('invoke', 'Run a function: data style (/api/v1/functions/invoke/{id}) or HTTP style (/fn/{label}/...)')
+      .addTag('events', 'Query, record and stream events')
+      .addTag('secrets', 'Values functions get as environment variables')
+      .addTag('keys', 'API keys (admin only)')
+      .addTag('health', 'Probes, open to anyone')
+      .build(),
+  );
+  addInvocationPaths(document);
+  for (const schema of Object.values(document.components?.schemas ?? {})) plainEnumReferences(schema);
+  return document;
+}
+
+/**
+ * @nestjs/swagger writes a property of a named enum as `allOf: [{ $ref }]` so that a description can sit beside it.
+ * With nothing beside it, that is the reference itself: say it plainly.
+ */
+function plainEnumReferences(schema: SchemaObject | ReferenceObject): void {
+  if (!('properties' in schema) || !schema.properties) return;
+  for (const [name, property] of Object.entries(schema.properties)) {
+    const only = (property as SchemaObject).allOf;
+    if (Object.keys(property).length === 1 && only?.length === 1) schema.properties[name] = only[0];
+  }
+}

@@ -1,0 +1,124 @@
+import type { HeadersObject, OpenAPIObject, OperationObject, ParameterObject, PathItemObject, ResponsesObject } from '@nestjs/swagger';
+import { ANY_JSON, FUNCTION_URL_PREFIX, FUNCTIONS_PATH, FunctionRouteWords, InvocationHeaders, RESERVED_LABELS_NOTE } from '@platform/contracts';
+import { ErrorList, ErrorStatus, errorResponse } from './api-errors';
+
+/**
+ * The invocation routes are answered by InvocationProxy before Express routes anything, so the scanner cannot see
+ * them: they are described here. The proxy takes every method, so every method OpenAPI names is described.
+ */
+const METHODS = ['get', 'post', 'put', 'patch', 'delete', 'head', 'options'] as const;
+type Method = (typeof METHODS)[number];
+
+/** What the invoker says about every answer it gives, the handler's own included. */
+const INVOCATION_HEADERS: HeadersObject = {
+  [InvocationHeaders.InvocationId]: { schema: { type: 'string', format: 'uuid' }, description: 'The invocation id: its events carry it (GET /api/v3/events?invocationId=...)' },
+  [InvocationHeaders.ColdStart]: { schema: { type: 'string', enum: ['true', 'false'] }, description: 'Whether a worker had to start (or load the function) for this invocation' },
+  [InvocationHeaders.StartMs]: { schema: { type: 'string', example: '12' }, description: 'Milliseconds the cold start took; 0 when warm' },
+  [InvocationHeaders.DurationMs]: { schema: { type: 'string', example: '3.214' }, description: 'Milliseconds the invoker spent on the invocation' },
+};
+
+/** The function's own answer: any content type, any body. */
+const ANY_CONTENT = { '*/*': { schema: {} } };
+
+const ERRORS: ErrorList = {
+  400: 'The request is refused: a malformed URL, a body that says it is JSON and is not, or one the invoker cannot hand over',
+  401: true,
+  403: 'The API key may not invoke this function: an invoke key that does not name it',
+  404: 'No function has this id or label',
+  409: 'The function is not deployed (or its deployment FAILED): deploy it first',
+  413: "The request body is larger than the function accepts (resources.maxRequestBytes)",
+  429: "The function's queue is full (scaling.queueSize), or the client is over the gateway's rate limit",
+  500: 'The handler threw; the message names the exception',
+  502: 'The worker crashed or ran out of memory, the handler returned an invalid HTTP response, or the invoker failed to answer',
+  503: 'The invoker is unreachable or shutting down, or access to the function could not be checked',
+  504: "The invocation took longer than the function's resources.timeoutMs",
+};
+
+/** Statuses that come from the invoker, so its headers say which invocation it was. */
+const FROM_INVOKER: ErrorStatus[] = [500, 502, 504];
+
+function responses(method: Method): ResponsesObject {
+  const content = method === 'head' ? {} : { content: ANY_CONTENT };
+  const out: ResponsesObject = {
+    200: { description: "The function's answer: JSON for a value it returned, or the status, headers and body of the HTTP response it returned", headers: INVOCATION_HEADERS, ...content },
+  };
+  for (const [status, said] of Object.entries(ERRORS)) {
+    const code = Number(status) as ErrorStatus;
+    const r = errorResponse(code, said === true ? undefined : said);
+    if (FROM_INVOKER.includes(code)) r.headers = { ...r.headers, ...INVOCATION_HEADERS };
+    if (method === 'head') delete r.content;
+    out[status] = r;
+  }
+  out.default = { description: 'Any other status the handler answered with (an HTTP response it returned), with its headers and body', headers: INVOCATION_HEADERS, ...content };
+  return out;
+}
+
+/** OpenAPI 3.0 describes request bodies only where HTTP defines their meaning (the proxy forwards one with any method). */
+const hasBody = (m: Method) => m === 'post' || m === 'put' || m === 'patch';
+
+const pathParam = (name: string, description: string): ParameterObject => ({ name, in: 'path', required: true, description, schema: { type: 'string' } });
+
+const capital = (m: string) => m[0].toUpperCase() + m.slice(1);
+
+
+function dataStyle(method: Method): OperationObject {
+  const withBody = hasBody(method);
+  return {
+    tags: ['invoke'],
+    operationId: method === 'post' ? 'invokeFunction' : `invokeFunction${capital(method)}`,
+    summary:
+      method === 'post'
+        ? 'Invoke: {"data": X} gives the handler X; any other body is given whole'
+        : method === 'get'
+          ? 'Invoke with the query parameters as the data'
+          : `Invoke with ${method.toUpperCase()}: the body (or, without one, the query parameters) is the data`,
+    description:
+      'Data style: the handler gets the data (a JSON body\'s "data" field, else the whole JSON body, a text body as a string, or without a body the query parameters). ' +
+      'An invoke key that names the function may call it. ' +
+      RESERVED_LABELS_NOTE,
+    parameters: [pathParam('id', 'Function id (uuid) or label')],
+    ...(withBody
+      ? {
+          requestBody: {
+            required: false,
+            content: {
+              'application/json': { schema: ANY_JSON, example: { data: { name: 'Alice' } } },
+              'text/plain': { schema: { type: 'string' } },
+            },
+          },
+        }
+      : {}),
+    responses: responses(method),
+  };
+}
+
+function httpStyle(method: Method, subPath: boolean): OperationObject {
+  return {
+    tags: ['invoke'],
+    operationId: `invokeFunctionHttp${subPath ? 'Path' : ''}${capital(method)}`,
+    summary: `HTTP-style invocation with ${method.toUpperCase()}${subPath ? ' of a path under the function' : ''}`,
+    description:
+      'The handler gets the request: method, path, query, headers and body (base64 when binary), and a JSON body\'s top-level fields. ' +
+      'Open to anyone when the function\'s http trigger says auth "none"; otherwise an admin key or an invoke key that names the function.',
+    parameters: [
+      pathParam('label', 'Function label (or id)'),
+      ...(subPath ? [pathParam('path', 'The rest of the path: the handler sees it as the request path (it may hold further slashes)')] : []),
+    ],
+    // No key at all is a valid choice too: the function's http trigger decides.
+    security: [{ bearer: [] }, { 'api-key': [] }, {}],
+    ...(!hasBody(method)
+      ? {}
+      : { requestBody: { required: false, content: { '*/*': { schema: {} }, 'application/json': { schema: ANY_JSON, example: { name: 'Alice' } } } } }),
+    responses: responses(method),
+  };
+}
+
+function pathItem(operation: (m: Method) => OperationObject): PathItemObject {
+  return Object.fromEntries(METHODS.map((m) => [m, operation(m)]));
+}
+
+export function addInvocationPaths(doc: OpenAPIObject): void {
+  doc.paths[`${FUNCTIONS_PATH}/${FunctionRouteWords.invoke}/{id}`] = pathItem(dataStyle);
+  doc.paths[`${FUNCTION_URL_PREFIX}{label}`] = pathItem((m) => httpStyle(m, false));
+  doc.paths[`${FUNCTION_URL_PREFIX}{label}/{path}`] = pathItem((m) => httpStyle(m, true));
+}
