@@ -2,7 +2,7 @@ import * as http from 'http';
 import type { AddressInfo, Socket } from 'net';
 import { OpenApiDocument } from './openapi-document';
 import { ObservedResponse, ResponseCheckOptions, ResponseChecker, Verdict } from './response-check';
-import { conformanceReport } from './conformance-report';
+import { conformanceReport, summaryText } from './conformance-report';
 
 export interface ConformanceMismatch {
   method: string;
@@ -95,6 +95,11 @@ export class ConformanceProxy {
 
   summary(): ConformanceSummary {
     return { ...this.counts, byOperation: Object.fromEntries(Object.entries(this.counts.byOperation).map(([k, v]) => [k, { ...v }])) };
+  }
+
+  /** What was checked and how much differs, per operation. */
+  summaryText(): string {
+    return summaryText(this.options.target, this.summary(), this.maxBodyBytes);
   }
 
   /** The summary, the counts per operation and the mismatches grouped by kind, as text for a person. */

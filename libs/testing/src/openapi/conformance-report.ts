@@ -3,8 +3,8 @@ import type { ConformanceMismatch, ConformanceSummary } from './conformance-prox
 const mib = (bytes: number) => `${Math.round((bytes / 1024 / 1024) * 10) / 10} MiB`;
 
 /** One line per answer that differs from the document. */
-export function mismatchLine(m: ConformanceMismatch): string {
-  const body = m.body ? ` body: ${JSON.stringify(m.body)}` : '';
+export function mismatchLine(m: ConformanceMismatch, bodyChars = Infinity): string {
+  const body = m.body ? ` body: ${JSON.stringify(m.body.slice(0, bodyChars))}` : '';
   return `${m.method} ${m.path} -> ${m.status} ${m.contentType ?? '(no content type)'} [${m.operation}]: ${m.problems.join(' | ')}${body}`;
 }
 
@@ -20,17 +20,23 @@ export function summaryText(target: string, s: ConformanceSummary, maxBodyBytes:
   ].join('\n');
 }
 
-/** Mismatches of one kind (operation, status, what differs) together, most frequent first, one example each. */
-export function groupedMismatches(found: ConformanceMismatch[], limit = Infinity): string {
+/**
+ * Mismatches of one kind together, most frequent first, with one example each. A kind is one problem of one
+ * operation and status (array positions left out: `/items/3/url` counts as `/items/N/url`), so an answer with three
+ * wrong fields counts in three kinds.
+ */
+export function groupedMismatches(found: ConformanceMismatch[], limit = Infinity, bodyChars = Infinity): string {
   const groups = new Map<string, { count: number; example: ConformanceMismatch }>();
   for (const m of found) {
-    const key = `${m.operation} -> ${m.status} ${m.contentType?.split(';')[0] ?? '(no content type)'}: ${m.problems.join(' | ')}`;
-    const g = groups.get(key);
-    if (g) g.count++;
-    else groups.set(key, { count: 1, example: m });
+    for (const problem of m.problems) {
+      const key = `${m.operation} -> ${m.status} ${m.contentType?.split(';')[0] ?? '(no content type)'}: ${problem.replace(/\/\d+(?=\/|\s)/g, '/N')}`;
+      const g = groups.get(key);
+      if (g) g.count++;
+      else groups.set(key, { count: 1, example: m });
+    }
   }
   const sorted = [...groups].sort((a, b) => b[1].count - a[1].count);
-  const shown = sorted.slice(0, limit).map(([key, g]) => `${String(g.count).padStart(5)} x ${key}\n        e.g. ${mismatchLine(g.example)}`);
+  const shown = sorted.slice(0, limit).map(([key, g]) => `${String(g.count).padStart(5)} x ${key}\n        e.g. ${mismatchLine(g.example, bodyChars)}`);
   if (sorted.length > limit) shown.push(`  ... and ${sorted.length - limit} more kinds`);
   return shown.join('\n');
 }

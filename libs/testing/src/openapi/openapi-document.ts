@@ -112,12 +112,32 @@ export class SchemaValidator {
     }
     if (validate instanceof Error) return [`the document's schema does not compile: ${validate.message}`];
     if (validate(value)) return [];
-    return (validate.errors ?? []).map(describe);
+    return readable(validate.errors ?? []);
   }
 }
 
-function describe(e: ErrorObject): string {
-  const where = e.instancePath || '(the body)';
-  const params = e.keyword === 'enum' ? ` (${JSON.stringify((e.params as { allowedValues: unknown[] }).allowedValues)})` : e.keyword === 'additionalProperties' ? ` (${(e.params as { additionalProperty: string }).additionalProperty})` : '';
-  return `${where} ${e.message}${params}`;
+/**
+ * ajv's errors in a person's words, one per place: a value that fits none of `anyOf`'s types (what `nullable`
+ * becomes) reads "/url must be object or null", not three errors.
+ */
+function readable(errors: ErrorObject[]): string[] {
+  const byPlace = new Map<string, ErrorObject[]>();
+  for (const e of errors) byPlace.set(e.instancePath, [...(byPlace.get(e.instancePath) ?? []), e]);
+  return [...byPlace].flatMap(([place, all]) => {
+    let found = all;
+    const where = place || '(the body)';
+    if (found.some((e) => e.keyword === 'anyOf')) {
+      const types = found.filter((e) => e.keyword === 'type').map((e) => (e.params as { type: string }).type);
+      if (found.every((e) => e.keyword === 'type' || e.keyword === 'anyOf')) return [`${where} must be ${types.join(' or ')}`];
+      // Not null, and not what the non-null branch wants either: what that branch says is the news.
+      found = found.filter((e) => e.keyword !== 'anyOf' && !(e.keyword === 'type' && (e.params as { type: string }).type === 'null'));
+    }
+    return found.map((e) => `${where} ${e.message}${detail(e)}`);
+  });
+}
+
+function detail(e: ErrorObject): string {
+  if (e.keyword === 'enum') return ` (${JSON.stringify((e.params as { allowedValues: unknown[] }).allowedValues)})`;
+  if (e.keyword === 'additionalProperties') return ` (${(e.params as { additionalProperty: string }).additionalProperty})`;
+  return '';
 }
