@@ -39,6 +39,7 @@ function fakeGateway(streamClosed: () => void): http.Server {
     const path = req.url?.split('?')[0];
     if (path === '/things/good') return send(200, 'application/json; charset=utf-8', JSON.stringify({ id: 'a', size: null, owner: null }));
     if (path === '/things/bad') return send(200, 'application/json', JSON.stringify({ id: 1, owner: {} }));
+    if (path === '/things/deep') return send(200, 'application/json', JSON.stringify({ id: 'a', size: 1, owner: { name: 2 } }));
     if (path === '/things/not-nullable') return send(200, 'application/json', JSON.stringify({ id: 'a', size: 'big' }));
     if (path === '/things/teapot') return send(418, 'application/json', '{}');
     if (path === '/things/special') return send(200, 'application/json', '"special"');
@@ -125,6 +126,11 @@ describe('ConformanceProxy: every answer checked against the OpenAPI document, p
   it('reads nullable as "or null", and says so once', async () => {
     await (await fetch(`${proxy.url}/things/not-nullable`)).text();
     expect(proxy.mismatches().map((m) => m.problems)).toEqual([['body vs Thing: /size must be number or null']]);
+  });
+
+  it('blames the field inside a nullable object, not the object for not being null', async () => {
+    await (await fetch(`${proxy.url}/things/deep`)).text();
+    expect(proxy.mismatches().map((m) => m.problems)).toEqual([['body vs Thing: /owner/name must be string']]);
   });
 
   it('records a status the operation does not declare', async () => {

@@ -3,8 +3,8 @@ import type { ConformanceMismatch, ConformanceSummary } from './conformance-prox
 const mib = (bytes: number) => `${Math.round((bytes / 1024 / 1024) * 10) / 10} MiB`;
 
 /** One line per answer that differs from the document. */
-export function mismatchLine(m: ConformanceMismatch, bodyChars = Infinity): string {
-  const body = m.body ? ` body: ${JSON.stringify(m.body.slice(0, bodyChars))}` : '';
+export function mismatchLine(m: ConformanceMismatch): string {
+  const body = m.body ? ` body: ${JSON.stringify(m.body)}` : '';
   return `${m.method} ${m.path} -> ${m.status} ${m.contentType ?? '(no content type)'} [${m.operation}]: ${m.problems.join(' | ')}${body}`;
 }
 
@@ -36,7 +36,8 @@ export function groupedMismatches(found: ConformanceMismatch[], limit = Infinity
     }
   }
   const sorted = [...groups].sort((a, b) => b[1].count - a[1].count);
-  const shown = sorted.slice(0, limit).map(([key, g]) => `${String(g.count).padStart(5)} x ${key}\n        e.g. ${mismatchLine(g.example, bodyChars)}`);
+  const example = (m: ConformanceMismatch) => `${m.method} ${m.path}${m.body ? ` -> ${JSON.stringify(m.body.slice(0, bodyChars))}` : ''}`;
+  const shown = sorted.slice(0, limit).map(([key, g]) => `${String(g.count).padStart(5)} x ${key}\n        e.g. ${example(g.example)}`);
   if (sorted.length > limit) shown.push(`  ... and ${sorted.length - limit} more kinds`);
   return shown.join('\n');
 }

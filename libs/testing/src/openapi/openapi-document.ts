@@ -128,9 +128,9 @@ function readable(errors: ErrorObject[]): string[] {
     const where = place || '(the body)';
     if (found.some((e) => e.keyword === 'anyOf')) {
       const types = found.filter((e) => e.keyword === 'type').map((e) => (e.params as { type: string }).type);
-      if (found.every((e) => e.keyword === 'type' || e.keyword === 'anyOf')) return [`${where} must be ${types.join(' or ')}`];
-      // Not null, and not what the non-null branch wants either: what that branch says is the news.
+      // Not null, and not what the other branch wants: that branch's own errors (here or deeper) say why.
       found = found.filter((e) => e.keyword !== 'anyOf' && !(e.keyword === 'type' && (e.params as { type: string }).type === 'null'));
+      if (found.length > 0 && found.every((e) => e.keyword === 'type')) return [`${where} must be ${types.join(' or ')}`];
     }
     return found.map((e) => `${where} ${e.message}${detail(e)}`);
   });
