@@ -8,7 +8,6 @@ const { startPlatform: start } = require('../../tools/platform.js');
 export interface RunningPlatform {
   /** The gateway, through the proxy that checks every answer against the served OpenAPI document. */
   gatewayUrl: string;
-  conformance: ConformanceProxy;
   invokerUrl: string;
   /** The services' internal credential (header x-hks-internal-token), for calls to internal ports. */
   internalToken: string;
@@ -88,7 +87,6 @@ export async function startPlatform(extraEnv: Record<string, string> = {}): Prom
   }
   return {
     gatewayUrl: conformance.url,
-    conformance,
     invokerUrl: platform.invokerUrl,
     internalToken: platform.internalToken,
     ports: platform.ports,

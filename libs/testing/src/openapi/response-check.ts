@@ -69,8 +69,9 @@ export class ResponseChecker {
       return { operation, depth, problems: this.bodyProblems(r, declared) };
     }
     // What the document does not describe may only be refused, with the platform's one error shape.
-    const operation = match ? `${r.method} ${match.template} (method not declared; declared: ${match.declared.join(', ').toUpperCase()})` : NOT_IN_THE_DOCUMENT;
-    if (r.status < 400) return { operation, depth, problems: [`answered ${r.status} to a request the document does not describe (only an error may answer it)`] };
+    const operation = match ? `${r.method} ${match.template} (method not declared)` : NOT_IN_THE_DOCUMENT;
+    const described = match ? `the document declares only ${match.declared.join(', ').toUpperCase()} for ${match.template}` : 'the document does not describe the path';
+    if (r.status < 400) return { operation, depth, problems: [`answered ${r.status} where ${described} (only an error may answer)`] };
     if (!this.errorSchema) return { operation, depth, problems: ['the document names no error schema to check this error against'] };
     return { operation, depth, problems: this.bodyProblems(r, { content: { 'application/json': { schema: this.errorSchema } } }, 'the error shape') };
   }
