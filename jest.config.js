@@ -10,8 +10,8 @@ const shared = {
   transform: {
     '^.+\\.(t|j)sx?$': ['@swc/jest', { ...swcrc, swcrc: false }],
   },
-  // @kubernetes/client-node 1.x ships ESM; let swc turn it (and its ESM deps) into CommonJS.
-  transformIgnorePatterns: ['/node_modules/(?!(@kubernetes/client-node|openid-client|oauth4webapi|jose)/)'],
+  // @kubernetes/client-node 1.x and swagger-parser's ref parser ship ESM; let swc turn them (and their ESM deps) into CommonJS.
+  transformIgnorePatterns: ['/node_modules/(?!(@kubernetes/client-node|openid-client|oauth4webapi|jose|@apidevtools/json-schema-ref-parser)/)'],
   moduleNameMapper: {
     '^@platform/(.*)$': '<rootDir>/libs/$1/src',
   },

@@ -1,10 +1,12 @@
+import { mkdirSync, writeFileSync } from 'fs';
 import * as path from 'path';
-import { createTestDatabase, isolatedEnv } from '@platform/testing';
+import { ConformanceProxy, createTestDatabase, groupedMismatches, isolatedEnv, OpenApiDocument } from '@platform/testing';
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const { startPlatform: start } = require('../../tools/platform.js');
 
 export interface RunningPlatform {
+  /** The gateway, through the proxy that checks every answer against the served OpenAPI document. */
   gatewayUrl: string;
   invokerUrl: string;
   /** The services' internal credential (header x-hks-internal-token), for calls to internal ports. */
@@ -21,7 +23,42 @@ export interface RunningPlatform {
   exits(): Record<string, Array<{ code: number | null; signal: string | null; at: number }>>;
   /** The admin API key the first start wrote to HKS_DATA_DIR/admin-key. */
   adminKey: string;
+  /** Stops everything; throws, listing them, when answers differed from the OpenAPI document. */
   stop(): Promise<void>;
+}
+
+export const OPENAPI_PATH = '/api/v1/functions/swagger-ui-json';
+/** The gateway's invocation routes take any sub-path (`/fn/{label}/a/b`), which OpenAPI paths cannot say. */
+const INVOCATION_ROUTES = ['/api/v1/functions/invoke/{id}', '/fn/{label}'];
+/** Served on purpose outside the document: the documentation itself and the health probes. */
+const OUTSIDE_THE_API = /^(\/healthz|\/readyz|\/metrics|\/api\/v1\/functions\/swagger-ui(-json|-yaml|\/.*)?)$/;
+/** Where each suite's list of answers that differ from the OpenAPI document goes. */
+export const CONFORMANCE_DIR = process.env.HKS_CONFORMANCE_DIR ?? path.resolve(__dirname, '../../.hks/conformance');
+
+async function servedDocument(gatewayUrl: string): Promise<OpenApiDocument> {
+  const res = await fetch(gatewayUrl + OPENAPI_PATH, { signal: AbortSignal.timeout(10_000) });
+  if (res.status !== 200) throw new Error(`GET ${OPENAPI_PATH} answered ${res.status}: ${(await res.text()).slice(0, 300)}`);
+  return (await res.json()) as OpenApiDocument;
+}
+
+/** The test file that started the platform, to name its report after (jest's, when it runs under jest). */
+function suiteName(): string {
+  const testPath = (globalThis as { expect?: { getState(): { testPath?: string } } }).expect?.getState().testPath;
+  return testPath ? path.basename(testPath).replace(/\.e2e-spec\.ts$/, '') : `platform-${process.pid}`;
+}
+
+/** Writes the proxy's report for this suite; throws when any answer differed from the document. */
+function settleConformance(proxy: ConformanceProxy): void {
+  const file = path.join(CONFORMANCE_DIR, `${suiteName()}.txt`);
+  mkdirSync(CONFORMANCE_DIR, { recursive: true });
+  writeFileSync(file, proxy.report());
+  const summary = proxy.summary();
+  if (process.env.HKS_CONFORMANCE_DEBUG) process.stdout.write(`${proxy.summaryText()}\n(report: ${file})\n`);
+  if (summary.mismatches === 0) return;
+  throw new Error(
+    `${summary.mismatches} of ${summary.checked} answers differ from the served OpenAPI document (${OPENAPI_PATH}); every one is in ${file}. By kind:\n` +
+      groupedMismatches(proxy.mismatches(), 20, 120),
+  );
 }
 
 /**
@@ -33,14 +70,23 @@ export async function startPlatform(extraEnv: Record<string, string> = {}): Prom
   const iso = isolatedEnv({ DATABASE_URL: db.url, LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn', ...extraEnv });
   const logDir = path.join(iso.dataDir, 'logs');
   let platform;
+  let conformance: ConformanceProxy;
   try {
     platform = await start({ env: iso.env, randomPorts: true, logDir, readyTimeoutMs: 90_000 });
+    try {
+      // Every client of the suite (api(), fetch, the hks CLI, event streams) goes through this proxy.
+      const document = await servedDocument(platform.gatewayUrl);
+      conformance = await ConformanceProxy.start({ target: platform.gatewayUrl, document, prefixRoutes: INVOCATION_ROUTES, outsideTheApi: (p) => OUTSIDE_THE_API.test(p) });
+    } catch (err) {
+      await platform.stop();
+      throw err;
+    }
   } catch (err) {
     await db.drop().catch(() => undefined);
     throw err;
   }
   return {
-    gatewayUrl: platform.gatewayUrl,
+    gatewayUrl: conformance.url,
     invokerUrl: platform.invokerUrl,
     internalToken: platform.internalToken,
     ports: platform.ports,
@@ -52,9 +98,11 @@ export async function startPlatform(extraEnv: Record<string, string> = {}): Prom
     exits: platform.exits,
     adminKey: platform.adminKey,
     stop: async () => {
+      await conformance.close();
       await platform.stop();
       await db.drop().catch(() => undefined);
       if (!process.env.KEEP_E2E_DATA) iso.cleanup();
+      settleConformance(conformance);
     },
   };
 }

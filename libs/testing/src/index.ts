@@ -3,3 +3,8 @@ export * from './oci-registry';
 export * from './http-routes';
 export * from './tcp-proxy';
 export * from './ports';
+export * from './openapi/openapi-document';
+export * from './openapi/operation-index';
+export * from './openapi/response-check';
+export * from './openapi/conformance-proxy';
+export * from './openapi/conformance-report';
