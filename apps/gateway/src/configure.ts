@@ -2,8 +2,9 @@ import { INestApplication } from '@nestjs/common';
 import { SwaggerModule } from '@nestjs/swagger';
 import express, { NextFunction, Request, Response } from 'express';
 import type { IncomingMessage, Server, ServerResponse } from 'http';
+import type { Duplex } from 'stream';
 import { SETTINGS } from '@platform/config';
-import { DOCS_PATH } from '@platform/contracts';
+import { DOCS_PATH, httpReason } from '@platform/contracts';
 import { httpValidationPipe } from '@platform/messaging';
 import { sendError } from './access/gateway-access';
 import { urlProblem, verifyJsonBody } from './access/request-text';
@@ -32,6 +33,7 @@ export function configureGateway(app: INestApplication): void {
 
   // Invocations are answered before Express sees them: the cheapest path through the gateway.
   const server = app.getHttpServer() as Server;
+  server.on('clientError', answerClientError);
   const listeners = server.listeners('request') as RequestListener[];
   server.removeAllListeners('request');
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
@@ -70,3 +72,24 @@ export function configureGateway(app: INestApplication): void {
     customSiteTitle: 'hks API',
   });
 }
+
+/**
+ * A request Node's parser refuses (a request line or headers over its 16 KB limit, bytes that are not HTTP) gets the
+ * platform's error body like every other refusal, instead of Node's bare status line.
+ */
+function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
+  const status = tooLarge ? 431 : 400;
+  const message = tooLarge
+    ? 'The request line and headers are larger than the 16 KB the gateway reads; send the data in the body instead'
+    : 'The request is not valid HTTP/1.1';
+  const body = JSON.stringify({ statusCode: status, error: httpReason(status), message });
+  socket.end(
+    `HTTP/1.1 ${status} ${httpReason(status)}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  );
+}
+

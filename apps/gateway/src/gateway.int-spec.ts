@@ -102,6 +102,13 @@ describe('gateway HTTP API against the real registry', () => {
       expect(res.body).toEqual({ statusCode: 400, error: 'Bad Request', message: 'The request body is not valid JSON' });
     });
 
+    it('answers 431 with the error body when the request line is longer than the gateway reads', async () => {
+      const res = await api().get(`/api/v1/functions/${'a'.repeat(20_000)}`).expect(431);
+      expect(res.headers['content-type']).toMatch(/^application\/json/);
+      expect(res.body).toMatchObject({ statusCode: 431, error: 'Request Header Fields Too Large' });
+      expect(res.body.message).toContain('16 KB');
+    });
+
     it('gets a function by id or label and answers 404 with the registry\'s message for neither', async () => {
       expect((await api().get(`/api/v1/functions/${created.id}`).expect(200)).body.label).toBe('hello');
       expect((await api().get('/api/v1/functions/hello').expect(200)).body.id).toBe(created.id);

@@ -3,7 +3,7 @@ import { ApiExtraModels, ApiResponse, getSchemaPath, HeadersObject, ResponseObje
 import { ErrorBody } from '@platform/contracts';
 
 /** The statuses the gateway answers with an ErrorBody. */
-export type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 413 | 429 | 500 | 502 | 503 | 504;
+export type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 413 | 429 | 431 | 500 | 502 | 503 | 504;
 
 const STRING = { schema: { type: 'string' as const } };
 
@@ -22,6 +22,7 @@ const ERRORS: Record<ErrorStatus, { description: string; headers?: HeadersObject
     description: 'Over the rate limit (GATEWAY_RATE_LIMIT_RPS)',
     headers: { 'Retry-After': { schema: { type: 'integer' }, description: 'Seconds to wait before trying again' } },
   },
+  431: { description: 'The request line and headers are larger than the 16 KB the gateway reads' },
   500: { description: 'Internal error; the service logged the details' },
   502: { description: 'A platform service failed to do it; the message says why' },
   503: { description: 'A platform service (or RabbitMQ) did not answer; the message names it' },
@@ -53,7 +54,7 @@ export function ApiErrors(errors: ErrorList): MethodDecorator & ClassDecorator {
 }
 
 /** What any management route may answer, whatever it does: bad URL, no key, an invoke key, the rate limit, a service down. */
-export const MANAGEMENT_ERRORS: ErrorList = { 400: true, 401: true, 403: true, 429: true, 503: true };
+export const MANAGEMENT_ERRORS: ErrorList = { 400: true, 401: true, 403: true, 429: true, 431: true, 503: true };
 
 /** Every route of a management controller: admin key, rate limit, RPC to a platform service. */
 export const ApiManagementErrors = (): ClassDecorator => ApiErrors(MANAGEMENT_ERRORS);

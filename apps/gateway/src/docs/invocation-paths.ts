@@ -28,6 +28,7 @@ const ERRORS: ErrorList = {
   409: 'The function is not deployed (or its deployment FAILED): deploy it first',
   413: "The request body is larger than the function accepts (resources.maxRequestBytes)",
   429: "The function's queue is full (scaling.queueSize), or the client is over the gateway's rate limit",
+  431: true,
   500: 'The handler threw; the message names the exception',
   502: 'The worker crashed or ran out of memory, the handler returned an invalid HTTP response, or the invoker failed to answer',
   503: 'The invoker is unreachable or shutting down, or access to the function could not be checked',
