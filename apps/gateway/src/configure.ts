@@ -56,8 +56,9 @@ export function configureGateway(app: INestApplication): void {
     if (err.type === 'entity.too.large') {
       return sendError(res, { statusCode: 413, error: 'Payload Too Large', message: `The request body is larger than ${settings.GATEWAY_MAX_BODY_BYTES} bytes` });
     }
-    const status = err.status && err.status >= 400 && err.status < 500 ? err.status : 400;
-    sendError(res, { statusCode: status, error: 'Bad Request', message: `The request body cannot be read: ${err.message}` });
+    // An unsupported charset or content encoding (body-parser's 415) is bad input like any other unreadable body:
+    // one documented status, with the reason in the message.
+    sendError(res, { statusCode: 400, error: 'Bad Request', message: `The request body cannot be read: ${err.message}` });
   });
   app.use((req: Request, res: Response, next: NextFunction) => {
     if (Array.isArray(req.body)) return sendError(res, { statusCode: 400, error: 'Bad Request', message: 'The request body must be a JSON object, not an array' });
