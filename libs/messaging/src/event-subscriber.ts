@@ -18,8 +18,8 @@ export interface SubscriptionOptions {
   batchSize?: number;
   /** How long a partial batch waits for more events. */
   batchWaitMs?: number;
-  /** Called with a batch; the batch is acknowledged only after it resolves. */
-  handler: (events: PlatformEvent[]) => Promise<void>;
+  /** Called with a batch; the batch is acknowledged once it returns (an async handler: once it resolves). */
+  handler: (events: PlatformEvent[]) => Promise<void> | void;
 }
 
 const RETRY_DELAY_MS = 1_000;
@@ -79,7 +79,11 @@ export class EventSubscriber implements BeforeApplicationShutdown, OnApplication
       timer = undefined;
       // Never more than batchSize at once: amqplib may deliver a whole socket read between flushes.
       const batch = pending.splice(0, batchSize);
-      if (pending.length && !timer) timer = setTimeout(() => (chain = chain.then(() => flush(ch))), 0);
+      if (pending.length && !timer) {
+        timer = setTimeout(() => {
+          chain = chain.then(() => flush(ch));
+        }, 0);
+      }
       if (!batch.length) return;
       const events: PlatformEvent[] = [];
       const good: ConsumeMessage[] = [];

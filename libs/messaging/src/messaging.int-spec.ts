@@ -73,7 +73,7 @@ describe('messaging over the real RabbitMQ', () => {
       bindings: ['invocation.*'],
       batchSize: 5,
       batchWaitMs: 50,
-      handler: async (events) => {
+      handler: (events) => {
         received.push(...events);
       },
     });
@@ -95,7 +95,7 @@ describe('messaging over the real RabbitMQ', () => {
       bindings: ['build.*'],
       batchSize: 10,
       batchWaitMs: 20,
-      handler: async (events) => {
+      handler: (events) => {
         received.push(...events);
       },
     });
