@@ -57,7 +57,9 @@ describe('function registry over real Postgres, RabbitMQ and Redis', () => {
       queue: 'capture',
       broadcast: true,
       bindings: ['function.*', 'build.queued'],
-      handler: async (events) => void seen.push(...events),
+      handler: (events) => {
+        seen.push(...events);
+      },
     });
     queue = new Queue<BuildJobData>(buildQueueName(), { connection: redisConnectionOptions(iso.env.REDIS_URL), prefix: bullPrefix(iso.env.HKS_NAMESPACE) });
     pg = new Client({ connectionString: db.url });

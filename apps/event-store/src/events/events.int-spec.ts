@@ -151,7 +151,7 @@ describe('event store RPC: query, get, create', () => {
     await peer.get(EventSubscriber).subscribe({
       queue: 'test.event-created',
       bindings: ['event.created'],
-      handler: async (events) => {
+      handler: (events) => {
         heard.push(...events);
       },
     });

@@ -30,7 +30,7 @@ export class FunctionAuthCache implements OnApplicationBootstrap {
       broadcast: true,
       bindings: ['function.created', 'function.updated', 'function.deleted'],
       // Rare events, and a rename does not name the old label: start over.
-      handler: async () => this.entries.clear(),
+      handler: () => this.entries.clear(),
     });
   }
 

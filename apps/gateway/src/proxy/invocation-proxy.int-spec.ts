@@ -24,7 +24,7 @@ function startInvoker(): Promise<{ server: http.Server; url: string; seen: Seen[
   const seen: Seen[] = [];
   let release!: () => void;
   const gate = new Promise<void>((resolve) => (release = resolve));
-  const server = http.createServer(async (req, res) => {
+  const answer = async (req: http.IncomingMessage, res: http.ServerResponse) => {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const body = Buffer.concat(chunks);
@@ -48,6 +48,10 @@ function startInvoker(): Promise<{ server: http.Server; url: string; seen: Seen[
       });
       res.end(body);
     }
+  };
+  // A failure of the stand-in breaks the connection, which the test under way then sees.
+  const server = http.createServer((req, res) => {
+    answer(req, res).catch(() => res.destroy());
   });
   return new Promise((resolve) =>
     server.listen(0, '127.0.0.1', () => {
