@@ -1,9 +1,10 @@
+import type { EventPage, FunctionView, PlatformEvent } from '@platform/contracts';
 import { api, RunningPlatform, startPlatform } from './support/platform';
 
 /** Functions run by something other than the invoke API: HTTP routes, user events and schedules. */
 describe('triggers end to end', () => {
   let p: RunningPlatform;
-  const call = <T = any>(method: string, url: string, body?: unknown, headers?: Record<string, string>) =>
+  const call = <T = Record<string, unknown>>(method: string, url: string, body?: unknown, headers?: Record<string, string>) =>
     api<T>(p.gatewayUrl, method, url, body, { authorization: `Bearer ${p.adminKey}`, ...headers });
 
   async function until<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 30_000): Promise<T> {
@@ -17,7 +18,7 @@ describe('triggers end to end', () => {
   }
 
   async function deploy(body: Record<string, unknown>): Promise<string> {
-    const created = await call('POST', '/api/v1/functions', body);
+    const created = await call<FunctionView>('POST', '/api/v1/functions', body);
     expect(created.status).toBe(201);
     const id = created.body.id;
     await call('POST', `/api/v1/functions/build/${id}`);
@@ -71,11 +72,11 @@ describe('triggers end to end', () => {
     const posted = await call('POST', '/api/v3/events', { type: 'ORDER_PLACED', source: 'shop', payload: { orderId: 7 } });
     expect(posted.status).toBe(201);
     const result = await until(async () => {
-      const page = await call('GET', `/api/v3/events?functionId=${id}&status=SUCCESS`);
-      return page.body.items.find((e: any) => e.response?.shipped === 7);
+      const page = await call<EventPage>('GET', `/api/v3/events?functionId=${id}&status=SUCCESS`);
+      return page.body.items.find((e) => (e.response as { shipped?: number } | null)?.shipped === 7);
     }, 'the triggered invocation');
     expect(result.type).toBe('FUNCTION_INVOCATION');
-    expect(result.metadata.trigger).toBe('event');
+    expect(result.metadata?.trigger).toBe('event');
   });
 
   it('runs a function on its cron schedule', async () => {
@@ -86,8 +87,8 @@ describe('triggers end to end', () => {
       config: { triggers: [{ type: 'schedule', cron: '* * * * * *', timezone: 'UTC' }] },
     });
     const result = await until(async () => {
-      const page = await call('GET', `/api/v3/events?functionId=${id}&status=SUCCESS`);
-      return page.body.items.find((e: any) => e.metadata?.trigger === 'schedule');
+      const page = await call<EventPage>('GET', `/api/v3/events?functionId=${id}&status=SUCCESS`);
+      return page.body.items.find((e) => e.metadata?.trigger === 'schedule');
     }, 'a scheduled invocation');
     expect(result.response).toEqual({ tick: true });
     // Undeploying removes the schedule.
@@ -102,7 +103,7 @@ describe('triggers end to end', () => {
     expect(res.headers.get('content-type')).toContain('text/event-stream');
     const reader = res.body!.getReader();
     // Invoke while listening; the PENDING and SUCCESS events arrive on the stream.
-    const seen: any[] = [];
+    const seen: PlatformEvent[] = [];
     const reading = (async () => {
       let buffer = '';
       while (seen.filter((e) => e.functionId === id).length < 2) {
@@ -114,7 +115,7 @@ describe('triggers end to end', () => {
           const block = buffer.slice(0, i);
           buffer = buffer.slice(i + 2);
           const data = block.split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trim()).join('');
-          if (data) seen.push(JSON.parse(data));
+          if (data) seen.push(JSON.parse(data) as PlatformEvent);
         }
       }
     })();
