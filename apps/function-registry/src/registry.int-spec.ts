@@ -20,9 +20,8 @@ import {
 } from '@platform/contracts';
 import { redisConnectionOptions, SettingsModule } from '@platform/config';
 import { EventPublisher, EventSubscriber, MessagingModule, RpcClient, RpcClientsModule } from '@platform/messaging';
-import { createTestDatabase, isolatedEnv, waitFor } from '@platform/testing';
+import { createTestDatabase, isolatedEnv, removeNamespace, waitFor } from '@platform/testing';
 import { BuildsService } from './builds/builds.service';
-import { removeNamespace } from './testing/broker-cleanup';
 import { startRegistry } from './testing/start-registry';
 
 describe('function registry over real Postgres, RabbitMQ and Redis', () => {
@@ -74,8 +73,8 @@ describe('function registry over real Postgres, RabbitMQ and Redis', () => {
     await registry?.close();
     await db?.drop();
     if (iso) {
-      await removeNamespace(iso.env.AMQP_URL, iso.env.HKS_NAMESPACE, ['function-registry']);
-      await removeNamespace(iso.env.AMQP_URL, `${iso.env.HKS_NAMESPACE}off`, ['function-registry']);
+      await removeNamespace(iso.env.AMQP_URL, iso.env.HKS_NAMESPACE, ['function-registry'], ['function-registry.builds']);
+      await removeNamespace(iso.env.AMQP_URL, `${iso.env.HKS_NAMESPACE}off`, ['function-registry'], ['function-registry.builds']);
     }
     iso?.cleanup();
   });

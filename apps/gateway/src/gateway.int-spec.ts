@@ -8,10 +8,8 @@ import request from 'supertest';
 import { DeploymentPatterns, FunctionView, newEvent, PlatformEvent } from '@platform/contracts';
 import { CommonSettingsValues, SETTINGS, SettingsModule } from '@platform/config';
 import { EventPublisher, MessagingModule, RpcErrorFilter, rpcServerOptions } from '@platform/messaging';
-import { createTestDatabase, isolatedEnv, waitFor } from '@platform/testing';
-// The gateway's integration tests talk to the real registry over real RPC.
-import { removeNamespace } from '../../function-registry/src/testing/broker-cleanup';
-import { startRegistry } from '../../function-registry/src/testing/start-registry';
+// The gateway's integration tests talk to the real registry (built: `npm run build` first) over real RPC.
+import { createTestDatabase, isolatedEnv, removeNamespace, ServiceProcess, waitFor } from '@platform/testing';
 import { startGateway } from './testing/start-gateway';
 
 /** Stands in for the deployer: READY at once, DEPLOYING for "slow", FAILED for "broken". */
@@ -27,7 +25,7 @@ class DeployerStandIn {
 describe('gateway HTTP API against the real registry', () => {
   let db: Awaited<ReturnType<typeof createTestDatabase>>;
   let iso: ReturnType<typeof isolatedEnv>;
-  let registry: INestApplication;
+  let registry: ServiceProcess;
   let deployer: INestApplication;
   let gateway: { app: INestApplication; url: string };
   let secured: { app: INestApplication; url: string };
@@ -36,7 +34,7 @@ describe('gateway HTTP API against the real registry', () => {
   beforeAll(async () => {
     db = await createTestDatabase();
     iso = isolatedEnv({ DATABASE_URL: db.url, RPC_TIMEOUT_MS: '3000' });
-    registry = await startRegistry(iso.env);
+    registry = await ServiceProcess.start('function-registry', 'REGISTRY_PORT', iso.env);
     adminKey = readFileSync(path.join(iso.env.HKS_DATA_DIR, 'admin-key'), 'utf8').trim();
 
     @Module({ imports: [SettingsModule.forRoot({}, iso.env), MessagingModule.forRoot('deployer-stand-in')], controllers: [DeployerStandIn] })
@@ -55,9 +53,9 @@ describe('gateway HTTP API against the real registry', () => {
     await secured?.app.close();
     await gateway?.app.close();
     await deployer?.close();
-    await registry?.close();
+    await registry?.stop();
     await db?.drop();
-    if (iso) await removeNamespace(iso.env.AMQP_URL, iso.env.HKS_NAMESPACE, ['function-registry', 'deployer', 'builder', 'event-store']);
+    if (iso) await removeNamespace(iso.env.AMQP_URL, iso.env.HKS_NAMESPACE, ['function-registry', 'deployer', 'builder', 'event-store'], ['function-registry.builds']);
     iso?.cleanup();
   });
 

@@ -3,3 +3,5 @@ export * from './oci-registry';
 export * from './http-routes';
 export * from './tcp-proxy';
 export * from './ports';
+export * from './broker-cleanup';
+export * from './service-process';
