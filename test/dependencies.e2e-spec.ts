@@ -1,5 +1,6 @@
 import { AMQP_URL, REDIS_URL, TcpProxy } from '@platform/testing';
 import { createTestDatabase } from '@platform/testing';
+import type { FunctionView } from '@platform/contracts';
 import { api, RunningPlatform, startPlatform } from './support/platform';
 
 /** Figures worth quoting, printed as they are (not as a jest console block). */
@@ -16,7 +17,8 @@ describe('a dependency that is down', () => {
   let redis: TcpProxy & { url: string };
   let dbDrop: () => Promise<void>;
   let fnId: string;
-  const call = (method: string, url: string, body?: unknown) => api(p.gatewayUrl, method, url, body, { authorization: `Bearer ${p.adminKey}` });
+  const call = <T = Record<string, unknown>>(method: string, url: string, body?: unknown) =>
+    api<T>(p.gatewayUrl, method, url, body, { authorization: `Bearer ${p.adminKey}` });
 
   beforeAll(async () => {
     const db = await createTestDatabase('hks_dep');
@@ -25,7 +27,7 @@ describe('a dependency that is down', () => {
     amqp = await TcpProxy.forUrl(AMQP_URL).start();
     redis = await TcpProxy.forUrl(REDIS_URL).start();
     p = await startPlatform({ DATABASE_URL: pg.url, AMQP_URL: amqp.url, REDIS_URL: redis.url, RPC_TIMEOUT_MS: '8000', BUILD_QUEUE_TIMEOUT_MS: '2000' });
-    const created = await call('POST', '/api/v1/functions', { label: 'dep-fn', template: 'typescript', runtime: 'node', handler: 'export default (d) => d;' });
+    const created = await call<FunctionView>('POST', '/api/v1/functions', { label: 'dep-fn', template: 'typescript', runtime: 'node', handler: 'export default (d) => d;' });
     expect(created.status).toBe(201);
     fnId = created.body.id;
   }, 180_000);

@@ -1,5 +1,6 @@
 import { Client } from 'pg';
 import { AMQP_URL, createTestDatabase, REDIS_URL, TcpProxy } from '@platform/testing';
+import type { FunctionView } from '@platform/contracts';
 import { api, RunningPlatform, startPlatform } from './support/platform';
 
 /** Figures worth quoting, printed as they are (not as a jest console block). */
@@ -20,7 +21,8 @@ describe('faults under load', () => {
   let db: { name: string; url: string; drop: () => Promise<void> };
   const proxies: Record<string, TcpProxy & { url: string }> = {};
   let fnId: string;
-  const call = (method: string, url: string, body?: unknown) => api(p.gatewayUrl, method, url, body, { authorization: `Bearer ${p.adminKey}` });
+  const call = <T = Record<string, unknown>>(method: string, url: string, body?: unknown) =>
+    api<T>(p.gatewayUrl, method, url, body, { authorization: `Bearer ${p.adminKey}` });
 
   beforeAll(async () => {
     db = await createTestDatabase('hks_faults');
@@ -28,7 +30,7 @@ describe('faults under load', () => {
     proxies.RabbitMQ = await TcpProxy.forUrl(AMQP_URL).start();
     proxies.Redis = await TcpProxy.forUrl(REDIS_URL).start();
     p = await startPlatform({ DATABASE_URL: proxies.Postgres.url, AMQP_URL: proxies.RabbitMQ.url, REDIS_URL: proxies.Redis.url, RPC_TIMEOUT_MS: '5000' });
-    const created = await call('POST', '/api/v1/functions', { label: 'faults-fn', template: 'typescript', runtime: 'node', handler: 'export default (d) => d;' });
+    const created = await call<FunctionView>('POST', '/api/v1/functions', { label: 'faults-fn', template: 'typescript', runtime: 'node', handler: 'export default (d) => d;' });
     expect(created.status).toBe(201);
     fnId = created.body.id;
     expect((await call('POST', `/api/v1/functions/build/${fnId}`)).status).toBe(202);

@@ -1,8 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import * as path from 'path';
-
-const { rememberAdminKey } = require('../tools/platform.js');
+import { rememberAdminKey } from '../tools/platform';
 
 /** What scripts/start does with the admin key of a first start: put it where `hks` finds it, like `faas-cli login`. */
 describe('scripts/start saving the new admin key for hks', () => {

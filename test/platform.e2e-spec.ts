@@ -1,3 +1,4 @@
+import type { BuildView, EventPage, FunctionView, PlatformEvent } from '@platform/contracts';
 import { api, RunningPlatform, startPlatform } from './support/platform';
 
 /**
@@ -6,13 +7,13 @@ import { api, RunningPlatform, startPlatform } from './support/platform';
  */
 describe('the platform end to end', () => {
   let p: RunningPlatform;
-  const call = <T = any>(method: string, url: string, body?: unknown, headers?: Record<string, string>) =>
+  const call = <T = Record<string, unknown>>(method: string, url: string, body?: unknown, headers?: Record<string, string>) =>
     api<T>(p.gatewayUrl, method, url, body, { authorization: `Bearer ${p.adminKey}`, ...headers });
 
   async function waitForStatus(id: string, wanted: string[], timeoutMs = 120_000) {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const r = await call('GET', `/api/v1/functions/${id}`);
+      const r = await call<FunctionView>('GET', `/api/v1/functions/${id}`);
       if (wanted.includes(r.body?.status)) return r.body;
       if (Date.now() > deadline) throw new Error(`function ${id} still ${r.body?.status} (wanted ${wanted.join('/')})`);
       await new Promise((res) => setTimeout(res, 200));
@@ -22,7 +23,7 @@ describe('the platform end to end', () => {
   async function eventsOf(functionId: string, query = '', atLeast = 1, timeoutMs = 15_000) {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const r = await call('GET', `/api/v3/events?functionId=${functionId}${query}`);
+      const r = await call<EventPage>('GET', `/api/v3/events?functionId=${functionId}${query}`);
       if (r.status === 200 && r.body.items.length >= atLeast) return r.body;
       if (Date.now() > deadline) throw new Error(`only ${r.body?.items?.length} events for ${functionId}${query}: ${r.text}`);
       await new Promise((res) => setTimeout(res, 200));
@@ -30,7 +31,7 @@ describe('the platform end to end', () => {
   }
 
   async function createBuildDeploy(body: Record<string, unknown>) {
-    const created = await call('POST', '/api/v1/functions', body);
+    const created = await call<FunctionView>('POST', '/api/v1/functions', body);
     expect(created.status).toBe(201);
     const id = created.body.id;
     expect((await call('POST', `/api/v1/functions/build/${id}`)).status).toBe(202);
@@ -39,7 +40,7 @@ describe('the platform end to end', () => {
     const deployed = await call('POST', `/api/v1/functions/deploy/${id}`);
     expect([200, 202]).toContain(deployed.status);
     await waitForStatus(id, ['READY']);
-    return id as string;
+    return id;
   }
 
   beforeAll(async () => {
@@ -57,7 +58,7 @@ describe('the platform end to end', () => {
   });
 
   it('creates, builds, deploys and invokes the TypeScript template, and records the invocation as events', async () => {
-    const created = await call('POST', '/api/v1/functions', {
+    const created = await call<FunctionView>('POST', '/api/v1/functions', {
       label: 'my-function',
       description: 'A sample function',
       template: 'typescript',
@@ -75,7 +76,7 @@ describe('the platform end to end', () => {
     expect((await call('POST', `/api/v1/functions/build/${id}`)).status).toBe(202);
     const built = await waitForStatus(id, ['BUILT', 'FAILED']);
     expect(built.status).toBe('BUILT');
-    expect(built.build.bundleDigest).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(built.build?.bundleDigest).toMatch(/^sha256:[0-9a-f]{64}$/);
 
     const deployed = await call('POST', `/api/v1/functions/deploy/${id}`);
     expect([200, 202]).toContain(deployed.status);
@@ -92,14 +93,15 @@ describe('the platform end to end', () => {
     expect(got.body).toEqual({ a: '1' });
 
     const page = await eventsOf(id, `&invocationId=${invocationId}`, 2);
-    const statuses = page.items.map((e: any) => e.status).sort();
+    const statuses = page.items.map((e) => e.status).sort();
     expect(statuses).toEqual(['PENDING', 'SUCCESS']);
-    const result = page.items.find((e: any) => e.status === 'SUCCESS');
+    // Both are there (the statuses above).
+    const result = page.items.find((e) => e.status === 'SUCCESS')!;
     expect(result).toMatchObject({ type: 'FUNCTION_INVOCATION', functionId: id, invocationId, response: { name: 'Alice', n: 1 } });
     expect(typeof result.processingTimeMs).toBe('number');
     expect(typeof result.timestamp).toBe('string');
     expect(result.source).toBeTruthy();
-    const pending = page.items.find((e: any) => e.status === 'PENDING');
+    const pending = page.items.find((e) => e.status === 'PENDING')!;
     expect(pending.payload).toEqual({ name: 'Alice', n: 1 });
     expect(result.payload).toEqual({ name: 'Alice', n: 1 });
 
@@ -164,7 +166,7 @@ describe('the platform end to end', () => {
   });
 
   it('fails a build that does not compile, keeping the log and a clear reason', async () => {
-    const created = await call('POST', '/api/v1/functions', {
+    const created = await call<FunctionView>('POST', '/api/v1/functions', {
       label: 'broken-ts',
       template: 'typescript',
       runtime: 'node',
@@ -175,9 +177,9 @@ describe('the platform end to end', () => {
     const failed = await waitForStatus(id, ['FAILED', 'BUILT']);
     expect(failed.status).toBe('FAILED');
     expect(failed.statusReason).toContain('TS2322');
-    const builds = await call('GET', `/api/v1/functions/${id}/builds`);
+    const builds = await call<BuildView[]>('GET', `/api/v1/functions/${id}/builds`);
     expect(builds.status).toBe(200);
-    const log = await call('GET', `/api/v1/functions/${id}/builds/${builds.body[0].id}`);
+    const log = await call<BuildView>('GET', `/api/v1/functions/${id}/builds/${builds.body[0].id}`);
     expect(log.body.log).toContain("Type 'string' is not assignable to type 'number'");
     const deploy = await call('POST', `/api/v1/functions/deploy/${id}`);
     expect(deploy.status).toBe(409);
@@ -207,7 +209,7 @@ describe('the platform end to end', () => {
     expect((await call('POST', `/api/v1/functions/invoke/${unknown}`, { data: 1 })).status).toBe(404);
     expect((await call('GET', `/api/v3/events/${unknown}`)).status).toBe(404);
 
-    const notDeployed = await call('POST', '/api/v1/functions', { label: 'not-deployed', runtime: 'node', handler: 'module.exports.handle = () => 1' });
+    const notDeployed = await call<FunctionView>('POST', '/api/v1/functions', { label: 'not-deployed', runtime: 'node', handler: 'module.exports.handle = () => 1' });
     const inv = await call('POST', `/api/v1/functions/invoke/${notDeployed.body.id}`, { data: 1 });
     expect(inv.status).toBe(409);
     expect(inv.body.message).toMatch(/deploy/i);
@@ -223,12 +225,12 @@ describe('the platform end to end', () => {
 
   it('stores events posted through the API and filters them by type, status, time and page', async () => {
     const before = new Date(Date.now() - 1000).toISOString();
-    const posted = await call('POST', '/api/v3/events', { type: 'ORDER_PLACED', source: 'shop', payload: { orderId: 42 } });
+    const posted = await call<PlatformEvent>('POST', '/api/v3/events', { type: 'ORDER_PLACED', source: 'shop', payload: { orderId: 42 } });
     expect(posted.status).toBe(201);
     expect(posted.body).toMatchObject({ type: 'ORDER_PLACED', source: 'shop', payload: { orderId: 42 }, status: 'SUCCESS' });
-    const byType = await call('GET', `/api/v3/events?type=ORDER_PLACED&from=${before}`);
-    expect(byType.body.items.map((e: any) => e.id)).toContain(posted.body.id);
-    const paged = await call('GET', '/api/v3/events?type=FUNCTION_INVOCATION&limit=2&page=1');
+    const byType = await call<EventPage>('GET', `/api/v3/events?type=ORDER_PLACED&from=${before}`);
+    expect(byType.body.items.map((e) => e.id)).toContain(posted.body.id);
+    const paged = await call<EventPage>('GET', '/api/v3/events?type=FUNCTION_INVOCATION&limit=2&page=1');
     expect(paged.body.items.length).toBeLessThanOrEqual(2);
     expect(paged.body.total).toBeGreaterThanOrEqual(paged.body.items.length);
     const future = await call('GET', `/api/v3/events?from=${new Date(Date.now() + 3600_000).toISOString()}`);

@@ -1,10 +1,11 @@
+import type { EventPage, FunctionView, PlatformCloudEvent } from '@platform/contracts';
 import { api, RunningPlatform, startPlatform } from './support/platform';
 import { CloudEvent } from 'cloudevents';
 
 /** Functions run by something other than the invoke API: HTTP routes, user events and schedules. */
 describe('triggers end to end', () => {
   let p: RunningPlatform;
-  const call = <T = any>(method: string, url: string, body?: unknown, headers?: Record<string, string>) =>
+  const call = <T = Record<string, unknown>>(method: string, url: string, body?: unknown, headers?: Record<string, string>) =>
     api<T>(p.gatewayUrl, method, url, body, { authorization: `Bearer ${p.adminKey}`, ...headers });
 
   async function until<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 30_000): Promise<T> {
@@ -18,7 +19,7 @@ describe('triggers end to end', () => {
   }
 
   async function deploy(body: Record<string, unknown>): Promise<string> {
-    const created = await call('POST', '/api/v1/functions', body);
+    const created = await call<FunctionView>('POST', '/api/v1/functions', body);
     expect(created.status).toBe(201);
     const id = created.body.id;
     await call('POST', `/api/v1/functions/build/${id}`);
@@ -77,14 +78,14 @@ describe('triggers end to end', () => {
     expect(custom.body).toMatchObject({ type: 'com.shop.order.placed', source: 'https://shop.example', functionId: id });
     for (const orderId of [7, 8]) {
       const result = await until(async () => {
-        const page = await call('GET', `/api/v3/events?functionId=${id}&status=SUCCESS`);
-        return page.body.items.find((e: any) => e.response?.shipped === orderId);
+        const page = await call<EventPage>('GET', `/api/v3/events?functionId=${id}&status=SUCCESS`);
+        return page.body.items.find((e) => (e.response as { shipped?: number } | null)?.shipped === orderId);
       }, `the invocation triggered by order ${orderId}`);
       expect(result.type).toBe('FUNCTION_INVOCATION');
-      expect(result.metadata.trigger).toBe('event');
+      expect(result.metadata?.trigger).toBe('event');
     }
-    const byType = await call('GET', '/api/v3/events?type=com.shop.order.placed');
-    expect(byType.body.items.map((e: any) => e.id)).toEqual([custom.body.id]);
+    const byType = await call<EventPage>('GET', '/api/v3/events?type=com.shop.order.placed');
+    expect(byType.body.items.map((e) => e.id)).toEqual([custom.body.id]);
     const refused = await call('POST', '/api/v3/events', { type: 'FUNCTION_INVOCATION' });
     expect(refused.status).toBe(400);
     expect(refused.body.message).toMatch(/^type FUNCTION_INVOCATION is one of the platform's own event types/);
@@ -98,8 +99,8 @@ describe('triggers end to end', () => {
       config: { triggers: [{ type: 'schedule', cron: '* * * * * *', timezone: 'UTC' }] },
     });
     const result = await until(async () => {
-      const page = await call('GET', `/api/v3/events?functionId=${id}&status=SUCCESS`);
-      return page.body.items.find((e: any) => e.metadata?.trigger === 'schedule');
+      const page = await call<EventPage>('GET', `/api/v3/events?functionId=${id}&status=SUCCESS`);
+      return page.body.items.find((e) => e.metadata?.trigger === 'schedule');
     }, 'a scheduled invocation');
     expect(result.response).toEqual({ tick: true });
     // Undeploying removes the schedule.
@@ -114,7 +115,7 @@ describe('triggers end to end', () => {
     expect(res.headers.get('content-type')).toContain('text/event-stream');
     const reader = res.body!.getReader();
     // Invoke while listening; the PENDING and SUCCESS events arrive on the stream, as CloudEvents.
-    const seen: any[] = [];
+    const seen: PlatformCloudEvent[] = [];
     const types: string[] = [];
     const reading = (async () => {
       let buffer = '';
@@ -129,7 +130,7 @@ describe('triggers end to end', () => {
           const data = block.split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trim()).join('');
           const type = block.split('\n').find((l) => l.startsWith('event:'));
           if (type) types.push(type.slice(6).trim());
-          if (data) seen.push(JSON.parse(data));
+          if (data) seen.push(JSON.parse(data) as PlatformCloudEvent);
         }
       }
     })();

@@ -28,4 +28,8 @@ function reachable(host, port) {
     console.error(`[setup] not reachable: ${down.join('; ')}`);
     process.exit(1);
   }
-})();
+})().catch((err) => {
+  // A malformed URL in one of the settings, most likely.
+  console.error(`[setup] could not check the services: ${err.message}`);
+  process.exit(1);
+});

@@ -103,9 +103,12 @@ function rememberAdminKey(key, gatewayUrl, say, env = process.env) {
  * @param {string} [o.logDir] where each service's output goes
  * @param {(line: string) => void} [o.log]
  * @param {(name: string, reason: string) => void} [o.onGiveUp] called when a service keeps crashing and is left down
+ * @param {number} [o.readyTimeoutMs] how long each service may take to answer /readyz (default 60 s)
+ * @param {boolean} [o.supervise] restart a service that dies after the start (default true)
  */
 async function startPlatform(o = {}) {
   const log = o.log || (() => {});
+  /** @type {Record<string, number>} */
   const ports = {};
   for (const app of APPS) ports[app.name] = o.randomPorts ? await freePort() : Number(process.env[app.portEnv] || app.port);
   const shared = {
@@ -317,8 +320,14 @@ if (require.main === module) {
         say('stopped');
         process.exit(process.exitCode || 0);
       };
-      process.on('SIGINT', shutdown);
-      process.on('SIGTERM', shutdown);
+      const onSignal = () => {
+        shutdown().catch((err) => {
+          console.error(`[hks] stopping failed: ${err.message}`);
+          process.exit(1);
+        });
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
     },
     (err) => {
       console.error(`[hks] the platform did not start: ${err.message}`);

@@ -60,4 +60,7 @@ Promise.all(Array.from({ length: connections }, loop)).then(() => {
     JSON.stringify({ requests, errors, statuses, seconds: elapsed, rps: requests / elapsed, latencyUs: { p50: pick(0.5), p99: pick(0.99) } }) + '\n',
   );
   agent.destroy();
+}, (err) => {
+  process.stderr.write(`load generator failed: ${err.stack || err.message}\n`);
+  process.exit(1);
 });

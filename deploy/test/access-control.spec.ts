@@ -2,7 +2,7 @@ import { connectionAllowed, Endpoint, external, pod } from './support/network-po
 import {
   devInfraObjects,
   FUNCTIONS_NAMESPACE,
-  K8sObject,
+  isKind,
   mustFind,
   PLATFORM_APPS,
   PLATFORM_NAMESPACE,
@@ -42,7 +42,7 @@ describe('RBAC', () => {
     ]);
     const verbs: string[] = role.rules[0].verbs;
     expect(verbs).toHaveLength(7);
-    for (const rule of role.rules as K8sObject[]) {
+    for (const rule of role.rules) {
       expect(rule.resourceNames).toBeUndefined();
       expect(rule.nonResourceURLs).toBeUndefined();
       expect([...rule.apiGroups, ...rule.resources, ...rule.verbs]).not.toContain('*');
@@ -51,7 +51,7 @@ describe('RBAC', () => {
 });
 
 describe('network policies', () => {
-  const policies = everything.map(({ object }) => object).filter((o) => o.kind === 'NetworkPolicy');
+  const policies = everything.map(({ object }) => object).filter((o) => isKind(o, 'NetworkPolicy'));
   const appPod = (name: string) => pod(PLATFORM_NAMESPACE, mustFind(platform, 'Deployment', name, PLATFORM_NAMESPACE).spec.template.metadata.labels);
   const infraPod = (name: string) => pod(PLATFORM_NAMESPACE, { 'app.kubernetes.io/name': name, 'app.kubernetes.io/part-of': 'hks-dev-infra' });
   const elsewhere = pod('default', { app: 'curious' });

@@ -4,23 +4,48 @@ import { composeSchemaErrors } from './support/compose-schema';
 import { PLATFORM_APPS, readYamlDocuments, REPO_ROOT } from './support/manifests';
 import { appSettingsSchema, documentedUnsetSettings, loadAppSettings, settingsWithoutDefault } from './support/settings';
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
+/** The fields of a Compose service these checks read (the schema check above covers the rest). */
+interface ComposeService {
+  image: string;
+  build: { context: string; dockerfile: string };
+  command: string[];
+  restart: string;
+  hostname: string;
+  healthcheck?: { test: string[] };
+  depends_on?: string[] | Record<string, { condition: string }>;
+  environment?: string[] | Record<string, string | number | boolean>;
+  volumes?: (string | { source: string; target: string })[];
+  ports?: string[];
+  privileged?: boolean;
+  cap_drop?: string[];
+  cap_add?: string[];
+  user?: string;
+  security_opt: string[];
+  pid?: string;
+  network_mode?: string;
+}
+
+interface ComposeFile {
+  services: Record<string, ComposeService>;
+  volumes?: Record<string, unknown>;
+}
+
 // Compose follows YAML 1.1 merge keys (<<: *anchor), so parse with them.
-const [compose] = readYamlDocuments(path.join(REPO_ROOT, 'docker-compose.yml'), { merge: true }) as any[];
-const services: Record<string, any> = compose.services;
+const [compose] = readYamlDocuments(path.join(REPO_ROOT, 'docker-compose.yml'), { merge: true }) as ComposeFile[];
+const services = compose.services;
 const INFRA = ['postgres', 'rabbitmq', 'redis', 'registry'];
 const ONE_SHOT = ['registry-seed'];
 const APP_NAMES = PLATFORM_APPS.map((a) => a.name);
 
-function environment(service: any): Record<string, string> {
+function environment(service: ComposeService): Record<string, string> {
   const env = service.environment ?? {};
-  if (Array.isArray(env)) return Object.fromEntries(env.map((line: string) => [line.split('=')[0], line.split('=').slice(1).join('=')]));
+  if (Array.isArray(env)) return Object.fromEntries(env.map((line) => [line.split('=')[0], line.split('=').slice(1).join('=')]));
   return Object.fromEntries(Object.entries(env).map(([k, v]) => [k, String(v)]));
 }
 
 /** "name:/path" volume entries as {source, target}. */
-function mounts(service: any): { source: string; target: string }[] {
-  return (service.volumes ?? []).map((v: any) => {
+function mounts(service: ComposeService): { source: string; target: string }[] {
+  return (service.volumes ?? []).map((v) => {
     if (typeof v === 'string') {
       const [source, target] = v.split(':');
       return { source, target };
@@ -29,9 +54,9 @@ function mounts(service: any): { source: string; target: string }[] {
   });
 }
 
-const dependsOn = (service: any): Record<string, { condition: string }> =>
+const dependsOn = (service: ComposeService): Record<string, { condition: string }> =>
   Array.isArray(service.depends_on)
-    ? Object.fromEntries(service.depends_on.map((d: string) => [d, { condition: 'service_started' }]))
+    ? Object.fromEntries(service.depends_on.map((d) => [d, { condition: 'service_started' }]))
     : (service.depends_on ?? {});
 
 describe('docker-compose.yml', () => {
@@ -69,7 +94,7 @@ describe('docker-compose.yml', () => {
       expect([name, Array.isArray(services[name].healthcheck?.test)]).toEqual([name, true]);
     }
     for (const app of PLATFORM_APPS) {
-      expect(services[app.name].healthcheck.test.join(' ')).toContain(`http://127.0.0.1:${app.port}/readyz`);
+      expect(services[app.name].healthcheck?.test.join(' ')).toContain(`http://127.0.0.1:${app.port}/readyz`);
     }
   });
 

@@ -7,6 +7,7 @@ import {
   devInfraObjects,
   FUNCTIONS_NAMESPACE,
   K8sObject,
+  Kinds,
   kustomizationDirs,
   LoadedObject,
   mustFind,
@@ -14,6 +15,7 @@ import {
   platformObjects,
   readKustomization,
   readYamlDocuments,
+  templateContainers,
 } from './support/manifests';
 
 const platform = platformObjects();
@@ -21,17 +23,21 @@ const devInfra = devInfraObjects();
 const everything = [...platform, ...devInfra];
 const label = (o: LoadedObject) => `${o.file}: ${o.object.kind} ${o.object.metadata?.name}`;
 
+const isMap = (v: unknown): v is Record<string, unknown> => !!v && typeof v === 'object' && !Array.isArray(v);
+const isNamed = (v: unknown): v is { name: unknown } => isMap(v) && 'name' in v;
+
 /** Strategic-merge as kustomize applies it to these patches: maps merge, named list items merge by name. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-function strategicMerge(base: any, patch: any): any {
-  if (Array.isArray(base) && Array.isArray(patch) && patch.every((p) => p && typeof p === 'object' && 'name' in p)) {
-    const out = base.map((b) => {
-      const p = patch.find((x) => x.name === b.name);
+function strategicMerge(base: unknown, patch: unknown): unknown {
+  if (Array.isArray(base) && Array.isArray(patch) && patch.every(isNamed)) {
+    const items: unknown[] = base;
+    const nameOf = (b: unknown) => (isMap(b) ? b.name : undefined);
+    const out = items.map((b) => {
+      const p = patch.find((x) => x.name === nameOf(b));
       return p ? strategicMerge(b, p) : b;
     });
-    return [...out, ...patch.filter((p) => !base.some((b) => b.name === p.name))];
+    return [...out, ...patch.filter((p) => !items.some((b) => nameOf(b) === p.name))];
   }
-  if (base && patch && typeof base === 'object' && typeof patch === 'object' && !Array.isArray(base) && !Array.isArray(patch)) {
+  if (isMap(base) && isMap(patch)) {
     const out = { ...base };
     for (const [k, v] of Object.entries(patch)) out[k] = k in base ? strategicMerge(base[k], v) : v;
     return out;
@@ -76,7 +82,7 @@ describe('Kubernetes manifests', () => {
   });
 
   it('pins every container image to a tag, never latest', () => {
-    const images = everything.flatMap(({ object }) => (object.spec?.template?.spec?.containers ?? []).map((c: { image: string }) => c.image));
+    const images = everything.flatMap(({ object }) => templateContainers(object).map((c) => c.image));
     expect(images.length).toBeGreaterThan(0);
     for (const image of images) expect(image).toMatch(/^[a-z0-9./-]+:[A-Za-z0-9._-]+$/);
     expect(images).not.toContainEqual(expect.stringMatching(/:latest$/));
@@ -127,7 +133,7 @@ describe('the local-sandbox component', () => {
   it('leaves an invoker that is still valid, non-root and without capabilities', () => {
     const base = mustFind(platform, 'Deployment', 'invoker', PLATFORM_NAMESPACE);
     const patch = patches.find((p) => p.kind === 'Deployment' && p.metadata.name === 'invoker');
-    const merged = strategicMerge(base, patch) as K8sObject;
+    const merged = strategicMerge(base, patch) as Kinds['Deployment'];
     expect(() => validateAgainstSchema(merged)).not.toThrow();
     expect(unknownFields(merged)).toEqual([]);
     const podSecurity = merged.spec.template.spec.securityContext;

@@ -1,7 +1,8 @@
 import { containerEnv, secretValues } from './support/pod-env';
 import {
   devInfraObjects,
-  K8sObject,
+  isKind,
+  Kinds,
   mustFind,
   PLATFORM_APPS,
   PLATFORM_NAMESPACE,
@@ -14,13 +15,18 @@ import { appSettingsSchema, documentedUnsetSettings, loadAppSettings, settingsWi
 const objects = platformObjects();
 const ns = PLATFORM_NAMESPACE;
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
-const podSpec = (app: string): any => mustFind(objects, 'Deployment', app, ns).spec.template.spec;
-const mainContainer = (app: string): any => podSpec(app).containers.find((c: { name: string }) => c.name === app);
+type Container = Kinds['Deployment']['spec']['template']['spec']['containers'][number];
+
+const podSpec = (app: string) => mustFind(objects, 'Deployment', app, ns).spec.template.spec;
+function mainContainer(app: string): Container {
+  const container = podSpec(app).containers.find((c) => c.name === app);
+  if (!container) throw new Error(`the ${app} Deployment has no container named ${app}`);
+  return container;
+}
 const envOf = (app: string) => containerEnv(objects, ns, mainContainer(app));
 
 /** The containerPort a probe or Service targetPort names (by number or by port name). */
-function resolvePort(container: any, port: number | string): number | undefined {
+function resolvePort(container: Container, port: number | string): number | undefined {
   const ports: { name?: string; containerPort: number }[] = container.ports ?? [];
   return typeof port === 'number' ? ports.find((p) => p.containerPort === port)?.containerPort : ports.find((p) => p.name === port)?.containerPort;
 }
@@ -143,14 +149,17 @@ describe.each(PLATFORM_APPS.map((a) => [a.name, a] as const))('the %s app', (nam
 
   it('keeps a replica up through voluntary disruptions when it runs more than one', () => {
     const hpa = mustFind(objects, 'HorizontalPodAutoscaler', name, ns);
-    const pdb = objects.find(({ object }) => object.kind === 'PodDisruptionBudget' && selectorMatches(object.spec.selector, deployment().spec.template.metadata.labels));
+    const pdb = objects
+      .map(({ object }) => object)
+      .filter((object) => isKind(object, 'PodDisruptionBudget'))
+      .find((object) => selectorMatches(object.spec.selector, deployment().spec.template.metadata.labels));
     if (hpa.spec.minReplicas < 2) {
       // A budget on a single replica would block node drains outright.
       expect(pdb).toBeUndefined();
       return;
     }
-    expect(pdb?.object.spec.minAvailable).toBeGreaterThanOrEqual(1);
-    expect(pdb?.object.spec.minAvailable).toBeLessThan(hpa.spec.minReplicas);
+    expect(pdb?.spec.minAvailable).toBeGreaterThanOrEqual(1);
+    expect(pdb?.spec.minAvailable).toBeLessThan(hpa.spec.minReplicas);
   });
 
   it('mounts a Kubernetes API token only if it is the deployer', () => {
@@ -217,10 +226,10 @@ describe('cluster-mode configuration', () => {
 
   it('shares one ReadWriteMany artifact volume between builder replicas, below HKS_DATA_DIR/artifacts', () => {
     const builder = mainContainer('builder');
-    const volume = podSpec('builder').volumes.find((v: K8sObject) => v.persistentVolumeClaim);
-    const mount = builder.volumeMounts.find((m: { name: string }) => m.name === volume.name);
-    expect(mount.mountPath).toBe(`${config.HKS_DATA_DIR}/artifacts`);
-    const claim = mustFind(objects, 'PersistentVolumeClaim', volume.persistentVolumeClaim.claimName, ns);
+    const volume = podSpec('builder').volumes.find((v) => v.persistentVolumeClaim);
+    const mount = builder.volumeMounts.find((m) => m.name === volume?.name);
+    expect(mount?.mountPath).toBe(`${config.HKS_DATA_DIR}/artifacts`);
+    const claim = mustFind(objects, 'PersistentVolumeClaim', volume?.persistentVolumeClaim.claimName ?? '', ns);
     expect(claim.spec.accessModes).toEqual(['ReadWriteMany']);
   });
 });

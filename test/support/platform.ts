@@ -1,9 +1,7 @@
 import { mkdirSync, writeFileSync } from 'fs';
 import * as path from 'path';
 import { ConformanceProxy, createTestDatabase, groupedMismatches, isolatedEnv, OpenApiDocument } from '@platform/testing';
-
-// eslint-disable-next-line @typescript-eslint/no-var-requires
-const { startPlatform: start } = require('../../tools/platform.js');
+import { startPlatform as start } from '../../tools/platform';
 
 export interface RunningPlatform {
   /** The gateway, through the proxy that checks every answer against the served OpenAPI document. */
@@ -85,6 +83,12 @@ export async function startPlatform(extraEnv: Record<string, string> = {}): Prom
     await db.drop().catch(() => undefined);
     throw err;
   }
+  const { adminKey } = platform;
+  if (!adminKey) {
+    await platform.stop();
+    await db.drop().catch(() => undefined);
+    throw new Error(`the first start wrote no admin key (${platform.adminKeyFile})`);
+  }
   return {
     gatewayUrl: conformance.url,
     invokerUrl: platform.invokerUrl,
@@ -96,7 +100,7 @@ export async function startPlatform(extraEnv: Record<string, string> = {}): Prom
     kill: platform.kill,
     waitReady: platform.waitReady,
     exits: platform.exits,
-    adminKey: platform.adminKey,
+    adminKey,
     stop: async () => {
       await conformance.close();
       await platform.stop();
@@ -114,8 +118,8 @@ export interface HttpAnswer<T = unknown> {
   text: string;
 }
 
-/** fetch with JSON in and out, never throwing on a status. */
-export async function api<T = any>(base: string, method: string, url: string, body?: unknown, headers: Record<string, string> = {}): Promise<HttpAnswer<T>> {
+/** fetch with JSON in and out, never throwing on a status. `T`: the body as a contracts type (default: an object whose fields a test reads). */
+export async function api<T = Record<string, unknown>>(base: string, method: string, url: string, body?: unknown, headers: Record<string, string> = {}): Promise<HttpAnswer<T>> {
   const res = await fetch(base + url, {
     method,
     headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },

@@ -99,7 +99,7 @@ export async function hks(argv: string[], o: Partial<CliIO> & { gateway?: string
     env: { HKS_CONFIG: '/nonexistent/hks-config.yaml' },
     cwd: process.cwd(),
     interactive: false,
-    confirm: async () => false,
+    confirm: () => Promise.resolve(false),
     pollIntervalMs: 5,
     ...io,
   });

@@ -63,7 +63,9 @@ export class DeployerHarness {
     await this.client.get(EventSubscriber).subscribe({
       queue: 'test.deployment-events',
       bindings: ['deployment.*.*'],
-      handler: async (events) => void this.events.push(...events),
+      handler: (events) => {
+        this.events.push(...events);
+      },
     });
 
     await this.startDeployer();

@@ -20,9 +20,8 @@ import {
 } from '@platform/contracts';
 import { redisConnectionOptions, SettingsModule } from '@platform/config';
 import { EventPublisher, EventSubscriber, MessagingModule, RpcClient, RpcClientsModule } from '@platform/messaging';
-import { createTestDatabase, isolatedEnv, waitFor } from '@platform/testing';
+import { createTestDatabase, isolatedEnv, removeNamespace, waitFor } from '@platform/testing';
 import { BuildsService } from './builds/builds.service';
-import { removeNamespace } from './testing/broker-cleanup';
 import { startRegistry } from './testing/start-registry';
 
 describe('function registry over real Postgres, RabbitMQ and Redis', () => {
@@ -57,7 +56,9 @@ describe('function registry over real Postgres, RabbitMQ and Redis', () => {
       queue: 'capture',
       broadcast: true,
       bindings: ['function.*.*', 'build.queued.*'],
-      handler: async (events) => void seen.push(...events),
+      handler: (events) => {
+        seen.push(...events);
+      },
     });
     queue = new Queue<BuildJobData>(buildQueueName(), { connection: redisConnectionOptions(iso.env.REDIS_URL), prefix: bullPrefix(iso.env.HKS_NAMESPACE) });
     pg = new Client({ connectionString: db.url });
@@ -72,8 +73,8 @@ describe('function registry over real Postgres, RabbitMQ and Redis', () => {
     await registry?.close();
     await db?.drop();
     if (iso) {
-      await removeNamespace(iso.env.AMQP_URL, iso.env.HKS_NAMESPACE, ['function-registry']);
-      await removeNamespace(iso.env.AMQP_URL, `${iso.env.HKS_NAMESPACE}off`, ['function-registry']);
+      await removeNamespace(iso.env.AMQP_URL, iso.env.HKS_NAMESPACE, ['function-registry'], ['function-registry.builds']);
+      await removeNamespace(iso.env.AMQP_URL, `${iso.env.HKS_NAMESPACE}off`, ['function-registry'], ['function-registry.builds']);
     }
     iso?.cleanup();
   });

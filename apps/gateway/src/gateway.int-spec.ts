@@ -6,14 +6,12 @@ import * as http from 'http';
 import * as path from 'path';
 import request from 'supertest';
 import { CloudEvent } from 'cloudevents';
-import { DataSource } from 'typeorm';
+import { Client } from 'pg';
 import { DeploymentPatterns, fromCloudEvent, FUNCTIONS_PATH, FunctionView, labelProblem, newEvent, PlatformCloudEvent, PlatformEvent, RESERVED_LABELS } from '@platform/contracts';
 import { CommonSettingsValues, SETTINGS, SettingsModule } from '@platform/config';
 import { EventPublisher, MessagingModule, RpcErrorFilter, rpcServerOptions } from '@platform/messaging';
-import { createTestDatabase, httpRoutes, isolatedEnv, waitFor } from '@platform/testing';
-// The gateway's integration tests talk to the real registry over real RPC.
-import { removeNamespace } from '../../function-registry/src/testing/broker-cleanup';
-import { startRegistry } from '../../function-registry/src/testing/start-registry';
+// The gateway's integration tests talk to the real registry (built: `npm run build` first) over real RPC.
+import { createTestDatabase, httpRoutes, isolatedEnv, removeNamespace, ServiceProcess, waitFor } from '@platform/testing';
 import { INVOKE_PREFIX } from './proxy/invocation-proxy';
 import { startGateway } from './testing/start-gateway';
 
@@ -30,7 +28,7 @@ class DeployerStandIn {
 describe('gateway HTTP API against the real registry', () => {
   let db: Awaited<ReturnType<typeof createTestDatabase>>;
   let iso: ReturnType<typeof isolatedEnv>;
-  let registry: INestApplication;
+  let registry: ServiceProcess;
   let deployer: INestApplication;
   let gateway: { app: INestApplication; url: string };
   let secured: { app: INestApplication; url: string };
@@ -39,7 +37,7 @@ describe('gateway HTTP API against the real registry', () => {
   beforeAll(async () => {
     db = await createTestDatabase();
     iso = isolatedEnv({ DATABASE_URL: db.url, RPC_TIMEOUT_MS: '3000' });
-    registry = await startRegistry(iso.env);
+    registry = await ServiceProcess.start('function-registry', 'REGISTRY_PORT', iso.env);
     adminKey = readFileSync(path.join(iso.env.HKS_DATA_DIR, 'admin-key'), 'utf8').trim();
 
     @Module({ imports: [SettingsModule.forRoot({}, iso.env), MessagingModule.forRoot('deployer-stand-in')], controllers: [DeployerStandIn] })
@@ -58,9 +56,9 @@ describe('gateway HTTP API against the real registry', () => {
     await secured?.app.close();
     await gateway?.app.close();
     await deployer?.close();
-    await registry?.close();
+    await registry?.stop();
     await db?.drop();
-    if (iso) await removeNamespace(iso.env.AMQP_URL, iso.env.HKS_NAMESPACE, ['function-registry', 'deployer', 'builder', 'event-store']);
+    if (iso) await removeNamespace(iso.env.AMQP_URL, iso.env.HKS_NAMESPACE, ['function-registry', 'deployer', 'builder', 'event-store'], ['function-registry.builds']);
     iso?.cleanup();
   });
 
@@ -209,7 +207,13 @@ describe('gateway HTTP API against the real registry', () => {
     it('still serves a function whose label was made under the old rule, and takes it back unchanged', async () => {
       const fn = (await api().post('/api/v1/functions').send({ ...hello, label: 'old-rule-fn' }).expect(201)).body as FunctionView;
       // A label from before labels had to start with a letter, as it sits in the table.
-      await registry.get(DataSource).query(`UPDATE registry.functions SET label = '7-old-fn' WHERE id = $1`, [fn.id]);
+      const pg = new Client({ connectionString: db.url });
+      await pg.connect();
+      try {
+        await pg.query(`UPDATE registry.functions SET label = '7-old-fn' WHERE id = $1`, [fn.id]);
+      } finally {
+        await pg.end();
+      }
       expect((await api().get('/api/v1/functions/7-old-fn').expect(200)).body.id).toBe(fn.id);
       const res = await api().put('/api/v1/functions/7-old-fn').send({ label: '7-old-fn', description: 'kept' }).expect(200);
       expect(res.body).toMatchObject({ id: fn.id, label: '7-old-fn', description: 'kept' });

@@ -6,10 +6,8 @@ import { readFileSync, writeFileSync } from 'fs';
 import * as path from 'path';
 import request from 'supertest';
 import { promisify } from 'util';
-import { createTestDatabase, isolatedEnv } from '@platform/testing';
-// The document is checked against the real registry's answers.
-import { removeNamespace } from '../../function-registry/src/testing/broker-cleanup';
-import { startRegistry } from '../../function-registry/src/testing/start-registry';
+// The document is checked against the real registry's answers (built: `npm run build` first).
+import { createTestDatabase, isolatedEnv, removeNamespace, ServiceProcess } from '@platform/testing';
 import { startGateway } from './testing/start-gateway';
 
 type Schema = Record<string, unknown>;
@@ -50,7 +48,7 @@ function schemas(doc: Document): Array<{ at: string; schema: Schema }> {
 describe('the OpenAPI document the gateway serves', () => {
   let db: Awaited<ReturnType<typeof createTestDatabase>>;
   let iso: ReturnType<typeof isolatedEnv>;
-  let registry: INestApplication;
+  let registry: ServiceProcess;
   let gateway: { app: INestApplication; url: string };
   let adminKey: string;
   let doc: Document;
@@ -58,7 +56,7 @@ describe('the OpenAPI document the gateway serves', () => {
   beforeAll(async () => {
     db = await createTestDatabase();
     iso = isolatedEnv({ DATABASE_URL: db.url, RPC_TIMEOUT_MS: '2000' });
-    registry = await startRegistry(iso.env);
+    registry = await ServiceProcess.start('function-registry', 'REGISTRY_PORT', iso.env);
     adminKey = readFileSync(path.join(iso.env.HKS_DATA_DIR, 'admin-key'), 'utf8').trim();
     gateway = await startGateway(iso.env);
     doc = (await request(gateway.url).get('/api/v1/functions/swagger-ui-json').expect(200)).body as Document;
@@ -66,7 +64,7 @@ describe('the OpenAPI document the gateway serves', () => {
 
   afterAll(async () => {
     await gateway?.app.close();
-    await registry?.close();
+    await registry?.stop();
     await db?.drop();
     if (iso) await removeNamespace(iso.env.AMQP_URL, iso.env.HKS_NAMESPACE, ['function-registry', 'deployer', 'builder', 'event-store']);
     iso?.cleanup();

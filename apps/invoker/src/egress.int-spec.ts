@@ -179,7 +179,7 @@ describe('invoker: network egress', () => {
         files: { 'handler.js': "const atLoad = require('fs').readFileSync('/proc/net/route', 'utf8');\nmodule.exports.handle = () => atLoad;" },
         config: { network: { egress: true } },
       });
-      const routes = (await inv.request('GET', '/invoke/routes-at-load')).json as string;
+      const routes = (await inv.request<string>('GET', '/invoke/routes-at-load')).json;
       const table = routes.split('\n').slice(1).filter(Boolean).map((l) => l.split('\t').map((f) => f.trim()));
       // /proc/net/route: interface, destination and gateway in little-endian hex.
       expect(table).toContainEqual(expect.arrayContaining(['tap0', '00000000', '0202000A'])); // default route via 10.0.2.2

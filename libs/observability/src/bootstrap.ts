@@ -1,5 +1,5 @@
 import { ConsoleLogger, INestApplication, Logger, LogLevel } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
+import { IEntryNestModule, NestFactory } from '@nestjs/core';
 import { RpcService } from '@platform/contracts';
 import { CommonSettingsValues, SETTINGS } from '@platform/config';
 import { HttpErrorFilter, registerDependencies, rpcServerOptions } from '@platform/messaging';
@@ -18,8 +18,8 @@ export function platformLogger(service: string, level = process.env.LOG_LEVEL ??
 
 export interface StartOptions {
   service: string;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  module: any;
+  /** The app's root module (class or dynamic module), as NestFactory.create takes it. */
+  module: IEntryNestModule;
   /** HTTP port (health endpoints, and the API for gateway/invoker). */
   port: number;
   host?: string;

@@ -1,15 +1,15 @@
 import { Client } from 'pg';
-import { DataSource, DataSourceOptions, EntitySchema, MixedList } from 'typeorm';
+import { DataSource, DataSourceOptions } from 'typeorm';
 import { SnakeNamingStrategy } from './naming-strategy';
 
 export interface ServiceDataSourceOptions {
   url: string;
   /** Postgres schema the service owns, e.g. "registry"; its migrations table lives there too. */
   schema: string;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  entities: MixedList<Function | string | EntitySchema<any>>;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  migrations: MixedList<Function | string>;
+  /** As TypeORM takes them: entity classes, schemas or globs. */
+  entities: NonNullable<DataSourceOptions['entities']>;
+  /** Migration classes or globs. */
+  migrations: NonNullable<DataSourceOptions['migrations']>;
   poolSize?: number;
   logging?: boolean;
 }

@@ -1,8 +1,6 @@
-import * as path from 'path';
-import { functionContract as contract, shimDir, workerProtocol as P } from './shims';
+import { functionContract as contract, workerProtocol as P } from './shims';
 
-// eslint-disable-next-line @typescript-eslint/no-var-requires
-const { toResponse } = require(path.join(shimDir(), 'node', 'lib', 'contract.js'));
+const { toResponse } = contract;
 
 describe('function contract (shared by the invoker and the node shim)', () => {
   const json = { 'content-type': 'application/json' };
@@ -71,9 +69,7 @@ describe('worker protocol frames', () => {
   it('carries a result: status, headers and raw body bytes', () => {
     let decoded: ReturnType<typeof P.decodeResult> | undefined;
     const reader = new P.FrameReader(1 << 20, (_t, _id, body) => (decoded = P.decodeResult(body)));
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
-    const { encodeResult } = require(path.join(shimDir(), 'node', 'lib', 'protocol.js'));
-    for (const f of encodeResult(9, { statusCode: 201, headers: { a: 'b' }, json: false }, Buffer.from([1, 2, 3]))) reader.push(f);
+    for (const f of P.encodeResult(9, { statusCode: 201, headers: { a: 'b' }, json: false }, Buffer.from([1, 2, 3]))) reader.push(f);
     expect(decoded!.meta).toEqual({ statusCode: 201, headers: { a: 'b' }, json: false });
     expect([...decoded!.body]).toEqual([1, 2, 3]);
   });

@@ -64,6 +64,7 @@ export interface ShimProtocol {
   };
   encode(type: number, id: number, body?: Buffer): Buffer[];
   encodeJson(type: number, id: number, value: unknown): Buffer[];
+  encodeResult(id: number, meta: ResultMeta, body?: Buffer): Buffer[];
   decodeResult(body: Buffer): { meta: ResultMeta; body: Buffer };
   FrameReader: new (maxFrameBytes: number, onFrame: (type: number, id: number, body: Buffer) => void) => { push(chunk: Buffer): void };
 }
@@ -79,10 +80,14 @@ export interface ShimContract {
     headers: Record<string, unknown>,
     body: Buffer,
   ): Record<string, unknown>;
+  toResponse(result: unknown): { statusCode: number; headers: Record<string, string | string[]>; body: Buffer; json: boolean };
+}
+
+/** A module of the node shim, by file name: its folder is found at run time (shimDir), so it cannot be an import. */
+function nodeShimModule(file: string): unknown {
+  return module.require(path.join(shimDir(), 'node', 'lib', file));
 }
 
 // One implementation of the wire format and of the function contract, shared with the node shim.
-// eslint-disable-next-line @typescript-eslint/no-var-requires
-export const workerProtocol: ShimProtocol = require(path.join(shimDir(), 'node', 'lib', 'protocol.js'));
-// eslint-disable-next-line @typescript-eslint/no-var-requires
-export const functionContract: ShimContract = require(path.join(shimDir(), 'node', 'lib', 'contract.js'));
+export const workerProtocol = nodeShimModule('protocol.js') as ShimProtocol;
+export const functionContract = nodeShimModule('contract.js') as ShimContract;

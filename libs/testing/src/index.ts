@@ -8,3 +8,5 @@ export * from './openapi/operation-index';
 export * from './openapi/response-check';
 export * from './openapi/conformance-proxy';
 export * from './openapi/conformance-report';
+export * from './broker-cleanup';
+export * from './service-process';

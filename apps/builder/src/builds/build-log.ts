@@ -42,8 +42,9 @@ export class BuildLog {
       return;
     }
     this.pending += text;
-    if (this.pending.length >= FLUSH_BYTES) this.flush();
-    else if (!this.timer) this.timer = setTimeout(() => this.flush(), FLUSH_INTERVAL_MS);
+    // Not awaited: flush() never rejects (a failed append is logged and its text kept for the next one).
+    if (this.pending.length >= FLUSH_BYTES) void this.flush();
+    else if (!this.timer) this.timer = setTimeout(() => void this.flush(), FLUSH_INTERVAL_MS);
   };
 
   private flush(): Promise<void> {

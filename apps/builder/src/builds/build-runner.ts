@@ -26,6 +26,15 @@ export interface BuildOutcome {
   error?: string;
 }
 
+/** A build's product: its bundle (and image), new or reused from a build with the same inputs. */
+interface BuiltArtifact {
+  bundleDigest: string;
+  bundleSize: number | null;
+  image: string | null;
+  imageDigest: string | null;
+  cached: boolean;
+}
+
 /** Why job data cannot be built, or undefined when it can. */
 export function jobProblem(d: Partial<BuildInput>): string | undefined {
   if (!d || typeof d !== 'object') return 'the build job has no data';
@@ -64,6 +73,9 @@ export class BuildRunner {
     await this.events.publish(this.event(job, EventNames.BuildStarted, 'PENDING', {}));
     const log = new BuildLog(this.builds.ds, job.buildId);
     let workDir: string | undefined;
+    // What the build produced; build.succeeded goes out after the try, so a failure to record it is not
+    // mistaken for a failed build.
+    let built: BuiltArtifact;
     try {
       if (problem) throw new BuildFailure(problem);
       const plan = this.images.enabled ? await this.images.plan(job, log.write) : null;
@@ -73,36 +85,38 @@ export class BuildRunner {
       if (previous) {
         log.write(`\n==> inputs unchanged (${digest}): reusing build ${previous.id}\n`);
         await log.close();
-        return this.succeed(job, started, { bundleDigest: previous.bundleDigest as string, bundleSize: previous.bundleSize, image: previous.image, imageDigest: previous.imageDigest, cached: true });
+        built = { bundleDigest: previous.bundleDigest as string, bundleSize: previous.bundleSize, image: previous.image, imageDigest: previous.imageDigest, cached: true };
+      } else {
+        workDir = path.resolve(this.settings.HKS_DATA_DIR, 'builds', `${job.buildId.replace(/[^A-Za-z0-9_-]/g, '_')}-${randomBytes(4).toString('hex')}`);
+        await fs.mkdir(workDir, { recursive: true });
+        await prepareWorkspace(workDir, job, log.write, {
+          npm: { registry: this.settings.HKS_NPM_REGISTRY, timeoutMs: this.settings.BUILD_STEP_TIMEOUT_MS },
+          pip: {
+            python: this.settings.HKS_PYTHON,
+            wheelhouse: this.settings.HKS_PIP_WHEELHOUSE,
+            indexUrl: this.settings.HKS_PIP_INDEX_URL,
+            timeoutMs: this.settings.BUILD_STEP_TIMEOUT_MS,
+          },
+        });
+        log.write('\n==> bundling\n');
+        const bundle = await bundleDirectory(workDir);
+        await this.artifacts.put(bundle.digest, bundle.tar);
+        log.write(`bundle ${bundle.digest} (${bundle.size} bytes)\n`);
+        const image = plan ? await this.images.build(plan, bundle.tar, log.write) : null;
+        log.write('\n==> build succeeded\n');
+        await log.close();
+        built = { bundleDigest: bundle.digest, bundleSize: bundle.size, image: image?.image ?? null, imageDigest: image?.digest ?? null, cached: false };
       }
-      workDir = path.resolve(this.settings.HKS_DATA_DIR, 'builds', `${job.buildId.replace(/[^A-Za-z0-9_-]/g, '_')}-${randomBytes(4).toString('hex')}`);
-      await fs.mkdir(workDir, { recursive: true });
-      await prepareWorkspace(workDir, job, log.write, {
-        npm: { registry: this.settings.HKS_NPM_REGISTRY, timeoutMs: this.settings.BUILD_STEP_TIMEOUT_MS },
-        pip: {
-          python: this.settings.HKS_PYTHON,
-          wheelhouse: this.settings.HKS_PIP_WHEELHOUSE,
-          indexUrl: this.settings.HKS_PIP_INDEX_URL,
-          timeoutMs: this.settings.BUILD_STEP_TIMEOUT_MS,
-        },
-      });
-      log.write('\n==> bundling\n');
-      const bundle = await bundleDirectory(workDir);
-      await this.artifacts.put(bundle.digest, bundle.tar);
-      log.write(`bundle ${bundle.digest} (${bundle.size} bytes)\n`);
-      const image = plan ? await this.images.build(plan, bundle.tar, log.write) : null;
-      log.write('\n==> build succeeded\n');
-      await log.close();
-      return this.succeed(job, started, { bundleDigest: bundle.digest, bundleSize: bundle.size, image: image?.image ?? null, imageDigest: image?.digest ?? null, cached: false });
     } catch (err) {
       const message = err instanceof BuildFailure ? err.message : `internal builder error: ${(err as Error).message}`;
       if (!(err instanceof BuildFailure)) this.logger.error(`build ${job.buildId}: ${(err as Error).stack ?? err}`);
       log.write(`\n==> build failed: ${message}\n`);
       await log.close();
-      return this.fail(job, started, message);
+      return await this.fail(job, started, message);
     } finally {
       if (workDir) await fs.rm(workDir, { recursive: true, force: true }).catch(() => undefined);
     }
+    return this.succeed(job, started, built);
   }
 
   /** Creates the row, or resets it when BullMQ hands the same job out again after a crash. */
@@ -152,11 +166,7 @@ export class BuildRunner {
     return undefined;
   }
 
-  private async succeed(
-    job: BuildInput,
-    started: number,
-    r: { bundleDigest: string; bundleSize: number | null; image: string | null; imageDigest: string | null; cached: boolean },
-  ): Promise<BuildOutcome> {
+  private async succeed(job: BuildInput, started: number, r: BuiltArtifact): Promise<BuildOutcome> {
     await this.builds.repo.update(
       { id: job.buildId },
       { status: 'SUCCEEDED', bundleDigest: r.bundleDigest, bundleSize: r.bundleSize, image: r.image, imageDigest: r.imageDigest, cached: r.cached, finishedAt: new Date() },

@@ -99,7 +99,7 @@ async function start(
     bindings: ['build.*.*'],
     // A private, auto-deleted queue: nothing is left on the broker after the test.
     broadcast: true,
-    handler: async (batch) => {
+    handler: (batch) => {
       events.push(...batch);
     },
   });

@@ -13,7 +13,7 @@ export function loginCommand(context: (cmd: Command) => CommandContext): Command
   return new Command('login')
     .summary('save the gateway URL and an API key in the config file')
     .description('Save --api-key (and --gateway, when given) in the config file that hks reads (0600).')
-    .action(async (_opts: unknown, cmd: Command) => {
+    .action((_opts: unknown, cmd: Command) => {
       const ctx = context(cmd);
       const globals = cmd.optsWithGlobals<{ apiKey?: string; gateway?: string }>();
       const apiKey = globals.apiKey?.trim();

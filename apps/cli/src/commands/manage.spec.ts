@@ -26,7 +26,7 @@ describe('hks function list, describe, delete (against a fake gateway)', () => {
     const r = await hks(['function', 'list'], { gateway: gw.url });
     expect(r.code).toBe(0);
     expect(r.stdout.split('\n')[0]).toBe('NAME         RUNTIME    STATUS   VERSION  TRIGGERS       UPDATED');
-    expect(r.stdout.split('\n')[1]).toMatch(/^hello-world  python3\.9  CREATED  1        http,schedule  \d{4}-\d\d-\d\d /);
+    expect(r.stdout.split('\n')[1]).toMatch(/^hello-world {2}python3\.9 {2}CREATED {2}1 {8}http,schedule {2}\d{4}-\d\d-\d\d /);
     const json = await hks(['function', 'list', '--output', 'json'], { gateway: gw.url });
     expect(JSON.parse(json.stdout)).toEqual([expect.objectContaining({ label: 'hello-world', status: 'CREATED' })]);
   });
@@ -68,11 +68,11 @@ describe('hks function list, describe, delete (against a fake gateway)', () => {
 
   it('asks at a terminal, and keeps the function when the answer is no', async () => {
     const questions: string[] = [];
-    const no = await hks(['function', 'delete', 'hello-world'], { gateway: gw.url, interactive: true, confirm: async (q) => (questions.push(q), false) });
+    const no = await hks(['function', 'delete', 'hello-world'], { gateway: gw.url, interactive: true, confirm: (q) => (questions.push(q), Promise.resolve(false)) });
     expect(no).toEqual({ code: 1, stdout: '', stderr: 'error: not deleted\n' });
     expect(questions).toEqual(['Delete function hello-world (created, version 1)?']);
     expect(platform.functions.size).toBe(1);
-    const yes = await hks(['function', 'delete', 'hello-world', '--yes'], { gateway: gw.url, interactive: true, confirm: async () => { throw new Error('asked for confirmation despite --yes'); } });
+    const yes = await hks(['function', 'delete', 'hello-world', '--yes'], { gateway: gw.url, interactive: true, confirm: () => Promise.reject(new Error('asked for confirmation despite --yes')) });
     expect(yes.code).toBe(0);
     expect(platform.functions.size).toBe(0);
   });

@@ -41,10 +41,10 @@ describe('hks function logs, stats and metrics (against a fake gateway)', () => 
     const r = await hks(['function', 'logs', 'hello-world'], { gateway: gw.url, env: { TZ: 'UTC', HKS_CONFIG: '/none' } });
     expect(r.code).toBe(0);
     const lines = r.stdout.split('\n');
-    expect(lines[0]).toMatch(/^2026-01-31 \d\d:00:01  abcdef01  SUCCESS  11 ms  cold start$/);
+    expect(lines[0]).toMatch(/^2026-01-31 \d\d:00:01 {2}abcdef01 {2}SUCCESS {2}11 ms {2}cold start$/);
     expect(lines[1]).toBe('  line 1');
-    expect(lines[2]).toMatch(/abcdef02  FAILURE  12 ms  error: ValueError: bad input$/);
-    expect(lines[4]).toMatch(/abcdef03  SUCCESS/);
+    expect(lines[2]).toMatch(/abcdef02 {2}FAILURE {2}12 ms {2}error: ValueError: bad input$/);
+    expect(lines[4]).toMatch(/abcdef03 {2}SUCCESS/);
     const queries = gw.requests.filter((q) => q.path === '/api/v3/events').map((q) => q.query);
     expect(queries).toContainEqual(expect.objectContaining({ functionId: FN.id, status: 'SUCCESS', type: 'FUNCTION_INVOCATION', order: 'desc', limit: '100' }));
   });

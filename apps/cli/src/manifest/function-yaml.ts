@@ -183,7 +183,6 @@ export function cronProblem(cron: string): string | undefined {
   if (fields.length < 5 || fields.length > 6) return `${show(cron)} is not a cron expression with five fields (minute hour day month weekday), e.g. "0 * * * *"`;
   try {
     // Loaded only when a schedule is used: it is not needed by any other command.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { CronExpressionParser } = require('cron-parser') as typeof import('cron-parser');
     CronExpressionParser.parse(cron);
     return undefined;

@@ -152,7 +152,7 @@ describe('event store RPC: query, get, create', () => {
     await peer.get(EventSubscriber).subscribe({
       queue: 'test.event-created',
       bindings: [customEventBinding()],
-      handler: async (events) => {
+      handler: (events) => {
         heard.push(...events);
       },
     });

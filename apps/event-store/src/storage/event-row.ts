@@ -34,7 +34,7 @@ const MAX_NAME_LENGTH = 200;
 
 /** Postgres text cannot hold U+0000; jsonb cannot hold it nor an unpaired surrogate. */
 function cleanText(s: string): string {
-  return s.replace(/\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
+  return s.replace(/\0|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
 }
 
 class TooDeep extends Error {}

@@ -7,8 +7,7 @@ import { Client } from 'pg';
 import { ApiKeyPatterns, ApiKeyVerdict, ApiKeyView } from '@platform/contracts';
 import { SettingsModule } from '@platform/config';
 import { MessagingModule, RpcClient, RpcClientsModule } from '@platform/messaging';
-import { createTestDatabase, isolatedEnv } from '@platform/testing';
-import { removeNamespace } from '../testing/broker-cleanup';
+import { createTestDatabase, isolatedEnv, removeNamespace } from '@platform/testing';
 import { startRegistry } from '../testing/start-registry';
 
 const sha256 = (key: string) => createHash('sha256').update(key, 'utf8').digest('hex');
@@ -35,7 +34,7 @@ describe('the admin key of the first start', () => {
   afterAll(async () => {
     await client?.close();
     await db?.drop();
-    if (iso) await removeNamespace(iso.env.AMQP_URL, iso.env.HKS_NAMESPACE, ['function-registry']);
+    if (iso) await removeNamespace(iso.env.AMQP_URL, iso.env.HKS_NAMESPACE, ['function-registry'], ['function-registry.builds']);
     iso?.cleanup();
   });
 

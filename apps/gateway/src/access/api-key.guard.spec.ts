@@ -24,7 +24,7 @@ const PRINCIPALS: Record<string, Principal> = {
 };
 
 describe('ApiKeyGuard', () => {
-  const verifier = { verify: async (key: string) => PRINCIPALS[key] } as unknown as KeyVerifier;
+  const verifier = { verify: (key: string) => Promise.resolve(PRINCIPALS[key]) } as unknown as KeyVerifier;
   const settings = { GATEWAY_RATE_LIMIT_RPS: 0, GATEWAY_RATE_LIMIT_BURST: 0, GATEWAY_TRUST_PROXY: false };
   const guard = (rps = 0) => new ApiKeyGuard(new Reflector(), new GatewayAccess({ ...settings, GATEWAY_RATE_LIMIT_RPS: rps } as never, verifier));
 

@@ -30,7 +30,7 @@ export class FunctionAuthCache implements OnApplicationBootstrap {
       broadcast: true,
       bindings: [EventNames.FunctionCreated, EventNames.FunctionUpdated, EventNames.FunctionDeleted].map((name) => eventBinding(name)),
       // Rare events, and a rename does not name the old label: start over.
-      handler: async () => this.entries.clear(),
+      handler: () => this.entries.clear(),
     });
   }
 

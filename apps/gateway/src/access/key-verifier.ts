@@ -44,7 +44,7 @@ export class KeyVerifier implements OnApplicationBootstrap {
       queue: 'gateway.api-keys',
       broadcast: true,
       bindings: [eventBinding(EventNames.ApiKeyRevoked)],
-      handler: async () => this.forget(),
+      handler: () => this.forget(),
     });
   }
 

@@ -4,9 +4,8 @@ import { readFileSync } from 'fs';
 import * as http from 'http';
 import type { AddressInfo } from 'net';
 import * as path from 'path';
-import { createTestDatabase, isolatedEnv, waitFor } from '@platform/testing';
-import { removeNamespace } from '../../../function-registry/src/testing/broker-cleanup';
-import { startRegistry } from '../../../function-registry/src/testing/start-registry';
+// The real registry (built: `npm run build` first), over real RPC.
+import { createTestDatabase, isolatedEnv, removeNamespace, ServiceProcess, waitFor } from '@platform/testing';
 import { SWAGGER_PATH } from '../configure';
 import { startGateway } from '../testing/start-gateway';
 
@@ -73,7 +72,7 @@ function spellings(p: string): string[] {
 describe('authorisation of every route the gateway knows', () => {
   let db: Awaited<ReturnType<typeof createTestDatabase>>;
   let iso: ReturnType<typeof isolatedEnv>;
-  let registry: INestApplication;
+  let registry: ServiceProcess;
   let gateway: { app: INestApplication; url: string };
   let invoker: http.Server;
   const invoked: string[] = [];
@@ -109,7 +108,7 @@ describe('authorisation of every route the gateway knows', () => {
     await new Promise<void>((r) => invoker.listen(0, '127.0.0.1', () => r()));
     db = await createTestDatabase();
     iso = isolatedEnv({ DATABASE_URL: db.url, RPC_TIMEOUT_MS: '500', INVOKER_URL: `http://127.0.0.1:${(invoker.address() as AddressInfo).port}` });
-    registry = await startRegistry(iso.env);
+    registry = await ServiceProcess.start('function-registry', 'REGISTRY_PORT', iso.env);
     adminKey = readFileSync(path.join(iso.env.HKS_DATA_DIR, 'admin-key'), 'utf8').trim();
     gateway = await startGateway(iso.env);
 
@@ -149,10 +148,10 @@ describe('authorisation of every route the gateway knows', () => {
 
   afterAll(async () => {
     await gateway?.app.close();
-    await registry?.close();
+    await registry?.stop();
     await new Promise((r) => invoker?.close(r));
     await db?.drop();
-    if (iso) await removeNamespace(iso.env.AMQP_URL, iso.env.HKS_NAMESPACE, ['function-registry', 'deployer', 'builder', 'event-store']);
+    if (iso) await removeNamespace(iso.env.AMQP_URL, iso.env.HKS_NAMESPACE, ['function-registry', 'deployer', 'builder', 'event-store'], ['function-registry.builds']);
     iso?.cleanup();
   }, 30_000);
 

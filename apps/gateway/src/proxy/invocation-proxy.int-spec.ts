@@ -7,9 +7,8 @@ import * as path from 'path';
 import request from 'supertest';
 import { INTERNAL_TOKEN_FILE } from '@platform/config';
 import { INTERNAL_TOKEN_HEADER } from '@platform/contracts';
-import { createTestDatabase, isolatedEnv, waitFor } from '@platform/testing';
-import { removeNamespace } from '../../../function-registry/src/testing/broker-cleanup';
-import { startRegistry } from '../../../function-registry/src/testing/start-registry';
+// The real registry (built: `npm run build` first), over real RPC.
+import { createTestDatabase, isolatedEnv, removeNamespace, ServiceProcess, waitFor } from '@platform/testing';
 import { startGateway } from '../testing/start-gateway';
 
 interface Seen {
@@ -24,7 +23,7 @@ function startInvoker(): Promise<{ server: http.Server; url: string; seen: Seen[
   const seen: Seen[] = [];
   let release!: () => void;
   const gate = new Promise<void>((resolve) => (release = resolve));
-  const server = http.createServer(async (req, res) => {
+  const answer = async (req: http.IncomingMessage, res: http.ServerResponse) => {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const body = Buffer.concat(chunks);
@@ -48,6 +47,10 @@ function startInvoker(): Promise<{ server: http.Server; url: string; seen: Seen[
       });
       res.end(body);
     }
+  };
+  // A failure of the stand-in breaks the connection, which the test under way then sees.
+  const server = http.createServer((req, res) => {
+    answer(req, res).catch(() => res.destroy());
   });
   return new Promise((resolve) =>
     server.listen(0, '127.0.0.1', () => {
@@ -69,14 +72,14 @@ describe('invocation proxy against a real HTTP server standing in for the invoke
   let db: Awaited<ReturnType<typeof createTestDatabase>>;
   let iso: ReturnType<typeof isolatedEnv>;
   let invoker: Awaited<ReturnType<typeof startInvoker>>;
-  let registry: INestApplication;
+  let registry: ServiceProcess;
   const gateways: Record<string, { app: INestApplication; url: string }> = {};
 
   beforeAll(async () => {
     db = await createTestDatabase();
     invoker = await startInvoker();
     iso = isolatedEnv({ DATABASE_URL: db.url, INVOKER_URL: invoker.url });
-    registry = await startRegistry(iso.env);
+    registry = await ServiceProcess.start('function-registry', 'REGISTRY_PORT', iso.env);
     const env = { ...iso.env, HKS_API_KEYS: 'secret-key' };
     gateways.open = await startGateway(env);
     gateways.secured = gateways.open;
@@ -88,9 +91,9 @@ describe('invocation proxy against a real HTTP server standing in for the invoke
     invoker?.release();
     for (const g of new Set(Object.values(gateways))) await g.app.close();
     await new Promise((r) => invoker?.server.close(r));
-    await registry?.close();
+    await registry?.stop();
     await db?.drop();
-    if (iso) await removeNamespace(iso.env.AMQP_URL, iso.env.HKS_NAMESPACE, ['function-registry']);
+    if (iso) await removeNamespace(iso.env.AMQP_URL, iso.env.HKS_NAMESPACE, ['function-registry'], ['function-registry.builds']);
     iso?.cleanup();
   });
 

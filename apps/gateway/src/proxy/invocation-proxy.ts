@@ -11,8 +11,8 @@ export const INVOKE_PREFIX = `${FUNCTIONS_PATH}/${FunctionRouteWords.invoke}/`;
 export const HTTP_PREFIX = '/fn/';
 /** Headers that describe one hop, never forwarded. */
 const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'proxy-authorization'];
-/** What a function id or label can be; control characters, slashes and backslashes never are. */
-const NAME = /^[^\u0000-\u001f\u007f/\\?#]+$/;
+/** What a function id or label can be; control characters (Unicode Cc), slashes and backslashes never are. */
+const NAME = /^[^\p{Cc}/\\?#]+$/u;
 const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ETIMEDOUT']);
 
 /**

@@ -8,7 +8,10 @@ describe('bundle leases (invokers sharing a data dir)', () => {
   const hex = 'ab'.repeat(32);
   let dir: string;
   const evictions: string[] = [];
-  const evict = (who: string) => async () => void evictions.push(who);
+  const evict = (who: string) => () => {
+    evictions.push(who);
+    return Promise.resolve();
+  };
 
   beforeEach(() => {
     dir = mkdtempSync(path.join(tmpdir(), 'hks-leases-'));

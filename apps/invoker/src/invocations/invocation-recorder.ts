@@ -99,7 +99,7 @@ export class InvocationRecorder implements OnModuleInit, OnApplicationBootstrap 
 
   /** What an earlier process journaled and the broker may not have: published again while this one serves. */
   onApplicationBootstrap(): void {
-    if (this.recovered.length) this.track(this.replay(this.recovered));
+    if (this.recovered.length) void this.track(this.replay(this.recovered));
     this.recovered = [];
   }
 
@@ -140,7 +140,9 @@ export class InvocationRecorder implements OnModuleInit, OnApplicationBootstrap 
   finished(f: InvocationFacts, o: InvocationOutcome, durationMs: number): Promise<void> {
     const result = this.resultEvent(f, o, durationMs);
     if (!this.journal) {
-      this.add(result);
+      // Journal off: the answer does not wait for the broker; the publisher keeps the batch in flight (or spools
+      // it) and flushes it at shutdown.
+      void this.add(result);
       return Promise.resolve();
     }
     const events = f.pendingEvent ? [f.pendingEvent, result] : [result];
@@ -154,7 +156,7 @@ export class InvocationRecorder implements OnModuleInit, OnApplicationBootstrap 
 
   private afterJournal(ticket: JournalTicket, f: InvocationFacts, result: PlatformEvent): void {
     const journal = this.journal!;
-    this.track(Promise.all([f.pendingHandedOver, this.add(result)]).then(() => journal.release(ticket)));
+    void this.track(Promise.all([f.pendingHandedOver, this.add(result)]).then(() => journal.release(ticket)));
   }
 
   private resultEvent(f: InvocationFacts, o: InvocationOutcome, durationMs: number): PlatformEvent {
@@ -216,6 +218,7 @@ export class InvocationRecorder implements OnModuleInit, OnApplicationBootstrap 
     this.publisher.publishMany(batch).then(done.resolve, done.reject);
   }
 
+  /** Keeps p for close() to wait on and logs its failure, so a caller that does not await it may drop it. */
   private track<T>(p: Promise<T>): Promise<T> {
     const settled = p.catch((err) => this.logger.error(`invocation events not handed to the broker: ${(err as Error).message}`));
     this.handovers.add(settled);

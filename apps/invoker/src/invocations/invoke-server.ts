@@ -7,7 +7,7 @@ import { DomainError, INTERNAL_TOKEN_HEADER, internalTokenProblem, InvocationHea
 import { InternalCredential, SETTINGS } from '@platform/config';
 import { toErrorBody } from '@platform/messaging';
 import { functionContract } from '@platform/runtimes';
-import { Deployed, DeploymentTable } from '../deployments/deployment-table';
+import { DeploymentTable } from '../deployments/deployment-table';
 import { InvocationFacts, InvocationRecorder, Trigger } from './invocation-recorder';
 import { KnativeProxy } from './knative-proxy';
 import { failure, InvocationOutcome } from './outcome';

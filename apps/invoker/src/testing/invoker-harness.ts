@@ -114,7 +114,8 @@ export interface InvokerHarness {
   /** Writes a bundle and PUTs the deployment; resolves with the spec once the invoker answered 200. */
   /** `secrets`: env variables sent as secret values, as the deployer does for a function's secrets. */
   deploy(o: { label: string; family: RuntimeFamily; entrypoint: string; files: Record<string, string | Buffer>; config?: FunctionConfigDto; secrets?: Record<string, string> }): Promise<TestFunction>;
-  request(method: string, path: string, body?: string | Buffer, headers?: Record<string, string>): Promise<{ status: number; headers: Headers; body: Buffer; text: string; json: any }>;
+  /** `json`: the body parsed (undefined when it is not JSON), by default as an object whose fields a test reads. */
+  request<T = Record<string, unknown>>(method: string, path: string, body?: string | Buffer, headers?: Record<string, string>): Promise<{ status: number; headers: Headers; body: Buffer; text: string; json: T }>;
   close(): Promise<void>;
 }
 
@@ -194,7 +195,7 @@ export async function startInvoker(
   const url = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
   const credential = app.get(InternalCredential).header();
 
-  const request: InvokerHarness['request'] = async (method, path, body, headers = {}) => {
+  const request: InvokerHarness['request'] = async <T>(method: string, path: string, body?: string | Buffer, headers: Record<string, string> = {}) => {
     // As the gateway and the deployer do: with the internal credential (a test may send another).
     const res = await fetch(url + path, { method, body, headers: { ...credential, ...headers } });
     const bytes = Buffer.from(await res.arrayBuffer());
@@ -205,7 +206,7 @@ export async function startInvoker(
     } catch {
       json = undefined;
     }
-    return { status: res.status, headers: res.headers, body: bytes, text, json };
+    return { status: res.status, headers: res.headers, body: bytes, text, json: json as T };
   };
 
   return {

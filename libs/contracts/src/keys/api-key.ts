@@ -16,7 +16,7 @@ export class CreateApiKeyDto {
   @ApiProperty({ example: 'ci-deploy', description: 'What the key is for (1-100 characters).' })
   @IsString({ message: 'name must be a string' })
   @Length(1, 100, { message: 'name must be 1 to 100 characters' })
-  @Matches(/^[^\u0000-\u001f\u007f]+$/, { message: 'name may not contain control characters' })
+  @Matches(/^\P{Cc}+$/u, { message: 'name may not contain control characters' })
   name: string;
 
   @ApiProperty({ enum: API_KEY_SCOPES, enumName: 'ApiKeyScope', description: 'admin: every route; invoke: only invoking the functions listed.' })

@@ -8,9 +8,15 @@
  */
 const mode = process.argv[2] || '--http';
 
+/** A failure the mode did not handle itself: on stderr, and exit code 1, as for an uncaught error. */
+const crash = (err) => {
+  process.stderr.write(`${(err && err.stack) || err}\n`);
+  process.exit(1);
+};
+
 if (mode === '--worker') require('./lib/worker').runWorker();
-else if (mode === '--http') require('./lib/http-server').runHttpServer();
-else if (mode === '--once') require('./lib/once').runOnce(process.argv.slice(3));
+else if (mode === '--http') require('./lib/http-server').runHttpServer().catch(crash);
+else if (mode === '--once') require('./lib/once').runOnce(process.argv.slice(3)).catch(crash);
 else {
   process.stderr.write(`unknown mode ${mode}; use --worker, --http or --once\n`);
   process.exit(64);

@@ -5,24 +5,24 @@ import * as path from 'path';
 describe('the TypeScript compiler', () => {
   afterEach(() => jest.dontMock('typescript'));
 
-  it('is not loaded by importing @platform/runtimes (the invoker and the CLI never compile)', () => {
+  it('is not loaded by importing @platform/runtimes (the invoker and the CLI never compile)', async () => {
     jest.doMock('typescript', () => {
       throw new Error('typescript was loaded');
     });
-    jest.isolateModules(() => {
-      const runtimes = require('../index');
+    await jest.isolateModulesAsync(async () => {
+      const runtimes = await import('../index');
       expect(typeof runtimes.compileTypeScript).toBe('function');
       expect(typeof runtimes.WorkerProcess).toBe('function');
     });
   });
 
-  it('is loaded on the first compile', () => {
+  it('is loaded on the first compile', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'hks-ts-'));
     try {
       writeFileSync(path.join(dir, 'handler.ts'), 'export default (n: number): number => n * 2;\n');
       let compiled = 0;
-      jest.isolateModules(() => {
-        const { compileTypeScript } = require('./typescript');
+      await jest.isolateModulesAsync(async () => {
+        const { compileTypeScript } = await import('./typescript');
         compiled = compileTypeScript(dir, () => undefined);
       });
       expect(compiled).toBe(1);

@@ -174,7 +174,9 @@ export class SandboxNetwork {
     this.ready = new Promise<void>((resolve, reject) => {
       this.child.on('error', (err) => reject(new Error(`could not start slirp4netns: ${err.message}`)));
       this.child.on('exit', (code, signal) => reject(new Error(`slirp4netns exited (${signal ?? `code ${code}`}) before the network was up: ${this.stderrTail()}`)));
-      readyFd.once('data', () => this.route().then(resolve, reject));
+      readyFd.once('data', () => {
+        this.route().then(resolve, reject);
+      });
     });
     this.ready.catch(() => this.stop());
   }

@@ -89,7 +89,7 @@ export class KnativeServicesApi {
    */
   async watch(name: string, onEvent: (e: WatchEvent) => void, timeoutSeconds: number): Promise<{ stop: () => void; ended: Promise<void> }> {
     const path = `/apis/${KNATIVE_GROUP}/${KNATIVE_VERSION}/namespaces/${encodeURIComponent(this.namespace)}/${KNATIVE_PLURAL}`;
-    let finish!: (err?: unknown) => void;
+    let finish!: (err?: KubeApiError) => void;
     const ended = new Promise<void>((resolve, reject) => {
       finish = (err) => (err ? reject(err) : resolve());
     });

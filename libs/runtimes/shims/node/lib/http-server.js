@@ -58,7 +58,7 @@ async function runHttpServer() {
       if (size > maxRequestBytes) tooLarge = true;
       else chunks.push(c);
     });
-    req.on('end', async () => {
+    const respond = async () => {
       if (tooLarge) return fail(res, 413, 'Payload Too Large', `the request body exceeds the function's limit of ${maxRequestBytes} bytes`);
       const body = Buffer.concat(chunks, size);
       const q = req.url.indexOf('?');
@@ -80,6 +80,15 @@ async function runHttpServer() {
         return fail(res, 500, 'Internal Server Error', e.code === 'RESPONSE_TOO_LARGE' ? e.message : `${e.name}: ${e.message}`);
       }
       answer(res, out.response.statusCode, out.response.headers, out.response.body);
+    };
+    req.on('end', () => {
+      respond().catch((err) => {
+        // A fault of the shim, not of the function (invoke() answers those with ok: false): a 500 for this
+        // request rather than a crash of the server and of every request it holds.
+        process.stderr.write(`answering ${req.method} ${req.url} failed: ${err.stack || err.message}\n`);
+        if (res.headersSent) res.destroy();
+        else fail(res, 500, 'Internal Server Error', 'the function server failed to answer this request');
+      });
     });
   });
   server.keepAliveTimeout = 65000;
