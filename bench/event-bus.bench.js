@@ -99,7 +99,7 @@ async function startEventStore(env, dataDir) {
     stdio: ['ignore', log, log],
   });
   const exited = new Promise((r) => child.once('exit', r));
-  await waitHttp(`http://127.0.0.1:${port}/healthz`, 60_000).catch(async (err) => {
+  await waitHttp(`http://127.0.0.1:${port}/healthz`, 60_000).catch((err) => {
     child.kill('SIGKILL');
     throw new Error(`${err.message}; its log: ${fs.readFileSync(path.join(dataDir, 'event-store.log'), 'utf8').slice(-2000)}`);
   });

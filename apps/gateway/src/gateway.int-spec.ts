@@ -7,7 +7,7 @@ import * as path from 'path';
 import request from 'supertest';
 import { CloudEvent } from 'cloudevents';
 import { Client } from 'pg';
-import { DeploymentPatterns, fromCloudEvent, FUNCTIONS_PATH, FunctionView, labelProblem, newEvent, PlatformCloudEvent, PlatformEvent, RESERVED_LABELS } from '@platform/contracts';
+import { DeploymentPatterns, fromCloudEvent, FUNCTIONS_PATH, FunctionView, labelProblem, newEvent, PlatformCloudEvent, RESERVED_LABELS } from '@platform/contracts';
 import { CommonSettingsValues, SETTINGS, SettingsModule } from '@platform/config';
 import { EventPublisher, MessagingModule, RpcErrorFilter, rpcServerOptions } from '@platform/messaging';
 // The gateway's integration tests talk to the real registry (built: `npm run build` first) over real RPC.

@@ -3,8 +3,7 @@ import * as amqplib from 'amqplib';
 import { CloudEvent } from 'cloudevents';
 import { EventPatterns, eventExchange, PlatformEvent } from '@platform/contracts';
 import { RpcClient } from '@platform/messaging';
-import { createTestDatabase, waitFor } from '@platform/testing';
-import { startEventStore, startPeer } from '../../event-store/src/testing/harness';
+import { createTestDatabase, ServiceProcess, startPeer, waitFor } from '@platform/testing';
 import { InvokerHarness, startInvoker } from './testing/invoker-harness';
 
 const JSON_HEADERS = { 'content-type': 'application/json' };
@@ -48,7 +47,7 @@ class ExternalConsumer {
 describe('events on the bus, as an external consumer reads them (plain amqplib, CloudEvents 1.0)', () => {
   let inv: InvokerHarness;
   let db: Awaited<ReturnType<typeof createTestDatabase>>;
-  let store: INestApplication;
+  let store: ServiceProcess;
   let peer: INestApplication;
   let consumer: ExternalConsumer;
   let watched: string;
@@ -56,8 +55,9 @@ describe('events on the bus, as an external consumer reads them (plain amqplib, 
   beforeAll(async () => {
     db = await createTestDatabase();
     inv = await startInvoker({ DATABASE_URL: db.url });
-    // The event store of the same installation, for custom events posted through its RPC (as the gateway does).
-    store = await startEventStore(inv.env);
+    // The event store of the same installation (built: `npm run build` first), for custom events posted through its
+    // RPC, as the gateway does.
+    store = await ServiceProcess.start('event-store', 'EVENT_STORE_PORT', inv.env);
     peer = await startPeer(inv.env);
     watched = (await inv.deploy({ label: 'ce-watched', family: 'node', entrypoint: 'handler.handle', files: { 'handler.js': HANDLER } })).spec.functionId;
     await inv.deploy({ label: 'ce-other', family: 'node', entrypoint: 'handler.handle', files: { 'handler.js': HANDLER } });
@@ -71,7 +71,7 @@ describe('events on the bus, as an external consumer reads them (plain amqplib, 
   afterAll(async () => {
     await consumer?.close();
     await peer?.close();
-    await store?.close();
+    await store?.stop();
     await inv?.close();
     await db?.drop();
   });

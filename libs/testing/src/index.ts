@@ -10,3 +10,4 @@ export * from './openapi/conformance-proxy';
 export * from './openapi/conformance-report';
 export * from './broker-cleanup';
 export * from './service-process';
+export * from './rpc-peer';

@@ -14,8 +14,8 @@ import {
 } from '@platform/contracts';
 import { CommonSettingsValues, SETTINGS, SettingsModule } from '@platform/config';
 import { EventPublisher, EventSubscriber, RpcClient, RpcErrorFilter, rpcServerOptions } from '@platform/messaging';
-import { createTestDatabase, isolatedEnv, waitFor } from '@platform/testing';
-import { startEventStore, startPeer } from '../testing/harness';
+import { createTestDatabase, isolatedEnv, startPeer, waitFor } from '@platform/testing';
+import { startEventStore } from '../testing/harness';
 
 const FN = randomUUID();
 const OTHER_FN = randomUUID();
@@ -188,7 +188,7 @@ describe('event store RPC: query, get, create', () => {
     await peer.get(EventSubscriber).subscribe({
       queue: 'test.shop-orders',
       bindings: ['event.com.shop.order.placed.my-function', 'event.com.shop.order.placed._'],
-      handler: async (events) => {
+      handler: (events) => {
         heard.push(...events);
       },
     });

@@ -4,10 +4,10 @@ import { randomUUID } from 'crypto';
 import { Client } from 'pg';
 import { CLOUDEVENT_CONTENT_TYPE, EventPage, EventPatterns, eventExchange, newEvent, PlatformEvent, toCloudEvent } from '@platform/contracts';
 import { EventPublisher, RpcClient } from '@platform/messaging';
-import { createTestDatabase, isolatedEnv, waitFor } from '@platform/testing';
+import { createTestDatabase, isolatedEnv, startPeer, waitFor } from '@platform/testing';
 import { admitEvent, EventRow } from '../storage/event-row';
 import { EventWriter } from '../storage/event-writer';
-import { startEventStore, startPeer } from '../testing/harness';
+import { startEventStore } from '../testing/harness';
 
 const result = (functionId: string, extra: Partial<PlatformEvent> = {}) =>
   newEvent({

@@ -3,8 +3,8 @@ import { randomUUID } from 'crypto';
 import { Client } from 'pg';
 import { EventPage, EventPatterns, newEvent } from '@platform/contracts';
 import { EventPublisher, RpcClient } from '@platform/messaging';
-import { createTestDatabase, isolatedEnv, PG_ADMIN_URL, waitFor } from '@platform/testing';
-import { httpUrl, startEventStore, startPeer } from '../testing/harness';
+import { createTestDatabase, isolatedEnv, PG_ADMIN_URL, startPeer, waitFor } from '@platform/testing';
+import { httpUrl, startEventStore } from '../testing/harness';
 
 describe('event store: the database goes down while events keep coming', () => {
   let db: Awaited<ReturnType<typeof createTestDatabase>>;

@@ -2,8 +2,8 @@ import { INestApplication } from '@nestjs/common';
 import { randomUUID } from 'crypto';
 import { EventPage, EventPatterns, InvocationStats, newEvent, PlatformEvent } from '@platform/contracts';
 import { EventPublisher, RpcClient } from '@platform/messaging';
-import { createTestDatabase, isolatedEnv, waitFor } from '@platform/testing';
-import { startEventStore, startPeer } from '../testing/harness';
+import { createTestDatabase, isolatedEnv, startPeer, waitFor } from '@platform/testing';
+import { startEventStore } from '../testing/harness';
 
 const FN = randomUUID();
 const T0 = Date.parse('2026-01-31T12:00:00.000Z');

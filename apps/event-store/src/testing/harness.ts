@@ -1,7 +1,7 @@
-import { INestApplication, Module } from '@nestjs/common';
+import { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { CommonSettingsValues, SETTINGS, SettingsModule } from '@platform/config';
-import { MessagingModule, RpcClientsModule, RpcErrorFilter, rpcServerOptions } from '@platform/messaging';
+import { CommonSettingsValues, SETTINGS } from '@platform/config';
+import { RpcErrorFilter, rpcServerOptions } from '@platform/messaging';
 import { platformLogger } from '@platform/observability';
 import { AppModule, SERVICE } from '../app.module';
 
@@ -15,17 +15,6 @@ export async function startEventStore(env: Record<string, string>): Promise<INes
   app.connectMicroservice(rpcServerOptions(app.get<CommonSettingsValues>(SETTINGS), SERVICE), { inheritAppConfig: true });
   await app.startAllMicroservices();
   await app.listen(0, '127.0.0.1');
-  return app;
-}
-
-/** Another service of the same installation: publishes and subscribes to events, calls the event store. */
-export async function startPeer(env: Record<string, string>, name = 'test-peer'): Promise<INestApplication> {
-  @Module({
-    imports: [SettingsModule.forRoot({}, env), MessagingModule.forRoot(name), RpcClientsModule.register(['event-store'])],
-  })
-  class PeerModule {}
-  const app = await NestFactory.create(PeerModule, { logger: platformLogger(name, env.LOG_LEVEL), abortOnError: false });
-  await app.init();
   return app;
 }
 
