@@ -54,7 +54,17 @@ function invocationEvent(functionId, label, i) {
     response: { ok: i % 10 !== 0, total: 42.5 },
     processingTimeMs: 1.25,
     error: i % 10 === 0 ? 'Error: out of stock' : null,
-    metadata: { coldStart: false, startMs: null, workerId: 'w1', logs: `handled order ${i}\n`, trigger: 'api', version: 1, reason: null, statusCode: 200, deploymentId: functionId },
+    metadata: {
+      coldStart: false,
+      startMs: null,
+      workerId: 'w1',
+      logs: `handled order ${i}\n`,
+      trigger: 'api',
+      version: 1,
+      reason: null,
+      statusCode: 200,
+      deploymentId: functionId,
+    },
   });
 }
 
@@ -112,7 +122,12 @@ async function startEventStore(env, dataDir) {
 }
 
 async function main() {
-  console.log(`hks event bus bench  ${new Date().toISOString()}  ${os.cpus().length} CPU(s)  load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}  ${EVENTS} events`);
+  console.log(
+    `hks event bus bench  ${new Date().toISOString()}  ${os.cpus().length} CPU(s)  load average ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}  ${EVENTS} events`,
+  );
   const namespace = `hksbenchbus${Date.now().toString(36)}`;
   const exchange = eventExchange(namespace);
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'hks-bench-bus-'));
@@ -136,13 +151,26 @@ async function main() {
       await ch.bindQueue(benchQueue, exchange, '#');
     });
     const fn = crypto.randomUUID();
-    if (ONLY !== 'ingest') await publishAll(publisher, Array.from({ length: 2000 }, (_, i) => invocationEvent(fn, 'bench-fn', i)), BATCH); // warm-up
-    if (ONLY !== 'ingest') console.log(`\n(1) EventPublisher, one persistent CloudEvent message per event, confirms awaited per publishMany of ${BATCH}, into a durable queue`);
+    if (ONLY !== 'ingest')
+      await publishAll(
+        publisher,
+        Array.from({ length: 2000 }, (_, i) => invocationEvent(fn, 'bench-fn', i)),
+        BATCH,
+      ); // warm-up
+    if (ONLY !== 'ingest')
+      console.log(`\n(1) EventPublisher, one persistent CloudEvent message per event, confirms awaited per publishMany of ${BATCH}, into a durable queue`);
     for (const inFlight of ONLY === 'ingest' ? [] : [1, 4]) {
       const runs = [];
       for (let round = 0; round < 3; round++) {
         await withBroker((ch) => ch.purgeQueue(benchQueue));
-        runs.push(await publishAll(publisher, Array.from({ length: EVENTS }, (_, i) => invocationEvent(fn, 'bench-fn', i)), BATCH, inFlight));
+        runs.push(
+          await publishAll(
+            publisher,
+            Array.from({ length: EVENTS }, (_, i) => invocationEvent(fn, 'bench-fn', i)),
+            BATCH,
+            inFlight,
+          ),
+        );
       }
       const queued = await withBroker((ch) => ch.checkQueue(benchQueue));
       const best = runs.reduce((a, b) => (b.rate > a.rate ? b : a));
@@ -164,7 +192,12 @@ async function main() {
     const waiting = (await withBroker((ch) => ch.checkQueue(ingestQueue))).messageCount;
     const db = new Client({ connectionString: dbUrl.toString() });
     store = await startEventStore(
-      { ...settings, EVENT_PUBLISH_TIMEOUT_MS: '5000', DATABASE_URL: dbUrl.toString(), ...(STORE_BATCH ? { EVENT_STORE_BATCH_SIZE: String(STORE_BATCH) } : {}) },
+      {
+        ...settings,
+        EVENT_PUBLISH_TIMEOUT_MS: '5000',
+        DATABASE_URL: dbUrl.toString(),
+        ...(STORE_BATCH ? { EVENT_STORE_BATCH_SIZE: String(STORE_BATCH) } : {}),
+      },
       dataDir,
     );
     await db.connect();
@@ -181,8 +214,12 @@ async function main() {
     const seconds = Number(done - first.at) / 1e9;
     const batches = (await db.query('SELECT count(DISTINCT recorded_at)::int AS b FROM events.events')).rows[0].b;
     await db.end();
-    console.log(`\n(2) event store ingest from the bus into Postgres (EVENT_STORE_BATCH_SIZE ${STORE_BATCH ?? 'default'}), ${waiting} CloudEvents queued before it started`);
-    console.log(`    ${((EVENTS - first.n) / seconds).toFixed(0)} events/s persisted (${EVENTS - first.n} rows committed in ${seconds.toFixed(2)} s after the first ${first.n}; ${batches} transactions)`);
+    console.log(
+      `\n(2) event store ingest from the bus into Postgres (EVENT_STORE_BATCH_SIZE ${STORE_BATCH ?? 'default'}), ${waiting} CloudEvents queued before it started`,
+    );
+    console.log(
+      `    ${((EVENTS - first.n) / seconds).toFixed(0)} events/s persisted (${EVENTS - first.n} rows committed in ${seconds.toFixed(2)} s after the first ${first.n}; ${batches} transactions)`,
+    );
   } finally {
     await store?.stop();
     await publisher.beforeApplicationShutdown();

@@ -33,7 +33,6 @@ const HANDLER = 'module.exports.handle = async () => ({ ok: true });\n';
 const TOKEN = (process.env.HKS_INTERNAL_TOKEN ||= crypto.randomBytes(32).toString('hex'));
 const INTERNAL = { 'x-hks-internal-token': TOKEN };
 
-
 async function startInvoker(journal) {
   const base = process.env.BENCH_DATA_DIR || os.tmpdir();
   fs.mkdirSync(base, { recursive: true });
@@ -58,8 +57,23 @@ async function startInvoker(journal) {
   await waitHttp(`${url}/readyz`);
   const digest = await writeBundle(dataDir, 'node', 'handler.*', { 'handler.js': HANDLER });
   const functionId = crypto.randomUUID();
-  const spec = { functionId, label: 'bench-warm', version: 1, runtime: 'node', family: 'node', template: 'node', entrypoint: 'handler.*', bundleDigest: digest, image: null, config: { scaling: { minInstances: 1, maxInstances: 1, concurrency: 64 } } };
-  const res = await fetch(`${url}/deployments/${functionId}`, { method: 'PUT', headers: { ...INTERNAL, 'content-type': 'application/json' }, body: JSON.stringify({ deploymentId: crypto.randomUUID(), spec, env: {} }) });
+  const spec = {
+    functionId,
+    label: 'bench-warm',
+    version: 1,
+    runtime: 'node',
+    family: 'node',
+    template: 'node',
+    entrypoint: 'handler.*',
+    bundleDigest: digest,
+    image: null,
+    config: { scaling: { minInstances: 1, maxInstances: 1, concurrency: 64 } },
+  };
+  const res = await fetch(`${url}/deployments/${functionId}`, {
+    method: 'PUT',
+    headers: { ...INTERNAL, 'content-type': 'application/json' },
+    body: JSON.stringify({ deploymentId: crypto.randomUUID(), spec, env: {} }),
+  });
   if (!res.ok) throw new Error(`deploying answered ${res.status}: ${await res.text()}`);
   return {
     journal,
@@ -71,7 +85,6 @@ async function startInvoker(journal) {
     },
   };
 }
-
 
 const warmLatency = (urls) => measure.warmLatency(urls, { n: WARM_N, rounds: ROUNDS, headers: () => INTERNAL });
 
@@ -99,8 +112,17 @@ function diskSync(dir) {
 }
 
 async function main() {
-  const fsType = spawnSync('df', ['-T', process.env.BENCH_DATA_DIR || os.tmpdir()], { encoding: 'utf8' }).stdout.trim().split('\n').pop().split(/\s+/)[1];
-  console.log(`hks event journal bench  ${new Date().toISOString()}  ${os.cpus().length} CPU(s)  load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}  journal on ${fsType}`);
+  const fsType = spawnSync('df', ['-T', process.env.BENCH_DATA_DIR || os.tmpdir()], { encoding: 'utf8' })
+    .stdout.trim()
+    .split('\n')
+    .pop()
+    .split(/\s+/)[1];
+  console.log(
+    `hks event journal bench  ${new Date().toISOString()}  ${os.cpus().length} CPU(s)  load average ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}  journal on ${fsType}`,
+  );
   const invokers = [await startInvoker('fsync'), await startInvoker('off')];
   try {
     const dir = process.env.BENCH_DATA_DIR || os.tmpdir();
@@ -114,10 +136,15 @@ async function main() {
     const us = (v) => `${v.toFixed(0)} us`;
     console.log(`\nwarm invocation latency, invoker called directly (one keep-alive connection, sequential, n=${WARM_N} each, ${ROUNDS} alternating rounds)`);
     console.log(`  journal off (events batched to the broker)    p50 ${us(off.p50).padStart(9)}   p99 ${us(off.p99).padStart(9)}`);
-    console.log(`  journal fsync (durable before the answer)     p50 ${us(on.p50).padStart(9)}   p99 ${us(on.p99).padStart(9)}   p50 +${us(on.p50 - off.p50)} (${(on.p50 / off.p50).toFixed(2)}x)  p99 ${(on.p99 / off.p99).toFixed(2)}x`);
-    console.log(`  calibration: one durable 1.5 KB write on the same disk, before / after: p50 ${us(diskBefore.p50)} / ${us(diskAfter.p50)}   p99 ${us(diskBefore.p99)} / ${us(diskAfter.p99)}`);
+    console.log(
+      `  journal fsync (durable before the answer)     p50 ${us(on.p50).padStart(9)}   p99 ${us(on.p99).padStart(9)}   p50 +${us(on.p50 - off.p50)} (${(on.p50 / off.p50).toFixed(2)}x)  p99 ${(on.p99 / off.p99).toFixed(2)}x`,
+    );
+    console.log(
+      `  calibration: one durable 1.5 KB write on the same disk, before / after: p50 ${us(diskBefore.p50)} / ${us(diskAfter.p50)}   p99 ${us(diskBefore.p99)} / ${us(diskAfter.p99)}`,
+    );
     console.log(`\nthroughput (${CONNECTIONS} keep-alive connections, ${SECONDS} s, load generator in its own process, best of 2)`);
-    const row = (name, r) => `  ${name.padEnd(46)} ${r.rps.toFixed(0).padStart(7)} req/s   p50 ${(r.latencyUs.p50 / 1000).toFixed(2)} ms   p99 ${(r.latencyUs.p99 / 1000).toFixed(2)} ms${r.errors ? `   (${r.errors} errors)` : ''}`;
+    const row = (name, r) =>
+      `  ${name.padEnd(46)} ${r.rps.toFixed(0).padStart(7)} req/s   p50 ${(r.latencyUs.p50 / 1000).toFixed(2)} ms   p99 ${(r.latencyUs.p99 / 1000).toFixed(2)} ms${r.errors ? `   (${r.errors} errors)` : ''}`;
     console.log(row('journal off', tOff));
     console.log(`${row('journal fsync', tOn)}   = ${((100 * tOn.rps) / tOff.rps).toFixed(0)}% of off`);
   } finally {

@@ -44,7 +44,11 @@ const PYTHON_HANDLER = "def handle(request):\n    return {'ok': True}\n";
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const ms = (v) => `${v.toFixed(v < 1 ? 3 : 1)} ms`;
-const loadavg = () => os.loadavg().map((l) => l.toFixed(2)).join(' ');
+const loadavg = () =>
+  os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
 
 /** The admin API key of the platform under test (its first start wrote it). */
 let adminKey;
@@ -78,12 +82,14 @@ function processStarts(cmd, cmdArgs, n) {
   return stats(times);
 }
 
-
 async function startDirectServer() {
   const port = await freePort();
   const child = spawn(
     process.execPath,
-    ['-e', `require('http').createServer((q, s) => { const b = Buffer.from('{"ok":true}'); q.resume(); s.writeHead(200, {'content-type': 'application/json', 'content-length': b.length}); s.end(b); }).listen(${port}, '127.0.0.1')`],
+    [
+      '-e',
+      `require('http').createServer((q, s) => { const b = Buffer.from('{"ok":true}'); q.resume(); s.writeHead(200, {'content-type': 'application/json', 'content-length': b.length}); s.end(b); }).listen(${port}, '127.0.0.1')`,
+    ],
     { stdio: 'ignore' },
   );
   await waitHttp(`http://127.0.0.1:${port}/`);
@@ -113,7 +119,15 @@ function loadGenerator(url) {
 async function startInvokerOnly() {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'hks-bench-'));
   const port = await freePort();
-  const env = { PATH: process.env.PATH, HKS_NAMESPACE: `bench${Date.now().toString(36)}`, HKS_DATA_DIR: dataDir, INVOKER_PORT: String(port), LOG_LEVEL: 'warn', RPC_TIMEOUT_MS: '3000', HKS_INTERNAL_TOKEN: process.env.HKS_INTERNAL_TOKEN };
+  const env = {
+    PATH: process.env.PATH,
+    HKS_NAMESPACE: `bench${Date.now().toString(36)}`,
+    HKS_DATA_DIR: dataDir,
+    INVOKER_PORT: String(port),
+    LOG_LEVEL: 'warn',
+    RPC_TIMEOUT_MS: '3000',
+    HKS_INTERNAL_TOKEN: process.env.HKS_INTERNAL_TOKEN,
+  };
   for (const k of ['AMQP_URL', 'DATABASE_URL', 'REDIS_URL']) if (process.env[k]) env[k] = process.env[k];
   const main = path.join(ROOT, 'dist', 'apps', 'invoker', 'src', 'main.js');
   if (!fs.existsSync(main)) throw new Error(`${main} is missing: run \`npm run build\` first`);
@@ -128,7 +142,18 @@ async function startInvokerOnly() {
       const digest = await writeBundle(dataDir, family, 'handler.*', { [file]: handler });
       const functionId = crypto.randomUUID();
       // Only what differs from the defaults: the invoker fills in the rest of the config (normalizeConfig).
-      const spec = { functionId, label, version: 1, runtime: family, family, template: family, entrypoint: 'handler.*', bundleDigest: digest, image: null, config };
+      const spec = {
+        functionId,
+        label,
+        version: 1,
+        runtime: family,
+        family,
+        template: family,
+        entrypoint: 'handler.*',
+        bundleDigest: digest,
+        image: null,
+        config,
+      };
       await api(invokerUrl, 'PUT', `/deployments/${functionId}`, { deploymentId: crypto.randomUUID(), spec, env: {} });
       return { functionId, url: `${invokerUrl}/invoke/${label}` };
     },
@@ -267,14 +292,18 @@ async function main() {
 
     const toMs = (s) => ({ p50: s.p50 / 1000, p99: s.p99 / 1000 });
     const over = (s) => `overhead p50 ${(s.p50 - latDirect.p50).toFixed(0)} us (${(s.p50 / latDirect.p50).toFixed(2)}x direct)`;
-    console.log(`\nwarm invocation latency (one keep-alive connection, sequential, n=${WARM_N} each, ${ROUNDS} alternating rounds; target overhead p50 <= 250 us)`);
+    console.log(
+      `\nwarm invocation latency (one keep-alive connection, sequential, n=${WARM_N} each, ${ROUNDS} alternating rounds; target overhead p50 <= 250 us)`,
+    );
     row('direct call to a plain node http server', toMs(latDirect));
     row('  calibration: one minimal node proxy hop', toMs(latHop), over(latHop));
     row(`node function ${via}`, toMs(latPlatform), over(latPlatform));
     if (latInvoker) row('  same function, invoker called directly', toMs(latInvoker), over(latInvoker));
 
     console.log(`\nthroughput (${CONNECTIONS} keep-alive connections, ${SECONDS} s, load generator in its own process, best of 2; target >= 40% of direct)`);
-    console.log(`  ${'direct call to a plain node http server'.padEnd(44)} ${d.rps.toFixed(0).padStart(8)} req/s   p50 ${(d.latencyUs.p50 / 1000).toFixed(2)} ms`);
+    console.log(
+      `  ${'direct call to a plain node http server'.padEnd(44)} ${d.rps.toFixed(0).padStart(8)} req/s   p50 ${(d.latencyUs.p50 / 1000).toFixed(2)} ms`,
+    );
     const rpsRow = (name, r) =>
       console.log(
         `  ${name.padEnd(44)} ${r.rps.toFixed(0).padStart(8)} req/s   p50 ${(r.latencyUs.p50 / 1000).toFixed(2)} ms   = ${((100 * r.rps) / d.rps).toFixed(0)}% of direct` +
@@ -293,6 +322,7 @@ async function main() {
 
 main().catch((err) => {
   console.error(`bench failed: ${err && err.stack ? err.stack : err}`);
-  if (!flag('--invoker-only')) console.error('(to measure the invoker alone while the rest of the platform is not ready: node bench/runtime.bench.js --invoker-only)');
+  if (!flag('--invoker-only'))
+    console.error('(to measure the invoker alone while the rest of the platform is not ready: node bench/runtime.bench.js --invoker-only)');
   process.exit(1);
 });

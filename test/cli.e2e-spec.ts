@@ -189,7 +189,10 @@ describe('the hks command line against the real platform', () => {
 
   it('updates the function when deployed again with a change, and does nothing without one', async () => {
     const dir = path.join(work, 'hello');
-    const changed = await hks(['function', 'deploy', '--trigger', 'cron', '--schedule', '0 0 1 1 *', '--timezone', 'Europe/Paris'], { cwd: dir, env: { GREETING: 'Bonjour' } });
+    const changed = await hks(['function', 'deploy', '--trigger', 'cron', '--schedule', '0 0 1 1 *', '--timezone', 'Europe/Paris'], {
+      cwd: dir,
+      env: { GREETING: 'Bonjour' },
+    });
     expect(changed.stderr).toContain('updating cli-hello (3 files)');
     expect(changed.stdout).toContain('cli-hello is ready (version 2)');
     expect(changed.code).toBe(0);
@@ -198,7 +201,10 @@ describe('the hks command line against the real platform', () => {
       { type: 'http', methods: ['GET', 'POST'] },
       { type: 'schedule', cron: '0 0 1 1 *', timezone: 'Europe/Paris' },
     ]);
-    const same = await hks(['function', 'deploy', '--trigger', 'cron', '--schedule', '0 0 1 1 *', '--timezone', 'Europe/Paris'], { cwd: dir, env: { GREETING: 'Bonjour' } });
+    const same = await hks(['function', 'deploy', '--trigger', 'cron', '--schedule', '0 0 1 1 *', '--timezone', 'Europe/Paris'], {
+      cwd: dir,
+      env: { GREETING: 'Bonjour' },
+    });
     expect(same.stderr).toContain('no changes since version 2');
     expect(same.code).toBe(0);
   }, 180_000);

@@ -27,7 +27,12 @@ describe('a dependency that is down', () => {
     amqp = await TcpProxy.forUrl(AMQP_URL).start();
     redis = await TcpProxy.forUrl(REDIS_URL).start();
     p = await startPlatform({ DATABASE_URL: pg.url, AMQP_URL: amqp.url, REDIS_URL: redis.url, RPC_TIMEOUT_MS: '8000', BUILD_QUEUE_TIMEOUT_MS: '2000' });
-    const created = await call<FunctionView>('POST', '/api/v1/functions', { label: 'dep-fn', template: 'typescript', runtime: 'node', handler: 'export default (d) => d;' });
+    const created = await call<FunctionView>('POST', '/api/v1/functions', {
+      label: 'dep-fn',
+      template: 'typescript',
+      runtime: 'node',
+      handler: 'export default (d) => d;',
+    });
     expect(created.status).toBe(201);
     fnId = created.body.id;
   }, 180_000);
@@ -43,18 +48,19 @@ describe('a dependency that is down', () => {
   }, 60_000);
 
   /** One request per API route; none may answer 500 or 502. */
-  const routes = () => [
-    ['GET', '/api/v1/functions'],
-    ['GET', `/api/v1/functions/${fnId}`],
-    ['PUT', `/api/v1/functions/${fnId}`, { description: 'x' }],
-    ['POST', '/api/v1/functions', { label: `dep-${Date.now()}`, template: 'typescript', runtime: 'node', handler: 'export default (d) => d;' }],
-    ['POST', `/api/v1/functions/build/${fnId}`],
-    ['GET', `/api/v1/functions/${fnId}/builds`],
-    ['GET', `/api/v1/functions/${fnId}/stats`],
-    ['GET', '/api/v1/secrets'],
-    ['PUT', '/api/v1/secrets/dep-secret', { values: { K: 'v' } }],
-    ['GET', `/api/v3/events?functionId=${fnId}`],
-  ] as Array<[string, string, unknown?]>;
+  const routes = () =>
+    [
+      ['GET', '/api/v1/functions'],
+      ['GET', `/api/v1/functions/${fnId}`],
+      ['PUT', `/api/v1/functions/${fnId}`, { description: 'x' }],
+      ['POST', '/api/v1/functions', { label: `dep-${Date.now()}`, template: 'typescript', runtime: 'node', handler: 'export default (d) => d;' }],
+      ['POST', `/api/v1/functions/build/${fnId}`],
+      ['GET', `/api/v1/functions/${fnId}/builds`],
+      ['GET', `/api/v1/functions/${fnId}/stats`],
+      ['GET', '/api/v1/secrets'],
+      ['PUT', '/api/v1/secrets/dep-secret', { values: { K: 'v' } }],
+      ['GET', `/api/v3/events?functionId=${fnId}`],
+    ] as Array<[string, string, unknown?]>;
 
   async function duringCut(proxy: TcpProxy, name: string, mustName: Array<[string, string, unknown?]>) {
     proxy.cut();

@@ -30,7 +30,12 @@ describe('faults under load', () => {
     proxies.RabbitMQ = await TcpProxy.forUrl(AMQP_URL).start();
     proxies.Redis = await TcpProxy.forUrl(REDIS_URL).start();
     p = await startPlatform({ DATABASE_URL: proxies.Postgres.url, AMQP_URL: proxies.RabbitMQ.url, REDIS_URL: proxies.Redis.url, RPC_TIMEOUT_MS: '5000' });
-    const created = await call<FunctionView>('POST', '/api/v1/functions', { label: 'faults-fn', template: 'typescript', runtime: 'node', handler: 'export default (d) => d;' });
+    const created = await call<FunctionView>('POST', '/api/v1/functions', {
+      label: 'faults-fn',
+      template: 'typescript',
+      runtime: 'node',
+      handler: 'export default (d) => d;',
+    });
     expect(created.status).toBe(201);
     fnId = created.body.id;
     expect((await call('POST', `/api/v1/functions/build/${fnId}`)).status).toBe(202);
@@ -141,7 +146,14 @@ describe('faults under load', () => {
           `faults: ${faults.join('; ')}`,
           `invocations sent ${n}, answered with an x-invocation-id ${answered.size}, no answer (network) ${unanswered}, by status ${JSON.stringify(statuses)}${odd.length ? `; other 5xx: ${odd.join(' | ')}` : ''}`,
           `service exits ${JSON.stringify(restarts)}`,
-          `answered invocations without their PENDING and result events: ${lost.length}${lost.length ? ` (${lost.slice(0, 10).map((id) => `${id}: ${answered.get(id)}`).join(', ')})` : ''}`,
+          `answered invocations without their PENDING and result events: ${lost.length}${
+            lost.length
+              ? ` (${lost
+                  .slice(0, 10)
+                  .map((id) => `${id}: ${answered.get(id)}`)
+                  .join(', ')})`
+              : ''
+          }`,
           `duplicate events (same invocationId and status stored twice): ${dup.rows.length}`,
         ].join('\n'),
       );

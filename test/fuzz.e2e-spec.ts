@@ -44,16 +44,27 @@ function send(r: Sent): Promise<Answer> {
     const u = new URL(r.base);
     let req: http.ClientRequest;
     try {
-      req = http.request({ host: u.hostname, port: u.port, method: r.method, path: r.path, headers: r.headers, agent, timeout: r.path.includes('/events/stream') ? 2000 : 10_000 }, (res) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (c: Buffer) => {
-          if (size < 4096) chunks.push(c);
-          size += c.length;
-        });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8').slice(0, 4096) }));
-        res.on('error', () => resolve({ status: res.statusCode ?? 0, text: '' }));
-      });
+      req = http.request(
+        {
+          host: u.hostname,
+          port: u.port,
+          method: r.method,
+          path: r.path,
+          headers: r.headers,
+          agent,
+          timeout: r.path.includes('/events/stream') ? 2000 : 10_000,
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          let size = 0;
+          res.on('data', (c: Buffer) => {
+            if (size < 4096) chunks.push(c);
+            size += c.length;
+          });
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8').slice(0, 4096) }));
+          res.on('error', () => resolve({ status: res.statusCode ?? 0, text: '' }));
+        },
+      );
     } catch (err) {
       // Node itself refuses to write the request (e.g. a character it will not put in a path): nothing was sent.
       resolve({ status: -1, text: (err as Error).message });
@@ -79,7 +90,22 @@ const hostileQueryValue = fc.oneof(
   fc.constantFrom('2020-13-45', '0000-00-00T00:00:00Z', '1970-01-01', '9999-12-31T23:59:59Z'),
   fc.string({ maxLength: 20 }).map((s) => encodeURIComponent(s)),
 );
-const QUERY_NAMES = ['limit', 'offset', 'page', 'order', 'from', 'to', 'bucketSeconds', 'functionId', 'invocationId', 'type', 'status', 'label', 'limit[]', 'x'];
+const QUERY_NAMES = [
+  'limit',
+  'offset',
+  'page',
+  'order',
+  'from',
+  'to',
+  'bucketSeconds',
+  'functionId',
+  'invocationId',
+  'type',
+  'status',
+  'label',
+  'limit[]',
+  'x',
+];
 
 const configValues = fc.oneof(
   fc.constantFrom(-1, 0, Infinity, Number.MAX_SAFE_INTEGER, 1.5, 'NaN', '', null, true, [], {}, '\u0000', 'a'.repeat(10_000)),
@@ -103,11 +129,27 @@ const deep = (n: number, open: string, close: string) => open.repeat(n) + close.
 const bodyKind = fc.oneof(
   { weight: 6, arbitrary: functionLikeBody.map((b) => ({ type: 'application/json', body: Buffer.from(JSON.stringify(b)) })) },
   { weight: 2, arbitrary: fc.integer({ min: 65, max: 100_000 }).map((n) => ({ type: 'application/json', body: Buffer.from(deep(n, '[', ']')) })) },
-  { weight: 2, arbitrary: fc.integer({ min: 65, max: 20_000 }).map((n) => ({ type: 'application/json', body: Buffer.from('{"a":'.repeat(n) + '1' + '}'.repeat(n)) })) },
+  {
+    weight: 2,
+    arbitrary: fc.integer({ min: 65, max: 20_000 }).map((n) => ({ type: 'application/json', body: Buffer.from('{"a":'.repeat(n) + '1' + '}'.repeat(n)) })),
+  },
   { weight: 2, arbitrary: fc.uint8Array({ maxLength: 300 }).map((b) => ({ type: 'application/json', body: Buffer.from(b) })) },
   { weight: 1, arbitrary: fc.constant({ type: 'application/json', body: Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xc3, 0x28, 0x22, 0x7d]) }) },
   { weight: 1, arbitrary: fc.constant({ type: 'application/json', body: Buffer.from('{"a":"\u0000"}') }) },
-  { weight: 2, arbitrary: fc.constantFrom('text/plain', 'application/xml', 'multipart/form-data; boundary=x', 'application/x-www-form-urlencoded', 'application/json; charset=latin1', 'application/merge-patch+json', '').map((type) => ({ type, body: Buffer.from('{"label":"x","a":[1,2]}') })) },
+  {
+    weight: 2,
+    arbitrary: fc
+      .constantFrom(
+        'text/plain',
+        'application/xml',
+        'multipart/form-data; boundary=x',
+        'application/x-www-form-urlencoded',
+        'application/json; charset=latin1',
+        'application/merge-patch+json',
+        '',
+      )
+      .map((type) => ({ type, body: Buffer.from('{"label":"x","a":[1,2]}') })),
+  },
   { weight: 2, arbitrary: fc.constant(undefined) },
 );
 
@@ -125,8 +167,13 @@ describe('hostile input (fuzz)', () => {
     p = await startPlatform({ HKS_API_KEYS: KEY });
     const doc = await api(p.gatewayUrl, 'GET', '/api/v1/functions/swagger-ui-json', undefined, auth);
     expect(doc.status).toBe(200);
-    routes = Object.entries((doc.body as { paths: Record<string, Record<string, { parameters?: Array<{ in: string; name: string }> }>> }).paths).flatMap(([path, ops]) =>
-      Object.entries(ops).map(([method, op]) => ({ method: method.toUpperCase(), path, params: (op.parameters ?? []).filter((x) => x.in === 'path').map((x) => x.name) })),
+    routes = Object.entries((doc.body as { paths: Record<string, Record<string, { parameters?: Array<{ in: string; name: string }> }>> }).paths).flatMap(
+      ([path, ops]) =>
+        Object.entries(ops).map(([method, op]) => ({
+          method: method.toUpperCase(),
+          path,
+          params: (op.parameters ?? []).filter((x) => x.in === 'path').map((x) => x.name),
+        })),
     );
   }, 180_000);
 
@@ -138,7 +185,10 @@ describe('hostile input (fuzz)', () => {
   function internalRoutes(): Array<{ base: string; route: Route }> {
     const at = (service: string) => `http://127.0.0.1:${p.ports[service]}`;
     const r = (method: string, path: string): Route => ({ method, path, params: [...path.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]) });
-    const health = Object.keys(p.ports).flatMap((s) => [{ base: at(s), route: r('GET', '/healthz') }, { base: at(s), route: r('GET', '/readyz') }]);
+    const health = Object.keys(p.ports).flatMap((s) => [
+      { base: at(s), route: r('GET', '/healthz') },
+      { base: at(s), route: r('GET', '/readyz') },
+    ]);
     return [
       ...health,
       { base: at('invoker'), route: r('GET', '/deployments') },
@@ -155,7 +205,10 @@ describe('hostile input (fuzz)', () => {
     const targets = [...routes.map((route) => ({ base: p.gatewayUrl, route })), ...internalRoutes()];
     const request = fc.record({
       target: fc.constantFrom(...targets),
-      method: fc.oneof({ weight: 8, arbitrary: fc.constant('') }, { weight: 2, arbitrary: fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'HEAD') }),
+      method: fc.oneof(
+        { weight: 8, arbitrary: fc.constant('') },
+        { weight: 2, arbitrary: fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'HEAD') },
+      ),
       segments: fc.array(hostileSegment, { minLength: 2, maxLength: 2 }),
       query: fc.array(fc.tuple(fc.constantFrom(...QUERY_NAMES), hostileQueryValue), { maxLength: 4 }),
       body: bodyKind,
@@ -182,7 +235,13 @@ describe('hostile input (fuzz)', () => {
       body.write('{"data":"', 0);
       body.write('"}', body.length - 2);
       for (const path of ['/api/v1/functions', '/api/v1/functions/invoke/00000000-0000-0000-0000-000000000000', '/fn/nope']) {
-        built.push({ base: p.gatewayUrl, method: 'POST', path, headers: { ...auth, 'content-type': 'application/json', 'content-length': String(body.length) }, body });
+        built.push({
+          base: p.gatewayUrl,
+          method: 'POST',
+          path,
+          headers: { ...auth, 'content-type': 'application/json', 'content-length': String(body.length) },
+          body,
+        });
       }
     }
 
@@ -197,18 +256,29 @@ describe('hostile input (fuzz)', () => {
           const r = built[next++];
           const t0 = Date.now();
           const a = await send(r);
-          if (Date.now() - t0 > 3000) slow.push(`${Date.now() - t0} ms ${a.status} ${r.method} ${r.base}${r.path.slice(0, 120)} [${r.body?.length ?? 0} bytes]`);
+          if (Date.now() - t0 > 3000)
+            slow.push(`${Date.now() - t0} ms ${a.status} ${r.method} ${r.base}${r.path.slice(0, 120)} [${r.body?.length ?? 0} bytes]`);
           const klass = a.status <= 0 ? 'refused' : `${Math.floor(a.status / 100)}xx`;
-          if (a.status <= 0 && !r.path.includes('/events/stream')) slow.push(`no answer (${a.text}): ${r.method} ${r.base}${r.path.slice(0, 120)} [${r.body?.length ?? 0} bytes]`);
+          if (a.status <= 0 && !r.path.includes('/events/stream'))
+            slow.push(`no answer (${a.text}): ${r.method} ${r.base}${r.path.slice(0, 120)} [${r.body?.length ?? 0} bytes]`);
           counts[klass] = (counts[klass] ?? 0) + 1;
           const namedDependency = a.status === 503 && /Postgres|RabbitMQ|Redis|did not answer|unreachable|unavailable/.test(a.text);
-          if (a.status >= 500 && !namedDependency) bad.push({ req: `${r.method} ${r.base}${r.path.slice(0, 200)} [${r.headers['content-type'] ?? '-'}; ${r.body?.length ?? 0} bytes]`, status: a.status, text: a.text.slice(0, 300) });
+          if (a.status >= 500 && !namedDependency)
+            bad.push({
+              req: `${r.method} ${r.base}${r.path.slice(0, 200)} [${r.headers['content-type'] ?? '-'}; ${r.body?.length ?? 0} bytes]`,
+              status: a.status,
+              text: a.text.slice(0, 300),
+            });
         }
       }),
     );
-    report(`fuzz: seed ${SEED}, ${next} of ${built.length} requests in ${Date.now() - started} ms; answers by class ${JSON.stringify(counts)}; 5xx: ${bad.length}; slow or unanswered: ${slow.length}\n${slow.slice(0, 10).join('\n')}`);
+    report(
+      `fuzz: seed ${SEED}, ${next} of ${built.length} requests in ${Date.now() - started} ms; answers by class ${JSON.stringify(counts)}; 5xx: ${bad.length}; slow or unanswered: ${slow.length}\n${slow.slice(0, 10).join('\n')}`,
+    );
     // One line per distinct kind of failure (status, service, route shape), so a finding reads at a glance.
-    const kinds = [...new Map(bad.map((b) => [`${b.status} ${b.req.replace(/\?.*$/, '').replace(/\/[^/]*(%|x{20})[^/ ]*/g, '/…')} ${b.text.slice(0, 120)}`, b])).values()];
+    const kinds = [
+      ...new Map(bad.map((b) => [`${b.status} ${b.req.replace(/\?.*$/, '').replace(/\/[^/]*(%|x{20})[^/ ]*/g, '/…')} ${b.text.slice(0, 120)}`, b])).values(),
+    ];
     expect(kinds).toEqual([]);
     const exits = Object.entries(p.exits()).filter(([, e]) => e.length > 0);
     expect(exits).toEqual([]);
@@ -216,7 +286,12 @@ describe('hostile input (fuzz)', () => {
 
   it('still creates, builds, deploys and invokes a function afterwards', async () => {
     const call = (method: string, url: string, body?: unknown) => api(p.gatewayUrl, method, url, body, auth);
-    const created = await call('POST', '/api/v1/functions', { label: 'after-fuzz', template: 'typescript', runtime: 'node', handler: 'export default (d) => d;' });
+    const created = await call('POST', '/api/v1/functions', {
+      label: 'after-fuzz',
+      template: 'typescript',
+      runtime: 'node',
+      handler: 'export default (d) => d;',
+    });
     expect(created.status).toBe(201);
     const id = created.body.id;
     expect((await call('POST', `/api/v1/functions/build/${id}`)).status).toBe(202);

@@ -20,10 +20,15 @@ interface Run {
 /** A command with a deadline; never rejects, the exit code says how it went. */
 function run(command: string, args: string[], options: { cwd?: string; env?: Record<string, string>; timeoutMs: number }): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(command, args, { cwd: options.cwd ?? ROOT, env: { ...process.env, ...options.env }, timeout: options.timeoutMs, maxBuffer: 32 * 1024 * 1024 }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === 'number' ? err.code : null) : 0;
-      resolve({ code, stdout, stderr: err && code === null ? `${stderr}\n${err.message}` : stderr });
-    });
+    execFile(
+      command,
+      args,
+      { cwd: options.cwd ?? ROOT, env: { ...process.env, ...options.env }, timeout: options.timeoutMs, maxBuffer: 32 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof err.code === 'number' ? err.code : null) : 0;
+        resolve({ code, stdout, stderr: err && code === null ? `${stderr}\n${err.message}` : stderr });
+      },
+    );
   });
 }
 
@@ -69,15 +74,21 @@ describe('the served OpenAPI document', () => {
   }, 30_000);
 
   it('passes redocly lint (redocly.yaml) without errors', async () => {
-    const lint = await run(process.execPath, [BIN('@redocly/cli', 'bin/cli.js'), 'lint', docFile, '--format=json', `--config=${path.join(ROOT, 'redocly.yaml')}`], {
-      env: { REDOCLY_TELEMETRY: 'off', REDOCLY_SUPPRESS_UPDATE_NOTICE: 'true', NO_COLOR: '1' },
-      timeoutMs: 60_000,
-    });
+    const lint = await run(
+      process.execPath,
+      [BIN('@redocly/cli', 'bin/cli.js'), 'lint', docFile, '--format=json', `--config=${path.join(ROOT, 'redocly.yaml')}`],
+      {
+        env: { REDOCLY_TELEMETRY: 'off', REDOCLY_SUPPRESS_UPDATE_NOTICE: 'true', NO_COLOR: '1' },
+        timeoutMs: 60_000,
+      },
+    );
     const out = JSON.parse(lint.stdout || '{}') as { totals?: { errors: number; warnings: number }; problems?: RedoclyProblem[] };
     if (!out.problems) throw new Error(`redocly lint gave no report (exit ${lint.code}): ${lint.stderr.slice(-2000)}`);
     const line = (x: RedoclyProblem) => `${x.ruleId}: ${x.message} (${x.location[0]?.pointer})`;
     const warnings = out.problems.filter((x) => x.severity !== 'error').map(line);
-    report(`redocly lint: ${out.totals?.errors} errors, ${out.totals?.warnings} warnings${warnings.length ? `\n  warning ${warnings.join('\n  warning ')}` : ''}`);
+    report(
+      `redocly lint: ${out.totals?.errors} errors, ${out.totals?.warnings} warnings${warnings.length ? `\n  warning ${warnings.join('\n  warning ')}` : ''}`,
+    );
     expect(out.problems.filter((x) => x.severity === 'error').map(line)).toEqual([]);
   }, 90_000);
 
@@ -87,7 +98,10 @@ describe('the served OpenAPI document', () => {
     beforeAll(async () => {
       // Run in the work directory: in the repository's, openapi-typescript would hold the document to redocly.yaml,
       // which is the lint test's business.
-      const generated = await run(process.execPath, [BIN('openapi-typescript', 'bin/cli.js'), 'openapi.json', '-o', 'hks-api.d.ts'], { cwd: work, timeoutMs: 60_000 });
+      const generated = await run(process.execPath, [BIN('openapi-typescript', 'bin/cli.js'), 'openapi.json', '-o', 'hks-api.d.ts'], {
+        cwd: work,
+        timeoutMs: 60_000,
+      });
       if (generated.code !== 0) throw new Error(`openapi-typescript failed (exit ${generated.code}): ${generated.stderr.slice(-2000)}`);
       copyFileSync(program, path.join(work, 'flow.ts'));
       // The program imports openapi-fetch and node's types as a user's project would: from its node_modules.
@@ -95,7 +109,16 @@ describe('the served OpenAPI document', () => {
       writeFileSync(
         path.join(work, 'tsconfig.json'),
         JSON.stringify({
-          compilerOptions: { strict: true, target: 'ES2022', module: 'node16', moduleResolution: 'node16', esModuleInterop: true, types: ['node'], outDir: 'out', skipLibCheck: true },
+          compilerOptions: {
+            strict: true,
+            target: 'ES2022',
+            module: 'node16',
+            moduleResolution: 'node16',
+            esModuleInterop: true,
+            types: ['node'],
+            outDir: 'out',
+            skipLibCheck: true,
+          },
           files: ['flow.ts'],
         }),
       );

@@ -209,7 +209,11 @@ describe('the platform end to end', () => {
     expect((await call('POST', `/api/v1/functions/invoke/${unknown}`, { data: 1 })).status).toBe(404);
     expect((await call('GET', `/api/v3/events/${unknown}`)).status).toBe(404);
 
-    const notDeployed = await call<FunctionView>('POST', '/api/v1/functions', { label: 'not-deployed', runtime: 'node', handler: 'module.exports.handle = () => 1' });
+    const notDeployed = await call<FunctionView>('POST', '/api/v1/functions', {
+      label: 'not-deployed',
+      runtime: 'node',
+      handler: 'module.exports.handle = () => 1',
+    });
     const inv = await call('POST', `/api/v1/functions/invoke/${notDeployed.body.id}`, { data: 1 });
     expect(inv.status).toBe(409);
     expect(inv.body.message).toMatch(/deploy/i);

@@ -68,12 +68,22 @@ describe('triggers end to end', () => {
       label: 'on-order',
       runtime: 'node',
       handler: 'module.exports.handle = async (event) => ({ shipped: event.payload.orderId });',
-      config: { triggers: [{ type: 'event', eventType: 'ORDER_PLACED' }, { type: 'event', eventType: 'com.shop.order.placed' }] },
+      config: {
+        triggers: [
+          { type: 'event', eventType: 'ORDER_PLACED' },
+          { type: 'event', eventType: 'com.shop.order.placed' },
+        ],
+      },
     });
     const posted = await call('POST', '/api/v3/events', { type: 'ORDER_PLACED', source: 'shop', payload: { orderId: 7 } });
     expect(posted.status).toBe(201);
     // A custom type of its own, dotted (routed as event.com.shop.order.placed.<label>).
-    const custom = await call('POST', '/api/v3/events', { type: 'com.shop.order.placed', source: 'https://shop.example', payload: { orderId: 8 }, functionId: id });
+    const custom = await call('POST', '/api/v3/events', {
+      type: 'com.shop.order.placed',
+      source: 'https://shop.example',
+      payload: { orderId: 8 },
+      functionId: id,
+    });
     expect(custom.status).toBe(201);
     expect(custom.body).toMatchObject({ type: 'com.shop.order.placed', source: 'https://shop.example', functionId: id });
     for (const orderId of [7, 8]) {
@@ -110,7 +120,10 @@ describe('triggers end to end', () => {
   it('streams new events to a client as Server-Sent Events', async () => {
     const id = await deploy({ label: 'streamed', runtime: 'node', handler: 'module.exports.handle = () => "ok"' });
     const controller = new AbortController();
-    const res = await fetch(`${p.gatewayUrl}/api/v3/events/stream?functionId=${id}`, { signal: controller.signal, headers: { authorization: `Bearer ${p.adminKey}` } });
+    const res = await fetch(`${p.gatewayUrl}/api/v3/events/stream?functionId=${id}`, {
+      signal: controller.signal,
+      headers: { authorization: `Bearer ${p.adminKey}` },
+    });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toContain('text/event-stream');
     const reader = res.body!.getReader();
@@ -127,7 +140,11 @@ describe('triggers end to end', () => {
         while ((i = buffer.indexOf('\n\n')) >= 0) {
           const block = buffer.slice(0, i);
           buffer = buffer.slice(i + 2);
-          const data = block.split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trim()).join('');
+          const data = block
+            .split('\n')
+            .filter((l) => l.startsWith('data:'))
+            .map((l) => l.slice(5).trim())
+            .join('');
           const type = block.split('\n').find((l) => l.startsWith('event:'));
           if (type) types.push(type.slice(6).trim());
           if (data) seen.push(JSON.parse(data) as PlatformCloudEvent);

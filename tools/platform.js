@@ -163,7 +163,9 @@ async function startPlatform(o = {}) {
       // A run that lasted resets the backoff; repeated fast crashes double it.
       const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** child.fastCrashes);
       child.restarts++;
-      log(`${child.app.name} exited (${signal ? `signal ${signal}` : `exit code ${code}`}) after ${Math.round(ranMs / 100) / 10} s; restarting in ${delay} ms (restart #${child.restarts}); see ${child.logFile}`);
+      log(
+        `${child.app.name} exited (${signal ? `signal ${signal}` : `exit code ${code}`}) after ${Math.round(ranMs / 100) / 10} s; restarting in ${delay} ms (restart #${child.restarts}); see ${child.logFile}`,
+      );
       child.timer = setTimeout(() => {
         child.timer = undefined;
         if (stopping) return;
@@ -267,7 +269,8 @@ async function startPlatform(o = {}) {
 
   // What a caller of an internal route (the invoker, the builder's artifacts) must send: set, or created by the first service.
   const childEnv = baseEnv(shared);
-  const internalToken = childEnv.HKS_INTERNAL_TOKEN || fs.readFileSync(path.resolve(ROOT, childEnv.HKS_DATA_DIR || '.hks/data', 'internal-token'), 'utf8').trim();
+  const internalToken =
+    childEnv.HKS_INTERNAL_TOKEN || fs.readFileSync(path.resolve(ROOT, childEnv.HKS_DATA_DIR || '.hks/data', 'internal-token'), 'utf8').trim();
   const adminKey = readKey(adminKeyFile);
   return {
     ports,

@@ -52,15 +52,18 @@ async function loop() {
 
 const began = process.hrtime.bigint();
 setTimeout(() => (running = false), seconds * 1000);
-Promise.all(Array.from({ length: connections }, loop)).then(() => {
-  const elapsed = Number(process.hrtime.bigint() - began) / 1e9;
-  latencies.sort((a, b) => a - b);
-  const pick = (q) => (latencies.length ? Math.round(latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * q))]) : null);
-  process.stdout.write(
-    JSON.stringify({ requests, errors, statuses, seconds: elapsed, rps: requests / elapsed, latencyUs: { p50: pick(0.5), p99: pick(0.99) } }) + '\n',
-  );
-  agent.destroy();
-}, (err) => {
-  process.stderr.write(`load generator failed: ${err.stack || err.message}\n`);
-  process.exit(1);
-});
+Promise.all(Array.from({ length: connections }, loop)).then(
+  () => {
+    const elapsed = Number(process.hrtime.bigint() - began) / 1e9;
+    latencies.sort((a, b) => a - b);
+    const pick = (q) => (latencies.length ? Math.round(latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * q))]) : null);
+    process.stdout.write(
+      JSON.stringify({ requests, errors, statuses, seconds: elapsed, rps: requests / elapsed, latencyUs: { p50: pick(0.5), p99: pick(0.99) } }) + '\n',
+    );
+    agent.destroy();
+  },
+  (err) => {
+    process.stderr.write(`load generator failed: ${err.stack || err.message}\n`);
+    process.exit(1);
+  },
+);

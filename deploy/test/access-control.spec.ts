@@ -1,13 +1,5 @@
 import { connectionAllowed, Endpoint, external, pod } from './support/network-policy';
-import {
-  devInfraObjects,
-  FUNCTIONS_NAMESPACE,
-  isKind,
-  mustFind,
-  PLATFORM_APPS,
-  PLATFORM_NAMESPACE,
-  platformObjects,
-} from './support/manifests';
+import { devInfraObjects, FUNCTIONS_NAMESPACE, isKind, mustFind, PLATFORM_APPS, PLATFORM_NAMESPACE, platformObjects } from './support/manifests';
 
 const platform = platformObjects();
 const everything = [...platform, ...devInfraObjects()];
@@ -67,9 +59,7 @@ describe('network policies', () => {
   });
 
   it('deny all ingress in functions by default', () => {
-    const defaults = policies.filter(
-      (p) => p.metadata.namespace === FUNCTIONS_NAMESPACE && Object.keys(p.spec.podSelector).length === 0 && !p.spec.ingress,
-    );
+    const defaults = policies.filter((p) => p.metadata.namespace === FUNCTIONS_NAMESPACE && Object.keys(p.spec.podSelector).length === 0 && !p.spec.ingress);
     expect(defaults.flatMap((p) => p.spec.policyTypes)).toEqual(['Ingress']);
   });
 
@@ -97,7 +87,11 @@ describe('network policies', () => {
     for (const app of PLATFORM_APPS) {
       const from = appPod(app.name);
       expect([app.name, allowed(from, dns, 53)]).toEqual([app.name, true]);
-      for (const [service, port] of [['postgres', 5432], ['rabbitmq', 5672], ['redis', 6379]] as const) {
+      for (const [service, port] of [
+        ['postgres', 5432],
+        ['rabbitmq', 5672],
+        ['redis', 6379],
+      ] as const) {
         expect([app.name, service, allowed(from, infraPod(service), port)]).toEqual([app.name, service, true]);
         expect([app.name, service, allowed(from, external('10.20.30.40'), port)]).toEqual([app.name, service, true]);
       }

@@ -55,9 +55,7 @@ function mounts(service: ComposeService): { source: string; target: string }[] {
 }
 
 const dependsOn = (service: ComposeService): Record<string, { condition: string }> =>
-  Array.isArray(service.depends_on)
-    ? Object.fromEntries(service.depends_on.map((d) => [d, { condition: 'service_started' }]))
-    : (service.depends_on ?? {});
+  Array.isArray(service.depends_on) ? Object.fromEntries(service.depends_on.map((d) => [d, { condition: 'service_started' }])) : (service.depends_on ?? {});
 
 describe('docker-compose.yml', () => {
   it('is valid against the Compose specification, unknown keys included', () => {
@@ -168,7 +166,13 @@ describe('docker-compose.yml', () => {
       const e = env();
       const db = new URL(e.DATABASE_URL);
       const pg = environment(services.postgres);
-      expect([db.hostname, db.port, db.username, db.password, db.pathname]).toEqual(['postgres', '5432', pg.POSTGRES_USER, pg.POSTGRES_PASSWORD, `/${pg.POSTGRES_DB}`]);
+      expect([db.hostname, db.port, db.username, db.password, db.pathname]).toEqual([
+        'postgres',
+        '5432',
+        pg.POSTGRES_USER,
+        pg.POSTGRES_PASSWORD,
+        `/${pg.POSTGRES_DB}`,
+      ]);
       const amqp = new URL(e.AMQP_URL);
       const mq = environment(services.rabbitmq);
       expect([amqp.hostname, amqp.port, amqp.username, amqp.password]).toEqual(['rabbitmq', '5672', mq.RABBITMQ_DEFAULT_USER, mq.RABBITMQ_DEFAULT_PASS]);

@@ -14,7 +14,11 @@ const stage = (name: string): Stage => {
   if (!found) throw new Error(`the Dockerfile has no stage "${name}"`);
   return found;
 };
-const runs = (s: Stage) => s.instructions.filter((i) => i.keyword === 'RUN').map((i) => i.args).join('\n');
+const runs = (s: Stage) =>
+  s.instructions
+    .filter((i) => i.keyword === 'RUN')
+    .map((i) => i.args)
+    .join('\n');
 const copies = (s: Stage) => s.instructions.filter((i) => i.keyword === 'COPY').map((i) => copyArguments(i.args));
 
 describe('Dockerfile', () => {
@@ -37,7 +41,9 @@ describe('Dockerfile', () => {
   });
 
   it('copies the compiled code, production node_modules and the runtime shims from the build stage', () => {
-    const fromBuild = copies(stage('runtime')).filter((c) => c.from === 'build').flatMap((c) => c.sources);
+    const fromBuild = copies(stage('runtime'))
+      .filter((c) => c.from === 'build')
+      .flatMap((c) => c.sources);
     expect(fromBuild).toEqual(expect.arrayContaining(['/app/dist', '/app/node_modules', '/app/libs/runtimes']));
   });
 
@@ -66,12 +72,18 @@ describe('Dockerfile', () => {
   });
 
   it('exposes the six agreed ports', () => {
-    const exposed = stage('runtime').instructions.filter((i) => i.keyword === 'EXPOSE').flatMap((i) => i.args.split(/\s+/).map(Number));
+    const exposed = stage('runtime')
+      .instructions.filter((i) => i.keyword === 'EXPOSE')
+      .flatMap((i) => i.args.split(/\s+/).map(Number));
     expect(exposed.sort()).toEqual(PLATFORM_APPS.map((a) => a.port).sort());
   });
 
   it('copies only sources that exist and that .dockerignore lets into the build context', () => {
-    const sources = stages.flatMap((s) => copies(s).filter((c) => !c.from).flatMap((c) => c.sources));
+    const sources = stages.flatMap((s) =>
+      copies(s)
+        .filter((c) => !c.from)
+        .flatMap((c) => c.sources),
+    );
     expect(sources.length).toBeGreaterThan(0);
     for (const source of sources) {
       expect([source, existsSync(path.join(REPO_ROOT, source))]).toEqual([source, true]);
@@ -83,7 +95,14 @@ describe('Dockerfile', () => {
     for (const p of ['node_modules', 'node_modules/yaml/package.json', 'dist', '.git', '.hks', 'apps/gateway/src/foo.spec.ts']) {
       expect([p, excludedByDockerignore(DOCKERIGNORE, p)]).toEqual([p, true]);
     }
-    for (const p of ['package.json', 'package-lock.json', 'tsconfig.build.json', 'tools/rewrite-aliases.js', 'libs/runtimes/shims', 'apps/gateway/src/main.ts']) {
+    for (const p of [
+      'package.json',
+      'package-lock.json',
+      'tsconfig.build.json',
+      'tools/rewrite-aliases.js',
+      'libs/runtimes/shims',
+      'apps/gateway/src/main.ts',
+    ]) {
       expect([p, excludedByDockerignore(DOCKERIGNORE, p)]).toEqual([p, false]);
     }
   });
@@ -114,8 +133,7 @@ describe('the image entrypoint (deploy/docker/entrypoint.sh)', () => {
   });
   afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-  const run = (args: string[], appRoot = root) =>
-    spawnSync('sh', [ENTRYPOINT, ...args], { env: { ...process.env, HKS_APP_ROOT: appRoot }, encoding: 'utf8' });
+  const run = (args: string[], appRoot = root) => spawnSync('sh', [ENTRYPOINT, ...args], { env: { ...process.env, HKS_APP_ROOT: appRoot }, encoding: 'utf8' });
 
   it.each(PLATFORM_APPS.map((a) => [a.name]))('starts %s from dist/ and passes the remaining arguments on', (name) => {
     const result = run([name, '--inspect-brk=0', 'x']);

@@ -1,15 +1,5 @@
 import { containerEnv, secretValues } from './support/pod-env';
-import {
-  devInfraObjects,
-  isKind,
-  Kinds,
-  mustFind,
-  PLATFORM_APPS,
-  PLATFORM_NAMESPACE,
-  platformObjects,
-  quantity,
-  selectorMatches,
-} from './support/manifests';
+import { devInfraObjects, isKind, Kinds, mustFind, PLATFORM_APPS, PLATFORM_NAMESPACE, platformObjects, quantity, selectorMatches } from './support/manifests';
 import { appSettingsSchema, documentedUnsetSettings, loadAppSettings, settingsWithoutDefault } from './support/settings';
 
 const objects = platformObjects();
@@ -47,10 +37,7 @@ describe.each(PLATFORM_APPS.map((a) => [a.name, a] as const))('the %s app', (nam
     for (const other of PLATFORM_APPS.filter((a) => a.name !== name)) {
       const otherLabels = mustFind(objects, 'Deployment', other.name, ns).spec.template.metadata.labels;
       expect([other.name, selectorMatches(deployment().spec.selector, otherLabels)]).toEqual([other.name, false]);
-      expect([other.name, selectorMatches({ matchLabels: mustFind(objects, 'Service', name, ns).spec.selector }, otherLabels)]).toEqual([
-        other.name,
-        false,
-      ]);
+      expect([other.name, selectorMatches({ matchLabels: mustFind(objects, 'Service', name, ns).spec.selector }, otherLabels)]).toEqual([other.name, false]);
     }
   });
 
@@ -188,7 +175,9 @@ describe('cluster-mode configuration', () => {
 
   it('keeps credentials out of the ConfigMap and connection URLs in the Secret', () => {
     for (const value of Object.values(config)) expect(value).not.toMatch(/:\/\/[^/@]*:[^/@]*@/);
-    expect(Object.keys(secret)).toEqual(expect.arrayContaining(['DATABASE_URL', 'AMQP_URL', 'REDIS_URL', 'REGISTRY_SECRETS_KEY', 'HKS_API_KEYS', 'HKS_INTERNAL_TOKEN']));
+    expect(Object.keys(secret)).toEqual(
+      expect.arrayContaining(['DATABASE_URL', 'AMQP_URL', 'REDIS_URL', 'REGISTRY_SECRETS_KEY', 'HKS_API_KEYS', 'HKS_INTERNAL_TOKEN']),
+    );
     const overlap = Object.keys(secret).filter((k) => k in config);
     expect(overlap).toEqual([]);
   });
@@ -205,16 +194,28 @@ describe('cluster-mode configuration', () => {
     const creds = secretValues(mustFind(infra, 'Secret', 'dev-infra-credentials', ns));
     const db = new URL(secret.DATABASE_URL);
     expect([db.hostname, db.port, db.username, db.password, db.pathname]).toEqual([
-      `postgres.${ns}.svc.cluster.local`, '5432', creds.POSTGRES_USER, creds.POSTGRES_PASSWORD, `/${creds.POSTGRES_DB}`,
+      `postgres.${ns}.svc.cluster.local`,
+      '5432',
+      creds.POSTGRES_USER,
+      creds.POSTGRES_PASSWORD,
+      `/${creds.POSTGRES_DB}`,
     ]);
     const amqp = new URL(secret.AMQP_URL);
     expect([amqp.hostname, amqp.port, amqp.username, amqp.password]).toEqual([
-      `rabbitmq.${ns}.svc.cluster.local`, '5672', creds.RABBITMQ_DEFAULT_USER, creds.RABBITMQ_DEFAULT_PASS,
+      `rabbitmq.${ns}.svc.cluster.local`,
+      '5672',
+      creds.RABBITMQ_DEFAULT_USER,
+      creds.RABBITMQ_DEFAULT_PASS,
     ]);
     const redis = new URL(secret.REDIS_URL);
     expect([redis.hostname, redis.port, redis.password]).toEqual([`redis.${ns}.svc.cluster.local`, '6379', creds.REDIS_PASSWORD]);
     expect(config.HKS_OCI_REGISTRY).toBe(`registry.${ns}.svc.cluster.local:5000`);
-    for (const [service, port] of [['postgres', 5432], ['rabbitmq', 5672], ['redis', 6379], ['registry', 5000]] as const) {
+    for (const [service, port] of [
+      ['postgres', 5432],
+      ['rabbitmq', 5672],
+      ['redis', 6379],
+      ['registry', 5000],
+    ] as const) {
       expect(mustFind(infra, 'Service', service, ns).spec.ports[0].port).toBe(port);
     }
   });

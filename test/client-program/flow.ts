@@ -66,7 +66,10 @@ async function main(): Promise<void> {
 
   // The invoker records the SUCCESS event once the answer is out: it may take a moment to be queryable.
   for (const deadline = Date.now() + 20_000; ; await sleep(250)) {
-    const events = ok(await hks.GET('/api/v3/events', { params: { query: { functionId: id, type: 'FUNCTION_INVOCATION', status: 'SUCCESS', order: 'desc' } } }), 'events');
+    const events = ok(
+      await hks.GET('/api/v3/events', { params: { query: { functionId: id, type: 'FUNCTION_INVOCATION', status: 'SUCCESS', order: 'desc' } } }),
+      'events',
+    );
     const [event] = events.items;
     if (event) {
       assert.equal(event.status, 'SUCCESS');
@@ -74,7 +77,9 @@ async function main(): Promise<void> {
       const took: number | null = event.processingTimeMs;
       assert.equal(functionId, id);
       assert.ok(took !== null && took >= 0, 'the event says how long the invocation took');
-      process.stdout.write(`${JSON.stringify({ id, label, built: fn.status, digest, deployment: deployment.status, url, event: { id: event.id, status: event.status, processingTimeMs: took } })}\n`);
+      process.stdout.write(
+        `${JSON.stringify({ id, label, built: fn.status, digest, deployment: deployment.status, url, event: { id: event.id, status: event.status, processingTimeMs: took } })}\n`,
+      );
       return;
     }
     if (Date.now() > deadline) throw new Error(`no SUCCESS event for ${id} after 20 s (${events.total} events)`);

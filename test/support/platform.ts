@@ -74,7 +74,12 @@ export async function startPlatform(extraEnv: Record<string, string> = {}): Prom
     try {
       // Every client of the suite (api(), fetch, the hks CLI, event streams) goes through this proxy.
       const document = await servedDocument(platform.gatewayUrl);
-      conformance = await ConformanceProxy.start({ target: platform.gatewayUrl, document, prefixRoutes: INVOCATION_ROUTES, outsideTheApi: (p) => OUTSIDE_THE_API.test(p) });
+      conformance = await ConformanceProxy.start({
+        target: platform.gatewayUrl,
+        document,
+        prefixRoutes: INVOCATION_ROUTES,
+        outsideTheApi: (p) => OUTSIDE_THE_API.test(p),
+      });
     } catch (err) {
       await platform.stop();
       throw err;
@@ -119,7 +124,13 @@ export interface HttpAnswer<T = unknown> {
 }
 
 /** fetch with JSON in and out, never throwing on a status. `T`: the body as a contracts type (default: an object whose fields a test reads). */
-export async function api<T = Record<string, unknown>>(base: string, method: string, url: string, body?: unknown, headers: Record<string, string> = {}): Promise<HttpAnswer<T>> {
+export async function api<T = Record<string, unknown>>(
+  base: string,
+  method: string,
+  url: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<HttpAnswer<T>> {
   const res = await fetch(base + url, {
     method,
     headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },

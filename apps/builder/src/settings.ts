@@ -4,7 +4,7 @@ export const BuilderSettings = {
   BUILDER_PORT: { kind: 'int', default: 8083, description: 'HTTP port of the builder (health, artifacts)' },
   BUILDER_CONCURRENCY: { kind: 'int', default: 2, description: 'Builds run at once by this builder' },
   BUILD_STEP_TIMEOUT_MS: { kind: 'int', default: 600_000, description: 'Longest a single build step (npm or pip install) may run' },
-  HKS_NPM_REGISTRY: { kind: 'url', description: 'npm registry for dependency installs (default: npm\'s own configuration)' },
+  HKS_NPM_REGISTRY: { kind: 'url', description: "npm registry for dependency installs (default: npm's own configuration)" },
   HKS_PYTHON: { kind: 'string', default: '/usr/bin/python3', description: 'Python interpreter that runs pip and the syntax check' },
   HKS_PIP_WHEELHOUSE: { kind: 'string', description: 'Directory of wheels that requirements.txt is installed from (pip --find-links)' },
   HKS_PIP_INDEX_URL: { kind: 'url', description: 'Python package index used instead of --no-index' },

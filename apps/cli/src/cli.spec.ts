@@ -28,7 +28,10 @@ describe('hks', () => {
     expect(await hks(['function', 'frobnicate'])).toMatchObject({ code: 2, stderr: expect.stringMatching(/^error: unknown command 'frobnicate'/) });
     expect(await hks(['function', 'invoke'])).toMatchObject({ code: 2, stderr: "error: missing required argument 'name'\n" });
     expect(await hks(['function', 'list', '--output', 'xml'])).toMatchObject({ code: 2, stderr: expect.stringContaining("argument 'xml' is invalid") });
-    expect(await hks(['function', 'list', '--gateway', 'ftp://x'])).toMatchObject({ code: 2, stderr: 'error: gateway URL "ftp://x" (from --gateway) must start with http:// or https://\n' });
+    expect(await hks(['function', 'list', '--gateway', 'ftp://x'])).toMatchObject({
+      code: 2,
+      stderr: 'error: gateway URL "ftp://x" (from --gateway) must start with http:// or https://\n',
+    });
   });
 
   it('says it cannot reach the gateway, naming its URL and why', async () => {
@@ -64,7 +67,10 @@ describe('hks', () => {
       writeFileSync(file, `gateway: http://127.0.0.1:${await closedPort()}\napiKey: file-key\n`);
       await hks(['function', 'list'], { env: { HKS_CONFIG: file, HKS_GATEWAY_URL: gw.url, HKS_API_KEY: 'env-key' } });
       expect(gw.requests[0].headers.authorization).toBe('Bearer env-key');
-      await hks(['function', 'list', '--api-key', 'flag-key'], { env: { HKS_CONFIG: file, HKS_GATEWAY_URL: 'http://127.0.0.1:1', HKS_API_KEY: 'env-key' }, gateway: gw.url });
+      await hks(['function', 'list', '--api-key', 'flag-key'], {
+        env: { HKS_CONFIG: file, HKS_GATEWAY_URL: 'http://127.0.0.1:1', HKS_API_KEY: 'env-key' },
+        gateway: gw.url,
+      });
       expect(gw.requests[1].headers.authorization).toBe('Bearer flag-key');
     });
 
@@ -76,13 +82,20 @@ describe('hks', () => {
     it('names a wrong config file', async () => {
       const file = path.join(dir, 'bad.yaml');
       writeFileSync(file, 'gatway: http://x\n');
-      expect(await hks(['function', 'list'], { env: { HKS_CONFIG: file } })).toMatchObject({ code: 2, stderr: `error: ${file}: unknown key "gatway" (known: gateway, apiKey)\n` });
+      expect(await hks(['function', 'list'], { env: { HKS_CONFIG: file } })).toMatchObject({
+        code: 2,
+        stderr: `error: ${file}: unknown key "gatway" (known: gateway, apiKey)\n`,
+      });
     });
 
     it('adds how to set a key when the gateway answers 401', async () => {
       gw.on('GET', '/api/v1/functions', () => ({ status: 401, body: { statusCode: 401, error: 'Unauthorized', message: 'a valid API key is required' } }));
       const r = await hks(['function', 'list'], { gateway: gw.url });
-      expect(r).toEqual({ code: 1, stdout: '', stderr: 'error: a valid API key is required (set an API key with --api-key, HKS_API_KEY or apiKey in the config file)\n' });
+      expect(r).toEqual({
+        code: 1,
+        stdout: '',
+        stderr: 'error: a valid API key is required (set an API key with --api-key, HKS_API_KEY or apiKey in the config file)\n',
+      });
     });
   });
 });

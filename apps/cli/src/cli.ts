@@ -56,9 +56,7 @@ export function buildProgram(io: CliIO): Command {
 
   // Every (sub)command reports through our IO and throws instead of exiting, so runCli decides the exit code.
   const configure = (cmd: Command) => {
-    cmd
-      .exitOverride()
-      .configureOutput({ writeOut: io.stdout, writeErr: io.stderr, outputError: (text, write) => write(text) });
+    cmd.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr, outputError: (text, write) => write(text) });
     cmd.commands.forEach(configure);
   };
   configure(program);

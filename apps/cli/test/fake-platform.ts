@@ -82,7 +82,16 @@ export class FakePlatform {
         f.status = (fail ? 'FAILED' : 'BUILT') as FunctionView['status'];
         f.statusReason = fail ? fail.reason : null;
         const now = new Date().toISOString();
-        f.build = { id: buildId, status: fail ? 'FAILED' : 'SUCCEEDED', version: f.version, bundleDigest: fail ? null : `sha256:${'ab'.repeat(32)}`, image: null, error: fail?.reason ?? null, startedAt: now, finishedAt: now };
+        f.build = {
+          id: buildId,
+          status: fail ? 'FAILED' : 'SUCCEEDED',
+          version: f.version,
+          bundleDigest: fail ? null : `sha256:${'ab'.repeat(32)}`,
+          image: null,
+          error: fail?.reason ?? null,
+          startedAt: now,
+          finishedAt: now,
+        };
       });
       return { status: 202, body: f };
     });

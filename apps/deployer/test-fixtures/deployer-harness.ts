@@ -47,11 +47,17 @@ export class DeployerHarness {
     this.env = this.iso.env;
 
     const state = this.registry;
-    @Module({ imports: [SettingsModule.forRoot({}, this.env)], controllers: [FakeRegistryController], providers: [{ provide: FakeRegistryState, useValue: state }] })
+    @Module({
+      imports: [SettingsModule.forRoot({}, this.env)],
+      controllers: [FakeRegistryController],
+      providers: [{ provide: FakeRegistryState, useValue: state }],
+    })
     class RegistryModule {}
     this.registryApp = (await Test.createTestingModule({ imports: [RegistryModule] }).compile()).createNestApplication({ logger: false });
     this.registryApp.useGlobalFilters(new RpcErrorFilter());
-    this.registryApp.connectMicroservice(rpcServerOptions(this.registryApp.get<CommonSettingsValues>(SETTINGS), 'function-registry'), { inheritAppConfig: true });
+    this.registryApp.connectMicroservice(rpcServerOptions(this.registryApp.get<CommonSettingsValues>(SETTINGS), 'function-registry'), {
+      inheritAppConfig: true,
+    });
     await this.registryApp.startAllMicroservices();
     await this.registryApp.init();
 

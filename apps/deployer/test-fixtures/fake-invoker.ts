@@ -64,7 +64,12 @@ export class FakeInvoker {
           return;
         }
         this.calls.push({ method: req.method ?? '', path: url.pathname, functionId, headers: req.headers, body });
-        const queue = kind === 'deployments' && req.method === 'PUT' ? this.deployAnswers.get(functionId) : kind === 'invoke' ? this.invokeAnswers.get(functionId) : undefined;
+        const queue =
+          kind === 'deployments' && req.method === 'PUT'
+            ? this.deployAnswers.get(functionId)
+            : kind === 'invoke'
+              ? this.invokeAnswers.get(functionId)
+              : undefined;
         const answer = queue?.shift() ?? { status: 200, body: kind === 'invoke' ? { ok: true } : { functionId } };
         setTimeout(() => {
           res.writeHead(answer.status, { 'content-type': 'application/json' });

@@ -6,7 +6,10 @@ import * as path from 'path';
 import { isDeepStrictEqual } from 'util';
 import { knativeServiceValidator } from './knative-crd';
 
-type Obj = { metadata: Record<string, unknown> & { name: string; namespace: string }; spec?: unknown; status?: Record<string, unknown> } & Record<string, unknown>;
+type Obj = { metadata: Record<string, unknown> & { name: string; namespace: string }; spec?: unknown; status?: Record<string, unknown> } & Record<
+  string,
+  unknown
+>;
 
 /** How the fake Knative controller answers a Service once it has seen it. */
 export type Outcome =
@@ -109,10 +112,15 @@ export class FakeKubeApi {
     if (req.method === 'GET' && name) return existing ? json(res, 200, existing) : notFound(res, name);
     if (req.method === 'POST' && !name) {
       if (!body?.metadata?.name) return status(res, 422, 'Invalid', 'metadata.name: Required value');
-      if (this.objects.has(`${ns}/${body.metadata.name}`)) return status(res, 409, 'AlreadyExists', `services.serving.knative.dev "${body.metadata.name}" already exists`, body.metadata.name);
+      if (this.objects.has(`${ns}/${body.metadata.name}`))
+        return status(res, 409, 'AlreadyExists', `services.serving.knative.dev "${body.metadata.name}" already exists`, body.metadata.name);
       const invalid = this.schemaProblems(body);
       if (invalid) return status(res, 422, 'Invalid', `Service.serving.knative.dev "${body.metadata.name}" is invalid: ${invalid}`);
-      const created: Obj = { ...body, metadata: { ...body.metadata, namespace: ns, uid: randomUUID(), generation: 1, creationTimestamp: new Date().toISOString() }, status: { observedGeneration: 0, conditions: [{ type: 'Ready', status: 'Unknown', reason: 'Pending' }] } };
+      const created: Obj = {
+        ...body,
+        metadata: { ...body.metadata, namespace: ns, uid: randomUUID(), generation: 1, creationTimestamp: new Date().toISOString() },
+        status: { observedGeneration: 0, conditions: [{ type: 'Ready', status: 'Unknown', reason: 'Pending' }] },
+      };
       this.store(created, 'ADDED');
       this.reconcileLater(created);
       return json(res, 201, this.objects.get(`${ns}/${created.metadata.name}`));
@@ -123,13 +131,23 @@ export class FakeKubeApi {
       this.beforeReplace = undefined;
       const current = this.objects.get(key)!;
       if (body?.metadata?.resourceVersion !== current.metadata.resourceVersion) {
-        return status(res, 409, 'Conflict', `Operation cannot be fulfilled on services.serving.knative.dev "${name}": the object has been modified; please apply your changes to the latest version and try again`, name);
+        return status(
+          res,
+          409,
+          'Conflict',
+          `Operation cannot be fulfilled on services.serving.knative.dev "${name}": the object has been modified; please apply your changes to the latest version and try again`,
+          name,
+        );
       }
       const invalid = this.schemaProblems(body);
       if (invalid) return status(res, 422, 'Invalid', `Service.serving.knative.dev "${name}" is invalid: ${invalid}`);
       const specChanged = !isDeepStrictEqual(body!.spec, current.spec);
       const generation = (current.metadata.generation as number) + (specChanged ? 1 : 0);
-      const replaced: Obj = { ...body!, metadata: { ...body!.metadata, uid: current.metadata.uid, generation, creationTimestamp: current.metadata.creationTimestamp }, status: current.status };
+      const replaced: Obj = {
+        ...body!,
+        metadata: { ...body!.metadata, uid: current.metadata.uid, generation, creationTimestamp: current.metadata.creationTimestamp },
+        status: current.status,
+      };
       this.store(replaced, 'MODIFIED');
       if (specChanged) this.reconcileLater(replaced);
       return json(res, 200, this.objects.get(key));
@@ -138,7 +156,13 @@ export class FakeKubeApi {
       if (!existing) return notFound(res, name);
       this.objects.delete(key);
       this.emit('DELETED', existing);
-      return json(res, 200, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', details: { name, group: 'serving.knative.dev', kind: 'services', uid: existing.metadata.uid } });
+      return json(res, 200, {
+        kind: 'Status',
+        apiVersion: 'v1',
+        metadata: {},
+        status: 'Success',
+        details: { name, group: 'serving.knative.dev', kind: 'services', uid: existing.metadata.uid },
+      });
     }
     return status(res, 405, 'MethodNotAllowed', `${req.method} is not supported here`);
   }

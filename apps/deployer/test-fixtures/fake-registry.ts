@@ -1,13 +1,6 @@
 import { Controller, Inject, Injectable } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
-import {
-  FunctionConfigDto,
-  FunctionPatterns,
-  FunctionRuntimeSpec,
-  NotFoundError,
-  SetDeploymentStatusCommand,
-  StateError,
-} from '@platform/contracts';
+import { FunctionConfigDto, FunctionPatterns, FunctionRuntimeSpec, NotFoundError, SetDeploymentStatusCommand, StateError } from '@platform/contracts';
 import { runtimeSpec } from './runtime-spec';
 
 /** What the stand-in registry knows: functions (with or without a build), secrets, and the statuses it was sent. */

@@ -45,7 +45,8 @@ export function knativeServiceValidator(): ValidateFunction {
 /** ObjectMeta rules the CRD schema leaves to the API server: a DNS-1123 name and string-valued labels/annotations. */
 export function objectMetaProblems(meta: Record<string, unknown>): string[] {
   const problems: string[] = [];
-  if (typeof meta.name !== 'string' || !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(meta.name)) problems.push(`metadata.name ${JSON.stringify(meta.name)} is not a DNS-1123 label`);
+  if (typeof meta.name !== 'string' || !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(meta.name))
+    problems.push(`metadata.name ${JSON.stringify(meta.name)} is not a DNS-1123 label`);
   for (const field of ['labels', 'annotations']) {
     const map = meta[field];
     if (map === undefined) continue;
@@ -53,6 +54,7 @@ export function objectMetaProblems(meta: Record<string, unknown>): string[] {
     else for (const [k, v] of Object.entries(map)) if (typeof v !== 'string') problems.push(`metadata.${field}.${k} must be a string`);
   }
   const labels = (meta.labels ?? {}) as Record<string, string>;
-  for (const v of Object.values(labels)) if (!/^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/.test(v) || v.length > 63) problems.push(`label value ${v} is invalid`);
+  for (const v of Object.values(labels))
+    if (!/^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/.test(v) || v.length > 63) problems.push(`label value ${v} is invalid`);
   return problems;
 }

@@ -39,7 +39,9 @@ describe('function registry over real Postgres, RabbitMQ and Redis', () => {
   const create = (body: Record<string, unknown>) => call<FunctionView>(FunctionPatterns.Create, body);
   const get = (id: string) => call<FunctionView>(FunctionPatterns.Get, { id });
   const buildEvent = (name: string, status: 'PENDING' | 'SUCCESS' | 'FAILURE', f: FunctionView, payload: Record<string, unknown>) =>
-    publisher.publish(newEvent({ name, type: 'FUNCTION_BUILD', status, source: 'builder', functionId: f.id, payload: { functionId: f.id, version: f.version, ...payload } }));
+    publisher.publish(
+      newEvent({ name, type: 'FUNCTION_BUILD', status, source: 'builder', functionId: f.id, payload: { functionId: f.id, version: f.version, ...payload } }),
+    );
 
   beforeAll(async () => {
     db = await createTestDatabase();
@@ -247,10 +249,13 @@ describe('function registry over real Postgres, RabbitMQ and Redis', () => {
       await waitFor(async () => (await get('pyfiles')).build?.status === 'RUNNING', { what: 'build RUNNING' });
       await buildEvent('build.failed', 'FAILURE', f, { buildId: randomUUID(), error: 'stale' });
       await buildEvent('build.succeeded', 'SUCCESS', f, { buildId, bundleDigest: 'sha256:' + 'a'.repeat(64), image: null });
-      const built = await waitFor(async () => {
-        const v = await get('pyfiles');
-        return v.status === 'BUILT' && v;
-      }, { what: 'BUILT' });
+      const built = await waitFor(
+        async () => {
+          const v = await get('pyfiles');
+          return v.status === 'BUILT' && v;
+        },
+        { what: 'BUILT' },
+      );
       expect(built.statusReason).toBeNull();
       expect(built.build).toMatchObject({ id: buildId, status: 'SUCCEEDED', bundleDigest: 'sha256:' + 'a'.repeat(64), error: null });
 
@@ -269,19 +274,27 @@ describe('function registry over real Postgres, RabbitMQ and Redis', () => {
       });
     });
 
-    it('moves to FAILED with the builder\'s error on build.failed', async () => {
+    it("moves to FAILED with the builder's error on build.failed", async () => {
       const f = await get('hello');
       await buildEvent('build.failed', 'FAILURE', f, { buildId: f.build!.id, error: 'SyntaxError: Unexpected token' });
-      const failed = await waitFor(async () => {
-        const v = await get('hello');
-        return v.status === 'FAILED' && v;
-      }, { what: 'FAILED' });
+      const failed = await waitFor(
+        async () => {
+          const v = await get('hello');
+          return v.status === 'FAILED' && v;
+        },
+        { what: 'FAILED' },
+      );
       expect(failed.statusReason).toBe('build failed: SyntaxError: Unexpected token');
       expect(failed.build).toMatchObject({ status: 'FAILED', error: 'SyntaxError: Unexpected token', bundleDigest: null });
     });
 
     it('does not leave the function BUILDING when Redis is unreachable', async () => {
-      const offline = await startRegistry({ ...iso.env, HKS_NAMESPACE: `${iso.env.HKS_NAMESPACE}off`, REDIS_URL: 'redis://127.0.0.1:1', BUILD_QUEUE_TIMEOUT_MS: '1000' });
+      const offline = await startRegistry({
+        ...iso.env,
+        HKS_NAMESPACE: `${iso.env.HKS_NAMESPACE}off`,
+        REDIS_URL: 'redis://127.0.0.1:1',
+        BUILD_QUEUE_TIMEOUT_MS: '1000',
+      });
       try {
         const before = await get('hello');
         await expect(offline.get(BuildsService).requestBuild('hello')).rejects.toMatchObject({
@@ -309,7 +322,8 @@ describe('function registry over real Postgres, RabbitMQ and Redis', () => {
   describe('deployment status', () => {
     it('moves through DEPLOYING, READY, FAILED and back to BUILT when undeployed, keeping the reason, and ignores reports about older versions', async () => {
       const f = await get('pyfiles');
-      const set = (body: Record<string, unknown>) => call<FunctionView>(FunctionPatterns.SetDeploymentStatus, { functionId: f.id, version: f.version, ...body });
+      const set = (body: Record<string, unknown>) =>
+        call<FunctionView>(FunctionPatterns.SetDeploymentStatus, { functionId: f.id, version: f.version, ...body });
       expect((await set({ status: 'DEPLOYING' })).status).toBe('DEPLOYING');
       expect((await set({ status: 'READY' })).status).toBe('READY');
       expect(await set({ status: 'FAILED', reason: 'the invoker refused the bundle' })).toMatchObject({
@@ -333,10 +347,17 @@ describe('function registry over real Postgres, RabbitMQ and Redis', () => {
       expect(raw.rows[0].v).not.toContain('hunter2');
     });
 
-    it('resolves a function\'s secret references to env values, and names what is missing', async () => {
+    it("resolves a function's secret references to env values, and names what is missing", async () => {
       await call(FunctionPatterns.Update, {
         id: 'hello',
-        changes: { config: { secrets: [{ env: 'DB_PASSWORD', secret: 'db', key: 'password' }, { env: 'API_TOKEN', secret: 'api' }] } },
+        changes: {
+          config: {
+            secrets: [
+              { env: 'DB_PASSWORD', secret: 'db', key: 'password' },
+              { env: 'API_TOKEN', secret: 'api' },
+            ],
+          },
+        },
       });
       await expect(call(FunctionPatterns.ResolveSecrets, { functionId: 'hello' })).rejects.toMatchObject({
         statusCode: 409,
@@ -348,7 +369,10 @@ describe('function registry over real Postgres, RabbitMQ and Redis', () => {
 
     it('validates names and deletes by name', async () => {
       await expect(call(FunctionPatterns.PutSecret, { name: 'Bad_Name', values: { a: 'b' } })).rejects.toMatchObject({ statusCode: 400 });
-      await expect(call(FunctionPatterns.PutSecret, { name: 'empty', values: {} })).rejects.toMatchObject({ statusCode: 400, message: expect.stringContaining('values is empty') });
+      await expect(call(FunctionPatterns.PutSecret, { name: 'empty', values: {} })).rejects.toMatchObject({
+        statusCode: 400,
+        message: expect.stringContaining('values is empty'),
+      });
       expect(await call<SecretView>(FunctionPatterns.DeleteSecret, { name: 'api' })).toMatchObject({ name: 'api' });
       await expect(call(FunctionPatterns.DeleteSecret, { name: 'api' })).rejects.toMatchObject({ statusCode: 404, message: 'secret "api" does not exist' });
     });

@@ -39,7 +39,15 @@ export class AppModule {
         RpcClientsModule.register(['function-registry', 'builder', 'deployer', 'event-store']),
       ],
       controllers: [FunctionsController, SecretsController, EventsController, KeysController],
-      providers: [KeyVerifier, GatewayAccess, { provide: APP_GUARD, useClass: ApiKeyGuard }, FunctionAuthCache, InvocationProxy, EventStreamService, GatewayHealth],
+      providers: [
+        KeyVerifier,
+        GatewayAccess,
+        { provide: APP_GUARD, useClass: ApiKeyGuard },
+        FunctionAuthCache,
+        InvocationProxy,
+        EventStreamService,
+        GatewayHealth,
+      ],
     };
   }
 }

@@ -54,14 +54,19 @@ export function configureGateway(app: INestApplication): void {
       return sendError(res, { statusCode: 400, error: 'Bad Request', message: 'The request body is not valid JSON' });
     }
     if (err.type === 'entity.too.large') {
-      return sendError(res, { statusCode: 413, error: 'Payload Too Large', message: `The request body is larger than ${settings.GATEWAY_MAX_BODY_BYTES} bytes` });
+      return sendError(res, {
+        statusCode: 413,
+        error: 'Payload Too Large',
+        message: `The request body is larger than ${settings.GATEWAY_MAX_BODY_BYTES} bytes`,
+      });
     }
     // An unsupported charset or content encoding (body-parser's 415) is bad input like any other unreadable body:
     // one documented status, with the reason in the message.
     sendError(res, { statusCode: 400, error: 'Bad Request', message: `The request body cannot be read: ${err.message}` });
   });
   app.use((req: Request, res: Response, next: NextFunction) => {
-    if (Array.isArray(req.body)) return sendError(res, { statusCode: 400, error: 'Bad Request', message: 'The request body must be a JSON object, not an array' });
+    if (Array.isArray(req.body))
+      return sendError(res, { statusCode: 400, error: 'Bad Request', message: 'The request body must be a JSON object, not an array' });
     next();
   });
   app.useGlobalPipes(httpValidationPipe());
@@ -93,4 +98,3 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
     `HTTP/1.1 ${status} ${httpReason(status)}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
   );
 }
-

@@ -7,7 +7,16 @@ import * as path from 'path';
 import request from 'supertest';
 import { CloudEvent } from 'cloudevents';
 import { Client } from 'pg';
-import { DeploymentPatterns, fromCloudEvent, FUNCTIONS_PATH, FunctionView, labelProblem, newEvent, PlatformCloudEvent, RESERVED_LABELS } from '@platform/contracts';
+import {
+  DeploymentPatterns,
+  fromCloudEvent,
+  FUNCTIONS_PATH,
+  FunctionView,
+  labelProblem,
+  newEvent,
+  PlatformCloudEvent,
+  RESERVED_LABELS,
+} from '@platform/contracts';
 import { CommonSettingsValues, SETTINGS, SettingsModule } from '@platform/config';
 import { EventPublisher, MessagingModule, RpcErrorFilter, rpcServerOptions } from '@platform/messaging';
 // The gateway's integration tests talk to the real registry (built: `npm run build` first) over real RPC.
@@ -58,7 +67,8 @@ describe('gateway HTTP API against the real registry', () => {
     await deployer?.close();
     await registry?.stop();
     await db?.drop();
-    if (iso) await removeNamespace(iso.env.AMQP_URL, iso.env.HKS_NAMESPACE, ['function-registry', 'deployer', 'builder', 'event-store'], ['function-registry.builds']);
+    if (iso)
+      await removeNamespace(iso.env.AMQP_URL, iso.env.HKS_NAMESPACE, ['function-registry', 'deployer', 'builder', 'event-store'], ['function-registry.builds']);
     iso?.cleanup();
   });
 
@@ -101,13 +111,15 @@ describe('gateway HTTP API against the real registry', () => {
     });
 
     it('answers 431 with the error body when the request line is longer than the gateway reads', async () => {
-      const res = await api().get(`/api/v1/functions/${'a'.repeat(20_000)}`).expect(431);
+      const res = await api()
+        .get(`/api/v1/functions/${'a'.repeat(20_000)}`)
+        .expect(431);
       expect(res.headers['content-type']).toMatch(/^application\/json/);
       expect(res.body).toMatchObject({ statusCode: 431, error: 'Request Header Fields Too Large' });
       expect(res.body.message).toContain('16 KB');
     });
 
-    it('gets a function by id or label and answers 404 with the registry\'s message for neither', async () => {
+    it("gets a function by id or label and answers 404 with the registry's message for neither", async () => {
       expect((await api().get(`/api/v1/functions/${created.id}`).expect(200)).body.label).toBe('hello');
       expect((await api().get('/api/v1/functions/hello').expect(200)).body.id).toBe(created.id);
       const res = await api().get('/api/v1/functions/nope').expect(404);
@@ -157,7 +169,10 @@ describe('gateway HTTP API against the real registry', () => {
     });
 
     it('deletes a function and then answers 404 for it', async () => {
-      await api().post('/api/v1/functions').send({ ...hello, label: 'short-lived' }).expect(201);
+      await api()
+        .post('/api/v1/functions')
+        .send({ ...hello, label: 'short-lived' })
+        .expect(201);
       expect((await api().delete('/api/v1/functions/short-lived').expect(200)).body.label).toBe('short-lived');
       await api().get('/api/v1/functions/short-lived').expect(404);
     });
@@ -169,11 +184,17 @@ describe('gateway HTTP API against the real registry', () => {
       expect(ui.text).toContain('swagger-ui');
       const doc = (await api().get('/api/v1/functions/swagger-ui-json').expect(200)).body;
       expect(Object.keys(doc.paths)).toEqual(
-        expect.arrayContaining(['/api/v1/functions', '/api/v1/functions/{id}', '/api/v1/functions/build/{id}', '/api/v1/functions/invoke/{id}', '/api/v3/events', '/api/v1/secrets/{name}']),
+        expect.arrayContaining([
+          '/api/v1/functions',
+          '/api/v1/functions/{id}',
+          '/api/v1/functions/build/{id}',
+          '/api/v1/functions/invoke/{id}',
+          '/api/v3/events',
+          '/api/v1/secrets/{name}',
+        ]),
       );
       expect(doc.components.schemas.CreateFunctionDto.required).toEqual(expect.arrayContaining(['label', 'runtime']));
     });
-
   });
 
   describe('labels', () => {
@@ -187,25 +208,38 @@ describe('gateway HTTP API against the real registry', () => {
     ];
 
     it.each(refused)('answers 400 to creating a function labelled %j, saying why', async (label, message) => {
-      const res = await api().post('/api/v1/functions').send({ ...hello, label }).expect(400);
+      const res = await api()
+        .post('/api/v1/functions')
+        .send({ ...hello, label })
+        .expect(400);
       expect(res.body).toMatchObject({ statusCode: 400, error: 'Bad Request' });
       expect(res.body.message).toContain(message);
     });
 
     it('names the route that owns a reserved label', async () => {
-      const res = await api().post('/api/v1/functions').send({ ...hello, label: 'invoke' }).expect(400);
+      const res = await api()
+        .post('/api/v1/functions')
+        .send({ ...hello, label: 'invoke' })
+        .expect(400);
       expect(res.body.message).toBe('label "invoke" is reserved: /api/v1/functions/invoke/... is the invoke route; choose another label');
     });
 
     it.each(refused)('answers 400 to renaming a function to %j, and leaves it as it was', async (label, message) => {
-      await api().post('/api/v1/functions').send({ ...hello, label: 'renamed-fn' });
+      await api()
+        .post('/api/v1/functions')
+        .send({ ...hello, label: 'renamed-fn' });
       const res = await api().put('/api/v1/functions/renamed-fn').send({ label }).expect(400);
       expect(res.body.message).toContain(message);
       expect((await api().get('/api/v1/functions/renamed-fn').expect(200)).body.label).toBe('renamed-fn');
     });
 
     it('still serves a function whose label was made under the old rule, and takes it back unchanged', async () => {
-      const fn = (await api().post('/api/v1/functions').send({ ...hello, label: 'old-rule-fn' }).expect(201)).body as FunctionView;
+      const fn = (
+        await api()
+          .post('/api/v1/functions')
+          .send({ ...hello, label: 'old-rule-fn' })
+          .expect(201)
+      ).body as FunctionView;
       // A label from before labels had to start with a letter, as it sits in the table.
       const pg = new Client({ connectionString: db.url });
       await pg.connect();
@@ -234,7 +268,10 @@ describe('gateway HTTP API against the real registry', () => {
 
   describe('secrets', () => {
     it('stores a secret and shows its keys, never its values', async () => {
-      const put = await api().put('/api/v1/secrets/db').send({ values: { password: 'hunter2' } }).expect(200);
+      const put = await api()
+        .put('/api/v1/secrets/db')
+        .send({ values: { password: 'hunter2' } })
+        .expect(200);
       expect(put.body).toMatchObject({ name: 'db', keys: ['password'] });
       const list = await api().get('/api/v1/secrets').expect(200);
       expect(JSON.stringify(list.body)).not.toContain('hunter2');
@@ -244,17 +281,35 @@ describe('gateway HTTP API against the real registry', () => {
     });
 
     it('answers 400 for a bad name or body', async () => {
-      expect((await api().put('/api/v1/secrets/Bad_Name').send({ values: { a: 'b' } }).expect(400)).body.message).toContain('secret name must be');
+      expect(
+        (
+          await api()
+            .put('/api/v1/secrets/Bad_Name')
+            .send({ values: { a: 'b' } })
+            .expect(400)
+        ).body.message,
+      ).toContain('secret name must be');
       expect((await api().put('/api/v1/secrets/ok').send({ value: 'x' }).expect(400)).body.message).toContain('unknown field "value"');
     });
   });
 
   describe('events', () => {
     it('validates event queries and ids', async () => {
-      expect((await api().get('/api/v3/events?type=not%20a%20type').expect(400)).body.message).toMatch(/^type "not a type" is not an event type: dot-separated words/);
+      expect((await api().get('/api/v3/events?type=not%20a%20type').expect(400)).body.message).toMatch(
+        /^type "not a type" is not an event type: dot-separated words/,
+      );
       expect((await api().get('/api/v3/events/not-a-uuid').expect(400)).body.message).toBe('event id must be a UUID');
-      expect((await api().post('/api/v3/events').send({ type: 'FUNCTION_CREATED' }).expect(400)).body.message).toMatch(/^type FUNCTION_CREATED is one of the platform's own event types/);
-      expect((await api().post('/api/v3/events').send({ type: 'x'.repeat(129) }).expect(400)).body.message).toBe('type must be at most 128 characters (it has 129)');
+      expect((await api().post('/api/v3/events').send({ type: 'FUNCTION_CREATED' }).expect(400)).body.message).toMatch(
+        /^type FUNCTION_CREATED is one of the platform's own event types/,
+      );
+      expect(
+        (
+          await api()
+            .post('/api/v3/events')
+            .send({ type: 'x'.repeat(129) })
+            .expect(400)
+        ).body.message,
+      ).toBe('type must be at most 128 characters (it has 129)');
     });
 
     it('streams new events that match the filter as Server-Sent Events', async () => {
@@ -301,7 +356,9 @@ describe('gateway HTTP API against the real registry', () => {
     it('accepts the keys of HKS_API_KEYS as a Bearer token or x-api-key, and refuses others', async () => {
       await sec().get('/api/v1/functions').set('authorization', 'Bearer key-one').expect(200);
       await sec().get('/api/v1/functions/hello').set('x-api-key', 'key-two').expect(200);
-      expect((await sec().get('/api/v1/functions').set('authorization', 'Bearer key-three').expect(401)).body.message).toBe('The API key is not valid (unknown or revoked)');
+      expect((await sec().get('/api/v1/functions').set('authorization', 'Bearer key-three').expect(401)).body.message).toBe(
+        'The API key is not valid (unknown or revoked)',
+      );
     });
 
     it('keeps health and the documentation open', async () => {
@@ -326,13 +383,22 @@ describe('gateway HTTP API against the real registry', () => {
       expect(JSON.stringify(listed)).not.toContain(key);
       const revoked = await api().delete(`/api/v1/keys/${created.body.id}`).expect(200);
       expect(revoked.body.revokedAt).toEqual(expect.any(String));
-      await waitFor(async () => (await anonymous().get('/api/v1/functions').set('authorization', `Bearer ${key}`)).status === 401, { timeoutMs: 10_000, what: 'the revoked key to be refused' });
+      await waitFor(async () => (await anonymous().get('/api/v1/functions').set('authorization', `Bearer ${key}`)).status === 401, {
+        timeoutMs: 10_000,
+        what: 'the revoked key to be refused',
+      });
       await api().delete('/api/v1/keys/00000000-0000-4000-8000-000000000000').expect(404);
       expect((await api().delete('/api/v1/keys/nope').expect(400)).body.message).toBe('API key id must be a UUID');
     });
 
     it('answers 400 for a key it cannot make', async () => {
-      const bad = async (body: unknown) => (await api().post('/api/v1/keys').send(body as object).expect(400)).body.message as string;
+      const bad = async (body: unknown) =>
+        (
+          await api()
+            .post('/api/v1/keys')
+            .send(body as object)
+            .expect(400)
+        ).body.message as string;
       expect(await bad({ name: 'x', scope: 'invoke' })).toContain('an invoke key needs functions');
       expect(await bad({ name: 'x', scope: 'invoke', functions: ['no-such-function'] })).toBe(
         'function "no-such-function" does not exist; an invoke key can only name existing functions',
@@ -343,8 +409,14 @@ describe('gateway HTTP API against the real registry', () => {
     });
 
     it('gives an invoke key no other route', async () => {
-      const fn = await api().post('/api/v1/functions').send({ ...hello, label: 'runner-fn' }).expect(201);
-      const created = await api().post('/api/v1/keys').send({ name: 'runner', scope: 'invoke', functions: ['runner-fn'] }).expect(201);
+      const fn = await api()
+        .post('/api/v1/functions')
+        .send({ ...hello, label: 'runner-fn' })
+        .expect(201);
+      const created = await api()
+        .post('/api/v1/keys')
+        .send({ name: 'runner', scope: 'invoke', functions: ['runner-fn'] })
+        .expect(201);
       expect(created.body.functions).toEqual([fn.body.id]);
       const res = await anonymous().get('/api/v1/functions').set('authorization', `Bearer ${created.body.key}`).expect(403);
       expect(res.body.message).toBe('This API key may only invoke the functions it names; this route needs an admin key');

@@ -26,7 +26,11 @@ interface Document {
 const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
 
 function operations(doc: Document): Array<{ path: string; method: string; op: Operation }> {
-  return Object.entries(doc.paths).flatMap(([p, item]) => Object.entries(item).filter(([m]) => METHODS.includes(m)).map(([method, op]) => ({ path: p, method, op })));
+  return Object.entries(doc.paths).flatMap(([p, item]) =>
+    Object.entries(item)
+      .filter(([m]) => METHODS.includes(m))
+      .map(([method, op]) => ({ path: p, method, op })),
+  );
 }
 
 /** Every schema object in the components, with where it sits. */
@@ -80,7 +84,8 @@ describe('the OpenAPI document the gateway serves', () => {
   };
 
   it('is a valid OpenAPI 3.0 document (swagger-parser)', async () => {
-    const script = "import SwaggerParser from '@apidevtools/swagger-parser'; const api = await SwaggerParser.validate(process.argv[1]); console.log(api.openapi);";
+    const script =
+      "import SwaggerParser from '@apidevtools/swagger-parser'; const api = await SwaggerParser.validate(process.argv[1]); console.log(api.openapi);";
     const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script, documentFile()], { cwd: ROOT, timeout: 30_000 });
     expect(stdout.trim()).toBe('3.0.0');
   }, 40_000);
@@ -89,7 +94,9 @@ describe('the OpenAPI document the gateway serves', () => {
     const bin = path.join(ROOT, 'node_modules/.bin/redocly');
     const env = { ...process.env, REDOCLY_TELEMETRY: 'off', REDOCLY_SUPPRESS_UPDATE_NOTICE: 'true' };
     // redocly exits 1 on warnings too; the report says which.
-    const { stdout } = await promisify(execFile)(bin, ['lint', documentFile(), '--format', 'json'], { env, timeout: 30_000 }).catch((e: { stdout: string }) => e);
+    const { stdout } = await promisify(execFile)(bin, ['lint', documentFile(), '--format', 'json'], { env, timeout: 30_000 }).catch(
+      (e: { stdout: string }) => e,
+    );
     const report = JSON.parse(stdout) as { totals: { errors: number }; problems: Array<{ ruleId: string; location: Array<{ pointer: string }> }> };
     expect(report.totals.errors).toBe(0);
     expect([...new Set(report.problems.map((p) => p.ruleId))]).toEqual(['no-ambiguous-paths']);
@@ -110,12 +117,38 @@ describe('the OpenAPI document the gateway serves', () => {
     }
     const ids = ops.map((o) => o.op.operationId);
     expect(new Set(ids).size).toBe(ids.length);
-    expect(ids).toEqual(expect.arrayContaining([
-      'listFunctions', 'createFunction', 'buildFunction', 'deployFunction', 'undeployFunction', 'listBuilds', 'getBuild', 'getFunctionStats',
-      'getFunction', 'updateFunction', 'deleteFunction', 'invokeFunction', 'invokeFunctionGet', 'invokeFunctionHttpPost', 'invokeFunctionHttpPathGet',
-      'queryEvents', 'createEvent', 'streamEvents', 'getEvent', 'listSecrets', 'getSecret', 'putSecret', 'deleteSecret',
-      'createApiKey', 'listApiKeys', 'revokeApiKey', 'getLiveness', 'getReadiness',
-    ]));
+    expect(ids).toEqual(
+      expect.arrayContaining([
+        'listFunctions',
+        'createFunction',
+        'buildFunction',
+        'deployFunction',
+        'undeployFunction',
+        'listBuilds',
+        'getBuild',
+        'getFunctionStats',
+        'getFunction',
+        'updateFunction',
+        'deleteFunction',
+        'invokeFunction',
+        'invokeFunctionGet',
+        'invokeFunctionHttpPost',
+        'invokeFunctionHttpPathGet',
+        'queryEvents',
+        'createEvent',
+        'streamEvents',
+        'getEvent',
+        'listSecrets',
+        'getSecret',
+        'putSecret',
+        'deleteSecret',
+        'createApiKey',
+        'listApiKeys',
+        'revokeApiKey',
+        'getLiveness',
+        'getReadiness',
+      ]),
+    );
   });
 
   it('answers every error with the one ErrorBody schema, and names the statuses each route can give', () => {
@@ -123,15 +156,28 @@ describe('the OpenAPI document the gateway serves', () => {
       for (const [status, r] of Object.entries(op.responses)) {
         // A HEAD answer has no body; /readyz answers 503 with its checks.
         if (!/^[45]\d\d$/.test(status) || method === 'head' || (p === '/readyz' && status === '503')) continue;
-        expect({ at: `${method} ${p} ${status}`, schema: r.content?.['application/json']?.schema }).toEqual({ at: `${method} ${p} ${status}`, schema: { $ref: '#/components/schemas/ErrorBody' } });
+        expect({ at: `${method} ${p} ${status}`, schema: r.content?.['application/json']?.schema }).toEqual({
+          at: `${method} ${p} ${status}`,
+          schema: { $ref: '#/components/schemas/ErrorBody' },
+        });
       }
     }
     const statuses = (p: string, m: string) => Object.keys(doc.paths[p][m].responses);
     expect(statuses('/api/v1/functions', 'post')).toEqual(expect.arrayContaining(['201', '400', '401', '403', '409', '413', '429', '503']));
     expect(statuses('/api/v1/functions/deploy/{id}', 'post')).toEqual(expect.arrayContaining(['200', '202', '404', '409', '502']));
-    for (const [p, m] of [['/api/v1/functions/{id}', 'get'], ['/api/v1/functions/{id}', 'put'], ['/api/v1/functions/{id}', 'delete'], ['/api/v1/functions/build/{id}', 'post'],
-      ['/api/v1/functions/deploy/{id}', 'delete'], ['/api/v1/functions/{id}/builds', 'get'], ['/api/v1/functions/{id}/builds/{buildId}', 'get'], ['/api/v1/functions/{id}/stats', 'get'],
-      ['/api/v3/events/{id}', 'get'], ['/api/v1/secrets/{name}', 'get'], ['/api/v1/keys/{id}', 'delete']]) {
+    for (const [p, m] of [
+      ['/api/v1/functions/{id}', 'get'],
+      ['/api/v1/functions/{id}', 'put'],
+      ['/api/v1/functions/{id}', 'delete'],
+      ['/api/v1/functions/build/{id}', 'post'],
+      ['/api/v1/functions/deploy/{id}', 'delete'],
+      ['/api/v1/functions/{id}/builds', 'get'],
+      ['/api/v1/functions/{id}/builds/{buildId}', 'get'],
+      ['/api/v1/functions/{id}/stats', 'get'],
+      ['/api/v3/events/{id}', 'get'],
+      ['/api/v1/secrets/{name}', 'get'],
+      ['/api/v1/keys/{id}', 'delete'],
+    ]) {
       expect({ route: `${m} ${p}`, has404: statuses(p, m).includes('404') }).toEqual({ route: `${m} ${p}`, has404: true });
     }
   });
@@ -155,7 +201,9 @@ describe('the OpenAPI document the gateway serves', () => {
     expect(prop('BuildSummary', 'bundleDigest')).toMatchObject({ type: 'string', nullable: true });
     expect(prop('PlatformEvent', 'processingTimeMs')).toMatchObject({ type: 'number', nullable: true });
     expect(prop('DeploymentView', 'url')).toMatchObject({ type: 'string', nullable: true });
-    expect(prop('FunctionView', 'build')).toEqual(expect.objectContaining({ oneOf: [{ $ref: '#/components/schemas/BuildSummary' }, { type: 'object', nullable: true, enum: [null] }] }));
+    expect(prop('FunctionView', 'build')).toEqual(
+      expect.objectContaining({ oneOf: [{ $ref: '#/components/schemas/BuildSummary' }, { type: 'object', nullable: true, enum: [null] }] }),
+    );
     expect(prop('FunctionConfigDto', 'env')).toMatchObject({ type: 'object', additionalProperties: { type: 'string' } });
     expect(prop('PlatformEvent', 'payload')).toHaveProperty('anyOf');
   });
@@ -168,7 +216,10 @@ describe('the OpenAPI document the gateway serves', () => {
         if (!/^2/.test(status) || !json) continue;
         const schema = json.schema ?? {};
         const ref = (schema.$ref ?? (schema.items as Schema | undefined)?.$ref) as string | undefined;
-        expect({ at: `${method} ${p} ${status}`, ref }).toEqual({ at: `${method} ${p} ${status}`, ref: expect.stringMatching(/^#\/components\/schemas\/\w+$/) });
+        expect({ at: `${method} ${p} ${status}`, ref }).toEqual({
+          at: `${method} ${p} ${status}`,
+          ref: expect.stringMatching(/^#\/components\/schemas\/\w+$/),
+        });
         expect(doc.components.schemas[ref!.split('/').pop()!].properties).toBeDefined();
       }
     }
@@ -176,7 +227,20 @@ describe('the OpenAPI document the gateway serves', () => {
 
   it('describes the deploy answer as the public view: label and the public url, no spec, env or secrets', () => {
     const view = doc.components.schemas.DeploymentView;
-    expect(Object.keys(view.properties as object).sort()).toEqual(['bundleDigest', 'createdAt', 'driver', 'functionId', 'id', 'image', 'label', 'reason', 'status', 'updatedAt', 'url', 'version']);
+    expect(Object.keys(view.properties as object).sort()).toEqual([
+      'bundleDigest',
+      'createdAt',
+      'driver',
+      'functionId',
+      'id',
+      'image',
+      'label',
+      'reason',
+      'status',
+      'updatedAt',
+      'url',
+      'version',
+    ]);
     expect(view.required).toEqual(expect.arrayContaining(['label', 'url']));
   });
 
@@ -187,7 +251,9 @@ describe('the OpenAPI document the gateway serves', () => {
         const ok = op.responses['200'];
         if (method !== 'head') expect(ok.content).toEqual({ '*/*': { schema: {} } });
         expect(Object.keys(ok.headers ?? {})).toEqual(['x-invocation-id', 'x-cold-start', 'x-start-ms', 'x-duration-ms']);
-        expect(Object.keys(op.responses)).toEqual(expect.arrayContaining(['400', '401', '403', '404', '409', '413', '429', '500', '502', '503', '504', 'default']));
+        expect(Object.keys(op.responses)).toEqual(
+          expect.arrayContaining(['400', '401', '403', '404', '409', '413', '429', '500', '502', '503', '504', 'default']),
+        );
       }
     }
     expect(doc.paths['/fn/{label}'].post.security).toEqual([{ bearer: [] }, { 'api-key': [] }, {}]);
@@ -210,31 +276,60 @@ describe('the OpenAPI document the gateway serves', () => {
     /** The answer matches the schema the document declares for this operation and status. */
     function conforms(res: { status: number; body: unknown }, method: string, route: string): void {
       const declared = doc.paths[route][method].responses[String(res.status)];
-      expect({ route: `${method} ${route}`, status: res.status, declared: !!declared }).toEqual({ route: `${method} ${route}`, status: res.status, declared: true });
+      expect({ route: `${method} ${route}`, status: res.status, declared: !!declared }).toEqual({
+        route: `${method} ${route}`,
+        status: res.status,
+        declared: true,
+      });
       const schema = JSON.parse(JSON.stringify(declared.content!['application/json'].schema).replace(/"#\/components/g, '"doc#/components')) as Schema;
       const validate = ajv.compile(schema);
       const valid = validate(res.body);
-      expect({ route: `${method} ${route} ${res.status}`, errors: valid ? [] : validate.errors }).toEqual({ route: `${method} ${route} ${res.status}`, errors: [] });
+      expect({ route: `${method} ${route} ${res.status}`, errors: valid ? [] : validate.errors }).toEqual({
+        route: `${method} ${route} ${res.status}`,
+        errors: [],
+      });
     }
 
     it('match the schemas the document declares', async () => {
-      const body = { label: 'documented', runtime: 'node', handler: 'module.exports = (d) => d;', config: { env: { A: '1' }, labels: { team: 'x' }, triggers: [{ type: 'http', auth: 'none' }] } };
+      const body = {
+        label: 'documented',
+        runtime: 'node',
+        handler: 'module.exports = (d) => d;',
+        config: { env: { A: '1' }, labels: { team: 'x' }, triggers: [{ type: 'http', auth: 'none' }] },
+      };
       const created = await api().post('/api/v1/functions').send(body).expect(201);
       conforms(created, 'post', '/api/v1/functions');
       conforms(await api().get('/api/v1/functions/documented').expect(200), 'get', '/api/v1/functions/{id}');
       conforms(await api().get('/api/v1/functions').expect(200), 'get', '/api/v1/functions');
       conforms(await api().put('/api/v1/functions/documented').send({ description: 'now described' }).expect(200), 'put', '/api/v1/functions/{id}');
       conforms(await api().post('/api/v1/functions').send(body).expect(409), 'post', '/api/v1/functions');
-      conforms(await api().post('/api/v1/functions').send({ ...body, label: 'invoke' }).expect(400), 'post', '/api/v1/functions');
+      conforms(
+        await api()
+          .post('/api/v1/functions')
+          .send({ ...body, label: 'invoke' })
+          .expect(400),
+        'post',
+        '/api/v1/functions',
+      );
       conforms(await api().get('/api/v1/functions/nope').expect(404), 'get', '/api/v1/functions/{id}');
       conforms(await request(gateway.url).get('/api/v1/functions').expect(401), 'get', '/api/v1/functions');
       // No builder, deployer or event store runs here: their routes answer 503 with the service's name.
       conforms(await api().get('/api/v1/functions/documented/builds').expect(503), 'get', '/api/v1/functions/{id}/builds');
       conforms(await api().get('/api/v3/events').expect(503), 'get', '/api/v3/events');
-      conforms(await api().put('/api/v1/secrets/db').send({ values: { password: 'p' } }).expect(200), 'put', '/api/v1/secrets/{name}');
+      conforms(
+        await api()
+          .put('/api/v1/secrets/db')
+          .send({ values: { password: 'p' } })
+          .expect(200),
+        'put',
+        '/api/v1/secrets/{name}',
+      );
       conforms(await api().get('/api/v1/secrets').expect(200), 'get', '/api/v1/secrets');
       conforms(await api().delete('/api/v1/secrets/db').expect(200), 'delete', '/api/v1/secrets/{name}');
-      const key = await api().post('/api/v1/keys').send({ name: 'runner', scope: 'invoke', functions: ['documented'] }).expect(201);
+      const key = await api()
+        .post('/api/v1/keys')
+        .send({ name: 'runner', scope: 'invoke', functions: ['documented'] })
+        .expect(201);
       conforms(key, 'post', '/api/v1/keys');
       conforms(await api().get('/api/v1/keys').expect(200), 'get', '/api/v1/keys');
       conforms(await api().delete(`/api/v1/keys/${key.body.id}`).expect(200), 'delete', '/api/v1/keys/{id}');

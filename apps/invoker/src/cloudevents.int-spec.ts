@@ -33,9 +33,13 @@ class ExternalConsumer {
     await ch.assertExchange(exchange, 'topic', { durable: true });
     const { queue } = await ch.assertQueue('', { exclusive: true });
     for (const binding of bindings) await ch.bindQueue(queue, exchange, binding);
-    await ch.consume(queue, (msg) => {
-      if (msg) consumer.received.push({ routingKey: msg.fields.routingKey, properties: msg.properties, body: JSON.parse(msg.content.toString('utf8')) });
-    }, { noAck: true });
+    await ch.consume(
+      queue,
+      (msg) => {
+        if (msg) consumer.received.push({ routingKey: msg.fields.routingKey, properties: msg.properties, body: JSON.parse(msg.content.toString('utf8')) });
+      },
+      { noAck: true },
+    );
     return consumer;
   }
 
@@ -98,7 +102,13 @@ describe('events on the bus, as an external consumer reads them (plain amqplib, 
       expect(() => new CloudEvent({ ...body })).not.toThrow();
       expect(properties).toMatchObject({ contentType: 'application/cloudevents+json; charset=utf-8', messageId: body.id, type: body.type, deliveryMode: 2 });
       expect(properties.timestamp).toBe(Math.floor(Date.parse(body.time as string) / 1000));
-      expect(body).toMatchObject({ specversion: '1.0', source: '/hks/invoker', subject: 'ce-watched', functionid: watched, datacontenttype: 'application/json' });
+      expect(body).toMatchObject({
+        specversion: '1.0',
+        source: '/hks/invoker',
+        subject: 'ce-watched',
+        functionid: watched,
+        datacontenttype: 'application/json',
+      });
       expect(routingKey).toBe(`${(body.type as string).replace(/^dev\.hks\./, '')}.ce-watched`);
     }
     const kinds = (invocationId: string) => received.filter((r) => r.body.invocationid === invocationId).map((r) => r.body.type);
@@ -108,13 +118,21 @@ describe('events on the bus, as an external consumer reads them (plain amqplib, 
       ['dev.hks.invocation.pending', 'dev.hks.invocation.succeeded'],
     ]);
     const failed = received.find((r) => r.body.type === 'dev.hks.invocation.failed')!.body;
-    expect(failed).toMatchObject({ status: 'FAILURE', data: { type: 'FUNCTION_INVOCATION', payload: { fail: true }, error: expect.stringContaining('asked to fail') } });
+    expect(failed).toMatchObject({
+      status: 'FAILURE',
+      data: { type: 'FUNCTION_INVOCATION', payload: { fail: true }, error: expect.stringContaining('asked to fail') },
+    });
     expect(consumer.received.filter((r) => r.routingKey.endsWith('.ce-other'))).toEqual([]);
   });
 
   it('receives a custom event of a dotted type on event.<type>.*, once, with the function it concerns as subject', async () => {
     const rpc = peer.get(RpcClient);
-    const forFunction = await rpc.call<PlatformEvent>('event-store', EventPatterns.Create, { type: 'com.shop.order.placed', source: 'https://shop.example', functionId: watched, payload: { orderId: 7 } });
+    const forFunction = await rpc.call<PlatformEvent>('event-store', EventPatterns.Create, {
+      type: 'com.shop.order.placed',
+      source: 'https://shop.example',
+      functionId: watched,
+      payload: { orderId: 7 },
+    });
     const forNone = await rpc.call<PlatformEvent>('event-store', EventPatterns.Create, { type: 'com.shop.order.placed', payload: { orderId: 8 } });
     const cancelled = await rpc.call<PlatformEvent>('event-store', EventPatterns.Create, { type: 'com.shop.order.cancelled', payload: { orderId: 9 } });
     const custom = () => consumer.received.filter((r) => r.routingKey.startsWith('event.'));
@@ -130,7 +148,13 @@ describe('events on the bus, as an external consumer reads them (plain amqplib, 
       expect(new CloudEvent({ ...body }).validate()).toBe(true);
       expect(properties).toMatchObject({ contentType: 'application/cloudevents+json; charset=utf-8', type: 'com.shop.order.placed' });
     }
-    expect(custom()[0].body).toMatchObject({ type: 'com.shop.order.placed', source: 'https://shop.example', subject: 'ce-watched', functionid: watched, data: { payload: { orderId: 7 } } });
+    expect(custom()[0].body).toMatchObject({
+      type: 'com.shop.order.placed',
+      source: 'https://shop.example',
+      subject: 'ce-watched',
+      functionid: watched,
+      data: { payload: { orderId: 7 } },
+    });
     expect(custom()[1].body).not.toHaveProperty('subject');
     expect(consumer.received.map((r) => r.body.id)).not.toContain(cancelled.id);
   });

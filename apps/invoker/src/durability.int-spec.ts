@@ -65,7 +65,11 @@ describe('invoker: durable invocation events (real process, real RabbitMQ)', () 
       const callers = Array.from({ length: 4 }, async (_, c) => {
         for (let i = 0; i < 100 && Date.now() < until; i++) {
           try {
-            const res = await fetch(`${target.url}/invoke/echo`, { method: 'POST', headers: { ...target.auth, 'content-type': 'application/json' }, body: JSON.stringify({ data: { c, i, round } }) });
+            const res = await fetch(`${target.url}/invoke/echo`, {
+              method: 'POST',
+              headers: { ...target.auth, 'content-type': 'application/json' },
+              body: JSON.stringify({ data: { c, i, round } }),
+            });
             await res.arrayBuffer();
             if (res.status === 200) answered.push(res.headers.get('x-invocation-id')!);
           } catch {
@@ -82,7 +86,10 @@ describe('invoker: durable invocation events (real process, real RabbitMQ)', () 
     expect(answered.length).toBeGreaterThan(50);
 
     const missing = () => answered.filter((id) => !(eventsOf(id).some((e) => e.status === 'PENDING') && eventsOf(id).some((e) => e.status === 'SUCCESS')));
-    await waitFor(() => missing().length === 0, { timeoutMs: 30_000, what: `the events of every answered invocation (${missing().length} of ${answered.length} lack some)` });
+    await waitFor(() => missing().length === 0, {
+      timeoutMs: 30_000,
+      what: `the events of every answered invocation (${missing().length} of ${answered.length} lack some)`,
+    });
     for (const id of answered) {
       const result = eventsOf(id).find((e) => e.status === 'SUCCESS')!;
       expect(result).toMatchObject({ name: 'invocation.succeeded', response: { echo: expect.any(Object) } });
@@ -92,7 +99,10 @@ describe('invoker: durable invocation events (real process, real RabbitMQ)', () 
     expect(duplicates).toBeLessThan(answered.length);
     // Once replayed and confirmed, the journal holds nothing from the killed processes.
     const walDir = path.join(iso.dataDir, 'wal');
-    await waitFor(() => readdirSync(walDir).every((d) => readdirSync(path.join(walDir, d)).length <= 1), { timeoutMs: 10_000, what: 'the replayed journal segments to be deleted' });
+    await waitFor(() => readdirSync(walDir).every((d) => readdirSync(path.join(walDir, d)).length <= 1), {
+      timeoutMs: 10_000,
+      what: 'the replayed journal segments to be deleted',
+    });
     await inv.kill('SIGTERM');
   });
 
@@ -100,7 +110,11 @@ describe('invoker: durable invocation events (real process, real RabbitMQ)', () 
     const inv = await InvokerProcess.start({ ...iso.env, INVOKER_SHUTDOWN_GRACE_MS: '6000' });
     await deploy(inv, 'sleeper', { resources: { timeoutMs: 60_000 }, scaling: { concurrency: 4 } });
     const call = async (ms: number) => {
-      const res = await fetch(`${inv.url}/invoke/sleeper`, { method: 'POST', headers: { ...inv.auth, 'content-type': 'application/json' }, body: JSON.stringify({ data: { ms } }) });
+      const res = await fetch(`${inv.url}/invoke/sleeper`, {
+        method: 'POST',
+        headers: { ...inv.auth, 'content-type': 'application/json' },
+        body: JSON.stringify({ data: { ms } }),
+      });
       return { status: res.status, id: res.headers.get('x-invocation-id')!, json: (await res.json()) as { message?: string; slept?: number } };
     };
     const short = call(1_000);
@@ -128,7 +142,11 @@ describe('invoker: durable invocation events (real process, real RabbitMQ)', () 
     for (const r of [await short, cut]) {
       await waitFor(() => eventsOf(r.id).length >= 2, { timeoutMs: 10_000, what: `the events of invocation ${r.id}` });
     }
-    expect(eventsOf(cut.id).find((e) => e.status !== 'PENDING')).toMatchObject({ status: 'FAILURE', metadata: { reason: 'crash' }, error: expect.stringContaining('shutting down') });
+    expect(eventsOf(cut.id).find((e) => e.status !== 'PENDING')).toMatchObject({
+      status: 'FAILURE',
+      metadata: { reason: 'crash' },
+      error: expect.stringContaining('shutting down'),
+    });
     // Everything went to the broker: nothing left in the spool or the journal.
     const spool = path.join(iso.dataDir, 'spool');
     expect(existsSync(spool) ? readdirSync(spool) : []).toEqual([]);

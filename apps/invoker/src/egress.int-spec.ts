@@ -138,7 +138,13 @@ describe('invoker: network egress', () => {
     });
 
     it('stops the slirp4netns of a worker with the worker', async () => {
-      const fn = await inv.deploy({ label: 'egress-warm', family: 'node', entrypoint: 'handler.handle', files: FETCHER, config: { network: { egress: true }, scaling: { minInstances: 1 } } });
+      const fn = await inv.deploy({
+        label: 'egress-warm',
+        family: 'node',
+        entrypoint: 'handler.handle',
+        files: FETCHER,
+        config: { network: { egress: true }, scaling: { minInstances: 1 } },
+      });
       expect(slirpProcesses().length).toBeGreaterThan(0);
       for (const id of [fn.spec.functionId, 'egress-on', 'py-egress']) expect((await inv.request('DELETE', `/deployments/${id}`)).status).toBe(200);
       await waitFor(() => slirpProcesses().length === 0, { what: 'slirp4netns to stop with the workers' });
@@ -155,7 +161,13 @@ describe('invoker: network egress', () => {
       const slow = path.join(scratch, 'slirp4netns');
       writeFileSync(slow, '#!/bin/sh\nsleep 0.5\nexec /usr/bin/slirp4netns "$@"\n', { mode: 0o755 });
       inv = await startInvoker({ INVOKER_PREWARM: '0', INVOKER_SLIRP4NETNS: slow });
-      await inv.deploy({ label: 'egress-on', family: 'node', entrypoint: 'handler.handle', files: FETCHER, config: { network: { egress: true }, scaling: { minInstances: 1 } } });
+      await inv.deploy({
+        label: 'egress-on',
+        family: 'node',
+        entrypoint: 'handler.handle',
+        files: FETCHER,
+        config: { network: { egress: true }, scaling: { minInstances: 1 } },
+      });
     }, 90_000);
 
     afterAll(async () => {
@@ -180,11 +192,19 @@ describe('invoker: network egress', () => {
         config: { network: { egress: true } },
       });
       const routes = (await inv.request<string>('GET', '/invoke/routes-at-load')).json;
-      const table = routes.split('\n').slice(1).filter(Boolean).map((l) => l.split('\t').map((f) => f.trim()));
+      const table = routes
+        .split('\n')
+        .slice(1)
+        .filter(Boolean)
+        .map((l) => l.split('\t').map((f) => f.trim()));
       // /proc/net/route: interface, destination and gateway in little-endian hex.
       expect(table).toContainEqual(expect.arrayContaining(['tap0', '00000000', '0202000A'])); // default route via 10.0.2.2
       if (!hostAddress) return console.warn('SKIPPED the deny-route part: this machine has no non-loopback IPv4 address');
-      const hex = hostAddress.split('.').reverse().map((n) => Number(n).toString(16).padStart(2, '0').toUpperCase()).join('');
+      const hex = hostAddress
+        .split('.')
+        .reverse()
+        .map((n) => Number(n).toString(16).padStart(2, '0').toUpperCase())
+        .join('');
       expect(table).toContainEqual(expect.arrayContaining(['*', hex])); // "unreachable" routes have no interface
     });
 
@@ -206,7 +226,9 @@ describe('invoker: network egress', () => {
     afterAll(() => inv?.close());
 
     it('refuses to deploy a function with egress, naming the package to install, and runs the others', async () => {
-      await expect(inv.deploy({ label: 'needs-net', family: 'node', entrypoint: 'handler.handle', files: FETCHER, config: { network: { egress: true } } })).rejects.toThrow(
+      await expect(
+        inv.deploy({ label: 'needs-net', family: 'node', entrypoint: 'handler.handle', files: FETCHER, config: { network: { egress: true } } }),
+      ).rejects.toThrow(
         /answered 503: .*function needs-net cannot run: it needs network egress \(network.egress\), which this invoker cannot give: slirp4netns is not installed .*\(apt-get install slirp4netns\)/,
       );
       await inv.deploy({ label: 'offline', family: 'node', entrypoint: 'handler.handle', files: FETCHER });

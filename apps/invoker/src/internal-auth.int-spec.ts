@@ -61,7 +61,11 @@ describe('invoker: every internal route needs the internal credential (routes re
   });
 
   const call = (method: string, path: string, headers: Record<string, string>) =>
-    fetch(inv.url + path, { method, headers: { 'content-type': 'application/json', ...headers }, body: method === 'GET' || method === 'DELETE' ? undefined : '{}' });
+    fetch(inv.url + path, {
+      method,
+      headers: { 'content-type': 'application/json', ...headers },
+      body: method === 'GET' || method === 'DELETE' ? undefined : '{}',
+    });
 
   it('knows the deployments API, health and the invocation routes', () => {
     const paths = routes.map((r) => `${r.method} ${r.path}`);
@@ -93,9 +97,13 @@ describe('invoker: every internal route needs the internal credential (routes re
   });
 
   it('presents the credential to the builder when it downloads a bundle it does not have', async () => {
-    const bundleDigest = await writeBundle(builderDir, 'node', 'handler.handle', { 'handler.js': 'module.exports.handle = async () => ({ fetched: true });\n' });
+    const bundleDigest = await writeBundle(builderDir, 'node', 'handler.handle', {
+      'handler.js': 'module.exports.handle = async () => ({ fetched: true });\n',
+    });
     const fn = runtimeSpec({ label: 'from-builder', family: 'node', entrypoint: 'handler.handle', bundleDigest, functionId: randomUUID() });
-    const put = await inv.request('PUT', `/deployments/${fn.spec.functionId}`, JSON.stringify({ deploymentId: fn.deploymentId, spec: fn.spec, env: {} }), { 'content-type': 'application/json' });
+    const put = await inv.request('PUT', `/deployments/${fn.spec.functionId}`, JSON.stringify({ deploymentId: fn.deploymentId, spec: fn.spec, env: {} }), {
+      'content-type': 'application/json',
+    });
     expect(put.status).toBe(200);
     expect(builderSaw.length).toBeGreaterThan(0);
     expect(builderSaw.every((h) => h[INTERNAL_TOKEN_HEADER] === token)).toBe(true);

@@ -32,7 +32,8 @@ describe('invoker: the function contract in sandboxed workers (real bwrap, real 
       family: 'python',
       entrypoint: 'handler.handle',
       files: {
-        'handler.py': "def handle(request):\n    print('greeting', request.get('name'))\n    return {'statusCode': 200, 'body': 'Hello ' + request.get('name')}\n",
+        'handler.py':
+          "def handle(request):\n    print('greeting', request.get('name'))\n    return {'statusCode': 200, 'body': 'Hello ' + request.get('name')}\n",
       },
     });
   }, 90_000);
@@ -48,7 +49,12 @@ describe('invoker: the function contract in sandboxed workers (real bwrap, real 
     expect(first.headers.get('x-cold-start')).toBe('true');
     expect(Number(first.headers.get('x-start-ms'))).toBeGreaterThan(0);
     const cold = await inv.tap.invocation(first.headers.get('x-invocation-id')!);
-    expect(cold.pending).toMatchObject({ name: 'invocation.pending', type: 'FUNCTION_INVOCATION', payload: { n: 1 }, metadata: { trigger: 'api', version: 1 } });
+    expect(cold.pending).toMatchObject({
+      name: 'invocation.pending',
+      type: 'FUNCTION_INVOCATION',
+      payload: { n: 1 },
+      metadata: { trigger: 'api', version: 1 },
+    });
     expect(cold.result).toMatchObject({ name: 'invocation.succeeded', status: 'SUCCESS', response: { echoed: { n: 1 } }, metadata: { coldStart: true } });
     expect(cold.result.metadata!.startMs).toBeGreaterThan(0);
     expect(cold.result.metadata!.logs).toContain('echo { n: 1 }');
@@ -165,7 +171,13 @@ describe('invoker: the function contract in sandboxed workers (real bwrap, real 
   });
 
   it('answers 413 naming the limit when a request is larger than the function accepts, and records the FAILURE', async () => {
-    await inv.deploy({ label: 'small-input', family: 'node', entrypoint: 'handler.*', files: { 'handler.js': 'module.exports = (d) => d;' }, config: { resources: { maxRequestBytes: 100 } } });
+    await inv.deploy({
+      label: 'small-input',
+      family: 'node',
+      entrypoint: 'handler.*',
+      files: { 'handler.js': 'module.exports = (d) => d;' },
+      config: { resources: { maxRequestBytes: 100 } },
+    });
     const res = await inv.request('POST', '/invoke/small-input', JSON.stringify({ data: 'x'.repeat(200) }), JSON_HEADERS);
     expect(res.status).toBe(413);
     expect(res.json.message).toContain('limit of 100 bytes (resources.maxRequestBytes)');
@@ -221,7 +233,13 @@ describe('invoker: the function contract in sandboxed workers (real bwrap, real 
 
   it('refuses to deploy a function whose handler cannot be loaded, saying why', async () => {
     await expect(
-      inv.deploy({ label: 'no-handler', family: 'node', entrypoint: 'handler.handle', files: { 'handler.js': 'module.exports.other = () => 1;' }, config: { scaling: { minInstances: 1 } } }),
+      inv.deploy({
+        label: 'no-handler',
+        family: 'node',
+        entrypoint: 'handler.handle',
+        files: { 'handler.js': 'module.exports.other = () => 1;' },
+        config: { scaling: { minInstances: 1 } },
+      }),
     ).rejects.toThrow(/422.*does not export a function named \\"handle\\"; it exports other/);
   });
 
@@ -230,7 +248,10 @@ describe('invoker: the function contract in sandboxed workers (real bwrap, real 
     const first = await inv.request('GET', '/invoke/broken-py');
     expect(first.status).toBe(500);
     expect(first.json.message).toMatch(/function broken-py could not be loaded: loading handler.py failed: SyntaxError/);
-    expect((await inv.tap.invocation(first.headers.get('x-invocation-id')!)).result).toMatchObject({ status: 'FAILURE', metadata: { reason: 'error', coldStart: true } });
+    expect((await inv.tap.invocation(first.headers.get('x-invocation-id')!)).result).toMatchObject({
+      status: 'FAILURE',
+      metadata: { reason: 'error', coldStart: true },
+    });
     const again = await inv.request('GET', '/invoke/broken-py');
     expect(again.status).toBe(500);
     expect(again.json.message).toBe(first.json.message);

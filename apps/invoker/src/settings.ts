@@ -3,7 +3,11 @@ import { DEFAULT_EGRESS_DENY } from '@platform/runtimes';
 
 export const InvokerSettings = {
   INVOKER_PORT: { kind: 'int', default: 8081, description: 'HTTP port of the invoker (invocations, deployments, health)' },
-  BUILDER_URL: { kind: 'url', default: 'http://127.0.0.1:8083', description: 'Base URL of the builder, where bundles not in the local artifact store are fetched' },
+  BUILDER_URL: {
+    kind: 'url',
+    default: 'http://127.0.0.1:8083',
+    description: 'Base URL of the builder, where bundles not in the local artifact store are fetched',
+  },
   INVOKER_PREWARM: {
     kind: 'int',
     default: 2,
@@ -16,8 +20,7 @@ export const InvokerSettings = {
     kind: 'enum',
     default: 'required',
     values: ['required', 'optional'],
-    description:
-      'Memory and process limits need a writable cgroup hierarchy; "optional" runs without them (with a warning) where none is delegated',
+    description: 'Memory and process limits need a writable cgroup hierarchy; "optional" runs without them (with a warning) where none is delegated',
   },
   INVOKER_NODE_BIN: { kind: 'string', description: 'Node.js binary the node workers run (default: the one running the invoker)' },
   INVOKER_PYTHON_BIN: { kind: 'string', default: '/usr/bin/python3', description: 'Python 3 binary the python workers run' },
@@ -26,10 +29,14 @@ export const InvokerSettings = {
     kind: 'string',
     default: DEFAULT_EGRESS_DENY.join(','),
     description:
-      'What functions with network egress may not reach, besides the host\'s loopback (never reachable): comma-separated IPv4 ' +
+      "What functions with network egress may not reach, besides the host's loopback (never reachable): comma-separated IPv4 " +
       'addresses or CIDRs, "host" for every address of this machine (its services listening on 0.0.0.0); "none" for nothing',
   },
-  INVOKER_SLIRP4NETNS: { kind: 'string', default: '/usr/bin/slirp4netns', description: 'The slirp4netns binary that gives functions with network egress their network' },
+  INVOKER_SLIRP4NETNS: {
+    kind: 'string',
+    default: '/usr/bin/slirp4netns',
+    description: 'The slirp4netns binary that gives functions with network egress their network',
+  },
   INVOKER_LOAD_TIMEOUT_MS: { kind: 'int', default: 30_000, description: 'How long a worker may take to load a function (its module-level code)' },
   INVOKER_EVENT_JOURNAL: {
     kind: 'enum',
@@ -44,7 +51,7 @@ export const InvokerSettings = {
     default: 20_000,
     description:
       'On SIGTERM, how long the invoker drains: new invocations get 503, running ones may finish until ~3 s before this, the rest are ' +
-      'cut (503) and every event handed to the broker; keep it below the orchestrator\'s grace period (Kubernetes: 30 s)',
+      "cut (503) and every event handed to the broker; keep it below the orchestrator's grace period (Kubernetes: 30 s)",
   },
 } as const satisfies SettingsSchema;
 

@@ -19,5 +19,7 @@ export function composeSchemaErrors(document: unknown): string[] {
   ajv.addFormat('subnet_ip_address', true);
   const validate = ajv.compile(body);
   if (validate(document)) return [];
-  return (validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message}${e.params && 'additionalProperty' in e.params ? `: ${e.params.additionalProperty}` : ''}`);
+  return (validate.errors ?? []).map(
+    (e) => `${e.instancePath || '/'} ${e.message}${e.params && 'additionalProperty' in e.params ? `: ${e.params.additionalProperty}` : ''}`,
+  );
 }

@@ -49,16 +49,12 @@ export const FUNCTIONS_NAMESPACE = 'functions';
  * present, the way the YAML is written (`deployment.spec.template.spec`); a spec that reads a field the YAML lacks
  * fails there. Field names and value types are the Kubernetes API's.
  */
-export type Manifest<T> = T extends Date
-  ? T
-  : T extends (infer U)[]
-    ? Manifest<U>[]
-    : T extends object
-      ? { [K in keyof T]-?: Manifest<NonNullable<T[K]>> }
-      : T;
+export type Manifest<T> = T extends Date ? T : T extends (infer U)[] ? Manifest<U>[] : T extends object ? { [K in keyof T]-?: Manifest<NonNullable<T[K]>> } : T;
 
 /** Any object: its kind and metadata (namespace optional). */
-export type K8sObject = Manifest<Omit<KubernetesObject, 'metadata'>> & { metadata: Manifest<Omit<NonNullable<KubernetesObject['metadata']>, 'namespace'>> & { namespace?: string } };
+export type K8sObject = Manifest<Omit<KubernetesObject, 'metadata'>> & {
+  metadata: Manifest<Omit<NonNullable<KubernetesObject['metadata']>, 'namespace'>> & { namespace?: string };
+};
 
 /** A NetworkPolicy as YAML has it: its ingress rules name their peers `from` (client-node's type: `_from`). */
 export type NetworkPolicyYaml = Omit<V1NetworkPolicy, 'spec'> & {
@@ -179,8 +175,7 @@ export const devInfraObjects = (): LoadedObject[] => loadKustomizationObjects('d
 
 export function findObject(objects: LoadedObject[], kind: string, name: string, namespace?: string): K8sObject | undefined {
   return objects.find(
-    (o) =>
-      o.object.kind === kind && o.object.metadata?.name === name && (namespace === undefined || o.object.metadata?.namespace === namespace),
+    (o) => o.object.kind === kind && o.object.metadata?.name === name && (namespace === undefined || o.object.metadata?.namespace === namespace),
   )?.object;
 }
 
@@ -220,7 +215,15 @@ export function quantity(value: string | number): number {
   const m = /^([0-9.]+)(m|k|M|G|T|Ki|Mi|Gi|Ti)?$/.exec(value);
   if (!m) throw new Error(`not a Kubernetes quantity: ${value}`);
   const scale: Record<string, number> = {
-    m: 1e-3, k: 1e3, M: 1e6, G: 1e9, T: 1e12, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40,
+    m: 1e-3,
+    k: 1e3,
+    M: 1e6,
+    G: 1e9,
+    T: 1e12,
+    Ki: 2 ** 10,
+    Mi: 2 ** 20,
+    Gi: 2 ** 30,
+    Ti: 2 ** 40,
   };
   return Number(m[1]) * (m[2] ? scale[m[2]] : 1);
 }

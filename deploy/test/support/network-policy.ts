@@ -40,9 +40,7 @@ function peerMatches(peer: V1NetworkPolicyPeer, policyNamespace: string, other: 
     return ipInCidr(other.ip, ipBlock.cidr) && !(ipBlock.except ?? []).some((c) => ipInCidr(other.ip, c));
   }
   if (other.kind !== 'pod') return false;
-  const namespaceOk = peer.namespaceSelector
-    ? selectorMatches(peer.namespaceSelector, namespaceLabels(other.namespace))
-    : other.namespace === policyNamespace;
+  const namespaceOk = peer.namespaceSelector ? selectorMatches(peer.namespaceSelector, namespaceLabels(other.namespace)) : other.namespace === policyNamespace;
   const podOk = peer.podSelector ? selectorMatches(peer.podSelector, other.labels) : true;
   return namespaceOk && podOk;
 }
@@ -50,10 +48,18 @@ function peerMatches(peer: V1NetworkPolicyPeer, policyNamespace: string, other: 
 function portMatches(ports: V1NetworkPolicyPort[] | undefined, port: number): boolean {
   if (!ports || ports.length === 0) return true;
   // A port range (endPort) is numeric; a single port may be a number or a container port's name.
-  return ports.some((p) => (p.protocol ?? 'TCP') === 'TCP' && (p.port === undefined || (p.endPort ? port >= Number(p.port) && port <= p.endPort : p.port === port)));
+  return ports.some(
+    (p) => (p.protocol ?? 'TCP') === 'TCP' && (p.port === undefined || (p.endPort ? port >= Number(p.port) && port <= p.endPort : p.port === port)),
+  );
 }
 
-function ruleAllows(peers: V1NetworkPolicyPeer[] | undefined, ports: V1NetworkPolicyPort[] | undefined, policyNamespace: string, other: Endpoint, port: number): boolean {
+function ruleAllows(
+  peers: V1NetworkPolicyPeer[] | undefined,
+  ports: V1NetworkPolicyPort[] | undefined,
+  policyNamespace: string,
+  other: Endpoint,
+  port: number,
+): boolean {
   const peerOk = !peers || peers.length === 0 || peers.some((p) => peerMatches(p, policyNamespace, other));
   return peerOk && portMatches(ports, port);
 }

@@ -4,9 +4,7 @@ import { expandKubernetesEnv } from './settings';
 import { LoadedObject, mustFind } from './manifests';
 
 function secretData(secret: V1Secret): Record<string, string> {
-  const decoded = Object.fromEntries(
-    Object.entries(secret.data ?? {}).map(([k, v]) => [k, Buffer.from(String(v), 'base64').toString('utf8')]),
-  );
+  const decoded = Object.fromEntries(Object.entries(secret.data ?? {}).map(([k, v]) => [k, Buffer.from(String(v), 'base64').toString('utf8')]));
   return { ...decoded, ...(secret.stringData ?? {}) };
 }
 
@@ -15,7 +13,7 @@ export function containerEnv(objects: LoadedObject[], namespace: string, contain
   for (const source of container.envFrom ?? []) {
     const prefix = source.prefix ?? '';
     const data = source.configMapRef
-      ? mustFind(objects, 'ConfigMap', source.configMapRef.name ?? '', namespace).data ?? {}
+      ? (mustFind(objects, 'ConfigMap', source.configMapRef.name ?? '', namespace).data ?? {})
       : secretData(mustFind(objects, 'Secret', source.secretRef?.name ?? '', namespace));
     for (const [k, v] of Object.entries(data)) env[prefix + k] = String(v);
   }

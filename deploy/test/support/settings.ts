@@ -17,13 +17,7 @@ function isSettingSpec(value: unknown): value is SettingSpec {
 }
 
 function isSchema(value: unknown): value is SettingsSchema {
-  return (
-    !!value &&
-    typeof value === 'object' &&
-    !Array.isArray(value) &&
-    Object.keys(value).length > 0 &&
-    Object.values(value).every(isSettingSpec)
-  );
+  return !!value && typeof value === 'object' && !Array.isArray(value) && Object.keys(value).length > 0 && Object.values(value).every(isSettingSpec);
 }
 
 /** Common settings merged with every schema the app's settings.ts exports. */

@@ -31,7 +31,13 @@ describe('the internal credential', () => {
   it('is the same for processes that start at once on one data directory', async () => {
     // The real function, compiled to plain JS, in six processes started together: the first link wins, the others read it.
     const js = path.join(dir, 'token.js');
-    writeFileSync(js, transformFileSync(path.join(__dirname, 'internal-token-file.ts'), { jsc: { parser: { syntax: 'typescript' }, target: 'es2022' }, module: { type: 'commonjs' } }).code);
+    writeFileSync(
+      js,
+      transformFileSync(path.join(__dirname, 'internal-token-file.ts'), {
+        jsc: { parser: { syntax: 'typescript' }, target: 'es2022' },
+        module: { type: 'commonjs' },
+      }).code,
+    );
     const data = path.join(dir, 'data');
     const script = `process.stdout.write(require(${JSON.stringify(js)}).resolveInternalToken({ HKS_DATA_DIR: ${JSON.stringify(data)} }))`;
     const run = promisify(execFile);

@@ -7,7 +7,13 @@ describe('REDIS_URL -> the options every Redis connection is made with', () => {
   });
 
   it('carries user and password, percent-decoded, and a password alone', () => {
-    expect(redisConnectionOptions('redis://hks:p%40ss%3Aw%2Frd@redis:6380/2')).toEqual({ host: 'redis', port: 6380, username: 'hks', password: 'p@ss:w/rd', db: 2 });
+    expect(redisConnectionOptions('redis://hks:p%40ss%3Aw%2Frd@redis:6380/2')).toEqual({
+      host: 'redis',
+      port: 6380,
+      username: 'hks',
+      password: 'p@ss:w/rd',
+      db: 2,
+    });
     expect(redisConnectionOptions('redis://:only-a-password@redis:6379')).toEqual({ host: 'redis', port: 6379, password: 'only-a-password', db: 0 });
   });
 

@@ -99,7 +99,7 @@ export const CommonSettings = {
   SHUTDOWN_GRACE_MS: {
     kind: 'int',
     default: 20000,
-    description: 'After SIGTERM, how long a service may drain (in-flight work, events to the broker) before it exits anyway; below Kubernetes\' 30 s',
+    description: "After SIGTERM, how long a service may drain (in-flight work, events to the broker) before it exits anyway; below Kubernetes' 30 s",
   },
   EVENT_PUBLISH_TIMEOUT_MS: {
     kind: 'int',

@@ -19,7 +19,7 @@ describe('errors from a dependency', () => {
     expect(toErrorBody(err)).toMatchObject({ statusCode: 400, message: expect.stringContaining('NUL') });
   });
 
-  it('keeps a 500 for an error that is nobody else\'s', () => {
+  it("keeps a 500 for an error that is nobody else's", () => {
     expect(toErrorBody(new Error('boom'))).toMatchObject({ statusCode: 500 });
   });
 

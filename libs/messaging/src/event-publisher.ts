@@ -63,11 +63,7 @@ export class EventPublisher implements OnModuleInit, OnApplicationShutdown {
   private inFlight = new Set<Promise<void>>();
   private readonly publishTimeoutMs: number;
 
-  constructor(
-    connection: AmqpConnection,
-    @Inject(SETTINGS) settings: CommonSettingsValues,
-    @Inject(SERVICE_NAME) service: string,
-  ) {
+  constructor(connection: AmqpConnection, @Inject(SETTINGS) settings: CommonSettingsValues, @Inject(SERVICE_NAME) service: string) {
     this.exchange = eventExchange(settings.HKS_NAMESPACE);
     this.publishTimeoutMs = settings.EVENT_PUBLISH_TIMEOUT_MS;
     this.spoolFile = path.resolve(settings.HKS_DATA_DIR, 'spool', `${service}-${os.hostname()}.events.jsonl`);
@@ -124,7 +120,8 @@ export class EventPublisher implements OnModuleInit, OnApplicationShutdown {
 
   /** publishMany without waiting, for hot paths. */
   emitMany(events: PlatformEvent[]): void {
-    if (events.length) this.publishMany(events).catch((err) => this.logger.error(`${events.length} events neither confirmed nor spooled: ${(err as Error).message}`));
+    if (events.length)
+      this.publishMany(events).catch((err) => this.logger.error(`${events.length} events neither confirmed nor spooled: ${(err as Error).message}`));
   }
 
   /** The channel, waiting for a (re)connection at most `ms`. */
@@ -181,7 +178,8 @@ export class EventPublisher implements OnModuleInit, OnApplicationShutdown {
       const batch = await this.spool.take();
       if (!batch) return 0;
       // Only a damaged file holds such lines (this process writes CloudEvents it made); say so rather than stop replaying.
-      if (batch.unreadable) this.logger.error(`${batch.unreadable} line(s) of the spool are not CloudEvents and cannot be replayed; kept in ${this.spoolFile}.unreadable`);
+      if (batch.unreadable)
+        this.logger.error(`${batch.unreadable} line(s) of the spool are not CloudEvents and cannot be replayed; kept in ${this.spoolFile}.unreadable`);
       const { unconfirmed } = await this.send(batch.events.map(messageOf));
       if (unconfirmed.length) {
         await batch.restore();

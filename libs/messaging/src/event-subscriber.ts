@@ -123,10 +123,12 @@ export class EventSubscriber implements BeforeApplicationShutdown, OnApplication
       }
       if (!good.length) return;
       // Through a promise, so that a handler that throws at once fails this batch and not the subscription.
-      const handled = Promise.resolve(events).then(options.handler).then(
-        () => undefined,
-        (err: unknown) => err as Error,
-      );
+      const handled = Promise.resolve(events)
+        .then(options.handler)
+        .then(
+          () => undefined,
+          (err: unknown) => err as Error,
+        );
       const previous = lastSettled;
       const settled = (async () => {
         const failure = await handled;

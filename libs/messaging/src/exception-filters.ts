@@ -21,7 +21,12 @@ export function toErrorBody(exception: unknown, logger?: Logger): ErrorBody {
   if (parser) return parser;
   if (isErrorBody(exception)) {
     const e = exception;
-    return { statusCode: e.statusCode, error: e.error ?? httpReason(e.statusCode), message: e.message, ...(e.details === undefined ? {} : { details: e.details }) };
+    return {
+      statusCode: e.statusCode,
+      error: e.error ?? httpReason(e.statusCode),
+      message: e.message,
+      ...(e.details === undefined ? {} : { details: e.details }),
+    };
   }
   const dependency = dependencyErrorBody(exception);
   if (dependency) {
@@ -39,7 +44,11 @@ function bodyParserError(exception: unknown): ErrorBody | undefined {
   const status = e.status;
   if (e.type === 'entity.parse.failed') return { statusCode: 400, error: 'Bad Request', message: 'The request body is not valid JSON' };
   if (e.type === 'entity.too.large') {
-    return { statusCode: 413, error: httpReason(413), message: `The request body is larger than ${typeof e.limit === 'number' ? `${e.limit} bytes` : 'the limit'}` };
+    return {
+      statusCode: 413,
+      error: httpReason(413),
+      message: `The request body is larger than ${typeof e.limit === 'number' ? `${e.limit} bytes` : 'the limit'}`,
+    };
   }
   return { statusCode: status, error: httpReason(status), message: `The request body cannot be read: ${e.message}` };
 }

@@ -102,7 +102,15 @@ describe('messaging over the real RabbitMQ', () => {
       },
     });
     const make = (name: string, i: number) =>
-      newEvent({ name, type: 'FUNCTION_BUILD', status: name === 'build.started' ? 'PENDING' : 'SUCCESS', source: 'test', payload: { i }, functionId: randomUUID(), functionLabel: `fn-${i}` });
+      newEvent({
+        name,
+        type: 'FUNCTION_BUILD',
+        status: name === 'build.started' ? 'PENDING' : 'SUCCESS',
+        source: 'test',
+        payload: { i },
+        functionId: randomUUID(),
+        functionLabel: `fn-${i}`,
+      });
     const events = [make('build.started', 1), make('build.succeeded', 2), make('build.started', 3), make('build.started', 4)];
     await client.get(EventPublisher).publishMany(events);
     await waitFor(() => received.length >= 4, { what: '4 published events' });

@@ -1,14 +1,7 @@
 import { DynamicModule, Inject, Injectable, Module, Provider } from '@nestjs/common';
 import { ClientProxy, ClientProxyFactory, MicroserviceOptions, RmqOptions, Transport } from '@nestjs/microservices';
 import { firstValueFrom, timeout, TimeoutError } from 'rxjs';
-import {
-  DomainError,
-  isErrorBody,
-  rpcClientToken,
-  rpcQueue,
-  RpcService,
-  UnavailableError,
-} from '@platform/contracts';
+import { DomainError, isErrorBody, rpcClientToken, rpcQueue, RpcService, UnavailableError } from '@platform/contracts';
 import { CommonSettingsValues, SETTINGS } from '@platform/config';
 
 /** Options a service passes to `app.connectMicroservice` to answer RPC on its queue. */

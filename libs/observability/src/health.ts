@@ -18,10 +18,7 @@ export class HealthRegistry {
     await Promise.all(
       [...this.checks].map(async ([name, check]) => {
         try {
-          await Promise.race([
-            Promise.resolve(check()),
-            new Promise((_, reject) => setTimeout(() => reject(new Error('timed out')), 2_000).unref()),
-          ]);
+          await Promise.race([Promise.resolve(check()), new Promise((_, reject) => setTimeout(() => reject(new Error('timed out')), 2_000).unref())]);
           out[name] = 'ok';
         } catch (err) {
           out[name] = `failing: ${(err as Error).message}`;

@@ -18,7 +18,14 @@ describe('function contract (shared by the invoker and the node shim)', () => {
 
   it('gives an HTTP-style handler the request and the top-level fields of its JSON body, the request winning clashes', () => {
     const r = contract.httpInput('POST', '/x', { q: '1' }, json, Buffer.from('{"name": "Alice", "method": "DELETE"}'));
-    expect(r).toMatchObject({ method: 'POST', path: '/x', query: { q: '1' }, body: '{"name": "Alice", "method": "DELETE"}', isBase64Encoded: false, name: 'Alice' });
+    expect(r).toMatchObject({
+      method: 'POST',
+      path: '/x',
+      query: { q: '1' },
+      body: '{"name": "Alice", "method": "DELETE"}',
+      isBase64Encoded: false,
+      name: 'Alice',
+    });
   });
 
   it('hands binary bodies over as base64', () => {
@@ -32,7 +39,12 @@ describe('function contract (shared by the invoker and the node shim)', () => {
   });
 
   it('turns an HTTP response returned by a handler into status, headers and bytes (base64 decoded)', () => {
-    const r = toResponse({ statusCode: 201, headers: { 'X-Thing': 'y', Connection: 'close' }, body: Buffer.from('hi').toString('base64'), isBase64Encoded: true });
+    const r = toResponse({
+      statusCode: 201,
+      headers: { 'X-Thing': 'y', Connection: 'close' },
+      body: Buffer.from('hi').toString('base64'),
+      isBase64Encoded: true,
+    });
     expect(r.statusCode).toBe(201);
     expect(r.headers).toEqual({ 'x-thing': 'y', 'content-type': 'application/octet-stream' });
     expect(r.body.toString()).toBe('hi');

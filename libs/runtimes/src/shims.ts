@@ -73,13 +73,7 @@ export interface ShimContract {
   bodyIsText(contentType: string, body: Buffer): boolean;
   parseQuery(qs: string): Record<string, string | string[]>;
   dataInput(query: Record<string, string | string[]>, headers: Record<string, unknown>, body: Buffer): { value?: unknown; error?: string };
-  httpInput(
-    method: string,
-    path: string,
-    query: Record<string, string | string[]>,
-    headers: Record<string, unknown>,
-    body: Buffer,
-  ): Record<string, unknown>;
+  httpInput(method: string, path: string, query: Record<string, string | string[]>, headers: Record<string, unknown>, body: Buffer): Record<string, unknown>;
   toResponse(result: unknown): { statusCode: number; headers: Record<string, string | string[]>; body: Buffer; json: boolean };
 }
 

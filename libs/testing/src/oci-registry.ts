@@ -15,7 +15,6 @@ export interface TestOciRegistry {
   stop(): Promise<void>;
 }
 
-
 /**
  * Starts a real registry (`/usr/bin/docker-registry serve`, the CNCF distribution) on a free loopback
  * port with its own storage directory and no auth. Call stop() in afterAll.

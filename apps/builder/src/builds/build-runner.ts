@@ -85,7 +85,13 @@ export class BuildRunner {
       if (previous) {
         log.write(`\n==> inputs unchanged (${digest}): reusing build ${previous.id}\n`);
         await log.close();
-        built = { bundleDigest: previous.bundleDigest as string, bundleSize: previous.bundleSize, image: previous.image, imageDigest: previous.imageDigest, cached: true };
+        built = {
+          bundleDigest: previous.bundleDigest as string,
+          bundleSize: previous.bundleSize,
+          image: previous.image,
+          imageDigest: previous.imageDigest,
+          cached: true,
+        };
       } else {
         workDir = path.resolve(this.settings.HKS_DATA_DIR, 'builds', `${job.buildId.replace(/[^A-Za-z0-9_-]/g, '_')}-${randomBytes(4).toString('hex')}`);
         await fs.mkdir(workDir, { recursive: true });
@@ -169,14 +175,31 @@ export class BuildRunner {
   private async succeed(job: BuildInput, started: number, r: BuiltArtifact): Promise<BuildOutcome> {
     await this.builds.repo.update(
       { id: job.buildId },
-      { status: 'SUCCEEDED', bundleDigest: r.bundleDigest, bundleSize: r.bundleSize, image: r.image, imageDigest: r.imageDigest, cached: r.cached, finishedAt: new Date() },
+      {
+        status: 'SUCCEEDED',
+        bundleDigest: r.bundleDigest,
+        bundleSize: r.bundleSize,
+        image: r.image,
+        imageDigest: r.imageDigest,
+        cached: r.cached,
+        finishedAt: new Date(),
+      },
     );
-    const payload: BuildResultPayload = { buildId: job.buildId, functionId: job.functionId, version: job.version, bundleDigest: r.bundleDigest, image: r.image, cached: r.cached };
-    await this.events.publish(this.event(job, EventNames.BuildSucceeded, 'SUCCESS', {
+    const payload: BuildResultPayload = {
+      buildId: job.buildId,
+      functionId: job.functionId,
+      version: job.version,
+      bundleDigest: r.bundleDigest,
+      image: r.image,
+      cached: r.cached,
+    };
+    await this.events.publish(
+      this.event(job, EventNames.BuildSucceeded, 'SUCCESS', {
         payload,
         processingTimeMs: Date.now() - started,
         metadata: { bundleSize: r.bundleSize, imageDigest: r.imageDigest },
-      }),);
+      }),
+    );
     return { status: 'SUCCEEDED', cached: r.cached, bundleDigest: r.bundleDigest, image: r.image };
   }
 

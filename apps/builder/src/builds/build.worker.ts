@@ -54,7 +54,10 @@ export class BuildWorker implements OnApplicationBootstrap, BeforeApplicationShu
     if (!ref.functionId || !Number.isInteger(ref.version)) return { input: partial };
     let source: BuildSource;
     try {
-      source = await this.rpc.call<BuildSource>('function-registry', FunctionPatterns.GetBuildSource, { functionId: ref.functionId, version: ref.version } satisfies BuildSourceQuery);
+      source = await this.rpc.call<BuildSource>('function-registry', FunctionPatterns.GetBuildSource, {
+        functionId: ref.functionId,
+        version: ref.version,
+      } satisfies BuildSourceQuery);
     } catch (err) {
       return { input: partial, problem: `the source of ${ref.label} v${ref.version} could not be read from the registry: ${(err as Error).message}` };
     }

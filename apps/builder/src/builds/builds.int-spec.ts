@@ -201,7 +201,12 @@ describe('builder: real builds through BullMQ, Postgres and RabbitMQ', () => {
       expect(keys.length).toBeGreaterThan(0);
       for (const key of keys) {
         const type = await redis.type(key);
-        const dump = type === 'hash' ? JSON.stringify(await redis.hgetall(key)) : type === 'string' ? await redis.get(key) : JSON.stringify(await redis.sort(key, 'ALPHA').catch(() => []));
+        const dump =
+          type === 'hash'
+            ? JSON.stringify(await redis.hgetall(key))
+            : type === 'string'
+              ? await redis.get(key)
+              : JSON.stringify(await redis.sort(key, 'ALPHA').catch(() => []));
         expect({ key, hasSource: (dump ?? '').includes(marker) }).toEqual({ key, hasSource: false });
       }
     } finally {

@@ -51,8 +51,6 @@ export class BuildsService {
     const rows = await this.repo.find({ where, order: { createdAt: 'DESC', id: 'DESC' }, take: limit });
     const known = new Set(rows.map((r) => r.id));
     const queued = (await this.queue.waitingJobsOf(idOrLabel)).filter((j) => !known.has(j.data.buildId ?? String(j.id))).map(queuedView);
-    return [...queued, ...rows.map(toBuildView)]
-      .sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : 0))
-      .slice(0, limit);
+    return [...queued, ...rows.map(toBuildView)].sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : 0)).slice(0, limit);
   }
 }

@@ -6,8 +6,14 @@ import { MediaTypes } from './registry-client';
 
 describe('OCI image assembly', () => {
   async function spec(): Promise<FunctionImageSpec> {
-    const shim = await layerFromEntries([{ path: 'opt', type: 'directory' }, { path: 'opt/shim.js', type: 'file', data: Buffer.from('shim') }]);
-    const app = await layerFromEntries([{ path: 'function', type: 'directory' }, { path: 'function/handler.js', type: 'file', data: Buffer.from('h') }]);
+    const shim = await layerFromEntries([
+      { path: 'opt', type: 'directory' },
+      { path: 'opt/shim.js', type: 'file', data: Buffer.from('shim') },
+    ]);
+    const app = await layerFromEntries([
+      { path: 'function', type: 'directory' },
+      { path: 'function/handler.js', type: 'file', data: Buffer.from('h') },
+    ]);
     return {
       base: {
         architecture: 'amd64',

@@ -59,10 +59,7 @@ export async function startBuilder(extraEnv: Record<string, string> = {}): Promi
   }
 }
 
-async function start(
-  db: Awaited<ReturnType<typeof createTestDatabase>>,
-  iso: ReturnType<typeof isolatedEnv>,
-): Promise<BuilderHarness> {
+async function start(db: Awaited<ReturnType<typeof createTestDatabase>>, iso: ReturnType<typeof isolatedEnv>): Promise<BuilderHarness> {
   const moduleRef = await Test.createTestingModule({ imports: [BuilderModule.register(iso.env)] }).compile();
   const app = moduleRef.createNestApplication({ logger: false });
   app.enableShutdownHooks();

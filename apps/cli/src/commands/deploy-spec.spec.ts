@@ -34,7 +34,7 @@ describe('the request `hks function deploy` sends', () => {
     expect(r.config.scaling).toEqual({ maxInstances: 3 });
   });
 
-  it('replaces the file\'s triggers of the kind a flag names and keeps the others', () => {
+  it("replaces the file's triggers of the kind a flag names and keeps the others", () => {
     const r = buildFunctionRequest(undefined, manifest, { trigger: ['cron'], schedule: '*/5 * * * *', timezone: 'Europe/Paris' }, PY);
     expect(r.config.triggers).toEqual([{ type: 'http' }, { type: 'schedule', cron: '*/5 * * * *', timezone: 'Europe/Paris' }]);
   });
@@ -71,7 +71,7 @@ describe('the request `hks function deploy` sends', () => {
     ['f', { runtime: 'python3', timeout: 'soon' }, PY, "--timeout 'soon' is not a duration"],
     ['f', { runtime: 'python3', env: ['NOVALUE'] }, PY, '--env NOVALUE is not NAME=value'],
     ['f', { runtime: 'python3', trigger: ['cron'] }, PY, '--trigger cron needs --schedule'],
-    ['f', { runtime: 'python3', schedule: '0 * *' }, PY, '--schedule: \'0 * *\' is not a cron expression with five fields'],
+    ['f', { runtime: 'python3', schedule: '0 * *' }, PY, "--schedule: '0 * *' is not a cron expression with five fields"],
     ['f', { runtime: 'python3', trigger: ['webhook'] }, PY, '--trigger webhook is not a trigger'],
     ['f', { runtime: 'python3', concurrency: '0' }, PY, '--concurrency 0 is not a whole number from 1 to 1000'],
   ])('refuses %p %p with a message saying what to fix', (name, flags, files, message) => {

@@ -45,7 +45,9 @@ export function buildFunctionRequest(
   const label = name ?? manifest?.name;
   if (!label) throw new UsageError('no function name: pass it (hks function deploy NAME) or set name in function.yaml');
   if (!LABEL_PATTERN.test(label)) {
-    throw new UsageError(`"${label}" is not a valid function name: use 1-63 lowercase letters, digits or dashes, starting with a letter and ending with a letter or digit`);
+    throw new UsageError(
+      `"${label}" is not a valid function name: use 1-63 lowercase letters, digits or dashes, starting with a letter and ending with a letter or digit`,
+    );
   }
   const runtime = flags.runtime ?? manifest?.runtime;
   if (!runtime) throw new UsageError('no runtime: pass --runtime (e.g. python3.11 or nodejs20) or set runtime in function.yaml');
@@ -59,7 +61,14 @@ export function buildFunctionRequest(
   const module = named ? moduleOf(named) : detectEntryModule(files, family);
   // A TypeScript module needs the typescript template to be compiled; other sources build as they are.
   const chosen = flags.template ?? manifest?.template;
-  const template = chosen ?? (family === 'node' && moduleFileCandidates(module, 'node', 'typescript').find((f) => f in files)?.endsWith('.ts') ? 'typescript' : undefined);
+  const template =
+    chosen ??
+    (family === 'node' &&
+    moduleFileCandidates(module, 'node', 'typescript')
+      .find((f) => f in files)
+      ?.endsWith('.ts')
+      ? 'typescript'
+      : undefined);
   const handler = named ?? `${module}.*`;
   const candidates = moduleFileCandidates(module, family, template ?? (family === 'python' ? 'python' : 'node'));
   if (!candidates.some((f) => f in files)) {
@@ -166,7 +175,8 @@ function flagTriggers(flags: DeployFlags): Trigger[] {
     if (!flags.schedule) throw new UsageError('--trigger cron needs --schedule, e.g. --schedule "0 * * * *"');
     const problem = cronProblem(flags.schedule);
     if (problem) throw new UsageError(`--schedule: ${problem}`);
-    if (flags.timezone !== undefined && !isTimeZone(flags.timezone)) throw new UsageError(`--timezone ${flags.timezone} is not a known time zone (e.g. UTC, Europe/Paris)`);
+    if (flags.timezone !== undefined && !isTimeZone(flags.timezone))
+      throw new UsageError(`--timezone ${flags.timezone} is not a known time zone (e.g. UTC, Europe/Paris)`);
     out.push({ type: 'schedule', cron: flags.schedule, ...(flags.timezone ? { timezone: flags.timezone } : {}) });
   } else if (flags.timezone !== undefined) {
     throw new UsageError('--timezone goes with --schedule');

@@ -84,7 +84,10 @@ describe('hks function deploy (against a fake gateway)', () => {
   });
 
   it('prints the end of the build log and exits 1 when the build fails', async () => {
-    platform.options.buildFails = { reason: 'pip install failed: no package "nosuchpkg"', log: '==> installing dependencies (pip)\nERROR: No matching distribution found for nosuchpkg\n' };
+    platform.options.buildFails = {
+      reason: 'pip install failed: no package "nosuchpkg"',
+      log: '==> installing dependencies (pip)\nERROR: No matching distribution found for nosuchpkg\n',
+    };
     const r = await deploy(['broken', '--runtime', 'python3.9']);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('  | ERROR: No matching distribution found for nosuchpkg');
@@ -99,8 +102,11 @@ describe('hks function deploy (against a fake gateway)', () => {
     expect(r.stderr).toContain('error: deploy of hello-world failed: the invoker could not start a worker: out of memory\n');
   });
 
-  it('passes the platform\'s validation message through', async () => {
-    gw.on('POST', '/api/v1/functions', () => ({ status: 400, body: { statusCode: 400, error: 'Bad Request', message: 'config.triggers: queue trigger needs a "source"' } }));
+  it("passes the platform's validation message through", async () => {
+    gw.on('POST', '/api/v1/functions', () => ({
+      status: 400,
+      body: { statusCode: 400, error: 'Bad Request', message: 'config.triggers: queue trigger needs a "source"' },
+    }));
     const r = await deploy(['hello-world', '--runtime', 'python3.9']);
     expect(r).toMatchObject({ code: 1, stderr: expect.stringContaining('error: config.triggers: queue trigger needs a "source"\n') });
   });

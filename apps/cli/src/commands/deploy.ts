@@ -27,7 +27,7 @@ export function deployCommand(context: (cmd: Command) => CommandContext): Comman
   return new Command('deploy')
     .summary('deploy the function in the current directory (or a Git repository)')
     .description(
-      'Uploads the function\'s files (all but .git, node_modules, __pycache__, .venv and the patterns in .hksignore), ' +
+      "Uploads the function's files (all but .git, node_modules, __pycache__, .venv and the patterns in .hksignore), " +
         'creates or updates the function, builds it, deploys it and waits until it is READY, then prints its URL. ' +
         `Settings come from ${MANIFEST_FILE} when there is one; flags override it.`,
     )
@@ -36,7 +36,7 @@ export function deployCommand(context: (cmd: Command) => CommandContext): Comman
     .option('--handler <module.function>', 'entry point, e.g. function.handle (default: the function of handler, function, main, index or app)')
     .option('--description <text>', 'what the function does')
     .option('--template <template>', 'build template: typescript, node, javascript or python (default: from the runtime and files)')
-    .option('--trigger <kind>', 'http, cron, queue or event; repeat for several; replaces the file\'s triggers of that kind', collect)
+    .option('--trigger <kind>', "http, cron, queue or event; repeat for several; replaces the file's triggers of that kind", collect)
     .option('--schedule <cron>', 'cron expression of a cron trigger, e.g. "0 * * * *"')
     .option('--timezone <tz>', 'time zone of the schedule, e.g. Europe/Paris (default UTC)')
     .option('--queue <name>', 'queue a queue trigger consumes')
@@ -89,11 +89,26 @@ export function deployCommand(context: (cmd: Command) => CommandContext): Comman
       const url = ctx.functionUrl(ready.label);
       const invokeUrl = `${ctx.client.baseUrl}/api/v1/functions/invoke/${ready.label}`;
       if (ctx.format === 'json') {
-        ctx.out(json({ id: ready.id, name: ready.label, version: ready.version, status: ready.status, url, invokeUrl, bundleDigest: ready.build?.bundleDigest ?? null }));
+        ctx.out(
+          json({
+            id: ready.id,
+            name: ready.label,
+            version: ready.version,
+            status: ready.status,
+            url,
+            invokeUrl,
+            bundleDigest: ready.build?.bundleDigest ?? null,
+          }),
+        );
         return;
       }
       ctx.out(`${ready.label} is ready (version ${ready.version})\n`);
-      ctx.out(fields([['URL', url], ['Invoke', `hks function invoke ${ready.label} --data '{...}'`]]));
+      ctx.out(
+        fields([
+          ['URL', url],
+          ['Invoke', `hks function invoke ${ready.label} --data '{...}'`],
+        ]),
+      );
     });
 }
 

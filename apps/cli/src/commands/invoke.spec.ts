@@ -22,7 +22,10 @@ describe('hks function invoke (against a fake gateway)', () => {
   });
 
   it('prints a text response as it is, and the invocation facts with --verbose', async () => {
-    gw.on('POST', '/api/v1/functions/invoke/:name', () => ({ text: 'Hello Alice', headers: { 'x-invocation-id': 'inv-2', 'x-cold-start': 'false', 'x-duration-ms': '3' } }));
+    gw.on('POST', '/api/v1/functions/invoke/:name', () => ({
+      text: 'Hello Alice',
+      headers: { 'x-invocation-id': 'inv-2', 'x-cold-start': 'false', 'x-duration-ms': '3' },
+    }));
     const r = await invoke('hello-world', '--data', 'Alice', '-v');
     expect(r.stdout).toBe('Hello Alice\n');
     expect(r.stderr).toBe('HTTP 200  invocation inv-2  cold start false  duration 3 ms\n');
@@ -40,7 +43,7 @@ describe('hks function invoke (against a fake gateway)', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('exits 1 with the platform\'s error when the function fails', async () => {
+  it("exits 1 with the platform's error when the function fails", async () => {
     gw.on('POST', '/api/v1/functions/invoke/:name', () => ({
       status: 500,
       body: { statusCode: 500, error: 'Internal Server Error', message: 'ZeroDivisionError: division by zero' },

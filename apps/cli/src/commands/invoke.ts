@@ -58,7 +58,9 @@ export function invokeCommand(context: (cmd: Command) => CommandContext): Comman
         throw new CliError(`${err.message} (HTTP ${answer.status}${h('x-invocation-id') ? `, invocation ${h('x-invocation-id')}` : ''})`);
       }
       if (ctx.format === 'json') {
-        ctx.out(json({ status: answer.status, invocationId: h('x-invocation-id'), headers: Object.fromEntries(answer.headers), body: answer.json ?? answer.text }));
+        ctx.out(
+          json({ status: answer.status, invocationId: h('x-invocation-id'), headers: Object.fromEntries(answer.headers), body: answer.json ?? answer.text }),
+        );
         return;
       }
       const body = answer.json !== undefined ? showValue(answer.json) : answer.text;

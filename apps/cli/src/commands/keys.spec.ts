@@ -45,7 +45,9 @@ describe('hks keys (against a fake gateway)', () => {
   });
 
   it('lists keys as a table, never with the key', async () => {
-    gw.on('GET', '/api/v1/keys', () => ({ body: [KEY, { ...KEY, id: 'a1', name: 'admin', scope: 'admin', functions: [], revokedAt: '2026-01-03T00:00:00.000Z' }] }));
+    gw.on('GET', '/api/v1/keys', () => ({
+      body: [KEY, { ...KEY, id: 'a1', name: 'admin', scope: 'admin', functions: [], revokedAt: '2026-01-03T00:00:00.000Z' }],
+    }));
     const r = await hks(['keys', 'list'], { gateway: gw.url });
     expect(r.code).toBe(0);
     const lines = r.stdout.trimEnd().split('\n');

@@ -62,7 +62,15 @@ export function keysCommand(context: (cmd: Command) => CommandContext): Command 
         ctx.out(
           table(
             ['ID', 'NAME', 'PREFIX', 'SCOPE', 'FUNCTIONS', 'CREATED', 'REVOKED'],
-            items.map((k) => [k.id, k.name, k.prefix, k.scope, k.functions.length ? k.functions.join(',') : '-', localTime(k.createdAt), k.revokedAt ? localTime(k.revokedAt) : '-']),
+            items.map((k) => [
+              k.id,
+              k.name,
+              k.prefix,
+              k.scope,
+              k.functions.length ? k.functions.join(',') : '-',
+              localTime(k.createdAt),
+              k.revokedAt ? localTime(k.revokedAt) : '-',
+            ]),
           ),
         );
       }),

@@ -16,7 +16,10 @@ describe('hks function test (runs locally, no platform)', () => {
 
   it('builds and runs a Python function with function.yaml, printing its response and, on stderr, its output', async () => {
     put('function.yaml', 'name: hello\nruntime: python3.11\nhandler: function.handle\nenvironment:\n  GREETING: ${GREETING}\n');
-    put('function.py', 'import os\n\ndef handle(data):\n    print("greeting", data["name"])\n    return {"message": os.environ["GREETING"] + " " + data["name"]}\n');
+    put(
+      'function.py',
+      'import os\n\ndef handle(data):\n    print("greeting", data["name"])\n    return {"message": os.environ["GREETING"] + " " + data["name"]}\n',
+    );
     const r = await test('--data', '{"name": "Alice"}');
     expect(r).toEqual({ code: 0, stdout: '{\n  "message": "Bonjour Alice"\n}\n', stderr: 'greeting Alice\n' });
   }, 60_000);
@@ -39,6 +42,10 @@ describe('hks function test (runs locally, no platform)', () => {
   it('exits 1 naming the exception when the handler throws', async () => {
     put('function.py', 'def handle(data):\n    return 1 / 0\n');
     const r = await test('--runtime', 'python3.11');
-    expect(r).toMatchObject({ code: 1, stdout: '', stderr: expect.stringContaining('error: the function failed (HTTP 500): ZeroDivisionError: division by zero\n') });
+    expect(r).toMatchObject({
+      code: 1,
+      stdout: '',
+      stderr: expect.stringContaining('error: the function failed (HTTP 500): ZeroDivisionError: division by zero\n'),
+    });
   }, 60_000);
 });

@@ -91,8 +91,17 @@ export function localTestCommand(context: (cmd: Command) => CommandContext): Com
 }
 
 function printTail(ctx: CommandContext, log: string): void {
-  const lines = log.trimEnd().split('\n').filter((l) => l.trim());
-  if (lines.length) ctx.note(lines.slice(-40).map((l) => `  | ${l}`).join('\n'));
+  const lines = log
+    .trimEnd()
+    .split('\n')
+    .filter((l) => l.trim());
+  if (lines.length)
+    ctx.note(
+      lines
+        .slice(-40)
+        .map((l) => `  | ${l}`)
+        .join('\n'),
+    );
 }
 
 function report(ctx: CommandContext, r: LocalRunResult): void {

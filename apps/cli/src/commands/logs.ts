@@ -41,7 +41,12 @@ export function formatLogEvent(e: PlatformEvent): string {
   if (e.error) out += `  error: ${e.error.split('\n')[0]}`;
   out += '\n';
   const logs = typeof meta.logs === 'string' ? meta.logs.replace(/\n+$/, '') : '';
-  if (logs) out += logs.split('\n').map((l) => `  ${l}`).join('\n') + '\n';
+  if (logs)
+    out +=
+      logs
+        .split('\n')
+        .map((l) => `  ${l}`)
+        .join('\n') + '\n';
   return out;
 }
 
@@ -77,7 +82,8 @@ export function logsCommand(context: (cmd: Command) => CommandContext): Command 
       }
       print(history);
       if (!opts.follow) {
-        if (!history.length && ctx.format !== 'json') ctx.note(`no ${errorsOnly ? 'failures' : 'invocations'} of ${fn.label}${opts.since ? ` in the last ${opts.since}` : ''} yet`);
+        if (!history.length && ctx.format !== 'json')
+          ctx.note(`no ${errorsOnly ? 'failures' : 'invocations'} of ${fn.label}${opts.since ? ` in the last ${opts.since}` : ''} yet`);
         return;
       }
       await follow(ctx, fn, history.at(-1)?.timestamp ?? from, print, errorsOnly);
@@ -88,10 +94,7 @@ export function logsCommand(context: (cmd: Command) => CommandContext): Command 
 async function recentEvents(ctx: CommandContext, fn: FunctionView, o: { from?: string; limit: number; errorsOnly: boolean }): Promise<PlatformEvent[]> {
   const query = (extra: Record<string, string>) =>
     ctx.client.call<EventPage>('GET', '/api/v3/events', { query: { functionId: fn.id, from: o.from, order: 'desc', limit: o.limit, page: 1, ...extra } });
-  const pages = await Promise.all([
-    query({ status: 'FAILURE' }),
-    ...(o.errorsOnly ? [] : [query({ status: 'SUCCESS', type: 'FUNCTION_INVOCATION' })]),
-  ]);
+  const pages = await Promise.all([query({ status: 'FAILURE' }), ...(o.errorsOnly ? [] : [query({ status: 'SUCCESS', type: 'FUNCTION_INVOCATION' })])]);
   return pages
     .flatMap((p) => p.items)
     .sort((a, b) => a.timestamp.localeCompare(b.timestamp) || a.id.localeCompare(b.id))
@@ -99,7 +102,13 @@ async function recentEvents(ctx: CommandContext, fn: FunctionView, o: { from?: s
 }
 
 /** Streams new events over SSE until Ctrl-C; after a dropped connection, catches up from the last one shown. */
-async function follow(ctx: CommandContext, fn: FunctionView, since: string | undefined, print: (e: PlatformEvent[]) => void, errorsOnly: boolean): Promise<void> {
+async function follow(
+  ctx: CommandContext,
+  fn: FunctionView,
+  since: string | undefined,
+  print: (e: PlatformEvent[]) => void,
+  errorsOnly: boolean,
+): Promise<void> {
   const signal = ctx.io.signal;
   let lastSeen = since;
   let failures = 0;

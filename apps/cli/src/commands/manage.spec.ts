@@ -17,7 +17,11 @@ describe('hks function list, describe, delete (against a fake gateway)', () => {
         runtime: 'python3.9',
         handler: 'function.handle',
         files: { 'function.py': 'x' },
-        config: { triggers: [{ type: 'http' }, { type: 'schedule', cron: '0 * * * *', timezone: 'Europe/Paris' }], env: { LEVEL: 'info' }, resources: { memoryMb: 256 } },
+        config: {
+          triggers: [{ type: 'http' }, { type: 'schedule', cron: '0 * * * *', timezone: 'Europe/Paris' }],
+          env: { LEVEL: 'info' },
+          resources: { memoryMb: 256 },
+        },
       }),
     });
   });
@@ -68,11 +72,19 @@ describe('hks function list, describe, delete (against a fake gateway)', () => {
 
   it('asks at a terminal, and keeps the function when the answer is no', async () => {
     const questions: string[] = [];
-    const no = await hks(['function', 'delete', 'hello-world'], { gateway: gw.url, interactive: true, confirm: (q) => (questions.push(q), Promise.resolve(false)) });
+    const no = await hks(['function', 'delete', 'hello-world'], {
+      gateway: gw.url,
+      interactive: true,
+      confirm: (q) => (questions.push(q), Promise.resolve(false)),
+    });
     expect(no).toEqual({ code: 1, stdout: '', stderr: 'error: not deleted\n' });
     expect(questions).toEqual(['Delete function hello-world (created, version 1)?']);
     expect(platform.functions.size).toBe(1);
-    const yes = await hks(['function', 'delete', 'hello-world', '--yes'], { gateway: gw.url, interactive: true, confirm: () => Promise.reject(new Error('asked for confirmation despite --yes')) });
+    const yes = await hks(['function', 'delete', 'hello-world', '--yes'], {
+      gateway: gw.url,
+      interactive: true,
+      confirm: () => Promise.reject(new Error('asked for confirmation despite --yes')),
+    });
     expect(yes.code).toBe(0);
     expect(platform.functions.size).toBe(0);
   });

@@ -71,12 +71,22 @@ export function describeCommand(context: (cmd: Command) => CommandContext): Comm
           ['Handler', f.entrypoint ?? f.handler],
           ['Status', f.statusReason ? `${f.status}: ${f.statusReason}` : f.status],
           ['Version', f.version],
-          ['Build', f.build ? `${f.build.status}${f.build.bundleDigest ? ` ${f.build.bundleDigest}` : ''}${f.build.error ? `: ${f.build.error}` : ''}` : 'never built'],
+          [
+            'Build',
+            f.build ? `${f.build.status}${f.build.bundleDigest ? ` ${f.build.bundleDigest}` : ''}${f.build.error ? `: ${f.build.error}` : ''}` : 'never built',
+          ],
           ['Files', f.files ? Object.keys(f.files).sort().join(', ') : undefined],
           ['Triggers', (c.triggers ?? []).map(describeTrigger).join('; ') || 'none'],
           ['Memory', c.resources?.memoryMb ? `${c.resources.memoryMb}Mi` : 'default'],
           ['Timeout', c.resources?.timeoutMs ? formatDurationMs(c.resources.timeoutMs) : 'default'],
-          ['Scaling', c.scaling ? Object.entries(c.scaling).map(([k, v]) => `${k}=${v}`).join(' ') : 'default'],
+          [
+            'Scaling',
+            c.scaling
+              ? Object.entries(c.scaling)
+                  .map(([k, v]) => `${k}=${v}`)
+                  .join(' ')
+              : 'default',
+          ],
           ['Environment', env.length ? env.map(([k, v]) => `${k}=${v}`).join(' ') : undefined],
           ['Secrets', c.secrets?.length ? c.secrets.map((s) => `${s.env}<-${s.secret}${s.key ? `/${s.key}` : ''}`).join(' ') : undefined],
           ['URL', ctx.functionUrl(f.label)],

@@ -29,7 +29,9 @@ describe('hks function logs, stats and metrics (against a fake gateway)', () => 
   afterAll(() => gw.stop());
   beforeEach(() => {
     gw.reset();
-    gw.on('GET', '/api/v1/functions/:ref', (_r, [ref]) => (ref === FN.label || ref === FN.id ? { body: FN } : { status: 404, body: { statusCode: 404, message: 'no' } }));
+    gw.on('GET', '/api/v1/functions/:ref', (_r, [ref]) =>
+      ref === FN.label || ref === FN.id ? { body: FN } : { status: 404, body: { statusCode: 404, message: 'no' } },
+    );
     gw.on('GET', '/api/v3/events', (req) => {
       const all = [result(1, 'SUCCESS'), result(2, 'FAILURE'), result(3, 'SUCCESS')];
       const items = all.filter((e) => e.status === req.query.status).reverse();

@@ -27,10 +27,15 @@ export class Rollout {
     const answer = await this.ctx.client.call<unknown>('POST', `/api/v1/functions/build/${fn.id}`);
     const buildId = idOfBuild(answer);
     this.show(`building ${fn.label} (version ${fn.version})`);
-    const view = await this.poll(fn.id, 'build', (v) => BUILD_DONE.includes(v.status) && (!buildId || v.build?.id === buildId), (v) => {
-      const b = v.build;
-      return b && (!buildId || b.id === buildId) ? `build ${b.status.toLowerCase()}` : `status ${v.status}`;
-    });
+    const view = await this.poll(
+      fn.id,
+      'build',
+      (v) => BUILD_DONE.includes(v.status) && (!buildId || v.build?.id === buildId),
+      (v) => {
+        const b = v.build;
+        return b && (!buildId || b.id === buildId) ? `build ${b.status.toLowerCase()}` : `status ${v.status}`;
+      },
+    );
     if (view.status === 'FAILED' || view.build?.status === 'FAILED') {
       await this.printBuildLog(view, buildId ?? view.build?.id);
       throw new CliError(`build of ${fn.label} failed: ${view.statusReason ?? view.build?.error ?? 'see the log above'}`);
@@ -44,7 +49,12 @@ export class Rollout {
     const answer = await this.ctx.client.send('POST', `/api/v1/functions/deploy/${fn.id}`);
     if (answer.status >= 300) throw apiError(answer);
     this.show(`deploying ${fn.label}`);
-    const view = await this.poll(fn.id, 'deploy', (v) => v.status === 'READY' || v.status === 'FAILED', (v) => `status ${v.status}`);
+    const view = await this.poll(
+      fn.id,
+      'deploy',
+      (v) => v.status === 'READY' || v.status === 'FAILED',
+      (v) => `status ${v.status}`,
+    );
     if (view.status === 'FAILED') throw new CliError(`deploy of ${fn.label} failed: ${view.statusReason ?? 'no reason given'}`);
     return view;
   }
@@ -58,7 +68,9 @@ export class Rollout {
       this.show(describe(view));
       if (this.ctx.io.signal?.aborted) throw new CliError(`stopped waiting; the ${what} goes on (hks function describe ${view.label})`);
       if (Date.now() > deadline) {
-        throw new CliError(`the ${what} did not finish within ${Math.round(this.timeoutMs / 1000)} s (still ${view.status}); hks function describe ${view.label} shows where it is`);
+        throw new CliError(
+          `the ${what} did not finish within ${Math.round(this.timeoutMs / 1000)} s (still ${view.status}); hks function describe ${view.label} shows where it is`,
+        );
       }
       await this.ctx.sleep();
     }
@@ -74,7 +86,10 @@ export class Rollout {
     if (!buildId) return;
     try {
       const build = await this.ctx.client.call<BuildView>('GET', `/api/v1/functions/${view.id}/builds/${buildId}`);
-      const lines = (build.log ?? '').trimEnd().split('\n').filter((l) => l.trim());
+      const lines = (build.log ?? '')
+        .trimEnd()
+        .split('\n')
+        .filter((l) => l.trim());
       if (!lines.length) return;
       const tail = lines.slice(-LOG_TAIL_LINES);
       this.ctx.note(`build log${lines.length > tail.length ? ` (last ${tail.length} of ${lines.length} lines)` : ''}:`);

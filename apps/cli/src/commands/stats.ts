@@ -32,7 +32,14 @@ export function formatStats(label: string, s: InvocationStats, period: string): 
 export function formatSeries(series: NonNullable<InvocationStats['series']>): string {
   return table(
     ['START', 'INVOCATIONS', 'ERRORS', 'ERROR RATE', 'P50', 'P95'],
-    series.map((b) => [localTime(b.start), b.invocations, b.failures, b.invocations ? percent(b.failures / b.invocations) : '-', formatDurationMs(b.p50), formatDurationMs(b.p95)]),
+    series.map((b) => [
+      localTime(b.start),
+      b.invocations,
+      b.failures,
+      b.invocations ? percent(b.failures / b.invocations) : '-',
+      formatDurationMs(b.p50),
+      formatDurationMs(b.p95),
+    ]),
   );
 }
 
@@ -68,7 +75,8 @@ export function metricsCommand(context: (cmd: Command) => CommandContext): Comma
     .action(async (name: string, opts: { period: string; bucket?: string }, cmd: Command) => {
       const ctx = context(cmd);
       const periodMs = parseDurationMs(opts.period);
-      if (periodMs === undefined || periodMs <= 0 || /^\d+$/.test(opts.period)) throw new UsageError(`--period ${opts.period} is not a duration such as 1h, 24h or 7d`);
+      if (periodMs === undefined || periodMs <= 0 || /^\d+$/.test(opts.period))
+        throw new UsageError(`--period ${opts.period} is not a duration such as 1h, 24h or 7d`);
       let bucketSeconds = bucketFor(periodMs);
       if (opts.bucket !== undefined) {
         const b = parseDurationMs(opts.bucket);

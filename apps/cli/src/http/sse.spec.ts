@@ -26,10 +26,14 @@ describe('Server-Sent Events', () => {
     const body = new ReadableStream<Uint8Array>({ start: (c) => c.enqueue(new TextEncoder().encode('data: 1\n\n')) });
     const controller = new AbortController();
     const seen: string[] = [];
-    const done = readSse(body, (d) => {
-      seen.push(d);
-      controller.abort();
-    }, controller.signal);
+    const done = readSse(
+      body,
+      (d) => {
+        seen.push(d);
+        controller.abort();
+      },
+      controller.signal,
+    );
     await expect(done).resolves.toBeUndefined();
     expect(seen).toEqual(['1']);
   });

@@ -80,16 +80,24 @@ describe('function.yaml', () => {
   });
 
   it('checks each trigger kind', () => {
-    expect(problem('triggers:\n  - webhook: {}\n')).toMatch(/^function\.yaml:2: triggers\[0\]\.webhook: unknown key \(expected one of: http, queue, schedule, event\)/);
-    expect(problem('triggers:\n  - queue: {batch_size: 10}\n')).toBe('function.yaml:2: triggers[0].queue: a queue trigger needs a source (the queue name), e.g. {source: orders}');
-    expect(problem('triggers:\n  - schedule:\n      cron: "61 * * * *"\n')).toMatch(/^function\.yaml:3: triggers\[0\]\.schedule\.cron: '61 \* \* \* \*' is not a valid cron expression/);
+    expect(problem('triggers:\n  - webhook: {}\n')).toMatch(
+      /^function\.yaml:2: triggers\[0\]\.webhook: unknown key \(expected one of: http, queue, schedule, event\)/,
+    );
+    expect(problem('triggers:\n  - queue: {batch_size: 10}\n')).toBe(
+      'function.yaml:2: triggers[0].queue: a queue trigger needs a source (the queue name), e.g. {source: orders}',
+    );
+    expect(problem('triggers:\n  - schedule:\n      cron: "61 * * * *"\n')).toMatch(
+      /^function\.yaml:3: triggers\[0\]\.schedule\.cron: '61 \* \* \* \*' is not a valid cron expression/,
+    );
     expect(problem('triggers:\n  - schedule: {cron: "0 * * * *", timezone: Mars/Olympus}\n')).toBe(
       "function.yaml:2: triggers[0].schedule.timezone: 'Mars/Olympus' is not a known time zone (e.g. UTC, Europe/Paris)",
     );
     expect(problem('triggers:\n  - http: {methods: [FETCH]}\n')).toMatch(/triggers\[0\]\.http\.methods\[0\]: 'FETCH' is not an HTTP method/);
     expect(problem('triggers:\n  - http: {path: hello}\n')).toMatch(/triggers\[0\]\.http\.path: 'hello' must start with "\/"/);
     expect(parseFunctionYaml('triggers:\n  - event: {type: ORDER_PLACED}\n', {}).config.triggers).toEqual([{ type: 'event', eventType: 'ORDER_PLACED' }]);
-    expect(parseFunctionYaml('triggers:\n  - event: {type: com.shop.order.placed}\n', {}).config.triggers).toEqual([{ type: 'event', eventType: 'com.shop.order.placed' }]);
+    expect(parseFunctionYaml('triggers:\n  - event: {type: com.shop.order.placed}\n', {}).config.triggers).toEqual([
+      { type: 'event', eventType: 'com.shop.order.placed' },
+    ]);
   });
 
   it('checks ranges and kinds of values with their line', () => {
@@ -109,7 +117,10 @@ describe('function.yaml', () => {
       {},
     );
     expect(m.config).toEqual({
-      secrets: [{ env: 'DB_PASSWORD', secret: 'db' }, { env: 'TOKEN', secret: 'api', key: 'token' }],
+      secrets: [
+        { env: 'DB_PASSWORD', secret: 'db' },
+        { env: 'TOKEN', secret: 'api', key: 'token' },
+      ],
       network: { egress: true },
       target: 'knative',
       scaling: { idleTimeoutMs: 120_000 },

@@ -29,7 +29,21 @@ const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const SECRET_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
-const TOP = ['name', 'runtime', 'handler', 'description', 'template', 'triggers', 'resources', 'environment', 'secrets', 'scaling', 'network', 'target', 'labels'];
+const TOP = [
+  'name',
+  'runtime',
+  'handler',
+  'description',
+  'template',
+  'triggers',
+  'resources',
+  'environment',
+  'secrets',
+  'scaling',
+  'network',
+  'target',
+  'labels',
+];
 const ms = (n: number) => formatDurationMs(n);
 
 /** Reads `<dir>/function.yaml` when there is one. */
@@ -53,7 +67,11 @@ export function parseFunctionYaml(text: string, env: Record<string, string | und
 
   if ((at = get('name'))) {
     out.name = r.string(at, 'hello-world');
-    if (!LABEL_PATTERN.test(out.name)) r.fail(at, `${show(out.name)} is not a valid name: use 1-63 lowercase letters, digits or dashes, starting with a letter and ending with a letter or digit`);
+    if (!LABEL_PATTERN.test(out.name))
+      r.fail(
+        at,
+        `${show(out.name)} is not a valid name: use 1-63 lowercase letters, digits or dashes, starting with a letter and ending with a letter or digit`,
+      );
   }
   if ((at = get('runtime'))) {
     out.runtime = r.string(at, 'python3.11');
@@ -73,7 +91,8 @@ export function parseFunctionYaml(text: string, env: Record<string, string | und
   if ((at = get('environment'))) {
     config.env = {};
     for (const [name, value] of r.entries(at)) {
-      if (!ENV_NAME.test(name)) r.fail({ ...value, node: value.keyNode ?? null }, 'not a valid environment variable name (letters, digits and _, not starting with a digit)');
+      if (!ENV_NAME.test(name))
+        r.fail({ ...value, node: value.keyNode ?? null }, 'not a valid environment variable name (letters, digits and _, not starting with a digit)');
       config.env[name] = r.text(value);
     }
   }
@@ -164,7 +183,10 @@ function readTrigger(r: YamlReader, item: Located): Trigger {
       if (!typeAt) r.fail(body ?? item, 'an event trigger needs the event type, e.g. {type: ORDER_PLACED}');
       const eventType = r.string(typeAt, 'ORDER_PLACED');
       if (!EVENT_TYPE_PATTERN.test(eventType) || eventType.length > 128)
-        r.fail(typeAt, `${show(eventType)} is not an event type (dot-separated words of letters, digits, _ and -, at most 128 characters, e.g. ORDER_PLACED or com.shop.order.placed)`);
+        r.fail(
+          typeAt,
+          `${show(eventType)} is not an event type (dot-separated words of letters, digits, _ and -, at most 128 characters, e.g. ORDER_PLACED or com.shop.order.placed)`,
+        );
       return { type: 'event', eventType };
     }
   }
@@ -180,7 +202,8 @@ const KNOWN_TRIGGER_KEYS: Record<string, string[]> = {
 /** Why a cron expression will not run, or undefined. Five fields (or six, with seconds), as the deployer takes. */
 export function cronProblem(cron: string): string | undefined {
   const fields = cron.trim().split(/\s+/);
-  if (fields.length < 5 || fields.length > 6) return `${show(cron)} is not a cron expression with five fields (minute hour day month weekday), e.g. "0 * * * *"`;
+  if (fields.length < 5 || fields.length > 6)
+    return `${show(cron)} is not a cron expression with five fields (minute hour day month weekday), e.g. "0 * * * *"`;
   try {
     // Loaded only when a schedule is used: it is not needed by any other command.
     const { CronExpressionParser } = require('cron-parser') as typeof import('cron-parser');

@@ -2,15 +2,26 @@ import { fields, percent, showValue, table } from './format';
 
 describe('output for people', () => {
   it('aligns table columns without trailing spaces', () => {
-    expect(table(['NAME', 'STATUS', 'VERSION'], [['hello-world', 'READY', 3], ['x', null, 12]])).toBe(
-      'NAME         STATUS  VERSION\nhello-world  READY   3\nx            -       12\n',
-    );
+    expect(
+      table(
+        ['NAME', 'STATUS', 'VERSION'],
+        [
+          ['hello-world', 'READY', 3],
+          ['x', null, 12],
+        ],
+      ),
+    ).toBe('NAME         STATUS  VERSION\nhello-world  READY   3\nx            -       12\n');
   });
 
   it('aligns key: value lines and leaves out undefined values', () => {
-    expect(fields([['Name', 'hello'], ['Description', null], ['Skipped', undefined], ['URL', 'http://x/fn/hello']])).toBe(
-      'Name:        hello\nDescription: -\nURL:         http://x/fn/hello\n',
-    );
+    expect(
+      fields([
+        ['Name', 'hello'],
+        ['Description', null],
+        ['Skipped', undefined],
+        ['URL', 'http://x/fn/hello'],
+      ]),
+    ).toBe('Name:        hello\nDescription: -\nURL:         http://x/fn/hello\n');
   });
 
   it('prints rates as percentages', () => {

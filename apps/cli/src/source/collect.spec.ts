@@ -25,7 +25,7 @@ describe('the files `hks function deploy` uploads', () => {
     put('lib/__pycache__/util.cpython-311.pyc', Buffer.from([0, 1, 2]));
     put('.venv/bin/python', '');
     put('.hks/manifest.json', '{}');
-    put('sub/.hks/kept.txt', 'only the top-level .hks is the platform\'s');
+    put('sub/.hks/kept.txt', "only the top-level .hks is the platform's");
     expect(collectFiles(dir)).toEqual({
       'function.py': 'def handle(r): return 1\n',
       'lib/util.py': 'X = 1\n',

@@ -18,7 +18,13 @@ function git(args: string[], cwd?: string): Promise<void> {
     execFile('git', args, { cwd, env: { ...process.env, GIT_TERMINAL_PROMPT: '0' }, maxBuffer: 16 * 1024 * 1024 }, (err, _out, stderr) => {
       if (!err) return resolve();
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return reject(new CliError('git is not installed; install it to deploy from a repository'));
-      const why = stderr.split('\n').map((l) => l.trim()).filter((l) => /^(fatal|error):/.test(l))[0] ?? stderr.trim().split('\n').pop() ?? err.message;
+      const why =
+        stderr
+          .split('\n')
+          .map((l) => l.trim())
+          .filter((l) => /^(fatal|error):/.test(l))[0] ??
+        stderr.trim().split('\n').pop() ??
+        err.message;
       reject(new CliError(why.replace(/^(fatal|error):\s*/, '')));
     });
   });

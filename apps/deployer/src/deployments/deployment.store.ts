@@ -32,9 +32,7 @@ export class DeploymentStore {
       const id = randomUUID();
       if (previous) {
         if (previous.status === 'DEPLOYING' && Date.now() - previous.updatedAt.getTime() < staleMs) {
-          throw new StateError(
-            `function ${spec.label} is already being deployed (deployment ${previous.id}); wait for it to finish and try again`,
-          );
+          throw new StateError(`function ${spec.label} is already being deployed (deployment ${previous.id}); wait for it to finish and try again`);
         }
         await repo.update({ id: previous.id }, { status: 'DELETED', reason: `replaced by deployment ${id}` });
         previous.status = 'DELETED';

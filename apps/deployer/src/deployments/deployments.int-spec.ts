@@ -21,12 +21,32 @@ describe('deployments over RPC (real Postgres, RabbitMQ, Redis; HTTP invoker; RP
     expect(view.bundleDigest).toBe(spec.bundleDigest);
     // The answer is what a user sees: the function's URL on the gateway, nothing internal.
     expect(view.url).toBe('/fn/hello');
-    expect(Object.keys(view).sort()).toEqual(['bundleDigest', 'createdAt', 'driver', 'functionId', 'id', 'image', 'label', 'reason', 'status', 'updatedAt', 'url', 'version']);
+    expect(Object.keys(view).sort()).toEqual([
+      'bundleDigest',
+      'createdAt',
+      'driver',
+      'functionId',
+      'id',
+      'image',
+      'label',
+      'reason',
+      'status',
+      'updatedAt',
+      'url',
+      'version',
+    ]);
     expect(JSON.stringify(view)).not.toContain(h.invoker.url);
     // Invokers are told where the invocations go, with what runs.
-    expect(await forFunction(spec.functionId)).toMatchObject({ id: view.id, endpoint: `${h.invoker.url}/invoke/${spec.functionId}`, spec: { functionId: spec.functionId } });
+    expect(await forFunction(spec.functionId)).toMatchObject({
+      id: view.id,
+      endpoint: `${h.invoker.url}/invoke/${spec.functionId}`,
+      spec: { functionId: spec.functionId },
+    });
     const [put] = h.invoker.deploymentCalls(spec.functionId);
-    expect(put).toMatchObject({ method: 'PUT', body: { deploymentId: view.id, spec: JSON.parse(JSON.stringify(spec)), env: { GREETING: 'hi', DB_PASSWORD: 's3cr3t' } } });
+    expect(put).toMatchObject({
+      method: 'PUT',
+      body: { deploymentId: view.id, spec: JSON.parse(JSON.stringify(spec)), env: { GREETING: 'hi', DB_PASSWORD: 's3cr3t' } },
+    });
     expect(h.registry.statusesOf(spec.functionId)).toEqual([FunctionStatus.Deploying, FunctionStatus.Ready]);
     await waitFor(() => h.eventsOf(spec.functionId).includes('deployment.ready'), { what: 'deployment.ready' });
     expect(h.eventsOf(spec.functionId)).toEqual(['deployment.started', 'deployment.ready']);
@@ -61,15 +81,23 @@ describe('deployments over RPC (real Postgres, RabbitMQ, Redis; HTTP invoker; RP
     expect(await h.call(DeploymentPatterns.Get, { id: view.id })).toMatchObject({ id: view.id, functionId: spec.functionId });
     const active = await h.call<InvokerDeployment[]>(DeploymentPatterns.ListActive, {});
     expect(active.find((d) => d.id === view.id)).toMatchObject({ env: { A: '1' } });
-    expect(await h.call<InvokerDeployment[]>(DeploymentPatterns.ListActive, { driver: 'knative' })).not.toContainEqual(expect.objectContaining({ id: view.id }));
+    expect(await h.call<InvokerDeployment[]>(DeploymentPatterns.ListActive, { driver: 'knative' })).not.toContainEqual(
+      expect.objectContaining({ id: view.id }),
+    );
   });
 
   it('marks the deployment and the function FAILED with the invoker’s message when the invoker refuses', async () => {
     const spec = h.registry.addFunction('refused-fn');
-    h.invoker.answerDeploy(spec.functionId, { status: 500, body: { statusCode: 500, error: 'Internal Server Error', message: 'could not unpack bundle sha256:abab: no space left' } });
+    h.invoker.answerDeploy(spec.functionId, {
+      status: 500,
+      body: { statusCode: 500, error: 'Internal Server Error', message: 'could not unpack bundle sha256:abab: no space left' },
+    });
     const view = await deploy(spec.functionId);
     expect(view).toMatchObject({ status: 'FAILED', reason: 'could not unpack bundle sha256:abab: no space left' });
-    expect(h.registry.lastStatus(spec.functionId)).toMatchObject({ status: FunctionStatus.Failed, reason: 'could not unpack bundle sha256:abab: no space left' });
+    expect(h.registry.lastStatus(spec.functionId)).toMatchObject({
+      status: FunctionStatus.Failed,
+      reason: 'could not unpack bundle sha256:abab: no space left',
+    });
     expect(await forFunction(spec.functionId)).toMatchObject({ status: 'FAILED' });
     await waitFor(() => h.eventsOf(spec.functionId).includes('deployment.failed'), { what: 'deployment.failed' });
     expect(h.events.find((e) => e.name === 'deployment.failed' && e.functionId === spec.functionId)).toMatchObject({ status: 'FAILURE', error: view.reason });
@@ -93,7 +121,10 @@ describe('deployments over RPC (real Postgres, RabbitMQ, Redis; HTTP invoker; RP
     h.invoker.answerDeploy(spec.functionId, { status: 200, delayMs: 1_000 });
     const first = deploy(spec.functionId);
     await waitFor(() => h.invoker.deploymentCalls(spec.functionId).length === 1, { what: 'the first deploy to reach the invoker' });
-    await expect(deploy(spec.functionId)).rejects.toMatchObject({ statusCode: 409, message: expect.stringContaining('function busy-fn is already being deployed') });
+    await expect(deploy(spec.functionId)).rejects.toMatchObject({
+      statusCode: 409,
+      message: expect.stringContaining('function busy-fn is already being deployed'),
+    });
     await expect(first).resolves.toMatchObject({ status: 'READY' });
   });
 
@@ -137,7 +168,14 @@ describe('deployments over RPC (real Postgres, RabbitMQ, Redis; HTTP invoker; RP
     const statusesBefore = h.registry.statusesOf(spec.functionId).length;
     await h.functionDeleted(spec.functionId);
     await waitFor(() => h.invoker.deploymentCalls(spec.functionId).some((c) => c.method === 'DELETE'), { what: 'DELETE on the invoker' });
-    await waitFor(() => forFunction(spec.functionId).then(() => false, (e) => e.statusCode === 404), { what: 'deployment gone' });
+    await waitFor(
+      () =>
+        forFunction(spec.functionId).then(
+          () => false,
+          (e) => e.statusCode === 404,
+        ),
+      { what: 'deployment gone' },
+    );
     expect(h.registry.statusesOf(spec.functionId).length).toBe(statusesBefore);
   });
 
@@ -174,7 +212,9 @@ describe('deployments over RPC (real Postgres, RabbitMQ, Redis; HTTP invoker; RP
     const spec = h.registry.addFunction('interrupted-fn');
     const view = await deploy(spec.functionId);
     // As if the deployer had died mid-deploy long ago.
-    await h.deployer!.get(DataSource).query(`UPDATE deployer.deployments SET status = 'DEPLOYING', updated_at = now() - interval '1 day' WHERE id = $1`, [view.id]);
+    await h
+      .deployer!.get(DataSource)
+      .query(`UPDATE deployer.deployments SET status = 'DEPLOYING', updated_at = now() - interval '1 day' WHERE id = $1`, [view.id]);
     await h.stopDeployer();
     await h.startDeployer();
     await waitFor(async () => (await forFunction(spec.functionId)).status === 'FAILED', { what: 'the interrupted deployment to be FAILED' });
@@ -186,6 +226,9 @@ describe('deployments over RPC (real Postgres, RabbitMQ, Redis; HTTP invoker; RP
     await expect(h.call(DeploymentPatterns.Get, { id: 'nope' })).rejects.toMatchObject({ statusCode: 400, message: 'id must be a deployment id (a UUID)' });
     await expect(h.call(DeploymentPatterns.Get, { id: '00000000-0000-4000-8000-000000000000' })).rejects.toMatchObject({ statusCode: 404 });
     await expect(h.call(DeploymentPatterns.Deploy, {})).rejects.toMatchObject({ statusCode: 400 });
-    await expect(h.call(DeploymentPatterns.ListActive, { driver: 'docker' })).rejects.toMatchObject({ statusCode: 400, message: 'driver must be one of local, knative' });
+    await expect(h.call(DeploymentPatterns.ListActive, { driver: 'docker' })).rejects.toMatchObject({
+      statusCode: 400,
+      message: 'driver must be one of local, knative',
+    });
   });
 });

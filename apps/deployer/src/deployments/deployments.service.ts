@@ -165,7 +165,11 @@ export class DeploymentsService {
   }
 
   /** The plain env with the function's secret values added, and which names those are. */
-  private async resolvedEnv(functionId: string, plain: Record<string, string>, hasSecrets: boolean): Promise<{ env: Record<string, string>; secrets: string[] }> {
+  private async resolvedEnv(
+    functionId: string,
+    plain: Record<string, string>,
+    hasSecrets: boolean,
+  ): Promise<{ env: Record<string, string>; secrets: string[] }> {
     const values = hasSecrets ? await this.registry.resolveSecrets(functionId) : {};
     return { env: { ...plain, ...values }, secrets: Object.keys(values) };
   }

@@ -22,9 +22,7 @@ export class CreateDeployments1730000000000 implements MigrationInterface {
         "updated_at" timestamptz NOT NULL DEFAULT now()
       )`);
     // One current (not DELETED) deployment per function.
-    await q.query(
-      `CREATE UNIQUE INDEX "deployments_current_per_function" ON "deployer"."deployments" ("function_id") WHERE "status" <> 'DELETED'`,
-    );
+    await q.query(`CREATE UNIQUE INDEX "deployments_current_per_function" ON "deployer"."deployments" ("function_id") WHERE "status" <> 'DELETED'`);
     await q.query(`CREATE INDEX "deployments_label" ON "deployer"."deployments" ("label") WHERE "status" <> 'DELETED'`);
     await q.query(`CREATE INDEX "deployments_status_driver" ON "deployer"."deployments" ("status", "driver")`);
   }

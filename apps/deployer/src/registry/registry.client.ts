@@ -12,12 +12,7 @@ export class RegistryClient {
     return this.rpc.call<FunctionRuntimeSpec>('function-registry', FunctionPatterns.GetRuntimeSpec, { id: idOrLabel });
   }
 
-  async setStatus(
-    functionId: string,
-    version: number,
-    status: SetDeploymentStatusCommand['status'],
-    reason?: string,
-  ): Promise<void> {
+  async setStatus(functionId: string, version: number, status: SetDeploymentStatusCommand['status'], reason?: string): Promise<void> {
     const command: SetDeploymentStatusCommand = { functionId, version, status, ...(reason !== undefined ? { reason } : {}) };
     await this.rpc.call('function-registry', FunctionPatterns.SetDeploymentStatus, command);
   }

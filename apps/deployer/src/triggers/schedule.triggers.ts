@@ -85,7 +85,8 @@ export class ScheduleTriggers implements OnApplicationShutdown {
     if (deployment?.status !== 'READY') return { skipped: 'function is not deployed' };
     const due = (job.opts as { prevMillis?: number }).prevMillis ?? job.timestamp + (job.opts.delay ?? 0);
     const scheduledAt = new Date(due).toISOString();
-    const body = data !== null && typeof data === 'object' && !Array.isArray(data) ? { scheduledAt, ...data } : data === null ? { scheduledAt } : { scheduledAt, data };
+    const body =
+      data !== null && typeof data === 'object' && !Array.isArray(data) ? { scheduledAt, ...data } : data === null ? { scheduledAt } : { scheduledAt, data };
     const outcome = await this.invoker.invoke(functionId, body, 'schedule', invocationBudgetMs(deployment.spec.config.resources.timeoutMs));
     // Only a busy or unreachable invoker is worth another attempt; a handler error is recorded by the invoker.
     if (outcome.transient) throw new Error(outcome.message);

@@ -52,9 +52,11 @@ export class TriggerWiring {
     const previous = this.inProgress.get(functionId) ?? Promise.resolve();
     const next = previous.catch(() => undefined).then(() => this.apply(functionId));
     this.inProgress.set(functionId, next);
-    void next.finally(() => {
-      if (this.inProgress.get(functionId) === next) this.inProgress.delete(functionId);
-    }).catch(() => undefined);
+    void next
+      .finally(() => {
+        if (this.inProgress.get(functionId) === next) this.inProgress.delete(functionId);
+      })
+      .catch(() => undefined);
     return next;
   }
 
@@ -62,7 +64,14 @@ export class TriggerWiring {
     const current = await this.store.current(functionId);
     const deployment = current?.status === 'READY' ? current : null;
     const triggers = deployment?.spec.config.triggers ?? [];
-    await this.schedules.sync(functionId, triggers.filter((t): t is ScheduleTrigger => t.type === 'schedule'));
-    await this.queues.sync(functionId, deployment, triggers.filter((t): t is QueueTrigger => t.type === 'queue'));
+    await this.schedules.sync(
+      functionId,
+      triggers.filter((t): t is ScheduleTrigger => t.type === 'schedule'),
+    );
+    await this.queues.sync(
+      functionId,
+      deployment,
+      triggers.filter((t): t is QueueTrigger => t.type === 'queue'),
+    );
   }
 }

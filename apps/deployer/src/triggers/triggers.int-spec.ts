@@ -52,7 +52,9 @@ describe('triggers wired by the deployer (real RabbitMQ and Redis, HTTP invoker)
     await deploy(spec.functionId);
     for (const body of ['{"order":1}', '{"order":2}', 'plain text', '{"order":4}']) send(source, body);
 
-    await waitFor(() => h.invoker.invocations(spec.functionId).flatMap((c) => (c.body as { data: unknown[] }).data).length >= 4, { what: 'four messages delivered' });
+    await waitFor(() => h.invoker.invocations(spec.functionId).flatMap((c) => (c.body as { data: unknown[] }).data).length >= 4, {
+      what: 'four messages delivered',
+    });
     const batches = h.invoker.invocations(spec.functionId).map((c) => (c.body as { data: unknown[] }).data);
     expect(batches).toEqual([[{ order: 1 }, { order: 2 }, 'plain text'], [{ order: 4 }]]);
     expect(h.invoker.invocations(spec.functionId)[0].headers['x-hks-trigger']).toBe('queue');
@@ -111,7 +113,14 @@ describe('triggers wired by the deployer (real RabbitMQ and Redis, HTTP invoker)
     const shop = h.registry.addFunction('on-shop-order', { triggers: [{ type: 'event', eventType: 'com.shop.order.placed' }] });
     await deploy(shop.functionId);
     // Concerning the function itself: routed as event.com.shop.order.placed.on-shop-order.
-    await h.publish({ name: EventNames.EventCreated, type: 'com.shop.order.placed', source: 'https://shop.example', functionId: shop.functionId, functionLabel: 'on-shop-order', payload: { orderId: 7 } });
+    await h.publish({
+      name: EventNames.EventCreated,
+      type: 'com.shop.order.placed',
+      source: 'https://shop.example',
+      functionId: shop.functionId,
+      functionLabel: 'on-shop-order',
+      payload: { orderId: 7 },
+    });
     await h.publish({ name: EventNames.EventCreated, type: 'com.shop.order.cancelled', source: 'https://shop.example', payload: { orderId: 7 } });
     await waitFor(() => h.invoker.invocations(shop.functionId).length === 1, { what: 'the invocation for com.shop.order.placed' });
     const data = (h.invoker.invocations(shop.functionId)[0].body as { data: PlatformEvent }).data;
@@ -138,7 +147,10 @@ describe('triggers wired by the deployer (real RabbitMQ and Redis, HTTP invoker)
   it('unwires the triggers of a function that is deleted', async () => {
     const source = sourceQueue('deleted-');
     const spec = h.registry.addFunction('doomed', {
-      triggers: [{ type: 'queue', source, batchSize: 1 }, { type: 'schedule', cron: '0 0 1 1 *' }],
+      triggers: [
+        { type: 'queue', source, batchSize: 1 },
+        { type: 'schedule', cron: '0 0 1 1 *' },
+      ],
     });
     await deploy(spec.functionId);
     expect(await schedulerIds()).toContain(`${spec.functionId}:0`);

@@ -30,9 +30,7 @@ describe('buildEventQuery', () => {
         to: '2026-01-31T13:00:00Z',
       }),
     );
-    expect(plan.sql).toContain(
-      'WHERE function_id = $1 AND invocation_id = $2 AND type = $3 AND status = $4 AND timestamp >= $5 AND timestamp < $6',
-    );
+    expect(plan.sql).toContain('WHERE function_id = $1 AND invocation_id = $2 AND type = $3 AND status = $4 AND timestamp >= $5 AND timestamp < $6');
     expect(plan.countParams).toEqual([FN, INV, 'FUNCTION_INVOCATION', 'FAILURE', '2026-01-31T11:00:00.000Z', '2026-01-31T13:00:00.000Z']);
     expect(plan.params.slice(-2)).toEqual([50, 0]);
     expect(plan.sql).toContain('LIMIT $7 OFFSET $8');

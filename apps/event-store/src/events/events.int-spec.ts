@@ -2,16 +2,7 @@ import { Controller, INestApplication, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { MessagePattern, Payload } from '@nestjs/microservices';
 import { randomUUID } from 'crypto';
-import {
-  EventPage,
-  EventPatterns,
-  FunctionPatterns,
-  FunctionRef,
-  newEvent,
-  NotFoundError,
-  PlatformEvent,
-  customEventBinding,
-} from '@platform/contracts';
+import { EventPage, EventPatterns, FunctionPatterns, FunctionRef, newEvent, NotFoundError, PlatformEvent, customEventBinding } from '@platform/contracts';
 import { CommonSettingsValues, SETTINGS, SettingsModule } from '@platform/config';
 import { EventPublisher, EventSubscriber, RpcClient, RpcErrorFilter, rpcServerOptions } from '@platform/messaging';
 import { createTestDatabase, isolatedEnv, startPeer, waitFor } from '@platform/testing';
@@ -74,7 +65,9 @@ describe('event store RPC: query, get, create', () => {
         }),
       );
     }
-    seeded.push(newEvent({ name: 'function.created', type: 'FUNCTION_CREATED', status: 'SUCCESS', source: 'function-registry', functionId: OTHER_FN, timestamp: at(3) }));
+    seeded.push(
+      newEvent({ name: 'function.created', type: 'FUNCTION_CREATED', status: 'SUCCESS', source: 'function-registry', functionId: OTHER_FN, timestamp: at(3) }),
+    );
     const publisher = peer.get(EventPublisher);
     await Promise.all(seeded.map((e) => publisher.publish(e)));
     await waitFor(async () => (await query({ limit: 500 })).total === seeded.length, { what: 'the seeded events' });
@@ -135,8 +128,14 @@ describe('event store RPC: query, get, create', () => {
     await expect(query({ limit: 1000 })).rejects.toMatchObject({ statusCode: 400, message: 'limit must be a whole number from 1 to 500' });
     await expect(query({ functionId: 'Not A Label!' })).rejects.toMatchObject({ statusCode: 400, message: 'functionId must be a UUID' });
     await expect(query({ status: 'DONE' })).rejects.toMatchObject({ statusCode: 400, message: 'status must be one of PENDING, SUCCESS, FAILURE' });
-    await expect(query({ from: 'yesterday' })).rejects.toMatchObject({ statusCode: 400, message: expect.stringMatching(/^from must be an ISO-8601 date-time/) });
-    await expect(query({ from: at(5), to: at(1) })).rejects.toMatchObject({ statusCode: 400, message: expect.stringMatching(/^from \(.*\) must be before to/) });
+    await expect(query({ from: 'yesterday' })).rejects.toMatchObject({
+      statusCode: 400,
+      message: expect.stringMatching(/^from must be an ISO-8601 date-time/),
+    });
+    await expect(query({ from: at(5), to: at(1) })).rejects.toMatchObject({
+      statusCode: 400,
+      message: expect.stringMatching(/^from \(.*\) must be before to/),
+    });
     await expect(query({ colour: 'red' })).rejects.toMatchObject({ statusCode: 400, message: 'unknown field "colour"' });
   });
 
@@ -223,7 +222,10 @@ describe('event store RPC: query, get, create', () => {
       message:
         "type FUNCTION_INVOCATION is one of the platform's own event types (FUNCTION_INVOCATION, FUNCTION_CREATED, FUNCTION_UPDATED, FUNCTION_DELETED, FUNCTION_BUILD, FUNCTION_DEPLOYMENT, API_KEY), which only the platform records; choose a type of your own, e.g. ORDER_PLACED or com.shop.order.placed",
     });
-    await expect(call(EventPatterns.Create, { type: 'order placed' })).rejects.toMatchObject({ statusCode: 400, message: expect.stringMatching(/^type "order placed" is not an event type/) });
+    await expect(call(EventPatterns.Create, { type: 'order placed' })).rejects.toMatchObject({
+      statusCode: 400,
+      message: expect.stringMatching(/^type "order placed" is not an event type/),
+    });
     await expect(call(EventPatterns.Create, { type: 'OTHER', id: randomUUID() })).rejects.toMatchObject({ statusCode: 400, message: 'unknown field "id"' });
     await expect(call(EventPatterns.Create, { type: 'OTHER', functionId: 'Not A Label!' })).rejects.toMatchObject({
       statusCode: 400,

@@ -1,15 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import {
-  CreateEventDto,
-  EventNames,
-  EventPage,
-  EventQueryDto,
-  newEvent,
-  NotFoundError,
-  PlatformEvent,
-  ValidationError,
-} from '@platform/contracts';
+import { CreateEventDto, EventNames, EventPage, EventQueryDto, newEvent, NotFoundError, PlatformEvent, ValidationError } from '@platform/contracts';
 import { EventPublisher } from '@platform/messaging';
 import { admitEvent, EVENT_COLUMNS, StoredEventRow, toPlatformEvent } from '../storage/event-row';
 import { readingDatabase } from '../storage/db-errors';
@@ -39,9 +30,7 @@ export class EventsService {
   }
 
   async get(id: string): Promise<PlatformEvent> {
-    const rows: StoredEventRow[] = await readingDatabase(() =>
-      this.ds.query(`SELECT ${EVENT_COLUMNS} FROM events.events WHERE id = $1`, [id]),
-    );
+    const rows: StoredEventRow[] = await readingDatabase(() => this.ds.query(`SELECT ${EVENT_COLUMNS} FROM events.events WHERE id = $1`, [id]));
     if (!rows.length) throw new NotFoundError(`event ${id} not found`);
     return toPlatformEvent(rows[0]);
   }

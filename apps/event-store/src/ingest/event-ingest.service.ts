@@ -63,8 +63,7 @@ export class EventIngest implements OnApplicationBootstrap {
     }
     try {
       const result = await this.writer.store(rows, rejected);
-      for (const r of rejected)
-        this.logger.error(`rejected event ${r.eventId ?? '(no id)'}: ${r.reason}; kept in events.rejected_events`);
+      for (const r of rejected) this.logger.error(`rejected event ${r.eventId ?? '(no id)'}: ${r.reason}; kept in events.rejected_events`);
       if (this.failing) this.logger.log(`storing events works again; ${messages.length} event(s) stored after the failure`);
       this.failing = null;
       if (result.duplicates) this.logger.debug(`${result.duplicates} event(s) were already stored (redelivered)`);

@@ -143,10 +143,7 @@ describe('event store: storing what is published on the exchange', () => {
       await Promise.all(events.map((e) => batchPeer.get(EventPublisher).publish(e)));
       await waitFor(async () => (await page({ functionId: fn, limit: 500 })).total === 50, { what: '50 stored events' });
       // Rows inserted by one transaction share its now(): one recorded_at per committed batch.
-      const { rows } = await pg.query(
-        'SELECT count(*)::int AS n FROM events.events WHERE function_id = $1 GROUP BY recorded_at ORDER BY recorded_at',
-        [fn],
-      );
+      const { rows } = await pg.query('SELECT count(*)::int AS n FROM events.events WHERE function_id = $1 GROUP BY recorded_at ORDER BY recorded_at', [fn]);
       const sizes: number[] = rows.map((r) => r.n);
       expect(sizes.reduce((a, b) => a + b, 0)).toBe(50);
       expect(Math.max(...sizes)).toBeLessThanOrEqual(25);

@@ -35,7 +35,15 @@ function knownSet(): PlatformEvent[] {
   }
   for (let i = 0; i < 3; i++) {
     events.push(
-      newEvent({ name: 'invocation.failed', type: 'FUNCTION_INVOCATION', status: 'FAILURE', source: 'invoker', functionId: randomUUID(), processingTimeMs: 5_000, timestamp: iso(T0) }),
+      newEvent({
+        name: 'invocation.failed',
+        type: 'FUNCTION_INVOCATION',
+        status: 'FAILURE',
+        source: 'invoker',
+        functionId: randomUUID(),
+        processingTimeMs: 5_000,
+        timestamp: iso(T0),
+      }),
     );
   }
   return events;

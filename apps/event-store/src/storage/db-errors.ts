@@ -20,9 +20,7 @@ export function isUnavailable(err: unknown): boolean {
   return (
     /^(08|53|57P|55000$|3D000$)/.test(c) ||
     ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EPIPE'].includes(c) ||
-    /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(
-      (err as Error)?.message ?? '',
-    )
+    /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/i.test((err as Error)?.message ?? '')
   );
 }
 

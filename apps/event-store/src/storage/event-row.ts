@@ -157,8 +157,7 @@ export interface StoredEventRow {
   metadata: Record<string, unknown> | null;
 }
 
-export const EVENT_COLUMNS =
-  'id, name, type, status, timestamp, source, function_id, invocation_id, payload, response, processing_time_ms, error, metadata';
+export const EVENT_COLUMNS = 'id, name, type, status, timestamp, source, function_id, invocation_id, payload, response, processing_time_ms, error, metadata';
 
 export function toPlatformEvent(r: StoredEventRow): PlatformEvent {
   return {

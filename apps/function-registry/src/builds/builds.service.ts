@@ -29,7 +29,17 @@ import { FunctionsService, SOURCE } from '../functions/functions.service';
 import { BuildQueue } from './build-queue';
 
 /** Build fields restored when a build could not be queued, so nothing half-written is left behind. */
-const BUILD_FIELDS = ['status', 'statusReason', 'buildId', 'buildVersion', 'buildStatus', 'buildError', 'buildRequestedAt', 'buildStartedAt', 'buildFinishedAt'] as const;
+const BUILD_FIELDS = [
+  'status',
+  'statusReason',
+  'buildId',
+  'buildVersion',
+  'buildStatus',
+  'buildError',
+  'buildRequestedAt',
+  'buildStartedAt',
+  'buildFinishedAt',
+] as const;
 
 @Injectable()
 export class BuildsService {
@@ -103,7 +113,8 @@ export class BuildsService {
 
   /** One version's code and configuration, for the builder running that version's job. */
   async buildSource(q: Partial<BuildSourceQuery>): Promise<BuildSource> {
-    if (!q || !isUuid(q.functionId) || !Number.isInteger(q.version)) throw new ValidationError('name the build source: { functionId: <uuid>, version: <number> }');
+    if (!q || !isUuid(q.functionId) || !Number.isInteger(q.version))
+      throw new ValidationError('name the build source: { functionId: <uuid>, version: <number> }');
     const f = await this.repo.findOne({ where: { id: q.functionId } });
     if (f && f.version === q.version) return sourceOf(f);
     const v = await this.versions.findOne({ where: { functionId: q.functionId, version: q.version } });
@@ -124,7 +135,8 @@ export class BuildsService {
       let applied = true;
       if (e.name === EventNames.BuildStarted) applied = await this.started(functionId, p.buildId, e.timestamp);
       else if (e.name === EventNames.BuildSucceeded && p.bundleDigest) applied = await this.finished(functionId, p, e.timestamp, null);
-      else if (e.name === EventNames.BuildSucceeded) applied = await this.finished(functionId, p, e.timestamp, 'the build succeeded but reported no bundle digest');
+      else if (e.name === EventNames.BuildSucceeded)
+        applied = await this.finished(functionId, p, e.timestamp, 'the build succeeded but reported no bundle digest');
       else if (e.name === EventNames.BuildFailed) applied = await this.finished(functionId, p, e.timestamp, p.error || 'the build failed without a message');
       if (!applied) this.logger.log(`${e.name} for build ${p.buildId} of ${functionId} ignored: not the latest build`);
     }

@@ -45,7 +45,7 @@ describe('function rules', () => {
       expect(problem(() => resolveSource({ runtime: 'node' }))).toMatch(/send the code: "handler" with the handler source, or "files"/);
     });
 
-    it('places handler code in the template\'s default file with an auto-detected entry point', () => {
+    it("places handler code in the template's default file with an auto-detected entry point", () => {
       const s = resolveSource({ runtime: 'node', template: 'typescript', handler: 'export default (d: unknown) => d;' });
       expect(s.entrypoint).toBe('handler.*');
       expect(buildFiles(s)).toEqual({ 'handler.ts': 'export default (d: unknown) => d;' });
@@ -69,7 +69,7 @@ describe('function rules', () => {
       expect(buildFiles(s)).toEqual(files);
     });
 
-    it('requires the entry point\'s module file to be among the files', () => {
+    it("requires the entry point's module file to be among the files", () => {
       expect(problem(() => resolveSource({ runtime: 'python', handler: 'main.handle', files }))).toBe(
         'entry point "main.handle" needs the file main.py in files, but files has function.py, requirements.txt',
       );
@@ -80,9 +80,7 @@ describe('function rules', () => {
       expect(resolveSource({ runtime: 'node', template: 'typescript', handler: 'handler.default', files: { 'handler.ts': '' } }).entrypoint).toBe(
         'handler.default',
       );
-      expect(problem(() => resolveSource({ runtime: 'node', handler: 'handler.handle', files: { 'handler.ts': '' } }))).toMatch(
-        /needs the file handler.js/,
-      );
+      expect(problem(() => resolveSource({ runtime: 'node', handler: 'handler.handle', files: { 'handler.ts': '' } }))).toMatch(/needs the file handler.js/);
     });
 
     it('finds python modules given with dots', () => {

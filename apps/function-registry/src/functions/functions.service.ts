@@ -46,15 +46,14 @@ export class FunctionsService {
   ) {}
 
   /** By id or label; 404 naming what was asked for when neither matches. `select` limits the columns read. */
-  async find(
-    ref: string,
-    manager: EntityManager = this.repo.manager,
-    lock = false,
-    select?: FindOptionsSelect<FunctionEntity>,
-  ): Promise<FunctionEntity> {
+  async find(ref: string, manager: EntityManager = this.repo.manager, lock = false, select?: FindOptionsSelect<FunctionEntity>): Promise<FunctionEntity> {
     const ids = typeof ref === 'string' ? ref.trim() : '';
     const where = isUuid(ids) ? [{ id: ids.toLowerCase() }, { label: ids }] : [{ label: ids }];
-    const found = await manager.findOne(FunctionEntity, { where, ...(select ? { select } : {}), ...(lock ? { lock: { mode: 'pessimistic_write' as const } } : {}) });
+    const found = await manager.findOne(FunctionEntity, {
+      where,
+      ...(select ? { select } : {}),
+      ...(lock ? { lock: { mode: 'pessimistic_write' as const } } : {}),
+    });
     if (!found) throw new NotFoundError(`function "${ref}" does not exist`);
     return found;
   }
@@ -67,16 +66,19 @@ export class FunctionsService {
     if (await this.repo.existsBy({ label: dto.label })) throw labelTaken(dto.label);
     try {
       await this.repo.manager.transaction(async (m) => {
-        await m.insert(FunctionEntity, row<FunctionEntity>({
-          id,
-          label: dto.label,
-          description: dto.description ?? null,
-          ...source,
-          config,
-          status: FunctionStatus.Created,
-          statusReason: null,
-          version: 1,
-        }));
+        await m.insert(
+          FunctionEntity,
+          row<FunctionEntity>({
+            id,
+            label: dto.label,
+            description: dto.description ?? null,
+            ...source,
+            config,
+            status: FunctionStatus.Created,
+            statusReason: null,
+            version: 1,
+          }),
+        );
         await m.insert(FunctionVersionEntity, row(snapshot(id, 1, source, config)));
       });
     } catch (err) {

@@ -79,7 +79,15 @@ export class ApiKeysService implements OnApplicationBootstrap {
     }
     const key = KEY_PREFIX + randomBytes(32).toString('base64url');
     const saved = await this.repo.save(
-      this.repo.create({ id: randomUUID(), name: dto.name, prefix: key.slice(0, VISIBLE), hash: hashKey(key), scope: dto.scope, functions: [...new Set(ids)], revokedAt: null }),
+      this.repo.create({
+        id: randomUUID(),
+        name: dto.name,
+        prefix: key.slice(0, VISIBLE),
+        hash: hashKey(key),
+        scope: dto.scope,
+        functions: [...new Set(ids)],
+        revokedAt: null,
+      }),
     );
     return { ...toView(saved), key };
   }
@@ -97,7 +105,13 @@ export class ApiKeysService implements OnApplicationBootstrap {
       await this.repo.update({ id }, { revokedAt: found.revokedAt });
     }
     await this.events.publish(
-      newEvent({ name: EventNames.ApiKeyRevoked, type: 'API_KEY', status: 'SUCCESS', source: 'function-registry', payload: { id, name: found.name, prefix: found.prefix } }),
+      newEvent({
+        name: EventNames.ApiKeyRevoked,
+        type: 'API_KEY',
+        status: 'SUCCESS',
+        source: 'function-registry',
+        payload: { id, name: found.name, prefix: found.prefix },
+      }),
     );
     return toView(found);
   }
@@ -117,7 +131,15 @@ export class ApiKeysService implements OnApplicationBootstrap {
       if (await m.findOneBy(ApiKeyEntity, { scope: 'admin', revokedAt: IsNull() })) return;
       const key = KEY_PREFIX + randomBytes(32).toString('base64url');
       await m.save(
-        m.create(ApiKeyEntity, { id: randomUUID(), name: 'admin (first start)', prefix: key.slice(0, VISIBLE), hash: hashKey(key), scope: 'admin', functions: [], revokedAt: null }),
+        m.create(ApiKeyEntity, {
+          id: randomUUID(),
+          name: 'admin (first start)',
+          prefix: key.slice(0, VISIBLE),
+          hash: hashKey(key),
+          scope: 'admin',
+          functions: [],
+          revokedAt: null,
+        }),
       );
       // Written before the transaction commits: a key in the table is never one nobody has.
       this.writeAdminKeyFile(key);

@@ -65,7 +65,9 @@ export class SecretsService {
     for (const ref of refs) {
       const values = byName.get(ref.secret);
       if (!values) {
-        throw new StateError(`function ${f.label} needs secret "${ref.secret}" for ${ref.env}, but it does not exist; create it with PUT /api/v1/secrets/${ref.secret}`);
+        throw new StateError(
+          `function ${f.label} needs secret "${ref.secret}" for ${ref.env}, but it does not exist; create it with PUT /api/v1/secrets/${ref.secret}`,
+        );
       }
       if (!(ref.key in values)) {
         throw new StateError(

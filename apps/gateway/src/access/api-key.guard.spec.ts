@@ -29,7 +29,12 @@ describe('ApiKeyGuard', () => {
   const guard = (rps = 0) => new ApiKeyGuard(new Reflector(), new GatewayAccess({ ...settings, GATEWAY_RATE_LIMIT_RPS: rps } as never, verifier));
 
   function context(cls: { prototype: object }, handler: string, headers: Record<string, string> = {}) {
-    const res = { headers: {} as Record<string, string>, setHeader(n: string, v: string) { this.headers[n] = v; } };
+    const res = {
+      headers: {} as Record<string, string>,
+      setHeader(n: string, v: string) {
+        this.headers[n] = v;
+      },
+    };
     const req = { headers, socket: { remoteAddress: '127.0.0.1' } } as unknown as Request;
     const ctx = {
       getType: () => 'http',
@@ -41,7 +46,10 @@ describe('ApiKeyGuard', () => {
   }
 
   async function refusal(run: Promise<boolean>): Promise<{ statusCode: number; message: string }> {
-    const err = await run.then(() => undefined, (e: unknown) => e);
+    const err = await run.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(DomainError);
     return err as DomainError;
   }

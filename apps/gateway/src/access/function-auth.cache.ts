@@ -3,9 +3,7 @@ import { eventBinding, EventNames, FunctionPatterns, FunctionView, HttpTrigger }
 import { EventSubscriber, RpcClient } from '@platform/messaging';
 
 /** What the gateway needs to know about a function to authorise an invocation. */
-export type FunctionAccess =
-  | { known: true; id: string; label: string; /** /fn/{label} answers without a key */ open: boolean }
-  | { known: false };
+export type FunctionAccess = { known: true; id: string; label: string; /** /fn/{label} answers without a key */ open: boolean } | { known: false };
 
 const TTL_MS = 10_000;
 

@@ -24,7 +24,11 @@ export const MISSING_KEY: ErrorBody = {
   message: 'An API key is required: send "Authorization: Bearer <key>" or "x-api-key: <key>" (scripts/start wrote one to HKS_DATA_DIR/admin-key)',
 };
 export const WRONG_KEY: ErrorBody = { statusCode: 401, error: 'Unauthorized', message: 'The API key is not valid (unknown or revoked)' };
-export const ADMIN_ONLY: ErrorBody = { statusCode: 403, error: 'Forbidden', message: 'This API key may only invoke the functions it names; this route needs an admin key' };
+export const ADMIN_ONLY: ErrorBody = {
+  statusCode: 403,
+  error: 'Forbidden',
+  message: 'This API key may only invoke the functions it names; this route needs an admin key',
+};
 export const AUTH_HEADERS = { 'www-authenticate': 'Bearer realm="hks"' };
 
 /** An answer that stops the request, with the headers that go with it. */

@@ -1,12 +1,16 @@
 import { urlProblem, verifyJsonBody } from './request-text';
 
 describe('request text the gateway refuses', () => {
-  it.each(['/api/v1/functions/%00', '/api/v1/functions/a%00b/builds', '/api/v1/functions?label=%00', '/api/v1/functions/%ff', '/api/v1/functions/%E0%A4%A', '/x?a=%zz'])(
-    'refuses %s',
-    (url) => {
-      expect(urlProblem(url)).toMatch(/NUL|percent-encoding/);
-    },
-  );
+  it.each([
+    '/api/v1/functions/%00',
+    '/api/v1/functions/a%00b/builds',
+    '/api/v1/functions?label=%00',
+    '/api/v1/functions/%ff',
+    '/api/v1/functions/%E0%A4%A',
+    '/x?a=%zz',
+  ])('refuses %s', (url) => {
+    expect(urlProblem(url)).toMatch(/NUL|percent-encoding/);
+  });
 
   it.each(['/api/v1/functions', '/api/v1/functions/my-fn?limit=10&label=caf%C3%A9', '/fn/x/y?q=a+b'])('accepts %s', (url) => {
     expect(urlProblem(url)).toBeUndefined();

@@ -87,7 +87,13 @@ describe('authorisation of every route the gateway knows', () => {
       const text = JSON.stringify(body);
       const url = new URL(gateway.url);
       const req = http.request(
-        { host: url.hostname, port: url.port, method, path: p, headers: { ...admin(), 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) } },
+        {
+          host: url.hostname,
+          port: url.port,
+          method,
+          path: p,
+          headers: { ...admin(), 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) },
+        },
         (res) => {
           let out = '';
           res.on('data', (c) => (out += c));
@@ -113,7 +119,12 @@ describe('authorisation of every route the gateway knows', () => {
     gateway = await startGateway(iso.env);
 
     for (const label of ['target-fn', 'other-fn']) {
-      const f = await json('POST', '/api/v1/functions', { label, runtime: 'node', handler: 'module.exports = () => 1', config: { triggers: [{ type: 'http', auth: 'required' }] } });
+      const f = await json('POST', '/api/v1/functions', {
+        label,
+        runtime: 'node',
+        handler: 'module.exports = () => 1',
+        config: { triggers: [{ type: 'http', auth: 'required' }] },
+      });
       expect(f.status).toBe(201);
       ids[label] = f.body.id as string;
     }
@@ -151,7 +162,8 @@ describe('authorisation of every route the gateway knows', () => {
     await registry?.stop();
     await new Promise((r) => invoker?.close(r));
     await db?.drop();
-    if (iso) await removeNamespace(iso.env.AMQP_URL, iso.env.HKS_NAMESPACE, ['function-registry', 'deployer', 'builder', 'event-store'], ['function-registry.builds']);
+    if (iso)
+      await removeNamespace(iso.env.AMQP_URL, iso.env.HKS_NAMESPACE, ['function-registry', 'deployer', 'builder', 'event-store'], ['function-registry.builds']);
     iso?.cleanup();
   }, 30_000);
 
@@ -162,7 +174,15 @@ describe('authorisation of every route the gateway knows', () => {
 
   it('finds the routes of every controller and the invocation paths', () => {
     const paths = new Set(routes.map((r) => `${r.method} ${r.path}`));
-    for (const expected of ['GET /api/v1/functions', 'DELETE /api/v1/secrets/:name', 'GET /api/v3/events/stream', 'POST /api/v1/keys', 'POST /api/v1/functions/invoke/:id', 'GET /fn/:label', 'GET /healthz']) {
+    for (const expected of [
+      'GET /api/v1/functions',
+      'DELETE /api/v1/secrets/:name',
+      'GET /api/v3/events/stream',
+      'POST /api/v1/keys',
+      'POST /api/v1/functions/invoke/:id',
+      'GET /fn/:label',
+      'GET /healthz',
+    ]) {
       expect(paths).toContain(expected);
     }
     expect(routes.length).toBeGreaterThan(25);
@@ -198,7 +218,8 @@ describe('authorisation of every route the gateway knows', () => {
       const answer = await send(gateway.url, route.method, concrete(route.path), admin());
       const routerMiss = answer.status === 404 && answer.body.includes('Cannot ');
       // No answer yet (-1) is a handler waiting for a service this test does not run: the guard answers at once.
-      if (answer.status === 401 || answer.status === 403 || routerMiss) refused.push(`${route.method} ${route.path}: ${answer.status} ${answer.body.slice(0, 120)}`);
+      if (answer.status === 401 || answer.status === 403 || routerMiss)
+        refused.push(`${route.method} ${route.path}: ${answer.status} ${answer.body.slice(0, 120)}`);
     }
     expect(refused).toEqual([]);
     expect(invoked).toEqual(expect.arrayContaining([`POST /invoke/${ids['target-fn']}`, 'GET /http/target-fn']));

@@ -15,7 +15,10 @@ export function apiDocument(app: INestApplication): OpenAPIObject {
       .setVersion('1')
       .setLicense('Apache-2.0', 'https://www.apache.org/licenses/LICENSE-2.0')
       .addServer('/', 'This gateway')
-      .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'An API key: HKS_DATA_DIR/admin-key from the first start, one from POST /api/v1/keys, or HKS_API_KEYS' }, 'bearer')
+      .addBearerAuth(
+        { type: 'http', scheme: 'bearer', description: 'An API key: HKS_DATA_DIR/admin-key from the first start, one from POST /api/v1/keys, or HKS_API_KEYS' },
+        'bearer',
+      )
       .addApiKey({ type: 'apiKey', in: 'header', name: 'x-api-key' }, 'api-key')
       .addSecurityRequirements('bearer')
       .addSecurityRequirements('api-key')

@@ -11,8 +11,14 @@ type Method = (typeof METHODS)[number];
 
 /** What the invoker says about every answer it gives, the handler's own included. */
 const INVOCATION_HEADERS: HeadersObject = {
-  [InvocationHeaders.InvocationId]: { schema: { type: 'string', format: 'uuid' }, description: 'The invocation id: its events carry it (GET /api/v3/events?invocationId=...)' },
-  [InvocationHeaders.ColdStart]: { schema: { type: 'string', enum: ['true', 'false'] }, description: 'Whether a worker had to start (or load the function) for this invocation' },
+  [InvocationHeaders.InvocationId]: {
+    schema: { type: 'string', format: 'uuid' },
+    description: 'The invocation id: its events carry it (GET /api/v3/events?invocationId=...)',
+  },
+  [InvocationHeaders.ColdStart]: {
+    schema: { type: 'string', enum: ['true', 'false'] },
+    description: 'Whether a worker had to start (or load the function) for this invocation',
+  },
   [InvocationHeaders.StartMs]: { schema: { type: 'string', example: '12' }, description: 'Milliseconds the cold start took; 0 when warm' },
   [InvocationHeaders.DurationMs]: { schema: { type: 'string', example: '3.214' }, description: 'Milliseconds the invoker spent on the invocation' },
 };
@@ -26,7 +32,7 @@ const ERRORS: ErrorList = {
   403: 'The API key may not invoke this function: an invoke key that does not name it',
   404: 'No function has this id or label',
   409: 'The function is not deployed (or its deployment FAILED): deploy it first',
-  413: "The request body is larger than the function accepts (resources.maxRequestBytes)",
+  413: 'The request body is larger than the function accepts (resources.maxRequestBytes)',
   429: "The function's queue is full (scaling.queueSize), or the client is over the gateway's rate limit",
   431: true,
   500: 'The handler threw; the message names the exception',
@@ -41,7 +47,11 @@ const FROM_INVOKER: ErrorStatus[] = [500, 502, 504];
 function responses(method: Method): ResponsesObject {
   const content = method === 'head' ? {} : { content: ANY_CONTENT };
   const out: ResponsesObject = {
-    200: { description: "The function's answer: JSON for a value it returned, or the status, headers and body of the HTTP response it returned", headers: INVOCATION_HEADERS, ...content },
+    200: {
+      description: "The function's answer: JSON for a value it returned, or the status, headers and body of the HTTP response it returned",
+      headers: INVOCATION_HEADERS,
+      ...content,
+    },
   };
   for (const [status, said] of Object.entries(ERRORS)) {
     const code = Number(status) as ErrorStatus;
@@ -50,7 +60,11 @@ function responses(method: Method): ResponsesObject {
     if (method === 'head') delete r.content;
     out[status] = r;
   }
-  out.default = { description: 'Any other status the handler answered with (an HTTP response it returned), with its headers and body', headers: INVOCATION_HEADERS, ...content };
+  out.default = {
+    description: 'Any other status the handler answered with (an HTTP response it returned), with its headers and body',
+    headers: INVOCATION_HEADERS,
+    ...content,
+  };
   return out;
 }
 
@@ -60,7 +74,6 @@ const hasBody = (m: Method) => m === 'post' || m === 'put' || m === 'patch';
 const pathParam = (name: string, description: string): ParameterObject => ({ name, in: 'path', required: true, description, schema: { type: 'string' } });
 
 const capital = (m: string) => m[0].toUpperCase() + m.slice(1);
-
 
 function dataStyle(method: Method): OperationObject {
   const withBody = hasBody(method);
@@ -99,7 +112,7 @@ function httpStyle(method: Method, subPath: boolean): OperationObject {
     operationId: `invokeFunctionHttp${subPath ? 'Path' : ''}${capital(method)}`,
     summary: `HTTP-style invocation with ${method.toUpperCase()}${subPath ? ' of a path under the function' : ''}`,
     description:
-      'The handler gets the request: method, path, query, headers and body (base64 when binary), and a JSON body\'s top-level fields. ' +
+      "The handler gets the request: method, path, query, headers and body (base64 when binary), and a JSON body's top-level fields. " +
       'Open to anyone when the function\'s http trigger says auth "none"; otherwise an admin key or an invoke key that names the function.',
     parameters: [
       pathParam('label', 'Function label (or id)'),

@@ -54,7 +54,14 @@ export class EventStreamService implements BeforeApplicationShutdown {
 
   private subscribe(): Promise<void> {
     this.subscribed ??= this.subscriber
-      .subscribe({ queue: 'gateway.stream', broadcast: true, bindings: [ALL_EVENTS_BINDING], batchSize: 50, batchWaitMs: 10, handler: (events) => this.fanOut(events) })
+      .subscribe({
+        queue: 'gateway.stream',
+        broadcast: true,
+        bindings: [ALL_EVENTS_BINDING],
+        batchSize: 50,
+        batchWaitMs: 10,
+        handler: (events) => this.fanOut(events),
+      })
       .then(() => {
         this.heartbeat = setInterval(() => this.each((c) => c.res.write(': ping\n\n')), HEARTBEAT_MS);
         this.heartbeat.unref();

@@ -61,9 +61,7 @@ export class EventsController {
   @ApiParam({ name: 'id', description: 'Event id (uuid)', schema: { type: 'string', format: 'uuid' } })
   @ApiOkResponse({ type: PlatformEvent })
   @ApiErrors({ 404: 'No event has this id' })
-  get(
-    @Param('id', new ParseUUIDPipe({ exceptionFactory: () => new ValidationError('event id must be a UUID') })) id: string,
-  ): Promise<PlatformEvent> {
+  get(@Param('id', new ParseUUIDPipe({ exceptionFactory: () => new ValidationError('event id must be a UUID') })) id: string): Promise<PlatformEvent> {
     return this.rpc.call('event-store', EventPatterns.Get, { id });
   }
 }

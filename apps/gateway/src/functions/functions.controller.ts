@@ -77,7 +77,7 @@ export class FunctionsController {
   })
   @ApiParam(ID)
   @ApiOkResponse({ type: DeploymentView, description: 'READY: the function answers at its url' })
-  @ApiAcceptedResponse({ type: DeploymentView, description: 'DEPLOYING (Knative): follow the function\'s status' })
+  @ApiAcceptedResponse({ type: DeploymentView, description: "DEPLOYING (Knative): follow the function's status" })
   @ApiErrors({
     404: NO_FUNCTION,
     409: 'The function has no successful build of its current version, or it is being deployed already',

@@ -13,7 +13,10 @@ export class KeysController {
 
   @Post()
   @HttpCode(201)
-  @ApiOperation({ operationId: 'createApiKey', summary: 'Create an API key: admin, or invoke-only for the functions named; the answer holds the key, shown this once' })
+  @ApiOperation({
+    operationId: 'createApiKey',
+    summary: 'Create an API key: admin, or invoke-only for the functions named; the answer holds the key, shown this once',
+  })
   @ApiCreatedResponse({ type: CreatedApiKey })
   @ApiErrors({ 413: true })
   create(@Body() body: CreateApiKeyDto): Promise<CreatedApiKey> {

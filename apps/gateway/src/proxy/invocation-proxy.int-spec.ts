@@ -161,7 +161,7 @@ describe('invocation proxy against a real HTTP server standing in for the invoke
     expect(received.join('')).toBe('first\nsecond\n');
   });
 
-  it('passes the invoker\'s error answers through', async () => {
+  it("passes the invoker's error answers through", async () => {
     const res = await admin(gateways.open).get('/api/v1/functions/invoke/slow-fn').expect(504);
     expect(res.body.message).toBe('function slow-fn timed out after 100 ms');
   });
@@ -238,7 +238,11 @@ describe('invocation proxy against a real HTTP server standing in for the invoke
     });
 
     it('lets an invoke key call the functions it names (by id or label) and nothing else', async () => {
-      const created = await sec().post('/api/v1/keys').set(withKey).send({ name: 'runner', scope: 'invoke', functions: ['locked-fn'] }).expect(201);
+      const created = await sec()
+        .post('/api/v1/keys')
+        .set(withKey)
+        .send({ name: 'runner', scope: 'invoke', functions: ['locked-fn'] })
+        .expect(201);
       const key = { authorization: `Bearer ${created.body.key}` };
       await sec().post('/api/v1/functions/invoke/locked-fn').set(key).send({ data: 1 }).expect(201);
       expect(last().headers.authorization).toBeUndefined();

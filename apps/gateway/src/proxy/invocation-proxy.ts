@@ -116,13 +116,10 @@ export class InvocationProxy implements OnApplicationShutdown {
     let upstream: http.ClientRequest;
     let answered = false;
     try {
-      upstream = http.request(
-        { host: this.host, port: this.port, method: req.method, path: this.basePath + path, headers, agent: this.agent },
-        (answer) => {
-          answered = true;
-          this.answer(answer, res);
-        },
-      );
+      upstream = http.request({ host: this.host, port: this.port, method: req.method, path: this.basePath + path, headers, agent: this.agent }, (answer) => {
+        answered = true;
+        this.answer(answer, res);
+      });
     } catch (err) {
       // Node refuses to send some requests (e.g. a path with characters it will not write): the client's fault.
       sendError(res, { statusCode: 400, error: 'Bad Request', message: `the request cannot be forwarded: ${(err as Error).message}` });

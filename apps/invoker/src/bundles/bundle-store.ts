@@ -146,7 +146,10 @@ export class BundleStore implements OnApplicationShutdown {
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
         if ((code !== 'ENOTEMPTY' && code !== 'EEXIST') || attempt > 3) throw err;
-        const complete = await fs.access(index).then(() => true, () => false);
+        const complete = await fs.access(index).then(
+          () => true,
+          () => false,
+        );
         if (complete) return void (await fs.rm(tmp, { recursive: true, force: true }));
         const stale = `${dir}.stale-${randomBytes(4).toString('hex')}`;
         await fs.rename(dir, stale).catch(() => undefined);

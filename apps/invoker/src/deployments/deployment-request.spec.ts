@@ -49,7 +49,9 @@ describe('deployment orders (PUT /deployments/:functionId)', () => {
 
   it('needs a URL for a Knative deployment but no bundle', () => {
     expect(() => parseOrder('f-1', { deploymentId: 'd', spec: spec({ bundleDigest: '' }) }, 'knative', null)).toThrow(/a knative deployment needs its url/);
-    expect(parseOrder('f-1', { deploymentId: 'd', spec: spec({ bundleDigest: '' }) }, 'knative', 'http://hello.functions.example').url).toBe('http://hello.functions.example');
+    expect(parseOrder('f-1', { deploymentId: 'd', spec: spec({ bundleDigest: '' }) }, 'knative', 'http://hello.functions.example').url).toBe(
+      'http://hello.functions.example',
+    );
   });
 
   it('never lets minInstances exceed maxInstances, nor limits fall below their minimum', () => {

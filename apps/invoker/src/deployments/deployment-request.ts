@@ -81,12 +81,14 @@ export function parseOrder(pathId: string, body: unknown, driver: DeploymentDriv
     if (driver === 'local' && (typeof spec.bundleDigest !== 'string' || !parseSha256Digest(spec.bundleDigest))) {
       problems.push('spec.bundleDigest must be a sha256 digest (sha256:<64 hex digits>)');
     }
-    if (pathId && spec.functionId !== pathId && spec.label !== pathId) problems.push(`spec.functionId (${String(spec.functionId)}) does not match the function in the path (${pathId})`);
+    if (pathId && spec.functionId !== pathId && spec.label !== pathId)
+      problems.push(`spec.functionId (${String(spec.functionId)}) does not match the function in the path (${pathId})`);
   }
   const env = body.env ?? {};
   if (!isObject(env) || Object.values(env).some((v) => typeof v !== 'string')) problems.push('env must be an object of string values');
   const secrets = body.secrets ?? [];
-  if (!Array.isArray(secrets) || secrets.some((n) => typeof n !== 'string')) problems.push('secrets must be a list of the names of env variables that hold secrets');
+  if (!Array.isArray(secrets) || secrets.some((n) => typeof n !== 'string'))
+    problems.push('secrets must be a list of the names of env variables that hold secrets');
   if (driver === 'knative' && !url) problems.push('a knative deployment needs its url');
   if (problems.length) throw new ValidationError(problems.join('; '), problems);
   const s = spec as unknown as FunctionRuntimeSpec;

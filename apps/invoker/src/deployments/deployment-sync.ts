@@ -1,5 +1,13 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { DeploymentPatterns, DeploymentView, eventBinding, EventNames, InvokerDeployment, ListActiveDeploymentsQuery, PlatformEvent } from '@platform/contracts';
+import {
+  DeploymentPatterns,
+  DeploymentView,
+  eventBinding,
+  EventNames,
+  InvokerDeployment,
+  ListActiveDeploymentsQuery,
+  PlatformEvent,
+} from '@platform/contracts';
 import { EventSubscriber, RpcClient } from '@platform/messaging';
 import { DeploymentTable } from './deployment-table';
 

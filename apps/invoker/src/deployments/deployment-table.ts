@@ -78,7 +78,12 @@ export class DeploymentTable implements OnApplicationShutdown {
   }
 
   orderOf(view: InvokerDeployment): DeploymentOrder {
-    return parseOrder(view.functionId, { deploymentId: view.id, spec: view.spec, env: view.env ?? {}, secrets: view.secrets ?? [] }, view.driver, view.endpoint);
+    return parseOrder(
+      view.functionId,
+      { deploymentId: view.id, spec: view.spec, env: view.env ?? {}, secrets: view.secrets ?? [] },
+      view.driver,
+      view.endpoint,
+    );
   }
 
   private async notDeployed(idOrLabel: string, status?: string): Promise<DomainError> {
@@ -102,9 +107,11 @@ export class DeploymentTable implements OnApplicationShutdown {
     const previous = this.installing.get(key) ?? Promise.resolve();
     const next = previous.catch(() => undefined).then(() => this.installNow(order));
     this.installing.set(key, next);
-    void next.catch(() => undefined).then(() => {
-      if (this.installing.get(key) === next) this.installing.delete(key);
-    });
+    void next
+      .catch(() => undefined)
+      .then(() => {
+        if (this.installing.get(key) === next) this.installing.delete(key);
+      });
     return next;
   }
 
@@ -116,14 +123,25 @@ export class DeploymentTable implements OnApplicationShutdown {
     if (order.driver === 'local') {
       // Said at deploy time, even when no instance starts before the first invocation.
       const noEgress = spec.config.network.egress ? this.launcher.egressProblem() : undefined;
-      if (noEgress) throw new DomainError(503, `function ${spec.label} cannot run: it needs network egress (network.egress), which this invoker cannot give: ${noEgress}`);
+      if (noEgress)
+        throw new DomainError(503, `function ${spec.label} cannot run: it needs network egress (network.egress), which this invoker cannot give: ${noEgress}`);
       const bundle = await this.bundles.acquire(spec.bundleDigest);
       if (bundle.manifest?.family && bundle.manifest.family !== spec.family) {
         this.bundles.release(bundle);
         throw new StateError(`bundle ${spec.bundleDigest} holds a ${bundle.manifest.family} function, but the deployment says ${spec.family}`);
       }
       const pool = new FunctionPool(
-        { deploymentId: order.deploymentId, functionId: spec.functionId, label: spec.label, version: spec.version, family: spec.family, bundle, entrypoint: spec.entrypoint, env: order.env, config: spec.config },
+        {
+          deploymentId: order.deploymentId,
+          functionId: spec.functionId,
+          label: spec.label,
+          version: spec.version,
+          family: spec.family,
+          bundle,
+          entrypoint: spec.entrypoint,
+          env: order.env,
+          config: spec.config,
+        },
         this.launcher,
         this.logger,
       );
@@ -132,7 +150,8 @@ export class DeploymentTable implements OnApplicationShutdown {
       } catch (err) {
         this.retire(pool);
         pool.close();
-        if (err instanceof LaunchFailure) throw new DomainError(err.kind === 'capacity' || err.kind === 'system' ? 503 : 422, `function ${spec.label} cannot run: ${err.message}`);
+        if (err instanceof LaunchFailure)
+          throw new DomainError(err.kind === 'capacity' || err.kind === 'system' ? 503 : 422, `function ${spec.label} cannot run: ${err.message}`);
         throw err;
       }
       deployed = { order, pool };

@@ -32,7 +32,13 @@ describe('invoker: learning deployments from the deployer', () => {
 
     inv = await startInvoker({ BUILDER_URL: builderUrl }, async (directory, dataDir) => {
       const digest = await writeBundle(dataDir, 'node', 'handler.handle', HANDLER('hello'));
-      warmFromStart = runtimeSpec({ label: 'warm-from-start', family: 'node', entrypoint: 'handler.handle', bundleDigest: digest, config: { scaling: { minInstances: 1 } } });
+      warmFromStart = runtimeSpec({
+        label: 'warm-from-start',
+        family: 'node',
+        entrypoint: 'handler.handle',
+        bundleDigest: digest,
+        config: { scaling: { minInstances: 1 } },
+      });
       directory.deployments.set(warmFromStart.deploymentId, deploymentView(warmFromStart));
       directory.functions.set(warmFromStart.spec.functionId, { id: warmFromStart.spec.functionId, label: 'warm-from-start' });
     });
@@ -45,7 +51,10 @@ describe('invoker: learning deployments from the deployer', () => {
     rmSync(codeDir, { recursive: true, force: true });
   });
 
-  const poolOf = async (label: string) => ((await inv.request('GET', '/deployments')).json.deployments as Array<{ label: string; instances: number; version: number }>).find((d) => d.label === label);
+  const poolOf = async (label: string) =>
+    ((await inv.request('GET', '/deployments')).json.deployments as Array<{ label: string; instances: number; version: number }>).find(
+      (d) => d.label === label,
+    );
 
   it('starts the warm instances of the active deployments it finds at start (ListActive)', async () => {
     await waitFor(async () => (await poolOf('warm-from-start'))?.instances === 1, { what: 'the pool of warm-from-start' });
@@ -66,17 +75,34 @@ describe('invoker: learning deployments from the deployer', () => {
 
   it('switches to a new deployment when deployment.ready says so, and drops the function on deployment.deleted', async () => {
     const digest = await writeBundle(inv.dataDir, 'node', 'handler.handle', HANDLER('v2'));
-    const v2 = runtimeSpec({ label: 'warm-from-start', family: 'node', entrypoint: 'handler.handle', bundleDigest: digest, functionId: warmFromStart.spec.functionId });
+    const v2 = runtimeSpec({
+      label: 'warm-from-start',
+      family: 'node',
+      entrypoint: 'handler.handle',
+      bundleDigest: digest,
+      functionId: warmFromStart.spec.functionId,
+    });
     v2.spec.version = 2;
     inv.directory.deployments.clear();
     inv.directory.deployments.set(v2.deploymentId, deploymentView(v2));
     const view = publicDeploymentView(v2);
-    inv.tap.publish(newEvent({ name: 'deployment.ready', type: 'FUNCTION_DEPLOYMENT', status: 'SUCCESS', source: 'deployer', functionId: v2.spec.functionId, payload: view }));
+    inv.tap.publish(
+      newEvent({ name: 'deployment.ready', type: 'FUNCTION_DEPLOYMENT', status: 'SUCCESS', source: 'deployer', functionId: v2.spec.functionId, payload: view }),
+    );
     await waitFor(async () => (await poolOf('warm-from-start'))?.version === 2, { what: 'version 2 of warm-from-start' });
     expect((await inv.request('GET', '/invoke/warm-from-start?name=Cy')).json).toBe('v2 Cy');
 
     inv.directory.deployments.clear();
-    inv.tap.publish(newEvent({ name: 'deployment.deleted', type: 'FUNCTION_DEPLOYMENT', status: 'SUCCESS', source: 'deployer', functionId: v2.spec.functionId, payload: view }));
+    inv.tap.publish(
+      newEvent({
+        name: 'deployment.deleted',
+        type: 'FUNCTION_DEPLOYMENT',
+        status: 'SUCCESS',
+        source: 'deployer',
+        functionId: v2.spec.functionId,
+        payload: view,
+      }),
+    );
     await waitFor(async () => (await poolOf('warm-from-start')) === undefined, { what: 'warm-from-start to be dropped' });
     expect((await inv.request('GET', '/invoke/warm-from-start')).status).toBe(409);
   });
@@ -88,14 +114,21 @@ describe('invoker: learning deployments from the deployer', () => {
     served.set(`/artifacts/sha256/${hex}`, readFileSync(path.join(scratch, 'artifacts', 'sha256', `${hex}.tar`)));
     rmSync(scratch, { recursive: true, force: true });
     const fn = runtimeSpec({ label: 'remote', family: 'node', entrypoint: 'handler.handle', bundleDigest: digest });
-    const put = await inv.request('PUT', `/deployments/${fn.spec.functionId}`, JSON.stringify({ deploymentId: fn.deploymentId, spec: fn.spec, env: {} }), { 'content-type': 'application/json' });
+    const put = await inv.request('PUT', `/deployments/${fn.spec.functionId}`, JSON.stringify({ deploymentId: fn.deploymentId, spec: fn.spec, env: {} }), {
+      'content-type': 'application/json',
+    });
     expect(put.status).toBe(200);
     expect((await inv.request('GET', '/invoke/remote?name=Di')).json).toBe('remote Di');
 
     const forged = `sha256:${'0'.repeat(64)}`;
     served.set(`/artifacts/sha256/${'0'.repeat(64)}`, Buffer.from('not the bundle'));
     const bad = runtimeSpec({ label: 'forged', family: 'node', entrypoint: 'handler.handle', bundleDigest: forged });
-    const refused = await inv.request('PUT', `/deployments/${bad.spec.functionId}`, JSON.stringify({ deploymentId: bad.deploymentId, spec: bad.spec, env: {} }), { 'content-type': 'application/json' });
+    const refused = await inv.request(
+      'PUT',
+      `/deployments/${bad.spec.functionId}`,
+      JSON.stringify({ deploymentId: bad.deploymentId, spec: bad.spec, env: {} }),
+      { 'content-type': 'application/json' },
+    );
     expect(refused.status).toBe(409);
     expect(refused.json.message).toMatch(/cannot be used: it is not a readable tar/);
   });
@@ -103,10 +136,26 @@ describe('invoker: learning deployments from the deployer', () => {
   it('removes the unpacked bundle of a digest once no deployment uses it, after its workers are gone', async () => {
     const unpacked = (digest: string) => existsSync(path.join(inv.dataDir, 'invoker', 'bundles', digest.slice('sha256:'.length)));
     const put = async (fn: ReturnType<typeof runtimeSpec>) =>
-      (await inv.request('PUT', `/deployments/${fn.spec.functionId}`, JSON.stringify({ deploymentId: fn.deploymentId, spec: fn.spec, env: {} }), { 'content-type': 'application/json' })).status;
+      (
+        await inv.request('PUT', `/deployments/${fn.spec.functionId}`, JSON.stringify({ deploymentId: fn.deploymentId, spec: fn.spec, env: {} }), {
+          'content-type': 'application/json',
+        })
+      ).status;
     const shared = await writeBundle(inv.dataDir, 'node', 'handler.handle', HANDLER('shared'));
-    const first = runtimeSpec({ label: 'first-user', family: 'node', entrypoint: 'handler.handle', bundleDigest: shared, config: { scaling: { minInstances: 1 } } });
-    const second = runtimeSpec({ label: 'second-user', family: 'node', entrypoint: 'handler.handle', bundleDigest: shared, config: { scaling: { minInstances: 1 } } });
+    const first = runtimeSpec({
+      label: 'first-user',
+      family: 'node',
+      entrypoint: 'handler.handle',
+      bundleDigest: shared,
+      config: { scaling: { minInstances: 1 } },
+    });
+    const second = runtimeSpec({
+      label: 'second-user',
+      family: 'node',
+      entrypoint: 'handler.handle',
+      bundleDigest: shared,
+      config: { scaling: { minInstances: 1 } },
+    });
     expect([await put(first), await put(second)]).toEqual([200, 200]);
     expect(unpacked(shared)).toBe(true);
 
@@ -118,7 +167,13 @@ describe('invoker: learning deployments from the deployer', () => {
 
     // The other is replaced by a build with other code: the old bundle goes once its worker has stopped.
     const next = await writeBundle(inv.dataDir, 'node', 'handler.handle', HANDLER('next'));
-    const replaced = runtimeSpec({ label: 'second-user', family: 'node', entrypoint: 'handler.handle', bundleDigest: next, functionId: second.spec.functionId });
+    const replaced = runtimeSpec({
+      label: 'second-user',
+      family: 'node',
+      entrypoint: 'handler.handle',
+      bundleDigest: next,
+      functionId: second.spec.functionId,
+    });
     expect(await put(replaced)).toBe(200);
     await waitFor(() => !unpacked(shared), { what: `bundle ${shared} to be removed` });
     expect((await inv.request('GET', '/invoke/second-user?name=Go')).json).toBe('next Go');
@@ -129,7 +184,10 @@ describe('invoker: learning deployments from the deployer', () => {
   });
 
   it('proxies a Knative deployment to its URL (an OCI image running the shim in HTTP mode), data style and HTTP style', async () => {
-    writeFileSync(path.join(codeDir, 'handler.js'), "module.exports.handle = (e) => (e && e.method ? { style: 'http', path: e.path, name: e.name } : { style: 'data', data: e });");
+    writeFileSync(
+      path.join(codeDir, 'handler.js'),
+      "module.exports.handle = (e) => (e && e.method ? { style: 'http', path: e.path, name: e.name } : { style: 'data', data: e });",
+    );
     const port = await freePort();
     knativeServer = spawn(process.execPath, [path.join(shimDir(), 'node', 'index.js'), '--http'], {
       env: { PATH: process.env.PATH, PORT: String(port), HOST: '127.0.0.1', HKS_CODE_DIR: codeDir, HKS_ENTRYPOINT: 'handler.handle' },
@@ -153,18 +211,32 @@ describe('invoker: shutting down', () => {
   const ours = () => {
     const memoryPath = /^\d+:memory:(.*)$/m.exec(readFileSync('/proc/self/cgroup', 'utf8'))?.[1] ?? '/';
     const parents = ['/sys/fs/cgroup/pids', path.join('/sys/fs/cgroup/memory', memoryPath)].flatMap((base) =>
-      existsSync(base) ? readdirSync(base).filter((n) => n.startsWith(`hks-invoker-${process.pid}-`)).map((n) => path.join(base, n)) : [],
+      existsSync(base)
+        ? readdirSync(base)
+            .filter((n) => n.startsWith(`hks-invoker-${process.pid}-`))
+            .map((n) => path.join(base, n))
+        : [],
     );
     const pids = parents
       .filter((p) => p.startsWith('/sys/fs/cgroup/pids'))
-      .flatMap((p) => readdirSync(p).filter((n) => n.startsWith('w-')).map((n) => path.join(p, n, 'cgroup.procs')))
+      .flatMap((p) =>
+        readdirSync(p)
+          .filter((n) => n.startsWith('w-'))
+          .map((n) => path.join(p, n, 'cgroup.procs')),
+      )
       .flatMap((f) => readFileSync(f, 'utf8').split('\n').filter(Boolean).map(Number));
     return { parents, pids };
   };
 
   it('kills every worker and removes its cgroups', async () => {
     const inv = await startInvoker();
-    await inv.deploy({ label: 'to-stop', family: 'python', entrypoint: 'handler.main', files: { 'handler.py': 'def main(r):\n    return 1\n' }, config: { scaling: { minInstances: 2 } } });
+    await inv.deploy({
+      label: 'to-stop',
+      family: 'python',
+      entrypoint: 'handler.main',
+      files: { 'handler.py': 'def main(r):\n    return 1\n' },
+      config: { scaling: { minInstances: 2 } },
+    });
     const before = ours();
     expect(before.parents.length).toBeGreaterThan(0);
     expect(before.pids.length).toBeGreaterThan(0);

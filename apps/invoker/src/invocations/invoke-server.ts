@@ -3,7 +3,17 @@ import type { IncomingMessage, Server, ServerResponse } from 'http';
 import { setTimeout as sleep } from 'timers/promises';
 import { performance } from 'perf_hooks';
 import { randomUUID } from 'crypto';
-import { DomainError, INTERNAL_TOKEN_HEADER, internalTokenProblem, InvocationHeaders, jsonBytesProblem, MAX_JSON_DEPTH, TRIGGER_HEADER, UnauthorizedError, ValidationError } from '@platform/contracts';
+import {
+  DomainError,
+  INTERNAL_TOKEN_HEADER,
+  internalTokenProblem,
+  InvocationHeaders,
+  jsonBytesProblem,
+  MAX_JSON_DEPTH,
+  TRIGGER_HEADER,
+  UnauthorizedError,
+  ValidationError,
+} from '@platform/contracts';
 import { InternalCredential, SETTINGS } from '@platform/config';
 import { toErrorBody } from '@platform/messaging';
 import { functionContract } from '@platform/runtimes';
@@ -51,7 +61,7 @@ function parsedAsJson(style: 'data' | 'http', contentType: string, body: Buffer)
   if (contentType) return false;
   // No content type: data style tries JSON on any text, HTTP style on what looks like an object.
   const first = body.find((c) => c !== 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d);
-  return first === 0x7b /* { */ || (style === 'data' && first === 0x5b) /* [ */;
+  return first === 0x7b /* { */ || (style === 'data' && first === 0x5b); /* [ */
 }
 
 /**
@@ -145,7 +155,11 @@ export class InvokeServer implements OnModuleDestroy {
       timer.abort();
       if (this.running.size) {
         this.logger.warn(`shutting down: cutting ${this.running.size} invocation(s) still running after ${cutAt} ms`);
-        const cut = failure(503, `the invoker is shutting down: this invocation was still running when its ${cutAt} ms drain period (INVOKER_SHUTDOWN_GRACE_MS) ended, and was stopped; try again`, 'crash');
+        const cut = failure(
+          503,
+          `the invoker is shutting down: this invocation was still running when its ${cutAt} ms drain period (INVOKER_SHUTDOWN_GRACE_MS) ended, and was stopped; try again`,
+          'crash',
+        );
         for (const stop of [...this.running]) stop(cut);
       }
       await idle;
@@ -187,7 +201,11 @@ export class InvokeServer implements OnModuleDestroy {
     const body = await readBody(req, limit);
     if (body === TOO_LARGE) {
       const size = Number(req.headers['content-length']) || null;
-      const outcome = failure(413, `the request body exceeds function ${spec.label}'s limit of ${limit} bytes (resources.maxRequestBytes)`, 'payload-too-large');
+      const outcome = failure(
+        413,
+        `the request body exceeds function ${spec.label}'s limit of ${limit} bytes (resources.maxRequestBytes)`,
+        'payload-too-large',
+      );
       this.recorder.pending(facts, { method: req.method, contentLength: size }, 0);
       res.shouldKeepAlive = false;
       return this.answer(res, outcome, facts, started);
@@ -207,7 +225,15 @@ export class InvokeServer implements OnModuleDestroy {
     this.recorder.pending(facts, input, body.length + 2048);
     const run = deployed.pool
       ? deployed.pool.invoke(input, facts.invocationId)
-      : this.knative.invoke(deployed.order.url!, spec, { style, method: req.method ?? 'GET', path: rest, query: qs, headers: req.headers, body, invocationId: facts.invocationId });
+      : this.knative.invoke(deployed.order.url!, spec, {
+          style,
+          method: req.method ?? 'GET',
+          path: rest,
+          query: qs,
+          headers: req.headers,
+          body,
+          invocationId: facts.invocationId,
+        });
     let stop!: (outcome: InvocationOutcome) => void;
     const cut = new Promise<InvocationOutcome>((resolve) => (stop = resolve));
     this.running.add(stop);
@@ -247,8 +273,17 @@ export class InvokeServer implements OnModuleDestroy {
       res.writeHead(o.statusCode, headers);
     } catch (err) {
       // The handler returned a status or header node refuses to send.
-      o = failure(502, `function ${facts.functionId} returned an invalid HTTP response: ${(err as Error).message}`, 'error', { logs: o.logs, coldStart: o.coldStart, startMs: o.startMs, workerId: o.workerId });
-      res.writeHead(o.statusCode, { 'content-type': 'application/json', 'content-length': o.body.length, [InvocationHeaders.InvocationId]: facts.invocationId });
+      o = failure(502, `function ${facts.functionId} returned an invalid HTTP response: ${(err as Error).message}`, 'error', {
+        logs: o.logs,
+        coldStart: o.coldStart,
+        startMs: o.startMs,
+        workerId: o.workerId,
+      });
+      res.writeHead(o.statusCode, {
+        'content-type': 'application/json',
+        'content-length': o.body.length,
+        [InvocationHeaders.InvocationId]: facts.invocationId,
+      });
     }
     if (this.draining) res.shouldKeepAlive = false;
     await this.recorder.finished(facts, o, durationMs);

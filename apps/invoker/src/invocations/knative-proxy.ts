@@ -39,7 +39,15 @@ export class KnativeProxy {
     const client = target.protocol === 'https:' ? https : http;
     return new Promise<InvocationOutcome>((resolve) => {
       const req = client.request(
-        { protocol: target.protocol, hostname: target.hostname, port: target.port, method: r.method, path, headers, agent: target.protocol === 'https:' ? agents.https : agents.http },
+        {
+          protocol: target.protocol,
+          hostname: target.hostname,
+          port: target.port,
+          method: r.method,
+          path,
+          headers,
+          agent: target.protocol === 'https:' ? agents.https : agents.http,
+        },
         (res) => {
           const chunks: Buffer[] = [];
           let size = 0;
@@ -47,7 +55,9 @@ export class KnativeProxy {
             size += c.length;
             if (size > limit) {
               res.destroy();
-              resolve(failure(502, `function ${spec.label}: its response exceeds its limit of ${limit} bytes (resources.maxResponseBytes)`, 'payload-too-large'));
+              resolve(
+                failure(502, `function ${spec.label}: its response exceeds its limit of ${limit} bytes (resources.maxResponseBytes)`, 'payload-too-large'),
+              );
             } else chunks.push(c);
           });
           res.on('end', () => {

@@ -19,7 +19,11 @@ function answerCrash(res: ServerResponse, err: unknown): void {
     res.destroy();
     return;
   }
-  const text = JSON.stringify({ statusCode: 500, error: 'Internal Server Error', message: 'Internal error while handling this request; the invoker logged the details' });
+  const text = JSON.stringify({
+    statusCode: 500,
+    error: 'Internal Server Error',
+    message: 'Internal error while handling this request; the invoker logged the details',
+  });
   res.writeHead(500, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
   res.end(text);
 }

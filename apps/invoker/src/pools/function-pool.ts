@@ -127,7 +127,9 @@ export class FunctionPool {
       const waiter: Waiter = { input, invocationId, resolve, timer: undefined as unknown as NodeJS.Timeout };
       waiter.timer = setTimeout(() => {
         if (!this.queue.remove(waiter)) return;
-        resolve(failure(504, `no instance of function ${this.spec.label} became free within its time limit of ${this.spec.config.resources.timeoutMs} ms`, 'timeout'));
+        resolve(
+          failure(504, `no instance of function ${this.spec.label} became free within its time limit of ${this.spec.config.resources.timeoutMs} ms`, 'timeout'),
+        );
       }, this.spec.config.resources.timeoutMs);
       this.queue.push(waiter);
     });
@@ -172,7 +174,13 @@ export class FunctionPool {
       scaling: this.scaling,
       workers: this.instances
         .filter((i) => !i.stopping)
-        .map((i) => ({ id: i.worker.id, inflight: i.inflight, served: i.served, startMs: Math.round(i.launched.startMs * 100) / 100, prewarmed: i.launched.prewarmed })),
+        .map((i) => ({
+          id: i.worker.id,
+          inflight: i.inflight,
+          served: i.served,
+          startMs: Math.round(i.launched.startMs * 100) / 100,
+          prewarmed: i.launched.prewarmed,
+        })),
       lastLoadError: this.loadFailure?.outcome.error ?? null,
     };
   }
@@ -353,7 +361,11 @@ export class FunctionPool {
   private ensureMin(): void {
     if (this.retired) return;
     if (this.loadFailure && Date.now() < this.loadFailure.until) return this.scheduleMin();
-    for (let n = this.active() + this.starting; n < this.scaling.minInstances && this.launcher.hasCapacity(this.spec.family, this.spec.config.network.egress); n++) {
+    for (
+      let n = this.active() + this.starting;
+      n < this.scaling.minInstances && this.launcher.hasCapacity(this.spec.family, this.spec.config.network.egress);
+      n++
+    ) {
       this.launchInstance().catch(() => undefined);
     }
   }

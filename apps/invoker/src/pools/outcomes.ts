@@ -25,13 +25,20 @@ export function exitOutcome(spec: PoolSpec, report: ExitReport, err: WorkerExite
   const label = spec.label;
   const processes = report.processLimitHit ? `; it had reached its process limit of ${maxProcesses} (resources.maxProcesses)` : '';
   if (timedOut) {
-    return failure(504, `function ${label} did not finish within its time limit of ${timeoutMs} ms (resources.timeoutMs); its worker was stopped${processes}`, 'timeout', { logs });
+    return failure(
+      504,
+      `function ${label} did not finish within its time limit of ${timeoutMs} ms (resources.timeoutMs); its worker was stopped${processes}`,
+      'timeout',
+      { logs },
+    );
   }
   if (report.oomKilled) {
     return failure(502, `function ${label} exceeded its memory limit of ${memoryMb} MB (resources.memoryMb); its worker was stopped`, 'memory', { logs });
   }
   if (otherTimedOut) {
-    return failure(502, `the worker of function ${label} was stopped because another invocation on it ran past the time limit of ${timeoutMs} ms`, 'crash', { logs });
+    return failure(502, `the worker of function ${label} was stopped because another invocation on it ran past the time limit of ${timeoutMs} ms`, 'crash', {
+      logs,
+    });
   }
   const how = err.protocolProblem ?? `exited unexpectedly (${report.exit.signal ? `signal ${report.exit.signal}` : `exit code ${report.exit.code}`})`;
   return failure(502, `the worker running function ${label} ${how}${processes}`, 'crash', { logs });

@@ -26,12 +26,20 @@ describe('invoker: pools scale by their rules', () => {
 
   const poolOf = async (label: string) => {
     const res = await inv.request('GET', '/deployments');
-    return (res.json.deployments as Array<{ label: string; instances: number; starting: number; workers: Array<{ id: string }> }>).find((d) => d.label === label);
+    return (res.json.deployments as Array<{ label: string; instances: number; starting: number; workers: Array<{ id: string }> }>).find(
+      (d) => d.label === label,
+    );
   };
   const invoke = (label: string, data: unknown) => inv.request('POST', `/invoke/${label}`, JSON.stringify({ data }), JSON_HEADERS);
 
   it('keeps minInstances warm from the moment the deployment answers', async () => {
-    await inv.deploy({ label: 'warm-two', family: 'python', entrypoint: 'handler.main', files: { 'handler.py': 'def main(request):\n    return 1\n' }, config: { scaling: { minInstances: 2 } } });
+    await inv.deploy({
+      label: 'warm-two',
+      family: 'python',
+      entrypoint: 'handler.main',
+      files: { 'handler.py': 'def main(request):\n    return 1\n' },
+      config: { scaling: { minInstances: 2 } },
+    });
     expect(await poolOf('warm-two')).toMatchObject({ instances: 2, starting: 0 });
     const res = await invoke('warm-two', null);
     expect(res.headers.get('x-cold-start')).toBe('false');
@@ -45,7 +53,13 @@ describe('invoker: pools scale by their rules', () => {
   });
 
   it('scales back down to minInstances, not below', async () => {
-    await inv.deploy({ label: 'min-one', family: 'node', entrypoint: 'handler.handle', files: SLEEPER, config: { scaling: { minInstances: 1, idleTimeoutMs: 600 } } });
+    await inv.deploy({
+      label: 'min-one',
+      family: 'node',
+      entrypoint: 'handler.handle',
+      files: SLEEPER,
+      config: { scaling: { minInstances: 1, idleTimeoutMs: 600 } },
+    });
     const burst = await Promise.all([invoke('min-one', { ms: 300 }), invoke('min-one', { ms: 300 })]);
     expect(burst.map((r) => r.status)).toEqual([200, 200]);
     expect(new Set(burst.map((r) => r.headers.get('x-invocation-id'))).size).toBe(2);
@@ -69,11 +83,20 @@ describe('invoker: pools scale by their rules', () => {
     expect(statuses).toEqual([200, 200, 429]);
     const rejected = answers.find((r) => r.status === 429)!;
     expect(rejected.json.message).toContain('scaling.queueSize 1');
-    expect((await inv.tap.invocation(rejected.headers.get('x-invocation-id')!)).result).toMatchObject({ status: 'FAILURE', metadata: { reason: 'queue-full' } });
+    expect((await inv.tap.invocation(rejected.headers.get('x-invocation-id')!)).result).toMatchObject({
+      status: 'FAILURE',
+      metadata: { reason: 'queue-full' },
+    });
   });
 
   it('fails only the in-flight requests of a crashed worker (502 with the reason) and replaces it', async () => {
-    await inv.deploy({ label: 'crashy', family: 'node', entrypoint: 'handler.handle', files: SLEEPER, config: { scaling: { maxInstances: 1, concurrency: 2 } } });
+    await inv.deploy({
+      label: 'crashy',
+      family: 'node',
+      entrypoint: 'handler.handle',
+      files: SLEEPER,
+      config: { scaling: { maxInstances: 1, concurrency: 2 } },
+    });
     await invoke('crashy', { tag: 'warm-up' });
     const slow = invoke('crashy', { ms: 2000, tag: 'slow' });
     await new Promise((r) => setTimeout(r, 100));
@@ -91,7 +114,13 @@ describe('invoker: pools scale by their rules', () => {
   });
 
   it('serves up to `concurrency` requests at once on one worker, each with its own logs', async () => {
-    await inv.deploy({ label: 'parallel', family: 'node', entrypoint: 'handler.handle', files: SLEEPER, config: { scaling: { maxInstances: 1, concurrency: 4 } } });
+    await inv.deploy({
+      label: 'parallel',
+      family: 'node',
+      entrypoint: 'handler.handle',
+      files: SLEEPER,
+      config: { scaling: { maxInstances: 1, concurrency: 4 } },
+    });
     const answers = await Promise.all([1, 2, 3, 4].map((tag) => invoke('parallel', { ms: 300, tag })));
     expect(answers.map((r) => r.json.tag)).toEqual([1, 2, 3, 4]);
     const results = await Promise.all(answers.map((r) => inv.tap.invocation(r.headers.get('x-invocation-id')!)));
@@ -104,7 +133,10 @@ describe('invoker: pools scale by their rules', () => {
       label: 'py-parallel',
       family: 'python',
       entrypoint: 'handler.handle',
-      files: { 'handler.py': "import time\n\ndef handle(data):\n    print('begin', data['tag'])\n    time.sleep(0.3)\n    print('done', data['tag'])\n    return data['tag']\n" },
+      files: {
+        'handler.py':
+          "import time\n\ndef handle(data):\n    print('begin', data['tag'])\n    time.sleep(0.3)\n    print('done', data['tag'])\n    return data['tag']\n",
+      },
       config: { scaling: { maxInstances: 1, concurrency: 3 } },
     });
     const answers = await Promise.all(['a', 'b', 'c'].map((tag) => invoke('py-parallel', { tag })));

@@ -30,7 +30,14 @@ export interface TestFunction {
 }
 
 /** A runtime spec as the deployer sends it, for a bundle written with writeBundle. */
-export function runtimeSpec(o: { label: string; family: RuntimeFamily; entrypoint: string; bundleDigest: string; config?: FunctionConfigDto; functionId?: string }): TestFunction {
+export function runtimeSpec(o: {
+  label: string;
+  family: RuntimeFamily;
+  entrypoint: string;
+  bundleDigest: string;
+  config?: FunctionConfigDto;
+  functionId?: string;
+}): TestFunction {
   const config: EffectiveConfig = effectiveConfig(o.config ?? {});
   return {
     deploymentId: randomUUID(),

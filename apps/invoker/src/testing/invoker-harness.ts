@@ -113,14 +113,29 @@ export interface InvokerHarness {
   directory: PlatformDirectory;
   /** Writes a bundle and PUTs the deployment; resolves with the spec once the invoker answered 200. */
   /** `secrets`: env variables sent as secret values, as the deployer does for a function's secrets. */
-  deploy(o: { label: string; family: RuntimeFamily; entrypoint: string; files: Record<string, string | Buffer>; config?: FunctionConfigDto; secrets?: Record<string, string> }): Promise<TestFunction>;
+  deploy(o: {
+    label: string;
+    family: RuntimeFamily;
+    entrypoint: string;
+    files: Record<string, string | Buffer>;
+    config?: FunctionConfigDto;
+    secrets?: Record<string, string>;
+  }): Promise<TestFunction>;
   /** `json`: the body parsed (undefined when it is not JSON), by default as an object whose fields a test reads. */
-  request<T = Record<string, unknown>>(method: string, path: string, body?: string | Buffer, headers?: Record<string, string>): Promise<{ status: number; headers: Headers; body: Buffer; text: string; json: T }>;
+  request<T = Record<string, unknown>>(
+    method: string,
+    path: string,
+    body?: string | Buffer,
+    headers?: Record<string, string>,
+  ): Promise<{ status: number; headers: Headers; body: Buffer; text: string; json: T }>;
   close(): Promise<void>;
 }
 
 /** A deployment as the deployer answers GetForFunction / ListActive. */
-export function deploymentView(fn: TestFunction, o: { env?: Record<string, string>; driver?: 'local' | 'knative'; endpoint?: string | null; status?: DeploymentView['status'] } = {}): InvokerDeployment {
+export function deploymentView(
+  fn: TestFunction,
+  o: { env?: Record<string, string>; driver?: 'local' | 'knative'; endpoint?: string | null; status?: DeploymentView['status'] } = {},
+): InvokerDeployment {
   const now = new Date().toISOString();
   return {
     id: fn.deploymentId,
@@ -220,9 +235,19 @@ export async function startInvoker(
     async deploy(o) {
       const bundleDigest = await writeBundle(iso.dataDir, o.family, o.entrypoint, o.files);
       const fn = runtimeSpec({ label: o.label, family: o.family, entrypoint: o.entrypoint, bundleDigest, config: o.config });
-      const res = await request('PUT', `/deployments/${fn.spec.functionId}`, JSON.stringify({ deploymentId: fn.deploymentId, spec: fn.spec, env: { ...(o.config?.env ?? {}), ...(o.secrets ?? {}) }, secrets: Object.keys(o.secrets ?? {}) }), {
-        'content-type': 'application/json',
-      });
+      const res = await request(
+        'PUT',
+        `/deployments/${fn.spec.functionId}`,
+        JSON.stringify({
+          deploymentId: fn.deploymentId,
+          spec: fn.spec,
+          env: { ...(o.config?.env ?? {}), ...(o.secrets ?? {}) },
+          secrets: Object.keys(o.secrets ?? {}),
+        }),
+        {
+          'content-type': 'application/json',
+        },
+      );
       if (res.status !== 200) throw new Error(`deploying ${o.label} answered ${res.status}: ${res.text}`);
       directory.functions.set(fn.spec.functionId, { id: fn.spec.functionId, label: fn.spec.label });
       return fn;

@@ -6,7 +6,6 @@ import { freePort, waitFor } from '@platform/testing';
 
 const MAIN = path.resolve(__dirname, '../../../../dist/apps/invoker/src/main.js');
 
-
 /**
  * The built invoker (dist/, as tools/platform.js starts it) as a child process, for tests that kill it:
  * `npm run build` first. Its output is kept for the failure message.
@@ -30,7 +29,14 @@ export class InvokerProcess {
     const p = port ?? (await freePort());
     const token = env.HKS_INTERNAL_TOKEN || randomBytes(32).toString('hex');
     const child = spawn(process.execPath, [MAIN], {
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', ...env, HKS_INTERNAL_TOKEN: token, INVOKER_PORT: String(p), LOG_LEVEL: env.LOG_LEVEL ?? 'warn' },
+      env: {
+        PATH: process.env.PATH ?? '/usr/bin:/bin',
+        HOME: process.env.HOME ?? '/tmp',
+        ...env,
+        HKS_INTERNAL_TOKEN: token,
+        INVOKER_PORT: String(p),
+        LOG_LEVEL: env.LOG_LEVEL ?? 'warn',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const proc = new InvokerProcess(`http://127.0.0.1:${p}`, child, { [INTERNAL_TOKEN_HEADER]: token });

@@ -178,14 +178,16 @@ export class WorkerLauncher implements OnModuleInit, OnApplicationShutdown {
   }
 
   async launch(req: LaunchRequest): Promise<LaunchedWorker> {
-    if (!this.available.has(req.family)) throw new LaunchFailure(`this invoker cannot run ${req.family} functions (${this.runtimeBins[req.family]} is missing)`, 'system');
+    if (!this.available.has(req.family))
+      throw new LaunchFailure(`this invoker cannot run ${req.family} functions (${this.runtimeBins[req.family]} is missing)`, 'system');
     const noEgress = req.egress ? this.egressProblem() : undefined;
     if (noEgress) throw new LaunchFailure(`it needs network egress, which this invoker cannot give: ${noEgress}`, 'system');
     const started = performance.now();
     const warm = req.egress ? undefined : this.takeIdle(req.family);
     let worker = warm;
     if (!worker) {
-      if (this.live >= this.settings.INVOKER_MAX_WORKERS) throw new LaunchFailure(`the invoker runs its maximum of ${this.settings.INVOKER_MAX_WORKERS} workers`, 'capacity');
+      if (this.live >= this.settings.INVOKER_MAX_WORKERS)
+        throw new LaunchFailure(`the invoker runs its maximum of ${this.settings.INVOKER_MAX_WORKERS} workers`, 'capacity');
       // A fresh worker binds the unpacked bundle itself at /code: nothing to link.
       worker = await this.spawn(req.family, req.egress, req.bundle.dir, 0).catch((err) => {
         throw err instanceof LaunchFailure ? err : new LaunchFailure(`could not start a ${req.family} worker: ${(err as Error).message}`, 'system');

@@ -51,12 +51,19 @@ export type BuildInput = BuildJobData & BuildSource;
 /** sha256 of a build source, independent of key order: "sha256:<hex>". */
 export function buildSourceDigest(source: BuildSource): string {
   const { template, runtime, family, files, entrypoint, config } = source;
-  return `sha256:${createHash('sha256').update(JSON.stringify(sorted({ template, runtime, family, files, entrypoint, config }))).digest('hex')}`;
+  return `sha256:${createHash('sha256')
+    .update(JSON.stringify(sorted({ template, runtime, family, files, entrypoint, config })))
+    .digest('hex')}`;
 }
 
 function sorted(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(sorted);
-  if (v && typeof v === 'object') return Object.fromEntries(Object.keys(v).sort().map((k) => [k, sorted((v as Record<string, unknown>)[k])]));
+  if (v && typeof v === 'object')
+    return Object.fromEntries(
+      Object.keys(v)
+        .sort()
+        .map((k) => [k, sorted((v as Record<string, unknown>)[k])]),
+    );
   return v;
 }
 

@@ -68,7 +68,11 @@ describe('events on the bus as CloudEvents 1.0', () => {
   });
 
   it('names the platform events in reverse-DNS style and keeps custom types verbatim', () => {
-    expect(toCloudEvent(sample(EventNames.InvocationSucceeded))).toMatchObject({ type: 'dev.hks.invocation.succeeded', source: '/hks/invoker', invocationid: INVOCATION_ID });
+    expect(toCloudEvent(sample(EventNames.InvocationSucceeded))).toMatchObject({
+      type: 'dev.hks.invocation.succeeded',
+      source: '/hks/invoker',
+      invocationid: INVOCATION_ID,
+    });
     expect(toCloudEvent(sample(EventNames.InvocationSucceeded)).data).toMatchObject({ type: 'FUNCTION_INVOCATION', processingTimeMs: 1.234 });
     const custom = toCloudEvent(sample(EventNames.EventCreated));
     expect(custom).toMatchObject({ type: 'com.shop.order.placed', source: 'https://shop.example/orders' });
@@ -83,7 +87,10 @@ describe('events on the bus as CloudEvents 1.0', () => {
       expect(ce.data.source).toBe(source);
       expect(fromCloudEvent(ce)).toEqual(event);
     }
-    expect(toCloudEvent({ ...sample(EventNames.EventCreated), source: 'shop' })).toMatchObject({ source: 'shop', data: expect.not.objectContaining({ source: 'shop' }) });
+    expect(toCloudEvent({ ...sample(EventNames.EventCreated), source: 'shop' })).toMatchObject({
+      source: 'shop',
+      data: expect.not.objectContaining({ source: 'shop' }),
+    });
   });
 
   it('routes by event name and function label, custom events under event.<type>', () => {

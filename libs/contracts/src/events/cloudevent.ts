@@ -79,7 +79,9 @@ function isPlatformEvent(e: PlatformEvent): boolean {
 function sourceAttribute(e: PlatformEvent): { source: string; exact: boolean } {
   const source = typeof e.source === 'string' ? e.source : '';
   if (isPlatformEvent(e)) {
-    return SERVICE_NAME.test(source) ? { source: PLATFORM_SOURCE_PREFIX + source, exact: true } : { source: PLATFORM_SOURCE_PREFIX + escaped(source), exact: false };
+    return SERVICE_NAME.test(source)
+      ? { source: PLATFORM_SOURCE_PREFIX + source, exact: true }
+      : { source: PLATFORM_SOURCE_PREFIX + escaped(source), exact: false };
   }
   return source !== '' && URI_REFERENCE.test(source) ? { source, exact: true } : { source: escaped(source), exact: false };
 }
@@ -145,7 +147,11 @@ export function fromCloudEvent(value: unknown): PlatformEvent {
   const type = nonEmptyString(ce, 'type');
   const time = nonEmptyString(ce, 'time');
   if (Number.isNaN(Date.parse(time))) throw new InvalidCloudEventError('time must be an RFC 3339 date-time');
-  if (ce.datacontenttype !== undefined && ce.datacontenttype !== CLOUDEVENT_DATA_CONTENT_TYPE && !String(ce.datacontenttype).startsWith(`${CLOUDEVENT_DATA_CONTENT_TYPE};`))
+  if (
+    ce.datacontenttype !== undefined &&
+    ce.datacontenttype !== CLOUDEVENT_DATA_CONTENT_TYPE &&
+    !String(ce.datacontenttype).startsWith(`${CLOUDEVENT_DATA_CONTENT_TYPE};`)
+  )
     throw new InvalidCloudEventError(`datacontenttype must be ${CLOUDEVENT_DATA_CONTENT_TYPE}`);
   if (ce.data_base64 !== undefined) throw new InvalidCloudEventError('data_base64 is not read here: data must be JSON');
   const data = ce.data ?? {};

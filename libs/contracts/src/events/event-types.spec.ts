@@ -9,9 +9,12 @@ function messages<T extends object>(cls: new () => T, body: object): string[] {
 }
 
 describe('custom event types', () => {
-  it.each([...USER_EVENT_TYPES, 'com.shop.order.placed', 'invoice-paid.v2', 'a', 'Order_Placed.2026', 'x'.repeat(128)])('accepts %s on POST /api/v3/events', (type) => {
-    expect(messages(CreateEventDto, { type })).toEqual([]);
-  });
+  it.each([...USER_EVENT_TYPES, 'com.shop.order.placed', 'invoice-paid.v2', 'a', 'Order_Placed.2026', 'x'.repeat(128)])(
+    'accepts %s on POST /api/v3/events',
+    (type) => {
+      expect(messages(CreateEventDto, { type })).toEqual([]);
+    },
+  );
 
   it.each(PLATFORM_EVENT_TYPES)('refuses the platform type %s with a 400 that says why', (type) => {
     expect(messages(CreateEventDto, { type })).toEqual([
@@ -21,16 +24,31 @@ describe('custom event types', () => {
 
   it('refuses the platform CloudEvents namespace', () => {
     expect(customEventTypeProblem('dev.hks.invocation.succeeded')).toBe(
-      'type dev.hks.invocation.succeeded is in the platform\'s own namespace (dev.hks.*); choose a type of your own, e.g. ORDER_PLACED or com.shop.order.placed',
+      "type dev.hks.invocation.succeeded is in the platform's own namespace (dev.hks.*); choose a type of your own, e.g. ORDER_PLACED or com.shop.order.placed",
     );
   });
 
   it.each([
-    ['order placed', 'type "order placed" is not an event type: dot-separated words of letters, digits, _ and -, starting with a letter (e.g. ORDER_PLACED or com.shop.order.placed)'],
-    ['1st.order', 'type "1st.order" is not an event type: dot-separated words of letters, digits, _ and -, starting with a letter (e.g. ORDER_PLACED or com.shop.order.placed)'],
-    ['com..shop', 'type "com..shop" is not an event type: dot-separated words of letters, digits, _ and -, starting with a letter (e.g. ORDER_PLACED or com.shop.order.placed)'],
-    ['order.*', 'type "order.*" is not an event type: dot-separated words of letters, digits, _ and -, starting with a letter (e.g. ORDER_PLACED or com.shop.order.placed)'],
-    ['shop.', 'type "shop." is not an event type: dot-separated words of letters, digits, _ and -, starting with a letter (e.g. ORDER_PLACED or com.shop.order.placed)'],
+    [
+      'order placed',
+      'type "order placed" is not an event type: dot-separated words of letters, digits, _ and -, starting with a letter (e.g. ORDER_PLACED or com.shop.order.placed)',
+    ],
+    [
+      '1st.order',
+      'type "1st.order" is not an event type: dot-separated words of letters, digits, _ and -, starting with a letter (e.g. ORDER_PLACED or com.shop.order.placed)',
+    ],
+    [
+      'com..shop',
+      'type "com..shop" is not an event type: dot-separated words of letters, digits, _ and -, starting with a letter (e.g. ORDER_PLACED or com.shop.order.placed)',
+    ],
+    [
+      'order.*',
+      'type "order.*" is not an event type: dot-separated words of letters, digits, _ and -, starting with a letter (e.g. ORDER_PLACED or com.shop.order.placed)',
+    ],
+    [
+      'shop.',
+      'type "shop." is not an event type: dot-separated words of letters, digits, _ and -, starting with a letter (e.g. ORDER_PLACED or com.shop.order.placed)',
+    ],
     ['x'.repeat(129), 'type must be at most 128 characters (it has 129)'],
     [42, 'type must be an event type, e.g. ORDER_PLACED or com.shop.order.placed'],
   ])('refuses %j, saying what a type looks like', (type, message) => {

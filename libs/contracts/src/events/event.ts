@@ -171,7 +171,11 @@ export class EventQueryDto {
   @IsUUID('all', { message: 'invocationId must be a UUID' })
   invocationId?: string;
 
-  @ApiPropertyOptional({ description: 'Only events of this type: one of the platform\'s (FUNCTION_INVOCATION ...) or a custom one.', maxLength: EVENT_TYPE_MAX_LENGTH, example: 'FUNCTION_INVOCATION' })
+  @ApiPropertyOptional({
+    description: "Only events of this type: one of the platform's (FUNCTION_INVOCATION ...) or a custom one.",
+    maxLength: EVENT_TYPE_MAX_LENGTH,
+    example: 'FUNCTION_INVOCATION',
+  })
   @IsOptional()
   @IsEventType()
   type?: string;

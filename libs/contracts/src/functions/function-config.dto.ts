@@ -1,18 +1,6 @@
 import { ApiExtraModels, ApiProperty, ApiPropertyOptional, getSchemaPath } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import {
-  IsArray,
-  IsBoolean,
-  IsIn,
-  IsInt,
-  IsOptional,
-  IsString,
-  Matches,
-  Max,
-  MaxLength,
-  Min,
-  ValidateNested,
-} from 'class-validator';
+import { IsArray, IsBoolean, IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min, ValidateNested } from 'class-validator';
 import { STRING_MAP } from '../openapi-schemas';
 import { Trigger, TRIGGERS } from './triggers';
 import { IsStringRecord, IsStringValues, IsTrigger } from './validators';
@@ -127,7 +115,6 @@ export class SecretRefDto {
   @IsString()
   key?: string;
 }
-
 
 @ApiExtraModels(...Object.values(TRIGGERS))
 export class FunctionConfigDto {

@@ -43,8 +43,7 @@ export class CreateFunctionDto {
   runtime: string;
 
   @ApiPropertyOptional({
-    description:
-      'The handler code. With `files`, the entry point instead, as module.function (e.g. "function.handle").',
+    description: 'The handler code. With `files`, the entry point instead, as module.function (e.g. "function.handle").',
     example: 'export default function(data) { return data; }',
   })
   @IsOptional()
@@ -94,7 +93,12 @@ export class BuildSummary {
   @ApiPropertyOptional({ type: 'integer', description: 'The function version the build was requested for (absent for builds of before it was recorded).' })
   version?: number;
 
-  @ApiProperty({ type: String, nullable: true, example: `sha256:${'0f'.repeat(32)}`, description: 'sha256 digest of the bundle (the function\'s layer), once the build SUCCEEDED.' })
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    example: `sha256:${'0f'.repeat(32)}`,
+    description: "sha256 digest of the bundle (the function's layer), once the build SUCCEEDED.",
+  })
   bundleDigest: string | null;
 
   @ApiProperty({ type: String, nullable: true, description: 'Image reference by digest, once the build SUCCEEDED with a registry configured.' })

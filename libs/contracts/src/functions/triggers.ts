@@ -8,13 +8,21 @@ export class HttpTrigger {
   @ApiProperty({ enum: ['http'] })
   type: 'http';
 
-  @ApiPropertyOptional({ type: [String], example: ['GET', 'POST'], description: 'Methods it answers (GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS); all when absent.' })
+  @ApiPropertyOptional({
+    type: [String],
+    example: ['GET', 'POST'],
+    description: 'Methods it answers (GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS); all when absent.',
+  })
   methods?: string[];
 
   @ApiPropertyOptional({ example: '/hello', description: 'Path under /fn/{label}; starts with "/".' })
   path?: string;
 
-  @ApiPropertyOptional({ enum: HTTP_AUTH, enumName: 'HttpTriggerAuth', description: '"none" opens /fn/{label} to anyone; "required" is the same as "api-key" (the default).' })
+  @ApiPropertyOptional({
+    enum: HTTP_AUTH,
+    enumName: 'HttpTriggerAuth',
+    description: '"none" opens /fn/{label} to anyone; "required" is the same as "api-key" (the default).',
+  })
   auth?: (typeof HTTP_AUTH)[number];
 }
 

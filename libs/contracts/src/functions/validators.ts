@@ -63,17 +63,22 @@ export function triggerProblem(t: unknown): string | undefined {
         if (!Array.isArray(trigger.methods) || trigger.methods.some((m) => typeof m !== 'string' || !HTTP_METHODS.includes(m.toUpperCase())))
           return `http trigger methods must be a list of ${HTTP_METHODS.join(', ')}`;
       }
-      if (trigger.path !== undefined && (typeof trigger.path !== 'string' || !trigger.path.startsWith('/')))
-        return 'http trigger path must start with "/"';
+      if (trigger.path !== undefined && (typeof trigger.path !== 'string' || !trigger.path.startsWith('/'))) return 'http trigger path must start with "/"';
       if (trigger.auth !== undefined && !(HTTP_AUTH as readonly unknown[]).includes(trigger.auth))
         return 'http trigger auth must be "none", "api-key" or "required" (same as "api-key")';
       return undefined;
     }
     case 'queue': {
       if (typeof trigger.source !== 'string' || trigger.source.trim() === '') return 'queue trigger needs a "source" (the queue name)';
-      if (trigger.batchSize !== undefined && !(Number.isInteger(trigger.batchSize) && (trigger.batchSize as number) >= 1 && (trigger.batchSize as number) <= 1000))
+      if (
+        trigger.batchSize !== undefined &&
+        !(Number.isInteger(trigger.batchSize) && (trigger.batchSize as number) >= 1 && (trigger.batchSize as number) <= 1000)
+      )
         return 'queue trigger batchSize must be an integer from 1 to 1000';
-      if (trigger.maxBatchWaitMs !== undefined && !(Number.isInteger(trigger.maxBatchWaitMs) && (trigger.maxBatchWaitMs as number) >= 0 && (trigger.maxBatchWaitMs as number) <= 3_600_000))
+      if (
+        trigger.maxBatchWaitMs !== undefined &&
+        !(Number.isInteger(trigger.maxBatchWaitMs) && (trigger.maxBatchWaitMs as number) >= 0 && (trigger.maxBatchWaitMs as number) <= 3_600_000)
+      )
         return 'queue trigger maxBatchWaitMs must be an integer from 0 to 3600000';
       return undefined;
     }

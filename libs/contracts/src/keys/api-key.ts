@@ -23,7 +23,11 @@ export class CreateApiKeyDto {
   @IsIn(API_KEY_SCOPES as unknown as string[], { message: `scope must be one of ${API_KEY_SCOPES.join(', ')}` })
   scope: ApiKeyScope;
 
-  @ApiPropertyOptional({ type: [String], example: ['hello-world'], description: 'Functions (ids or labels) an invoke key may call; required for scope invoke.' })
+  @ApiPropertyOptional({
+    type: [String],
+    example: ['hello-world'],
+    description: 'Functions (ids or labels) an invoke key may call; required for scope invoke.',
+  })
   @ValidateIf((o: CreateApiKeyDto) => o.scope === 'invoke' || o.functions !== undefined)
   @IsArray({ message: 'functions must be a list of function ids or labels, e.g. ["hello-world"]' })
   @ArrayNotEmpty({ message: 'an invoke key needs functions: the ids or labels of the functions it may invoke' })

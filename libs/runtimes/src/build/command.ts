@@ -54,7 +54,10 @@ export function runCommand(command: string, args: string[], o: CommandOptions): 
 
 /** The first line of a command's output that says what went wrong, for the build's error. */
 export function firstMatchingLine(output: string, patterns: RegExp[]): string | undefined {
-  const lines = output.split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+  const lines = output
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter(Boolean);
   for (const pattern of patterns) {
     const line = lines.find((l) => pattern.test(l));
     if (line) return line;

@@ -65,7 +65,9 @@ describe('build pipeline (no network)', () => {
 
   it('reads npm errors as the missing package or version', () => {
     expect(
-      npmFailure("npm error code E404\nnpm error 404 Not Found - GET https://registry.npmjs.org/nope-x\nnpm error 404  'nope-x@^1.0.0' is not in this registry.\n"),
+      npmFailure(
+        "npm error code E404\nnpm error 404 Not Found - GET https://registry.npmjs.org/nope-x\nnpm error 404  'nope-x@^1.0.0' is not in this registry.\n",
+      ),
     ).toBe('npm install failed: package "nope-x" (^1.0.0) was not found in the npm registry');
     expect(npmFailure('npm error code ETARGET\nnpm error notarget No matching version found for is-number@^99.0.0.\n')).toBe(
       'npm install failed: no version of package "is-number" matches "^99.0.0"',
@@ -76,9 +78,12 @@ describe('build pipeline (no network)', () => {
   });
 
   it('reads pip errors as the missing distribution', () => {
-    expect(pipFailure('ERROR: Could not find a version that satisfies the requirement nope (from versions: none)\nERROR: No matching distribution found for nope\n', { wheelhouse: '/w' })).toBe(
-      'pip install failed: no distribution of "nope" found in the wheelhouse /w',
-    );
+    expect(
+      pipFailure(
+        'ERROR: Could not find a version that satisfies the requirement nope (from versions: none)\nERROR: No matching distribution found for nope\n',
+        { wheelhouse: '/w' },
+      ),
+    ).toBe('pip install failed: no distribution of "nope" found in the wheelhouse /w');
     expect(requirementLines('# deps\nhks-tiny==1.0  # pinned\n\n')).toEqual(['hks-tiny==1.0']);
   });
 });

@@ -69,7 +69,7 @@ function configure(ts: typeof TS, dir: string, log: BuildLogSink): { options: TS
   const DEFAULTS = defaults(ts);
   const configPath = path.join(dir, 'tsconfig.json');
   if (!existsSync(configPath)) return { options: { ...DEFAULTS, ...nodeTypes(dir) }, fileNames: listSources(dir) };
-  log('using the function\'s tsconfig.json\n');
+  log("using the function's tsconfig.json\n");
   const read = ts.readConfigFile(configPath, ts.sys.readFile);
   if (read.error) throw new BuildFailure(format([read.error], dir).trim());
   const parsed = ts.parseJsonConfigFileContent(read.config, ts.sys, dir, { target: DEFAULTS.target }, configPath);

@@ -66,9 +66,7 @@ export function checkEntrypointModule(dir: string, source: Pick<BuildSource, 'te
   const candidates = moduleFileCandidates(module, source.family, source.template);
   const found = candidates.find((c) => existsSync(path.join(dir, ...c.split('/'))));
   if (!found) {
-    throw new BuildFailure(
-      `entry point "${source.entrypoint}" names module "${module}", but there is no ${candidates.join(' or ')} among the files`,
-    );
+    throw new BuildFailure(`entry point "${source.entrypoint}" names module "${module}", but there is no ${candidates.join(' or ')} among the files`);
   }
   return found;
 }

@@ -35,20 +35,30 @@ describe('runLocally: one invocation in the same shim and sandbox as the platfor
   });
 
   it("runs an async python handler with request.get('name') and the invocation context", async () => {
-    const dir = make({ 'handler.py': "async def handle(request, context):\n    return {'name': request.get('name'), 'left': context.get_remaining_time_in_millis() > 0}\n" });
+    const dir = make({
+      'handler.py': "async def handle(request, context):\n    return {'name': request.get('name'), 'left': context.get_remaining_time_in_millis() > 0}\n",
+    });
     const r = await runLocally({ bundleDir: dir, family: 'python', entrypoint: 'handler.*', data: { name: 'Bo' } });
     expect(r.json).toEqual({ name: 'Bo', left: true });
   });
 
   it('gives an HTTP-style python handler a binary body as base64 and sends bytes back', async () => {
     const dir = make({ 'handler.py': "import base64\n\ndef handle(request):\n    return bytes(reversed(base64.b64decode(request['body'])))\n" });
-    const r = await runLocally({ bundleDir: dir, family: 'python', request: { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: Buffer.from([1, 2, 255]) } });
+    const r = await runLocally({
+      bundleDir: dir,
+      family: 'python',
+      request: { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: Buffer.from([1, 2, 255]) },
+    });
     expect([...r.body]).toEqual([255, 2, 1]);
     expect(r.headers['content-type']).toBe('application/octet-stream');
   });
 
   it('reports a handler exception by name and message', async () => {
-    const r = await runLocally({ bundleDir: make({ 'handler.js': 'exports.handle = () => { throw new RangeError("too far"); };' }), family: 'node', entrypoint: 'handler.handle' });
+    const r = await runLocally({
+      bundleDir: make({ 'handler.js': 'exports.handle = () => { throw new RangeError("too far"); };' }),
+      family: 'node',
+      entrypoint: 'handler.handle',
+    });
     expect(r.statusCode).toBe(500);
     expect(r.error).toMatchObject({ name: 'RangeError', message: 'too far' });
   });
@@ -60,7 +70,12 @@ describe('runLocally: one invocation in the same shim and sandbox as the platfor
   });
 
   it('stops a handler at its time limit', async () => {
-    const r = await runLocally({ bundleDir: make({ 'handler.js': 'exports.handle = () => { for (;;) {} };' }), family: 'node', entrypoint: 'handler.handle', timeoutMs: 500 });
+    const r = await runLocally({
+      bundleDir: make({ 'handler.js': 'exports.handle = () => { for (;;) {} };' }),
+      family: 'node',
+      entrypoint: 'handler.handle',
+      timeoutMs: 500,
+    });
     expect(r.statusCode).toBe(504);
     expect(r.error!.message).toContain('time limit of 500 ms');
   });
@@ -103,7 +118,11 @@ describe('shim modes for images and by hand', () => {
       expect(await httpStyle.json()).toEqual({ got: null, path: '/orders' });
       const posted = await fetch(`${base}/p`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'Di' }) });
       expect(await posted.json()).toEqual({ got: 'Di', path: '/p' });
-      const data = await fetch(`${base}/`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-hks-invocation-style': 'data' }, body: JSON.stringify({ data: { name: 'Ed' } }) });
+      const data = await fetch(`${base}/`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-hks-invocation-style': 'data' },
+        body: JSON.stringify({ data: { name: 'Ed' } }),
+      });
       expect(await data.json()).toEqual({ got: 'Ed', path: null });
     } finally {
       child.kill();
@@ -113,7 +132,10 @@ describe('shim modes for images and by hand', () => {
 
   it('runs a node handler once from stdin and prints one JSON line, the handler output going to stderr', () => {
     const dir = bundle({ 'handler.js': 'module.exports = (d) => { console.log("side note"); return { twice: d * 2 }; };' });
-    const r = spawnSync(process.execPath, [path.join(shimDir(), 'node', 'index.js'), '--once', '--code', dir, '--entrypoint', 'handler.*'], { input: '{"data": 21}', encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [path.join(shimDir(), 'node', 'index.js'), '--once', '--code', dir, '--entrypoint', 'handler.*'], {
+      input: '{"data": 21}',
+      encoding: 'utf8',
+    });
     rmSync(dir, { recursive: true, force: true });
     expect(r.status).toBe(0);
     expect(JSON.parse(r.stdout)).toEqual({ statusCode: 200, headers: { 'content-type': 'application/json' }, body: '{"twice":42}', isBase64Encoded: false });

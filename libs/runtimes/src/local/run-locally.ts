@@ -64,7 +64,17 @@ function inputOf(o: LocalRunOptions): unknown {
 
 function failure(statusCode: number, error: HandlerError, logs: string, started: number, sandboxed: boolean): LocalRunResult {
   const text = JSON.stringify({ statusCode, error: error.name, message: error.message });
-  return { statusCode, headers: { 'content-type': 'application/json' }, body: Buffer.from(text), text, json: JSON.parse(text), logs, error, durationMs: Date.now() - started, sandboxed };
+  return {
+    statusCode,
+    headers: { 'content-type': 'application/json' },
+    body: Buffer.from(text),
+    text,
+    json: JSON.parse(text),
+    logs,
+    error,
+    durationMs: Date.now() - started,
+    sandboxed,
+  };
 }
 
 /**
@@ -124,7 +134,13 @@ export async function runLocally(o: LocalRunOptions): Promise<LocalRunResult> {
     try {
       await worker.load({ entrypoint: o.entrypoint ?? manifestEntrypoint(bundleDir) ?? 'handler.*', env: o.env ?? {}, timeoutMs, concurrency: 1 }, timeoutMs);
     } catch (err) {
-      return failure(500, { name: 'LoadError', message: `the function could not be loaded: ${(err as Error).message}` }, strays.join(''), started, worker.sandboxed);
+      return failure(
+        500,
+        { name: 'LoadError', message: `the function could not be loaded: ${(err as Error).message}` },
+        strays.join(''),
+        started,
+        worker.sandboxed,
+      );
     }
     let reply;
     try {
@@ -132,7 +148,13 @@ export async function runLocally(o: LocalRunOptions): Promise<LocalRunResult> {
     } catch (err) {
       const timedOut = Date.now() - started >= timeoutMs;
       const message = timedOut ? `the function did not finish within its time limit of ${timeoutMs} ms` : `the worker stopped: ${(err as Error).message}`;
-      return failure(timedOut ? 504 : 502, { name: timedOut ? 'Timeout' : 'WorkerCrashed', message }, (err as WorkerExitedError).logs ?? '', started, worker.sandboxed);
+      return failure(
+        timedOut ? 504 : 502,
+        { name: timedOut ? 'Timeout' : 'WorkerCrashed', message },
+        (err as WorkerExitedError).logs ?? '',
+        started,
+        worker.sandboxed,
+      );
     }
     if (!reply.ok) return failure(500, reply.error, reply.logs, started, worker.sandboxed);
     const text = reply.body.toString('utf8');
@@ -144,7 +166,16 @@ export async function runLocally(o: LocalRunOptions): Promise<LocalRunResult> {
         json = undefined;
       }
     }
-    return { statusCode: reply.statusCode, headers: reply.headers, body: reply.body, text, json, logs: reply.logs, durationMs: Date.now() - started, sandboxed: worker.sandboxed };
+    return {
+      statusCode: reply.statusCode,
+      headers: reply.headers,
+      body: reply.body,
+      text,
+      json,
+      logs: reply.logs,
+      durationMs: Date.now() - started,
+      sandboxed: worker.sandboxed,
+    };
   } finally {
     clearTimeout(timer);
     worker.kill();

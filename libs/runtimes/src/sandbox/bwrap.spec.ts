@@ -7,27 +7,50 @@ describe('sandbox command line', () => {
 
   it('isolates the worker: own user, pid, ipc, uts and network namespaces, no capabilities, a cleared environment', () => {
     const args = sandboxArgs({ ...base, egress: false });
-    for (const flag of ['--unshare-user', '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-net', '--disable-userns', '--die-with-parent', '--new-session', '--clearenv']) {
+    for (const flag of [
+      '--unshare-user',
+      '--unshare-pid',
+      '--unshare-ipc',
+      '--unshare-uts',
+      '--unshare-net',
+      '--disable-userns',
+      '--die-with-parent',
+      '--new-session',
+      '--clearenv',
+    ]) {
       expect(args).toContain(flag);
     }
     expect(args.slice(args.indexOf('--cap-drop'), args.indexOf('--cap-drop') + 2)).toEqual(['--cap-drop', 'ALL']);
     expect(args.slice(args.indexOf('--uid'), args.indexOf('--uid') + 2)).toEqual(['--uid', '65534']);
-    expect(pairs(args, '--setenv').map(([k]) => k).sort()).toEqual(['HOME', 'LANG', 'PATH', 'TMPDIR']);
+    expect(
+      pairs(args, '--setenv')
+        .map(([k]) => k)
+        .sort(),
+    ).toEqual(['HOME', 'LANG', 'PATH', 'TMPDIR']);
   });
 
   it('binds only /usr, the shims and the code, read-only, with a private /tmp, and makes / read-only', () => {
     const args = sandboxArgs({ ...base, egress: false });
     expect(pairs(args, '--bind')).toEqual([]);
-    expect(pairs(args, '--ro-bind')).toEqual(expect.arrayContaining([['/usr', '/usr'], ['/data/shims', '/hks/shim'], ['/data/slots/abc', '/code']]));
+    expect(pairs(args, '--ro-bind')).toEqual(
+      expect.arrayContaining([
+        ['/usr', '/usr'],
+        ['/data/shims', '/hks/shim'],
+        ['/data/slots/abc', '/code'],
+      ]),
+    );
     expect(args).toContain('--tmpfs');
     expect(args.indexOf('--remount-ro')).toBeLessThan(args.indexOf('--'));
     expect(pairs(args, '--ro-bind-try').map(([src]) => src)).toEqual(['/etc/localtime']);
   });
 
-  it('gives a function with egress its own network namespace too, with its own resolv.conf and hosts and the host\'s certificates', () => {
+  it("gives a function with egress its own network namespace too, with its own resolv.conf and hosts and the host's certificates", () => {
     const args = sandboxArgs({ ...base, egress: true, resolvConfFd: 6, hostsFd: 7 });
     expect(args).toContain('--unshare-net');
-    expect(pairs(args, '--ro-bind-data')).toEqual([['6', '/etc/resolv.conf'], ['7', '/etc/hosts']]);
+    expect(pairs(args, '--ro-bind-data')).toEqual([
+      ['6', '/etc/resolv.conf'],
+      ['7', '/etc/hosts'],
+    ]);
     const fromHost = pairs(args, '--ro-bind-try').map(([src]) => src);
     expect(fromHost).toEqual(expect.arrayContaining(['/etc/ssl', '/etc/ca-certificates', '/etc/nsswitch.conf']));
     expect(fromHost).not.toContain('/etc/resolv.conf');

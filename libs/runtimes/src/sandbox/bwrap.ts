@@ -81,34 +81,59 @@ export function sandboxArgs(o: SandboxLayout): string[] {
   if (o.family === 'python') env.push('--setenv', 'PYTHONDONTWRITEBYTECODE', '1', '--setenv', 'PYTHONUNBUFFERED', '1');
   const args = [
     '--unshare-user',
-    '--uid', String(o.uid),
-    '--gid', String(o.gid),
+    '--uid',
+    String(o.uid),
+    '--gid',
+    String(o.gid),
     '--disable-userns',
     '--unshare-pid',
     '--unshare-ipc',
     '--unshare-uts',
     '--unshare-cgroup-try',
     '--unshare-net',
-    '--hostname', 'function',
+    '--hostname',
+    'function',
     '--die-with-parent',
     '--new-session',
-    '--cap-drop', 'ALL',
+    '--cap-drop',
+    'ALL',
     '--clearenv',
     ...env,
-    '--ro-bind', '/usr', '/usr',
+    '--ro-bind',
+    '/usr',
+    '/usr',
     ...cachedRootLinks,
     ...runtimePrefix(o.runtimeBin),
-    '--ro-bind-try', '/etc/localtime', '/etc/localtime',
+    '--ro-bind-try',
+    '/etc/localtime',
+    '/etc/localtime',
     ...(o.egress
-      ? [...EGRESS_ETC.flatMap((p) => ['--ro-bind-try', p, p]), '--ro-bind-data', String(o.resolvConfFd), '/etc/resolv.conf', '--ro-bind-data', String(o.hostsFd), '/etc/hosts']
+      ? [
+          ...EGRESS_ETC.flatMap((p) => ['--ro-bind-try', p, p]),
+          '--ro-bind-data',
+          String(o.resolvConfFd),
+          '/etc/resolv.conf',
+          '--ro-bind-data',
+          String(o.hostsFd),
+          '/etc/hosts',
+        ]
       : []),
-    '--proc', '/proc',
-    '--dev', '/dev',
-    '--tmpfs', '/tmp',
-    '--ro-bind', o.shimRoot, SANDBOX_SHIM_DIR,
-    '--ro-bind', o.codeDir, SANDBOX_CODE_DIR,
-    '--chdir', SANDBOX_CODE_DIR,
-    '--remount-ro', '/',
+    '--proc',
+    '/proc',
+    '--dev',
+    '/dev',
+    '--tmpfs',
+    '/tmp',
+    '--ro-bind',
+    o.shimRoot,
+    SANDBOX_SHIM_DIR,
+    '--ro-bind',
+    o.codeDir,
+    SANDBOX_CODE_DIR,
+    '--chdir',
+    SANDBOX_CODE_DIR,
+    '--remount-ro',
+    '/',
     ...(o.infoFd !== undefined ? ['--info-fd', String(o.infoFd)] : []),
     ...(o.blockFd !== undefined ? ['--block-fd', String(o.blockFd)] : []),
     '--',
@@ -120,9 +145,7 @@ export function sandboxArgs(o: SandboxLayout): string[] {
 
 /** The runtime and shim script, without the mode argument. */
 export function runtimeCommand(family: RuntimeFamily, runtimeBin: string, shimRoot: string): string[] {
-  return family === 'python'
-    ? [runtimeBin, '-I', '-B', path.join(shimRoot, 'python', 'main.py')]
-    : [runtimeBin, path.join(shimRoot, 'node', 'index.js')];
+  return family === 'python' ? [runtimeBin, '-I', '-B', path.join(shimRoot, 'python', 'main.py')] : [runtimeBin, path.join(shimRoot, 'node', 'index.js')];
 }
 
 /** The bwrap binary, or undefined when bubblewrap is not installed. */

@@ -40,13 +40,19 @@ export interface CgroupLocation {
 }
 
 /** Finds where the invoker's own cgroups are, from /proc/self/cgroup and /proc/self/mountinfo. */
-export function locateCgroups(procCgroup = readFileSync('/proc/self/cgroup', 'utf8'), mountInfo = readFileSync('/proc/self/mountinfo', 'utf8')): CgroupLocation {
+export function locateCgroups(
+  procCgroup = readFileSync('/proc/self/cgroup', 'utf8'),
+  mountInfo = readFileSync('/proc/self/mountinfo', 'utf8'),
+): CgroupLocation {
   const mounts = parseMountInfo(mountInfo);
-  const lines = procCgroup.split('\n').filter(Boolean).map((l) => {
-    const first = l.indexOf(':');
-    const second = l.indexOf(':', first + 1);
-    return { controllers: l.slice(first + 1, second).split(','), path: l.slice(second + 1) };
-  });
+  const lines = procCgroup
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => {
+      const first = l.indexOf(':');
+      const second = l.indexOf(':', first + 1);
+      return { controllers: l.slice(first + 1, second).split(','), path: l.slice(second + 1) };
+    });
   const v1 = (controller: string) => {
     const line = lines.find((l) => l.controllers.includes(controller));
     const mount = mounts.find((m) => m.fsType === 'cgroup' && m.superOptions.includes(controller));

@@ -13,8 +13,12 @@ describe('finding the invoker’s cgroups', () => {
   });
 
   it('accounts for a hierarchy mounted from a sub-cgroup (containers)', () => {
-    const mounts = '30 25 0:26 /docker/x /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n31 25 0:27 /docker/x /sys/fs/cgroup/pids rw - cgroup cgroup rw,pids';
-    expect(locateCgroups('4:memory:/docker/x/app\n8:pids:/docker/x\n', mounts)).toMatchObject({ memoryDir: '/sys/fs/cgroup/memory/app', pidsDir: '/sys/fs/cgroup/pids' });
+    const mounts =
+      '30 25 0:26 /docker/x /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n31 25 0:27 /docker/x /sys/fs/cgroup/pids rw - cgroup cgroup rw,pids';
+    expect(locateCgroups('4:memory:/docker/x/app\n8:pids:/docker/x\n', mounts)).toMatchObject({
+      memoryDir: '/sys/fs/cgroup/memory/app',
+      pidsDir: '/sys/fs/cgroup/pids',
+    });
   });
 
   it('says what it needs when there is no usable hierarchy', () => {

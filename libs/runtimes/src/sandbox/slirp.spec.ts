@@ -21,7 +21,7 @@ describe('egress network', () => {
       expect(parseDenyList('10.0.3.0/24')).toEqual(['10.0.3.0/24']);
     });
 
-    it("expands \"host\" to every non-loopback IPv4 address of this machine", () => {
+    it('expands "host" to every non-loopback IPv4 address of this machine', () => {
       const nic = (address: string, family: 'IPv4' | 'IPv6', internal = false) => ({ address, family, internal }) as NetworkInterfaceInfo;
       const interfaces = {
         lo: [nic('127.0.0.1', 'IPv4', true), nic('::1', 'IPv6', true)],
@@ -39,7 +39,9 @@ describe('egress network', () => {
 
   it("attaches slirp4netns to the sandbox's pid without the host's loopback, sandboxed, signalling readiness and dying with its parent", () => {
     const args = slirpArgs(4242);
-    expect(args).toEqual(expect.arrayContaining(['--configure', '--disable-host-loopback', '--enable-sandbox', '--enable-seccomp', '--ready-fd=3', '--exit-fd=4']));
+    expect(args).toEqual(
+      expect.arrayContaining(['--configure', '--disable-host-loopback', '--enable-sandbox', '--enable-seccomp', '--ready-fd=3', '--exit-fd=4']),
+    );
     expect(args.slice(-2)).toEqual(['4242', 'tap0']);
     expect(EGRESS_RESOLV_CONF).toBe('nameserver 10.0.2.3\n');
   });
@@ -47,6 +49,8 @@ describe('egress network', () => {
   it('says which package to install when slirp4netns is missing', () => {
     const missing = () => egressNetwork({ deny: [], slirp4netns: '/nonexistent/slirp4netns' });
     expect(missing).toThrow(EgressUnavailableError);
-    expect(missing).toThrow('slirp4netns is not installed (no executable at /nonexistent/slirp4netns): functions with network egress get their network through it (apt-get install slirp4netns)');
+    expect(missing).toThrow(
+      'slirp4netns is not installed (no executable at /nonexistent/slirp4netns): functions with network egress get their network through it (apt-get install slirp4netns)',
+    );
   });
 });

@@ -66,9 +66,13 @@ export function egressNetwork(o: { deny: string[]; slirp4netns?: string }): Egre
     );
   }
   const nsenter = firstExecutable(['/usr/bin/nsenter', '/bin/nsenter']);
-  if (!nsenter) throw new EgressUnavailableError('nsenter is not installed: it sets the routes that keep functions with egress off this machine (apt-get install util-linux)');
+  if (!nsenter)
+    throw new EgressUnavailableError(
+      'nsenter is not installed: it sets the routes that keep functions with egress off this machine (apt-get install util-linux)',
+    );
   const ip = firstExecutable(['/usr/sbin/ip', '/sbin/ip', '/usr/bin/ip', '/bin/ip']);
-  if (!ip) throw new EgressUnavailableError('ip is not installed: it sets the routes that keep functions with egress off this machine (apt-get install iproute2)');
+  if (!ip)
+    throw new EgressUnavailableError('ip is not installed: it sets the routes that keep functions with egress off this machine (apt-get install iproute2)');
   return { slirp4netns, nsenter, ip, deny: o.deny };
 }
 
@@ -118,7 +122,8 @@ export function denyRoutes(deny: string[], interfaces = networkInterfaces()): st
     for (const list of Object.values(interfaces)) {
       for (const a of list ?? []) {
         // Loopback is slirp4netns's part (--disable-host-loopback); inside 10.0.2.0/24 the route would shadow slirp's own.
-        if (a.family === 'IPv4' && !a.internal && !(ipv4(a.address) >= SLIRP_NETWORK.first && ipv4(a.address) <= SLIRP_NETWORK.last)) routes.add(`${a.address}/32`);
+        if (a.family === 'IPv4' && !a.internal && !(ipv4(a.address) >= SLIRP_NETWORK.first && ipv4(a.address) <= SLIRP_NETWORK.last))
+          routes.add(`${a.address}/32`);
       }
     }
   }
@@ -173,7 +178,9 @@ export class SandboxNetwork {
     });
     this.ready = new Promise<void>((resolve, reject) => {
       this.child.on('error', (err) => reject(new Error(`could not start slirp4netns: ${err.message}`)));
-      this.child.on('exit', (code, signal) => reject(new Error(`slirp4netns exited (${signal ?? `code ${code}`}) before the network was up: ${this.stderrTail()}`)));
+      this.child.on('exit', (code, signal) =>
+        reject(new Error(`slirp4netns exited (${signal ?? `code ${code}`}) before the network was up: ${this.stderrTail()}`)),
+      );
       readyFd.once('data', () => {
         this.route().then(resolve, reject);
       });
@@ -201,7 +208,9 @@ export class SandboxNetwork {
       let err = '';
       ip.stderr!.on('data', (c: Buffer) => (err += c.toString('utf8')));
       ip.on('error', (e) => reject(new Error(`could not set the sandbox's routes: ${e.message}`)));
-      ip.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`could not set the sandbox's routes (${routes.join(', ')}): ${err.trim() || `ip exited with ${code}`}`))));
+      ip.on('close', (code) =>
+        code === 0 ? resolve() : reject(new Error(`could not set the sandbox's routes (${routes.join(', ')}): ${err.trim() || `ip exited with ${code}`}`)),
+      );
       ip.stdin!.on('error', () => undefined);
       ip.stdin!.end(routes.map((r) => `route add unreachable ${r}\n`).join(''));
     });

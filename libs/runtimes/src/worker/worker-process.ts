@@ -93,7 +93,8 @@ export class WorkerProcess {
    */
   static async start(o: WorkerStartOptions): Promise<WorkerProcess> {
     const egress = o.sandbox?.egress;
-    if (o.egress && o.sandbox && (!egress || 'unavailable' in egress)) throw new Error(egress && 'unavailable' in egress ? egress.unavailable : 'network egress is not set up for this sandbox');
+    if (o.egress && o.sandbox && (!egress || 'unavailable' in egress))
+      throw new Error(egress && 'unavailable' in egress ? egress.unavailable : 'network egress is not set up for this sandbox');
     const worker = new WorkerProcess(o);
     const timeoutMs = o.startTimeoutMs ?? 15_000;
     let timer: NodeJS.Timeout | undefined;
@@ -264,7 +265,11 @@ export class WorkerProcess {
           const p = this.take(id);
           if (!p) return;
           const e = JSON.parse(body.toString('utf8')) as HandlerError;
-          p.resolve({ ok: false, error: { name: String(e.name ?? 'Error'), message: String(e.message ?? ''), stack: e.stack, code: e.code }, logs: p.logs.toString() });
+          p.resolve({
+            ok: false,
+            error: { name: String(e.name ?? 'Error'), message: String(e.message ?? ''), stack: e.stack, code: e.code },
+            logs: p.logs.toString(),
+          });
           return;
         }
         case F.LOG: {

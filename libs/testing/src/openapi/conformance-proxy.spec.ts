@@ -20,11 +20,19 @@ const DOC: OpenApiDocument = {
     schemas: {
       Thing: {
         type: 'object',
-        properties: { id: { type: 'string', example: 'a' }, size: { type: 'number', nullable: true }, owner: { nullable: true, allOf: [{ $ref: '#/components/schemas/Owner' }] } },
+        properties: {
+          id: { type: 'string', example: 'a' },
+          size: { type: 'number', nullable: true },
+          owner: { nullable: true, allOf: [{ $ref: '#/components/schemas/Owner' }] },
+        },
         required: ['id', 'size'],
       },
       Owner: { type: 'object', properties: { name: { type: 'string' } }, required: ['name'] },
-      ErrorBody: { type: 'object', properties: { statusCode: { type: 'number' }, error: { type: 'string' }, message: { type: 'string' } }, required: ['statusCode', 'error', 'message'] },
+      ErrorBody: {
+        type: 'object',
+        properties: { statusCode: { type: 'number' }, error: { type: 'string' }, message: { type: 'string' } },
+        required: ['statusCode', 'error', 'message'],
+      },
     },
   },
 };
@@ -81,7 +89,13 @@ describe('ConformanceProxy: every answer checked against the OpenAPI document, p
     gateway = fakeGateway(closed);
     await new Promise<void>((resolve) => gateway.listen(0, '127.0.0.1', resolve));
     const target = `http://127.0.0.1:${(gateway.address() as AddressInfo).port}`;
-    proxy = await ConformanceProxy.start({ target, document: DOC, maxBodyBytes: 1024 * 1024, prefixRoutes: ['/fn/{label}'], outsideTheApi: (p) => p === '/healthz' || p === '/things/docs' });
+    proxy = await ConformanceProxy.start({
+      target,
+      document: DOC,
+      maxBodyBytes: 1024 * 1024,
+      prefixRoutes: ['/fn/{label}'],
+      outsideTheApi: (p) => p === '/healthz' || p === '/things/docs',
+    });
   });
 
   afterEach(async () => {
@@ -107,14 +121,25 @@ describe('ConformanceProxy: every answer checked against the OpenAPI document, p
       checked: 4,
       statusAndTypeOnly: 2,
       mismatches: 0,
-      byOperation: { 'GET /things/{id}': { checked: 1, mismatches: 0 }, 'GET /things/special': { checked: 1, mismatches: 0 }, 'POST /fn/{label}': { checked: 1, mismatches: 0 } },
+      byOperation: {
+        'GET /things/{id}': { checked: 1, mismatches: 0 },
+        'GET /things/special': { checked: 1, mismatches: 0 },
+        'POST /fn/{label}': { checked: 1, mismatches: 0 },
+      },
     });
   });
 
   it('records a body that does not match its schema, with what differs and an excerpt of the body', async () => {
     await (await fetch(`${proxy.url}/things/bad`)).text();
     const [m] = proxy.mismatches();
-    expect(m).toMatchObject({ method: 'GET', path: '/things/bad', operation: 'GET /things/{id}', status: 200, contentType: 'application/json', body: '{"id":1,"owner":{}}' });
+    expect(m).toMatchObject({
+      method: 'GET',
+      path: '/things/bad',
+      operation: 'GET /things/{id}',
+      status: 200,
+      contentType: 'application/json',
+      body: '{"id":1,"owner":{}}',
+    });
     expect(m.problems).toEqual([
       "body vs Thing: (the body) must have required property 'size'",
       'body vs Thing: /id must be string',

@@ -131,7 +131,14 @@ export class ConformanceProxy {
       connection.inFlight++;
       res.once('close', () => connection.inFlight--);
     }
-    const upstream = http.request({ host: this.host, port: this.port, method: req.method, path: req.url, headers: copyHeaders(req.rawHeaders, HOP_BY_HOP), agent: connection.agent });
+    const upstream = http.request({
+      host: this.host,
+      port: this.port,
+      method: req.method,
+      path: req.url,
+      headers: copyHeaders(req.rawHeaders, HOP_BY_HOP),
+      agent: connection.agent,
+    });
     let answered = false;
     upstream.on('socket', (socket: Socket) => {
       if (connection.upstreamSockets.has(socket)) return;
@@ -212,7 +219,14 @@ export class ConformanceProxy {
     op.mismatches++;
     this.counts.mismatches++;
     if (this.found.length >= MAX_KEPT_MISMATCHES) return;
-    const body = observed.body ? observed.body.subarray(0, EXCERPT_CHARS * 4).toString('utf8').slice(0, EXCERPT_CHARS) : observed.hasBody ? '(not kept: a stream or a large body)' : '';
+    const body = observed.body
+      ? observed.body
+          .subarray(0, EXCERPT_CHARS * 4)
+          .toString('utf8')
+          .slice(0, EXCERPT_CHARS)
+      : observed.hasBody
+        ? '(not kept: a stream or a large body)'
+        : '';
     this.found.push({
       method: observed.method,
       path: observed.path.length > 200 ? `${observed.path.slice(0, 200)}…` : observed.path,

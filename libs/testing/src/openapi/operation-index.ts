@@ -58,7 +58,14 @@ export class OperationIndex {
           .split(/(\{[^}]+\})/)
           .map((part) => (part.startsWith('{') ? '[^/]+' : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
           .join('');
-        return { template, item, literal: template.split('{')[0], prefix: prefixes.has(shape(template)), exact: new RegExp(`^${body}$`), withSubPath: new RegExp(`^${body}/`) };
+        return {
+          template,
+          item,
+          literal: template.split('{')[0],
+          prefix: prefixes.has(shape(template)),
+          exact: new RegExp(`^${body}$`),
+          withSubPath: new RegExp(`^${body}/`),
+        };
       })
       .sort(bySpecificity);
   }

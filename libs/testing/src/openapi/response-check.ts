@@ -70,7 +70,9 @@ export class ResponseChecker {
     }
     // What the document does not describe may only be refused, with the platform's one error shape.
     const operation = match ? `${r.method} ${match.template} (method not declared)` : NOT_IN_THE_DOCUMENT;
-    const described = match ? `the document declares only ${match.declared.join(', ').toUpperCase()} for ${match.template}` : 'the document does not describe the path';
+    const described = match
+      ? `the document declares only ${match.declared.join(', ').toUpperCase()} for ${match.template}`
+      : 'the document does not describe the path';
     if (r.status < 400) return { operation, depth, problems: [`answered ${r.status} where ${described} (only an error may answer)`] };
     if (!this.errorSchema) return { operation, depth, problems: ['the document names no error schema to check this error against'] };
     return { operation, depth, problems: this.bodyProblems(r, { content: { 'application/json': { schema: this.errorSchema } } }, 'the error shape') };
@@ -87,7 +89,9 @@ export class ResponseChecker {
     if (!r.hasBody) return r.method === 'HEAD' || r.status === 204 || r.status === 304 ? [] : [`no body where ${what} declares ${types.join(', ')}`];
     if (!actual) return [`no content type where ${what} declares ${types.join(', ')}`];
     const key =
-      types.find((t) => mediaType(t) === actual) ?? types.find((t) => mediaType(t) === `${actual.split('/')[0]}/*`) ?? types.find((t) => mediaType(t) === '*/*');
+      types.find((t) => mediaType(t) === actual) ??
+      types.find((t) => mediaType(t) === `${actual.split('/')[0]}/*`) ??
+      types.find((t) => mediaType(t) === '*/*');
     if (!key) return [`content type ${actual} where ${what} declares ${types.join(', ')}`];
     const schema = content[key].schema;
     if (!schema || !isJson(actual) || r.body === undefined) return [];

@@ -22,7 +22,10 @@ describe('the Knative Service written for a function', () => {
       { label: 'orders-api' },
       {
         env: { LOG_LEVEL: 'debug', GREETING: 'hi there' },
-        secrets: [{ env: 'DB_PASSWORD', secret: 'db', key: 'password' }, { env: 'API_TOKEN', secret: 'api' }],
+        secrets: [
+          { env: 'DB_PASSWORD', secret: 'db', key: 'password' },
+          { env: 'API_TOKEN', secret: 'api' },
+        ],
         resources: { memoryMb: 512, cpu: '250m', timeoutMs: 120_500 },
         scaling: { minInstances: 1, maxInstances: 20, concurrency: 8, target: 5 },
       },
@@ -41,7 +44,16 @@ describe('the Knative Service written for a function', () => {
   });
 
   it('passes env as values and secrets by reference, never their values', () => {
-    const spec = runtimeSpec({}, { env: { MODE: 'fast' }, secrets: [{ env: 'DB_PASSWORD', secret: 'db', key: 'password' }, { env: 'TOKEN', secret: 'api' }] });
+    const spec = runtimeSpec(
+      {},
+      {
+        env: { MODE: 'fast' },
+        secrets: [
+          { env: 'DB_PASSWORD', secret: 'db', key: 'password' },
+          { env: 'TOKEN', secret: 'api' },
+        ],
+      },
+    );
     const env = knativeService(spec, 'functions', 'd').spec.template.spec.containers[0].env;
     expect(env).toEqual([
       { name: 'MODE', value: 'fast' },
@@ -91,12 +103,20 @@ describe('reading a Knative Service status', () => {
   const base = knativeService(runtimeSpec(), 'functions', 'd');
 
   it('is ready when the current generation is Ready=True, with the URL', () => {
-    const svc = { ...base, metadata: { ...base.metadata, generation: 2 }, status: { observedGeneration: 2, url: 'http://hello-fn.functions.example.com', conditions: [{ type: 'Ready', status: 'True' as const }] } };
+    const svc = {
+      ...base,
+      metadata: { ...base.metadata, generation: 2 },
+      status: { observedGeneration: 2, url: 'http://hello-fn.functions.example.com', conditions: [{ type: 'Ready', status: 'True' as const }] },
+    };
     expect(readiness(svc)).toEqual({ state: 'ready', url: 'http://hello-fn.functions.example.com' });
   });
 
   it('waits while Knative has not observed the latest generation, even if an old one was ready', () => {
-    const svc = { ...base, metadata: { ...base.metadata, generation: 3 }, status: { observedGeneration: 2, conditions: [{ type: 'Ready', status: 'True' as const }] } };
+    const svc = {
+      ...base,
+      metadata: { ...base.metadata, generation: 3 },
+      status: { observedGeneration: 2, conditions: [{ type: 'Ready', status: 'True' as const }] },
+    };
     expect(readiness(svc).state).toBe('pending');
   });
 
@@ -104,7 +124,10 @@ describe('reading a Knative Service status', () => {
     const svc = {
       ...base,
       metadata: { ...base.metadata, generation: 1 },
-      status: { observedGeneration: 1, conditions: [{ type: 'Ready', status: 'False' as const, reason: 'RevisionMissing', message: 'Configuration "x" does not have any ready Revision.' }] },
+      status: {
+        observedGeneration: 1,
+        conditions: [{ type: 'Ready', status: 'False' as const, reason: 'RevisionMissing', message: 'Configuration "x" does not have any ready Revision.' }],
+      },
     };
     expect(readiness(svc)).toEqual({ state: 'failed', reason: 'RevisionMissing: Configuration "x" does not have any ready Revision.' });
   });

@@ -112,10 +112,7 @@ export function knativeService(spec: FunctionRuntimeSpec, namespace: string, dep
   };
 }
 
-export type Readiness =
-  | { state: 'ready'; url: string | null }
-  | { state: 'failed'; reason: string }
-  | { state: 'pending'; reason: string };
+export type Readiness = { state: 'ready'; url: string | null } | { state: 'failed'; reason: string } | { state: 'pending'; reason: string };
 
 /** Reads a Service's status the way `kn` does: only conditions of the current generation count. */
 export function readiness(svc: KnativeService): Readiness {

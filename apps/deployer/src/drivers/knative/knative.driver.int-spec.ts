@@ -56,7 +56,13 @@ describe('the knative driver against a Kubernetes API server', () => {
     const spec = runtimeSpec({ label: 'annotated-fn' });
     await driver().deploy({ deploymentId: 'd-1', spec, env: {} });
     const current = api.object(NS, 'annotated-fn')!;
-    api.put({ ...current, metadata: { ...current.metadata, annotations: { ...(current.metadata.annotations as object), 'serving.knative.dev/creator': 'system:serviceaccount:hks:deployer' } } });
+    api.put({
+      ...current,
+      metadata: {
+        ...current.metadata,
+        annotations: { ...(current.metadata.annotations as object), 'serving.knative.dev/creator': 'system:serviceaccount:hks:deployer' },
+      },
+    });
     await driver().deploy({ deploymentId: 'd-2', spec: { ...spec, version: 2 }, env: {} });
     expect(api.object(NS, 'annotated-fn')!.metadata.annotations).toMatchObject({
       'serving.knative.dev/creator': 'system:serviceaccount:hks:deployer',
@@ -128,7 +134,7 @@ describe('the knative driver against a Kubernetes API server', () => {
     await expect(driver().remove(spec)).resolves.toBeUndefined();
   });
 
-  it("leaves alone a Service of the same name that belongs to another function", async () => {
+  it('leaves alone a Service of the same name that belongs to another function', async () => {
     const spec = runtimeSpec({ label: 'shared-name' });
     await driver().deploy({ deploymentId: 'd', spec, env: {} });
     await driver().remove({ functionId: runtimeSpec().functionId, label: 'shared-name' });

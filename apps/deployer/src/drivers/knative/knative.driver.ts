@@ -114,12 +114,7 @@ export class KnativeDriver implements DeploymentDriver {
   }
 
   /** One watch stream: resolves with the outcome, or null when the stream ended (or the deadline passed) first. */
-  private async watchOnce(
-    api: KnativeServicesApi,
-    name: string,
-    deadline: number,
-    progress: (reason: string) => void,
-  ): Promise<Readiness | 'deleted' | null> {
+  private async watchOnce(api: KnativeServicesApi, name: string, deadline: number, progress: (reason: string) => void): Promise<Readiness | 'deleted' | null> {
     let settle!: (v: Readiness | 'deleted' | null) => void;
     let fail!: (err: unknown) => void;
     const decided = new Promise<Readiness | 'deleted' | null>((resolve, reject) => {
@@ -138,14 +133,11 @@ export class KnativeDriver implements DeploymentDriver {
     let finished = false;
     let stop: (() => void) | undefined;
     const remaining = Math.max(1, Math.ceil((deadline - Date.now()) / 1000));
-    api.watch(name, onEvent, remaining).then(
-      (watch) => {
-        stop = watch.stop;
-        if (finished) watch.stop();
-        watch.ended.then(() => settle(null), fail);
-      },
-      fail,
-    );
+    api.watch(name, onEvent, remaining).then((watch) => {
+      stop = watch.stop;
+      if (finished) watch.stop();
+      watch.ended.then(() => settle(null), fail);
+    }, fail);
     try {
       return await decided;
     } finally {

@@ -15,7 +15,8 @@ function redirect(stream, fd, sink) {
       callback = encoding;
       encoding = undefined;
     }
-    const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString(typeof encoding === 'string' && Buffer.isEncoding(encoding) ? encoding : 'utf8');
+    const text =
+      typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString(typeof encoding === 'string' && Buffer.isEncoding(encoding) ? encoding : 'utf8');
     sink(current.getStore() || 0, fd, text);
     if (typeof callback === 'function') process.nextTick(callback);
     return true;

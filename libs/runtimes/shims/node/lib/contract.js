@@ -147,9 +147,19 @@ function toResponse(result) {
     return { statusCode: result.statusCode, headers, body, json: false };
   }
   if (Buffer.isBuffer(result) || result instanceof Uint8Array) {
-    return { statusCode: 200, headers: { 'content-type': 'application/octet-stream' }, body: Buffer.from(result.buffer, result.byteOffset, result.byteLength), json: false };
+    return {
+      statusCode: 200,
+      headers: { 'content-type': 'application/octet-stream' },
+      body: Buffer.from(result.buffer, result.byteOffset, result.byteLength),
+      json: false,
+    };
   }
-  return { statusCode: 200, headers: { 'content-type': 'application/json' }, body: Buffer.from(stringify(result === undefined ? null : result), 'utf8'), json: true };
+  return {
+    statusCode: 200,
+    headers: { 'content-type': 'application/json' },
+    body: Buffer.from(stringify(result === undefined ? null : result), 'utf8'),
+    json: true,
+  };
 }
 
 function stringify(value) {

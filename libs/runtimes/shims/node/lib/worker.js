@@ -169,10 +169,12 @@ function runWorker() {
   // one invocation through the whole path (AsyncLocalStorage, handler call, response encoding) compiles
   // it, so the first real invocation after a cold start does not pay for that.
   fs.stat('/', () => {
-    withInvocation(0, () => invoke((x) => Promise.resolve(x), JSON.parse('{"warm":true}'), { maxResponseBytes: 1024 }, { invocationId: 'warm-up' })).then((out) => {
-      encodeResult(0, { statusCode: out.response.statusCode, headers: out.response.headers, json: out.response.json }, out.response.body);
-      sendNow(encodeJson(Frame.HELLO, 0, { runtime: 'node', version: process.version }));
-    });
+    withInvocation(0, () => invoke((x) => Promise.resolve(x), JSON.parse('{"warm":true}'), { maxResponseBytes: 1024 }, { invocationId: 'warm-up' })).then(
+      (out) => {
+        encodeResult(0, { statusCode: out.response.statusCode, headers: out.response.headers, json: out.response.json }, out.response.body);
+        sendNow(encodeJson(Frame.HELLO, 0, { runtime: 'node', version: process.version }));
+      },
+    );
   });
 }
 
