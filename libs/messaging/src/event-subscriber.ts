@@ -105,9 +105,7 @@ export class EventSubscriber implements BeforeApplicationShutdown, OnApplication
       // Never more than batchSize at once: amqplib may deliver a whole socket read between flushes.
       const batch = pending.splice(0, batchSize);
       if (pending.length && !timer) {
-        timer = setTimeout(() => {
-          chain = chain.then(() => flush(ch));
-        }, 0);
+        timer = setTimeout(() => enqueue(ch), 0);
       }
       if (!batch.length) return;
       const events: PlatformEvent[] = [];
@@ -151,14 +149,17 @@ export class EventSubscriber implements BeforeApplicationShutdown, OnApplication
     };
 
     let chain: Promise<void> = Promise.resolve();
+    // A flush that failed in an unforeseen way must not leave the chain rejected: every later batch would wait on it
+    // and never be handled. Its messages stay unacknowledged, so the broker redelivers them after a reconnect.
+    const enqueue = (ch: Channel) => {
+      chain = chain.then(() => flush(ch)).catch((err: unknown) => this.logger.error(`a batch of ${queueName} could not be handled: ${(err as Error).message}`));
+    };
     const onMessage = (ch: Channel, msg: ConsumeMessage) => {
       pending.push(msg);
       if (pending.length >= batchSize) {
-        chain = chain.then(() => flush(ch));
+        enqueue(ch);
       } else if (!timer) {
-        timer = setTimeout(() => {
-          chain = chain.then(() => flush(ch));
-        }, batchWaitMs);
+        timer = setTimeout(() => enqueue(ch), batchWaitMs);
       }
     };
 
