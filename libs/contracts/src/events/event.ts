@@ -3,7 +3,7 @@ import { Type } from 'class-transformer';
 import { IsIn, IsISO8601, IsOptional, IsString, IsUUID, MaxLength } from 'class-validator';
 import { randomUUID } from 'crypto';
 import { WholeNumber } from '../functions/validators';
-import { EVENT_TYPE_MAX_LENGTH, EVENT_TYPE_PATTERN, IsCustomEventType, IsEventType } from './event-types';
+import { EVENT_TYPE_MAX_LENGTH, EVENT_TYPE_PATTERN, IsCustomEventType, IsEventType, PLATFORM_EVENT_TYPES } from './event-types';
 import { ANY_JSON, DATE_TIME, JSON_OBJECT, UUID } from '../openapi-schemas';
 
 /** The event exchange (topic): one CloudEvent per message, routing keys from routingKeyOf (cloudevent.ts). */
@@ -11,25 +11,12 @@ export function eventExchange(namespace: string): string {
   return `${namespace}.events`;
 }
 
-export const EVENT_TYPES = [
-  'FUNCTION_INVOCATION',
-  'USER_CREATED',
-  'ORDER_PLACED',
-  'PAYMENT_PROCESSED',
-  'ITEM_SHIPPED',
-  'OTHER',
-  // The platform's own lifecycle.
-  'FUNCTION_CREATED',
-  'FUNCTION_UPDATED',
-  'FUNCTION_DELETED',
-  'FUNCTION_BUILD',
-  'FUNCTION_DEPLOYMENT',
-  'API_KEY',
-] as const;
-export type EventType = (typeof EVENT_TYPES)[number];
+/** The product's examples of a user's own event types (any type matching EVENT_TYPE_PATTERN may be posted). */
+export const USER_EVENT_TYPES = ['USER_CREATED', 'ORDER_PLACED', 'PAYMENT_PROCESSED', 'ITEM_SHIPPED', 'OTHER'] as const;
 
-/** Types a user may create through POST /api/v3/events (the rest are the platform's own). */
-export const USER_EVENT_TYPES: EventType[] = ['USER_CREATED', 'ORDER_PLACED', 'PAYMENT_PROCESSED', 'ITEM_SHIPPED', 'OTHER'];
+/** The types the platform knows by name: its own, and the product's examples of a user's. */
+export const EVENT_TYPES = [...PLATFORM_EVENT_TYPES, ...USER_EVENT_TYPES] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
 
 export const EVENT_STATUSES = ['PENDING', 'SUCCESS', 'FAILURE'] as const;
 export type EventStatus = (typeof EVENT_STATUSES)[number];
