@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 'use strict';
 /**
- * Posted events through the gateway: POST /api/v3/events from N keep-alive connections for a fixed time, then
- * (1) events/s answered 201 and the latency of one post, (2) ingest lag, recorded_at - timestamp of each stored
- * row (p50/p99), and (3) that every event answered 201 is stored exactly once ("lost: 0").
+ * (A) Posted events through the gateway: POST /api/v3/events from N keep-alive connections for a fixed time, then
+ * events/s answered 201 and the latency of one post, the ingest lag, recorded_at - timestamp of each stored row
+ * (p50/p99), and that every event answered 201 is stored exactly once ("lost: 0").
+ * (B) Invocation events as the invoker publishes them (EventPublisher.publishMany, one CloudEvent per result) at a
+ * target rate onto the platform's bus: the rate the event store recorded them at, their ingest lag, and "lost: 0".
  *
- *   npm run build && node bench/events-rate.bench.js [--connections 16] [--seconds 10]
+ *   npm run build && node bench/events-rate.bench.js [--connections 16] [--seconds 10] [--invocations 50000] [--rate 10000]
  *
  * Starts the six services from dist/ (tools/platform.js) in their own namespace, database and data dir, and
  * removes them at the end; RabbitMQ, Postgres and Redis must be running.
@@ -23,6 +25,9 @@ const args = process.argv.slice(2);
 const option = (name, fallback) => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) : fallback);
 const CONNECTIONS = option('--connections', 16);
 const SECONDS = option('--seconds', 10);
+const INVOCATIONS = option('--invocations', 50_000);
+const RATE = option('--rate', 10_000);
+const DIST = path.resolve(__dirname, '..', 'dist');
 const AMQP_URL = process.env.AMQP_URL || 'amqp://guest:guest@127.0.0.1:5672';
 const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
 const PG_ADMIN_URL = process.env.TEST_PG_ADMIN_URL || 'postgres://root@127.0.0.1:5432/postgres';
@@ -128,11 +133,78 @@ async function main() {
     console.log(`stored: ${stored} of ${run.ids.length} answered 201 (${rowsOfType.n} rows of the type, ${rowsOfType.d} distinct)`);
     console.log(`lost: ${run.ids.length - stored}`);
     if (run.ids.length !== stored) process.exitCode = 1;
+
+    const invocations = await invocationEvents(platform, pg, dataDir);
+    console.log(
+      `\ninvocation events: ${INVOCATIONS} published at ${Math.round(invocations.published)}/s (target ${RATE}/s), recorded at ${Math.round(invocations.recorded)}/s`,
+    );
+    console.log(`ingest lag (recorded_at - timestamp): p50 ${invocations.p50.toFixed(1)} ms, p99 ${invocations.p99.toFixed(1)} ms, max ${invocations.max.toFixed(1)} ms`);
+    console.log(`lost: ${INVOCATIONS - invocations.stored}`);
+    if (invocations.stored !== INVOCATIONS) process.exitCode = 1;
   } finally {
     await pg.end().catch(() => undefined);
     if (platform) await platform.stop();
     await admin(`DROP DATABASE IF EXISTS "${DB}" WITH (FORCE)`);
     fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+/** An invocation result the size the invoker publishes for a small JSON function. */
+function invocationEvent(newEvent, functionId, i) {
+  return newEvent({
+    name: 'invocation.succeeded',
+    type: 'FUNCTION_INVOCATION',
+    status: 'SUCCESS',
+    source: 'invoker',
+    functionId,
+    functionLabel: 'bench-fn',
+    invocationId: crypto.randomUUID(),
+    payload: { orderId: i, items: [{ sku: 'A-1', qty: 2 }] },
+    response: { ok: true, total: 42.5 },
+    processingTimeMs: 1.25,
+    metadata: { coldStart: false, workerId: 'w1', logs: `handled order ${i}\n`, trigger: 'api', version: 1, statusCode: 200 },
+  });
+}
+
+/** Publishes INVOCATIONS invocation events at RATE/s (a publishMany every 10 ms), then waits for all to be stored. */
+async function invocationEvents(platform, pg, dataDir) {
+  const { AmqpConnection, EventPublisher } = require(path.join(DIST, 'libs/messaging/src'));
+  const { newEvent } = require(path.join(DIST, 'libs/contracts/src'));
+  const settings = { HKS_NAMESPACE: platform.env.HKS_NAMESPACE, AMQP_URL, HKS_DATA_DIR: dataDir, EVENT_PUBLISH_TIMEOUT_MS: 30_000 };
+  const connection = new AmqpConnection(settings);
+  const publisher = new EventPublisher(connection, settings, 'bench');
+  const functionId = crypto.randomUUID();
+  try {
+    const perTick = Math.max(1, Math.round(RATE / 100));
+    const started = Date.now();
+    const inFlight = [];
+    for (let sent = 0, tick = 0; sent < INVOCATIONS; tick++) {
+      // Each event is made when it is sent, so its timestamp is the moment the invoker would have published it.
+      const batch = Array.from({ length: Math.min(perTick, INVOCATIONS - sent) }, (_, i) => invocationEvent(newEvent, functionId, sent + i));
+      sent += batch.length;
+      inFlight.push(publisher.publishMany(batch));
+      const wait = started + (tick + 1) * 10 - Date.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    }
+    await Promise.all(inFlight);
+    const published = INVOCATIONS / ((Date.now() - started) / 1000);
+    const deadline = Date.now() + 60_000;
+    let stored = 0;
+    for (;;) {
+      stored = (await pg.query('SELECT count(*)::int AS n FROM events.events WHERE function_id = $1', [functionId])).rows[0].n;
+      if (stored >= INVOCATIONS || Date.now() > deadline) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const { rows } = await pg.query(
+      `SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) AS p50, percentile_cont(0.99) WITHIN GROUP (ORDER BY ms) AS p99, max(ms) AS max,
+              extract(epoch FROM max(recorded_at) - min(timestamp)) AS seconds
+       FROM (SELECT recorded_at, timestamp, extract(epoch FROM recorded_at - timestamp) * 1000 AS ms FROM events.events WHERE function_id = $1) lag`,
+      [functionId],
+    );
+    return { published, recorded: stored / Number(rows[0].seconds), stored, p50: Number(rows[0].p50), p99: Number(rows[0].p99), max: Number(rows[0].max) };
+  } finally {
+    await publisher.onApplicationShutdown();
+    await connection.onApplicationShutdown();
   }
 }
 
