@@ -138,7 +138,9 @@ async function main() {
     console.log(
       `\ninvocation events: ${INVOCATIONS} published at ${Math.round(invocations.published)}/s (target ${RATE}/s), recorded at ${Math.round(invocations.recorded)}/s`,
     );
-    console.log(`ingest lag (recorded_at - timestamp): p50 ${invocations.p50.toFixed(1)} ms, p99 ${invocations.p99.toFixed(1)} ms, max ${invocations.max.toFixed(1)} ms`);
+    console.log(
+      `ingest lag (recorded_at - timestamp): p50 ${invocations.p50.toFixed(1)} ms, p99 ${invocations.p99.toFixed(1)} ms, max ${invocations.max.toFixed(1)} ms`,
+    );
     console.log(`lost: ${INVOCATIONS - invocations.stored}`);
     if (invocations.stored !== INVOCATIONS) process.exitCode = 1;
   } finally {
