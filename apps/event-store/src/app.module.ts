@@ -5,6 +5,7 @@ import { HealthModule, InternalRoutesModule } from '@platform/observability';
 import { PersistenceModule } from '@platform/persistence';
 import { EventsController } from './events/events.controller';
 import { EventsService } from './events/events.service';
+import { PostedEvents } from './events/posted-events';
 import { FunctionLabels } from './events/function-labels';
 import { FunctionRefs } from './events/function-refs';
 import { Readiness } from './health/readiness';
@@ -33,7 +34,7 @@ export class AppModule {
         RpcClientsModule.register(['function-registry']),
       ],
       controllers: [EventsController],
-      providers: [EventWriter, EventIngest, EventsService, StatsService, FunctionRefs, FunctionLabels, Readiness],
+      providers: [EventWriter, EventIngest, EventsService, PostedEvents, StatsService, FunctionRefs, FunctionLabels, Readiness],
     };
   }
 }

@@ -3,6 +3,7 @@ import { ClientProxy, ClientProxyFactory, MicroserviceOptions, RmqOptions, Trans
 import { firstValueFrom, timeout, TimeoutError } from 'rxjs';
 import { DomainError, isErrorBody, rpcClientToken, rpcQueue, RpcService, UnavailableError } from '@platform/contracts';
 import { CommonSettingsValues, SETTINGS } from '@platform/config';
+import { LOW_LATENCY_SOCKET } from './amqp-connection';
 
 /** Options a service passes to `app.connectMicroservice` to answer RPC on its queue. */
 export function rpcServerOptions(settings: CommonSettingsValues, service: RpcService): MicroserviceOptions {
@@ -13,6 +14,7 @@ export function rpcServerOptions(settings: CommonSettingsValues, service: RpcSer
       queue: rpcQueue(settings.HKS_NAMESPACE, service),
       queueOptions: { durable: true },
       prefetchCount: 32,
+      socketOptions: { connectionOptions: LOW_LATENCY_SOCKET },
       // Nest's RMQ server acks only when noAck is true; a request lost with a crashing server just times out.
       noAck: true,
     },
@@ -26,6 +28,7 @@ function rpcClientOptions(settings: CommonSettingsValues, service: RpcService): 
       urls: [settings.AMQP_URL],
       queue: rpcQueue(settings.HKS_NAMESPACE, service),
       queueOptions: { durable: true },
+      socketOptions: { connectionOptions: LOW_LATENCY_SOCKET },
     },
   };
 }

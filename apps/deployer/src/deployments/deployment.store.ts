@@ -81,15 +81,6 @@ export class DeploymentStore {
     return this.repo.find({ where: { status: 'READY', ...(driver ? { driver } : {}) }, order: { label: 'ASC' } });
   }
 
-  /** READY deployments with an event trigger for this event type. */
-  readyWithEventTrigger(eventType: string): Promise<Deployment[]> {
-    return this.repo
-      .createQueryBuilder('d')
-      .where(`d.status = 'READY'`)
-      .andWhere(`d.spec -> 'config' -> 'triggers' @> :match::jsonb`, { match: JSON.stringify([{ type: 'event', eventType }]) })
-      .getMany();
-  }
-
   /** Deployments left DEPLOYING by a deployer that stopped mid-way (older than `staleMs`): marked FAILED. */
   async failStale(staleMs: number, reason: string): Promise<Deployment[]> {
     const stale = await this.repo.find({ where: { status: 'DEPLOYING', updatedAt: LessThan(new Date(Date.now() - staleMs)) } });

@@ -1,21 +1,33 @@
-import { Injectable, Logger } from '@nestjs/common';
-import { customEventBinding, PlatformEvent } from '@platform/contracts';
+import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import { customEventBinding, EventTrigger, PlatformEvent } from '@platform/contracts';
 import { EventSubscriber } from '@platform/messaging';
+import { Deployment } from '../deployments/deployment.entity';
 import { DeploymentStore } from '../deployments/deployment.store';
 import { invocationBudgetMs, InvokerClient } from './invoker.client';
 
 export const EVENT_TRIGGERS_QUEUE = 'deployer.event-triggers';
 const REMEMBERED = 10_000;
+/** How often the subscriptions are read again from the deployments table, in case a deployment.* broadcast was missed. */
+const RESYNC_MS = 30_000;
 
 /**
  * Event triggers: every `event.created` invokes the READY functions with an event trigger of its type, with
- * {"data": <the event>}. Looked up in the deployments table per event, so every replica sees every deployment.
+ * {"data": <the event>}. The subscriptions are held in memory by event type: a lookup per event in the
+ * deployments table held posted events to a few hundred per second. TriggerWiring keeps the index current
+ * (`sync` on every deploy, undeploy and deployment.* broadcast, so every replica follows), and it is read
+ * again from the table every RESYNC_MS.
  */
 @Injectable()
-export class EventTriggers {
+export class EventTriggers implements OnApplicationShutdown {
   private readonly logger = new Logger(EventTriggers.name);
   /** (event, function) pairs already invoked, so a batch retried for one function does not re-invoke the others. */
   private readonly delivered = new Set<string>();
+  /** READY deployments with at least one event trigger, by function id. */
+  private readonly subscribed = new Map<string, Deployment>();
+  /** When each function was last synced: a resync that read the table before that must not undo it. */
+  private readonly syncedAt = new Map<string, number>();
+  private byType = new Map<string, Deployment[]>();
+  private resyncTimer?: NodeJS.Timeout;
 
   constructor(
     private readonly subscriber: EventSubscriber,
@@ -24,9 +36,14 @@ export class EventTriggers {
   ) {}
 
   async start(): Promise<void> {
+    await this.resync();
+    this.resyncTimer = setInterval(() => {
+      this.resync().catch((err) => this.logger.warn(`re-reading the event triggers: ${(err as Error).message}`));
+    }, RESYNC_MS);
+    this.resyncTimer.unref();
     await this.subscriber.subscribe({
       queue: EVENT_TRIGGERS_QUEUE,
-      // Every custom event (event.<type>.<label>): the triggers are looked up by type in the deployments table.
+      // Every custom event (event.<type>.<label>): the triggers are looked up by type in the index.
       bindings: [customEventBinding()],
       batchSize: 10,
       batchWaitMs: 20,
@@ -34,11 +51,41 @@ export class EventTriggers {
     });
   }
 
+  onApplicationShutdown(): void {
+    clearInterval(this.resyncTimer);
+  }
+
+  /** The function's subscriptions as of its current deployment (null: not READY, so none). */
+  sync(functionId: string, deployment: Deployment | null): void {
+    this.syncedAt.set(functionId, Date.now());
+    this.subscribed.delete(functionId);
+    if (deployment && eventTriggersOf(deployment).length) this.subscribed.set(functionId, deployment);
+    this.reindex();
+  }
+
+  /** Reads every READY deployment again, except functions synced since the read began. */
+  async resync(): Promise<void> {
+    const startedAt = Date.now();
+    const ready = new Map((await this.store.listReady()).filter((d) => eventTriggersOf(d).length).map((d) => [d.functionId, d]));
+    const newer = (functionId: string) => (this.syncedAt.get(functionId) ?? 0) >= startedAt;
+    for (const functionId of this.subscribed.keys()) if (!ready.has(functionId) && !newer(functionId)) this.subscribed.delete(functionId);
+    for (const [functionId, d] of ready) if (!newer(functionId)) this.subscribed.set(functionId, d);
+    this.reindex();
+  }
+
+  private reindex(): void {
+    const byType = new Map<string, Deployment[]>();
+    for (const d of this.subscribed.values()) {
+      for (const type of new Set(eventTriggersOf(d).map((t) => t.eventType))) byType.set(type, [...(byType.get(type) ?? []), d]);
+    }
+    this.byType = byType;
+  }
+
   async handle(events: PlatformEvent[]): Promise<void> {
     const retry: string[] = [];
     for (const event of events) {
       if (typeof event?.type !== 'string') continue;
-      for (const d of await this.store.readyWithEventTrigger(event.type)) {
+      for (const d of this.byType.get(event.type) ?? []) {
         const key = `${event.id}:${d.functionId}`;
         if (this.delivered.has(key)) continue;
         const outcome = await this.invoker.invoke(d.functionId, asInput(event), 'event', invocationBudgetMs(d.spec.config.resources.timeoutMs));
@@ -58,6 +105,10 @@ export class EventTriggers {
     this.delivered.add(key);
     if (this.delivered.size > REMEMBERED) this.delivered.delete(this.delivered.values().next().value as string);
   }
+}
+
+function eventTriggersOf(d: Deployment): EventTrigger[] {
+  return (d.spec.config.triggers ?? []).filter((t): t is EventTrigger => t.type === 'event');
 }
 
 /** The event as the function gets it: as stored and queried, without the label that only routes it on the bus. */

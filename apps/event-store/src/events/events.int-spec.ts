@@ -182,6 +182,34 @@ describe('event store RPC: query, get, create', () => {
     expect(created).toMatchObject({ type: 'USER_CREATED', functionId: FN });
   });
 
+  it('stores every one of 2,000 events created over 16 concurrent callers exactly once, and publishes each', async () => {
+    const heard = new Set<string>();
+    await peer.get(EventSubscriber).subscribe({
+      queue: 'test.many-created',
+      bindings: ['event.com.shop.load.#'],
+      batchSize: 200,
+      handler: (events) => {
+        for (const e of events) heard.add(e.id);
+      },
+    });
+    const created: PlatformEvent[] = [];
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 16 }, async () => {
+        while (next < 2000) {
+          const n = next++;
+          created.push(await call<PlatformEvent>(EventPatterns.Create, { type: 'com.shop.load', payload: { n } }));
+        }
+      }),
+    );
+    // Each caller got its own event back: 2,000 ids, one per payload.
+    expect(new Set(created.map((e) => e.id)).size).toBe(2000);
+    expect(new Set(created.map((e) => (e.payload as { n: number }).n)).size).toBe(2000);
+    await expect(query({ type: 'com.shop.load', limit: 1 })).resolves.toMatchObject({ total: 2000 });
+    await waitFor(() => heard.size === 2000, { what: 'the 2,000 event.created messages', timeoutMs: 20_000 });
+    expect([...heard].sort()).toEqual(created.map((e) => e.id).sort());
+  }, 60_000);
+
   it('publishes a custom event of a dotted type under event.<type>.<label>, with the label of its function', async () => {
     const heard: PlatformEvent[] = [];
     await peer.get(EventSubscriber).subscribe({

@@ -1,20 +1,16 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { CreateEventDto, EventNames, EventPage, EventQueryDto, newEvent, NotFoundError, PlatformEvent, ValidationError } from '@platform/contracts';
-import { EventPublisher } from '@platform/messaging';
 import { admitEvent, EVENT_COLUMNS, StoredEventRow, toPlatformEvent } from '../storage/event-row';
 import { readingDatabase } from '../storage/db-errors';
-import { EventWriter } from '../storage/event-writer';
 import { buildEventQuery } from './event-query';
-import { FunctionLabels } from './function-labels';
+import { PostedEvents } from './posted-events';
 
 @Injectable()
 export class EventsService {
   constructor(
     private readonly ds: DataSource,
-    private readonly writer: EventWriter,
-    @Inject(EventPublisher) private readonly publisher: EventPublisher,
-    private readonly labels: FunctionLabels,
+    private readonly posted: PostedEvents,
   ) {}
 
   /** One page of events matching the filters, with the total of all matching events. */
@@ -40,7 +36,8 @@ export class EventsService {
    * trigger of its type run. Stored first: the answer is the row as kept; the store's own consumer
    * then sees the published copy and skips it by id. Publishing awaits the broker's confirm or the
    * publisher's spool, so the trigger is never silently dropped. It is routed as
-   * `event.<type>.<function label>` (the label only travels on the bus, it is not stored).
+   * `event.<type>.<function label>` (the label only travels on the bus, it is not stored). Concurrent posts
+   * share one INSERT and one publish (PostedEvents); each is still answered only once durable.
    */
   async create(dto: CreateEventDto): Promise<PlatformEvent> {
     const event = newEvent({
@@ -53,9 +50,6 @@ export class EventsService {
     });
     const admission = admitEvent(event);
     if ('rejected' in admission) throw new ValidationError(admission.rejected.reason);
-    const { inserted } = await readingDatabase(() => this.writer.store([admission.row], [], 'rows'));
-    const stored = toPlatformEvent(inserted[0]);
-    await this.publisher.publish({ ...stored, functionLabel: await this.labels.of(stored.functionId) });
-    return stored;
+    return this.posted.record(admission.row);
   }
 }
