@@ -25,6 +25,7 @@ import type { Bundle } from '../bundles/bundle-store';
 import { IdleWorkers } from '../pools/idle-workers';
 import { InvokerSettingsValues } from '../settings';
 import { linkBundle } from './code-slot';
+import { PrewarmDemand } from './prewarm-demand';
 import { WorkDirs } from './work-dirs';
 
 const MiB = 1024 * 1024;
@@ -121,8 +122,7 @@ export class WorkerLauncher implements OnModuleInit, OnApplicationShutdown {
   private readonly roomWaiters = new Set<() => void>();
   private roomNoticeQueued = false;
   private readonly evictions = { functionWorkers: 0, prewarmed: 0 };
-  /** When each recent cold start of a runtime was asked for (the prewarm pool's demand), oldest first. */
-  private readonly coldStarts: Record<RuntimeFamily, number[]> = { node: [], python: [] };
+  private readonly demand: Record<RuntimeFamily, PrewarmDemand>;
 
   constructor(
     @Inject(SETTINGS) private readonly settings: InvokerSettingsValues,
@@ -136,6 +136,8 @@ export class WorkerLauncher implements OnModuleInit, OnApplicationShutdown {
           'the prewarm pool of each runtime is sized between the two',
       );
     }
+    const limits = { min: settings.INVOKER_PREWARM, max: settings.INVOKER_PREWARM_MAX, windowMs: settings.INVOKER_PREWARM_WINDOW_MS };
+    this.demand = { node: new PrewarmDemand(limits), python: new PrewarmDemand(limits) };
     health.register('workers', () => {
       if (!this.sandbox) throw new Error('the sandbox is not set up yet');
       if (this.available.size === 0) throw new Error('neither node nor python can run here');
@@ -207,7 +209,7 @@ export class WorkerLauncher implements OnModuleInit, OnApplicationShutdown {
       idle: this.idle[f].length,
       starting: this.warming[f],
       target: this.prewarmTarget(f),
-      recentColdStarts: this.coldStarts[f].length,
+      recentColdStarts: this.demand[f].recent(),
     });
     return { node: of('node'), python: of('python') };
   }
@@ -305,20 +307,8 @@ export class WorkerLauncher implements OnModuleInit, OnApplicationShutdown {
     return evicted?.worker;
   }
 
-  /** The prewarm pool's size now: the runtime's cold starts in the window, within INVOKER_PREWARM..INVOKER_PREWARM_MAX. */
   private prewarmTarget(family: RuntimeFamily): number {
-    const times = this.coldStarts[family];
-    const since = Date.now() - this.settings.INVOKER_PREWARM_WINDOW_MS;
-    while (times.length && times[0] < since) times.shift();
-    return Math.min(this.settings.INVOKER_PREWARM_MAX, Math.max(this.settings.INVOKER_PREWARM, times.length));
-  }
-
-  private recordColdStart(family: RuntimeFamily): void {
-    const times = this.coldStarts[family];
-    times.push(Date.now());
-    // Only the last INVOKER_PREWARM_MAX matter to the size; a flood of cold starts keeps no more.
-    if (times.length > this.settings.INVOKER_PREWARM_MAX) times.splice(0, times.length - this.settings.INVOKER_PREWARM_MAX);
-    this.scheduleRefill();
+    return this.demand[family].target();
   }
 
   async launch(req: LaunchRequest): Promise<LaunchedWorker> {
@@ -327,7 +317,10 @@ export class WorkerLauncher implements OnModuleInit, OnApplicationShutdown {
     const noEgress = req.egress ? this.egressProblem() : undefined;
     if (noEgress) throw new LaunchFailure(`it needs network egress, which this invoker cannot give: ${noEgress}`, 'system');
     const started = performance.now();
-    if (!req.egress) this.recordColdStart(req.family);
+    if (!req.egress) {
+      this.demand[req.family].coldStart();
+      this.scheduleRefill();
+    }
     const warm = req.egress ? undefined : this.takeIdle(req.family);
     let worker = warm;
     if (!worker) {
