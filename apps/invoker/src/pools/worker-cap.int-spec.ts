@@ -43,6 +43,9 @@ describe('invoker: workers under the global cap (INVOKER_MAX_WORKERS)', () => {
     // The first functions called were the least recently used: their workers went first.
     expect(after.deployments.find((d) => d.label === 'capped-0')).toMatchObject({ instances: 0, evictions: 1 });
     expect(after.deployments.find((d) => d.label === 'capped-11')).toMatchObject({ instances: 1, evictions: 0 });
+    // The prewarm pool gave its workers to the first cold starts; it is back to INVOKER_PREWARM, in the slots of idle workers.
+    await waitFor(async () => (await listing(inv)).prewarm.node.idle === 1, { what: 'the node prewarm pool to refill under the cap' });
+    expect((await listing(inv)).workers.running).toBeLessThanOrEqual(4);
   });
 
   it('answers every call when all of them arrive at once, each waiting only for a worker to go idle', async () => {

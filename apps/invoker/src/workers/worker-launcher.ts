@@ -96,8 +96,8 @@ interface Tracked {
  * idle prewarmed worker is stopped first, then the least recently used idle worker of any function; only
  * when every worker is busy does the function's request wait (its pool asks `waitForRoom`). The prewarm
  * pool per runtime is sized by that runtime's cold starts in the last INVOKER_PREWARM_WINDOW_MS, between
- * INVOKER_PREWARM and INVOKER_PREWARM_MAX, and refilled after each use; it only takes free slots (or those
- * of function workers idle for longer than the window).
+ * INVOKER_PREWARM and INVOKER_PREWARM_MAX, and refilled after each use; when the cap is full it takes the slot of
+ * the least recently used idle function worker up to INVOKER_PREWARM, above that only of one idle longer than the window.
  */
 @Injectable()
 export class WorkerLauncher implements OnModuleInit, OnApplicationShutdown {
@@ -465,11 +465,13 @@ export class WorkerLauncher implements OnModuleInit, OnApplicationShutdown {
   private refill(): void {
     if (this.closing) return;
     for (const family of this.available) {
-      while (this.idle[family].length + this.warming[family] < this.prewarmTarget(family)) {
+      let have: number;
+      while ((have = this.idle[family].length + this.warming[family]) < this.prewarmTarget(family)) {
         if (this.freeSlots() <= 0) {
-          // Functions come first: only a worker idle for longer than the demand window gives its slot up to the pool
-          // (it is refilled when that worker is gone).
-          if (this.roomWaiters.size === 0) this.takeFunctionVictim(this.settings.INVOKER_PREWARM_WINDOW_MS);
+          // Functions come first: nothing is stopped while requests wait for a worker. Up to INVOKER_PREWARM the pool takes
+          // the slot of the least recently used idle worker (so the next cold start need not stop one on its way), above it
+          // only that of a worker idle for longer than the demand window. It is refilled once that worker is gone.
+          if (this.roomWaiters.size === 0) this.takeFunctionVictim(have < this.settings.INVOKER_PREWARM ? 0 : this.settings.INVOKER_PREWARM_WINDOW_MS);
           break;
         }
         this.warming[family]++;
