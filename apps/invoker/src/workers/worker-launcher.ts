@@ -118,6 +118,8 @@ export class WorkerLauncher implements OnModuleInit, OnApplicationShutdown {
   private demandTimer?: NodeJS.Timeout;
   /** Slots kept for launches that have not started their worker yet (free ones, or those of workers stopped for them). */
   private reserved = 0;
+  /** Function workers starting from scratch (no prewarmed one was left): refills wait for them, not to compete for the CPU. */
+  private freshStarts = 0;
   private readonly idleFunctionWorkers = new IdleWorkers<EvictableWorker>();
   private readonly roomWaiters = new Set<() => void>();
   private roomNoticeQueued = false;
@@ -327,9 +329,15 @@ export class WorkerLauncher implements OnModuleInit, OnApplicationShutdown {
       await this.makeRoom();
       this.reserved--; // spawn() counts the worker in `live` right away
       // A fresh worker binds the unpacked bundle itself at /code: nothing to link.
-      worker = await this.spawn(req.family, req.egress, req.bundle.dir, 0).catch((err) => {
-        throw err instanceof LaunchFailure ? err : new LaunchFailure(`could not start a ${req.family} worker: ${(err as Error).message}`, 'system');
-      });
+      this.freshStarts++;
+      worker = await this.spawn(req.family, req.egress, req.bundle.dir, 0)
+        .catch((err) => {
+          throw err instanceof LaunchFailure ? err : new LaunchFailure(`could not start a ${req.family} worker: ${(err as Error).message}`, 'system');
+        })
+        .finally(() => {
+          this.freshStarts--;
+          this.scheduleRefill();
+        });
     }
     const tracked = this.tracked.get(worker)!;
     const fail = (err: unknown): never => {
@@ -463,7 +471,7 @@ export class WorkerLauncher implements OnModuleInit, OnApplicationShutdown {
   }
 
   private refill(): void {
-    if (this.closing) return;
+    if (this.closing || this.freshStarts > 0) return;
     for (const family of this.available) {
       let have: number;
       while ((have = this.idle[family].length + this.warming[family]) < this.prewarmTarget(family)) {
