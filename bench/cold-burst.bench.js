@@ -99,6 +99,7 @@ async function main() {
           return { ms, cold: res.headers.get('x-cold-start') === 'true' };
         }),
       );
+      // Counted on the workers still running (under INVOKER_MAX_WORKERS some may have been stopped for later ones).
       const workers = (await api(base, 'GET', '/deployments')).deployments.filter((d) => burst.includes(d.label)).flatMap((d) => d.workers);
       const prewarmed = workers.filter((w) => w.prewarmed).length;
       all.push(...answers.map((a) => a.ms));
@@ -107,7 +108,7 @@ async function main() {
           `(pool before the burst: ${pool.idle} idle, target ${pool.target ?? PREWARM})`,
       );
     }
-    console.log(`all rounds: ${summary(all)}; later rounds: ${summary(all.slice(BURST))}`);
+    console.log(`all rounds: ${summary(all)}${ROUNDS > 1 ? `; later rounds: ${summary(all.slice(BURST))}` : ''}`);
   } finally {
     clearTimeout(killer);
     child.kill('SIGTERM');
