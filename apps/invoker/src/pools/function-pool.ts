@@ -416,7 +416,8 @@ export class FunctionPool {
       this.logger.warn(`function ${this.spec.label}: worker ${inst.worker.id} ${why}; replacing it as needed`);
     }
     this.pump();
-    this.failStranded(failure(503, `no worker is left to serve function ${this.spec.label}; try again`, 'crash'));
+    // Requests waiting on the invoker's cap keep waiting for room (an evicted instance is not a crash).
+    if (!this.blockedByCap()) this.failStranded(failure(503, `no worker is left to serve function ${this.spec.label}; try again`, 'crash'));
     this.ensureMin();
     this.checkDrained();
   }

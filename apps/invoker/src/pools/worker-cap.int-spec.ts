@@ -13,7 +13,7 @@ const SLEEPER = {
 interface Listing {
   workers: { max: number; running: number; idleFunctionWorkers: number; evictions: { functionWorkers: number; prewarmed: number } };
   prewarm: Record<'node' | 'python', { idle: number; starting: number; target: number }>;
-  deployments: Array<{ label: string; instances: number; evictions: number }>;
+  deployments: Array<{ label: string; instances: number; busy: number; evictions: number }>;
 }
 
 const listing = async (inv: InvokerHarness) => (await inv.request<Listing>('GET', '/deployments')).json;
@@ -61,7 +61,7 @@ describe('invoker: workers under the global cap (INVOKER_MAX_WORKERS)', () => {
   it('answers 503 naming INVOKER_MAX_WORKERS, not the function, when every worker stays busy past the time limit', async () => {
     await inv.deploy({ label: 'latecomer', family: 'node', entrypoint: 'handler.handle', files: SLEEPER, config: { resources: { timeoutMs: 500 } } });
     const busy = labels.slice(0, 4).map((label) => invoke(inv, label, { tag: label, ms: 2_000 }));
-    await waitFor(async () => (await listing(inv)).deployments.filter((d) => labels.slice(0, 4).includes(d.label) && d.instances === 1).length === 4, {
+    await waitFor(async () => (await listing(inv)).deployments.filter((d) => labels.slice(0, 4).includes(d.label) && d.busy === 1).length === 4, {
       what: 'four busy workers filling the cap',
     });
     const late = await invoke(inv, 'latecomer', { tag: 'late' });
@@ -72,7 +72,7 @@ describe('invoker: workers under the global cap (INVOKER_MAX_WORKERS)', () => {
     expect((await Promise.all(busy)).map((r) => r.status)).toEqual([200, 200, 200, 200]);
     // Once they are done, the same function gets a worker.
     expect((await invoke(inv, 'latecomer', { tag: 'again' })).status).toBe(200);
-  });
+  }, 20_000);
 });
 
 describe('invoker: the prewarm pool refills and follows demand', () => {

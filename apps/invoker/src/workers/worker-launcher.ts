@@ -270,6 +270,8 @@ export class WorkerLauncher implements OnModuleInit, OnApplicationShutdown {
       const waiters = [...this.roomWaiters];
       this.roomWaiters.clear();
       for (const then of waiters) then();
+      // Refills held back for them go on once none waits any more.
+      this.scheduleRefill();
     });
   }
 
@@ -471,15 +473,16 @@ export class WorkerLauncher implements OnModuleInit, OnApplicationShutdown {
   }
 
   private refill(): void {
-    if (this.closing || this.freshStarts > 0) return;
+    // Functions first: no refill while requests wait on the cap, or while function workers start from scratch.
+    if (this.closing || this.freshStarts > 0 || this.roomWaiters.size > 0) return;
     for (const family of this.available) {
       let have: number;
       while ((have = this.idle[family].length + this.warming[family]) < this.prewarmTarget(family)) {
         if (this.freeSlots() <= 0) {
-          // Functions come first: nothing is stopped while requests wait for a worker. Up to INVOKER_PREWARM the pool takes
+          // Up to INVOKER_PREWARM the pool takes
           // the slot of the least recently used idle worker (so the next cold start need not stop one on its way), above it
           // only that of a worker idle for longer than the demand window. It is refilled once that worker is gone.
-          if (this.roomWaiters.size === 0) this.takeFunctionVictim(have < this.settings.INVOKER_PREWARM ? 0 : this.settings.INVOKER_PREWARM_WINDOW_MS);
+          this.takeFunctionVictim(have < this.settings.INVOKER_PREWARM ? 0 : this.settings.INVOKER_PREWARM_WINDOW_MS);
           break;
         }
         this.warming[family]++;
@@ -488,6 +491,8 @@ export class WorkerLauncher implements OnModuleInit, OnApplicationShutdown {
             this.warming[family]--;
             if (this.closing) return worker.kill();
             this.idle[family].push(worker);
+            // A function waiting on the cap may take it (or stop it for a worker of the other runtime).
+            this.noticeRoom();
             void worker.exited.then(() => {
               const i = this.idle[family].indexOf(worker);
               if (i !== -1) {
