@@ -11,9 +11,33 @@ export const InvokerSettings = {
   INVOKER_PREWARM: {
     kind: 'int',
     default: 2,
-    description: 'Generic workers kept started per runtime (node, python), each waiting in its sandbox for a function; 0 disables',
+    min: 0,
+    description:
+      'Fewest generic workers kept started per runtime (node, python), each waiting in its sandbox for a function; the pool grows ' +
+      'with recent cold starts up to INVOKER_PREWARM_MAX; 0 with INVOKER_PREWARM_MAX 0 disables it',
   },
-  INVOKER_MAX_WORKERS: { kind: 'int', default: 64, description: 'Most workers (all functions and prewarmed ones together) this invoker runs at once' },
+  INVOKER_PREWARM_MAX: {
+    kind: 'int',
+    default: 8,
+    min: 0,
+    description:
+      'Most generic workers kept started per runtime: the pool is sized by the cold starts of that runtime in the last ' +
+      'INVOKER_PREWARM_WINDOW_MS, from INVOKER_PREWARM to this; prewarmed workers count against INVOKER_MAX_WORKERS and are the first stopped for a function',
+  },
+  INVOKER_PREWARM_WINDOW_MS: {
+    kind: 'int',
+    default: 60_000,
+    min: 1_000,
+    description: 'How far back the cold starts that size the prewarm pool are counted; the pool shrinks back once a burst is this old',
+  },
+  INVOKER_MAX_WORKERS: {
+    kind: 'int',
+    default: 64,
+    min: 1,
+    description:
+      'Most workers (all functions and prewarmed ones together) this invoker runs at once; when reached, the least recently used ' +
+      'idle worker is stopped for a function that needs one, and requests wait only when every worker is busy',
+  },
   INVOKER_SANDBOX_UID: { kind: 'int', default: 65534, description: 'Unprivileged uid the sandboxed workers run as (when the invoker runs as root)' },
   INVOKER_SANDBOX_GID: { kind: 'int', default: 65534, description: 'Unprivileged gid the sandboxed workers run as (when the invoker runs as root)' },
   INVOKER_CGROUPS: {

@@ -28,9 +28,9 @@ export class DeploymentsController {
     return { functionId, removed: true };
   }
 
-  /** Pools and prewarmed workers, for operators and the bench. */
+  /** The worker cap, prewarmed workers and pools, for operators and the bench. */
   @Get()
   list() {
-    return { prewarm: this.launcher.prewarmStatus(), deployments: this.table.list() };
+    return { workers: this.launcher.workerStatus(), prewarm: this.launcher.prewarmStatus(), deployments: this.table.list() };
   }
 }

@@ -3,7 +3,7 @@ import type { EffectiveConfig, RuntimeFamily } from '@platform/contracts';
 import { WorkerExitedError, WorkerProcess } from '@platform/runtimes';
 import type { Bundle } from '../bundles/bundle-store';
 import { failure, InvocationOutcome } from '../invocations/outcome';
-import { ExitReport, LaunchedWorker, LaunchFailure, WorkerLauncher } from '../workers/worker-launcher';
+import { EvictableWorker, ExitReport, LaunchedWorker, LaunchFailure, WorkerLauncher } from '../workers/worker-launcher';
 import { Deque } from './deque';
 import { exitOutcome, launchFailureOutcome, replyOutcome } from './outcomes';
 
@@ -22,7 +22,7 @@ export interface PoolSpec {
   config: EffectiveConfig;
 }
 
-interface Instance {
+interface Instance extends EvictableWorker {
   launched: LaunchedWorker;
   worker: WorkerProcess;
   /** Until the worker confirms the function loaded (invocations may already be on their way to it). */
@@ -57,6 +57,8 @@ export interface PoolStatus {
   queued: number;
   invocations: number;
   coldStarts: number;
+  /** Idle instances stopped to make room for other functions under INVOKER_MAX_WORKERS. */
+  evictions: number;
   scaling: EffectiveConfig['scaling'];
   workers: Array<{ id: string; inflight: number; served: number; startMs: number; prewarmed: boolean }>;
   lastLoadError: string | null;
@@ -68,6 +70,9 @@ export interface PoolStatus {
  * `maxInstances` instances start, and get 429 when it is full. `minInstances` stay warm; an instance
  * idle for `idleTimeoutMs` above that stops. A timed-out invocation kills its worker (504); a worker
  * that dies fails only its own in-flight requests (502) and is replaced when needed.
+ * Under the invoker's worker cap, an idle instance above `minInstances` may be stopped for another
+ * function (least recently used first); when the cap is full of busy workers, requests wait for room
+ * and, if none comes in time, get 503 naming INVOKER_MAX_WORKERS.
  */
 export class FunctionPool {
   private readonly instances: Instance[] = [];
@@ -78,6 +83,9 @@ export class FunctionPool {
   private minTimer?: NodeJS.Timeout;
   private invocations = 0;
   private coldStarts = 0;
+  private evictions = 0;
+  /** Called by the launcher when a slot frees or a worker goes idle, while requests here wait on the cap. */
+  private readonly onRoom = () => this.pump();
   private resolveDrained!: () => void;
   /** Resolves once the pool is retired and every one of its workers is gone (its code may then go too). */
   readonly drained = new Promise<void>((resolve) => (this.resolveDrained = resolve));
@@ -113,6 +121,15 @@ export class FunctionPool {
       if (this.canScaleUp()) {
         this.launchInstance().catch(() => undefined);
       } else if (this.queue.length - reserved >= this.scaling.queueSize) {
+        if (this.blockedByCap()) {
+          return Promise.resolve(
+            failure(
+              503,
+              `function ${this.spec.label} cannot get a worker: ${this.launcher.capacityProblem()} (and ${this.queue.length} request(s) wait, scaling.queueSize ${this.scaling.queueSize})`,
+              'queue-full',
+            ),
+          );
+        }
         return Promise.resolve(
           failure(
             429,
@@ -127,17 +144,28 @@ export class FunctionPool {
       const waiter: Waiter = { input, invocationId, resolve, timer: undefined as unknown as NodeJS.Timeout };
       waiter.timer = setTimeout(() => {
         if (!this.queue.remove(waiter)) return;
-        resolve(
-          failure(504, `no instance of function ${this.spec.label} became free within its time limit of ${this.spec.config.resources.timeoutMs} ms`, 'timeout'),
-        );
+        const limit = this.spec.config.resources.timeoutMs;
+        if (this.blockedByCap()) {
+          resolve(
+            failure(
+              503,
+              `no worker was free for function ${this.spec.label} within its time limit of ${limit} ms: ${this.launcher.capacityProblem()}`,
+              'timeout',
+            ),
+          );
+          return;
+        }
+        resolve(failure(504, `no instance of function ${this.spec.label} became free within its time limit of ${limit} ms`, 'timeout'));
       }, this.spec.config.resources.timeoutMs);
       this.queue.push(waiter);
+      if (this.blockedByCap()) this.launcher.waitForRoom(this.onRoom);
     });
   }
 
   /** Stops taking new instances; what is queued is still served, then every instance stops. */
   retire(): void {
     this.retired = true;
+    this.launcher.stopWaitingForRoom(this.onRoom);
     if (this.minTimer) clearTimeout(this.minTimer);
     for (const inst of [...this.instances]) if (inst.inflight === 0 && this.queue.length === 0) this.stop(inst);
     this.failStranded(failure(503, `function ${this.spec.label} was redeployed or removed while this request waited; try again`, 'crash'));
@@ -171,6 +199,7 @@ export class FunctionPool {
       queued: this.queue.length,
       invocations: this.invocations,
       coldStarts: this.coldStarts,
+      evictions: this.evictions,
       scaling: this.scaling,
       workers: this.instances
         .filter((i) => !i.stopping)
@@ -196,9 +225,27 @@ export class FunctionPool {
     return undefined;
   }
 
-  private canScaleUp(): boolean {
+  /** Whether the function's own rules allow another instance (the invoker's cap aside). */
+  private mayScaleUp(): boolean {
     if (this.retired || (this.loadFailure && Date.now() < this.loadFailure.until)) return false;
-    return this.active() + this.starting < this.scaling.maxInstances && this.launcher.hasCapacity(this.spec.family, this.spec.config.network.egress);
+    return this.active() + this.starting < this.scaling.maxInstances;
+  }
+
+  private canScaleUp(): boolean {
+    return this.mayScaleUp() && this.launcher.hasCapacity(this.spec.family, this.spec.config.network.egress);
+  }
+
+  /** Requests wait because the invoker's worker cap is full of busy workers, not because of this function's limits. */
+  private blockedByCap(): boolean {
+    return this.mayScaleUp() && !this.launcher.hasCapacity(this.spec.family, this.spec.config.network.egress);
+  }
+
+  /** The launcher's way to stop this instance for another function: only when idle and above minInstances. */
+  private evict(inst: Instance): boolean {
+    if (inst.inflight > 0 || inst.stopping || this.active() <= this.scaling.minInstances) return false;
+    this.evictions++;
+    this.stop(inst);
+    return true;
   }
 
   private launchInstance(): Promise<Instance> {
@@ -225,7 +272,16 @@ export class FunctionPool {
     return launch.then(
       (launched) => {
         this.starting--;
-        const inst: Instance = { launched, worker: launched.worker, loading: true, inflight: 0, served: 0, stopping: false, timedOut: new Set() };
+        const inst: Instance = {
+          launched,
+          worker: launched.worker,
+          loading: true,
+          inflight: 0,
+          served: 0,
+          stopping: false,
+          timedOut: new Set(),
+          evict: () => this.evict(inst),
+        };
         this.instances.push(inst);
         void launched.exitReport.then((report) => this.onExit(inst, report));
         // The requests that waited for this start are its cold starts; they are sent at once, right behind the
@@ -257,6 +313,8 @@ export class FunctionPool {
   }
 
   private onLaunchFailure(err: LaunchFailure): void {
+    // Another launch took the room first: the requests keep waiting for the next worker to go idle.
+    if (err.kind === 'capacity' && this.queue.length && this.mayScaleUp()) return this.launcher.waitForRoom(this.onRoom);
     this.logger.warn(`function ${this.spec.label}: ${err.message}`);
     const outcome = launchFailureOutcome(this.spec.label, err);
     if (err.kind === 'load' || err.kind === 'memory') this.loadFailure = { outcome, until: Date.now() + LOAD_RETRY_MS };
@@ -287,10 +345,12 @@ export class FunctionPool {
       this.launchInstance().catch(() => undefined);
       uncovered -= this.scaling.concurrency;
     }
+    if (uncovered > 0 && this.blockedByCap()) this.launcher.waitForRoom(this.onRoom);
   }
 
   private async run(inst: Instance, input: unknown, invocationId: string, cold: boolean): Promise<InvocationOutcome> {
     const sentWhileLoading = inst.loading;
+    this.launcher.markBusy(inst);
     inst.inflight++;
     inst.served++;
     if (cold) this.coldStarts++;
@@ -327,6 +387,7 @@ export class FunctionPool {
       if (this.queue.length === 0) this.stop(inst);
       return;
     }
+    if (this.active() > this.scaling.minInstances) this.launcher.markIdle(inst);
     if (inst.idleTimer) {
       inst.idleTimer.refresh();
       return;
@@ -339,6 +400,7 @@ export class FunctionPool {
   }
 
   private stop(inst: Instance): void {
+    this.launcher.markBusy(inst);
     if (inst.idleTimer) clearTimeout(inst.idleTimer);
     inst.stopping = true;
     inst.worker.kill();
@@ -347,13 +409,15 @@ export class FunctionPool {
   private onExit(inst: Instance, report: ExitReport): void {
     const i = this.instances.indexOf(inst);
     if (i !== -1) this.instances.splice(i, 1);
+    this.launcher.markBusy(inst);
     if (inst.idleTimer) clearTimeout(inst.idleTimer);
     if (!inst.stopping) {
       const why = report.oomKilled ? 'ran out of memory' : `exited (${report.exit.signal ?? `code ${report.exit.code}`})`;
       this.logger.warn(`function ${this.spec.label}: worker ${inst.worker.id} ${why}; replacing it as needed`);
     }
     this.pump();
-    this.failStranded(failure(503, `no worker is left to serve function ${this.spec.label}; try again`, 'crash'));
+    // Requests waiting on the invoker's cap keep waiting for room (an evicted instance is not a crash).
+    if (!this.blockedByCap()) this.failStranded(failure(503, `no worker is left to serve function ${this.spec.label}; try again`, 'crash'));
     this.ensureMin();
     this.checkDrained();
   }

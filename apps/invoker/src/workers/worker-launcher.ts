@@ -22,8 +22,10 @@ import {
 } from '@platform/runtimes';
 import { HealthRegistry } from '@platform/observability';
 import type { Bundle } from '../bundles/bundle-store';
+import { IdleWorkers } from '../pools/idle-workers';
 import { InvokerSettingsValues } from '../settings';
 import { linkBundle } from './code-slot';
+import { PrewarmDemand } from './prewarm-demand';
 import { WorkDirs } from './work-dirs';
 
 const MiB = 1024 * 1024;
@@ -58,6 +60,13 @@ export interface LaunchedWorker {
   exitReport: Promise<ExitReport>;
 }
 
+/** A function's idle worker, as its pool offers it to make room under the worker cap. */
+export interface EvictableWorker {
+  readonly worker: WorkerProcess;
+  /** Stops the worker if its pool can spare it (nothing in flight, above minInstances); false when it cannot. */
+  evict(): boolean;
+}
+
 /** A worker could not be given its function: `kind` tells the pool how to answer the waiting requests. */
 export class LaunchFailure extends Error {
   constructor(
@@ -71,13 +80,24 @@ export class LaunchFailure extends Error {
 interface Tracked {
   cgroup?: WorkerCgroup;
   report: Promise<ExitReport>;
+  /** Stopped to make room for a launch waiting on it: its slot passes to that launch when it is gone. */
+  claimed?: boolean;
+  /** Set when it left with `claimed`: the launch takes the slot kept for it. */
+  handedOver?: boolean;
 }
 
 /**
- * Starts sandboxed workers and gives them their function. Keeps INVOKER_PREWARM generic workers per
- * runtime started and waiting (no network, empty /code), so a cold start is: link the bundle into the
- * worker's code slot, set its limits, load the handler. Workers with egress start fresh, each with its
- * own slirp4netns (see slirp.ts in @platform/runtimes for what they can reach).
+ * Starts sandboxed workers and gives them their function. Keeps generic workers per runtime started and
+ * waiting (no network, empty /code), so a cold start is: link the bundle into the worker's code slot, set
+ * its limits, load the handler. Workers with egress start fresh, each with its own slirp4netns (see
+ * slirp.ts in @platform/runtimes for what they can reach).
+ *
+ * Every worker counts against INVOKER_MAX_WORKERS. When a function needs one and the cap is reached, an
+ * idle prewarmed worker is stopped first, then the least recently used idle worker of any function; only
+ * when every worker is busy does the function's request wait (its pool asks `waitForRoom`). The prewarm
+ * pool per runtime is sized by that runtime's cold starts in the last INVOKER_PREWARM_WINDOW_MS, between
+ * INVOKER_PREWARM and INVOKER_PREWARM_MAX, and refilled after each use; when the cap is full it takes the slot of
+ * the least recently used idle function worker up to INVOKER_PREWARM, above that only of one idle longer than the window.
  */
 @Injectable()
 export class WorkerLauncher implements OnModuleInit, OnApplicationShutdown {
@@ -95,6 +115,16 @@ export class WorkerLauncher implements OnModuleInit, OnApplicationShutdown {
   private live = 0;
   private closing = false;
   private refillTimer?: NodeJS.Timeout;
+  private demandTimer?: NodeJS.Timeout;
+  /** Slots kept for launches that have not started their worker yet (free ones, or those of workers stopped for them). */
+  private reserved = 0;
+  /** Function workers starting from scratch (no prewarmed one was left): refills wait for them, not to compete for the CPU. */
+  private freshStarts = 0;
+  private readonly idleFunctionWorkers = new IdleWorkers<EvictableWorker>();
+  private readonly roomWaiters = new Set<() => void>();
+  private roomNoticeQueued = false;
+  private readonly evictions = { functionWorkers: 0, prewarmed: 0 };
+  private readonly demand: Record<RuntimeFamily, PrewarmDemand>;
 
   constructor(
     @Inject(SETTINGS) private readonly settings: InvokerSettingsValues,
@@ -102,6 +132,14 @@ export class WorkerLauncher implements OnModuleInit, OnApplicationShutdown {
     health: HealthRegistry,
   ) {
     this.runtimeBins = { node: settings.INVOKER_NODE_BIN || process.execPath, python: settings.INVOKER_PYTHON_BIN };
+    if (settings.INVOKER_PREWARM_MAX < settings.INVOKER_PREWARM) {
+      throw new Error(
+        `INVOKER_PREWARM_MAX=${settings.INVOKER_PREWARM_MAX} must be at least INVOKER_PREWARM=${settings.INVOKER_PREWARM}: ` +
+          'the prewarm pool of each runtime is sized between the two',
+      );
+    }
+    const limits = { min: settings.INVOKER_PREWARM, max: settings.INVOKER_PREWARM_MAX, windowMs: settings.INVOKER_PREWARM_WINDOW_MS };
+    this.demand = { node: new PrewarmDemand(limits), python: new PrewarmDemand(limits) };
     health.register('workers', () => {
       if (!this.sandbox) throw new Error('the sandbox is not set up yet');
       if (this.available.size === 0) throw new Error('neither node nor python can run here');
@@ -140,6 +178,9 @@ export class WorkerLauncher implements OnModuleInit, OnApplicationShutdown {
       }
     }
     this.refill();
+    // Re-sizes the prewarm pools as cold starts age out of the window (and retries refills that found no room).
+    this.demandTimer = setInterval(() => this.adjustPrewarm(), Math.max(250, Math.floor(this.settings.INVOKER_PREWARM_WINDOW_MS / 4)));
+    this.demandTimer.unref();
   }
 
   /** slirp4netns and the deny list, or why functions with egress cannot run here (they then fail to deploy). */
@@ -164,17 +205,114 @@ export class WorkerLauncher implements OnModuleInit, OnApplicationShutdown {
     return egress && 'unavailable' in egress ? egress.unavailable : undefined;
   }
 
-  /** Generic workers waiting, per runtime (for GET /deployments). */
-  prewarmStatus(): Record<RuntimeFamily, { idle: number; starting: number }> {
-    return {
-      node: { idle: this.idle.node.length, starting: this.warming.node },
-      python: { idle: this.idle.python.length, starting: this.warming.python },
-    };
+  /** Generic workers waiting, per runtime, and the size the pool aims at now (for GET /deployments). */
+  prewarmStatus(): Record<RuntimeFamily, { idle: number; starting: number; target: number; recentColdStarts: number }> {
+    const of = (f: RuntimeFamily) => ({
+      idle: this.idle[f].length,
+      starting: this.warming[f],
+      target: this.prewarmTarget(f),
+      recentColdStarts: this.demand[f].recent(),
+    });
+    return { node: of('node'), python: of('python') };
   }
 
-  /** Whether another worker may start now (a prewarmed one can always be taken). */
+  /** The worker cap and what was stopped to stay under it (for GET /deployments). */
+  workerStatus(): { max: number; running: number; idleFunctionWorkers: number; evictions: { functionWorkers: number; prewarmed: number } } {
+    return { max: this.settings.INVOKER_MAX_WORKERS, running: this.live, idleFunctionWorkers: this.idleFunctionWorkers.size, evictions: { ...this.evictions } };
+  }
+
+  /** Whether a worker can be had now: a prewarmed one, a free slot, or an idle worker to stop for it. */
   hasCapacity(family: RuntimeFamily, egress: boolean): boolean {
-    return (!egress && this.idle[family].length > 0) || this.live < this.settings.INVOKER_MAX_WORKERS;
+    if (!egress && this.idle[family].length > 0) return true;
+    return this.freeSlots() > 0 || this.idle.node.length + this.idle.python.length > 0 || this.idleFunctionWorkers.size > 0;
+  }
+
+  /** Why no worker can be had, naming the setting (for the answer to a request that waited in vain). */
+  capacityProblem(): string {
+    const max = this.settings.INVOKER_MAX_WORKERS;
+    const waiting = this.idle.node.length + this.idle.python.length + this.idleFunctionWorkers.size;
+    return (
+      `the invoker runs its maximum of ${max} workers (INVOKER_MAX_WORKERS=${max}) and ${this.live - waiting} of them are busy or starting ` +
+      'with no idle one to stop; try again, or raise INVOKER_MAX_WORKERS'
+    );
+  }
+
+  /** `w` has nothing in flight: it may be stopped for another function, least recently used first. */
+  markIdle(w: EvictableWorker): void {
+    this.idleFunctionWorkers.markIdle(w);
+    this.noticeRoom();
+  }
+
+  /** `w` was given work, or is stopping: it is not to be stopped for another function. */
+  markBusy(w: EvictableWorker): void {
+    this.idleFunctionWorkers.remove(w);
+  }
+
+  /** Calls `then` (once) as soon as a slot frees or a worker goes idle; a pool whose requests wait on the cap asks this. */
+  waitForRoom(then: () => void): void {
+    this.roomWaiters.add(then);
+  }
+
+  stopWaitingForRoom(then: () => void): void {
+    this.roomWaiters.delete(then);
+  }
+
+  private freeSlots(): number {
+    return this.settings.INVOKER_MAX_WORKERS - this.live - this.reserved;
+  }
+
+  /** Pools waiting on the cap retry (after the current turn, so an idle worker is fully put away first). */
+  private noticeRoom(): void {
+    if (this.roomWaiters.size === 0 || this.roomNoticeQueued) return;
+    this.roomNoticeQueued = true;
+    queueMicrotask(() => {
+      this.roomNoticeQueued = false;
+      const waiters = [...this.roomWaiters];
+      this.roomWaiters.clear();
+      for (const then of waiters) then();
+      // Refills held back for them go on once none waits any more.
+      this.scheduleRefill();
+    });
+  }
+
+  /**
+   * Keeps a slot for this launch (in `reserved`), stopping a worker for it when none is free: a prewarmed one first (it is only a head start), then
+   * the least recently used idle worker of any function. Throws the capacity failure when every worker is busy.
+   */
+  private async makeRoom(): Promise<void> {
+    while (this.freeSlots() <= 0) {
+      const victim = this.takePrewarmedVictim() ?? this.takeFunctionVictim();
+      if (!victim) throw new LaunchFailure(this.capacityProblem(), 'capacity');
+      const tracked = this.tracked.get(victim);
+      if (!tracked) continue;
+      tracked.claimed = true;
+      victim.kill();
+      await tracked.report;
+      // Its slot was kept for this launch (in `reserved`).
+      if (tracked.handedOver) return;
+    }
+    // Taken at once, so launches in the same turn do not count the same free slot.
+    this.reserved++;
+  }
+
+  /** An idle prewarmed worker, from the runtime with more of them above its current size. */
+  private takePrewarmedVictim(): WorkerProcess | undefined {
+    const surplus = (f: RuntimeFamily) => this.idle[f].length - this.prewarmTarget(f);
+    const family: RuntimeFamily = this.idle.node.length && (!this.idle.python.length || surplus('node') >= surplus('python')) ? 'node' : 'python';
+    const worker = this.idle[family].shift();
+    if (worker) this.evictions.prewarmed++;
+    return worker;
+  }
+
+  /** The least recently used idle worker of a function that can spare it (already told to stop). */
+  private takeFunctionVictim(minIdleMs = 0): WorkerProcess | undefined {
+    const evicted = this.idleFunctionWorkers.takeLeastRecentlyUsed(minIdleMs, (w) => w.evict());
+    if (evicted) this.evictions.functionWorkers++;
+    return evicted?.worker;
+  }
+
+  private prewarmTarget(family: RuntimeFamily): number {
+    return this.demand[family].target();
   }
 
   async launch(req: LaunchRequest): Promise<LaunchedWorker> {
@@ -183,15 +321,25 @@ export class WorkerLauncher implements OnModuleInit, OnApplicationShutdown {
     const noEgress = req.egress ? this.egressProblem() : undefined;
     if (noEgress) throw new LaunchFailure(`it needs network egress, which this invoker cannot give: ${noEgress}`, 'system');
     const started = performance.now();
+    if (!req.egress) {
+      this.demand[req.family].coldStart();
+      this.scheduleRefill();
+    }
     const warm = req.egress ? undefined : this.takeIdle(req.family);
     let worker = warm;
     if (!worker) {
-      if (this.live >= this.settings.INVOKER_MAX_WORKERS)
-        throw new LaunchFailure(`the invoker runs its maximum of ${this.settings.INVOKER_MAX_WORKERS} workers`, 'capacity');
+      await this.makeRoom();
+      this.reserved--; // spawn() counts the worker in `live` right away
       // A fresh worker binds the unpacked bundle itself at /code: nothing to link.
-      worker = await this.spawn(req.family, req.egress, req.bundle.dir, 0).catch((err) => {
-        throw err instanceof LaunchFailure ? err : new LaunchFailure(`could not start a ${req.family} worker: ${(err as Error).message}`, 'system');
-      });
+      this.freshStarts++;
+      worker = await this.spawn(req.family, req.egress, req.bundle.dir, 0)
+        .catch((err) => {
+          throw err instanceof LaunchFailure ? err : new LaunchFailure(`could not start a ${req.family} worker: ${(err as Error).message}`, 'system');
+        })
+        .finally(() => {
+          this.freshStarts--;
+          this.scheduleRefill();
+        });
     }
     const tracked = this.tracked.get(worker)!;
     const fail = (err: unknown): never => {
@@ -259,6 +407,14 @@ export class WorkerLauncher implements OnModuleInit, OnApplicationShutdown {
     this.live++;
     const cleanup = async () => {
       this.live--;
+      const t = this.tracked.get(worker);
+      if (t?.claimed) {
+        t.handedOver = true;
+        this.reserved++;
+      } else {
+        this.noticeRoom();
+        this.scheduleRefill();
+      }
       await cgroup?.remove().catch((err) => this.logger.warn(`could not remove the cgroup of worker ${id}: ${err.message}`));
       if (!codeDir) this.dirs.removeSlot(id);
     };
@@ -287,8 +443,8 @@ export class WorkerLauncher implements OnModuleInit, OnApplicationShutdown {
     worker.onStrayOutput = (text) => this.logger.debug(`worker ${id}: ${text.trimEnd()}`);
     const report = worker.exited.then(async (exit) => {
       const r: ExitReport = { exit, oomKilled: (cgroup?.oomKills() ?? 0) > 0, processLimitHit: (cgroup?.processLimitHits() ?? 0) > 0 };
-      this.tracked.delete(worker);
       await cleanup();
+      this.tracked.delete(worker);
       return r;
     });
     this.tracked.set(worker, { cgroup, report });
@@ -304,16 +460,39 @@ export class WorkerLauncher implements OnModuleInit, OnApplicationShutdown {
     }, REFILL_DELAY_MS);
   }
 
-  private refill(): void {
+  /** Shrinks a prewarm pool whose demand aged out of the window, and fills those below their size. */
+  private adjustPrewarm(): void {
     if (this.closing) return;
+    for (const family of FAMILIES) {
+      const list = this.idle[family];
+      while (list.length && list.length + this.warming[family] > this.prewarmTarget(family)) {
+        list.shift()!.kill();
+      }
+    }
+    this.refill();
+  }
+
+  private refill(): void {
+    // Functions first: no refill while requests wait on the cap, or while function workers start from scratch.
+    if (this.closing || this.freshStarts > 0 || this.roomWaiters.size > 0) return;
     for (const family of this.available) {
-      while (this.idle[family].length + this.warming[family] < this.settings.INVOKER_PREWARM && this.live < this.settings.INVOKER_MAX_WORKERS) {
+      let have: number;
+      while ((have = this.idle[family].length + this.warming[family]) < this.prewarmTarget(family)) {
+        if (this.freeSlots() <= 0) {
+          // Up to INVOKER_PREWARM the pool takes
+          // the slot of the least recently used idle worker (so the next cold start need not stop one on its way), above it
+          // only that of a worker idle for longer than the demand window. It is refilled once that worker is gone.
+          this.takeFunctionVictim(have < this.settings.INVOKER_PREWARM ? 0 : this.settings.INVOKER_PREWARM_WINDOW_MS);
+          break;
+        }
         this.warming[family]++;
         this.spawn(family, false, undefined, PREWARM_NICENESS).then(
           (worker) => {
             this.warming[family]--;
             if (this.closing) return worker.kill();
             this.idle[family].push(worker);
+            // A function waiting on the cap may take it (or stop it for a worker of the other runtime).
+            this.noticeRoom();
             void worker.exited.then(() => {
               const i = this.idle[family].indexOf(worker);
               if (i !== -1) {
@@ -336,6 +515,7 @@ export class WorkerLauncher implements OnModuleInit, OnApplicationShutdown {
   async onApplicationShutdown(): Promise<void> {
     this.closing = true;
     if (this.refillTimer) clearTimeout(this.refillTimer);
+    if (this.demandTimer) clearInterval(this.demandTimer);
     await Promise.allSettled([...this.spawning]);
     const reports = [...this.tracked].map(([worker, t]) => {
       worker.kill();

@@ -1,0 +1,123 @@
+#!/usr/bin/env node
+'use strict';
+/**
+ * Eight (--burst) simultaneous cold starts of Node functions never called before, on the invoker alone
+ * (from dist/): the client-side latency of each answer (p50, max) and how many of them found a prewarmed
+ * worker. Several rounds (--rounds), each on fresh functions once the prewarm pool has settled, a few
+ * seconds apart (inside the demand window): the first round meets the pool at its minimum, the later ones
+ * the pool that the earlier bursts sized. --prewarm-max 2 reproduces a fixed pool of two (the behaviour
+ * before the pool followed demand).
+ *
+ *   npm run build && node bench/cold-burst.bench.js [--burst 8] [--rounds 4] [--prewarm 2] [--prewarm-max 8]
+ */
+const { spawn } = require('child_process');
+const crypto = require('crypto');
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+const { freePort } = require('../tools/platform.js');
+const { writeBundle } = require('./lib/bundle');
+const { waitHttp } = require('./lib/measure');
+
+const ROOT = path.resolve(__dirname, '..');
+const args = process.argv.slice(2);
+const option = (name, fallback) => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) : fallback);
+const BURST = option('--burst', 8);
+const ROUNDS = option('--rounds', 4);
+const PREWARM = option('--prewarm', 2);
+const PREWARM_MAX = option('--prewarm-max', 8);
+const TOKEN = process.env.HKS_INTERNAL_TOKEN || crypto.randomBytes(32).toString('hex');
+const HEADERS = { 'x-hks-internal-token': TOKEN };
+const HANDLER = 'module.exports.handle = async () => ({ ok: true });\n';
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const pct = (sorted, q) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))];
+const summary = (values) => {
+  const s = [...values].sort((a, b) => a - b);
+  return `p50 ${pct(s, 0.5).toFixed(1)} ms, max ${s[s.length - 1].toFixed(1)} ms`;
+};
+
+async function api(base, method, url, body) {
+  const res = await fetch(base + url, { method, headers: { ...HEADERS, 'content-type': 'application/json' }, body: body ? JSON.stringify(body) : undefined });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${method} ${url} answered ${res.status}: ${text.slice(0, 300)}`);
+  return JSON.parse(text);
+}
+
+async function main() {
+  const main = path.join(ROOT, 'dist', 'apps', 'invoker', 'src', 'main.js');
+  if (!fs.existsSync(main)) throw new Error(`${main} is missing: run \`npm run build\` first`);
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'hks-cold-burst-'));
+  const port = await freePort();
+  const env = {
+    PATH: process.env.PATH,
+    HKS_NAMESPACE: `bench${Date.now().toString(36)}`,
+    HKS_DATA_DIR: dataDir,
+    HKS_INTERNAL_TOKEN: TOKEN,
+    INVOKER_PORT: String(port),
+    INVOKER_PREWARM: String(PREWARM),
+    INVOKER_PREWARM_MAX: String(PREWARM_MAX),
+    INVOKER_EVENT_JOURNAL: 'off',
+    LOG_LEVEL: 'warn',
+    RPC_TIMEOUT_MS: '3000',
+  };
+  for (const k of ['AMQP_URL', 'DATABASE_URL', 'REDIS_URL', 'INVOKER_CGROUPS']) if (process.env[k]) env[k] = process.env[k];
+  const log = fs.openSync(path.join(dataDir, 'invoker.log'), 'a');
+  const child = spawn(process.execPath, [main], { env, stdio: ['ignore', log, log] });
+  const base = `http://127.0.0.1:${port}`;
+  const killer = setTimeout(() => child.kill('SIGKILL'), 5 * 60_000).unref();
+  try {
+    await waitHttp(`${base}/readyz`, 60_000);
+    const labels = [];
+    for (let i = 0; i < BURST * ROUNDS; i++) {
+      const label = `cold-${i}`;
+      const functionId = crypto.randomUUID();
+      const bundleDigest = await writeBundle(dataDir, 'node', 'handler.*', { 'handler.js': HANDLER });
+      const spec = { functionId, label, version: 1, runtime: 'node', family: 'node', template: 'node', entrypoint: 'handler.*', bundleDigest, image: null };
+      await api(base, 'PUT', `/deployments/${functionId}`, { deploymentId: crypto.randomUUID(), spec, env: {} });
+      labels.push(label);
+    }
+    console.log(`${BURST} simultaneous cold starts of node functions, INVOKER_PREWARM=${PREWARM} INVOKER_PREWARM_MAX=${PREWARM_MAX}, ${os.cpus().length} CPUs`);
+    const all = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      // The pool settled at the size the demand so far asks for (bounded wait).
+      for (let i = 0; i < 100; i++) {
+        const p = (await api(base, 'GET', '/deployments')).prewarm.node;
+        if (p.starting === 0 && p.idle >= (p.target ?? PREWARM)) break;
+        await sleep(100);
+      }
+      await sleep(500);
+      const pool = (await api(base, 'GET', '/deployments')).prewarm.node;
+      const burst = labels.slice(round * BURST, (round + 1) * BURST);
+      const answers = await Promise.all(
+        burst.map(async (label) => {
+          const started = process.hrtime.bigint();
+          const res = await fetch(`${base}/invoke/${label}`, { method: 'POST', headers: HEADERS });
+          await res.arrayBuffer();
+          const ms = Number(process.hrtime.bigint() - started) / 1e6;
+          if (res.status !== 200) throw new Error(`${label} answered ${res.status}`);
+          return { ms, cold: res.headers.get('x-cold-start') === 'true' };
+        }),
+      );
+      // Counted on the workers still running (under INVOKER_MAX_WORKERS some may have been stopped for later ones).
+      const workers = (await api(base, 'GET', '/deployments')).deployments.filter((d) => burst.includes(d.label)).flatMap((d) => d.workers);
+      const prewarmed = workers.filter((w) => w.prewarmed).length;
+      all.push(...answers.map((a) => a.ms));
+      console.log(
+        `round ${round + 1}: ${summary(answers.map((a) => a.ms))}; ${answers.filter((a) => a.cold).length} cold, ${prewarmed} on prewarmed workers ` +
+          `(pool before the burst: ${pool.idle} idle, target ${pool.target ?? PREWARM})`,
+      );
+    }
+    console.log(`all rounds: ${summary(all)}${ROUNDS > 1 ? `; later rounds: ${summary(all.slice(BURST))}` : ''}`);
+  } finally {
+    clearTimeout(killer);
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exitCode = 1;
+});
