@@ -145,6 +145,7 @@ describe('the local-sandbox component', () => {
       appArmorProfile: { type: 'Unconfined' },
     });
     expect(container.env).toContainEqual({ name: 'INVOKER_PREWARM', value: '2' });
+    expect(container.env).toContainEqual({ name: 'INVOKER_PREWARM_MAX', value: '8' });
     expect(container.securityContext.privileged).toBeUndefined();
     expect(container.securityContext.capabilities.add).toBeUndefined();
   });

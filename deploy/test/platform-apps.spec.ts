@@ -222,7 +222,7 @@ describe('cluster-mode configuration', () => {
 
   it('keeps no sandboxed workers warm in the invoker, whose pod cannot create sandboxes without local-sandbox', () => {
     const env = containerEnv(objects, ns, mainContainer('invoker'));
-    expect(loadAppSettings('invoker', env)).toMatchObject({ INVOKER_PREWARM: 0, INVOKER_CGROUPS: 'optional' });
+    expect(loadAppSettings('invoker', env)).toMatchObject({ INVOKER_PREWARM: 0, INVOKER_PREWARM_MAX: 0, INVOKER_CGROUPS: 'optional' });
   });
 
   it('shares one ReadWriteMany artifact volume between builder replicas, below HKS_DATA_DIR/artifacts', () => {
