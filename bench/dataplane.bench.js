@@ -35,6 +35,8 @@ const option = (name, fallback) => (args.includes(name) ? Number(args[args.index
 const ROUNDS = option('--rounds', QUICK ? 1 : 3);
 const SECONDS = option('--seconds', QUICK ? 2 : 5);
 const FUNCTIONS = option('--functions', QUICK ? 20 : 1000);
+/** No scale-run call is started after this: a platform that stops answering would hold each for its 30 s timeout. */
+const SCALE_CALL_SECONDS = option('--scale-seconds', QUICK ? 30 : 120);
 const CONNECTIONS = 32;
 /** The scale run stops deploying and calling when the machine has less memory than this left (it is shared). */
 const MIN_AVAILABLE_MB = 3072;
@@ -311,6 +313,8 @@ async function pool(items, width, fn, stop = () => false) {
 }
 
 const lowOnMemory = () => memAvailableMb() < MIN_AVAILABLE_MB;
+/** Set by SIGINT/SIGTERM: no new work is started while everything is being stopped. */
+let interrupted = false;
 
 async function scaleHks(hks, n) {
   const began = Date.now();
@@ -327,11 +331,20 @@ async function scaleHks(hks, n) {
         return undefined;
       }
     },
-    lowOnMemory,
+    () => interrupted || lowOnMemory(),
   );
   const deployedAt = Date.now();
   const deployed = fns.filter(Boolean);
-  const results = await pool(deployed, 8, (fn) => call(fn.url, hks.auth), lowOnMemory);
+  say(
+    `  ${deployed.length} deployed in ${((deployedAt - began) / 1000).toFixed(0)} s; calling each once (32 at a time, none started after ${SCALE_CALL_SECONDS} s)`,
+  );
+  const callDeadline = deployedAt + SCALE_CALL_SECONDS * 1000;
+  const results = await pool(
+    deployed,
+    32,
+    (fn) => call(fn.url, hks.auth),
+    () => interrupted || lowOnMemory() || Date.now() > callDeadline,
+  );
   const called = results.filter(Boolean);
   const mem = treeMemory(hks.roots());
   const statuses = {};
@@ -347,6 +360,7 @@ async function scaleHks(hks, n) {
     deploySeconds: (deployedAt - began) / 1000,
     callSeconds: (Date.now() - deployedAt) / 1000,
     stoppedForMemory: lowOnMemory(),
+    stoppedForTime: called.length < deployed.length && Date.now() > callDeadline,
   };
 }
 
@@ -361,8 +375,9 @@ async function scaleWorkerd(paths, dir, n) {
   const peer = await startPeer('workerd', paths.workerd, ['serve', path.join(dir, 'scale.capnp')], port, '/fn0');
   const results = await pool(
     Array.from({ length: n }, (_, i) => i),
-    8,
+    32,
     (i) => call(`http://127.0.0.1:${port}/fn${i}`),
+    () => interrupted,
   );
   const mem = treeMemory(peer.roots);
   const wall = (Date.now() - began) / 1000;
@@ -393,6 +408,7 @@ async function main() {
   const rounds = names.map(() => []);
 
   for (let round = 0; round < ROUNDS; round++) {
+    if (interrupted) throw new Error('interrupted');
     // hks: a freshly deployed function's first call, then the warm function under load.
     const fresh = await hks.deploy(`dataplane-cold-${round}`);
     const first = await call(fresh.url, hks.auth);
@@ -437,6 +453,7 @@ async function main() {
     { label: 'processes after the load runs', values: col('loadedProcesses'), format: (v) => v.toFixed(0) },
     { label: 'start from zero to first answer', values: col('coldMs'), format: msF },
     { label: `scale: ${FUNCTIONS} fns answered`, values: [scale.answered, scaleW.answered], format: (v) => v.toFixed(0) },
+    { label: 'scale: calls failed', values: [scale.failed, scaleW.failed], format: (v) => v.toFixed(0) },
     { label: `scale: RSS after ${FUNCTIONS} calls`, values: [scale.rssMb, scaleW.rssMb], format: mb },
     { label: `scale: PSS after ${FUNCTIONS} calls`, values: [scale.pssMb, scaleW.pssMb], format: mb },
     { label: 'scale: processes', values: [scale.processes, scaleW.processes], format: (v) => v.toFixed(0) },
@@ -450,6 +467,7 @@ async function main() {
     `hks scale: ${scale.deployed}/${FUNCTIONS} deployed in ${scale.deploySeconds.toFixed(0)} s (${scale.failedDeploys} failed), called in ${scale.callSeconds.toFixed(0)} s: ` +
       `${scale.answered} answered 200, ${scale.failed} failed${scale.failed ? ` ${JSON.stringify(scale.statuses)}` : ''}${scale.notCalled ? `, ${scale.notCalled} not called` : ''}`,
   );
+  if (scale.stoppedForTime) say(`  STOPPED EARLY: no call was started after ${SCALE_CALL_SECONDS} s of calling (--scale-seconds)`);
   if (scale.stoppedForMemory) say(`  STOPPED EARLY: the machine had less than ${MIN_AVAILABLE_MB} MB available`);
   if (scale.failed || scale.failedDeploys) say('  FINDING: some hks calls or deploys of the scale run failed (the platform, not the bench: see the statuses)');
   say(
@@ -471,7 +489,6 @@ async function cleanup() {
   }
 }
 
-let interrupted = false;
 for (const sig of ['SIGINT', 'SIGTERM']) {
   process.on(sig, () => {
     if (interrupted) return;
