@@ -18,6 +18,8 @@ const payload = body ? Buffer.from(body) : undefined;
 const headers = payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {};
 // Calls to the invoker itself carry the services' internal credential (the bench sets it).
 if (process.env.HKS_INTERNAL_TOKEN) headers['x-hks-internal-token'] = process.env.HKS_INTERNAL_TOKEN;
+// Any other headers (an API key through the gateway) as a JSON object, as wrk takes them with -H.
+if (process.env.LOAD_HEADERS) Object.assign(headers, JSON.parse(process.env.LOAD_HEADERS));
 
 const latencies = [];
 const statuses = {};
