@@ -26,7 +26,15 @@ describe('a dependency that is down', () => {
     pg = await TcpProxy.forUrl(db.url).start();
     amqp = await TcpProxy.forUrl(AMQP_URL).start();
     redis = await TcpProxy.forUrl(REDIS_URL).start();
-    p = await startPlatform({ DATABASE_URL: pg.url, AMQP_URL: amqp.url, REDIS_URL: redis.url, RPC_TIMEOUT_MS: '8000', BUILD_QUEUE_TIMEOUT_MS: '2000' });
+    // One process per service: each is stopped and killed on its own here.
+    p = await startPlatform({
+      HKS_PROCESSES: 'each',
+      DATABASE_URL: pg.url,
+      AMQP_URL: amqp.url,
+      REDIS_URL: redis.url,
+      RPC_TIMEOUT_MS: '8000',
+      BUILD_QUEUE_TIMEOUT_MS: '2000',
+    });
     const created = await call<FunctionView>('POST', '/api/v1/functions', {
       label: 'dep-fn',
       template: 'typescript',

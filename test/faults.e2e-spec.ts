@@ -16,7 +16,14 @@ const CUT_MS = 3000;
 const LOAD_CONCURRENCY = 3;
 const MAX_INVOCATIONS = 8000;
 
-describe('faults under load', () => {
+/**
+ * Both shapes of the platform: one process per service (as in a cluster: each is killed in turn while the others
+ * go on), and the local default of all six in one process (killed once: everything restarts at once).
+ */
+describe.each([
+  { processes: 'each', kills: SERVICES },
+  { processes: 'one', kills: ['invoker'] },
+])('faults under load, HKS_PROCESSES=$processes', ({ processes, kills }) => {
   let p: RunningPlatform;
   let db: { name: string; url: string; drop: () => Promise<void> };
   const proxies: Record<string, TcpProxy & { url: string }> = {};
@@ -29,7 +36,13 @@ describe('faults under load', () => {
     proxies.Postgres = await TcpProxy.forUrl(db.url).start();
     proxies.RabbitMQ = await TcpProxy.forUrl(AMQP_URL).start();
     proxies.Redis = await TcpProxy.forUrl(REDIS_URL).start();
-    p = await startPlatform({ DATABASE_URL: proxies.Postgres.url, AMQP_URL: proxies.RabbitMQ.url, REDIS_URL: proxies.Redis.url, RPC_TIMEOUT_MS: '5000' });
+    p = await startPlatform({
+      HKS_PROCESSES: processes,
+      DATABASE_URL: proxies.Postgres.url,
+      AMQP_URL: proxies.RabbitMQ.url,
+      REDIS_URL: proxies.Redis.url,
+      RPC_TIMEOUT_MS: '5000',
+    });
     const created = await call<FunctionView>('POST', '/api/v1/functions', {
       label: 'faults-fn',
       template: 'typescript',
@@ -96,8 +109,8 @@ describe('faults under load', () => {
 
     const faults: string[] = [];
     await new Promise((r) => setTimeout(r, 1000));
-    for (const service of SERVICES) {
-      phase = `kill -9 ${service}`;
+    for (const service of kills) {
+      phase = `kill -9 ${service}${processes === 'one' ? ' (the process of all six)' : ''}`;
       const exit = await p.kill(service);
       faults.push(`kill -9 ${service}: ${exit?.signal}`);
       await p.waitReady(service, 60_000);

@@ -1,6 +1,8 @@
 #!/usr/bin/env node
-// Starts the six services from dist/ as separate processes, waits until each answers /readyz, and stops them
-// together. Used by `scripts/start` (foreground, Ctrl-C stops) and by the end-to-end tests (isolated env).
+// Starts the six services from dist/, waits until each answers /readyz, supervises them, and stops them together.
+// Used by `scripts/start` (foreground, Ctrl-C stops) and by the end-to-end tests (isolated env). HKS_PROCESSES=one
+// (the local default) runs the six in one Node process (tools/one-process.js); `each` runs one process per service,
+// as a cluster does.
 'use strict';
 const { spawn } = require('child_process');
 const fs = require('fs');
@@ -55,6 +57,14 @@ function baseEnv(extra) {
   return { ...env, ...extra };
 }
 
+/** How the services are laid out in processes: one for all (local default), or one each. */
+const PROCESS_MODES = ['one', 'each'];
+
+function processGroups(mode) {
+  if (mode === 'each') return APPS.map((app) => ({ name: app.name, services: [app.name], main: path.join(ROOT, 'dist', 'apps', app.name, 'src', 'main.js') }));
+  return [{ name: 'platform', services: APPS.map((a) => a.name), main: path.join(ROOT, 'tools', 'one-process.js') }];
+}
+
 /** Restart policy: a child that dies is started again after 0.5 s, 1 s, 2 s ... (at most 30 s). */
 const BACKOFF_FIRST_MS = 500;
 const BACKOFF_MAX_MS = 30000;
@@ -105,9 +115,15 @@ function rememberAdminKey(key, gatewayUrl, say, env = process.env) {
  * @param {(name: string, reason: string) => void} [o.onGiveUp] called when a service keeps crashing and is left down
  * @param {number} [o.readyTimeoutMs] how long each service may take to answer /readyz (default 60 s)
  * @param {boolean} [o.supervise] restart a service that dies after the start (default true)
+ * @param {'one'|'each'} [o.processes] all services in one process, or one process each (default: HKS_PROCESSES, else one)
  */
 async function startPlatform(o = {}) {
   const log = o.log || (() => {});
+  const mode = o.processes || (o.env && o.env.HKS_PROCESSES) || process.env.HKS_PROCESSES || 'one';
+  if (!PROCESS_MODES.includes(mode)) throw new Error(`HKS_PROCESSES=${mode} is not one of ${PROCESS_MODES.join(', ')}`);
+  const groups = processGroups(mode);
+  // Extra Node options for the services' processes, e.g. HKS_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile.
+  const nodeArgs = ((o.env && o.env.HKS_NODE_ARGS) || process.env.HKS_NODE_ARGS || '').split(/\s+/).filter(Boolean);
   /** @type {Record<string, number>} */
   const ports = {};
   for (const app of APPS) ports[app.name] = o.randomPorts ? await freePort() : Number(process.env[app.portEnv] || app.port);
@@ -123,23 +139,26 @@ async function startPlatform(o = {}) {
   const adminKeyFile = path.resolve(ROOT, shared.HKS_DATA_DIR || process.env.HKS_DATA_DIR || path.join('.hks', 'data'), 'admin-key');
   const keyBefore = readKey(adminKeyFile);
 
-  /** @type {Array<{app: object, proc: import('child_process').ChildProcess, out: fs.WriteStream, logFile: string, restarts: number, fastCrashes: number, exits: Array<{code: number|null, signal: string|null, at: number}>, gaveUp: boolean, timer?: NodeJS.Timeout}>} */
+  /** @type {Array<{app: {name: string, services: string[], main: string}, proc: import('child_process').ChildProcess, out: fs.WriteStream, logFile: string, restarts: number, fastCrashes: number, exits: Array<{code: number|null, signal: string|null, at: number}>, gaveUp: boolean, timer?: NodeJS.Timeout}>} */
   const children = [];
   let stopping = false;
   const alive = (proc) => proc.exitCode === null && proc.signalCode === null;
 
-  /** Says when a restarted service answers /readyz again (or nothing, if that process died first). */
+  /** Says when a restarted process's services answer /readyz again (or nothing, if that process died first). */
   const announceReady = async (child, proc) => {
-    const url = `http://127.0.0.1:${ports[child.app.name]}/readyz`;
-    while (!stopping && alive(proc)) {
-      if ((await get(url)).status === 200) return log(`${child.app.name} is ready again (restart #${child.restarts})`);
-      await new Promise((r) => setTimeout(r, 200));
+    for (const service of child.app.services) {
+      const url = `http://127.0.0.1:${ports[service]}/readyz`;
+      for (;;) {
+        if (stopping || !alive(proc)) return;
+        if ((await get(url)).status === 200) break;
+        await new Promise((r) => setTimeout(r, 200));
+      }
     }
+    log(`${child.app.name} is ready again (restart #${child.restarts})`);
   };
 
   const spawnChild = (child) => {
-    const main = path.join(ROOT, 'dist', 'apps', child.app.name, 'src', 'main.js');
-    const proc = spawn(process.execPath, [main], { cwd: ROOT, env: baseEnv(shared), stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(process.execPath, [...nodeArgs, child.app.main], { cwd: ROOT, env: baseEnv(shared), stdio: ['ignore', 'pipe', 'pipe'] });
     proc.stdout.pipe(child.out, { end: false });
     proc.stderr.pipe(child.out, { end: false });
     child.proc = proc;
@@ -198,8 +217,9 @@ async function startPlatform(o = {}) {
     for (const c of children) c.out.end();
   };
 
+  /** The process that runs the service `name` (with HKS_PROCESSES=one, the one process of all six). */
   const byName = (name) => {
-    const c = children.find((x) => x.app.name === name);
+    const c = children.find((x) => x.app.services.includes(name));
     if (!c) throw new Error(`no service named ${name}`);
     return c;
   };
@@ -222,7 +242,8 @@ async function startPlatform(o = {}) {
     }
   };
 
-  /** kill -9 one service (tests): resolves with its exit once it is dead; supervision starts it again. */
+  /** kill -9 one service (tests): resolves with its exit once it is dead; supervision starts it again. With
+   * HKS_PROCESSES=one that is the process of all six. */
   const kill = (name, signal = 'SIGKILL') => {
     const c = byName(name);
     const proc = c.proc;
@@ -237,28 +258,32 @@ async function startPlatform(o = {}) {
     for (const app of APPS) {
       const main = path.join(ROOT, 'dist', 'apps', app.name, 'src', 'main.js');
       if (!fs.existsSync(main)) throw new Error(`${main} is missing: run \`npm run build\` first`);
-      const logFile = path.join(logDir, `${app.name}.log`);
+    }
+    for (const group of groups) {
+      const logFile = path.join(logDir, `${group.name}.log`);
       const out = fs.createWriteStream(logFile, { flags: 'a' });
-      const child = { app, proc: undefined, out, logFile, restarts: 0, fastCrashes: 0, exits: [], gaveUp: false, supervised: false };
+      const child = { app: group, proc: undefined, out, logFile, restarts: 0, fastCrashes: 0, exits: [], gaveUp: false, supervised: false };
       children.push(child);
       spawnChild(child);
-      log(`starting ${app.name} on :${ports[app.name]}`);
+      log(`starting ${group.services.map((s) => `${s} on :${ports[s]}`).join(', ')}${group.services.length > 1 ? ' in one process' : ''}`);
     }
     // Wait for every service to be ready (they connect to Postgres/RabbitMQ/Redis and run migrations first).
     const deadline = Date.now() + (o.readyTimeoutMs || 60000);
     for (const c of children) {
-      const url = `http://127.0.0.1:${ports[c.app.name]}/readyz`;
-      for (;;) {
-        if (!alive(c.proc)) {
-          const tail = fs.existsSync(c.logFile) ? fs.readFileSync(c.logFile, 'utf8').split('\n').slice(-30).join('\n') : '';
-          throw new Error(`${c.app.name} exited with ${c.proc.signalCode || `code ${c.proc.exitCode}`} while starting:\n${tail}`);
+      for (const service of c.app.services) {
+        const url = `http://127.0.0.1:${ports[service]}/readyz`;
+        for (;;) {
+          if (!alive(c.proc)) {
+            const tail = fs.existsSync(c.logFile) ? fs.readFileSync(c.logFile, 'utf8').split('\n').slice(-30).join('\n') : '';
+            throw new Error(`${c.app.name} exited with ${c.proc.signalCode || `code ${c.proc.exitCode}`} while starting:\n${tail}`);
+          }
+          const r = await get(url);
+          if (r.status === 200) break;
+          if (Date.now() > deadline) throw new Error(`${service} not ready at ${url} after waiting: ${r.status} ${r.body}`);
+          await new Promise((res) => setTimeout(res, 100));
         }
-        const r = await get(url);
-        if (r.status === 200) break;
-        if (Date.now() > deadline) throw new Error(`${c.app.name} not ready at ${url} after waiting: ${r.status} ${r.body}`);
-        await new Promise((res) => setTimeout(res, 100));
+        log(`${service} ready`);
       }
-      log(`${c.app.name} ready`);
     }
     // From here on a service that dies is restarted, not fatal (a first start that fails still is).
     if (o.supervise !== false) for (const c of children) c.supervised = true;
@@ -285,8 +310,10 @@ async function startPlatform(o = {}) {
     children,
     kill,
     waitReady,
-    /** Every exit of every service since the start (restarts included), by name. */
-    exits: () => Object.fromEntries(children.map((c) => [c.app.name, c.exits.slice()])),
+    /** How the services run: 'one' process for all, or one 'each'. */
+    processes: mode,
+    /** Every exit of every service since the start (restarts included), by service name (with `one`, the process's). */
+    exits: () => Object.fromEntries(APPS.map((a) => [a.name, byName(a.name).exits.slice()])),
     stop,
   };
 }

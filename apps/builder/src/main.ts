@@ -1,14 +1,13 @@
+import type { INestApplication } from '@nestjs/common';
 import { loadSettings } from '@platform/config';
-import { startService } from '@platform/observability';
+import { runWhenMain, startService } from '@platform/observability';
 import { BuilderModule } from './app.module';
 import { BuilderSettings } from './settings';
 
-async function main(): Promise<void> {
+/** Starts the service; `node main.js` runs it alone, tools/one-process.js with the others in one process. */
+export function start(): Promise<INestApplication> {
   const settings = loadSettings(BuilderSettings);
-  await startService({ service: 'builder', module: BuilderModule.register(), port: settings.BUILDER_PORT, rpc: 'builder' });
+  return startService({ service: 'builder', module: BuilderModule.register(), port: settings.BUILDER_PORT, rpc: 'builder' });
 }
 
-main().catch((err) => {
-  console.error(`builder did not start: ${err instanceof Error ? err.message : String(err)}`);
-  process.exit(1);
-});
+runWhenMain(module, 'builder', start);

@@ -1,15 +1,13 @@
+import type { INestApplication } from '@nestjs/common';
 import { CommonSettings, loadSettings } from '@platform/config';
-import { startService } from '@platform/observability';
+import { runWhenMain, startService } from '@platform/observability';
 import { AppModule, SERVICE } from './app.module';
 import { EventStoreSettings } from './settings';
 
-async function main(): Promise<void> {
+/** Starts the service; `node main.js` runs it alone, tools/one-process.js with the others in one process. */
+export function start(): Promise<INestApplication> {
   const settings = loadSettings({ ...CommonSettings, ...EventStoreSettings });
-  await startService({ service: SERVICE, module: AppModule.forRoot(), port: settings.EVENT_STORE_PORT, rpc: SERVICE });
+  return startService({ service: SERVICE, module: AppModule.forRoot(), port: settings.EVENT_STORE_PORT, rpc: SERVICE });
 }
 
-main().catch((err) => {
-  // Before the logger exists (a wrong setting): the message alone, on stderr.
-  process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
-  process.exit(1);
-});
+runWhenMain(module, SERVICE, start);

@@ -1,15 +1,13 @@
-import { loadSettings, CommonSettings } from '@platform/config';
-import { startService } from '@platform/observability';
+import type { INestApplication } from '@nestjs/common';
+import { CommonSettings, loadSettings } from '@platform/config';
+import { runWhenMain, startService } from '@platform/observability';
 import { AppModule } from './app.module';
 import { RegistrySettings } from './settings';
 
-async function main(): Promise<void> {
+/** Starts the service; `node main.js` runs it alone, tools/one-process.js with the others in one process. */
+export function start(): Promise<INestApplication> {
   const settings = loadSettings({ ...CommonSettings, ...RegistrySettings });
-  await startService({ service: 'function-registry', module: AppModule.forRoot(), port: settings.REGISTRY_PORT, rpc: 'function-registry' });
+  return startService({ service: 'function-registry', module: AppModule.forRoot(), port: settings.REGISTRY_PORT, rpc: 'function-registry' });
 }
 
-main().catch((err) => {
-  // Before the logger exists (a wrong setting): the message alone, on stderr.
-  process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
-  process.exit(1);
-});
+runWhenMain(module, 'function-registry', start);

@@ -64,11 +64,19 @@ export const InvokerSettings = {
   INVOKER_LOAD_TIMEOUT_MS: { kind: 'int', default: 30_000, description: 'How long a worker may take to load a function (its module-level code)' },
   INVOKER_EVENT_JOURNAL: {
     kind: 'enum',
-    default: 'fsync',
-    values: ['fsync', 'off'],
+    default: 'write',
+    values: ['write', 'fsync', 'off'],
     description:
-      'Invocation events are written to a local write-ahead log ($HKS_DATA_DIR/wal, group commit with fdatasync) before the answer ' +
-      'goes out, and replayed at start when the broker did not get them; "off" answers without waiting (events can be lost on a crash)',
+      'Invocation events are written to a local write-ahead log ($HKS_DATA_DIR/wal, group commit) before the answer goes out, and ' +
+      'replayed at start when the broker did not get them. "write": in the page cache before the answer (survives kill -9 of ' +
+      'the invoker) and on disk within INVOKER_EVENT_JOURNAL_SYNC_MS (a power cut can lose that window); "fsync": on disk before ' +
+      'the answer (O_DSYNC); "off": the answer does not wait (events can be lost when the invoker dies)',
+  },
+  INVOKER_EVENT_JOURNAL_SYNC_MS: {
+    kind: 'int',
+    default: 200,
+    min: 1,
+    description: 'With INVOKER_EVENT_JOURNAL=write: at most this long between a journal write and its fdatasync',
   },
   INVOKER_SHUTDOWN_GRACE_MS: {
     kind: 'int',

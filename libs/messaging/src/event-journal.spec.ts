@@ -1,19 +1,19 @@
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'fs';
+import { mkdtempSync, promises as fsp, readdirSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import * as path from 'path';
 import { newEvent, PlatformEvent } from '@platform/contracts';
-import { EventJournal } from './event-journal';
+import { EventJournal, JournalSync } from './event-journal';
 
 const event = (n: number): PlatformEvent =>
   newEvent({ name: 'invocation.succeeded', type: 'FUNCTION_INVOCATION', status: 'SUCCESS', source: 'test', payload: { n, text: 'x'.repeat(500) } });
 
-describe('EventJournal', () => {
+describe.each<{ sync: JournalSync }>([{ sync: 'each' }, { sync: { everyMs: 20 } }])('EventJournal, sync $sync', ({ sync }) => {
   let dir: string;
   beforeEach(() => (dir = mkdtempSync(path.join(tmpdir(), 'hks-journal-'))));
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
   it('gives a later process every appended event that was not released, and none that was', async () => {
-    const crashed = new EventJournal(dir);
+    const crashed = new EventJournal(dir, sync);
     expect(await crashed.open()).toEqual([]);
     const events = Array.from({ length: 40 }, (_, i) => event(i));
     // Appended concurrently: they share group commits, and each resolves once on disk.
@@ -22,7 +22,7 @@ describe('EventJournal', () => {
     await crashed.append([]); // the release marks go out with the next write
     // No close(): the process died here.
 
-    const next = new EventJournal(dir);
+    const next = new EventJournal(dir, sync);
     const earlier = await next.open();
     expect(earlier.length).toBeGreaterThan(0);
     const recovered = await next.recover(earlier);
@@ -34,11 +34,13 @@ describe('EventJournal', () => {
 
   it('refuses a journal another running process owns', async () => {
     writeFileSync(path.join(dir, 'owner.pid'), String(process.ppid));
-    await expect(new EventJournal(dir).open()).rejects.toThrow(`belongs to process ${process.ppid}, which is running: give each process its own HKS_DATA_DIR`);
+    await expect(new EventJournal(dir, sync).open()).rejects.toThrow(
+      `belongs to process ${process.ppid}, which is running: give each process its own HKS_DATA_DIR`,
+    );
   });
 
   it('rotates segments and deletes each once all its events are released', async () => {
-    const journal = new EventJournal(dir);
+    const journal = new EventJournal(dir, sync);
     await journal.open();
     const tickets = [];
     for (let i = 0; i < 12; i++) tickets.push(await journal.append(Array.from({ length: 500 }, (_, j) => event(i * 500 + j))));
@@ -50,7 +52,7 @@ describe('EventJournal', () => {
   }, 30_000);
 
   it('answers an append made right after the previous commit resolved (no lost wake-up)', async () => {
-    const journal = new EventJournal(dir);
+    const journal = new EventJournal(dir, sync);
     await journal.open();
     for (let i = 0; i < 20; i++) await journal.append([event(i)]);
     expect(journal.outstanding()).toBe(20);
@@ -58,14 +60,41 @@ describe('EventJournal', () => {
   });
 
   it('keeps what was not released through a clean close, for the next start', async () => {
-    const journal = new EventJournal(dir);
+    const journal = new EventJournal(dir, sync);
     await journal.open();
     const kept = event(1);
     await journal.append([kept]);
     await journal.close();
-    const next = new EventJournal(dir);
+    const next = new EventJournal(dir, sync);
     const earlier = await next.open();
     expect((await next.recover(earlier)).map((e) => e.id)).toEqual([kept.id]);
     await next.close();
+  });
+});
+
+describe('EventJournal, sync { everyMs }', () => {
+  it('puts every write on disk within the interval, one fdatasync for all written meanwhile', async () => {
+    const sync = { everyMs: 20 };
+    const dir = mkdtempSync(path.join(tmpdir(), 'hks-journal-'));
+    const probe = await fsp.open(path.join(dir, 'probe'), 'w');
+    const proto = Object.getPrototypeOf(probe) as { datasync: () => Promise<void> };
+    await probe.close();
+    const datasync = jest.spyOn(proto, 'datasync');
+    try {
+      const journal = new EventJournal(dir, sync);
+      await journal.open();
+      await journal.append([event(1)]);
+      await new Promise((r) => setTimeout(r, sync.everyMs * 5)); // its sync, and the spare segment made ready
+      const before = datasync.mock.calls.length;
+      await Promise.all([journal.append([event(2)]), journal.append([event(3)])]);
+      await journal.append([event(4)]);
+      await new Promise((r) => setTimeout(r, sync.everyMs * 5));
+      // Three writes within the interval share one fdatasync of the segment.
+      expect(datasync.mock.calls.length - before).toBe(1);
+      await journal.close();
+    } finally {
+      datasync.mockRestore();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import * as http from 'http';
 import { InternalCredential, SETTINGS } from '@platform/config';
+import { InProcessHttp } from '@platform/observability';
 import { toDomainError } from '@platform/messaging';
 import { ErrorBody, FunctionRouteWords, FUNCTIONS_PATH } from '@platform/contracts';
 import { FunctionAccess, FunctionAuthCache } from '../access/function-auth.cache';
@@ -28,6 +29,7 @@ export class InvocationProxy implements OnApplicationShutdown {
   private readonly port: number;
   private readonly basePath: string;
   private readonly invoker: string;
+  private readonly invokerUrl: URL;
 
   constructor(
     @Inject(SETTINGS) settings: GatewaySettingsValues,
@@ -41,6 +43,7 @@ export class InvocationProxy implements OnApplicationShutdown {
     this.port = Number(url.port || 80);
     this.basePath = url.pathname.replace(/\/$/, '');
     this.invoker = settings.INVOKER_URL;
+    this.invokerUrl = url;
     this.agent = new http.Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: 256, scheduling: 'lifo' });
   }
 
@@ -112,6 +115,15 @@ export class InvocationProxy implements OnApplicationShutdown {
     if (req.headers.host) headers['x-forwarded-host'] = req.headers.host;
     headers['x-forwarded-proto'] = 'http';
     Object.assign(headers, this.credential.header());
+
+    // The invoker in this same process (the local default): its handler takes the request and answers it, no hop.
+    const local = InProcessHttp.find(this.invokerUrl);
+    if (local) {
+      req.url = path;
+      req.headers = headers as http.IncomingHttpHeaders;
+      local(req, res);
+      return;
+    }
 
     let upstream: http.ClientRequest;
     let answered = false;

@@ -90,7 +90,11 @@ export class InvocationRecorder implements OnModuleInit, OnApplicationBootstrap 
     private readonly publisher: EventPublisher,
     @Inject(SETTINGS) settings: InvokerSettingsValues,
   ) {
-    if (settings.INVOKER_EVENT_JOURNAL === 'fsync') this.journal = new EventJournal(path.resolve(settings.HKS_DATA_DIR, 'wal', `invoker-${os.hostname()}`));
+    const mode = settings.INVOKER_EVENT_JOURNAL;
+    if (mode !== 'off') {
+      const dir = path.resolve(settings.HKS_DATA_DIR, 'wal', `invoker-${os.hostname()}`);
+      this.journal = new EventJournal(dir, mode === 'fsync' ? 'each' : { everyMs: settings.INVOKER_EVENT_JOURNAL_SYNC_MS });
+    }
   }
 
   async onModuleInit(): Promise<void> {

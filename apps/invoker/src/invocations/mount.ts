@@ -2,6 +2,7 @@ import { Logger, type INestApplication } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { IncomingMessage, Server, ServerResponse } from 'http';
 import { jsonBytesProblem, MAX_JSON_DEPTH, ValidationError } from '@platform/contracts';
+import { InProcessHttp } from '@platform/observability';
 import { InvokeServer } from './invoke-server';
 
 const logger = new Logger('InvokerHttp');
@@ -39,9 +40,9 @@ export function mountInvocations(app: INestApplication): void {
   invoke.attach(server);
   const nest = server.listeners('request') as Array<(req: IncomingMessage, res: ServerResponse) => void>;
   server.removeAllListeners('request');
-  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+  const guarded = (req: IncomingMessage, res: ServerResponse, serve: () => void): void => {
     try {
-      if (!invoke.handle(req, res)) for (const listener of nest) listener(req, res);
+      serve();
     } catch (err) {
       try {
         answerCrash(res, err);
@@ -49,7 +50,18 @@ export function mountInvocations(app: INestApplication): void {
         res.destroy();
       }
     }
+  };
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    guarded(req, res, () => {
+      if (!invoke.handle(req, res)) for (const listener of nest) listener(req, res);
+    });
   });
+  // A gateway in this same process hands invocations over as a call (its request, its response) instead of a hop.
+  InProcessHttp.offer(server, (req, res) =>
+    guarded(req, res, () => {
+      if (!invoke.handle(req, res)) answerCrash(res, new Error(`an in-process caller sent ${req.method} ${req.url}, which is not an invocation`));
+    }),
+  );
   // Callers (the gateway, the deployer) keep their connections open between invocations.
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;

@@ -1,0 +1,36 @@
+import type { IncomingMessage, Server, ServerResponse } from 'http';
+
+export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void;
+
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
+/** Handlers by the port their server listens on, in this process. */
+const handlers = new Map<number, RequestHandler>();
+
+/**
+ * Services started in one process (the local default: tools/one-process.js) call each other's hot path as a function
+ * instead of over loopback HTTP: a service offers the handler of its port, and a caller whose upstream URL is a
+ * loopback address with that port takes it. A service alone in its process finds nothing and uses HTTP as before, so
+ * the same code runs in both shapes and the services stay separately deployable.
+ */
+export const InProcessHttp = {
+  /** Offers `handler` for the port `server` listens on, from 'listening' until 'close'. */
+  offer(server: Server, handler: RequestHandler): void {
+    const register = (): void => {
+      const address = server.address();
+      if (!address || typeof address === 'string') return;
+      const port = address.port;
+      handlers.set(port, handler);
+      server.once('close', () => {
+        if (handlers.get(port) === handler) handlers.delete(port);
+      });
+    };
+    if (server.listening) register();
+    else server.once('listening', register);
+  },
+
+  /** The handler serving `url` in this process, if one does (loopback host, no path prefix). */
+  find(url: URL): RequestHandler | undefined {
+    if (url.protocol !== 'http:' || !LOOPBACK.has(url.hostname) || (url.pathname !== '/' && url.pathname !== '')) return undefined;
+    return handlers.get(Number(url.port || 80));
+  },
+};
