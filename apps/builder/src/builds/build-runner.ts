@@ -1,8 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { existsSync, promises as fs, readdirSync } from 'fs';
+import { existsSync, promises as fs, readdirSync, readFileSync } from 'fs';
 import * as path from 'path';
 import { randomBytes } from 'crypto';
-import { version as typescriptVersion } from 'typescript';
 import { BuildInput, BuildResultPayload, EventNames, newEvent, PlatformEvent } from '@platform/contracts';
 import { SETTINGS } from '@platform/config';
 import { EventPublisher } from '@platform/messaging';
@@ -13,6 +12,13 @@ import { BuilderSettingsValues } from '../settings';
 import { Build } from './build.entity';
 import { BuildLog } from './build-log';
 import { BuildsService } from './builds.service';
+
+/** The compiler's version from its package.json: loading TypeScript itself (megabytes) waits for a TypeScript build. */
+let tsVersion: string | undefined;
+function typescriptVersion(): string {
+  tsVersion ??= (JSON.parse(readFileSync(require.resolve('typescript/package.json'), 'utf8')) as { version: string }).version;
+  return tsVersion;
+}
 
 /** Bumped whenever the builder's output for the same inputs changes, so old cache entries stop matching. */
 export const BUILDER_VERSION = 'hks-builder/1';
@@ -145,7 +151,7 @@ export class BuildRunner {
       family: job.family,
       entrypoint: job.entrypoint,
       files: job.files,
-      compiler: job.template === 'typescript' ? `typescript ${typescriptVersion}` : null,
+      compiler: job.template === 'typescript' ? `typescript ${typescriptVersion()}` : null,
       npmRegistry: job.family === 'node' ? (this.settings.HKS_NPM_REGISTRY ?? null) : null,
       python: job.family === 'python' ? this.pythonSources() : null,
       image: plan ? plan.inputs : null,
