@@ -193,7 +193,8 @@ function peerTargets(paths, dir) {
 
 // ---------------------------------------------------------------- hks: the platform from dist/
 
-async function startHks() {
+/** hks from dist/; `processes`: 'one' (the local default, all six services in one process) or 'each'. */
+async function startHks(processes = 'one') {
   const gatewayMain = path.join(ROOT, 'dist', 'apps', 'gateway', 'src', 'main.js');
   if (!fs.existsSync(gatewayMain)) throw new Error(`${gatewayMain} is missing: run \`npm run build\` first`);
   const { Client } = require('pg');
@@ -215,6 +216,7 @@ async function startHks() {
   const dbUrl = new URL(adminUrl);
   dbUrl.pathname = `/${db}`;
   const platform = await startPlatform({
+    processes,
     env: { DATABASE_URL: dbUrl.toString(), HKS_NAMESPACE: `dataplane${suffix}`, HKS_DATA_DIR: dataDir, LOG_LEVEL: 'warn' },
     randomPorts: true,
     logDir: path.join(dataDir, 'logs'),
@@ -234,10 +236,19 @@ async function startHks() {
     return text ? JSON.parse(text) : undefined;
   };
   const roots = () => platform.children.map((c) => c.proc && c.proc.pid).filter(Boolean);
+  const pg = new Client({ connectionString: dbUrl.toString() });
+  await pg.connect();
+  cleanups.push(() => pg.end());
   return {
-    name: 'hks',
+    name: processes === 'one' ? 'hks' : 'hks, process each',
     auth,
     roots,
+    stop: () => platform.stop(),
+    /** Invocations of the function with a result event in the event store (what the event store has ingested so far). */
+    async recorded(functionId) {
+      const r = await pg.query(`SELECT count(*)::int AS n FROM events.events WHERE function_id = $1 AND status <> 'PENDING'`, [functionId]);
+      return r.rows[0].n;
+    },
     /** Created, built and deployed through the public API with the platform's defaults (a user's first function). */
     async deploy(label, config) {
       const fn = await api('POST', '/api/v1/functions', { label, runtime: 'node', template: 'node', handler: NODE_HANDLER, ...(config ? { config } : {}) });
@@ -272,7 +283,7 @@ function call(url, headers) {
 
 /** Warm latency at one connection, then requests/s at 32 with the target's process-tree CPU over that run. */
 async function measureWarm(gen, target, url, headers) {
-  await gen.load(url, { connections: CONNECTIONS, seconds: 1, headers }); // warm-up: JIT, pools, keep-alive
+  const warmup = await gen.load(url, { connections: CONNECTIONS, seconds: 1, headers }); // warm-up: JIT, pools, keep-alive
   await sleep(300);
   const one = await gen.load(url, { connections: 1, seconds: SECONDS, headers });
   const cpuBefore = treeCpuMs(target.roots());
@@ -288,7 +299,25 @@ async function measureWarm(gen, target, url, headers) {
     loadedRssMb: loaded.rssMb,
     loadedProcesses: loaded.processes,
     errors,
+    /** Answers the load generator counted, over the three runs, and when the last run ended. */
+    requests: warmup.requests + one.requests + many.requests,
+    endedAt: Date.now(),
   };
+}
+
+/**
+ * After the load runs: how many of the answered invocations have their result event in the event store, polled until
+ * all have (at most 30 s), and how long after the last answer that was. The load generator may stop waiting for a few
+ * calls in flight that hks still answers and records, so `recorded` can exceed `answered` by up to the connections.
+ */
+async function recording(hks, functionId, before, w) {
+  const deadline = w.endedAt + 30_000;
+  let recorded = (await hks.recorded(functionId)) - before;
+  while (recorded < w.requests && Date.now() < deadline) {
+    await sleep(50);
+    recorded = (await hks.recorded(functionId)) - before;
+  }
+  return { recordedPct: (100 * Math.min(recorded, w.requests)) / w.requests, lost: Math.max(0, w.requests - recorded), lagMs: Date.now() - w.endedAt };
 }
 
 /** The process tree's memory after its first answer and a moment of rest. */
@@ -400,32 +429,44 @@ async function main() {
   cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
   writeHelloWorlds(dir);
 
-  say('starting hks from dist/ (six services, own namespace, database, data dir and ports)');
-  const hks = await startHks();
-  const warm = await hks.deploy('dataplane-warm');
+  say(
+    'starting hks from dist/ twice (six services in one process, the local default; and a process per service), each in its own namespace, database, data dir and ports',
+  );
+  const hks = await startHks('one');
+  const hksEach = await startHks('each');
+  const variants = [hks, hksEach];
+  const warms = [await hks.deploy('dataplane-warm'), await hksEach.deploy('dataplane-warm')];
   const peers = peerTargets(paths, dir);
-  const names = ['hks', ...peers.map((p) => p.name)];
+  const names = [...variants.map((v) => v.name), ...peers.map((p) => p.name)];
   const rounds = names.map(() => []);
 
   for (let round = 0; round < ROUNDS; round++) {
     if (interrupted) throw new Error('interrupted');
-    // hks: a freshly deployed function's first call, then the warm function under load.
-    const fresh = await hks.deploy(`dataplane-cold-${round}`);
-    const first = await call(fresh.url, hks.auth);
-    if (first.status !== 200) throw new Error(`hks: the first call of a fresh function answered ${first.status || first.error}`);
-    // Idle: after a first answer, before any load. Only in the first round for hks: later rounds find the warm
-    // function still scaled out from the load before it (its instances stay for the idle timeout, 60 s by default).
-    const idle = round === 0 ? await idleMemory(hks) : {};
-    const w = await measureWarm(gen, hks, warm.url, hks.auth);
-    rounds[0].push({ ...w, ...idle, coldMs: first.ms, coldStartMs: Number(first.headers['x-start-ms']) });
-    say(`  round ${round + 1}: hks p50 ${w.p50Us.toFixed(0)} us, ${w.rps.toFixed(0)} req/s, first call ${first.ms.toFixed(1)} ms`);
+    for (let v = 0; v < variants.length; v++) {
+      const target = variants[v];
+      // hks: a freshly deployed function's first call, then the warm function under load.
+      const fresh = await target.deploy(`dataplane-cold-${round}`);
+      const first = await call(fresh.url, target.auth);
+      if (first.status !== 200) throw new Error(`${target.name}: the first call of a fresh function answered ${first.status || first.error}`);
+      // Idle: after a first answer, before any load. Only in the first round for hks: later rounds find the warm
+      // function still scaled out from the load before it (its instances stay for the idle timeout, 60 s by default).
+      const idle = round === 0 ? await idleMemory(target) : {};
+      const before = await target.recorded(warms[v].id);
+      const w = await measureWarm(gen, target, warms[v].url, target.auth);
+      const rec = await recording(target, warms[v].id, before, w);
+      rounds[v].push({ ...w, ...idle, ...rec, coldMs: first.ms, coldStartMs: Number(first.headers['x-start-ms']) });
+      say(
+        `  round ${round + 1}: ${target.name} p50 ${w.p50Us.toFixed(0)} us, ${w.rps.toFixed(0)} req/s, first call ${first.ms.toFixed(1)} ms; ` +
+          `${w.requests} answered, ${rec.lost} without a result event, all recorded ${rec.lagMs} ms after the last answer`,
+      );
+    }
     for (let p = 0; p < peers.length; p++) {
       const peer = await peers[p].start();
       try {
         const target = { roots: () => peer.roots };
         const idle = await idleMemory(target);
         const m = await measureWarm(gen, target, peer.url, {});
-        rounds[p + 1].push({ ...m, ...idle, coldMs: peer.coldMs });
+        rounds[p + variants.length].push({ ...m, ...idle, coldMs: peer.coldMs });
         say(`  round ${round + 1}: ${peer.name} p50 ${m.p50Us.toFixed(0)} us, ${m.rps.toFixed(0)} req/s, start to first answer ${peer.coldMs.toFixed(1)} ms`);
       } finally {
         await peer.stop();
@@ -433,6 +474,8 @@ async function main() {
     }
   }
 
+  // The scale run has the machine to itself and the local default.
+  await hksEach.stop();
   say(`scale run: ${FUNCTIONS} functions deployed and each called once (stops early if the machine has < ${MIN_AVAILABLE_MB} MB available)`);
   const scale = await scaleHks(hks, FUNCTIONS);
   const scaleW = await scaleWorkerd(paths, dir, FUNCTIONS);
@@ -452,11 +495,14 @@ async function main() {
     { label: 'memory after the load runs (RSS)', values: col('loadedRssMb'), format: mb },
     { label: 'processes after the load runs', values: col('loadedProcesses'), format: (v) => v.toFixed(0) },
     { label: 'start from zero to first answer', values: col('coldMs'), format: msF },
-    { label: `scale: ${FUNCTIONS} fns answered`, values: [scale.answered, scaleW.answered], format: (v) => v.toFixed(0) },
-    { label: 'scale: calls failed', values: [scale.failed, scaleW.failed], format: (v) => v.toFixed(0) },
-    { label: `scale: RSS after ${FUNCTIONS} calls`, values: [scale.rssMb, scaleW.rssMb], format: mb },
-    { label: `scale: PSS after ${FUNCTIONS} calls`, values: [scale.pssMb, scaleW.pssMb], format: mb },
-    { label: 'scale: processes', values: [scale.processes, scaleW.processes], format: (v) => v.toFixed(0) },
+    { label: 'answered invocations recorded', values: col('recordedPct'), format: (v) => `${v.toFixed(2)} %` },
+    { label: 'recorded, after the last answer', values: col('lagMs'), format: (v) => `${v.toFixed(0)} ms` },
+    // The scale run: hks (the local default) and workerd only.
+    { label: `scale: ${FUNCTIONS} fns answered`, values: [scale.answered, undefined, scaleW.answered], format: (v) => v.toFixed(0) },
+    { label: 'scale: calls failed', values: [scale.failed, undefined, scaleW.failed], format: (v) => v.toFixed(0) },
+    { label: `scale: RSS after ${FUNCTIONS} calls`, values: [scale.rssMb, undefined, scaleW.rssMb], format: mb },
+    { label: `scale: PSS after ${FUNCTIONS} calls`, values: [scale.pssMb, undefined, scaleW.pssMb], format: mb },
+    { label: 'scale: processes', values: [scale.processes, undefined, scaleW.processes], format: (v) => v.toFixed(0) },
   ]);
   say(`\nmedians of ${ROUNDS} interleaved round(s); ratios are hks/peer (above 1: hks takes more, except requests/s and answered)`);
   table.forEach((l) => say(l));
@@ -475,6 +521,10 @@ async function main() {
   );
   const errors = names.map((n, i) => [n, rounds[i].reduce((a, r) => a + r.errors, 0)]).filter(([, e]) => e);
   if (errors.length) say(`non-2xx or socket errors under load: ${errors.map(([n, e]) => `${n} ${e}`).join(', ')}`);
+  const lost = variants.map((v, i) => [v.name, rounds[i].reduce((a, r) => a + r.lost, 0)]);
+  say(
+    `answered invocations without a result event after 30 s: ${lost.map(([n, l]) => `${n} ${l}`).join(', ')}${lost.some(([, l]) => l) ? '  FINDING: events lost' : ''}`,
+  );
   say(`CPU per request is the target's own process tree (for hks: its six services and their workers; not RabbitMQ or Postgres)`);
   say(`load average at the end: ${loadavg()}`);
 }
