@@ -4,7 +4,7 @@
  * (A) Posted events through the gateway: POST /api/v3/events from N keep-alive connections for a fixed time, first
  * one event per post (the JSON form), then CloudEvents batches (application/cloudevents-batch+json, --batch events
  * each). For each: events/s acknowledged (201), the latency of one post, the ingest lag from each answer to its
- * row's recorded_at (p50/p99) and, from a probe that posts one event every 50 ms and GETs it by id until found, the
+ * row's recorded_at (p50/p99) and, from a probe that posts one event every 200 ms and GETs it by id until found, the
  * lag a client sees; and lost = acknowledged - stored (must be 0; the table's primary key makes "stored twice" impossible).
  * (B) Invocation events as the invoker publishes them (EventPublisher.publishMany, one CloudEvent per result) at a
  * target rate onto the platform's bus: the rate the event store recorded them at, their ingest lag, and "lost: 0".
@@ -110,7 +110,8 @@ async function load(gatewayUrl, adminKey, type, batch = 0) {
       }
     }
   };
-  // Alongside: one event posted every 50 ms and GET by id until it is there, the lag a client sees.
+  // Alongside: one event posted every 200 ms and GET by id every 5 ms until it is there, the lag a client sees
+  // (sparse, so that its own GETs, an RPC each, hardly load the run).
   const queryable = [];
   const probe = async () => {
     const probeAgent = new http.Agent({ keepAlive: true, maxSockets: 1 });
@@ -123,10 +124,10 @@ async function load(gatewayUrl, adminKey, type, batch = 0) {
       );
       if (r.status === 201) {
         const id = JSON.parse(r.body).id;
-        while ((await get(probeAgent, `${url}/${id}`, { authorization: headers.authorization })) !== 200) await new Promise((res) => setTimeout(res, 2));
+        while ((await get(probeAgent, `${url}/${id}`, { authorization: headers.authorization })) !== 200) await new Promise((res) => setTimeout(res, 5));
         queryable.push(Date.now() - r.at);
       }
-      await new Promise((res) => setTimeout(res, 50));
+      await new Promise((res) => setTimeout(res, 200));
     }
     probeAgent.destroy();
   };
