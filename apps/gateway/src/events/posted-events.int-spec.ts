@@ -1,13 +1,15 @@
 import { INestApplication } from '@nestjs/common';
 import { randomUUID } from 'crypto';
-import { readFileSync } from 'fs';
+import { mkdtempSync, readFileSync, rmSync } from 'fs';
+import { tmpdir } from 'os';
 import * as http from 'http';
 import * as path from 'path';
 import { Client } from 'pg';
 import request from 'supertest';
 import { eventIdOf, MAX_POSTED_BATCH, PlatformEvent } from '@platform/contracts';
+import { EventPublisher } from '@platform/messaging';
 // Real registry and event store (built: `npm run build` first), real RabbitMQ and Postgres.
-import { createTestDatabase, isolatedEnv, removeNamespace, ServiceProcess, waitFor } from '@platform/testing';
+import { createTestDatabase, isolatedEnv, removeNamespace, ServiceProcess, TcpProxy, waitFor } from '@platform/testing';
 import { startGateway } from '../testing/start-gateway';
 
 const BATCH = 'application/cloudevents-batch+json';
@@ -320,4 +322,26 @@ describe('POST /api/v3/events: published to the bus, stored by the event store',
     const counts = await rowsOf([single, ...batch].map((e) => e.id));
     expect([...counts.values()]).toEqual([1, 1, 1]);
   }, 90_000);
+
+  it('answers an event posted while RabbitMQ is unreachable once it is spooled, and stores it when the broker is back', async () => {
+    // A gateway of its own, reaching RabbitMQ through a proxy the test cuts; a key of HKS_API_KEYS needs no RPC to check.
+    const broker = await TcpProxy.forUrl(iso.env.AMQP_URL).start();
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'hks-spool-'));
+    const cutOff = await startGateway({ ...iso.env, AMQP_URL: broker.url, HKS_DATA_DIR: dataDir, HKS_API_KEYS: 'spool-key', EVENT_PUBLISH_TIMEOUT_MS: '500' });
+    try {
+      broker.cut();
+      const send = (body: unknown, type: string) =>
+        request(cutOff.url).post('/api/v3/events').set('x-api-key', 'spool-key').set('content-type', type).send(JSON.stringify(body)).expect(201);
+      const single = (await send({ type: 'com.shop.broker-down' }, 'application/json')).body as PlatformEvent;
+      const batch = (await send([cloudEvent({ type: 'com.shop.broker-down' })], BATCH)).body as PlatformEvent[];
+      expect(await cutOff.app.get(EventPublisher).spooled()).toBe(2);
+      broker.restore();
+      for (const e of [single, ...batch]) expect(await stored(e.id, 30_000)).toEqual(e);
+      await waitFor(async () => (await cutOff.app.get(EventPublisher).spooled()) === 0, { what: 'the spool drained' });
+    } finally {
+      await cutOff.app.close();
+      await broker.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
