@@ -45,7 +45,11 @@ async function run(conn, queues, inFlight) {
   const lane = async () => {
     while (Date.now() < until) {
       const started = process.hrtime.bigint();
-      await new Promise((resolve, reject) => ch.publish(name, 'event.bench.rate._', body, { persistent: true }, (err) => (err ? reject(err) : resolve())));
+      await new Promise((resolve, reject) =>
+        ch.publish(name, 'event.bench.rate._', body, { persistent: true }, (err) =>
+          err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve(),
+        ),
+      );
       latencies.push(Number(process.hrtime.bigint() - started) / 1e6);
       sent++;
     }
