@@ -100,7 +100,9 @@ export class PostedEventsRoute {
       res.writeHead(201, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
       res.end(text);
     } catch (err) {
-      sendError(res, errorOf(err));
+      const body = errorOf(err);
+      if (body.statusCode >= 500) this.logger.warn(body.message);
+      sendError(res, body);
     }
   }
 
