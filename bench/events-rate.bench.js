@@ -1,13 +1,16 @@
 #!/usr/bin/env node
 'use strict';
 /**
- * (A) Posted events through the gateway: POST /api/v3/events from N keep-alive connections for a fixed time, then
- * events/s answered 201 and the latency of one post, the ingest lag, recorded_at - timestamp of each stored row
- * (p50/p99), and that every event answered 201 is stored exactly once ("lost: 0").
+ * (A) Posted events through the gateway: POST /api/v3/events from N keep-alive connections for a fixed time, first
+ * one event per post (the JSON form), then CloudEvents batches (application/cloudevents-batch+json, --batch events
+ * each). For each: events/s acknowledged (201), the latency of one post, the ingest lag from each answer to its
+ * row's recorded_at (p50/p99) and, from a probe that posts one event every 200 ms and GETs it by id until found, the
+ * lag a client sees; and lost = acknowledged - stored (must be 0; the table's primary key makes "stored twice" impossible).
  * (B) Invocation events as the invoker publishes them (EventPublisher.publishMany, one CloudEvent per result) at a
  * target rate onto the platform's bus: the rate the event store recorded them at, their ingest lag, and "lost: 0".
  *
- *   npm run build && node bench/events-rate.bench.js [--connections 16] [--seconds 10] [--invocations 50000] [--rate 10000]
+ *   npm run build && node bench/events-rate.bench.js [--connections 16] [--seconds 10] [--batch 100] [--invocations 50000] [--rate 10000]
+ *   (--invocations 0 skips part B)
  *
  * Starts the six services from dist/ (tools/platform.js) in their own namespace, database and data dir, and
  * removes them at the end; RabbitMQ, Postgres and Redis must be running.
@@ -27,6 +30,7 @@ const CONNECTIONS = option('--connections', 16);
 const SECONDS = option('--seconds', 10);
 const INVOCATIONS = option('--invocations', 50_000);
 const RATE = option('--rate', 10_000);
+const BATCH = option('--batch', 100);
 const DIST = path.resolve(__dirname, '..', 'dist');
 const AMQP_URL = process.env.AMQP_URL || 'amqp://guest:guest@127.0.0.1:5672';
 const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
@@ -46,36 +50,59 @@ async function admin(sql) {
   }
 }
 
-/** One POST on the agent; resolves with {status, body, us}. */
+/** One POST on the agent; resolves with {status, body, us, at} (at: Date.now() when the answer was read). */
 function post(agent, url, headers, body) {
   return new Promise((resolve, reject) => {
     const started = process.hrtime.bigint();
     const req = http.request(url, { method: 'POST', agent, headers: { ...headers, 'content-length': Buffer.byteLength(body) } }, (res) => {
       const chunks = [];
       res.on('data', (c) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode, body: Buffer.concat(chunks).toString(), us: Number(process.hrtime.bigint() - started) / 1000 }));
+      res.on('end', () =>
+        resolve({ status: res.statusCode, body: Buffer.concat(chunks).toString(), us: Number(process.hrtime.bigint() - started) / 1000, at: Date.now() }),
+      );
     });
     req.on('error', reject);
     req.end(body);
   });
 }
 
-/** CONNECTIONS loops posting until the time is up; answers the ids answered 201, the latencies and the other answers. */
-async function load(gatewayUrl, adminKey, type) {
+function get(agent, url, headers) {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { agent, headers }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode));
+    });
+    req.on('error', reject);
+  });
+}
+
+/**
+ * CONNECTIONS loops posting until the time is up, each post one event (JSON form) or, with `batch`, a
+ * CloudEvents batch of that many. Answers the acknowledged ids with the time of their answer, the latencies
+ * and the other answers.
+ */
+async function load(gatewayUrl, adminKey, type, batch = 0) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: CONNECTIONS });
-  const headers = { 'content-type': 'application/json', authorization: `Bearer ${adminKey}` };
+  const headers = {
+    'content-type': batch ? 'application/cloudevents-batch+json' : 'application/json',
+    authorization: `Bearer ${adminKey}`,
+  };
   const url = `${gatewayUrl}/api/v3/events`;
-  const ids = [];
+  const answered = new Map();
   const latencies = [];
   const failures = new Map();
   const until = Date.now() + SECONDS * 1000;
   const started = process.hrtime.bigint();
   let n = 0;
+  const one = () => ({ type, payload: { n: n++, order: { sku: 'A-1', qty: 2 } } });
+  const cloudEvent = () => ({ specversion: '1.0', id: crypto.randomUUID(), source: 'bench', type, data: one().payload });
   const lane = async () => {
     while (Date.now() < until) {
-      const r = await post(agent, url, headers, JSON.stringify({ type, payload: { n: n++, order: { sku: 'A-1', qty: 2 } } }));
+      const body = JSON.stringify(batch ? Array.from({ length: batch }, cloudEvent) : one());
+      const r = await post(agent, url, headers, body);
       if (r.status === 201) {
-        ids.push(JSON.parse(r.body).id);
+        const got = JSON.parse(r.body);
+        for (const e of Array.isArray(got) ? got : [got]) answered.set(e.id, r.at);
         latencies.push(r.us);
       } else {
         const key = `${r.status} ${r.body.slice(0, 120)}`;
@@ -83,10 +110,70 @@ async function load(gatewayUrl, adminKey, type) {
       }
     }
   };
-  await Promise.all(Array.from({ length: CONNECTIONS }, lane));
+  // Alongside: one event posted every 200 ms and GET by id every 5 ms until it is there, the lag a client sees
+  // (sparse, so that its own GETs, an RPC each, hardly load the run).
+  const queryable = [];
+  const probe = async () => {
+    const probeAgent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    while (Date.now() < until) {
+      const r = await post(
+        probeAgent,
+        url,
+        { 'content-type': 'application/json', authorization: headers.authorization },
+        JSON.stringify({ type: `${type}.probe` }),
+      );
+      if (r.status === 201) {
+        const id = JSON.parse(r.body).id;
+        while ((await get(probeAgent, `${url}/${id}`, { authorization: headers.authorization })) !== 200) await new Promise((res) => setTimeout(res, 5));
+        queryable.push(Date.now() - r.at);
+      }
+      await new Promise((res) => setTimeout(res, 200));
+    }
+    probeAgent.destroy();
+  };
+  await Promise.all([...Array.from({ length: CONNECTIONS }, lane), probe()]);
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   agent.destroy();
-  return { ids, latencies, failures, seconds };
+  return { answered, latencies, failures, seconds, queryable };
+}
+
+/** Waits until every acknowledged event is stored (or a settle time passes); the lag from each answer to its row's recorded_at. */
+async function stored(pg, type, answered) {
+  const deadline = Date.now() + 30_000;
+  let rows = [];
+  for (;;) {
+    rows = (await pg.query('SELECT id, extract(epoch FROM recorded_at) * 1000 AS at FROM events.events WHERE type = $1', [type])).rows;
+    if (rows.length >= answered.size || Date.now() > deadline) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const lags = [];
+  let found = 0;
+  for (const row of rows) {
+    const at = answered.get(row.id);
+    if (at === undefined) continue;
+    found++;
+    lags.push(Number(row.at) - at);
+  }
+  return { found, rows: rows.length, lag: stats(lags) };
+}
+
+async function postedRun(platform, pg, label, type, batch) {
+  const run = await load(platform.gatewayUrl, platform.adminKey, type, batch);
+  const latency = stats(run.latencies);
+  const rate = Math.round(run.answered.size / run.seconds);
+  console.log(
+    `${label}: ${run.answered.size} events acknowledged (201) in ${run.seconds.toFixed(1)} s over ${CONNECTIONS} connections = ${rate} events/s` +
+      (batch ? ` (${run.latencies.length} posts)` : ''),
+  );
+  console.log(`  post latency: p50 ${(latency.p50 / 1000).toFixed(1)} ms, p99 ${(latency.p99 / 1000).toFixed(1)} ms`);
+  for (const [answer, count] of run.failures) console.log(`  not 201 (${count}x): ${answer}`);
+  const s = await stored(pg, type, run.answered);
+  const q = stats(run.queryable);
+  console.log(`  ingest lag, answer -> row recorded (recorded_at): p50 ${s.lag.p50.toFixed(1)} ms, p99 ${s.lag.p99.toFixed(1)} ms`);
+  console.log(`  ingest lag, answer -> GET /api/v3/events/{id} finds it (${q.n} probes): p50 ${q.p50} ms, p99 ${q.p99} ms`);
+  console.log(`  stored: ${s.found} of ${run.answered.size} acknowledged (${s.rows} rows of the type); lost: ${run.answered.size - s.found}`);
+  if (s.found !== run.answered.size) process.exitCode = 1;
+  return rate;
 }
 
 async function main() {
@@ -105,44 +192,20 @@ async function main() {
     const type = `bench.rate.${suffix}`;
     // Warm-up: connections, JIT, pools.
     await loadFor(platform, `${type}.warm`, 2);
-    const run = await load(platform.gatewayUrl, platform.adminKey, type);
-    const latency = stats(run.latencies);
-    console.log(
-      `posted: ${run.ids.length} events in ${run.seconds.toFixed(1)} s over ${CONNECTIONS} connections = ${Math.round(run.ids.length / run.seconds)} events/s`,
-    );
-    console.log(`post latency: p50 ${(latency.p50 / 1000).toFixed(1)} ms, p99 ${(latency.p99 / 1000).toFixed(1)} ms`);
-    for (const [answer, count] of run.failures) console.log(`not 201 (${count}x): ${answer}`);
+    await postedRun(platform, pg, 'single posts', `${type}.single`, 0);
+    await postedRun(platform, pg, `batches of ${BATCH}`, `${type}.batch`, BATCH);
 
-    // Stored exactly once: the ids answered 201, counted in the table (a settle time for what is still in flight).
-    const deadline = Date.now() + 15_000;
-    let stored = 0;
-    for (;;) {
-      stored = (await pg.query('SELECT count(*)::int AS n FROM events.events WHERE id = ANY($1::uuid[])', [run.ids])).rows[0].n;
-      if (stored >= run.ids.length || Date.now() > deadline) break;
-      await new Promise((r) => setTimeout(r, 200));
+    if (INVOCATIONS > 0) {
+      const invocations = await invocationEvents(platform, pg, dataDir);
+      console.log(
+        `\ninvocation events: ${INVOCATIONS} published at ${Math.round(invocations.published)}/s (target ${RATE}/s), recorded at ${Math.round(invocations.recorded)}/s`,
+      );
+      console.log(
+        `ingest lag (recorded_at - timestamp): p50 ${invocations.p50.toFixed(1)} ms, p99 ${invocations.p99.toFixed(1)} ms, max ${invocations.max.toFixed(1)} ms`,
+      );
+      console.log(`lost: ${INVOCATIONS - invocations.stored}`);
+      if (invocations.stored !== INVOCATIONS) process.exitCode = 1;
     }
-    const { rows } = await pg.query(
-      `SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) AS p50, percentile_cont(0.99) WITHIN GROUP (ORDER BY ms) AS p99, max(ms) AS max
-       FROM (SELECT extract(epoch FROM recorded_at - timestamp) * 1000 AS ms FROM events.events WHERE type = $1) lag`,
-      [type],
-    );
-    const rowsOfType = (await pg.query('SELECT count(*)::int AS n, count(DISTINCT id)::int AS d FROM events.events WHERE type = $1', [type])).rows[0];
-    console.log(
-      `ingest lag (recorded_at - timestamp): p50 ${Number(rows[0].p50).toFixed(1)} ms, p99 ${Number(rows[0].p99).toFixed(1)} ms, max ${Number(rows[0].max).toFixed(1)} ms`,
-    );
-    console.log(`stored: ${stored} of ${run.ids.length} answered 201 (${rowsOfType.n} rows of the type, ${rowsOfType.d} distinct)`);
-    console.log(`lost: ${run.ids.length - stored}`);
-    if (run.ids.length !== stored) process.exitCode = 1;
-
-    const invocations = await invocationEvents(platform, pg, dataDir);
-    console.log(
-      `\ninvocation events: ${INVOCATIONS} published at ${Math.round(invocations.published)}/s (target ${RATE}/s), recorded at ${Math.round(invocations.recorded)}/s`,
-    );
-    console.log(
-      `ingest lag (recorded_at - timestamp): p50 ${invocations.p50.toFixed(1)} ms, p99 ${invocations.p99.toFixed(1)} ms, max ${invocations.max.toFixed(1)} ms`,
-    );
-    console.log(`lost: ${INVOCATIONS - invocations.stored}`);
-    if (invocations.stored !== INVOCATIONS) process.exitCode = 1;
   } finally {
     await pg.end().catch(() => undefined);
     if (platform) await platform.stop();

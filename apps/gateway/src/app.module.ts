@@ -9,6 +9,7 @@ import { GatewayAccess } from './access/gateway-access';
 import { KeyVerifier } from './access/key-verifier';
 import { EventStreamService } from './events/event-stream.service';
 import { EventsController } from './events/events.controller';
+import { PostedEventsRoute } from './events/posted-events.route';
 import { FunctionsController } from './functions/functions.controller';
 import { KeysController } from './keys/keys.controller';
 import { InvocationProxy } from './proxy/invocation-proxy';
@@ -45,6 +46,7 @@ export class AppModule {
         { provide: APP_GUARD, useClass: ApiKeyGuard },
         FunctionAuthCache,
         InvocationProxy,
+        PostedEventsRoute,
         EventStreamService,
         GatewayHealth,
       ],

@@ -7,8 +7,9 @@ import { SETTINGS } from '@platform/config';
 import { DOCS_PATH, httpReason } from '@platform/contracts';
 import { httpValidationPipe } from '@platform/messaging';
 import { sendError } from './access/gateway-access';
-import { urlProblem, verifyJsonBody } from './access/request-text';
+import { bodyProblem, urlProblem, verifyJsonBody } from './access/request-text';
 import { apiDocument } from './docs/api-document';
+import { PostedEventsRoute } from './events/posted-events.route';
 import { InvocationProxy } from './proxy/invocation-proxy';
 import { GatewaySettingsValues } from './settings';
 
@@ -21,6 +22,7 @@ type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
 export function configureGateway(app: INestApplication): void {
   const settings = app.get<GatewaySettingsValues>(SETTINGS);
   const proxy = app.get(InvocationProxy);
+  const postedEvents = app.get(PostedEventsRoute);
   const instance = app.getHttpAdapter().getInstance() as express.Express;
   instance.disable('x-powered-by');
   instance.set('etag', false);
@@ -31,7 +33,7 @@ export function configureGateway(app: INestApplication): void {
   // Express made its router before these settings could be given; Nest adds the routes later, at init.
   Object.assign(instance.router as unknown as { caseSensitive: boolean; strict: boolean }, { caseSensitive: true, strict: true });
 
-  // Invocations are answered before Express sees them: the cheapest path through the gateway.
+  // Invocations and posted events are answered before Express sees them: the cheapest path through the gateway.
   const server = app.getHttpServer() as Server;
   server.on('clientError', answerClientError);
   const listeners = server.listeners('request') as RequestListener[];
@@ -43,26 +45,14 @@ export function configureGateway(app: INestApplication): void {
       req.resume();
       return;
     }
-    if (proxy.handle(req, res)) return;
+    if (proxy.handle(req, res) || postedEvents.handle(req, res)) return;
     for (const listener of listeners) listener.call(server, req, res);
   });
 
   app.use(express.json({ limit: settings.GATEWAY_MAX_BODY_BYTES, type: ['application/json', 'application/*+json'], verify: verifyJsonBody }));
   app.use((err: { type?: string; status?: number; message?: string }, _req: Request, res: Response, next: NextFunction) => {
     if (!err) return next();
-    if (err.type === 'entity.parse.failed') {
-      return sendError(res, { statusCode: 400, error: 'Bad Request', message: 'The request body is not valid JSON' });
-    }
-    if (err.type === 'entity.too.large') {
-      return sendError(res, {
-        statusCode: 413,
-        error: 'Payload Too Large',
-        message: `The request body is larger than ${settings.GATEWAY_MAX_BODY_BYTES} bytes`,
-      });
-    }
-    // An unsupported charset or content encoding (body-parser's 415) is bad input like any other unreadable body:
-    // one documented status, with the reason in the message.
-    sendError(res, { statusCode: 400, error: 'Bad Request', message: `The request body cannot be read: ${err.message}` });
+    sendError(res, bodyProblem(err, settings.GATEWAY_MAX_BODY_BYTES));
   });
   app.use((req: Request, res: Response, next: NextFunction) => {
     if (Array.isArray(req.body))

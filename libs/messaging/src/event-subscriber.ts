@@ -13,6 +13,11 @@ export interface SubscriptionOptions {
    * for custom ones, `_` for no function; e.g. ["build.*.*"], ["invocation.*.my-fn"], ["event.#"] or ["#"].
    */
   bindings: string[];
+  /**
+   * Keys to unbind the queue from at every (re)connect: bindings of a durable queue outlive the process, so a key
+   * a former version bound stays bound until it is removed.
+   */
+  unbind?: string[];
   /** One private, auto-deleted queue per process (every replica sees every event), instead of a shared one. */
   broadcast?: boolean;
   /** Messages delivered but unacknowledged at once. */
@@ -34,6 +39,12 @@ export interface SubscriptionOptions {
 }
 
 const RETRY_DELAY_MS = 1_000;
+
+/** A running subscription whose routing keys can change (Subscription.rebind); every reconnect applies the current ones. */
+export interface Subscription {
+  /** Binds the queue to exactly these keys: binds the new ones, unbinds those no longer wanted. */
+  rebind(keys: string[]): Promise<void>;
+}
 
 /** Acks and nacks on a channel that closed meanwhile throw; the broker redelivers unacknowledged messages anyway. */
 function settle(op: () => void): void {
@@ -63,7 +74,7 @@ export class EventSubscriber implements BeforeApplicationShutdown, OnApplication
     this.namespace = settings.HKS_NAMESPACE;
   }
 
-  async subscribe(options: SubscriptionOptions): Promise<void> {
+  async subscribe(options: SubscriptionOptions): Promise<Subscription> {
     const exchange = eventExchange(this.namespace);
     const dlx = `${exchange}.dlx`;
     const prefetch = options.prefetch ?? Math.max(options.batchSize ?? 1, 10);
@@ -76,6 +87,11 @@ export class EventSubscriber implements BeforeApplicationShutdown, OnApplication
     let pending: ConsumeMessage[] = [];
     let timer: NodeJS.Timeout | undefined;
     let queueName = `${this.namespace}.${options.queue}`;
+    let bound = new Set(options.bindings);
+    const unbound = new Set((options.unbind ?? []).filter((k) => !bound.has(k)));
+    /** The channel while connected, for rebind(). */
+    let current: Channel | undefined;
+    let rebinding: Promise<void> = Promise.resolve();
 
     const channel = this.connection.manager.createChannel({
       name: `subscriber:${options.queue}`,
@@ -91,7 +107,12 @@ export class EventSubscriber implements BeforeApplicationShutdown, OnApplication
         } else {
           await ch.assertQueue(queueName, { durable: true, arguments: { 'x-dead-letter-exchange': dlx } });
         }
-        for (const key of options.bindings) await ch.bindQueue(queueName, exchange, key);
+        for (const key of unbound) await ch.unbindQueue(queueName, exchange, key);
+        for (const key of bound) await ch.bindQueue(queueName, exchange, key);
+        current = ch;
+        ch.once('close', () => {
+          if (current === ch) current = undefined;
+        });
         await ch.prefetch(prefetch);
         pending = [];
         await ch.consume(queueName, (msg) => msg && onMessage(ch, msg), { noAck: false });
@@ -164,6 +185,27 @@ export class EventSubscriber implements BeforeApplicationShutdown, OnApplication
     };
 
     await channel.waitForConnect();
+
+    const rebind = async (keys: string[]) => {
+      const next = new Set(keys);
+      const add = [...next].filter((k) => !bound.has(k));
+      const remove = [...bound].filter((k) => !next.has(k));
+      bound = next;
+      for (const k of remove) unbound.add(k);
+      for (const k of add) unbound.delete(k);
+      // Not connected: the next setup applies them.
+      const ch = current;
+      if (!ch) return;
+      for (const k of add) await ch.bindQueue(queueName, exchange, k);
+      for (const k of remove) await ch.unbindQueue(queueName, exchange, k);
+    };
+    return {
+      rebind: (keys) => {
+        const next = rebinding.catch(() => undefined).then(() => rebind(keys));
+        rebinding = next;
+        return next;
+      },
+    };
   }
 
   /**

@@ -90,6 +90,41 @@ describe('messaging over the real RabbitMQ', () => {
     expect(await publisher.spooled()).toBe(0);
   });
 
+  it('rebinds a running subscription: the new keys are delivered, the dropped ones and those to unbind are not', async () => {
+    const received: PlatformEvent[] = [];
+    const custom = (type: string) => newEvent({ name: 'event.created', type, status: 'SUCCESS', source: 'test' });
+    const publisher = client.get(EventPublisher);
+    // A key a former version left bound to the durable queue.
+    const exchange = eventExchange(iso.env.HKS_NAMESPACE);
+    const conn = await amqplib.connect(iso.env.AMQP_URL);
+    const ch = await conn.createChannel();
+    await ch.assertExchange(exchange, 'topic', { durable: true });
+    await ch.assertQueue(`${iso.env.HKS_NAMESPACE}.test.rebind`, { durable: true, arguments: { 'x-dead-letter-exchange': `${exchange}.dlx` } });
+    await ch.bindQueue(`${iso.env.HKS_NAMESPACE}.test.rebind`, exchange, 'event.#');
+    await conn.close();
+    const subscription = await server.get(EventSubscriber).subscribe({
+      queue: 'test.rebind',
+      bindings: ['event.com.a.*'],
+      unbind: ['event.#'],
+      handler: (events) => {
+        received.push(...events);
+      },
+    });
+    const a = custom('com.a');
+    const b = custom('com.b');
+    await publisher.publishMany([a, b]);
+    await waitFor(() => received.some((e) => e.id === a.id), { what: 'the com.a event' });
+    await subscription.rebind(['event.com.b.*']);
+    const a2 = custom('com.a');
+    const b2 = custom('com.b');
+    await publisher.publishMany([a2, b2]);
+    await waitFor(() => received.some((e) => e.id === b2.id), { what: 'the second com.b event' });
+    // Published before b2 on the same channel, so it would have arrived by now.
+    const ids = received.map((e) => e.id);
+    expect(ids).not.toContain(a2.id);
+    expect(ids).not.toContain(b.id);
+  });
+
   it('publishes a batch as one CloudEvent per message and sends what is not a CloudEvent to the dead-letter queue', async () => {
     const received: PlatformEvent[] = [];
     await server.get(EventSubscriber).subscribe({

@@ -15,8 +15,8 @@ export class FunctionEventsConsumer {
     private readonly deployments: DeploymentsService,
   ) {}
 
-  start(): Promise<void> {
-    return this.subscriber.subscribe({
+  async start(): Promise<void> {
+    await this.subscriber.subscribe({
       queue: FUNCTION_EVENTS_QUEUE,
       bindings: [eventBinding(EventNames.FunctionDeleted)],
       handler: async (events) => {

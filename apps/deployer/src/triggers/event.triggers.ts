@@ -1,6 +1,6 @@
 import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { customEventBinding, EventTrigger, PlatformEvent } from '@platform/contracts';
-import { EventSubscriber } from '@platform/messaging';
+import { EventSubscriber, Subscription } from '@platform/messaging';
 import { Deployment } from '../deployments/deployment.entity';
 import { DeploymentStore } from '../deployments/deployment.store';
 import { invocationBudgetMs, InvokerClient } from './invoker.client';
@@ -16,6 +16,12 @@ const RESYNC_MS = 30_000;
  * deployments table held posted events to a few hundred per second. TriggerWiring keeps the index current
  * (`sync` on every deploy, undeploy and deployment.* broadcast, so every replica follows), and it is read
  * again from the table every RESYNC_MS.
+ *
+ * The queue is bound only to the types some function subscribes to (`event.<type>.*`), not to every custom
+ * event: a posted event of a type nobody triggers on then goes to one durable queue (the event store's) instead
+ * of two, which is what the broker's cost per event grows with (bench/broker-confirms.bench.js). A deploy
+ * answers only after its types are bound. Bindings of types dropped while no deployer ran stay until a
+ * deployer binds and drops them again; the events they bring find no trigger and are acknowledged.
  */
 @Injectable()
 export class EventTriggers implements OnApplicationShutdown {
@@ -28,6 +34,7 @@ export class EventTriggers implements OnApplicationShutdown {
   private readonly syncedAt = new Map<string, number>();
   private byType = new Map<string, Deployment[]>();
   private resyncTimer?: NodeJS.Timeout;
+  private subscription?: Subscription;
 
   constructor(
     private readonly subscriber: EventSubscriber,
@@ -41,10 +48,12 @@ export class EventTriggers implements OnApplicationShutdown {
       this.resync().catch((err) => this.logger.warn(`re-reading the event triggers: ${(err as Error).message}`));
     }, RESYNC_MS);
     this.resyncTimer.unref();
-    await this.subscriber.subscribe({
+    this.subscription = await this.subscriber.subscribe({
       queue: EVENT_TRIGGERS_QUEUE,
-      // Every custom event (event.<type>.<label>): the triggers are looked up by type in the index.
-      bindings: [customEventBinding()],
+      // Custom events of the types in the index (event.<type>.<label>); the triggers are then looked up by type.
+      bindings: this.bindings(),
+      // Every custom event, as this queue was bound before it followed the index.
+      unbind: [customEventBinding()],
       batchSize: 10,
       batchWaitMs: 20,
       handler: (events) => this.handle(events),
@@ -55,12 +64,12 @@ export class EventTriggers implements OnApplicationShutdown {
     clearInterval(this.resyncTimer);
   }
 
-  /** The function's subscriptions as of its current deployment (null: not READY, so none). */
-  sync(functionId: string, deployment: Deployment | null): void {
+  /** The function's subscriptions as of its current deployment (null: not READY, so none); resolves once bound. */
+  async sync(functionId: string, deployment: Deployment | null): Promise<void> {
     this.syncedAt.set(functionId, Date.now());
     this.subscribed.delete(functionId);
     if (deployment && eventTriggersOf(deployment).length) this.subscribed.set(functionId, deployment);
-    this.reindex();
+    await this.reindex();
   }
 
   /** Reads every READY deployment again, except functions synced since the read began. */
@@ -70,15 +79,20 @@ export class EventTriggers implements OnApplicationShutdown {
     const newer = (functionId: string) => (this.syncedAt.get(functionId) ?? 0) >= startedAt;
     for (const functionId of this.subscribed.keys()) if (!ready.has(functionId) && !newer(functionId)) this.subscribed.delete(functionId);
     for (const [functionId, d] of ready) if (!newer(functionId)) this.subscribed.set(functionId, d);
-    this.reindex();
+    await this.reindex();
   }
 
-  private reindex(): void {
+  private bindings(): string[] {
+    return [...this.byType.keys()].map((type) => customEventBinding(type));
+  }
+
+  private async reindex(): Promise<void> {
     const byType = new Map<string, Deployment[]>();
     for (const d of this.subscribed.values()) {
       for (const type of new Set(eventTriggersOf(d).map((t) => t.eventType))) byType.set(type, [...(byType.get(type) ?? []), d]);
     }
     this.byType = byType;
+    await this.subscription?.rebind(this.bindings());
   }
 
   async handle(events: PlatformEvent[]): Promise<void> {

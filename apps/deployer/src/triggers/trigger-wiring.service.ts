@@ -64,7 +64,7 @@ export class TriggerWiring {
     const current = await this.store.current(functionId);
     const deployment = current?.status === 'READY' ? current : null;
     const triggers = deployment?.spec.config.triggers ?? [];
-    this.events.sync(functionId, deployment);
+    await this.events.sync(functionId, deployment);
     await this.schedules.sync(
       functionId,
       triggers.filter((t): t is ScheduleTrigger => t.type === 'schedule'),

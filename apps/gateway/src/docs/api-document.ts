@@ -1,10 +1,11 @@
 import { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, OpenAPIObject, ReferenceObject, SchemaObject, SwaggerModule } from '@nestjs/swagger';
+import { addEventPaths } from './event-paths';
 import { addInvocationPaths } from './invocation-paths';
 
 /**
  * The API document: the Nest routes as their decorators describe them (the wire classes of @platform/contracts are
- * their schemas), plus the invocation routes the proxy answers before Nest.
+ * their schemas), plus the invocation routes the proxy answers before Nest and the posting of events.
  */
 export function apiDocument(app: INestApplication): OpenAPIObject {
   const document = SwaggerModule.createDocument(
@@ -31,6 +32,7 @@ export function apiDocument(app: INestApplication): OpenAPIObject {
       .build(),
   );
   addInvocationPaths(document);
+  addEventPaths(document);
   for (const schema of Object.values(document.components?.schemas ?? {})) plainEnumReferences(schema);
   return document;
 }

@@ -1,5 +1,5 @@
-import { Body, Controller, Get, HttpCode, Param, ParseUUIDPipe, Post, Query, Res } from '@nestjs/common';
-import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiParam, ApiProduces, ApiTags, PickType } from '@nestjs/swagger';
+import { Controller, Get, Param, ParseUUIDPipe, Query, Res } from '@nestjs/common';
+import { ApiExtraModels, ApiOkResponse, ApiOperation, ApiParam, ApiProduces, ApiTags, PickType } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { CreateEventDto, EventPage, EventPatterns, EventQueryDto, PlatformEvent, ValidationError } from '@platform/contracts';
 import { RpcClient } from '@platform/messaging';
@@ -8,7 +8,9 @@ import { EventStreamService } from './event-stream.service';
 
 class EventStreamQueryDto extends PickType(EventQueryDto, ['functionId', 'type', 'status'] as const) {}
 
+/** POST /api/v3/events is answered in front of Express (PostedEventsRoute) and described in docs/event-paths.ts. */
 @ApiTags('events')
+@ApiExtraModels(CreateEventDto, PlatformEvent)
 @ApiManagementErrors()
 @Controller('api/v3/events')
 export class EventsController {
@@ -22,15 +24,6 @@ export class EventsController {
   @ApiOkResponse({ type: EventPage })
   query(@Query() query: EventQueryDto): Promise<EventPage> {
     return this.rpc.call('event-store', EventPatterns.Query, query);
-  }
-
-  @Post()
-  @HttpCode(201)
-  @ApiOperation({ operationId: 'createEvent', summary: 'Record an event; functions with an event trigger of its type run' })
-  @ApiCreatedResponse({ type: PlatformEvent, description: 'The event as stored' })
-  @ApiErrors({ 413: true })
-  create(@Body() body: CreateEventDto): Promise<PlatformEvent> {
-    return this.rpc.call('event-store', EventPatterns.Create, body);
   }
 
   @Get('stream')
