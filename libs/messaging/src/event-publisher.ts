@@ -3,7 +3,7 @@ import type { ConfirmChannel, Options } from 'amqplib';
 import { ChannelWrapper } from 'amqp-connection-manager';
 import * as os from 'os';
 import * as path from 'path';
-import { CLOUDEVENT_CONTENT_TYPE, eventExchange, PlatformEvent, routingKeyOf, toCloudEvent } from '@platform/contracts';
+import { ALL_EVENTS_BINDING, CLOUDEVENT_CONTENT_TYPE, eventExchange, EVENT_LOG_QUEUE, PlatformEvent, routingKeyOf, toCloudEvent } from '@platform/contracts';
 import { CommonSettingsValues, SETTINGS } from '@platform/config';
 import { AmqpConnection } from './amqp-connection';
 import { EventSpool } from './event-spool';
@@ -74,6 +74,13 @@ export class EventPublisher implements OnModuleInit, OnApplicationShutdown {
       json: false,
       setup: async (ch: ConfirmChannel) => {
         await ch.assertExchange(this.exchange, 'topic', { durable: true });
+        // The event log's queue, declared as the event store's subscriber declares it: an event published before the
+        // event store ever started is kept there, not routed nowhere.
+        const dlx = `${this.exchange}.dlx`;
+        const log = `${settings.HKS_NAMESPACE}.${EVENT_LOG_QUEUE}`;
+        await ch.assertExchange(dlx, 'fanout', { durable: true });
+        await ch.assertQueue(log, { durable: true, arguments: { 'x-dead-letter-exchange': dlx } });
+        await ch.bindQueue(log, this.exchange, ALL_EVENTS_BINDING);
         this.channel = ch;
         ch.once('close', () => {
           if (this.channel === ch) this.channel = undefined;

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import { ALL_EVENTS_BINDING } from '@platform/contracts';
+import { ALL_EVENTS_BINDING, EVENT_LOG_QUEUE } from '@platform/contracts';
 import { SETTINGS } from '@platform/config';
 import { EventSubscriber } from '@platform/messaging';
 import { admitEvent, EventRow, RejectedEvent } from '../storage/event-row';
@@ -7,7 +7,7 @@ import { EventWriter } from '../storage/event-writer';
 import { EventStoreSettingsValues } from '../settings';
 
 /** Durable queue (namespaced by the subscriber) shared by every event-store replica. */
-export const INGEST_QUEUE = 'event-store.events';
+export const INGEST_QUEUE = EVENT_LOG_QUEUE;
 
 /**
  * Consumes every event on the exchange and stores it. The subscriber acks a batch only after

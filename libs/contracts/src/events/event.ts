@@ -11,6 +11,12 @@ export function eventExchange(namespace: string): string {
   return `${namespace}.events`;
 }
 
+/**
+ * The event store's queue (under the namespace), bound to every event: the event log. Every publisher declares it too,
+ * so an event published before the event store's first start waits there instead of being routed nowhere.
+ */
+export const EVENT_LOG_QUEUE = 'event-store.events';
+
 /** The product's examples of a user's own event types (any type matching EVENT_TYPE_PATTERN may be posted). */
 export const USER_EVENT_TYPES = ['USER_CREATED', 'ORDER_PLACED', 'PAYMENT_PROCESSED', 'ITEM_SHIPPED', 'OTHER'] as const;
 
