@@ -7,8 +7,11 @@
  * node function on each. Sequential latency in alternating rounds, then throughput with the load
  * generator in its own process (alternating, best of 2); ratios journal/off from the same run.
  *
- *   npm run build && node bench/event-journal.bench.js [--warm 2000] [--seconds 5] [--connections 16]
+ *   npm run build && node bench/event-journal.bench.js [--warm 2000] [--seconds 5] [--connections 16] [--baseline DIR]
  *   (BENCH_DATA_DIR puts the invokers' data directories, hence the journal, on another filesystem)
+ *
+ * --baseline DIR: a third invoker, journal on, from DIR/dist (another checkout, built; e.g. `git archive <commit>`
+ * unpacked with a node_modules link): a change to the recording measured against the code before it, same run.
  */
 const { spawn, spawnSync } = require('child_process');
 const crypto = require('crypto');
@@ -27,13 +30,14 @@ const WARM_N = option('--warm', 2000);
 const SECONDS = option('--seconds', 5);
 const CONNECTIONS = option('--connections', 16);
 const ROUNDS = 5;
+const BASELINE = args.includes('--baseline') ? path.resolve(args[args.indexOf('--baseline') + 1]) : undefined;
 const HANDLER = 'module.exports.handle = async () => ({ ok: true });\n';
 
 // The services' internal credential: the bench calls the invokers directly, as the gateway does.
 const TOKEN = (process.env.HKS_INTERNAL_TOKEN ||= crypto.randomBytes(32).toString('hex'));
 const INTERNAL = { 'x-hks-internal-token': TOKEN };
 
-async function startInvoker(journal) {
+async function startInvoker(journal, root = ROOT) {
   const base = process.env.BENCH_DATA_DIR || os.tmpdir();
   fs.mkdirSync(base, { recursive: true });
   const dataDir = fs.mkdtempSync(path.join(base, `hks-bench-journal-${journal}-`));
@@ -49,7 +53,7 @@ async function startInvoker(journal) {
     HKS_INTERNAL_TOKEN: TOKEN,
   };
   for (const k of ['AMQP_URL', 'DATABASE_URL', 'REDIS_URL']) if (process.env[k]) env[k] = process.env[k];
-  const main = path.join(ROOT, 'dist', 'apps', 'invoker', 'src', 'main.js');
+  const main = path.join(root, 'dist', 'apps', 'invoker', 'src', 'main.js');
   if (!fs.existsSync(main)) throw new Error(`${main} is missing: run \`npm run build\` first`);
   const log = fs.openSync(path.join(dataDir, 'invoker.log'), 'a');
   const child = spawn(process.execPath, [main], { env, stdio: ['ignore', log, log] });
@@ -124,21 +128,27 @@ async function main() {
       .join(' ')}  journal on ${fsType}`,
   );
   const invokers = [await startInvoker('fsync'), await startInvoker('off')];
+  if (BASELINE) invokers.push(await startInvoker('fsync', BASELINE));
   try {
     const dir = process.env.BENCH_DATA_DIR || os.tmpdir();
     const diskBefore = diskSync(dir);
-    const [on, off] = await warmLatency(invokers.map((i) => i.url));
+    const [on, off, base] = await warmLatency(invokers.map((i) => i.url));
     const diskAfter = diskSync(dir);
-    const runs = [[], []];
+    const runs = invokers.map(() => []);
     for (let round = 0; round < 2; round++) invokers.forEach((inv, i) => runs[i].push(loadGenerator(inv.url)));
     const best = (list) => list.reduce((a, b) => (b.rps > a.rps ? b : a));
-    const [tOn, tOff] = runs.map(best);
+    const [tOn, tOff, tBase] = runs.map(best);
     const us = (v) => `${v.toFixed(0)} us`;
     console.log(`\nwarm invocation latency, invoker called directly (one keep-alive connection, sequential, n=${WARM_N} each, ${ROUNDS} alternating rounds)`);
     console.log(`  journal off (events batched to the broker)    p50 ${us(off.p50).padStart(9)}   p99 ${us(off.p99).padStart(9)}`);
     console.log(
       `  journal fsync (durable before the answer)     p50 ${us(on.p50).padStart(9)}   p99 ${us(on.p99).padStart(9)}   p50 +${us(on.p50 - off.p50)} (${(on.p50 / off.p50).toFixed(2)}x)  p99 ${(on.p99 / off.p99).toFixed(2)}x`,
     );
+    if (base)
+      console.log(
+        `  baseline, journal fsync (${path.basename(BASELINE)})`.padEnd(49) +
+          `p50 ${us(base.p50).padStart(9)}   p99 ${us(base.p99).padStart(9)}   this build's fsync p50 ${(on.p50 / base.p50).toFixed(2)}x  p99 ${(on.p99 / base.p99).toFixed(2)}x of it`,
+      );
     console.log(
       `  calibration: one durable 1.5 KB write on the same disk, before / after: p50 ${us(diskBefore.p50)} / ${us(diskAfter.p50)}   p99 ${us(diskBefore.p99)} / ${us(diskAfter.p99)}`,
     );
@@ -147,6 +157,10 @@ async function main() {
       `  ${name.padEnd(46)} ${r.rps.toFixed(0).padStart(7)} req/s   p50 ${(r.latencyUs.p50 / 1000).toFixed(2)} ms   p99 ${(r.latencyUs.p99 / 1000).toFixed(2)} ms${r.errors ? `   (${r.errors} errors)` : ''}`;
     console.log(row('journal off', tOff));
     console.log(`${row('journal fsync', tOn)}   = ${((100 * tOn.rps) / tOff.rps).toFixed(0)}% of off`);
+    if (tBase)
+      console.log(
+        `${row(`baseline, journal fsync (${path.basename(BASELINE)})`, tBase)}   = ${((100 * tBase.rps) / tOff.rps).toFixed(0)}% of off; this build's fsync ${((100 * tOn.rps) / tBase.rps).toFixed(0)}% of it`,
+      );
   } finally {
     for (const inv of invokers) await inv.stop();
   }

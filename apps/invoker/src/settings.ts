@@ -70,6 +70,14 @@ export const InvokerSettings = {
       'Invocation events are written to a local write-ahead log ($HKS_DATA_DIR/wal, group commit with fdatasync) before the answer ' +
       'goes out, and replayed at start when the broker did not get them; "off" answers without waiting (events can be lost on a crash)',
   },
+  INVOKER_PENDING_EVENT_AFTER_MS: {
+    kind: 'int',
+    default: 500,
+    min: 0,
+    description:
+      'An invocation records one event, its result (SUCCESS or FAILURE, with the request and the response); one still running after ' +
+      'this many ms also records a PENDING event (timestamped with its start) so live views see it begin; 0 records the PENDING event of every invocation',
+  },
   INVOKER_SHUTDOWN_GRACE_MS: {
     kind: 'int',
     default: 20_000,
