@@ -140,7 +140,7 @@ export class InvocationRecorder implements OnModuleInit, OnApplicationBootstrap 
 
   private armSweep(ms: number): void {
     this.sweepTimer = setTimeout(() => this.sweep(), Math.max(ms, SWEEP_MIN_MS));
-    // Not a reason to keep the process up: close() publishes what is left.
+    // Not a reason to keep the process up: at shutdown the drain answers (and records) what still runs.
     this.sweepTimer.unref();
   }
 
