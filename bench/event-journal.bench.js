@@ -5,10 +5,15 @@
  * event journal (INVOKER_EVENT_JOURNAL=fsync: pending + result events written and fdatasync'ed, group
  * commit, before the answer) and one without (off: events only batched to the broker), the same warm
  * node function on each. Sequential latency in alternating rounds, then throughput with the load
- * generator in its own process (alternating, best of 2); ratios journal/off from the same run.
+ * generator in its own process (alternating, best of 2, with the invoker process's CPU time per request, which a busy
+ * machine disturbs less than requests/s); ratios journal/off from the same run.
  *
- *   npm run build && node bench/event-journal.bench.js [--warm 2000] [--seconds 5] [--connections 16]
+ *   npm run build && node bench/event-journal.bench.js [--warm 2000] [--seconds 5] [--connections 16] [--baseline DIR]
  *   (BENCH_DATA_DIR puts the invokers' data directories, hence the journal, on another filesystem)
+ *
+ * --baseline DIR: two more invokers, journal fsync and off, from DIR/dist (another checkout, built; e.g. `git archive
+ * <commit>` unpacked with a node_modules link): a change to the recording measured against the code before it, same
+ * run; the `off` pair shows the CPU cost of the events without the disk.
  */
 const { spawn, spawnSync } = require('child_process');
 const crypto = require('crypto');
@@ -27,13 +32,14 @@ const WARM_N = option('--warm', 2000);
 const SECONDS = option('--seconds', 5);
 const CONNECTIONS = option('--connections', 16);
 const ROUNDS = 5;
+const BASELINE = args.includes('--baseline') ? path.resolve(args[args.indexOf('--baseline') + 1]) : undefined;
 const HANDLER = 'module.exports.handle = async () => ({ ok: true });\n';
 
 // The services' internal credential: the bench calls the invokers directly, as the gateway does.
 const TOKEN = (process.env.HKS_INTERNAL_TOKEN ||= crypto.randomBytes(32).toString('hex'));
 const INTERNAL = { 'x-hks-internal-token': TOKEN };
 
-async function startInvoker(journal) {
+async function startInvoker(journal, root = ROOT) {
   const base = process.env.BENCH_DATA_DIR || os.tmpdir();
   fs.mkdirSync(base, { recursive: true });
   const dataDir = fs.mkdtempSync(path.join(base, `hks-bench-journal-${journal}-`));
@@ -49,7 +55,7 @@ async function startInvoker(journal) {
     HKS_INTERNAL_TOKEN: TOKEN,
   };
   for (const k of ['AMQP_URL', 'DATABASE_URL', 'REDIS_URL']) if (process.env[k]) env[k] = process.env[k];
-  const main = path.join(ROOT, 'dist', 'apps', 'invoker', 'src', 'main.js');
+  const main = path.join(root, 'dist', 'apps', 'invoker', 'src', 'main.js');
   if (!fs.existsSync(main)) throw new Error(`${main} is missing: run \`npm run build\` first`);
   const log = fs.openSync(path.join(dataDir, 'invoker.log'), 'a');
   const child = spawn(process.execPath, [main], { env, stdio: ['ignore', log, log] });
@@ -77,6 +83,7 @@ async function startInvoker(journal) {
   if (!res.ok) throw new Error(`deploying answered ${res.status}: ${await res.text()}`);
   return {
     journal,
+    pid: child.pid,
     url: `${url}/invoke/bench-warm`,
     async stop() {
       child.kill('SIGTERM');
@@ -87,6 +94,21 @@ async function startInvoker(journal) {
 }
 
 const warmLatency = (urls) => measure.warmLatency(urls, { n: WARM_N, rounds: ROUNDS, headers: () => INTERNAL });
+
+const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100;
+/** CPU time (user + system, ms) the process has used: less sensitive to a busy machine than requests/s. */
+function cpuMs(pid) {
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
+}
+
+/** A load run against one invoker, with the invoker's own CPU time per request (its workers not counted). */
+function loadRun(inv) {
+  const before = cpuMs(inv.pid);
+  const r = loadGenerator(inv.url);
+  r.cpuUsPerRequest = ((cpuMs(inv.pid) - before) * 1000) / Math.max(1, r.requests);
+  return r;
+}
 
 function loadGenerator(url) {
   const r = spawnSync(process.execPath, [path.join(__dirname, 'lib', 'load-generator.js'), url, String(CONNECTIONS), String(SECONDS)], { encoding: 'utf8' });
@@ -124,29 +146,44 @@ async function main() {
       .join(' ')}  journal on ${fsType}`,
   );
   const invokers = [await startInvoker('fsync'), await startInvoker('off')];
+  if (BASELINE) invokers.push(await startInvoker('fsync', BASELINE), await startInvoker('off', BASELINE));
   try {
     const dir = process.env.BENCH_DATA_DIR || os.tmpdir();
     const diskBefore = diskSync(dir);
-    const [on, off] = await warmLatency(invokers.map((i) => i.url));
+    const [on, off, base, baseOff] = await warmLatency(invokers.map((i) => i.url));
     const diskAfter = diskSync(dir);
-    const runs = [[], []];
-    for (let round = 0; round < 2; round++) invokers.forEach((inv, i) => runs[i].push(loadGenerator(inv.url)));
+    const runs = invokers.map(() => []);
+    for (let round = 0; round < 2; round++) invokers.forEach((inv, i) => runs[i].push(loadRun(inv)));
     const best = (list) => list.reduce((a, b) => (b.rps > a.rps ? b : a));
-    const [tOn, tOff] = runs.map(best);
+    const [tOn, tOff, tBase, tBaseOff] = runs.map(best);
     const us = (v) => `${v.toFixed(0)} us`;
     console.log(`\nwarm invocation latency, invoker called directly (one keep-alive connection, sequential, n=${WARM_N} each, ${ROUNDS} alternating rounds)`);
     console.log(`  journal off (events batched to the broker)    p50 ${us(off.p50).padStart(9)}   p99 ${us(off.p99).padStart(9)}`);
     console.log(
       `  journal fsync (durable before the answer)     p50 ${us(on.p50).padStart(9)}   p99 ${us(on.p99).padStart(9)}   p50 +${us(on.p50 - off.p50)} (${(on.p50 / off.p50).toFixed(2)}x)  p99 ${(on.p99 / off.p99).toFixed(2)}x`,
     );
+    const vsBase = (name, mine, theirs) =>
+      console.log(
+        `  baseline, ${name} (${path.basename(BASELINE)})`.padEnd(49) +
+          `p50 ${us(theirs.p50).padStart(9)}   p99 ${us(theirs.p99).padStart(9)}   this build's p50 ${(mine.p50 / theirs.p50).toFixed(2)}x  p99 ${(mine.p99 / theirs.p99).toFixed(2)}x of it`,
+      );
+    if (base) {
+      vsBase('journal fsync', on, base);
+      vsBase('journal off', off, baseOff);
+    }
     console.log(
       `  calibration: one durable 1.5 KB write on the same disk, before / after: p50 ${us(diskBefore.p50)} / ${us(diskAfter.p50)}   p99 ${us(diskBefore.p99)} / ${us(diskAfter.p99)}`,
     );
     console.log(`\nthroughput (${CONNECTIONS} keep-alive connections, ${SECONDS} s, load generator in its own process, best of 2)`);
     const row = (name, r) =>
-      `  ${name.padEnd(46)} ${r.rps.toFixed(0).padStart(7)} req/s   p50 ${(r.latencyUs.p50 / 1000).toFixed(2)} ms   p99 ${(r.latencyUs.p99 / 1000).toFixed(2)} ms${r.errors ? `   (${r.errors} errors)` : ''}`;
+      `  ${name.padEnd(46)} ${r.rps.toFixed(0).padStart(7)} req/s   p50 ${(r.latencyUs.p50 / 1000).toFixed(2)} ms   p99 ${(r.latencyUs.p99 / 1000).toFixed(2)} ms   invoker CPU ${r.cpuUsPerRequest.toFixed(0)} us/req${r.errors ? `   (${r.errors} errors)` : ''}`;
     console.log(row('journal off', tOff));
     console.log(`${row('journal fsync', tOn)}   = ${((100 * tOn.rps) / tOff.rps).toFixed(0)}% of off`);
+    if (tBase) {
+      const pct = (a, b) => `${((100 * a.rps) / b.rps).toFixed(0)}%`;
+      console.log(`${row(`baseline, journal fsync (${path.basename(BASELINE)})`, tBase)}   this build's fsync: ${pct(tOn, tBase)} of it`);
+      console.log(`${row(`baseline, journal off (${path.basename(BASELINE)})`, tBaseOff)}   this build's off: ${pct(tOff, tBaseOff)} of it`);
+    }
   } finally {
     for (const inv of invokers) await inv.stop();
   }

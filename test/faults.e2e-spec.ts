@@ -9,7 +9,8 @@ const report = (text: string) => process.stdout.write(`${text}\n`);
 /**
  * Faults under a steady invocation load: kill -9 of each service in turn (supervision restarts it), then a cut of
  * the Postgres, RabbitMQ and Redis connections (TCP proxies this test owns) for a few seconds each. Afterwards every
- * answered invocation must have its PENDING and result events in the event store, and none may be stored twice.
+ * answered invocation must have its result event in the event store (a PENDING one too when it ran past the threshold),
+ * and none may be stored twice.
  */
 const SERVICES = ['event-store', 'function-registry', 'builder', 'deployer', 'invoker', 'gateway'];
 const CUT_MS = 3000;
@@ -141,7 +142,7 @@ describe.each([
         const seen = new Map(r.rows.map((row) => [row.invocation_id, row.statuses]));
         return ids.filter((id) => {
           const s = seen.get(id) ?? [];
-          return !s.includes('PENDING') || !s.some((x) => x !== 'PENDING');
+          return !s.some((x) => x !== 'PENDING');
         });
       };
       let lost = await missing();
@@ -159,7 +160,7 @@ describe.each([
           `faults: ${faults.join('; ')}`,
           `invocations sent ${n}, answered with an x-invocation-id ${answered.size}, no answer (network) ${unanswered}, by status ${JSON.stringify(statuses)}${odd.length ? `; other 5xx: ${odd.join(' | ')}` : ''}`,
           `service exits ${JSON.stringify(restarts)}`,
-          `answered invocations without their PENDING and result events: ${lost.length}${
+          `answered invocations without their result event: ${lost.length}${
             lost.length
               ? ` (${lost
                   .slice(0, 10)

@@ -121,8 +121,13 @@ describe('triggers end to end', () => {
     expect((await call('DELETE', `/api/v1/functions/deploy/${id}`)).status).toBeLessThan(300);
   });
 
-  it('streams new events to a client as Server-Sent Events', async () => {
-    const id = await deploy({ label: 'streamed', runtime: 'node', handler: 'module.exports.handle = () => "ok"' });
+  it('streams new events to a client as Server-Sent Events, the PENDING event of a slow invocation while it runs', async () => {
+    // 3 s: well past the invoker's PENDING threshold (INVOKER_PENDING_EVENT_AFTER_MS, 500 ms), so it records both events.
+    const id = await deploy({
+      label: 'streamed',
+      runtime: 'node',
+      handler: 'module.exports.handle = () => new Promise((r) => setTimeout(() => r("ok"), 3000))',
+    });
     const controller = new AbortController();
     const res = await fetch(`${p.gatewayUrl}/api/v3/events/stream?functionId=${id}`, {
       signal: controller.signal,
@@ -131,7 +136,7 @@ describe('triggers end to end', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toContain('text/event-stream');
     const reader = res.body!.getReader();
-    // Invoke while listening; the PENDING and SUCCESS events arrive on the stream, as CloudEvents.
+    // Invoke while listening; the PENDING event arrives before the answer, then the SUCCESS event, as CloudEvents.
     const seen: PlatformCloudEvent[] = [];
     const types: string[] = [];
     const reading = (async () => {
@@ -156,11 +161,15 @@ describe('triggers end to end', () => {
       }
     })();
     await new Promise((r) => setTimeout(r, 300));
-    expect((await call('POST', `/api/v1/functions/invoke/${id}`, { data: 1 })).status).toBe(200);
+    const answered = call('POST', `/api/v1/functions/invoke/${id}`, { data: 1 });
+    let pendingBeforeAnswer = false;
+    void answered.then(() => (pendingBeforeAnswer = seen.some((e) => e.functionid === id && e.status === 'PENDING')));
+    expect((await answered).status).toBe(200);
     await Promise.race([reading, new Promise((_, rej) => setTimeout(() => rej(new Error('no events streamed')), 15_000))]);
     await reader.cancel().catch(() => undefined);
     controller.abort();
     expect(seen.map((e) => e.status).sort()).toEqual(['PENDING', 'SUCCESS']);
+    expect(pendingBeforeAnswer).toBe(true);
     for (const e of seen) expect(new CloudEvent({ ...e }).validate()).toBe(true);
     expect(seen.map((e) => [e.type, e.subject])).toEqual([
       ['dev.hks.invocation.pending', 'streamed'],

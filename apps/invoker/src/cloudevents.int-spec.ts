@@ -58,7 +58,8 @@ describe('events on the bus, as an external consumer reads them (plain amqplib, 
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    inv = await startInvoker({ DATABASE_URL: db.url });
+    // Threshold 0: every invocation records its PENDING event too, so both kinds are checked on the wire.
+    inv = await startInvoker({ DATABASE_URL: db.url, INVOKER_PENDING_EVENT_AFTER_MS: '0' });
     // The event store of the same installation (built: `npm run build` first), for custom events posted through its
     // RPC, as the gateway does.
     store = await ServiceProcess.start('event-store', 'EVENT_STORE_PORT', inv.env);
@@ -80,7 +81,7 @@ describe('events on the bus, as an external consumer reads them (plain amqplib, 
     await db?.drop();
   });
 
-  it("receives every event of the function's invocations exactly once as a valid CloudEvent, and none of another function", async () => {
+  it("receives every event of the function's invocations exactly once (pending and result with the threshold at 0) as a valid CloudEvent, and none of another function", async () => {
     // The other function first: were its events routed to this queue, they would arrive before the watched ones.
     const other = await inv.request('POST', '/invoke/ce-other', JSON.stringify({ data: 'not for you' }), JSON_HEADERS);
     expect(other.status).toBe(200);

@@ -54,9 +54,11 @@ describe('invoker: durable invocation events (real process, real RabbitMQ)', () 
     return tap.events.filter((e) => e.invocationId === id);
   }
 
-  it('keeps the PENDING and result events of every answered invocation through kill -9 under load', async () => {
+  it('keeps the one event of every answered invocation, its result, through kill -9 under load', async () => {
     const answered: string[] = [];
-    let inv = await InvokerProcess.start(iso.env);
+    // A threshold no call here reaches, even on a loaded machine: each invocation records its result only.
+    const env = { ...iso.env, INVOKER_PENDING_EVENT_AFTER_MS: '60000' };
+    let inv = await InvokerProcess.start(env);
     for (let round = 0; round < 3; round++) {
       await deploy(inv, 'echo');
       const target = inv;
@@ -81,21 +83,23 @@ describe('invoker: durable invocation events (real process, real RabbitMQ)', () 
       const exit = await inv.kill('SIGKILL');
       expect(exit.signal).toBe('SIGKILL');
       await Promise.all(callers);
-      inv = await InvokerProcess.start(iso.env);
+      inv = await InvokerProcess.start(env);
     }
     expect(answered.length).toBeGreaterThan(50);
 
-    const missing = () => answered.filter((id) => !(eventsOf(id).some((e) => e.status === 'PENDING') && eventsOf(id).some((e) => e.status === 'SUCCESS')));
+    const missing = () => answered.filter((id) => !eventsOf(id).some((e) => e.status === 'SUCCESS'));
     await waitFor(() => missing().length === 0, {
       timeoutMs: 30_000,
-      what: `the events of every answered invocation (${missing().length} of ${answered.length} lack some)`,
+      what: `the result event of every answered invocation (${missing().length} of ${answered.length} lack it)`,
     });
     for (const id of answered) {
+      // One event (a replay may deliver it twice, with the same id: the event store stores it once).
+      expect(new Set(eventsOf(id).map((e) => e.id)).size).toBe(1);
       const result = eventsOf(id).find((e) => e.status === 'SUCCESS')!;
-      expect(result).toMatchObject({ name: 'invocation.succeeded', response: { echo: expect.any(Object) } });
+      expect(result).toMatchObject({ name: 'invocation.succeeded', payload: { c: expect.any(Number) }, response: { echo: expect.any(Object) } });
     }
     // What the broker confirmed is not replayed: at most the last moments before each kill come twice.
-    const duplicates = answered.reduce((n, id) => n + eventsOf(id).length - 2, 0);
+    const duplicates = answered.reduce((n, id) => n + eventsOf(id).length - 1, 0);
     expect(duplicates).toBeLessThan(answered.length);
     // Once replayed and confirmed, the journal holds nothing from the killed processes.
     const walDir = path.join(iso.dataDir, 'wal');
@@ -139,8 +143,10 @@ describe('invoker: durable invocation events (real process, real RabbitMQ)', () 
     const tookMs = Date.now() - signalled;
     expect(tookMs).toBeLessThan(6_000 + 1_500);
 
+    // Both ran past the PENDING threshold (500 ms by default): pending, then the result.
     for (const r of [await short, cut]) {
       await waitFor(() => eventsOf(r.id).length >= 2, { timeoutMs: 10_000, what: `the events of invocation ${r.id}` });
+      expect(eventsOf(r.id).map((e) => e.status)).toEqual(['PENDING', r === cut ? 'FAILURE' : 'SUCCESS']);
     }
     expect(eventsOf(cut.id).find((e) => e.status !== 'PENDING')).toMatchObject({
       status: 'FAILURE',

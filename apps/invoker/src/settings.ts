@@ -78,6 +78,14 @@ export const InvokerSettings = {
     min: 1,
     description: 'With INVOKER_EVENT_JOURNAL=write: at most this long between a journal write and its fdatasync',
   },
+  INVOKER_PENDING_EVENT_AFTER_MS: {
+    kind: 'int',
+    default: 500,
+    min: 0,
+    description:
+      'An invocation records one event, its result (SUCCESS or FAILURE, with the request and the response); one still running after ' +
+      'this many ms also records a PENDING event (timestamped with its start) so live views see it begin; 0 records the PENDING event of every invocation',
+  },
   INVOKER_SHUTDOWN_GRACE_MS: {
     kind: 'int',
     default: 20_000,

@@ -1,4 +1,4 @@
-import { mkdtempSync, promises as fsp, readdirSync, rmSync, writeFileSync } from 'fs';
+import { mkdtempSync, promises as fsp, readdirSync, readFileSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import * as path from 'path';
 import { newEvent, PlatformEvent } from '@platform/contracts';
@@ -65,6 +65,30 @@ describe.each<{ sync: JournalSync }>([{ sync: 'each' }, { sync: { everyMs: 20 } 
     const kept = event(1);
     await journal.append([kept]);
     await journal.close();
+    const next = new EventJournal(dir, sync);
+    const earlier = await next.open();
+    expect((await next.recover(earlier)).map((e) => e.id)).toEqual([kept.id]);
+    await next.close();
+  });
+
+  it('writes release marks with the next events, not on their own, and writes the last ones at a clean close', async () => {
+    const journal = new EventJournal(dir, sync);
+    await journal.open();
+    const released = event(1);
+    const kept = event(2);
+    const ticket = await journal.append([released]);
+    await journal.append([kept]);
+    const segment = () => readdirSync(dir).find((f) => f.endsWith('.wal'))!;
+    const marks = () =>
+      readFileSync(path.join(dir, segment()), 'utf8')
+        .split('\n')
+        .filter((l) => l.startsWith('{"acked"')).length;
+    journal.release(ticket);
+    // No synchronous write of its own for the mark (an append arriving now would wait behind it); long enough for one.
+    await new Promise((r) => setTimeout(r, 200));
+    expect(marks()).toBe(0);
+    await journal.close();
+    expect(marks()).toBe(1);
     const next = new EventJournal(dir, sync);
     const earlier = await next.open();
     expect((await next.recover(earlier)).map((e) => e.id)).toEqual([kept.id]);

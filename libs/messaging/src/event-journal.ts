@@ -8,6 +8,11 @@ const SEGMENT_BYTES = 4 * 1024 * 1024;
 const SEGMENT_SUFFIX = '.wal';
 
 const OWNER_FILE = 'owner.pid';
+/**
+ * Release marks go out with the next events' write; on their own (a synchronous write of their own, which an
+ * append arriving meanwhile would wait behind) only after this long without one. They spare a replay, not a loss.
+ */
+const ACK_IDLE_MS = 1_000;
 
 function processAlive(pid: number): boolean {
   try {
@@ -54,8 +59,9 @@ interface Waiting {
  * A write-ahead log of events with group commit: `append` resolves once the events are durable (see JournalSync:
  * on disk with O_DSYNC, or in the page cache and synced within an interval), and every append waiting while one write
  * runs shares the next one.
- * Events go to the broker afterwards; `release` marks them handed over (an `acked` line, not synced:
- * it only spares a replay), and a segment whose events are all released is deleted. After a crash,
+ * Events go to the broker afterwards; `release` marks them handed over (an `acked` line, written with
+ * the next events, or alone after ACK_IDLE_MS: it only spares a replay), and a segment whose events are
+ * all released is deleted. After a crash,
  * `recover` hands every event not marked handed over back to the caller to publish again (the event
  * store inserts by event id, so a replayed event is stored once).
  */
@@ -67,6 +73,9 @@ export class EventJournal {
   private nextSeq = 1;
   private queue: Waiting[] = [];
   private acks: string[] = [];
+  /** Set when the release marks may be written on their own (ACK_IDLE_MS passed, or closing). */
+  private acksDue = false;
+  private ackTimer?: NodeJS.Timeout;
   private cycle?: Promise<void>;
   private closed = false;
   private syncTimer?: NodeJS.Timeout;
@@ -155,7 +164,14 @@ export class EventJournal {
       return;
     }
     for (const id of ticket.ids) this.acks.push(id);
-    this.kick();
+    if (!this.ackTimer) {
+      this.ackTimer = setTimeout(() => {
+        this.ackTimer = undefined;
+        this.acksDue = true;
+        this.kick();
+      }, ACK_IDLE_MS);
+      this.ackTimer.unref();
+    }
   }
 
   /** Events appended and not yet released (for health and tests). */
@@ -168,6 +184,11 @@ export class EventJournal {
   /** Stops appending; segments whose events were all released are deleted, the others stay for the next start. */
   async close(): Promise<void> {
     this.closed = true;
+    if (this.ackTimer) clearTimeout(this.ackTimer);
+    this.ackTimer = undefined;
+    // The release marks of a segment kept for the next start spare it a replay.
+    this.acksDue = true;
+    this.kick();
     while (this.cycle) await this.cycle;
     clearTimeout(this.syncTimer);
     this.syncTimer = undefined;
@@ -202,17 +223,22 @@ export class EventJournal {
     this.cycle = run.finally(() => {
       this.cycle = undefined;
       // Appended after the loop's last look and before this: not left waiting.
-      if (this.queue.length || (this.acks.length && this.current)) this.kick();
+      if (this.queue.length || this.acksWritable()) this.kick();
     });
+  }
+
+  private acksWritable(): boolean {
+    return this.acksDue && this.acks.length > 0 && this.current !== undefined;
   }
 
   /** Group commit: everything queued while the previous write and fsync ran goes out in the next one. */
   private async runCycles(): Promise<void> {
-    while (this.queue.length || (this.acks.length && this.current)) {
+    while (this.queue.length || this.acksWritable()) {
       const group = this.queue;
       this.queue = [];
       const acks = this.acks;
       this.acks = [];
+      this.acksDue = false;
       try {
         const seg = group.length ? await this.writable() : this.current!;
         let text = acks.length ? JSON.stringify({ acked: acks }) + '\n' : '';

@@ -15,6 +15,8 @@ const FLUSH_MS = 25;
 const FLUSH_AT = 256;
 /** Recovered events go back to the broker this many at a time. */
 const REPLAY_CHUNK = 500;
+/** The sweep that publishes the PENDING events of slow invocations runs at most this often. */
+const SWEEP_MIN_MS = 10;
 
 export type Trigger = NonNullable<InvocationMetadata['trigger']>;
 
@@ -26,12 +28,14 @@ export interface InvocationFacts {
   deploymentId: string;
   invocationId: string;
   trigger: Trigger;
-  /** The request as the handler saw it; set by pending() so the result event carries it too. */
+  /** The request as the handler saw it; set by started() so the result event carries it. */
   input?: unknown;
   inputBytes?: number;
-  /** `input` as an event field (cut when large): built once, for the pending event, and reused by the result's. */
+  /** When started() was called (Date.now()): the PENDING event's timestamp, if one is published. */
+  startedAt?: number;
+  /** `input` as an event field (cut when large): built once, for the pending event if any, and reused by the result's. */
   payload?: unknown;
-  /** Set by pending(): the event, and when the broker (or its spool) has it. */
+  /** Set once the invocation ran past the threshold: its PENDING event, and when the broker (or its spool) has it. */
   pendingEvent?: PlatformEvent;
   pendingHandedOver?: Promise<void>;
 }
@@ -66,14 +70,18 @@ function responseOf(o: InvocationOutcome): unknown {
 }
 
 /**
- * invocation.pending when an invocation starts, invocation.succeeded|failed when it ends.
+ * One event per invocation: invocation.succeeded|failed when it ends, carrying the request, the
+ * response, the duration and the logs. An invocation still running INVOKER_PENDING_EVENT_AFTER_MS
+ * after it started also gets an invocation.pending (timestamped with its start), so live views see
+ * long invocations begin; a fast one does not (it would double the events for no reader: its result
+ * comes within the threshold). 0 publishes the pending event of every invocation at once.
  *
- * Durability: `finished` writes the pending and the result event to the local write-ahead log
- * (EventJournal, group commit) and resolves once they are on disk; the answer goes out only then, so
- * an answered invocation always has its events, even through kill -9. The broker gets them in small
- * batches off the answer's path (the pending event early, for live views); once it confirmed both
- * (or the publisher spooled them), the journal lets them go. At start, what an earlier process left
- * in the journal is published again.
+ * Durability: `finished` writes the result event (with the pending one, if it was published) to the
+ * local write-ahead log (EventJournal, group commit) and resolves once it is on disk; the answer goes
+ * out only then, so an answered invocation always has its result event, even through kill -9. The
+ * broker gets events in small batches off the answer's path; once it confirmed them (or the publisher
+ * spooled them), the journal lets them go. At start, what an earlier process left in the journal is
+ * published again.
  */
 @Injectable()
 export class InvocationRecorder implements OnModuleInit, OnApplicationBootstrap {
@@ -85,11 +93,16 @@ export class InvocationRecorder implements OnModuleInit, OnApplicationBootstrap 
   private recovered: number[] = [];
   /** Handovers to the broker not yet settled (awaited at shutdown). */
   private readonly handovers = new Set<Promise<unknown>>();
+  private readonly pendingAfterMs: number;
+  /** Running invocations whose PENDING event is not published yet, oldest first (a Set keeps insertion order). */
+  private readonly running = new Set<InvocationFacts>();
+  private sweepTimer?: NodeJS.Timeout;
 
   constructor(
     private readonly publisher: EventPublisher,
     @Inject(SETTINGS) settings: InvokerSettingsValues,
   ) {
+    this.pendingAfterMs = settings.INVOKER_PENDING_EVENT_AFTER_MS;
     const mode = settings.INVOKER_EVENT_JOURNAL;
     if (mode !== 'off') {
       const dir = path.resolve(settings.HKS_DATA_DIR, 'wal', `invoker-${os.hostname()}`);
@@ -119,19 +132,44 @@ export class InvocationRecorder implements OnModuleInit, OnApplicationBootstrap 
     }
   }
 
-  pending(f: InvocationFacts, input: unknown, approxBytes: number): void {
+  /** The invocation started: its PENDING event is published if it is still running after the threshold. */
+  started(f: InvocationFacts, input: unknown, approxBytes: number): void {
     f.input = input;
     f.inputBytes = approxBytes;
+    f.startedAt = Date.now();
+    if (this.pendingAfterMs === 0) return this.publishPending(f);
+    this.running.add(f);
+    if (!this.sweepTimer) this.armSweep(this.pendingAfterMs);
+  }
+
+  private armSweep(ms: number): void {
+    this.sweepTimer = setTimeout(() => this.sweep(), Math.max(ms, SWEEP_MIN_MS));
+    // Not a reason to keep the process up: at shutdown the drain answers (and records) what still runs.
+    this.sweepTimer.unref();
+  }
+
+  /** Publishes the PENDING events now due, oldest first, and waits for the next one. */
+  private sweep(): void {
+    this.sweepTimer = undefined;
+    const due = Date.now() - this.pendingAfterMs;
+    for (const f of this.running) {
+      if (f.startedAt! > due) return this.armSweep(f.startedAt! - due);
+      this.running.delete(f);
+      this.publishPending(f);
+    }
+  }
+
+  private publishPending(f: InvocationFacts): void {
     f.pendingEvent = newEvent({
       name: EventNames.InvocationPending,
       type: 'FUNCTION_INVOCATION',
       status: 'PENDING',
       source: 'invoker',
-      timestamp: new Date().toISOString(),
+      timestamp: new Date(f.startedAt!).toISOString(),
       functionId: f.functionId,
       functionLabel: f.label,
       invocationId: f.invocationId,
-      payload: (f.payload = boundedValue(input, approxBytes)),
+      payload: (f.payload = boundedValue(f.input, f.inputBytes ?? 0)),
       metadata: { trigger: f.trigger, version: f.version, deploymentId: f.deploymentId },
     });
     f.pendingHandedOver = this.add(f.pendingEvent);
@@ -142,6 +180,7 @@ export class InvocationRecorder implements OnModuleInit, OnApplicationBootstrap 
    * journal off at once): the caller answers after that.
    */
   finished(f: InvocationFacts, o: InvocationOutcome, durationMs: number): Promise<void> {
+    this.running.delete(f);
     const result = this.resultEvent(f, o, durationMs);
     if (!this.journal) {
       // Journal off: the answer does not wait for the broker; the publisher keeps the batch in flight (or spools
@@ -235,6 +274,8 @@ export class InvocationRecorder implements OnModuleInit, OnApplicationBootstrap 
    * then the journal closes (deleting what the broker has). Called by the InvokeServer's drain.
    */
   async close(): Promise<void> {
+    if (this.sweepTimer) clearTimeout(this.sweepTimer);
+    this.sweepTimer = undefined;
     this.flush();
     while (this.handovers.size) await Promise.allSettled([...this.handovers]);
     await this.journal?.close();

@@ -206,7 +206,7 @@ export class InvokeServer implements OnModuleDestroy {
         `the request body exceeds function ${spec.label}'s limit of ${limit} bytes (resources.maxRequestBytes)`,
         'payload-too-large',
       );
-      this.recorder.pending(facts, { method: req.method, contentLength: size }, 0);
+      this.recorder.started(facts, { method: req.method, contentLength: size }, 0);
       res.shouldKeepAlive = false;
       return this.answer(res, outcome, facts, started);
     }
@@ -222,7 +222,7 @@ export class InvokeServer implements OnModuleDestroy {
     } else {
       input = functionContract.httpInput(req.method ?? 'GET', rest, query, req.headers, body);
     }
-    this.recorder.pending(facts, input, body.length + 2048);
+    this.recorder.started(facts, input, body.length + 2048);
     const run = deployed.pool
       ? deployed.pool.invoke(input, facts.invocationId)
       : this.knative.invoke(deployed.order.url!, spec, {

@@ -47,16 +47,21 @@ export class EventTap {
     return tap;
   }
 
-  /** The PENDING and the result event of one invocation. */
-  async invocation(invocationId: string): Promise<{ pending: PlatformEvent; result: PlatformEvent }> {
-    return waitFor(
-      () => {
-        const pending = this.events.find((e) => e.invocationId === invocationId && e.status === 'PENDING');
-        const result = this.events.find((e) => e.invocationId === invocationId && e.status !== 'PENDING');
-        return pending && result ? { pending, result } : undefined;
-      },
-      { timeoutMs: 15_000, what: `the events of invocation ${invocationId}` },
-    );
+  /**
+   * The result event of one invocation, and its PENDING event when it had one (an invocation that ran past
+   * INVOKER_PENDING_EVENT_AFTER_MS): published before the result on the same channel, so here by then.
+   */
+  async invocation(invocationId: string): Promise<{ pending?: PlatformEvent; result: PlatformEvent }> {
+    const result = await waitFor(() => this.events.find((e) => e.invocationId === invocationId && e.status !== 'PENDING'), {
+      timeoutMs: 15_000,
+      what: `the result event of invocation ${invocationId}`,
+    });
+    return { pending: this.events.find((e) => e.invocationId === invocationId && e.status === 'PENDING'), result };
+  }
+
+  /** Every event received for one invocation, in the order received. */
+  eventsOf(invocationId: string): PlatformEvent[] {
+    return this.events.filter((e) => e.invocationId === invocationId);
   }
 
   /** Publishes an event the way the other services do (for the invoker's subscriptions). */

@@ -82,8 +82,14 @@ export class PlatformEvent {
   @ApiProperty({ ...UUID, nullable: true })
   functionId: string | null;
 
-  /** Links an invocation's PENDING event to its SUCCESS/FAILURE event. */
-  @ApiProperty({ ...UUID, nullable: true, description: "Links an invocation's PENDING event to its SUCCESS or FAILURE event." })
+  /** The invocation an event records: its SUCCESS/FAILURE event, and its PENDING event when it ran long enough to have one. */
+  @ApiProperty({
+    ...UUID,
+    nullable: true,
+    description:
+      'The invocation the event records. Each invocation has one SUCCESS or FAILURE event; one that ran longer than the ' +
+      "invoker's INVOKER_PENDING_EVENT_AFTER_MS (500 ms) also has a PENDING event, published while it ran.",
+  })
   invocationId: string | null;
 
   @ApiProperty({ ...ANY_JSON, description: 'Any JSON value: the data of an invocation, the fields of a lifecycle event.' })
@@ -159,7 +165,7 @@ export class EventQueryDto {
   @IsUUID('all', { message: 'functionId must be a UUID' })
   functionId?: string;
 
-  @ApiPropertyOptional({ description: 'Only the PENDING and result events of this invocation.' })
+  @ApiPropertyOptional({ description: 'Only the events of this invocation: its result, and its PENDING event if it ran long enough to have one.' })
   @IsOptional()
   @IsUUID('all', { message: 'invocationId must be a UUID' })
   invocationId?: string;
