@@ -30,6 +30,8 @@ interface Instance extends EvictableWorker {
   /** Set when the function could not be loaded: every invocation sent to this worker ends with it. */
   loadFailure?: InvocationOutcome;
   inflight: number;
+  /** Invocations it takes at once: scaling.concurrency, then what the worker said once loaded (an async Python handler takes more). */
+  concurrency: number;
   served: number;
   stopping: boolean;
   /** Made the first time the instance goes idle, then refreshed each time it does again (it checks it still is). */
@@ -60,7 +62,7 @@ export interface PoolStatus {
   /** Idle instances stopped to make room for other functions under INVOKER_MAX_WORKERS. */
   evictions: number;
   scaling: EffectiveConfig['scaling'];
-  workers: Array<{ id: string; inflight: number; served: number; startMs: number; prewarmed: boolean }>;
+  workers: Array<{ id: string; inflight: number; concurrency: number; served: number; startMs: number; prewarmed: boolean }>;
   lastLoadError: string | null;
 }
 
@@ -206,6 +208,7 @@ export class FunctionPool {
         .map((i) => ({
           id: i.worker.id,
           inflight: i.inflight,
+          concurrency: i.concurrency,
           served: i.served,
           startMs: Math.round(i.launched.startMs * 100) / 100,
           prewarmed: i.launched.prewarmed,
@@ -221,7 +224,7 @@ export class FunctionPool {
   }
 
   private freeInstance(): Instance | undefined {
-    for (const i of this.instances) if (!i.stopping && i.inflight < this.scaling.concurrency && i.worker.alive) return i;
+    for (const i of this.instances) if (!i.stopping && i.inflight < i.concurrency && i.worker.alive) return i;
     return undefined;
   }
 
@@ -267,6 +270,7 @@ export class FunctionPool {
         timeoutMs: spec.config.resources.timeoutMs,
         maxResponseBytes: spec.config.resources.maxResponseBytes,
         concurrency: this.scaling.concurrency,
+        asyncConcurrency: this.scaling.asyncConcurrency,
       },
     });
     return launch.then(
@@ -277,6 +281,7 @@ export class FunctionPool {
           worker: launched.worker,
           loading: true,
           inflight: 0,
+          concurrency: this.scaling.concurrency,
           served: 0,
           stopping: false,
           timedOut: new Set(),
@@ -286,10 +291,11 @@ export class FunctionPool {
         void launched.exitReport.then((report) => this.onExit(inst, report));
         // The requests that waited for this start are its cold starts; they are sent at once, right behind the
         // function's LOAD (no round trip), and run as soon as it is loaded.
-        while (this.queue.length && inst.inflight < this.scaling.concurrency) this.dispatch(this.queue.shift()!, inst, true);
+        while (this.queue.length && inst.inflight < inst.concurrency) this.dispatch(this.queue.shift()!, inst, true);
         return launched.loaded.then(
           () => {
             inst.loading = false;
+            inst.concurrency = this.loadedConcurrency(inst.worker);
             this.loadFailure = undefined;
             this.pump();
             this.afterRun(inst);
@@ -310,6 +316,12 @@ export class FunctionPool {
         throw err;
       },
     );
+  }
+
+  /** What the loaded worker said it runs at once, never more than the config allows (an older shim says nothing). */
+  private loadedConcurrency(worker: WorkerProcess): number {
+    const most = Math.max(this.scaling.concurrency, this.scaling.asyncConcurrency ?? 0);
+    return Math.min(worker.concurrency ?? this.scaling.concurrency, most);
   }
 
   private onLaunchFailure(err: LaunchFailure): void {

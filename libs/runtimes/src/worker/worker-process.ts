@@ -38,6 +38,8 @@ export class WorkerProcess {
   onStrayOutput?: (text: string) => void;
   readonly exited: Promise<WorkerExit>;
   loaded = false;
+  /** How many invocations the loaded function runs at once, as its shim said (it knows whether the handler is async). */
+  concurrency?: number;
 
   private readonly child: ChildProcess;
   /** A worker with egress: its slirp4netns. `networkUp` resolves once the function may use the network. */
@@ -244,7 +246,9 @@ export class WorkerProcess {
         case F.LOADED: {
           const loading = this.loading;
           this.loading = undefined;
-          loading?.resolve(Number(JSON.parse(body.toString('utf8')).ms) || 0);
+          const reply = JSON.parse(body.toString('utf8')) as { ms?: unknown; concurrency?: unknown };
+          if (Number.isInteger(reply.concurrency) && (reply.concurrency as number) >= 1) this.concurrency = reply.concurrency as number;
+          loading?.resolve(Number(reply.ms) || 0);
           return;
         }
         case F.LOAD_ERROR: {

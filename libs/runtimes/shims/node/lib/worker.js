@@ -104,7 +104,8 @@ function runWorker() {
         process.chdir(codeDir);
         handler = await loadHandler(codeDir, spec.entrypoint);
         fn = spec;
-        sendNow(encodeJson(Frame.LOADED, 0, { ms: Number(process.hrtime.bigint() - started) / 1e6 }));
+        // Every invocation runs on the one event loop: as many at once as the invoker sends.
+        sendNow(encodeJson(Frame.LOADED, 0, { ms: Number(process.hrtime.bigint() - started) / 1e6, concurrency: spec.concurrency || 1 }));
       } catch (err) {
         loadFailure = describeError(err);
         sendNow(encodeJson(Frame.LOAD_ERROR, 0, loadFailure));

@@ -1,7 +1,8 @@
 """Worker mode: a generic worker started (in its sandbox) before it knows its function. It says HELLO on
 fd 3, waits for LOAD (entry point, env, limits), then serves INVOKE frames until the invoker goes away.
 With concurrency 1 a sync handler runs right on the reading thread (no hand-over); with more, sync
-handlers run on a thread pool and async ones on one background event loop."""
+handlers run on a thread pool and async ones on one background event loop. An async handler of a function
+that left concurrency to the runtime takes asyncConcurrency at once; LOADED says how many it takes."""
 import asyncio
 import inspect
 import json
@@ -92,12 +93,14 @@ class Worker:
         self.handler = handler
         self.arity = takes_context(handler)
         self.is_async = inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(getattr(handler, '__call__', None))
-        self.inline = (spec.get('concurrency') or 1) <= 1
+        # An async def handler left to the runtime's default takes what an event loop takes (asyncConcurrency).
+        concurrency = (self.is_async and spec.get('asyncConcurrency')) or spec.get('concurrency') or 1
+        self.inline = concurrency <= 1
         if not self.inline and not self.is_async:
             from concurrent.futures import ThreadPoolExecutor
-            self.pool = ThreadPoolExecutor(max_workers=spec['concurrency'], thread_name_prefix='hks-invoke')
+            self.pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix='hks-invoke')
         self.fn = spec
-        self.send(P.encode_json(P.LOADED, 0, {'ms': (time.perf_counter() - started) * 1000}))
+        self.send(P.encode_json(P.LOADED, 0, {'ms': (time.perf_counter() - started) * 1000, 'concurrency': concurrency}))
 
     def reply(self, frame_id, status, out):
         with self.lock:
