@@ -84,6 +84,8 @@ export class FunctionPool {
   private loadFailure?: { outcome: InvocationOutcome; until: number };
   private minTimer?: NodeJS.Timeout;
   private invocations = 0;
+  /** What a loaded worker of this function said it runs at once (an async Python handler takes more than scaling.concurrency). */
+  private learnedConcurrency?: number;
   private coldStarts = 0;
   private evictions = 0;
   /** Called by the launcher when a slot frees or a worker goes idle, while requests here wait on the cap. */
@@ -102,6 +104,11 @@ export class FunctionPool {
     return this.spec.config.scaling;
   }
 
+  /** Requests one instance takes: scaling.concurrency until a worker has loaded the function and said otherwise. */
+  private get perInstance(): number {
+    return this.learnedConcurrency ?? this.scaling.concurrency;
+  }
+
   /** Starts `minInstances`; rejects with the reason when the function cannot be loaded. */
   async start(): Promise<void> {
     const launches = Array.from({ length: this.scaling.minInstances }, () => this.launchInstance());
@@ -118,7 +125,7 @@ export class FunctionPool {
     if (this.retired && this.active() === 0 && this.starting === 0) {
       return Promise.resolve(failure(503, `function ${this.spec.label} was redeployed or removed while this request arrived; try again`, 'crash'));
     }
-    const reserved = this.starting * this.scaling.concurrency;
+    const reserved = this.starting * this.perInstance;
     if (this.queue.length >= reserved) {
       if (this.canScaleUp()) {
         this.launchInstance().catch(() => undefined);
@@ -281,7 +288,7 @@ export class FunctionPool {
           worker: launched.worker,
           loading: true,
           inflight: 0,
-          concurrency: this.scaling.concurrency,
+          concurrency: this.perInstance,
           served: 0,
           stopping: false,
           timedOut: new Set(),
@@ -295,7 +302,7 @@ export class FunctionPool {
         return launched.loaded.then(
           () => {
             inst.loading = false;
-            inst.concurrency = this.loadedConcurrency(inst.worker);
+            inst.concurrency = this.learnedConcurrency = this.loadedConcurrency(inst.worker);
             this.loadFailure = undefined;
             this.pump();
             this.afterRun(inst);
@@ -352,10 +359,10 @@ export class FunctionPool {
   private pump(): void {
     let inst: Instance | undefined;
     while (this.queue.length && (inst = this.freeInstance())) this.dispatch(this.queue.shift()!, inst, false);
-    let uncovered = this.queue.length - this.starting * this.scaling.concurrency;
+    let uncovered = this.queue.length - this.starting * this.perInstance;
     while (uncovered > 0 && this.canScaleUp()) {
       this.launchInstance().catch(() => undefined);
-      uncovered -= this.scaling.concurrency;
+      uncovered -= this.perInstance;
     }
     if (uncovered > 0 && this.blockedByCap()) this.launcher.waitForRoom(this.onRoom);
   }
