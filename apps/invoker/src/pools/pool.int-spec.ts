@@ -210,6 +210,21 @@ describe('invoker: pools scale by their rules', () => {
     expect(pools.find((d) => d.label === 'py-async-default')!.workers.map((w) => w.concurrency)).toEqual([64]);
   });
 
+  it('spreads large requests over workers instead of piling them into one past its memory limit', async () => {
+    await inv.deploy({
+      label: 'big-inputs',
+      family: 'node',
+      entrypoint: 'handler.handle',
+      files: { 'handler.js': 'module.exports.handle = async (d) => { await new Promise((r) => setTimeout(r, 300)); return { n: d.s.length }; };\n' },
+    });
+    // 64 requests of 1 MB at once: within the default concurrency (64), but not within 128 MB.
+    const s = 'x'.repeat(1024 * 1024);
+    const answers = await Promise.all(Array.from({ length: 64 }, () => invoke('big-inputs', { s })));
+    expect(answers.map((r) => r.status)).toEqual(answers.map(() => 200));
+    expect(answers.every((r) => (r.json as { n: number }).n === s.length)).toBe(true);
+    expect((await poolOf('big-inputs'))!.workers.length).toBeGreaterThan(1);
+  }, 60_000);
+
   it('keeps the concurrency a function set, whatever its runtime would take', async () => {
     await inv.deploy({
       label: 'node-set-one',
