@@ -8,7 +8,7 @@
  * the pool that the earlier bursts sized. --prewarm-max 2 reproduces a fixed pool of two (the behaviour
  * before the pool followed demand).
  *
- *   npm run build && node bench/cold-burst.bench.js [--burst 8] [--rounds 4] [--prewarm 2] [--prewarm-max 8]
+ *   npm run build && node bench/cold-burst.bench.js [--burst 8] [--rounds 4] [--prewarm 2] [--prewarm-max 8] [--dist other/dist]
  */
 const { spawn } = require('child_process');
 const crypto = require('crypto');
@@ -18,6 +18,7 @@ const path = require('path');
 const { freePort } = require('../tools/platform.js');
 const { writeBundle } = require('./lib/bundle');
 const { waitHttp } = require('./lib/measure');
+const { readAllStats, descendants } = require('./lib/proc');
 
 const ROOT = path.resolve(__dirname, '..');
 const args = process.argv.slice(2);
@@ -26,6 +27,8 @@ const BURST = option('--burst', 8);
 const ROUNDS = option('--rounds', 4);
 const PREWARM = option('--prewarm', 2);
 const PREWARM_MAX = option('--prewarm-max', 8);
+// Another build to compare with in the same conditions (a copy of a tree's dist/ and libs/runtimes/shims/ beside each other).
+const DIST = args.includes('--dist') ? path.resolve(args[args.indexOf('--dist') + 1]) : path.join(ROOT, 'dist');
 const TOKEN = process.env.HKS_INTERNAL_TOKEN || crypto.randomBytes(32).toString('hex');
 const HEADERS = { 'x-hks-internal-token': TOKEN };
 const HANDLER = 'module.exports.handle = async () => ({ ok: true });\n';
@@ -37,6 +40,17 @@ const summary = (values) => {
   return `p50 ${pct(s, 0.5).toFixed(1)} ms, max ${s[s.length - 1].toFixed(1)} ms`;
 };
 
+/** CPU ms so far of the invoker process itself and of its workers (ticks of 10 ms; workers that ended are not counted). */
+function cpuSplit(pid) {
+  const stats = readAllStats();
+  const own = stats.get(pid);
+  const invoker = own ? own.cpuMs : 0;
+  const workers = descendants(stats, [pid])
+    .filter((p) => p !== pid)
+    .reduce((sum, p) => sum + stats.get(p).cpuMs, 0);
+  return { invoker, workers };
+}
+
 async function api(base, method, url, body) {
   const res = await fetch(base + url, { method, headers: { ...HEADERS, 'content-type': 'application/json' }, body: body ? JSON.stringify(body) : undefined });
   const text = await res.text();
@@ -45,7 +59,7 @@ async function api(base, method, url, body) {
 }
 
 async function main() {
-  const main = path.join(ROOT, 'dist', 'apps', 'invoker', 'src', 'main.js');
+  const main = path.join(DIST, 'apps', 'invoker', 'src', 'main.js');
   if (!fs.existsSync(main)) throw new Error(`${main} is missing: run \`npm run build\` first`);
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'hks-cold-burst-'));
   const port = await freePort();
@@ -89,6 +103,7 @@ async function main() {
       await sleep(500);
       const pool = (await api(base, 'GET', '/deployments')).prewarm.node;
       const burst = labels.slice(round * BURST, (round + 1) * BURST);
+      const cpuBefore = cpuSplit(child.pid);
       const answers = await Promise.all(
         burst.map(async (label) => {
           const started = process.hrtime.bigint();
@@ -99,13 +114,15 @@ async function main() {
           return { ms, cold: res.headers.get('x-cold-start') === 'true' };
         }),
       );
+      const cpuAfter = cpuSplit(child.pid);
       // Counted on the workers still running (under INVOKER_MAX_WORKERS some may have been stopped for later ones).
       const workers = (await api(base, 'GET', '/deployments')).deployments.filter((d) => burst.includes(d.label)).flatMap((d) => d.workers);
       const prewarmed = workers.filter((w) => w.prewarmed).length;
       all.push(...answers.map((a) => a.ms));
       console.log(
         `round ${round + 1}: ${summary(answers.map((a) => a.ms))}; ${answers.filter((a) => a.cold).length} cold, ${prewarmed} on prewarmed workers ` +
-          `(pool before the burst: ${pool.idle} idle, target ${pool.target ?? PREWARM})`,
+          `(pool before the burst: ${pool.idle} idle, target ${pool.target ?? PREWARM}); ` +
+          `CPU during the burst: invoker ${cpuAfter.invoker - cpuBefore.invoker} ms, workers ${cpuAfter.workers - cpuBefore.workers} ms`,
       );
     }
     console.log(`all rounds: ${summary(all)}${ROUNDS > 1 ? `; later rounds: ${summary(all.slice(BURST))}` : ''}`);

@@ -3,6 +3,7 @@ import { effectiveConfig, FunctionConfigDto, FunctionRuntimeSpec } from '@platfo
 
 /** A FunctionRuntimeSpec as the registry answers it, for a function built with the given config. */
 export function runtimeSpec(overrides: Partial<FunctionRuntimeSpec> = {}, config: FunctionConfigDto = {}): FunctionRuntimeSpec {
+  const family = overrides.family ?? 'node';
   return {
     functionId: randomUUID(),
     label: 'hello-fn',
@@ -13,7 +14,7 @@ export function runtimeSpec(overrides: Partial<FunctionRuntimeSpec> = {}, config
     entrypoint: 'handler.*',
     bundleDigest: `sha256:${'ab'.repeat(32)}`,
     image: `127.0.0.1:5000/hks/hello-fn@sha256:${'cd'.repeat(32)}`,
-    config: effectiveConfig(config),
+    config: effectiveConfig(config, family),
     ...overrides,
   };
 }

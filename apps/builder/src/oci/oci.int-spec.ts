@@ -37,7 +37,7 @@ describe('builder: OCI images pushed to a real registry', () => {
   const job = {
     label: 'oci-fn',
     files: { 'handler.js': 'module.exports.handle = (d) => ({ hello: d.name });\n' },
-    config: { ...effectiveConfig({}), env: { GREETING: 'hi' } },
+    config: { ...effectiveConfig({}, 'node'), env: { GREETING: 'hi' } },
   };
 
   async function get(url: string, accept?: string): Promise<{ status: number; body: Buffer; type: string | null }> {

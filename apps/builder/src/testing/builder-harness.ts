@@ -115,7 +115,7 @@ async function start(db: Awaited<ReturnType<typeof createTestDatabase>>, iso: Re
       runtime: 'node',
       family: 'node',
       entrypoint: 'handler.*',
-      config: effectiveConfig({}),
+      config: effectiveConfig({}, job.family ?? 'node'),
       requestedAt: new Date().toISOString(),
       sourceDigest: '',
       ...job,

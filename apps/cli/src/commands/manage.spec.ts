@@ -50,6 +50,7 @@ describe('hks function list, describe, delete (against a fake gateway)', () => {
     expect(r.stdout).toContain('Triggers:    http; schedule "0 * * * *" Europe/Paris\n');
     expect(r.stdout).toContain('Memory:      256Mi\n');
     expect(r.stdout).toContain('Environment: LEVEL=info\n');
+    expect(r.stdout).toContain('Scaling:     concurrency=1 (100 for an async def handler) (python default)\n');
     expect(r.stdout).toContain(`URL:         ${gw.url}/fn/hello-world\n`);
     const json = await hks(['function', 'describe', 'hello-world', '-o', 'json'], { gateway: gw.url });
     expect(JSON.parse(json.stdout)).toMatchObject({ label: 'hello-world', runtime: 'python3.9' });

@@ -1,4 +1,5 @@
 import type { FunctionPage, FunctionView, Trigger } from '@platform/contracts';
+import { concurrencyOf, CONFIG_DEFAULTS, runtimeFamily } from '@platform/contracts';
 import { Command, Option } from 'commander';
 import { ApiError, CliError } from '../errors';
 import { formatDurationMs } from '../manifest/units';
@@ -79,14 +80,7 @@ export function describeCommand(context: (cmd: Command) => CommandContext): Comm
           ['Triggers', (c.triggers ?? []).map(describeTrigger).join('; ') || 'none'],
           ['Memory', c.resources?.memoryMb ? `${c.resources.memoryMb}Mi` : 'default'],
           ['Timeout', c.resources?.timeoutMs ? formatDurationMs(c.resources.timeoutMs) : 'default'],
-          [
-            'Scaling',
-            c.scaling
-              ? Object.entries(c.scaling)
-                  .map(([k, v]) => `${k}=${v}`)
-                  .join(' ')
-              : 'default',
-          ],
+          ['Scaling', describeScaling(f)],
           ['Environment', env.length ? env.map(([k, v]) => `${k}=${v}`).join(' ') : undefined],
           ['Secrets', c.secrets?.length ? c.secrets.map((s) => `${s.env}<-${s.secret}${s.key ? `/${s.key}` : ''}`).join(' ') : undefined],
           ['URL', ctx.functionUrl(f.label)],
@@ -95,6 +89,17 @@ export function describeCommand(context: (cmd: Command) => CommandContext): Comm
         ]),
       );
     });
+}
+
+/** The scaling a function set, and the concurrency its runtime gives it when it set none. */
+function describeScaling(f: FunctionView): string {
+  const set = Object.entries(f.config?.scaling ?? {}).map(([k, v]) => `${k}=${v}`);
+  const family = runtimeFamily(f.runtime);
+  if (f.config?.scaling?.concurrency === undefined && family) {
+    const c = concurrencyOf(family, undefined, f.config?.resources?.memoryMb ?? CONFIG_DEFAULTS.memoryMb);
+    set.push(`concurrency=${c.concurrency}${c.asyncConcurrency ? ` (${c.asyncConcurrency} for an async def handler)` : ''} (${family} default)`);
+  }
+  return set.join(' ') || 'default';
 }
 
 export function deleteCommand(context: (cmd: Command) => CommandContext): Command {

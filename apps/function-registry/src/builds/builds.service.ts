@@ -177,7 +177,14 @@ export class BuildsService {
 }
 
 function sourceOf(f: Pick<FunctionEntity, 'template' | 'runtime' | 'family' | 'handler' | 'files' | 'entrypoint' | 'config'>): BuildSource {
-  return { template: f.template, runtime: f.runtime, family: f.family, files: buildFiles(f), entrypoint: f.entrypoint, config: effectiveConfig(f.config) };
+  return {
+    template: f.template,
+    runtime: f.runtime,
+    family: f.family,
+    files: buildFiles(f),
+    entrypoint: f.entrypoint,
+    config: effectiveConfig(f.config, f.family),
+  };
 }
 
 function alreadyBuilding(f: FunctionEntity): StateError {

@@ -60,6 +60,6 @@ export function toRuntimeSpec(f: FunctionEntity): FunctionRuntimeSpec {
     entrypoint: f.entrypoint,
     bundleDigest: f.bundleDigest,
     image: f.image,
-    config: effectiveConfig(f.config),
+    config: effectiveConfig(f.config, f.family),
   };
 }

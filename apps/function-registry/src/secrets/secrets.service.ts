@@ -56,7 +56,7 @@ export class SecretsService {
   /** The function's config.secrets as env name -> value; 409 naming the first secret or key that is missing. */
   async resolveFor(functionRef: string): Promise<Record<string, string>> {
     const f = await this.functions.find(functionRef);
-    const refs = effectiveConfig(f.config).secrets;
+    const refs = effectiveConfig(f.config, f.family).secrets;
     if (!refs.length) return {};
     const names = [...new Set(refs.map((r) => r.secret))];
     const rows = await this.repo.find({ where: names.map((name) => ({ name })) });

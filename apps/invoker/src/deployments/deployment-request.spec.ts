@@ -22,7 +22,20 @@ describe('deployment orders (PUT /deployments/:functionId)', () => {
     const order = parseOrder('f-1', { deploymentId: randomUUID(), spec: spec(), env: { A: '1' } });
     expect(order.env).toEqual({ A: '1' });
     expect(order.spec.config.resources).toMatchObject({ memoryMb: 128, timeoutMs: 30000, maxProcesses: 64 });
-    expect(order.spec.config.scaling).toMatchObject({ minInstances: 0, maxInstances: 10, concurrency: 1, queueSize: 100 });
+    expect(order.spec.config.scaling).toMatchObject({ minInstances: 0, maxInstances: 10, concurrency: 64, queueSize: 100 });
+  });
+
+  it('gives a function that sets no concurrency its runtime’s default, and keeps the value a function set', () => {
+    expect(normalizeConfig({}, 'node').scaling).toMatchObject({ concurrency: 64 });
+    expect(normalizeConfig({ resources: { memoryMb: 1024 } }, 'node').scaling.concurrency).toBe(100);
+    expect(normalizeConfig({ resources: { memoryMb: 32 } }, 'node').scaling.concurrency).toBe(16);
+    expect(normalizeConfig({}, 'python').scaling).toMatchObject({ concurrency: 1, asyncConcurrency: 64 });
+    expect(normalizeConfig({ scaling: { concurrency: 3 } }, 'node').scaling.concurrency).toBe(3);
+    const py = normalizeConfig({ scaling: { concurrency: 2 } }, 'python').scaling;
+    expect(py.concurrency).toBe(2);
+    expect(py.asyncConcurrency).toBeUndefined();
+    // What the registry's effective config says for Python left to the default.
+    expect(normalizeConfig({ scaling: { concurrency: 1, asyncConcurrency: 64 } }, 'python').scaling).toMatchObject({ concurrency: 1, asyncConcurrency: 64 });
   });
 
   it('accepts the label in the path', () => {
@@ -55,7 +68,7 @@ describe('deployment orders (PUT /deployments/:functionId)', () => {
   });
 
   it('never lets minInstances exceed maxInstances, nor limits fall below their minimum', () => {
-    const c = normalizeConfig({ scaling: { minInstances: 5, maxInstances: 2 }, resources: { memoryMb: 1, timeoutMs: -3 } });
+    const c = normalizeConfig({ scaling: { minInstances: 5, maxInstances: 2 }, resources: { memoryMb: 1, timeoutMs: -3 } }, 'node');
     expect(c.scaling).toMatchObject({ minInstances: 2, maxInstances: 2 });
     expect(c.resources).toMatchObject({ memoryMb: 128, timeoutMs: 30000 });
   });

@@ -1,10 +1,12 @@
 import {
   CONFIG_DEFAULTS,
+  concurrencyOf,
   DeploymentDriverName,
   EffectiveConfig,
   ENTRYPOINT_PATTERN,
   FunctionRuntimeSpec,
   parseSha256Digest,
+  RuntimeFamily,
   ValidationError,
 } from '@platform/contracts';
 
@@ -28,18 +30,27 @@ function int(v: unknown, fallback: number, min: number): number {
   return Number.isInteger(v) && (v as number) >= min ? (v as number) : fallback;
 }
 
-/** The runtime config with every limit present and sane, whatever an older or newer deployer sent. */
-export function normalizeConfig(c: unknown): EffectiveConfig {
+/**
+ * The runtime config with every limit present and sane, whatever an older or newer deployer sent (a missing
+ * concurrency gets the runtime's default).
+ */
+export function normalizeConfig(c: unknown, family: RuntimeFamily): EffectiveConfig {
   const config = isObject(c) ? c : {};
   const r = isObject(config.resources) ? config.resources : {};
   const s = isObject(config.scaling) ? config.scaling : {};
   const n = isObject(config.network) ? config.network : {};
   const maxInstances = int(s.maxInstances, CONFIG_DEFAULTS.maxInstances, 1);
+  const memoryMb = int(r.memoryMb, CONFIG_DEFAULTS.memoryMb, 16);
+  const positive = (v: unknown) => (Number.isInteger(v) && (v as number) >= 1 ? (v as number) : undefined);
+  const [set, setAsync] = [positive(s.concurrency), positive(s.asyncConcurrency)];
+  // The registry's effective config carries both (what an async Python handler takes, when left to the default).
+  const concurrency =
+    set === undefined ? concurrencyOf(family, undefined, memoryMb) : { concurrency: set, ...(setAsync ? { asyncConcurrency: setAsync } : {}) };
   return {
     env: isObject(config.env) ? (config.env as Record<string, string>) : {},
     secrets: Array.isArray(config.secrets) ? (config.secrets as EffectiveConfig['secrets']) : [],
     resources: {
-      memoryMb: int(r.memoryMb, CONFIG_DEFAULTS.memoryMb, 16),
+      memoryMb,
       timeoutMs: int(r.timeoutMs, CONFIG_DEFAULTS.timeoutMs, 10),
       cpu: typeof r.cpu === 'string' ? r.cpu : undefined,
       maxRequestBytes: int(r.maxRequestBytes, CONFIG_DEFAULTS.maxRequestBytes, 1),
@@ -49,7 +60,7 @@ export function normalizeConfig(c: unknown): EffectiveConfig {
     scaling: {
       minInstances: Math.min(int(s.minInstances, CONFIG_DEFAULTS.minInstances, 0), maxInstances),
       maxInstances,
-      concurrency: int(s.concurrency, CONFIG_DEFAULTS.concurrency, 1),
+      ...concurrency,
       idleTimeoutMs: int(s.idleTimeoutMs, CONFIG_DEFAULTS.idleTimeoutMs, 100),
       queueSize: int(s.queueSize, CONFIG_DEFAULTS.queueSize, 0),
       target: Number.isInteger(s.target) ? (s.target as number) : undefined,
@@ -94,7 +105,7 @@ export function parseOrder(pathId: string, body: unknown, driver: DeploymentDriv
   const s = spec as unknown as FunctionRuntimeSpec;
   return {
     deploymentId: body.deploymentId as string,
-    spec: { ...s, config: normalizeConfig(s.config) },
+    spec: { ...s, config: normalizeConfig(s.config, s.family) },
     env: env as Record<string, string>,
     // The names the order gives, and those the spec maps secrets to (an older deployer sends no list).
     secrets: [...new Set([...(secrets as string[]), ...(s.config?.secrets ?? []).map((r) => r.env)])].filter((n) => n in (env as object)),

@@ -15,6 +15,18 @@ describe('Deque', () => {
     expect(q.shift()).toBeUndefined();
   });
 
+  it('shows the first item without taking it, past removed ones', () => {
+    const q = new Deque<{ n: number }>();
+    const items = [1, 2, 3].map((n) => ({ n }));
+    items.forEach((i) => q.push(i));
+    q.remove(items[0]);
+    expect(q.peek()).toBe(items[1]);
+    expect(q.length).toBe(2);
+    expect(q.shift()).toBe(items[1]);
+    q.shift();
+    expect(q.peek()).toBeUndefined();
+  });
+
   it('stays correct across many pushes and shifts', () => {
     const q = new Deque<number>();
     let next = 0;

@@ -26,6 +26,12 @@ export class Deque<T> {
     return undefined;
   }
 
+  /** The first item, left in place. */
+  peek(): T | undefined {
+    for (let i = this.head; i < this.items.length; i++) if (this.items[i] !== undefined) return this.items[i];
+    return undefined;
+  }
+
   remove(item: T): boolean {
     const i = this.items.indexOf(item, this.head);
     if (i === -1) return false;

@@ -9,6 +9,13 @@ import { exitOutcome, launchFailureOutcome, replyOutcome } from './outcomes';
 
 /** After a failed load, requests fail fast with the same error for this long instead of each trying again. */
 const LOAD_RETRY_MS = 5_000;
+/**
+ * The inputs in flight on one worker add up to at most this share of its memory limit (a worker always takes one):
+ * a request costs the runtime three to four times its JSON (frame, text, parsed value), and 64 requests of 1 MB at
+ * once got a Node worker of 128 MB killed for memory.
+ */
+const INFLIGHT_INPUT_SHARE = 1 / 8;
+const MiB = 1024 * 1024;
 
 export interface PoolSpec {
   deploymentId: string;
@@ -30,6 +37,10 @@ interface Instance extends EvictableWorker {
   /** Set when the function could not be loaded: every invocation sent to this worker ends with it. */
   loadFailure?: InvocationOutcome;
   inflight: number;
+  /** Invocations it takes at once: scaling.concurrency, then what the worker said once loaded (an async Python handler takes more). */
+  concurrency: number;
+  /** The JSON length of the inputs in flight on it (see INFLIGHT_INPUT_SHARE). */
+  inflightBytes: number;
   served: number;
   stopping: boolean;
   /** Made the first time the instance goes idle, then refreshed each time it does again (it checks it still is). */
@@ -40,6 +51,8 @@ interface Instance extends EvictableWorker {
 
 interface Waiter {
   input: unknown;
+  /** JSON.stringify(input), made once: its length counts against the worker's memory, and it is what is sent. */
+  json: string | undefined;
   invocationId: string;
   resolve: (outcome: InvocationOutcome) => void;
   timer: NodeJS.Timeout;
@@ -60,7 +73,7 @@ export interface PoolStatus {
   /** Idle instances stopped to make room for other functions under INVOKER_MAX_WORKERS. */
   evictions: number;
   scaling: EffectiveConfig['scaling'];
-  workers: Array<{ id: string; inflight: number; served: number; startMs: number; prewarmed: boolean }>;
+  workers: Array<{ id: string; inflight: number; concurrency: number; served: number; startMs: number; prewarmed: boolean }>;
   lastLoadError: string | null;
 }
 
@@ -82,6 +95,8 @@ export class FunctionPool {
   private loadFailure?: { outcome: InvocationOutcome; until: number };
   private minTimer?: NodeJS.Timeout;
   private invocations = 0;
+  /** What a loaded worker of this function said it runs at once (an async Python handler takes more than scaling.concurrency). */
+  private learnedConcurrency?: number;
   private coldStarts = 0;
   private evictions = 0;
   /** Called by the launcher when a slot frees or a worker goes idle, while requests here wait on the cap. */
@@ -100,6 +115,11 @@ export class FunctionPool {
     return this.spec.config.scaling;
   }
 
+  /** Requests one instance takes: scaling.concurrency until a worker has loaded the function and said otherwise. */
+  private get perInstance(): number {
+    return this.learnedConcurrency ?? this.scaling.concurrency;
+  }
+
   /** Starts `minInstances`; rejects with the reason when the function cannot be loaded. */
   async start(): Promise<void> {
     const launches = Array.from({ length: this.scaling.minInstances }, () => this.launchInstance());
@@ -110,13 +130,14 @@ export class FunctionPool {
 
   invoke(input: unknown, invocationId: string): Promise<InvocationOutcome> {
     this.invocations++;
-    const free = this.freeInstance();
-    if (free) return this.run(free, input, invocationId, false);
+    const json = JSON.stringify(input) as string | undefined;
+    const free = this.freeInstance(json);
+    if (free) return this.run(free, input, json, invocationId, false);
     if (this.loadFailure && Date.now() < this.loadFailure.until && this.active() === 0) return Promise.resolve(this.loadFailure.outcome);
     if (this.retired && this.active() === 0 && this.starting === 0) {
       return Promise.resolve(failure(503, `function ${this.spec.label} was redeployed or removed while this request arrived; try again`, 'crash'));
     }
-    const reserved = this.starting * this.scaling.concurrency;
+    const reserved = this.starting * this.capacityFor(json);
     if (this.queue.length >= reserved) {
       if (this.canScaleUp()) {
         this.launchInstance().catch(() => undefined);
@@ -141,7 +162,7 @@ export class FunctionPool {
       }
     }
     return new Promise<InvocationOutcome>((resolve) => {
-      const waiter: Waiter = { input, invocationId, resolve, timer: undefined as unknown as NodeJS.Timeout };
+      const waiter: Waiter = { input, json, invocationId, resolve, timer: undefined as unknown as NodeJS.Timeout };
       waiter.timer = setTimeout(() => {
         if (!this.queue.remove(waiter)) return;
         const limit = this.spec.config.resources.timeoutMs;
@@ -206,6 +227,7 @@ export class FunctionPool {
         .map((i) => ({
           id: i.worker.id,
           inflight: i.inflight,
+          concurrency: i.concurrency,
           served: i.served,
           startMs: Math.round(i.launched.startMs * 100) / 100,
           prewarmed: i.launched.prewarmed,
@@ -220,9 +242,26 @@ export class FunctionPool {
     return n;
   }
 
-  private freeInstance(): Instance | undefined {
-    for (const i of this.instances) if (!i.stopping && i.inflight < this.scaling.concurrency && i.worker.alive) return i;
+  private freeInstance(json: string | undefined): Instance | undefined {
+    for (const i of this.instances) if (!i.stopping && this.fits(i, json) && i.worker.alive) return i;
     return undefined;
+  }
+
+  /** Most input bytes in flight on one worker (INFLIGHT_INPUT_SHARE of its memory limit). */
+  private get inputBudget(): number {
+    return this.spec.config.resources.memoryMb * MiB * INFLIGHT_INPUT_SHARE;
+  }
+
+  /** Whether `inst` may take one more request with this input: a free slot, and room in its input budget unless it is idle. */
+  private fits(inst: Instance, json: string | undefined): boolean {
+    if (inst.inflight >= inst.concurrency) return false;
+    return inst.inflight === 0 || inst.inflightBytes + (json?.length ?? 0) <= this.inputBudget;
+  }
+
+  /** How many requests like this one an instance takes: its concurrency, fewer for large inputs. */
+  private capacityFor(json: string | undefined): number {
+    const size = json?.length ?? 0;
+    return size > 0 ? Math.max(1, Math.min(this.perInstance, Math.floor(this.inputBudget / size))) : this.perInstance;
   }
 
   /** Whether the function's own rules allow another instance (the invoker's cap aside). */
@@ -267,6 +306,7 @@ export class FunctionPool {
         timeoutMs: spec.config.resources.timeoutMs,
         maxResponseBytes: spec.config.resources.maxResponseBytes,
         concurrency: this.scaling.concurrency,
+        asyncConcurrency: this.scaling.asyncConcurrency,
       },
     });
     return launch.then(
@@ -277,6 +317,8 @@ export class FunctionPool {
           worker: launched.worker,
           loading: true,
           inflight: 0,
+          inflightBytes: 0,
+          concurrency: this.perInstance,
           served: 0,
           stopping: false,
           timedOut: new Set(),
@@ -286,10 +328,11 @@ export class FunctionPool {
         void launched.exitReport.then((report) => this.onExit(inst, report));
         // The requests that waited for this start are its cold starts; they are sent at once, right behind the
         // function's LOAD (no round trip), and run as soon as it is loaded.
-        while (this.queue.length && inst.inflight < this.scaling.concurrency) this.dispatch(this.queue.shift()!, inst, true);
+        while (this.queue.length && this.fits(inst, this.queue.peek()!.json)) this.dispatch(this.queue.shift()!, inst, true);
         return launched.loaded.then(
           () => {
             inst.loading = false;
+            inst.concurrency = this.learnedConcurrency = this.loadedConcurrency(inst.worker);
             this.loadFailure = undefined;
             this.pump();
             this.afterRun(inst);
@@ -310,6 +353,12 @@ export class FunctionPool {
         throw err;
       },
     );
+  }
+
+  /** What the loaded worker said it runs at once, never more than the config allows (an older shim says nothing). */
+  private loadedConcurrency(worker: WorkerProcess): number {
+    const most = Math.max(this.scaling.concurrency, this.scaling.asyncConcurrency ?? 0);
+    return Math.min(worker.concurrency ?? this.scaling.concurrency, most);
   }
 
   private onLaunchFailure(err: LaunchFailure): void {
@@ -333,25 +382,28 @@ export class FunctionPool {
 
   private dispatch(w: Waiter, inst: Instance, cold: boolean): void {
     clearTimeout(w.timer);
-    void this.run(inst, w.input, w.invocationId, cold).then(w.resolve);
+    void this.run(inst, w.input, w.json, w.invocationId, cold).then(w.resolve);
   }
 
   /** Hands waiting requests to free instances, and starts instances for those no start will cover. */
   private pump(): void {
     let inst: Instance | undefined;
-    while (this.queue.length && (inst = this.freeInstance())) this.dispatch(this.queue.shift()!, inst, false);
-    let uncovered = this.queue.length - this.starting * this.scaling.concurrency;
+    while (this.queue.length && (inst = this.freeInstance(this.queue.peek()!.json))) this.dispatch(this.queue.shift()!, inst, false);
+    const perStart = this.queue.length ? this.capacityFor(this.queue.peek()!.json) : this.perInstance;
+    let uncovered = this.queue.length - this.starting * perStart;
     while (uncovered > 0 && this.canScaleUp()) {
       this.launchInstance().catch(() => undefined);
-      uncovered -= this.scaling.concurrency;
+      uncovered -= perStart;
     }
     if (uncovered > 0 && this.blockedByCap()) this.launcher.waitForRoom(this.onRoom);
   }
 
-  private async run(inst: Instance, input: unknown, invocationId: string, cold: boolean): Promise<InvocationOutcome> {
+  private async run(inst: Instance, input: unknown, json: string | undefined, invocationId: string, cold: boolean): Promise<InvocationOutcome> {
     const sentWhileLoading = inst.loading;
     this.launcher.markBusy(inst);
+    const bytes = json?.length ?? 0;
     inst.inflight++;
+    inst.inflightBytes += bytes;
     inst.served++;
     if (cold) this.coldStarts++;
     const timeoutMs = this.spec.config.resources.timeoutMs;
@@ -361,13 +413,14 @@ export class FunctionPool {
     }, timeoutMs);
     let outcome: InvocationOutcome;
     try {
-      outcome = replyOutcome(this.spec, await inst.worker.invoke(input, { invocationId, deadline: Date.now() + timeoutMs }));
+      outcome = replyOutcome(this.spec, await inst.worker.invoke(input, { invocationId, deadline: Date.now() + timeoutMs }, json));
     } catch (err) {
       const report = await inst.launched.exitReport;
       outcome = exitOutcome(this.spec, report, err as WorkerExitedError, inst.timedOut.has(invocationId), inst.timedOut.size > 0);
     } finally {
       clearTimeout(timer);
       inst.inflight--;
+      inst.inflightBytes -= bytes;
     }
     // The worker confirms the load before it answers anything sent behind it: settled by now.
     if (sentWhileLoading) await inst.launched.loaded.catch(() => undefined);

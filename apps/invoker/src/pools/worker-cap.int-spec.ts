@@ -108,4 +108,26 @@ describe('invoker: the prewarm pool refills and follows demand', () => {
       what: 'the pool to shrink back to two',
     });
   });
+
+  it('refills while a cold start is still loading a function whose module takes long to load', async () => {
+    await waitFor(async () => (await nodePrewarm()).idle === 2, { what: 'two prewarmed node workers' });
+    // The module blocks its worker for 4 s while it loads: refills wait for loading cold starts only briefly.
+    await inv.deploy({
+      label: 'slow-load',
+      family: 'node',
+      entrypoint: 'handler.handle',
+      files: { 'handler.js': 'Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 4000);\nmodule.exports.handle = async () => ({ loaded: true });\n' },
+    });
+    let answered = false;
+    const call = invoke(inv, 'slow-load', null).then((res) => ((answered = true), res));
+    await waitFor(
+      async () => {
+        const now = await listing(inv);
+        return now.deployments.find((d) => d.label === 'slow-load')?.instances === 1 && now.prewarm.node.idle === 2;
+      },
+      { what: 'the slow function to take a prewarmed worker and the pool to refill while it loads' },
+    );
+    expect(answered).toBe(false);
+    expect((await call).json).toEqual({ loaded: true });
+  }, 20_000);
 });

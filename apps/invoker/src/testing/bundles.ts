@@ -38,7 +38,7 @@ export function runtimeSpec(o: {
   config?: FunctionConfigDto;
   functionId?: string;
 }): TestFunction {
-  const config: EffectiveConfig = effectiveConfig(o.config ?? {});
+  const config: EffectiveConfig = effectiveConfig(o.config ?? {}, o.family);
   return {
     deploymentId: randomUUID(),
     spec: {

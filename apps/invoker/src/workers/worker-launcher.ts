@@ -33,6 +33,8 @@ const FAMILIES: RuntimeFamily[] = ['node', 'python'];
 /** Prewarmed workers start at this niceness, so filling the pool never slows invocations being served. */
 const PREWARM_NICENESS = 10;
 const REFILL_DELAY_MS = 50;
+/** Refills wait for cold starts still loading their function, but not for one that takes longer than this. */
+const REFILL_WAITS_FOR_LOADS_MS = 500;
 
 export interface LaunchRequest {
   family: RuntimeFamily;
@@ -120,6 +122,8 @@ export class WorkerLauncher implements OnModuleInit, OnApplicationShutdown {
   private reserved = 0;
   /** Function workers starting from scratch (no prewarmed one was left): refills wait for them, not to compete for the CPU. */
   private freshStarts = 0;
+  /** Cold starts loading their function, with when they began: refills wait for them (spawning costs the invoker and the CPUs). */
+  private readonly loads = new Map<LaunchedWorker, number>();
   private readonly idleFunctionWorkers = new IdleWorkers<EvictableWorker>();
   private readonly roomWaiters = new Set<() => void>();
   private roomNoticeQueued = false;
@@ -370,6 +374,13 @@ export class WorkerLauncher implements OnModuleInit, OnApplicationShutdown {
       },
     );
     launched.loaded.catch(() => undefined); // the pool handles the failure; this only keeps it from being "unhandled"
+    this.loads.set(launched, started);
+    void launched.loaded
+      .catch(() => undefined)
+      .finally(() => {
+        this.loads.delete(launched);
+        this.scheduleRefill();
+      });
     if (warm) worker.setNiceness(0);
     return launched;
   }
@@ -472,9 +483,18 @@ export class WorkerLauncher implements OnModuleInit, OnApplicationShutdown {
     this.refill();
   }
 
+  /** Whether a cold start began less than REFILL_WAITS_FOR_LOADS_MS ago and is still loading (then a refill is due when it ends). */
+  private coldStartsLoading(): boolean {
+    const now = performance.now();
+    for (const started of this.loads.values()) if (now - started < REFILL_WAITS_FOR_LOADS_MS) return true;
+    return false;
+  }
+
   private refill(): void {
     // Functions first: no refill while requests wait on the cap, or while function workers start from scratch.
     if (this.closing || this.freshStarts > 0 || this.roomWaiters.size > 0) return;
+    // Nor while cold starts load their function: a burst of them is answered before its workers are replaced.
+    if (this.coldStartsLoading()) return this.scheduleRefill();
     for (const family of this.available) {
       let have: number;
       while ((have = this.idle[family].length + this.warming[family]) < this.prewarmTarget(family)) {

@@ -2,6 +2,7 @@ import { ApiExtraModels, ApiProperty, ApiPropertyOptional, getSchemaPath } from 
 import { Type } from 'class-transformer';
 import { IsArray, IsBoolean, IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min, ValidateNested } from 'class-validator';
 import { STRING_MAP } from '../openapi-schemas';
+import type { RuntimeFamily } from './runtime';
 import { Trigger, TRIGGERS } from './triggers';
 import { IsStringRecord, IsStringValues, IsTrigger } from './validators';
 
@@ -63,7 +64,12 @@ export class ScalingDto {
   @Max(1000)
   maxInstances?: number;
 
-  @ApiPropertyOptional({ description: 'Concurrent requests one instance serves.', default: 1 })
+  @ApiPropertyOptional({
+    description:
+      'Concurrent requests one instance serves. When not set it depends on the runtime: Node (one event loop) takes ' +
+      'memoryMb / 2 at once, at most 100 (64 at the default 128 MB); Python takes 1 for a plain `def` handler and ' +
+      'as many as Node for an `async def` one. A value set here is used as is, for every handler.',
+  })
   @IsOptional()
   @IsInt()
   @Min(1)
@@ -192,6 +198,11 @@ export interface EffectiveConfig {
     minInstances: number;
     maxInstances: number;
     concurrency: number;
+    /**
+     * Python with concurrency not set: what an `async def` handler takes at once instead (the shim runs those on one
+     * event loop; a plain `def` handler keeps `concurrency`). Absent when concurrency was set or the runtime is Node.
+     */
+    asyncConcurrency?: number;
     idleTimeoutMs: number;
     queueSize: number;
     target?: number;
@@ -209,18 +220,46 @@ export const CONFIG_DEFAULTS = {
   maxProcesses: 64,
   minInstances: 0,
   maxInstances: 10,
-  concurrency: 1,
   idleTimeoutMs: 60_000,
   queueSize: 100,
 } as const;
 
-export function effectiveConfig(config: FunctionConfigDto | undefined | null): EffectiveConfig {
+/** Most requests at once on one worker of an event-loop runtime when the function does not say (Knative's target). */
+export const EVENT_LOOP_CONCURRENCY_MAX = 100;
+
+/**
+ * Requests one worker of an event loop (Node, an `async def` Python handler) takes at once when scaling.concurrency is
+ * not set: about 2 MB of the function's memory per request in flight (the runtime itself takes 30-40 of the default 128),
+ * at most 100 (Knative's target; Cloud Run's default is 80), so 64 at the default 128 MB.
+ */
+export function eventLoopConcurrency(memoryMb: number): number {
+  return Math.max(1, Math.min(EVENT_LOOP_CONCURRENCY_MAX, Math.floor(memoryMb / 2)));
+}
+
+/** scaling.concurrency when the function does not set it: Node serves many requests at once, Python (threads under the GIL) one. */
+export function defaultConcurrency(family: RuntimeFamily, memoryMb: number): number {
+  return family === 'node' ? eventLoopConcurrency(memoryMb) : 1;
+}
+
+/** The concurrency a function runs with, and, for Python left to the default, what an `async def` handler takes. */
+export function concurrencyOf(
+  family: RuntimeFamily,
+  set: number | undefined,
+  memoryMb: number,
+): Pick<EffectiveConfig['scaling'], 'concurrency' | 'asyncConcurrency'> {
+  if (set !== undefined) return { concurrency: set };
+  const concurrency = defaultConcurrency(family, memoryMb);
+  return family === 'python' ? { concurrency, asyncConcurrency: eventLoopConcurrency(memoryMb) } : { concurrency };
+}
+
+export function effectiveConfig(config: FunctionConfigDto | undefined | null, family: RuntimeFamily): EffectiveConfig {
   const c = config ?? {};
+  const memoryMb = c.resources?.memoryMb ?? CONFIG_DEFAULTS.memoryMb;
   return {
     env: { ...(c.env ?? {}) },
     secrets: (c.secrets ?? []).map((s) => ({ env: s.env, secret: s.secret, key: s.key ?? 'value' })),
     resources: {
-      memoryMb: c.resources?.memoryMb ?? CONFIG_DEFAULTS.memoryMb,
+      memoryMb,
       timeoutMs: c.resources?.timeoutMs ?? CONFIG_DEFAULTS.timeoutMs,
       cpu: c.resources?.cpu,
       maxRequestBytes: c.resources?.maxRequestBytes ?? CONFIG_DEFAULTS.maxRequestBytes,
@@ -230,7 +269,7 @@ export function effectiveConfig(config: FunctionConfigDto | undefined | null): E
     scaling: {
       minInstances: c.scaling?.minInstances ?? CONFIG_DEFAULTS.minInstances,
       maxInstances: c.scaling?.maxInstances ?? CONFIG_DEFAULTS.maxInstances,
-      concurrency: c.scaling?.concurrency ?? CONFIG_DEFAULTS.concurrency,
+      ...concurrencyOf(family, c.scaling?.concurrency, memoryMb),
       idleTimeoutMs: c.scaling?.idleTimeoutMs ?? CONFIG_DEFAULTS.idleTimeoutMs,
       queueSize: c.scaling?.queueSize ?? CONFIG_DEFAULTS.queueSize,
       target: c.scaling?.target,

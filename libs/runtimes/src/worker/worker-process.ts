@@ -38,6 +38,8 @@ export class WorkerProcess {
   onStrayOutput?: (text: string) => void;
   readonly exited: Promise<WorkerExit>;
   loaded = false;
+  /** How many invocations the loaded function runs at once, as its shim said (it knows whether the handler is async). */
+  concurrency?: number;
 
   private readonly child: ChildProcess;
   /** A worker with egress: its slirp4netns. `networkUp` resolves once the function may use the network. */
@@ -176,15 +178,18 @@ export class WorkerProcess {
 
   /**
    * Runs one invocation. Resolves with the handler's response or its error; rejects with
-   * WorkerExitedError when the worker dies first (crash, OOM kill, timeout kill).
+   * WorkerExitedError when the worker dies first (crash, OOM kill, timeout kill). `inputJson`, when given, is
+   * JSON.stringify(input).
    */
-  invoke(input: unknown, ctx: { invocationId: string; deadline: number }): Promise<InvocationReply> {
+  invoke(input: unknown, ctx: { invocationId: string; deadline: number }, inputJson?: string): Promise<InvocationReply> {
     if (!this.alive) return Promise.reject(new WorkerExitedError(this.exit!, '', this.protocolProblem));
     this.seq = this.seq >= 0xfffffffe ? 1 : this.seq + 1;
     const id = this.seq;
     return new Promise<InvocationReply>((resolve, reject) => {
       this.pending.set(id, { resolve, reject, logs: new LogBuffer() });
-      this.write(P.encodeJson(P.Frame.INVOKE, id, { input, ctx }));
+      // `inputJson`: the input already serialized (by a caller that needed its size), not serialized twice.
+      if (inputJson === undefined) this.write(P.encodeJson(P.Frame.INVOKE, id, { input, ctx }));
+      else this.write(P.encode(P.Frame.INVOKE, id, Buffer.from(`{"input":${inputJson},"ctx":${JSON.stringify(ctx)}}`)));
     });
   }
 
@@ -244,7 +249,9 @@ export class WorkerProcess {
         case F.LOADED: {
           const loading = this.loading;
           this.loading = undefined;
-          loading?.resolve(Number(JSON.parse(body.toString('utf8')).ms) || 0);
+          const reply = JSON.parse(body.toString('utf8')) as { ms?: unknown; concurrency?: unknown };
+          if (Number.isInteger(reply.concurrency) && (reply.concurrency as number) >= 1) this.concurrency = reply.concurrency as number;
+          loading?.resolve(Number(reply.ms) || 0);
           return;
         }
         case F.LOAD_ERROR: {

@@ -45,6 +45,8 @@ export interface LoadSpec {
   timeoutMs?: number;
   maxResponseBytes?: number;
   concurrency?: number;
+  /** Python: what an `async def` handler takes at once instead of `concurrency` (the function left concurrency to the runtime). */
+  asyncConcurrency?: number;
 }
 
 export interface WorkerExit {

@@ -13,7 +13,7 @@ const Frame = Object.freeze({
   INVOKE: 2, // JSON {input, ctx}
   // worker -> invoker
   HELLO: 10, // JSON {runtime, version}: the shim is up and waits for LOAD
-  LOADED: 11, // JSON {ms}
+  LOADED: 11, // JSON {ms, concurrency}: how long loading took, how many invocations the function runs at once
   LOAD_ERROR: 12, // JSON {name, message, stack}
   RESULT: 13, // [u32 LE meta length][meta JSON {statusCode, headers, json}][raw body bytes]
   ERROR: 14, // JSON {name, message, stack, code?}

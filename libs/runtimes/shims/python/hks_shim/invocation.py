@@ -1,9 +1,11 @@
-"""Runs one invocation: the handler with its input (and context when it takes one), sync or async."""
-import asyncio
-import inspect
+"""Runs one invocation: the handler with its input (and context when it takes one), sync or async.
+
+asyncio and inspect are imported only when a handler needs them (an async one, an unusual callable): together they
+are about 6 MB of every worker's memory, and most handlers are plain functions."""
 import threading
 import time
 import traceback
+import types
 
 from .contract import ContractError, to_response, wrap
 
@@ -30,7 +32,50 @@ def describe_error(err):
     }
 
 
+CO_VARARGS = 0x04
+CO_COROUTINE = 0x80
+
+
+def _plain_function(handler):
+    """(function, how many leading parameters are bound) for a plain or bound function; None for anything else."""
+    fn, bound = handler, 0
+    if isinstance(fn, types.MethodType):
+        fn, bound = fn.__func__, 1
+    # A decorated function may present another signature (functools.wraps, __signature__): inspect knows.
+    if isinstance(fn, types.FunctionType) and not hasattr(fn, '__wrapped__') and not hasattr(fn, '__signature__'):
+        return fn, bound
+    return None
+
+
+def is_async_handler(handler):
+    """inspect.iscoroutinefunction of the handler or its __call__, without importing inspect for plain functions."""
+    for candidate in (handler, getattr(handler, '__call__', None)):
+        plain = _plain_function(candidate) if candidate is not None else None
+        if plain is not None:
+            if plain[0].__code__.co_flags & CO_COROUTINE:
+                return True
+        elif candidate is not None and not isinstance(candidate, (types.BuiltinFunctionType, types.MethodWrapperType)):
+            import inspect
+
+            if inspect.iscoroutinefunction(candidate):
+                return True
+    return False
+
+
+def is_awaitable(value):
+    """inspect.isawaitable for what handlers return (coroutines, futures, objects with __await__)."""
+    return isinstance(value, types.CoroutineType) or getattr(type(value), '__await__', None) is not None
+
+
 def takes_context(handler):
+    plain = _plain_function(handler)
+    if plain is not None:
+        fn, bound = plain
+        if fn.__code__.co_flags & CO_VARARGS:
+            return 2
+        return max(0, min(fn.__code__.co_argcount - bound, 2))
+    import inspect
+
     try:
         params = [p for p in inspect.signature(handler).parameters.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)]
     except (TypeError, ValueError):
@@ -50,6 +95,8 @@ class BackgroundLoop:
     def loop(self):
         with self._lock:
             if self._loop is None:
+                import asyncio
+
                 self._loop = asyncio.new_event_loop()
                 threading.Thread(target=self._loop.run_forever, name='hks-async', daemon=True).start()
             return self._loop

@@ -1,9 +1,8 @@
 """Worker mode: a generic worker started (in its sandbox) before it knows its function. It says HELLO on
 fd 3, waits for LOAD (entry point, env, limits), then serves INVOKE frames until the invoker goes away.
 With concurrency 1 a sync handler runs right on the reading thread (no hand-over); with more, sync
-handlers run on a thread pool and async ones on one background event loop."""
-import asyncio
-import inspect
+handlers run on a thread pool and async ones on one background event loop. An async handler of a function
+that left concurrency to the runtime takes asyncConcurrency at once; LOADED says how many it takes."""
 import json
 import os
 import socket
@@ -13,7 +12,7 @@ import time
 
 from . import protocol as P
 from .capture import capture_output, current
-from .invocation import BackgroundLoop, Context, call, describe_error, finish, takes_context
+from .invocation import BackgroundLoop, Context, call, describe_error, finish, is_async_handler, is_awaitable, takes_context
 from .loader import load_handler
 
 CONTROL_FD = 3
@@ -91,13 +90,17 @@ class Worker:
             return self.send(P.encode_json(P.LOAD_ERROR, 0, self.load_failure))
         self.handler = handler
         self.arity = takes_context(handler)
-        self.is_async = inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(getattr(handler, '__call__', None))
-        self.inline = (spec.get('concurrency') or 1) <= 1
+        self.is_async = is_async_handler(handler)
+        if self.is_async:
+            import asyncio  # noqa: F401 - here rather than on the first invocation: loading is part of the cold start
+        # An async def handler left to the runtime's default takes what an event loop takes (asyncConcurrency).
+        concurrency = (self.is_async and spec.get('asyncConcurrency')) or spec.get('concurrency') or 1
+        self.inline = concurrency <= 1
         if not self.inline and not self.is_async:
             from concurrent.futures import ThreadPoolExecutor
-            self.pool = ThreadPoolExecutor(max_workers=spec['concurrency'], thread_name_prefix='hks-invoke')
+            self.pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix='hks-invoke')
         self.fn = spec
-        self.send(P.encode_json(P.LOADED, 0, {'ms': (time.perf_counter() - started) * 1000}))
+        self.send(P.encode_json(P.LOADED, 0, {'ms': (time.perf_counter() - started) * 1000, 'concurrency': concurrency}))
 
     def reply(self, frame_id, status, out):
         with self.lock:
@@ -111,6 +114,8 @@ class Worker:
             self.send(P.encode_json(P.ERROR, frame_id, out))
 
     def await_result(self, awaitable):
+        import asyncio
+
         if self.inline:
             if self.loop is None:
                 self.loop = asyncio.new_event_loop()
@@ -121,7 +126,7 @@ class Worker:
         token = current.set(frame_id)
         try:
             result = call(self.handler, self.arity, value, Context(self.fn, ctx))
-            if inspect.isawaitable(result):
+            if is_awaitable(result):
                 result = self.await_result(result)
             status, out = finish(result, self.fn)
         except BaseException as err:  # noqa: B902 - sys.exit() in a handler fails the invocation, not the worker
@@ -157,6 +162,8 @@ class Worker:
         if self.inline:
             self.run_one(frame_id, value, ctx)
         elif self.is_async:
+            import asyncio
+
             asyncio.run_coroutine_threadsafe(self.run_async(frame_id, value, ctx), self.background.loop())
         else:
             self.pool.submit(self.run_one, frame_id, value, ctx)
