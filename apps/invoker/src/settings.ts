@@ -10,7 +10,7 @@ export const InvokerSettings = {
   },
   INVOKER_PREWARM: {
     kind: 'int',
-    default: 2,
+    default: 1,
     min: 0,
     description:
       'Fewest generic workers kept started per runtime (node, python), each waiting in its sandbox for a function; the pool grows ' +
