@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 'use strict';
 /**
- * What durable invocation events cost the warm path: two invokers from dist/ side by side, one with the
- * event journal (INVOKER_EVENT_JOURNAL=fsync: pending + result events written and fdatasync'ed, group
- * commit, before the answer) and one without (off: events only batched to the broker), the same warm
- * node function on each. Sequential latency in alternating rounds, then throughput with the load
+ * What durable invocation events cost the warm path: three invokers from dist/ side by side, with the
+ * event journal on disk (INVOKER_EVENT_JOURNAL=fsync: the events written with O_DSYNC, group commit, before the
+ * answer), in the page cache (write, the default: on disk within INVOKER_EVENT_JOURNAL_SYNC_MS) and without it
+ * (off: events only batched to the broker), the same warm node function on each. Sequential latency in alternating rounds, then throughput with the load
  * generator in its own process (alternating, best of 2, with the invoker process's CPU time per request, which a busy
  * machine disturbs less than requests/s); ratios journal/off from the same run.
  *
@@ -145,22 +145,25 @@ async function main() {
       .map((l) => l.toFixed(2))
       .join(' ')}  journal on ${fsType}`,
   );
-  const invokers = [await startInvoker('fsync'), await startInvoker('off')];
+  const invokers = [await startInvoker('fsync'), await startInvoker('off'), await startInvoker('write')];
   if (BASELINE) invokers.push(await startInvoker('fsync', BASELINE), await startInvoker('off', BASELINE));
   try {
     const dir = process.env.BENCH_DATA_DIR || os.tmpdir();
     const diskBefore = diskSync(dir);
-    const [on, off, base, baseOff] = await warmLatency(invokers.map((i) => i.url));
+    const [on, off, wr, base, baseOff] = await warmLatency(invokers.map((i) => i.url));
     const diskAfter = diskSync(dir);
     const runs = invokers.map(() => []);
     for (let round = 0; round < 2; round++) invokers.forEach((inv, i) => runs[i].push(loadRun(inv)));
     const best = (list) => list.reduce((a, b) => (b.rps > a.rps ? b : a));
-    const [tOn, tOff, tBase, tBaseOff] = runs.map(best);
+    const [tOn, tOff, tWr, tBase, tBaseOff] = runs.map(best);
     const us = (v) => `${v.toFixed(0)} us`;
     console.log(`\nwarm invocation latency, invoker called directly (one keep-alive connection, sequential, n=${WARM_N} each, ${ROUNDS} alternating rounds)`);
     console.log(`  journal off (events batched to the broker)    p50 ${us(off.p50).padStart(9)}   p99 ${us(off.p99).padStart(9)}`);
     console.log(
       `  journal fsync (durable before the answer)     p50 ${us(on.p50).padStart(9)}   p99 ${us(on.p99).padStart(9)}   p50 +${us(on.p50 - off.p50)} (${(on.p50 / off.p50).toFixed(2)}x)  p99 ${(on.p99 / off.p99).toFixed(2)}x`,
+    );
+    console.log(
+      `  journal write (page cache before the answer) p50 ${us(wr.p50).padStart(9)}   p99 ${us(wr.p99).padStart(9)}   p50 +${us(wr.p50 - off.p50)} (${(wr.p50 / off.p50).toFixed(2)}x)  p99 ${(wr.p99 / off.p99).toFixed(2)}x`,
     );
     const vsBase = (name, mine, theirs) =>
       console.log(
@@ -179,6 +182,7 @@ async function main() {
       `  ${name.padEnd(46)} ${r.rps.toFixed(0).padStart(7)} req/s   p50 ${(r.latencyUs.p50 / 1000).toFixed(2)} ms   p99 ${(r.latencyUs.p99 / 1000).toFixed(2)} ms   invoker CPU ${r.cpuUsPerRequest.toFixed(0)} us/req${r.errors ? `   (${r.errors} errors)` : ''}`;
     console.log(row('journal off', tOff));
     console.log(`${row('journal fsync', tOn)}   = ${((100 * tOn.rps) / tOff.rps).toFixed(0)}% of off`);
+    console.log(`${row('journal write (the default)', tWr)}   = ${((100 * tWr.rps) / tOff.rps).toFixed(0)}% of off`);
     if (tBase) {
       const pct = (a, b) => `${((100 * a.rps) / b.rps).toFixed(0)}%`;
       console.log(`${row(`baseline, journal fsync (${path.basename(BASELINE)})`, tBase)}   this build's fsync: ${pct(tOn, tBase)} of it`);
