@@ -13,7 +13,7 @@
  * The peers are installed on demand into bench/.peers (its own package.json, gitignored; not the platform's
  * dependencies) and reused from there. Only 127.0.0.1 is called; everything started is stopped at the end, error or not.
  *
- *   npm run build && node bench/dataplane.bench.js [--quick] [--rounds 3] [--seconds 5] [--functions 1000] [--no-install]
+ *   npm run build && node bench/dataplane.bench.js [--quick] [--rounds 3] [--seconds 5] [--functions 1000] [--zero-seconds 90] [--no-install]
  */
 const { spawn, spawnSync } = require('child_process');
 const fs = require('fs');
@@ -37,6 +37,8 @@ const SECONDS = option('--seconds', QUICK ? 2 : 5);
 const FUNCTIONS = option('--functions', QUICK ? 20 : 1000);
 /** No scale-run call is started after this: a platform that stops answering would hold each for its 30 s timeout. */
 const SCALE_CALL_SECONDS = option('--scale-seconds', QUICK ? 30 : 120);
+/** How long the scale run's functions may take to scale to zero (their default idle timeout is 60 s); 0 skips it. */
+const ZERO_SECONDS = option('--zero-seconds', QUICK ? 0 : 90);
 const CONNECTIONS = 32;
 /** The scale run stops deploying and calling when the machine has less memory than this left (it is shared). */
 const MIN_AVAILABLE_MB = 3072;
@@ -393,6 +395,27 @@ async function scaleHks(hks, n) {
   };
 }
 
+/**
+ * After the scale run: the functions' idle instances stop after their idle timeout (60 s by default), and what the
+ * platform holds with every function deployed and scaled to zero is measured once the process count stops falling
+ * (checked every 2 s, at most `--zero-seconds`, default 90 s).
+ */
+async function scaledToZero(hks) {
+  const started = Date.now();
+  const deadline = started + ZERO_SECONDS * 1000;
+  let last = treeMemory(hks.roots());
+  let steadySince = Date.now();
+  while (Date.now() < deadline && !interrupted) {
+    await sleep(2000);
+    const now = treeMemory(hks.roots());
+    if (now.processes < last.processes) steadySince = Date.now();
+    last = now;
+    // Past the default idle timeout and nothing stopped for 10 s: scaled to zero as far as it goes.
+    if (Date.now() - started > 70_000 && Date.now() - steadySince > 10_000) break;
+  }
+  return last;
+}
+
 async function scaleWorkerd(paths, dir, n) {
   const port = await freePort();
   fs.writeFileSync(
@@ -479,6 +502,8 @@ async function main() {
   say(`scale run: ${FUNCTIONS} functions deployed and each called once (stops early if the machine has < ${MIN_AVAILABLE_MB} MB available)`);
   const scale = await scaleHks(hks, FUNCTIONS);
   const scaleW = await scaleWorkerd(paths, dir, FUNCTIONS);
+  if (ZERO_SECONDS) say(`waiting for the ${scale.deployed} functions to scale to zero (idle timeout 60 s; at most ${ZERO_SECONDS} s)`);
+  const zero = ZERO_SECONDS ? await scaledToZero(hks) : undefined;
 
   const med = (i, key) => median(rounds[i].map((r) => r[key]));
   const col = (key) => names.map((_, i) => med(i, key));
@@ -503,6 +528,9 @@ async function main() {
     { label: `scale: RSS after ${FUNCTIONS} calls`, values: [scale.rssMb, undefined, scaleW.rssMb], format: mb },
     { label: `scale: PSS after ${FUNCTIONS} calls`, values: [scale.pssMb, undefined, scaleW.pssMb], format: mb },
     { label: 'scale: processes', values: [scale.processes, undefined, scaleW.processes], format: (v) => v.toFixed(0) },
+    { label: `${FUNCTIONS} fns scaled to zero: RSS`, values: [zero && zero.rssMb], format: mb },
+    { label: `${FUNCTIONS} fns scaled to zero: PSS`, values: [zero && zero.pssMb], format: mb },
+    { label: `${FUNCTIONS} fns scaled to zero: processes`, values: [zero && zero.processes], format: (v) => v.toFixed(0) },
   ]);
   say(`\nmedians of ${ROUNDS} interleaved round(s); ratios are hks/peer (above 1: hks takes more, except requests/s and answered)`);
   table.forEach((l) => say(l));
@@ -513,6 +541,12 @@ async function main() {
     `hks scale: ${scale.deployed}/${FUNCTIONS} deployed in ${scale.deploySeconds.toFixed(0)} s (${scale.failedDeploys} failed), called in ${scale.callSeconds.toFixed(0)} s: ` +
       `${scale.answered} answered 200, ${scale.failed} failed${scale.failed ? ` ${JSON.stringify(scale.statuses)}` : ''}${scale.notCalled ? `, ${scale.notCalled} not called` : ''}`,
   );
+  if (zero) {
+    say(
+      `hks with ${scale.deployed} functions deployed and scaled to zero: ${zero.rssMb.toFixed(0)} MB RSS (${zero.pssMb.toFixed(0)} MB PSS) in ${zero.processes} processes; ` +
+        `idle with one function and its warm worker it was ${med(0, 'idleRssMb').toFixed(0)} MB in ${med(0, 'idleProcesses')} processes`,
+    );
+  }
   if (scale.stoppedForTime) say(`  STOPPED EARLY: no call was started after ${SCALE_CALL_SECONDS} s of calling (--scale-seconds)`);
   if (scale.stoppedForMemory) say(`  STOPPED EARLY: the machine had less than ${MIN_AVAILABLE_MB} MB available`);
   if (scale.failed || scale.failedDeploys) say('  FINDING: some hks calls or deploys of the scale run failed (the platform, not the bench: see the statuses)');
