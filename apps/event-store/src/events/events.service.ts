@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { CreateEventDto, EventNames, EventPage, EventQueryDto, newEvent, NotFoundError, PlatformEvent, ValidationError } from '@platform/contracts';
+import { CreateEventDto, EventPage, EventQueryDto, NotFoundError, PlatformEvent, postedEvent, ValidationError } from '@platform/contracts';
 import { admitEvent, EVENT_COLUMNS, StoredEventRow, toPlatformEvent } from '../storage/event-row';
 import { readingDatabase } from '../storage/db-errors';
 import { buildEventQuery } from './event-query';
@@ -40,14 +40,7 @@ export class EventsService {
    * share one INSERT and one publish (PostedEvents); each is still answered only once durable.
    */
   async create(dto: CreateEventDto): Promise<PlatformEvent> {
-    const event = newEvent({
-      name: EventNames.EventCreated,
-      type: dto.type,
-      status: dto.status ?? 'SUCCESS',
-      source: dto.source ?? 'api',
-      functionId: dto.functionId ?? null,
-      payload: dto.payload ?? null,
-    });
+    const event = postedEvent(dto);
     const admission = admitEvent(event);
     if ('rejected' in admission) throw new ValidationError(admission.rejected.reason);
     return this.posted.record(admission.row);
