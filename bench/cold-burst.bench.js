@@ -10,14 +10,10 @@
  *
  *   npm run build && node bench/cold-burst.bench.js [--burst 8] [--rounds 4] [--prewarm 2] [--prewarm-max 8] [--dist other/dist]
  */
-const { spawn } = require('child_process');
 const crypto = require('crypto');
-const fs = require('fs');
 const os = require('os');
 const path = require('path');
-const { freePort } = require('../tools/platform.js');
-const { writeBundle } = require('./lib/bundle');
-const { waitHttp } = require('./lib/measure');
+const { deployFunction, startInvokerAlone } = require('./lib/invoker-alone');
 const { readAllStats, descendants } = require('./lib/proc');
 
 const ROOT = path.resolve(__dirname, '..');
@@ -59,36 +55,18 @@ async function api(base, method, url, body) {
 }
 
 async function main() {
-  const main = path.join(DIST, 'apps', 'invoker', 'src', 'main.js');
-  if (!fs.existsSync(main)) throw new Error(`${main} is missing: run \`npm run build\` first`);
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'hks-cold-burst-'));
-  const port = await freePort();
-  const env = {
-    PATH: process.env.PATH,
-    HKS_NAMESPACE: `bench${Date.now().toString(36)}`,
-    HKS_DATA_DIR: dataDir,
-    HKS_INTERNAL_TOKEN: TOKEN,
-    INVOKER_PORT: String(port),
-    INVOKER_PREWARM: String(PREWARM),
-    INVOKER_PREWARM_MAX: String(PREWARM_MAX),
-    INVOKER_EVENT_JOURNAL: 'off',
-    LOG_LEVEL: 'warn',
-    RPC_TIMEOUT_MS: '3000',
-  };
-  for (const k of ['AMQP_URL', 'DATABASE_URL', 'REDIS_URL', 'INVOKER_CGROUPS']) if (process.env[k]) env[k] = process.env[k];
-  const log = fs.openSync(path.join(dataDir, 'invoker.log'), 'a');
-  const child = spawn(process.execPath, [main], { env, stdio: ['ignore', log, log] });
-  const base = `http://127.0.0.1:${port}`;
-  const killer = setTimeout(() => child.kill('SIGKILL'), 5 * 60_000).unref();
+  const inv = await startInvokerAlone({
+    dist: DIST,
+    name: 'cold-burst',
+    token: TOKEN,
+    env: { INVOKER_PREWARM: String(PREWARM), INVOKER_PREWARM_MAX: String(PREWARM_MAX) },
+  });
+  const { base, child } = inv;
   try {
-    await waitHttp(`${base}/readyz`, 60_000);
     const labels = [];
     for (let i = 0; i < BURST * ROUNDS; i++) {
       const label = `cold-${i}`;
-      const functionId = crypto.randomUUID();
-      const bundleDigest = await writeBundle(dataDir, 'node', 'handler.*', { 'handler.js': HANDLER });
-      const spec = { functionId, label, version: 1, runtime: 'node', family: 'node', template: 'node', entrypoint: 'handler.*', bundleDigest, image: null };
-      await api(base, 'PUT', `/deployments/${functionId}`, { deploymentId: crypto.randomUUID(), spec, env: {} });
+      await deployFunction(inv, TOKEN, { label, family: 'node', entrypoint: 'handler.*', files: { 'handler.js': HANDLER } });
       labels.push(label);
     }
     console.log(`${BURST} simultaneous cold starts of node functions, INVOKER_PREWARM=${PREWARM} INVOKER_PREWARM_MAX=${PREWARM_MAX}, ${os.cpus().length} CPUs`);
@@ -127,10 +105,7 @@ async function main() {
     }
     console.log(`all rounds: ${summary(all)}${ROUNDS > 1 ? `; later rounds: ${summary(all.slice(BURST))}` : ''}`);
   } finally {
-    clearTimeout(killer);
-    child.kill('SIGTERM');
-    await new Promise((r) => child.once('exit', r));
-    fs.rmSync(dataDir, { recursive: true, force: true });
+    await inv.stop();
   }
 }
 

@@ -7,14 +7,9 @@
  *
  *   npm run build && node bench/large-inputs.bench.js [--kb 1024] [--calls 64] [--dist other/dist]
  */
-const { spawn } = require('child_process');
 const crypto = require('crypto');
-const fs = require('fs');
-const os = require('os');
 const path = require('path');
-const { freePort } = require('../tools/platform.js');
-const { writeBundle } = require('./lib/bundle');
-const { waitHttp } = require('./lib/measure');
+const { deployFunction, startInvokerAlone } = require('./lib/invoker-alone');
 const TOKEN = crypto.randomBytes(32).toString('hex');
 const H = { 'x-hks-internal-token': TOKEN, 'content-type': 'application/json' };
 const args = process.argv.slice(2);
@@ -25,38 +20,15 @@ const CALLS = Number(option('--calls', 64));
 
 (async () => {
   const dist = DIST;
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'hks-oom-'));
-  const port = await freePort();
-  const env = {
-    PATH: process.env.PATH,
-    HKS_NAMESPACE: `oom${Date.now().toString(36)}`,
-    HKS_DATA_DIR: dataDir,
-    HKS_INTERNAL_TOKEN: TOKEN,
-    INVOKER_PORT: String(port),
-    INVOKER_EVENT_JOURNAL: 'off',
-    LOG_LEVEL: 'warn',
-    RPC_TIMEOUT_MS: '3000',
-  };
-  const child = spawn(process.execPath, [path.join(dist, 'apps/invoker/src/main.js')], { env, stdio: 'ignore' });
-  const base = `http://127.0.0.1:${port}`;
+  const inv = await startInvokerAlone({ dist, name: 'large-inputs', token: TOKEN });
+  const { base } = inv;
   try {
-    await waitHttp(`${base}/readyz`);
-    const functionId = crypto.randomUUID();
-    const bundleDigest = await writeBundle(dataDir, 'node', 'handler.*', {
-      'handler.js': 'module.exports.handle = async (d) => { await new Promise((r) => setTimeout(r, 200)); return { n: d.s.length }; };\n',
-    });
-    const spec = {
-      functionId,
+    await deployFunction(inv, TOKEN, {
       label: 'big',
-      version: 1,
-      runtime: 'node',
       family: 'node',
-      template: 'node',
       entrypoint: 'handler.*',
-      bundleDigest,
-      image: null,
-    };
-    await fetch(`${base}/deployments/${functionId}`, { method: 'PUT', headers: H, body: JSON.stringify({ deploymentId: crypto.randomUUID(), spec, env: {} }) });
+      files: { 'handler.js': 'module.exports.handle = async (d) => { await new Promise((r) => setTimeout(r, 200)); return { n: d.s.length }; };\n' },
+    });
     const body = JSON.stringify({ data: { s: 'x'.repeat(KB * 1024) } });
     const res = await Promise.all(
       Array.from({ length: CALLS }, () =>
@@ -77,9 +49,7 @@ const CALLS = Number(option('--calls', 64));
       dep.scaling.concurrency,
     );
   } finally {
-    child.kill('SIGTERM');
-    await new Promise((r) => child.once('exit', r));
-    fs.rmSync(dataDir, { recursive: true, force: true });
+    await inv.stop();
   }
 })().catch((err) => {
   console.error(err);

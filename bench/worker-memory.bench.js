@@ -9,14 +9,10 @@
  *
  *   npm run build && node bench/worker-memory.bench.js [--rounds 3] [--calls 50] [--dist other/dist]
  */
-const { spawn } = require('child_process');
 const crypto = require('crypto');
 const fs = require('fs');
-const os = require('os');
 const path = require('path');
-const { freePort } = require('../tools/platform.js');
-const { writeBundle } = require('./lib/bundle');
-const { waitHttp } = require('./lib/measure');
+const { deployFunction, startInvokerAlone } = require('./lib/invoker-alone');
 const { readAllStats, descendants, parseSmapsRollup, median } = require('./lib/proc');
 
 const ROOT = path.resolve(__dirname, '..');
@@ -71,46 +67,24 @@ function workerTrees(invokerPid) {
 }
 
 async function round() {
-  const main = path.join(DIST, 'apps', 'invoker', 'src', 'main.js');
-  if (!fs.existsSync(main)) throw new Error(`${main} is missing: run \`npm run build\` first`);
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'hks-worker-memory-'));
-  const port = await freePort();
-  const env = {
-    PATH: process.env.PATH,
-    HKS_NAMESPACE: `bench${Date.now().toString(36)}`,
-    HKS_DATA_DIR: dataDir,
-    HKS_INTERNAL_TOKEN: TOKEN,
-    INVOKER_PORT: String(port),
-    INVOKER_PREWARM: '0',
-    INVOKER_PREWARM_MAX: '0',
-    INVOKER_EVENT_JOURNAL: 'off',
-    LOG_LEVEL: 'warn',
-    RPC_TIMEOUT_MS: '3000',
-  };
-  for (const k of ['AMQP_URL', 'DATABASE_URL', 'REDIS_URL', 'INVOKER_CGROUPS']) if (process.env[k]) env[k] = process.env[k];
-  const log = fs.openSync(path.join(dataDir, 'invoker.log'), 'a');
-  const child = spawn(process.execPath, [main], { env, stdio: ['ignore', log, log] });
-  const base = `http://127.0.0.1:${port}`;
-  const killer = setTimeout(() => child.kill('SIGKILL'), 3 * 60_000).unref();
+  const inv = await startInvokerAlone({
+    dist: DIST,
+    name: 'worker-memory',
+    token: TOKEN,
+    env: { INVOKER_PREWARM: '0', INVOKER_PREWARM_MAX: '0' },
+    lifetimeMs: 3 * 60_000,
+  });
+  const { base, child, dataDir } = inv;
   try {
-    await waitHttp(`${base}/readyz`, 60_000);
     const trees = [];
     for (const [family, fn] of Object.entries(FUNCTIONS)) {
-      const functionId = crypto.randomUUID();
-      const bundleDigest = await writeBundle(dataDir, family, fn.entrypoint, fn.files);
-      const spec = {
-        functionId,
+      await deployFunction(inv, TOKEN, {
         label: `mem-${family}`,
-        version: 1,
-        runtime: family,
         family,
-        template: family,
         entrypoint: fn.entrypoint,
-        bundleDigest,
-        image: null,
-      };
-      spec.config = { scaling: { idleTimeoutMs: 500 } };
-      await api(base, 'PUT', `/deployments/${functionId}`, { deploymentId: crypto.randomUUID(), spec, env: {} });
+        files: fn.files,
+        config: { scaling: { idleTimeoutMs: 500 } },
+      });
       for (let i = 0; i < CALLS; i++) await api(base, 'POST', `/invoke/mem-${family}`, { data: { i } });
       // Right after its calls (its idle timeout is 500 ms): this function's one worker.
       trees.push(...workerTrees(child.pid).filter((t) => t.family === family));
@@ -127,10 +101,7 @@ async function round() {
     left = { processes: workerTrees(child.pid).reduce((n, t) => n + t.processes.length, 0), slots: slotsDir.length };
     return { trees, left };
   } finally {
-    clearTimeout(killer);
-    child.kill('SIGTERM');
-    await new Promise((r) => child.once('exit', r));
-    fs.rmSync(dataDir, { recursive: true, force: true });
+    await inv.stop();
   }
 }
 
