@@ -41,7 +41,7 @@ export const EPOCH_ISO = '1970-01-01T00:00:00Z';
 
 export async function layerFromEntries(entries: TarEntry[]): Promise<Layer> {
   const tarBytes = await deterministicTar(entries);
-  const blob = deterministicGzip(tarBytes);
+  const blob = await deterministicGzip(tarBytes);
   return { mediaType: MediaTypes.OciLayerGzip, digest: sha256Digest(blob), size: blob.length, blob, diffId: sha256Digest(tarBytes) };
 }
 

@@ -1,7 +1,7 @@
 import { BuildFailure, BuildLogSink } from './errors';
 import { npmInstall, NpmOptions } from './node';
 import { checkPythonSyntax, pipInstall, PipOptions } from './python';
-import { compileTypeScript } from './typescript';
+import { compileTypeScriptInThread } from './typescript';
 import { BuildSource, BundleManifest, checkEntrypointModule, writeManifest, writeSourceFiles } from './workspace';
 
 export interface BuildToolOptions {
@@ -37,7 +37,7 @@ export async function prepareWorkspace(dir: string, source: BuildSource, log: Bu
       step('installing dependencies (npm)');
       if (!(await npmInstall(dir, log, o.npm))) log('no package.json; nothing to install\n');
       step('compiling TypeScript');
-      compileTypeScript(dir, log);
+      await compileTypeScriptInThread(dir, log);
       break;
     case 'python':
       step('checking Python syntax');

@@ -1,8 +1,11 @@
+import { promisify } from 'util';
 import { promises as fs } from 'fs';
 import * as path from 'path';
 import * as tar from 'tar-stream';
 import * as zlib from 'zlib';
 import { sha256Digest } from './digest';
+
+const gzip = promisify(zlib.gzip);
 
 /** One entry of a deterministic tar: no times, owners or umask leak in, only the path, kind, mode and bytes. */
 export interface TarEntry {
@@ -64,8 +67,9 @@ export async function deterministicTar(entries: TarEntry[]): Promise<Buffer> {
  * gzip with a fixed header (mtime 0, OS "unknown") so the compressed bytes, and the OCI blob digest,
  * are the same wherever the image is built.
  */
-export function deterministicGzip(data: Buffer): Buffer {
-  const gz = zlib.gzipSync(data, { level: 9 });
+export async function deterministicGzip(data: Buffer): Promise<Buffer> {
+  // On the thread pool: a layer's level-9 compression must not stop the event loop the builder may share.
+  const gz = await gzip(data, { level: 9 });
   gz.writeUInt32LE(0, 4);
   gz[9] = 255;
   return gz;

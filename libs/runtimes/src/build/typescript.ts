@@ -1,4 +1,5 @@
 import { existsSync, readdirSync } from 'fs';
+import { Worker } from 'worker_threads';
 import * as path from 'path';
 import type * as TS from 'typescript';
 import { BuildFailure, BuildLogSink } from './errors';
@@ -120,4 +121,43 @@ export function compileTypeScript(dir: string, log: BuildLogSink): number {
     throw new BuildFailure(`tsc: ${why}`);
   }
   return fileNames.length;
+}
+
+/** What runs in the compiler's thread: compileTypeScript of this very module, its log lines posted back as they come. */
+const THREAD_SOURCE = `
+const { parentPort, workerData } = require('worker_threads');
+const { compileTypeScript } = require(workerData.module);
+try {
+  const files = compileTypeScript(workerData.dir, (text) => parentPort.postMessage({ log: text }));
+  parentPort.postMessage({ done: files });
+} catch (err) {
+  parentPort.postMessage({ failed: { message: String(err && err.message), buildFailure: Boolean(err && err.name === 'BuildFailure') } });
+}`;
+
+type ThreadMessage = { log: string } | { done: number } | { failed: { message: string; buildFailure: boolean } };
+
+/**
+ * compileTypeScript in a worker thread: the compiler works synchronously for seconds, and the builder may share its
+ * event loop with the other services (the one-process platform), whose invocations must not wait for a build. The
+ * compiler is loaded in that thread and freed with it. From TypeScript sources (the unit tests) it runs in this thread.
+ */
+export function compileTypeScriptInThread(dir: string, log: BuildLogSink): Promise<number> {
+  if (!__filename.endsWith('.js')) return Promise.resolve().then(() => compileTypeScript(dir, log));
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const worker = new Worker(THREAD_SOURCE, { eval: true, workerData: { module: __filename, dir } });
+    worker.on('message', (m: ThreadMessage) => {
+      if ('log' in m) return log(m.log);
+      settled = true;
+      if ('done' in m) resolve(m.done);
+      else reject(m.failed.buildFailure ? new BuildFailure(m.failed.message) : new Error(m.failed.message));
+    });
+    worker.on('error', (err) => {
+      settled = true;
+      reject(err);
+    });
+    worker.on('exit', (code) => {
+      if (!settled) reject(new Error(`the TypeScript compiler's thread ended (exit code ${code}) without a result`));
+    });
+  });
 }
