@@ -35,6 +35,8 @@ export class EventTriggers implements OnApplicationShutdown {
   private byType = new Map<string, Deployment[]>();
   private resyncTimer?: NodeJS.Timeout;
   private subscription?: Subscription;
+  /** Every binding this process has made (see bind()). */
+  private readonly everBound = new Set<string>();
 
   constructor(
     private readonly subscriber: EventSubscriber,
@@ -58,6 +60,8 @@ export class EventTriggers implements OnApplicationShutdown {
       batchWaitMs: 20,
       handler: (events) => this.handle(events),
     });
+    // A deploy synced while the subscription was being set up found none to rebind: bind what the index holds now.
+    await this.bind();
   }
 
   onApplicationShutdown(): void {
@@ -92,7 +96,22 @@ export class EventTriggers implements OnApplicationShutdown {
       for (const type of new Set(eventTriggersOf(d).map((t) => t.eventType))) byType.set(type, [...(byType.get(type) ?? []), d]);
     }
     this.byType = byType;
-    await this.subscription?.rebind(this.bindings());
+    await this.bind();
+  }
+
+  /**
+   * Binds the queue to every type in the index. Bindings are only ever added at run time: the queue is shared by the
+   * deployer's replicas, and one with a stale view could otherwise remove a type another one just bound for a deploy.
+   * A type no function triggers on any more stays bound (its events reach this queue and are dropped by the lookup).
+   * A broker error is logged, not thrown: the subscription binds the same set again when it reconnects.
+   */
+  private async bind(): Promise<void> {
+    for (const key of this.bindings()) this.everBound.add(key);
+    try {
+      await this.subscription?.rebind([...this.everBound]);
+    } catch (err) {
+      this.logger.warn(`binding the event-trigger queue to ${this.everBound.size} type(s) failed (bound again on reconnect): ${(err as Error).message}`);
+    }
   }
 
   async handle(events: PlatformEvent[]): Promise<void> {

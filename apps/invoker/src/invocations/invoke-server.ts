@@ -29,6 +29,8 @@ const INVOKE_PREFIX = '/invoke/';
 const HTTP_PREFIX = '/http/';
 const TRIGGERS = new Set(['schedule', 'queue', 'event']);
 const TOO_LARGE = Symbol('too large');
+/** Past a function's body limit, this much more of an announced body is read and dropped to keep the connection. */
+const DISCARD_BYTES = 8 * 1024 * 1024;
 /** Of the shutdown grace period, what is kept after cutting running invocations, to hand their events over. */
 const FLUSH_RESERVE_MS = 3_000;
 
@@ -207,7 +209,11 @@ export class InvokeServer implements OnModuleDestroy {
         'payload-too-large',
       );
       this.recorder.started(facts, { method: req.method, contentLength: size }, 0);
-      res.shouldKeepAlive = false;
+      // The client (the gateway, or through it in one process the public client itself) keeps a usable connection:
+      // the rest of a body of announced size up to DISCARD_BYTES is read and dropped; anything larger or of unknown
+      // size closes the connection once answered.
+      if (size !== null && size <= limit + DISCARD_BYTES) req.resume();
+      else res.shouldKeepAlive = false;
       return this.answer(res, outcome, facts, started);
     }
     const bodyProblem = invocationBodyProblem(style, String(req.headers['content-type'] ?? ''), body);

@@ -131,7 +131,9 @@ export class FunctionPool {
   invoke(input: unknown, invocationId: string): Promise<InvocationOutcome> {
     this.invocations++;
     const json = JSON.stringify(input) as string | undefined;
-    const free = this.freeInstance(json);
+    // Only while nobody waits: a request queued because its input did not fit a worker's budget must not be overtaken
+    // forever by smaller ones that still fit.
+    const free = this.queue.length === 0 ? this.freeInstance(json) : undefined;
     if (free) return this.run(free, input, json, invocationId, false);
     if (this.loadFailure && Date.now() < this.loadFailure.until && this.active() === 0) return Promise.resolve(this.loadFailure.outcome);
     if (this.retired && this.active() === 0 && this.starting === 0) {
