@@ -224,11 +224,19 @@ async function startPlatform(o = {}) {
     return c;
   };
 
-  /** Resolves once the service answers /readyz (after a restart, on the same port). */
+  /**
+   * Resolves once the service answers /readyz (after a restart, on the same port), and with it every service of its
+   * process (with HKS_PROCESSES=one a restart brings back all six).
+   */
   const waitReady = async (name, timeoutMs = o.readyTimeoutMs || 60000) => {
+    const deadline = Date.now() + timeoutMs;
+    for (const service of byName(name).app.services) await waitServiceReady(service, deadline);
+  };
+
+  const waitServiceReady = async (name, deadline) => {
     const c = byName(name);
     const url = `http://127.0.0.1:${ports[name]}/readyz`;
-    const deadline = Date.now() + timeoutMs;
+    const timeoutMs = Math.max(0, deadline - Date.now());
     for (;;) {
       if (c.gaveUp) throw new Error(`${name} is down for good: it kept crashing (see ${c.logFile})`);
       if (c.proc && alive(c.proc)) {

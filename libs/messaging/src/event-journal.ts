@@ -23,6 +23,16 @@ function processAlive(pid: number): boolean {
   }
 }
 
+/** write(2) until every byte is written: a short write (a full disk) must not leave half a line before the next. */
+function writeAll(fd: number, bytes: Buffer, position: number): void {
+  let done = 0;
+  while (done < bytes.length) {
+    const n = writeSync(fd, bytes, done, bytes.length - done, position + done);
+    if (n <= 0) throw new Error(`the event journal wrote ${done} of ${bytes.length} bytes`);
+    done += n;
+  }
+}
+
 /** Where an appended group of events sits, to release it once the broker has them. */
 export interface JournalTicket {
   readonly segment: number;
@@ -254,7 +264,7 @@ export class EventJournal {
         if (this.sync === 'each') await seg.handle.write(bytes, 0, bytes.length, seg.bytes);
         // Into the page cache: a plain write(2) on the event loop (microseconds) costs less than a trip through the
         // thread pool; the appends queued meanwhile share it.
-        else writeSync(seg.handle.fd, bytes, 0, bytes.length, seg.bytes);
+        else writeAll(seg.handle.fd, bytes, seg.bytes);
         seg.bytes += bytes.length;
         if (this.sync !== 'each') this.scheduleSync(seg);
         seg.outstanding += ids;
@@ -285,7 +295,9 @@ export class EventJournal {
       try {
         await seg.handle.datasync();
       } catch (err) {
-        this.logger.error(`event journal fdatasync failed: ${(err as Error).message}`);
+        // Tried again at the next interval; the data is in the page cache meanwhile.
+        this.logger.error(`event journal fdatasync failed (retried): ${(err as Error).message}`);
+        this.scheduleSync(seg);
       }
     }
   }

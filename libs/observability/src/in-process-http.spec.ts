@@ -30,4 +30,12 @@ describe('InProcessHttp', () => {
     expect(InProcessHttp.find(new URL(`http://127.0.0.1:${port}`))).toBe(handler);
     await new Promise((r) => server.close(r));
   });
+
+  it('does not offer a server that 127.0.0.1 does not reach (one on 127.0.0.2)', async () => {
+    const server = createServer();
+    InProcessHttp.offer(server, (_req, res) => res.end());
+    const port = await new Promise<number>((resolve) => server.listen(0, '127.0.0.2', () => resolve((server.address() as { port: number }).port)));
+    expect(InProcessHttp.find(new URL(`http://127.0.0.1:${port}`))).toBeUndefined();
+    await new Promise((r) => server.close(r));
+  });
 });

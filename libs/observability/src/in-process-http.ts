@@ -3,6 +3,8 @@ import type { IncomingMessage, Server, ServerResponse } from 'http';
 export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
+/** Listening addresses that a loopback URL reaches. */
+const REACHED_BY_LOOPBACK = /^(127\.0\.0\.1|::1|0\.0\.0\.0|::|::ffff:127\.0\.0\.1)$/;
 /** Handlers by the port their server listens on, in this process. */
 const handlers = new Map<number, RequestHandler>();
 
@@ -18,6 +20,8 @@ export const InProcessHttp = {
     const register = (): void => {
       const address = server.address();
       if (!address || typeof address === 'string') return;
+      // Only a server that 127.0.0.1 / ::1 reaches: on one of those or on every address, not on another one.
+      if (!REACHED_BY_LOOPBACK.test(address.address)) return;
       const port = address.port;
       handlers.set(port, handler);
       server.once('close', () => {
