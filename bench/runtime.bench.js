@@ -22,7 +22,7 @@ const http = require('http');
 const os = require('os');
 const path = require('path');
 const { freePort, startPlatform } = require('../tools/platform.js');
-const { writeBundle } = require('./lib/bundle');
+const { deployFunction, startInvokerAlone } = require('./lib/invoker-alone');
 const measure = require('./lib/measure');
 const { stats, waitHttp } = measure;
 
@@ -117,51 +117,29 @@ function loadGenerator(url) {
 
 /** Invoker only: bundles written to the artifact store, deployments PUT on the invoker. */
 async function startInvokerOnly() {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'hks-bench-'));
-  const port = await freePort();
-  const env = {
-    PATH: process.env.PATH,
-    HKS_NAMESPACE: `bench${Date.now().toString(36)}`,
-    HKS_DATA_DIR: dataDir,
-    INVOKER_PORT: String(port),
-    LOG_LEVEL: 'warn',
-    RPC_TIMEOUT_MS: '3000',
-    HKS_INTERNAL_TOKEN: process.env.HKS_INTERNAL_TOKEN,
-  };
-  for (const k of ['AMQP_URL', 'DATABASE_URL', 'REDIS_URL']) if (process.env[k]) env[k] = process.env[k];
-  const main = path.join(ROOT, 'dist', 'apps', 'invoker', 'src', 'main.js');
-  if (!fs.existsSync(main)) throw new Error(`${main} is missing: run \`npm run build\` first`);
-  const log = fs.openSync(path.join(dataDir, 'invoker.log'), 'a');
-  const child = spawn(process.execPath, [main], { env, stdio: ['ignore', log, log] });
-  const invokerUrl = `http://127.0.0.1:${port}`;
-  await waitHttp(`${invokerUrl}/readyz`, 60_000);
+  // With the invoker's default event journal, as a user runs it.
+  const inv = await startInvokerAlone({
+    dist: path.join(ROOT, 'dist'),
+    name: 'bench',
+    token: process.env.HKS_INTERNAL_TOKEN,
+    env: { INVOKER_EVENT_JOURNAL: 'write' },
+    lifetimeMs: 30 * 60_000,
+  });
   return {
-    invokerUrl,
+    invokerUrl: inv.base,
     async deploy(label, family, handler, config) {
       const file = family === 'python' ? 'handler.py' : 'handler.js';
-      const digest = await writeBundle(dataDir, family, 'handler.*', { [file]: handler });
-      const functionId = crypto.randomUUID();
       // Only what differs from the defaults: the invoker fills in the rest of the config (normalizeConfig).
-      const spec = {
-        functionId,
+      const functionId = await deployFunction(inv, process.env.HKS_INTERNAL_TOKEN, {
         label,
-        version: 1,
-        runtime: family,
         family,
-        template: family,
         entrypoint: 'handler.*',
-        bundleDigest: digest,
-        image: null,
+        files: { [file]: handler },
         config,
-      };
-      await api(invokerUrl, 'PUT', `/deployments/${functionId}`, { deploymentId: crypto.randomUUID(), spec, env: {} });
-      return { functionId, url: `${invokerUrl}/invoke/${label}` };
+      });
+      return { functionId, url: `${inv.base}/invoke/${label}` };
     },
-    async stop() {
-      child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
-      fs.rmSync(dataDir, { recursive: true, force: true });
-    },
+    stop: () => inv.stop(),
   };
 }
 
