@@ -18,6 +18,7 @@ export * from './builds/artifacts';
 export * from './deployments/deployment';
 export * from './deployments/deployment.dto';
 export * from './invocations/invocation';
+export * from './invocations/async-invocation';
 export * from './json-limits';
 export * from './internal/internal-credential';
 export * from './keys/api-key';

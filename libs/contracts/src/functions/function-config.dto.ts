@@ -1,6 +1,7 @@
 import { ApiExtraModels, ApiProperty, ApiPropertyOptional, getSchemaPath } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsArray, IsBoolean, IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min, ValidateNested } from 'class-validator';
+import { IsArray, IsBoolean, IsIn, IsInt, IsNumber, IsOptional, IsString, Matches, Max, MaxLength, Min, ValidateNested } from 'class-validator';
+import { RETRYABLE_FAILURES, RetryableFailure } from '../invocations/async-invocation';
 import { STRING_MAP } from '../openapi-schemas';
 import type { RuntimeFamily } from './runtime';
 import { Trigger, TRIGGERS } from './triggers';
@@ -90,12 +91,82 @@ export class ScalingDto {
   @Max(100_000)
   queueSize?: number;
 
+  @ApiPropertyOptional({
+    description: 'Asynchronous invocations (202) that may wait to run before the platform answers 429 to the next one.',
+    default: 10000,
+  })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(1_000_000)
+  asyncQueueSize?: number;
+
   @ApiPropertyOptional({ description: 'Autoscaling target (concurrent requests per instance) on Knative.' })
   @IsOptional()
   @IsInt()
   @Min(1)
   @Max(1000)
   target?: number;
+}
+
+/** config.retry: how asynchronous invocations (and the trigger sources that use them) retry a failed attempt. */
+export class RetryDto {
+  @ApiPropertyOptional({ description: 'Attempts in all, the first included (1: no retry).', default: 3, minimum: 1, maximum: 50 })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(50)
+  attempts?: number;
+
+  @ApiPropertyOptional({ description: 'Delay before the first retry, in ms; each next one is `multiplier` times longer.', default: 1000 })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(3_600_000)
+  initialDelayMs?: number;
+
+  @ApiPropertyOptional({ description: 'Longest delay between two attempts, in ms.', default: 300000 })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(86_400_000)
+  maxDelayMs?: number;
+
+  @ApiPropertyOptional({ description: 'Growth of the delay from one retry to the next.', default: 2, minimum: 1, maximum: 10 })
+  @IsOptional()
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  @Min(1)
+  @Max(10)
+  multiplier?: number;
+
+  @ApiPropertyOptional({
+    enum: ['full', 'none'],
+    default: 'full',
+    description: '"full": each delay is drawn at random between 0 and its value (AWS\'s "full jitter"); "none": exact.',
+  })
+  @IsOptional()
+  @IsIn(['full', 'none'], { message: 'retry.jitter must be "full" or "none"' })
+  jitter?: 'full' | 'none';
+
+  @ApiPropertyOptional({
+    type: [String],
+    enum: RETRYABLE_FAILURES,
+    default: [...RETRYABLE_FAILURES],
+    description:
+      'Which failures are retried: "error" (the handler threw, crashed or ran out of memory), "timeout", "5xx" (it answered a 5xx). ' +
+      'A 4xx answer is never retried; the platform being unable to run the attempt (not deployed, unreachable, full) always is.',
+  })
+  @IsOptional()
+  @IsArray()
+  @IsIn(RETRYABLE_FAILURES as unknown as string[], { each: true, message: `retry.on may list ${RETRYABLE_FAILURES.join(', ')}` })
+  on?: RetryableFailure[];
+
+  @ApiPropertyOptional({ description: 'An invocation older than this (ms since accepted) is not tried again: it goes to the dead letters.', default: 21600000 })
+  @IsOptional()
+  @IsInt()
+  @Min(1000)
+  @Max(604_800_000)
+  maxAgeMs?: number;
 }
 
 export class NetworkDto {
@@ -147,6 +218,12 @@ export class FunctionConfigDto {
   @ValidateNested()
   @Type(() => ScalingDto)
   scaling?: ScalingDto;
+
+  @ApiPropertyOptional({ type: RetryDto })
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => RetryDto)
+  retry?: RetryDto;
 
   @ApiPropertyOptional({ type: NetworkDto })
   @IsOptional()
@@ -205,7 +282,17 @@ export interface EffectiveConfig {
     asyncConcurrency?: number;
     idleTimeoutMs: number;
     queueSize: number;
+    asyncQueueSize: number;
     target?: number;
+  };
+  retry: {
+    attempts: number;
+    initialDelayMs: number;
+    maxDelayMs: number;
+    multiplier: number;
+    jitter: 'full' | 'none';
+    on: RetryableFailure[];
+    maxAgeMs: number;
   };
   network: { egress: boolean };
   triggers: Trigger[];
@@ -222,6 +309,8 @@ export const CONFIG_DEFAULTS = {
   maxInstances: 10,
   idleTimeoutMs: 60_000,
   queueSize: 100,
+  asyncQueueSize: 10_000,
+  retry: { attempts: 3, initialDelayMs: 1000, maxDelayMs: 300_000, multiplier: 2, jitter: 'full', maxAgeMs: 6 * 3600_000 },
 } as const;
 
 /** Most requests at once on one worker of an event-loop runtime when the function does not say (Knative's target). */
@@ -272,7 +361,17 @@ export function effectiveConfig(config: FunctionConfigDto | undefined | null, fa
       ...concurrencyOf(family, c.scaling?.concurrency, memoryMb),
       idleTimeoutMs: c.scaling?.idleTimeoutMs ?? CONFIG_DEFAULTS.idleTimeoutMs,
       queueSize: c.scaling?.queueSize ?? CONFIG_DEFAULTS.queueSize,
+      asyncQueueSize: c.scaling?.asyncQueueSize ?? CONFIG_DEFAULTS.asyncQueueSize,
       target: c.scaling?.target,
+    },
+    retry: {
+      attempts: c.retry?.attempts ?? CONFIG_DEFAULTS.retry.attempts,
+      initialDelayMs: c.retry?.initialDelayMs ?? CONFIG_DEFAULTS.retry.initialDelayMs,
+      maxDelayMs: c.retry?.maxDelayMs ?? CONFIG_DEFAULTS.retry.maxDelayMs,
+      multiplier: c.retry?.multiplier ?? CONFIG_DEFAULTS.retry.multiplier,
+      jitter: c.retry?.jitter ?? CONFIG_DEFAULTS.retry.jitter,
+      on: [...new Set(c.retry?.on ?? RETRYABLE_FAILURES)],
+      maxAgeMs: c.retry?.maxAgeMs ?? CONFIG_DEFAULTS.retry.maxAgeMs,
     },
     network: { egress: c.network?.egress ?? false },
     triggers: [...(c.triggers ?? [])],
