@@ -8,6 +8,7 @@ import {
   FUNCTIONS_PATH,
   FunctionRouteWords,
   IDEMPOTENCY_KEY_MAX_LENGTH,
+  InternalInvocationHeaders,
   InvocationHeaders,
   RESERVED_LABELS_NOTE,
 } from '@platform/contracts';
@@ -96,6 +97,14 @@ const ERRORS: ErrorList = {
   504: "The invocation took longer than the function's resources.timeoutMs",
 };
 
+/** On a failed invocation's answer: what the deployer classifies an attempt by (a timeout is not the handler's own 5xx). */
+const FAILURE_HEADERS: HeadersObject = {
+  [InternalInvocationHeaders.FailureReason]: {
+    schema: { type: 'string', enum: ['timeout', 'memory', 'crash', 'error'] },
+    description: 'Why the invocation failed: it ran too long, ran out of memory, its worker crashed, or the handler threw',
+  },
+};
+
 /** Statuses that come from the invoker, so its headers say which invocation it was. */
 const FROM_INVOKER: ErrorStatus[] = [500, 502, 504];
 
@@ -116,7 +125,7 @@ function responses(method: Method): ResponsesObject {
   for (const [status, said] of Object.entries(ERRORS)) {
     const code = Number(status) as ErrorStatus;
     const r = errorResponse(code, said === true ? undefined : said);
-    if (FROM_INVOKER.includes(code)) r.headers = { ...r.headers, ...INVOCATION_HEADERS };
+    if (FROM_INVOKER.includes(code)) r.headers = { ...r.headers, ...INVOCATION_HEADERS, ...FAILURE_HEADERS };
     if (method === 'head') delete r.content;
     out[status] = r;
   }
