@@ -54,6 +54,8 @@ export function buildProgram(io: CliIO): Command {
     fn.addCommand(make(context));
   }
   program.addCommand(fn);
+  // `hks invoke NAME` as the issue spells it: the same command as `hks function invoke`, kept out of the top help.
+  program.addCommand(invokeCommand(context), { hidden: true });
   program.addCommand(loginCommand(context));
   program.addCommand(keysCommand(context));
   program.addCommand(invocationsCommand(context));

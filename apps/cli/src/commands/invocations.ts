@@ -1,22 +1,21 @@
 import type { AcceptedInvocation, CallbackKeyView, InvocationPage, InvocationView, RedriveManyResult } from '@platform/contracts';
-import { INVOCATION_STATUSES, INVOCATIONS_PATH } from '@platform/contracts';
+import { INVOCATION_STATUSES, INVOCATIONS_PATH, isUuid } from '@platform/contracts';
 import { Command, Option } from 'commander';
 import { ApiError, CliError, UsageError } from '../errors';
 import { fields, json, localTime, table } from '../output/format';
 import { CommandContext } from './context';
 
 const output = () => new Option('-o, --output <format>', 'table or json').choices(['table', 'json']);
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** An invocation id as typed: checked here, so a typo is a usage error rather than the gateway's 400. */
 function invocationId(id: string): string {
-  if (!UUID.test(id)) throw new UsageError(`"${id}" is not an invocation id (a UUID, as x-invocation-id and hks invocations list show them)`);
+  if (!isUuid(id)) throw new UsageError(`"${id}" is not an invocation id (a UUID, as x-invocation-id and hks invocations list show them)`);
   return id;
 }
 
 /** The API's routes take a function id: a name is resolved to one. */
 async function functionId(ctx: CommandContext, name: string): Promise<string> {
-  return UUID.test(name) ? name : (await ctx.getFunction(name)).id;
+  return isUuid(name) ? name : (await ctx.getFunction(name)).id;
 }
 
 /** The deployer's 404 says "no such invocation"; the CLI says where to find the ids. */

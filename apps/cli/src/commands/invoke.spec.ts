@@ -122,3 +122,17 @@ describe('hks function invoke --async (against a fake gateway)', () => {
     expect(r).toEqual({ code: 1, stdout: '', stderr: 'error: function hello has 10 asynchronous invocations queued (scaling.asyncQueueSize) (HTTP 429)\n' });
   });
 });
+
+describe('hks invoke (the short form of hks function invoke)', () => {
+  const gw = new FakeGateway();
+  beforeAll(() => gw.start());
+  afterAll(() => gw.stop());
+
+  it('invokes the same way, --async included', async () => {
+    gw.on('POST', '/api/v1/functions/invoke/:name', () => ({ status: 202, body: { invocationId: 'i', statusUrl: '/api/v1/invocations/i' } }));
+    const r = await hks(['invoke', 'hello', '--async'], { gateway: gw.url });
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ invocationId: 'i' });
+    expect(gw.requests[0]).toMatchObject({ path: '/api/v1/functions/invoke/hello', headers: { prefer: 'respond-async' } });
+  });
+});

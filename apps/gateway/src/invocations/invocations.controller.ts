@@ -9,6 +9,7 @@ import {
   InvocationListQueryDto,
   InvocationPage,
   InvocationPatterns,
+  invocationStatusUrl,
   InvocationView,
   RedriveManyDto,
   RedriveManyResult,
@@ -114,7 +115,7 @@ export class InvocationsController {
   async replay(@Param('id', invocationId()) id: string, @Body() body: ReplayBodyDto, @Res({ passthrough: true }) res: Response): Promise<AcceptedInvocation> {
     const command: ReplayInvocationDto = { id, ...(body?.version ? { version: body.version } : {}) };
     const accepted = await this.rpc.call<AcceptedInvocation>('deployer', InvocationPatterns.Replay, command);
-    res.setHeader('location', accepted.statusUrl);
+    res.setHeader('location', invocationStatusUrl(accepted.invocationId));
     res.setHeader(InvocationHeaders.InvocationId, accepted.invocationId);
     return accepted;
   }

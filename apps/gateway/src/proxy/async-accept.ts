@@ -10,6 +10,7 @@ import {
   IDEMPOTENCY_KEY_MAX_LENGTH,
   InvocationHeaders,
   InvocationPatterns,
+  invocationStatusUrl,
   NotFoundError,
   StoredRequest,
   ValidationError,
@@ -101,7 +102,7 @@ export class AsyncAccept {
       res.writeHead(202, {
         'content-type': 'application/json; charset=utf-8',
         'content-length': Buffer.byteLength(text),
-        location: accepted.statusUrl,
+        location: invocationStatusUrl(accepted.invocationId),
         [InvocationHeaders.InvocationId]: accepted.invocationId,
         ...(preferAsync(req.headers) ? { 'preference-applied': 'respond-async' } : {}),
       });

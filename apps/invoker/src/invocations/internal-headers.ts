@@ -1,7 +1,6 @@
 import type { IncomingHttpHeaders } from 'http';
-import { InternalInvocationHeaders } from '@platform/contracts';
+import { InternalInvocationHeaders, isUuid } from '@platform/contracts';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const POSITIVE = /^[1-9]\d{0,8}$/;
 
 /** What the deployer says about the attempt it sends: the async invocation's id and the attempt's number. */
@@ -21,7 +20,7 @@ export function takeAttemptFacts(headers: IncomingHttpHeaders): AttemptFacts {
   delete headers[InternalInvocationHeaders.InvocationId];
   delete headers[InternalInvocationHeaders.Attempt];
   const facts: AttemptFacts = {};
-  if (typeof id === 'string' && UUID.test(id)) facts.invocationId = id.toLowerCase();
+  if (isUuid(id)) facts.invocationId = id.toLowerCase();
   if (typeof attempt === 'string' && POSITIVE.test(attempt)) facts.attempt = Number(attempt);
   return facts;
 }
