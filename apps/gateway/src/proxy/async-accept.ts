@@ -135,8 +135,11 @@ export class AsyncAccept {
           reject(refuse(Number.isNaN(announced) ? Infinity : announced));
         } else chunks.push(c);
       });
-      req.on('end', () => resolve(Buffer.concat(chunks, size)));
-      req.on('error', reject);
+      req.on('end', () => {
+        if (size <= this.maxBody) resolve(Buffer.concat(chunks, size));
+      });
+      // The client went away mid-body: nothing is stored (and no one reads the answer).
+      req.on('error', () => reject(new ValidationError('the request body ended before its announced end (the client closed the connection)')));
     });
   }
 }
