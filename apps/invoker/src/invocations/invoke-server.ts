@@ -7,6 +7,7 @@ import {
   DomainError,
   INTERNAL_TOKEN_HEADER,
   internalTokenProblem,
+  InternalInvocationHeaders,
   InvocationHeaders,
   jsonBytesProblem,
   MAX_JSON_DEPTH,
@@ -18,6 +19,7 @@ import { InternalCredential, SETTINGS } from '@platform/config';
 import { toErrorBody } from '@platform/messaging';
 import { functionContract } from '@platform/runtimes';
 import { DeploymentTable } from '../deployments/deployment-table';
+import { takeAttemptFacts } from './internal-headers';
 import { InvocationFacts, InvocationRecorder, Trigger } from './invocation-recorder';
 import { KnativeProxy } from './knative-proxy';
 import { failure, InvocationOutcome } from './outcome';
@@ -191,13 +193,17 @@ export class InvokeServer implements OnModuleDestroy {
     const { spec } = deployed.order;
     const limit = spec.config.resources.maxRequestBytes;
     const header = req.headers[TRIGGER_HEADER];
+    // Every caller here holds the internal credential (handle() checked it): an attempt of an async invocation
+    // carries its id and number, recorded on its events.
+    const attempt = takeAttemptFacts(req.headers);
     const facts: InvocationFacts = {
       functionId: spec.functionId,
       label: spec.label,
       version: spec.version,
       deploymentId: deployed.order.deploymentId,
-      invocationId: randomUUID(),
+      invocationId: attempt.invocationId ?? randomUUID(),
       trigger: typeof header === 'string' && TRIGGERS.has(header) ? (header as Trigger) : style === 'data' ? 'api' : 'http',
+      ...(attempt.attempt ? { attempt: attempt.attempt } : {}),
     };
 
     const body = await readBody(req, limit);
@@ -275,6 +281,8 @@ export class InvokeServer implements OnModuleDestroy {
       [InvocationHeaders.DurationMs]: durationMs.toFixed(3),
       'content-length': o.body.length,
     };
+    // The deployer tells a timeout or a crash from a handler's own 5xx by this (the gateway's callers see it too).
+    if (o.error !== undefined) headers[InternalInvocationHeaders.FailureReason] = o.reason ?? 'error';
     try {
       res.writeHead(o.statusCode, headers);
     } catch (err) {
@@ -289,6 +297,7 @@ export class InvokeServer implements OnModuleDestroy {
         'content-type': 'application/json',
         'content-length': o.body.length,
         [InvocationHeaders.InvocationId]: facts.invocationId,
+        [InternalInvocationHeaders.FailureReason]: 'error',
       });
     }
     if (this.draining) res.shouldKeepAlive = false;

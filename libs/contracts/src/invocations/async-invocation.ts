@@ -171,7 +171,8 @@ export class InvocationAttempt {
   @ApiProperty({ type: 'integer', minimum: 1 })
   number: number;
 
-  @ApiProperty({ enum: ATTEMPT_OUTCOMES, enumName: 'AttemptOutcome', nullable: true, description: 'null while it runs.' })
+  // Inline, not a named enum: OpenAPI 3.0's nullable does not widen a $ref, and an enum allows null only when it lists it.
+  @ApiProperty({ type: String, enum: [...ATTEMPT_OUTCOMES, null], nullable: true, description: 'null while it runs.' })
   outcome: AttemptOutcome | null;
 
   @ApiProperty({ ...DATE_TIME })
