@@ -235,23 +235,33 @@ export class InvokeServer implements OnModuleDestroy {
       input = functionContract.httpInput(req.method ?? 'GET', rest, query, req.headers, body);
     }
     this.recorder.started(facts, input, body.length + 2048);
-    const run = deployed.pool
-      ? deployed.pool.invoke(input, facts.invocationId)
-      : this.knative.invoke(deployed.order.url!, spec, {
-          style,
-          method: req.method ?? 'GET',
-          path: rest,
-          query: qs,
-          headers: req.headers,
-          body,
-          invocationId: facts.invocationId,
-        });
+    let run: Promise<InvocationOutcome>;
+    try {
+      run = deployed.pool
+        ? deployed.pool.invoke(input, facts.invocationId)
+        : this.knative.invoke(deployed.order.url!, spec, {
+            style,
+            method: req.method ?? 'GET',
+            path: rest,
+            query: qs,
+            headers: req.headers,
+            body,
+            invocationId: facts.invocationId,
+          });
+    } catch (err) {
+      run = Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
     let stop!: (outcome: InvocationOutcome) => void;
     const cut = new Promise<InvocationOutcome>((resolve) => (stop = resolve));
     this.running.add(stop);
     let outcome: InvocationOutcome;
     try {
       outcome = await Promise.race([run, cut]);
+    } catch (err) {
+      // A fault of the invoker itself, not of the function: the invocation still gets its result event (a started one
+      // with none would stay PENDING for ever) and the caller a 500 that says so.
+      this.logger.error(`invocation ${facts.invocationId} of ${spec.label} failed inside the invoker: ${(err as Error).stack ?? String(err)}`);
+      outcome = failure(500, `the invoker failed while running this invocation: ${(err as Error).message ?? String(err)}`, 'crash');
     } finally {
       this.running.delete(stop);
     }
