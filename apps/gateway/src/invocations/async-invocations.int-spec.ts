@@ -30,6 +30,8 @@ import { startGateway } from '../testing/start-gateway';
 const KNOWN = '0f9a3c52-6b1e-4d7a-9c2e-5a8b7d6e4f31';
 const RUNNING = '7c1d2e3f-4a5b-4c6d-8e9f-0a1b2c3d4e5f';
 const DEAD = '2b3c4d5e-6f70-4182-93a4-b5c6d7e8f901';
+/** An invocation of the real function async-fn (its id set once created), for the invoke key's checks. */
+const MINE = '3c4d5e6f-7081-4293-a4b5-c6d7e8f90a1b';
 
 function view(id: string, status: InvocationView['status'] = 'queued'): InvocationView {
   const now = new Date().toISOString();
@@ -61,6 +63,8 @@ class DeployerRecords {
   readonly asked: Array<{ pattern: string; payload: unknown }> = [];
   readonly keys = new Map<string, { id: string; hash: string }>();
   full = new Set<string>();
+  /** Invocations of another function than the stand-in view's. */
+  readonly functionOf = new Map<string, string>();
 }
 const records = new DeployerRecords();
 
@@ -82,6 +86,8 @@ class DeployerStandIn {
   @MessagePattern(InvocationPatterns.Get)
   get(@Payload() p: { id: string }): InvocationView {
     records.asked.push({ pattern: InvocationPatterns.Get, payload: p });
+    const functionId = records.functionOf.get(p.id);
+    if (functionId) return { ...view(p.id), functionId };
     if (p.id !== KNOWN) throw new NotFoundError(`no invocation has the id ${p.id}`);
     return view(p.id);
   }
@@ -444,15 +450,34 @@ describe('asynchronous invocations at the gateway: the 202 accept path and the /
       await api().post('/api/v1/invocations/nope/replay').expect(400);
     });
 
-    it('need an admin key', async () => {
+    it("need an admin key, except GET and cancel of one invocation, which an invoke key may use for its functions' own", async () => {
       await request(gateway.url).get('/api/v1/invocations').expect(401);
+      await request(gateway.url).get(`/api/v1/invocations/${KNOWN}`).expect(401);
       const key = (
         await api()
           .post('/api/v1/keys')
           .send({ name: 'invoker', scope: 'invoke', functions: ['async-fn'] })
           .expect(201)
       ).body.key as string;
-      await request(gateway.url).get(`/api/v1/invocations/${KNOWN}`).set('authorization', `Bearer ${key}`).expect(403);
+      const asKey = (r: request.Test) => r.set('authorization', `Bearer ${key}`);
+      records.functionOf.set(MINE, fn.id);
+      expect((await asKey(request(gateway.url).get(`/api/v1/invocations/${MINE}`)).expect(200)).body).toMatchObject({ id: MINE, functionId: fn.id });
+      await asKey(request(gateway.url).post(`/api/v1/invocations/${MINE}/cancel`)).expect(200);
+      // Another function's invocation does not exist for this key (its id cannot be probed).
+      const cancels = () => records.asked.filter((a) => a.pattern === InvocationPatterns.Cancel).length;
+      const before = cancels();
+      await asKey(request(gateway.url).get(`/api/v1/invocations/${KNOWN}`)).expect(404);
+      await asKey(request(gateway.url).post(`/api/v1/invocations/${KNOWN}/cancel`)).expect(404);
+      expect(cancels()).toBe(before);
+      for (const [method, path] of [
+        ['get', '/api/v1/invocations'],
+        ['get', '/api/v1/invocations/callback-key'],
+        ['post', `/api/v1/invocations/${MINE}/redrive`],
+        ['post', `/api/v1/invocations/${MINE}/replay`],
+        ['post', '/api/v1/invocations/redrive'],
+      ] as const) {
+        await asKey(request(gateway.url)[method](path)).expect(403);
+      }
       // ... while that invoke key may ask for an async invocation of its function.
       await request(gateway.url)
         .post('/api/v1/functions/invoke/async-fn')

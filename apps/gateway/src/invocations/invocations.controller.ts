@@ -1,6 +1,6 @@
-import { Body, Controller, Get, HttpCode, Param, ParseUUIDPipe, Post, Query, Res } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, ParseUUIDPipe, Post, Query, Req, Res } from '@nestjs/common';
 import { ApiAcceptedResponse, ApiBody, ApiOkResponse, ApiOperation, ApiParam, ApiTags, OmitType } from '@nestjs/swagger';
-import type { Response } from 'express';
+import type { Request, Response } from 'express';
 import {
   AcceptedInvocation,
   CallbackKeyView,
@@ -11,12 +11,14 @@ import {
   InvocationPatterns,
   invocationStatusUrl,
   InvocationView,
+  NotFoundError,
   RedriveManyDto,
   RedriveManyResult,
   ReplayInvocationDto,
   ValidationError,
 } from '@platform/contracts';
 import { RpcClient } from '@platform/messaging';
+import { FunctionScoped, principalOf } from '../access/api-key.guard';
 import { ApiErrors, ApiManagementErrors } from '../docs/api-errors';
 
 class ReplayBodyDto extends OmitType(ReplayInvocationDto, ['id'] as const) {}
@@ -30,8 +32,10 @@ const invocationId = () => new ParseUUIDPipe({ exceptionFactory: () => new Valid
 const NO_INVOCATION = 'No invocation has this id (neither an asynchronous one nor one the event store recorded)';
 
 /**
- * Invocations, admin only (like every route not marked @Public()): the asynchronous ones the deployer keeps (list,
- * cancel, redrive the dead letters) and any recorded one (get, replay). The deployer answers every route.
+ * Invocations: the asynchronous ones the deployer keeps (list, cancel, redrive the dead letters) and any recorded one
+ * (get, replay). The deployer answers every route. Admin key (like every route not marked @Public()), except GET
+ * and cancel of one invocation, which an invoke key of its function may use too: whoever could start it can follow
+ * it (to any other key it does not exist: a 404, so ids of other functions cannot be probed).
  */
 @ApiTags('invocations')
 @ApiManagementErrors()
@@ -65,22 +69,44 @@ export class InvocationsController {
   }
 
   @Get(':id')
-  @ApiOperation({ operationId: 'getInvocation', summary: 'One invocation: its status, attempts (with their logs), result and callback' })
+  @ApiOperation({
+    operationId: 'getInvocation',
+    summary: 'One invocation: its status, attempts (with their logs), result and callback',
+    description: 'An admin key, or an invoke key of the function the invocation belongs to (to any other key it does not exist: 404).',
+  })
   @ApiParam(ID)
   @ApiOkResponse({ type: InvocationView })
   @ApiErrors({ 404: NO_INVOCATION })
-  get(@Param('id', invocationId()) id: string): Promise<InvocationView> {
-    return this.rpc.call('deployer', InvocationPatterns.Get, { id });
+  @FunctionScoped()
+  async get(@Param('id', invocationId()) id: string, @Req() req: Request): Promise<InvocationView> {
+    const view = await this.rpc.call<InvocationView>('deployer', InvocationPatterns.Get, { id });
+    this.mayFollow(req, view.functionId);
+    return view;
   }
 
   @Post(':id/cancel')
   @HttpCode(200)
-  @ApiOperation({ operationId: 'cancelInvocation', summary: 'Cancel a queued asynchronous invocation (it never runs again)' })
+  @ApiOperation({
+    operationId: 'cancelInvocation',
+    summary: 'Cancel a queued asynchronous invocation (it never runs again)',
+    description: 'An admin key, or an invoke key of the function the invocation belongs to (to any other key it does not exist: 404).',
+  })
   @ApiParam(ID)
   @ApiOkResponse({ type: InvocationView, description: 'The invocation, cancelled' })
   @ApiErrors({ 404: 'No asynchronous invocation has this id', 409: 'It is running or already ended: only a queued invocation can be cancelled' })
-  cancel(@Param('id', invocationId()) id: string): Promise<InvocationView> {
+  @FunctionScoped()
+  async cancel(@Param('id', invocationId()) id: string, @Req() req: Request): Promise<InvocationView> {
+    if (principalOf(req)?.scope !== 'admin') {
+      const view = await this.rpc.call<InvocationView>('deployer', InvocationPatterns.Get, { id });
+      this.mayFollow(req, view.functionId);
+    }
     return this.rpc.call('deployer', InvocationPatterns.Cancel, { id });
+  }
+
+  /** An invoke key sees only the invocations of the functions it may invoke. */
+  private mayFollow(req: Request, functionId: string): void {
+    const p = principalOf(req);
+    if (p && p.scope !== 'admin' && !p.functions.includes(functionId)) throw new NotFoundError(NO_INVOCATION);
   }
 
   @Post(':id/redrive')
