@@ -128,7 +128,16 @@ async function removeNamespace(env: Record<string, string>, extraQueues: string[
   const ns = env.HKS_NAMESPACE;
   const conn = await amqplib.connect(env.AMQP_URL);
   const ch = await conn.createChannel();
-  const queues = ['rpc.deployer', 'rpc.function-registry', 'deployer.functions', 'deployer.event-triggers', 'test.deployment-events', 'events.dead'];
+  const queues = [
+    'rpc.deployer',
+    'rpc.function-registry',
+    'rpc.event-store',
+    'deployer.functions',
+    'deployer.event-triggers',
+    'test.deployment-events',
+    'events.dead',
+    'invocations.async',
+  ];
   for (const q of [...queues.map((q) => `${ns}.${q}`), ...extraQueues]) await ch.deleteQueue(q);
   for (const x of [`${ns}.events`, `${ns}.events.dlx`]) await ch.deleteExchange(x);
   await conn.close();
