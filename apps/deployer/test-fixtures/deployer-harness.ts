@@ -32,11 +32,12 @@ export class DeployerHarness {
   private registryApp?: INestApplication;
   private client?: INestApplication;
 
-  async start(extraEnv: Record<string, string> = {}): Promise<void> {
+  /** `databaseUrl` changes the deployer's DATABASE_URL (a test routing it through a TcpProxy to cut Postgres off). */
+  async start(extraEnv: Record<string, string> = {}, { databaseUrl = (url: string) => url } = {}): Promise<void> {
     await Promise.all([this.invoker.start(), this.kube.start()]);
     this.db = await createTestDatabase('hks_deployer');
     this.iso = isolatedEnv({
-      DATABASE_URL: this.db.url,
+      DATABASE_URL: databaseUrl(this.db.url),
       INVOKER_URL: this.invoker.url,
       HKS_INTERNAL_TOKEN: this.invoker.token,
       KNATIVE_READY_TIMEOUT_MS: '10000',

@@ -71,11 +71,12 @@ export class InvocationDispatcher {
   async handle(m: DispatchMessage): Promise<'ack' | 'hold'> {
     if (this.stopping) return 'hold';
     const policy = await this.policies.of(m.functionId);
-    if ((await this.store.runningCount(m.functionId)) >= policy.inFlightLimit) {
+    const row = await this.store.claim(m.id, m.functionId, policy.inFlightLimit, this.owner, this.settings.DEPLOYER_ASYNC_LEASE_MS);
+    if (row === 'busy') {
+      // As many attempts run as its instances take: back in a moment, through the pump.
       await this.store.postpone(m.id, BUSY_RETRY_MS);
       return 'ack';
     }
-    const row = await this.store.claim(m.id, this.owner, this.settings.DEPLOYER_ASYNC_LEASE_MS);
     // Cancelled, ended, running elsewhere, or not due yet (a retry's id handed over twice): nothing to do.
     if (!row) return 'ack';
     return this.run(row, policy);

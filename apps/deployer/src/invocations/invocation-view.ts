@@ -47,6 +47,22 @@ export function logsByAttempt(events: PlatformEvent[]): Map<number, string> {
   return logs;
 }
 
+/** Headers a replay does not send again: credentials, hop-by-hop ones, and the platform's own. */
+const NOT_REPLAYED = new Set([
+  'authorization',
+  'x-api-key',
+  'host',
+  'connection',
+  'keep-alive',
+  'transfer-encoding',
+  'content-length',
+  'upgrade',
+  'te',
+  'trailer',
+  'proxy-authorization',
+  'expect',
+]);
+
 const TRUNCATED = /\[truncated: [^\]]*\]$/;
 
 /**
@@ -74,7 +90,10 @@ export function requestFromEvent(e: PlatformEvent): StoredRequest {
   const query = new URLSearchParams();
   for (const [k, v] of Object.entries(p.query ?? {})) for (const one of Array.isArray(v) ? v : [v]) query.append(k, String(one));
   const headers: Record<string, string> = {};
-  for (const [k, v] of Object.entries(p.headers ?? {})) if (typeof v === 'string') headers[k.toLowerCase()] = v;
+  for (const [k, v] of Object.entries(p.headers ?? {})) {
+    const name = k.toLowerCase();
+    if (typeof v === 'string' && !NOT_REPLAYED.has(name) && !name.startsWith('x-hks-')) headers[name] = v;
+  }
   const body = typeof p.body === 'string' ? Buffer.from(p.body, p.isBase64Encoded ? 'base64' : 'utf8') : Buffer.alloc(0);
   return {
     style: 'http',

@@ -61,31 +61,36 @@ export class InvocationStore {
     return row;
   }
 
-  /** Running attempts of the function, all deployers together. */
-  async runningCount(functionId: string): Promise<number> {
-    const [row] = (await this.ds.query(`SELECT count(*)::int AS n FROM ${T} WHERE function_id = $1 AND status = 'running'`, [functionId])) as Array<{
-      n: number;
-    }>;
-    return row.n;
-  }
-
   /** Marks ids as handed to the work queue (only those still waiting for it). */
   async markDispatched(ids: string[]): Promise<void> {
     if (ids.length) await this.ds.query(`UPDATE ${T} SET dispatched_at = now() WHERE id = ANY($1::uuid[]) AND status = 'queued'`, [ids]);
   }
 
-  /** Starts attempt n+1 if the invocation is queued and due; returns the row as claimed, or null. */
-  async claim(id: string, owner: string, leaseMs: number): Promise<InvocationEntity | null> {
-    const rows = (await this.ds.query(
-      `UPDATE ${T} SET status = 'running', attempts = attempts + 1, owner = $2, lease_until = now() + make_interval(secs => $3::float8 / 1000),
-         attempt_log = attempt_log || jsonb_build_array(jsonb_build_object(
-           'number', jsonb_array_length(attempt_log) + 1, 'outcome', NULL, 'startedAt', to_jsonb(now()),
-           'endedAt', NULL, 'durationMs', NULL, 'statusCode', NULL, 'error', NULL))
-       WHERE id = $1 AND status = 'queued' AND due_at <= now() + interval '1 second'
-       RETURNING id`,
-      [id, owner, leaseMs],
-    )) as [Array<{ id: string }>, number];
-    return rows[0].length ? this.repo.findOneBy({ id }) : null;
+  /**
+   * Starts attempt n+1 if the invocation is queued and due and its function runs fewer than `limit` attempts (every
+   * deployer together: claims of one function take turns on an advisory lock, so the count is exact). Returns the
+   * row as claimed, 'busy' when the function is at its limit, or null when there is nothing to claim.
+   */
+  async claim(id: string, functionId: string, limit: number, owner: string, leaseMs: number): Promise<InvocationEntity | 'busy' | null> {
+    const claimed = await this.ds.transaction(async (em) => {
+      await em.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`invocations:run:${functionId}`]);
+      const [{ n }] = (await em.query(`SELECT count(*)::int AS n FROM ${T} WHERE function_id = $1 AND status = 'running'`, [functionId])) as Array<{
+        n: number;
+      }>;
+      if (n >= limit) return 'busy';
+      const [rows] = (await em.query(
+        `UPDATE ${T} SET status = 'running', attempts = attempts + 1, owner = $2, lease_until = now() + make_interval(secs => $3::float8 / 1000),
+           attempt_log = attempt_log || jsonb_build_array(jsonb_build_object(
+             'number', jsonb_array_length(attempt_log) + 1, 'outcome', NULL, 'startedAt', to_jsonb(now()),
+             'endedAt', NULL, 'durationMs', NULL, 'statusCode', NULL, 'error', NULL))
+         WHERE id = $1 AND function_id = $4 AND status = 'queued' AND due_at <= now() + interval '1 second'
+         RETURNING id`,
+        [id, owner, leaseMs, functionId],
+      )) as [Array<{ id: string }>, number];
+      return rows.length > 0;
+    });
+    if (claimed === 'busy') return 'busy';
+    return claimed ? this.repo.findOneBy({ id }) : null;
   }
 
   /** Over the function's in-flight limit: back in a moment, through the pump. */

@@ -15,7 +15,7 @@ import {
   RedriveManyResult,
   StoredRequest,
 } from '@platform/contracts';
-import { waitFor } from '@platform/testing';
+import { PG_ADMIN_URL, TcpProxy, waitFor } from '@platform/testing';
 import { DeployerHarness } from '../../test-fixtures/deployer-harness';
 import { FakeEventStoreState, startFakeEventStore } from '../../test-fixtures/fake-event-store';
 
@@ -334,6 +334,50 @@ describe('asynchronous invocations in the deployer (real Postgres and RabbitMQ, 
     await expect(get('11111111-2222-4333-8444-777777777777')).rejects.toMatchObject({ statusCode: 404 });
   });
 
+  it('sends an http-style request as stored: method, path after the function, query, headers and raw body', async () => {
+    const fn = await deployed('async-http');
+    const request: StoredRequest = {
+      style: 'http',
+      method: 'PUT',
+      path: '/orders/7',
+      query: 'a=1&b=2',
+      headers: { 'content-type': 'text/plain', 'x-request-id': 'r-1' },
+      body: Buffer.from('plain body').toString('base64'),
+    };
+    const { invocationId } = await accept(fn, { request, source: 'http' });
+    await settled(invocationId, 'succeeded');
+    const call = h.invoker.calls.find((c) => c.headers['x-hks-invocation-id'] === invocationId)!;
+    expect(call).toMatchObject({ method: 'PUT', path: `/http/${fn}/orders/7`, body: 'plain body' });
+    expect(call.headers).toMatchObject({ 'content-type': 'text/plain', 'x-request-id': 'r-1', 'x-hks-attempt': '1' });
+  });
+
+  it('runs no more attempts of a function at once than its instances take (maxInstances x concurrency)', async () => {
+    const fn = await deployed('async-one-at-a-time', { scaling: { maxInstances: 1, concurrency: 1 } });
+    const slow = { status: 200, body: { ok: true }, delayMs: 300 };
+    h.invoker.answerInvoke(fn, slow, slow, slow);
+    const ids = await Promise.all([1, 2, 3].map(async (i) => (await accept(fn, { request: dataRequest(i) })).invocationId));
+    const runs = await Promise.all(ids.map(async (id) => (await settled(id, 'succeeded')).attempts[0]));
+    const spans = runs.map((a) => [new Date(a.startedAt).getTime(), new Date(a.endedAt!).getTime()]).sort((x, y) => x[0] - y[0]);
+    for (let i = 1; i < spans.length; i++) expect(spans[i][0]).toBeGreaterThanOrEqual(spans[i - 1][1] - 5);
+  });
+
+  it('refuses (409) to replay on the original version once another one is deployed, and replays on the current one', async () => {
+    const fn = await deployed('async-versioned');
+    const { invocationId } = await accept(fn);
+    await settled(invocationId, 'succeeded');
+    const entry = h.registry.functions.get(fn)!;
+    entry.spec = { ...entry.spec!, version: 2 };
+    await h.call(DeploymentPatterns.Deploy, { functionId: fn });
+    // The deployer reads a function's deployment at most once a second.
+    await new Promise((r) => setTimeout(r, 1_100));
+    await expect(h.call(InvocationPatterns.Replay, { id: invocationId, version: 'original' })).rejects.toMatchObject({
+      statusCode: 409,
+      message: `invocation ${invocationId} ran version 1, and version 2 is deployed; deploy version 1 again, or replay on the current version`,
+    });
+    const replay = await h.call<AcceptedInvocation>(InvocationPatterns.Replay, { id: invocationId });
+    expect(await settled(replay.invocationId, 'succeeded')).toMatchObject({ version: 2, replayOf: invocationId });
+  });
+
   it('hands an attempt whose deployer died to another deployer once its lease runs out', async () => {
     const fn = await deployed('async-survivor');
     h.invoker.answerInvoke(fn, { status: 200, body: { slow: true }, delayMs: 8_000 });
@@ -347,5 +391,56 @@ describe('asynchronous invocations in the deployer (real Postgres and RabbitMQ, 
     expect(done.attempts[0].error).toContain('its lease ended');
     expect(attemptsSent(fn)).toEqual(['1', '2']);
     expect(done.result?.body).toBe('{"ok":true}');
+  });
+});
+
+describe('asynchronous invocations while Postgres is cut off (TCP proxy)', () => {
+  const h = new DeployerHarness();
+  const pg = TcpProxy.forUrl(PG_ADMIN_URL);
+
+  beforeAll(async () => {
+    await pg.start();
+    await h.start(
+      { DEPLOYER_ASYNC_PUMP_INTERVAL_MS: '50', DEPLOYER_ASYNC_SHUTDOWN_GRACE_MS: '0', DEPLOYER_EVENT_STORE_TIMEOUT_MS: '200' },
+      {
+        databaseUrl: (url) => {
+          const through = new URL(url);
+          through.port = String(pg.port);
+          return through.toString();
+        },
+      },
+    );
+  });
+
+  afterAll(async () => {
+    pg.restore();
+    await h.stop();
+    await pg.stop();
+  });
+
+  it('keeps the outcome of an attempt that ended while the database was down, and records it once it is back', async () => {
+    const spec = h.registry.addFunction('async-db-outage', { retry: FAST_RETRY });
+    await h.call(DeploymentPatterns.Deploy, { functionId: spec.functionId });
+    h.invoker.answerInvoke(spec.functionId, { status: 200, body: { survived: true }, delayMs: 500 });
+    const { invocationId } = await h.call<AcceptedInvocation>(InvocationPatterns.Accept, {
+      functionId: spec.functionId,
+      request: dataRequest('x'),
+      source: 'api',
+    });
+    await waitFor(() => h.invoker.invocations(spec.functionId).length === 1, { what: 'the attempt to start' });
+    pg.cut();
+    // The answer comes meanwhile; recording it fails until the database is back.
+    await new Promise((r) => setTimeout(r, 1_500));
+    pg.restore();
+    const done = await waitFor(
+      async () => {
+        const v = await h.call<InvocationView>(InvocationPatterns.Get, { id: invocationId });
+        return v.status === 'succeeded' ? v : undefined;
+      },
+      { what: 'the outcome recorded', timeoutMs: 20_000 },
+    );
+    expect(done.attempts).toEqual([expect.objectContaining({ number: 1, outcome: 'succeeded' })]);
+    expect(done.result?.body).toBe('{"survived":true}');
+    expect(h.invoker.invocations(spec.functionId)).toHaveLength(1);
   });
 });

@@ -165,6 +165,8 @@ export class InvocationsService {
     if (row) return toInvocationView(row, await this.logsOf(row));
     const view = viewFromEvents(await this.recorded(id));
     if (!view) throw new NotFoundError(`invocation ${id} does not exist`);
+    // Events do not keep the label; the deployment does.
+    if (view.functionId) view.label = (await this.policies.of(view.functionId)).label ?? view.label;
     return view;
   }
 
@@ -234,8 +236,14 @@ export class InvocationsService {
       const v = (recorded.metadata ?? {}).version;
       version = typeof v === 'number' ? v : null;
     }
-    if (dto.version === 'original' && version === null) {
-      throw new ConflictError(`invocation ${dto.id} never ran, so it has no original version to replay on; replay it on the current one`);
+    if (dto.version === 'original') {
+      if (version === null) throw new ConflictError(`invocation ${dto.id} never ran, so it has no original version to replay on; replay it on the current one`);
+      // The invoker runs the deployed version only (versions side by side land with issue 14).
+      const deployed = (await this.policies.of(functionId)).version;
+      if (deployed !== version) {
+        const now = deployed === null ? 'the function is not deployed' : `version ${deployed} is deployed`;
+        throw new ConflictError(`invocation ${dto.id} ran version ${version}, and ${now}; deploy version ${version} again, or replay on the current version`);
+      }
     }
     return this.accept({
       functionId,
