@@ -67,6 +67,12 @@ export const DeployerSettings = {
     min: 0,
     description: 'At shutdown, how long running attempts may finish; the rest are taken back by another deployer when their lease ends',
   },
+  DEPLOYER_ASYNC_RETENTION_MS: {
+    kind: 'int',
+    default: 7 * 24 * 3600_000,
+    min: 1_000,
+    description: 'How long a finished asynchronous invocation (and its idempotency key) is kept before it is removed',
+  },
   DEPLOYER_CALLBACK_TIMEOUT_MS: { kind: 'int', default: 10_000, min: 100, description: 'How long one callback POST may take' },
   DEPLOYER_CALLBACK_RETRY_MS: {
     kind: 'int',

@@ -86,8 +86,14 @@ export class DeployerHarness {
     app.useGlobalFilters(new RpcErrorFilter());
     app.enableShutdownHooks();
     app.connectMicroservice(rpcServerOptions(app.get<CommonSettingsValues>(SETTINGS), 'deployer'), { inheritAppConfig: true });
-    await app.startAllMicroservices();
-    await app.init();
+    try {
+      await app.startAllMicroservices();
+      await app.init();
+    } catch (err) {
+      // A deployer that refused to start leaves no connection open behind it.
+      await app.close().catch(() => undefined);
+      throw err;
+    }
     this.deployer = app;
   }
 

@@ -49,7 +49,14 @@ export class InvocationDispatcher {
     private readonly queue: InvocationQueue,
     private readonly policies: FunctionPolicies,
     private readonly invoker: InvokerClient,
-  ) {}
+  ) {
+    const { DEPLOYER_ASYNC_LEASE_MS: lease, DEPLOYER_ASYNC_LEASE_RENEW_MS: renew } = settings;
+    if (renew * 2 > lease) {
+      throw new Error(
+        `DEPLOYER_ASYNC_LEASE_RENEW_MS=${renew} must be at most half of DEPLOYER_ASYNC_LEASE_MS=${lease}, or a lease runs out before it is renewed`,
+      );
+    }
+  }
 
   start(): Promise<void> {
     this.stopping = false;

@@ -16,7 +16,8 @@ const REDISPATCH_AFTER_MS = 60_000;
  * Makes Postgres, not the queue, the record of truth. Every DEPLOYER_ASYNC_PUMP_INTERVAL_MS each deployer:
  * (a) hands the ids of due queued rows to the work queue (retries whose delay ended, publishes that failed after
  * the commit, invocations postponed by the in-flight limit); (b) takes back attempts whose lease ran out (their
- * deployer died) as interrupted; (c) delivers due callbacks. Rows are locked with SKIP LOCKED, so replicas share
+ * deployer died) as interrupted; (c) delivers due callbacks; (d) now and then removes finished invocations past
+ * DEPLOYER_ASYNC_RETENTION_MS. Rows are locked with SKIP LOCKED, so replicas share
  * the work.
  */
 @Injectable()
@@ -28,6 +29,7 @@ export class InvocationPump {
   private readonly deliveries = new Set<Promise<void>>();
   private readonly abort = new AbortController();
   private lastProblem = '';
+  private lastRemoval = 0;
 
   constructor(
     @Inject(SETTINGS) private readonly settings: DeployerSettingsValues,
@@ -59,6 +61,7 @@ export class InvocationPump {
       ['dispatching due invocations', () => this.dispatchDue()],
       ['taking back expired leases', () => this.takeBackExpired()],
       ['delivering callbacks', () => this.deliverCallbacks()],
+      ['removing old finished invocations', () => this.removeOld()],
     ] as const) {
       try {
         await step();
@@ -126,6 +129,15 @@ export class InvocationPump {
         .finally(() => this.deliveries.delete(delivery));
       this.deliveries.add(delivery);
     }
+  }
+
+  /** Retention: at most once a minute (or once per retention period when that is shorter). */
+  private async removeOld(): Promise<void> {
+    const retention = this.settings.DEPLOYER_ASYNC_RETENTION_MS;
+    if (Date.now() - this.lastRemoval < Math.min(60_000, retention)) return;
+    this.lastRemoval = Date.now();
+    const removed = await this.store.removeFinished(retention, 1_000);
+    if (removed) this.logger.log(`removed ${removed} invocation(s) finished more than ${retention} ms ago`);
   }
 
   /** Stops the rounds; callbacks being delivered are cut (they stay pending and are delivered again later). */

@@ -42,12 +42,15 @@ export class InvocationQueue {
   }
 
   private publisherChannel(): ChannelWrapper {
-    this.publisher ??= this.amqp.manager.createChannel({
-      name: 'invocations-publisher',
-      confirm: true,
-      publishTimeout: PUBLISH_TIMEOUT_MS,
-      setup: (ch: ConfirmChannel) => this.declare(ch),
-    });
+    if (!this.publisher) {
+      this.publisher = this.amqp.manager.createChannel({
+        name: 'invocations-publisher',
+        confirm: true,
+        publishTimeout: PUBLISH_TIMEOUT_MS,
+        setup: (ch: ConfirmChannel) => this.declare(ch),
+      });
+      this.publisher.on('error', (err: Error) => this.logger.warn(`work queue ${this.name} (publishing): ${err.message}`));
+    }
     return this.publisher;
   }
 
@@ -75,8 +78,24 @@ export class InvocationQueue {
         await ch.consume(this.name, (msg) => msg && void this.onMessage(ch, msg, handle), { noAck: false });
       },
     });
-    this.consumer.on('error', (err: Error) => this.logger.warn(`work queue ${this.name}: ${err.message}`));
-    await this.consumer.waitForConnect();
+    // A setup the broker refuses (a queue of that name declared as a classic queue, say) is retried forever by the
+    // channel: the first refusal stops the start-up with the broker's words instead.
+    const consumer = this.consumer;
+    // Always a listener: an 'error' without one would throw (e.g. the channel ending while the app closes).
+    consumer.on('error', (err: Error) => this.logger.warn(`work queue ${this.name}: ${err.message}`));
+    let onError!: (err: Error) => void;
+    const refused = new Promise<never>((_, reject) => {
+      onError = (err) => reject(new Error(`cannot consume the work queue "${this.name}": ${err.message}`));
+      consumer.once('error', onError);
+    });
+    try {
+      await Promise.race([consumer.waitForConnect(), refused]);
+    } catch (err) {
+      await this.stopConsuming();
+      throw err;
+    } finally {
+      consumer.removeListener('error', onError);
+    }
   }
 
   private async onMessage(ch: Channel, msg: ConsumeMessage, handle: MessageHandler): Promise<void> {

@@ -51,14 +51,33 @@ export class InvocationStore {
     return isUuid(id) ? this.repo.findOneBy({ id }) : Promise.resolve(null);
   }
 
-  /** Queued or running invocations, of one function and of all, each counted up to `cap` (so a full queue costs no more). */
-  async pendingCounts(em: EntityManager, functionId: string, cap: number, globalCap: number): Promise<{ function: number; all: number }> {
-    const [row] = (await em.query(
-      `SELECT (SELECT count(*) FROM (SELECT 1 FROM ${T} WHERE function_id = $1 AND ${PENDING} LIMIT $2) f)::int AS "function",
-              (SELECT count(*) FROM (SELECT 1 FROM ${T} WHERE ${PENDING} LIMIT $3) a)::int AS "all"`,
-      [functionId, cap, globalCap],
-    )) as Array<{ function: number; all: number }>;
-    return row;
+  /** Queued or running invocations of the function, counted up to `cap` (a full queue costs no more; a partial index). */
+  async functionPending(em: EntityManager, functionId: string, cap: number): Promise<number> {
+    const [row] = (await em.query(`SELECT count(*)::int AS n FROM (SELECT 1 FROM ${T} WHERE function_id = $1 AND ${PENDING} LIMIT $2) f`, [
+      functionId,
+      cap,
+    ])) as Array<{ n: number }>;
+    return row.n;
+  }
+
+  /** Queued or running invocations of every function, counted up to `cap`. */
+  async allPending(cap: number): Promise<number> {
+    const [row] = (await this.ds.query(`SELECT count(*)::int AS n FROM (SELECT 1 FROM ${T} WHERE ${PENDING} LIMIT $1) a`, [cap])) as Array<{
+      n: number;
+    }>;
+    return row.n;
+  }
+
+  /** Finished invocations older than `retentionMs` go (their idempotency keys with them), `limit` at a time. */
+  async removeFinished(retentionMs: number, limit: number): Promise<number> {
+    const [, n] = (await this.ds.query(
+      `DELETE FROM ${T} WHERE id IN (
+         SELECT id FROM ${T} WHERE finished_at < now() - make_interval(secs => $1::float8 / 1000)
+           AND (callback_status IS NULL OR callback_status <> 'pending')
+         ORDER BY finished_at LIMIT $2)`,
+      [retentionMs, limit],
+    )) as [unknown, number];
+    return n;
   }
 
   /** Marks ids as handed to the work queue (only those still waiting for it). */

@@ -2,6 +2,7 @@ import { createPublicKey, verify } from 'crypto';
 import { createServer, IncomingHttpHeaders, Server } from 'http';
 import { AddressInfo } from 'net';
 import { INestApplication } from '@nestjs/common';
+import amqplib from 'amqplib';
 import {
   AcceptedInvocation,
   AcceptInvocationCommand,
@@ -15,7 +16,7 @@ import {
   RedriveManyResult,
   StoredRequest,
 } from '@platform/contracts';
-import { PG_ADMIN_URL, TcpProxy, waitFor } from '@platform/testing';
+import { AMQP_URL, PG_ADMIN_URL, TcpProxy, uniqueName, waitFor } from '@platform/testing';
 import { DeployerHarness } from '../../test-fixtures/deployer-harness';
 import { FakeEventStoreState, startFakeEventStore } from '../../test-fixtures/fake-event-store';
 
@@ -394,14 +395,19 @@ describe('asynchronous invocations in the deployer (real Postgres and RabbitMQ, 
   });
 });
 
-describe('asynchronous invocations while Postgres is cut off (TCP proxy)', () => {
+describe('asynchronous invocations while Postgres is cut off (TCP proxy), and their retention', () => {
   const h = new DeployerHarness();
   const pg = TcpProxy.forUrl(PG_ADMIN_URL);
 
   beforeAll(async () => {
     await pg.start();
     await h.start(
-      { DEPLOYER_ASYNC_PUMP_INTERVAL_MS: '50', DEPLOYER_ASYNC_SHUTDOWN_GRACE_MS: '0', DEPLOYER_EVENT_STORE_TIMEOUT_MS: '200' },
+      {
+        DEPLOYER_ASYNC_PUMP_INTERVAL_MS: '50',
+        DEPLOYER_ASYNC_SHUTDOWN_GRACE_MS: '0',
+        DEPLOYER_EVENT_STORE_TIMEOUT_MS: '200',
+        DEPLOYER_ASYNC_RETENTION_MS: '3000',
+      },
       {
         databaseUrl: (url) => {
           const through = new URL(url);
@@ -442,5 +448,36 @@ describe('asynchronous invocations while Postgres is cut off (TCP proxy)', () =>
     expect(done.attempts).toEqual([expect.objectContaining({ number: 1, outcome: 'succeeded' })]);
     expect(done.result?.body).toBe('{"survived":true}');
     expect(h.invoker.invocations(spec.functionId)).toHaveLength(1);
+  });
+
+  it('removes finished invocations once DEPLOYER_ASYNC_RETENTION_MS has passed', async () => {
+    const spec = h.registry.addFunction('async-retained', { retry: FAST_RETRY });
+    await h.call(DeploymentPatterns.Deploy, { functionId: spec.functionId });
+    const listed = () => h.call<InvocationPage>(InvocationPatterns.List, { functionId: spec.functionId });
+    const { invocationId } = await h.call<AcceptedInvocation>(InvocationPatterns.Accept, {
+      functionId: spec.functionId,
+      request: dataRequest('kept for a while'),
+      source: 'api',
+    });
+    await waitFor(async () => (await listed()).items[0]?.status === 'succeeded', { what: 'it to succeed' });
+    expect((await listed()).items.map((i) => i.id)).toEqual([invocationId]);
+    await waitFor(async () => (await listed()).items.length === 0, { what: 'it to be removed', timeoutMs: 15_000 });
+  });
+});
+
+describe('a work queue the broker refuses', () => {
+  it('stops the deployer’s start-up with the broker’s words instead of waiting forever', async () => {
+    const h = new DeployerHarness();
+    const ns = uniqueName('hkst');
+    const conn = await amqplib.connect(AMQP_URL);
+    const ch = await conn.createChannel();
+    // Declared before, as a classic queue: the deployer's quorum declaration is refused.
+    await ch.assertQueue(`${ns}.invocations.async`, { durable: true });
+    try {
+      await expect(h.start({ HKS_NAMESPACE: ns })).rejects.toThrow(`cannot consume the work queue "${ns}.invocations.async"`);
+    } finally {
+      await h.stop();
+      await conn.close();
+    }
   });
 });

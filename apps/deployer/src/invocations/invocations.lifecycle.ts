@@ -1,12 +1,15 @@
-import { BeforeApplicationShutdown, Injectable, OnApplicationBootstrap } from '@nestjs/common';
+import { BeforeApplicationShutdown, Injectable } from '@nestjs/common';
 import { CallbackKeys } from './callback-keys';
 import { InvocationDispatcher } from './invocation-dispatcher';
 import { InvocationPump } from './invocation-pump';
 import { InvocationQueue } from './invocation-queue';
 
-/** Starts the delivery loop with the application and stops it (every timer and channel) before the connections close. */
+/**
+ * Starts the delivery loop (DeployerLifecycle calls start() once the other consumers are up: a refused start then
+ * closes no channel mid-setup) and stops it, every timer and channel, before the connections close.
+ */
 @Injectable()
-export class InvocationsLifecycle implements OnApplicationBootstrap, BeforeApplicationShutdown {
+export class InvocationsLifecycle implements BeforeApplicationShutdown {
   constructor(
     private readonly keys: CallbackKeys,
     private readonly dispatcher: InvocationDispatcher,
@@ -14,7 +17,7 @@ export class InvocationsLifecycle implements OnApplicationBootstrap, BeforeAppli
     private readonly queue: InvocationQueue,
   ) {}
 
-  async onApplicationBootstrap(): Promise<void> {
+  async start(): Promise<void> {
     // The first deployer to start creates the key pair; the others read it.
     await this.keys.publicKey();
     await this.dispatcher.start();

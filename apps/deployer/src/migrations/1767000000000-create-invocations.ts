@@ -45,6 +45,10 @@ export class CreateInvocations1767000000000 implements MigrationInterface {
     // Listing (newest first, keyset on accepted_at, id) and the per-function queue bound.
     await q.query(`CREATE INDEX "invocations_function_accepted" ON "deployer"."invocations" ("function_id", "accepted_at" DESC, "id" DESC)`);
     await q.query(`CREATE INDEX "invocations_accepted" ON "deployer"."invocations" ("accepted_at" DESC, "id" DESC)`);
+    // The per-function queue bound (scaling.asyncQueueSize), counted from the index alone.
+    await q.query(`CREATE INDEX "invocations_function_pending" ON "deployer"."invocations" ("function_id") WHERE "status" IN ('queued', 'running')`);
+    // Retention: finished rows leave oldest first.
+    await q.query(`CREATE INDEX "invocations_finished" ON "deployer"."invocations" ("finished_at") WHERE "finished_at" IS NOT NULL`);
     await q.query(`CREATE INDEX "invocations_lease" ON "deployer"."invocations" ("lease_until") WHERE "status" = 'running'`);
     await q.query(`CREATE INDEX "invocations_callback_due" ON "deployer"."invocations" ("callback_due_at") WHERE "callback_status" = 'pending'`);
     // One row: the ed25519 key pair every replica signs callbacks with.
