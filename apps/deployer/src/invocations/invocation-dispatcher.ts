@@ -92,11 +92,12 @@ export class InvocationDispatcher {
   private async run(row: InvocationEntity, policy: FunctionPolicy): Promise<'ack' | 'hold'> {
     const abort = new AbortController();
     this.running.set(row.id, abort);
+    const number = row.attemptLog.length;
     const renew = setInterval(() => {
-      this.store.renewLease(row.id, row.attempts, this.settings.DEPLOYER_ASYNC_LEASE_MS).then(
+      this.store.renewLease(row.id, number, this.settings.DEPLOYER_ASYNC_LEASE_MS).then(
         (held) => {
           if (!held) {
-            this.logger.warn(`invocation ${row.id}: attempt ${row.attempts} lost its lease; abandoning it`);
+            this.logger.warn(`invocation ${row.id}: attempt ${number} lost its lease; abandoning it`);
             abort.abort();
           }
         },

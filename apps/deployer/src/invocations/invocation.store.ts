@@ -121,15 +121,20 @@ export class InvocationStore {
     );
   }
 
-  async renewLease(id: string, attempts: number, leaseMs: number): Promise<boolean> {
+  /** `number`: the attempt's number in the log, which (unlike `attempts`, reset by a redrive) never repeats. */
+  async renewLease(id: string, number: number, leaseMs: number): Promise<boolean> {
     const [, n] = (await this.ds.query(
-      `UPDATE ${T} SET lease_until = now() + make_interval(secs => $3::float8 / 1000) WHERE id = $1 AND attempts = $2 AND status = 'running'`,
-      [id, attempts, leaseMs],
+      `UPDATE ${T} SET lease_until = now() + make_interval(secs => $3::float8 / 1000)
+       WHERE id = $1 AND jsonb_array_length(attempt_log) = $2 AND status = 'running'`,
+      [id, number, leaseMs],
     )) as [unknown, number];
     return n > 0;
   }
 
-  /** Records how the attempt ended, if it is still this attempt; false when fenced off (someone took it back). */
+  /**
+   * Records how the attempt ended, if it is still this attempt (its round's count and its number in the log: a
+   * redrive starts the count again, the log never); false when fenced off (someone took it back).
+   */
   async endAttempt(e: AttemptEnd, em?: EntityManager): Promise<boolean> {
     const final = e.status !== 'queued';
     const [, n] = (await (em ?? this.ds).query(
@@ -139,8 +144,18 @@ export class InvocationStore {
          dispatched_at = NULL,
          result = $6::jsonb, error = $7, version = COALESCE($8, version)
          ${final ? `, finished_at = now(), ${CALLBACK_DUE}` : ''}
-       WHERE id = $1 AND attempts = $2 AND status = 'running'`,
-      [e.id, e.attempts, e.status, JSON.stringify(e.attempt), e.delayMs ?? 0, e.result ? JSON.stringify(e.result) : null, e.error ?? null, e.version ?? null],
+       WHERE id = $1 AND attempts = $2 AND jsonb_array_length(attempt_log) = $9 AND status = 'running'`,
+      [
+        e.id,
+        e.attempts,
+        e.status,
+        JSON.stringify(e.attempt),
+        e.delayMs ?? 0,
+        e.result ? JSON.stringify(e.result) : null,
+        e.error ?? null,
+        e.version ?? null,
+        e.attempt.number,
+      ],
     )) as [unknown, number];
     return n > 0;
   }

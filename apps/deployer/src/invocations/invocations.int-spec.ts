@@ -19,6 +19,7 @@ import {
 import { AMQP_URL, PG_ADMIN_URL, TcpProxy, uniqueName, waitFor } from '@platform/testing';
 import { DeployerHarness } from '../../test-fixtures/deployer-harness';
 import { FakeEventStoreState, startFakeEventStore } from '../../test-fixtures/fake-event-store';
+import { InvocationStore } from './invocation.store';
 
 jest.setTimeout(60_000);
 
@@ -189,6 +190,32 @@ describe('asynchronous invocations in the deployer (real Postgres and RabbitMQ, 
       statusCode: 409,
       message: `invocation ${first} is succeeded; only a dead or failed invocation can be redriven`,
     });
+  });
+
+  it('fences off a stale end of an attempt from before a redrive, though the new round counts from 1 again', async () => {
+    const fn = await deployed('async-fenced', { retry: { ...FAST_RETRY, attempts: 1 } });
+    h.invoker.answerInvoke(fn, handlerFailed, { status: 200, body: { ok: 'second round' }, delayMs: 800 });
+    const { invocationId } = await accept(fn);
+    await settled(invocationId, 'dead');
+    await h.call(InvocationPatterns.Redrive, { id: invocationId });
+    await waitFor(async () => (await get(invocationId)).status === 'running', { what: 'the second round to run' });
+
+    // What a deployer that lost the lease of round 1's attempt 1 would write now: same id, same count (1), older number.
+    const stale = await h.deployer!.get(InvocationStore).endAttempt({
+      id: invocationId,
+      attempts: 1,
+      attempt: { number: 1, outcome: 'succeeded', startedAt: new Date().toISOString(), endedAt: null, durationMs: 1, statusCode: 200, error: null },
+      status: 'succeeded',
+      result: null,
+      error: null,
+    });
+    expect(stale).toBe(false);
+    const done = await settled(invocationId, 'succeeded');
+    expect(done.attempts.map((a) => [a.number, a.outcome])).toEqual([
+      [1, 'error'],
+      [2, 'succeeded'],
+    ]);
+    expect(done.result?.body).toBe('{"ok":"second round"}');
   });
 
   it('pages through the list newest first with the `next` cursor', async () => {
