@@ -218,6 +218,31 @@ describe('asynchronous invocations in the deployer (real Postgres and RabbitMQ, 
     expect(done.result?.body).toBe('{"ok":"second round"}');
   });
 
+  it('runs an invocation whose id never reached the work queue (a publish that failed after the commit)', async () => {
+    const fn = await deployed('async-unpublished');
+    const id = '22222222-3333-4444-8555-666666666666';
+    const now = new Date();
+    await h.deployer!.get(InvocationStore).repo.insert({
+      id,
+      functionId: fn,
+      label: 'async-unpublished',
+      status: 'queued',
+      source: 'api',
+      maxAttempts: 3,
+      retry: { attempts: 3, initialDelayMs: 50, maxDelayMs: 1000, multiplier: 2, jitter: 'none', on: ['error', 'timeout', '5xx'], maxAgeMs: 60_000 },
+      attempts: 0,
+      attemptLog: [],
+      request: dataRequest({ lost: 'and found' }),
+      requestSha256: 'x',
+      callbackAttempts: 0,
+      dueAt: now,
+      dispatchedAt: null,
+      acceptedAt: now,
+    });
+    await settled(id, 'succeeded');
+    expect(h.invoker.invocations(fn).map((c) => c.body)).toEqual([{ data: { lost: 'and found' } }]);
+  });
+
   it('pages through the list newest first with the `next` cursor', async () => {
     const fn = await deployed('async-paged');
     const ids: string[] = [];
