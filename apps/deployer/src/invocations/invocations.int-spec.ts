@@ -7,6 +7,7 @@ import {
   AcceptedInvocation,
   AcceptInvocationCommand,
   CallbackKeyView,
+  CONFIG_DEFAULTS,
   DeploymentPatterns,
   FunctionConfigDto,
   InvocationCallbackBody,
@@ -132,6 +133,14 @@ describe('asynchronous invocations in the deployer (real Postgres and RabbitMQ, 
     expect(call.body).toEqual({ data: { hello: 1 } });
     expect(call.headers).toMatchObject({ 'x-hks-invocation-id': accepted.invocationId, 'x-hks-attempt': '1' });
     succeededId = accepted.invocationId;
+  });
+
+  it('takes the defaults (CONFIG_DEFAULTS.retry) for a function that is not deployed', async () => {
+    const fn = h.registry.addFunction('async-not-deployed', { retry: { attempts: 7 } }).functionId;
+    const { invocationId } = await accept(fn);
+    const view = await get(invocationId);
+    expect(view).toMatchObject({ maxAttempts: CONFIG_DEFAULTS.retry.attempts, label: fn });
+    await settled(invocationId, 'succeeded');
   });
 
   it('retries a handler that fails twice (x-hks-failure-reason: error) and succeeds on attempt 3', async () => {
