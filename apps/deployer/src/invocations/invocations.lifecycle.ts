@@ -1,5 +1,4 @@
 import { BeforeApplicationShutdown, Injectable } from '@nestjs/common';
-import { CallbackKeys } from './callback-keys';
 import { InvocationDispatcher } from './invocation-dispatcher';
 import { InvocationPump } from './invocation-pump';
 import { InvocationQueue } from './invocation-queue';
@@ -11,15 +10,12 @@ import { InvocationQueue } from './invocation-queue';
 @Injectable()
 export class InvocationsLifecycle implements BeforeApplicationShutdown {
   constructor(
-    private readonly keys: CallbackKeys,
     private readonly dispatcher: InvocationDispatcher,
     private readonly pump: InvocationPump,
     private readonly queue: InvocationQueue,
   ) {}
 
   async start(): Promise<void> {
-    // The first deployer to start creates the key pair; the others read it.
-    await this.keys.publicKey();
     await this.dispatcher.start();
     this.pump.start();
   }

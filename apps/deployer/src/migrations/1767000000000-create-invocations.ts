@@ -51,19 +51,9 @@ export class CreateInvocations1767000000000 implements MigrationInterface {
     await q.query(`CREATE INDEX "invocations_finished" ON "deployer"."invocations" ("finished_at") WHERE "finished_at" IS NOT NULL`);
     await q.query(`CREATE INDEX "invocations_lease" ON "deployer"."invocations" ("lease_until") WHERE "status" = 'running'`);
     await q.query(`CREATE INDEX "invocations_callback_due" ON "deployer"."invocations" ("callback_due_at") WHERE "callback_status" = 'pending'`);
-    // One row: the ed25519 key pair every replica signs callbacks with.
-    await q.query(`
-      CREATE TABLE "deployer"."callback_keys" (
-        "id" smallint PRIMARY KEY CHECK ("id" = 1),
-        "algorithm" text NOT NULL,
-        "public_key" text NOT NULL,
-        "private_key" text NOT NULL,
-        "created_at" timestamptz NOT NULL DEFAULT now()
-      )`);
   }
 
   async down(q: QueryRunner): Promise<void> {
-    await q.query(`DROP TABLE "deployer"."callback_keys"`);
     await q.query(`DROP TABLE "deployer"."invocations"`);
   }
 }
