@@ -73,6 +73,13 @@ export const DeployerSettings = {
     min: 1_000,
     description: 'How long a finished asynchronous invocation (and its idempotency key) is kept before it is removed',
   },
+  DEPLOYER_CALLBACK_ALLOWED_HOSTS: {
+    kind: 'string',
+    default: '',
+    description:
+      'Hosts an X-Callback-Url may name, comma-separated ("hooks.example.com", "*.example.com" for its subdomains); empty = any. ' +
+      'Set it where callers must not make the deployer POST to addresses of its own network',
+  },
   DEPLOYER_CALLBACK_TIMEOUT_MS: { kind: 'int', default: 10_000, min: 100, description: 'How long one callback POST may take' },
   DEPLOYER_CALLBACK_RETRY_MS: {
     kind: 'int',

@@ -22,6 +22,7 @@ import {
 } from '@platform/contracts';
 import { DeployerSettingsValues } from '../settings';
 import { CallbackKeys } from './callback-keys';
+import { callbackHostProblem } from './callback-hosts';
 import { EventStoreClient } from './event-store.client';
 import { FunctionPolicies } from './function-policy';
 import { InvocationEntity } from './invocation.entity';
@@ -70,6 +71,8 @@ export class InvocationsService {
    * work queue; if that publish fails, the pump hands it over later.
    */
   async accept(cmd: AcceptInvocationCommand): Promise<AcceptedInvocation> {
+    const refused = cmd.callbackUrl && callbackHostProblem(cmd.callbackUrl, this.settings.DEPLOYER_CALLBACK_ALLOWED_HOSTS);
+    if (refused) throw new ValidationError(refused);
     const policy = await this.policies.of(cmd.functionId);
     const sha = requestSha256(cmd.request);
     const { row, duplicate } = await this.store.transaction(async (em) => {
