@@ -1,4 +1,4 @@
-import { AcceptInvocationCommand, CALLBACK_URL_MAX_LENGTH, IDEMPOTENCY_KEY_MAX_LENGTH, isUuid, ValidationError } from '@platform/contracts';
+import { AcceptInvocationCommand, CALLBACK_URL_MAX_LENGTH, IDEMPOTENCY_KEY_MAX_LENGTH, isUuid, storedPathProblem, ValidationError } from '@platform/contracts';
 
 const SOURCES = new Set(['api', 'http', 'replay', 'queue', 'schedule', 'event']);
 const METHOD = /^[A-Z]{1,16}$/;
@@ -14,7 +14,8 @@ export function acceptCommand(payload: unknown): AcceptInvocationCommand {
   else {
     if (r.style !== 'data' && r.style !== 'http') problems.push('request.style must be "data" or "http"');
     if (typeof r.method !== 'string' || !METHOD.test(r.method.toUpperCase())) problems.push('request.method must be an HTTP method, e.g. POST');
-    if (typeof r.path !== 'string' || !r.path.startsWith('/')) problems.push('request.path must start with "/"');
+    const pathProblem = typeof r.path === 'string' ? storedPathProblem(r.path) : 'the path after the function name must be a string';
+    if (pathProblem) problems.push(`request.path: ${pathProblem}`);
     if (typeof r.query !== 'string') problems.push('request.query must be the raw query string ("" when none)');
     const h = r.headers;
     if (typeof h !== 'object' || h === null || Array.isArray(h) || Object.values(h).some((v) => typeof v !== 'string')) {

@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'crypto';
 import { hostname } from 'os';
 import { setTimeout as sleep } from 'timers/promises';
-import { AttemptOutcome, InternalInvocationHeaders, InvocationResult, InvokerRoutes, TRIGGER_HEADER } from '@platform/contracts';
+import { AttemptOutcome, InternalInvocationHeaders, InvocationResult, InvokerRoutes, storedPathProblem, TRIGGER_HEADER } from '@platform/contracts';
 import { SETTINGS } from '@platform/config';
 import { DeployerSettingsValues } from '../settings';
 import { invocationBudgetMs, InvokerClient, InvokerUnavailableError } from '../triggers/invoker.client';
@@ -158,6 +158,9 @@ export class InvocationDispatcher {
       return { ...none, outcome: 'unavailable', error: `this invocation runs version ${row.pinnedVersion} only, and ${deployed}` };
     }
     const req = row.request;
+    // Checked at accept too: sent by fetch, a dot segment would reach another function or the invoker's own API.
+    const pathProblem = storedPathProblem(req.path || '/');
+    if (pathProblem) return { ...none, outcome: '4xx', error: `the stored request cannot be sent: ${pathProblem}` };
     const base = req.style === 'data' ? InvokerRoutes.invoke(row.functionId) : InvokerRoutes.http(row.functionId);
     const path = `${base}${req.path && req.path !== '/' ? req.path : req.style === 'http' ? '/' : ''}${req.query ? `?${req.query}` : ''}`;
     const headers: Record<string, string> = {};

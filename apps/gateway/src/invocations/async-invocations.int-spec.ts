@@ -369,6 +369,42 @@ describe('asynchronous invocations at the gateway: the 202 accept path and the /
       expect(await said({ 'x-idempotency-key': '' })).toBe('X-Idempotency-Key is empty: send 1 to 255 printable characters, or leave it out');
     });
 
+    it('answers 400 for a path with dot segments or backslashes, which would leave the function when sent again later', async () => {
+      // Sent as written (a client library would resolve the dots itself).
+      const raw = (pathname: string) =>
+        new Promise<{ status: number; body: { message?: string } }>((resolve, reject) => {
+          const url = new URL(gateway.url);
+          const req = http.request(
+            {
+              host: url.hostname,
+              port: url.port,
+              method: 'POST',
+              path: pathname,
+              headers: { authorization: 'Bearer secret-key', prefer: 'respond-async', 'content-type': 'application/json' },
+            },
+            (res) => {
+              let text = '';
+              res.on('data', (c: Buffer) => (text += c.toString()));
+              res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as { message?: string } }));
+            },
+          );
+          req.on('error', reject);
+          req.end('{}');
+        });
+      const before = records.accepted.length;
+      for (const pathname of [
+        '/api/v1/functions/invoke/async-fn/../open-async-fn',
+        '/api/v1/functions/invoke/async-fn/%2e%2E/%2e%2e/deployments/x',
+        '/api/v1/functions/invoke/async-fn/a/./b',
+        '/fn/open-async-fn/a\\..\\..\\http\\async-fn',
+      ]) {
+        const res = await raw(pathname);
+        expect([pathname, res.status]).toEqual([pathname, 400]);
+        expect(res.body.message).toMatch(/^an asynchronous invocation is sent again later, so the path after the function name may not contain/);
+      }
+      expect(records.accepted).toHaveLength(before);
+    });
+
     it('answers 404 for a function that does not exist, without asking the deployer', async () => {
       const before = records.accepted.length;
       const res = await api().post('/api/v1/functions/invoke/no-such-fn').set('prefer', 'respond-async').send({}).expect(404);

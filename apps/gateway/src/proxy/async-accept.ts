@@ -13,6 +13,7 @@ import {
   invocationStatusUrl,
   NotFoundError,
   StoredRequest,
+  storedPathProblem,
   ValidationError,
 } from '@platform/contracts';
 import { RpcClient, toErrorBody } from '@platform/messaging';
@@ -90,9 +91,12 @@ export class AsyncAccept {
       const access = await this.functionAuth.accessOf(target.name);
       if (!access.known) throw new NotFoundError(`No function has the id or label ${target.name}`);
       const body = await this.readBody(req, res);
+      const request = storedRequest(req, target, body);
+      const pathProblem = storedPathProblem(request.path);
+      if (pathProblem) throw new ValidationError(`an asynchronous invocation is sent again later, so ${pathProblem}: ${request.path.slice(0, 200)}`);
       const command: AcceptInvocationCommand = {
         functionId: access.id,
-        request: storedRequest(req, target, body),
+        request,
         source: target.style === 'data' ? 'api' : 'http',
         ...(callbackUrl ? { callbackUrl } : {}),
         ...(idempotencyKey ? { idempotencyKey } : {}),
