@@ -1,15 +1,36 @@
 import { DynamicModule, Inject, Injectable, Module, Provider } from '@nestjs/common';
-import { ClientProxy, ClientProxyFactory, MicroserviceOptions, RmqOptions, Transport } from '@nestjs/microservices';
+import { ClientProxy, ClientProxyFactory, MicroserviceOptions, RmqContext, RmqOptions, ServerRMQ, Transport } from '@nestjs/microservices';
 import { firstValueFrom, timeout, TimeoutError } from 'rxjs';
 import { DomainError, isErrorBody, rpcClientToken, rpcQueue, RpcService, UnavailableError } from '@platform/contracts';
 import { CommonSettingsValues, SETTINGS } from '@platform/config';
 import { LOW_LATENCY_SOCKET } from './amqp-connection';
 
+/**
+ * Nest's RabbitMQ server with one change: its replies go out on a confirm channel and Nest drops the promise of each,
+ * so a reply still unconfirmed when the broker connection drops rejected with nobody listening, and that unhandled
+ * rejection ended the whole process (seen under RabbitMQ cuts). Here such a reply is logged: the caller's RPC times
+ * out and it retries, as for any lost answer.
+ */
+export class RpcServer extends ServerRMQ {
+  override sendMessage<T = unknown>(message: T, replyTo: string, correlationId: string, context: RmqContext): void {
+    const outgoing = this.serializer.serialize(message as never) as Record<string, unknown> & { options?: Record<string, unknown> };
+    const options = outgoing.options;
+    delete outgoing.options;
+    const buffer = Buffer.from(JSON.stringify(outgoing));
+    this.onProcessingEndHook?.(this.transportId, context);
+    try {
+      const sent = this.channel?.sendToQueue(replyTo, buffer, { correlationId, ...options });
+      void Promise.resolve(sent).catch((err: Error) => this.logger.warn?.(`an RPC reply was lost with the broker connection: ${err.message}`));
+    } catch (err) {
+      this.logger.warn?.(`an RPC reply could not be sent: ${(err as Error).message}`);
+    }
+  }
+}
+
 /** Options a service passes to `app.connectMicroservice` to answer RPC on its queue. */
 export function rpcServerOptions(settings: CommonSettingsValues, service: RpcService): MicroserviceOptions {
   return {
-    transport: Transport.RMQ,
-    options: {
+    strategy: new RpcServer({
       urls: [settings.AMQP_URL],
       queue: rpcQueue(settings.HKS_NAMESPACE, service),
       queueOptions: { durable: true },
@@ -17,8 +38,8 @@ export function rpcServerOptions(settings: CommonSettingsValues, service: RpcSer
       socketOptions: { connectionOptions: LOW_LATENCY_SOCKET },
       // Nest's RMQ server acks only when noAck is true; a request lost with a crashing server just times out.
       noAck: true,
-    },
-  } as RmqOptions;
+    } as Required<RmqOptions>['options']),
+  };
 }
 
 function rpcClientOptions(settings: CommonSettingsValues, service: RpcService): RmqOptions {
