@@ -1,5 +1,5 @@
 import { CONFIG_DEFAULTS, RETRYABLE_FAILURES } from '@platform/contracts';
-import { classify, nextStep, retryDelayMs, toResult } from './attempt-outcome';
+import { classify, failureMessage, nextStep, retryDelayMs, storableText, toResult } from './attempt-outcome';
 import { RetryPolicy } from './invocation.entity';
 
 const policy: RetryPolicy = { ...CONFIG_DEFAULTS.retry, on: [...RETRYABLE_FAILURES] };
@@ -73,5 +73,18 @@ describe('the recorded result', () => {
     const r = toResult(200, { 'content-type': 'text/plain' }, Buffer.alloc(300 * 1024, 'a'));
     expect(r.body.length).toBeLessThan(257 * 1024);
     expect(r.body).toMatch(/\[truncated: 307200 bytes in all\]$/);
+  });
+});
+
+describe('what Postgres can store', () => {
+  it('keeps a text body holding NUL as base64', () => {
+    expect(toResult(200, { 'content-type': 'text/plain' }, Buffer.from('ok\0'))).toMatchObject({ body: 'b2sA', isBase64Encoded: true });
+  });
+
+  it('replaces NUL and lone surrogates in a failure message, keeps pairs, and cuts it at 4 KiB', () => {
+    expect(storableText('a\u0000b\ud800c\udc00d\ud83d\ude00')).toBe('a\ufffdb\ufffdc\ufffdd\ud83d\ude00');
+    expect(failureMessage(500, Buffer.from(JSON.stringify({ message: '\ud800' })))).toBe('\ufffd');
+    expect(failureMessage(500, Buffer.from(JSON.stringify({ message: 'y'.repeat(5000) })))).toMatch(/^y{4096}\.\.\.\[cut: 5000 characters in all\]$/);
+    expect(failureMessage(500, Buffer.from('plain\0text'))).toBe('plain\ufffdtext');
   });
 });

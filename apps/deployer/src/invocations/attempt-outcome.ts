@@ -54,9 +54,15 @@ export function nextStep(outcome: AttemptOutcome, policy: RetryPolicy, attempts:
 
 const TEXT_TYPES = /^(text\/|application\/(json|xml|javascript|x-www-form-urlencoded|problem\+json)|[^;]*\+(json|xml))/i;
 
-/** The answer as an InvocationResult: text when its content type is textual and it is valid UTF-8, else base64; cut at 256 KiB. */
+/** A failure message is kept to this many characters (a function may answer with megabytes of "message"). */
+export const FAILURE_MESSAGE_LIMIT = 4 * 1024;
+
+/**
+ * The answer as an InvocationResult: text when its content type is textual, it is valid UTF-8 and it holds no NUL
+ * (Postgres refuses \u0000 in jsonb), else base64; cut at 256 KiB.
+ */
 export function toResult(status: number, headers: Record<string, string>, body: Buffer): InvocationResult {
-  const text = TEXT_TYPES.test(headers['content-type'] ?? '') && isUtf8(body);
+  const text = TEXT_TYPES.test(headers['content-type'] ?? '') && !body.includes(0) && isUtf8(body);
   const cut = body.length > RESULT_BODY_LIMIT;
   const kept = cut ? body.subarray(0, RESULT_BODY_LIMIT) : body;
   let encoded = text ? kept.toString('utf8') : kept.toString('base64');
@@ -83,15 +89,24 @@ export function jsonValue(result: InvocationResult | null): unknown {
   }
 }
 
-/** Why the attempt failed, from an error body ({"message": ...}) or the body's text. */
+/**
+ * Text Postgres stores: NUL (refused in text and jsonb) and lone surrogates (refused in jsonb) become U+FFFD; cut at
+ * `limit` characters.
+ */
+export function storableText(text: string, limit = FAILURE_MESSAGE_LIMIT): string {
+  const clean = text.replaceAll('\0', '\ufffd').replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd');
+  return clean.length > limit ? `${clean.slice(0, limit)}...[cut: ${clean.length} characters in all]` : clean;
+}
+
+/** Why the attempt failed, from an error body ({"message": ...}) or the body's text; storable, at most 4 KiB. */
 export function failureMessage(status: number, body: Buffer): string {
   const text = body.toString('utf8').trim();
   try {
     const parsed = JSON.parse(text) as { message?: unknown; error?: unknown };
-    if (typeof parsed.message === 'string') return parsed.message;
-    if (typeof parsed.error === 'string') return parsed.error;
+    if (typeof parsed.message === 'string') return storableText(parsed.message);
+    if (typeof parsed.error === 'string') return storableText(parsed.error);
   } catch {
     // Not JSON: the text itself.
   }
-  return text ? text.slice(0, 500) : `answered ${status}`;
+  return text ? storableText(text, 500) : `answered ${status}`;
 }

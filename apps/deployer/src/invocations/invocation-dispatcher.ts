@@ -6,7 +6,7 @@ import { AttemptOutcome, InternalInvocationHeaders, InvocationResult, InvokerRou
 import { SETTINGS } from '@platform/config';
 import { DeployerSettingsValues } from '../settings';
 import { invocationBudgetMs, InvokerClient, InvokerUnavailableError } from '../triggers/invoker.client';
-import { classify, failureMessage, nextStep, toResult } from './attempt-outcome';
+import { classify, failureMessage, nextStep, storableText, toResult } from './attempt-outcome';
 import { FunctionPolicies, FunctionPolicy } from './function-policy';
 import { InvocationEntity, StoredAttempt } from './invocation.entity';
 import { DispatchMessage, InvocationQueue } from './invocation-queue';
@@ -136,8 +136,14 @@ export class InvocationDispatcher {
     }
   }
 
-  /** The end of an attempt, committed; with the database down, tried again (holding the message) until it is. */
+  /**
+   * The end of an attempt, committed; with the database down, tried again (holding the message) until it is. An end
+   * Postgres refuses as data (SQLSTATE class 22, 54: a value it cannot store) would be refused forever: it is
+   * recorded once more without the result, saying why. Any other refusal is given up on: the lease runs out and the
+   * attempt counts as interrupted, instead of this one renewing its lease forever.
+   */
   private async record(end: AttemptEnd): Promise<'ack' | 'hold'> {
+    let stripped = false;
     for (let delay = 100; ; delay = Math.min(delay * 2, 5_000)) {
       try {
         const recorded = await this.store.endAttempt(end);
@@ -145,6 +151,21 @@ export class InvocationDispatcher {
         return 'ack';
       } catch (err) {
         if (this.abandoned) return 'hold';
+        const code = sqlState(err);
+        if (code && /^(22|54)/.test(code) && !stripped) {
+          this.logger.warn(
+            `invocation ${end.id}: the result of attempt ${end.attempt.number} cannot be stored (${(err as Error).message}); recording it without`,
+          );
+          end = notStorable(end, err as Error);
+          stripped = true;
+          continue;
+        }
+        if (code && !TRANSIENT_SQLSTATE.test(code)) {
+          this.logger.error(
+            `invocation ${end.id}: recording attempt ${end.attempt.number} was refused (${code}: ${(err as Error).message}); its lease will run out`,
+          );
+          return 'ack';
+        }
         this.logger.warn(`invocation ${end.id}: recording attempt ${end.attempt.number} failed (${(err as Error).message}); trying again in ${delay} ms`);
         await sleep(delay);
       }
@@ -210,6 +231,29 @@ export class InvocationDispatcher {
     await Promise.allSettled([...this.handling]);
     await this.queue.stopConsuming();
   }
+}
+
+/**
+ * SQLSTATE classes worth retrying: connection (08), transaction rollback (40), resources (53), operator intervention
+ * (57: the server shutting down), system (58). Errors without a SQLSTATE (a refused or dropped connection) are too.
+ */
+const TRANSIENT_SQLSTATE = /^(08|40|53|57|58)/;
+
+function sqlState(err: unknown): string | undefined {
+  const e = err as { code?: unknown; driverError?: { code?: unknown } };
+  const code = e.driverError?.code ?? e.code;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
+}
+
+/** The end of an attempt whose result Postgres refused: the same outcome, no result, and why (storable). */
+function notStorable(end: AttemptEnd, err: Error): AttemptEnd {
+  const why = `the result of the attempt could not be stored: ${storableText(err.message, 500)}`;
+  return {
+    ...end,
+    attempt: { ...end.attempt, error: storableText(end.attempt.error ?? why) },
+    result: null,
+    error: storableText(end.error ? `${end.error} (${why})` : why),
+  };
 }
 
 /** The row's error: why it failed or went dead; the last failure while it waits for a retry; none once it succeeded. */

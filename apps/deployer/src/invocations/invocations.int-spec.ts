@@ -227,6 +227,22 @@ describe('asynchronous invocations in the deployer (real Postgres and RabbitMQ, 
     expect(done.result?.body).toBe('{"ok":"second round"}');
   });
 
+  it('stores what Postgres would refuse (NUL, lone surrogates) as base64 or replaced, so the invocation ends instead of staying running', async () => {
+    const fn = await deployed('async-unstorable');
+    h.invoker.answerInvoke(
+      fn,
+      { status: 200, raw: 'ok\0', headers: { 'content-type': 'text/plain' } },
+      { status: 422, body: { message: `bad \ud800 and \u0000 ${'x'.repeat(10_000)}` } },
+    );
+    const ok = (await accept(fn, { request: dataRequest('nul') })).invocationId;
+    const done = await settled(ok, 'succeeded');
+    expect(done.result).toMatchObject({ statusCode: 200, isBase64Encoded: true, body: Buffer.from('ok\0').toString('base64') });
+    const bad = (await accept(fn, { request: dataRequest('surrogate') })).invocationId;
+    const failed = await settled(bad, 'failed');
+    expect(failed.attempts[0].error).toMatch(/^bad \ufffd and \ufffd x+\.\.\.\[cut: \d+ characters in all\]$/);
+    expect(failed.attempts[0].error!.length).toBeLessThan(4200);
+  });
+
   it('runs an invocation whose id never reached the work queue (a publish that failed after the commit)', async () => {
     const fn = await deployed('async-unpublished');
     const id = '22222222-3333-4444-8555-666666666666';
