@@ -143,6 +143,16 @@ describe('asynchronous invocations in the deployer (real Postgres and RabbitMQ, 
     await settled(invocationId, 'succeeded');
   });
 
+  it('fills in the defaults for a deployment stored before config.retry and scaling.asyncQueueSize existed', async () => {
+    const spec = h.registry.addFunction('async-old-spec');
+    const { retry: _retry, ...config } = spec.config;
+    const { asyncQueueSize: _size, ...scaling } = config.scaling;
+    spec.config = { ...config, scaling } as typeof spec.config;
+    await h.call(DeploymentPatterns.Deploy, { functionId: spec.functionId });
+    const { invocationId } = await accept(spec.functionId);
+    expect(await settled(invocationId, 'succeeded')).toMatchObject({ maxAttempts: CONFIG_DEFAULTS.retry.attempts, version: 1 });
+  });
+
   it('retries a handler that fails twice (x-hks-failure-reason: error) and succeeds on attempt 3', async () => {
     const fn = await deployed('async-flaky');
     h.invoker.answerInvoke(fn, handlerFailed, handlerFailed);
