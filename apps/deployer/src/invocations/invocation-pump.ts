@@ -12,6 +12,9 @@ const BATCH = 200;
 /** A queued row handed to the work queue this long ago and still waiting was lost by it: handed over again. */
 const REDISPATCH_AFTER_MS = 60_000;
 
+/** The broker refused a publish (not the database). */
+class NotPublishedError extends Error {}
+
 /**
  * Makes Postgres, not the queue, the record of truth. Every DEPLOYER_ASYNC_PUMP_INTERVAL_MS each deployer:
  * (a) hands the ids of due queued rows to the work queue (retries whose delay ended, publishes that failed after
@@ -29,6 +32,11 @@ export class InvocationPump {
   private readonly deliveries = new Set<Promise<void>>();
   private readonly abort = new AbortController();
   private lastProblem = '';
+  /**
+   * Until then leases are not taken back: this pump just lost the database, so the deployers running attempts
+   * likely lost it too and could not renew; they get one lease length to record what they have.
+   */
+  private takeBackAfter = 0;
   private lastRemoval = 0;
 
   constructor(
@@ -67,6 +75,7 @@ export class InvocationPump {
         await step();
       } catch (err) {
         problems.push(`${what}: ${(err as Error).message}`);
+        if (!(err instanceof NotPublishedError)) this.takeBackAfter = Date.now() + this.settings.DEPLOYER_ASYNC_LEASE_MS;
       }
     }
     const problem = problems.join('; ');
@@ -82,11 +91,12 @@ export class InvocationPump {
       const results = await Promise.allSettled(due.map((r) => this.queue.publish({ id: r.id, functionId: r.function_id }).then(() => sent.push(r.id))));
       if (sent.length) await em.query(`UPDATE "deployer"."invocations" SET dispatched_at = now() WHERE id = ANY($1::uuid[])`, [sent]);
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-      if (failed) throw new Error(`${due.length - sent.length} could not be published: ${(failed.reason as Error).message}`);
+      if (failed) throw new NotPublishedError(`${due.length - sent.length} could not be published: ${(failed.reason as Error).message}`);
     });
   }
 
   private async takeBackExpired(): Promise<void> {
+    if (Date.now() < this.takeBackAfter) return;
     await this.store.transaction(async (em) => {
       for (const row of await this.store.expiredLeases(em, this.dispatcher.runningIds(), BATCH)) {
         const started = row.attemptLog.at(-1);

@@ -133,7 +133,9 @@ export class InvocationStore {
 
   /**
    * Records how the attempt ended, if it is still this attempt (its round's count and its number in the log: a
-   * redrive starts the count again, the log never); false when fenced off (someone took it back).
+   * redrive starts the count again, the log never); false when fenced off (someone took it back). A late end is
+   * still taken when a pump took the attempt back as interrupted (its deployer lost the database, not the attempt)
+   * and no new attempt started since: the real outcome beats running the function again.
    */
   async endAttempt(e: AttemptEnd, em?: EntityManager): Promise<boolean> {
     const final = e.status !== 'queued';
@@ -144,7 +146,8 @@ export class InvocationStore {
          dispatched_at = NULL,
          result = $6::jsonb, error = $7, version = COALESCE($8, version)
          ${final ? `, finished_at = now(), ${CALLBACK_DUE}` : ''}
-       WHERE id = $1 AND attempts = $2 AND jsonb_array_length(attempt_log) = $9 AND status = 'running'`,
+       WHERE id = $1 AND attempts = $2 AND jsonb_array_length(attempt_log) = $9
+         AND (status = 'running' OR (status = 'queued' AND $4::jsonb->>'outcome' <> 'interrupted' AND attempt_log->-1->>'outcome' = 'interrupted'))`,
       [
         e.id,
         e.attempts,

@@ -253,6 +253,58 @@ describe('asynchronous invocations in the deployer (real Postgres and RabbitMQ, 
     expect(failed.attempts[0].error!.length).toBeLessThan(4200);
   });
 
+  it('takes the late outcome of an attempt taken back as interrupted (its deployer lost the database), until a new attempt starts', async () => {
+    const fn = await deployed('async-late-outcome');
+    const store = h.deployer!.get(InvocationStore);
+    const startedAt = new Date().toISOString();
+    const running = (id: string) => ({
+      id,
+      functionId: fn,
+      label: 'async-late-outcome',
+      status: 'running' as const,
+      source: 'api',
+      maxAttempts: 3,
+      retry: { attempts: 3, initialDelayMs: 50, maxDelayMs: 1000, multiplier: 2, jitter: 'none' as const, on: ['error' as const], maxAgeMs: 60_000 },
+      attempts: 1,
+      attemptLog: [{ number: 1, outcome: null, startedAt, endedAt: null, durationMs: null, statusCode: null, error: null }],
+      request: dataRequest('late'),
+      requestSha256: 'x',
+      callbackAttempts: 0,
+      dueAt: new Date(),
+      owner: 'a-deployer-cut-off',
+      leaseUntil: new Date(Date.now() + 3_600_000),
+      acceptedAt: new Date(),
+    });
+    const end = (id: string, outcome: 'interrupted' | 'succeeded', status: 'queued' | 'succeeded') =>
+      store.endAttempt({
+        id,
+        attempts: 1,
+        attempt: { number: 1, outcome, startedAt, endedAt: new Date().toISOString(), durationMs: 5, statusCode: null, error: null },
+        status,
+        // An hour: the pump leaves the row alone while the test looks at it.
+        delayMs: 3_600_000,
+        result: outcome === 'succeeded' ? { statusCode: 200, headers: {}, body: 'late but true', isBase64Encoded: false } : null,
+      });
+    const late = '33333333-4444-4555-8666-777777777777';
+    await store.repo.insert(running(late));
+    expect(await end(late, 'interrupted', 'queued')).toBe(true);
+    expect(await end(late, 'succeeded', 'succeeded')).toBe(true);
+    const done = await get(late);
+    expect(done).toMatchObject({ status: 'succeeded', result: { body: 'late but true' } });
+    expect(done.attempts).toEqual([expect.objectContaining({ number: 1, outcome: 'succeeded' })]);
+
+    const tooLate = '33333333-4444-4555-8666-888888888888';
+    await store.repo.insert(running(tooLate));
+    expect(await end(tooLate, 'interrupted', 'queued')).toBe(true);
+    // Attempt 2 started (as a claim does): attempt 1's outcome no longer belongs.
+    await store.repo.query(`UPDATE "deployer"."invocations" SET status = 'running', attempts = 2, attempt_log = attempt_log || $2::jsonb WHERE id = $1`, [
+      tooLate,
+      JSON.stringify([{ number: 2, outcome: null, startedAt, endedAt: null, durationMs: null, statusCode: null, error: null }]),
+    ]);
+    expect(await end(tooLate, 'succeeded', 'succeeded')).toBe(false);
+    expect((await get(tooLate)).status).toBe('running');
+  });
+
   it('runs an invocation whose id never reached the work queue (a publish that failed after the commit)', async () => {
     const fn = await deployed('async-unpublished');
     const id = '22222222-3333-4444-8555-666666666666';
