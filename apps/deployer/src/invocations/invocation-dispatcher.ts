@@ -118,13 +118,20 @@ export class InvocationDispatcher {
         statusCode: report.statusCode,
         error: report.error,
       };
-      const next = nextStep(report.outcome, row.retry, row.attempts, row.maxAttempts, row.acceptedAt);
+      const next = nextStep(report.outcome, row.retry, {
+        attempts: row.attempts,
+        maxAttempts: row.maxAttempts,
+        startedAt: row.acceptedAt,
+        unavailableInARow: unavailableInARow(row.attemptLog.slice(0, -1)) + 1,
+        unavailableDelayMs: this.settings.DEPLOYER_ASYNC_UNAVAILABLE_RETRY_MS,
+      });
       const end: AttemptEnd = {
         id: row.id,
         attempts: row.attempts,
         attempt,
         status: next.status,
         delayMs: next.status === 'queued' ? next.delayMs : 0,
+        counted: next.status !== 'queued' || next.counted,
         result: report.result,
         error: errorOf(next.status, report, row),
         version: report.version,
@@ -206,11 +213,12 @@ export class InvocationDispatcher {
     const answer: Record<string, string> = {};
     res.headers.forEach((value, name) => (answer[name] = value));
     const bytes = Buffer.from(await res.arrayBuffer().catch(() => new ArrayBuffer(0)));
-    const outcome = classify({ status: res.status, headers: answer });
+    const message = res.ok ? null : failureMessage(res.status, bytes);
+    const outcome = classify({ status: res.status, headers: answer, message: message ?? undefined });
     return {
       outcome,
       statusCode: res.status,
-      error: outcome === 'succeeded' ? null : failureMessage(res.status, bytes),
+      error: outcome === 'succeeded' ? null : message,
       result: toResult(res.status, answer, bytes),
       version: policy.version,
     };
@@ -256,13 +264,20 @@ function notStorable(end: AttemptEnd, err: Error): AttemptEnd {
   };
 }
 
+/** Unavailable answers at the end of the log, in a row (their backoff grows with them). */
+function unavailableInARow(log: StoredAttempt[]): number {
+  let n = 0;
+  for (let i = log.length - 1; i >= 0 && log[i].outcome === 'unavailable'; i--) n++;
+  return n;
+}
+
 /** The row's error: why it failed or went dead; the last failure while it waits for a retry; none once it succeeded. */
 function errorOf(status: AttemptEnd['status'], report: AttemptReport, row: InvocationEntity): string | null {
   if (status === 'succeeded') return null;
   if (status === 'dead') {
     const age = Date.now() - row.acceptedAt.getTime();
     const why =
-      row.attempts >= row.maxAttempts
+      row.attempts >= row.maxAttempts && report.outcome !== 'unavailable'
         ? `all ${row.maxAttempts} attempt(s) failed`
         : `it is too old to try again (${Math.round(age / 1000)} s, retry.maxAgeMs ${row.retry.maxAgeMs})`;
     return `${why}; the last one: ${report.outcome}: ${report.error ?? 'no reason given'}`;

@@ -19,6 +19,8 @@ export interface AttemptEnd {
   attempt: StoredAttempt;
   status: 'queued' | 'succeeded' | 'failed' | 'dead';
   delayMs?: number;
+  /** false: the attempt does not use one of max_attempts (the platform was unavailable; the function did not run). */
+  counted?: boolean;
   result?: InvocationResult | null;
   error?: string | null;
   version?: number | null;
@@ -140,7 +142,7 @@ export class InvocationStore {
   async endAttempt(e: AttemptEnd, em?: EntityManager): Promise<boolean> {
     const final = e.status !== 'queued';
     const [, n] = (await (em ?? this.ds).query(
-      `UPDATE ${T} SET status = $3, owner = NULL, lease_until = NULL,
+      `UPDATE ${T} SET status = $3, owner = NULL, lease_until = NULL, attempts = attempts - $10::int,
          attempt_log = jsonb_set(attempt_log, ARRAY[(jsonb_array_length(attempt_log) - 1)::text], $4::jsonb),
          due_at = CASE WHEN $3 = 'queued' THEN now() + make_interval(secs => $5::float8 / 1000) ELSE due_at END,
          dispatched_at = NULL,
@@ -158,6 +160,7 @@ export class InvocationStore {
         e.error ?? null,
         e.version ?? null,
         e.attempt.number,
+        e.counted === false ? 1 : 0,
       ],
     )) as [unknown, number];
     return n > 0;

@@ -98,6 +98,7 @@ describe('asynchronous invocations in the deployer (real Postgres and RabbitMQ, 
       DEPLOYER_ASYNC_SHUTDOWN_GRACE_MS: '0',
       DEPLOYER_CALLBACK_RETRY_MS: '100',
       DEPLOYER_EVENT_STORE_TIMEOUT_MS: '2000',
+      DEPLOYER_ASYNC_UNAVAILABLE_RETRY_MS: '20',
     });
     eventStoreApp = await startFakeEventStore(h.env, eventStore);
   });
@@ -165,6 +166,22 @@ describe('asynchronous invocations in the deployer (real Postgres and RabbitMQ, 
     ]);
     expect(done.attempts[0].error).toBe('boom');
     expect(attemptsSent(fn)).toEqual(['1', '2', '3']);
+  });
+
+  it('does not use up attempts while the invoker cannot run the function (restarting, shutting down, full)', async () => {
+    const fn = await deployed('async-invoker-restart', { retry: { ...FAST_RETRY, attempts: 2 } });
+    const refused = { status: 503, body: { message: 'the invoker is not ready' } };
+    const shutdown = { status: 503, headers: { 'x-hks-failure-reason': 'shutdown', 'x-invocation-id': 'x' }, body: { message: 'shutting down' } };
+    const cut = {
+      status: 503,
+      headers: { 'x-hks-failure-reason': 'crash', 'x-invocation-id': 'x' },
+      body: { message: 'the invoker is shutting down: this invocation was still running when its 10 ms drain period ended' },
+    };
+    h.invoker.answerInvoke(fn, refused, shutdown, cut, refused, handlerFailed);
+    const { invocationId } = await accept(fn);
+    const done = await settled(invocationId, 'succeeded');
+    expect(done.attempts.map((a) => a.outcome)).toEqual(['unavailable', 'unavailable', 'unavailable', 'unavailable', 'error', 'succeeded']);
+    expect(attemptsSent(fn)).toEqual(['1', '2', '3', '4', '5', '6']);
   });
 
   it('fails a 4xx answer without retrying it', async () => {
@@ -343,7 +360,7 @@ describe('asynchronous invocations in the deployer (real Postgres and RabbitMQ, 
 
   it('cancels a queued invocation waiting for its retry, which then never runs; 409 once it ended; 404 when unknown', async () => {
     const fn = await deployed('async-cancelled', { retry: { attempts: 5, initialDelayMs: 60_000, jitter: 'none' } });
-    h.invoker.answerInvoke(fn, { status: 503, body: { statusCode: 503, error: 'Service Unavailable', message: 'pool draining' } });
+    h.invoker.answerInvoke(fn, { ...handlerFailed, body: { message: 'pool draining' } });
     const { invocationId } = await accept(fn);
     const waiting = await waitFor(
       async () => {
@@ -352,7 +369,7 @@ describe('asynchronous invocations in the deployer (real Postgres and RabbitMQ, 
       },
       { what: 'the first attempt to fail' },
     );
-    expect(waiting.attempts[0]).toMatchObject({ outcome: 'unavailable', statusCode: 503, error: 'pool draining' });
+    expect(waiting.attempts[0]).toMatchObject({ outcome: 'error', statusCode: 500, error: 'pool draining' });
     expect(new Date(waiting.nextAttemptAt!).getTime()).toBeGreaterThan(Date.now() + 50_000);
 
     const cancelled = await h.call<InvocationView>(InvocationPatterns.Cancel, { id: invocationId });
