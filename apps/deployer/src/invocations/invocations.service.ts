@@ -33,10 +33,14 @@ import { logsByAttempt, requestFromEvent, toInvocationView, viewFromEvents } fro
 /** How long the count of every function's pending invocations is reused. */
 const GLOBAL_COUNT_MS = 1_000;
 
-/** The same request, byte for byte as the function would get it: what an idempotency key is compared on. */
+/**
+ * What an idempotency key is compared on: style, method, path, query, body and content type. Not the other headers:
+ * a client's retry through another proxy brings another x-forwarded-for, traceparent or user-agent, and is still
+ * the same request.
+ */
 export function requestSha256(r: StoredRequest): string {
-  const headers = Object.fromEntries(Object.entries(r.headers).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-  const canonical = JSON.stringify([r.style, r.method.toUpperCase(), r.path, r.query, headers, r.body]);
+  const contentType = Object.entries(r.headers).find(([name]) => name.toLowerCase() === 'content-type')?.[1] ?? '';
+  const canonical = JSON.stringify([r.style, r.method.toUpperCase(), r.path, r.query, contentType.trim().toLowerCase(), r.body]);
   return createHash('sha256').update(canonical).digest('hex');
 }
 
