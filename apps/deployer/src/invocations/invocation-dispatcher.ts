@@ -86,6 +86,11 @@ export class InvocationDispatcher {
     }
     // Cancelled, ended, running elsewhere, or not due yet (a retry's id handed over twice): nothing to do.
     if (!row) return 'ack';
+    if (this.stopping) {
+      // stop() came while this claimed: nobody would abort the attempt. Given back; the message goes to another deployer.
+      await this.store.unclaim(row.id, row.attempts, row.attemptLog.length, this.owner);
+      return 'hold';
+    }
     return this.run(row, policy);
   }
 

@@ -114,6 +114,17 @@ export class InvocationStore {
     return claimed ? this.repo.findOneBy({ id }) : null;
   }
 
+  /** Gives a claim back before its attempt started (the deployer is stopping): queued, as if never claimed. */
+  async unclaim(id: string, attempts: number, number: number, owner: string): Promise<boolean> {
+    const [, n] = (await this.ds.query(
+      `UPDATE ${T} SET status = 'queued', attempts = attempts - 1, attempt_log = attempt_log - (jsonb_array_length(attempt_log) - 1),
+         owner = NULL, lease_until = NULL
+       WHERE id = $1 AND attempts = $2 AND jsonb_array_length(attempt_log) = $3 AND status = 'running' AND owner = $4`,
+      [id, attempts, number, owner],
+    )) as [unknown, number];
+    return n > 0;
+  }
+
   /** Over the function's in-flight limit: back in a moment, through the pump. */
   async postpone(id: string, ms: number): Promise<void> {
     await this.ds.query(

@@ -322,6 +322,40 @@ describe('asynchronous invocations in the deployer (real Postgres and RabbitMQ, 
     expect((await get(tooLate)).status).toBe('running');
   });
 
+  it('gives a claim back as if it never happened (a deployer stopping between its claim and the attempt)', async () => {
+    const fn = await deployed('async-unclaimed');
+    const store = h.deployer!.get(InvocationStore);
+    const id = '33333333-4444-4555-8666-999999999999';
+    const startedAt = new Date().toISOString();
+    await store.repo.insert({
+      id,
+      functionId: fn,
+      label: 'async-unclaimed',
+      status: 'running',
+      source: 'api',
+      maxAttempts: 3,
+      retry: { attempts: 3, initialDelayMs: 50, maxDelayMs: 1000, multiplier: 2, jitter: 'none', on: ['error'], maxAgeMs: 60_000 },
+      attempts: 2,
+      attemptLog: [
+        { number: 1, outcome: 'error', startedAt, endedAt: startedAt, durationMs: 1, statusCode: 500, error: 'boom' },
+        { number: 2, outcome: null, startedAt, endedAt: null, durationMs: null, statusCode: null, error: null },
+      ],
+      request: dataRequest('given back'),
+      requestSha256: 'x',
+      callbackAttempts: 0,
+      // Due in an hour: the pump leaves it alone while the test looks.
+      dueAt: new Date(Date.now() + 3_600_000),
+      owner: 'me',
+      leaseUntil: new Date(Date.now() + 3_600_000),
+      acceptedAt: new Date(),
+    });
+    expect(await store.unclaim(id, 2, 2, 'someone-else')).toBe(false);
+    expect(await store.unclaim(id, 2, 2, 'me')).toBe(true);
+    const row = await store.get(id);
+    expect(row).toMatchObject({ status: 'queued', attempts: 1, owner: null, leaseUntil: null });
+    expect(row!.attemptLog.map((a) => a.outcome)).toEqual(['error']);
+  });
+
   it('runs an invocation whose id never reached the work queue (a publish that failed after the commit)', async () => {
     const fn = await deployed('async-unpublished');
     const id = '22222222-3333-4444-8555-666666666666';
