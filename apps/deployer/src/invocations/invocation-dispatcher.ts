@@ -126,7 +126,7 @@ export class InvocationDispatcher {
       const next = nextStep(report.outcome, row.retry, {
         attempts: row.attempts,
         maxAttempts: row.maxAttempts,
-        startedAt: row.acceptedAt,
+        startedAt: row.roundStartedAt,
         unavailableInARow: unavailableInARow(row.attemptLog.slice(0, -1)) + 1,
         unavailableDelayMs: this.settings.DEPLOYER_ASYNC_UNAVAILABLE_RETRY_MS,
       });
@@ -280,7 +280,7 @@ function unavailableInARow(log: StoredAttempt[]): number {
 function errorOf(status: AttemptEnd['status'], report: AttemptReport, row: InvocationEntity): string | null {
   if (status === 'succeeded') return null;
   if (status === 'dead') {
-    const age = Date.now() - row.acceptedAt.getTime();
+    const age = Date.now() - row.roundStartedAt.getTime();
     const why =
       row.attempts >= row.maxAttempts && report.outcome !== 'unavailable'
         ? `all ${row.maxAttempts} attempt(s) failed`

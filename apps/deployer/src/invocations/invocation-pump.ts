@@ -101,7 +101,7 @@ export class InvocationPump {
       for (const row of await this.store.expiredLeases(em, this.dispatcher.runningIds(), BATCH)) {
         const started = row.attemptLog.at(-1);
         const error = `the deployer running it (${row.owner ?? 'unknown'}) stopped answering; its lease ended`;
-        const next = nextStep('interrupted', row.retry, { attempts: row.attempts, maxAttempts: row.maxAttempts, startedAt: row.acceptedAt });
+        const next = nextStep('interrupted', row.retry, { attempts: row.attempts, maxAttempts: row.maxAttempts, startedAt: row.roundStartedAt });
         const endedAt = new Date();
         await this.store.endAttempt(
           {

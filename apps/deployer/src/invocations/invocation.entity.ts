@@ -111,6 +111,10 @@ export class InvocationEntity {
   @Column({ type: 'timestamptz', precision: 3 })
   acceptedAt: Date;
 
+  /** When the current round of attempts began (accepted, or redriven): retry.maxAgeMs counts from then. */
+  @Column({ type: 'timestamptz', precision: 3, default: () => 'now()' })
+  roundStartedAt: Date;
+
   @Column('timestamptz', { nullable: true })
   finishedAt: Date | null;
 }

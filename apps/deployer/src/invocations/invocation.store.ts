@@ -193,7 +193,7 @@ export class InvocationStore {
     if (where.ids) filter += ` AND id = ANY($${params.push(where.ids)}::uuid[])`;
     if (where.functionId) filter += ` AND function_id = $${params.push(where.functionId)}`;
     const [rows] = (await this.ds.query(
-      `UPDATE ${T} SET status = 'queued', attempts = 0, due_at = now(), dispatched_at = NULL, error = NULL, result = NULL,
+      `UPDATE ${T} SET status = 'queued', attempts = 0, due_at = now(), round_started_at = now(), dispatched_at = NULL, error = NULL, result = NULL,
          finished_at = NULL, callback_status = NULL, callback_due_at = NULL, callback_attempts = 0, callback_last_error = NULL,
          callback_delivered_at = NULL
        WHERE id IN (SELECT id FROM ${T} WHERE ${filter} ORDER BY accepted_at LIMIT $2 FOR UPDATE SKIP LOCKED)

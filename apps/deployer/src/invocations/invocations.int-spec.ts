@@ -228,6 +228,36 @@ describe('asynchronous invocations in the deployer (real Postgres and RabbitMQ, 
     });
   });
 
+  it('gives a redriven dead letter a full round: retry.maxAgeMs counts from the redrive, not from the accept', async () => {
+    const fn = await deployed('async-old-dead-letter');
+    h.invoker.answerInvoke(fn, handlerFailed, handlerFailed);
+    const id = '44444444-5555-4666-8777-888888888888';
+    const longAgo = new Date(Date.now() - 2 * 3600_000);
+    await h.deployer!.get(InvocationStore).repo.insert({
+      id,
+      functionId: fn,
+      label: 'async-old-dead-letter',
+      status: 'dead',
+      source: 'api',
+      maxAttempts: 3,
+      retry: { attempts: 3, initialDelayMs: 50, maxDelayMs: 1000, multiplier: 2, jitter: 'none', on: ['error'], maxAgeMs: 3600_000 },
+      attempts: 1,
+      attemptLog: [
+        { number: 1, outcome: 'error', startedAt: longAgo.toISOString(), endedAt: longAgo.toISOString(), durationMs: 1, statusCode: 500, error: 'boom' },
+      ],
+      request: dataRequest('old'),
+      requestSha256: 'x',
+      callbackAttempts: 0,
+      dueAt: longAgo,
+      acceptedAt: longAgo,
+      roundStartedAt: longAgo,
+      finishedAt: longAgo,
+    });
+    await h.call(InvocationPatterns.Redrive, { id });
+    const done = await settled(id, 'succeeded');
+    expect(done.attempts.map((a) => a.outcome)).toEqual(['error', 'error', 'error', 'succeeded']);
+  });
+
   it('fences off a stale end of an attempt from before a redrive, though the new round counts from 1 again', async () => {
     const fn = await deployed('async-fenced', { retry: { ...FAST_RETRY, attempts: 1 } });
     h.invoker.answerInvoke(fn, handlerFailed, { status: 200, body: { ok: 'second round' }, delayMs: 800 });

@@ -139,6 +139,7 @@ export class InvocationsService {
         owner: null,
         leaseUntil: null,
         acceptedAt: now,
+        roundStartedAt: now,
         finishedAt: null,
       });
       await repo.insert(created);

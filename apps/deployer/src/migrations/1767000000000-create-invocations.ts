@@ -35,6 +35,7 @@ export class CreateInvocations1767000000000 implements MigrationInterface {
         "owner" text,
         "lease_until" timestamptz,
         "accepted_at" timestamptz(3) NOT NULL,
+        "round_started_at" timestamptz(3) NOT NULL DEFAULT now(),
         "finished_at" timestamptz
       )`);
     await q.query(
