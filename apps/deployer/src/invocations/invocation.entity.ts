@@ -73,6 +73,10 @@ export class InvocationEntity {
   @Column('int')
   callbackAttempts: number;
 
+  /** Final outcomes with a callback so far (a redrive brings another): round n > 1 is sent as webhook-id "{id}.{n}". */
+  @Column('int', { default: 0 })
+  callbackRound: number;
+
   @Column('text', { nullable: true })
   callbackLastError: string | null;
 

@@ -10,7 +10,8 @@ const T = '"deployer"."invocations"';
 const PENDING = `status IN ('queued', 'running')`;
 /** On a final status, a callback (when one was asked for) becomes due now. */
 const CALLBACK_DUE = `callback_status = CASE WHEN callback_url IS NULL THEN NULL ELSE 'pending' END,
-  callback_due_at = CASE WHEN callback_url IS NULL THEN NULL ELSE now() END, callback_attempts = 0, callback_last_error = NULL`;
+  callback_due_at = CASE WHEN callback_url IS NULL THEN NULL ELSE now() END, callback_attempts = 0, callback_last_error = NULL,
+  callback_round = CASE WHEN callback_url IS NULL THEN callback_round ELSE callback_round + 1 END`;
 
 export interface AttemptEnd {
   id: string;
@@ -249,22 +250,23 @@ export class InvocationStore {
     return this.repo.findBy(rows.map((r) => ({ id: r.id })));
   }
 
-  async callbackDelivered(id: string): Promise<void> {
+  /** `round`: the callback round delivered; a delivery of an earlier round (before a redrive) changes nothing. */
+  async callbackDelivered(id: string, round: number): Promise<void> {
     await this.ds.query(
       `UPDATE ${T} SET callback_status = 'delivered', callback_attempts = callback_attempts + 1, callback_delivered_at = now(),
-         callback_due_at = NULL, callback_last_error = NULL WHERE id = $1 AND callback_status = 'pending'`,
-      [id],
+         callback_due_at = NULL, callback_last_error = NULL WHERE id = $1 AND callback_status = 'pending' AND callback_round = $2`,
+      [id, round],
     );
   }
 
-  /** A failed delivery: due again after `retryInMs`, or failed for good when that is null. */
-  async callbackFailed(id: string, error: string, retryInMs: number | null): Promise<void> {
+  /** A failed delivery of `round`: due again after `retryInMs`, or failed for good when that is null. */
+  async callbackFailed(id: string, round: number, error: string, retryInMs: number | null): Promise<void> {
     await this.ds.query(
       `UPDATE ${T} SET callback_attempts = callback_attempts + 1, callback_last_error = $2,
          callback_status = CASE WHEN $3::float8 IS NULL THEN 'failed' ELSE 'pending' END,
          callback_due_at = CASE WHEN $3::float8 IS NULL THEN NULL ELSE now() + make_interval(secs => $3::float8 / 1000) END
-       WHERE id = $1 AND callback_status = 'pending'`,
-      [id, error.slice(0, 1000), retryInMs],
+       WHERE id = $1 AND callback_status = 'pending' AND callback_round = $4`,
+      [id, error.slice(0, 1000), retryInMs, round],
     );
   }
 

@@ -511,6 +511,41 @@ describe('asynchronous invocations in the deployer (real Postgres and RabbitMQ, 
     });
   });
 
+  it('sends the outcome after a redrive as a new webhook-id ({id}.2), and an earlier round’s delivery does not count for it', async () => {
+    const fn = await deployed('async-callback-rounds', { retry: { ...FAST_RETRY, attempts: 1 } });
+    h.invoker.answerInvoke(fn, handlerFailed);
+    const { invocationId } = await accept(fn, { callbackUrl: receiver.url });
+    const delivered = (round: number) =>
+      waitFor(
+        async () => {
+          const row = await h.deployer!.get(InvocationStore).get(invocationId);
+          return row?.callbackStatus === 'delivered' && row.callbackRound === round ? row : undefined;
+        },
+        { what: `callback round ${round} delivered` },
+      );
+    await delivered(1);
+    await h.call(InvocationPatterns.Redrive, { id: invocationId });
+    await delivered(2);
+    const sent = receiver.received.filter((r) => r.headers['x-invocation-id'] === invocationId);
+    expect(sent.map((r) => [r.headers['webhook-id'], r.headers['x-hks-status']])).toEqual([
+      [invocationId, 'dead'],
+      [`${invocationId}.2`, 'succeeded'],
+    ]);
+    const key = await h.call<CallbackKeyView>(InvocationPatterns.CallbackKey, {});
+    const { headers, body } = sent[1];
+    const signature = Buffer.from(String(headers['webhook-signature']).replace(/^v1a,/, ''), 'base64');
+    expect(verify(null, Buffer.from(`${invocationId}.2.${headers['webhook-timestamp']}.${body}`), createPublicKey(key.publicKeyPem), signature)).toBe(true);
+
+    // Round 3 pending (held an hour); a delivery of round 2 finishing late does not mark it delivered.
+    const store = h.deployer!.get(InvocationStore);
+    await store.repo.update({ id: invocationId }, { callbackStatus: 'pending', callbackRound: 3, callbackDueAt: new Date(Date.now() + 3_600_000) });
+    await store.callbackDelivered(invocationId, 2);
+    await store.callbackFailed(invocationId, 2, 'late', null);
+    expect(await store.get(invocationId)).toMatchObject({ callbackStatus: 'pending', callbackRound: 3, callbackLastError: null });
+    await store.callbackDelivered(invocationId, 3);
+    expect(await store.get(invocationId)).toMatchObject({ callbackStatus: 'delivered' });
+  });
+
   it('replays an asynchronous invocation with its stored request, as a new one that points back at it', async () => {
     const original = await get(succeededId);
     const replay = await h.call<AcceptedInvocation>(InvocationPatterns.Replay, { id: succeededId, version: 'original' });
