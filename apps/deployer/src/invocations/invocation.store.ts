@@ -27,6 +27,11 @@ export interface AttemptEnd {
   version?: number | null;
 }
 
+/** An id to hand to the work queue, with the length of its attempt log then (what markDispatched is fenced by). */
+export interface PendingDispatch extends DispatchMessage {
+  logLength: number;
+}
+
 export interface ListFilter {
   functionId?: string;
   status?: InvocationStatus;
@@ -83,9 +88,18 @@ export class InvocationStore {
     return n;
   }
 
-  /** Marks ids as handed to the work queue (only those still waiting for it). */
-  async markDispatched(ids: string[]): Promise<void> {
-    if (ids.length) await this.ds.query(`UPDATE ${T} SET dispatched_at = now() WHERE id = ANY($1::uuid[]) AND status = 'queued'`, [ids]);
+  /**
+   * Marks ids as handed to the work queue, only those still waiting for the attempt they were handed over for: a
+   * first attempt that already ran and failed with a short retry must stay unmarked, or the pump would wait
+   * minutes before handing its retry over.
+   */
+  async markDispatched(handed: PendingDispatch[]): Promise<void> {
+    if (!handed.length) return;
+    await this.ds.query(
+      `UPDATE ${T} t SET dispatched_at = now() FROM unnest($1::uuid[], $2::int[]) AS d(id, n)
+       WHERE t.id = d.id AND t.status = 'queued' AND jsonb_array_length(t.attempt_log) = d.n`,
+      [handed.map((h) => h.id), handed.map((h) => h.logLength)],
+    );
   }
 
   /**
@@ -188,7 +202,7 @@ export class InvocationStore {
   }
 
   /** Dead or failed invocations queued again with a fresh round of attempts; the earlier attempts stay in the log. */
-  async redrive(where: { ids?: string[]; functionId?: string; statuses: InvocationStatus[] }, limit: number): Promise<DispatchMessage[]> {
+  async redrive(where: { ids?: string[]; functionId?: string; statuses: InvocationStatus[] }, limit: number): Promise<PendingDispatch[]> {
     const params: unknown[] = [where.statuses, limit];
     let filter = `status = ANY($1::text[])`;
     if (where.ids) filter += ` AND id = ANY($${params.push(where.ids)}::uuid[])`;
@@ -198,10 +212,10 @@ export class InvocationStore {
          finished_at = NULL, callback_status = NULL, callback_due_at = NULL, callback_attempts = 0, callback_last_error = NULL,
          callback_delivered_at = NULL
        WHERE id IN (SELECT id FROM ${T} WHERE ${filter} ORDER BY accepted_at LIMIT $2 FOR UPDATE SKIP LOCKED)
-       RETURNING id, function_id`,
+       RETURNING id, function_id, jsonb_array_length(attempt_log) AS log_length`,
       params,
-    )) as [Array<{ id: string; function_id: string }>, number];
-    return rows.map((r) => ({ id: r.id, functionId: r.function_id }));
+    )) as [Array<{ id: string; function_id: string; log_length: number }>, number];
+    return rows.map((r) => ({ id: r.id, functionId: r.function_id, logLength: r.log_length }));
   }
 
   async list(f: ListFilter): Promise<InvocationEntity[]> {

@@ -411,6 +411,35 @@ describe('asynchronous invocations in the deployer (real Postgres and RabbitMQ, 
     expect(h.invoker.invocations(fn).map((c) => c.body)).toEqual([{ data: { lost: 'and found' } }]);
   });
 
+  it('does not mark as handed over a retry whose first attempt ran before the accept had marked it', async () => {
+    const fn = await deployed('async-fast-retry');
+    const store = h.deployer!.get(InvocationStore);
+    const id = '55555555-6666-4777-8888-999999999999';
+    const startedAt = new Date().toISOString();
+    await store.repo.insert({
+      id,
+      functionId: fn,
+      label: 'async-fast-retry',
+      status: 'queued',
+      source: 'api',
+      maxAttempts: 3,
+      retry: { attempts: 3, initialDelayMs: 0, maxDelayMs: 0, multiplier: 2, jitter: 'none', on: ['error'], maxAgeMs: 60_000 },
+      attempts: 1,
+      attemptLog: [{ number: 1, outcome: 'error', startedAt, endedAt: startedAt, durationMs: 1, statusCode: 500, error: 'boom' }],
+      request: dataRequest('fast'),
+      requestSha256: 'x',
+      callbackAttempts: 0,
+      // Not due for an hour: the pump leaves it alone while the test looks.
+      dueAt: new Date(Date.now() + 3_600_000),
+      dispatchedAt: null,
+      acceptedAt: new Date(),
+    });
+    await store.markDispatched([{ id, functionId: fn, logLength: 0 }]);
+    expect((await store.get(id))!.dispatchedAt).toBeNull();
+    await store.markDispatched([{ id, functionId: fn, logLength: 1 }]);
+    expect((await store.get(id))!.dispatchedAt).not.toBeNull();
+  });
+
   it('pages through the list newest first with the `next` cursor', async () => {
     const fn = await deployed('async-paged');
     const ids: string[] = [];

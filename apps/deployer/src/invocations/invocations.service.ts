@@ -26,8 +26,8 @@ import { callbackHostProblem } from './callback-hosts';
 import { EventStoreClient } from './event-store.client';
 import { FunctionPolicies } from './function-policy';
 import { InvocationEntity } from './invocation.entity';
-import { DispatchMessage, InvocationQueue } from './invocation-queue';
-import { InvocationStore } from './invocation.store';
+import { InvocationQueue } from './invocation-queue';
+import { InvocationStore, PendingDispatch } from './invocation.store';
 import { logsByAttempt, requestFromEvent, toInvocationView, viewFromEvents } from './invocation-view';
 
 /** How long the count of every function's pending invocations is reused. */
@@ -145,7 +145,7 @@ export class InvocationsService {
       await repo.insert(created);
       return { row: created, duplicate: false };
     });
-    if (!duplicate) await this.dispatch([{ id: row.id, functionId: row.functionId }]);
+    if (!duplicate) await this.dispatch([{ id: row.id, functionId: row.functionId, logLength: 0 }]);
     return { invocationId: row.id, functionId: row.functionId, status: row.status, statusUrl: invocationStatusUrl(row.id), duplicate };
   }
 
@@ -163,12 +163,12 @@ export class InvocationsService {
   }
 
   /** Hands ids to the work queue now; what fails is left to the pump (dispatched_at stays null). */
-  private async dispatch(messages: DispatchMessage[]): Promise<void> {
-    const sent: string[] = [];
+  private async dispatch(messages: PendingDispatch[]): Promise<void> {
+    const sent: PendingDispatch[] = [];
     await Promise.all(
       messages.map((m) =>
-        this.queue.publish(m).then(
-          () => sent.push(m.id),
+        this.queue.publish({ id: m.id, functionId: m.functionId }).then(
+          () => sent.push(m),
           (err) => this.logger.warn(`invocation ${m.id}: not handed to the work queue now (${(err as Error).message}); the pump will`),
         ),
       ),
