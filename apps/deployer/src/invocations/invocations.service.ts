@@ -109,7 +109,9 @@ export class InvocationsService {
       if (all >= this.settings.DEPLOYER_ASYNC_MAX_QUEUED) {
         throw new DomainError(429, `the platform already has ${all} asynchronous invocations queued or running (DEPLOYER_ASYNC_MAX_QUEUED); try again later`);
       }
-      const now = new Date();
+      // The database's clock, as the claims and the pump use: a deployer whose clock runs ahead would otherwise
+      // accept invocations that are not due yet for any claim. Read after the lock, so accepts keep their order.
+      const [{ now }] = (await em.query('SELECT clock_timestamp() AS now')) as Array<{ now: Date }>;
       const created = repo.create({
         id: randomUUID(),
         functionId: cmd.functionId,
