@@ -16,7 +16,8 @@ describe('classifying an attempt by the invoker’s answer', () => {
     expect(classify({ status: 500, headers: { ...fromFunction, 'x-hks-failure-reason': 'memory' } })).toBe('error');
     expect(classify({ status: 503, headers: { ...fromFunction, 'x-hks-failure-reason': 'crash' } })).toBe('error');
     expect(classify({ status: 500, headers: { ...fromFunction, 'x-hks-failure-reason': 'timeout' } })).toBe('timeout');
-    expect(classify({ status: 504, headers: {} })).toBe('timeout');
+    expect(classify({ status: 504, headers: { ...fromFunction, 'x-hks-failure-reason': 'timeout' } })).toBe('timeout');
+    expect(classify({ status: 504, headers: fromFunction })).toBe('5xx');
     expect(classify({ status: 429, headers: { ...fromFunction, 'x-hks-failure-reason': 'queue-full' } })).toBe('unavailable');
   });
 

@@ -26,7 +26,8 @@ export function classify(answer: InvokerAnswer): AttemptOutcome {
   if (reason && NOT_RUN_REASONS.has(reason)) return 'unavailable';
   // An invoker from before 'shutdown' marks its shutdown cut as a crash; the function did not fail.
   if (reason === 'crash' && status === 503 && answer.message?.startsWith('the invoker is shutting down')) return 'unavailable';
-  if (reason === 'timeout' || status === 504) return 'timeout';
+  // Only the invoker's word: a function may answer 504 itself (a gateway of its own timing out), which is a 5xx.
+  if (reason === 'timeout') return 'timeout';
   if (reason === 'error' || reason === 'crash' || reason === 'memory') return 'error';
   if (reason === 'payload-too-large') return '4xx';
   const fromFunction = headers[InvocationHeaders.InvocationId] !== undefined;
