@@ -447,6 +447,11 @@ describe('asynchronous invocations in the deployer (real Postgres and RabbitMQ, 
     const one = await h.call<InvocationPage>(InvocationPatterns.List, { functionId: fn, limit: 2 });
     expect(one.items.map((i) => i.id)).toEqual([ids[2], ids[1]]);
     const two = await h.call<InvocationPage>(InvocationPatterns.List, { functionId: fn, limit: 2, before: one.next });
+    const madeUp = Buffer.from(`${new Date().toISOString()}|not-a-uuid`).toString('base64url');
+    await expect(h.call(InvocationPatterns.List, { functionId: fn, before: madeUp })).rejects.toMatchObject({
+      statusCode: 400,
+      message: 'before must be the `next` of a previous page',
+    });
     expect(two).toEqual({ items: [expect.objectContaining({ id: ids[0] })], next: null });
     await expect(h.call(InvocationPatterns.List, { before: 'garbage' })).rejects.toMatchObject({ statusCode: 400 });
   });

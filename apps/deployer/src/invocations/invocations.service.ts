@@ -11,6 +11,7 @@ import {
   InvocationPage,
   InvocationView,
   invocationStatusUrl,
+  isUuid,
   NotFoundError,
   PlatformEvent,
   RedriveManyDto,
@@ -51,7 +52,8 @@ function encodeCursor(row: InvocationEntity): string {
 function decodeCursor(cursor: string): { acceptedAt: Date; id: string } {
   const [at, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
   const acceptedAt = new Date(at);
-  if (!id || Number.isNaN(acceptedAt.getTime())) throw new ValidationError('before must be the `next` of a previous page');
+  // Checked here, not by Postgres (a 500): a cursor is opaque to the caller, who may have cut or made one up.
+  if (!id || !isUuid(id) || Number.isNaN(acceptedAt.getTime())) throw new ValidationError('before must be the `next` of a previous page');
   return { acceptedAt, id };
 }
 
