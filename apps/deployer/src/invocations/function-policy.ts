@@ -10,6 +10,8 @@ export interface FunctionPolicy {
   version: number | null;
   retry: RetryPolicy;
   timeoutMs: number;
+  /** resources.maxRequestBytes: a larger body is refused at accept (the invoker would refuse it with 413 anyway). */
+  maxRequestBytes: number;
   asyncQueueSize: number;
   /** Attempts of this function running at once, every deployer together: what its instances take. */
   inFlightLimit: number;
@@ -32,6 +34,7 @@ function policyOf(config: EffectiveConfig, label: string | null, version: number
     version,
     retry: { ...config.retry, on: [...config.retry.on] },
     timeoutMs: config.resources.timeoutMs,
+    maxRequestBytes: config.resources.maxRequestBytes,
     asyncQueueSize: config.scaling.asyncQueueSize,
     inFlightLimit: Math.max(1, config.scaling.maxInstances * config.scaling.concurrency),
   };

@@ -496,6 +496,16 @@ describe('asynchronous invocations in the deployer (real Postgres and RabbitMQ, 
     await expect(accept(fn, { idempotencyKey: 'bad\nkey' })).rejects.toMatchObject({ statusCode: 400, message: expect.stringContaining('idempotencyKey') });
   });
 
+  it('refuses with 413 a body larger than the function’s resources.maxRequestBytes, instead of accepting what cannot run', async () => {
+    const fn = await deployed('async-small-bodies', { resources: { maxRequestBytes: 64 } });
+    await expect(accept(fn, { request: dataRequest('x'.repeat(100)) })).rejects.toMatchObject({
+      statusCode: 413,
+      message: expect.stringMatching(/^the request body is 1\d\d bytes; function async-small-bodies takes at most 64 \(resources.maxRequestBytes\)$/),
+    });
+    const { invocationId } = await accept(fn, { request: dataRequest('small') });
+    await settled(invocationId, 'succeeded');
+  });
+
   it('refuses with 429 once scaling.asyncQueueSize invocations are queued or running', async () => {
     const fn = await deployed('async-bounded', { scaling: { asyncQueueSize: 2 } });
     h.invoker.answerInvoke(fn, { status: 200, body: { ok: 1 }, delayMs: 1500 }, { status: 200, body: { ok: 2 }, delayMs: 1500 });

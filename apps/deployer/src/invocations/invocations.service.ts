@@ -45,6 +45,12 @@ export function requestSha256(r: StoredRequest): string {
   return createHash('sha256').update(canonical).digest('hex');
 }
 
+/** Bytes a base64 text decodes to, without decoding it. */
+function base64Bytes(b64: string): number {
+  const padding = b64.endsWith('==') ? 2 : b64.endsWith('=') ? 1 : 0;
+  return Math.floor((b64.length * 3) / 4) - padding;
+}
+
 function encodeCursor(row: InvocationEntity): string {
   return Buffer.from(`${row.acceptedAt.toISOString()}|${row.id}`).toString('base64url');
 }
@@ -80,6 +86,13 @@ export class InvocationsService {
     const refused = cmd.callbackUrl && callbackHostProblem(cmd.callbackUrl, this.settings.DEPLOYER_CALLBACK_ALLOWED_HOSTS);
     if (refused) throw new ValidationError(refused);
     const policy = await this.policies.of(cmd.functionId);
+    const bytes = base64Bytes(cmd.request.body);
+    if (bytes > policy.maxRequestBytes) {
+      throw new DomainError(
+        413,
+        `the request body is ${bytes} bytes; function ${policy.label ?? cmd.functionId} takes at most ${policy.maxRequestBytes} (resources.maxRequestBytes)`,
+      );
+    }
     const sha = requestSha256(cmd.request);
     const { row, duplicate } = await this.store.transaction(async (em) => {
       // One accept per function at a time: the idempotency check and the queue bound see every earlier accept.
