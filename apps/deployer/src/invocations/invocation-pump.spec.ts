@@ -37,3 +37,25 @@ describe('the pump after losing the database', () => {
     expect(state.leaseLookups).toBe(1);
   });
 });
+
+describe('the pump delivering callbacks', () => {
+  it('claims no more callbacks than it has free delivery slots (16), so none waits past its hold', async () => {
+    const limits: number[] = [];
+    const never = new Promise<void>(() => undefined);
+    const store = {
+      transaction: () => Promise.resolve(),
+      claimCallbacks: (_hold: number, limit: number) => {
+        limits.push(limit);
+        return Promise.resolve(Array.from({ length: Math.min(limit, 10) }, (_, i) => ({ id: `c-${limits.length}-${i}` })));
+      },
+      removeFinished: () => Promise.resolve(0),
+    } as unknown as InvocationStore;
+    const settings = { DEPLOYER_ASYNC_LEASE_MS: 200, DEPLOYER_ASYNC_RETENTION_MS: 60_000, DEPLOYER_CALLBACK_TIMEOUT_MS: 1000 } as DeployerSettingsValues;
+    const callbacks = { deliver: () => never } as unknown as CallbackSender;
+    const pump = new InvocationPump(settings, store, {} as InvocationQueue, { runningIds: () => [] } as unknown as InvocationDispatcher, callbacks);
+    await pump.tick();
+    await pump.tick();
+    await pump.tick();
+    expect(limits).toEqual([16, 6]);
+  });
+});

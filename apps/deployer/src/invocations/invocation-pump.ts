@@ -9,6 +9,8 @@ import { InvocationStore } from './invocation.store';
 
 /** Rows each step handles per round. */
 const BATCH = 200;
+/** Callbacks one deployer delivers at once: each may take DEPLOYER_CALLBACK_TIMEOUT_MS. */
+const CALLBACK_CONCURRENCY = 16;
 /** A queued row handed to the work queue this long ago and still waiting was lost by it: handed over again. */
 const REDISPATCH_AFTER_MS = 60_000;
 
@@ -130,8 +132,11 @@ export class InvocationPump {
   }
 
   private async deliverCallbacks(): Promise<void> {
-    // Held past one delivery's time limit, so no other deployer delivers the same callback meanwhile.
-    const rows = await this.store.claimCallbacks(this.settings.DEPLOYER_CALLBACK_TIMEOUT_MS + 5_000, BATCH);
+    // Only as many as there are free slots: a claimed callback not delivered within its hold would be delivered
+    // by another deployer too. Held past one delivery's time limit, so no other deployer delivers it meanwhile.
+    const free = CALLBACK_CONCURRENCY - this.deliveries.size;
+    if (free <= 0) return;
+    const rows = await this.store.claimCallbacks(this.settings.DEPLOYER_CALLBACK_TIMEOUT_MS + 5_000, free);
     for (const row of rows) {
       const delivery = this.callbacks
         .deliver(row, this.abort.signal)

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, EntityManager, Repository } from 'typeorm';
-import { InvocationResult, InvocationStatus, isUuid } from '@platform/contracts';
+import { DataSource, EntityManager, FindOptionsSelect, Repository } from 'typeorm';
+import { InvocationResult, InvocationStatus, isUuid, StoredRequest } from '@platform/contracts';
 import { InvocationEntity, StoredAttempt } from './invocation.entity';
 import type { DispatchMessage } from './invocation-queue';
 
@@ -218,12 +218,31 @@ export class InvocationStore {
     return rows.map((r) => ({ id: r.id, functionId: r.function_id, logLength: r.log_length }));
   }
 
+  /** Every column but `request` (up to megabytes of base64): what the pump and the list load. */
+  private lightColumns(): Array<keyof InvocationEntity> {
+    return this.repo.metadata.columns.map((c) => c.propertyName as keyof InvocationEntity).filter((name) => name !== 'request');
+  }
+
+  private lightSelect(): FindOptionsSelect<InvocationEntity> {
+    return Object.fromEntries(this.lightColumns().map((name) => [name, true])) as FindOptionsSelect<InvocationEntity>;
+  }
+
+  /** Newest first; each request without its body (a page of 500 would otherwise carry up to 3 GB of it). */
   async list(f: ListFilter): Promise<InvocationEntity[]> {
-    const qb = this.repo.createQueryBuilder('i').orderBy('i.accepted_at', 'DESC').addOrderBy('i.id', 'DESC').limit(f.limit);
+    const qb = this.repo
+      .createQueryBuilder('i')
+      .select(this.lightColumns().map((name) => `i.${name}`))
+      .addSelect(`i.request || '{"body": ""}'::jsonb`, 'request_without_body')
+      .orderBy('i.accepted_at', 'DESC')
+      .addOrderBy('i.id', 'DESC')
+      .limit(f.limit);
     if (f.functionId) qb.andWhere('i.function_id = :functionId', { functionId: f.functionId });
     if (f.status) qb.andWhere('i.status = :status', { status: f.status });
     if (f.before) qb.andWhere('(i.accepted_at, i.id) < (:at, :id)', { at: f.before.acceptedAt, id: f.before.id });
-    return qb.getMany();
+    const { entities, raw } = await qb.getRawAndEntities<{ i_id: string; request_without_body: StoredRequest }>();
+    const requests = new Map(raw.map((r) => [r.i_id, r.request_without_body]));
+    for (const e of entities) e.request = requests.get(e.id)!;
+    return entities;
   }
 
   /**
@@ -248,7 +267,7 @@ export class InvocationStore {
       [mine, limit],
     )) as Array<{ id: string }>;
     if (!ids.length) return [];
-    return em.getRepository(InvocationEntity).findBy(ids.map((r) => ({ id: r.id })));
+    return em.getRepository(InvocationEntity).find({ select: this.lightSelect(), where: ids.map((r) => ({ id: r.id })) });
   }
 
   /** Claims due callbacks for `holdMs` (their due time moves on, so no other pump delivers them meanwhile). */
@@ -261,7 +280,7 @@ export class InvocationStore {
       [holdMs, limit],
     )) as [Array<{ id: string }>, number];
     if (!rows.length) return [];
-    return this.repo.findBy(rows.map((r) => ({ id: r.id })));
+    return this.repo.find({ select: this.lightSelect(), where: rows.map((r) => ({ id: r.id })) });
   }
 
   /** `round`: the callback round delivered; a delivery of an earlier round (before a redrive) changes nothing. */
