@@ -11,7 +11,7 @@ function fakeStore() {
   const em = {};
   const store = {
     transaction: (work: (e: unknown) => Promise<unknown>) => (state.up ? work(em) : Promise.reject(new Error('Connection terminated unexpectedly'))),
-    dueForDispatch: () => Promise.resolve([]),
+    markDueForDispatch: () => (state.up ? Promise.resolve({ due: [], markedAt: null }) : Promise.reject(new Error('Connection terminated unexpectedly'))),
     expiredLeases: () => {
       state.leaseLookups++;
       return Promise.resolve([]);
@@ -43,6 +43,7 @@ describe('the pump delivering callbacks', () => {
     const limits: number[] = [];
     const never = new Promise<void>(() => undefined);
     const store = {
+      markDueForDispatch: () => Promise.resolve({ due: [], markedAt: null }),
       transaction: () => Promise.resolve(),
       claimCallbacks: (_hold: number, limit: number) => {
         limits.push(limit);
@@ -57,5 +58,32 @@ describe('the pump delivering callbacks', () => {
     await pump.tick();
     await pump.tick();
     expect(limits).toEqual([16, 6]);
+  });
+});
+
+describe('the pump handing due invocations to the work queue', () => {
+  it('keeps the marks of those published and gives back only the marks of those that failed', async () => {
+    const unmarked: unknown[][] = [];
+    const store = {
+      markDueForDispatch: () =>
+        Promise.resolve({
+          due: [
+            { id: 'a', functionId: 'f' },
+            { id: 'b', functionId: 'f' },
+          ],
+          markedAt: '2026-12-02 16:00:00.123456+00',
+        }),
+      unmarkDispatched: (...args: unknown[]) => (unmarked.push(args), Promise.resolve()),
+      transaction: () => Promise.resolve(),
+      claimCallbacks: () => Promise.resolve([]),
+      removeFinished: () => Promise.resolve(0),
+    } as unknown as InvocationStore;
+    const queue = {
+      publish: (m: { id: string }) => (m.id === 'b' ? Promise.reject(new Error('channel closed')) : Promise.resolve()),
+    } as unknown as InvocationQueue;
+    const settings = { DEPLOYER_ASYNC_LEASE_MS: 200, DEPLOYER_ASYNC_RETENTION_MS: 60_000, DEPLOYER_CALLBACK_TIMEOUT_MS: 1000 } as DeployerSettingsValues;
+    const pump = new InvocationPump(settings, store, queue, { runningIds: () => [] } as unknown as InvocationDispatcher, {} as CallbackSender);
+    await pump.tick();
+    expect(unmarked).toEqual([[['b'], '2026-12-02 16:00:00.123456+00']]);
   });
 });

@@ -85,16 +85,19 @@ export class InvocationPump {
     this.lastProblem = problem;
   }
 
+  /** Marks first (committed at once, no lock held while publishing), publishes, then gives back the marks of failures. */
   private async dispatchDue(): Promise<void> {
-    await this.store.transaction(async (em) => {
-      const due = await this.store.dueForDispatch(em, REDISPATCH_AFTER_MS, BATCH);
-      if (!due.length) return;
-      const sent: string[] = [];
-      const results = await Promise.allSettled(due.map((r) => this.queue.publish({ id: r.id, functionId: r.function_id }).then(() => sent.push(r.id))));
-      if (sent.length) await em.query(`UPDATE "deployer"."invocations" SET dispatched_at = now() WHERE id = ANY($1::uuid[])`, [sent]);
-      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-      if (failed) throw new NotPublishedError(`${due.length - sent.length} could not be published: ${(failed.reason as Error).message}`);
-    });
+    const { due, markedAt } = await this.store.markDueForDispatch(REDISPATCH_AFTER_MS, BATCH);
+    if (!due.length || !markedAt) return;
+    const results = await Promise.allSettled(due.map((m) => this.queue.publish(m)));
+    const failed = due.filter((_, i) => results[i].status === 'rejected');
+    if (!failed.length) return;
+    await this.store.unmarkDispatched(
+      failed.map((m) => m.id),
+      markedAt,
+    );
+    const reason = (results.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason as Error;
+    throw new NotPublishedError(`${failed.length} of ${due.length} could not be published: ${reason.message}`);
   }
 
   private async takeBackExpired(): Promise<void> {

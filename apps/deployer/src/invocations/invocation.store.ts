@@ -247,16 +247,30 @@ export class InvocationStore {
 
   /**
    * Queued rows that are due and not handed to the work queue since they became due (or handed over long ago: a
-   * queue that lost its messages), locked for the caller's transaction.
+   * queue that lost its messages), marked as handed over in the same statement (locks held only for it): the caller
+   * publishes after, and gives back with unmarkDispatched the marks of those it could not publish.
    */
-  async dueForDispatch(em: EntityManager, redispatchAfterMs: number, limit: number): Promise<Array<{ id: string; function_id: string }>> {
-    return (await em.query(
-      `SELECT id, function_id FROM ${T}
-       WHERE status = 'queued' AND due_at <= now()
-         AND (dispatched_at IS NULL OR dispatched_at < due_at OR dispatched_at < now() - make_interval(secs => $1::float8 / 1000))
-       ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED`,
+  async markDueForDispatch(redispatchAfterMs: number, limit: number): Promise<{ due: DispatchMessage[]; markedAt: string | null }> {
+    const [rows] = (await this.ds.query(
+      `UPDATE ${T} SET dispatched_at = now()
+       WHERE id IN (SELECT id FROM ${T}
+                    WHERE status = 'queued' AND due_at <= now()
+                      AND (dispatched_at IS NULL OR dispatched_at < due_at OR dispatched_at < now() - make_interval(secs => $1::float8 / 1000))
+                    ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+       RETURNING id, function_id, dispatched_at::text AS marked_at`,
       [redispatchAfterMs, limit],
-    )) as Array<{ id: string; function_id: string }>;
+    )) as [Array<{ id: string; function_id: string; marked_at: string }>, number];
+    // As text: a Date would lose the microseconds the mark is compared on.
+    return { due: rows.map((r) => ({ id: r.id, functionId: r.function_id })), markedAt: rows[0]?.marked_at ?? null };
+  }
+
+  /** The marks of ids that could not be published, unless something marked or moved them since. */
+  async unmarkDispatched(ids: string[], markedAt: string): Promise<void> {
+    if (!ids.length) return;
+    await this.ds.query(`UPDATE ${T} SET dispatched_at = NULL WHERE id = ANY($1::uuid[]) AND dispatched_at = $2::timestamptz AND status = 'queued'`, [
+      ids,
+      markedAt,
+    ]);
   }
 
   /** Running rows whose lease ran out, except those this process is running itself. */

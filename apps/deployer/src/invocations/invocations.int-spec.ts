@@ -440,6 +440,42 @@ describe('asynchronous invocations in the deployer (real Postgres and RabbitMQ, 
     expect((await store.get(id))!.dispatchedAt).not.toBeNull();
   });
 
+  it('gives back the pump’s mark of an id it could not publish (and only of those), so the next round tries again', async () => {
+    const fn = await deployed('async-unpublishable');
+    const store = h.deployer!.get(InvocationStore);
+    const ids = ['66666666-7777-4888-8999-aaaaaaaaaaaa', '66666666-7777-4888-8999-bbbbbbbbbbbb'];
+    const past = new Date(Date.now() - 3_600_000);
+    for (const id of ids) {
+      await store.repo.insert({
+        id,
+        functionId: fn,
+        label: 'async-unpublishable',
+        status: 'queued',
+        source: 'api',
+        maxAttempts: 3,
+        retry: { attempts: 3, initialDelayMs: 50, maxDelayMs: 1000, multiplier: 2, jitter: 'none', on: ['error'], maxAgeMs: 60_000 },
+        attempts: 0,
+        attemptLog: [],
+        request: dataRequest('unpublishable'),
+        requestSha256: 'x',
+        callbackAttempts: 0,
+        // Handed over a minute before it became due, an hour ago: not due for the pump until it is marked again.
+        dueAt: past,
+        dispatchedAt: new Date(past.getTime() - 60_000),
+        acceptedAt: past,
+      });
+    }
+    // What the pump's mark looks like; the second one is marked again meanwhile (by another round).
+    const [[{ marked }]] = (await store.repo.query(
+      `UPDATE "deployer"."invocations" SET dispatched_at = now(), due_at = now() + interval '1 hour' WHERE id = ANY($1::uuid[]) RETURNING dispatched_at::text AS marked`,
+      [ids],
+    )) as [Array<{ marked: string }>, number];
+    await store.repo.query(`UPDATE "deployer"."invocations" SET dispatched_at = now() + interval '1 second' WHERE id = $1`, [ids[1]]);
+    await store.unmarkDispatched(ids, marked);
+    expect((await store.get(ids[0]))!.dispatchedAt).toBeNull();
+    expect((await store.get(ids[1]))!.dispatchedAt).not.toBeNull();
+  });
+
   it('pages through the list newest first with the `next` cursor', async () => {
     const fn = await deployed('async-paged');
     const ids: string[] = [];
