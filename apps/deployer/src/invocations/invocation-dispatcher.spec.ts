@@ -35,3 +35,14 @@ describe('the dispatcher stopping while it claims', () => {
     expect(calls).toEqual([]);
   });
 });
+
+describe('the dispatcher without its database', () => {
+  it('puts the message back on the queue (after a pause) instead of acknowledging it', async () => {
+    const policies = { of: () => Promise.resolve(policy) } as unknown as FunctionPolicies;
+    const store = { claim: () => Promise.reject(new Error('Connection terminated unexpectedly')) } as unknown as InvocationStore;
+    const dispatcher = new InvocationDispatcher(settings, store, {} as InvocationQueue, policies, {} as InvokerClient);
+    const t0 = Date.now();
+    expect(await dispatcher.handle({ id: 'i-2', functionId: 'fn' })).toBe('requeue');
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(900);
+  });
+});

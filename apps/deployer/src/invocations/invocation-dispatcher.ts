@@ -12,6 +12,8 @@ import { InvocationEntity, StoredAttempt } from './invocation.entity';
 import { DispatchMessage, InvocationQueue } from './invocation-queue';
 import { AttemptEnd, InvocationStore } from './invocation.store';
 
+/** A claim the database refused: the message goes back to the queue after this pause. */
+const CLAIM_RETRY_MS = 1_000;
 /** Over the function's in-flight limit: tried again this much later. */
 const BUSY_RETRY_MS = 200;
 /** Headers fetch sets itself, or refuses. */
@@ -75,14 +77,24 @@ export class InvocationDispatcher {
     return p;
   }
 
-  async handle(m: DispatchMessage): Promise<'ack' | 'hold'> {
+  async handle(m: DispatchMessage): Promise<'ack' | 'hold' | 'requeue'> {
     if (this.stopping) return 'hold';
-    const policy = await this.policies.of(m.functionId);
-    const row = await this.store.claim(m.id, m.functionId, policy.inFlightLimit, this.owner, this.settings.DEPLOYER_ASYNC_LEASE_MS);
-    if (row === 'busy') {
-      // As many attempts run as its instances take: back in a moment, through the pump.
-      await this.store.postpone(m.id, BUSY_RETRY_MS);
-      return 'ack';
+    let policy: FunctionPolicy;
+    let row: InvocationEntity | 'busy' | null;
+    try {
+      policy = await this.policies.of(m.functionId);
+      row = await this.store.claim(m.id, m.functionId, policy.inFlightLimit, this.owner, this.settings.DEPLOYER_ASYNC_LEASE_MS);
+      if (row === 'busy') {
+        // As many attempts run as its instances take: back in a moment, through the pump.
+        await this.store.postpone(m.id, BUSY_RETRY_MS);
+        return 'ack';
+      }
+    } catch (err) {
+      // The database is down: acknowledged, the id would wait for the pump's redispatch; back to the queue instead,
+      // after a pause (not a tight loop of redeliveries).
+      this.logger.warn(`invocation ${m.id}: cannot claim it (${(err as Error).message}); back to the work queue in ${CLAIM_RETRY_MS} ms`);
+      await sleep(CLAIM_RETRY_MS, undefined, { ref: false });
+      return 'requeue';
     }
     // Cancelled, ended, running elsewhere, or not due yet (a retry's id handed over twice): nothing to do.
     if (!row) return 'ack';

@@ -27,7 +27,8 @@ describe('the pump after losing the database', () => {
     const { state, store } = fakeStore();
     const settings = { DEPLOYER_ASYNC_LEASE_MS: 200, DEPLOYER_ASYNC_RETENTION_MS: 60_000 } as DeployerSettingsValues;
     const dispatcher = { runningIds: () => [] } as unknown as InvocationDispatcher;
-    const pump = new InvocationPump(settings, store, {} as InvocationQueue, dispatcher, {} as CallbackSender);
+    const queue = { messageCount: () => Promise.resolve(0) } as unknown as InvocationQueue;
+    const pump = new InvocationPump(settings, store, queue, dispatcher, {} as CallbackSender);
     await pump.tick();
     state.up = true;
     await pump.tick();
@@ -53,7 +54,8 @@ describe('the pump delivering callbacks', () => {
     } as unknown as InvocationStore;
     const settings = { DEPLOYER_ASYNC_LEASE_MS: 200, DEPLOYER_ASYNC_RETENTION_MS: 60_000, DEPLOYER_CALLBACK_TIMEOUT_MS: 1000 } as DeployerSettingsValues;
     const callbacks = { deliver: () => never } as unknown as CallbackSender;
-    const pump = new InvocationPump(settings, store, {} as InvocationQueue, { runningIds: () => [] } as unknown as InvocationDispatcher, callbacks);
+    const queue = { messageCount: () => Promise.resolve(0) } as unknown as InvocationQueue;
+    const pump = new InvocationPump(settings, store, queue, { runningIds: () => [] } as unknown as InvocationDispatcher, callbacks);
     await pump.tick();
     await pump.tick();
     await pump.tick();
@@ -79,11 +81,32 @@ describe('the pump handing due invocations to the work queue', () => {
       removeFinished: () => Promise.resolve(0),
     } as unknown as InvocationStore;
     const queue = {
+      messageCount: () => Promise.resolve(0),
       publish: (m: { id: string }) => (m.id === 'b' ? Promise.reject(new Error('channel closed')) : Promise.resolve()),
     } as unknown as InvocationQueue;
     const settings = { DEPLOYER_ASYNC_LEASE_MS: 200, DEPLOYER_ASYNC_RETENTION_MS: 60_000, DEPLOYER_CALLBACK_TIMEOUT_MS: 1000 } as DeployerSettingsValues;
     const pump = new InvocationPump(settings, store, queue, { runningIds: () => [] } as unknown as InvocationDispatcher, {} as CallbackSender);
     await pump.tick();
     expect(unmarked).toEqual([[['b'], '2026-12-02 16:00:00.123456+00']]);
+  });
+});
+
+describe('the pump handing over again what the queue seems to have lost', () => {
+  it('does so only while the work queue is empty: ids waiting behind a backlog are not duplicated', async () => {
+    const asked: Array<number | null> = [];
+    let ready = 5;
+    const store = {
+      markDueForDispatch: (redispatchAfterMs: number | null) => (asked.push(redispatchAfterMs), Promise.resolve({ due: [], markedAt: null })),
+      transaction: () => Promise.resolve(),
+      claimCallbacks: () => Promise.resolve([]),
+      removeFinished: () => Promise.resolve(0),
+    } as unknown as InvocationStore;
+    const queue = { messageCount: () => Promise.resolve(ready) } as unknown as InvocationQueue;
+    const settings = { DEPLOYER_ASYNC_LEASE_MS: 200, DEPLOYER_ASYNC_RETENTION_MS: 60_000, DEPLOYER_CALLBACK_TIMEOUT_MS: 1000 } as DeployerSettingsValues;
+    const pump = new InvocationPump(settings, store, queue, { runningIds: () => [] } as unknown as InvocationDispatcher, {} as CallbackSender);
+    await pump.tick();
+    ready = 0;
+    await pump.tick();
+    expect(asked).toEqual([null, 60_000]);
   });
 });

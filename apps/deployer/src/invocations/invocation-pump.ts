@@ -11,7 +11,7 @@ import { InvocationStore } from './invocation.store';
 const BATCH = 200;
 /** Callbacks one deployer delivers at once: each may take DEPLOYER_CALLBACK_TIMEOUT_MS. */
 const CALLBACK_CONCURRENCY = 16;
-/** A queued row handed to the work queue this long ago and still waiting was lost by it: handed over again. */
+/** A queued row handed to the work queue this long ago and still waiting, with the queue empty, was lost by it: handed over again. */
 const REDISPATCH_AFTER_MS = 60_000;
 
 /** The broker refused a publish (not the database). */
@@ -87,7 +87,13 @@ export class InvocationPump {
 
   /** Marks first (committed at once, no lock held while publishing), publishes, then gives back the marks of failures. */
   private async dispatchDue(): Promise<void> {
-    const { due, markedAt } = await this.store.markDueForDispatch(REDISPATCH_AFTER_MS, BATCH);
+    // Handed over long ago and still queued: lost by the queue, or waiting in it behind a backlog. Handed over
+    // again only when the queue holds nothing, or every backlog would grow by duplicates each minute.
+    const empty = await this.queue.messageCount().then(
+      (n) => n === 0,
+      () => false,
+    );
+    const { due, markedAt } = await this.store.markDueForDispatch(empty ? REDISPATCH_AFTER_MS : null, BATCH);
     if (!due.length || !markedAt) return;
     const results = await Promise.allSettled(due.map((m) => this.queue.publish(m)));
     const failed = due.filter((_, i) => results[i].status === 'rejected');

@@ -10,7 +10,8 @@ export interface DispatchMessage {
   functionId: string;
 }
 
-export type MessageHandler = (message: DispatchMessage) => Promise<'ack' | 'hold'>;
+/** 'requeue': back to the queue now (the handler could not look at it: its database is down). */
+export type MessageHandler = (message: DispatchMessage) => Promise<'ack' | 'hold' | 'requeue'>;
 
 /** A publish that the broker did not confirm within this long is given up; the pump hands the id over again. */
 const PUBLISH_TIMEOUT_MS = 5_000;
@@ -105,16 +106,25 @@ export class InvocationQueue {
     } catch {
       this.logger.warn(`work queue ${this.name}: dropping a message that is not JSON`);
     }
+    let requeue = false;
     try {
-      if (message?.id && (await handle(message)) === 'hold') return;
+      const answer = message?.id ? await handle(message) : 'ack';
+      if (answer === 'hold') return;
+      requeue = answer === 'requeue';
     } catch (err) {
       this.logger.error(`invocation ${message?.id}: ${(err as Error).message}`);
     }
     try {
-      ch.ack(msg);
+      if (requeue) ch.nack(msg, false, true);
+      else ch.ack(msg);
     } catch {
       // The channel closed meanwhile: the broker redelivers it, and the claim skips what is no longer queued.
     }
+  }
+
+  /** Messages ready in the work queue (not those handed to a consumer). */
+  async messageCount(): Promise<number> {
+    return (await this.publisherChannel().checkQueue(this.name)).messageCount;
   }
 
   /** Stops taking new messages; those not acknowledged go back to the queue when the channel closes. */

@@ -247,15 +247,16 @@ export class InvocationStore {
 
   /**
    * Queued rows that are due and not handed to the work queue since they became due (or handed over long ago: a
-   * queue that lost its messages), marked as handed over in the same statement (locks held only for it): the caller
+   * queue that lost its messages; null: not those), marked as handed over in the same statement (locks held only for it): the caller
    * publishes after, and gives back with unmarkDispatched the marks of those it could not publish.
    */
-  async markDueForDispatch(redispatchAfterMs: number, limit: number): Promise<{ due: DispatchMessage[]; markedAt: string | null }> {
+  async markDueForDispatch(redispatchAfterMs: number | null, limit: number): Promise<{ due: DispatchMessage[]; markedAt: string | null }> {
     const [rows] = (await this.ds.query(
       `UPDATE ${T} SET dispatched_at = now()
        WHERE id IN (SELECT id FROM ${T}
                     WHERE status = 'queued' AND due_at <= now()
-                      AND (dispatched_at IS NULL OR dispatched_at < due_at OR dispatched_at < now() - make_interval(secs => $1::float8 / 1000))
+                      AND (dispatched_at IS NULL OR dispatched_at < due_at
+                           OR ($1::float8 IS NOT NULL AND dispatched_at < now() - make_interval(secs => $1::float8 / 1000)))
                     ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED)
        RETURNING id, function_id, dispatched_at::text AS marked_at`,
       [redispatchAfterMs, limit],

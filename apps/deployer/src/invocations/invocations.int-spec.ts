@@ -20,6 +20,7 @@ import {
 import { AMQP_URL, PG_ADMIN_URL, TcpProxy, uniqueName, waitFor } from '@platform/testing';
 import { DeployerHarness } from '../../test-fixtures/deployer-harness';
 import { FakeEventStoreState, startFakeEventStore } from '../../test-fixtures/fake-event-store';
+import { InvocationQueue } from './invocation-queue';
 import { InvocationStore } from './invocation.store';
 
 jest.setTimeout(60_000);
@@ -409,6 +410,8 @@ describe('asynchronous invocations in the deployer (real Postgres and RabbitMQ, 
     });
     await settled(id, 'succeeded');
     expect(h.invoker.invocations(fn).map((c) => c.body)).toEqual([{ data: { lost: 'and found' } }]);
+    // What the pump asks before handing over again what was handed over long ago (only when the queue is empty).
+    expect(await h.deployer!.get(InvocationQueue).messageCount()).toEqual(expect.any(Number));
   });
 
   it('does not mark as handed over a retry whose first attempt ran before the accept had marked it', async () => {
