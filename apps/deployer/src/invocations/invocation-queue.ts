@@ -16,6 +16,9 @@ export type MessageHandler = (message: DispatchMessage) => Promise<'ack' | 'hold
 /** A publish that the broker did not confirm within this long is given up; the pump hands the id over again. */
 const PUBLISH_TIMEOUT_MS = 5_000;
 
+/** A consumer the broker cancelled consumes again after this pause. */
+const RECONSUME_DELAY_MS = 500;
+
 function workQueueName(namespace: string): string {
   return `${namespace}.invocations.async`;
 }
@@ -74,9 +77,8 @@ export class InvocationQueue {
       name: 'invocations-consumer',
       confirm: false,
       setup: async (ch: Channel) => {
-        await this.declare(ch);
         await ch.prefetch(prefetch);
-        await ch.consume(this.name, (msg) => msg && void this.onMessage(ch, msg, handle), { noAck: false });
+        await this.consumeOn(ch, handle);
       },
     });
     // A setup the broker refuses (a queue of that name declared as a classic queue, say) is retried forever by the
@@ -97,6 +99,29 @@ export class InvocationQueue {
     } finally {
       consumer.removeListener('error', onError);
     }
+  }
+
+  /**
+   * Declares the queue and consumes it on `ch`. The broker cancels the consumer when the queue goes (deleted, or
+   * its node lost): the consumer gets null, and consumes again, the queue declared anew, until it is stopped.
+   */
+  private async consumeOn(ch: Channel, handle: MessageHandler): Promise<void> {
+    await this.declare(ch);
+    await ch.consume(
+      this.name,
+      (msg) => {
+        if (msg) return void this.onMessage(ch, msg, handle);
+        if (!this.consumer) return;
+        this.logger.warn(`work queue ${this.name}: the broker cancelled this deployer's consumer (the queue was deleted?); consuming it again`);
+        setTimeout(() => {
+          if (!this.consumer) return;
+          this.consumeOn(ch, handle).catch((err: Error) =>
+            this.logger.error(`work queue ${this.name}: consuming it again failed (${err.message}); the channel is set up anew when it reconnects`),
+          );
+        }, RECONSUME_DELAY_MS).unref();
+      },
+      { noAck: false },
+    );
   }
 
   private async onMessage(ch: Channel, msg: ConsumeMessage, handle: MessageHandler): Promise<void> {

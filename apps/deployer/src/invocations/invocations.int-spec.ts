@@ -717,6 +717,34 @@ describe('asynchronous invocations in the deployer (real Postgres and RabbitMQ, 
     expect(await settled(replay.invocationId, 'succeeded')).toMatchObject({ version: 2, replayOf: invocationId });
   });
 
+  it('consumes the work queue again after the broker cancelled its consumer (the queue was deleted)', async () => {
+    const fn = await deployed('async-queue-deleted');
+    const name = h.deployer!.get(InvocationQueue).name;
+    const conn = await amqplib.connect(AMQP_URL);
+    try {
+      const ch = await conn.createChannel();
+      await ch.deleteQueue(name);
+      // Declared again by the deployer's consumer, which consumes it again.
+      await waitFor(
+        async () => {
+          const probe = await conn.createChannel();
+          probe.on('error', () => undefined);
+          const found = await probe.checkQueue(name).then(
+            (q) => q.consumerCount > 0,
+            () => false,
+          );
+          if (found) await probe.close();
+          return found;
+        },
+        { what: 'the work queue consumed again' },
+      );
+    } finally {
+      await conn.close();
+    }
+    const { invocationId } = await accept(fn);
+    await settled(invocationId, 'succeeded');
+  });
+
   it('hands an attempt whose deployer died to another deployer once its lease runs out', async () => {
     const fn = await deployed('async-survivor');
     h.invoker.answerInvoke(fn, { status: 200, body: { slow: true }, delayMs: 8_000 });
