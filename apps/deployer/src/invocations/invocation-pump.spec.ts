@@ -110,3 +110,31 @@ describe('the pump handing over again what the queue seems to have lost', () => 
     expect(asked).toEqual([null, 60_000]);
   });
 });
+
+describe('the pump started again after a stop', () => {
+  it('delivers callbacks with a signal that is not already aborted', async () => {
+    const aborted: boolean[] = [];
+    const store = {
+      markDueForDispatch: () => Promise.resolve({ due: [], markedAt: null }),
+      transaction: () => Promise.resolve(),
+      claimCallbacks: () => Promise.resolve([{ id: 'c' }]),
+      removeFinished: () => Promise.resolve(0),
+    } as unknown as InvocationStore;
+    const callbacks = { deliver: (_row: unknown, signal: AbortSignal) => (aborted.push(signal.aborted), Promise.resolve()) } as unknown as CallbackSender;
+    const queue = { messageCount: () => Promise.resolve(0) } as unknown as InvocationQueue;
+    const settings = {
+      DEPLOYER_ASYNC_LEASE_MS: 200,
+      DEPLOYER_ASYNC_RETENTION_MS: 60_000,
+      DEPLOYER_CALLBACK_TIMEOUT_MS: 1000,
+      DEPLOYER_ASYNC_PUMP_INTERVAL_MS: 10_000,
+    } as DeployerSettingsValues;
+    const pump = new InvocationPump(settings, store, queue, { runningIds: () => [] } as unknown as InvocationDispatcher, callbacks);
+    pump.start();
+    await new Promise((r) => setTimeout(r, 20));
+    await pump.stop();
+    pump.start();
+    await new Promise((r) => setTimeout(r, 20));
+    await pump.stop();
+    expect(aborted).toEqual([false, false]);
+  });
+});

@@ -32,7 +32,8 @@ export class InvocationPump {
   private round?: Promise<void>;
   private stopped = true;
   private readonly deliveries = new Set<Promise<void>>();
-  private readonly abort = new AbortController();
+  /** Cuts the deliveries at stop(); a new one for every start() (an aborted signal stays aborted). */
+  private abort = new AbortController();
   private lastProblem = '';
   /**
    * Until then leases are not taken back: this pump just lost the database, so the deployers running attempts
@@ -51,6 +52,7 @@ export class InvocationPump {
 
   start(): void {
     this.stopped = false;
+    this.abort = new AbortController();
     this.schedule(0);
   }
 
