@@ -67,6 +67,13 @@ export const DeployerSettings = {
     min: 0,
     description: 'At shutdown, how long running attempts may finish; the rest are taken back by another deployer when their lease ends',
   },
+  DEPLOYER_ASYNC_UNAVAILABLE_RETRY_MS: {
+    kind: 'int',
+    default: 1_000,
+    min: 10,
+    description:
+      'Delay before retrying an attempt the platform could not run (not deployed, full, restarting); it doubles with each such answer in a row, up to 30 s. These do not use up retry.attempts; retry.maxAgeMs bounds them',
+  },
   DEPLOYER_ASYNC_RETENTION_MS: {
     kind: 'int',
     default: 7 * 24 * 3600_000,

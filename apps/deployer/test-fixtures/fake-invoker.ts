@@ -11,7 +11,8 @@ export interface RecordedCall {
   body: unknown;
 }
 
-type Answer = { status: number; body?: unknown; delayMs?: number; headers?: Record<string, string> };
+/** `raw`: the body as is (not JSON), with `headers` saying its content type. */
+type Answer = { status: number; body?: unknown; raw?: string | Buffer; delayMs?: number; headers?: Record<string, string> };
 
 /**
  * A real HTTP server standing in for the invoker: records every call, answers PUT/DELETE /deployments/:id and
@@ -76,7 +77,7 @@ export class FakeInvoker {
         const timer = setTimeout(() => {
           this.delayed.delete(timer);
           res.writeHead(answer.status, { 'content-type': 'application/json', ...answer.headers });
-          res.end(JSON.stringify(answer.body ?? {}));
+          res.end(answer.raw ?? JSON.stringify(answer.body ?? {}));
         }, answer.delayMs ?? 0);
         this.delayed.add(timer);
       });

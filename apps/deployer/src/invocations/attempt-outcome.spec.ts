@@ -1,5 +1,5 @@
 import { CONFIG_DEFAULTS, RETRYABLE_FAILURES } from '@platform/contracts';
-import { classify, nextStep, retryDelayMs, toResult } from './attempt-outcome';
+import { classify, failureMessage, nextStep, retryDelayMs, storableText, toResult, unavailableDelayMs } from './attempt-outcome';
 import { RetryPolicy } from './invocation.entity';
 
 const policy: RetryPolicy = { ...CONFIG_DEFAULTS.retry, on: [...RETRYABLE_FAILURES] };
@@ -16,8 +16,16 @@ describe('classifying an attempt by the invoker’s answer', () => {
     expect(classify({ status: 500, headers: { ...fromFunction, 'x-hks-failure-reason': 'memory' } })).toBe('error');
     expect(classify({ status: 503, headers: { ...fromFunction, 'x-hks-failure-reason': 'crash' } })).toBe('error');
     expect(classify({ status: 500, headers: { ...fromFunction, 'x-hks-failure-reason': 'timeout' } })).toBe('timeout');
-    expect(classify({ status: 504, headers: {} })).toBe('timeout');
+    expect(classify({ status: 504, headers: { ...fromFunction, 'x-hks-failure-reason': 'timeout' } })).toBe('timeout');
+    expect(classify({ status: 504, headers: fromFunction })).toBe('5xx');
     expect(classify({ status: 429, headers: { ...fromFunction, 'x-hks-failure-reason': 'queue-full' } })).toBe('unavailable');
+  });
+
+  it('takes the invoker shutting down as unavailable, not as the function failing', () => {
+    expect(classify({ status: 503, headers: { ...fromFunction, 'x-hks-failure-reason': 'shutdown' } })).toBe('unavailable');
+    const cut = { status: 503, headers: { ...fromFunction, 'x-hks-failure-reason': 'crash' } };
+    expect(classify({ ...cut, message: 'the invoker is shutting down; the invocation was cut after 10000 ms' })).toBe('unavailable');
+    expect(classify({ ...cut, message: 'the worker exited with code 1' })).toBe('error');
   });
 
   it('tells the platform refusing (not deployed, full, draining) from the function answering 4xx/5xx', () => {
@@ -40,21 +48,34 @@ describe('what follows a failed attempt', () => {
   });
 
   it('retries what retry.on lists while attempts remain, then dead-letters it', () => {
-    expect(nextStep('error', policy, 1, 3, acceptedAt)).toMatchObject({ status: 'queued' });
-    expect(nextStep('error', policy, 3, 3, acceptedAt)).toEqual({ status: 'dead' });
-    expect(nextStep('5xx', { ...policy, on: ['error'] }, 1, 3, acceptedAt)).toEqual({ status: 'failed' });
+    expect(nextStep('error', policy, { attempts: 1, maxAttempts: 3, startedAt: acceptedAt })).toMatchObject({ status: 'queued' });
+    expect(nextStep('error', policy, { attempts: 3, maxAttempts: 3, startedAt: acceptedAt })).toEqual({ status: 'dead' });
+    expect(nextStep('5xx', { ...policy, on: ['error'] }, { attempts: 1, maxAttempts: 3, startedAt: acceptedAt })).toEqual({ status: 'failed' });
   });
 
   it('never retries a 4xx, always retries the platform being unavailable or an interrupted attempt', () => {
-    expect(nextStep('4xx', policy, 1, 3, acceptedAt)).toEqual({ status: 'failed' });
-    expect(nextStep('unavailable', { ...policy, on: [] }, 1, 3, acceptedAt)).toMatchObject({ status: 'queued' });
-    expect(nextStep('interrupted', { ...policy, on: [] }, 1, 3, acceptedAt)).toMatchObject({ status: 'queued' });
-    expect(nextStep('succeeded', policy, 1, 3, acceptedAt)).toEqual({ status: 'succeeded' });
+    expect(nextStep('4xx', policy, { attempts: 1, maxAttempts: 3, startedAt: acceptedAt })).toEqual({ status: 'failed' });
+    expect(nextStep('unavailable', { ...policy, on: [] }, { attempts: 1, maxAttempts: 3, startedAt: acceptedAt })).toMatchObject({ status: 'queued' });
+    expect(nextStep('interrupted', { ...policy, on: [] }, { attempts: 1, maxAttempts: 3, startedAt: acceptedAt })).toMatchObject({ status: 'queued' });
+    expect(nextStep('succeeded', policy, { attempts: 1, maxAttempts: 3, startedAt: acceptedAt })).toEqual({ status: 'succeeded' });
+  });
+
+  it('does not use up an attempt when the platform was unavailable: backs off 1 s doubling to 30 s until retry.maxAgeMs', () => {
+    expect(nextStep('unavailable', policy, { attempts: 3, maxAttempts: 3, startedAt: acceptedAt })).toEqual({
+      status: 'queued',
+      delayMs: 1000,
+      counted: false,
+    });
+    expect(nextStep('unavailable', policy, { attempts: 1, maxAttempts: 3, startedAt: acceptedAt, unavailableInARow: 3 })).toMatchObject({ delayMs: 4000 });
+    expect([1, 2, 5, 6, 20].map((n) => unavailableDelayMs(n, 1000))).toEqual([1000, 2000, 16_000, 30_000, 30_000]);
+    const old = new Date(Date.now() - policy.maxAgeMs + 500);
+    expect(nextStep('unavailable', policy, { attempts: 1, maxAttempts: 3, startedAt: old })).toEqual({ status: 'dead' });
+    expect(nextStep('error', policy, { attempts: 1, maxAttempts: 3, startedAt: acceptedAt })).toMatchObject({ status: 'queued', counted: true });
   });
 
   it('dead-letters an invocation too old to try again (retry.maxAgeMs)', () => {
     const old = new Date(Date.now() - policy.maxAgeMs);
-    expect(nextStep('error', { ...policy, jitter: 'none' }, 1, 3, old)).toEqual({ status: 'dead' });
+    expect(nextStep('error', { ...policy, jitter: 'none' }, { attempts: 1, maxAttempts: 3, startedAt: old })).toEqual({ status: 'dead' });
   });
 });
 
@@ -73,5 +94,18 @@ describe('the recorded result', () => {
     const r = toResult(200, { 'content-type': 'text/plain' }, Buffer.alloc(300 * 1024, 'a'));
     expect(r.body.length).toBeLessThan(257 * 1024);
     expect(r.body).toMatch(/\[truncated: 307200 bytes in all\]$/);
+  });
+});
+
+describe('what Postgres can store', () => {
+  it('keeps a text body holding NUL as base64', () => {
+    expect(toResult(200, { 'content-type': 'text/plain' }, Buffer.from('ok\0'))).toMatchObject({ body: 'b2sA', isBase64Encoded: true });
+  });
+
+  it('replaces NUL and lone surrogates in a failure message, keeps pairs, and cuts it at 4 KiB', () => {
+    expect(storableText('a\u0000b\ud800c\udc00d\ud83d\ude00')).toBe('a\ufffdb\ufffdc\ufffdd\ud83d\ude00');
+    expect(failureMessage(500, Buffer.from(JSON.stringify({ message: '\ud800' })))).toBe('\ufffd');
+    expect(failureMessage(500, Buffer.from(JSON.stringify({ message: 'y'.repeat(5000) })))).toMatch(/^y{4096}\.\.\.\[cut: 5000 characters in all\]$/);
+    expect(failureMessage(500, Buffer.from('plain\0text'))).toBe('plain\ufffdtext');
   });
 });

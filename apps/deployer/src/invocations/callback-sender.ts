@@ -24,6 +24,14 @@ export function callbackBody(row: InvocationEntity): InvocationCallbackBody {
   };
 }
 
+/**
+ * The webhook-id of a callback: the invocation id for its first final outcome, "{id}.{round}" for a later one (after
+ * a redrive), so receivers that drop repeated webhook-ids (as Standard Webhooks advise) still get the new outcome.
+ */
+export function webhookId(row: Pick<InvocationEntity, 'id' | 'callbackRound'>): string {
+  return row.callbackRound > 1 ? `${row.id}.${row.callbackRound}` : row.id;
+}
+
 /** POSTs the result of a finished invocation to its X-Callback-Url, signed per Standard Webhooks ("v1a", ed25519). */
 @Injectable()
 export class CallbackSender {
@@ -41,28 +49,29 @@ export class CallbackSender {
     // Stopping: left pending; its hold runs out and a deployer delivers it then.
     if (signal.aborted) return;
     if (error === null) {
-      await this.store.callbackDelivered(row.id);
+      await this.store.callbackDelivered(row.id, row.callbackRound);
       return;
     }
     const failures = row.callbackAttempts + 1;
     const retryInMs = failures <= CALLBACK_RETRIES ? this.settings.DEPLOYER_CALLBACK_RETRY_MS * 2 ** (failures - 1) : null;
     if (retryInMs === null) this.logger.warn(`invocation ${row.id}: callback to ${row.callbackUrl} failed ${failures} times, given up: ${error}`);
-    await this.store.callbackFailed(row.id, error, retryInMs);
+    await this.store.callbackFailed(row.id, row.callbackRound, error, retryInMs);
   }
 
   /** null when the receiver answered 2xx; else why not. */
   private async post(row: InvocationEntity, signal: AbortSignal): Promise<string | null> {
     const body = JSON.stringify(callbackBody(row));
     const timestamp = Math.floor(Date.now() / 1000);
+    const id = webhookId(row);
     try {
       const res = await fetch(row.callbackUrl!, {
         method: 'POST',
         redirect: 'manual',
         headers: {
           'content-type': 'application/json',
-          'webhook-id': row.id,
+          'webhook-id': id,
           'webhook-timestamp': String(timestamp),
-          'webhook-signature': await this.keys.signature(row.id, timestamp, body),
+          'webhook-signature': await this.keys.signature(id, timestamp, body),
           'x-invocation-id': row.id,
           'x-hks-status': row.status,
         },

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { EffectiveConfig, effectiveConfig } from '@platform/contracts';
+import { EffectiveConfig, effectiveConfig, FunctionConfigDto, RuntimeFamily } from '@platform/contracts';
 import { DeploymentStore } from '../deployments/deployment.store';
 import { RetryPolicy } from './invocation.entity';
 
@@ -10,6 +10,8 @@ export interface FunctionPolicy {
   version: number | null;
   retry: RetryPolicy;
   timeoutMs: number;
+  /** resources.maxRequestBytes: a larger body is refused at accept (the invoker would refuse it with 413 anyway). */
+  maxRequestBytes: number;
   asyncQueueSize: number;
   /** Attempts of this function running at once, every deployer together: what its instances take. */
   inFlightLimit: number;
@@ -18,12 +20,21 @@ export interface FunctionPolicy {
 /** A deployment changes seldom; the dispatcher asks for every attempt. */
 const CACHE_MS = 1_000;
 
+/**
+ * A deployment's stored config filled in with today's defaults: a spec stored before config.retry or
+ * scaling.asyncQueueSize existed lacks them (what is set stays as it is, the invoker does the same).
+ */
+function filledIn(stored: EffectiveConfig | undefined | null, family: RuntimeFamily | undefined): EffectiveConfig {
+  return effectiveConfig(stored as unknown as FunctionConfigDto | undefined, family ?? 'node');
+}
+
 function policyOf(config: EffectiveConfig, label: string | null, version: number | null): FunctionPolicy {
   return {
     label,
     version,
     retry: { ...config.retry, on: [...config.retry.on] },
     timeoutMs: config.resources.timeoutMs,
+    maxRequestBytes: config.resources.maxRequestBytes,
     asyncQueueSize: config.scaling.asyncQueueSize,
     inFlightLimit: Math.max(1, config.scaling.maxInstances * config.scaling.concurrency),
   };
@@ -43,7 +54,10 @@ export class FunctionPolicies {
     const hit = this.cache.get(functionId);
     if (hit && Date.now() - hit.at < CACHE_MS) return hit.policy;
     const d = await this.deployments.current(functionId);
-    const policy = d?.status === 'READY' ? policyOf(d.spec.config, d.label, d.version) : policyOf(effectiveConfig(undefined, 'node'), d?.label ?? null, null);
+    const policy =
+      d?.status === 'READY'
+        ? policyOf(filledIn(d.spec.config, d.spec.family), d.label, d.version)
+        : policyOf(effectiveConfig(undefined, 'node'), d?.label ?? null, null);
     if (this.cache.size > 10_000) this.cache.clear();
     this.cache.set(functionId, { at: Date.now(), policy });
     return policy;

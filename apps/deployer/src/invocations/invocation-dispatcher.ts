@@ -6,12 +6,14 @@ import { AttemptOutcome, InternalInvocationHeaders, InvocationResult, InvokerRou
 import { SETTINGS } from '@platform/config';
 import { DeployerSettingsValues } from '../settings';
 import { invocationBudgetMs, InvokerClient, InvokerUnavailableError } from '../triggers/invoker.client';
-import { classify, failureMessage, nextStep, toResult } from './attempt-outcome';
+import { classify, failureMessage, nextStep, storableText, toResult } from './attempt-outcome';
 import { FunctionPolicies, FunctionPolicy } from './function-policy';
 import { InvocationEntity, StoredAttempt } from './invocation.entity';
 import { DispatchMessage, InvocationQueue } from './invocation-queue';
 import { AttemptEnd, InvocationStore } from './invocation.store';
 
+/** A claim the database refused: the message goes back to the queue after this pause. */
+const CLAIM_RETRY_MS = 1_000;
 /** Over the function's in-flight limit: tried again this much later. */
 const BUSY_RETRY_MS = 200;
 /** Headers fetch sets itself, or refuses. */
@@ -75,17 +77,32 @@ export class InvocationDispatcher {
     return p;
   }
 
-  async handle(m: DispatchMessage): Promise<'ack' | 'hold'> {
+  async handle(m: DispatchMessage): Promise<'ack' | 'hold' | 'requeue'> {
     if (this.stopping) return 'hold';
-    const policy = await this.policies.of(m.functionId);
-    const row = await this.store.claim(m.id, m.functionId, policy.inFlightLimit, this.owner, this.settings.DEPLOYER_ASYNC_LEASE_MS);
-    if (row === 'busy') {
-      // As many attempts run as its instances take: back in a moment, through the pump.
-      await this.store.postpone(m.id, BUSY_RETRY_MS);
-      return 'ack';
+    let policy: FunctionPolicy;
+    let row: InvocationEntity | 'busy' | null;
+    try {
+      policy = await this.policies.of(m.functionId);
+      row = await this.store.claim(m.id, m.functionId, policy.inFlightLimit, this.owner, this.settings.DEPLOYER_ASYNC_LEASE_MS);
+      if (row === 'busy') {
+        // As many attempts run as its instances take: back in a moment, through the pump.
+        await this.store.postpone(m.id, BUSY_RETRY_MS);
+        return 'ack';
+      }
+    } catch (err) {
+      // The database is down: acknowledged, the id would wait for the pump's redispatch; back to the queue instead,
+      // after a pause (not a tight loop of redeliveries).
+      this.logger.warn(`invocation ${m.id}: cannot claim it (${(err as Error).message}); back to the work queue in ${CLAIM_RETRY_MS} ms`);
+      await sleep(CLAIM_RETRY_MS, undefined, { ref: false });
+      return 'requeue';
     }
     // Cancelled, ended, running elsewhere, or not due yet (a retry's id handed over twice): nothing to do.
     if (!row) return 'ack';
+    if (this.stopping) {
+      // stop() came while this claimed: nobody would abort the attempt. Given back; the message goes to another deployer.
+      await this.store.unclaim(row.id, row.attempts, row.attemptLog.length, this.owner);
+      return 'hold';
+    }
     return this.run(row, policy);
   }
 
@@ -118,13 +135,20 @@ export class InvocationDispatcher {
         statusCode: report.statusCode,
         error: report.error,
       };
-      const next = nextStep(report.outcome, row.retry, row.attempts, row.maxAttempts, row.acceptedAt);
+      const next = nextStep(report.outcome, row.retry, {
+        attempts: row.attempts,
+        maxAttempts: row.maxAttempts,
+        startedAt: row.roundStartedAt,
+        unavailableInARow: unavailableInARow(row.attemptLog.slice(0, -1)) + 1,
+        unavailableDelayMs: this.settings.DEPLOYER_ASYNC_UNAVAILABLE_RETRY_MS,
+      });
       const end: AttemptEnd = {
         id: row.id,
         attempts: row.attempts,
         attempt,
         status: next.status,
         delayMs: next.status === 'queued' ? next.delayMs : 0,
+        counted: next.status !== 'queued' || next.counted,
         result: report.result,
         error: errorOf(next.status, report, row),
         version: report.version,
@@ -136,8 +160,14 @@ export class InvocationDispatcher {
     }
   }
 
-  /** The end of an attempt, committed; with the database down, tried again (holding the message) until it is. */
+  /**
+   * The end of an attempt, committed; with the database down, tried again (holding the message) until it is. An end
+   * Postgres refuses as data (SQLSTATE class 22, 54: a value it cannot store) would be refused forever: it is
+   * recorded once more without the result, saying why. Any other refusal is given up on: the lease runs out and the
+   * attempt counts as interrupted, instead of this one renewing its lease forever.
+   */
   private async record(end: AttemptEnd): Promise<'ack' | 'hold'> {
+    let stripped = false;
     for (let delay = 100; ; delay = Math.min(delay * 2, 5_000)) {
       try {
         const recorded = await this.store.endAttempt(end);
@@ -145,6 +175,21 @@ export class InvocationDispatcher {
         return 'ack';
       } catch (err) {
         if (this.abandoned) return 'hold';
+        const code = sqlState(err);
+        if (code && /^(22|54)/.test(code) && !stripped) {
+          this.logger.warn(
+            `invocation ${end.id}: the result of attempt ${end.attempt.number} cannot be stored (${(err as Error).message}); recording it without`,
+          );
+          end = notStorable(end, err as Error);
+          stripped = true;
+          continue;
+        }
+        if (code && !TRANSIENT_SQLSTATE.test(code)) {
+          this.logger.error(
+            `invocation ${end.id}: recording attempt ${end.attempt.number} was refused (${code}: ${(err as Error).message}); its lease will run out`,
+          );
+          return 'ack';
+        }
         this.logger.warn(`invocation ${end.id}: recording attempt ${end.attempt.number} failed (${(err as Error).message}); trying again in ${delay} ms`);
         await sleep(delay);
       }
@@ -185,11 +230,12 @@ export class InvocationDispatcher {
     const answer: Record<string, string> = {};
     res.headers.forEach((value, name) => (answer[name] = value));
     const bytes = Buffer.from(await res.arrayBuffer().catch(() => new ArrayBuffer(0)));
-    const outcome = classify({ status: res.status, headers: answer });
+    const message = res.ok ? null : failureMessage(res.status, bytes);
+    const outcome = classify({ status: res.status, headers: answer, message: message ?? undefined });
     return {
       outcome,
       statusCode: res.status,
-      error: outcome === 'succeeded' ? null : failureMessage(res.status, bytes),
+      error: outcome === 'succeeded' ? null : message,
       result: toResult(res.status, answer, bytes),
       version: policy.version,
     };
@@ -212,13 +258,43 @@ export class InvocationDispatcher {
   }
 }
 
+/**
+ * SQLSTATE classes worth retrying: connection (08), transaction rollback (40), resources (53), operator intervention
+ * (57: the server shutting down), system (58). Errors without a SQLSTATE (a refused or dropped connection) are too.
+ */
+const TRANSIENT_SQLSTATE = /^(08|40|53|57|58)/;
+
+function sqlState(err: unknown): string | undefined {
+  const e = err as { code?: unknown; driverError?: { code?: unknown } };
+  const code = e.driverError?.code ?? e.code;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
+}
+
+/** The end of an attempt whose result Postgres refused: the same outcome, no result, and why (storable). */
+function notStorable(end: AttemptEnd, err: Error): AttemptEnd {
+  const why = `the result of the attempt could not be stored: ${storableText(err.message, 500)}`;
+  return {
+    ...end,
+    attempt: { ...end.attempt, error: storableText(end.attempt.error ?? why) },
+    result: null,
+    error: storableText(end.error ? `${end.error} (${why})` : why),
+  };
+}
+
+/** Unavailable answers at the end of the log, in a row (their backoff grows with them). */
+function unavailableInARow(log: StoredAttempt[]): number {
+  let n = 0;
+  for (let i = log.length - 1; i >= 0 && log[i].outcome === 'unavailable'; i--) n++;
+  return n;
+}
+
 /** The row's error: why it failed or went dead; the last failure while it waits for a retry; none once it succeeded. */
 function errorOf(status: AttemptEnd['status'], report: AttemptReport, row: InvocationEntity): string | null {
   if (status === 'succeeded') return null;
   if (status === 'dead') {
-    const age = Date.now() - row.acceptedAt.getTime();
+    const age = Date.now() - row.roundStartedAt.getTime();
     const why =
-      row.attempts >= row.maxAttempts
+      row.attempts >= row.maxAttempts && report.outcome !== 'unavailable'
         ? `all ${row.maxAttempts} attempt(s) failed`
         : `it is too old to try again (${Math.round(age / 1000)} s, retry.maxAgeMs ${row.retry.maxAgeMs})`;
     return `${why}; the last one: ${report.outcome}: ${report.error ?? 'no reason given'}`;

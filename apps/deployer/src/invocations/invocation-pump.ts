@@ -9,8 +9,13 @@ import { InvocationStore } from './invocation.store';
 
 /** Rows each step handles per round. */
 const BATCH = 200;
-/** A queued row handed to the work queue this long ago and still waiting was lost by it: handed over again. */
+/** Callbacks one deployer delivers at once: each may take DEPLOYER_CALLBACK_TIMEOUT_MS. */
+const CALLBACK_CONCURRENCY = 16;
+/** A queued row handed to the work queue this long ago and still waiting, with the queue empty, was lost by it: handed over again. */
 const REDISPATCH_AFTER_MS = 60_000;
+
+/** The broker refused a publish (not the database). */
+class NotPublishedError extends Error {}
 
 /**
  * Makes Postgres, not the queue, the record of truth. Every DEPLOYER_ASYNC_PUMP_INTERVAL_MS each deployer:
@@ -27,8 +32,14 @@ export class InvocationPump {
   private round?: Promise<void>;
   private stopped = true;
   private readonly deliveries = new Set<Promise<void>>();
-  private readonly abort = new AbortController();
+  /** Cuts the deliveries at stop(); a new one for every start() (an aborted signal stays aborted). */
+  private abort = new AbortController();
   private lastProblem = '';
+  /**
+   * Until then leases are not taken back: this pump just lost the database, so the deployers running attempts
+   * likely lost it too and could not renew; they get one lease length to record what they have.
+   */
+  private takeBackAfter = 0;
   private lastRemoval = 0;
 
   constructor(
@@ -41,6 +52,7 @@ export class InvocationPump {
 
   start(): void {
     this.stopped = false;
+    this.abort = new AbortController();
     this.schedule(0);
   }
 
@@ -67,6 +79,7 @@ export class InvocationPump {
         await step();
       } catch (err) {
         problems.push(`${what}: ${(err as Error).message}`);
+        if (!(err instanceof NotPublishedError)) this.takeBackAfter = Date.now() + this.settings.DEPLOYER_ASYNC_LEASE_MS;
       }
     }
     const problem = problems.join('; ');
@@ -74,24 +87,34 @@ export class InvocationPump {
     this.lastProblem = problem;
   }
 
+  /** Marks first (committed at once, no lock held while publishing), publishes, then gives back the marks of failures. */
   private async dispatchDue(): Promise<void> {
-    await this.store.transaction(async (em) => {
-      const due = await this.store.dueForDispatch(em, REDISPATCH_AFTER_MS, BATCH);
-      if (!due.length) return;
-      const sent: string[] = [];
-      const results = await Promise.allSettled(due.map((r) => this.queue.publish({ id: r.id, functionId: r.function_id }).then(() => sent.push(r.id))));
-      if (sent.length) await em.query(`UPDATE "deployer"."invocations" SET dispatched_at = now() WHERE id = ANY($1::uuid[])`, [sent]);
-      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-      if (failed) throw new Error(`${due.length - sent.length} could not be published: ${(failed.reason as Error).message}`);
-    });
+    // Handed over long ago and still queued: lost by the queue, or waiting in it behind a backlog. Handed over
+    // again only when the queue holds nothing, or every backlog would grow by duplicates each minute.
+    const empty = await this.queue.messageCount().then(
+      (n) => n === 0,
+      () => false,
+    );
+    const { due, markedAt } = await this.store.markDueForDispatch(empty ? REDISPATCH_AFTER_MS : null, BATCH);
+    if (!due.length || !markedAt) return;
+    const results = await Promise.allSettled(due.map((m) => this.queue.publish(m)));
+    const failed = due.filter((_, i) => results[i].status === 'rejected');
+    if (!failed.length) return;
+    await this.store.unmarkDispatched(
+      failed.map((m) => m.id),
+      markedAt,
+    );
+    const reason = (results.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason as Error;
+    throw new NotPublishedError(`${failed.length} of ${due.length} could not be published: ${reason.message}`);
   }
 
   private async takeBackExpired(): Promise<void> {
+    if (Date.now() < this.takeBackAfter) return;
     await this.store.transaction(async (em) => {
       for (const row of await this.store.expiredLeases(em, this.dispatcher.runningIds(), BATCH)) {
         const started = row.attemptLog.at(-1);
         const error = `the deployer running it (${row.owner ?? 'unknown'}) stopped answering; its lease ended`;
-        const next = nextStep('interrupted', row.retry, row.attempts, row.maxAttempts, row.acceptedAt);
+        const next = nextStep('interrupted', row.retry, { attempts: row.attempts, maxAttempts: row.maxAttempts, startedAt: row.roundStartedAt });
         const endedAt = new Date();
         await this.store.endAttempt(
           {
@@ -120,8 +143,11 @@ export class InvocationPump {
   }
 
   private async deliverCallbacks(): Promise<void> {
-    // Held past one delivery's time limit, so no other deployer delivers the same callback meanwhile.
-    const rows = await this.store.claimCallbacks(this.settings.DEPLOYER_CALLBACK_TIMEOUT_MS + 5_000, BATCH);
+    // Only as many as there are free slots: a claimed callback not delivered within its hold would be delivered
+    // by another deployer too. Held past one delivery's time limit, so no other deployer delivers it meanwhile.
+    const free = CALLBACK_CONCURRENCY - this.deliveries.size;
+    if (free <= 0) return;
+    const rows = await this.store.claimCallbacks(this.settings.DEPLOYER_CALLBACK_TIMEOUT_MS + 5_000, free);
     for (const row of rows) {
       const delivery = this.callbacks
         .deliver(row, this.abort.signal)

@@ -10,10 +10,14 @@ export interface DispatchMessage {
   functionId: string;
 }
 
-export type MessageHandler = (message: DispatchMessage) => Promise<'ack' | 'hold'>;
+/** 'requeue': back to the queue now (the handler could not look at it: its database is down). */
+export type MessageHandler = (message: DispatchMessage) => Promise<'ack' | 'hold' | 'requeue'>;
 
 /** A publish that the broker did not confirm within this long is given up; the pump hands the id over again. */
 const PUBLISH_TIMEOUT_MS = 5_000;
+
+/** A consumer the broker cancelled consumes again after this pause. */
+const RECONSUME_DELAY_MS = 500;
 
 function workQueueName(namespace: string): string {
   return `${namespace}.invocations.async`;
@@ -73,9 +77,8 @@ export class InvocationQueue {
       name: 'invocations-consumer',
       confirm: false,
       setup: async (ch: Channel) => {
-        await this.declare(ch);
         await ch.prefetch(prefetch);
-        await ch.consume(this.name, (msg) => msg && void this.onMessage(ch, msg, handle), { noAck: false });
+        await this.consumeOn(ch, handle);
       },
     });
     // A setup the broker refuses (a queue of that name declared as a classic queue, say) is retried forever by the
@@ -98,6 +101,29 @@ export class InvocationQueue {
     }
   }
 
+  /**
+   * Declares the queue and consumes it on `ch`. The broker cancels the consumer when the queue goes (deleted, or
+   * its node lost): the consumer gets null, and consumes again, the queue declared anew, until it is stopped.
+   */
+  private async consumeOn(ch: Channel, handle: MessageHandler): Promise<void> {
+    await this.declare(ch);
+    await ch.consume(
+      this.name,
+      (msg) => {
+        if (msg) return void this.onMessage(ch, msg, handle);
+        if (!this.consumer) return;
+        this.logger.warn(`work queue ${this.name}: the broker cancelled this deployer's consumer (the queue was deleted?); consuming it again`);
+        setTimeout(() => {
+          if (!this.consumer) return;
+          this.consumeOn(ch, handle).catch((err: Error) =>
+            this.logger.error(`work queue ${this.name}: consuming it again failed (${err.message}); the channel is set up anew when it reconnects`),
+          );
+        }, RECONSUME_DELAY_MS).unref();
+      },
+      { noAck: false },
+    );
+  }
+
   private async onMessage(ch: Channel, msg: ConsumeMessage, handle: MessageHandler): Promise<void> {
     let message: DispatchMessage | undefined;
     try {
@@ -105,16 +131,25 @@ export class InvocationQueue {
     } catch {
       this.logger.warn(`work queue ${this.name}: dropping a message that is not JSON`);
     }
+    let requeue = false;
     try {
-      if (message?.id && (await handle(message)) === 'hold') return;
+      const answer = message?.id ? await handle(message) : 'ack';
+      if (answer === 'hold') return;
+      requeue = answer === 'requeue';
     } catch (err) {
       this.logger.error(`invocation ${message?.id}: ${(err as Error).message}`);
     }
     try {
-      ch.ack(msg);
+      if (requeue) ch.nack(msg, false, true);
+      else ch.ack(msg);
     } catch {
       // The channel closed meanwhile: the broker redelivers it, and the claim skips what is no longer queued.
     }
+  }
+
+  /** Messages ready in the work queue (not those handed to a consumer). */
+  async messageCount(): Promise<number> {
+    return (await this.publisherChannel().checkQueue(this.name)).messageCount;
   }
 
   /** Stops taking new messages; those not acknowledged go back to the queue when the channel closes. */

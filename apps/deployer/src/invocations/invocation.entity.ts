@@ -73,6 +73,10 @@ export class InvocationEntity {
   @Column('int')
   callbackAttempts: number;
 
+  /** Final outcomes with a callback so far (a redrive brings another): round n > 1 is sent as webhook-id "{id}.{n}". */
+  @Column('int', { default: 0 })
+  callbackRound: number;
+
   @Column('text', { nullable: true })
   callbackLastError: string | null;
 
@@ -110,6 +114,10 @@ export class InvocationEntity {
 
   @Column({ type: 'timestamptz', precision: 3 })
   acceptedAt: Date;
+
+  /** When the current round of attempts began (accepted, or redriven): retry.maxAgeMs counts from then. */
+  @Column({ type: 'timestamptz', precision: 3, default: () => 'now()' })
+  roundStartedAt: Date;
 
   @Column('timestamptz', { nullable: true })
   finishedAt: Date | null;

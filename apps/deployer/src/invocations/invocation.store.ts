@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, EntityManager, Repository } from 'typeorm';
-import { InvocationResult, InvocationStatus, isUuid } from '@platform/contracts';
+import { DataSource, EntityManager, FindOptionsSelect, Repository } from 'typeorm';
+import { InvocationResult, InvocationStatus, isUuid, StoredRequest } from '@platform/contracts';
 import { InvocationEntity, StoredAttempt } from './invocation.entity';
 import type { DispatchMessage } from './invocation-queue';
 
@@ -10,7 +10,8 @@ const T = '"deployer"."invocations"';
 const PENDING = `status IN ('queued', 'running')`;
 /** On a final status, a callback (when one was asked for) becomes due now. */
 const CALLBACK_DUE = `callback_status = CASE WHEN callback_url IS NULL THEN NULL ELSE 'pending' END,
-  callback_due_at = CASE WHEN callback_url IS NULL THEN NULL ELSE now() END, callback_attempts = 0, callback_last_error = NULL`;
+  callback_due_at = CASE WHEN callback_url IS NULL THEN NULL ELSE now() END, callback_attempts = 0, callback_last_error = NULL,
+  callback_round = CASE WHEN callback_url IS NULL THEN callback_round ELSE callback_round + 1 END`;
 
 export interface AttemptEnd {
   id: string;
@@ -19,9 +20,16 @@ export interface AttemptEnd {
   attempt: StoredAttempt;
   status: 'queued' | 'succeeded' | 'failed' | 'dead';
   delayMs?: number;
+  /** false: the attempt does not use one of max_attempts (the platform was unavailable; the function did not run). */
+  counted?: boolean;
   result?: InvocationResult | null;
   error?: string | null;
   version?: number | null;
+}
+
+/** An id to hand to the work queue, with the length of its attempt log then (what markDispatched is fenced by). */
+export interface PendingDispatch extends DispatchMessage {
+  logLength: number;
 }
 
 export interface ListFilter {
@@ -80,9 +88,18 @@ export class InvocationStore {
     return n;
   }
 
-  /** Marks ids as handed to the work queue (only those still waiting for it). */
-  async markDispatched(ids: string[]): Promise<void> {
-    if (ids.length) await this.ds.query(`UPDATE ${T} SET dispatched_at = now() WHERE id = ANY($1::uuid[]) AND status = 'queued'`, [ids]);
+  /**
+   * Marks ids as handed to the work queue, only those still waiting for the attempt they were handed over for: a
+   * first attempt that already ran and failed with a short retry must stay unmarked, or the pump would wait
+   * minutes before handing its retry over.
+   */
+  async markDispatched(handed: PendingDispatch[]): Promise<void> {
+    if (!handed.length) return;
+    await this.ds.query(
+      `UPDATE ${T} t SET dispatched_at = now() FROM unnest($1::uuid[], $2::int[]) AS d(id, n)
+       WHERE t.id = d.id AND t.status = 'queued' AND jsonb_array_length(t.attempt_log) = d.n`,
+      [handed.map((h) => h.id), handed.map((h) => h.logLength)],
+    );
   }
 
   /**
@@ -112,6 +129,17 @@ export class InvocationStore {
     return claimed ? this.repo.findOneBy({ id }) : null;
   }
 
+  /** Gives a claim back before its attempt started (the deployer is stopping): queued, as if never claimed. */
+  async unclaim(id: string, attempts: number, number: number, owner: string): Promise<boolean> {
+    const [, n] = (await this.ds.query(
+      `UPDATE ${T} SET status = 'queued', attempts = attempts - 1, attempt_log = attempt_log - (jsonb_array_length(attempt_log) - 1),
+         owner = NULL, lease_until = NULL
+       WHERE id = $1 AND attempts = $2 AND jsonb_array_length(attempt_log) = $3 AND status = 'running' AND owner = $4`,
+      [id, attempts, number, owner],
+    )) as [unknown, number];
+    return n > 0;
+  }
+
   /** Over the function's in-flight limit: back in a moment, through the pump. */
   async postpone(id: string, ms: number): Promise<void> {
     await this.ds.query(
@@ -133,18 +161,21 @@ export class InvocationStore {
 
   /**
    * Records how the attempt ended, if it is still this attempt (its round's count and its number in the log: a
-   * redrive starts the count again, the log never); false when fenced off (someone took it back).
+   * redrive starts the count again, the log never); false when fenced off (someone took it back). A late end is
+   * still taken when a pump took the attempt back as interrupted (its deployer lost the database, not the attempt)
+   * and no new attempt started since: the real outcome beats running the function again.
    */
   async endAttempt(e: AttemptEnd, em?: EntityManager): Promise<boolean> {
     const final = e.status !== 'queued';
     const [, n] = (await (em ?? this.ds).query(
-      `UPDATE ${T} SET status = $3, owner = NULL, lease_until = NULL,
+      `UPDATE ${T} SET status = $3, owner = NULL, lease_until = NULL, attempts = attempts - $10::int,
          attempt_log = jsonb_set(attempt_log, ARRAY[(jsonb_array_length(attempt_log) - 1)::text], $4::jsonb),
          due_at = CASE WHEN $3 = 'queued' THEN now() + make_interval(secs => $5::float8 / 1000) ELSE due_at END,
          dispatched_at = NULL,
          result = $6::jsonb, error = $7, version = COALESCE($8, version)
          ${final ? `, finished_at = now(), ${CALLBACK_DUE}` : ''}
-       WHERE id = $1 AND attempts = $2 AND jsonb_array_length(attempt_log) = $9 AND status = 'running'`,
+       WHERE id = $1 AND attempts = $2 AND jsonb_array_length(attempt_log) = $9
+         AND (status = 'running' OR (status = 'queued' AND $4::jsonb->>'outcome' <> 'interrupted' AND attempt_log->-1->>'outcome' = 'interrupted'))`,
       [
         e.id,
         e.attempts,
@@ -155,6 +186,7 @@ export class InvocationStore {
         e.error ?? null,
         e.version ?? null,
         e.attempt.number,
+        e.counted === false ? 1 : 0,
       ],
     )) as [unknown, number];
     return n > 0;
@@ -170,42 +202,76 @@ export class InvocationStore {
   }
 
   /** Dead or failed invocations queued again with a fresh round of attempts; the earlier attempts stay in the log. */
-  async redrive(where: { ids?: string[]; functionId?: string; statuses: InvocationStatus[] }, limit: number): Promise<DispatchMessage[]> {
+  async redrive(where: { ids?: string[]; functionId?: string; statuses: InvocationStatus[] }, limit: number): Promise<PendingDispatch[]> {
     const params: unknown[] = [where.statuses, limit];
     let filter = `status = ANY($1::text[])`;
     if (where.ids) filter += ` AND id = ANY($${params.push(where.ids)}::uuid[])`;
     if (where.functionId) filter += ` AND function_id = $${params.push(where.functionId)}`;
     const [rows] = (await this.ds.query(
-      `UPDATE ${T} SET status = 'queued', attempts = 0, due_at = now(), dispatched_at = NULL, error = NULL, result = NULL,
+      `UPDATE ${T} SET status = 'queued', attempts = 0, due_at = now(), round_started_at = now(), dispatched_at = NULL, error = NULL, result = NULL,
          finished_at = NULL, callback_status = NULL, callback_due_at = NULL, callback_attempts = 0, callback_last_error = NULL,
          callback_delivered_at = NULL
        WHERE id IN (SELECT id FROM ${T} WHERE ${filter} ORDER BY accepted_at LIMIT $2 FOR UPDATE SKIP LOCKED)
-       RETURNING id, function_id`,
+       RETURNING id, function_id, jsonb_array_length(attempt_log) AS log_length`,
       params,
-    )) as [Array<{ id: string; function_id: string }>, number];
-    return rows.map((r) => ({ id: r.id, functionId: r.function_id }));
+    )) as [Array<{ id: string; function_id: string; log_length: number }>, number];
+    return rows.map((r) => ({ id: r.id, functionId: r.function_id, logLength: r.log_length }));
   }
 
+  /** Every column but `request` (up to megabytes of base64): what the pump and the list load. */
+  private lightColumns(): Array<keyof InvocationEntity> {
+    return this.repo.metadata.columns.map((c) => c.propertyName as keyof InvocationEntity).filter((name) => name !== 'request');
+  }
+
+  private lightSelect(): FindOptionsSelect<InvocationEntity> {
+    return Object.fromEntries(this.lightColumns().map((name) => [name, true])) as FindOptionsSelect<InvocationEntity>;
+  }
+
+  /** Newest first; each request without its body (a page of 500 would otherwise carry up to 3 GB of it). */
   async list(f: ListFilter): Promise<InvocationEntity[]> {
-    const qb = this.repo.createQueryBuilder('i').orderBy('i.accepted_at', 'DESC').addOrderBy('i.id', 'DESC').limit(f.limit);
+    const qb = this.repo
+      .createQueryBuilder('i')
+      .select(this.lightColumns().map((name) => `i.${name}`))
+      .addSelect(`i.request || '{"body": ""}'::jsonb`, 'request_without_body')
+      .orderBy('i.accepted_at', 'DESC')
+      .addOrderBy('i.id', 'DESC')
+      .limit(f.limit);
     if (f.functionId) qb.andWhere('i.function_id = :functionId', { functionId: f.functionId });
     if (f.status) qb.andWhere('i.status = :status', { status: f.status });
     if (f.before) qb.andWhere('(i.accepted_at, i.id) < (:at, :id)', { at: f.before.acceptedAt, id: f.before.id });
-    return qb.getMany();
+    const { entities, raw } = await qb.getRawAndEntities<{ i_id: string; request_without_body: StoredRequest }>();
+    const requests = new Map(raw.map((r) => [r.i_id, r.request_without_body]));
+    for (const e of entities) e.request = requests.get(e.id)!;
+    return entities;
   }
 
   /**
    * Queued rows that are due and not handed to the work queue since they became due (or handed over long ago: a
-   * queue that lost its messages), locked for the caller's transaction.
+   * queue that lost its messages; null: not those), marked as handed over in the same statement (locks held only for it): the caller
+   * publishes after, and gives back with unmarkDispatched the marks of those it could not publish.
    */
-  async dueForDispatch(em: EntityManager, redispatchAfterMs: number, limit: number): Promise<Array<{ id: string; function_id: string }>> {
-    return (await em.query(
-      `SELECT id, function_id FROM ${T}
-       WHERE status = 'queued' AND due_at <= now()
-         AND (dispatched_at IS NULL OR dispatched_at < due_at OR dispatched_at < now() - make_interval(secs => $1::float8 / 1000))
-       ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED`,
+  async markDueForDispatch(redispatchAfterMs: number | null, limit: number): Promise<{ due: DispatchMessage[]; markedAt: string | null }> {
+    const [rows] = (await this.ds.query(
+      `UPDATE ${T} SET dispatched_at = now()
+       WHERE id IN (SELECT id FROM ${T}
+                    WHERE status = 'queued' AND due_at <= now()
+                      AND (dispatched_at IS NULL OR dispatched_at < due_at
+                           OR ($1::float8 IS NOT NULL AND dispatched_at < now() - make_interval(secs => $1::float8 / 1000)))
+                    ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+       RETURNING id, function_id, dispatched_at::text AS marked_at`,
       [redispatchAfterMs, limit],
-    )) as Array<{ id: string; function_id: string }>;
+    )) as [Array<{ id: string; function_id: string; marked_at: string }>, number];
+    // As text: a Date would lose the microseconds the mark is compared on.
+    return { due: rows.map((r) => ({ id: r.id, functionId: r.function_id })), markedAt: rows[0]?.marked_at ?? null };
+  }
+
+  /** The marks of ids that could not be published, unless something marked or moved them since. */
+  async unmarkDispatched(ids: string[], markedAt: string): Promise<void> {
+    if (!ids.length) return;
+    await this.ds.query(`UPDATE ${T} SET dispatched_at = NULL WHERE id = ANY($1::uuid[]) AND dispatched_at = $2::timestamptz AND status = 'queued'`, [
+      ids,
+      markedAt,
+    ]);
   }
 
   /** Running rows whose lease ran out, except those this process is running itself. */
@@ -216,7 +282,7 @@ export class InvocationStore {
       [mine, limit],
     )) as Array<{ id: string }>;
     if (!ids.length) return [];
-    return em.getRepository(InvocationEntity).findBy(ids.map((r) => ({ id: r.id })));
+    return em.getRepository(InvocationEntity).find({ select: this.lightSelect(), where: ids.map((r) => ({ id: r.id })) });
   }
 
   /** Claims due callbacks for `holdMs` (their due time moves on, so no other pump delivers them meanwhile). */
@@ -229,25 +295,26 @@ export class InvocationStore {
       [holdMs, limit],
     )) as [Array<{ id: string }>, number];
     if (!rows.length) return [];
-    return this.repo.findBy(rows.map((r) => ({ id: r.id })));
+    return this.repo.find({ select: this.lightSelect(), where: rows.map((r) => ({ id: r.id })) });
   }
 
-  async callbackDelivered(id: string): Promise<void> {
+  /** `round`: the callback round delivered; a delivery of an earlier round (before a redrive) changes nothing. */
+  async callbackDelivered(id: string, round: number): Promise<void> {
     await this.ds.query(
       `UPDATE ${T} SET callback_status = 'delivered', callback_attempts = callback_attempts + 1, callback_delivered_at = now(),
-         callback_due_at = NULL, callback_last_error = NULL WHERE id = $1 AND callback_status = 'pending'`,
-      [id],
+         callback_due_at = NULL, callback_last_error = NULL WHERE id = $1 AND callback_status = 'pending' AND callback_round = $2`,
+      [id, round],
     );
   }
 
-  /** A failed delivery: due again after `retryInMs`, or failed for good when that is null. */
-  async callbackFailed(id: string, error: string, retryInMs: number | null): Promise<void> {
+  /** A failed delivery of `round`: due again after `retryInMs`, or failed for good when that is null. */
+  async callbackFailed(id: string, round: number, error: string, retryInMs: number | null): Promise<void> {
     await this.ds.query(
       `UPDATE ${T} SET callback_attempts = callback_attempts + 1, callback_last_error = $2,
          callback_status = CASE WHEN $3::float8 IS NULL THEN 'failed' ELSE 'pending' END,
          callback_due_at = CASE WHEN $3::float8 IS NULL THEN NULL ELSE now() + make_interval(secs => $3::float8 / 1000) END
-       WHERE id = $1 AND callback_status = 'pending'`,
-      [id, error.slice(0, 1000), retryInMs],
+       WHERE id = $1 AND callback_status = 'pending' AND callback_round = $4`,
+      [id, error.slice(0, 1000), retryInMs, round],
     );
   }
 

@@ -20,6 +20,7 @@ import {
 import { AMQP_URL, PG_ADMIN_URL, TcpProxy, uniqueName, waitFor } from '@platform/testing';
 import { DeployerHarness } from '../../test-fixtures/deployer-harness';
 import { FakeEventStoreState, startFakeEventStore } from '../../test-fixtures/fake-event-store';
+import { InvocationQueue } from './invocation-queue';
 import { InvocationStore } from './invocation.store';
 
 jest.setTimeout(60_000);
@@ -98,6 +99,7 @@ describe('asynchronous invocations in the deployer (real Postgres and RabbitMQ, 
       DEPLOYER_ASYNC_SHUTDOWN_GRACE_MS: '0',
       DEPLOYER_CALLBACK_RETRY_MS: '100',
       DEPLOYER_EVENT_STORE_TIMEOUT_MS: '2000',
+      DEPLOYER_ASYNC_UNAVAILABLE_RETRY_MS: '20',
     });
     eventStoreApp = await startFakeEventStore(h.env, eventStore);
   });
@@ -143,6 +145,16 @@ describe('asynchronous invocations in the deployer (real Postgres and RabbitMQ, 
     await settled(invocationId, 'succeeded');
   });
 
+  it('fills in the defaults for a deployment stored before config.retry and scaling.asyncQueueSize existed', async () => {
+    const spec = h.registry.addFunction('async-old-spec');
+    const { retry: _retry, ...config } = spec.config;
+    const { asyncQueueSize: _size, ...scaling } = config.scaling;
+    spec.config = { ...config, scaling } as typeof spec.config;
+    await h.call(DeploymentPatterns.Deploy, { functionId: spec.functionId });
+    const { invocationId } = await accept(spec.functionId);
+    expect(await settled(invocationId, 'succeeded')).toMatchObject({ maxAttempts: CONFIG_DEFAULTS.retry.attempts, version: 1 });
+  });
+
   it('retries a handler that fails twice (x-hks-failure-reason: error) and succeeds on attempt 3', async () => {
     const fn = await deployed('async-flaky');
     h.invoker.answerInvoke(fn, handlerFailed, handlerFailed);
@@ -155,6 +167,22 @@ describe('asynchronous invocations in the deployer (real Postgres and RabbitMQ, 
     ]);
     expect(done.attempts[0].error).toBe('boom');
     expect(attemptsSent(fn)).toEqual(['1', '2', '3']);
+  });
+
+  it('does not use up attempts while the invoker cannot run the function (restarting, shutting down, full)', async () => {
+    const fn = await deployed('async-invoker-restart', { retry: { ...FAST_RETRY, attempts: 2 } });
+    const refused = { status: 503, body: { message: 'the invoker is not ready' } };
+    const shutdown = { status: 503, headers: { 'x-hks-failure-reason': 'shutdown', 'x-invocation-id': 'x' }, body: { message: 'shutting down' } };
+    const cut = {
+      status: 503,
+      headers: { 'x-hks-failure-reason': 'crash', 'x-invocation-id': 'x' },
+      body: { message: 'the invoker is shutting down: this invocation was still running when its 10 ms drain period ended' },
+    };
+    h.invoker.answerInvoke(fn, refused, shutdown, cut, refused, handlerFailed);
+    const { invocationId } = await accept(fn);
+    const done = await settled(invocationId, 'succeeded');
+    expect(done.attempts.map((a) => a.outcome)).toEqual(['unavailable', 'unavailable', 'unavailable', 'unavailable', 'error', 'succeeded']);
+    expect(attemptsSent(fn)).toEqual(['1', '2', '3', '4', '5', '6']);
   });
 
   it('fails a 4xx answer without retrying it', async () => {
@@ -180,7 +208,7 @@ describe('asynchronous invocations in the deployer (real Postgres and RabbitMQ, 
 
     const page = await h.call<InvocationPage>(InvocationPatterns.List, { functionId: fn, status: 'dead' });
     expect(page.items.map((i) => i.id)).toEqual([second, first]);
-    expect(page.items[0].request.body).toBe('');
+    expect(page.items[0].request).toEqual({ ...dataRequest({ hello: 2 }), body: '' });
 
     const redriven = await h.call<InvocationView>(InvocationPatterns.Redrive, { id: first });
     expect(redriven.status).toMatch(/queued|running/);
@@ -199,6 +227,36 @@ describe('asynchronous invocations in the deployer (real Postgres and RabbitMQ, 
       statusCode: 409,
       message: `invocation ${first} is succeeded; only a dead or failed invocation can be redriven`,
     });
+  });
+
+  it('gives a redriven dead letter a full round: retry.maxAgeMs counts from the redrive, not from the accept', async () => {
+    const fn = await deployed('async-old-dead-letter');
+    h.invoker.answerInvoke(fn, handlerFailed, handlerFailed);
+    const id = '44444444-5555-4666-8777-888888888888';
+    const longAgo = new Date(Date.now() - 2 * 3600_000);
+    await h.deployer!.get(InvocationStore).repo.insert({
+      id,
+      functionId: fn,
+      label: 'async-old-dead-letter',
+      status: 'dead',
+      source: 'api',
+      maxAttempts: 3,
+      retry: { attempts: 3, initialDelayMs: 50, maxDelayMs: 1000, multiplier: 2, jitter: 'none', on: ['error'], maxAgeMs: 3600_000 },
+      attempts: 1,
+      attemptLog: [
+        { number: 1, outcome: 'error', startedAt: longAgo.toISOString(), endedAt: longAgo.toISOString(), durationMs: 1, statusCode: 500, error: 'boom' },
+      ],
+      request: dataRequest('old'),
+      requestSha256: 'x',
+      callbackAttempts: 0,
+      dueAt: longAgo,
+      acceptedAt: longAgo,
+      roundStartedAt: longAgo,
+      finishedAt: longAgo,
+    });
+    await h.call(InvocationPatterns.Redrive, { id });
+    const done = await settled(id, 'succeeded');
+    expect(done.attempts.map((a) => a.outcome)).toEqual(['error', 'error', 'error', 'succeeded']);
   });
 
   it('fences off a stale end of an attempt from before a redrive, though the new round counts from 1 again', async () => {
@@ -227,6 +285,108 @@ describe('asynchronous invocations in the deployer (real Postgres and RabbitMQ, 
     expect(done.result?.body).toBe('{"ok":"second round"}');
   });
 
+  it('stores what Postgres would refuse (NUL, lone surrogates) as base64 or replaced, so the invocation ends instead of staying running', async () => {
+    const fn = await deployed('async-unstorable');
+    h.invoker.answerInvoke(
+      fn,
+      { status: 200, raw: 'ok\0', headers: { 'content-type': 'text/plain' } },
+      { status: 422, body: { message: `bad \ud800 and \u0000 ${'x'.repeat(10_000)}` } },
+    );
+    const ok = (await accept(fn, { request: dataRequest('nul') })).invocationId;
+    const done = await settled(ok, 'succeeded');
+    expect(done.result).toMatchObject({ statusCode: 200, isBase64Encoded: true, body: Buffer.from('ok\0').toString('base64') });
+    const bad = (await accept(fn, { request: dataRequest('surrogate') })).invocationId;
+    const failed = await settled(bad, 'failed');
+    expect(failed.attempts[0].error).toMatch(/^bad \ufffd and \ufffd x+\.\.\.\[cut: \d+ characters in all\]$/);
+    expect(failed.attempts[0].error!.length).toBeLessThan(4200);
+  });
+
+  it('takes the late outcome of an attempt taken back as interrupted (its deployer lost the database), until a new attempt starts', async () => {
+    const fn = await deployed('async-late-outcome');
+    const store = h.deployer!.get(InvocationStore);
+    const startedAt = new Date().toISOString();
+    const running = (id: string) => ({
+      id,
+      functionId: fn,
+      label: 'async-late-outcome',
+      status: 'running' as const,
+      source: 'api',
+      maxAttempts: 3,
+      retry: { attempts: 3, initialDelayMs: 50, maxDelayMs: 1000, multiplier: 2, jitter: 'none' as const, on: ['error' as const], maxAgeMs: 60_000 },
+      attempts: 1,
+      attemptLog: [{ number: 1, outcome: null, startedAt, endedAt: null, durationMs: null, statusCode: null, error: null }],
+      request: dataRequest('late'),
+      requestSha256: 'x',
+      callbackAttempts: 0,
+      dueAt: new Date(),
+      owner: 'a-deployer-cut-off',
+      leaseUntil: new Date(Date.now() + 3_600_000),
+      acceptedAt: new Date(),
+    });
+    const end = (id: string, outcome: 'interrupted' | 'succeeded', status: 'queued' | 'succeeded') =>
+      store.endAttempt({
+        id,
+        attempts: 1,
+        attempt: { number: 1, outcome, startedAt, endedAt: new Date().toISOString(), durationMs: 5, statusCode: null, error: null },
+        status,
+        // An hour: the pump leaves the row alone while the test looks at it.
+        delayMs: 3_600_000,
+        result: outcome === 'succeeded' ? { statusCode: 200, headers: {}, body: 'late but true', isBase64Encoded: false } : null,
+      });
+    const late = '33333333-4444-4555-8666-777777777777';
+    await store.repo.insert(running(late));
+    expect(await end(late, 'interrupted', 'queued')).toBe(true);
+    expect(await end(late, 'succeeded', 'succeeded')).toBe(true);
+    const done = await get(late);
+    expect(done).toMatchObject({ status: 'succeeded', result: { body: 'late but true' } });
+    expect(done.attempts).toEqual([expect.objectContaining({ number: 1, outcome: 'succeeded' })]);
+
+    const tooLate = '33333333-4444-4555-8666-888888888888';
+    await store.repo.insert(running(tooLate));
+    expect(await end(tooLate, 'interrupted', 'queued')).toBe(true);
+    // Attempt 2 started (as a claim does): attempt 1's outcome no longer belongs.
+    await store.repo.query(`UPDATE "deployer"."invocations" SET status = 'running', attempts = 2, attempt_log = attempt_log || $2::jsonb WHERE id = $1`, [
+      tooLate,
+      JSON.stringify([{ number: 2, outcome: null, startedAt, endedAt: null, durationMs: null, statusCode: null, error: null }]),
+    ]);
+    expect(await end(tooLate, 'succeeded', 'succeeded')).toBe(false);
+    expect((await get(tooLate)).status).toBe('running');
+  });
+
+  it('gives a claim back as if it never happened (a deployer stopping between its claim and the attempt)', async () => {
+    const fn = await deployed('async-unclaimed');
+    const store = h.deployer!.get(InvocationStore);
+    const id = '33333333-4444-4555-8666-999999999999';
+    const startedAt = new Date().toISOString();
+    await store.repo.insert({
+      id,
+      functionId: fn,
+      label: 'async-unclaimed',
+      status: 'running',
+      source: 'api',
+      maxAttempts: 3,
+      retry: { attempts: 3, initialDelayMs: 50, maxDelayMs: 1000, multiplier: 2, jitter: 'none', on: ['error'], maxAgeMs: 60_000 },
+      attempts: 2,
+      attemptLog: [
+        { number: 1, outcome: 'error', startedAt, endedAt: startedAt, durationMs: 1, statusCode: 500, error: 'boom' },
+        { number: 2, outcome: null, startedAt, endedAt: null, durationMs: null, statusCode: null, error: null },
+      ],
+      request: dataRequest('given back'),
+      requestSha256: 'x',
+      callbackAttempts: 0,
+      // Due in an hour: the pump leaves it alone while the test looks.
+      dueAt: new Date(Date.now() + 3_600_000),
+      owner: 'me',
+      leaseUntil: new Date(Date.now() + 3_600_000),
+      acceptedAt: new Date(),
+    });
+    expect(await store.unclaim(id, 2, 2, 'someone-else')).toBe(false);
+    expect(await store.unclaim(id, 2, 2, 'me')).toBe(true);
+    const row = await store.get(id);
+    expect(row).toMatchObject({ status: 'queued', attempts: 1, owner: null, leaseUntil: null });
+    expect(row!.attemptLog.map((a) => a.outcome)).toEqual(['error']);
+  });
+
   it('runs an invocation whose id never reached the work queue (a publish that failed after the commit)', async () => {
     const fn = await deployed('async-unpublished');
     const id = '22222222-3333-4444-8555-666666666666';
@@ -250,6 +410,73 @@ describe('asynchronous invocations in the deployer (real Postgres and RabbitMQ, 
     });
     await settled(id, 'succeeded');
     expect(h.invoker.invocations(fn).map((c) => c.body)).toEqual([{ data: { lost: 'and found' } }]);
+    // What the pump asks before handing over again what was handed over long ago (only when the queue is empty).
+    expect(await h.deployer!.get(InvocationQueue).messageCount()).toEqual(expect.any(Number));
+  });
+
+  it('does not mark as handed over a retry whose first attempt ran before the accept had marked it', async () => {
+    const fn = await deployed('async-fast-retry');
+    const store = h.deployer!.get(InvocationStore);
+    const id = '55555555-6666-4777-8888-999999999999';
+    const startedAt = new Date().toISOString();
+    await store.repo.insert({
+      id,
+      functionId: fn,
+      label: 'async-fast-retry',
+      status: 'queued',
+      source: 'api',
+      maxAttempts: 3,
+      retry: { attempts: 3, initialDelayMs: 0, maxDelayMs: 0, multiplier: 2, jitter: 'none', on: ['error'], maxAgeMs: 60_000 },
+      attempts: 1,
+      attemptLog: [{ number: 1, outcome: 'error', startedAt, endedAt: startedAt, durationMs: 1, statusCode: 500, error: 'boom' }],
+      request: dataRequest('fast'),
+      requestSha256: 'x',
+      callbackAttempts: 0,
+      // Not due for an hour: the pump leaves it alone while the test looks.
+      dueAt: new Date(Date.now() + 3_600_000),
+      dispatchedAt: null,
+      acceptedAt: new Date(),
+    });
+    await store.markDispatched([{ id, functionId: fn, logLength: 0 }]);
+    expect((await store.get(id))!.dispatchedAt).toBeNull();
+    await store.markDispatched([{ id, functionId: fn, logLength: 1 }]);
+    expect((await store.get(id))!.dispatchedAt).not.toBeNull();
+  });
+
+  it('gives back the pump’s mark of an id it could not publish (and only of those), so the next round tries again', async () => {
+    const fn = await deployed('async-unpublishable');
+    const store = h.deployer!.get(InvocationStore);
+    const ids = ['66666666-7777-4888-8999-aaaaaaaaaaaa', '66666666-7777-4888-8999-bbbbbbbbbbbb'];
+    const past = new Date(Date.now() - 3_600_000);
+    for (const id of ids) {
+      await store.repo.insert({
+        id,
+        functionId: fn,
+        label: 'async-unpublishable',
+        status: 'queued',
+        source: 'api',
+        maxAttempts: 3,
+        retry: { attempts: 3, initialDelayMs: 50, maxDelayMs: 1000, multiplier: 2, jitter: 'none', on: ['error'], maxAgeMs: 60_000 },
+        attempts: 0,
+        attemptLog: [],
+        request: dataRequest('unpublishable'),
+        requestSha256: 'x',
+        callbackAttempts: 0,
+        // Handed over a minute before it became due, an hour ago: not due for the pump until it is marked again.
+        dueAt: past,
+        dispatchedAt: new Date(past.getTime() - 60_000),
+        acceptedAt: past,
+      });
+    }
+    // What the pump's mark looks like; the second one is marked again meanwhile (by another round).
+    const [[{ marked }]] = (await store.repo.query(
+      `UPDATE "deployer"."invocations" SET dispatched_at = now(), due_at = now() + interval '1 hour' WHERE id = ANY($1::uuid[]) RETURNING dispatched_at::text AS marked`,
+      [ids],
+    )) as [Array<{ marked: string }>, number];
+    await store.repo.query(`UPDATE "deployer"."invocations" SET dispatched_at = now() + interval '1 second' WHERE id = $1`, [ids[1]]);
+    await store.unmarkDispatched(ids, marked);
+    expect((await store.get(ids[0]))!.dispatchedAt).toBeNull();
+    expect((await store.get(ids[1]))!.dispatchedAt).not.toBeNull();
   });
 
   it('pages through the list newest first with the `next` cursor', async () => {
@@ -259,13 +486,18 @@ describe('asynchronous invocations in the deployer (real Postgres and RabbitMQ, 
     const one = await h.call<InvocationPage>(InvocationPatterns.List, { functionId: fn, limit: 2 });
     expect(one.items.map((i) => i.id)).toEqual([ids[2], ids[1]]);
     const two = await h.call<InvocationPage>(InvocationPatterns.List, { functionId: fn, limit: 2, before: one.next });
+    const madeUp = Buffer.from(`${new Date().toISOString()}|not-a-uuid`).toString('base64url');
+    await expect(h.call(InvocationPatterns.List, { functionId: fn, before: madeUp })).rejects.toMatchObject({
+      statusCode: 400,
+      message: 'before must be the `next` of a previous page',
+    });
     expect(two).toEqual({ items: [expect.objectContaining({ id: ids[0] })], next: null });
     await expect(h.call(InvocationPatterns.List, { before: 'garbage' })).rejects.toMatchObject({ statusCode: 400 });
   });
 
   it('cancels a queued invocation waiting for its retry, which then never runs; 409 once it ended; 404 when unknown', async () => {
     const fn = await deployed('async-cancelled', { retry: { attempts: 5, initialDelayMs: 60_000, jitter: 'none' } });
-    h.invoker.answerInvoke(fn, { status: 503, body: { statusCode: 503, error: 'Service Unavailable', message: 'pool draining' } });
+    h.invoker.answerInvoke(fn, { ...handlerFailed, body: { message: 'pool draining' } });
     const { invocationId } = await accept(fn);
     const waiting = await waitFor(
       async () => {
@@ -274,7 +506,7 @@ describe('asynchronous invocations in the deployer (real Postgres and RabbitMQ, 
       },
       { what: 'the first attempt to fail' },
     );
-    expect(waiting.attempts[0]).toMatchObject({ outcome: 'unavailable', statusCode: 503, error: 'pool draining' });
+    expect(waiting.attempts[0]).toMatchObject({ outcome: 'error', statusCode: 500, error: 'pool draining' });
     expect(new Date(waiting.nextAttemptAt!).getTime()).toBeGreaterThan(Date.now() + 50_000);
 
     const cancelled = await h.call<InvocationView>(InvocationPatterns.Cancel, { id: invocationId });
@@ -301,6 +533,16 @@ describe('asynchronous invocations in the deployer (real Postgres and RabbitMQ, 
     await settled(first.invocationId, 'succeeded');
     expect(h.invoker.invocations(fn)).toHaveLength(1);
     await expect(accept(fn, { idempotencyKey: 'bad\nkey' })).rejects.toMatchObject({ statusCode: 400, message: expect.stringContaining('idempotencyKey') });
+  });
+
+  it('refuses with 413 a body larger than the function’s resources.maxRequestBytes, instead of accepting what cannot run', async () => {
+    const fn = await deployed('async-small-bodies', { resources: { maxRequestBytes: 64 } });
+    await expect(accept(fn, { request: dataRequest('x'.repeat(100)) })).rejects.toMatchObject({
+      statusCode: 413,
+      message: expect.stringMatching(/^the request body is 1\d\d bytes; function async-small-bodies takes at most 64 \(resources.maxRequestBytes\)$/),
+    });
+    const { invocationId } = await accept(fn, { request: dataRequest('small') });
+    await settled(invocationId, 'succeeded');
   });
 
   it('refuses with 429 once scaling.asyncQueueSize invocations are queued or running', async () => {
@@ -350,6 +592,41 @@ describe('asynchronous invocations in the deployer (real Postgres and RabbitMQ, 
       value: { ok: true },
       error: null,
     });
+  });
+
+  it('sends the outcome after a redrive as a new webhook-id ({id}.2), and an earlier round’s delivery does not count for it', async () => {
+    const fn = await deployed('async-callback-rounds', { retry: { ...FAST_RETRY, attempts: 1 } });
+    h.invoker.answerInvoke(fn, handlerFailed);
+    const { invocationId } = await accept(fn, { callbackUrl: receiver.url });
+    const delivered = (round: number) =>
+      waitFor(
+        async () => {
+          const row = await h.deployer!.get(InvocationStore).get(invocationId);
+          return row?.callbackStatus === 'delivered' && row.callbackRound === round ? row : undefined;
+        },
+        { what: `callback round ${round} delivered` },
+      );
+    await delivered(1);
+    await h.call(InvocationPatterns.Redrive, { id: invocationId });
+    await delivered(2);
+    const sent = receiver.received.filter((r) => r.headers['x-invocation-id'] === invocationId);
+    expect(sent.map((r) => [r.headers['webhook-id'], r.headers['x-hks-status']])).toEqual([
+      [invocationId, 'dead'],
+      [`${invocationId}.2`, 'succeeded'],
+    ]);
+    const key = await h.call<CallbackKeyView>(InvocationPatterns.CallbackKey, {});
+    const { headers, body } = sent[1];
+    const signature = Buffer.from(String(headers['webhook-signature']).replace(/^v1a,/, ''), 'base64');
+    expect(verify(null, Buffer.from(`${invocationId}.2.${headers['webhook-timestamp']}.${body}`), createPublicKey(key.publicKeyPem), signature)).toBe(true);
+
+    // Round 3 pending (held an hour); a delivery of round 2 finishing late does not mark it delivered.
+    const store = h.deployer!.get(InvocationStore);
+    await store.repo.update({ id: invocationId }, { callbackStatus: 'pending', callbackRound: 3, callbackDueAt: new Date(Date.now() + 3_600_000) });
+    await store.callbackDelivered(invocationId, 2);
+    await store.callbackFailed(invocationId, 2, 'late', null);
+    expect(await store.get(invocationId)).toMatchObject({ callbackStatus: 'pending', callbackRound: 3, callbackLastError: null });
+    await store.callbackDelivered(invocationId, 3);
+    expect(await store.get(invocationId)).toMatchObject({ callbackStatus: 'delivered' });
   });
 
   it('replays an asynchronous invocation with its stored request, as a new one that points back at it', async () => {
@@ -438,6 +715,34 @@ describe('asynchronous invocations in the deployer (real Postgres and RabbitMQ, 
     });
     const replay = await h.call<AcceptedInvocation>(InvocationPatterns.Replay, { id: invocationId });
     expect(await settled(replay.invocationId, 'succeeded')).toMatchObject({ version: 2, replayOf: invocationId });
+  });
+
+  it('consumes the work queue again after the broker cancelled its consumer (the queue was deleted)', async () => {
+    const fn = await deployed('async-queue-deleted');
+    const name = h.deployer!.get(InvocationQueue).name;
+    const conn = await amqplib.connect(AMQP_URL);
+    try {
+      const ch = await conn.createChannel();
+      await ch.deleteQueue(name);
+      // Declared again by the deployer's consumer, which consumes it again.
+      await waitFor(
+        async () => {
+          const probe = await conn.createChannel();
+          probe.on('error', () => undefined);
+          const found = await probe.checkQueue(name).then(
+            (q) => q.consumerCount > 0,
+            () => false,
+          );
+          if (found) await probe.close();
+          return found;
+        },
+        { what: 'the work queue consumed again' },
+      );
+    } finally {
+      await conn.close();
+    }
+    const { invocationId } = await accept(fn);
+    await settled(invocationId, 'succeeded');
   });
 
   it('hands an attempt whose deployer died to another deployer once its lease runs out', async () => {

@@ -11,6 +11,7 @@ import {
   InvocationPage,
   InvocationView,
   invocationStatusUrl,
+  isUuid,
   NotFoundError,
   PlatformEvent,
   RedriveManyDto,
@@ -26,18 +27,28 @@ import { callbackHostProblem } from './callback-hosts';
 import { EventStoreClient } from './event-store.client';
 import { FunctionPolicies } from './function-policy';
 import { InvocationEntity } from './invocation.entity';
-import { DispatchMessage, InvocationQueue } from './invocation-queue';
-import { InvocationStore } from './invocation.store';
+import { InvocationQueue } from './invocation-queue';
+import { InvocationStore, PendingDispatch } from './invocation.store';
 import { logsByAttempt, requestFromEvent, toInvocationView, viewFromEvents } from './invocation-view';
 
 /** How long the count of every function's pending invocations is reused. */
 const GLOBAL_COUNT_MS = 1_000;
 
-/** The same request, byte for byte as the function would get it: what an idempotency key is compared on. */
+/**
+ * What an idempotency key is compared on: style, method, path, query, body and content type. Not the other headers:
+ * a client's retry through another proxy brings another x-forwarded-for, traceparent or user-agent, and is still
+ * the same request.
+ */
 export function requestSha256(r: StoredRequest): string {
-  const headers = Object.fromEntries(Object.entries(r.headers).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-  const canonical = JSON.stringify([r.style, r.method.toUpperCase(), r.path, r.query, headers, r.body]);
+  const contentType = Object.entries(r.headers).find(([name]) => name.toLowerCase() === 'content-type')?.[1] ?? '';
+  const canonical = JSON.stringify([r.style, r.method.toUpperCase(), r.path, r.query, contentType.trim().toLowerCase(), r.body]);
   return createHash('sha256').update(canonical).digest('hex');
+}
+
+/** Bytes a base64 text decodes to, without decoding it. */
+function base64Bytes(b64: string): number {
+  const padding = b64.endsWith('==') ? 2 : b64.endsWith('=') ? 1 : 0;
+  return Math.floor((b64.length * 3) / 4) - padding;
 }
 
 function encodeCursor(row: InvocationEntity): string {
@@ -47,7 +58,8 @@ function encodeCursor(row: InvocationEntity): string {
 function decodeCursor(cursor: string): { acceptedAt: Date; id: string } {
   const [at, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
   const acceptedAt = new Date(at);
-  if (!id || Number.isNaN(acceptedAt.getTime())) throw new ValidationError('before must be the `next` of a previous page');
+  // Checked here, not by Postgres (a 500): a cursor is opaque to the caller, who may have cut or made one up.
+  if (!id || !isUuid(id) || Number.isNaN(acceptedAt.getTime())) throw new ValidationError('before must be the `next` of a previous page');
   return { acceptedAt, id };
 }
 
@@ -74,6 +86,13 @@ export class InvocationsService {
     const refused = cmd.callbackUrl && callbackHostProblem(cmd.callbackUrl, this.settings.DEPLOYER_CALLBACK_ALLOWED_HOSTS);
     if (refused) throw new ValidationError(refused);
     const policy = await this.policies.of(cmd.functionId);
+    const bytes = base64Bytes(cmd.request.body);
+    if (bytes > policy.maxRequestBytes) {
+      throw new DomainError(
+        413,
+        `the request body is ${bytes} bytes; function ${policy.label ?? cmd.functionId} takes at most ${policy.maxRequestBytes} (resources.maxRequestBytes)`,
+      );
+    }
     const sha = requestSha256(cmd.request);
     const { row, duplicate } = await this.store.transaction(async (em) => {
       // One accept per function at a time: the idempotency check and the queue bound see every earlier accept.
@@ -105,7 +124,9 @@ export class InvocationsService {
       if (all >= this.settings.DEPLOYER_ASYNC_MAX_QUEUED) {
         throw new DomainError(429, `the platform already has ${all} asynchronous invocations queued or running (DEPLOYER_ASYNC_MAX_QUEUED); try again later`);
       }
-      const now = new Date();
+      // The database's clock, as the claims and the pump use: a deployer whose clock runs ahead would otherwise
+      // accept invocations that are not due yet for any claim. Read after the lock, so accepts keep their order.
+      const [{ now }] = (await em.query('SELECT clock_timestamp() AS now')) as Array<{ now: Date }>;
       const created = repo.create({
         id: randomUUID(),
         functionId: cmd.functionId,
@@ -135,12 +156,13 @@ export class InvocationsService {
         owner: null,
         leaseUntil: null,
         acceptedAt: now,
+        roundStartedAt: now,
         finishedAt: null,
       });
       await repo.insert(created);
       return { row: created, duplicate: false };
     });
-    if (!duplicate) await this.dispatch([{ id: row.id, functionId: row.functionId }]);
+    if (!duplicate) await this.dispatch([{ id: row.id, functionId: row.functionId, logLength: 0 }]);
     return { invocationId: row.id, functionId: row.functionId, status: row.status, statusUrl: invocationStatusUrl(row.id), duplicate };
   }
 
@@ -158,12 +180,12 @@ export class InvocationsService {
   }
 
   /** Hands ids to the work queue now; what fails is left to the pump (dispatched_at stays null). */
-  private async dispatch(messages: DispatchMessage[]): Promise<void> {
-    const sent: string[] = [];
+  private async dispatch(messages: PendingDispatch[]): Promise<void> {
+    const sent: PendingDispatch[] = [];
     await Promise.all(
       messages.map((m) =>
-        this.queue.publish(m).then(
-          () => sent.push(m.id),
+        this.queue.publish({ id: m.id, functionId: m.functionId }).then(
+          () => sent.push(m),
           (err) => this.logger.warn(`invocation ${m.id}: not handed to the work queue now (${(err as Error).message}); the pump will`),
         ),
       ),

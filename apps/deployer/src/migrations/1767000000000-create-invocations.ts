@@ -23,6 +23,7 @@ export class CreateInvocations1767000000000 implements MigrationInterface {
         "callback_url" text,
         "callback_status" text CHECK ("callback_status" IN ('pending', 'delivered', 'failed')),
         "callback_attempts" integer NOT NULL DEFAULT 0,
+        "callback_round" integer NOT NULL DEFAULT 0,
         "callback_last_error" text,
         "callback_delivered_at" timestamptz,
         "callback_due_at" timestamptz,
@@ -35,6 +36,7 @@ export class CreateInvocations1767000000000 implements MigrationInterface {
         "owner" text,
         "lease_until" timestamptz,
         "accepted_at" timestamptz(3) NOT NULL,
+        "round_started_at" timestamptz(3) NOT NULL DEFAULT now(),
         "finished_at" timestamptz
       )`);
     await q.query(
