@@ -40,6 +40,8 @@ export class InvocationDispatcher {
   readonly owner = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   /** Attempts under way here, by invocation id. */
   private readonly running = new Map<string, AbortController>();
+  /** Attempts under way here, by function (claims included): the in-flight limit is this deployer's. */
+  private readonly inFlight = new Map<string, number>();
   private readonly handling = new Set<Promise<unknown>>();
   private stopping = false;
   /** Set when the shutdown grace ran out: whatever still runs is left to the lease. */
@@ -80,30 +82,58 @@ export class InvocationDispatcher {
   async handle(m: DispatchMessage): Promise<'ack' | 'hold' | 'requeue'> {
     if (this.stopping) return 'hold';
     let policy: FunctionPolicy;
-    let row: InvocationEntity | 'busy' | null;
     try {
       policy = await this.policies.of(m.functionId);
-      row = await this.store.claim(m.id, m.functionId, policy.inFlightLimit, this.owner, this.settings.DEPLOYER_ASYNC_LEASE_MS);
-      if (row === 'busy') {
-        // As many attempts run as its instances take: back in a moment, through the pump.
+    } catch (err) {
+      return this.claimFailed(m, err);
+    }
+    // As many attempts run here as its instances take: back in a moment, through the pump. Counted in this process
+    // (a claim is one UPDATE, with no lock to take turns on), so with several deployers each keeps to the limit.
+    if ((this.inFlight.get(m.functionId) ?? 0) >= policy.inFlightLimit) {
+      try {
         await this.store.postpone(m.id, BUSY_RETRY_MS);
         return 'ack';
+      } catch (err) {
+        return this.claimFailed(m, err);
       }
-    } catch (err) {
-      // The database is down: acknowledged, the id would wait for the pump's redispatch; back to the queue instead,
-      // after a pause (not a tight loop of redeliveries).
-      this.logger.warn(`invocation ${m.id}: cannot claim it (${(err as Error).message}); back to the work queue in ${CLAIM_RETRY_MS} ms`);
-      await sleep(CLAIM_RETRY_MS, undefined, { ref: false });
-      return 'requeue';
     }
-    // Cancelled, ended, running elsewhere, or not due yet (a retry's id handed over twice): nothing to do.
-    if (!row) return 'ack';
-    if (this.stopping) {
-      // stop() came while this claimed: nobody would abort the attempt. Given back; the message goes to another deployer.
-      await this.store.unclaim(row.id, row.attempts, row.attemptLog.length, this.owner);
-      return 'hold';
+    this.count(m.functionId, +1);
+    let handedToRun = false;
+    try {
+      let row: InvocationEntity | null;
+      try {
+        row = await this.store.claim(m.id, m.functionId, this.owner, this.settings.DEPLOYER_ASYNC_LEASE_MS);
+      } catch (err) {
+        return await this.claimFailed(m, err);
+      }
+      // Cancelled, ended, running elsewhere, or not due yet (a retry's id handed over twice): nothing to do.
+      if (!row) return 'ack';
+      if (this.stopping) {
+        // stop() came while this claimed: nobody would abort the attempt. Given back; the message goes to another deployer.
+        await this.store.unclaim(row.id, row.attempts, row.attemptLog.length, this.owner);
+        return 'hold';
+      }
+      handedToRun = true;
+      return await this.run(row, policy).finally(() => this.count(m.functionId, -1));
+    } finally {
+      if (!handedToRun) this.count(m.functionId, -1);
     }
-    return this.run(row, policy);
+  }
+
+  private count(functionId: string, delta: number): void {
+    const n = (this.inFlight.get(functionId) ?? 0) + delta;
+    if (n > 0) this.inFlight.set(functionId, n);
+    else this.inFlight.delete(functionId);
+  }
+
+  /**
+   * The database is down: acknowledged, the id would wait for the pump's redispatch; back to the queue instead,
+   * after a pause (not a tight loop of redeliveries).
+   */
+  private async claimFailed(m: DispatchMessage, err: unknown): Promise<'requeue'> {
+    this.logger.warn(`invocation ${m.id}: cannot claim it (${(err as Error).message}); back to the work queue in ${CLAIM_RETRY_MS} ms`);
+    await sleep(CLAIM_RETRY_MS, undefined, { ref: false });
+    return 'requeue';
   }
 
   private async run(row: InvocationEntity, policy: FunctionPolicy): Promise<'ack' | 'hold'> {

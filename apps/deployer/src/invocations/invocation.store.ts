@@ -60,8 +60,8 @@ export class InvocationStore {
   }
 
   /** Queued or running invocations of the function, counted up to `cap` (a full queue costs no more; a partial index). */
-  async functionPending(em: EntityManager, functionId: string, cap: number): Promise<number> {
-    const [row] = (await em.query(`SELECT count(*)::int AS n FROM (SELECT 1 FROM ${T} WHERE function_id = $1 AND ${PENDING} LIMIT $2) f`, [
+  async functionPending(functionId: string, cap: number): Promise<number> {
+    const [row] = (await this.ds.query(`SELECT count(*)::int AS n FROM (SELECT 1 FROM ${T} WHERE function_id = $1 AND ${PENDING} LIMIT $2) f`, [
       functionId,
       cap,
     ])) as Array<{ n: number }>;
@@ -103,30 +103,20 @@ export class InvocationStore {
   }
 
   /**
-   * Starts attempt n+1 if the invocation is queued and due and its function runs fewer than `limit` attempts (every
-   * deployer together: claims of one function take turns on an advisory lock, so the count is exact). Returns the
-   * row as claimed, 'busy' when the function is at its limit, or null when there is nothing to claim.
+   * Starts attempt n+1 if the invocation is queued and due: one conditional UPDATE (the dispatcher keeps to the
+   * function's in-flight limit itself). Returns the row as claimed, or null when there is nothing to claim.
    */
-  async claim(id: string, functionId: string, limit: number, owner: string, leaseMs: number): Promise<InvocationEntity | 'busy' | null> {
-    const claimed = await this.ds.transaction(async (em) => {
-      await em.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`invocations:run:${functionId}`]);
-      const [{ n }] = (await em.query(`SELECT count(*)::int AS n FROM ${T} WHERE function_id = $1 AND status = 'running'`, [functionId])) as Array<{
-        n: number;
-      }>;
-      if (n >= limit) return 'busy';
-      const [rows] = (await em.query(
-        `UPDATE ${T} SET status = 'running', attempts = attempts + 1, owner = $2, lease_until = now() + make_interval(secs => $3::float8 / 1000),
-           attempt_log = attempt_log || jsonb_build_array(jsonb_build_object(
-             'number', jsonb_array_length(attempt_log) + 1, 'outcome', NULL, 'startedAt', to_jsonb(now()),
-             'endedAt', NULL, 'durationMs', NULL, 'statusCode', NULL, 'error', NULL))
-         WHERE id = $1 AND function_id = $4 AND status = 'queued' AND due_at <= now() + interval '1 second'
-         RETURNING id`,
-        [id, owner, leaseMs, functionId],
-      )) as [Array<{ id: string }>, number];
-      return rows.length > 0;
-    });
-    if (claimed === 'busy') return 'busy';
-    return claimed ? this.repo.findOneBy({ id }) : null;
+  async claim(id: string, functionId: string, owner: string, leaseMs: number): Promise<InvocationEntity | null> {
+    const [rows] = (await this.ds.query(
+      `UPDATE ${T} SET status = 'running', attempts = attempts + 1, owner = $2, lease_until = now() + make_interval(secs => $3::float8 / 1000),
+         attempt_log = attempt_log || jsonb_build_array(jsonb_build_object(
+           'number', jsonb_array_length(attempt_log) + 1, 'outcome', NULL, 'startedAt', to_jsonb(now()),
+           'endedAt', NULL, 'durationMs', NULL, 'statusCode', NULL, 'error', NULL))
+       WHERE id = $1 AND function_id = $4 AND status = 'queued' AND due_at <= now() + interval '1 second'
+       RETURNING id`,
+      [id, owner, leaseMs, functionId],
+    )) as [Array<{ id: string }>, number];
+    return rows.length ? this.repo.findOneBy({ id }) : null;
   }
 
   /** Gives a claim back before its attempt started (the deployer is stopping): queued, as if never claimed. */

@@ -535,6 +535,20 @@ describe('asynchronous invocations in the deployer (real Postgres and RabbitMQ, 
     await expect(accept(fn, { idempotencyKey: 'bad\nkey' })).rejects.toMatchObject({ statusCode: 400, message: expect.stringContaining('idempotencyKey') });
   });
 
+  it('takes many accepts of one function at once (no lock to queue on), racing idempotency keys included', async () => {
+    const fn = await deployed('async-burst');
+    // More than the connection pool: accepts once waited on a per-function lock while holding a connection.
+    const plain = Array.from({ length: 40 }, () => accept(fn));
+    const keyed = Array.from({ length: 10 }, (_, i) => accept(fn, { idempotencyKey: `burst-${i % 2}` }));
+    const answers = await Promise.all([...plain, ...keyed]);
+    expect(new Set(answers.slice(0, 40).map((a) => a.invocationId)).size).toBe(40);
+    const byKey = answers.slice(40);
+    expect(new Set(byKey.map((a) => a.invocationId)).size).toBe(2);
+    expect(byKey.filter((a) => !a.duplicate)).toHaveLength(2);
+    for (const a of answers) await settled(a.invocationId, 'succeeded', 20_000);
+    expect(h.invoker.invocations(fn)).toHaveLength(42);
+  }, 60_000);
+
   it('refuses with 413 a body larger than the function’s resources.maxRequestBytes, instead of accepting what cannot run', async () => {
     const fn = await deployed('async-small-bodies', { resources: { maxRequestBytes: 64 } });
     await expect(accept(fn, { request: dataRequest('x'.repeat(100)) })).rejects.toMatchObject({

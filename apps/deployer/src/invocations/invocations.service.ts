@@ -25,7 +25,7 @@ import { DeployerSettingsValues } from '../settings';
 import { CallbackKeys } from './callback-keys';
 import { callbackHostProblem } from './callback-hosts';
 import { EventStoreClient } from './event-store.client';
-import { FunctionPolicies } from './function-policy';
+import { FunctionPolicies, FunctionPolicy } from './function-policy';
 import { InvocationEntity } from './invocation.entity';
 import { InvocationQueue } from './invocation-queue';
 import { InvocationStore, PendingDispatch } from './invocation.store';
@@ -68,6 +68,7 @@ function decodeCursor(cursor: string): { acceptedAt: Date; id: string } {
 export class InvocationsService {
   private readonly logger = new Logger(InvocationsService.name);
   private pendingAll?: { at: number; n: number };
+  private readonly pendingOf = new Map<string, { at: number; n: number }>();
 
   constructor(
     @Inject(SETTINGS) private readonly settings: DeployerSettingsValues,
@@ -94,76 +95,96 @@ export class InvocationsService {
       );
     }
     const sha = requestSha256(cmd.request);
-    const { row, duplicate } = await this.store.transaction(async (em) => {
-      // One accept per function at a time: the idempotency check and the queue bound see every earlier accept.
-      await em.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`invocations:${cmd.functionId}`]);
-      const repo = em.getRepository(InvocationEntity);
-      if (cmd.idempotencyKey) {
-        const existing = await repo.findOneBy({ functionId: cmd.functionId, idempotencyKey: cmd.idempotencyKey });
-        if (existing) {
-          if (existing.requestSha256 !== sha) {
-            throw new DomainError(
-              422,
-              `the idempotency key "${cmd.idempotencyKey}" was already used for invocation ${existing.id} with a different request; ` +
-                'send the same request to get that invocation, or use a new key for a new one',
-              { invocationId: existing.id },
-            );
-          }
-          return { row: existing, duplicate: true };
-        }
-      }
-      const pending = await this.store.functionPending(em, cmd.functionId, policy.asyncQueueSize);
-      if (pending >= policy.asyncQueueSize) {
-        throw new DomainError(
-          429,
-          `function ${policy.label ?? cmd.functionId} already has ${pending} asynchronous invocations queued or running, its limit ` +
-            '(scaling.asyncQueueSize); try again once some have run, or raise the limit',
-        );
-      }
-      const all = await this.allPending();
-      if (all >= this.settings.DEPLOYER_ASYNC_MAX_QUEUED) {
-        throw new DomainError(429, `the platform already has ${all} asynchronous invocations queued or running (DEPLOYER_ASYNC_MAX_QUEUED); try again later`);
-      }
-      // The database's clock, as the claims and the pump use: a deployer whose clock runs ahead would otherwise
-      // accept invocations that are not due yet for any claim. Read after the lock, so accepts keep their order.
-      const [{ now }] = (await em.query('SELECT clock_timestamp() AS now')) as Array<{ now: Date }>;
-      const created = repo.create({
-        id: randomUUID(),
-        functionId: cmd.functionId,
-        label: policy.label ?? cmd.functionId,
-        status: 'queued',
-        source: cmd.source,
-        version: null,
-        pinnedVersion: cmd.version ?? null,
-        maxAttempts: policy.retry.attempts,
-        retry: policy.retry,
-        attempts: 0,
-        attemptLog: [],
-        request: cmd.request,
-        requestSha256: sha,
-        callbackUrl: cmd.callbackUrl ?? null,
-        callbackStatus: null,
-        callbackAttempts: 0,
-        callbackLastError: null,
-        callbackDeliveredAt: null,
-        callbackDueAt: null,
-        idempotencyKey: cmd.idempotencyKey ?? null,
-        replayOf: cmd.replayOf ?? null,
-        result: null,
-        error: null,
-        dueAt: now,
-        dispatchedAt: null,
-        owner: null,
-        leaseUntil: null,
-        acceptedAt: now,
-        roundStartedAt: now,
-        finishedAt: null,
-      });
-      await repo.insert(created);
-      return { row: created, duplicate: false };
-    });
+    const { row, duplicate } = await this.insertOnce(cmd, policy, sha);
     if (!duplicate) await this.dispatch([{ id: row.id, functionId: row.functionId, logLength: 0 }]);
     return { invocationId: row.id, functionId: row.functionId, status: row.status, statusUrl: invocationStatusUrl(row.id), duplicate };
+  }
+
+  /**
+   * No lock: accepts of one function run side by side (one serialised on a lock took a commit's fsync each, a few
+   * hundred a second at best). An idempotency key is a unique index: of two accepts racing with one key, the second
+   * insert fails and answers with the first's invocation. The queue bounds are counted at most once a second, so a
+   * second's accepts may pass them.
+   */
+  private async insertOnce(cmd: AcceptInvocationCommand, policy: FunctionPolicy, sha: string): Promise<{ row: InvocationEntity; duplicate: boolean }> {
+    const key = cmd.idempotencyKey;
+    if (key) {
+      const existing = await this.store.repo.findOneBy({ functionId: cmd.functionId, idempotencyKey: key });
+      if (existing) return { row: this.sameRequest(existing, sha, key), duplicate: true };
+    }
+    const pending = await this.functionPending(cmd.functionId, policy.asyncQueueSize);
+    if (pending >= policy.asyncQueueSize) {
+      throw new DomainError(
+        429,
+        `function ${policy.label ?? cmd.functionId} already has ${pending} asynchronous invocations queued or running, its limit ` +
+          '(scaling.asyncQueueSize); try again once some have run, or raise the limit',
+      );
+    }
+    const all = await this.allPending();
+    if (all >= this.settings.DEPLOYER_ASYNC_MAX_QUEUED) {
+      throw new DomainError(429, `the platform already has ${all} asynchronous invocations queued or running (DEPLOYER_ASYNC_MAX_QUEUED); try again later`);
+    }
+    const created = this.store.repo.create({
+      id: randomUUID(),
+      functionId: cmd.functionId,
+      label: policy.label ?? cmd.functionId,
+      status: 'queued',
+      source: cmd.source,
+      version: null,
+      pinnedVersion: cmd.version ?? null,
+      maxAttempts: policy.retry.attempts,
+      retry: policy.retry,
+      attempts: 0,
+      attemptLog: [],
+      request: cmd.request,
+      requestSha256: sha,
+      callbackUrl: cmd.callbackUrl ?? null,
+      callbackStatus: null,
+      callbackAttempts: 0,
+      callbackLastError: null,
+      callbackDeliveredAt: null,
+      callbackDueAt: null,
+      idempotencyKey: key ?? null,
+      replayOf: cmd.replayOf ?? null,
+      result: null,
+      error: null,
+      dispatchedAt: null,
+      owner: null,
+      leaseUntil: null,
+      finishedAt: null,
+    });
+    // The database's clock, as the claims and the pump use: a deployer whose clock runs ahead would otherwise accept
+    // invocations that are not due yet for any claim.
+    const now = () => 'clock_timestamp()';
+    try {
+      await this.store.repo.insert({ ...created, dueAt: now, acceptedAt: now, roundStartedAt: now } as never);
+    } catch (err) {
+      const existing = key && isUniqueViolation(err) ? await this.store.repo.findOneBy({ functionId: cmd.functionId, idempotencyKey: key }) : null;
+      if (existing) return { row: this.sameRequest(existing, sha, key!), duplicate: true };
+      throw err;
+    }
+    return { row: created, duplicate: false };
+  }
+
+  /** The invocation an idempotency key made, when the request is the same; 422 when it is not. */
+  private sameRequest(existing: InvocationEntity, sha: string, key: string): InvocationEntity {
+    if (existing.requestSha256 === sha) return existing;
+    throw new DomainError(
+      422,
+      `the idempotency key "${key}" was already used for invocation ${existing.id} with a different request; ` +
+        'send the same request to get that invocation, or use a new key for a new one',
+      { invocationId: existing.id },
+    );
+  }
+
+  /** Queued and running invocations of the function, counted at most once a second (see allPending). */
+  private async functionPending(functionId: string, cap: number): Promise<number> {
+    const known = this.pendingOf.get(functionId);
+    if (known && Date.now() - known.at <= GLOBAL_COUNT_MS) return ++known.n;
+    if (this.pendingOf.size > 10_000) this.pendingOf.clear();
+    const n = await this.store.functionPending(functionId, cap);
+    this.pendingOf.set(functionId, { at: Date.now(), n });
+    return n;
   }
 
   /**
@@ -296,4 +317,10 @@ export class InvocationsService {
   callbackKey(): Promise<CallbackKeyView> {
     return this.keys.publicKey();
   }
+}
+
+/** Postgres's unique_violation (23505), as TypeORM passes it on. */
+function isUniqueViolation(err: unknown): boolean {
+  const e = err as { code?: string; driverError?: { code?: string } };
+  return e?.code === '23505' || e?.driverError?.code === '23505';
 }
