@@ -11,7 +11,7 @@ const report = (text: string) => process.stdout.write(`${text}\n`);
 const KILLS = ['invoker', 'deployer', 'gateway', 'event-store'];
 const CUT_MS = 3000;
 /** A steady stream, bounded: one request every INTERVAL_MS, at most MAX_INVOCATIONS. */
-const INTERVAL_MS = 120;
+const INTERVAL_MS = 80;
 const MAX_INVOCATIONS = 600;
 /** After the faults: how long every accepted invocation may take to end (a killed deployer's leases run 15 s). */
 const SETTLE_MS = 90_000;
