@@ -59,7 +59,7 @@ describe('asynchronous invocations end to end', () => {
         label: 'async-flaky',
         runtime: 'node',
         handler:
-          'let calls = 0;\nmodule.exports.handle = async () => {\n  calls++;\n  if (calls <= 2) throw new Error(`flaky call ${calls}`);\n  return { calls };\n};\n',
+          'let calls = 0;\nmodule.exports.handle = async () => {\n  calls++;\n  console.log(`call ${calls}`);\n  if (calls <= 2) throw new Error(`flaky call ${calls}`);\n  return { calls };\n};\n',
         config: { scaling: { maxInstances: 1 }, retry: { attempts: 5, initialDelayMs: 100 } },
       }),
       deploy({
@@ -172,6 +172,13 @@ describe('asynchronous invocations end to end', () => {
       [1, 'FAILURE'],
       [2, 'FAILURE'],
       [3, 'SUCCESS'],
+    ]);
+    // And the view shows each attempt's logs, from those events.
+    const withLogs = await viewWhen(id, (v) => v.attempts.every((a) => a.logs !== null), 'the logs of its attempts');
+    expect(withLogs.attempts.map((a) => a.logs)).toEqual([
+      expect.stringContaining('call 1'),
+      expect.stringContaining('call 2'),
+      expect.stringContaining('call 3'),
     ]);
   });
 
