@@ -1,4 +1,8 @@
+import { execFile } from 'child_process';
 import { createPublicKey, KeyObject } from 'crypto';
+import { existsSync, mkdtempSync, rmSync } from 'fs';
+import { tmpdir } from 'os';
+import * as path from 'path';
 import type {
   AcceptedInvocation,
   CallbackKeyView,
@@ -10,6 +14,8 @@ import type {
 } from '@platform/contracts';
 import { RunningPlatform, startPlatform } from './support/platform';
 import { CallbackReceiver, isFinal, keyFromRaw, platformClient, signatureVerifies, sleep, until } from './support/invocations';
+
+const BIN = path.resolve(__dirname, '..', 'dist', 'apps', 'cli', 'src', 'main.js');
 
 /**
  * Asynchronous invocations through the public API only (issue 11): the three ways of asking for one on both invoke
@@ -409,6 +415,56 @@ describe('asynchronous invocations end to end', () => {
     const next = expectAccepted(await invokeAsync(path, { data: 4 }), fn.slow);
     expect((await finalView(next)).status).toBe('succeeded');
     expect(await eventsOf(waiting)).toEqual([]);
+  }, 60_000);
+
+  it('invokes asynchronously and follows the invocation with the hks command line', async () => {
+    if (!existsSync(BIN)) throw new Error(`${BIN} is missing: run \`npm run build\` first`);
+    const home = mkdtempSync(path.join(tmpdir(), 'hks-async-cli-'));
+    // As a user runs it (test/cli.e2e-spec.ts): a clean environment, the gateway and the key from outside.
+    const hks = (args: string[]) =>
+      new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+        execFile(
+          process.execPath,
+          [BIN, ...args],
+          { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, HKS_GATEWAY_URL: p.gatewayUrl, HKS_API_KEY: p.adminKey }, timeout: 60_000 },
+          (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }),
+        );
+      });
+    try {
+      const key = `cli-${Date.now()}`;
+      const queued = await hks(['function', 'invoke', 'async-echo', '--async', '--data', '{"cli": 1}', '--idempotency-key', key]);
+      expect(queued).toMatchObject({ code: 0 });
+      const accepted = JSON.parse(queued.stdout) as AcceptedInvocation;
+      expect(accepted).toMatchObject({ functionId: fn.echo, status: 'queued', duplicate: false });
+      const id = accepted.invocationId;
+      expect(queued.stderr).toContain(`hks invocations get ${id}`);
+      const again = await hks(['function', 'invoke', 'async-echo', '--async', '--data', '{"cli": 1}', '--idempotency-key', key]);
+      expect(JSON.parse(again.stdout)).toMatchObject({ invocationId: id, duplicate: true });
+
+      await finalView(id);
+      const got = await hks(['invocations', 'get', id, '-o', 'json']);
+      expect(got.code).toBe(0);
+      expect(JSON.parse(got.stdout)).toMatchObject({ id, status: 'succeeded', idempotencyKey: key });
+      const table = await hks(['invocations', 'get', id]);
+      expect(table.code).toBe(0);
+      expect(table.stdout).toContain('succeeded');
+      const listed = await hks(['invocations', 'list', '--function', 'async-echo', '--status', 'succeeded', '-o', 'json']);
+      expect(listed.code).toBe(0);
+      expect(listed.stdout).toContain(id);
+
+      const dead = await hks(['invocations', 'list', '--status', 'dead']);
+      expect(dead.code).toBe(0);
+      const unknown = await hks(['invocations', 'get', '00000000-0000-4000-8000-000000000000']);
+      expect(unknown.code).toBe(1);
+      expect(unknown.stderr).toMatch(/^error: /);
+      // An idempotency key without --async is a usage error, caught before anything is sent.
+      expect((await hks(['function', 'invoke', 'async-echo', '--idempotency-key', 'k'])).code).toBe(2);
+      const keyOut = await hks(['invocations', 'callback-key']);
+      expect(keyOut.code).toBe(0);
+      expect(keyOut.stdout).toContain('BEGIN PUBLIC KEY');
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
   }, 60_000);
 
   it('pages the list newest first', async () => {
