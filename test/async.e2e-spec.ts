@@ -12,9 +12,11 @@ import type {
   InvocationView,
   RedriveManyResult,
 } from '@platform/contracts';
+import { freePort } from '@platform/testing';
 import { RunningPlatform, startPlatform } from './support/platform';
 import { CallbackReceiver, isFinal, keyFromRaw, platformClient, signatureVerifies, sleep, until } from './support/invocations';
 
+const ASYNC_BODY_LIMIT = 64 * 1024;
 const BIN = path.resolve(__dirname, '..', 'dist', 'apps', 'cli', 'src', 'main.js');
 
 /**
@@ -26,7 +28,14 @@ describe('asynchronous invocations end to end', () => {
   let p: RunningPlatform;
   let receiver: CallbackReceiver;
   const { call, deploy, finalView, viewWhen } = platformClient(() => p);
-  const fn: Record<'echo' | 'flaky' | 'thrower' | 'patient' | 'slow', string> = { echo: '', flaky: '', thrower: '', patient: '', slow: '' };
+  const fn: Record<'echo' | 'flaky' | 'thrower' | 'patient' | 'slow' | 'answers', string> = {
+    echo: '',
+    flaky: '',
+    thrower: '',
+    patient: '',
+    slow: '',
+    answers: '',
+  };
 
   /** POST to an invoke route asking for an asynchronous run with `headers`. */
   const invokeAsync = (path: string, body: unknown, headers: Record<string, string> = { prefer: 'respond-async' }) =>
@@ -49,8 +58,9 @@ describe('asynchronous invocations end to end', () => {
   beforeAll(async () => {
     receiver = await CallbackReceiver.start();
     // No attempt here is meant to reach the PENDING threshold: one event per attempt.
-    p = await startPlatform({ INVOKER_PENDING_EVENT_AFTER_MS: '60000' });
-    const [echo, flaky, thrower, patient, slow] = await Promise.all([
+    // A small async body limit, to see its 413 without sending megabytes.
+    p = await startPlatform({ INVOKER_PENDING_EVENT_AFTER_MS: '60000', GATEWAY_ASYNC_MAX_BODY_BYTES: String(ASYNC_BODY_LIMIT) });
+    const [echo, flaky, thrower, patient, slow, answers] = await Promise.all([
       // Both styles: the data of /api/v1/functions/invoke/{id}, the request object of /fn/{label}.
       deploy({
         label: 'async-echo',
@@ -88,8 +98,22 @@ describe('asynchronous invocations end to end', () => {
         handler: 'module.exports.handle = async (d) => { await new Promise((r) => setTimeout(r, 2000)); return { slept: d }; };\n',
         config: { scaling: { maxInstances: 1, concurrency: 1, asyncQueueSize: 2 } },
       }),
+      // HTTP style: answers the status its path asks for (/status/404), or runs past its 500 ms timeout (/sleep).
+      deploy({
+        label: 'async-answers',
+        runtime: 'node',
+        handler:
+          'module.exports.handle = async (req) => {\n' +
+          '  const m = /\\/status\\/(\\d+)$/.exec(req.path);\n' +
+          '  if (m) return { statusCode: Number(m[1]), headers: { "content-type": "text/plain" }, body: `asked for ${m[1]}` };\n' +
+          '  if (req.path.endsWith("/sleep")) await new Promise((r) => setTimeout(r, 3000));\n' +
+          '  return "done";\n' +
+          '};\n',
+        // A timeout is not among the failures retried here.
+        config: { resources: { timeoutMs: 500 }, retry: { attempts: 2, initialDelayMs: 50, on: ['error', '5xx'] } },
+      }),
     ]);
-    Object.assign(fn, { echo, flaky, thrower, patient, slow });
+    Object.assign(fn, { echo, flaky, thrower, patient, slow, answers });
   }, 300_000);
 
   afterAll(async () => {
@@ -466,6 +490,60 @@ describe('asynchronous invocations end to end', () => {
       rmSync(home, { recursive: true, force: true });
     }
   }, 60_000);
+
+  it("classifies each attempt: a function's 4xx fails at once, its 5xx is retried, 3xx succeeds, a timeout left out of retry.on fails", async () => {
+    const run = async (sub: string) => finalView(expectAccepted(await invokeAsync(`/fn/async-answers${sub}`, {}), fn.answers));
+    const notFound = await run('/status/404');
+    expect(notFound).toMatchObject({ status: 'failed', result: { statusCode: 404, body: 'asked for 404' } });
+    expect(notFound.attempts.map((a) => a.outcome)).toEqual(['4xx']);
+    const unavailable = await run('/status/503');
+    expect(unavailable).toMatchObject({ status: 'dead', result: { statusCode: 503 } });
+    expect(unavailable.attempts.map((a) => a.outcome)).toEqual(['5xx', '5xx']);
+    const moved = await run('/status/302');
+    expect(moved).toMatchObject({ status: 'succeeded', result: { statusCode: 302 } });
+    const late = await run('/sleep');
+    expect(late.status).toBe('failed');
+    expect(late.attempts.map((a) => a.outcome)).toEqual(['timeout']);
+    expect(late.error).toMatch(/time/i);
+  });
+
+  it('refuses an asynchronous body over GATEWAY_ASYNC_MAX_BODY_BYTES with 413 (a synchronous one of that size still runs)', async () => {
+    const big = { data: 'x'.repeat(ASYNC_BODY_LIMIT + 1000) };
+    const refused = await invokeAsync(`/api/v1/functions/invoke/${fn.echo}`, big);
+    expect(refused.status).toBe(413);
+    expect(refused.body.message).toContain(String(ASYNC_BODY_LIMIT));
+    expect((await call('POST', `/api/v1/functions/invoke/${fn.echo}`, big)).status).toBe(200);
+  });
+
+  it('replays on the original version, and refuses to replay a synchronous invocation whose recorded request was cut', async () => {
+    const original = expectAccepted(await invokeAsync(`/api/v1/functions/invoke/${fn.echo}`, { data: 'pinned' }), fn.echo);
+    const ran = await finalView(original);
+    expect(ran.version).toBe(1);
+    const again = await call<AcceptedInvocation>('POST', `/api/v1/invocations/${original}/replay`, { version: 'original' });
+    expect(again.status).toBe(202);
+    expect(await finalView(again.body.invocationId)).toMatchObject({ status: 'succeeded', version: 1, replayOf: original });
+
+    // The event store keeps 64 KiB of a request: a larger one cannot be replayed as it was.
+    const sync = await call('POST', `/api/v1/functions/invoke/${fn.echo}`, { data: 'y'.repeat(70 * 1024) });
+    expect(sync.status).toBe(200);
+    const syncId = sync.headers.get('x-invocation-id')!;
+    await viewWhen(syncId, () => true, 'visible from its events');
+    const cut = await call('POST', `/api/v1/invocations/${syncId}/replay`, {});
+    expect(cut.status).toBe(409);
+    expect(cut.body.message).toMatch(/cut/);
+  });
+
+  it('keeps a callback that cannot be delivered pending, with its error, and tries it again', async () => {
+    const closed = await freePort();
+    const id = expectAccepted(
+      await invokeAsync(`/api/v1/functions/invoke/${fn.echo}`, { data: 1 }, { 'x-callback-url': `http://127.0.0.1:${closed}/nobody` }),
+      fn.echo,
+    );
+    const view = await viewWhen(id, (v) => (v.callback?.attempts ?? 0) >= 2, 'two delivery attempts of its callback', 15_000);
+    expect(view.status).toBe('succeeded');
+    expect(view.callback).toMatchObject({ url: `http://127.0.0.1:${closed}/nobody`, status: 'pending', deliveredAt: null });
+    expect(view.callback!.lastError).toBeTruthy();
+  });
 
   it('pages the list newest first', async () => {
     const ids: string[] = [];
