@@ -13,7 +13,7 @@ import type {
   RedriveManyResult,
 } from '@platform/contracts';
 import { freePort } from '@platform/testing';
-import { RunningPlatform, startPlatform } from './support/platform';
+import { api, RunningPlatform, startPlatform } from './support/platform';
 import { CallbackReceiver, isFinal, keyFromRaw, platformClient, signatureVerifies, sleep, until } from './support/invocations';
 
 const ASYNC_BODY_LIMIT = 64 * 1024;
@@ -67,7 +67,7 @@ describe('asynchronous invocations end to end', () => {
         runtime: 'node',
         handler:
           'module.exports.handle = async (input) => input && typeof input.method === "string" && "isBase64Encoded" in input\n' +
-          '  ? { style: "http", method: input.method, path: input.path, query: input.query, headers: input.headers, body: input.body }\n' +
+          '  ? { style: "http", method: input.method, path: input.path, query: input.query, headers: input.headers, body: input.body, b64: input.isBase64Encoded }\n' +
           '  : { style: "data", data: input };\n',
       }),
       // One instance, so one module and one counter: throws on its first two calls, then answers.
@@ -543,6 +543,78 @@ describe('asynchronous invocations end to end', () => {
     expect(view.status).toBe('succeeded');
     expect(view.callback).toMatchObject({ url: `http://127.0.0.1:${closed}/nobody`, status: 'pending', deliveredAt: null });
     expect(view.callback!.lastError).toBeTruthy();
+  });
+
+  it('lets an invoke key ask for what it may invoke synchronously, and no more', async () => {
+    const created = await call<{ key: string }>('POST', '/api/v1/keys', { name: 'async-invoker', scope: 'invoke', functions: ['async-echo'] });
+    expect(created.status).toBe(201);
+    const as = { authorization: `Bearer ${created.body.key}` };
+    const byLabel = await api<AcceptedInvocation>(
+      p.gatewayUrl,
+      'POST',
+      '/api/v1/functions/invoke/async-echo',
+      { data: 'by label' },
+      { ...as, prefer: 'respond-async' },
+    );
+    const id = expectAccepted(byLabel, fn.echo);
+    expectAccepted(await api<AcceptedInvocation>(p.gatewayUrl, 'POST', '/fn/async-echo', { a: 1 }, { ...as, 'x-invocation-type': 'Event' }), fn.echo);
+    const other = await api(p.gatewayUrl, 'POST', `/api/v1/functions/invoke/${fn.thrower}`, { data: 1 }, { ...as, prefer: 'respond-async' });
+    expect(other.status).toBe(403);
+    const none = await api(p.gatewayUrl, 'POST', `/api/v1/functions/invoke/${fn.echo}`, { data: 1 }, { prefer: 'respond-async' });
+    expect(none.status).toBe(401);
+    // Following, cancelling, redriving and replaying invocations are the admin's.
+    expect((await api(p.gatewayUrl, 'GET', `/api/v1/invocations/${id}`, undefined, as)).status).toBe(403);
+    expect((await api(p.gatewayUrl, 'POST', `/api/v1/invocations/${id}/replay`, {}, as)).status).toBe(403);
+    expect((await api(p.gatewayUrl, 'GET', '/api/v1/invocations/callback-key')).status).toBe(401);
+    expect((await finalView(id)).status).toBe('succeeded');
+  });
+
+  it('stores a GET, a binary body and the same idempotency key on two functions as they came', async () => {
+    const get = expectAccepted(await call<AcceptedInvocation>('GET', '/fn/async-echo/read?y=2', undefined, { 'x-invocation-type': 'Event' }), fn.echo);
+    const got = JSON.parse((await finalView(get)).result!.body) as { method: string; query: unknown };
+    expect(got).toMatchObject({ method: 'GET', query: { y: '2' } });
+
+    const bytes = Buffer.from([0, 255, 1, 254, 10]);
+    const res = await fetch(`${p.gatewayUrl}/fn/async-echo/bytes`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${p.adminKey}`, 'content-type': 'application/octet-stream', prefer: 'respond-async' },
+      body: bytes,
+    });
+    expect(res.status).toBe(202);
+    const binary = await finalView(((await res.json()) as AcceptedInvocation).invocationId);
+    expect(Buffer.from(binary.request.body, 'base64')).toEqual(bytes);
+    const seen = JSON.parse(binary.result!.body) as { body: string; b64: boolean };
+    expect(seen.b64).toBe(true);
+    expect(Buffer.from(seen.body, 'base64')).toEqual(bytes);
+
+    const key = `shared-${Date.now()}`;
+    const a = await invokeAsync(`/api/v1/functions/invoke/${fn.echo}`, { data: 1 }, { prefer: 'respond-async', 'idempotency-key': key });
+    const b = await invokeAsync(`/api/v1/functions/invoke/${fn.flaky}`, { data: 1 }, { prefer: 'respond-async', 'idempotency-key': key });
+    expect(a.body.duplicate).toBe(false);
+    expect(b.body.duplicate).toBe(false);
+    expect(a.body.invocationId).not.toBe(b.body.invocationId);
+    await finalView(a.body.invocationId);
+    await finalView(b.body.invocationId);
+  });
+
+  it('replays a synchronous HTTP-style invocation with its method, path, query and body', async () => {
+    const sync = await call('PUT', '/fn/async-echo/items/7?tag=blue', { colour: 'blue' });
+    expect(sync.status).toBe(200);
+    const syncId = sync.headers.get('x-invocation-id')!;
+    await viewWhen(syncId, () => true, 'visible from its events');
+    const replay = await call<AcceptedInvocation>('POST', `/api/v1/invocations/${syncId}/replay`, {});
+    expect(replay.status).toBe(202);
+    const view = await finalView(replay.body.invocationId);
+    expect(view.request).toMatchObject({ style: 'http', method: 'PUT', query: 'tag=blue' });
+    expect(view.request.path).toMatch(/\/items\/7$/);
+    const again = JSON.parse(view.result!.body) as { method: string; path: string; query: unknown; body: string };
+    const first = sync.body as unknown as typeof again;
+    expect({ method: again.method, path: again.path, query: again.query, body: JSON.parse(again.body) as unknown }).toEqual({
+      method: first.method,
+      path: first.path,
+      query: first.query,
+      body: JSON.parse(first.body) as unknown,
+    });
   });
 
   it('pages the list newest first', async () => {
