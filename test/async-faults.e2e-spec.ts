@@ -16,6 +16,9 @@ const CUT_MS = 3000;
 /** A steady stream, bounded: one request every INTERVAL_MS, at most MAX_INVOCATIONS. */
 const INTERVAL_MS = 80;
 const MAX_INVOCATIONS = 600;
+/** A request without a 202 is sent again with its idempotency key, this often at most, this far apart. */
+const SENDS = 40;
+const RESEND_MS = 500;
 /** After the faults: how long every accepted invocation may take to end (a killed deployer's leases run 15 s). */
 const SETTLE_MS = 90_000;
 /** ... and how long they should take: a lease that runs out (15 s) and a few retries. */
@@ -69,57 +72,69 @@ describe('asynchronous invocations through kill -9 of each service and cuts of t
   }, 60_000);
 
   interface Stream {
-    /** Invocation id -> the request's n and the phase it was sent in. */
-    accepted: Map<string, { n: number; phase: string }>;
+    /** Invocation id -> the request's n, the phase it was first sent in, and how many sends it took. */
+    accepted: Map<string, { n: number; phase: string; sends: number }>;
+    /** Every answer, by status (a request sent again counts each time). */
     statuses: Record<string, number>;
-    /** The answers other than 202, by the phase the request was sent in. */
+    /** The answers other than 202, by the phase the request was first sent in. */
     refusedDuring: Record<string, Record<string, number>>;
     odd: string[];
+    /** Requests (each with its own idempotency key), and those never accepted after SENDS tries. */
     sent: number;
+    givenUp: number;
+    /** Sends that got no answer (connection refused or dropped: a killed gateway). */
     unanswered: number;
   }
 
   /**
-   * Sends an async invocation (with a callback) every INTERVAL_MS while `faults` runs, naming each request after the
-   * phase `faults` says it is in; resolves once every request sent has its answer (or its 15 s timeout).
+   * Sends an async invocation (with a callback and an idempotency key of its own) every INTERVAL_MS while `faults`
+   * runs, naming each request after the phase `faults` says it is in. A request that gets no 202 (503, no answer) is
+   * sent again with the same key, as a careful client does, up to SENDS times, RESEND_MS apart; resolves once every
+   * request is accepted or given up.
    */
   async function streamThrough(faults: (setPhase: (p: string) => void) => Promise<void>, nFrom: number): Promise<Stream> {
-    const s: Stream = { accepted: new Map(), statuses: {}, refusedDuring: {}, odd: [], sent: 0, unanswered: 0 };
+    const s: Stream = { accepted: new Map(), statuses: {}, refusedDuring: {}, odd: [], sent: 0, givenUp: 0, unanswered: 0 };
     let phase = 'steady';
     let running = true;
     const refused = (during: string, what: string) => {
       const d = (s.refusedDuring[during] ??= {});
       d[what] = (d[what] ?? 0) + 1;
     };
+    const one = async (n: number, sentDuring: string) => {
+      for (let sends = 1; sends <= SENDS; sends++) {
+        try {
+          const res = await fetch(`${p.gatewayUrl}/api/v1/functions/invoke/${fnId}`, {
+            method: 'POST',
+            headers: {
+              'content-type': 'application/json',
+              authorization: `Bearer ${p.adminKey}`,
+              prefer: 'respond-async',
+              'x-callback-url': receiver.url('/faults'),
+              'idempotency-key': `faults-${n}`,
+            },
+            body: JSON.stringify({ data: { n } }),
+            signal: AbortSignal.timeout(15_000),
+          });
+          const text = await res.text();
+          s.statuses[res.status] = (s.statuses[res.status] ?? 0) + 1;
+          if (res.status === 202) {
+            s.accepted.set((JSON.parse(text) as { invocationId: string }).invocationId, { n, phase: sentDuring, sends });
+            return;
+          }
+          refused(sentDuring, String(res.status));
+          if (res.status !== 503 && s.odd.length < 5) s.odd.push(`${res.status} during ${sentDuring}: ${text.slice(0, 200)}`);
+        } catch {
+          s.unanswered++;
+          refused(sentDuring, 'no answer');
+        }
+        await sleep(RESEND_MS);
+      }
+      s.givenUp++;
+    };
+    const requests: Promise<void>[] = [];
     const load = (async () => {
       while (running && s.sent < MAX_INVOCATIONS) {
-        const n = nFrom + ++s.sent;
-        const sentDuring = phase;
-        void fetch(`${p.gatewayUrl}/api/v1/functions/invoke/${fnId}`, {
-          method: 'POST',
-          headers: {
-            'content-type': 'application/json',
-            authorization: `Bearer ${p.adminKey}`,
-            prefer: 'respond-async',
-            'x-callback-url': receiver.url('/faults'),
-          },
-          body: JSON.stringify({ data: { n } }),
-          signal: AbortSignal.timeout(15_000),
-        }).then(
-          async (res) => {
-            const text = await res.text();
-            s.statuses[res.status] = (s.statuses[res.status] ?? 0) + 1;
-            if (res.status === 202) s.accepted.set((JSON.parse(text) as { invocationId: string }).invocationId, { n, phase: sentDuring });
-            else {
-              refused(sentDuring, String(res.status));
-              if (res.status !== 503 && s.odd.length < 5) s.odd.push(`${res.status} during ${sentDuring}: ${text.slice(0, 200)}`);
-            }
-          },
-          () => {
-            s.unanswered++;
-            refused(sentDuring, 'no answer');
-          },
-        );
+        requests.push(one(nFrom + ++s.sent, phase));
         await sleep(INTERVAL_MS);
       }
     })();
@@ -129,8 +144,7 @@ describe('asynchronous invocations through kill -9 of each service and cuts of t
     await sleep(1000);
     running = false;
     await load;
-    const answeredBy = Date.now() + 15_000;
-    while (Object.values(s.statuses).reduce((a, b) => a + b, 0) + s.unanswered < s.sent && Date.now() < answeredBy) await sleep(100);
+    await Promise.all(requests);
     return s;
   }
 
@@ -232,7 +246,7 @@ describe('asynchronous invocations through kill -9 of each service and cuts of t
     report(
       [
         `faults: ${faults.join('; ')}`,
-        `async invocations sent ${s.sent}, by answer ${JSON.stringify(s.statuses)}, no answer (network) ${s.unanswered}${s.odd.length ? `; other answers: ${s.odd.join(' | ')}` : ''}`,
+        `async invocations: ${s.sent} requests, ${s.accepted.size} accepted (${[...s.accepted.values()].filter((a) => a.sends > 1).length} of them sent again with their key), ${s.givenUp} given up; answers ${JSON.stringify(s.statuses)}, no answer (network) ${s.unanswered}${s.odd.length ? `; other answers: ${s.odd.join(' | ')}` : ''}`,
         `answers other than 202 by the phase they were sent in: ${JSON.stringify(s.refusedDuring)}`,
         `service exits ${JSON.stringify(Object.fromEntries(Object.entries(p.exits()).map(([k, v]) => [k, v.length])))}`,
         `accepted ${ids.length}: by final status ${JSON.stringify(tally(ids, (id) => views.get(id)?.status ?? 'missing'))} ${settledAfterMs} ms after the load; attempts by outcome ${JSON.stringify(attempts)}`,
@@ -244,6 +258,12 @@ describe('asynchronous invocations through kill -9 of each service and cuts of t
     );
 
     expect(ids.length).toBeGreaterThan(80);
+    // A client that sends again with its idempotency key gets its invocation accepted once, whatever was down.
+    expect({ 'requests never accepted': s.givenUp }).toEqual({ 'requests never accepted': 0 });
+    const byKey = new Map<string, string[]>();
+    for (const v of views.values()) if (v.idempotencyKey) byKey.set(v.idempotencyKey, [...(byKey.get(v.idempotencyKey) ?? []), v.id]);
+    const twiceAccepted = [...byKey.entries()].filter(([, list]) => list.length > 1).map(([key, list]) => `${key}: ${list.join(', ')}`);
+    expect({ 'one idempotency key, several invocations': twiceAccepted }).toEqual({ 'one idempotency key, several invocations': [] });
     expect({ lost: describe(lost) }).toEqual({ lost: '' });
     expect({ 'left open (queued or running)': describe(open()) }).toEqual({ 'left open (queued or running)': '' });
     expect({ 'ended other than succeeded': describe(notSucceeded) }).toEqual({ 'ended other than succeeded': '' });

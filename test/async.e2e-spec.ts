@@ -628,4 +628,18 @@ describe('asynchronous invocations end to end', () => {
     expect(second.body.items[0].id).toBe(ids[0]);
     for (const id of ids) expect(isFinal((await finalView(id)).status)).toBe(true);
   });
+
+  // Last: a deployer that stopped answering would fail every test after it.
+  it('accepts a burst of 50 at once, twice (a second apart), and runs them all', async () => {
+    const ids: string[] = [];
+    for (const round of [1, 2]) {
+      const answers = await Promise.all(
+        Array.from({ length: 50 }, (_, i) => invokeAsync(`/api/v1/functions/invoke/${fn.echo}`, { data: { round, i } }, { 'x-invocation-type': 'Event' })),
+      );
+      expect(answers.map((a) => a.status)).toEqual(Array(50).fill(202));
+      ids.push(...answers.map((a) => a.body.invocationId));
+      await sleep(1100);
+    }
+    for (const id of ids) expect((await finalView(id)).status).toBe('succeeded');
+  }, 90_000);
 });
