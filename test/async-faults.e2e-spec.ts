@@ -189,7 +189,14 @@ describe('asynchronous invocations through kill -9 of each service and cuts of t
   }
 
   /** Waits for every accepted invocation to end, then reports and checks what the suite promises of each. */
-  async function settleAndCheck(s: Stream, faults: string[]): Promise<void> {
+  /** Exits of each service so far. */
+  const exitCounts = () => Object.fromEntries(Object.entries(p.exits()).map(([k, v]) => [k, v.length]));
+
+  /**
+   * Waits for every accepted invocation to end, then reports and checks what the suite promises of each. `killed`:
+   * the services this test killed, each once, since `exitsBefore`: any other exit is a crash.
+   */
+  async function settleAndCheck(s: Stream, faults: string[], exitsBefore: Record<string, number>, killed: string[]): Promise<void> {
     const ids = [...s.accepted.keys()];
     let views = await listAll();
     const open = () => ids.filter((id) => !isFinal(views.get(id)?.status));
@@ -248,7 +255,7 @@ describe('asynchronous invocations through kill -9 of each service and cuts of t
         `faults: ${faults.join('; ')}`,
         `async invocations: ${s.sent} requests, ${s.accepted.size} accepted (${[...s.accepted.values()].filter((a) => a.sends > 1).length} of them sent again with their key), ${s.givenUp} given up; answers ${JSON.stringify(s.statuses)}, no answer (network) ${s.unanswered}${s.odd.length ? `; other answers: ${s.odd.join(' | ')}` : ''}`,
         `answers other than 202 by the phase they were sent in: ${JSON.stringify(s.refusedDuring)}`,
-        `service exits ${JSON.stringify(Object.fromEntries(Object.entries(p.exits()).map(([k, v]) => [k, v.length])))}`,
+        `service exits ${JSON.stringify(exitCounts())}`,
         `accepted ${ids.length}: by final status ${JSON.stringify(tally(ids, (id) => views.get(id)?.status ?? 'missing'))} ${settledAfterMs} ms after the load; attempts by outcome ${JSON.stringify(attempts)}`,
         `listed but the client never got their 202 (lost with a killed process): ${unseen.length}, by status ${JSON.stringify(tally(unseen, (id) => views.get(id)!.status))}`,
         `ran (SUCCESS events) more than once: ${ranTwice.length}${ranTwice.length ? `: ${describe(ranTwice)}` : ''}`,
@@ -257,6 +264,12 @@ describe('asynchronous invocations through kill -9 of each service and cuts of t
       ].join('\n'),
     );
 
+    // No service may exit but those killed, once each (a crash is restarted by supervision, and hidden by it).
+    const crashes = Object.entries(exitCounts())
+      .map(([name, n]) => [name, n - (exitsBefore[name] ?? 0) - (killed.includes(name) ? 1 : 0)] as const)
+      .filter(([, n]) => n > 0)
+      .map(([name, n]) => `${name} exited ${n} time(s) more than it was killed: see its log in ${p.logDir}`);
+    expect({ crashes }).toEqual({ crashes: [] });
     expect(ids.length).toBeGreaterThan(80);
     // A client that sends again with its idempotency key gets its invocation accepted once, whatever was down.
     expect({ 'requests never accepted': s.givenUp }).toEqual({ 'requests never accepted': 0 });
@@ -300,6 +313,7 @@ describe('asynchronous invocations through kill -9 of each service and cuts of t
 
   it('ends every accepted invocation once, succeeded, with its run recorded and its callback delivered', async () => {
     const faults: string[] = [];
+    const exitsBefore = exitCounts();
     const s = await streamThrough(async (phase) => {
       for (const service of KILLS) {
         phase(`kill -9 ${service}`);
@@ -318,7 +332,7 @@ describe('asynchronous invocations through kill -9 of each service and cuts of t
       }
     }, sentSoFar);
     sentSoFar += s.sent;
-    await settleAndCheck(s, faults);
+    await settleAndCheck(s, faults, exitsBefore, KILLS);
   }, 240_000);
 
   it('shares the work between two deployers, and the other one takes over when one is killed -9', async () => {
@@ -340,6 +354,7 @@ describe('asynchronous invocations through kill -9 of each service and cuts of t
         60_000,
       );
       const faults: string[] = [];
+      const exitsBefore = exitCounts();
       const s = await streamThrough(async (phase) => {
         phase('two deployers');
         await sleep(4000);
@@ -350,7 +365,7 @@ describe('asynchronous invocations through kill -9 of each service and cuts of t
         await sleep(3000);
       }, sentSoFar);
       sentSoFar += s.sent;
-      await settleAndCheck(s, faults);
+      await settleAndCheck(s, faults, exitsBefore, []);
     } catch (err) {
       throw new Error(`${(err as Error).message}\nthe second deployer's output (its end):\n${stderr}`);
     } finally {
