@@ -78,6 +78,7 @@ describe('asynchronous invocations through kill -9 of each service and cuts of t
     statuses: Record<string, number>;
     /** The answers other than 202, by the phase the request was first sent in. */
     refusedDuring: Record<string, Record<string, number>>;
+    /** The first answer of each kind (status, phase) other than 202, as the client saw it. */
     odd: string[];
     /** Requests (each with its own idempotency key), and those never accepted after SENDS tries. */
     sent: number;
@@ -122,7 +123,9 @@ describe('asynchronous invocations through kill -9 of each service and cuts of t
             return;
           }
           refused(sentDuring, String(res.status));
-          if (res.status !== 503 && s.odd.length < 5) s.odd.push(`${res.status} during ${sentDuring}: ${text.slice(0, 200)}`);
+          // The first refusal of each kind in each phase, to say why.
+          const kind = `${res.status} during ${sentDuring}`;
+          if (s.odd.length < 12 && !s.odd.some((o) => o.startsWith(`${kind}:`))) s.odd.push(`${kind}: ${text.slice(0, 160)}`);
         } catch {
           s.unanswered++;
           refused(sentDuring, 'no answer');
@@ -253,7 +256,7 @@ describe('asynchronous invocations through kill -9 of each service and cuts of t
     report(
       [
         `faults: ${faults.join('; ')}`,
-        `async invocations: ${s.sent} requests, ${s.accepted.size} accepted (${[...s.accepted.values()].filter((a) => a.sends > 1).length} of them sent again with their key), ${s.givenUp} given up; answers ${JSON.stringify(s.statuses)}, no answer (network) ${s.unanswered}${s.odd.length ? `; other answers: ${s.odd.join(' | ')}` : ''}`,
+        `async invocations: ${s.sent} requests, ${s.accepted.size} accepted (${[...s.accepted.values()].filter((a) => a.sends > 1).length} of them sent again with their key), ${s.givenUp} given up; answers ${JSON.stringify(s.statuses)}, no answer (network) ${s.unanswered}${s.odd.length ? `; first refusals: ${s.odd.join(' | ')}` : ''}`,
         `answers other than 202 by the phase they were sent in: ${JSON.stringify(s.refusedDuring)}`,
         `service exits ${JSON.stringify(exitCounts())}`,
         `accepted ${ids.length}: by final status ${JSON.stringify(tally(ids, (id) => views.get(id)?.status ?? 'missing'))} ${settledAfterMs} ms after the load; attempts by outcome ${JSON.stringify(attempts)}`,
