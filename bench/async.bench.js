@@ -237,7 +237,8 @@ async function runAt(hks, fnId, receiver, rate, seconds) {
     sent,
     sendSeconds,
     byStatus,
-    acceptedPerSecond: accepted.length / sendSeconds,
+    // Over the time the 202s took to come, not the time of sending: a platform that falls behind answers late.
+    acceptedPerSecond: accepted.length ? accepted.length / ((Math.max(...accepted.map((a) => a.acceptedAt)) - started) / 1000) : 0,
     accept: stats(answers.filter((a) => a.status === 202).map((a) => a.acceptMs)),
     endToEnd: stats(endToEnd),
     callbacks: endToEnd.length,
@@ -252,7 +253,7 @@ async function runAt(hks, fnId, receiver, rate, seconds) {
 
 function print(r) {
   console.log(`\n${r.rate}/s offered for ${r.sendSeconds.toFixed(1)} s: ${r.sent} sent, answers ${JSON.stringify(r.byStatus)}`);
-  console.log(`  accepted (202)              ${r.acceptedPerSecond.toFixed(0).padStart(6)}/s`);
+  console.log(`  accepted (202)              ${r.acceptedPerSecond.toFixed(0).padStart(6)}/s   from the first send to the last 202`);
   console.log(
     `  accept latency              p50 ${ms(r.accept.p50).padStart(10)}   p99 ${ms(r.accept.p99).padStart(10)}   (sent -> 202 read, n=${r.accept.n})`,
   );
