@@ -1,6 +1,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { CommandContext } from './commands/context';
 import { deployCommand } from './commands/deploy';
+import { invocationsCommand } from './commands/invocations';
 import { invokeCommand } from './commands/invoke';
 import { keysCommand, loginCommand } from './commands/keys';
 import { localTestCommand } from './commands/local-test';
@@ -25,6 +26,8 @@ export function buildProgram(io: CliIO): Command {
       '\nExamples:\n' +
         '  hks function deploy hello-world --runtime python3.9 --handler function.handle --trigger http\n' +
         '  hks function invoke hello-world --data \'{"name": "Alice"}\'\n' +
+        '  hks function invoke hello-world --async --callback-url https://example.com/hooks/hks\n' +
+        '  hks invocations list --status dead\n' +
         '  hks function logs hello-world --follow\n' +
         '  hks login --api-key hks_... --gateway http://127.0.0.1:8080\n' +
         '  hks keys create ci --scope invoke --function hello-world\n' +
@@ -51,8 +54,11 @@ export function buildProgram(io: CliIO): Command {
     fn.addCommand(make(context));
   }
   program.addCommand(fn);
+  // `hks invoke NAME` as the issue spells it: the same command as `hks function invoke`, kept out of the top help.
+  program.addCommand(invokeCommand(context), { hidden: true });
   program.addCommand(loginCommand(context));
   program.addCommand(keysCommand(context));
+  program.addCommand(invocationsCommand(context));
 
   // Every (sub)command reports through our IO and throws instead of exiting, so runCli decides the exit code.
   const configure = (cmd: Command) => {

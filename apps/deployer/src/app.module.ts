@@ -13,6 +13,18 @@ import { FunctionEventsConsumer } from './deployments/function-events.consumer';
 import { Drivers } from './drivers/drivers';
 import { KnativeDriver } from './drivers/knative/knative.driver';
 import { LocalDriver } from './drivers/local.driver';
+import { CallbackKeys } from './invocations/callback-keys';
+import { CallbackSender } from './invocations/callback-sender';
+import { EventStoreClient } from './invocations/event-store.client';
+import { FunctionPolicies } from './invocations/function-policy';
+import { InvocationDispatcher } from './invocations/invocation-dispatcher';
+import { InvocationPump } from './invocations/invocation-pump';
+import { InvocationQueue } from './invocations/invocation-queue';
+import { InvocationEntity } from './invocations/invocation.entity';
+import { InvocationStore } from './invocations/invocation.store';
+import { InvocationsController } from './invocations/invocations.controller';
+import { InvocationsLifecycle } from './invocations/invocations.lifecycle';
+import { InvocationsService } from './invocations/invocations.service';
 import { migrations } from './migrations';
 import { RegistryClient } from './registry/registry.client';
 import { DeployerSettings } from './settings';
@@ -33,12 +45,12 @@ export class AppModule {
       imports: [
         SettingsModule.forRoot(DeployerSettings, env),
         MessagingModule.forRoot(SERVICE),
-        RpcClientsModule.register(['function-registry']),
-        PersistenceModule.forService({ schema: 'deployer', entities: [Deployment], migrations }),
+        RpcClientsModule.register(['function-registry', 'event-store']),
+        PersistenceModule.forService({ schema: 'deployer', entities: [Deployment, InvocationEntity], migrations }),
         HealthModule.forService(SERVICE),
         InternalRoutesModule,
       ],
-      controllers: [DeploymentsController],
+      controllers: [DeploymentsController, InvocationsController],
       providers: [
         DeploymentStore,
         DeploymentEvents,
@@ -54,6 +66,16 @@ export class AppModule {
         EventTriggers,
         TriggerWiring,
         DeployerLifecycle,
+        InvocationStore,
+        InvocationQueue,
+        FunctionPolicies,
+        CallbackKeys,
+        CallbackSender,
+        EventStoreClient,
+        InvocationDispatcher,
+        InvocationPump,
+        InvocationsService,
+        InvocationsLifecycle,
       ],
     };
   }

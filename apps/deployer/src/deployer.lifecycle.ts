@@ -4,10 +4,11 @@ import { HealthRegistry } from '@platform/observability';
 import { DeploymentStore } from './deployments/deployment.store';
 import { DeploymentsService } from './deployments/deployments.service';
 import { FunctionEventsConsumer } from './deployments/function-events.consumer';
+import { InvocationsLifecycle } from './invocations/invocations.lifecycle';
 import { ScheduleTriggers } from './triggers/schedule.triggers';
 import { TriggerWiring } from './triggers/trigger-wiring.service';
 
-/** Start-up: readiness checks, triggers rebuilt from the deployments table, event consumers. */
+/** Start-up: readiness checks, triggers rebuilt from the deployments table, event consumers, the asynchronous invocations' delivery loop. */
 @Injectable()
 export class DeployerLifecycle implements OnApplicationBootstrap {
   private readonly logger = new Logger(DeployerLifecycle.name);
@@ -20,6 +21,7 @@ export class DeployerLifecycle implements OnApplicationBootstrap {
     private readonly triggers: TriggerWiring,
     private readonly functionEvents: FunctionEventsConsumer,
     private readonly deployments: DeploymentsService,
+    private readonly invocations: InvocationsLifecycle,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -30,6 +32,7 @@ export class DeployerLifecycle implements OnApplicationBootstrap {
     });
     await this.triggers.start();
     await this.functionEvents.start();
+    await this.invocations.start();
     // Not awaited: it asks the registry, which may still be starting.
     void this.deployments.failStale().catch((err) => this.logger.warn(`checking for interrupted deployments: ${(err as Error).message}`));
   }

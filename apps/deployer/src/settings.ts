@@ -30,6 +30,69 @@ export const DeployerSettings = {
     description: 'Pause before a queue-trigger batch whose invocation failed is put back on its queue',
   },
   SCHEDULE_CONCURRENCY: { kind: 'int', default: 4, description: 'Scheduled invocations the deployer runs at once' },
+  DEPLOYER_ASYNC_CONCURRENCY: {
+    kind: 'int',
+    default: 32,
+    min: 1,
+    max: 10_000,
+    description: 'Asynchronous invocation attempts one deployer runs at once (the prefetch of its work queue)',
+  },
+  DEPLOYER_ASYNC_MAX_QUEUED: {
+    kind: 'int',
+    default: 100_000,
+    min: 1,
+    description: 'Asynchronous invocations queued or running, all functions together, before the next one is refused with 429',
+  },
+  DEPLOYER_ASYNC_PUMP_INTERVAL_MS: {
+    kind: 'int',
+    default: 250,
+    min: 10,
+    description: 'How often the deployer dispatches due retries, takes back expired leases and delivers callbacks',
+  },
+  DEPLOYER_ASYNC_LEASE_MS: {
+    kind: 'int',
+    default: 15_000,
+    min: 200,
+    description: 'How long a running attempt is held by its deployer without a renewal before another one takes it back',
+  },
+  DEPLOYER_ASYNC_LEASE_RENEW_MS: {
+    kind: 'int',
+    default: 5_000,
+    min: 50,
+    description: 'How often a deployer renews the lease of an attempt it runs (well below DEPLOYER_ASYNC_LEASE_MS)',
+  },
+  DEPLOYER_ASYNC_SHUTDOWN_GRACE_MS: {
+    kind: 'int',
+    default: 10_000,
+    min: 0,
+    description: 'At shutdown, how long running attempts may finish; the rest are taken back by another deployer when their lease ends',
+  },
+  DEPLOYER_ASYNC_RETENTION_MS: {
+    kind: 'int',
+    default: 7 * 24 * 3600_000,
+    min: 1_000,
+    description: 'How long a finished asynchronous invocation (and its idempotency key) is kept before it is removed',
+  },
+  DEPLOYER_CALLBACK_ALLOWED_HOSTS: {
+    kind: 'string',
+    default: '',
+    description:
+      'Hosts an X-Callback-Url may name, comma-separated ("hooks.example.com", "*.example.com" for its subdomains); empty = any. ' +
+      'Set it where callers must not make the deployer POST to addresses of its own network',
+  },
+  DEPLOYER_CALLBACK_TIMEOUT_MS: { kind: 'int', default: 10_000, min: 100, description: 'How long one callback POST may take' },
+  DEPLOYER_CALLBACK_RETRY_MS: {
+    kind: 'int',
+    default: 1_000,
+    min: 10,
+    description: 'Delay before the first callback retry; each next one doubles (5 retries)',
+  },
+  DEPLOYER_EVENT_STORE_TIMEOUT_MS: {
+    kind: 'int',
+    default: 3_000,
+    min: 100,
+    description: "How long the deployer waits for the event store (an invocation's logs, a synchronous invocation to show or replay)",
+  },
 } as const satisfies SettingsSchema;
 
 export type DeployerSettingsValues = SettingsOf<typeof DeployerSettings & typeof CommonSettings>;

@@ -32,11 +32,12 @@ export class DeployerHarness {
   private registryApp?: INestApplication;
   private client?: INestApplication;
 
-  async start(extraEnv: Record<string, string> = {}): Promise<void> {
+  /** `databaseUrl` changes the deployer's DATABASE_URL (a test routing it through a TcpProxy to cut Postgres off). */
+  async start(extraEnv: Record<string, string> = {}, { databaseUrl = (url: string) => url } = {}): Promise<void> {
     await Promise.all([this.invoker.start(), this.kube.start()]);
     this.db = await createTestDatabase('hks_deployer');
     this.iso = isolatedEnv({
-      DATABASE_URL: this.db.url,
+      DATABASE_URL: databaseUrl(this.db.url),
       INVOKER_URL: this.invoker.url,
       HKS_INTERNAL_TOKEN: this.invoker.token,
       KNATIVE_READY_TIMEOUT_MS: '10000',
@@ -85,8 +86,14 @@ export class DeployerHarness {
     app.useGlobalFilters(new RpcErrorFilter());
     app.enableShutdownHooks();
     app.connectMicroservice(rpcServerOptions(app.get<CommonSettingsValues>(SETTINGS), 'deployer'), { inheritAppConfig: true });
-    await app.startAllMicroservices();
-    await app.init();
+    try {
+      await app.startAllMicroservices();
+      await app.init();
+    } catch (err) {
+      // A deployer that refused to start leaves no connection open behind it.
+      await app.close().catch(() => undefined);
+      throw err;
+    }
     this.deployer = app;
   }
 
@@ -128,7 +135,16 @@ async function removeNamespace(env: Record<string, string>, extraQueues: string[
   const ns = env.HKS_NAMESPACE;
   const conn = await amqplib.connect(env.AMQP_URL);
   const ch = await conn.createChannel();
-  const queues = ['rpc.deployer', 'rpc.function-registry', 'deployer.functions', 'deployer.event-triggers', 'test.deployment-events', 'events.dead'];
+  const queues = [
+    'rpc.deployer',
+    'rpc.function-registry',
+    'rpc.event-store',
+    'deployer.functions',
+    'deployer.event-triggers',
+    'test.deployment-events',
+    'events.dead',
+    'invocations.async',
+  ];
   for (const q of [...queues.map((q) => `${ns}.${q}`), ...extraQueues]) await ch.deleteQueue(q);
   for (const x of [`${ns}.events`, `${ns}.events.dlx`]) await ch.deleteExchange(x);
   await conn.close();

@@ -11,7 +11,7 @@ export interface RecordedCall {
   body: unknown;
 }
 
-type Answer = { status: number; body?: unknown; delayMs?: number };
+type Answer = { status: number; body?: unknown; delayMs?: number; headers?: Record<string, string> };
 
 /**
  * A real HTTP server standing in for the invoker: records every call, answers PUT/DELETE /deployments/:id and
@@ -23,6 +23,8 @@ export class FakeInvoker {
   private readonly deployAnswers = new Map<string, Answer[]>();
   private readonly invokeAnswers = new Map<string, Answer[]>();
   private server?: Server;
+  /** Delayed answers not sent yet (cleared at stop, so a test's slow answer does not keep Jest waiting). */
+  private readonly delayed = new Set<NodeJS.Timeout>();
   url = '';
   /** The internal credential it expects (the harness gives it to the deployer as HKS_INTERNAL_TOKEN). */
   readonly token = randomBytes(32).toString('hex');
@@ -71,10 +73,12 @@ export class FakeInvoker {
               ? this.invokeAnswers.get(functionId)
               : undefined;
         const answer = queue?.shift() ?? { status: 200, body: kind === 'invoke' ? { ok: true } : { functionId } };
-        setTimeout(() => {
-          res.writeHead(answer.status, { 'content-type': 'application/json' });
+        const timer = setTimeout(() => {
+          this.delayed.delete(timer);
+          res.writeHead(answer.status, { 'content-type': 'application/json', ...answer.headers });
           res.end(JSON.stringify(answer.body ?? {}));
         }, answer.delayMs ?? 0);
+        this.delayed.add(timer);
       });
     });
     await new Promise<void>((resolve) => this.server!.listen(port, '127.0.0.1', resolve));
@@ -86,6 +90,8 @@ export class FakeInvoker {
   }
 
   async stop(): Promise<void> {
+    for (const timer of this.delayed) clearTimeout(timer);
+    this.delayed.clear();
     this.server?.closeAllConnections();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
   }

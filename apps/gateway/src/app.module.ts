@@ -11,7 +11,9 @@ import { EventStreamService } from './events/event-stream.service';
 import { EventsController } from './events/events.controller';
 import { PostedEventsRoute } from './events/posted-events.route';
 import { FunctionsController } from './functions/functions.controller';
+import { InvocationsController } from './invocations/invocations.controller';
 import { KeysController } from './keys/keys.controller';
+import { AsyncAccept } from './proxy/async-accept';
 import { InvocationProxy } from './proxy/invocation-proxy';
 import { SecretsController } from './secrets/secrets.controller';
 import { GatewaySettings } from './settings';
@@ -39,13 +41,14 @@ export class AppModule {
         HealthModule.forService('gateway'),
         RpcClientsModule.register(['function-registry', 'builder', 'deployer', 'event-store']),
       ],
-      controllers: [FunctionsController, SecretsController, EventsController, KeysController],
+      controllers: [FunctionsController, InvocationsController, SecretsController, EventsController, KeysController],
       providers: [
         KeyVerifier,
         GatewayAccess,
         { provide: APP_GUARD, useClass: ApiKeyGuard },
         FunctionAuthCache,
         InvocationProxy,
+        AsyncAccept,
         PostedEventsRoute,
         EventStreamService,
         GatewayHealth,

@@ -145,6 +145,13 @@ describe('the OpenAPI document the gateway serves', () => {
         'createApiKey',
         'listApiKeys',
         'revokeApiKey',
+        'listInvocations',
+        'getInvocation',
+        'cancelInvocation',
+        'redriveInvocation',
+        'redriveInvocations',
+        'replayInvocation',
+        'getCallbackKey',
         'getLiveness',
         'getReadiness',
       ]),
@@ -262,6 +269,19 @@ describe('the OpenAPI document the gateway serves', () => {
     expect(doc.paths['/fn/{label}'].post.security).toEqual([{ bearer: [] }, { 'api-key': [] }, {}]);
   });
 
+  it('describes the asynchronous answer of the invocation routes: 202 with AcceptedInvocation, Location, and the headers that ask for it', () => {
+    for (const p of ['/api/v1/functions/invoke/{id}', '/fn/{label}', '/fn/{label}/{path}']) {
+      for (const [method, op] of Object.entries(doc.paths[p])) {
+        const accepted = op.responses['202'];
+        expect(Object.keys(accepted.headers ?? {})).toEqual(['Location', 'Preference-Applied', 'x-invocation-id']);
+        if (method !== 'head') expect(accepted.content).toEqual({ 'application/json': { schema: { $ref: '#/components/schemas/AcceptedInvocation' } } });
+        expect(Object.keys(op.responses)).toEqual(expect.arrayContaining(['422']));
+        const headers = ((op as { parameters?: Array<{ in: string; name: string }> }).parameters ?? []).filter((x) => x.in === 'header').map((x) => x.name);
+        expect(headers).toEqual(['Prefer', 'X-Invocation-Type', 'X-Callback-Url', 'Idempotency-Key']);
+      }
+    }
+  });
+
   it('declares the event stream as text/event-stream, and health as open to anyone', () => {
     expect(Object.keys(doc.paths['/api/v3/events/stream'].get.responses['200'].content ?? {})).toEqual(['text/event-stream']);
     expect(doc.paths['/healthz'].get.security).toEqual([]);
@@ -293,6 +313,7 @@ describe('the OpenAPI document the gateway serves', () => {
       });
     }
 
+    // Two of its answers wait out RPC_TIMEOUT_MS (no builder, no event store): more than jest's default 5 s on a busy machine.
     it('match the schemas the document declares', async () => {
       const body = {
         label: 'documented',
@@ -319,6 +340,12 @@ describe('the OpenAPI document the gateway serves', () => {
       // No builder, deployer or event store runs here: their routes answer 503 with the service's name.
       conforms(await api().get('/api/v1/functions/documented/builds').expect(503), 'get', '/api/v1/functions/{id}/builds');
       conforms(await api().get('/api/v3/events').expect(503), 'get', '/api/v3/events');
+      conforms(await api().get('/api/v1/invocations/not-a-uuid').expect(400), 'get', '/api/v1/invocations/{id}');
+      conforms(
+        await api().post('/api/v1/functions/invoke/documented').set('prefer', 'respond-async').set('idempotency-key', '').send({}).expect(400),
+        'post',
+        '/api/v1/functions/invoke/{id}',
+      );
       conforms(
         await api()
           .put('/api/v1/secrets/db')
@@ -338,6 +365,6 @@ describe('the OpenAPI document the gateway serves', () => {
       conforms(await api().delete(`/api/v1/keys/${key.body.id}`).expect(200), 'delete', '/api/v1/keys/{id}');
       conforms(await request(gateway.url).get('/healthz').expect(200), 'get', '/healthz');
       conforms(await api().delete('/api/v1/functions/documented').expect(200), 'delete', '/api/v1/functions/{id}');
-    });
+    }, 20_000);
   });
 });

@@ -27,6 +27,11 @@ export const GatewaySettings = {
     default: 16 * 1024 * 1024,
     description: 'Largest JSON body the API accepts (invocation bodies are streamed and limited by the invoker)',
   },
+  GATEWAY_ASYNC_MAX_BODY_BYTES: {
+    kind: 'int',
+    default: 6 * 1024 * 1024,
+    description: 'Largest request body an asynchronous invocation may carry (it is stored until it runs): larger ones get 413',
+  },
 } as const satisfies SettingsSchema;
 
 export type GatewaySettingsValues = SettingsOf<typeof GatewaySettings> & CommonSettingsValues;

@@ -1,4 +1,5 @@
 import { CreateDeployments1730000000000 } from './1730000000000-create-deployments';
 import { DropSecretValues1765000000000 } from './1765000000000-drop-secret-values';
+import { CreateInvocations1767000000000 } from './1767000000000-create-invocations';
 
-export const migrations = [CreateDeployments1730000000000, DropSecretValues1765000000000];
+export const migrations = [CreateDeployments1730000000000, DropSecretValues1765000000000, CreateInvocations1767000000000];

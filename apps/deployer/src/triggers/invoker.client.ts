@@ -25,8 +25,12 @@ export class InvokerUnavailableError extends Error {
 export interface InvokerRequest {
   /** Sent as JSON when given. */
   body?: unknown;
+  /** Sent as it is (an asynchronous invocation's stored body), with the caller's content-type header. */
+  raw?: Buffer;
   headers?: Record<string, string>;
   timeoutMs: number;
+  /** Aborts the request early (an attempt whose lease was lost); reported like a timeout. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -65,15 +69,17 @@ export class InvokerClient {
    * One request to the invoker at `path`. Resolves with whatever it answered; throws `InvokerUnavailableError`
    * ("invoker at <url> is unreachable" / "did not answer within <n> ms") when there is no answer.
    */
-  async request(method: string, path: string, { body, headers = {}, timeoutMs }: InvokerRequest): Promise<Response> {
+  async request(method: string, path: string, { body, raw, headers = {}, timeoutMs, signal }: InvokerRequest): Promise<Response> {
+    const timeout = AbortSignal.timeout(timeoutMs);
     try {
       return await fetch(`${this.base}${path}`, {
         method,
         headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers, ...this.credential.header() },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(timeoutMs),
+        body: raw ?? (body === undefined ? undefined : JSON.stringify(body)),
+        signal: signal ? AbortSignal.any([timeout, signal]) : timeout,
       });
     } catch (err) {
+      if (signal?.aborted) throw new InvokerUnavailableError(`the request to the invoker at ${this.base} was abandoned`, true);
       if ((err as Error).name === 'TimeoutError') {
         throw new InvokerUnavailableError(`invoker at ${this.base} did not answer within ${timeoutMs} ms`, true);
       }

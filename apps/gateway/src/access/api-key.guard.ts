@@ -1,8 +1,20 @@
-import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
+import { CanActivate, ExecutionContext, Injectable, SetMetadata } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { Request, Response } from 'express';
 import { DomainError, PUBLIC_ROUTE } from '@platform/contracts';
 import { ADMIN_ONLY, GatewayAccess, Refusal } from './gateway-access';
+import type { Principal } from './key-verifier';
+
+/** Metadata of a route an invoke key may use too: the handler checks the function itself (principalOf). */
+export const FUNCTION_SCOPED_ROUTE = 'hks:function-scoped-route';
+export const FunctionScoped = () => SetMetadata(FUNCTION_SCOPED_ROUTE, true);
+
+const PRINCIPAL = Symbol('principal');
+
+/** The key that passed the guard on this request (undefined on a public route). */
+export function principalOf(req: Request): Principal | undefined {
+  return (req as Request & { [PRINCIPAL]?: Principal })[PRINCIPAL];
+}
 
 function refuse(res: Response, r: Refusal): never {
   for (const [name, value] of Object.entries(r.headers)) res.setHeader(name, value);
@@ -11,7 +23,8 @@ function refuse(res: Response, r: Refusal): never {
 
 /**
  * Deny by default, on the route the router matched: every Nest route needs an admin key unless its handler or
- * controller is marked @Public(). Also applies the rate limit to every request that reaches a route.
+ * controller is marked @Public(), or @FunctionScoped() (any valid key passes; the handler then checks that an invoke
+ * key names the function concerned). Also applies the rate limit to every request that reaches a route.
  */
 @Injectable()
 export class ApiKeyGuard implements CanActivate {
@@ -29,8 +42,10 @@ export class ApiKeyGuard implements CanActivate {
     if (!open) {
       const auth = await this.access.authenticate(req);
       if (!auth.ok) refuse(res, auth);
-      if (auth.principal.scope !== 'admin') refuse(res, { body: ADMIN_ONLY, headers: {} });
+      const scoped = this.reflector.getAllAndOverride<boolean | undefined>(FUNCTION_SCOPED_ROUTE, [context.getHandler(), context.getClass()]);
+      if (auth.principal.scope !== 'admin' && !scoped) refuse(res, { body: ADMIN_ONLY, headers: {} });
       principal = auth.principal;
+      (req as Request & { [PRINCIPAL]?: Principal })[PRINCIPAL] = principal;
     }
     const limited = this.access.limit(req, principal);
     if (limited) refuse(res, limited);

@@ -25,6 +25,7 @@ export function apiDocument(app: INestApplication): OpenAPIObject {
       .addSecurityRequirements('api-key')
       .addTag('functions', 'Create, build, deploy and read functions')
       .addTag('invoke', 'Run a function: data style (/api/v1/functions/invoke/{id}) or HTTP style (/fn/{label}/...)')
+      .addTag('invocations', 'Follow, cancel, redrive and replay invocations (asynchronous ones: a 202 of an invoke route)')
       .addTag('events', 'Query, record and stream events')
       .addTag('secrets', 'Values functions get as environment variables')
       .addTag('keys', 'API keys (admin only)')

@@ -1,5 +1,17 @@
+import { getSchemaPath } from '@nestjs/swagger';
 import type { HeadersObject, OpenAPIObject, OperationObject, ParameterObject, PathItemObject, ResponsesObject } from '@nestjs/swagger';
-import { ANY_JSON, FUNCTION_URL_PREFIX, FUNCTIONS_PATH, FunctionRouteWords, InvocationHeaders, RESERVED_LABELS_NOTE } from '@platform/contracts';
+import {
+  AcceptedInvocation,
+  ANY_JSON,
+  CALLBACK_URL_MAX_LENGTH,
+  FUNCTION_URL_PREFIX,
+  FUNCTIONS_PATH,
+  FunctionRouteWords,
+  IDEMPOTENCY_KEY_MAX_LENGTH,
+  InternalInvocationHeaders,
+  InvocationHeaders,
+  RESERVED_LABELS_NOTE,
+} from '@platform/contracts';
 import { ErrorList, ErrorStatus, errorResponse } from './api-errors';
 
 /**
@@ -23,22 +35,74 @@ const INVOCATION_HEADERS: HeadersObject = {
   [InvocationHeaders.DurationMs]: { schema: { type: 'string', example: '3.214' }, description: 'Milliseconds the invoker spent on the invocation' },
 };
 
+/** The 202 of an asynchronous invocation: where to follow it. */
+const ACCEPTED_HEADERS: HeadersObject = {
+  Location: { schema: { type: 'string', example: '/api/v1/invocations/4b0c2f5e-8d1a-4c3e-9f7a-2d6b8e1c0a93' }, description: 'GET it to follow the invocation' },
+  'Preference-Applied': { schema: { type: 'string', enum: ['respond-async'] }, description: 'Sent when the request said Prefer: respond-async' },
+  [InvocationHeaders.InvocationId]: { schema: { type: 'string', format: 'uuid' }, description: 'The invocation id (its events carry it once it runs)' },
+};
+
+/** What asks for an asynchronous invocation (any one of the first three), and shapes it. */
+const ASYNC_PARAMETERS: ParameterObject[] = [
+  {
+    name: 'Prefer',
+    in: 'header',
+    required: false,
+    description: 'respond-async (RFC 7240): answer 202 at once and run the invocation later, with retries (config.retry)',
+    schema: { type: 'string', example: 'respond-async' },
+  },
+  {
+    name: 'X-Invocation-Type',
+    in: 'header',
+    required: false,
+    description: 'Event: asynchronous, as Prefer: respond-async; RequestResponse (the default): synchronous',
+    schema: { type: 'string', enum: ['Event', 'RequestResponse'] },
+  },
+  {
+    name: 'X-Callback-Url',
+    in: 'header',
+    required: false,
+    description:
+      'Asynchronous, and POST the outcome (InvocationCallbackBody) to this http(s) URL when it ends, signed per Standard Webhooks ' +
+      `(webhook-signature "v1a,...", verify with GET /api/v1/invocations/callback-key); at most ${CALLBACK_URL_MAX_LENGTH} characters`,
+    schema: { type: 'string', format: 'uri', maxLength: CALLBACK_URL_MAX_LENGTH },
+  },
+  {
+    name: 'Idempotency-Key',
+    in: 'header',
+    required: false,
+    description:
+      `Of an asynchronous invocation: the same key again answers 202 with the first invocation (duplicate: true) instead of queueing another; 1 to ${IDEMPOTENCY_KEY_MAX_LENGTH} printable characters. ` +
+      'X-Idempotency-Key is accepted too',
+    schema: { type: 'string', maxLength: IDEMPOTENCY_KEY_MAX_LENGTH },
+  },
+];
+
 /** The function's own answer: any content type, any body. */
 const ANY_CONTENT = { '*/*': { schema: {} } };
 
 const ERRORS: ErrorList = {
-  400: 'The request is refused: a malformed URL, a body that says it is JSON and is not, or one the invoker cannot hand over',
+  400: 'The request is refused: a malformed URL, a body that says it is JSON and is not, or one the invoker cannot hand over; an X-Callback-Url or Idempotency-Key that is not valid',
   401: true,
   403: 'The API key may not invoke this function: an invoke key that does not name it',
   404: 'No function has this id or label',
   409: 'The function is not deployed (or its deployment FAILED): deploy it first',
-  413: 'The request body is larger than the function accepts (resources.maxRequestBytes)',
-  429: "The function's queue is full (scaling.queueSize), or the client is over the gateway's rate limit",
+  413: 'The request body is larger than the function accepts (resources.maxRequestBytes), or, asynchronous, than the gateway stores (GATEWAY_ASYNC_MAX_BODY_BYTES)',
+  422: 'Asynchronous: the Idempotency-Key was used before for a different request',
+  429: "The function's queue is full (scaling.queueSize, or scaling.asyncQueueSize for asynchronous invocations), or the client is over the gateway's rate limit",
   431: true,
   500: 'The handler threw; the message names the exception',
   502: 'The worker crashed or ran out of memory, the handler returned an invalid HTTP response, or the invoker failed to answer',
-  503: 'The invoker is unreachable or shutting down, or access to the function could not be checked',
+  503: 'The invoker is unreachable or shutting down, access to the function could not be checked, or (asynchronous) the deployer could not store it',
   504: "The invocation took longer than the function's resources.timeoutMs",
+};
+
+/** On a failed invocation's answer: what the deployer classifies an attempt by (a timeout is not the handler's own 5xx). */
+const FAILURE_HEADERS: HeadersObject = {
+  [InternalInvocationHeaders.FailureReason]: {
+    schema: { type: 'string', enum: ['timeout', 'memory', 'crash', 'error'] },
+    description: 'Why the invocation failed: it ran too long, ran out of memory, its worker crashed, or the handler threw',
+  },
 };
 
 /** Statuses that come from the invoker, so its headers say which invocation it was. */
@@ -52,11 +116,16 @@ function responses(method: Method): ResponsesObject {
       headers: INVOCATION_HEADERS,
       ...content,
     },
+    202: {
+      description: 'Asynchronous (Prefer: respond-async, X-Invocation-Type: Event or X-Callback-Url): accepted and stored; it runs later',
+      headers: ACCEPTED_HEADERS,
+      ...(method === 'head' ? {} : { content: { 'application/json': { schema: { $ref: getSchemaPath(AcceptedInvocation) } } } }),
+    },
   };
   for (const [status, said] of Object.entries(ERRORS)) {
     const code = Number(status) as ErrorStatus;
     const r = errorResponse(code, said === true ? undefined : said);
-    if (FROM_INVOKER.includes(code)) r.headers = { ...r.headers, ...INVOCATION_HEADERS };
+    if (FROM_INVOKER.includes(code)) r.headers = { ...r.headers, ...INVOCATION_HEADERS, ...FAILURE_HEADERS };
     if (method === 'head') delete r.content;
     out[status] = r;
   }
@@ -90,7 +159,7 @@ function dataStyle(method: Method): OperationObject {
       'Data style: the handler gets the data (a JSON body\'s "data" field, else the whole JSON body, a text body as a string, or without a body the query parameters). ' +
       'An invoke key that names the function may call it. ' +
       RESERVED_LABELS_NOTE,
-    parameters: [pathParam('id', 'Function id (uuid) or label')],
+    parameters: [pathParam('id', 'Function id (uuid) or label'), ...ASYNC_PARAMETERS],
     ...(withBody
       ? {
           requestBody: {
@@ -117,6 +186,7 @@ function httpStyle(method: Method, subPath: boolean): OperationObject {
     parameters: [
       pathParam('label', 'Function label (or id)'),
       ...(subPath ? [pathParam('path', 'The rest of the path: the handler sees it as the request path (it may hold further slashes)')] : []),
+      ...ASYNC_PARAMETERS,
     ],
     // No key at all is a valid choice too: the function's http trigger decides.
     security: [{ bearer: [] }, { 'api-key': [] }, {}],

@@ -3,10 +3,11 @@ import * as http from 'http';
 import { InternalCredential, SETTINGS } from '@platform/config';
 import { InProcessHttp } from '@platform/observability';
 import { toDomainError } from '@platform/messaging';
-import { ErrorBody, FunctionRouteWords, FUNCTIONS_PATH } from '@platform/contracts';
+import { ErrorBody, FunctionRouteWords, FUNCTIONS_PATH, wantsAsync } from '@platform/contracts';
 import { FunctionAccess, FunctionAuthCache } from '../access/function-auth.cache';
 import { GatewayAccess, sendError } from '../access/gateway-access';
 import { GatewaySettingsValues } from '../settings';
+import { AsyncAccept } from './async-accept';
 
 export const INVOKE_PREFIX = `${FUNCTIONS_PATH}/${FunctionRouteWords.invoke}/`;
 export const HTTP_PREFIX = '/fn/';
@@ -36,6 +37,7 @@ export class InvocationProxy implements OnApplicationShutdown {
     private readonly access: GatewayAccess,
     private readonly functionAuth: FunctionAuthCache,
     private readonly credential: InternalCredential,
+    private readonly asyncAccept: AsyncAccept,
   ) {
     const url = new URL(settings.INVOKER_URL);
     if (url.protocol !== 'http:') throw new Error(`INVOKER_URL=${settings.INVOKER_URL} must be an http:// URL`);
@@ -59,8 +61,8 @@ export class InvocationProxy implements OnApplicationShutdown {
     const rest = url.slice(prefix.length);
     const name = plainName(nameOf(rest));
     if (name === undefined) return false;
-    if (prefix === INVOKE_PREFIX) void this.authorise(req, res, name, `/invoke/${rest}`, false);
-    else void this.authorise(req, res, name, `/http/${rest}`, true);
+    if (prefix === INVOKE_PREFIX) void this.authorise(req, res, name, rest, false);
+    else void this.authorise(req, res, name, rest, true);
     return true;
   }
 
@@ -68,13 +70,13 @@ export class InvocationProxy implements OnApplicationShutdown {
    * An admin key, or an invoke key that names the function (by id; a label is resolved to its id), may
    * invoke it. `byTrigger`: /fn/{label}, open to anyone when the function's http trigger says auth "none".
    */
-  private async authorise(req: http.IncomingMessage, res: http.ServerResponse, name: string, upstream: string, byTrigger: boolean): Promise<void> {
+  private async authorise(req: http.IncomingMessage, res: http.ServerResponse, name: string, rest: string, byTrigger: boolean): Promise<void> {
     let access: FunctionAccess | undefined;
     try {
       if (byTrigger) {
         access = await this.functionAuth.accessOf(name);
         if (access.known && access.open) {
-          if (this.access.admit(req, res)) this.forward(req, res, upstream, false);
+          if (this.access.admit(req, res)) this.run(req, res, name, rest, byTrigger, false);
           else req.resume();
           return;
         }
@@ -88,12 +90,18 @@ export class InvocationProxy implements OnApplicationShutdown {
           return this.refuse(req, res, { statusCode: 403, error: 'Forbidden', message: `This API key may not invoke function ${name}` });
         }
       }
-      if (this.access.admit(req, res, p)) this.forward(req, res, upstream, true);
+      if (this.access.admit(req, res, p)) this.run(req, res, name, rest, byTrigger, true);
       else req.resume();
     } catch (err) {
       const e = toDomainError(err, 'function-registry', 0) as { message: string };
       this.refuse(req, res, { statusCode: 503, error: 'Service Unavailable', message: `cannot check access to function ${name}: ${e.message}` });
     }
+  }
+
+  /** An authorised invocation: accepted to run later (202) when it asks to be asynchronous, else forwarded to the invoker. */
+  private run(req: http.IncomingMessage, res: http.ServerResponse, name: string, rest: string, byTrigger: boolean, stripKey: boolean): void {
+    if (wantsAsync(req.headers)) void this.asyncAccept.accept(req, res, { name, rest, style: byTrigger ? 'http' : 'data' });
+    else this.forward(req, res, byTrigger ? `/http/${rest}` : `/invoke/${rest}`, stripKey);
   }
 
   private refuse(req: http.IncomingMessage, res: http.ServerResponse, body: ErrorBody, headers: Record<string, string> = {}): void {
@@ -104,6 +112,8 @@ export class InvocationProxy implements OnApplicationShutdown {
   private forward(req: http.IncomingMessage, res: http.ServerResponse, path: string, stripKey: boolean, retried = false): void {
     const headers: http.OutgoingHttpHeaders = { ...req.headers };
     for (const h of HOP_BY_HOP) delete headers[h];
+    // x-hks-* headers are the platform's own (the internal credential, an async attempt's id): never a client's.
+    for (const h in headers) if (h.startsWith('x-hks-')) delete headers[h];
     if (stripKey) {
       // The platform's key is not the function's business.
       delete headers.authorization;

@@ -28,6 +28,8 @@ export interface InvocationFacts {
   deploymentId: string;
   invocationId: string;
   trigger: Trigger;
+  /** The attempt of an async invocation (x-hks-attempt from the deployer): its events' metadata.attempt. */
+  attempt?: number;
   /** The request as the handler saw it; set by started() so the result event carries it. */
   input?: unknown;
   inputBytes?: number;
@@ -170,7 +172,7 @@ export class InvocationRecorder implements OnModuleInit, OnApplicationBootstrap 
       functionLabel: f.label,
       invocationId: f.invocationId,
       payload: (f.payload = boundedValue(f.input, f.inputBytes ?? 0)),
-      metadata: { trigger: f.trigger, version: f.version, deploymentId: f.deploymentId },
+      metadata: { trigger: f.trigger, version: f.version, deploymentId: f.deploymentId, ...(f.attempt ? { attempt: f.attempt } : {}) },
     });
     f.pendingHandedOver = this.add(f.pendingEvent);
   }
@@ -214,6 +216,7 @@ export class InvocationRecorder implements OnModuleInit, OnApplicationBootstrap 
       reason: o.reason,
       statusCode: o.statusCode,
       deploymentId: f.deploymentId,
+      ...(f.attempt ? { attempt: f.attempt } : {}),
     };
     return newEvent({
       name: failed ? EventNames.InvocationFailed : EventNames.InvocationSucceeded,

@@ -7,6 +7,7 @@ import {
   DomainError,
   INTERNAL_TOKEN_HEADER,
   internalTokenProblem,
+  InternalInvocationHeaders,
   InvocationHeaders,
   jsonBytesProblem,
   MAX_JSON_DEPTH,
@@ -18,6 +19,7 @@ import { InternalCredential, SETTINGS } from '@platform/config';
 import { toErrorBody } from '@platform/messaging';
 import { functionContract } from '@platform/runtimes';
 import { DeploymentTable } from '../deployments/deployment-table';
+import { takeAttemptFacts } from './internal-headers';
 import { InvocationFacts, InvocationRecorder, Trigger } from './invocation-recorder';
 import { KnativeProxy } from './knative-proxy';
 import { failure, InvocationOutcome } from './outcome';
@@ -191,13 +193,17 @@ export class InvokeServer implements OnModuleDestroy {
     const { spec } = deployed.order;
     const limit = spec.config.resources.maxRequestBytes;
     const header = req.headers[TRIGGER_HEADER];
+    // Every caller here holds the internal credential (handle() checked it): an attempt of an async invocation
+    // carries its id and number, recorded on its events.
+    const attempt = takeAttemptFacts(req.headers);
     const facts: InvocationFacts = {
       functionId: spec.functionId,
       label: spec.label,
       version: spec.version,
       deploymentId: deployed.order.deploymentId,
-      invocationId: randomUUID(),
+      invocationId: attempt.invocationId ?? randomUUID(),
       trigger: typeof header === 'string' && TRIGGERS.has(header) ? (header as Trigger) : style === 'data' ? 'api' : 'http',
+      ...(attempt.attempt ? { attempt: attempt.attempt } : {}),
     };
 
     const body = await readBody(req, limit);
@@ -229,23 +235,33 @@ export class InvokeServer implements OnModuleDestroy {
       input = functionContract.httpInput(req.method ?? 'GET', rest, query, req.headers, body);
     }
     this.recorder.started(facts, input, body.length + 2048);
-    const run = deployed.pool
-      ? deployed.pool.invoke(input, facts.invocationId)
-      : this.knative.invoke(deployed.order.url!, spec, {
-          style,
-          method: req.method ?? 'GET',
-          path: rest,
-          query: qs,
-          headers: req.headers,
-          body,
-          invocationId: facts.invocationId,
-        });
+    let run: Promise<InvocationOutcome>;
+    try {
+      run = deployed.pool
+        ? deployed.pool.invoke(input, facts.invocationId)
+        : this.knative.invoke(deployed.order.url!, spec, {
+            style,
+            method: req.method ?? 'GET',
+            path: rest,
+            query: qs,
+            headers: req.headers,
+            body,
+            invocationId: facts.invocationId,
+          });
+    } catch (err) {
+      run = Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
     let stop!: (outcome: InvocationOutcome) => void;
     const cut = new Promise<InvocationOutcome>((resolve) => (stop = resolve));
     this.running.add(stop);
     let outcome: InvocationOutcome;
     try {
       outcome = await Promise.race([run, cut]);
+    } catch (err) {
+      // A fault of the invoker itself, not of the function: the invocation still gets its result event (a started one
+      // with none would stay PENDING for ever) and the caller a 500 that says so.
+      this.logger.error(`invocation ${facts.invocationId} of ${spec.label} failed inside the invoker: ${(err as Error).stack ?? String(err)}`);
+      outcome = failure(500, `the invoker failed while running this invocation: ${(err as Error).message ?? String(err)}`, 'crash');
     } finally {
       this.running.delete(stop);
     }
@@ -275,6 +291,8 @@ export class InvokeServer implements OnModuleDestroy {
       [InvocationHeaders.DurationMs]: durationMs.toFixed(3),
       'content-length': o.body.length,
     };
+    // The deployer tells a timeout or a crash from a handler's own 5xx by this (the gateway's callers see it too).
+    if (o.error !== undefined) headers[InternalInvocationHeaders.FailureReason] = o.reason ?? 'error';
     try {
       res.writeHead(o.statusCode, headers);
     } catch (err) {
@@ -289,6 +307,7 @@ export class InvokeServer implements OnModuleDestroy {
         'content-type': 'application/json',
         'content-length': o.body.length,
         [InvocationHeaders.InvocationId]: facts.invocationId,
+        [InternalInvocationHeaders.FailureReason]: 'error',
       });
     }
     if (this.draining) res.shouldKeepAlive = false;

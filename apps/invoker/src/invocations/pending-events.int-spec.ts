@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync } from 'fs';
 import * as path from 'path';
+import { DeploymentTable } from '../deployments/deployment-table';
 import { InvokerHarness, startInvoker } from '../testing/invoker-harness';
 
 const JSON_HEADERS = { 'content-type': 'application/json' };
@@ -89,5 +90,23 @@ describe('invoker: one event per invocation, a PENDING event only for one still 
     // Stamped when the invocation started (at least SLOW_MS before its end), not when it was published.
     expect(Date.parse(result.timestamp) - Date.parse(pending.timestamp)).toBeGreaterThanOrEqual(SLOW_MS - 50);
     expect(journaled(id).map((e) => e.status)).toEqual(['PENDING', 'SUCCESS']);
+  });
+
+  it('records a result for an invocation that fails inside the invoker (no PENDING left without one)', async () => {
+    const pool = inv.app.get(DeploymentTable).find('sleepy')!.pool!;
+    const invoke = pool.invoke.bind(pool);
+    pool.invoke = () => Promise.reject(new Error('pool fault for the test'));
+    let res;
+    try {
+      res = await inv.request<{ message: string }>('POST', '/invoke/sleepy', JSON.stringify({ data: { ms: 1 } }), JSON_HEADERS);
+    } finally {
+      pool.invoke = invoke;
+    }
+    expect(res.status).toBe(500);
+    expect(res.json.message).toMatch(/the invoker failed while running this invocation: pool fault for the test/);
+    const id = res.headers.get('x-invocation-id')!;
+    const { result } = await inv.tap.invocation(id);
+    expect(result).toMatchObject({ status: 'FAILURE', payload: { ms: 1 }, metadata: { reason: 'crash' } });
+    expect(inv.tap.eventsOf(id).map((e) => e.status)).toEqual(['FAILURE']);
   });
 });

@@ -70,6 +70,19 @@ export const InternalInvocationHeaders = {
   FailureReason: 'x-hks-failure-reason',
 } as const;
 
+/**
+ * Why a stored request's path (what follows the function name) cannot be sent again, or undefined. It is sent later
+ * by an HTTP client that resolves dot segments ("..", "%2e%2e", any case) and treats "\\" as "/": such a path would
+ * leave the function's own URL on the invoker (another function, or the invoker's own API), so it is refused.
+ */
+export function storedPathProblem(path: string): string | undefined {
+  if (!path.startsWith('/')) return 'the path after the function name must start with "/"';
+  if (/[?#\\]/.test(path)) return 'the path after the function name may not contain "?", "#" or "\\"';
+  const dot = path.split('/').some((segment) => /^(\.|%2e){1,2}$/i.test(segment));
+  if (dot) return 'the path after the function name may not contain "." or ".." segments (plain or percent-encoded)';
+  return undefined;
+}
+
 export const IDEMPOTENCY_KEY_MAX_LENGTH = 255;
 export const CALLBACK_URL_MAX_LENGTH = 2048;
 
@@ -171,7 +184,8 @@ export class InvocationAttempt {
   @ApiProperty({ type: 'integer', minimum: 1 })
   number: number;
 
-  @ApiProperty({ enum: ATTEMPT_OUTCOMES, enumName: 'AttemptOutcome', nullable: true, description: 'null while it runs.' })
+  // Inline, not a named enum: OpenAPI 3.0's nullable does not widen a $ref, and an enum allows null only when it lists it.
+  @ApiProperty({ type: String, enum: [...ATTEMPT_OUTCOMES, null], nullable: true, description: 'null while it runs.' })
   outcome: AttemptOutcome | null;
 
   @ApiProperty({ ...DATE_TIME })

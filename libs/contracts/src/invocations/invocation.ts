@@ -52,4 +52,6 @@ export interface InvocationMetadata {
   trigger?: 'api' | 'http' | 'queue' | 'schedule' | 'event';
   version?: number;
   reason?: 'timeout' | 'memory' | 'crash' | 'error' | 'payload-too-large' | 'queue-full';
+  /** The attempt of an async invocation (1, 2, ...); absent for a synchronous one. */
+  attempt?: number;
 }
