@@ -59,7 +59,12 @@ describe('asynchronous invocations end to end', () => {
     receiver = await CallbackReceiver.start();
     // No attempt here is meant to reach the PENDING threshold: one event per attempt.
     // A small async body limit, to see its 413 without sending megabytes.
-    p = await startPlatform({ INVOKER_PENDING_EVENT_AFTER_MS: '60000', GATEWAY_ASYNC_MAX_BODY_BYTES: String(ASYNC_BODY_LIMIT) });
+    // Callbacks only to this machine, where the test's receiver is.
+    p = await startPlatform({
+      INVOKER_PENDING_EVENT_AFTER_MS: '60000',
+      GATEWAY_ASYNC_MAX_BODY_BYTES: String(ASYNC_BODY_LIMIT),
+      DEPLOYER_CALLBACK_ALLOWED_HOSTS: '127.0.0.1',
+    });
     const [echo, flaky, thrower, patient, slow, answers] = await Promise.all([
       // Both styles: the data of /api/v1/functions/invoke/{id}, the request object of /fn/{label}.
       deploy({
@@ -354,6 +359,9 @@ describe('asynchronous invocations end to end', () => {
     expect(ftp.status).toBe(400);
     const tooLong = await invokeAsync(path, { data: 1 }, { 'x-callback-url': `http://example.com/${'a'.repeat(2100)}` });
     expect(tooLong.status).toBe(400);
+    const elsewhere = await invokeAsync(path, { data: 1 }, { 'x-callback-url': 'http://hooks.example.com/hks' });
+    expect(elsewhere.status).toBe(400);
+    expect(elsewhere.body.message).toContain('DEPLOYER_CALLBACK_ALLOWED_HOSTS');
     const longKey = await invokeAsync(path, { data: 1 }, { prefer: 'respond-async', 'idempotency-key': 'k'.repeat(256) });
     expect(longKey.status).toBe(400);
     expect(longKey.body.message).toMatch(/idempotency/i);
@@ -545,7 +553,7 @@ describe('asynchronous invocations end to end', () => {
     expect(view.callback!.lastError).toBeTruthy();
   });
 
-  it('lets an invoke key ask for what it may invoke synchronously, and no more', async () => {
+  it('lets an invoke key ask for, and follow, what it may invoke synchronously, and no more', async () => {
     const created = await call<{ key: string }>('POST', '/api/v1/keys', { name: 'async-invoker', scope: 'invoke', functions: ['async-echo'] });
     expect(created.status).toBe(201);
     const as = { authorization: `Bearer ${created.body.key}` };
@@ -562,11 +570,19 @@ describe('asynchronous invocations end to end', () => {
     expect(other.status).toBe(403);
     const none = await api(p.gatewayUrl, 'POST', `/api/v1/functions/invoke/${fn.echo}`, { data: 1 }, { prefer: 'respond-async' });
     expect(none.status).toBe(401);
-    // Following, cancelling, redriving and replaying invocations are the admin's.
-    expect((await api(p.gatewayUrl, 'GET', `/api/v1/invocations/${id}`, undefined, as)).status).toBe(403);
-    expect((await api(p.gatewayUrl, 'POST', `/api/v1/invocations/${id}/replay`, {}, as)).status).toBe(403);
-    expect((await api(p.gatewayUrl, 'GET', '/api/v1/invocations/callback-key')).status).toBe(401);
+    // It may follow its own invocations; those of other functions do not exist for it; listing, redriving and
+    // replaying are the admin's.
     expect((await finalView(id)).status).toBe('succeeded');
+    const own = await api<InvocationView>(p.gatewayUrl, 'GET', `/api/v1/invocations/${id}`, undefined, as);
+    expect({ status: own.status, id: own.body.id }).toEqual({ status: 200, id });
+    const theirs = expectAccepted(await invokeAsync(`/api/v1/functions/invoke/${fn.thrower}`, { data: 'not yours' }), fn.thrower);
+    expect((await api(p.gatewayUrl, 'GET', `/api/v1/invocations/${theirs}`, undefined, as)).status).toBe(404);
+    expect((await api(p.gatewayUrl, 'POST', `/api/v1/invocations/${theirs}/cancel`, undefined, as)).status).toBe(404);
+    expect((await api(p.gatewayUrl, 'GET', '/api/v1/invocations', undefined, as)).status).toBe(403);
+    expect((await api(p.gatewayUrl, 'POST', `/api/v1/invocations/${id}/replay`, {}, as)).status).toBe(403);
+    expect((await api(p.gatewayUrl, 'POST', `/api/v1/invocations/${id}/redrive`, undefined, as)).status).toBe(403);
+    expect((await api(p.gatewayUrl, 'GET', '/api/v1/invocations/callback-key')).status).toBe(401);
+    await finalView(theirs);
   });
 
   it('stores a GET, a binary body and the same idempotency key on two functions as they came', async () => {
@@ -636,7 +652,8 @@ describe('asynchronous invocations end to end', () => {
       const answers = await Promise.all(
         Array.from({ length: 50 }, (_, i) => invokeAsync(`/api/v1/functions/invoke/${fn.echo}`, { data: { round, i } }, { 'x-invocation-type': 'Event' })),
       );
-      expect(answers.map((a) => a.status)).toEqual(Array(50).fill(202));
+      const byStatus = answers.reduce<Record<number, number>>((acc, a) => ({ ...acc, [a.status]: (acc[a.status] ?? 0) + 1 }), {});
+      expect({ round, byStatus, firstRefusal: answers.find((a) => a.status !== 202)?.text }).toEqual({ round, byStatus: { 202: 50 }, firstRefusal: undefined });
       ids.push(...answers.map((a) => a.body.invocationId));
       await sleep(1100);
     }
