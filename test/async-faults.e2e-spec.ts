@@ -1,5 +1,6 @@
 import { spawn } from 'child_process';
 import { createPublicKey } from 'crypto';
+import { readFileSync } from 'fs';
 import * as path from 'path';
 import { Client } from 'pg';
 import { AMQP_URL, createTestDatabase, freePort, TcpProxy } from '@platform/testing';
@@ -102,6 +103,7 @@ describe('asynchronous invocations through kill -9 of each service and cuts of t
     const s: Stream = { accepted: new Map(), statuses: {}, refusedDuring: {}, odd: [], sent: 0, givenUp: 0, unanswered: 0 };
     let phase = 'steady';
     let running = true;
+    let aborted = false;
     const refused = (during: string, what: string) => {
       const d = (s.refusedDuring[during] ??= {});
       d[what] = (d[what] ?? 0) + 1;
@@ -136,6 +138,7 @@ describe('asynchronous invocations through kill -9 of each service and cuts of t
           refused(sentDuring, 'no answer');
         }
         await sleep(RESEND_MS);
+        if (aborted) return;
       }
       s.givenUp++;
     };
@@ -147,7 +150,14 @@ describe('asynchronous invocations through kill -9 of each service and cuts of t
       }
     })();
     await sleep(1500);
-    await faults((next) => (phase = next));
+    try {
+      await faults((next) => (phase = next));
+    } catch (err) {
+      // Stop sending (and sending again) before failing, or the requests outlive the test.
+      running = false;
+      aborted = true;
+      throw err;
+    }
     phase = 'steady';
     await sleep(1000);
     running = false;
@@ -197,6 +207,19 @@ describe('asynchronous invocations through kill -9 of each service and cuts of t
   }
 
   /** Waits for every accepted invocation to end, then reports and checks what the suite promises of each. */
+  /** The last lines of a service's log, for a failure message. */
+  const logTail = (service: string) => {
+    try {
+      return readFileSync(path.join(p.logDir, `${service}.log`), 'utf8')
+        .split('\n')
+        .slice(-25)
+        .join('\n')
+        .slice(-5000);
+    } catch (err) {
+      return `(no log: ${(err as Error).message})`;
+    }
+  };
+
   /** Exits of each service so far. */
   const exitCounts = () => Object.fromEntries(Object.entries(p.exits()).map(([k, v]) => [k, v.length]));
 
@@ -333,7 +356,9 @@ describe('asynchronous invocations through kill -9 of each service and cuts of t
         if (service === 'invoker') for (let i = 0; i < 10; i++) duringInvokerRestart.push(acceptDefaults(i * 300));
         const exit = await p.kill(service);
         faults.push(`kill -9 ${service}: ${exit?.signal}`);
-        await p.waitReady(service, 60_000);
+        await p.waitReady(service, 60_000).catch((err: Error) => {
+          throw new Error(`${service} did not come back within 60 s of its kill -9 (${err.message}); the end of its log:\n${logTail(service)}`);
+        });
         await sleep(1500);
       }
       for (const [name, proxy] of Object.entries(proxies)) {
@@ -370,10 +395,12 @@ describe('asynchronous invocations through kill -9 of each service and cuts of t
     const replica = spawn(process.execPath, [main], {
       cwd: path.resolve(__dirname, '..'),
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', ...p.env, DEPLOYER_PORT: String(port) },
-      stdio: ['ignore', 'ignore', 'pipe'],
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
-    let stderr = '';
-    replica.stderr?.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-4000)));
+    let output = '';
+    const keep = (c: Buffer) => (output = (output + c.toString()).slice(-4000));
+    replica.stdout?.on('data', keep);
+    replica.stderr?.on('data', keep);
     const exited = new Promise((resolve) => replica.once('exit', resolve));
     try {
       await until(
@@ -396,7 +423,7 @@ describe('asynchronous invocations through kill -9 of each service and cuts of t
       const problems = await settleAndCheck(s, faults, exitsBefore, []);
       expect(problems).toEqual(Object.fromEntries(Object.keys(problems).map((k) => [k, []])));
     } catch (err) {
-      throw new Error(`${(err as Error).message}\nthe second deployer's output (its end):\n${stderr}`);
+      throw new Error(`${(err as Error).message}\nthe second deployer's output (its end):\n${output}`);
     } finally {
       replica.kill('SIGKILL');
     }
