@@ -276,7 +276,8 @@ async function main() {
   const hks = await startHks();
   const fnId = await deployHello(hks.api);
   // Warm-up (not reported): connections, JIT, the function's pool, the queue.
-  await runAt(hks, fnId, receiver, 50, 2);
+  const warm = await runAt(hks, fnId, receiver, 50, 2);
+  console.log(`warm-up: 50/s for 2 s, answers ${JSON.stringify(warm.byStatus)}, ${warm.unfinished} unfinished`);
   const results = [];
   for (const rate of RATES) {
     if (interrupted) break;
@@ -285,6 +286,11 @@ async function main() {
     results.push(r);
   }
   console.log(`\nload average at the end: ${loadavg()}`);
+  const refused = results.reduce((n, r) => n + r.sent - (r.byStatus[202] || 0), 0);
+  if (refused) {
+    console.log(`FINDING: ${refused} requests answered other than 202 (see "answers")`);
+    process.exitCode = 1;
+  }
   if (results.some((r) => r.unfinished > 0)) {
     console.log('FINDING: accepted invocations without a callback after the drain (see "unfinished")');
     process.exitCode = 1;
