@@ -119,7 +119,12 @@ describe('invoker: durable invocation events (real process, real RabbitMQ)', () 
         headers: { ...inv.auth, 'content-type': 'application/json' },
         body: JSON.stringify({ data: { ms } }),
       });
-      return { status: res.status, id: res.headers.get('x-invocation-id')!, json: (await res.json()) as { message?: string; slept?: number } };
+      return {
+        status: res.status,
+        id: res.headers.get('x-invocation-id')!,
+        reason: res.headers.get('x-hks-failure-reason'),
+        json: (await res.json()) as { message?: string; slept?: number },
+      };
     };
     const short = call(1_000);
     const long = call(20_000);
@@ -139,6 +144,8 @@ describe('invoker: durable invocation events (real process, real RabbitMQ)', () 
     const cut = await long;
     expect(cut.status).toBe(503);
     expect(cut.json.message).toContain('the invoker is shutting down');
+    // The deployer retries such an attempt as the platform's doing, not the function's.
+    expect(cut.reason).toBe('shutdown');
     await inv.exited;
     const tookMs = Date.now() - signalled;
     expect(tookMs).toBeLessThan(6_000 + 1_500);
@@ -150,7 +157,7 @@ describe('invoker: durable invocation events (real process, real RabbitMQ)', () 
     }
     expect(eventsOf(cut.id).find((e) => e.status !== 'PENDING')).toMatchObject({
       status: 'FAILURE',
-      metadata: { reason: 'crash' },
+      metadata: { reason: 'shutdown' },
       error: expect.stringContaining('shutting down'),
     });
     // Everything went to the broker: nothing left in the spool or the journal.

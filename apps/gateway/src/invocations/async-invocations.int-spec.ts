@@ -529,7 +529,12 @@ describe('asynchronous invocations at the gateway: the 202 accept path and the /
     await deployer!.close();
     deployer = undefined;
     const res = await api().post('/api/v1/functions/invoke/async-fn').set('prefer', 'respond-async').send({ data: 1 }).expect(503);
-    expect(res.body).toEqual({ statusCode: 503, error: 'Service Unavailable', message: 'deployer did not answer within 2000 ms; is it running?' });
+    expect(res.body).toEqual({
+      statusCode: 503,
+      error: 'Service Unavailable',
+      message:
+        'deployer did not answer within 2000 ms; is it running? (it may have been stored all the same: send it again with the same Idempotency-Key to have it run once)',
+    });
     expect((await api().get('/api/v1/invocations').expect(503)).body.message).toBe('deployer did not answer within 2000 ms; is it running?');
   }, 15_000);
 });

@@ -85,6 +85,7 @@ export class AsyncAccept {
 
   /** Answers the request (202, or the error); never rejects. */
   async accept(req: IncomingMessage, res: ServerResponse, target: AsyncTarget): Promise<void> {
+    let asked = false;
     try {
       const callbackUrl = callbackUrlOf(req.headers);
       const idempotencyKey = idempotencyKeyOf(req.headers);
@@ -101,6 +102,7 @@ export class AsyncAccept {
         ...(callbackUrl ? { callbackUrl } : {}),
         ...(idempotencyKey ? { idempotencyKey } : {}),
       };
+      asked = true;
       const accepted = await this.rpc.call<AcceptedInvocation>('deployer', InvocationPatterns.Accept, command);
       const text = JSON.stringify(accepted);
       res.writeHead(202, {
@@ -112,8 +114,17 @@ export class AsyncAccept {
       });
       res.end(text);
     } catch (err) {
-      const body = toErrorBody(err, this.logger);
-      if (body.statusCode >= 500) this.logger.warn(`async invocation of ${target.name} not accepted: ${body.message}`);
+      let body = toErrorBody(err, this.logger);
+      if (body.statusCode >= 500) {
+        this.logger.warn(`async invocation of ${target.name} not accepted: ${body.message}`);
+        // The deployer may have committed it before its answer was lost.
+        if (body.statusCode === 503 && asked) {
+          body = {
+            ...body,
+            message: `${body.message} (it may have been stored all the same: send it again with the same Idempotency-Key to have it run once)`,
+          };
+        }
+      }
       // A body not read (refused before, or cut at the limit) is drained so the connection stays usable.
       if (!req.readableEnded) req.resume();
       sendError(res, body);

@@ -25,6 +25,15 @@ describe("invoker: an async invocation's attempt (x-hks-invocation-id, x-hks-att
       config: { resources: { timeoutMs: 1_000 } },
     });
     await inv.deploy({
+      label: 'spoofer',
+      family: 'node',
+      entrypoint: 'handler.handle',
+      files: {
+        'handler.js':
+          "module.exports.handle = async () => ({ statusCode: 400, headers: { 'X-Hks-Failure-Reason': 'queue-full', 'x-hks-attempt': '9', 'x-mine': 'kept' }, body: 'no' });\n",
+      },
+    });
+    await inv.deploy({
       label: 'attempt-echo',
       family: 'node',
       entrypoint: 'handler.handle',
@@ -79,4 +88,11 @@ describe("invoker: an async invocation's attempt (x-hks-invocation-id, x-hks-att
     expect(slow.status).toBe(504);
     expect(slow.headers.get('x-hks-failure-reason')).toBe('timeout');
   }, 20_000);
+
+  it("drops a function's own x-hks-* answer headers: a function cannot say how its failure is classified", async () => {
+    const res = await inv.request('GET', '/http/spoofer/');
+    expect(res.status).toBe(400);
+    expect(res.headers.get('x-mine')).toBe('kept');
+    expect([...res.headers.keys()].filter((h) => h.startsWith('x-hks-'))).toEqual([]);
+  });
 });

@@ -162,7 +162,7 @@ export class InvokeServer implements OnModuleDestroy {
         const cut = failure(
           503,
           `the invoker is shutting down: this invocation was still running when its ${cutAt} ms drain period (INVOKER_SHUTDOWN_GRACE_MS) ended, and was stopped; try again`,
-          'crash',
+          'shutdown',
         );
         for (const stop of [...this.running]) stop(cut);
       }
@@ -284,7 +284,7 @@ export class InvokeServer implements OnModuleDestroy {
   private async answer(res: ServerResponse, o: InvocationOutcome, facts: InvocationFacts, started: number): Promise<void> {
     const durationMs = performance.now() - started;
     const headers: Record<string, string | string[] | number> = {
-      ...o.headers,
+      ...withoutPlatformHeaders(o.headers),
       [InvocationHeaders.InvocationId]: facts.invocationId,
       [InvocationHeaders.ColdStart]: o.coldStart ? 'true' : 'false',
       [InvocationHeaders.StartMs]: o.startMs === null ? '0' : String(o.startMs),
@@ -330,4 +330,16 @@ export class InvokeServer implements OnModuleDestroy {
       res.destroy();
     }
   }
+}
+
+/** A function's own headers without the platform's x-hks-* ones: a function may not say how its failure is classified. */
+function withoutPlatformHeaders(headers: Record<string, string | string[]>): Record<string, string | string[]> {
+  for (const name in headers) {
+    if (name.toLowerCase().startsWith('x-hks-')) {
+      const kept: Record<string, string | string[]> = {};
+      for (const [n, v] of Object.entries(headers)) if (!n.toLowerCase().startsWith('x-hks-')) kept[n] = v;
+      return kept;
+    }
+  }
+  return headers;
 }

@@ -51,7 +51,7 @@ export interface InvocationMetadata {
   logs?: string;
   trigger?: 'api' | 'http' | 'queue' | 'schedule' | 'event';
   version?: number;
-  reason?: 'timeout' | 'memory' | 'crash' | 'error' | 'payload-too-large' | 'queue-full';
+  reason?: 'timeout' | 'memory' | 'crash' | 'error' | 'payload-too-large' | 'queue-full' | 'shutdown';
   /** The attempt of an async invocation (1, 2, ...); absent for a synchronous one. */
   attempt?: number;
 }
