@@ -372,22 +372,19 @@ describe('asynchronous invocations through kill -9 of each service and cuts of t
     }, sentSoFar);
     sentSoFar += s.sent;
     const problems = await settleAndCheck(s, faults, exitsBefore, KILLS);
-    // With the default policy an attempt the invoker could not take (it was restarting) uses up one of the 3: the
-    // design keeps it simple so. Random jitter decides whether all 3 fall in the restart, so it is reported, not
-    // asserted (AWS retries such errors of its own for up to 6 hours instead).
+    // With the default policy (3 attempts): an attempt the invoker could not take while it restarted is the platform's
+    // doing (unavailable) and does not use up one of them, so every such invocation of a healthy function succeeds.
     const restartIds = (await Promise.all(duringInvokerRestart)).filter((id): id is string => !!id);
     const ends = await Promise.all(restartIds.map((id) => finalView(id, 60_000)));
-    const deadByRestart = ends.filter((v) => v.status !== 'succeeded');
     report(
       `default retry policy, accepted as the invoker was killed: ${restartIds.length}, ended ${JSON.stringify(
         ends.reduce<Record<string, number>>((acc, v) => ({ ...acc, [v.status]: (acc[v.status] ?? 0) + 1 }), {}),
-      )}; attempts ${JSON.stringify(ends.map((v) => v.attempts.map((a) => a.outcome)))}` +
-        (deadByRestart.length ? `\nFINDING: ${deadByRestart.length} invocation(s) of a healthy function dead-lettered by a restart of the invoker` : ''),
+      )}; attempts ${JSON.stringify(ends.map((v) => v.attempts.map((a) => a.outcome)))}`,
     );
     problems['default retry policy: fewer than 5 accepted as the invoker was killed'] = restartIds.length >= 5 ? [] : [`${restartIds.length}`];
-    problems['default retry policy: not ended (neither succeeded nor dead)'] = ends
-      .filter((v) => v.status !== 'succeeded' && v.status !== 'dead')
-      .map((v) => `${v.id} ${v.status}`);
+    problems['default retry policy: accepted as the invoker was killed, and not succeeded'] = ends
+      .filter((v) => v.status !== 'succeeded')
+      .map((v) => `${v.id} ${v.status} ${JSON.stringify(v.attempts.map((a) => a.outcome))}`);
     expect(problems).toEqual(Object.fromEntries(Object.keys(problems).map((k) => [k, []])));
   }, 240_000);
 
