@@ -10,7 +10,7 @@ import { InvocationStore } from './invocation.store';
 /** Rows each step handles per round. */
 const BATCH = 200;
 /** Callbacks one deployer delivers at once: each may take DEPLOYER_CALLBACK_TIMEOUT_MS. */
-const CALLBACK_CONCURRENCY = 16;
+const CALLBACK_CONCURRENCY = 64;
 /** A queued row handed to the work queue this long ago and still waiting, with the queue empty, was lost by it: handed over again. */
 const REDISPATCH_AFTER_MS = 60_000;
 
@@ -32,6 +32,7 @@ export class InvocationPump {
   private round?: Promise<void>;
   private stopped = true;
   private readonly deliveries = new Set<Promise<void>>();
+  private toppingUp = false;
   /** Cuts the deliveries at stop(); a new one for every start() (an aborted signal stays aborted). */
   private abort = new AbortController();
   private lastProblem = '';
@@ -152,9 +153,27 @@ export class InvocationPump {
       const delivery = this.callbacks
         .deliver(row, this.abort.signal)
         .catch((err) => this.logger.warn(`invocation ${row.id}: callback not recorded: ${(err as Error).message}`))
-        .finally(() => this.deliveries.delete(delivery));
+        .finally(() => {
+          this.deliveries.delete(delivery);
+          this.topUp();
+        });
       this.deliveries.add(delivery);
     }
+  }
+
+  /**
+   * A delivery ended: its slot takes the next due callback now rather than at the next round (callbacks were held to
+   * CALLBACK_CONCURRENCY per round, 64 a second). One claim at a time; it stops when none is due.
+   */
+  private topUp(): void {
+    if (this.stopped || this.toppingUp) return;
+    this.toppingUp = true;
+    setImmediate(() => {
+      if (this.stopped) return void (this.toppingUp = false);
+      this.deliverCallbacks()
+        .catch(() => undefined)
+        .finally(() => (this.toppingUp = false));
+    });
   }
 
   /** Retention: at most once a minute (or once per retention period when that is shorter). */
