@@ -1,5 +1,4 @@
-import { Controller, INestApplication, Module } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
+import { Controller, INestApplication } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
 import { readFileSync, statSync } from 'fs';
 import * as http from 'http';
@@ -17,12 +16,12 @@ import {
   PlatformCloudEvent,
   RESERVED_LABELS,
 } from '@platform/contracts';
-import { CommonSettingsValues, SETTINGS, SettingsModule } from '@platform/config';
-import { EventPublisher, MessagingModule, RpcErrorFilter, rpcServerOptions } from '@platform/messaging';
+import { EventPublisher } from '@platform/messaging';
 // The gateway's integration tests talk to the real registry (built: `npm run build` first) over real RPC.
 import { createTestDatabase, httpRoutes, isolatedEnv, removeNamespace, ServiceProcess, waitFor } from '@platform/testing';
 import { INVOKE_PREFIX } from './proxy/invocation-proxy';
 import { startGateway } from './testing/start-gateway';
+import { startRpcStandIn } from './testing/rpc-stand-in';
 
 /** Stands in for the deployer: READY at once, DEPLOYING for "slow", FAILED for "broken". */
 @Controller()
@@ -49,13 +48,7 @@ describe('gateway HTTP API against the real registry', () => {
     registry = await ServiceProcess.start('function-registry', 'REGISTRY_PORT', iso.env);
     adminKey = readFileSync(path.join(iso.env.HKS_DATA_DIR, 'admin-key'), 'utf8').trim();
 
-    @Module({ imports: [SettingsModule.forRoot({}, iso.env), MessagingModule.forRoot('deployer-stand-in')], controllers: [DeployerStandIn] })
-    class DeployerModule {}
-    deployer = await NestFactory.create(DeployerModule, { logger: false });
-    deployer.useGlobalFilters(new RpcErrorFilter());
-    deployer.connectMicroservice(rpcServerOptions(deployer.get<CommonSettingsValues>(SETTINGS), 'deployer'), { inheritAppConfig: true });
-    await deployer.startAllMicroservices();
-    await deployer.init();
+    deployer = await startRpcStandIn(iso.env, 'deployer', [DeployerStandIn]);
 
     gateway = await startGateway(iso.env);
     secured = await startGateway({ ...iso.env, HKS_API_KEYS: 'key-one,key-two' });

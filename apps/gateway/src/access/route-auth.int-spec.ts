@@ -1,9 +1,6 @@
-import { Controller, INestApplication, Module } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
+import { Controller, INestApplication } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
 import { InvocationPatterns } from '@platform/contracts';
-import { CommonSettingsValues, SETTINGS, SettingsModule } from '@platform/config';
-import { MessagingModule, RpcErrorFilter, rpcServerOptions } from '@platform/messaging';
 import type { Express } from 'express';
 import { readFileSync } from 'fs';
 import * as http from 'http';
@@ -13,6 +10,7 @@ import * as path from 'path';
 import { createTestDatabase, isolatedEnv, removeNamespace, ServiceProcess, waitFor } from '@platform/testing';
 import { SWAGGER_PATH } from '../configure';
 import { startGateway } from '../testing/start-gateway';
+import { startRpcStandIn } from '../testing/rpc-stand-in';
 
 /** Function ids by label, filled in as the test creates them. */
 const ids: Record<string, string> = {};
@@ -140,13 +138,7 @@ describe('authorisation of every route the gateway knows', () => {
     db = await createTestDatabase();
     iso = isolatedEnv({ DATABASE_URL: db.url, RPC_TIMEOUT_MS: '500', INVOKER_URL: `http://127.0.0.1:${(invoker.address() as AddressInfo).port}` });
     registry = await ServiceProcess.start('function-registry', 'REGISTRY_PORT', iso.env);
-    @Module({ imports: [SettingsModule.forRoot({}, iso.env), MessagingModule.forRoot('deployer-stand-in')], controllers: [DeployerStandIn] })
-    class DeployerModule {}
-    deployer = await NestFactory.create(DeployerModule, { logger: false });
-    deployer.useGlobalFilters(new RpcErrorFilter());
-    deployer.connectMicroservice(rpcServerOptions(deployer.get<CommonSettingsValues>(SETTINGS), 'deployer'), { inheritAppConfig: true });
-    await deployer.startAllMicroservices();
-    await deployer.init();
+    deployer = await startRpcStandIn(iso.env, 'deployer', [DeployerStandIn]);
     adminKey = readFileSync(path.join(iso.env.HKS_DATA_DIR, 'admin-key'), 'utf8').trim();
     gateway = await startGateway(iso.env);
 

@@ -1,5 +1,4 @@
-import { Controller, INestApplication, Module } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
+import { Controller, INestApplication } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
 import Ajv from 'ajv';
 import addFormats from 'ajv-formats';
@@ -21,11 +20,10 @@ import {
   ReplayInvocationDto,
   StateError,
 } from '@platform/contracts';
-import { CommonSettingsValues, SETTINGS, SettingsModule } from '@platform/config';
-import { MessagingModule, RpcErrorFilter, rpcServerOptions } from '@platform/messaging';
 // The real registry (built: `npm run build` first) resolves the functions, over real RPC; the deployer is a stand-in.
 import { createTestDatabase, isolatedEnv, removeNamespace, ServiceProcess } from '@platform/testing';
 import { startGateway } from '../testing/start-gateway';
+import { startRpcStandIn } from '../testing/rpc-stand-in';
 
 const KNOWN = '0f9a3c52-6b1e-4d7a-9c2e-5a8b7d6e4f31';
 const RUNNING = '7c1d2e3f-4a5b-4c6d-8e9f-0a1b2c3d4e5f';
@@ -175,13 +173,7 @@ describe('asynchronous invocations at the gateway: the 202 accept path and the /
     iso = isolatedEnv({ DATABASE_URL: db.url, INVOKER_URL: invoker.url, RPC_TIMEOUT_MS: '2000', HKS_API_KEYS: 'secret-key' });
     registry = await ServiceProcess.start('function-registry', 'REGISTRY_PORT', iso.env);
 
-    @Module({ imports: [SettingsModule.forRoot({}, iso.env), MessagingModule.forRoot('deployer-stand-in')], controllers: [DeployerStandIn] })
-    class DeployerModule {}
-    deployer = await NestFactory.create(DeployerModule, { logger: false });
-    deployer.useGlobalFilters(new RpcErrorFilter());
-    deployer.connectMicroservice(rpcServerOptions(deployer.get<CommonSettingsValues>(SETTINGS), 'deployer'), { inheritAppConfig: true });
-    await deployer.startAllMicroservices();
-    await deployer.init();
+    deployer = await startRpcStandIn(iso.env, 'deployer', [DeployerStandIn]);
 
     gateway = await startGateway(iso.env);
     small = await startGateway({ ...iso.env, GATEWAY_ASYNC_MAX_BODY_BYTES: '1024' });
