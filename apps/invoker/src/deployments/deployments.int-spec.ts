@@ -179,8 +179,10 @@ describe('invoker: learning deployments from the deployer', () => {
     expect((await inv.request('GET', '/invoke/second-user?name=Go')).json).toBe('next Go');
 
     expect((await inv.request('DELETE', `/deployments/${second.spec.functionId}`)).status).toBe(200);
-    await waitFor(() => !unpacked(next), { what: `bundle ${next} to be removed` });
-    expect(readdirSync(path.join(inv.dataDir, 'invoker', 'bundles')).filter((n) => n.startsWith(next.slice('sha256:'.length)))).toEqual([]);
+    // Renamed aside first (unpacked() is false from then on), then deleted: nothing of it may stay.
+    const leftOf = (digest: string) => readdirSync(path.join(inv.dataDir, 'invoker', 'bundles')).filter((n) => n.startsWith(digest.slice('sha256:'.length)));
+    await waitFor(() => !unpacked(next) && leftOf(next).length === 0, { what: `bundle ${next} to be removed, with its index and its folder put aside` });
+    expect(leftOf(next)).toEqual([]);
   });
 
   it('proxies a Knative deployment to its URL (an OCI image running the shim in HTTP mode), data style and HTTP style', async () => {
