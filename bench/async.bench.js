@@ -22,6 +22,7 @@ const path = require('path');
 const { Worker } = require('worker_threads');
 const { Client } = require('pg');
 const { startPlatform } = require('../tools/platform.js');
+const { createBench } = require('./lib/run');
 const { stats } = require('./lib/measure');
 
 const args = process.argv.slice(2);
@@ -48,8 +49,8 @@ const loadavg = () =>
     .join(' ');
 
 /** Everything to undo at the end, last first. */
-const cleanups = [];
-let interrupted = false;
+const bench = createBench();
+const cleanups = bench.cleanups;
 
 /** The callback receiver, in a worker thread: answers 204 and reports {id, status, at} in batches every 50 ms. */
 const RECEIVER = `
@@ -195,7 +196,7 @@ async function runAt(hks, fnId, receiver, rate, seconds) {
   const inFlight = new Set();
   const started = now();
   let sent = 0;
-  for (let tick = 1; !interrupted && now() - started < seconds * 1000; tick++) {
+  for (let tick = 1; !bench.interrupted && now() - started < seconds * 1000; tick++) {
     // As many as the clock says by now: a late tick catches up instead of lowering the offered rate.
     const due = Math.floor((rate * (now() - started)) / 1000);
     for (; sent < due; sent++) {
@@ -217,7 +218,7 @@ async function runAt(hks, fnId, receiver, rate, seconds) {
   for (const a of answers) byStatus[a.status] = (byStatus[a.status] || 0) + 1;
   const drainBy = now() + DRAIN_SECONDS * 1000;
   const unfinished = () => accepted.filter((a) => !receiver.received.has(a.id)).length;
-  while (!interrupted && unfinished() > 0 && now() < drainBy) await sleep(200);
+  while (!bench.interrupted && unfinished() > 0 && now() < drainBy) await sleep(200);
 
   const endToEnd = accepted.filter((a) => receiver.received.has(a.id)).map((a) => receiver.received.get(a.id)[0].at - a.acceptedAt);
   const lastCallback = Math.max(...accepted.filter((a) => receiver.received.has(a.id)).map((a) => receiver.received.get(a.id)[0].at));
@@ -280,7 +281,7 @@ async function main() {
   console.log(`warm-up: 50/s for 2 s, answers ${JSON.stringify(warm.byStatus)}, ${warm.unfinished} unfinished`);
   const results = [];
   for (const rate of RATES) {
-    if (interrupted) break;
+    if (bench.interrupted) break;
     const r = await runAt(hks, fnId, receiver, rate, SECONDS);
     print(r);
     results.push(r);
@@ -297,29 +298,4 @@ async function main() {
   }
 }
 
-async function cleanup() {
-  while (cleanups.length) {
-    try {
-      await cleanups.pop()();
-    } catch (err) {
-      console.error(`cleanup: ${err.message}`);
-    }
-  }
-}
-
-for (const sig of ['SIGINT', 'SIGTERM']) {
-  process.on(sig, () => {
-    if (interrupted) return;
-    interrupted = true;
-    console.error(`${sig}: stopping everything the bench started`);
-    void cleanup().then(() => process.exit(130));
-  });
-}
-
-main()
-  .then(cleanup)
-  .catch(async (err) => {
-    console.error(`bench failed: ${err && err.stack ? err.stack : err}`);
-    await cleanup();
-    process.exit(1);
-  });
+bench.run(main);

@@ -24,6 +24,7 @@ const { freePort, startPlatform } = require('../tools/platform.js');
 const { treeCpuMs, treeMemory, median } = require('./lib/proc');
 const { ensureWrk, loadGenerator } = require('./lib/wrk');
 const { formatTable } = require('./lib/table');
+const { createBench } = require('./lib/run');
 
 const ROOT = path.resolve(__dirname, '..');
 const PEERS_DIR = path.join(__dirname, '.peers');
@@ -55,7 +56,8 @@ const loadavg = () =>
 const memAvailableMb = () => Number(/MemAvailable:\s+(\d+)/.exec(fs.readFileSync('/proc/meminfo', 'utf8'))[1]) / 1024;
 
 /** Everything to undo at the end, last first. */
-const cleanups = [];
+const bench = createBench();
+const cleanups = bench.cleanups;
 
 // ---------------------------------------------------------------- peers, installed on demand
 
@@ -345,7 +347,6 @@ async function pool(items, width, fn, stop = () => false) {
 
 const lowOnMemory = () => memAvailableMb() < MIN_AVAILABLE_MB;
 /** Set by SIGINT/SIGTERM: no new work is started while everything is being stopped. */
-let interrupted = false;
 
 async function scaleHks(hks, n) {
   const began = Date.now();
@@ -362,7 +363,7 @@ async function scaleHks(hks, n) {
         return undefined;
       }
     },
-    () => interrupted || lowOnMemory(),
+    () => bench.interrupted || lowOnMemory(),
   );
   const deployedAt = Date.now();
   const deployed = fns.filter(Boolean);
@@ -374,7 +375,7 @@ async function scaleHks(hks, n) {
     deployed,
     32,
     (fn) => call(fn.url, hks.auth),
-    () => interrupted || lowOnMemory() || Date.now() > callDeadline,
+    () => bench.interrupted || lowOnMemory() || Date.now() > callDeadline,
   );
   const called = results.filter(Boolean);
   const mem = treeMemory(hks.roots());
@@ -405,7 +406,7 @@ async function scaledToZero(hks) {
   const deadline = started + ZERO_SECONDS * 1000;
   let last = treeMemory(hks.roots());
   let steadySince = Date.now();
-  while (Date.now() < deadline && !interrupted) {
+  while (Date.now() < deadline && !bench.interrupted) {
     await sleep(2000);
     const now = treeMemory(hks.roots());
     if (now.processes < last.processes) steadySince = Date.now();
@@ -429,7 +430,7 @@ async function scaleWorkerd(paths, dir, n) {
     Array.from({ length: n }, (_, i) => i),
     32,
     (i) => call(`http://127.0.0.1:${port}/fn${i}`),
-    () => interrupted,
+    () => bench.interrupted,
   );
   const mem = treeMemory(peer.roots);
   const wall = (Date.now() - began) / 1000;
@@ -464,7 +465,7 @@ async function main() {
   const rounds = names.map(() => []);
 
   for (let round = 0; round < ROUNDS; round++) {
-    if (interrupted) throw new Error('interrupted');
+    if (bench.interrupted) throw new Error('interrupted');
     for (let v = 0; v < variants.length; v++) {
       const target = variants[v];
       // hks: a freshly deployed function's first call, then the warm function under load.
@@ -563,29 +564,4 @@ async function main() {
   say(`load average at the end: ${loadavg()}`);
 }
 
-async function cleanup() {
-  while (cleanups.length) {
-    try {
-      await cleanups.pop()();
-    } catch (err) {
-      console.error(`cleanup: ${err.message}`);
-    }
-  }
-}
-
-for (const sig of ['SIGINT', 'SIGTERM']) {
-  process.on(sig, () => {
-    if (interrupted) return;
-    interrupted = true;
-    console.error(`${sig}: stopping everything the bench started`);
-    void cleanup().then(() => process.exit(130));
-  });
-}
-
-main()
-  .then(cleanup)
-  .catch(async (err) => {
-    console.error(`bench failed: ${err && err.stack ? err.stack : err}`);
-    await cleanup();
-    process.exit(1);
-  });
+bench.run(main);
