@@ -1,6 +1,14 @@
-import { AcceptInvocationCommand, CALLBACK_URL_MAX_LENGTH, IDEMPOTENCY_KEY_MAX_LENGTH, isUuid, storedPathProblem, ValidationError } from '@platform/contracts';
+import {
+  AcceptInvocationCommand,
+  CALLBACK_URL_MAX_LENGTH,
+  IDEMPOTENCY_KEY_MAX_LENGTH,
+  INVOCATION_SOURCES,
+  isUuid,
+  storedPathProblem,
+  ValidationError,
+} from '@platform/contracts';
 
-const SOURCES = new Set(['api', 'http', 'replay', 'queue', 'schedule', 'event']);
+const SOURCES = new Set<string>(INVOCATION_SOURCES);
 const METHOD = /^[A-Z]{1,16}$/;
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 

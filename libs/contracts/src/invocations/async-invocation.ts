@@ -135,14 +135,46 @@ export class StoredRequest {
   body: string;
 }
 
+/** Who made an invocation. */
+export const INVOCATION_SOURCES = ['api', 'http', 'replay', 'queue', 'rabbitmq', 'nats', 'mqtt', 'kafka', 's3', 'schedule', 'event'] as const;
+export type InvocationSource = (typeof INVOCATION_SOURCES)[number];
+
+/** A trigger's retry policy: any of config.retry's fields; the others come from config.retry. */
+export interface RetryOverride {
+  attempts?: number;
+  initialDelayMs?: number;
+  maxDelayMs?: number;
+  multiplier?: number;
+  jitter?: 'full' | 'none';
+  on?: RetryableFailure[];
+  maxAgeMs?: number;
+}
+
+/** The trigger an invocation came from, kept with it (deployer.invocations.trigger). */
+export interface InvocationTrigger {
+  /** The trigger's type as configured (e.g. "nats"). */
+  type: string;
+  /** Stable id of the trigger within its function (see @platform/sources triggerKey). */
+  key: string;
+  /** The trigger as configured: what its result/error topics are published with. */
+  config: Record<string, unknown>;
+}
+
 /** Payload of InvocationPatterns.Accept (the gateway resolved the function and checked the caller). */
 export interface AcceptInvocationCommand {
   functionId: string;
   request: StoredRequest;
   callbackUrl?: string;
   idempotencyKey?: string;
-  /** Who asked: 'api' / 'http' from the gateway; 'replay' for a replay. Trigger sources (issue 12) add theirs. */
-  source: 'api' | 'http' | 'replay' | 'queue' | 'schedule' | 'event';
+  /**
+   * Who asked: 'api' / 'http' from the gateway; 'replay' for a replay; an event source's kind (queue, rabbitmq,
+   * nats, mqtt, kafka, s3, schedule, event) for an invocation one of the function's triggers made.
+   */
+  source: InvocationSource;
+  /** The trigger's own retry policy (its `retry`), in place of the function's config.retry. */
+  retry?: RetryOverride;
+  /** The trigger that made it: what its result and error topics are published with when it ends. */
+  trigger?: InvocationTrigger;
   /** The invocation this one replays. */
   replayOf?: string;
   /** Run this function version (a replay against the original one); absent: whatever is deployed. */
