@@ -41,7 +41,7 @@ export class QueueConsumer {
   }
 
   async start(): Promise<void> {
-    const source = this.options.trigger.source;
+    const source = this.options.trigger.source ?? '';
     this.channel = this.manager.createChannel({
       name: `queue-trigger:${this.options.functionId}:${source}`,
       confirm: false,

@@ -47,7 +47,7 @@ export class QueueTriggers implements OnApplicationShutdown {
 
   /** Sources consumed for a function (for health and tests). */
   sources(functionId: string): string[] {
-    return [...(this.consumers.get(functionId)?.values() ?? [])].map((c) => c.options.trigger.source);
+    return [...(this.consumers.get(functionId)?.values() ?? [])].map((c) => c.options.trigger.source ?? '');
   }
 
   async onApplicationShutdown(): Promise<void> {

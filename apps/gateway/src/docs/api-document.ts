@@ -1,5 +1,6 @@
 import { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, OpenAPIObject, ReferenceObject, SchemaObject, SwaggerModule } from '@nestjs/swagger';
+import { triggerSchemas } from '@platform/sources';
 import { addEventPaths } from './event-paths';
 import { addInvocationPaths } from './invocation-paths';
 
@@ -32,6 +33,8 @@ export function apiDocument(app: INestApplication): OpenAPIObject {
       .addTag('health', 'Probes, open to anyone')
       .build(),
   );
+  // The triggers' schemas come from the event sources' descriptors (config.triggers refers to them by name).
+  Object.assign((document.components ??= {}).schemas ?? (document.components.schemas = {}), triggerSchemas());
   addInvocationPaths(document);
   addEventPaths(document);
   for (const schema of Object.values(document.components?.schemas ?? {})) plainEnumReferences(schema);

@@ -1,10 +1,11 @@
-import { ApiExtraModels, ApiProperty, ApiPropertyOptional, getSchemaPath } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsArray, IsBoolean, IsIn, IsInt, IsNumber, IsOptional, IsString, Matches, Max, MaxLength, Min, ValidateNested } from 'class-validator';
 import { RETRYABLE_FAILURES, RetryableFailure } from '../invocations/async-invocation';
 import { STRING_MAP } from '../openapi-schemas';
 import type { RuntimeFamily } from './runtime';
-import { Trigger, TRIGGERS } from './triggers';
+import { Trigger } from './triggers';
+import { descriptorOf, SOURCES, triggerSchemaName, triggerTypes } from '@platform/sources';
 import { IsStringRecord, IsStringValues, IsTrigger } from './validators';
 
 export class ResourcesDto {
@@ -193,7 +194,6 @@ export class SecretRefDto {
   key?: string;
 }
 
-@ApiExtraModels(...Object.values(TRIGGERS))
 export class FunctionConfigDto {
   @ApiPropertyOptional({ ...STRING_MAP, description: 'Environment variables of the function.', example: { LOG_LEVEL: 'info' } })
   @IsOptional()
@@ -233,13 +233,16 @@ export class FunctionConfigDto {
 
   @ApiPropertyOptional({
     description:
-      'How the function is triggered: {"type":"http","methods":["GET"],"path":"/hello","auth":"none"}, ' +
-      '{"type":"queue","source":"orders","batchSize":10,"maxBatchWaitMs":1000}, ' +
-      '{"type":"schedule","cron":"0 * * * *","timezone":"UTC"}, {"type":"event","eventType":"ORDER_PLACED"}',
+      'How the function is triggered, one entry per trigger; `type` is the event source: ' +
+      SOURCES.map((d) => `${d.kind} (${d.summary})`).join('; ') +
+      '. A function with no triggers answers on /fn/{label} with a key.',
     type: 'array',
     items: {
-      oneOf: Object.values(TRIGGERS).map((t) => ({ $ref: getSchemaPath(t) })),
-      discriminator: { propertyName: 'type', mapping: Object.fromEntries(Object.entries(TRIGGERS).map(([k, t]) => [k, getSchemaPath(t)])) },
+      oneOf: SOURCES.map((d) => ({ $ref: `#/components/schemas/${triggerSchemaName(d)}` })),
+      discriminator: {
+        propertyName: 'type',
+        mapping: Object.fromEntries(triggerTypes().map((t) => [t, `#/components/schemas/${triggerSchemaName(descriptorOf(t)!)}`])),
+      },
     },
   })
   @IsOptional()

@@ -1,67 +1,90 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { ANY_JSON } from '../openapi-schemas';
-import { HTTP_AUTH } from './validators';
+import type { RetryOverride } from '../invocations/async-invocation';
 
-/* The triggers are checked by triggerProblem (IsTrigger); these classes are their types and their schemas. */
+/*
+ * The triggers' types. Their schemas, validation, function.yaml keys and docs come from the event sources'
+ * descriptors (@platform/sources: one folder per kind); these interfaces only type the code that reads them.
+ */
 
-export class HttpTrigger {
-  @ApiProperty({ enum: ['http'] })
-  type: 'http';
-
-  @ApiPropertyOptional({
-    type: [String],
-    example: ['GET', 'POST'],
-    description: 'Methods it answers (GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS); all when absent.',
-  })
-  methods?: string[];
-
-  @ApiPropertyOptional({ example: '/hello', description: 'Path under /fn/{label}; starts with "/".' })
-  path?: string;
-
-  @ApiPropertyOptional({
-    enum: HTTP_AUTH,
-    enumName: 'HttpTriggerAuth',
-    description: '"none" opens /fn/{label} to anyone; "required" is the same as "api-key" (the default).',
-  })
-  auth?: (typeof HTTP_AUTH)[number];
-}
-
-export class QueueTrigger {
-  @ApiProperty({ enum: ['queue'] })
-  type: 'queue';
-
-  @ApiProperty({ example: 'orders', description: 'The queue name.' })
-  source: string;
-
-  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: 1000 })
+/** The delivery settings every message-queue source has. */
+export interface DeliverySettings {
   batchSize?: number;
-
-  @ApiPropertyOptional({ type: 'integer', minimum: 0, maximum: 3_600_000 })
   maxBatchWaitMs?: number;
+  deliver?: 'each' | 'batch';
+  retry?: RetryOverride;
+  resultTopic?: string;
+  errorTopic?: string;
+  /** "s3": each message is an S3 bucket notification. */
+  format?: 'message' | 's3';
 }
 
-export class ScheduleTrigger {
-  @ApiProperty({ enum: ['schedule'] })
-  type: 'schedule';
+export interface HttpTrigger {
+  type: 'http';
+  methods?: string[];
+  path?: string;
+  auth?: 'none' | 'api-key' | 'required';
+}
 
-  @ApiProperty({ example: '0 * * * *', description: 'A cron expression with five fields.' })
+export interface QueueTrigger extends DeliverySettings {
+  type: 'queue' | 'rabbitmq' | 'amqp';
+  source?: string;
+  url?: string;
+  exchange?: string;
+  bindingKey?: string;
+}
+
+export interface NatsTrigger extends DeliverySettings {
+  type: 'nats';
+  subject: string;
+  url?: string;
+  stream?: string;
+  durable?: string;
+  ackWaitMs?: number;
+}
+
+export interface MqttTrigger extends DeliverySettings {
+  type: 'mqtt';
+  topic: string;
+  url?: string;
+  qos?: 0 | 1;
+  group?: string;
+}
+
+export interface KafkaTrigger extends DeliverySettings {
+  type: 'kafka';
+  brokers: string[];
+  topics: string[];
+  group?: string;
+  fromBeginning?: boolean;
+  tls?: boolean;
+  saslMechanism?: 'plain' | 'scram-sha-256' | 'scram-sha-512';
+  saslSecret?: string;
+}
+
+export interface S3Trigger extends Omit<DeliverySettings, 'format'> {
+  type: 's3' | 'storage';
+  bucket: string;
+  events?: string[];
+  prefix?: string;
+  suffix?: string;
+  mode?: 'webhook' | 'poll';
+  endpoint?: string;
+  region?: string;
+  credentialsSecret?: string;
+  pollIntervalMs?: number;
+  forcePathStyle?: boolean;
+}
+
+export interface ScheduleTrigger {
+  type: 'schedule' | 'cron';
   cron: string;
-
-  @ApiPropertyOptional({ example: 'Europe/Paris' })
   timezone?: string;
-
-  @ApiPropertyOptional({ ...ANY_JSON, description: 'The data each scheduled invocation gets.' })
   data?: unknown;
 }
 
-export class EventTrigger {
-  @ApiProperty({ enum: ['event'] })
-  type: 'event';
-
-  @ApiProperty({ example: 'ORDER_PLACED', description: 'The event type that triggers the function.' })
+export interface EventTrigger {
+  type: 'event' | 'custom';
   eventType: string;
+  retry?: RetryOverride;
 }
 
-export type Trigger = HttpTrigger | QueueTrigger | ScheduleTrigger | EventTrigger;
-/** Each trigger type and its class: the oneOf (with its discriminator) of config.triggers. */
-export const TRIGGERS = { http: HttpTrigger, queue: QueueTrigger, schedule: ScheduleTrigger, event: EventTrigger };
+export type Trigger = HttpTrigger | QueueTrigger | NatsTrigger | MqttTrigger | KafkaTrigger | S3Trigger | ScheduleTrigger | EventTrigger;

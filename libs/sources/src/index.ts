@@ -1,0 +1,6 @@
+export * from './types';
+export * from './fields';
+export * from './delivery';
+export * from './cloudevent';
+export * from './registry';
+export { cronProblem, isTimeZone } from './schedule';
