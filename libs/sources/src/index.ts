@@ -4,3 +4,5 @@ export * from './delivery';
 export * from './cloudevent';
 export * from './registry';
 export { cronProblem, isTimeZone } from './schedule';
+export * from './message';
+export * from './s3/notification';

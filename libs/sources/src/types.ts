@@ -43,7 +43,16 @@ export interface SourceContext {
    * (the database down, the function's queue full): the messages must then come back later (nack, no commit).
    */
   deliver(events: SourceEvent[]): Promise<void>;
+  /** A small durable store of the trigger's own (e.g. a poller's watermark), shared by the deployer replicas. */
+  state: SourceState;
+  /** A stored secret's keys (for credentials: credentialsSecret, saslSecret); rejects when there is none. */
+  secret(name: string): Promise<Record<string, string>>;
   logger: SourceLogger;
+}
+
+export interface SourceState {
+  get<T = unknown>(key: string): Promise<T | undefined>;
+  set(key: string, value: unknown): Promise<void>;
 }
 
 export interface SourceConsumer {
