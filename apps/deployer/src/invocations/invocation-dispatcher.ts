@@ -2,7 +2,15 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'crypto';
 import { hostname } from 'os';
 import { setTimeout as sleep } from 'timers/promises';
-import { AttemptOutcome, InternalInvocationHeaders, InvocationResult, InvokerRoutes, storedPathProblem, TRIGGER_HEADER } from '@platform/contracts';
+import {
+  AttemptOutcome,
+  InternalInvocationHeaders,
+  InvocationResult,
+  InvokerRoutes,
+  SOURCE_TRIGGER_KINDS,
+  storedPathProblem,
+  TRIGGER_HEADER,
+} from '@platform/contracts';
 import { SETTINGS } from '@platform/config';
 import { DeployerSettingsValues } from '../settings';
 import { invocationBudgetMs, InvokerClient, InvokerUnavailableError } from '../triggers/invoker.client';
@@ -18,7 +26,7 @@ const CLAIM_RETRY_MS = 1_000;
 const BUSY_RETRY_MS = 200;
 /** Headers fetch sets itself, or refuses. */
 const NOT_FORWARDED = new Set(['host', 'content-length', 'connection', 'transfer-encoding', 'keep-alive', 'upgrade', 'expect']);
-const TRIGGER_SOURCES = new Set(['queue', 'schedule', 'event']);
+const TRIGGER_SOURCES = new Set<string>(SOURCE_TRIGGER_KINDS);
 
 interface AttemptReport {
   outcome: AttemptOutcome;

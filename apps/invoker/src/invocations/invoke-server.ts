@@ -11,6 +11,7 @@ import {
   InvocationHeaders,
   jsonBytesProblem,
   MAX_JSON_DEPTH,
+  SOURCE_TRIGGER_KINDS,
   TRIGGER_HEADER,
   UnauthorizedError,
   ValidationError,
@@ -29,7 +30,7 @@ import type { InvokerSettingsValues } from '../settings';
 
 const INVOKE_PREFIX = '/invoke/';
 const HTTP_PREFIX = '/http/';
-const TRIGGERS = new Set(['schedule', 'queue', 'event']);
+const TRIGGERS = new Set<string>(SOURCE_TRIGGER_KINDS);
 const TOO_LARGE = Symbol('too large');
 /** Past a function's body limit, this much more of an announced body is read and dropped to keep the connection. */
 const DISCARD_BYTES = 8 * 1024 * 1024;

@@ -1,3 +1,4 @@
+import type { InvocationTriggerKind } from '../invocations/invocation';
 import { ApiProperty } from '@nestjs/swagger';
 import { FunctionRuntimeSpec } from '../functions/function.dto';
 import { DATE_TIME, UUID } from '../openapi-schemas';
@@ -102,4 +103,4 @@ export interface InvokerDeploymentRequest {
 
 /** Header on invocations the deployer makes for a trigger. */
 export const TRIGGER_HEADER = 'x-hks-trigger';
-export type TriggerKind = 'schedule' | 'queue' | 'event';
+export type TriggerKind = Exclude<InvocationTriggerKind, 'api' | 'http'>;

@@ -43,13 +43,20 @@ export interface InvocationResponse {
   isBase64Encoded?: boolean;
 }
 
+/** What an invocation's events say made it: the invoke API, /fn/, or the kind of the trigger's event source. */
+export const INVOCATION_TRIGGER_KINDS = ['api', 'http', 'queue', 'rabbitmq', 'nats', 'mqtt', 'kafka', 's3', 'schedule', 'event'] as const;
+export type InvocationTriggerKind = (typeof INVOCATION_TRIGGER_KINDS)[number];
+/** The trigger kinds the deployer names in the x-hks-trigger header (all but api and http, which the invoker knows). */
+export const SOURCE_TRIGGER_KINDS: readonly InvocationTriggerKind[] = INVOCATION_TRIGGER_KINDS.filter((k) => k !== 'api' && k !== 'http');
+
 /** Metadata recorded on invocation events. */
 export interface InvocationMetadata {
   coldStart: boolean;
   startMs: number | null;
   workerId?: string;
   logs?: string;
-  trigger?: 'api' | 'http' | 'queue' | 'schedule' | 'event';
+  /** What made it: api, http, or the event source of a trigger (queue, nats, mqtt, kafka, s3, schedule, event). */
+  trigger?: InvocationTriggerKind;
   version?: number;
   reason?: 'timeout' | 'memory' | 'crash' | 'error' | 'payload-too-large' | 'queue-full' | 'shutdown';
   /** The attempt of an async invocation (1, 2, ...); absent for a synchronous one. */
