@@ -162,7 +162,17 @@ export function fieldSchema(field: FieldSpec): Record<string, unknown> {
     case 'strings':
       return { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1, ...base };
     case 'json':
-      return { ...base };
+      // Any JSON value, said as the API document says it elsewhere.
+      return {
+        anyOf: [
+          { type: 'string' },
+          { type: 'number' },
+          { type: 'boolean' },
+          { type: 'array', items: {} },
+          { type: 'object', additionalProperties: true, nullable: true },
+        ],
+        ...base,
+      };
     case 'retry':
       return {
         type: 'object',

@@ -87,7 +87,7 @@ describe('function.yaml', () => {
       'function.yaml:2: triggers[0].queue: a queue trigger needs a source (the queue name), e.g. {source: orders}',
     );
     expect(problem('triggers:\n  - schedule:\n      cron: "61 * * * *"\n')).toMatch(
-      /^function\.yaml:3: triggers\[0\]\.schedule\.cron: '61 \* \* \* \*' is not a valid cron expression/,
+      /^function\.yaml:3: triggers\[0\]\.schedule\.cron: "61 \* \* \* \*" is not a valid cron expression/,
     );
     expect(problem('triggers:\n  - schedule: {cron: "0 * * * *", timezone: Mars/Olympus}\n')).toBe(
       "function.yaml:2: triggers[0].schedule.timezone: 'Mars/Olympus' is not a known time zone (e.g. UTC, Europe/Paris)",

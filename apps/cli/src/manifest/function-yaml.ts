@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'fs';
 import * as path from 'path';
 import { formatDurationMs, parseBytes, parseDurationMs, parseMemoryMb } from './units';
 import { Located, show, YamlReader } from './yaml-reader';
+import { cronProblem, isTimeZone } from '@platform/sources';
 
 /**
  * function.yaml: what a function is (name, runtime, handler) and how it runs (triggers, resources, environment,
@@ -199,29 +200,7 @@ const KNOWN_TRIGGER_KEYS: Record<string, string[]> = {
   event: ['type', 'event_type'],
 };
 
-/** Why a cron expression will not run, or undefined. Five fields (or six, with seconds), as the deployer takes. */
-export function cronProblem(cron: string): string | undefined {
-  const fields = cron.trim().split(/\s+/);
-  if (fields.length < 5 || fields.length > 6)
-    return `${show(cron)} is not a cron expression with five fields (minute hour day month weekday), e.g. "0 * * * *"`;
-  try {
-    // Loaded only when a schedule is used: it is not needed by any other command.
-    const { CronExpressionParser } = require('cron-parser') as typeof import('cron-parser');
-    CronExpressionParser.parse(cron);
-    return undefined;
-  } catch (err) {
-    return `${show(cron)} is not a valid cron expression: ${(err as Error).message}`;
-  }
-}
-
-export function isTimeZone(tz: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: tz });
-    return true;
-  } catch {
-    return false;
-  }
-}
+export { cronProblem, isTimeZone };
 
 function readResources(r: YamlReader, at: Located): NonNullable<FunctionConfigDto['resources']> {
   const out: NonNullable<FunctionConfigDto['resources']> = {};

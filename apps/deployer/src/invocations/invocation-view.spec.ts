@@ -71,7 +71,7 @@ describe('the accept command', () => {
       acceptCommand({ ...ok, functionId: 'x', request: { ...ok.request, style: 'grpc', body: '%%' }, callbackUrl: 'ftp://x', source: 'mail' }),
     ).toThrow(
       'functionId must be a function id (UUID); request.style must be "data" or "http"; request.body must be base64; ' +
-        'callbackUrl must be an absolute http or https URL of at most 2048 characters; source must be one of api, http, replay, queue, schedule, event',
+        'callbackUrl must be an absolute http or https URL of at most 2048 characters; source must be one of api, http, replay, queue, rabbitmq, nats, mqtt, kafka, s3, schedule, event',
     );
   });
 });
