@@ -71,7 +71,7 @@ describe('the request `hks function deploy` sends', () => {
     ['f', { runtime: 'python3', timeout: 'soon' }, PY, "--timeout 'soon' is not a duration"],
     ['f', { runtime: 'python3', env: ['NOVALUE'] }, PY, '--env NOVALUE is not NAME=value'],
     ['f', { runtime: 'python3', trigger: ['cron'] }, PY, '--trigger cron needs --schedule'],
-    ['f', { runtime: 'python3', schedule: '0 * *' }, PY, "--schedule: '0 * *' is not a cron expression with five fields"],
+    ['f', { runtime: 'python3', schedule: '0 * *' }, PY, '--schedule: "0 * *" is not a cron expression with five fields'],
     ['f', { runtime: 'python3', trigger: ['webhook'] }, PY, '--trigger webhook is not a trigger'],
     ['f', { runtime: 'python3', concurrency: '0' }, PY, '--concurrency 0 is not a whole number from 1 to 1000'],
   ])('refuses %p %p with a message saying what to fix', (name, flags, files, message) => {
