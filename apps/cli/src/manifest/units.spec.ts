@@ -1,5 +1,5 @@
 import { substituteVariables } from './substitute';
-import { formatDurationMs, parseBytes, parseDurationMs, parseMemoryMb } from './units';
+import { formatDurationLimit, formatDurationMs, parseBytes, parseDurationMs, parseMemoryMb } from './units';
 
 describe('memory sizes', () => {
   it.each([
@@ -10,12 +10,18 @@ describe('memory sizes', () => {
     ['2048Ki', 2],
     [128, 128],
     ['128', 128],
-    ['64MB', 62],
+    // MB and GB in a memory size mean MiB and GiB, as a function doc's "memory: 256MB" does
+    ['256MB', 256],
+    ['512MB', 512],
+    ['1GB', 1024],
+    ['1.5gb', 1536],
+    ['256 mb', 256],
+    ['2048KB', 2],
   ])('reads %p as %p MiB', (input, mb) => {
     expect(parseMemoryMb(input)).toBe(mb);
   });
 
-  it.each(['12 apples', '1m', '', 'Mi', '-5Mi', '1.5.2Gi'])('refuses %p', (input) => {
+  it.each(['12 apples', '1m', '', 'Mi', '-5Mi', '1.5.2Gi', '0MB', 'MB', '5Mb/s'])('refuses %p', (input) => {
     expect(parseMemoryMb(input)).toBeUndefined();
   });
 
@@ -23,6 +29,8 @@ describe('memory sizes', () => {
     expect(parseBytes('6Mi')).toBe(6 * 1024 * 1024);
     expect(parseBytes('10k')).toBe(10_000);
     expect(parseBytes('100')).toBe(100);
+    // only memory reads MB as MiB; a byte size keeps the decimal meaning
+    expect(parseBytes('6MB')).toBe(6_000_000);
   });
 });
 
@@ -52,6 +60,10 @@ describe('durations', () => {
     expect(formatDurationMs(21_600_000)).toBe('6h');
     expect(formatDurationMs(86_400_000)).toBe('1d');
     expect(formatDurationMs(null)).toBe('-');
+  });
+
+  it('prints limits in the largest exact unit', () => {
+    expect([0, 500, 1000, 90_000, 3_600_000, 604_800_000, 1500].map(formatDurationLimit)).toEqual(['0s', '500ms', '1s', '90s', '1h', '7d', '1500ms']);
   });
 });
 

@@ -1,7 +1,7 @@
 /**
- * Sizes and durations as people write them in function.yaml and on the command line. Memory follows
- * Kubernetes quantities (Mi = 2^20 bytes, M = 10^6 bytes) because the same values end up on Knative Services;
- * the API wants whole MiB, so decimal sizes are rounded up.
+ * Sizes and durations as people write them in function.yaml and on the command line. Sizes follow Kubernetes
+ * quantities (Mi = 2^20 bytes, M = 10^6 bytes) because the same values end up on Knative Services; the API wants
+ * whole MiB, so decimal sizes are rounded up. Memory is the exception for "KB", "MB", "GB", "TB": see parseMemoryMb.
  */
 
 const BINARY: Record<string, number> = { ki: 2 ** 10, mi: 2 ** 20, gi: 2 ** 30, ti: 2 ** 40 };
@@ -23,10 +23,19 @@ export function parseBytes(value: string | number): number | undefined {
   return undefined;
 }
 
-/** Memory in whole MiB; a bare number already means MiB ("memory: 256"). */
+/**
+ * Memory in whole MiB; a bare number already means MiB ("memory: 256"). A memory size written with "MB" or "GB"
+ * ("memory: 256MB") means MiB or GiB, as in AWS Lambda, Docker and most function docs: a user who writes 256MB
+ * wants 256 MiB, not 245. Kubernetes' one-letter decimal units ("512M") keep their meaning.
+ */
 export function parseMemoryMb(value: string | number): number | undefined {
   if (typeof value === 'number') return Number.isFinite(value) && value > 0 ? Math.ceil(value) : undefined;
   if (/^\s*\d+(\.\d+)?\s*$/.test(value)) return Math.ceil(Number(value));
+  const withB = /^\s*(\d+(?:\.\d+)?)\s*([kmgt])b\s*$/i.exec(value);
+  if (withB) {
+    const bytes = Number(withB[1]) * BINARY[`${withB[2].toLowerCase()}i`];
+    return bytes > 0 ? Math.ceil(bytes / 2 ** 20) : undefined;
+  }
   const bytes = parseBytes(value);
   return bytes === undefined || bytes <= 0 ? undefined : Math.ceil(bytes / 2 ** 20);
 }
@@ -58,4 +67,18 @@ export function formatDurationMs(ms: number | null | undefined): string {
   const minutes = Math.floor(ms / 60_000);
   const seconds = Math.round((ms % 60_000) / 1000);
   return seconds ? `${minutes}m${seconds}s` : `${minutes}m`;
+}
+
+/** A limit for messages: 0 -> "0s", 500 -> "500ms", 3600000 -> "1h", 604800000 -> "7d" (the largest exact unit). */
+export function formatDurationLimit(ms: number): string {
+  if (ms === 0) return '0s';
+  for (const [unit, size] of [
+    ['d', 86_400_000],
+    ['h', 3_600_000],
+    ['m', 60_000],
+    ['s', 1000],
+  ] as const) {
+    if (ms % size === 0) return `${ms / size}${unit}`;
+  }
+  return `${ms}ms`;
 }
