@@ -79,35 +79,29 @@ describe('function.yaml', () => {
     expect(problem('name: a\nname: b\n')).toMatch(/^function\.yaml:2: not valid YAML: Map keys must be unique/);
   });
 
-  it('checks each trigger kind', () => {
-    expect(problem('triggers:\n  - webhook: {}\n')).toMatch(
-      /^function\.yaml:2: triggers\[0\]\.webhook: unknown key \(expected one of: http, queue, schedule, event\)/,
-    );
-    expect(problem('triggers:\n  - queue: {batch_size: 10}\n')).toBe(
-      'function.yaml:2: triggers[0].queue: a queue trigger needs a source (the queue name), e.g. {source: orders}',
-    );
-    expect(problem('triggers:\n  - schedule:\n      cron: "61 * * * *"\n')).toMatch(
-      /^function\.yaml:3: triggers\[0\]\.schedule\.cron: "61 \* \* \* \*" is not a valid cron expression/,
-    );
-    expect(problem('triggers:\n  - schedule: {cron: "0 * * * *", timezone: Mars/Olympus}\n')).toBe(
-      "function.yaml:2: triggers[0].schedule.timezone: 'Mars/Olympus' is not a known time zone (e.g. UTC, Europe/Paris)",
-    );
-    expect(problem('triggers:\n  - http: {methods: [FETCH]}\n')).toMatch(/triggers\[0\]\.http\.methods\[0\]: 'FETCH' is not an HTTP method/);
-    expect(problem('triggers:\n  - http: {path: hello}\n')).toMatch(/triggers\[0\]\.http\.path: 'hello' must start with "\/"/);
-    expect(parseFunctionYaml('triggers:\n  - event: {type: ORDER_PLACED}\n', {}).config.triggers).toEqual([{ type: 'event', eventType: 'ORDER_PLACED' }]);
-    expect(parseFunctionYaml('triggers:\n  - event: {type: com.shop.order.placed}\n', {}).config.triggers).toEqual([
-      { type: 'event', eventType: 'com.shop.order.placed' },
-    ]);
-  });
-
   it('checks ranges and kinds of values with their line', () => {
     expect(problem('resources:\n  timeout: 20m\n')).toBe("function.yaml:2: resources.timeout: '20m' is out of range (10 ms to 15m)");
     expect(problem('scaling:\n  max_instances: lots\n')).toBe("function.yaml:2: scaling.max_instances: 'lots' is not a whole number from 1 to 1000");
-    expect(problem('scaling:\n  min_instances: 5\n  max_instances: 2\n')).toBe('function.yaml:2: scaling.min_instances: 5 is more than max_instances (2)');
+    expect(problem('scaling:\n  min_instances: 5\n  max_instances: 2\n')).toBe('function.yaml:2: scaling.min_instances: 5 is more than the maximum (2)');
     expect(problem('name: Hello_World\n')).toMatch(/^function\.yaml:1: name: 'Hello_World' is not a valid name/);
     expect(problem('runtime: cobol\n')).toMatch(/^function\.yaml:1: runtime: 'cobol' is not a runtime/);
     expect(problem('environment:\n  1BAD: x\n')).toMatch(/^function\.yaml:2: environment\.1BAD: not a valid environment variable name/);
     expect(problem('resources: 256Mi\n')).toBe('function.yaml:1: resources: expected a mapping (key: value)');
+  });
+
+  it('reads scaling min and max as min_instances and max_instances', () => {
+    expect(parseFunctionYaml('scaling:\n  min: 0\n  max: 100\n  concurrency: 10\n', {}).config.scaling).toEqual({
+      minInstances: 0,
+      maxInstances: 100,
+      concurrency: 10,
+    });
+    expect(problem('scaling:\n  min: 3\n  max: 2\n')).toBe('function.yaml:2: scaling.min: 3 is more than the maximum (2)');
+    expect(problem('scaling:\n  max_instances: 5\n  max: 6\n')).toBe('function.yaml:3: scaling.max: max and max_instances are the same setting; write it once');
+  });
+
+  it('reads 256MB as 256 MiB, and 30s or 300s as milliseconds', () => {
+    expect(parseFunctionYaml('resources:\n  memory: 256MB\n  timeout: 30s\n', {}).config.resources).toEqual({ memoryMb: 256, timeoutMs: 30_000 });
+    expect(parseFunctionYaml('resources:\n  memory: 512MB\n  timeout: 300s\n', {}).config.resources).toEqual({ memoryMb: 512, timeoutMs: 300_000 });
   });
 
   it('reads secrets, network, target, idle timeout and sizes', () => {

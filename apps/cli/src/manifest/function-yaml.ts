@@ -1,9 +1,10 @@
-import type { FunctionConfigDto, HttpTrigger, QueueTrigger, ScheduleTrigger, Trigger } from '@platform/contracts';
+import type { FunctionConfigDto } from '@platform/contracts';
 import { existsSync, readFileSync } from 'fs';
 import * as path from 'path';
 import { formatDurationMs, parseBytes, parseDurationMs, parseMemoryMb } from './units';
 import { Located, show, YamlReader } from './yaml-reader';
 import { cronProblem, isTimeZone } from '@platform/sources';
+import { readTrigger } from './trigger-yaml';
 
 /**
  * function.yaml: what a function is (name, runtime, handler) and how it runs (triggers, resources, environment,
@@ -26,7 +27,6 @@ export const LABEL_PATTERN = /^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/;
 export const EVENT_TYPE_PATTERN = /^[A-Za-z][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)*$/;
 export const RUNTIME_PATTERN = /^(node|nodejs)(\d+(\.\d+)*)?(\.x)?$|^python(3(\.\d+)?)?$/i;
 export const TEMPLATES = ['typescript', 'node', 'javascript', 'python'];
-const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'];
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const SECRET_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
@@ -87,7 +87,7 @@ export function parseFunctionYaml(text: string, env: Record<string, string | und
     out.template = r.string(at);
     if (!TEMPLATES.includes(out.template)) r.fail(at, `${show(out.template)} is not a template (${TEMPLATES.join(', ')})`);
   }
-  if ((at = get('triggers'))) config.triggers = r.items(at).map((item) => readTrigger(r, item));
+  if ((at = get('triggers'))) config.triggers = r.items(at).map((item, i) => readTrigger(r, item, i));
   if ((at = get('resources'))) config.resources = readResources(r, at);
   if ((at = get('environment'))) {
     config.env = {};
@@ -112,93 +112,6 @@ export function parseFunctionYaml(text: string, env: Record<string, string | und
   if ((at = get('labels'))) config.labels = Object.fromEntries([...r.entries(at)].map(([k, v]) => [k, r.text(v)]));
   return out;
 }
-
-function readTrigger(r: YamlReader, item: Located): Trigger {
-  const example = 'e.g. "- http: {methods: [GET]}" or "- schedule: {cron: \'0 * * * *\'}"';
-  // "- http" alone is an HTTP trigger with defaults.
-  if (r.isNull(item)) r.fail(item, `empty trigger; ${example}`);
-  const kinds = ['http', 'queue', 'schedule', 'event'];
-  let kind: string;
-  let body: Located | undefined;
-  if (!r.isMapping(item)) {
-    kind = r.string(item);
-  } else {
-    const entries = r.entries(item, kinds);
-    if (entries.size !== 1) r.fail(item, `a trigger has exactly one kind (${kinds.join(', ')}); ${example}`);
-    [[kind, body]] = [...entries];
-    if (body && r.isNull(body)) body = undefined;
-  }
-  if (!kinds.includes(kind)) r.fail(item, `${show(kind)} is not a trigger kind (${kinds.join(', ')})`);
-  const path = `${item.path}.${kind}`;
-  const f = body ? r.entries({ ...body, path }, KNOWN_TRIGGER_KEYS[kind]) : new Map<string, Located>();
-  const field = (k: string) => {
-    const v = f.get(k);
-    return v && !r.isNull(v) ? v : undefined;
-  };
-  let v: Located | undefined;
-  switch (kind) {
-    case 'http': {
-      const t: HttpTrigger = { type: 'http' };
-      if ((v = field('methods'))) {
-        t.methods = r.items(v).map((m) => {
-          const method = r.string(m).toUpperCase();
-          if (!HTTP_METHODS.includes(method)) r.fail(m, `${show(method)} is not an HTTP method (${HTTP_METHODS.join(', ')})`);
-          return method;
-        });
-      }
-      if ((v = field('path'))) {
-        t.path = r.string(v, '/hello');
-        if (!t.path.startsWith('/')) r.fail(v, `${show(t.path)} must start with "/"`);
-      }
-      if ((v = field('auth'))) {
-        const auth = r.string(v);
-        if (auth !== 'none' && auth !== 'api-key' && auth !== 'required') r.fail(v, `${show(auth)} is not none, api-key or required`);
-        t.auth = auth as HttpTrigger['auth'];
-      }
-      return t;
-    }
-    case 'queue': {
-      const source = field('source');
-      if (!source) r.fail(body ?? item, 'a queue trigger needs a source (the queue name), e.g. {source: orders}');
-      const t: QueueTrigger = { type: 'queue', source: r.string(source, 'orders') };
-      if ((v = field('batch_size'))) t.batchSize = r.int(v, 1, 1000);
-      if ((v = field('max_batch_wait'))) t.maxBatchWaitMs = r.measure(v, parseDurationMs, 'a duration (e.g. 5s or 500ms)', 0, 3_600_000, ms);
-      return t;
-    }
-    case 'schedule': {
-      const cronAt = field('cron');
-      if (!cronAt) r.fail(body ?? item, 'a schedule trigger needs a cron expression, e.g. {cron: "0 * * * *"}');
-      const cron = r.string(cronAt, '"0 * * * *"');
-      const problem = cronProblem(cron);
-      if (problem) r.fail(cronAt, problem);
-      const t: ScheduleTrigger = { type: 'schedule', cron };
-      if ((v = field('timezone'))) {
-        t.timezone = r.string(v, 'Europe/Paris');
-        if (!isTimeZone(t.timezone)) r.fail(v, `${show(t.timezone)} is not a known time zone (e.g. UTC, Europe/Paris)`);
-      }
-      if ((v = field('data'))) t.data = r.plain(v);
-      return t;
-    }
-    default: {
-      const typeAt = field('type') ?? field('event_type');
-      if (!typeAt) r.fail(body ?? item, 'an event trigger needs the event type, e.g. {type: ORDER_PLACED}');
-      const eventType = r.string(typeAt, 'ORDER_PLACED');
-      if (!EVENT_TYPE_PATTERN.test(eventType) || eventType.length > 128)
-        r.fail(
-          typeAt,
-          `${show(eventType)} is not an event type (dot-separated words of letters, digits, _ and -, at most 128 characters, e.g. ORDER_PLACED or com.shop.order.placed)`,
-        );
-      return { type: 'event', eventType };
-    }
-  }
-}
-
-const KNOWN_TRIGGER_KEYS: Record<string, string[]> = {
-  http: ['methods', 'path', 'auth'],
-  queue: ['source', 'batch_size', 'max_batch_wait'],
-  schedule: ['cron', 'timezone', 'data'],
-  event: ['type', 'event_type'],
-};
 
 export { cronProblem, isTimeZone };
 
@@ -226,7 +139,17 @@ function readResources(r: YamlReader, at: Located): NonNullable<FunctionConfigDt
 
 function readScaling(r: YamlReader, at: Located): NonNullable<FunctionConfigDto['scaling']> {
   const out: NonNullable<FunctionConfigDto['scaling']> = {};
-  const entries = r.entries(at, ['min_instances', 'max_instances', 'concurrency', 'idle_timeout', 'queue_size', 'target']);
+  // min and max are how function docs write them (scaling: {min: 0, max: 100}).
+  const alias: Record<string, string> = { min: 'min_instances', max: 'max_instances' };
+  const entries = new Map<string, Located>();
+  const spelled = new Map<string, string>();
+  for (const [written, v] of r.entries(at, ['min_instances', 'min', 'max_instances', 'max', 'concurrency', 'idle_timeout', 'queue_size', 'target'])) {
+    const key = alias[written] ?? written;
+    const before = spelled.get(key);
+    if (before !== undefined) r.fail({ ...v, node: v.keyNode ?? null }, `${written} and ${before} are the same setting; write it once`);
+    spelled.set(key, written);
+    entries.set(key, v);
+  }
   for (const [key, v] of entries) {
     if (r.isNull(v)) continue;
     if (key === 'min_instances') out.minInstances = r.int(v, 0, 100);
@@ -237,7 +160,7 @@ function readScaling(r: YamlReader, at: Located): NonNullable<FunctionConfigDto[
     else out.target = r.int(v, 1, 1000);
   }
   if (out.minInstances !== undefined && out.maxInstances !== undefined && out.minInstances > out.maxInstances) {
-    r.fail(entries.get('min_instances')!, `${out.minInstances} is more than max_instances (${out.maxInstances})`);
+    r.fail(entries.get('min_instances')!, `${out.minInstances} is more than the maximum (${out.maxInstances})`);
   }
   return out;
 }
