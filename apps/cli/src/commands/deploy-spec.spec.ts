@@ -25,6 +25,10 @@ describe('the request `hks function deploy` sends', () => {
     });
   });
 
+  it('reads --memory 256MB as 256 MiB', () => {
+    expect(buildFunctionRequest('f', undefined, { runtime: 'python3', memory: '256MB' }, PY).config.resources).toEqual({ memoryMb: 256 });
+  });
+
   it('lets flags override the file, field by field', () => {
     const r = buildFunctionRequest('other-name', manifest, { runtime: 'python3.11', memory: '1Gi', env: ['LEVEL=debug', 'TOKEN=a=b'], maxInstances: '3' }, PY);
     expect(r.label).toBe('other-name');
@@ -74,6 +78,8 @@ describe('the request `hks function deploy` sends', () => {
     ['f', { runtime: 'python3', schedule: '0 * *' }, PY, '--schedule: "0 * *" is not a cron expression with five fields'],
     ['f', { runtime: 'python3', trigger: ['webhook'] }, PY, '--trigger webhook is not a trigger'],
     ['f', { runtime: 'python3', concurrency: '0' }, PY, '--concurrency 0 is not a whole number from 1 to 1000'],
+    ['f', { runtime: 'python3', queue: 'two words' }, PY, '--queue: queue trigger source "two words" is not a name of letters, digits'],
+    ['f', { runtime: 'python3', memory: '8MB' }, PY, "--memory '8MB' is not a memory size from 16Mi to 16Gi"],
   ])('refuses %p %p with a message saying what to fix', (name, flags, files, message) => {
     let thrown: unknown;
     try {

@@ -1,4 +1,5 @@
 import type { FunctionConfigDto, Trigger } from '@platform/contracts';
+import { sourceProblem } from '@platform/sources';
 import { UsageError } from '../errors';
 import { cronProblem, EVENT_TYPE_PATTERN, FunctionManifest, isTimeZone, LABEL_PATTERN, RUNTIME_PATTERN, TEMPLATES } from '../manifest/function-yaml';
 import { parseDurationMs, parseMemoryMb } from '../manifest/units';
@@ -35,6 +36,7 @@ export interface FunctionRequest {
 }
 
 const TRIGGER_KINDS = ['http', 'cron', 'schedule', 'queue', 'event'];
+const TRIGGER_FLAG: Record<string, string> = { schedule: '--schedule', queue: '--queue', event: '--event-type' };
 
 export function buildFunctionRequest(
   name: string | undefined,
@@ -84,6 +86,19 @@ export function buildFunctionRequest(
     files,
     config: applyConfigFlags(manifest?.config ?? {}, flags),
   };
+}
+
+/**
+ * What to tell a person whose runtime names a version (nodejs16, python3.9). The platform already takes any
+ * version of a family it runs (runtimeFamily in @platform/contracts) and keeps the name as given, but runs every
+ * function of a family on its one interpreter: nodejs16 runs on the platform's Node.js, python3.9 on its python3.
+ * Said on stderr, so a function written for an older version is not a surprise.
+ */
+export function runtimeNote(runtime: string): string | undefined {
+  const m = /^(?:node|nodejs)(\d+(?:\.\d+)*)(?:\.x)?$|^python(3\.\d+)$/i.exec(runtime.trim());
+  if (!m) return undefined;
+  const [family, closest] = m[1] !== undefined ? ['Node.js', 'node'] : ['Python', 'python3'];
+  return `note: ${runtime} runs on the platform's ${family} runtime (${closest}): the platform runs one version per language, not necessarily the one the name says`;
 }
 
 /** Tried in this order when no handler is named, as the registry does (DEFAULT_ENTRY_MODULES in @platform/contracts). */
@@ -189,6 +204,11 @@ function flagTriggers(flags: DeployFlags): Trigger[] {
     if (!flags.eventType || !EVENT_TYPE_PATTERN.test(flags.eventType) || flags.eventType.length > 128)
       throw new UsageError('--trigger event needs --event-type, e.g. --event-type ORDER_PLACED or --event-type com.shop.order.placed');
     out.push({ type: 'event', eventType: flags.eventType });
+  }
+  // The event source's own rules, as the API applies them (a queue name with a space, ...).
+  for (const t of out) {
+    const problem = sourceProblem(t);
+    if (problem) throw new UsageError(`${TRIGGER_FLAG[t.type] ?? '--trigger'}: ${problem}`);
   }
   return out;
 }
