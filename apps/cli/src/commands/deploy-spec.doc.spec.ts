@@ -1,4 +1,4 @@
-import { CreateFunctionDto, moduleFileCandidates, runtimeFamily, templateFamily, defaultTemplate } from '@platform/contracts';
+import { CreateFunctionDto, defaultTemplate, moduleFileCandidates, runtimeFamily, TemplateName, templateFamily } from '@platform/contracts';
 import { validatePayload } from '@platform/messaging';
 import { sourceProblem } from '@platform/sources';
 import { readFileSync } from 'fs';
@@ -23,7 +23,7 @@ function acceptedByTheApi(request: FunctionRequest): void {
   expect(dto.config?.triggers?.map((t) => sourceProblem(t))).toEqual(request.config.triggers?.map(() => undefined));
   const family = runtimeFamily(request.runtime);
   expect(family).toBeDefined();
-  const template = request.template ?? defaultTemplate(family!);
+  const template = (request.template as TemplateName | undefined) ?? defaultTemplate(family!);
   expect(templateFamily(template)).toBe(family);
   const module = request.handler.slice(0, request.handler.lastIndexOf('.'));
   expect(moduleFileCandidates(module, family!, template).some((f) => f in request.files)).toBe(true);

@@ -56,7 +56,10 @@ describe('hks function deploy (against a fake gateway)', () => {
     gw.requests.length = 0;
     const again = await deploy(['hello-world', '--runtime', 'python3.9']);
     expect(again.code).toBe(0);
-    expect(again.stderr).toBe('updating hello-world (1 file)\nno changes since version 1\n');
+    expect(again.stderr).toBe(
+      "note: python3.9 runs on the platform's Python runtime (python3): the platform runs one version per language, not necessarily the one the name says\n" +
+        'updating hello-world (1 file)\nno changes since version 1\n',
+    );
     expect(again.stdout).toContain(`URL:    ${gw.url}/fn/hello-world`);
     expect(gw.requests.some((q) => q.path.includes('/build/') || q.path.includes('/deploy/'))).toBe(false);
     const forced = await deploy(['hello-world', '--runtime', 'python3.9', '--force']);
