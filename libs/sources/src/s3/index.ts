@@ -8,8 +8,11 @@ export const s3: SourceDescriptor = {
   summary: 'S3-compatible storage events: bucket notifications (S3 event format) by webhook, or polling a bucket on any S3 API.',
   docs:
     "`mode: webhook` (the default): point the bucket's notifications at `POST /api/v1/sources/s3/{label}` with an API key " +
-    'that may invoke the function (MinIO: `mc admin config set ... notify_webhook endpoint=... auth_token=<key>`; AWS: an SNS ' +
-    'HTTPS subscription, confirmed by the platform). Notifications in the S3 event format also come from the queue ' +
+    'that may invoke the function (MinIO: `mc admin config set ALIAS notify_webhook:hks endpoint=<gateway>/api/v1/sources/s3/<label> ' +
+    'auth_token=<key>`, sent as `Authorization: Bearer <key>`); each matching record is committed as an invocation before the ' +
+    'answer (200 `{"records", "accepted"}`), so a sender that retries loses none and duplicates none. An SNS Notification ' +
+    'envelope carrying S3 records is read too; a SubscriptionConfirmation is answered 400 (the platform fetches no URL a ' +
+    'request names: confirm it by its SubscribeURL). Notifications in the S3 event format also come from the queue ' +
     "sources: set `format: s3` on a queue, nats, mqtt or kafka trigger that receives them (MinIO's AMQP, NATS, MQTT and " +
     'Kafka targets, AWS through SQS). `mode: poll`: the deployer lists the bucket every `poll_interval` (ListObjectsV2, ' +
     'any S3 API) and reports objects that are new or changed since the last look as ObjectCreated events; the first look ' +
