@@ -30,7 +30,10 @@ import { RegistryClient } from './registry/registry.client';
 import { DeployerSettings } from './settings';
 import { EventTriggers } from './triggers/event.triggers';
 import { InvokerClient } from './triggers/invoker.client';
-import { QueueTriggers } from './triggers/queue.triggers';
+import { SourceHost } from './sources/source-host';
+import { SourcesController } from './sources/sources.controller';
+import { SourceStates } from './sources/source-states';
+import { TopicPublisher } from './sources/topic-publisher';
 import { ScheduleTriggers } from './triggers/schedule.triggers';
 import { TriggerWiring } from './triggers/trigger-wiring.service';
 
@@ -50,7 +53,7 @@ export class AppModule {
         HealthModule.forService(SERVICE),
         InternalRoutesModule,
       ],
-      controllers: [DeploymentsController, InvocationsController],
+      controllers: [DeploymentsController, InvocationsController, SourcesController],
       providers: [
         DeploymentStore,
         DeploymentEvents,
@@ -62,7 +65,9 @@ export class AppModule {
         Drivers,
         InvokerClient,
         ScheduleTriggers,
-        QueueTriggers,
+        SourceHost,
+        SourceStates,
+        TopicPublisher,
         EventTriggers,
         TriggerWiring,
         DeployerLifecycle,

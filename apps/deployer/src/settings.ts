@@ -27,8 +27,10 @@ export const DeployerSettings = {
   TRIGGER_RETRY_DELAY_MS: {
     kind: 'int',
     default: 1_000,
-    description: 'Pause before a queue-trigger batch whose invocation failed is put back on its queue',
+    description: 'Pause before messages an event source could not hand over (database down, function queue full) come back',
   },
+  NATS_URL: { kind: 'string', default: 'nats://127.0.0.1:4222', description: 'NATS server(s) for nats triggers that name no url' },
+  MQTT_URL: { kind: 'string', default: 'mqtt://127.0.0.1:1883', description: 'MQTT broker for mqtt triggers that name no url' },
   SCHEDULE_CONCURRENCY: { kind: 'int', default: 4, description: 'Scheduled invocations the deployer runs at once' },
   DEPLOYER_ASYNC_CONCURRENCY: {
     kind: 'int',

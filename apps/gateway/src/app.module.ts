@@ -17,6 +17,7 @@ import { AsyncAccept } from './proxy/async-accept';
 import { InvocationProxy } from './proxy/invocation-proxy';
 import { SecretsController } from './secrets/secrets.controller';
 import { GatewaySettings } from './settings';
+import { SourcesController } from './sources/sources.controller';
 
 class GatewayHealth implements OnModuleInit {
   constructor(
@@ -41,7 +42,7 @@ export class AppModule {
         HealthModule.forService('gateway'),
         RpcClientsModule.register(['function-registry', 'builder', 'deployer', 'event-store']),
       ],
-      controllers: [FunctionsController, InvocationsController, SecretsController, EventsController, KeysController],
+      controllers: [FunctionsController, InvocationsController, SecretsController, EventsController, KeysController, SourcesController],
       providers: [
         KeyVerifier,
         GatewayAccess,

@@ -26,6 +26,8 @@ export const FunctionPatterns = {
   ListSecrets: 'secrets.list',
   DeleteSecret: 'secrets.delete',
   ResolveSecrets: 'secrets.resolve',
+  /** { name } -> Record<key, value>: one stored secret's keys, for an event source's credentials (deployer only). */
+  ResolveSecret: 'secrets.resolve-one',
 } as const;
 
 /** API keys: stored hashed by the registry; the gateway verifies a key by its sha256. */
@@ -48,6 +50,27 @@ export const DeploymentPatterns = {
   ListActive: 'deployments.list-active',
   Undeploy: 'deployments.undeploy',
 } as const;
+
+/** The deployer's event sources. */
+export const SourcePatterns = {
+  /** S3NotificationCommand -> S3NotificationResult: a bucket notification POSTed to the gateway's webhook. */
+  S3Notification: 'sources.s3-notification',
+} as const;
+
+/** Payload of SourcePatterns.S3Notification (the gateway resolved the function and checked the key). */
+export interface S3NotificationCommand {
+  functionId: string;
+  /** The notification as it came: {"Records": [...]} (AWS, MinIO) or an SNS envelope. */
+  body: unknown;
+}
+
+export interface S3NotificationResult {
+  functionId: string;
+  /** Records the notification held. */
+  records: number;
+  /** Events that matched a trigger and were accepted as invocations (duplicates included). */
+  accepted: number;
+}
 
 export const EventPatterns = {
   Query: 'events.query',

@@ -113,8 +113,8 @@ export function batchEvent(events: SourceEvent[], source: string): SourceEvent {
       .slice(0, 32),
     source,
     type: 'hks.batch',
-    // From its messages' ids: the same batch delivered again is the same invocation.
-    time: new Date().toISOString(),
+    // From its messages (ids, times): the same batch delivered again is the same invocation, with the same request.
+    ...(events.some((e) => e.time) ? { time: events.map((e) => e.time ?? '').sort().at(-1) } : {}),
     datacontenttype: 'application/json',
     data: events.map((e) => (e.data !== undefined ? e.data : e.data_base64)),
     events,

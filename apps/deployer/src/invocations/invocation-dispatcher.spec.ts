@@ -1,3 +1,4 @@
+import { TopicPublisher } from '../sources/topic-publisher';
 import { DeployerSettingsValues } from '../settings';
 import { InvokerClient } from '../triggers/invoker.client';
 import { FunctionPolicies, FunctionPolicy } from './function-policy';
@@ -8,6 +9,8 @@ import { AttemptEnd, InvocationStore } from './invocation.store';
 
 const settings = { DEPLOYER_ASYNC_LEASE_MS: 1000, DEPLOYER_ASYNC_LEASE_RENEW_MS: 100, DEPLOYER_ASYNC_SHUTDOWN_GRACE_MS: 0 } as DeployerSettingsValues;
 const policy = { label: 'f', version: 1, timeoutMs: 1000, inFlightLimit: 10 } as FunctionPolicy;
+
+const TOPICS = { finished: async () => undefined } as unknown as TopicPublisher;
 
 describe('the dispatcher stopping while it claims', () => {
   it('gives the claim back and holds the message instead of starting an attempt nobody would abort', async () => {
@@ -25,7 +28,7 @@ describe('the dispatcher stopping while it claims', () => {
     const calls: string[] = [];
     const invoker = { request: (method: string) => (calls.push(method), Promise.reject(new Error('not expected'))) } as unknown as InvokerClient;
     const queue = { stopConsuming: () => Promise.resolve() } as unknown as InvocationQueue;
-    const dispatcher = new InvocationDispatcher(settings, store, queue, policies, invoker);
+    const dispatcher = new InvocationDispatcher(settings, store, queue, policies, invoker, TOPICS);
 
     const handled = dispatcher.handle({ id: 'i-1', functionId: 'fn' });
     await dispatcher.stop();
@@ -40,7 +43,7 @@ describe('the dispatcher without its database', () => {
   it('puts the message back on the queue (after a pause) instead of acknowledging it', async () => {
     const policies = { of: () => Promise.resolve(policy) } as unknown as FunctionPolicies;
     const store = { claim: () => Promise.reject(new Error('Connection terminated unexpectedly')) } as unknown as InvocationStore;
-    const dispatcher = new InvocationDispatcher(settings, store, {} as InvocationQueue, policies, {} as InvokerClient);
+    const dispatcher = new InvocationDispatcher(settings, store, {} as InvocationQueue, policies, {} as InvokerClient, TOPICS);
     const t0 = Date.now();
     expect(await dispatcher.handle({ id: 'i-2', functionId: 'fn' })).toBe('requeue');
     expect(Date.now() - t0).toBeGreaterThanOrEqual(900);
@@ -66,7 +69,7 @@ describe('recording an attempt Postgres refuses', () => {
     const invoker = {
       request: () => Promise.resolve(new Response('ok', { status: 200, headers: { 'content-type': 'text/plain' } })),
     } as unknown as InvokerClient;
-    return new InvocationDispatcher(settings, store, {} as InvocationQueue, { of: () => Promise.resolve(policy) } as unknown as FunctionPolicies, invoker);
+    return new InvocationDispatcher(settings, store, {} as InvocationQueue, { of: () => Promise.resolve(policy) } as unknown as FunctionPolicies, invoker, TOPICS);
   }
 
   it('records it once more without the result, saying why, when refused as data (SQLSTATE class 22)', async () => {

@@ -13,6 +13,7 @@ import {
 } from '@platform/contracts';
 import { SETTINGS } from '@platform/config';
 import { DeployerSettingsValues } from '../settings';
+import { TopicPublisher } from '../sources/topic-publisher';
 import { invocationBudgetMs, InvokerClient, InvokerUnavailableError } from '../triggers/invoker.client';
 import { classify, failureMessage, nextStep, storableText, toResult } from './attempt-outcome';
 import { FunctionPolicies, FunctionPolicy } from './function-policy';
@@ -61,6 +62,7 @@ export class InvocationDispatcher {
     private readonly queue: InvocationQueue,
     private readonly policies: FunctionPolicies,
     private readonly invoker: InvokerClient,
+    private readonly topics: TopicPublisher,
   ) {
     const { DEPLOYER_ASYNC_LEASE_MS: lease, DEPLOYER_ASYNC_LEASE_RENEW_MS: renew } = settings;
     if (renew * 2 > lease) {
@@ -191,7 +193,9 @@ export class InvocationDispatcher {
         error: errorOf(next.status, report, row),
         version: report.version,
       };
-      return await this.record(end);
+      const done = await this.record(end);
+      if (row.trigger && end.status !== 'queued') void this.topics.finished(row, end.status, end.result ?? null, end.error ?? null);
+      return done;
     } finally {
       clearInterval(renew);
       this.running.delete(row.id);

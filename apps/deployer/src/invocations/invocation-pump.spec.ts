@@ -1,3 +1,6 @@
+import { TopicPublisher } from '../sources/topic-publisher';
+import { EventStoreClient } from './event-store.client';
+import { FunctionPolicies } from './function-policy';
 import { DeployerSettingsValues } from '../settings';
 import { CallbackSender } from './callback-sender';
 import { InvocationDispatcher } from './invocation-dispatcher';
@@ -22,13 +25,18 @@ function fakeStore() {
   return { state, store: store as unknown as InvocationStore };
 }
 
+/** An event store with no record of any attempt: an expired lease is an interrupted attempt. */
+const NO_EVENTS = { eventsOf: async () => [] } as unknown as EventStoreClient;
+const TOPICS = { finished: async () => undefined } as unknown as TopicPublisher;
+const POLICIES = { of: async () => ({ timeoutMs: 1_000 }) } as unknown as FunctionPolicies;
+
 describe('the pump after losing the database', () => {
   it('waits one lease length before taking leases back, so deployers that could not renew may record their outcome first', async () => {
     const { state, store } = fakeStore();
     const settings = { DEPLOYER_ASYNC_LEASE_MS: 200, DEPLOYER_ASYNC_RETENTION_MS: 60_000 } as DeployerSettingsValues;
     const dispatcher = { runningIds: () => [] } as unknown as InvocationDispatcher;
     const queue = { messageCount: () => Promise.resolve(0) } as unknown as InvocationQueue;
-    const pump = new InvocationPump(settings, store, queue, dispatcher, {} as CallbackSender);
+    const pump = new InvocationPump(settings, store, queue, dispatcher, {} as CallbackSender, NO_EVENTS, POLICIES, TOPICS);
     await pump.tick();
     state.up = true;
     await pump.tick();
@@ -55,7 +63,7 @@ describe('the pump delivering callbacks', () => {
     const settings = { DEPLOYER_ASYNC_LEASE_MS: 200, DEPLOYER_ASYNC_RETENTION_MS: 60_000, DEPLOYER_CALLBACK_TIMEOUT_MS: 1000 } as DeployerSettingsValues;
     const callbacks = { deliver: () => never } as unknown as CallbackSender;
     const queue = { messageCount: () => Promise.resolve(0) } as unknown as InvocationQueue;
-    const pump = new InvocationPump(settings, store, queue, { runningIds: () => [] } as unknown as InvocationDispatcher, callbacks);
+    const pump = new InvocationPump(settings, store, queue, { runningIds: () => [] } as unknown as InvocationDispatcher, callbacks, NO_EVENTS, POLICIES, TOPICS);
     await pump.tick();
     await pump.tick();
     await pump.tick();
@@ -85,7 +93,7 @@ describe('the pump delivering callbacks', () => {
     let delivered = 0;
     const callbacks = { deliver: () => new Promise<void>((r) => setTimeout(() => (delivered++, r()), 5)) } as unknown as CallbackSender;
     const queue = { messageCount: () => Promise.resolve(0) } as unknown as InvocationQueue;
-    const pump = new InvocationPump(settings, store, queue, { runningIds: () => [] } as unknown as InvocationDispatcher, callbacks);
+    const pump = new InvocationPump(settings, store, queue, { runningIds: () => [] } as unknown as InvocationDispatcher, callbacks, NO_EVENTS, POLICIES, TOPICS);
     pump.start();
     try {
       // One round only (the next is a minute away): the 100 go through the top-ups.
@@ -120,7 +128,7 @@ describe('the pump handing due invocations to the work queue', () => {
       publish: (m: { id: string }) => (m.id === 'b' ? Promise.reject(new Error('channel closed')) : Promise.resolve()),
     } as unknown as InvocationQueue;
     const settings = { DEPLOYER_ASYNC_LEASE_MS: 200, DEPLOYER_ASYNC_RETENTION_MS: 60_000, DEPLOYER_CALLBACK_TIMEOUT_MS: 1000 } as DeployerSettingsValues;
-    const pump = new InvocationPump(settings, store, queue, { runningIds: () => [] } as unknown as InvocationDispatcher, {} as CallbackSender);
+    const pump = new InvocationPump(settings, store, queue, { runningIds: () => [] } as unknown as InvocationDispatcher, {} as CallbackSender, NO_EVENTS, POLICIES, TOPICS);
     await pump.tick();
     expect(unmarked).toEqual([[['b'], '2026-12-02 16:00:00.123456+00']]);
   });
@@ -138,7 +146,7 @@ describe('the pump handing over again what the queue seems to have lost', () => 
     } as unknown as InvocationStore;
     const queue = { messageCount: () => Promise.resolve(ready) } as unknown as InvocationQueue;
     const settings = { DEPLOYER_ASYNC_LEASE_MS: 200, DEPLOYER_ASYNC_RETENTION_MS: 60_000, DEPLOYER_CALLBACK_TIMEOUT_MS: 1000 } as DeployerSettingsValues;
-    const pump = new InvocationPump(settings, store, queue, { runningIds: () => [] } as unknown as InvocationDispatcher, {} as CallbackSender);
+    const pump = new InvocationPump(settings, store, queue, { runningIds: () => [] } as unknown as InvocationDispatcher, {} as CallbackSender, NO_EVENTS, POLICIES, TOPICS);
     await pump.tick();
     ready = 0;
     await pump.tick();
@@ -163,7 +171,7 @@ describe('the pump started again after a stop', () => {
       DEPLOYER_CALLBACK_TIMEOUT_MS: 1000,
       DEPLOYER_ASYNC_PUMP_INTERVAL_MS: 10_000,
     } as DeployerSettingsValues;
-    const pump = new InvocationPump(settings, store, queue, { runningIds: () => [] } as unknown as InvocationDispatcher, callbacks);
+    const pump = new InvocationPump(settings, store, queue, { runningIds: () => [] } as unknown as InvocationDispatcher, callbacks, NO_EVENTS, POLICIES, TOPICS);
     pump.start();
     await new Promise((r) => setTimeout(r, 20));
     await pump.stop();

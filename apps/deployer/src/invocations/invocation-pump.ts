@@ -2,7 +2,16 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { SETTINGS } from '@platform/config';
 import { DeployerSettingsValues } from '../settings';
 import { nextStep } from './attempt-outcome';
+import { TopicPublisher } from '../sources/topic-publisher';
+import { invocationBudgetMs } from '../triggers/invoker.client';
 import { CallbackSender } from './callback-sender';
+import { EventStoreClient } from './event-store.client';
+import { FunctionPolicies } from './function-policy';
+import { InvocationEntity } from './invocation.entity';
+import { recordedAttempt, RecordedAttempt } from './invocation-view';
+
+/** How long after a lease ended an attempt with no record at all still counts as possibly recorded soon. */
+const RECORD_LAG_MS = 5_000;
 import { InvocationDispatcher } from './invocation-dispatcher';
 import { InvocationQueue } from './invocation-queue';
 import { InvocationStore } from './invocation.store';
@@ -49,6 +58,9 @@ export class InvocationPump {
     private readonly queue: InvocationQueue,
     private readonly dispatcher: InvocationDispatcher,
     private readonly callbacks: CallbackSender,
+    private readonly events: EventStoreClient,
+    private readonly policies: FunctionPolicies,
+    private readonly topics: TopicPublisher,
   ) {}
 
   start(): void {
@@ -109,38 +121,78 @@ export class InvocationPump {
     throw new NotPublishedError(`${failed.length} of ${due.length} could not be published: ${reason.message}`);
   }
 
+  /**
+   * Attempts whose deployer stopped renewing their lease. Before one counts as interrupted (and runs again), the
+   * event store is asked how it went: the invoker runs an attempt to its end and records it even when the deployer
+   * that asked died meanwhile, so an attempt that ended is recorded as it ended (a scheduled tick runs once, not
+   * twice), and one the invoker still runs is left until the function's time limit is spent. Only an attempt the
+   * invoker has no record of, or that overran its time, is interrupted; when the event store does not answer, it is
+   * too (at least once).
+   */
   private async takeBackExpired(): Promise<void> {
     if (Date.now() < this.takeBackAfter) return;
     await this.store.transaction(async (em) => {
       for (const row of await this.store.expiredLeases(em, this.dispatcher.runningIds(), BATCH)) {
         const started = row.attemptLog.at(-1);
-        const error = `the deployer running it (${row.owner ?? 'unknown'}) stopped answering; its lease ended`;
-        const next = nextStep('interrupted', row.retry, { attempts: row.attempts, maxAttempts: row.maxAttempts, startedAt: row.roundStartedAt });
+        const number = started?.number ?? row.attempts;
         const endedAt = new Date();
+        const startedAt = started?.startedAt ?? endedAt.toISOString();
+        const recorded = await this.recordedEnd(row, number, startedAt);
+        if (recorded === 'running') continue;
+        const outcome = recorded?.outcome ?? 'interrupted';
+        const error =
+          recorded?.error ?? (recorded ? null : `the deployer running it (${row.owner ?? 'unknown'}) stopped answering; its lease ended`);
+        const next = nextStep(outcome, row.retry, { attempts: row.attempts, maxAttempts: row.maxAttempts, startedAt: row.roundStartedAt });
+        const last = `${outcome}: ${error ?? 'no reason given'}`;
         await this.store.endAttempt(
           {
             id: row.id,
             attempts: row.attempts,
             attempt: {
-              number: started?.number ?? row.attempts,
-              startedAt: started?.startedAt ?? endedAt.toISOString(),
-              outcome: 'interrupted',
+              number,
+              startedAt,
+              outcome,
               endedAt: endedAt.toISOString(),
-              durationMs: started ? endedAt.getTime() - new Date(started.startedAt).getTime() : null,
-              statusCode: null,
+              durationMs: recorded?.durationMs ?? (started ? endedAt.getTime() - new Date(started.startedAt).getTime() : null),
+              statusCode: recorded?.statusCode ?? null,
               error,
             },
             // Taken back at once: its retry delay was spent waiting for the lease.
             status: next.status,
             delayMs: 0,
-            result: null,
-            error: next.status === 'dead' ? `all ${row.maxAttempts} attempt(s) failed; the last one: interrupted: ${error}` : `interrupted: ${error}`,
+            result: recorded?.result ?? null,
+            error: next.status === 'succeeded' ? null : next.status === 'dead' ? `all ${row.maxAttempts} attempt(s) failed; the last one: ${last}` : last,
           },
           em,
         );
-        this.logger.warn(`invocation ${row.id}: attempt ${row.attempts} was interrupted (lease of ${row.owner} ended); now ${next.status}`);
+        if (row.trigger && next.status !== 'queued') void this.topics.finished(row, next.status, recorded?.result ?? null, error);
+        this.logger.warn(
+          `invocation ${row.id}: attempt ${number} lost its deployer (lease of ${row.owner} ended); ` +
+            `${recorded ? `the invoker recorded it ${outcome}` : 'interrupted'}; now ${next.status}`,
+        );
       }
     });
+  }
+
+  /** The attempt as the invoker recorded it; 'running' while it may still run there; null: no record (or no answer). */
+  private async recordedEnd(row: InvocationEntity, number: number, startedAt: string): Promise<RecordedAttempt> {
+    const { id, functionId } = row;
+    let events;
+    try {
+      events = await this.events.eventsOf(id);
+    } catch (err) {
+      this.logger.warn(`invocation ${id}: the event store did not say how attempt ${number} ended (${(err as Error).message}); it counts as interrupted`);
+      return null;
+    }
+    const recorded = recordedAttempt(events, number);
+    // The invoker's events reach the event store a moment after the answer: no record yet is no proof it did not run.
+    if (recorded === null) return Date.now() - (row.leaseUntil?.getTime() ?? 0) < RECORD_LAG_MS ? 'running' : null;
+    if (recorded !== 'running') return recorded;
+    const timeoutMs = await this.policies.of(functionId).then(
+      (p) => p.timeoutMs,
+      () => 0,
+    );
+    return Date.now() - new Date(startedAt).getTime() < invocationBudgetMs(timeoutMs) ? 'running' : null;
   }
 
   private async deliverCallbacks(): Promise<void> {

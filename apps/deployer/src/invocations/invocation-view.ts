@@ -1,4 +1,4 @@
-import { ConflictError, InvocationAttempt, InvocationResult, InvocationView, PlatformEvent, StoredRequest } from '@platform/contracts';
+import { AttemptOutcome, ConflictError, InvocationAttempt, InvocationResult, InvocationView, PlatformEvent, StoredRequest } from '@platform/contracts';
 import { InvocationEntity } from './invocation.entity';
 
 /** The function's logs of each attempt, by attempt number (from the event store); null when it did not answer. */
@@ -119,6 +119,35 @@ function resultFromEvent(e: PlatformEvent): InvocationResult | null {
   };
 }
 
+/** How an attempt ended, from its result event. */
+function outcomeOfEvent(result: PlatformEvent): AttemptOutcome {
+  const meta = result.metadata ?? {};
+  const statusCode = typeof meta.statusCode === 'number' ? meta.statusCode : null;
+  if (result.status === 'SUCCESS') return 'succeeded';
+  if (meta.reason === 'timeout') return 'timeout';
+  return statusCode !== null && statusCode < 500 ? '4xx' : 'error';
+}
+
+/** What the invoker recorded of one attempt of an invocation: its end, 'running' (only its start), or nothing. */
+export type RecordedAttempt =
+  | { outcome: AttemptOutcome; statusCode: number | null; error: string | null; result: InvocationResult | null; durationMs: number | null }
+  | 'running'
+  | null;
+
+export function recordedAttempt(events: PlatformEvent[], number: number): RecordedAttempt {
+  const of = events.filter((e) => Number((e.metadata ?? {}).attempt ?? 1) === number);
+  const result = of.find((e) => e.status !== 'PENDING');
+  if (!result) return of.length ? 'running' : null;
+  const statusCode = (result.metadata ?? {}).statusCode;
+  return {
+    outcome: outcomeOfEvent(result),
+    statusCode: typeof statusCode === 'number' ? statusCode : null,
+    error: result.error ?? null,
+    result: resultFromEvent(result),
+    durationMs: result.processingTimeMs ?? null,
+  };
+}
+
 /** A synchronous invocation as its events tell it: one attempt, succeeded / failed / running. */
 export function viewFromEvents(events: PlatformEvent[]): InvocationView | null {
   const result = events.find((e) => e.status !== 'PENDING');
@@ -149,15 +178,7 @@ export function viewFromEvents(events: PlatformEvent[]): InvocationView | null {
     attempts: [
       {
         number: 1,
-        outcome: !result
-          ? null
-          : result.status === 'SUCCESS'
-            ? 'succeeded'
-            : meta.reason === 'timeout'
-              ? 'timeout'
-              : statusCode !== null && statusCode < 500
-                ? '4xx'
-                : 'error',
+        outcome: result ? outcomeOfEvent(result) : null,
         startedAt,
         endedAt,
         durationMs,

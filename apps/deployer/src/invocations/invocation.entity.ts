@@ -1,5 +1,5 @@
 import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
-import { AttemptOutcome, EffectiveConfig, InvocationResult, InvocationStatus, StoredRequest } from '@platform/contracts';
+import { AttemptOutcome, EffectiveConfig, InvocationResult, InvocationStatus, InvocationTrigger, StoredRequest } from '@platform/contracts';
 
 export type RetryPolicy = EffectiveConfig['retry'];
 
@@ -91,6 +91,10 @@ export class InvocationEntity {
 
   @Column('uuid', { nullable: true })
   replayOf: string | null;
+
+  /** The trigger that made it (an event source): its result and error topics are published with it. */
+  @Column('jsonb', { nullable: true })
+  trigger: InvocationTrigger | null;
 
   @Column('jsonb', { nullable: true })
   result: InvocationResult | null;

@@ -773,6 +773,27 @@ describe('asynchronous invocations in the deployer (real Postgres and RabbitMQ, 
     expect(attemptsSent(fn)).toEqual(['1', '2']);
     expect(done.result?.body).toBe('{"ok":true}');
   });
+
+  it('does not run again an attempt the invoker recorded after its deployer died: it ends as recorded (a tick runs once)', async () => {
+    const fn = await deployed('async-recorded');
+    h.invoker.answerInvoke(fn, { status: 200, body: { slow: true }, delayMs: 8_000 });
+    const { invocationId } = await accept(fn);
+    await waitFor(() => h.invoker.invocations(fn).length === 1, { what: 'the first attempt to start' });
+    await h.stopDeployer();
+    // What the invoker records when the attempt it kept running ends: its SUCCESS event, attempt 1.
+    eventStore.addInvocation({
+      invocationId,
+      functionId: fn,
+      response: { done: 'once' },
+      processingTimeMs: 12,
+      metadata: { attempt: 1, statusCode: 200, coldStart: false, startMs: null },
+    });
+    await h.startDeployer();
+    const done = await settled(invocationId, 'succeeded', 15_000);
+    expect(done.attempts.map((a) => a.outcome)).toEqual(['succeeded']);
+    expect(attemptsSent(fn)).toEqual(['1']);
+    expect(JSON.parse(done.result!.body)).toEqual({ done: 'once' });
+  });
 });
 
 describe('asynchronous invocations while Postgres is cut off (TCP proxy), and their retention', () => {

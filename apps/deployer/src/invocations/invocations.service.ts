@@ -51,6 +51,10 @@ function base64Bytes(b64: string): number {
   return Math.floor((b64.length * 3) / 4) - padding;
 }
 
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
 function encodeCursor(row: InvocationEntity): string {
   return Buffer.from(`${row.acceptedAt.toISOString()}|${row.id}`).toString('base64url');
 }
@@ -124,6 +128,8 @@ export class InvocationsService {
     if (all >= this.settings.DEPLOYER_ASYNC_MAX_QUEUED) {
       throw new DomainError(429, `the platform already has ${all} asynchronous invocations queued or running (DEPLOYER_ASYNC_MAX_QUEUED); try again later`);
     }
+    // A trigger's own retry policy (its `retry`) overrides the function's, field by field.
+    const retry = { ...policy.retry, ...definedOnly(cmd.retry ?? {}) };
     const created = this.store.repo.create({
       id: randomUUID(),
       functionId: cmd.functionId,
@@ -132,8 +138,8 @@ export class InvocationsService {
       source: cmd.source,
       version: null,
       pinnedVersion: cmd.version ?? null,
-      maxAttempts: policy.retry.attempts,
-      retry: policy.retry,
+      maxAttempts: retry.attempts,
+      retry,
       attempts: 0,
       attemptLog: [],
       request: cmd.request,
@@ -146,6 +152,7 @@ export class InvocationsService {
       callbackDueAt: null,
       idempotencyKey: key ?? null,
       replayOf: cmd.replayOf ?? null,
+      trigger: cmd.trigger ?? null,
       result: null,
       error: null,
       dispatchedAt: null,

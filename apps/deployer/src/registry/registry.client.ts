@@ -21,4 +21,9 @@ export class RegistryClient {
   resolveSecrets(functionId: string): Promise<Record<string, string>> {
     return this.rpc.call<Record<string, string>>('function-registry', FunctionPatterns.ResolveSecrets, { functionId });
   }
+
+  /** One stored secret's keys (an event source's credentials). Never log the result. */
+  resolveSecret(name: string): Promise<Record<string, string>> {
+    return this.rpc.call<Record<string, string>>('function-registry', FunctionPatterns.ResolveSecret, { name });
+  }
 }

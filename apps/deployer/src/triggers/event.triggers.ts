@@ -1,9 +1,11 @@
 import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
-import { customEventBinding, EventTrigger, PlatformEvent } from '@platform/contracts';
+import { customEventBinding, DomainError, EventTrigger, PlatformEvent } from '@platform/contracts';
 import { EventSubscriber, Subscription } from '@platform/messaging';
+import { SourceEvent } from '@platform/sources';
 import { Deployment } from '../deployments/deployment.entity';
 import { DeploymentStore } from '../deployments/deployment.store';
-import { invocationBudgetMs, InvokerClient } from './invoker.client';
+import { InvocationsService } from '../invocations/invocations.service';
+import { configured, triggerCommand } from '../sources/trigger-command';
 
 export const EVENT_TRIGGERS_QUEUE = 'deployer.event-triggers';
 const REMEMBERED = 10_000;
@@ -11,8 +13,8 @@ const REMEMBERED = 10_000;
 const RESYNC_MS = 30_000;
 
 /**
- * Event triggers: every `event.created` invokes the READY functions with an event trigger of its type, with
- * {"data": <the event>}. The subscriptions are held in memory by event type: a lookup per event in the
+ * Event triggers: every `event.created` invokes the READY functions with an event trigger of its type (an
+ * asynchronous invocation whose event is the posted event as a CloudEvent). The subscriptions are held in memory by event type: a lookup per event in the
  * deployments table held posted events to a few hundred per second. TriggerWiring keeps the index current
  * (`sync` on every deploy, undeploy and deployment.* broadcast, so every replica follows), and it is read
  * again from the table every RESYNC_MS.
@@ -41,7 +43,7 @@ export class EventTriggers implements OnApplicationShutdown {
   constructor(
     private readonly subscriber: EventSubscriber,
     private readonly store: DeploymentStore,
-    private readonly invoker: InvokerClient,
+    private readonly invocations: InvocationsService,
   ) {}
 
   async start(): Promise<void> {
@@ -114,24 +116,36 @@ export class EventTriggers implements OnApplicationShutdown {
     }
   }
 
+  /**
+   * Every (event, trigger) pair becomes an asynchronous invocation keyed by the trigger and the event id: an event the
+   * bus delivers twice, or a batch retried for one function, is accepted once. The batch is acknowledged only once all
+   * its invocations are committed.
+   */
   async handle(events: PlatformEvent[]): Promise<void> {
     const retry: string[] = [];
     for (const event of events) {
       if (typeof event?.type !== 'string') continue;
       for (const d of this.byType.get(event.type) ?? []) {
-        const key = `${event.id}:${d.functionId}`;
-        if (this.delivered.has(key)) continue;
-        const outcome = await this.invoker.invoke(d.functionId, asInput(event), 'event', invocationBudgetMs(d.spec.config.resources.timeoutMs));
-        if (outcome.transient) {
-          retry.push(`${d.label}: ${outcome.message}`);
-          continue;
+        for (const t of eventTriggersOf(d).filter((t) => t.eventType === event.type)) {
+          const trigger = configured('event', { ...t });
+          const remembered = `${d.functionId}:${trigger.key}:${event.id}`;
+          if (this.delivered.has(remembered)) continue;
+          try {
+            await this.invocations.accept(triggerCommand(d.functionId, trigger, asCloudEvent(event)));
+          } catch (err) {
+            const status = err instanceof DomainError ? err.statusCode : 0;
+            if (status !== 422 && status !== 413) {
+              retry.push(`${d.label}: ${(err as Error).message}`);
+              continue;
+            }
+            this.logger.warn(`event ${event.id} (${event.type}) -> ${d.label} not accepted: ${(err as Error).message}`);
+          }
+          this.remember(remembered);
         }
-        if (!outcome.ok) this.logger.warn(`event ${event.id} (${event.type}) -> ${d.label} answered ${outcome.status}: ${outcome.message}`);
-        this.remember(key);
       }
     }
     // Thrown: the subscriber puts the batch back after a pause and the functions not yet reached get it then.
-    if (retry.length) throw new Error(`event trigger invocations to retry: ${retry.join('; ')}`);
+    if (retry.length) throw new Error(`event trigger invocations to accept again: ${retry.join('; ')}`);
   }
 
   private remember(key: string): void {
@@ -144,9 +158,20 @@ function eventTriggersOf(d: Deployment): EventTrigger[] {
   return (d.spec.config.triggers ?? []).filter((t): t is EventTrigger => t.type === 'event');
 }
 
-/** The event as the function gets it: as stored and queried, without the label that only routes it on the bus. */
-function asInput(event: PlatformEvent): PlatformEvent {
-  const input = { ...event };
-  delete input.functionLabel;
-  return input;
+/**
+ * The event as the function gets it (see the event source's eventShape): a CloudEvent whose `data` is the posted
+ * payload, so `event["type"]` and `event.get("data")["email"]` read it.
+ */
+export function asCloudEvent(event: PlatformEvent): SourceEvent {
+  const meta = event.metadata ?? {};
+  return {
+    specversion: '1.0',
+    id: event.id,
+    source: event.source || 'hks://events',
+    type: event.type,
+    time: event.timestamp,
+    ...(typeof meta.subject === 'string' ? { subject: meta.subject } : {}),
+    datacontenttype: 'application/json',
+    data: event.payload ?? null,
+  };
 }

@@ -3,20 +3,26 @@ import { Job, Queue, Worker } from 'bullmq';
 import IORedis from 'ioredis';
 import { bullPrefix, ScheduleTrigger } from '@platform/contracts';
 import { redisConnectionOptions, SETTINGS } from '@platform/config';
+import { SourceEvent } from '@platform/sources';
 import { DeployerSettingsValues } from '../settings';
 import { DeploymentStore } from '../deployments/deployment.store';
-import { invocationBudgetMs, InvokerClient } from './invoker.client';
+import { InvocationsService } from '../invocations/invocations.service';
+import { configured, triggerCommand } from '../sources/trigger-command';
 
 export const SCHEDULES_QUEUE = 'schedules';
 
 interface ScheduledInvocation {
   functionId: string;
-  data: unknown;
+  /** The trigger as configured (type schedule). Jobs of schedulers made before: only `data`. */
+  trigger?: Record<string, unknown>;
+  data?: unknown;
 }
 
 /**
  * Schedule triggers as BullMQ job schedulers (they live in Redis, so they survive restarts and every deployer
- * replica shares them); a worker here invokes the function when a job comes due.
+ * replica shares them). When a job comes due, a worker here accepts the tick as an asynchronous invocation keyed by
+ * the trigger and the tick: a job run twice (its worker died, two replicas) is still one invocation, and the
+ * dispatcher runs it once (an attempt whose deployer died is looked up in the event store before it runs again).
  */
 @Injectable()
 export class ScheduleTriggers implements OnApplicationShutdown {
@@ -29,7 +35,7 @@ export class ScheduleTriggers implements OnApplicationShutdown {
   constructor(
     @Inject(SETTINGS) private readonly settings: DeployerSettingsValues,
     private readonly store: DeploymentStore,
-    private readonly invoker: InvokerClient,
+    private readonly invocations: InvocationsService,
   ) {
     const prefix = bullPrefix(settings.HKS_NAMESPACE);
     this.queueConnection = new IORedis({ ...redisConnectionOptions(settings.REDIS_URL), maxRetriesPerRequest: null });
@@ -50,7 +56,7 @@ export class ScheduleTriggers implements OnApplicationShutdown {
 
   /** Makes the function's schedulers exactly `triggers` (none when it is not deployed). */
   async sync(functionId: string, triggers: ScheduleTrigger[]): Promise<void> {
-    const wanted = new Map(triggers.map((t, i) => [schedulerId(functionId, i), t]));
+    const wanted = new Map(triggers.map((t) => [schedulerId(functionId, configured('schedule', { ...t }).key), t]));
     for (const id of await this.schedulerIds()) {
       if (id.startsWith(`${functionId}:`) && !wanted.has(id)) await this.queue.removeJobScheduler(id);
     }
@@ -60,8 +66,9 @@ export class ScheduleTriggers implements OnApplicationShutdown {
         { pattern: t.cron, ...(t.timezone ? { tz: t.timezone } : {}) },
         {
           name: 'invoke',
-          data: { functionId, data: t.data ?? null },
-          opts: { attempts: 3, backoff: { type: 'exponential', delay: 1_000 }, removeOnComplete: 100, removeOnFail: 500 },
+          data: { functionId, trigger: { ...t } },
+          // Accepting is retried until it holds (the database back): the run itself is the invocation's, with its retries.
+          opts: { attempts: 20, backoff: { type: 'exponential', delay: 1_000 }, removeOnComplete: 100, removeOnFail: 500 },
         },
       );
     }
@@ -79,19 +86,15 @@ export class ScheduleTriggers implements OnApplicationShutdown {
     return all.map((s) => s.id ?? s.key);
   }
 
-  private async run(job: Job<ScheduledInvocation>): Promise<{ status: number } | { skipped: string }> {
-    const { functionId, data } = job.data;
+  private async run(job: Job<ScheduledInvocation>): Promise<{ invocationId: string; duplicate: boolean } | { skipped: string }> {
+    const { functionId } = job.data;
     const deployment = await this.store.current(functionId);
     if (deployment?.status !== 'READY') return { skipped: 'function is not deployed' };
+    const config = job.data.trigger ?? { type: 'schedule', cron: (job.opts as { repeat?: { pattern?: string } }).repeat?.pattern, data: job.data.data ?? undefined };
+    const trigger = configured('schedule', config);
     const due = (job.opts as { prevMillis?: number }).prevMillis ?? job.timestamp + (job.opts.delay ?? 0);
-    const scheduledAt = new Date(due).toISOString();
-    const body =
-      data !== null && typeof data === 'object' && !Array.isArray(data) ? { scheduledAt, ...data } : data === null ? { scheduledAt } : { scheduledAt, data };
-    const outcome = await this.invoker.invoke(functionId, body, 'schedule', invocationBudgetMs(deployment.spec.config.resources.timeoutMs));
-    // Only a busy or unreachable invoker is worth another attempt; a handler error is recorded by the invoker.
-    if (outcome.transient) throw new Error(outcome.message);
-    if (!outcome.ok) this.logger.warn(`scheduled invocation of ${deployment.label} answered ${outcome.status}: ${outcome.message}`);
-    return { status: outcome.status };
+    const accepted = await this.invocations.accept(triggerCommand(functionId, trigger, tickEvent(deployment.label, trigger.key, config, due)));
+    return { invocationId: accepted.invocationId, duplicate: accepted.duplicate };
   }
 
   async ping(): Promise<void> {
@@ -105,6 +108,22 @@ export class ScheduleTriggers implements OnApplicationShutdown {
   }
 }
 
-function schedulerId(functionId: string, index: number): string {
-  return `${functionId}:${index}`;
+function schedulerId(functionId: string, key: string): string {
+  return `${functionId}:${key}`;
+}
+
+/** The event of one tick (see the schedule source's eventShape); its id is the trigger's and the tick's. */
+export function tickEvent(label: string, key: string, trigger: Record<string, unknown>, dueMs: number): SourceEvent {
+  const time = new Date(dueMs).toISOString();
+  return {
+    specversion: '1.0',
+    id: `${key}:${time}`,
+    source: `hks://schedule/${label}`,
+    type: 'hks.schedule.tick',
+    time,
+    subject: String(trigger.cron ?? ''),
+    scheduledat: time,
+    datacontenttype: 'application/json',
+    data: trigger.data ?? {},
+  };
 }

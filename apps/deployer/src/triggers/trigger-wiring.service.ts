@@ -1,15 +1,16 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { eventBinding, EventNames, QueueTrigger, ScheduleTrigger } from '@platform/contracts';
+import { eventBinding, EventNames, ScheduleTrigger } from '@platform/contracts';
 import { EventSubscriber } from '@platform/messaging';
+import { descriptorOf } from '@platform/sources';
 import { DeploymentStore } from '../deployments/deployment.store';
 import { EventTriggers } from './event.triggers';
-import { QueueTriggers } from './queue.triggers';
+import { SourceHost } from '../sources/source-host';
 import { ScheduleTriggers } from './schedule.triggers';
 
 /**
  * Wires a function's config.triggers while it is READY and unwires them otherwise. The deployments table is the
  * truth: `reconcile` reads it, so it is idempotent, rebuilds everything after a restart, and other replicas follow
- * through the broadcast deployment.* events. http triggers need nothing here (the gateway serves /fn/:label).
+ * through the broadcast deployment.* events. http triggers need nothing here (the gateway serves /fn/:label); the consumers of the event sources run in SourceHost.
  */
 @Injectable()
 export class TriggerWiring {
@@ -19,7 +20,7 @@ export class TriggerWiring {
   constructor(
     private readonly store: DeploymentStore,
     private readonly schedules: ScheduleTriggers,
-    private readonly queues: QueueTriggers,
+    private readonly sources: SourceHost,
     private readonly events: EventTriggers,
     private readonly subscriber: EventSubscriber,
   ) {}
@@ -67,12 +68,8 @@ export class TriggerWiring {
     await this.events.sync(functionId, deployment);
     await this.schedules.sync(
       functionId,
-      triggers.filter((t): t is ScheduleTrigger => t.type === 'schedule'),
+      triggers.filter((t): t is ScheduleTrigger => descriptorOf(t.type)?.kind === 'schedule'),
     );
-    await this.queues.sync(
-      functionId,
-      deployment,
-      triggers.filter((t): t is QueueTrigger => t.type === 'queue'),
-    );
+    await this.sources.sync(functionId, deployment);
   }
 }

@@ -25,6 +25,12 @@ export class SecretsController {
     return this.secrets.delete(payload.name);
   }
 
+  @MessagePattern(FunctionPatterns.ResolveSecret)
+  resolveOne(@Payload() payload: { name?: unknown }) {
+    if (typeof payload?.name !== 'string' || !payload.name) throw new ValidationError('name the secret: {"name": "<secret name>"}');
+    return this.secrets.resolveNamed(payload.name);
+  }
+
   @MessagePattern(FunctionPatterns.ResolveSecrets)
   resolve(@Payload() payload: unknown) {
     return this.secrets.resolveFor(functionRef(payload));

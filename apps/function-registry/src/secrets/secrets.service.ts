@@ -53,6 +53,13 @@ export class SecretsService {
     return toView(found);
   }
 
+  /** One secret's keys (an event source's credentials: credentials_secret, sasl_secret); 404 when there is none. */
+  async resolveNamed(name: string): Promise<Record<string, string>> {
+    const row = await this.repo.findOneBy({ name });
+    if (!row) throw new NotFoundError(`secret "${name}" does not exist; create it with PUT /api/v1/secrets/${name}`);
+    return this.cipher.open(row.values, row.name);
+  }
+
   /** The function's config.secrets as env name -> value; 409 naming the first secret or key that is missing. */
   async resolveFor(functionRef: string): Promise<Record<string, string>> {
     const f = await this.functions.find(functionRef);
