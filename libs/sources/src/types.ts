@@ -37,6 +37,17 @@ export interface SourceContext {
   triggerKey: string;
   /** The platform's own RabbitMQ (RABBITMQ_URL): a queue trigger without a url consumes there. */
   platformAmqpUrl: string;
+  /** The platform's NATS (NATS_URL): a nats trigger without a url connects there. */
+  natsUrl?: string;
+  /** The platform's MQTT broker (MQTT_URL): an mqtt trigger without a url connects there. */
+  mqttUrl?: string;
+  /**
+   * Stable id of this deployer replica (e.g. its pod name): part of the MQTT client id, so a restarted replica
+   * resumes its persistent session and gets back what it had not acknowledged. "0" when absent.
+   */
+  instanceId?: string;
+  /** First pause before a rejected batch is tried again or put back (TRIGGER_RETRY_DELAY_MS); 1000 when absent. */
+  retryDelayMs?: number;
   /**
    * Accepts the events as asynchronous invocations (deliver: each) or as one (deliver: batch); resolves once they
    * are committed. Only then may the consumer acknowledge the messages. It rejects when they could not be accepted
@@ -74,11 +85,14 @@ export interface TopicMessage {
   eventId: string | null;
 }
 
+/** Where publish finds the platform's own brokers (for a trigger without a url). */
+export type PublishContext = Pick<SourceContext, 'namespace' | 'platformAmqpUrl' | 'natsUrl' | 'mqttUrl'>;
+
 /** What a consumer-kind source's module (its consumer.ts) exports. */
 export interface SourceModule {
   create(ctx: SourceContext): SourceConsumer;
   /** Publishes to a topic/queue/subject of the same system as the trigger (for resultTopic and errorTopic). */
-  publish?(trigger: Record<string, unknown>, topic: string, message: TopicMessage, ctx: { namespace: string; platformAmqpUrl: string }): Promise<void>;
+  publish?(trigger: Record<string, unknown>, topic: string, message: TopicMessage, ctx: PublishContext): Promise<void>;
   /** Closes what publish keeps open (at shutdown). */
   close?(): Promise<void>;
 }

@@ -58,4 +58,5 @@ export const queue: SourceDescriptor = {
   },
   runtime: 'consumer',
   identity: (t) => [t.url ?? '', t.source ?? '', t.exchange ?? '', t.bindingKey ?? ''],
+  load: () => import('./consumer').then((m) => m.sourceModule),
 };
