@@ -65,6 +65,8 @@ export class SourceHost implements OnApplicationShutdown {
       await this.stopOne(r);
     }
     const problems: string[] = [];
+    // Registered before the starts: a start checks it is still wanted when it is done.
+    if (deployment && wanted.size) this.running.set(functionId, running);
     for (const [sig, trigger] of wanted) {
       if (running.has(sig) || !deployment) continue;
       const r: Running = { trigger, label: deployment.label };

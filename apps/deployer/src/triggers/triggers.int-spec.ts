@@ -115,7 +115,7 @@ describe('triggers wired by the deployer, through the asynchronous invocations (
     const [dead] = (await list(spec.functionId, 'dead')).items;
     expect(dead.error).toContain('all 2 attempt(s) failed');
     const redriven = await h.call<InvocationView>(InvocationPatterns.Redrive, { id: dead.id });
-    expect(redriven.status).toBe('queued');
+    expect(['queued', 'running']).toContain(redriven.status);
     await waitFor(async () => (await h.call<InvocationView>(InvocationPatterns.Get, { id: dead.id })).status === 'succeeded', { what: 'the redriven run' });
     expect(eventOf(h.invoker.invocations(spec.functionId)[2]).data).toBe('{"n":1}');
     await undeploy(spec.functionId);
@@ -126,7 +126,7 @@ describe('triggers wired by the deployer, through the asynchronous invocations (
     const { source, queue } = sourceQueue('shop-orders-');
     const results = uniqueName('results-');
     queues.push(results, source);
-    await channel.assertQueue(results, { durable: false, autoDelete: true });
+    await channel.assertQueue(results, { durable: true });
     const spec = h.registry.addFunction('on-shop', {
       triggers: [{ type: 'queue', url: h.env.AMQP_URL, source, exchange, bindingKey: 'order.*', resultTopic: results }],
     });
