@@ -151,6 +151,9 @@ describe('parsePath', () => {
     expect(parsePath('/')).toEqual([]);
     expect(parsePath('/a/b%20c/')).toEqual(['a', 'b c']);
     expect(parsePath('/a//b')).toEqual(['a', '', 'b']);
+    expect(parsePath('//')).toEqual([]);
+    expect(parsePath('/a/%2E%2e')).toMatch(/may not contain "." or ".." segments/);
+    expect(parsePath('/a\\b')).toBe('the path after the function name may not contain "\\": /a\\b');
   });
 
   it('names why it refuses a path', () => {

@@ -11,6 +11,9 @@ export type RouteDecision = { serve: true; open: boolean } | { serve: false; bod
 /** `{name}`: one segment, whatever it holds (not empty). */
 const PARAM = Symbol('param');
 type Segment = string | typeof PARAM;
+const SLASH = 0x2f;
+const PERCENT = 0x25;
+const BACKSLASH = 0x5c;
 
 interface CompiledRoute {
   /** Upper-case; undefined: every method. HEAD is in it whenever GET is. */
@@ -171,24 +174,35 @@ function decodeOr(s: string): string {
  * client that resolves them), so they are refused as the function name's are.
  */
 export function parsePath(rawPath: string): string[] | string {
-  const raw = split(rawPath);
-  const out = new Array<string>(raw.length);
-  for (let i = 0; i < raw.length; i++) {
-    const s = raw[i];
-    let d = s;
-    if (s.includes('%')) {
-      try {
-        d = decodeURIComponent(s);
-      } catch {
-        return `the path ${rawPath.slice(0, 200)} has a badly percent-encoded segment`;
+  const out: string[] = [];
+  const n = rawPath.length;
+  let i = rawPath.charCodeAt(0) === SLASH ? 1 : 0;
+  // A trailing slash does not count.
+  const end = n > i && rawPath.charCodeAt(n - 1) === SLASH ? n - 1 : n;
+  if (i >= end) return out;
+  // One pass, no regex: this runs on every /fn/ request of a function whose triggers name a path.
+  let start = i;
+  let encoded = false;
+  for (; i <= end; i++) {
+    const c = i === end ? SLASH : rawPath.charCodeAt(i);
+    if (c === SLASH) {
+      let segment = rawPath.slice(start, i);
+      if (encoded) {
+        try {
+          segment = decodeURIComponent(segment);
+        } catch {
+          return `the path ${rawPath.slice(0, 200)} has a badly percent-encoded segment`;
+        }
+        if (segment.includes('/') || segment.includes('\\'))
+          return `the path after the function name may not hold an encoded "/" or "\\": ${rawPath.slice(0, 200)}`;
       }
-    }
-    if (d === '.' || d === '..')
-      return `the path after the function name may not contain "." or ".." segments (plain or percent-encoded): ${rawPath.slice(0, 200)}`;
-    if (d !== s && (d.includes('/') || d.includes('\\')))
-      return `the path after the function name may not hold an encoded "/" or "\\": ${rawPath.slice(0, 200)}`;
-    if (s.includes('\\')) return `the path after the function name may not contain "\\": ${rawPath.slice(0, 200)}`;
-    out[i] = d;
+      if (segment === '.' || segment === '..')
+        return `the path after the function name may not contain "." or ".." segments (plain or percent-encoded): ${rawPath.slice(0, 200)}`;
+      out.push(segment);
+      start = i + 1;
+      encoded = false;
+    } else if (c === PERCENT) encoded = true;
+    else if (c === BACKSLASH) return `the path after the function name may not contain "\\": ${rawPath.slice(0, 200)}`;
   }
   return out;
 }
