@@ -1,15 +1,24 @@
 import { Injectable, OnApplicationBootstrap } from '@nestjs/common';
-import { eventBinding, EventNames, FunctionPatterns, FunctionView, HttpTrigger } from '@platform/contracts';
+import { eventBinding, EventNames, FunctionPatterns, FunctionView } from '@platform/contracts';
 import { EventSubscriber, RpcClient } from '@platform/messaging';
+import { HttpRoutes } from '../proxy/http-routes';
 
 /** What the gateway needs to know about a function to authorise an invocation. */
-export type FunctionAccess = { known: true; id: string; label: string; /** /fn/{label} answers without a key */ open: boolean } | { known: false };
+export type FunctionAccess =
+  | {
+      known: true;
+      id: string;
+      label: string;
+      /** What /fn/{label}{path} serves, by method and path, and which of it needs no key: its http triggers, compiled. */
+      routes: HttpRoutes;
+    }
+  | { known: false };
 
 const TTL_MS = 10_000;
 
 /**
- * A function's id and whether /fn/{label} is open (an http trigger with auth "none"; any other http trigger,
- * or none at all, needs a key). Asked of the registry once per id or label and cached; function.created/
+ * A function's id, label and http triggers (compiled once here, so /fn/ matches a request without building
+ * anything). Asked of the registry once per id or label and cached; function.created/
  * updated/deleted events drop the cache at once.
  */
 @Injectable()
@@ -48,8 +57,7 @@ export class FunctionAuthCache implements OnApplicationBootstrap {
     let access: FunctionAccess;
     try {
       const f = await this.rpc.call<FunctionView>('function-registry', FunctionPatterns.Resolve, { id: ref });
-      const http = (f.config?.triggers ?? []).filter((t): t is HttpTrigger => t.type === 'http');
-      access = { known: true, id: f.id, label: f.label, open: http.length > 0 && http.every((t) => t.auth === 'none') };
+      access = { known: true, id: f.id, label: f.label, routes: HttpRoutes.of(f.label, f.id, f.config?.triggers) };
     } catch (err) {
       // 404: no such function; 400: not a name any function can have. Either way it needs a key, and the invoker answers.
       const status = (err as { statusCode?: number }).statusCode;

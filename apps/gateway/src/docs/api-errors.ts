@@ -3,7 +3,7 @@ import { ApiExtraModels, ApiResponse, getSchemaPath, HeadersObject, ResponseObje
 import { ErrorBody } from '@platform/contracts';
 
 /** The statuses the gateway answers with an ErrorBody. */
-export type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 413 | 422 | 429 | 431 | 500 | 502 | 503 | 504;
+export type ErrorStatus = 400 | 401 | 403 | 404 | 405 | 409 | 413 | 422 | 429 | 431 | 500 | 502 | 503 | 504;
 
 const STRING = { schema: { type: 'string' as const } };
 
@@ -16,6 +16,10 @@ const ERRORS: Record<ErrorStatus, { description: string; headers?: HeadersObject
   },
   403: { description: 'An invoke key: it may only invoke the functions it names, and this route needs an admin key' },
   404: { description: 'Not found; the message says what' },
+  405: {
+    description: 'The method is not one this path takes',
+    headers: { Allow: { ...STRING, description: 'The methods it takes, e.g. "GET, HEAD"' } },
+  },
   409: { description: 'The request conflicts with the current state; the message says what to do' },
   413: { description: 'The request body is larger than the gateway accepts (GATEWAY_MAX_BODY_BYTES)' },
   422: { description: 'Well-formed, but it cannot be done as asked; the message says why' },

@@ -97,6 +97,14 @@ const ERRORS: ErrorList = {
   504: "The invocation took longer than the function's resources.timeoutMs",
 };
 
+/** /fn/{label}{path} also answers as the function's http triggers say (HttpRoutes). */
+const HTTP_ERRORS: ErrorList = {
+  ...ERRORS,
+  400: `${ERRORS[400] as string}; a path with "." or ".." segments or an encoded "/" or "\\" when an http trigger names a path`,
+  404: 'No function has this label, no http trigger of the function serves this path, or the function has triggers but no http trigger (it is not served on /fn/)',
+  405: "The function's http triggers serve this path, but not with this method: Allow lists the methods they take",
+};
+
 /** On a failed invocation's answer: what the deployer classifies an attempt by (a timeout is not the handler's own 5xx). */
 const FAILURE_HEADERS: HeadersObject = {
   [InternalInvocationHeaders.FailureReason]: {
@@ -108,7 +116,7 @@ const FAILURE_HEADERS: HeadersObject = {
 /** Statuses that come from the invoker, so its headers say which invocation it was. */
 const FROM_INVOKER: ErrorStatus[] = [500, 502, 504];
 
-function responses(method: Method): ResponsesObject {
+function responses(method: Method, errors: ErrorList = ERRORS): ResponsesObject {
   const content = method === 'head' ? {} : { content: ANY_CONTENT };
   const out: ResponsesObject = {
     200: {
@@ -122,7 +130,7 @@ function responses(method: Method): ResponsesObject {
       ...(method === 'head' ? {} : { content: { 'application/json': { schema: { $ref: getSchemaPath(AcceptedInvocation) } } } }),
     },
   };
-  for (const [status, said] of Object.entries(ERRORS)) {
+  for (const [status, said] of Object.entries(errors)) {
     const code = Number(status) as ErrorStatus;
     const r = errorResponse(code, said === true ? undefined : said);
     if (FROM_INVOKER.includes(code)) r.headers = { ...r.headers, ...INVOCATION_HEADERS, ...FAILURE_HEADERS };
@@ -182,7 +190,9 @@ function httpStyle(method: Method, subPath: boolean): OperationObject {
     summary: `HTTP-style invocation with ${method.toUpperCase()}${subPath ? ' of a path under the function' : ''}`,
     description:
       "The handler gets the request: method, path, query, headers and body (base64 when binary), and a JSON body's top-level fields. " +
-      'Open to anyone when the function\'s http trigger says auth "none"; otherwise an admin key or an invoke key that names the function.',
+      "Served as the function's http triggers say: their methods (HEAD with GET) and paths (exact, {name} for one segment, a trailing /* for everything below); " +
+      'a function with no triggers at all answers any method and path. Open to anyone when the trigger that takes the request says auth "none"; ' +
+      'otherwise an admin key or an invoke key that names the function.',
     parameters: [
       pathParam('label', 'Function label (or id)'),
       ...(subPath ? [pathParam('path', 'The rest of the path: the handler sees it as the request path (it may hold further slashes)')] : []),
@@ -193,7 +203,7 @@ function httpStyle(method: Method, subPath: boolean): OperationObject {
     ...(!hasBody(method)
       ? {}
       : { requestBody: { required: false, content: { '*/*': { schema: {} }, 'application/json': { schema: ANY_JSON, example: { name: 'Alice' } } } } }),
-    responses: responses(method),
+    responses: responses(method, HTTP_ERRORS),
   };
 }
 

@@ -8,6 +8,7 @@ import { FunctionAccess, FunctionAuthCache } from '../access/function-auth.cache
 import { GatewayAccess, sendError } from '../access/gateway-access';
 import { GatewaySettingsValues } from '../settings';
 import { AsyncAccept } from './async-accept';
+import { RouteDecision } from './http-routes';
 
 export const INVOKE_PREFIX = `${FUNCTIONS_PATH}/${FunctionRouteWords.invoke}/`;
 export const HTTP_PREFIX = '/fn/';
@@ -68,17 +69,25 @@ export class InvocationProxy implements OnApplicationShutdown {
 
   /**
    * An admin key, or an invoke key that names the function (by id; a label is resolved to its id), may
-   * invoke it. `byTrigger`: /fn/{label}, open to anyone when the function's http trigger says auth "none".
+   * invoke it. `byTrigger`: /fn/{label}{path}, served as the function's http triggers say (HttpRoutes): a request
+   * an auth "none" trigger takes needs no key; a path none serves is a 404, a method it does not take a 405. Those
+   * refusals need no key either when the function has an open trigger (it is public); otherwise they come only
+   * after the key, so nothing about a protected function is told to a caller without one.
    */
   private async authorise(req: http.IncomingMessage, res: http.ServerResponse, name: string, rest: string, byTrigger: boolean): Promise<void> {
     let access: FunctionAccess | undefined;
+    let decision: RouteDecision | undefined;
     try {
       if (byTrigger) {
         access = await this.functionAuth.accessOf(name);
-        if (access.known && access.open) {
-          if (this.access.admit(req, res)) this.run(req, res, name, rest, byTrigger, false);
-          else req.resume();
-          return;
+        if (access.known) {
+          decision = access.routes.decide(req.method ?? 'GET', pathAfterName(rest));
+          if (decision.serve && decision.open) {
+            if (this.access.admit(req, res)) this.run(req, res, name, rest, byTrigger, false);
+            else req.resume();
+            return;
+          }
+          if (!decision.serve && access.routes.public) return this.refuse(req, res, decision.body, decision.headers);
         }
       }
       const auth = await this.access.authenticate(req);
@@ -90,6 +99,7 @@ export class InvocationProxy implements OnApplicationShutdown {
           return this.refuse(req, res, { statusCode: 403, error: 'Forbidden', message: `This API key may not invoke function ${name}` });
         }
       }
+      if (decision && !decision.serve) return this.refuse(req, res, decision.body, decision.headers);
       if (this.access.admit(req, res, p)) this.run(req, res, name, rest, byTrigger, true);
       else req.resume();
     } catch (err) {
@@ -204,6 +214,14 @@ function plainName(raw: string): string | undefined {
   }
   if (name === '.' || name === '..' || !NAME.test(name)) return undefined;
   return name;
+}
+
+/** `{name}[/path][?query]` -> `[/path]`, as sent (percent-encoded). */
+function pathAfterName(rest: string): string {
+  let q = rest.indexOf('?');
+  if (q === -1) q = rest.length;
+  const slash = rest.indexOf('/');
+  return slash === -1 || slash > q ? '' : rest.slice(slash, q);
 }
 
 function nameOf(rest: string): string {
