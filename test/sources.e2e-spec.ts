@@ -3,6 +3,7 @@ import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import * as path from 'path';
 import amqplib from 'amqplib';
+import { Client } from 'pg';
 import { freePort } from '@platform/testing';
 import type { EventPage, FunctionView, InvocationPage } from '@platform/contracts';
 import { RunningPlatform, startPlatform } from './support/platform';
@@ -73,7 +74,7 @@ describe('event sources end to end: the doc’s function.yaml files, and one run
 
   it('hello-api: the doc’s http trigger (methods, path, auth: required), memory 256MB, timeout 30s and environment', async () => {
     const f = await deployFixture('hello-api', undefined, { DATABASE_URL: 'postgres://app@db.example/app' });
-    expect(f.config).toMatchObject({ resources: { memoryMb: 256, timeoutMs: 30_000 }, environment: { LOG_LEVEL: 'info', DATABASE_URL: 'postgres://app@db.example/app' } });
+    expect(f.config).toMatchObject({ resources: { memoryMb: 256, timeoutMs: 30_000 }, env: { LOG_LEVEL: 'info', DATABASE_URL: 'postgres://app@db.example/app' } });
     const url = `${p.gatewayUrl}/fn/hello-api/api/hello`;
     const auth = { authorization: `Bearer ${p.adminKey}` };
 
@@ -198,8 +199,24 @@ describe('event sources end to end: the doc’s function.yaml files, and one run
       await until(async () => ((await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.status === 200 ? true : undefined), 'the second deployer ready', 60_000);
       expect((await hks(['function', 'deploy'], dir)).code).toBe(0);
       const f = (await client.call<FunctionView>('GET', '/api/v1/functions/ticker')).body;
-      await sleep(6_000);
-      replica.kill('SIGKILL');
+      await sleep(3_000);
+      // Killed while it runs attempts: the ones it owns then are taken back by the other deployer.
+      const db = new Client({ connectionString: p.env.DATABASE_URL });
+      await db.connect();
+      let orphaned: string[] = [];
+      try {
+        orphaned = await until(
+          async () => {
+            const { rows } = await db.query<{ id: string }>(`SELECT id FROM deployer.invocations WHERE status = 'running' AND owner LIKE $1`, [`%:${replica.pid}:%`]);
+            return rows.length ? rows.map((r) => r.id) : undefined;
+          },
+          'an attempt running on the second deployer',
+          20_000,
+        );
+        replica.kill('SIGKILL');
+      } finally {
+        await db.end();
+      }
       await exited;
       await sleep(6_000);
       expect((await hks(['function', 'undeploy', 'ticker'], work)).code).toBe(0);
@@ -228,6 +245,8 @@ describe('event sources end to end: the doc’s function.yaml files, and one run
         30_000,
       );
       const twice = [...runs].filter(([, n]) => n > 1);
+      expect(orphaned.every((id) => all.some((i) => i.id === id))).toBe(true);
+      process.stdout.write(`ticks: ${all.length}; attempts running on the killed deployer: ${orphaned.length}; ran twice: ${twice.length}\n`);
       expect({ ranTwice: twice, notSucceeded: all.filter((i) => i.status !== 'succeeded').map((i) => `${i.id} ${i.status}`) }).toEqual({ ranTwice: [], notSucceeded: [] });
     } catch (err) {
       throw new Error(`${(err as Error).message}\nthe second deployer's output (its end):\n${output}`);
