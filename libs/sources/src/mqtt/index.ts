@@ -57,4 +57,5 @@ export const mqtt: SourceDescriptor = {
   },
   runtime: 'consumer',
   identity: (t) => [t.url ?? '', t.topic, t.group ?? ''],
+  load: () => import('./consumer').then((m) => m.sourceModule),
 };

@@ -75,4 +75,5 @@ export const nats: SourceDescriptor = {
   },
   runtime: 'consumer',
   identity: (t) => [t.url ?? '', t.subject, t.stream ?? '', t.durable ?? ''],
+  load: () => import('./consumer').then((m) => m.sourceModule),
 };
