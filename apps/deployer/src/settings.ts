@@ -29,6 +29,10 @@ export const DeployerSettings = {
     default: 1_000,
     description: 'Pause before messages an event source could not hand over (database down, function queue full) come back',
   },
+  DEPLOYER_INSTANCE_ID: {
+    kind: 'string',
+    description: "This replica's name for the event sources (its MQTT session): stable across restarts, unique per replica; the host name and DEPLOYER_PORT when unset",
+  },
   NATS_URL: { kind: 'string', default: 'nats://127.0.0.1:4222', description: 'NATS server(s) for nats triggers that name no url' },
   MQTT_URL: { kind: 'string', default: 'mqtt://127.0.0.1:1883', description: 'MQTT broker for mqtt triggers that name no url' },
   SCHEDULE_CONCURRENCY: { kind: 'int', default: 4, description: 'Scheduled invocations the deployer runs at once' },

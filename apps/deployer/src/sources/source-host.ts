@@ -36,7 +36,11 @@ export class SourceHost implements OnApplicationShutdown {
   /** By function id, then by the trigger's config (a changed config is a new consumer). */
   private readonly running = new Map<string, Map<string, Running>>();
   private readonly restartTimer: NodeJS.Timeout;
-  private readonly instanceId = `${hostname()}-${process.pid}`;
+  /**
+   * This replica, stable across its restarts and distinct from the other replicas (an MQTT persistent session is
+   * resumed by it): DEPLOYER_INSTANCE_ID, else the host name and the deployer's port.
+   */
+  private readonly instanceId: string;
   private closed = false;
 
   constructor(
@@ -46,6 +50,7 @@ export class SourceHost implements OnApplicationShutdown {
     private readonly registry: RegistryClient,
     private readonly deployments: DeploymentStore,
   ) {
+    this.instanceId = (settings.DEPLOYER_INSTANCE_ID ?? `${hostname()}-${settings.DEPLOYER_PORT}`).replace(/[^A-Za-z0-9_-]/g, '_');
     this.restartTimer = setInterval(() => void this.restartFailed(), RESTART_MS);
     this.restartTimer.unref();
   }
@@ -138,7 +143,7 @@ export class SourceHost implements OnApplicationShutdown {
     const { trigger } = r;
     const logger = this.logger;
     const prefix = `${trigger.kind} trigger of ${r.label}`;
-    const ctx: SourceContext & Record<string, unknown> = {
+    const ctx: SourceContext = {
       functionId,
       label: r.label,
       namespace: this.settings.HKS_NAMESPACE,
@@ -148,6 +153,7 @@ export class SourceHost implements OnApplicationShutdown {
       natsUrl: this.settings.NATS_URL,
       mqttUrl: this.settings.MQTT_URL,
       instanceId: this.instanceId,
+      retryDelayMs: this.settings.TRIGGER_RETRY_DELAY_MS,
       deliver: (events) => this.deliver(functionId, r, events),
       state: this.states.of(functionId, trigger.key),
       secret: (name) => this.registry.resolveSecret(name),

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { InvocationResult } from '@platform/contracts';
 import { SETTINGS } from '@platform/config';
-import { descriptorOf, SourceModule, TopicMessage } from '@platform/sources';
+import { descriptorOf, PublishContext, SourceModule, TopicMessage } from '@platform/sources';
 import { DeployerSettingsValues } from '../settings';
 import { InvocationEntity } from '../invocations/invocation.entity';
 
@@ -49,7 +49,7 @@ export class TopicPublisher implements OnApplicationShutdown {
     }
   }
 
-  private publishContext(): { namespace: string; platformAmqpUrl: string } & Record<string, unknown> {
+  private publishContext(): PublishContext {
     return {
       namespace: this.settings.HKS_NAMESPACE,
       platformAmqpUrl: this.settings.AMQP_URL,
