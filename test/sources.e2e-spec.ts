@@ -74,7 +74,10 @@ describe('event sources end to end: the doc’s function.yaml files, and one run
 
   it('hello-api: the doc’s http trigger (methods, path, auth: required), memory 256MB, timeout 30s and environment', async () => {
     const f = await deployFixture('hello-api', undefined, { DATABASE_URL: 'postgres://app@db.example/app' });
-    expect(f.config).toMatchObject({ resources: { memoryMb: 256, timeoutMs: 30_000 }, env: { LOG_LEVEL: 'info', DATABASE_URL: 'postgres://app@db.example/app' } });
+    expect(f.config).toMatchObject({
+      resources: { memoryMb: 256, timeoutMs: 30_000 },
+      env: { LOG_LEVEL: 'info', DATABASE_URL: 'postgres://app@db.example/app' },
+    });
     const url = `${p.gatewayUrl}/fn/hello-api/api/hello`;
     const auth = { authorization: `Bearer ${p.adminKey}` };
 
@@ -109,7 +112,9 @@ describe('event sources end to end: the doc’s function.yaml files, and one run
       );
       expect(done).toHaveLength(5);
       expect(done.every((i) => i.source === 'queue')).toBe(true);
-      const results = await Promise.all(done.map(async (i) => (await client.call<{ result: { body: string } }>('GET', `/api/v1/invocations/${i.id}`)).body.result.body));
+      const results = await Promise.all(
+        done.map(async (i) => (await client.call<{ result: { body: string } }>('GET', `/api/v1/invocations/${i.id}`)).body.result.body),
+      );
       expect(results.map((b) => JSON.parse(b).processed).sort()).toEqual(['o-1', 'o-2', 'o-3', 'o-4', 'o-5']);
       expect((await ch.checkQueue(queue)).messageCount).toBe(0);
 
@@ -157,7 +162,10 @@ describe('event sources end to end: the doc’s function.yaml files, and one run
 
   it('daily-cleanup deploys verbatim; its copy with the cron shortened runs on each tick, with the tick as the event time', async () => {
     const daily = await deployFixture('daily-cleanup');
-    expect(daily.config).toMatchObject({ resources: { memoryMb: 512, timeoutMs: 300_000 }, triggers: [{ type: 'schedule', cron: '0 2 * * *', timezone: 'Asia/Tokyo' }] });
+    expect(daily.config).toMatchObject({
+      resources: { memoryMb: 512, timeoutMs: 300_000 },
+      triggers: [{ type: 'schedule', cron: '0 2 * * *', timezone: 'Asia/Tokyo' }],
+    });
     const fast = await deployFixture('daily-cleanup-fast', 'daily-cleanup-fast');
     const ran = await until(
       async () => {
@@ -196,7 +204,11 @@ describe('event sources end to end: the doc’s function.yaml files, and one run
     replica.stderr?.on('data', keep);
     const exited = new Promise((resolve) => replica.once('exit', resolve));
     try {
-      await until(async () => ((await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.status === 200 ? true : undefined), 'the second deployer ready', 60_000);
+      await until(
+        async () => ((await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.status === 200 ? true : undefined),
+        'the second deployer ready',
+        60_000,
+      );
       expect((await hks(['function', 'deploy'], dir)).code).toBe(0);
       const f = (await client.call<FunctionView>('GET', '/api/v1/functions/ticker')).body;
       await sleep(3_000);
@@ -207,7 +219,9 @@ describe('event sources end to end: the doc’s function.yaml files, and one run
       try {
         orphaned = await until(
           async () => {
-            const { rows } = await db.query<{ id: string }>(`SELECT id FROM deployer.invocations WHERE status = 'running' AND owner LIKE $1`, [`%:${replica.pid}:%`]);
+            const { rows } = await db.query<{ id: string }>(`SELECT id FROM deployer.invocations WHERE status = 'running' AND owner LIKE $1`, [
+              `%:${replica.pid}:%`,
+            ]);
             return rows.length ? rows.map((r) => r.id) : undefined;
           },
           'an attempt running on the second deployer',
@@ -247,7 +261,10 @@ describe('event sources end to end: the doc’s function.yaml files, and one run
       const twice = [...runs].filter(([, n]) => n > 1);
       expect(orphaned.every((id) => all.some((i) => i.id === id))).toBe(true);
       process.stdout.write(`ticks: ${all.length}; attempts running on the killed deployer: ${orphaned.length}; ran twice: ${twice.length}\n`);
-      expect({ ranTwice: twice, notSucceeded: all.filter((i) => i.status !== 'succeeded').map((i) => `${i.id} ${i.status}`) }).toEqual({ ranTwice: [], notSucceeded: [] });
+      expect({ ranTwice: twice, notSucceeded: all.filter((i) => i.status !== 'succeeded').map((i) => `${i.id} ${i.status}`) }).toEqual({
+        ranTwice: [],
+        notSucceeded: [],
+      });
     } catch (err) {
       throw new Error(`${(err as Error).message}\nthe second deployer's output (its end):\n${output}`);
     } finally {

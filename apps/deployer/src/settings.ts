@@ -31,7 +31,8 @@ export const DeployerSettings = {
   },
   DEPLOYER_INSTANCE_ID: {
     kind: 'string',
-    description: "This replica's name for the event sources (its MQTT session): stable across restarts, unique per replica; the host name and DEPLOYER_PORT when unset",
+    description:
+      "This replica's name for the event sources (its MQTT session): stable across restarts, unique per replica; the host name and DEPLOYER_PORT when unset",
   },
   NATS_URL: { kind: 'string', default: 'nats://127.0.0.1:4222', description: 'NATS server(s) for nats triggers that name no url' },
   MQTT_URL: { kind: 'string', default: 'mqtt://127.0.0.1:1883', description: 'MQTT broker for mqtt triggers that name no url' },

@@ -114,7 +114,14 @@ export function batchEvent(events: SourceEvent[], source: string): SourceEvent {
     source,
     type: 'hks.batch',
     // From its messages (ids, times): the same batch delivered again is the same invocation, with the same request.
-    ...(events.some((e) => e.time) ? { time: events.map((e) => e.time ?? '').sort().at(-1) } : {}),
+    ...(events.some((e) => e.time)
+      ? {
+          time: events
+            .map((e) => e.time ?? '')
+            .sort()
+            .at(-1),
+        }
+      : {}),
     datacontenttype: 'application/json',
     data: events.map((e) => (e.data !== undefined ? e.data : e.data_base64)),
     events,

@@ -91,14 +91,14 @@ export function renderSourcesDoc(): string {
     'Every event of a message source, schedule tick and custom event becomes an **asynchronous invocation**, committed in ' +
       'Postgres before the message is acknowledged, so none is lost; its idempotency key is `{kind}:{trigger key}:{event id}`, ' +
       'so a message delivered twice (a redelivery, a crash between the accept and the acknowledgement, two replicas) runs ' +
-      'once. A failing handler is retried by the trigger\'s `retry` (else the function\'s `config.retry`), never more than ' +
+      "once. A failing handler is retried by the trigger's `retry` (else the function's `config.retry`), never more than " +
       '`attempts` times, then it is **dead**: list the dead letters with `GET /api/v1/invocations?status=dead` ' +
       '(`hks invocations list --status dead`) and run them again with `POST /api/v1/invocations/{id}/redrive` ' +
       '(`hks invocations redrive`). An attempt whose deployer died is looked up in the event store before it runs again: ' +
       'if the invoker recorded its end, that is its end. Undeploying a function stops its consumers at once; what is ' +
       'published meanwhile waits in the queue or stream (durable kinds) for the next deploy.',
     '',
-    '`result_topic` and `error_topic` publish each invocation\'s end on the same system as the trigger: ' +
+    "`result_topic` and `error_topic` publish each invocation's end on the same system as the trigger: " +
       '`{"invocationId", "functionId", "status", "result", "error", "eventId"}`, once the end is committed, at most once.',
     '',
     'The retry policy (`retry:`) of a trigger:',

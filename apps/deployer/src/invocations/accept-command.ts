@@ -48,7 +48,7 @@ export function acceptCommand(payload: unknown): AcceptInvocationCommand {
   if (p.replayOf !== undefined && (typeof p.replayOf !== 'string' || !isUuid(p.replayOf))) problems.push('replayOf must be an invocation id (UUID)');
   if (p.version !== undefined && (!Number.isInteger(p.version) || (p.version as number) < 1)) problems.push('version must be a whole number from 1');
   if (p.retry !== undefined || p.trigger !== undefined) {
-    problems.push('retry and trigger are set by the deployer\'s own event sources, not in an accept request');
+    problems.push("retry and trigger are set by the deployer's own event sources, not in an accept request");
   }
   if (problems.length) throw new ValidationError(problems.join('; '), problems);
   return p as unknown as AcceptInvocationCommand;

@@ -10,7 +10,7 @@ import { AttemptEnd, InvocationStore } from './invocation.store';
 const settings = { DEPLOYER_ASYNC_LEASE_MS: 1000, DEPLOYER_ASYNC_LEASE_RENEW_MS: 100, DEPLOYER_ASYNC_SHUTDOWN_GRACE_MS: 0 } as DeployerSettingsValues;
 const policy = { label: 'f', version: 1, timeoutMs: 1000, inFlightLimit: 10 } as FunctionPolicy;
 
-const TOPICS = { finished: async () => undefined } as unknown as TopicPublisher;
+const TOPICS = { finished: () => Promise.resolve() } as unknown as TopicPublisher;
 
 describe('the dispatcher stopping while it claims', () => {
   it('gives the claim back and holds the message instead of starting an attempt nobody would abort', async () => {
@@ -69,7 +69,14 @@ describe('recording an attempt Postgres refuses', () => {
     const invoker = {
       request: () => Promise.resolve(new Response('ok', { status: 200, headers: { 'content-type': 'text/plain' } })),
     } as unknown as InvokerClient;
-    return new InvocationDispatcher(settings, store, {} as InvocationQueue, { of: () => Promise.resolve(policy) } as unknown as FunctionPolicies, invoker, TOPICS);
+    return new InvocationDispatcher(
+      settings,
+      store,
+      {} as InvocationQueue,
+      { of: () => Promise.resolve(policy) } as unknown as FunctionPolicies,
+      invoker,
+      TOPICS,
+    );
   }
 
   it('records it once more without the result, saying why, when refused as data (SQLSTATE class 22)', async () => {

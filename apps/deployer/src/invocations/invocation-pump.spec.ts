@@ -26,9 +26,9 @@ function fakeStore() {
 }
 
 /** An event store with no record of any attempt: an expired lease is an interrupted attempt. */
-const NO_EVENTS = { eventsOf: async () => [] } as unknown as EventStoreClient;
-const TOPICS = { finished: async () => undefined } as unknown as TopicPublisher;
-const POLICIES = { of: async () => ({ timeoutMs: 1_000 }) } as unknown as FunctionPolicies;
+const NO_EVENTS = { eventsOf: () => Promise.resolve([]) } as unknown as EventStoreClient;
+const TOPICS = { finished: () => Promise.resolve() } as unknown as TopicPublisher;
+const POLICIES = { of: () => Promise.resolve({ timeoutMs: 1_000 }) } as unknown as FunctionPolicies;
 
 describe('the pump after losing the database', () => {
   it('waits one lease length before taking leases back, so deployers that could not renew may record their outcome first', async () => {
@@ -63,7 +63,16 @@ describe('the pump delivering callbacks', () => {
     const settings = { DEPLOYER_ASYNC_LEASE_MS: 200, DEPLOYER_ASYNC_RETENTION_MS: 60_000, DEPLOYER_CALLBACK_TIMEOUT_MS: 1000 } as DeployerSettingsValues;
     const callbacks = { deliver: () => never } as unknown as CallbackSender;
     const queue = { messageCount: () => Promise.resolve(0) } as unknown as InvocationQueue;
-    const pump = new InvocationPump(settings, store, queue, { runningIds: () => [] } as unknown as InvocationDispatcher, callbacks, NO_EVENTS, POLICIES, TOPICS);
+    const pump = new InvocationPump(
+      settings,
+      store,
+      queue,
+      { runningIds: () => [] } as unknown as InvocationDispatcher,
+      callbacks,
+      NO_EVENTS,
+      POLICIES,
+      TOPICS,
+    );
     await pump.tick();
     await pump.tick();
     await pump.tick();
@@ -93,7 +102,16 @@ describe('the pump delivering callbacks', () => {
     let delivered = 0;
     const callbacks = { deliver: () => new Promise<void>((r) => setTimeout(() => (delivered++, r()), 5)) } as unknown as CallbackSender;
     const queue = { messageCount: () => Promise.resolve(0) } as unknown as InvocationQueue;
-    const pump = new InvocationPump(settings, store, queue, { runningIds: () => [] } as unknown as InvocationDispatcher, callbacks, NO_EVENTS, POLICIES, TOPICS);
+    const pump = new InvocationPump(
+      settings,
+      store,
+      queue,
+      { runningIds: () => [] } as unknown as InvocationDispatcher,
+      callbacks,
+      NO_EVENTS,
+      POLICIES,
+      TOPICS,
+    );
     pump.start();
     try {
       // One round only (the next is a minute away): the 100 go through the top-ups.
@@ -128,7 +146,16 @@ describe('the pump handing due invocations to the work queue', () => {
       publish: (m: { id: string }) => (m.id === 'b' ? Promise.reject(new Error('channel closed')) : Promise.resolve()),
     } as unknown as InvocationQueue;
     const settings = { DEPLOYER_ASYNC_LEASE_MS: 200, DEPLOYER_ASYNC_RETENTION_MS: 60_000, DEPLOYER_CALLBACK_TIMEOUT_MS: 1000 } as DeployerSettingsValues;
-    const pump = new InvocationPump(settings, store, queue, { runningIds: () => [] } as unknown as InvocationDispatcher, {} as CallbackSender, NO_EVENTS, POLICIES, TOPICS);
+    const pump = new InvocationPump(
+      settings,
+      store,
+      queue,
+      { runningIds: () => [] } as unknown as InvocationDispatcher,
+      {} as CallbackSender,
+      NO_EVENTS,
+      POLICIES,
+      TOPICS,
+    );
     await pump.tick();
     expect(unmarked).toEqual([[['b'], '2026-12-02 16:00:00.123456+00']]);
   });
@@ -146,7 +173,16 @@ describe('the pump handing over again what the queue seems to have lost', () => 
     } as unknown as InvocationStore;
     const queue = { messageCount: () => Promise.resolve(ready) } as unknown as InvocationQueue;
     const settings = { DEPLOYER_ASYNC_LEASE_MS: 200, DEPLOYER_ASYNC_RETENTION_MS: 60_000, DEPLOYER_CALLBACK_TIMEOUT_MS: 1000 } as DeployerSettingsValues;
-    const pump = new InvocationPump(settings, store, queue, { runningIds: () => [] } as unknown as InvocationDispatcher, {} as CallbackSender, NO_EVENTS, POLICIES, TOPICS);
+    const pump = new InvocationPump(
+      settings,
+      store,
+      queue,
+      { runningIds: () => [] } as unknown as InvocationDispatcher,
+      {} as CallbackSender,
+      NO_EVENTS,
+      POLICIES,
+      TOPICS,
+    );
     await pump.tick();
     ready = 0;
     await pump.tick();
@@ -171,7 +207,16 @@ describe('the pump started again after a stop', () => {
       DEPLOYER_CALLBACK_TIMEOUT_MS: 1000,
       DEPLOYER_ASYNC_PUMP_INTERVAL_MS: 10_000,
     } as DeployerSettingsValues;
-    const pump = new InvocationPump(settings, store, queue, { runningIds: () => [] } as unknown as InvocationDispatcher, callbacks, NO_EVENTS, POLICIES, TOPICS);
+    const pump = new InvocationPump(
+      settings,
+      store,
+      queue,
+      { runningIds: () => [] } as unknown as InvocationDispatcher,
+      callbacks,
+      NO_EVENTS,
+      POLICIES,
+      TOPICS,
+    );
     pump.start();
     await new Promise((r) => setTimeout(r, 20));
     await pump.stop();

@@ -140,8 +140,7 @@ export class InvocationPump {
         const recorded = await this.recordedEnd(row, number, startedAt);
         if (recorded === 'running') continue;
         const outcome = recorded?.outcome ?? 'interrupted';
-        const error =
-          recorded?.error ?? (recorded ? null : `the deployer running it (${row.owner ?? 'unknown'}) stopped answering; its lease ended`);
+        const error = recorded?.error ?? (recorded ? null : `the deployer running it (${row.owner ?? 'unknown'}) stopped answering; its lease ended`);
         const next = nextStep(outcome, row.retry, { attempts: row.attempts, maxAttempts: row.maxAttempts, startedAt: row.roundStartedAt });
         const last = `${outcome}: ${error ?? 'no reason given'}`;
         await this.store.endAttempt(

@@ -130,9 +130,7 @@ function outcomeOfEvent(result: PlatformEvent): AttemptOutcome {
 
 /** What the invoker recorded of one attempt of an invocation: its end, 'running' (only its start), or nothing. */
 export type RecordedAttempt =
-  | { outcome: AttemptOutcome; statusCode: number | null; error: string | null; result: InvocationResult | null; durationMs: number | null }
-  | 'running'
-  | null;
+  { outcome: AttemptOutcome; statusCode: number | null; error: string | null; result: InvocationResult | null; durationMs: number | null } | 'running' | null;
 
 export function recordedAttempt(events: PlatformEvent[], number: number): RecordedAttempt {
   const of = events.filter((e) => Number((e.metadata ?? {}).attempt ?? 1) === number);

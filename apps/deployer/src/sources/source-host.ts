@@ -204,7 +204,9 @@ export class SourceHost implements OnApplicationShutdown {
     if (deployment?.status !== 'READY') throw new NotFoundError(`function ${functionId} is not deployed; deploy it before its bucket notifications are sent`);
     const triggers = consumerTriggers(deployment).filter((t) => t.kind === 's3' && t.config.mode !== 'poll');
     if (!triggers.length) {
-      throw new NotFoundError(`function ${deployment.label} has no s3 trigger with mode "webhook": add one (type: s3, bucket: <name>) to receive notifications`);
+      throw new NotFoundError(
+        `function ${deployment.label} has no s3 trigger with mode "webhook": add one (type: s3, bucket: <name>) to receive notifications`,
+      );
     }
     const records = s3Records(body);
     if (!records) {

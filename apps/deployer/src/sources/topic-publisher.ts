@@ -59,7 +59,7 @@ export class TopicPublisher implements OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await Promise.all([...this.used].map((m) => m.close?.().catch(() => undefined)));
+    await Promise.all([...this.used].map((m) => (m.close ? m.close().catch(() => undefined) : Promise.resolve())));
   }
 }
 

@@ -90,7 +90,11 @@ export class ScheduleTriggers implements OnApplicationShutdown {
     const { functionId } = job.data;
     const deployment = await this.store.current(functionId);
     if (deployment?.status !== 'READY') return { skipped: 'function is not deployed' };
-    const config = job.data.trigger ?? { type: 'schedule', cron: (job.opts as { repeat?: { pattern?: string } }).repeat?.pattern, data: job.data.data ?? undefined };
+    const config = job.data.trigger ?? {
+      type: 'schedule',
+      cron: (job.opts as { repeat?: { pattern?: string } }).repeat?.pattern,
+      data: job.data.data ?? undefined,
+    };
     const trigger = configured('schedule', config);
     const due = (job.opts as { prevMillis?: number }).prevMillis ?? job.timestamp + (job.opts.delay ?? 0);
     const accepted = await this.invocations.accept(triggerCommand(functionId, trigger, tickEvent(deployment.label, trigger.key, config, due)));

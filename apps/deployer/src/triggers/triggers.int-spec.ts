@@ -27,7 +27,8 @@ describe('triggers wired by the deployer, through the asynchronous invocations (
   let channel: amqplib.Channel;
   const deploy = (functionId: string) => h.call<DeploymentView>(DeploymentPatterns.Deploy, { functionId });
   const undeploy = (functionId: string) => h.call<DeploymentView>(DeploymentPatterns.Undeploy, { functionId });
-  const send = (queue: string, body: string, options: amqplib.Options.Publish = {}) => channel.sendToQueue(queue, Buffer.from(body), { persistent: true, ...options });
+  const send = (queue: string, body: string, options: amqplib.Options.Publish = {}) =>
+    channel.sendToQueue(queue, Buffer.from(body), { persistent: true, ...options });
   const schedulerIds = () => h.deployer!.get(ScheduleTriggers).schedulerIds();
   const list = (functionId: string, status?: string) => h.call<InvocationPage>(InvocationPatterns.List, { functionId, ...(status ? { status } : {}) });
 
@@ -214,12 +215,19 @@ describe('triggers wired by the deployer, through the asynchronous invocations (
     });
     const notification = {
       EventName: 's3:ObjectCreated:Put',
-      Records: [record('s3:ObjectCreated:Put', 'images/cat.png', 'e1'), record('s3:ObjectCreated:Put', 'docs/a.txt', 'e2'), record('s3:ObjectRemoved:Delete', 'images/old.png', 'e3')],
+      Records: [
+        record('s3:ObjectCreated:Put', 'images/cat.png', 'e1'),
+        record('s3:ObjectCreated:Put', 'docs/a.txt', 'e2'),
+        record('s3:ObjectRemoved:Delete', 'images/old.png', 'e3'),
+      ],
     };
     const answer = await h.call(SourcePatterns.S3Notification, { functionId: spec.functionId, body: notification });
     expect(answer).toEqual({ functionId: spec.functionId, records: 3, accepted: 1 });
     // Sent again (the sender retried): the same invocation, not a second one. AWS's names lack "s3:"; SNS wraps them.
-    const sns = { Type: 'Notification', Message: JSON.stringify({ Records: [{ ...record('ObjectCreated:Put', 'images/cat.png', 'e1'), eventName: 'ObjectCreated:Put' }] }) };
+    const sns = {
+      Type: 'Notification',
+      Message: JSON.stringify({ Records: [{ ...record('ObjectCreated:Put', 'images/cat.png', 'e1'), eventName: 'ObjectCreated:Put' }] }),
+    };
     await h.call(SourcePatterns.S3Notification, { functionId: spec.functionId, body: notification });
     await h.call(SourcePatterns.S3Notification, { functionId: spec.functionId, body: sns });
     await waitFor(() => h.invoker.invocations(spec.functionId).length >= 1, { what: 'the notified object' });
@@ -282,7 +290,10 @@ describe('triggers wired by the deployer, through the asynchronous invocations (
       await waitFor(() => h.invoker.invocations(spec.functionId).length >= 2, { what: 'two MQTT messages' });
       await new Promise((r) => setTimeout(r, 300));
       const events = h.invoker.invocations(spec.functionId).map(eventOf);
-      expect(events.map((e) => `${e.subject as string}=${e.data as string}`).sort()).toEqual([`${topic}/garage/temperature=12`, `${topic}/kitchen/temperature=21.5`]);
+      expect(events.map((e) => `${e.subject as string}=${e.data as string}`).sort()).toEqual([
+        `${topic}/garage/temperature=12`,
+        `${topic}/kitchen/temperature=21.5`,
+      ]);
       expect(events[0].type).toBe('hks.mqtt.message');
       await undeploy(spec.functionId);
     } finally {
