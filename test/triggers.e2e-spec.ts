@@ -67,7 +67,7 @@ describe('triggers end to end', () => {
     const id = await deploy({
       label: 'on-order',
       runtime: 'node',
-      handler: 'module.exports.handle = async (event) => ({ shipped: event.payload.orderId });',
+      handler: 'module.exports.handle = async (event) => ({ shipped: event.data.orderId, type: event.type });',
       config: {
         triggers: [
           { type: 'event', eventType: 'ORDER_PLACED' },
@@ -103,13 +103,13 @@ describe('triggers end to end', () => {
     const refused = await call('POST', '/api/v3/events', { type: 'FUNCTION_INVOCATION' });
     expect(refused.status).toBe(400);
     expect(refused.body.message).toMatch(/^type FUNCTION_INVOCATION is one of the platform's own event types/);
-  });
+  }, 60_000);
 
   it('runs a function on its cron schedule', async () => {
     const id = await deploy({
       label: 'every-second',
       runtime: 'node',
-      handler: 'module.exports.handle = (data) => ({ tick: data.scheduledAt !== undefined });',
+      handler: "module.exports.handle = (event) => ({ tick: event.type === 'hks.schedule.tick' && event.time !== undefined });",
       config: { triggers: [{ type: 'schedule', cron: '* * * * * *', timezone: 'UTC' }] },
     });
     const result = await until(async () => {
@@ -119,7 +119,7 @@ describe('triggers end to end', () => {
     expect(result.response).toEqual({ tick: true });
     // Undeploying removes the schedule.
     expect((await call('DELETE', `/api/v1/functions/deploy/${id}`)).status).toBeLessThan(300);
-  });
+  }, 60_000);
 
   it('streams new events to a client as Server-Sent Events, the PENDING event of a slow invocation while it runs', async () => {
     // 3 s: well past the invoker's PENDING threshold (INVOKER_PENDING_EVENT_AFTER_MS, 500 ms), so it records both events.

@@ -73,9 +73,9 @@ describe("the product doc's function.yaml examples", () => {
     acceptedByTheApi(request);
   });
 
-  it('daily-cleanup-fast: the same function ticking every minute', () => {
+  it('daily-cleanup-fast: the same function ticking every 2 seconds', () => {
     const request = requestFor('daily-cleanup-fast');
-    expect(request.config.triggers).toEqual([{ type: 'schedule', cron: '* * * * *', timezone: 'Asia/Tokyo' }]);
+    expect(request.config.triggers).toEqual([{ type: 'schedule', cron: '*/2 * * * * *', timezone: 'Asia/Tokyo' }]);
     expect(request.config.resources).toEqual({ memoryMb: 512, timeoutMs: 300_000 });
     acceptedByTheApi(request);
   });
