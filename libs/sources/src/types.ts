@@ -85,8 +85,8 @@ export interface TopicMessage {
   eventId: string | null;
 }
 
-/** Where publish finds the platform's own brokers (for a trigger without a url). */
-export type PublishContext = Pick<SourceContext, 'namespace' | 'platformAmqpUrl' | 'natsUrl' | 'mqttUrl'>;
+/** Where publish finds the platform's own brokers (for a trigger without a url), and the credentials it names. */
+export type PublishContext = Pick<SourceContext, 'namespace' | 'platformAmqpUrl' | 'natsUrl' | 'mqttUrl'> & Partial<Pick<SourceContext, 'secret'>>;
 
 /** What a consumer-kind source's module (its consumer.ts) exports. */
 export interface SourceModule {

@@ -89,4 +89,5 @@ export const s3: SourceDescriptor = {
   },
   runtime: 'consumer',
   identity: (t) => [t.bucket, t.mode ?? 'webhook', t.endpoint ?? '', t.prefix ?? '', t.suffix ?? ''],
+  load: () => import('./consumer').then((m) => m.sourceModule),
 };

@@ -33,7 +33,19 @@ export class RecordingContext implements SourceContext {
     Object.assign(this, overrides);
   }
 
+  /** Deliver calls started and not yet settled. */
+  inProgress = 0;
+
   async deliver(events: SourceEvent[]): Promise<void> {
+    this.inProgress++;
+    try {
+      await this.settle(events);
+    } finally {
+      this.inProgress--;
+    }
+  }
+
+  private async settle(events: SourceEvent[]): Promise<void> {
     if (this.deliverDelayMs) await new Promise((r) => setTimeout(r, this.deliverDelayMs));
     const rejected = this.rejectNext > 0;
     this.calls.push({ events, rejected });
