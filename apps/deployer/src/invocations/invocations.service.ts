@@ -128,9 +128,25 @@ export class InvocationsService {
     if (all >= this.settings.DEPLOYER_ASYNC_MAX_QUEUED) {
       throw new DomainError(429, `the platform already has ${all} asynchronous invocations queued or running (DEPLOYER_ASYNC_MAX_QUEUED); try again later`);
     }
+    const created = this.newRow(cmd, policy, sha);
+    // The database's clock, as the claims and the pump use: a deployer whose clock runs ahead would otherwise accept
+    // invocations that are not due yet for any claim.
+    const now = () => 'clock_timestamp()';
+    try {
+      await this.store.repo.insert({ ...created, dueAt: now, acceptedAt: now, roundStartedAt: now } as never);
+    } catch (err) {
+      const existing = key && isUniqueViolation(err) ? await this.store.repo.findOneBy({ functionId: cmd.functionId, idempotencyKey: key }) : null;
+      if (existing) return { row: this.sameRequest(existing, sha, key!), duplicate: true };
+      throw err;
+    }
+    return { row: created, duplicate: false };
+  }
+
+  /** The row of a new invocation (not stored yet). */
+  private newRow(cmd: AcceptInvocationCommand, policy: FunctionPolicy, sha: string): InvocationEntity {
     // A trigger's own retry policy (its `retry`) overrides the function's, field by field.
     const retry = { ...policy.retry, ...definedOnly(cmd.retry ?? {}) };
-    const created = this.store.repo.create({
+    return this.store.repo.create({
       id: randomUUID(),
       functionId: cmd.functionId,
       label: policy.label ?? cmd.functionId,
@@ -150,7 +166,7 @@ export class InvocationsService {
       callbackLastError: null,
       callbackDeliveredAt: null,
       callbackDueAt: null,
-      idempotencyKey: key ?? null,
+      idempotencyKey: cmd.idempotencyKey ?? null,
       replayOf: cmd.replayOf ?? null,
       trigger: cmd.trigger ?? null,
       result: null,
@@ -160,17 +176,54 @@ export class InvocationsService {
       leaseUntil: null,
       finishedAt: null,
     });
-    // The database's clock, as the claims and the pump use: a deployer whose clock runs ahead would otherwise accept
-    // invocations that are not due yet for any claim.
-    const now = () => 'clock_timestamp()';
-    try {
-      await this.store.repo.insert({ ...created, dueAt: now, acceptedAt: now, roundStartedAt: now } as never);
-    } catch (err) {
-      const existing = key && isUniqueViolation(err) ? await this.store.repo.findOneBy({ functionId: cmd.functionId, idempotencyKey: key }) : null;
-      if (existing) return { row: this.sameRequest(existing, sha, key!), duplicate: true };
-      throw err;
+  }
+
+  /**
+   * Many invocations of one function at once (an event source's batch): one policy lookup, one multi-row INSERT
+   * (an idempotency key already used makes no row: a duplicate, whatever its request), then the new ids to the work
+   * queue. Resolves once all are committed; rejects as a whole (nothing or everything inserted) when they cannot be.
+   * Returns how many were new.
+   */
+  async acceptMany(functionId: string, cmds: AcceptInvocationCommand[]): Promise<number> {
+    if (!cmds.length) return 0;
+    const policy = await this.policies.of(functionId);
+    const rows: InvocationEntity[] = [];
+    for (const cmd of cmds) {
+      if (cmd.functionId !== functionId) throw new ValidationError('acceptMany takes the invocations of one function');
+      const bytes = base64Bytes(cmd.request.body);
+      if (bytes > policy.maxRequestBytes) {
+        this.logger.error(
+          `${cmd.source} event for ${policy.label ?? functionId} dropped: ${bytes} bytes, over resources.maxRequestBytes (${policy.maxRequestBytes})`,
+        );
+        continue;
+      }
+      rows.push(this.newRow(cmd, policy, requestSha256(cmd.request)));
     }
-    return { row: created, duplicate: false };
+    if (!rows.length) return 0;
+    const pending = await this.functionPending(functionId, policy.asyncQueueSize);
+    if (pending >= policy.asyncQueueSize) {
+      throw new DomainError(
+        429,
+        `function ${policy.label ?? functionId} already has ${pending} asynchronous invocations queued or running (scaling.asyncQueueSize)`,
+      );
+    }
+    const all = await this.allPending();
+    if (all >= this.settings.DEPLOYER_ASYNC_MAX_QUEUED) {
+      throw new DomainError(429, `the platform already has ${all} asynchronous invocations queued or running (DEPLOYER_ASYNC_MAX_QUEUED)`);
+    }
+    const now = () => 'clock_timestamp()';
+    const result = await this.store.repo
+      .createQueryBuilder()
+      .insert()
+      .values(rows.map((r) => ({ ...r, dueAt: now, acceptedAt: now, roundStartedAt: now })) as never)
+      .orIgnore()
+      .returning(['id'])
+      .execute();
+    const inserted = new Set((result.raw as Array<{ id: string }>).map((r) => r.id));
+    const known = this.pendingOf.get(functionId);
+    if (known) known.n += inserted.size - 1;
+    await this.dispatch(rows.filter((r) => inserted.has(r.id)).map((r) => ({ id: r.id, functionId, logLength: 0 })));
+    return inserted.size;
   }
 
   /** The invocation an idempotency key made, when the request is the same; 422 when it is not. */

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { hostname } from 'os';
-import { DomainError, NotFoundError, S3NotificationResult, ValidationError } from '@platform/contracts';
+import { NotFoundError, S3NotificationResult, ValidationError } from '@platform/contracts';
 import { SETTINGS } from '@platform/config';
 import { batchEvent, descriptorOf, redactUrl, s3Events, s3Records, SourceConsumer, SourceContext, SourceEvent } from '@platform/sources';
 import { DeploymentStore } from '../deployments/deployment.store';
@@ -167,30 +167,18 @@ export class SourceHost implements OnApplicationShutdown {
   }
 
   /**
-   * Accepts the events (one invocation each, or one for the batch); resolves once all are committed. An event whose
-   * id was accepted before is a duplicate, not a failure. One the function can never take (larger than its
-   * maxRequestBytes) is logged and let go: held, it would come back forever. Anything else (the database down,
-   * the function's queue full) rejects, and the consumer gives the messages back.
+   * Accepts the events (one invocation each, or one for the batch) in one multi-row insert; resolves once all are
+   * committed. An event whose id was accepted before is a duplicate, not a failure; one larger than the function's
+   * maxRequestBytes is logged and let go (held, it would come back forever). Anything else (the database down, the
+   * function's queue full) rejects, and the consumer gives the messages back.
    */
   async deliver(functionId: string, r: Pick<Running, 'trigger' | 'label'>, events: SourceEvent[]): Promise<void> {
     if (!events.length) return;
     const { trigger } = r;
     const invocations = trigger.config.deliver === 'batch' ? [batchEvent(events, events[0].source)] : events;
-    await Promise.all(
-      invocations.map(async (event) => {
-        try {
-          await this.invocations.accept(triggerCommand(functionId, trigger, event));
-        } catch (err) {
-          const status = err instanceof DomainError ? err.statusCode : 0;
-          // 422: the same event id with another body (a redelivery stamped with a new time): the first one runs.
-          if (status === 422) return;
-          if (status === 413) {
-            this.logger.error(`${trigger.kind} trigger of ${r.label}: event ${event.id} dropped: ${(err as Error).message}`);
-            return;
-          }
-          throw err;
-        }
-      }),
+    await this.invocations.acceptMany(
+      functionId,
+      invocations.map((event) => triggerCommand(functionId, trigger, event)),
     );
   }
 

@@ -1,5 +1,5 @@
 import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
-import { customEventBinding, DomainError, EventTrigger, PlatformEvent } from '@platform/contracts';
+import { AcceptInvocationCommand, customEventBinding, EventTrigger, PlatformEvent } from '@platform/contracts';
 import { EventSubscriber, Subscription } from '@platform/messaging';
 import { SourceEvent } from '@platform/sources';
 import { Deployment } from '../deployments/deployment.entity';
@@ -58,7 +58,7 @@ export class EventTriggers implements OnApplicationShutdown {
       bindings: this.bindings(),
       // Every custom event, as this queue was bound before it followed the index.
       unbind: [customEventBinding()],
-      batchSize: 10,
+      batchSize: 100,
       batchWaitMs: 20,
       handler: (events) => this.handle(events),
     });
@@ -122,7 +122,8 @@ export class EventTriggers implements OnApplicationShutdown {
    * its invocations are committed.
    */
   async handle(events: PlatformEvent[]): Promise<void> {
-    const retry: string[] = [];
+    // By function: one multi-row accept each, all functions at once.
+    const byFunction = new Map<string, { d: Deployment; cmds: AcceptInvocationCommand[]; keys: string[] }>();
     for (const event of events) {
       if (typeof event?.type !== 'string') continue;
       for (const d of this.byType.get(event.type) ?? []) {
@@ -130,20 +131,24 @@ export class EventTriggers implements OnApplicationShutdown {
           const trigger = configured('event', { ...t });
           const remembered = `${d.functionId}:${trigger.key}:${event.id}`;
           if (this.delivered.has(remembered)) continue;
-          try {
-            await this.invocations.accept(triggerCommand(d.functionId, trigger, asCloudEvent(event)));
-          } catch (err) {
-            const status = err instanceof DomainError ? err.statusCode : 0;
-            if (status !== 422 && status !== 413) {
-              retry.push(`${d.label}: ${(err as Error).message}`);
-              continue;
-            }
-            this.logger.warn(`event ${event.id} (${event.type}) -> ${d.label} not accepted: ${(err as Error).message}`);
-          }
-          this.remember(remembered);
+          const entry = byFunction.get(d.functionId) ?? { d, cmds: [], keys: [] };
+          entry.cmds.push(triggerCommand(d.functionId, trigger, asCloudEvent(event)));
+          entry.keys.push(remembered);
+          byFunction.set(d.functionId, entry);
         }
       }
     }
+    const retry: string[] = [];
+    await Promise.all(
+      [...byFunction.values()].map(async ({ d, cmds, keys }) => {
+        try {
+          await this.invocations.acceptMany(d.functionId, cmds);
+          for (const k of keys) this.remember(k);
+        } catch (err) {
+          retry.push(`${d.label}: ${(err as Error).message}`);
+        }
+      }),
+    );
     // Thrown: the subscriber puts the batch back after a pause and the functions not yet reached get it then.
     if (retry.length) throw new Error(`event trigger invocations to accept again: ${retry.join('; ')}`);
   }
