@@ -9,7 +9,10 @@ export const mqtt: SourceDescriptor = {
     'The deployer replicas subscribe to `topic` through the shared subscription `$share/{group}/{topic}` (MQTT 5 and ' +
     'Mosquitto 2 share it: each message goes to one replica), at QoS 1 with a persistent session, and acknowledge ' +
     '(PUBACK) a message only once it is accepted: a message is redelivered by the broker when a replica dies before. ' +
-    'QoS 0 messages are delivered at most once. ' +
+    'QoS 0 messages are delivered at most once. The broker bounds what it holds for a subscriber: Mosquitto keeps 20 ' +
+    'unacknowledged and 1,000 queued QoS 1 messages per client by default (`max_inflight_messages`, ' +
+    '`max_queued_messages`) and drops what comes beyond while the platform is behind (measured here: about 700 ' +
+    'messages/s accepted); raise `max_queued_messages` on a broker that takes bursts. ' +
     DELIVERY_DOCS,
   eventShape:
     'A CloudEvent: `type` "hks.mqtt.message", `source` "hks://mqtt/{filter}", `subject` the message topic, `data` the ' +
