@@ -1,12 +1,11 @@
-import { spawn } from 'child_process';
 import { createPublicKey } from 'crypto';
 import { readFileSync } from 'fs';
 import * as path from 'path';
 import { Client } from 'pg';
-import { AMQP_URL, createTestDatabase, freePort, TcpProxy } from '@platform/testing';
+import { AMQP_URL, createTestDatabase, TcpProxy } from '@platform/testing';
 import type { CallbackKeyView, InvocationPage, InvocationView } from '@platform/contracts';
 import { HttpAnswer, RunningPlatform, startPlatform } from './support/platform';
-import { CallbackReceiver, isFinal, platformClient, signatureVerifies, sleep, until } from './support/invocations';
+import { CallbackReceiver, isFinal, platformClient, signatureVerifies, sleep, startSecondDeployer } from './support/invocations';
 
 /** Figures worth quoting, printed as they are (not as a jest console block). */
 const report = (text: string) => process.stdout.write(`${text}\n`);
@@ -390,24 +389,9 @@ describe('asynchronous invocations through kill -9 of each service and cuts of t
 
   it('shares the work between two deployers, and the other one takes over when one is killed -9', async () => {
     // A second deployer beside the supervised one, started the way tools/platform.js starts it (same settings).
-    const main = path.resolve(__dirname, '..', 'dist', 'apps', 'deployer', 'src', 'main.js');
-    const port = await freePort();
-    const replica = spawn(process.execPath, [main], {
-      cwd: path.resolve(__dirname, '..'),
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', ...p.env, DEPLOYER_PORT: String(port) },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    const keep = (c: Buffer) => (output = (output + c.toString()).slice(-4000));
-    replica.stdout?.on('data', keep);
-    replica.stderr?.on('data', keep);
-    const exited = new Promise((resolve) => replica.once('exit', resolve));
+    const second = await startSecondDeployer(p);
+    const replica = second.process;
     try {
-      await until(
-        async () => ((await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.status === 200 ? true : undefined),
-        'the second deployer ready',
-        60_000,
-      );
       const faults: string[] = [];
       const exitsBefore = exitCounts();
       const s = await streamThrough(async (phase) => {
@@ -415,7 +399,7 @@ describe('asynchronous invocations through kill -9 of each service and cuts of t
         await sleep(4000);
         phase('kill -9 of the second deployer');
         replica.kill('SIGKILL');
-        await exited;
+        await second.exited;
         faults.push('a second deployer for 5.5 s, then kill -9 of it');
         await sleep(3000);
       }, sentSoFar);
@@ -423,7 +407,7 @@ describe('asynchronous invocations through kill -9 of each service and cuts of t
       const problems = await settleAndCheck(s, faults, exitsBefore, []);
       expect(problems).toEqual(Object.fromEntries(Object.keys(problems).map((k) => [k, []])));
     } catch (err) {
-      throw new Error(`${(err as Error).message}\nthe second deployer's output (its end):\n${output}`);
+      throw new Error(`${(err as Error).message}\nthe second deployer's output (its end):\n${second.output()}`);
     } finally {
       replica.kill('SIGKILL');
     }

@@ -1,13 +1,12 @@
-import { execFile, spawn } from 'child_process';
+import { execFile } from 'child_process';
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import * as path from 'path';
 import amqplib from 'amqplib';
 import { Client } from 'pg';
-import { freePort } from '@platform/testing';
 import type { EventPage, FunctionView, InvocationPage } from '@platform/contracts';
 import { RunningPlatform, startPlatform } from './support/platform';
-import { platformClient, sleep, until } from './support/invocations';
+import { platformClient, sleep, startSecondDeployer, until } from './support/invocations';
 
 const BIN = path.resolve(__dirname, '..', 'dist', 'apps', 'cli', 'src', 'main.js');
 const DOC = path.resolve(__dirname, 'fixtures', 'doc');
@@ -191,24 +190,9 @@ describe('event sources end to end: the doc’s function.yaml files, and one run
     // Each run lasts 1.5 s: at any moment some runs are under way, on either deployer.
     writeFileSync(path.join(dir, 'main.py'), 'import time\n\ndef handle(event, context):\n    time.sleep(1.5)\n    return {"tick": event.get("time")}\n');
 
-    const main = path.resolve(__dirname, '..', 'dist', 'apps', 'deployer', 'src', 'main.js');
-    const port = await freePort();
-    const replica = spawn(process.execPath, [main], {
-      cwd: path.resolve(__dirname, '..'),
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', ...p.env, DEPLOYER_PORT: String(port) },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    const keep = (c: Buffer) => (output = (output + c.toString()).slice(-4000));
-    replica.stdout?.on('data', keep);
-    replica.stderr?.on('data', keep);
-    const exited = new Promise((resolve) => replica.once('exit', resolve));
+    const second = await startSecondDeployer(p);
+    const replica = second.process;
     try {
-      await until(
-        async () => ((await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.status === 200 ? true : undefined),
-        'the second deployer ready',
-        60_000,
-      );
       expect((await hks(['function', 'deploy'], dir)).code).toBe(0);
       const f = (await client.call<FunctionView>('GET', '/api/v1/functions/ticker')).body;
       await sleep(3_000);
@@ -231,7 +215,7 @@ describe('event sources end to end: the doc’s function.yaml files, and one run
       } finally {
         await db.end();
       }
-      await exited;
+      await second.exited;
       await sleep(6_000);
       expect((await hks(['function', 'undeploy', 'ticker'], work)).code).toBe(0);
 
@@ -266,7 +250,7 @@ describe('event sources end to end: the doc’s function.yaml files, and one run
         notSucceeded: [],
       });
     } catch (err) {
-      throw new Error(`${(err as Error).message}\nthe second deployer's output (its end):\n${output}`);
+      throw new Error(`${(err as Error).message}\nthe second deployer's output (its end):\n${second.output()}`);
     } finally {
       replica.kill('SIGKILL');
     }

@@ -1,6 +1,9 @@
+import { ChildProcess, spawn } from 'child_process';
 import { createPublicKey, KeyObject, verify } from 'crypto';
 import * as http from 'http';
 import type { AddressInfo } from 'net';
+import * as path from 'path';
+import { freePort } from '@platform/testing';
 import { FINAL_INVOCATION_STATUSES, type FunctionView, type InvocationStatus, type InvocationView } from '@platform/contracts';
 import { api, HttpAnswer, RunningPlatform } from './platform';
 
@@ -164,4 +167,39 @@ export function signatureVerifies(cb: Pick<ReceivedCallback, 'id' | 'timestamp' 
 /** The key of GET /api/v1/invocations/callback-key from its raw 32 bytes (base64), as a JWK: the way without a PEM. */
 export function keyFromRaw(publicKey: string): KeyObject {
   return createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(publicKey, 'base64').toString('base64url') }, format: 'jwk' });
+}
+
+/** A deployer started beside the supervised one, the way tools/platform.js starts it (same settings, its own port). */
+export interface SecondDeployer {
+  process: ChildProcess;
+  exited: Promise<unknown>;
+  /** The end of what it printed. */
+  output(): string;
+}
+
+/** Starts a second deployer from dist/ and resolves once it answers /readyz; killed (and its output thrown) if it does not. */
+export async function startSecondDeployer(p: RunningPlatform): Promise<SecondDeployer> {
+  const main = path.resolve(__dirname, '..', '..', 'dist', 'apps', 'deployer', 'src', 'main.js');
+  const port = await freePort();
+  const child = spawn(process.execPath, [main], {
+    cwd: path.resolve(__dirname, '..', '..'),
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', ...p.env, DEPLOYER_PORT: String(port) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const keep = (c: Buffer) => (output = (output + c.toString()).slice(-4000));
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  try {
+    await until(
+      async () => ((await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.status === 200 ? true : undefined),
+      'the second deployer ready',
+      60_000,
+    );
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw new Error(`${(err as Error).message}\nthe second deployer's output (its end):\n${output}`);
+  }
+  return { process: child, exited, output: () => output };
 }
