@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'fs';
 import { tmpdir } from 'os';
 import * as path from 'path';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import amqplib from 'amqplib';
 import mqtt, { MqttClient } from 'mqtt';
 import { connect as connectNats, JetStreamManager, NatsConnection, StringCodec } from 'nats';
 import S3rver from 's3rver';
@@ -43,9 +44,13 @@ interface SourceSystem {
   wire(): Promise<Wired>;
 }
 
-describe('event sources through the deployer: plain clients of NATS, Mosquitto and an S3 server (s3rver)', () => {
+describe('event sources through the deployer: plain clients of RabbitMQ, NATS, Mosquitto and an S3 server (s3rver)', () => {
   const h = new DeployerHarness();
   const closers: (() => Promise<unknown>)[] = [];
+  /** Queues the queue triggers made on the platform's broker, removed at the end. */
+  const queues: string[] = [];
+  let amqp: amqplib.ChannelModel;
+  let channel: amqplib.Channel;
   let nc: NatsConnection;
   let jsm: JetStreamManager;
   let publisher: MqttClient;
@@ -60,6 +65,23 @@ describe('event sources through the deployer: plain clients of NATS, Mosquitto a
   const calls = (functionId: string) => h.invoker.invocations(functionId);
 
   const systems: SourceSystem[] = [
+    {
+      name: 'RabbitMQ queue (the platform broker)',
+      kind: 'queue',
+      afterUndeploy: 'kept',
+      quietMs: 500,
+      wire: () => {
+        const source = uniqueName('orders-');
+        const queue = `${h.env.HKS_NAMESPACE}.${source}`;
+        queues.push(queue);
+        return Promise.resolve({
+          trigger: { type: 'queue', source, maxBatchWaitMs: 50 },
+          // The queue is the consumer's: declared (durable) once the function is deployed.
+          send: (n) => Promise.resolve(void channel.sendToQueue(queue, Buffer.from(body(n)), { persistent: true })),
+          event: (n) => ({ type: 'hks.queue.message', data: body(n) }),
+        });
+      },
+    },
     {
       name: 'NATS core subject',
       kind: 'nats',
@@ -188,10 +210,13 @@ describe('event sources through the deployer: plain clients of NATS, Mosquitto a
     // No event store runs here: an invocation's view (its attempts' logs) does not wait long for one.
     await h.start({ DEPLOYER_ASYNC_PUMP_INTERVAL_MS: '100', DEPLOYER_EVENT_STORE_TIMEOUT_MS: '200' });
     h.registry.namedSecrets.set('s3rver', credentials);
+    amqp = await amqplib.connect(h.env.AMQP_URL);
+    channel = await amqp.createChannel();
   });
 
   afterAll(async () => {
-    await h.stop();
+    await amqp?.close();
+    await h.stop(queues);
     for (const close of closers.reverse()) await close().catch(() => undefined);
     await publisher?.endAsync();
     await nc?.close();

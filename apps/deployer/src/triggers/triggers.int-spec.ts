@@ -1,5 +1,5 @@
 import amqplib from 'amqplib';
-import { DeploymentPatterns, DeploymentView, EventNames, InvocationPage, InvocationPatterns, InvocationView } from '@platform/contracts';
+import { DeploymentPatterns, DeploymentView, EventNames, InvocationPage, InvocationPatterns } from '@platform/contracts';
 import { triggerKey } from '@platform/sources';
 import { uniqueName, waitFor } from '@platform/testing';
 import { DeployerHarness } from '../../test-fixtures/deployer-harness';
@@ -11,6 +11,7 @@ jest.setTimeout(60_000);
 /** What a handler gets: the data of the invocation's body (the CloudEvent). */
 const eventOf = (c: RecordedCall) => (c.body as { data: Record<string, unknown> }).data;
 
+// Each consumer source (RabbitMQ among them) once, retried, dead and redriven, and undeployed: sources/sources.int-spec.ts.
 describe('triggers wired by the deployer, through the asynchronous invocations (real RabbitMQ, Redis, Postgres; HTTP invoker)', () => {
   const h = new DeployerHarness();
   const queues: string[] = [];
@@ -93,32 +94,6 @@ describe('triggers wired by the deployer, through the asynchronous invocations (
     const batches = h.invoker.invocations(spec.functionId).map((c) => eventOf(c).data);
     expect(batches).toEqual([['a', 'b', 'c'], ['d']]);
     expect(eventOf(h.invoker.invocations(spec.functionId)[0]).type).toBe('hks.batch');
-    await undeploy(spec.functionId);
-  });
-
-  it('retries a failing handler by the trigger retry policy, then leaves it in the dead letters; redrive runs it again', async () => {
-    const { source, queue } = sourceQueue('failing-');
-    const spec = h.registry.addFunction('failing-consumer', {
-      triggers: [{ type: 'queue', source, retry: { attempts: 2, initialDelayMs: 50, maxDelayMs: 100, jitter: 'none' } }],
-    });
-    const boom = { status: 500, body: { statusCode: 500, error: 'Internal Server Error', message: 'handler raised' } };
-    h.invoker.answerInvoke(spec.functionId, boom, boom);
-    await deploy(spec.functionId);
-    send(queue, '{"n":1}');
-
-    await waitFor(async () => (await list(spec.functionId, 'dead')).items.length === 1, { what: 'a dead invocation', timeoutMs: 20_000 });
-    expect(h.invoker.invocations(spec.functionId)).toHaveLength(2);
-    // The message itself was acknowledged when it was accepted: it is not redelivered in a loop.
-    expect((await channel.checkQueue(queue)).messageCount).toBe(0);
-    await new Promise((r) => setTimeout(r, 500));
-    expect(h.invoker.invocations(spec.functionId)).toHaveLength(2);
-
-    const [dead] = (await list(spec.functionId, 'dead')).items;
-    expect(dead.error).toContain('all 2 attempt(s) failed');
-    const redriven = await h.call<InvocationView>(InvocationPatterns.Redrive, { id: dead.id });
-    expect(['queued', 'running']).toContain(redriven.status);
-    await waitFor(async () => (await h.call<InvocationView>(InvocationPatterns.Get, { id: dead.id })).status === 'succeeded', { what: 'the redriven run' });
-    expect(eventOf(h.invoker.invocations(spec.functionId)[2]).data).toBe('{"n":1}');
     await undeploy(spec.functionId);
   });
 
