@@ -56,6 +56,26 @@ describe('hks function list, describe, delete (against a fake gateway)', () => {
     expect(JSON.parse(json.stdout)).toMatchObject({ label: 'hello-world', runtime: 'python3.9' });
   });
 
+  it('shows no /fn/ URL for a function whose triggers include no http one, but its invoke route', async () => {
+    const created = await fetch(`${gw.url}/api/v1/functions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        label: 'nightly',
+        runtime: 'python3.9',
+        handler: 'function.handle',
+        files: { 'function.py': 'x' },
+        config: { triggers: [{ type: 'schedule', cron: '0 3 * * *' }] },
+      }),
+    });
+    const { id } = (await created.json()) as { id: string };
+    const r = await hks(['function', 'describe', 'nightly'], { gateway: gw.url });
+    expect(r.code).toBe(0);
+    expect(r.stdout).not.toContain('/fn/');
+    expect(r.stdout).not.toContain('URL:');
+    expect(r.stdout).toContain(`Invoke API:  POST ${gw.url}/api/v1/functions/invoke/${id}\n`);
+  });
+
   it('exits 1 with a clear message for an unknown function', async () => {
     const r = await hks(['function', 'describe', 'nope'], { gateway: gw.url });
     expect(r).toEqual({ code: 1, stdout: '', stderr: 'error: function "nope" does not exist (hks function list shows the functions)\n' });
