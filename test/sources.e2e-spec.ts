@@ -39,12 +39,16 @@ describe('event sources end to end: the doc’s function.yaml files, and one run
     });
   }
 
+  /** What `hks function deploy` printed of the last fixture deployed. */
+  let printed = '';
+
   /** A copy of a doc fixture, deployed as it is (`name` given: deployed under that name). */
   async function deployFixture(fixture: string, name?: string, env: Record<string, string> = {}): Promise<FunctionView> {
     const dir = path.join(work, name ?? fixture);
     cpSync(path.join(DOC, fixture), dir, { recursive: true });
     const r = await hks(['function', 'deploy', ...(name ? [name] : [])], dir, env);
     if (r.code !== 0) throw new Error(`hks function deploy ${fixture} exited ${r.code}: ${r.stderr}${r.stdout}`);
+    printed = r.stdout;
     const label = name ?? fixture;
     return (await client.call<FunctionView>('GET', `/api/v1/functions/${label}`)).body;
   }
@@ -78,6 +82,8 @@ describe('event sources end to end: the doc’s function.yaml files, and one run
       env: { LOG_LEVEL: 'info', DATABASE_URL: 'postgres://app@db.example/app' },
     });
     const url = `${p.gatewayUrl}/fn/hello-api/api/hello`;
+    // The URL hks prints is the one its http trigger serves.
+    expect(printed).toContain(`URL:    ${url}\n`);
     const auth = { authorization: `Bearer ${p.adminKey}` };
 
     const ok = await fetch(url, { headers: auth });
@@ -95,6 +101,10 @@ describe('event sources end to end: the doc’s function.yaml files, and one run
   it('order-processor: messages a plain AMQP client publishes to order-events each reach the doc’s handler once (JSON.parse(event.data))', async () => {
     const f = await deployFixture('order-processor');
     expect(f.config?.triggers).toEqual([{ type: 'queue', source: 'order-events', batchSize: 10, maxBatchWaitMs: 5000 }]);
+    // No http trigger: /fn/ does not serve it, so hks prints its invoke route, not a /fn/ URL.
+    expect((await fetch(`${p.gatewayUrl}/fn/order-processor`, { headers: { authorization: `Bearer ${p.adminKey}` } })).status).toBe(404);
+    expect(printed).not.toContain('/fn/');
+    expect(printed).toContain(`Invoke API: POST ${p.gatewayUrl}/api/v1/functions/invoke/order-processor\n`);
     const conn = await amqplib.connect(p.env.AMQP_URL);
     try {
       const ch = await conn.createConfirmChannel();

@@ -7,7 +7,10 @@ import { runtimeSpec } from './runtime-spec';
 @Injectable()
 export class FakeRegistryState {
   readonly functions = new Map<string, { label: string; spec: FunctionRuntimeSpec | null }>();
+  /** The secrets each function's env gets, by function id. */
   readonly secrets = new Map<string, Record<string, string>>();
+  /** Stored secrets by name (an event source's credentialsSecret). */
+  readonly namedSecrets = new Map<string, Record<string, string>>();
   readonly statuses: SetDeploymentStatusCommand[] = [];
 
   /** A built function; returns its runtime spec. */
@@ -39,7 +42,7 @@ export class FakeRegistryState {
   }
 }
 
-/** Answers the three registry RPCs the deployer uses, on the real 'function-registry' queue. */
+/** Answers the registry RPCs the deployer uses, on the real 'function-registry' queue. */
 @Controller()
 export class FakeRegistryController {
   constructor(@Inject(FakeRegistryState) private readonly state: FakeRegistryState) {}
@@ -57,6 +60,13 @@ export class FakeRegistryController {
     if (!this.state.find(p.functionId)) throw new NotFoundError(`function ${p.functionId} does not exist`);
     this.state.statuses.push(p);
     return { ok: true };
+  }
+
+  @MessagePattern(FunctionPatterns.ResolveSecret)
+  resolveSecret(@Payload() p: { name: string }): Record<string, string> {
+    const secret = this.state.namedSecrets.get(p.name);
+    if (!secret) throw new NotFoundError(`secret ${p.name} does not exist`);
+    return secret;
   }
 
   @MessagePattern(FunctionPatterns.ResolveSecrets)

@@ -1,4 +1,4 @@
-import type { FunctionView } from '@platform/contracts';
+import { functionInvokePath, functionUrls, type FunctionView } from '@platform/contracts';
 import { ApiError, CliError } from '../errors';
 import { GatewayClient } from '../http/gateway-client';
 import { CliIO } from '../io';
@@ -47,9 +47,17 @@ export class CommandContext {
     }
   }
 
-  /** The function's HTTP trigger URL on the gateway. */
-  functionUrl(label: string): string {
-    return `${this.client.baseUrl}/fn/${label}`;
+  /**
+   * The function's URLs on the gateway's /fn/, one per http trigger path; none when it has triggers but no http
+   * trigger (the gateway answers 404 there: it runs through invokeUrl and its triggers).
+   */
+  functionUrls(f: Pick<FunctionView, 'label' | 'config'>): string[] {
+    return functionUrls(f.label, f.config?.triggers).map((p) => `${this.client.baseUrl}${p}`);
+  }
+
+  /** The function's data-style invoke route on the gateway (POST). */
+  invokeUrl(idOrLabel: string): string {
+    return `${this.client.baseUrl}${functionInvokePath(idOrLabel)}`;
   }
 
   /** Resolves after `ms`, or early when the user presses Ctrl-C. */

@@ -77,6 +77,24 @@ describe('hks function deploy (against a fake gateway)', () => {
       config: { env: { API_URL: 'https://api.example.com' }, triggers: [{ type: 'schedule', cron: '0 * * * *' }] },
     });
     expect(Object.keys((created?.body as { files: object }).files)).toEqual(['function.py', 'function.yaml']);
+    // No http trigger: /fn/ does not serve it (404), so no URL there; its invoke route instead.
+    expect(r.stdout).toBe(
+      `from-file is ready (version 1)\nInvoke API: POST ${gw.url}/api/v1/functions/invoke/from-file\nInvoke:     hks function invoke from-file --data '{...}'\n`,
+    );
+    const json = await deploy(['--trigger', 'cron', '--schedule', '0 * * * *', '--output', 'json'], { API_URL: 'https://api.example.com' });
+    expect(JSON.parse(json.stdout)).toMatchObject({ url: null, urls: [], invokeUrl: `${gw.url}/api/v1/functions/invoke/from-file` });
+  });
+
+  it('prints the URL of each path its http triggers serve', async () => {
+    writeFileSync(
+      path.join(dir, 'function.yaml'),
+      'name: paths\nruntime: python3.11\nhandler: function.handle\ntriggers:\n  - type: http\n    path: /api/hello\n  - type: http\n    path: /api/bye\n    methods: [POST]\n',
+    );
+    const r = await deploy([]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(
+      `paths is ready (version 1)\nURL:    ${gw.url}/fn/paths/api/hello ${gw.url}/fn/paths/api/bye\nInvoke: hks function invoke paths --data '{...}'\n`,
+    );
   });
 
   it('stops with exit code 2 and the file:line message when function.yaml is wrong, before calling the gateway', async () => {

@@ -88,8 +88,9 @@ export function deployCommand(context: (cmd: Command) => CommandContext): Comman
       } else {
         ready = await rollout.run(fn);
       }
-      const url = ctx.functionUrl(ready.label);
-      const invokeUrl = `${ctx.client.baseUrl}/api/v1/functions/invoke/${ready.label}`;
+      // A function with triggers but no http trigger has no URL on /fn/ (the gateway answers 404 there).
+      const urls = ctx.functionUrls(ready);
+      const invokeUrl = ctx.invokeUrl(ready.label);
       if (ctx.format === 'json') {
         ctx.out(
           json({
@@ -97,7 +98,8 @@ export function deployCommand(context: (cmd: Command) => CommandContext): Comman
             name: ready.label,
             version: ready.version,
             status: ready.status,
-            url,
+            url: urls[0] ?? null,
+            urls,
             invokeUrl,
             bundleDigest: ready.build?.bundleDigest ?? null,
           }),
@@ -107,7 +109,8 @@ export function deployCommand(context: (cmd: Command) => CommandContext): Comman
       ctx.out(`${ready.label} is ready (version ${ready.version})\n`);
       ctx.out(
         fields([
-          ['URL', url],
+          ['URL', urls.length ? urls.join(' ') : undefined],
+          ['Invoke API', urls.length ? undefined : `POST ${invokeUrl}`],
           ['Invoke', `hks function invoke ${ready.label} --data '{...}'`],
         ]),
       );

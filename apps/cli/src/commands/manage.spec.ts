@@ -6,23 +6,23 @@ describe('hks function list, describe, delete (against a fake gateway)', () => {
   let platform: FakePlatform;
   beforeAll(() => gw.start());
   afterAll(() => gw.stop());
+  /** Creates a Python function with `config` through the gateway; resolves to its id. */
+  async function created(label: string, config: Record<string, unknown>): Promise<string> {
+    const res = await fetch(`${gw.url}/api/v1/functions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ label, runtime: 'python3.9', handler: 'function.handle', files: { 'function.py': 'x' }, config }),
+    });
+    return ((await res.json()) as { id: string }).id;
+  }
+
   beforeEach(async () => {
     gw.reset();
     platform = new FakePlatform(gw);
-    await fetch(`${gw.url}/api/v1/functions`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        label: 'hello-world',
-        runtime: 'python3.9',
-        handler: 'function.handle',
-        files: { 'function.py': 'x' },
-        config: {
-          triggers: [{ type: 'http' }, { type: 'schedule', cron: '0 * * * *', timezone: 'Europe/Paris' }],
-          env: { LEVEL: 'info' },
-          resources: { memoryMb: 256 },
-        },
-      }),
+    await created('hello-world', {
+      triggers: [{ type: 'http' }, { type: 'schedule', cron: '0 * * * *', timezone: 'Europe/Paris' }],
+      env: { LEVEL: 'info' },
+      resources: { memoryMb: 256 },
     });
   });
 
@@ -54,6 +54,15 @@ describe('hks function list, describe, delete (against a fake gateway)', () => {
     expect(r.stdout).toContain(`URL:         ${gw.url}/fn/hello-world\n`);
     const json = await hks(['function', 'describe', 'hello-world', '-o', 'json'], { gateway: gw.url });
     expect(JSON.parse(json.stdout)).toMatchObject({ label: 'hello-world', runtime: 'python3.9' });
+  });
+
+  it('shows no /fn/ URL for a function whose triggers include no http one, but its invoke route', async () => {
+    const id = await created('nightly', { triggers: [{ type: 'schedule', cron: '0 3 * * *' }] });
+    const r = await hks(['function', 'describe', 'nightly'], { gateway: gw.url });
+    expect(r.code).toBe(0);
+    expect(r.stdout).not.toContain('/fn/');
+    expect(r.stdout).not.toContain('URL:');
+    expect(r.stdout).toContain(`Invoke API:  POST ${gw.url}/api/v1/functions/invoke/${id}\n`);
   });
 
   it('exits 1 with a clear message for an unknown function', async () => {

@@ -1,5 +1,5 @@
 import { Column, CreateDateColumn, Entity, Index, PrimaryColumn, UpdateDateColumn } from 'typeorm';
-import { DeploymentDriverName, DeploymentStatus, DeploymentView, functionUrl, FunctionRuntimeSpec, InvokerDeployment } from '@platform/contracts';
+import { DeploymentDriverName, DeploymentStatus, DeploymentView, functionUrls, FunctionRuntimeSpec, InvokerDeployment } from '@platform/contracts';
 
 /**
  * One deployment of one build of a function. A function has at most one deployment that is not DELETED
@@ -69,9 +69,13 @@ function common(d: Deployment): Omit<DeploymentView, 'url'> {
   };
 }
 
-/** What users see (deploy and undeploy answers, deployment.* events): the function's public URL, never the row's `url`. */
+/**
+ * What users see (deploy and undeploy answers, deployment.* events): the function's public URL, never the row's
+ * `url`; none for a function that /fn/ does not serve (it has triggers, none of them http).
+ */
 export function toView(d: Deployment): DeploymentView {
-  return { ...common(d), url: d.status === 'READY' || d.status === 'DEPLOYING' ? functionUrl(d.label) : null };
+  const live = d.status === 'READY' || d.status === 'DEPLOYING';
+  return { ...common(d), url: live ? (functionUrls(d.label, d.spec.config.triggers)[0] ?? null) : null };
 }
 
 /** What invokers are told: where to send invocations and what runs; DeploymentsService adds the env of local ones. */

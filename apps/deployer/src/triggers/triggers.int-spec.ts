@@ -1,7 +1,5 @@
 import amqplib from 'amqplib';
-import mqtt from 'mqtt';
-import { connect as connectNats, StringCodec } from 'nats';
-import { DeploymentPatterns, DeploymentView, EventNames, InvocationPage, InvocationPatterns, InvocationView, SourcePatterns } from '@platform/contracts';
+import { DeploymentPatterns, DeploymentView, EventNames, InvocationPage, InvocationPatterns } from '@platform/contracts';
 import { triggerKey } from '@platform/sources';
 import { uniqueName, waitFor } from '@platform/testing';
 import { DeployerHarness } from '../../test-fixtures/deployer-harness';
@@ -13,6 +11,7 @@ jest.setTimeout(60_000);
 /** What a handler gets: the data of the invocation's body (the CloudEvent). */
 const eventOf = (c: RecordedCall) => (c.body as { data: Record<string, unknown> }).data;
 
+// Each consumer source (RabbitMQ among them) once, retried, dead and redriven, and undeployed: sources/sources.int-spec.ts.
 describe('triggers wired by the deployer, through the asynchronous invocations (real RabbitMQ, Redis, Postgres; HTTP invoker)', () => {
   const h = new DeployerHarness();
   const queues: string[] = [];
@@ -98,32 +97,6 @@ describe('triggers wired by the deployer, through the asynchronous invocations (
     await undeploy(spec.functionId);
   });
 
-  it('retries a failing handler by the trigger retry policy, then leaves it in the dead letters; redrive runs it again', async () => {
-    const { source, queue } = sourceQueue('failing-');
-    const spec = h.registry.addFunction('failing-consumer', {
-      triggers: [{ type: 'queue', source, retry: { attempts: 2, initialDelayMs: 50, maxDelayMs: 100, jitter: 'none' } }],
-    });
-    const boom = { status: 500, body: { statusCode: 500, error: 'Internal Server Error', message: 'handler raised' } };
-    h.invoker.answerInvoke(spec.functionId, boom, boom);
-    await deploy(spec.functionId);
-    send(queue, '{"n":1}');
-
-    await waitFor(async () => (await list(spec.functionId, 'dead')).items.length === 1, { what: 'a dead invocation', timeoutMs: 20_000 });
-    expect(h.invoker.invocations(spec.functionId)).toHaveLength(2);
-    // The message itself was acknowledged when it was accepted: it is not redelivered in a loop.
-    expect((await channel.checkQueue(queue)).messageCount).toBe(0);
-    await new Promise((r) => setTimeout(r, 500));
-    expect(h.invoker.invocations(spec.functionId)).toHaveLength(2);
-
-    const [dead] = (await list(spec.functionId, 'dead')).items;
-    expect(dead.error).toContain('all 2 attempt(s) failed');
-    const redriven = await h.call<InvocationView>(InvocationPatterns.Redrive, { id: dead.id });
-    expect(['queued', 'running']).toContain(redriven.status);
-    await waitFor(async () => (await h.call<InvocationView>(InvocationPatterns.Get, { id: dead.id })).status === 'succeeded', { what: 'the redriven run' });
-    expect(eventOf(h.invoker.invocations(spec.functionId)[2]).data).toBe('{"n":1}');
-    await undeploy(spec.functionId);
-  });
-
   it('consumes an exchange with a binding key on an AMQP URL, and publishes results to the result topic', async () => {
     const exchange = uniqueName('shop-');
     const { source, queue } = sourceQueue('shop-orders-');
@@ -201,104 +174,6 @@ describe('triggers wired by the deployer, through the asynchronous invocations (
     await waitFor(() => h.invoker.invocations(spec.functionId).length === 1, { what: 'delivery after restart' });
     expect(eventOf(h.invoker.invocations(spec.functionId)[0]).data).toBe('{"sent":"while the deployer was down"}');
     await undeploy(spec.functionId);
-  });
-
-  it('accepts the records of an S3 bucket notification (MinIO, AWS, SNS) that match the s3 trigger, once each', async () => {
-    const spec = h.registry.addFunction('on-upload', { triggers: [{ type: 's3', bucket: 'uploads', events: ['s3:ObjectCreated:*'], prefix: 'images/' }] });
-    await deploy(spec.functionId);
-    const record = (eventName: string, key: string, eTag: string) => ({
-      eventVersion: '2.0',
-      eventSource: 'minio:s3',
-      eventTime: '2026-12-03T09:00:00.000Z',
-      eventName,
-      s3: { bucket: { name: 'uploads' }, object: { key, size: 3, eTag } },
-    });
-    const notification = {
-      EventName: 's3:ObjectCreated:Put',
-      Records: [
-        record('s3:ObjectCreated:Put', 'images/cat.png', 'e1'),
-        record('s3:ObjectCreated:Put', 'docs/a.txt', 'e2'),
-        record('s3:ObjectRemoved:Delete', 'images/old.png', 'e3'),
-      ],
-    };
-    const answer = await h.call(SourcePatterns.S3Notification, { functionId: spec.functionId, body: notification });
-    expect(answer).toEqual({ functionId: spec.functionId, records: 3, accepted: 1 });
-    // Sent again (the sender retried): the same invocation, not a second one. AWS's names lack "s3:"; SNS wraps them.
-    const sns = {
-      Type: 'Notification',
-      Message: JSON.stringify({ Records: [{ ...record('ObjectCreated:Put', 'images/cat.png', 'e1'), eventName: 'ObjectCreated:Put' }] }),
-    };
-    await h.call(SourcePatterns.S3Notification, { functionId: spec.functionId, body: notification });
-    await h.call(SourcePatterns.S3Notification, { functionId: spec.functionId, body: sns });
-    await waitFor(() => h.invoker.invocations(spec.functionId).length >= 1, { what: 'the notified object' });
-    await new Promise((r) => setTimeout(r, 500));
-    const events = h.invoker.invocations(spec.functionId).map(eventOf);
-    expect(events).toHaveLength(1);
-    expect(events[0]).toMatchObject({ type: 's3:ObjectCreated:Put', source: 'hks://s3/uploads', subject: 'images/cat.png' });
-    expect((events[0].data as { s3: { object: { key: string } } }).s3.object.key).toBe('images/cat.png');
-
-    await expect(h.call(SourcePatterns.S3Notification, { functionId: spec.functionId, body: { hello: 1 } })).rejects.toMatchObject({
-      statusCode: 400,
-      message: expect.stringContaining('not an S3 event notification'),
-    });
-    await undeploy(spec.functionId);
-    await expect(h.call(SourcePatterns.S3Notification, { functionId: spec.functionId, body: notification })).rejects.toMatchObject({ statusCode: 404 });
-  });
-
-  it('JetStream: each message a plain NATS client publishes reaches the function once, and undeploy stops it', async () => {
-    const stream = uniqueName('HKS_ORDERS_').replace(/-/g, '_');
-    const subject = `${stream.toLowerCase()}.placed`;
-    const nc = await connectNats({ servers: 'nats://127.0.0.1:4222' });
-    const jsm = await nc.jetstreamManager();
-    await jsm.streams.add({ name: stream, subjects: [`${stream.toLowerCase()}.*`] });
-    const sc = StringCodec();
-    try {
-      const spec = h.registry.addFunction('on-nats', { triggers: [{ type: 'nats', subject, stream, maxBatchWaitMs: 50 }] });
-      await deploy(spec.functionId);
-      const js = nc.jetstream();
-      for (let i = 1; i <= 3; i++) await js.publish(subject, sc.encode(`{"n":${i}}`));
-      await waitFor(() => h.invoker.invocations(spec.functionId).length >= 3, { what: 'three NATS messages' });
-      await new Promise((r) => setTimeout(r, 300));
-      const events = h.invoker.invocations(spec.functionId).map(eventOf);
-      expect(events.map((e) => e.data).sort()).toEqual(['{"n":1}', '{"n":2}', '{"n":3}']);
-      expect(events[0]).toMatchObject({ type: 'hks.nats.message', subject, id: expect.stringMatching(new RegExp(`^${stream}:\\d+$`)) });
-      expect(h.invoker.invocations(spec.functionId)[0].headers['x-hks-trigger']).toBe('nats');
-
-      await undeploy(spec.functionId);
-      await js.publish(subject, sc.encode('{"n":4}'));
-      await new Promise((r) => setTimeout(r, 500));
-      expect(h.invoker.invocations(spec.functionId)).toHaveLength(3);
-      // Kept in the stream for the durable consumer: delivered on the next deploy.
-      await deploy(spec.functionId);
-      await waitFor(() => h.invoker.invocations(spec.functionId).length === 4, { what: 'the message published while undeployed' });
-      await undeploy(spec.functionId);
-    } finally {
-      await jsm.streams.delete(stream).catch(() => undefined);
-      await nc.close();
-    }
-  });
-
-  it('MQTT: each QoS 1 message a plain MQTT client publishes on the topic filter reaches the function once', async () => {
-    const topic = uniqueName('hks-sensors-');
-    const spec = h.registry.addFunction('on-mqtt', { triggers: [{ type: 'mqtt', topic: `${topic}/+/temperature`, maxBatchWaitMs: 50 }] });
-    await deploy(spec.functionId);
-    const client = await mqtt.connectAsync('mqtt://127.0.0.1:1883', { clientId: uniqueName('hks-test-pub-') });
-    try {
-      await client.publishAsync(`${topic}/kitchen/temperature`, '21.5', { qos: 1 });
-      await client.publishAsync(`${topic}/kitchen/humidity`, '40', { qos: 1 });
-      await client.publishAsync(`${topic}/garage/temperature`, '12', { qos: 1 });
-      await waitFor(() => h.invoker.invocations(spec.functionId).length >= 2, { what: 'two MQTT messages' });
-      await new Promise((r) => setTimeout(r, 300));
-      const events = h.invoker.invocations(spec.functionId).map(eventOf);
-      expect(events.map((e) => `${e.subject as string}=${e.data as string}`).sort()).toEqual([
-        `${topic}/garage/temperature=12`,
-        `${topic}/kitchen/temperature=21.5`,
-      ]);
-      expect(events[0].type).toBe('hks.mqtt.message');
-      await undeploy(spec.functionId);
-    } finally {
-      await client.endAsync();
-    }
   });
 
   it('unwires the triggers of a function that is deleted', async () => {

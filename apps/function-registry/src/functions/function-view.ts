@@ -1,9 +1,5 @@
-import { effectiveConfig, FunctionRuntimeSpec, FunctionView, StateError } from '@platform/contracts';
+import { effectiveConfig, functionInvokePath, FunctionRuntimeSpec, FunctionView, StateError } from '@platform/contracts';
 import { FunctionEntity } from './function.entity';
-
-export function invokeUrl(id: string): string {
-  return `/api/v1/functions/invoke/${id}`;
-}
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
@@ -33,7 +29,7 @@ export function toView(f: FunctionEntity): FunctionView {
           finishedAt: iso(f.buildFinishedAt),
         }
       : null,
-    invokeUrl: invokeUrl(f.id),
+    invokeUrl: functionInvokePath(f.id),
     createdAt: f.createdAt.toISOString(),
     updatedAt: f.updatedAt.toISOString(),
   };

@@ -1,4 +1,4 @@
-import type { ErrorBody, HttpTrigger, Trigger } from '@platform/contracts';
+import { functionInvokePath, type ErrorBody, type HttpTrigger, type Trigger } from '@platform/contracts';
 
 /**
  * What /fn/{label}{path} does with one request, by the function's http triggers (libs/sources/src/http):
@@ -62,7 +62,7 @@ export class HttpRoutes {
             error: 'Not Found',
             message:
               `Function ${label} is not served on /fn/: it has no http trigger (its triggers: ${[...new Set(triggers.map((t) => t.type))].join(', ')}). ` +
-              `Invoke it with POST /api/v1/functions/invoke/${functionId}, or through its triggers`,
+              `Invoke it with POST ${functionInvokePath(functionId)}, or through its triggers`,
           }
         : undefined;
   }

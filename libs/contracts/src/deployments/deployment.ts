@@ -50,7 +50,9 @@ export class DeploymentView {
     type: String,
     nullable: true,
     example: '/fn/my-function',
-    description: "The function's URL on the gateway, /fn/{label}, while the deployment is DEPLOYING or READY; null once it FAILED or was DELETED.",
+    description:
+      "The function's URL on the gateway while the deployment is DEPLOYING or READY: /fn/{label}, followed by its first http trigger's path when that names one. " +
+      'null for a function with triggers but no http trigger (/fn/ does not serve it: POST /api/v1/functions/invoke/{id} runs it), and once the deployment FAILED or was DELETED.',
   })
   url: string | null;
 

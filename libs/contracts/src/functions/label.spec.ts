@@ -2,7 +2,7 @@ import { plainToInstance } from 'class-transformer';
 import { validateSync } from 'class-validator';
 import { CreateFunctionDto } from './function.dto';
 import { FUNCTION_REF_PATTERN } from '../events/event-rpc.dto';
-import { LABEL_PATTERN, labelProblem, RESERVED_LABELS } from './label';
+import { functionInvokePath, functionUrls, LABEL_PATTERN, labelProblem, RESERVED_LABELS } from './label';
 
 const RULE = 'a label is 1-63 lowercase letters, digits or dashes, starting with a letter and ending with a letter or digit';
 
@@ -50,5 +50,27 @@ describe('function labels', () => {
   it('still finds functions by the labels of before (a leading digit) and by reserved words', () => {
     expect(FUNCTION_REF_PATTERN.test('1st-fn')).toBe(true);
     expect(FUNCTION_REF_PATTERN.test('invoke')).toBe(true);
+  });
+});
+
+describe('functionUrls: where /fn/ serves a function', () => {
+  it('is /fn/{label} for a function with no triggers (any method and path)', () => {
+    expect(functionUrls('hello', undefined)).toEqual(['/fn/hello']);
+    expect(functionUrls('hello', [])).toEqual(['/fn/hello']);
+  });
+
+  it('is /fn/{label} and the path of each http trigger, once each', () => {
+    expect(functionUrls('shop', [{ type: 'http' }, { type: 'schedule' }])).toEqual(['/fn/shop']);
+    expect(functionUrls('shop', [{ type: 'http', path: '/' }])).toEqual(['/fn/shop']);
+    const paths = [{ type: 'http', path: '/api/hello' }, { type: 'queue' }, { type: 'http', path: '/items/{id}' }, { type: 'http', path: '/api/hello' }];
+    expect(functionUrls('shop', paths)).toEqual(['/fn/shop/api/hello', '/fn/shop/items/{id}']);
+  });
+
+  it('is nothing for a function with triggers but no http trigger (the gateway answers 404 on /fn/)', () => {
+    expect(functionUrls('nightly', [{ type: 'schedule' }, { type: 'nats' }])).toEqual([]);
+  });
+
+  it('gives the invoke route by id or label instead', () => {
+    expect(functionInvokePath('nightly')).toBe('/api/v1/functions/invoke/nightly');
   });
 });

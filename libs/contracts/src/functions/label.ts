@@ -23,6 +23,24 @@ export function functionUrl(label: string): string {
   return `${FUNCTION_URL_PREFIX}${encodeURIComponent(label)}`;
 }
 
+/**
+ * Where the gateway serves a function on /fn/, as its http routes decide: with no triggers at all, /fn/{label}
+ * (any method and path, with a key); otherwise /fn/{label} followed by each http trigger's path (its root when the
+ * trigger names none). Empty when the function has triggers but no http trigger: /fn/ answers 404 for it, and it
+ * runs through its invoke path (functionInvokePath) and its triggers.
+ */
+export function functionUrls(label: string, triggers: readonly { type: string; path?: string }[] | undefined): string[] {
+  const base = functionUrl(label);
+  if (!triggers?.length) return [base];
+  const urls = triggers.filter((t) => t.type === 'http').map((t) => (t.path && t.path !== '/' ? `${base}${t.path}` : base));
+  return [...new Set(urls)];
+}
+
+/** The data-style invoke route of a function (by id or label): POST /api/v1/functions/invoke/{id}. */
+export function functionInvokePath(idOrLabel: string): string {
+  return `${FUNCTIONS_PATH}/${FunctionRouteWords.invoke}/${encodeURIComponent(idOrLabel)}`;
+}
+
 /** The documentation's own paths: the UI and its JSON and YAML documents. */
 export const DOCS_PATH = `${FUNCTIONS_PATH}/${FunctionRouteWords.docs}`;
 

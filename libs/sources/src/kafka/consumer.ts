@@ -1,6 +1,7 @@
 import { ConsumerConfig, Kafka, KafkaConfig, KafkaMessage, logLevel, ProducerRecord, SASLOptions } from 'kafkajs';
 import { Backoff, batchSettings, messageEvents, reason, retryDelayOf, StopSignal } from '../batching';
-import type { PublishContext, SourceConsumer, SourceContext, SourceEvent, SourceModule, SourceLogger, TopicMessage } from '../types';
+import { consumerModule, PublisherConnections, ResultPublisher } from '../publishing';
+import type { PublishContext, SourceConsumer, SourceContext, SourceEvent, SourceLogger, TopicMessage } from '../types';
 
 /** The part of KafkaJS's eachBatch payload the consumer uses. */
 export interface KafkaBatchPayload {
@@ -182,45 +183,29 @@ export class KafkaConsumer implements SourceConsumer {
 }
 
 /** Publishes results and errors to Kafka topics, the message key the event's id. */
-export class KafkaPublisher {
-  private readonly producers = new Map<string, Promise<KafkaProducerClient>>();
+export class KafkaPublisher implements ResultPublisher {
+  private readonly producers = new PublisherConnections<KafkaProducerClient>((p) => p.disconnect());
 
   constructor(private readonly clientFactory: KafkaClientFactory = kafkajsClient) {}
 
-  private producer(trigger: Record<string, unknown>, ctx: PublishContext): Promise<KafkaProducerClient> {
-    const key = JSON.stringify([trigger.brokers, trigger.tls, trigger.saslMechanism, trigger.saslSecret]);
-    let p = this.producers.get(key);
-    if (!p) {
-      p = (async () => {
-        const producer = this.clientFactory(await kafkaConfig(trigger, 'hks-trigger-results', ctx.secret)).producer();
-        await producer.connect();
-        return producer;
-      })();
-      p.catch(() => this.producers.delete(key));
-      this.producers.set(key, p);
-    }
-    return p;
+  private async connect(trigger: Record<string, unknown>, ctx: PublishContext): Promise<KafkaProducerClient> {
+    const producer = this.clientFactory(await kafkaConfig(trigger, 'hks-trigger-results', ctx.secret)).producer();
+    await producer.connect();
+    return producer;
   }
 
   async publish(trigger: Record<string, unknown>, topic: string, message: TopicMessage, ctx: PublishContext): Promise<void> {
-    const producer = await this.producer(trigger, ctx);
+    const key = JSON.stringify([trigger.brokers, trigger.tls, trigger.saslMechanism, trigger.saslSecret]);
+    const producer = await this.producers.get(key, () => this.connect(trigger, ctx));
     await producer.send({
       topic,
       messages: [{ key: message.eventId ?? message.invocationId, value: JSON.stringify(message), headers: { 'content-type': 'application/json' } }],
     });
   }
 
-  async close(): Promise<void> {
-    const all = [...this.producers.values()];
-    this.producers.clear();
-    for (const p of all) await (await p.catch(() => undefined))?.disconnect().catch(() => undefined);
+  close(): Promise<void> {
+    return this.producers.closeAll();
   }
 }
 
-const publisher = new KafkaPublisher();
-
-export const sourceModule: SourceModule = {
-  create: (ctx) => new KafkaConsumer(ctx),
-  publish: (trigger, topic, message, ctx) => publisher.publish(trigger, topic, message, ctx),
-  close: () => publisher.close(),
-};
+export const sourceModule = consumerModule((ctx) => new KafkaConsumer(ctx), new KafkaPublisher());

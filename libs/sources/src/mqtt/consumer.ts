@@ -2,7 +2,8 @@ import { randomUUID } from 'crypto';
 import mqtt, { IClientOptions, IPublishPacket, MqttClient } from 'mqtt';
 import { redactUrl } from '../fields';
 import { Backoff, batchSettings, Batcher, messageEvents, reason, retryDelayOf, StopSignal, withTimeout } from '../batching';
-import type { PublishContext, SourceConsumer, SourceContext, SourceEvent, SourceModule, TopicMessage } from '../types';
+import { consumerModule, PublisherConnections, ResultPublisher } from '../publishing';
+import type { PublishContext, SourceConsumer, SourceContext, SourceEvent, TopicMessage } from '../types';
 
 const CONNECT_TIMEOUT_MS = 15_000;
 /** How long the broker keeps a replica's session (and what it has not acknowledged) while it is away: a day. */
@@ -214,39 +215,25 @@ export class MqttConsumer implements SourceConsumer {
 }
 
 /** Publishes results and errors at QoS 1 to topics of the trigger's broker. */
-export class MqttPublisher {
-  private readonly clients = new Map<string, Promise<MqttClient>>();
+export class MqttPublisher implements ResultPublisher {
+  private readonly clients = new PublisherConnections<MqttClient>((c) => c.endAsync());
 
-  private clientFor(url: string): Promise<MqttClient> {
-    let client = this.clients.get(url);
-    if (!client) {
-      const c = mqtt.connect(url, { clientId: `hks-results-${randomUUID()}`, protocolVersion: 5, reconnectPeriod: 1_000 });
-      client = connected(c, `cannot publish to MQTT at ${redactUrl(url)}`).then(() => {
-        c.on('error', () => undefined); // publish reports failures to its caller
-        return c;
-      });
-      client.catch(() => this.clients.delete(url));
-      this.clients.set(url, client);
-    }
-    return client;
+  private async connect(url: string): Promise<MqttClient> {
+    const c = mqtt.connect(url, { clientId: `hks-results-${randomUUID()}`, protocolVersion: 5, reconnectPeriod: 1_000 });
+    await connected(c, `cannot publish to MQTT at ${redactUrl(url)}`);
+    c.on('error', () => undefined); // publish reports failures to its caller
+    return c;
   }
 
   async publish(trigger: Record<string, unknown>, topic: string, message: TopicMessage, ctx: PublishContext): Promise<void> {
-    const client = await this.clientFor(mqttUrl(trigger, ctx));
+    const url = mqttUrl(trigger, ctx);
+    const client = await this.clients.get(url, () => this.connect(url));
     await client.publishAsync(topic, JSON.stringify(message), { qos: 1, properties: { contentType: 'application/json' } });
   }
 
-  async close(): Promise<void> {
-    const all = [...this.clients.values()];
-    this.clients.clear();
-    for (const c of all) await (await c.catch(() => undefined))?.endAsync().catch(() => undefined);
+  close(): Promise<void> {
+    return this.clients.closeAll();
   }
 }
 
-const publisher = new MqttPublisher();
-
-export const sourceModule: SourceModule = {
-  create: (ctx) => new MqttConsumer(ctx),
-  publish: (trigger, topic, message, ctx) => publisher.publish(trigger, topic, message, ctx),
-  close: () => publisher.close(),
-};
+export const sourceModule = consumerModule((ctx) => new MqttConsumer(ctx), new MqttPublisher());

@@ -1,7 +1,8 @@
 import { AckPolicy, connect, ConsumerMessages, DeliverPolicy, headers as natsHeaders, JsMsg, Msg, MsgHdrs, nanos, NatsConnection, Subscription } from 'nats';
 import { redactUrl } from '../fields';
 import { Backoff, batchSettings, Batcher, messageEvents, reason, retryDelayOf, StopSignal } from '../batching';
-import type { PublishContext, SourceConsumer, SourceContext, SourceEvent, SourceModule, TopicMessage } from '../types';
+import { consumerModule, PublisherConnections, ResultPublisher } from '../publishing';
+import type { PublishContext, SourceConsumer, SourceContext, SourceEvent, TopicMessage } from '../types';
 
 const DEFAULT_ACK_WAIT_MS = 30_000;
 const MAX_NAK_DELAY_MS = 30_000;
@@ -213,22 +214,12 @@ export class NatsConsumer implements SourceConsumer {
 }
 
 /** Publishes results and errors: to JetStream when the trigger has a stream (deduplicated by its id), else core NATS. */
-export class NatsPublisher {
-  private readonly connections = new Map<string, Promise<NatsConnection>>();
-
-  private connection(servers: string[]): Promise<NatsConnection> {
-    const key = servers.join(',');
-    let nc = this.connections.get(key);
-    if (!nc) {
-      nc = connectTo(servers, 'hks-trigger-results', 'cannot publish a result');
-      nc.catch(() => this.connections.delete(key));
-      this.connections.set(key, nc);
-    }
-    return nc;
-  }
+export class NatsPublisher implements ResultPublisher {
+  private readonly connections = new PublisherConnections<NatsConnection>((nc) => nc.drain());
 
   async publish(trigger: Record<string, unknown>, topic: string, message: TopicMessage, ctx: PublishContext): Promise<void> {
-    const nc = await this.connection(natsServers(trigger, ctx));
+    const servers = natsServers(trigger, ctx);
+    const nc = await this.connections.get(servers.join(','), () => connectTo(servers, 'hks-trigger-results', 'cannot publish a result'));
     const data = Buffer.from(JSON.stringify(message));
     const h = natsHeaders();
     h.set('content-type', 'application/json');
@@ -244,17 +235,9 @@ export class NatsPublisher {
     }
   }
 
-  async close(): Promise<void> {
-    const all = [...this.connections.values()];
-    this.connections.clear();
-    for (const nc of all) await (await nc.catch(() => undefined))?.drain().catch(() => undefined);
+  close(): Promise<void> {
+    return this.connections.closeAll();
   }
 }
 
-const publisher = new NatsPublisher();
-
-export const sourceModule: SourceModule = {
-  create: (ctx) => new NatsConsumer(ctx),
-  publish: (trigger, topic, message, ctx) => publisher.publish(trigger, topic, message, ctx),
-  close: () => publisher.close(),
-};
+export const sourceModule = consumerModule((ctx) => new NatsConsumer(ctx), new NatsPublisher());

@@ -2,7 +2,8 @@ import type { Channel, ConsumeMessage } from 'amqplib';
 import { AmqpConnectionManager, ChannelWrapper, connect } from 'amqp-connection-manager';
 import { redactUrl } from '../fields';
 import { batchSettings, Batcher, messageEvents, reason, retryDelayOf, StopSignal, withTimeout } from '../batching';
-import type { PublishContext, SourceConsumer, SourceContext, SourceEvent, SourceModule, TopicMessage } from '../types';
+import { consumerModule, PublisherConnections, ResultPublisher } from '../publishing';
+import type { PublishContext, SourceConsumer, SourceContext, SourceEvent, TopicMessage } from '../types';
 
 const START_TIMEOUT_MS = 15_000;
 const PUBLISH_TIMEOUT_MS = 10_000;
@@ -206,26 +207,30 @@ function putBack(ch: Channel, messages: ConsumeMessage[]): void {
   }
 }
 
-/** Publishes results and errors to queues (trigger.url's broker, or the platform's: `{namespace}.{topic}`). */
-export class QueuePublisher {
-  private readonly managers = new Map<string, { manager: AmqpConnectionManager; channel: ChannelWrapper }>();
+interface ResultChannel {
+  manager: AmqpConnectionManager;
+  channel: ChannelWrapper;
+}
 
-  private channelFor(url: string): ChannelWrapper {
-    let entry = this.managers.get(url);
-    if (!entry) {
-      const manager = connect([url], { heartbeatIntervalInSeconds: 10, reconnectTimeInSeconds: 1 });
-      const channel = manager.createChannel({ name: 'queue-trigger-results', confirm: true, json: false });
-      channel.on('error', () => undefined); // publish reports failures to its caller
-      entry = { manager, channel };
-      this.managers.set(url, entry);
-    }
-    return entry.channel;
+/** Publishes results and errors to queues (trigger.url's broker, or the platform's: `{namespace}.{topic}`). */
+export class QueuePublisher implements ResultPublisher {
+  private readonly managers = new PublisherConnections<ResultChannel>(async ({ manager, channel }) => {
+    await channel.close().catch(() => undefined);
+    await manager.close();
+  });
+
+  /** The manager reconnects on its own: it is opened at once, and each publish waits for its connection. */
+  private open(url: string): Promise<ResultChannel> {
+    const manager = connect([url], { heartbeatIntervalInSeconds: 10, reconnectTimeInSeconds: 1 });
+    const channel = manager.createChannel({ name: 'queue-trigger-results', confirm: true, json: false });
+    channel.on('error', () => undefined); // publish reports failures to its caller
+    return Promise.resolve({ manager, channel });
   }
 
   async publish(trigger: Record<string, unknown>, topic: string, message: TopicMessage, ctx: PublishContext): Promise<void> {
     const url = typeof trigger.url === 'string' ? trigger.url : ctx.platformAmqpUrl;
     const queue = typeof trigger.url === 'string' ? topic : `${ctx.namespace}.${topic}`;
-    const channel = this.channelFor(url);
+    const { channel } = await this.managers.get(url, () => this.open(url));
     await withTimeout(channel.waitForConnect(), PUBLISH_TIMEOUT_MS, `cannot publish to RabbitMQ queue "${queue}" at ${redactUrl(url)}: no connection`);
     await channel.assertQueue(queue, { durable: true });
     await channel.sendToQueue(queue, Buffer.from(JSON.stringify(message)), {
@@ -236,20 +241,9 @@ export class QueuePublisher {
     });
   }
 
-  async close(): Promise<void> {
-    const all = [...this.managers.values()];
-    this.managers.clear();
-    for (const { manager, channel } of all) {
-      await channel.close().catch(() => undefined);
-      await manager.close().catch(() => undefined);
-    }
+  close(): Promise<void> {
+    return this.managers.closeAll();
   }
 }
 
-const publisher = new QueuePublisher();
-
-export const sourceModule: SourceModule = {
-  create: (ctx) => new QueueConsumer(ctx),
-  publish: (trigger, topic, message, ctx) => publisher.publish(trigger, topic, message, ctx),
-  close: () => publisher.close(),
-};
+export const sourceModule = consumerModule((ctx) => new QueueConsumer(ctx), new QueuePublisher());

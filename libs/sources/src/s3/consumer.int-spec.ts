@@ -94,6 +94,19 @@ describe('s3 poller (against s3rver)', () => {
     expect(ctx.events()).toHaveLength(3);
   });
 
+  it('has looked once start() resolves: an object put right after it is new, also in a bucket already holding several', async () => {
+    const b = await bucket();
+    // More than one object under the prefix: a listing cut short would need a continuation token (s3rver has none on Node 17+).
+    for (const key of ['old/1.txt', 'old/2.txt', 'old/3.txt']) await put(b, key, 'o');
+    const ctx = context(b, { pollIntervalMs: 1_000 });
+    await started(ctx);
+    expect(Object.keys((ctx.stateValues.get(WATERMARK_KEY) as S3Watermark).objects).sort()).toEqual(['old/1.txt', 'old/2.txt', 'old/3.txt']);
+    await put(b, 'new.txt', 'n');
+    expect((await ctx.waitForEvents(1)).map((e) => e.subject)).toEqual(['new.txt']);
+    await sleep(1_200);
+    expect(ctx.events()).toHaveLength(1);
+  });
+
   it('delivers an object again when it changed, and one created again after it was deleted', async () => {
     const b = await bucket();
     await put(b, 'x.json', '{"v":1}');

@@ -90,10 +90,14 @@ export class S3Poller implements SourceConsumer {
     const what = `cannot poll S3 bucket "${this.bucket}" at ${String(endpoint)}`;
     if (typeof endpoint !== 'string') throw new Error('s3 trigger with mode "poll" needs an "endpoint" (the S3 API URL)');
     const client = new S3Client({ ...(await clientConfig(this.ctx)), maxAttempts: 2 });
+    this.client = client;
+    let listed: Listed[];
     try {
-      // A listing, not HeadBucket: it is what the poller needs to be allowed (and s3rver checks signatures on it).
-      await client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.prefix || undefined, MaxKeys: 1 }));
+      // The first listing, not HeadBucket: it is what the poller needs to be allowed (and s3rver checks signatures
+      // on it). A whole one, not MaxKeys 1: s3rver cannot make a continuation token on Node 17+ (OpenSSL 3).
+      listed = await this.list();
     } catch (err) {
+      this.client = undefined;
       client.destroy();
       const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
       const status = e.$metadata?.httpStatusCode;
@@ -105,12 +109,23 @@ export class S3Poller implements SourceConsumer {
             : `${e.name ?? 'error'}: ${reason(err)}`;
       throw new Error(`${what}: ${why}`);
     }
-    this.client = client;
-    this.loop = this.run();
+    // The first look records what is there before the start resolves (before the deploy answers): an object put
+    // once the function is deployed is new, never taken for one that was there.
+    let first: boolean;
+    try {
+      first = !(await this.watermark());
+      if (first) await this.save(Object.fromEntries(listed.map((o) => [o.key, o.eTag])));
+    } catch (err) {
+      this.client = undefined;
+      client.destroy();
+      throw new Error(`${what}: its watermark could not be read or saved: ${reason(err)}`);
+    }
+    this.loop = this.run(!first);
   }
 
-  private async run(): Promise<void> {
+  private async run(lookNow: boolean): Promise<void> {
     const interval = typeof this.ctx.trigger.pollIntervalMs === 'number' ? this.ctx.trigger.pollIntervalMs : DEFAULT_POLL_INTERVAL_MS;
+    if (!lookNow) await this.stopSignal.sleep(interval);
     while (!this.stopSignal.stopped) {
       try {
         await this.poll();
@@ -119,6 +134,12 @@ export class S3Poller implements SourceConsumer {
       }
       await this.stopSignal.sleep(interval);
     }
+  }
+
+  /** What the last look saw (undefined before the first, or when the trigger's bucket or prefix changed). */
+  private async watermark(): Promise<Record<string, string> | undefined> {
+    const stored = await this.ctx.state.get<S3Watermark>(WATERMARK_KEY);
+    return stored && stored.bucket === this.bucket && stored.prefix === this.prefix ? stored.objects : undefined;
   }
 
   private async list(): Promise<Listed[]> {
@@ -141,8 +162,7 @@ export class S3Poller implements SourceConsumer {
   async poll(): Promise<void> {
     const listed = await this.list();
     if (this.stopSignal.stopped) return;
-    const stored = await this.ctx.state.get<S3Watermark>(WATERMARK_KEY);
-    const seen = stored && stored.bucket === this.bucket && stored.prefix === this.prefix ? stored.objects : undefined;
+    const seen = await this.watermark();
     const now: Record<string, string> = {};
     for (const o of listed) now[o.key] = o.eTag;
     if (!seen) {

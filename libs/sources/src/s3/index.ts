@@ -15,8 +15,10 @@ export const s3: SourceDescriptor = {
     'request names: confirm it by its SubscribeURL). Notifications in the S3 event format also come from the queue ' +
     "sources: set `format: s3` on a queue, nats, mqtt or kafka trigger that receives them (MinIO's AMQP, NATS, MQTT and " +
     'Kafka targets, AWS through SQS). `mode: poll`: the deployer lists the bucket every `poll_interval` (ListObjectsV2, ' +
-    'any S3 API) and reports objects that are new or changed since the last look as ObjectCreated events; the first look ' +
-    'only records what is there. `events`, `prefix` and `suffix` filter the records. ' +
+    'any S3 API) and reports objects that are new or changed since the last look as ObjectCreated events; the first look, ' +
+    'made before the deploy answers, only records what is there (an object put once the function is deployed is new). ' +
+    "Against s3rver, keep a prefix's objects under 1,000: s3rver cannot page a longer listing on Node 17+. " +
+    '`events`, `prefix` and `suffix` filter the records. ' +
     DELIVERY_DOCS,
   eventShape:
     'One CloudEvent per record: `type` the S3 event name (e.g. "s3:ObjectCreated:Put"), `source` "hks://s3/{bucket}", ' +
