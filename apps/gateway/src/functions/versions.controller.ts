@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, Param, ParseIntPipe, Post, Put, HttpStatus } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, ParseIntPipe, Post, Put } from '@nestjs/common';
 import { ApiBody, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import {
   DEPLOY_RPC_TIMEOUT_MS,
@@ -59,6 +59,7 @@ export class VersionsController {
   }
 
   @Post(':id/rollback')
+  @HttpCode(200)
   @ApiOperation({
     operationId: 'rollbackFunction',
     summary: 'Deploy the version that served before the current one (or `to`); any split or canary ends',
