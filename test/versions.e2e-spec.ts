@@ -277,6 +277,76 @@ describe('versions, aliases, rollback and traffic splitting end to end', () => {
     }
   }, 180_000);
 
+  it('splits asynchronous invocations of the invoke API the same way, and promotes a healthy canary by itself', async () => {
+    const id = await twoVersions('async-split', []);
+    const from = new Date().toISOString();
+    expect(
+      (
+        await call('PUT', `/api/v1/functions/${id}/traffic`, {
+          splits: [
+            { version: 1, percent: 50 },
+            { version: 2, percent: 50 },
+          ],
+        })
+      ).status,
+    ).toBe(200);
+    for (let i = 0; i < 100; i++) expect((await call('POST', `/api/v1/functions/invoke/${id}`, { data: i }, { prefer: 'respond-async' })).status).toBe(202);
+    const counts = await until(
+      async () => {
+        const c = await byVersion(id, from);
+        return (c.get(1) ?? 0) + (c.get(2) ?? 0) >= 100 ? c : undefined;
+      },
+      '100 asynchronous invocations recorded',
+      90_000,
+    );
+    process.stdout.write(`50/50 split over 100 asynchronous invocations: v1 ${counts.get(1)}, v2 ${counts.get(2)}\n`);
+    expect(counts.get(1)).toBeGreaterThan(30);
+    expect(counts.get(2)).toBeGreaterThan(30);
+
+    // A canary of the healthy version 1 against version 2: it moves on each second and ends deployed.
+    const started = await call<TrafficView>('PUT', `/api/v1/functions/${id}/traffic`, {
+      canary: { version: 1, steps: [50, 100], intervalSeconds: 1, maxErrorRate: 0.2, minInvocations: 3 },
+    });
+    expect(started.body.canary).toMatchObject({ state: 'RUNNING', baseline: 2 });
+    const promoted = await until(
+      async () => {
+        for (let i = 0; i < 5; i++) expect((await call('POST', `/api/v1/functions/invoke/${id}`, { data: i })).status).toBe(200);
+        const t = (await call<TrafficView>('GET', `/api/v1/functions/${id}/traffic`)).body;
+        return t.canary?.state === 'PROMOTED' ? t : undefined;
+      },
+      'the canary to be promoted',
+      45_000,
+    );
+    expect(promoted).toMatchObject({ version: 1, splits: [{ version: 1, percent: 100 }] });
+  }, 180_000);
+
+  it('splits the functions an event type triggers the same way: 60 posted events, 50/50', async () => {
+    const id = await twoVersions('on-split', [{ type: 'event', eventType: 'ORDER_PLACED' }]);
+    const from = new Date().toISOString();
+    expect(
+      (
+        await call('PUT', `/api/v1/functions/${id}/traffic`, {
+          splits: [
+            { version: 1, percent: 50 },
+            { version: 2, percent: 50 },
+          ],
+        })
+      ).status,
+    ).toBe(200);
+    for (let i = 0; i < 60; i++) expect((await call('POST', '/api/v3/events', { type: 'ORDER_PLACED', source: 'shop', payload: { n: i } })).status).toBe(201);
+    const counts = await until(
+      async () => {
+        const c = await byVersion(id, from);
+        return (c.get(1) ?? 0) + (c.get(2) ?? 0) >= 60 ? c : undefined;
+      },
+      '60 event-triggered invocations recorded',
+      90_000,
+    );
+    process.stdout.write(`50/50 split over 60 events: v1 ${counts.get(1)}, v2 ${counts.get(2)}\n`);
+    expect(counts.get(1)).toBeGreaterThan(15);
+    expect(counts.get(2)).toBeGreaterThan(15);
+  }, 180_000);
+
   it('splits a schedule the same way: ticks every second, 50/50', async () => {
     const id = await twoVersions('tick-split', [{ type: 'schedule', cron: '* * * * * *', timezone: 'UTC' }]);
     expect(
