@@ -7,6 +7,7 @@ import { keysCommand, loginCommand } from './commands/keys';
 import { localTestCommand } from './commands/local-test';
 import { logsCommand } from './commands/logs';
 import { deleteCommand, describeCommand, listCommand, undeployCommand } from './commands/manage';
+import { rollbackCommand, trafficCommand, versionsCommand } from './commands/versions';
 import { metricsCommand, statsCommand } from './commands/stats';
 import { CliError } from './errors';
 import { CliIO } from './io';
@@ -29,6 +30,7 @@ export function buildProgram(io: CliIO): Command {
         '  hks function invoke hello-world --async --callback-url https://example.com/hooks/hks\n' +
         '  hks invocations list --status dead\n' +
         '  hks function logs hello-world --follow\n' +
+        '  hks function rollback hello-world --to 2\n' +
         '  hks login --api-key hks_... --gateway http://127.0.0.1:8080\n' +
         '  hks keys create ci --scope invoke --function hello-world\n' +
         '\nSettings file: ~/.config/hks/config.yaml with "gateway:" and "apiKey:" (or $HKS_CONFIG).',
@@ -50,6 +52,9 @@ export function buildProgram(io: CliIO): Command {
     describeCommand,
     deleteCommand,
     undeployCommand,
+    versionsCommand,
+    rollbackCommand,
+    trafficCommand,
   ]) {
     fn.addCommand(make(context));
   }

@@ -9,6 +9,8 @@ import { Deployment } from './deployments/deployment.entity';
 import { DeploymentStore } from './deployments/deployment.store';
 import { DeploymentsController } from './deployments/deployments.controller';
 import { DeploymentsService } from './deployments/deployments.service';
+import { TrafficService } from './deployments/traffic.service';
+import { CanaryRunner } from './deployments/canary.runner';
 import { FunctionEventsConsumer } from './deployments/function-events.consumer';
 import { Drivers } from './drivers/drivers';
 import { KnativeDriver } from './drivers/knative/knative.driver';
@@ -58,6 +60,8 @@ export class AppModule {
         DeploymentStore,
         DeploymentEvents,
         DeploymentsService,
+        TrafficService,
+        CanaryRunner,
         FunctionEventsConsumer,
         RegistryClient,
         LocalDriver,

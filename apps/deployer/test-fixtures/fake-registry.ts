@@ -6,7 +6,7 @@ import { runtimeSpec } from './runtime-spec';
 /** What the stand-in registry knows: functions (with or without a build), secrets, and the statuses it was sent. */
 @Injectable()
 export class FakeRegistryState {
-  readonly functions = new Map<string, { label: string; spec: FunctionRuntimeSpec | null }>();
+  readonly functions = new Map<string, { label: string; spec: FunctionRuntimeSpec | null; older?: FunctionRuntimeSpec[] }>();
   /** The secrets each function's env gets, by function id. */
   readonly secrets = new Map<string, Record<string, string>>();
   /** Stored secrets by name (an event source's credentialsSecret). */
@@ -17,6 +17,23 @@ export class FakeRegistryState {
   addFunction(label: string, config: FunctionConfigDto = {}, overrides: Partial<FunctionRuntimeSpec> = {}): FunctionRuntimeSpec {
     const spec = runtimeSpec({ label, ...overrides }, config);
     this.functions.set(spec.functionId, { label, spec });
+    return spec;
+  }
+
+  /** A new built version of a function (the current one); the earlier ones stay deployable by number. */
+  addVersion(functionId: string, overrides: Partial<FunctionRuntimeSpec> = {}): FunctionRuntimeSpec {
+    const fn = this.functions.get(functionId)!;
+    const before = fn.spec!;
+    const spec = {
+      ...before,
+      version: before.version + 1,
+      bundleDigest: `sha256:${String(before.version + 1)
+        .padStart(2, '0')
+        .repeat(32)}`,
+      ...overrides,
+    };
+    fn.older = [...(fn.older ?? []), before];
+    fn.spec = spec;
     return spec;
   }
 
@@ -48,11 +65,14 @@ export class FakeRegistryController {
   constructor(@Inject(FakeRegistryState) private readonly state: FakeRegistryState) {}
 
   @MessagePattern(FunctionPatterns.GetRuntimeSpec)
-  runtimeSpec(@Payload() p: { id: string }): FunctionRuntimeSpec {
+  runtimeSpec(@Payload() p: { id: string; version?: number }): FunctionRuntimeSpec {
     const fn = this.state.find(p.id);
     if (!fn) throw new NotFoundError(`function ${p.id} does not exist`);
     if (!fn.spec) throw new StateError(`function ${fn.label} has no successful build; build it first`);
-    return fn.spec;
+    if (p.version === undefined || p.version === fn.spec.version) return fn.spec;
+    const older = fn.older?.find((s) => s.version === p.version);
+    if (!older) throw new NotFoundError(`function ${fn.label} has no version ${p.version}`);
+    return older;
   }
 
   @MessagePattern(FunctionPatterns.SetDeploymentStatus)

@@ -58,3 +58,37 @@ export function objectMetaProblems(meta: Record<string, unknown>): string[] {
     if (!/^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/.test(v) || v.length > 63) problems.push(`label value ${v} is invalid`);
   return problems;
 }
+
+/**
+ * Knative's own rules for spec.traffic (the webhook's, which the CRD schema leaves out): percentages sum to 100,
+ * each target names a revision or latestRevision (not both), a revisionName is the template's own or one that
+ * exists, tags are unique DNS-1035 labels, and `{tag}-{service}` stays a valid host label.
+ */
+export function trafficProblems(
+  svc: { metadata: { name: string }; spec: { template: { metadata: { name?: string } }; traffic?: unknown } },
+  existingRevisions: string[],
+): string[] {
+  const traffic = svc.spec.traffic as Array<{ revisionName?: string; latestRevision?: boolean; percent?: number; tag?: string }> | undefined;
+  if (!traffic) return [];
+  const problems: string[] = [];
+  const sum = traffic.reduce((n, t) => n + (t.percent ?? 0), 0);
+  if (sum !== 100) problems.push(`traffic percentages sum to ${sum}, not 100`);
+  const known = new Set([...existingRevisions, ...(svc.spec.template.metadata.name ? [svc.spec.template.metadata.name] : [])]);
+  const tags = new Set<string>();
+  traffic.forEach((t, i) => {
+    if (t.revisionName && t.latestRevision === true) problems.push(`traffic[${i}]: revisionName and latestRevision: true together`);
+    if (!t.revisionName && t.latestRevision !== true) problems.push(`traffic[${i}]: neither a revisionName nor latestRevision: true`);
+    if (t.revisionName && !known.has(t.revisionName)) problems.push(`traffic[${i}]: revision ${t.revisionName} does not exist`);
+    if (t.revisionName && !t.revisionName.startsWith(`${svc.metadata.name}-`))
+      problems.push(`traffic[${i}]: revision ${t.revisionName} is not one of ${svc.metadata.name}`);
+    if (t.percent !== undefined && (!Number.isInteger(t.percent) || t.percent < 0 || t.percent > 100))
+      problems.push(`traffic[${i}]: percent ${t.percent} is not 0 to 100`);
+    if (t.tag !== undefined) {
+      if (!/^[a-z]([-a-z0-9]*[a-z0-9])?$/.test(t.tag) || t.tag.length > 63) problems.push(`traffic[${i}]: tag ${t.tag} is not a DNS-1035 label`);
+      if (`${t.tag}-${svc.metadata.name}`.length > 63) problems.push(`traffic[${i}]: ${t.tag}-${svc.metadata.name} is too long for a host label`);
+      if (tags.has(t.tag)) problems.push(`traffic[${i}]: tag ${t.tag} appears twice`);
+      tags.add(t.tag);
+    }
+  });
+  return problems;
+}

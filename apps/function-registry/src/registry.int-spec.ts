@@ -13,6 +13,7 @@ import {
   FunctionPage,
   FunctionPatterns,
   FunctionRuntimeSpec,
+  FunctionVersionView,
   FunctionView,
   newEvent,
   PlatformEvent,
@@ -316,6 +317,51 @@ describe('function registry over real Postgres, RabbitMQ and Redis', () => {
         statusCode: 409,
         message: expect.stringContaining('function pyfiles has no successful build of version 2'),
       });
+    });
+  });
+
+  describe('versions', () => {
+    it('lists every version with its build and digest, answers one with its code, and 404s a missing one', async () => {
+      // pyfiles: version 1 built (sha256:aaa...), version 2 made by the config change above, never built.
+      const list = await call<FunctionVersionView[]>(FunctionPatterns.ListVersions, { id: 'pyfiles' });
+      expect(list.map((v) => v.version)).toEqual([2, 1]);
+      expect(list[1]).toMatchObject({ version: 1, buildStatus: 'SUCCEEDED', bundleDigest: 'sha256:' + 'a'.repeat(64), config: { env: { GREETING: 'hi' } } });
+      expect(list[0]).toMatchObject({ version: 2, buildStatus: null, bundleDigest: null, config: { env: { GREETING: 'hello' } } });
+      expect(list[0].sourceDigest).toMatch(/^sha256:[0-9a-f]{64}$/);
+      expect(list[0].sourceDigest).not.toBe(list[1].sourceDigest);
+      expect(list[0]).not.toHaveProperty('files');
+      const one = await call<FunctionVersionView>(FunctionPatterns.GetVersion, { id: 'pyfiles', version: 1 });
+      expect(one.files).toEqual(expect.objectContaining({ 'function.py': expect.any(String) }));
+      await expect(call(FunctionPatterns.GetVersion, { id: 'pyfiles', version: 9 })).rejects.toMatchObject({
+        statusCode: 404,
+        message: expect.stringContaining('function pyfiles has no version 9 (its versions are 1 to 2'),
+      });
+      await expect(call(FunctionPatterns.GetVersion, { id: 'pyfiles', version: 'one' })).rejects.toMatchObject({ statusCode: 400 });
+    });
+
+    it("answers an older built version's runtime spec, and 409 for one never built", async () => {
+      await call(FunctionPatterns.Update, { id: 'pyfiles', changes: { description: 'not a new version' } });
+      const spec = await call<FunctionRuntimeSpec>(FunctionPatterns.GetRuntimeSpec, { id: 'pyfiles', version: 1 });
+      expect(spec).toMatchObject({ version: 1, bundleDigest: 'sha256:' + 'a'.repeat(64), config: expect.objectContaining({ env: { GREETING: 'hi' } }) });
+      await expect(call(FunctionPatterns.GetRuntimeSpec, { id: 'pyfiles', version: 2 })).rejects.toMatchObject({
+        statusCode: 409,
+        message: expect.stringContaining('function pyfiles has no successful build of version 2'),
+      });
+    });
+
+    it('goes back to the old version (not a new one) when code and config are set back, deployable at once with its build', async () => {
+      const back = await call<FunctionView>(FunctionPatterns.Update, {
+        id: 'pyfiles',
+        changes: { config: { env: { GREETING: 'hi' }, scaling: { minInstances: 1 } } },
+      });
+      expect(back).toMatchObject({ version: 1, status: 'BUILT' });
+      const spec = await call<FunctionRuntimeSpec>(FunctionPatterns.GetRuntimeSpec, { id: 'pyfiles' });
+      expect(spec).toMatchObject({ version: 1, bundleDigest: 'sha256:' + 'a'.repeat(64) });
+      // A new change after that is version 3: numbers are never reused.
+      const next = await call<FunctionView>(FunctionPatterns.Update, { id: 'pyfiles', changes: { config: { env: { GREETING: 'hey' } } } });
+      expect(next).toMatchObject({ version: 3, status: 'CREATED' });
+      const list = await call<FunctionVersionView[]>(FunctionPatterns.ListVersions, { id: 'pyfiles' });
+      expect(list.map((v) => v.version)).toEqual([3, 2, 1]);
     });
   });
 

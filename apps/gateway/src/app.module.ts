@@ -11,6 +11,7 @@ import { EventStreamService } from './events/event-stream.service';
 import { EventsController } from './events/events.controller';
 import { PostedEventsRoute } from './events/posted-events.route';
 import { FunctionsController } from './functions/functions.controller';
+import { VersionsController } from './functions/versions.controller';
 import { InvocationsController } from './invocations/invocations.controller';
 import { KeysController } from './keys/keys.controller';
 import { AsyncAccept } from './proxy/async-accept';
@@ -42,7 +43,7 @@ export class AppModule {
         HealthModule.forService('gateway'),
         RpcClientsModule.register(['function-registry', 'builder', 'deployer', 'event-store']),
       ],
-      controllers: [FunctionsController, InvocationsController, SecretsController, EventsController, KeysController, SourcesController],
+      controllers: [FunctionsController, VersionsController, InvocationsController, SecretsController, EventsController, KeysController, SourcesController],
       providers: [
         KeyVerifier,
         GatewayAccess,

@@ -127,6 +127,13 @@ describe('the OpenAPI document the gateway serves', () => {
         'listBuilds',
         'getBuild',
         'getFunctionStats',
+        'listVersions',
+        'getVersion',
+        'rollbackFunction',
+        'getTraffic',
+        'setTraffic',
+        'setAlias',
+        'deleteAlias',
         'getFunction',
         'updateFunction',
         'deleteFunction',
@@ -260,7 +267,7 @@ describe('the OpenAPI document the gateway serves', () => {
       for (const [method, op] of Object.entries(doc.paths[p])) {
         const ok = op.responses['200'];
         if (method !== 'head') expect(ok.content).toEqual({ '*/*': { schema: {} } });
-        expect(Object.keys(ok.headers ?? {})).toEqual(['x-invocation-id', 'x-cold-start', 'x-start-ms', 'x-duration-ms']);
+        expect(Object.keys(ok.headers ?? {})).toEqual(['x-invocation-id', 'x-cold-start', 'x-start-ms', 'x-duration-ms', 'x-function-version']);
         expect(Object.keys(op.responses)).toEqual(
           expect.arrayContaining(['400', '401', '403', '404', '409', '413', '429', '500', '502', '503', '504', 'default']),
         );
@@ -277,7 +284,7 @@ describe('the OpenAPI document the gateway serves', () => {
         if (method !== 'head') expect(accepted.content).toEqual({ 'application/json': { schema: { $ref: '#/components/schemas/AcceptedInvocation' } } });
         expect(Object.keys(op.responses)).toEqual(expect.arrayContaining(['422']));
         const headers = ((op as { parameters?: Array<{ in: string; name: string }> }).parameters ?? []).filter((x) => x.in === 'header').map((x) => x.name);
-        expect(headers).toEqual(['Prefer', 'X-Invocation-Type', 'X-Callback-Url', 'Idempotency-Key']);
+        expect(headers).toEqual(['Prefer', 'X-Invocation-Type', 'X-Callback-Url', 'Idempotency-Key', 'X-Function-Qualifier', 'X-Caller-Id']);
       }
     }
   });

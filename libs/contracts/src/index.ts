@@ -22,3 +22,5 @@ export * from './invocations/async-invocation';
 export * from './json-limits';
 export * from './internal/internal-credential';
 export * from './keys/api-key';
+export * from './functions/versions';
+export * from './deployments/traffic';

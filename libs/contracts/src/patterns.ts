@@ -13,8 +13,11 @@ export const FunctionPatterns = {
    * are null (404 when neither matches). Get answers the whole function.
    */
   Resolve: 'functions.resolve',
-  /** What it takes to run the function's latest successful build (409 when it has none). */
+  /** What it takes to run the function's latest successful build, or of `version` (409 when it has none). */
   GetRuntimeSpec: 'functions.runtime-spec',
+  /** { id } -> FunctionVersionView[] (newest first, without code); { id, version } -> one FunctionVersionView with its code. */
+  ListVersions: 'functions.versions.list',
+  GetVersion: 'functions.versions.get',
   /** Marks the latest version BUILDING and queues a BullMQ build job (which names the version, without its code). */
   RequestBuild: 'functions.build',
   /** The code and configuration of one version, for the builder running its job: BuildSourceQuery -> BuildSource. */
@@ -49,6 +52,15 @@ export const DeploymentPatterns = {
   GetForFunction: 'deployments.get-for-function',
   ListActive: 'deployments.list-active',
   Undeploy: 'deployments.undeploy',
+  /** { functionId, to? }: deploys the version that served before the current one (or `to`). */
+  Rollback: 'deployments.rollback',
+  /** { functionId } -> TrafficView. */
+  GetTraffic: 'deployments.traffic.get',
+  /** { functionId, traffic: SetTrafficDto } -> TrafficView. */
+  SetTraffic: 'deployments.traffic.set',
+  /** { functionId, alias, version } / { functionId, alias } -> TrafficView. */
+  SetAlias: 'deployments.alias.set',
+  DeleteAlias: 'deployments.alias.delete',
 } as const;
 
 /** The deployer's event sources. */

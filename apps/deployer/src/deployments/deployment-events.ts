@@ -26,7 +26,7 @@ export class DeploymentEvents {
         functionLabel: d.label,
         payload: toView(d),
         error: name === EventNames.DeploymentFailed ? d.reason : null,
-        metadata: { deploymentId: d.id, driver: d.driver, version: d.version, label: d.label },
+        metadata: { deploymentId: d.id, driver: d.driver, version: d.version, label: d.label, revision: d.routing?.revision ?? 0 },
       }),
     );
   }

@@ -1,5 +1,26 @@
 import { Column, CreateDateColumn, Entity, Index, PrimaryColumn, UpdateDateColumn } from 'typeorm';
-import { DeploymentDriverName, DeploymentStatus, DeploymentView, functionUrls, FunctionRuntimeSpec, InvokerDeployment } from '@platform/contracts';
+import {
+  CanaryView,
+  DeploymentDriverName,
+  DeploymentStatus,
+  DeploymentView,
+  functionUrls,
+  FunctionRuntimeSpec,
+  InvokerDeployment,
+  Routing,
+} from '@platform/contracts';
+
+/** One more version of a deployment. */
+export interface StoredVersion {
+  spec: FunctionRuntimeSpec;
+  /** Plain env (local), never secret values; null for knative. */
+  env: Record<string, string> | null;
+  /** The tagged revision's URL (knative). */
+  url?: string | null;
+}
+
+/** A canary's progress, as stored. */
+export type CanaryRecord = CanaryView;
 
 /**
  * One deployment of one build of a function. A function has at most one deployment that is not DELETED
@@ -45,6 +66,20 @@ export class Deployment {
   @Column('jsonb', { nullable: true })
   env: Record<string, string> | null;
 
+  /** The other versions running beside `spec` (aliased or in the split), each with its plain env (local). */
+  @Column('jsonb', { default: () => "'[]'" })
+  versions: StoredVersion[];
+
+  @Column('jsonb')
+  routing: Routing;
+
+  @Column('jsonb', { nullable: true })
+  canary: CanaryRecord | null;
+
+  /** When it first became READY: what rollback goes back to. */
+  @Column('timestamptz', { nullable: true })
+  servedAt: Date | null;
+
   @CreateDateColumn({ type: 'timestamptz' })
   createdAt: Date;
 
@@ -80,5 +115,11 @@ export function toView(d: Deployment): DeploymentView {
 
 /** What invokers are told: where to send invocations and what runs; DeploymentsService adds the env of local ones. */
 export function toInvokerDeployment(d: Deployment): InvokerDeployment {
-  return { ...common(d), endpoint: d.url, spec: d.spec };
+  return {
+    ...common(d),
+    endpoint: d.url,
+    spec: d.spec,
+    versions: (d.versions ?? []).map((v) => ({ spec: v.spec, endpoint: v.url ?? null })),
+    routing: d.routing,
+  };
 }

@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { randomUUID } from 'crypto';
-import { DataSource, In, LessThan, Not, Repository } from 'typeorm';
-import { DeploymentDriverName, DeploymentStatus, FunctionRuntimeSpec, isUuid, StateError } from '@platform/contracts';
+import { DataSource, In, IsNull, LessThan, Not, Repository } from 'typeorm';
+import { DeploymentDriverName, DeploymentStatus, FunctionRuntimeSpec, isUuid, NO_ROUTING, StateError } from '@platform/contracts';
 import { Deployment } from './deployment.entity';
 
 export interface BeginResult {
@@ -24,7 +24,13 @@ export class DeploymentStore {
    * Starts a deployment: the function's current deployment (if any) is marked DELETED and a new DEPLOYING row
    * inserted, under a per-function lock. A deployment still DEPLOYING (and not stale) refuses a second one.
    */
-  async begin(spec: FunctionRuntimeSpec, driver: DeploymentDriverName, env: Record<string, string> | null, staleMs: number): Promise<BeginResult> {
+  async begin(
+    spec: FunctionRuntimeSpec,
+    driver: DeploymentDriverName,
+    env: Record<string, string> | null,
+    staleMs: number,
+    carry: (previous: Deployment | null) => Pick<Deployment, 'versions' | 'routing'> = () => ({ versions: [], routing: { ...NO_ROUTING } }),
+  ): Promise<BeginResult> {
     return this.ds.transaction(async (em) => {
       await em.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`deployer:${spec.functionId}`]);
       const repo = em.getRepository(Deployment);
@@ -34,6 +40,10 @@ export class DeploymentStore {
         if (previous.status === 'DEPLOYING' && Date.now() - previous.updatedAt.getTime() < staleMs) {
           throw new StateError(`function ${spec.label} is already being deployed (deployment ${previous.id}); wait for it to finish and try again`);
         }
+      }
+      // What the new one keeps of the old (aliases, and the versions they name): read before the old one goes.
+      const carried = carry(previous?.status === 'READY' ? previous : null);
+      if (previous) {
         await repo.update({ id: previous.id }, { status: 'DELETED', reason: `replaced by deployment ${id}` });
         previous.status = 'DELETED';
       }
@@ -50,6 +60,9 @@ export class DeploymentStore {
         reason: null,
         spec,
         env,
+        ...carried,
+        canary: null,
+        servedAt: null,
       });
       await repo.save(deployment);
       return { deployment: await repo.findOneByOrFail({ id }), previous };
@@ -65,6 +78,50 @@ export class DeploymentStore {
   ): Promise<Deployment | null> {
     await this.repo.update({ id, status: In(from) }, { status: to, ...fields });
     return this.repo.findOneBy({ id });
+  }
+
+  /** READY for the first time: from now on it is a version that served (what rollback goes back to). */
+  async markServed(id: string): Promise<void> {
+    await this.repo.query(`UPDATE "deployer"."deployments" SET "served_at" = COALESCE("served_at", now()) WHERE "id" = $1`, [id]);
+  }
+
+  /**
+   * A new deployment failed: it is set aside (DELETED, its reason kept) and the one it replaced serves again, as it
+   * did before. Only while nothing else replaced that one meanwhile.
+   */
+  async restore(failedId: string, previousId: string, reason: string): Promise<Deployment | null> {
+    return this.ds.transaction(async (em) => {
+      const repo = em.getRepository(Deployment);
+      const failed = await repo.findOneBy({ id: failedId });
+      if (!failed) return null;
+      await em.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`deployer:${failed.functionId}`]);
+      const current = await repo.findOne({ where: { functionId: failed.functionId, status: Not('DELETED') } });
+      if (current && current.id !== failedId) return null;
+      await repo.update({ id: failedId }, { status: 'DELETED', reason });
+      const back = await repo.update({ id: previousId, status: 'DELETED' }, { status: 'READY', reason: null });
+      return back.affected ? repo.findOneBy({ id: previousId }) : null;
+    });
+  }
+
+  /** The newest deployment that served a version other than `notVersion`: the one to roll back to. */
+  previousServed(functionId: string, notVersion: number): Promise<Deployment | null> {
+    return this.repo.findOne({ where: { functionId, version: Not(notVersion), servedAt: Not(IsNull()) }, order: { servedAt: 'DESC' } });
+  }
+
+  /** Replaces the routing (and the versions it runs, and the canary) only if no one changed it since `revision`. */
+  async updateRouting(id: string, revision: number, fields: Pick<Deployment, 'versions' | 'routing' | 'canary'>): Promise<Deployment | null> {
+    const rows = (await this.repo.query(
+      `UPDATE "deployer"."deployments" SET "versions" = $3::jsonb, "routing" = $4::jsonb, "canary" = $5::jsonb, "updated_at" = now()
+        WHERE "id" = $1 AND "status" = 'READY' AND ("routing"->>'revision')::int = $2 RETURNING "id"`,
+      [id, revision, JSON.stringify(fields.versions), JSON.stringify(fields.routing), fields.canary ? JSON.stringify(fields.canary) : null],
+    )) as [unknown[], number] | unknown[];
+    const changed = Array.isArray(rows[0]) ? (rows[0] as unknown[]).length : rows.length;
+    return changed ? this.repo.findOneBy({ id }) : null;
+  }
+
+  /** READY deployments with a canary in progress. */
+  runningCanaries(): Promise<Deployment[]> {
+    return this.repo.createQueryBuilder('d').where(`d.status = 'READY'`).andWhere(`d.canary->>'state' = 'RUNNING'`).getMany();
   }
 
   get(id: string): Promise<Deployment | null> {

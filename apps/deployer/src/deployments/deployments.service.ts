@@ -13,13 +13,14 @@ import {
 } from '@platform/contracts';
 import { SETTINGS } from '@platform/config';
 import { DeployerSettingsValues } from '../settings';
-import { DeploymentFailure } from '../drivers/driver';
+import { DeploymentFailure, DriverVersion } from '../drivers/driver';
 import { Drivers } from '../drivers/drivers';
 import { RegistryClient } from '../registry/registry.client';
 import { TriggerWiring } from '../triggers/trigger-wiring.service';
 import { DeploymentEvents } from './deployment-events';
 import { Deployment, toInvokerDeployment, toView } from './deployment.entity';
 import { DeploymentStore } from './deployment.store';
+import { carryOver } from './routing';
 
 /**
  * Deploy, undeploy and look up deployments. The registry's status and the deployment row move together:
@@ -42,15 +43,23 @@ export class DeploymentsService {
     this.staleMs = Math.max(settings.INVOKER_DEPLOY_TIMEOUT_MS, settings.KNATIVE_READY_TIMEOUT_MS) + 4 * settings.RPC_TIMEOUT_MS + 60_000;
   }
 
-  async deploy(idOrLabel: string): Promise<DeploymentView> {
+  /**
+   * Deploys the function's current version, or `version`. The new deployment keeps the aliases of the one it
+   * replaces (and runs the versions they name); a split or canary ends. If it fails, the one it replaced serves again.
+   */
+  async deploy(idOrLabel: string, version?: number): Promise<DeploymentView> {
     // Everything that can be refused is asked before anything changes: 404, 409 (no build), a missing secret.
-    const spec = await this.registry.runtimeSpec(idOrLabel);
+    const spec = await this.registry.runtimeSpec(idOrLabel, version);
     const driverName: DeploymentDriverName = spec.config.target ?? (this.settings.DEPLOYER_DEFAULT_DRIVER as DeploymentDriverName);
     const driver = this.drivers.get(driverName);
     // The row keeps the plain env only; secret values go to the driver and are read again for each invoker's answer.
     const resolved = driver.resolvesSecrets ? await this.resolvedEnv(spec.functionId, spec.config.env, spec.config.secrets.length > 0) : null;
 
-    const { deployment, previous } = await this.store.begin(spec, driverName, resolved ? { ...spec.config.env } : null, this.staleMs);
+    let served: Deployment | null = null;
+    const { deployment, previous } = await this.store.begin(spec, driverName, resolved ? { ...spec.config.env } : null, this.staleMs, (p) => {
+      served = p;
+      return carryOver(p && p.driver === driverName ? p : null, spec);
+    });
     await this.events.publish(EventNames.DeploymentStarted, deployment);
     try {
       await this.registry.setStatus(spec.functionId, spec.version, FunctionStatus.Deploying);
@@ -63,9 +72,17 @@ export class DeploymentsService {
             throw new DeploymentFailure(`could not remove the previous ${previous.driver} deployment: ${(e as Error).message}`);
           });
       }
-      const { url } = await driver.deploy({ deploymentId: deployment.id, spec, env: resolved?.env ?? {}, secrets: resolved?.secrets ?? [] });
+      const { url } = await driver.deploy({
+        deploymentId: deployment.id,
+        spec,
+        env: resolved?.env ?? {},
+        secrets: resolved?.secrets ?? [],
+        versions: await this.driverVersions(deployment),
+        routing: deployment.routing,
+      });
       const ready = await this.store.transition(deployment.id, ['DEPLOYING'], 'READY', { url, reason: null });
       if (ready?.status !== 'READY') throw new DeploymentFailure(`deployment ${deployment.id} was changed by someone else while it deployed`);
+      await this.store.markServed(ready.id);
       await this.triggers.reconcile(spec.functionId).catch((e) => {
         throw new DeploymentFailure(`could not wire the triggers: ${(e as Error).message}`);
       });
@@ -74,16 +91,45 @@ export class DeploymentsService {
       this.logger.log(`deployed ${spec.label} v${spec.version} (${driverName}) as ${deployment.id}`);
       return toView(ready);
     } catch (err) {
-      const failed = await this.fail(deployment, err);
+      const failed = await this.fail(deployment, err, served && (served as Deployment).driver === driverName ? served : null);
       if (err instanceof DeploymentFailure) return toView(failed);
       throw err;
     }
   }
 
-  /** FAILED with the reason, in the row and the registry; whatever the driver started is removed. */
-  private async fail(deployment: Deployment, err: unknown): Promise<Deployment> {
+  /** Deploys the version that served before the current one (or `to`). */
+  async rollback(idOrLabel: string, to?: number): Promise<DeploymentView> {
+    const current = await this.store.current(idOrLabel);
+    if (!current || current.status !== 'READY') throw new NotFoundError(`function ${idOrLabel} is not deployed; there is nothing to roll back`);
+    if (to === undefined) {
+      const before = await this.store.previousServed(current.functionId, current.version);
+      if (!before) throw new StateError(`function ${current.label} has served only version ${current.version}; there is no earlier version to roll back to`);
+      to = before.version;
+    }
+    if (to === current.version) throw new StateError(`function ${current.label} already runs version ${to}`);
+    return this.deploy(current.functionId, to);
+  }
+
+  /**
+   * FAILED with the reason. When it replaced one that served, that one serves again (in the row, on the driver and in
+   * the triggers) and the failed one is set aside; otherwise whatever the driver started is removed.
+   */
+  private async fail(deployment: Deployment, err: unknown, served: Deployment | null): Promise<Deployment> {
     const reason = err instanceof DeploymentFailure || err instanceof DomainError ? err.message : `internal error: ${(err as Error)?.message ?? err}`;
     if (!(err instanceof DeploymentFailure)) this.logger.error(`deploying ${deployment.label} failed: ${(err as Error)?.stack ?? err}`);
+    const restored = served ? await this.store.restore(deployment.id, served.id, `FAILED: ${reason}; version ${served.version} serves again`) : null;
+    if (restored) {
+      const failed = { ...deployment, status: 'FAILED' as const, reason: `${reason}; version ${restored.version} keeps serving` };
+      await this.redeploy(restored).catch((e) => this.logger.error(`could not put ${restored.label} v${restored.version} back: ${(e as Error).message}`));
+      await this.triggers.reconcile(deployment.functionId).catch((e) => this.logger.warn(`rewiring triggers of ${deployment.label}: ${(e as Error).message}`));
+      await this.registry
+        .setStatus(deployment.functionId, deployment.version, FunctionStatus.Failed, `deployment of version ${deployment.version} failed: ${failed.reason}`)
+        .catch((e) => this.logger.error(`could not mark ${deployment.label} FAILED in the registry: ${(e as Error).message}`));
+      await this.events.publish(EventNames.DeploymentFailed, failed);
+      await this.events.publish(EventNames.DeploymentReady, restored);
+      this.logger.warn(`deploying ${deployment.label} v${deployment.version} failed (${reason}); v${restored.version} serves again`);
+      return failed;
+    }
     const failed = (await this.store.transition(deployment.id, ['DEPLOYING', 'READY'], 'FAILED', { reason })) ?? deployment;
     await this.drivers
       .get(deployment.driver)
@@ -95,6 +141,32 @@ export class DeploymentsService {
       .catch((e) => this.logger.error(`could not mark ${deployment.label} FAILED in the registry: ${(e as Error).message}`));
     await this.events.publish(EventNames.DeploymentFailed, failed);
     return failed;
+  }
+
+  /** Tells the driver what a deployment runs now (after a routing change, or to put it back after a failure). */
+  async redeploy(d: Deployment): Promise<{ url: string | null }> {
+    const driver = this.drivers.get(d.driver);
+    const resolved = driver.resolvesSecrets ? await this.resolvedEnv(d.functionId, d.env ?? d.spec.config.env, d.spec.config.secrets.length > 0) : null;
+    return driver.deploy({
+      deploymentId: d.id,
+      spec: d.spec,
+      env: resolved?.env ?? {},
+      secrets: resolved?.secrets ?? [],
+      versions: await this.driverVersions(d),
+      routing: d.routing,
+    });
+  }
+
+  /** The other versions of a deployment, with their env resolved for a driver that needs it. */
+  private async driverVersions(d: Deployment): Promise<DriverVersion[]> {
+    const driver = this.drivers.get(d.driver);
+    return Promise.all(
+      (d.versions ?? []).map(async (v) => {
+        if (!driver.resolvesSecrets) return { spec: v.spec, env: {} };
+        const { env, secrets } = await this.resolvedEnv(d.functionId, v.env ?? v.spec.config.env, v.spec.config.secrets.length > 0);
+        return { spec: v.spec, env, secrets };
+      }),
+    );
   }
 
   /** Removes the function's deployment and its triggers. `notifyRegistry` is false when the function is gone. */
@@ -161,15 +233,12 @@ export class DeploymentsService {
     const view = toInvokerDeployment(d);
     if (d.driver !== 'local') return view;
     const { env, secrets } = await this.resolvedEnv(d.functionId, d.env ?? d.spec.config.env, d.spec.config.secrets.length > 0);
-    return { ...view, env, secrets };
+    const versions = (await this.driverVersions(d)).map((v) => ({ spec: v.spec, env: v.env, secrets: v.secrets ?? [] }));
+    return { ...view, env, secrets, versions };
   }
 
   /** The plain env with the function's secret values added, and which names those are. */
-  private async resolvedEnv(
-    functionId: string,
-    plain: Record<string, string>,
-    hasSecrets: boolean,
-  ): Promise<{ env: Record<string, string>; secrets: string[] }> {
+  async resolvedEnv(functionId: string, plain: Record<string, string>, hasSecrets: boolean): Promise<{ env: Record<string, string>; secrets: string[] }> {
     const values = hasSecrets ? await this.registry.resolveSecrets(functionId) : {};
     return { env: { ...plain, ...values }, secrets: Object.keys(values) };
   }

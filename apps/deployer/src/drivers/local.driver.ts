@@ -17,8 +17,15 @@ export class LocalDriver implements DeploymentDriver {
     private readonly invoker: InvokerClient,
   ) {}
 
-  async deploy({ deploymentId, spec, env, secrets }: DriverDeployRequest): Promise<{ url: string | null }> {
-    const body: InvokerDeploymentRequest = { deploymentId, spec, env, secrets };
+  async deploy({ deploymentId, spec, env, secrets, versions, routing }: DriverDeployRequest): Promise<{ url: string | null }> {
+    const body: InvokerDeploymentRequest = {
+      deploymentId,
+      spec,
+      env,
+      secrets,
+      ...(versions?.length ? { versions: versions.map((v) => ({ spec: v.spec, env: v.env, secrets: v.secrets ?? [] })) } : {}),
+      ...(routing ? { routing } : {}),
+    };
     const res = await this.request('PUT', spec.functionId, body, this.settings.INVOKER_DEPLOY_TIMEOUT_MS);
     if (res.status !== 200) throw new DeploymentFailure(await this.invoker.errorMessage(res));
     return { url: `${this.invoker.base}${InvokerRoutes.invoke(spec.functionId)}` };

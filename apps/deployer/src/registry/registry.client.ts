@@ -8,8 +8,8 @@ export class RegistryClient {
   constructor(private readonly rpc: RpcClient) {}
 
   /** 404 when the function does not exist, 409 when it has no successful build: both passed through. */
-  runtimeSpec(idOrLabel: string): Promise<FunctionRuntimeSpec> {
-    return this.rpc.call<FunctionRuntimeSpec>('function-registry', FunctionPatterns.GetRuntimeSpec, { id: idOrLabel });
+  runtimeSpec(idOrLabel: string, version?: number): Promise<FunctionRuntimeSpec> {
+    return this.rpc.call<FunctionRuntimeSpec>('function-registry', FunctionPatterns.GetRuntimeSpec, { id: idOrLabel, ...(version ? { version } : {}) });
   }
 
   async setStatus(functionId: string, version: number, status: SetDeploymentStatusCommand['status'], reason?: string): Promise<void> {

@@ -13,20 +13,22 @@ export interface StatsFilter {
   to: string | null;
 }
 
-export function statsFilter(q: Pick<InvocationStatsQueryDto, 'functionId' | 'from' | 'to'>): StatsFilter {
+export function statsFilter(q: Pick<InvocationStatsQueryDto, 'functionId' | 'from' | 'to' | 'version'>): StatsFilter {
   const { from, to } = parseRange(q);
   const params: unknown[] = [q.functionId.toLowerCase()];
   const where = [`function_id = $1`, `type = 'FUNCTION_INVOCATION'`, `status IN ('SUCCESS', 'FAILURE')`];
   if (from) where.push(`timestamp >= $${params.push(from)}`);
   if (to) where.push(`timestamp < $${params.push(to)}`);
+  // The invoker records the version that ran in each result's metadata.
+  if (q.version !== undefined) where.push(`metadata->>'version' = $${params.push(String(q.version))}`);
   return { where: where.join(' AND '), params, from, to };
 }
 
 export const PERCENTILES = [0.5, 0.9, 0.95, 0.99] as const;
 
-export function summarySql(f: StatsFilter): string {
+export function summarySql(f: StatsFilter, byVersion = false): string {
   return `
-    SELECT count(*) AS invocations,
+    SELECT ${byVersion ? `(metadata->>'version')::int AS version,` : ''} count(*) AS invocations,
            count(*) FILTER (WHERE status = 'SUCCESS') AS successes,
            count(*) FILTER (WHERE status = 'FAILURE') AS failures,
            count(*) FILTER (WHERE metadata->>'coldStart' = 'true') AS cold_starts,
@@ -36,7 +38,7 @@ export function summarySql(f: StatsFilter): string {
            min(timestamp) AS first,
            max(timestamp) AS last
       FROM events.events
-     WHERE ${f.where}`;
+     WHERE ${f.where}${byVersion ? ` AND metadata->>'version' ~ '^[0-9]{1,9}$' GROUP BY 1 ORDER BY 1 DESC` : ''}`;
 }
 
 /** Epoch seconds of the first and last bucket start of a series; buckets align to multiples of the width. */

@@ -13,6 +13,7 @@ const iso = (ms: number) => new Date(ms).toISOString();
  * Ten invocation results of FN: durations 10..100 ms, failures #2, #5 and #8, cold starts #0, #4,
  * #7 and #9; six in the minute from T0, four in the next. The even ones ran long enough to have a
  * PENDING event too (marked a cold start, which must not count); another function has results of its own.
+ * #0 to #6 ran version 1, #7 to #9 version 2.
  */
 function knownSet(): PlatformEvent[] {
   const events: PlatformEvent[] = [];
@@ -29,7 +30,7 @@ function knownSet(): PlatformEvent[] {
         status: failed ? 'FAILURE' : 'SUCCESS',
         processingTimeMs: (i + 1) * 10,
         error: failed ? 'Error: boom' : null,
-        metadata: { coldStart: [0, 4, 7, 9].includes(i), startMs: 1 },
+        metadata: { coldStart: [0, 4, 7, 9].includes(i), startMs: 1, version: i < 7 ? 1 : 2 },
       }),
     );
   }
@@ -106,6 +107,19 @@ describe('event store RPC: invocation stats', () => {
       { start: iso(T0 + 120_000), invocations: 0, failures: 0, p50: null, p95: null },
     ]);
     expect(s.invocations).toBe(10);
+  });
+
+  it("gives each version's figures side by side with by=version, and one version's with version=N", async () => {
+    const s = await stats({ functionId: FN, by: 'version' });
+    expect(s.invocations).toBe(10);
+    expect(s.versions).toEqual([
+      { version: 2, invocations: 3, successes: 2, failures: 1, errorRate: 1 / 3, coldStarts: 2, durationMs: expect.objectContaining({ p50: 90, max: 100 }) },
+      { version: 1, invocations: 7, successes: 5, failures: 2, errorRate: 2 / 7, coldStarts: 2, durationMs: expect.objectContaining({ p50: 40, max: 70 }) },
+    ]);
+    const v1 = await stats({ functionId: FN, version: 1 });
+    expect(v1).toMatchObject({ invocations: 7, failures: 2 });
+    expect(v1.versions).toBeUndefined();
+    await expect(stats({ functionId: FN, by: 'label' })).rejects.toMatchObject({ statusCode: 400, message: 'by must be "version" (or left out)' });
   });
 
   it('answers zeros for a function without invocations', async () => {

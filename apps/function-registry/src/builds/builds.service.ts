@@ -97,6 +97,8 @@ export class BuildsService {
       await this.repo.update({ id: f.id, buildId }, row(previous));
       throw err;
     }
+    // The version row follows its own builds, whatever the function moves on to meanwhile.
+    await this.versions.update({ functionId: f.id, version: f.version }, { buildId, buildStatus: 'QUEUED', buildError: null });
     await this.events.publish(
       newEvent({
         name: EventNames.BuildQueued,
@@ -143,6 +145,7 @@ export class BuildsService {
   }
 
   private async started(functionId: string, buildId: string, at: string): Promise<boolean> {
+    await this.versions.update({ functionId, buildId, buildStatus: 'QUEUED' }, { buildStatus: 'RUNNING' });
     const rows = await this.repo.query(
       `UPDATE "registry"."functions" SET "build_status" = 'RUNNING', "build_started_at" = $3, "updated_at" = now()
        WHERE "id" = $1 AND "build_id" = $2 AND "build_status" IN ('QUEUED', 'RUNNING') RETURNING "id"`,
@@ -154,6 +157,12 @@ export class BuildsService {
   /** Records the result; the function's status moves only while it is still BUILDING that version. */
   private async finished(functionId: string, p: Partial<BuildResultPayload>, at: string, error: string | null): Promise<boolean> {
     const building = `"status" = 'BUILDING' AND "build_version" = "version"`;
+    await this.versions.update(
+      { functionId, buildId: p.buildId },
+      error
+        ? { buildStatus: 'FAILED', buildError: error }
+        : { buildStatus: 'SUCCEEDED', buildError: null, bundleDigest: p.bundleDigest!, image: p.image ?? null },
+    );
     const rows = error
       ? await this.repo.query(
           `UPDATE "registry"."functions" SET "build_status" = 'FAILED', "build_error" = $3, "build_finished_at" = $4,

@@ -1,7 +1,10 @@
 import { Column, CreateDateColumn, Entity, PrimaryColumn } from 'typeorm';
-import type { FunctionConfigDto, TemplateName } from '@platform/contracts';
+import type { FunctionConfigDto, TemplateName, VersionBuildStatus } from '@platform/contracts';
 
-/** Snapshot of a function's code and configuration, one per version (kept for history and rollback). */
+/**
+ * Snapshot of a function's code and configuration, one per version (kept for history and rollback). The code and
+ * config columns are written once; only the build columns move, as builds of the version run.
+ */
 @Entity({ name: 'function_versions' })
 export class FunctionVersionEntity {
   @PrimaryColumn('uuid')
@@ -27,6 +30,25 @@ export class FunctionVersionEntity {
 
   @Column('jsonb')
   config: FunctionConfigDto;
+
+  /** buildSourceDigest of this version: equal digests are the same code and configuration. */
+  @Column('text', { nullable: true })
+  sourceDigest: string | null;
+
+  @Column('uuid', { nullable: true })
+  buildId: string | null;
+
+  @Column('text', { nullable: true })
+  buildStatus: VersionBuildStatus | null;
+
+  @Column('text', { nullable: true })
+  buildError: string | null;
+
+  @Column('text', { nullable: true })
+  bundleDigest: string | null;
+
+  @Column('text', { nullable: true })
+  image: string | null;
 
   @CreateDateColumn({ type: 'timestamptz' })
   createdAt: Date;

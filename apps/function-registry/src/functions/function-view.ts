@@ -1,4 +1,5 @@
-import { effectiveConfig, functionInvokePath, FunctionRuntimeSpec, FunctionView, StateError } from '@platform/contracts';
+import { effectiveConfig, functionInvokePath, FunctionRuntimeSpec, FunctionVersionView, FunctionView, runtimeFamily, StateError } from '@platform/contracts';
+import { FunctionVersionEntity } from './function-version.entity';
 import { FunctionEntity } from './function.entity';
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
@@ -57,5 +58,47 @@ export function toRuntimeSpec(f: FunctionEntity): FunctionRuntimeSpec {
     bundleDigest: f.bundleDigest,
     image: f.image,
     config: effectiveConfig(f.config, f.family),
+  };
+}
+
+export function toVersionView(v: FunctionVersionEntity, withCode: boolean): FunctionVersionView {
+  return {
+    functionId: v.functionId,
+    version: v.version,
+    template: v.template,
+    runtime: v.runtime,
+    entrypoint: v.entrypoint,
+    config: (v.config ?? {}) as Record<string, unknown>,
+    sourceDigest: v.sourceDigest ?? '',
+    buildStatus: v.buildStatus ?? null,
+    buildError: v.buildError ?? null,
+    bundleDigest: v.buildStatus === 'SUCCEEDED' ? v.bundleDigest : null,
+    image: v.buildStatus === 'SUCCEEDED' ? v.image : null,
+    ...(withCode ? { handler: v.handler, files: v.files } : {}),
+    createdAt: v.createdAt.toISOString(),
+  };
+}
+
+/** What runs an older version: its own code, config and build; 409 until it has a successful build. */
+export function versionRuntimeSpec(f: Pick<FunctionEntity, 'id' | 'label'>, v: FunctionVersionEntity): FunctionRuntimeSpec {
+  const family = runtimeFamily(v.runtime);
+  if (!family) throw new StateError(`version ${v.version} of function ${f.label} has a runtime (${v.runtime}) this platform no longer runs`);
+  if (v.buildStatus !== 'SUCCEEDED' || !v.bundleDigest) {
+    throw new StateError(
+      `version ${v.version} of function ${f.label} has no successful build (${v.buildStatus ? `its build is ${v.buildStatus}` : 'it was never built'}); ` +
+        `only built versions can be deployed`,
+    );
+  }
+  return {
+    functionId: f.id,
+    label: f.label,
+    version: v.version,
+    runtime: v.runtime,
+    family,
+    template: v.template,
+    entrypoint: v.entrypoint,
+    bundleDigest: v.bundleDigest,
+    image: v.image,
+    config: effectiveConfig(v.config, family),
   };
 }

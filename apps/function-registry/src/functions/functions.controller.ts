@@ -67,8 +67,18 @@ export class FunctionsController {
   }
 
   @MessagePattern(FunctionPatterns.GetRuntimeSpec)
-  runtimeSpec(@Payload() payload: unknown) {
-    return this.functions.runtimeSpec(functionRef(payload));
+  runtimeSpec(@Payload() payload: { version?: unknown }) {
+    return this.functions.runtimeSpec(functionRef(payload), versionOf(payload, true));
+  }
+
+  @MessagePattern(FunctionPatterns.ListVersions)
+  versions(@Payload() payload: unknown) {
+    return this.functions.versions(functionRef(payload));
+  }
+
+  @MessagePattern(FunctionPatterns.GetVersion)
+  version(@Payload() payload: { version?: unknown }) {
+    return this.functions.getVersion(functionRef(payload), versionOf(payload, false)!);
   }
 
   @MessagePattern(FunctionPatterns.SetDeploymentStatus)
@@ -80,4 +90,11 @@ export class FunctionsController {
     if (payload.reason !== undefined && typeof payload.reason !== 'string') throw new ValidationError('reason must be a string');
     return this.functions.setDeploymentStatus({ ...(payload as SetDeploymentStatusCommand), functionId: functionRef(payload) });
   }
+}
+
+function versionOf(payload: { version?: unknown } | undefined, optional: boolean): number | undefined {
+  const v = payload?.version;
+  if (v === undefined && optional) return undefined;
+  if (!Number.isInteger(v) || (v as number) < 1) throw new ValidationError(`version must be a whole number from 1, not ${JSON.stringify(v ?? null)}`);
+  return v as number;
 }

@@ -3,7 +3,9 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { randomUUID } from 'crypto';
 import { EntityManager, FindOptionsSelect, Repository } from 'typeorm';
 import {
+  buildSourceDigest,
   ConflictError,
+  effectiveConfig,
   CreateFunctionDto,
   EventName,
   EventNames,
@@ -11,6 +13,7 @@ import {
   FunctionPage,
   FunctionRuntimeSpec,
   FunctionStatus,
+  FunctionVersionView,
   FunctionView,
   isUuid,
   ListFunctionsQueryDto,
@@ -20,10 +23,10 @@ import {
   UpdateFunctionDto,
 } from '@platform/contracts';
 import { EventPublisher } from '@platform/messaging';
-import { checkLabel, FunctionSource, mergeUpdate, plainConfig, resolveSource, row, sameJson } from './function-rules';
+import { buildFiles, checkLabel, FunctionSource, mergeUpdate, plainConfig, resolveSource, row, sameJson } from './function-rules';
 import { FunctionEntity } from './function.entity';
 import { FunctionVersionEntity } from './function-version.entity';
-import { toRuntimeSpec, toView } from './function-view';
+import { toRuntimeSpec, toVersionView, toView, versionRuntimeSpec } from './function-view';
 
 export const SOURCE = 'function-registry';
 
@@ -152,8 +155,29 @@ export class FunctionsService {
         const newVersion = changed.some((c) => c !== 'label' && c !== 'description');
         const patch: Partial<FunctionEntity> = { label, description, ...source, config };
         if (newVersion) {
-          Object.assign(patch, { version: f.version + 1, status: FunctionStatus.Created, statusReason: null });
-          await m.insert(FunctionVersionEntity, row(snapshot(f.id, f.version + 1, source, config)));
+          const next = snapshot(f.id, 0, source, config);
+          // Code and configuration identical to an older version's are that version again, not a new one; its build
+          // (if it has one) is deployable at once.
+          const same = await m.findOne(FunctionVersionEntity, { where: { functionId: f.id, sourceDigest: next.sourceDigest! }, order: { version: 'DESC' } });
+          if (same && same.version === f.version) {
+            // Only the spelling of the configuration changed (same effective config): still this version.
+          } else if (same) {
+            const built = same.buildStatus === 'SUCCEEDED' && same.bundleDigest;
+            Object.assign(patch, {
+              version: same.version,
+              status: built ? FunctionStatus.Built : FunctionStatus.Created,
+              statusReason: null,
+              ...(built ? { bundleDigest: same.bundleDigest, image: same.image, builtVersion: same.version } : {}),
+            });
+            changed.push(`version ${same.version} again`);
+          } else {
+            const [{ max }] = (await m.query(`SELECT max("version") AS max FROM "registry"."function_versions" WHERE "function_id" = $1`, [f.id])) as Array<{
+              max: number | null;
+            }>;
+            const version = Math.max(max ?? 0, f.version) + 1;
+            Object.assign(patch, { version, status: FunctionStatus.Created, statusReason: null });
+            await m.insert(FunctionVersionEntity, row({ ...next, version }));
+          }
         }
         await m.update(FunctionEntity, { id: f.id }, row(patch));
       });
@@ -175,8 +199,53 @@ export class FunctionsService {
     return toView(f);
   }
 
-  async runtimeSpec(ref: string): Promise<FunctionRuntimeSpec> {
-    return toRuntimeSpec(await this.find(ref));
+  /** What runs the function's current version, or `version` (which must have a successful build). */
+  async runtimeSpec(ref: string, version?: number): Promise<FunctionRuntimeSpec> {
+    const f = await this.find(ref);
+    if (version === undefined || version === f.version) return toRuntimeSpec(f);
+    return versionRuntimeSpec(f, await this.version(f, version));
+  }
+
+  /** Every version, newest first, without its code. */
+  async versions(ref: string): Promise<FunctionVersionView[]> {
+    const f = await this.find(ref, undefined, false, { id: true });
+    const rows = await this.repo.manager.find(FunctionVersionEntity, {
+      where: { functionId: f.id },
+      select: {
+        functionId: true,
+        version: true,
+        template: true,
+        runtime: true,
+        entrypoint: true,
+        config: true,
+        sourceDigest: true,
+        buildStatus: true,
+        buildError: true,
+        bundleDigest: true,
+        image: true,
+        createdAt: true,
+      },
+      order: { version: 'DESC' },
+    });
+    return rows.map((v) => toVersionView(v, false));
+  }
+
+  async getVersion(ref: string, version: number): Promise<FunctionVersionView> {
+    const f = await this.find(ref, undefined, false, { id: true, label: true });
+    return toVersionView(await this.version(f, version), true);
+  }
+
+  private async version(f: Pick<FunctionEntity, 'id' | 'label'>, version: number): Promise<FunctionVersionEntity> {
+    const v = await this.repo.manager.findOne(FunctionVersionEntity, { where: { functionId: f.id, version } });
+    if (!v) {
+      const [{ max }] = (await this.repo.query(`SELECT max("version") AS max FROM "registry"."function_versions" WHERE "function_id" = $1`, [f.id])) as Array<{
+        max: number | null;
+      }>;
+      throw new NotFoundError(
+        `function ${f.label} has no version ${version} (its versions are 1 to ${max ?? 1}; GET /api/v1/functions/${f.id}/versions lists them)`,
+      );
+    }
+    return v;
   }
 
   /** The deployer reports progress; a report about an older version than the current one is ignored. */
@@ -209,6 +278,14 @@ export class FunctionsService {
 
 function snapshot(functionId: string, version: number, s: FunctionSource, config: FunctionEntity['config']): Partial<FunctionVersionEntity> {
   return {
+    sourceDigest: buildSourceDigest({
+      template: s.template,
+      runtime: s.runtime,
+      family: s.family,
+      files: buildFiles(s),
+      entrypoint: s.entrypoint,
+      config: effectiveConfig(config, s.family),
+    }),
     functionId,
     version,
     template: s.template,

@@ -33,7 +33,32 @@ const INVOCATION_HEADERS: HeadersObject = {
   },
   [InvocationHeaders.StartMs]: { schema: { type: 'string', example: '12' }, description: 'Milliseconds the cold start took; 0 when warm' },
   [InvocationHeaders.DurationMs]: { schema: { type: 'string', example: '3.214' }, description: 'Milliseconds the invoker spent on the invocation' },
+  [InvocationHeaders.FunctionVersion]: {
+    schema: { type: 'string', example: '2' },
+    description: 'The version that answered: the one a qualifier named, or the one the traffic split chose',
+  },
 };
+
+/** Which version runs: a qualifier (as in the path, {label}:{qualifier}), and who the caller is for sticky splits. */
+const VERSION_PARAMETERS: ParameterObject[] = [
+  {
+    name: 'X-Function-Qualifier',
+    in: 'header',
+    required: false,
+    description:
+      'Run this version or alias (latest, a name set with PUT .../aliases/{alias}, or a version number) instead of following the traffic split; ' +
+      'the same as {label}:{qualifier} in the path (as AWS Lambda qualifiers), which wins when both are given. 404 for an alias or version not running',
+    schema: { type: 'string', example: 'stable' },
+  },
+  {
+    name: 'X-Caller-Id',
+    in: 'header',
+    required: false,
+    description:
+      'Who calls, for a sticky split (PUT .../traffic with sticky: true): the same id always lands on the same version. Without it, the API key decides',
+    schema: { type: 'string', maxLength: 200 },
+  },
+];
 
 /** The 202 of an asynchronous invocation: where to follow it. */
 const ACCEPTED_HEADERS: HeadersObject = {
@@ -85,7 +110,7 @@ const ERRORS: ErrorList = {
   400: 'The request is refused: a malformed URL, a body that says it is JSON and is not, or one the invoker cannot hand over; an X-Callback-Url or Idempotency-Key that is not valid',
   401: true,
   403: 'The API key may not invoke this function: an invoke key that does not name it',
-  404: 'No function has this id or label',
+  404: 'No function has this id or label, or the qualifier names an alias or version that is not running',
   409: 'The function is not deployed (or its deployment FAILED): deploy it first',
   413: 'The request body is larger than the function accepts (resources.maxRequestBytes), or, asynchronous, than the gateway stores (GATEWAY_ASYNC_MAX_BODY_BYTES)',
   422: 'Asynchronous: the Idempotency-Key was used before for a different request',
@@ -167,7 +192,11 @@ function dataStyle(method: Method): OperationObject {
       'Data style: the handler gets the data (a JSON body\'s "data" field, else the whole JSON body, a text body as a string, or without a body the query parameters). ' +
       'An invoke key that names the function may call it. ' +
       RESERVED_LABELS_NOTE,
-    parameters: [pathParam('id', 'Function id (uuid) or label'), ...ASYNC_PARAMETERS],
+    parameters: [
+      pathParam('id', 'Function id (uuid) or label, optionally with :{qualifier} (shop:stable, shop:3)'),
+      ...ASYNC_PARAMETERS,
+      ...VERSION_PARAMETERS,
+    ],
     ...(withBody
       ? {
           requestBody: {
@@ -194,9 +223,10 @@ function httpStyle(method: Method, subPath: boolean): OperationObject {
       'a function with no triggers at all answers any method and path. Open to anyone when the trigger that takes the request says auth "none"; ' +
       'otherwise an admin key or an invoke key that names the function.',
     parameters: [
-      pathParam('label', 'Function label (or id)'),
+      pathParam('label', 'Function label (or id), optionally with :{qualifier} (shop:stable, shop:3)'),
       ...(subPath ? [pathParam('path', 'The rest of the path: the handler sees it as the request path (it may hold further slashes)')] : []),
       ...ASYNC_PARAMETERS,
+      ...VERSION_PARAMETERS,
     ],
     // No key at all is a valid choice too: the function's http trigger decides.
     security: [{ bearer: [] }, { 'api-key': [] }, {}],

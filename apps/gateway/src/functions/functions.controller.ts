@@ -6,6 +6,7 @@ import {
   BuildView,
   CreateFunctionDto,
   DEPLOY_RPC_TIMEOUT_MS,
+  DeployBodyDto,
   DeploymentPatterns,
   DeploymentView,
   DomainError,
@@ -72,10 +73,11 @@ export class FunctionsController {
   @Post(`${FunctionRouteWords.deploy}/:id`)
   @ApiOperation({
     operationId: 'deployFunction',
-    summary: 'Deploy the latest successful build: 200 when READY, 202 while still DEPLOYING',
-    description: UNAMBIGUOUS,
+    summary: 'Deploy the current version, or the `version` given (it must have a successful build): 200 when READY, 202 while still DEPLOYING',
+    description: `${UNAMBIGUOUS} The version deployed becomes the alias latest and takes all traffic (a split or canary ends). If it fails, the version that served keeps serving.`,
   })
   @ApiParam(ID)
+  @ApiBody({ type: DeployBodyDto, required: false })
   @ApiOkResponse({ type: DeploymentView, description: 'READY: the function answers at its url' })
   @ApiAcceptedResponse({ type: DeploymentView, description: "DEPLOYING (Knative): follow the function's status" })
   @ApiErrors({
@@ -83,8 +85,14 @@ export class FunctionsController {
     409: 'The function has no successful build of its current version, or it is being deployed already',
     502: 'The deployment FAILED: the message gives the reason, details the deployment',
   })
-  async deploy(@Param('id') id: string, @Res({ passthrough: true }) res: Response): Promise<DeploymentView> {
-    const view = await this.rpc.call<DeploymentView>('deployer', DeploymentPatterns.Deploy, { functionId: id }, DEPLOY_RPC_TIMEOUT_MS);
+  async deploy(@Param('id') id: string, @Body() body: DeployBodyDto = {}, @Res({ passthrough: true }) res: Response): Promise<DeploymentView> {
+    const version = body?.version;
+    const view = await this.rpc.call<DeploymentView>(
+      'deployer',
+      DeploymentPatterns.Deploy,
+      { functionId: id, ...(version ? { version } : {}) },
+      DEPLOY_RPC_TIMEOUT_MS,
+    );
     if (view.status === 'FAILED') throw new DomainError(502, `deployment of function ${view.label} failed: ${view.reason ?? 'no reason given'}`, view);
     res.status(view.status === 'READY' ? 200 : 202);
     return view;

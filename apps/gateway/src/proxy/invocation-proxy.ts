@@ -3,7 +3,16 @@ import * as http from 'http';
 import { InternalCredential, SETTINGS } from '@platform/config';
 import { InProcessHttp } from '@platform/observability';
 import { toDomainError } from '@platform/messaging';
-import { ErrorBody, FunctionRouteWords, FUNCTIONS_PATH, wantsAsync } from '@platform/contracts';
+import {
+  CALLER_HEADER,
+  ErrorBody,
+  FunctionRouteWords,
+  FUNCTIONS_PATH,
+  GATEWAY_CALLER_HEADER,
+  QUALIFIER_HEADER,
+  splitQualifier,
+  wantsAsync,
+} from '@platform/contracts';
 import { FunctionAccess, FunctionAuthCache } from '../access/function-auth.cache';
 import { GatewayAccess, sendError } from '../access/gateway-access';
 import { GatewaySettingsValues } from '../settings';
@@ -16,6 +25,8 @@ export const HTTP_PREFIX = '/fn/';
 const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'proxy-authorization'];
 /** What a function id or label can be; control characters (Unicode Cc), slashes and backslashes never are. */
 const NAME = /^[^\p{Cc}/\\?#]+$/u;
+/** The API key id of each authenticated invocation, for sticky splits. */
+const callers = new WeakMap<http.IncomingMessage, string>();
 const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ETIMEDOUT']);
 
 /**
@@ -59,9 +70,16 @@ export class InvocationProxy implements OnApplicationShutdown {
     const url = req.url ?? '';
     const prefix = url.startsWith(INVOKE_PREFIX) ? INVOKE_PREFIX : url.startsWith(HTTP_PREFIX) ? HTTP_PREFIX : undefined;
     if (!prefix) return false;
-    const rest = url.slice(prefix.length);
-    const name = plainName(nameOf(rest));
-    if (name === undefined) return false;
+    let rest = url.slice(prefix.length);
+    const full = plainName(nameOf(rest));
+    if (full === undefined) return false;
+    // {label}:{qualifier}: access is checked on the function; the invoker runs the version the qualifier names.
+    const { name, qualifier } = splitQualifier(full);
+    if (qualifier !== undefined) {
+      if (!name || !plainName(name)) return false;
+      req.headers[QUALIFIER_HEADER] = qualifier;
+      rest = encodeURIComponent(name) + rest.slice(nameOf(rest).length);
+    }
     if (prefix === INVOKE_PREFIX) void this.authorise(req, res, name, rest, false);
     else void this.authorise(req, res, name, rest, true);
     return true;
@@ -100,6 +118,7 @@ export class InvocationProxy implements OnApplicationShutdown {
         }
       }
       if (decision && !decision.serve) return this.refuse(req, res, decision.body, decision.headers);
+      callers.set(req, p.id);
       if (this.access.admit(req, res, p)) this.run(req, res, name, rest, byTrigger, true);
       else req.resume();
     } catch (err) {
@@ -135,6 +154,9 @@ export class InvocationProxy implements OnApplicationShutdown {
     if (req.headers.host) headers['x-forwarded-host'] = req.headers.host;
     headers['x-forwarded-proto'] = 'http';
     Object.assign(headers, this.credential.header());
+    // A sticky split keeps a caller on one version: by its X-Caller-Id, else by its API key.
+    const caller = callers.get(req);
+    if (caller && !headers[CALLER_HEADER]) headers[GATEWAY_CALLER_HEADER] = caller;
 
     // The invoker in this same process (the local default): its handler takes the request and answers it, no hop.
     const local = InProcessHttp.find(this.invokerUrl);

@@ -1,6 +1,6 @@
 import { randomUUID } from 'crypto';
 import { ValidationError } from '@platform/contracts';
-import { normalizeConfig, parseOrder } from './deployment-request';
+import { normalizeConfig, parseOrder, tagUrl } from './deployment-request';
 
 const DIGEST = `sha256:${'a'.repeat(64)}`;
 const spec = (over: Record<string, unknown> = {}) => ({
@@ -71,5 +71,53 @@ describe('deployment orders (PUT /deployments/:functionId)', () => {
     const c = normalizeConfig({ scaling: { minInstances: 5, maxInstances: 2 }, resources: { memoryMb: 1, timeoutMs: -3 } }, 'node');
     expect(c.scaling).toMatchObject({ minInstances: 2, maxInstances: 2 });
     expect(c.resources).toMatchObject({ memoryMb: 128, timeoutMs: 30000 });
+  });
+
+  it('takes the other versions of a deployment and its routing, refusing a routing that names a version it does not run', () => {
+    const deploymentId = randomUUID();
+    const order = parseOrder('f-1', {
+      deploymentId,
+      spec: spec(),
+      env: {},
+      versions: [{ spec: spec({ version: 1, bundleDigest: `sha256:${'b'.repeat(64)}` }), env: { A: '1' } }],
+      routing: {
+        aliases: { stable: 1 },
+        splits: [
+          { version: 1, percent: 90 },
+          { version: 2, percent: 10 },
+        ],
+        sticky: true,
+        revision: 4,
+      },
+    });
+    expect(order.versions).toHaveLength(1);
+    expect(order.versions[0]).toMatchObject({ deploymentId, env: { A: '1' }, spec: { version: 1 } });
+    expect(order.routing).toEqual({
+      aliases: { stable: 1 },
+      splits: [
+        { version: 1, percent: 90 },
+        { version: 2, percent: 10 },
+      ],
+      sticky: true,
+      revision: 4,
+    });
+    expect(() => parseOrder('f-1', { deploymentId, spec: spec(), routing: { aliases: { stable: 7 } } })).toThrow(
+      'routing names version 7, which the order does not run',
+    );
+    expect(() => parseOrder('f-1', { deploymentId, spec: spec(), routing: { splits: [{ version: 2, percent: 60 }] } })).toThrow(
+      'routing.splits must be whole percentages summing to 100 (they sum to 60)',
+    );
+    expect(() => parseOrder('f-1', { deploymentId, spec: spec(), versions: [{ spec: spec() }] })).toThrow('versions[0]: version 2 is named twice');
+  });
+
+  it("sends a Knative version to its tag's host (Knative's default tag template {tag}-{service})", () => {
+    expect(tagUrl('http://shop.functions.example.com', 2)).toBe('http://v2-shop.functions.example.com');
+    const order = parseOrder(
+      'f-1',
+      { deploymentId: randomUUID(), spec: spec(), versions: [{ spec: spec({ version: 1 }) }] },
+      'knative',
+      'http://hello.functions.svc',
+    );
+    expect(order.versions[0].url).toBe('http://v1-hello.functions.svc');
   });
 });

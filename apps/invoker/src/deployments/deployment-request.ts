@@ -6,7 +6,9 @@ import {
   effectiveConfig,
   ENTRYPOINT_PATTERN,
   FunctionRuntimeSpec,
+  NO_ROUTING,
   parseSha256Digest,
+  Routing,
   RuntimeFamily,
   ValidationError,
 } from '@platform/contracts';
@@ -21,6 +23,9 @@ export interface DeploymentOrder {
   driver: DeploymentDriverName;
   /** Knative Service URL (driver knative). */
   url: string | null;
+  /** The other versions it runs (each an order of its own, same deploymentId) and how invocations spread over them. */
+  versions: DeploymentOrder[];
+  routing: Routing;
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -80,6 +85,63 @@ export function normalizeConfig(c: unknown, family: RuntimeFamily): EffectiveCon
  * function id must be the spec's (id or label).
  */
 export function parseOrder(pathId: string, body: unknown, driver: DeploymentDriverName = 'local', url: string | null = null): DeploymentOrder {
+  const order = parseOne(pathId, body, driver, url);
+  const b = body as Record<string, unknown>;
+  const problems: string[] = [];
+  const versions: DeploymentOrder[] = [];
+  if (b.versions !== undefined) {
+    if (!Array.isArray(b.versions)) problems.push('versions must be a list of {spec, env, secrets}');
+    else
+      b.versions.forEach((v: unknown, i: number) => {
+        try {
+          const one = isObject(v) ? v : {};
+          const endpoint =
+            typeof one.endpoint === 'string' ? one.endpoint : driver === 'knative' ? tagUrl(url, (one.spec as { version?: number })?.version) : null;
+          const parsed = parseOne(order.spec.functionId, { ...one, deploymentId: order.deploymentId }, driver, endpoint);
+          if (parsed.spec.version === order.spec.version || versions.some((x) => x.spec.version === parsed.spec.version))
+            problems.push(`versions[${i}]: version ${parsed.spec.version} is named twice`);
+          versions.push({ ...parsed, versions: [], routing: { ...NO_ROUTING } });
+        } catch (err) {
+          problems.push(`versions[${i}]: ${(err as Error).message}`);
+        }
+      });
+  }
+  const routing = parseRouting(b.routing, problems);
+  if (problems.length) throw new ValidationError(problems.join('; '), problems);
+  const running = new Set([order.spec.version, ...versions.map((v) => v.spec.version)]);
+  for (const v of [...Object.values(routing.aliases), ...(routing.splits ?? []).filter((s) => s.percent > 0).map((s) => s.version)])
+    if (!running.has(v)) problems.push(`routing names version ${v}, which the order does not run`);
+  if (problems.length) throw new ValidationError(problems.join('; '), problems);
+  return { ...order, versions, routing };
+}
+
+/** A Knative tag's URL: the Service's host with `v{n}-` in front (Knative's default tag template). */
+export function tagUrl(url: string | null, version: number | undefined): string | null {
+  if (!url || !Number.isInteger(version)) return url;
+  const u = new URL(url);
+  u.hostname = `v${version}-${u.hostname}`;
+  return u.toString().replace(/\/$/, '');
+}
+
+function parseRouting(r: unknown, problems: string[]): Routing {
+  if (r === undefined || r === null) return { ...NO_ROUTING };
+  if (!isObject(r)) {
+    problems.push('routing must be an object {aliases, splits, sticky, revision}');
+    return { ...NO_ROUTING };
+  }
+  const aliases: Record<string, number> = {};
+  if (isObject(r.aliases)) for (const [k, v] of Object.entries(r.aliases)) if (Number.isInteger(v)) aliases[k] = v as number;
+  let splits: Routing['splits'] = null;
+  if (Array.isArray(r.splits)) {
+    splits = r.splits.filter(isObject).map((s) => ({ version: Number(s.version), percent: Number(s.percent) }));
+    const sum = splits.reduce((n, s) => n + s.percent, 0);
+    if (splits.some((s) => !Number.isInteger(s.version) || !Number.isInteger(s.percent) || s.percent < 0) || sum !== 100)
+      problems.push(`routing.splits must be whole percentages summing to 100 (they sum to ${sum})`);
+  }
+  return { aliases, splits, sticky: r.sticky === true, revision: Number.isInteger(r.revision) ? (r.revision as number) : 0 };
+}
+
+function parseOne(pathId: string, body: unknown, driver: DeploymentDriverName, url: string | null): Omit<DeploymentOrder, 'versions' | 'routing'> {
   if (!isObject(body)) throw new ValidationError('The request body must be a JSON object {deploymentId, spec, env}');
   const problems: string[] = [];
   const spec = isObject(body.spec) ? body.spec : undefined;

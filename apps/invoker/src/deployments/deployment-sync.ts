@@ -77,17 +77,18 @@ export class DeploymentSync implements OnApplicationBootstrap, OnApplicationShut
       try {
         if (e.name === EventNames.FunctionDeleted) this.table.remove(functionId);
         else if (e.name === EventNames.DeploymentDeleted) this.table.remove(functionId, deploymentId);
-        else if (e.name === EventNames.DeploymentReady) await this.refresh(functionId, deploymentId);
+        else if (e.name === EventNames.DeploymentReady) await this.refresh(functionId, deploymentId, e.metadata?.revision as number | undefined);
       } catch (err) {
         this.logger.warn(`could not apply ${e.name} for ${functionId}: ${(err as Error).message}`);
       }
     }
   }
 
-  /** A new deployment of a function this invoker runs: fetch it (with its env) and swap the pool. */
-  private async refresh(functionId: string, deploymentId: string | undefined): Promise<void> {
+  /** A new deployment (or new routing) of a function this invoker runs: fetch it (with its env) and swap what changed. */
+  private async refresh(functionId: string, deploymentId: string | undefined, revision: number | undefined): Promise<void> {
     const current = this.table.find(functionId);
-    if (!current || current.order.deploymentId === deploymentId) return;
+    if (!current) return;
+    if (current.order.deploymentId === deploymentId && (revision === undefined || revision === current.order.routing.revision)) return;
     const view = await this.rpc.call<InvokerDeployment>('deployer', DeploymentPatterns.GetForFunction, { functionId });
     if (view.status === 'READY') await this.table.install(this.table.orderOf(view));
   }

@@ -20,6 +20,26 @@ import { DeploymentOrder, parseOrder } from './deployment-request';
 export interface Deployed {
   order: DeploymentOrder;
   pool?: FunctionPool;
+  /** Every version the deployment runs, by number (its own included): where a qualifier or a split sends an invocation. */
+  variants?: Map<number, Deployed>;
+}
+
+/** Each version a deployment runs, once. */
+export function versionsOf(d: Deployed | undefined): Deployed[] {
+  if (!d) return [];
+  return d.variants ? [...d.variants.values()] : [d];
+}
+
+/** What a pool runs: two orders with the same key can share one. */
+function poolKey(o: DeploymentOrder): string {
+  const s = o.spec;
+  return JSON.stringify([s.version, s.bundleDigest, s.entrypoint, s.family, s.config, o.env, o.secrets]);
+}
+
+/** Same deployment, same versions, same routing: nothing to do. */
+function sameRun(a: DeploymentOrder, b: DeploymentOrder): boolean {
+  const shape = (o: DeploymentOrder) => JSON.stringify([o.spec.bundleDigest, o.routing, o.versions.map((v) => [v.spec.version, v.spec.bundleDigest, v.url])]);
+  return shape(a) === shape(b);
 }
 
 /** How long "not deployed" / "no such function" answers are remembered, so a flood of bad requests stays cheap. */
@@ -80,7 +100,7 @@ export class DeploymentTable implements OnApplicationShutdown {
   orderOf(view: InvokerDeployment): DeploymentOrder {
     return parseOrder(
       view.functionId,
-      { deploymentId: view.id, spec: view.spec, env: view.env ?? {}, secrets: view.secrets ?? [] },
+      { deploymentId: view.id, spec: view.spec, env: view.env ?? {}, secrets: view.secrets ?? [], versions: view.versions ?? [], routing: view.routing },
       view.driver,
       view.endpoint,
     );
@@ -118,43 +138,36 @@ export class DeploymentTable implements OnApplicationShutdown {
   private async installNow(order: DeploymentOrder): Promise<Deployed> {
     const { spec } = order;
     const current = this.byId.get(spec.functionId);
-    if (current && current.order.deploymentId === order.deploymentId && current.order.spec.bundleDigest === spec.bundleDigest) return current;
-    let deployed: Deployed = { order };
-    if (order.driver === 'local') {
-      // Said at deploy time, even when no instance starts before the first invocation.
-      const noEgress = spec.config.network.egress ? this.launcher.egressProblem() : undefined;
-      if (noEgress)
-        throw new DomainError(503, `function ${spec.label} cannot run: it needs network egress (network.egress), which this invoker cannot give: ${noEgress}`);
-      const bundle = await this.bundles.acquire(spec.bundleDigest);
-      if (bundle.manifest?.family && bundle.manifest.family !== spec.family) {
-        this.bundles.release(bundle);
-        throw new StateError(`bundle ${spec.bundleDigest} holds a ${bundle.manifest.family} function, but the deployment says ${spec.family}`);
+    if (current && current.order.deploymentId === order.deploymentId && sameRun(current.order, order)) return current;
+    // Pools that run the same thing (version, bundle, config, env) are kept: a routing change restarts nothing.
+    const reusable = new Map<string, FunctionPool>();
+    for (const d of versionsOf(current)) if (d.pool) reusable.set(poolKey(d.order), d.pool);
+    const kept = new Set<FunctionPool>();
+    const created: FunctionPool[] = [];
+    const place = async (o: DeploymentOrder): Promise<Deployed> => {
+      if (o.driver !== 'local') return { order: o };
+      const reuse = reusable.get(poolKey(o));
+      if (reuse) {
+        kept.add(reuse);
+        return { order: o, pool: reuse };
       }
-      const pool = new FunctionPool(
-        {
-          deploymentId: order.deploymentId,
-          functionId: spec.functionId,
-          label: spec.label,
-          version: spec.version,
-          family: spec.family,
-          bundle,
-          entrypoint: spec.entrypoint,
-          env: order.env,
-          config: spec.config,
-        },
-        this.launcher,
-        this.logger,
-      );
-      try {
-        await pool.start();
-      } catch (err) {
+      const pool = await this.startPool(o);
+      created.push(pool);
+      return { order: o, pool };
+    };
+    let deployed: Deployed;
+    try {
+      deployed = await place(order);
+      const variants = new Map<number, Deployed>([[spec.version, deployed]]);
+      for (const v of order.versions) variants.set(v.spec.version, await place(v));
+      deployed.variants = variants;
+    } catch (err) {
+      // All or nothing: what ran before goes on running as it was.
+      for (const pool of created) {
         this.retire(pool);
         pool.close();
-        if (err instanceof LaunchFailure)
-          throw new DomainError(err.kind === 'capacity' || err.kind === 'system' ? 503 : 422, `function ${spec.label} cannot run: ${err.message}`);
-        throw err;
       }
-      deployed = { order, pool };
+      throw err;
     }
     const replaced = this.byId.get(spec.functionId);
     if (replaced) this.byLabel.delete(replaced.order.spec.label);
@@ -162,9 +175,51 @@ export class DeploymentTable implements OnApplicationShutdown {
     this.byLabel.set(spec.label, deployed);
     this.misses.delete(spec.functionId);
     this.misses.delete(spec.label);
-    if (replaced?.pool) this.retire(replaced.pool);
-    this.logger.log(`function ${spec.label} v${spec.version} deployed here (${order.driver}, deployment ${order.deploymentId})`);
+    for (const d of versionsOf(replaced)) if (d.pool && !kept.has(d.pool)) this.retire(d.pool);
+    const others = order.versions.length ? ` with v${order.versions.map((v) => v.spec.version).join(', v')}` : '';
+    this.logger.log(
+      `function ${spec.label} v${spec.version}${others} deployed here (${order.driver}, deployment ${order.deploymentId}, routing ${order.routing.revision})`,
+    );
     return deployed;
+  }
+
+  /** A local pool for one version, once its minimum instances run. */
+  private async startPool(order: DeploymentOrder): Promise<FunctionPool> {
+    const { spec } = order;
+    // Said at deploy time, even when no instance starts before the first invocation.
+    const noEgress = spec.config.network.egress ? this.launcher.egressProblem() : undefined;
+    if (noEgress)
+      throw new DomainError(503, `function ${spec.label} cannot run: it needs network egress (network.egress), which this invoker cannot give: ${noEgress}`);
+    const bundle = await this.bundles.acquire(spec.bundleDigest);
+    if (bundle.manifest?.family && bundle.manifest.family !== spec.family) {
+      this.bundles.release(bundle);
+      throw new StateError(`bundle ${spec.bundleDigest} holds a ${bundle.manifest.family} function, but the deployment says ${spec.family}`);
+    }
+    const pool = new FunctionPool(
+      {
+        deploymentId: order.deploymentId,
+        functionId: spec.functionId,
+        label: spec.label,
+        version: spec.version,
+        family: spec.family,
+        bundle,
+        entrypoint: spec.entrypoint,
+        env: order.env,
+        config: spec.config,
+      },
+      this.launcher,
+      this.logger,
+    );
+    try {
+      await pool.start();
+    } catch (err) {
+      this.retire(pool);
+      pool.close();
+      if (err instanceof LaunchFailure)
+        throw new DomainError(err.kind === 'capacity' || err.kind === 'system' ? 503 : 422, `function ${spec.label} cannot run: ${err.message}`);
+      throw err;
+    }
+    return pool;
   }
 
   /** Removes a function (only that deployment, when named); its in-flight invocations still finish. */
@@ -174,7 +229,7 @@ export class DeploymentTable implements OnApplicationShutdown {
     if (!d || (deploymentId && d.order.deploymentId !== deploymentId)) return false;
     this.byId.delete(d.order.spec.functionId);
     this.byLabel.delete(d.order.spec.label);
-    if (d.pool) this.retire(d.pool);
+    for (const v of versionsOf(d)) if (v.pool) this.retire(v.pool);
     this.logger.log(`function ${d.order.spec.label} removed from this invoker`);
     return true;
   }
@@ -191,7 +246,7 @@ export class DeploymentTable implements OnApplicationShutdown {
   }
 
   list(): Array<PoolStatus | { functionId: string; label: string; version: number; deploymentId: string; driver: 'knative'; url: string | null }> {
-    return [...this.byId.values()].map(
+    return [...this.byId.values()].flatMap(versionsOf).map(
       (d) =>
         d.pool?.status() ?? {
           functionId: d.order.spec.functionId,
@@ -205,7 +260,7 @@ export class DeploymentTable implements OnApplicationShutdown {
   }
 
   onApplicationShutdown(): void {
-    for (const d of this.byId.values()) d.pool?.close();
+    for (const d of [...this.byId.values()].flatMap(versionsOf)) d.pool?.close();
     this.byId.clear();
     this.byLabel.clear();
   }

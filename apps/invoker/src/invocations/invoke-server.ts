@@ -4,7 +4,14 @@ import { setTimeout as sleep } from 'timers/promises';
 import { performance } from 'perf_hooks';
 import { randomUUID } from 'crypto';
 import {
+  CALLER_HEADER,
   DomainError,
+  GATEWAY_CALLER_HEADER,
+  NotFoundError,
+  pickVersion,
+  QUALIFIER_HEADER,
+  resolveQualifier,
+  splitQualifier,
   INTERNAL_TOKEN_HEADER,
   internalTokenProblem,
   InternalInvocationHeaders,
@@ -19,7 +26,7 @@ import {
 import { InternalCredential, SETTINGS } from '@platform/config';
 import { toErrorBody } from '@platform/messaging';
 import { functionContract } from '@platform/runtimes';
-import { DeploymentTable } from '../deployments/deployment-table';
+import { Deployed, DeploymentTable } from '../deployments/deployment-table';
 import { takeAttemptFacts } from './internal-headers';
 import { InvocationFacts, InvocationRecorder, Trigger } from './invocation-recorder';
 import { KnativeProxy } from './knative-proxy';
@@ -190,7 +197,12 @@ export class InvokeServer implements OnModuleDestroy {
     }
     if (key.includes('\u0000')) throw new ValidationError(`"${pathname}" is not a valid path: its function name contains a NUL character`);
     if (!key) throw new ValidationError(`name the function: ${style === 'data' ? '/invoke/<id or label>' : '/http/<id or label>/<path>'}`);
-    const deployed = this.table.find(key) ?? (await this.table.resolve(key));
+    const { name, qualifier } = splitQualifier(key);
+    if (!name) throw new ValidationError(`"${pathname}" is not a valid path: name the function before the ":" of a qualifier`);
+    const top = this.table.find(name) ?? (await this.table.resolve(name));
+    const deployed = chooseVersion(top, qualifier ?? oneHeader(req.headers[QUALIFIER_HEADER]), req.headers);
+    // The gateway's word about the caller's key is for choosing the version, not the function's business.
+    delete req.headers[GATEWAY_CALLER_HEADER];
     const { spec } = deployed.order;
     const limit = spec.config.resources.maxRequestBytes;
     const header = req.headers[TRIGGER_HEADER];
@@ -290,6 +302,7 @@ export class InvokeServer implements OnModuleDestroy {
       [InvocationHeaders.ColdStart]: o.coldStart ? 'true' : 'false',
       [InvocationHeaders.StartMs]: o.startMs === null ? '0' : String(o.startMs),
       [InvocationHeaders.DurationMs]: durationMs.toFixed(3),
+      [InvocationHeaders.FunctionVersion]: String(facts.version),
       'content-length': o.body.length,
     };
     // The deployer tells a timeout or a crash from a handler's own 5xx by this (the gateway's callers see it too).
@@ -331,6 +344,28 @@ export class InvokeServer implements OnModuleDestroy {
       res.destroy();
     }
   }
+}
+
+function oneHeader(v: string | string[] | undefined): string | undefined {
+  const s = Array.isArray(v) ? v[0] : v;
+  return s === undefined || s.trim() === '' ? undefined : s.trim();
+}
+
+/**
+ * The version an invocation runs: the one its qualifier names (404 when that alias or version is not running), else
+ * the traffic split's pick (by the caller's bucket when sticky). Every trigger reaches a function through here.
+ */
+export function chooseVersion(top: Deployed, qualifier: string | undefined, headers: IncomingMessage['headers']): Deployed {
+  const { routing, spec } = top.order;
+  const variants = top.variants;
+  if (qualifier !== undefined) {
+    const v = resolveQualifier(routing, spec.version, qualifier, (n) => (variants ? variants.has(n) : n === spec.version));
+    if (typeof v === 'string') throw new NotFoundError(`function ${spec.label}: ${v}`);
+    return variants?.get(v) ?? top;
+  }
+  if (!routing.splits || !variants || variants.size < 2) return top;
+  const caller = oneHeader(headers[CALLER_HEADER]) ?? oneHeader(headers[GATEWAY_CALLER_HEADER]);
+  return variants.get(pickVersion(routing, spec.version, caller)) ?? top;
 }
 
 /** A function's own headers without the platform's x-hks-* ones: a function may not say how its failure is classified. */

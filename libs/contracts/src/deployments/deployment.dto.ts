@@ -1,4 +1,5 @@
 import { IsIn, IsOptional, IsString, IsUUID, MaxLength, MinLength } from 'class-validator';
+import { WholeNumber } from '../functions/validators';
 import { DEPLOYMENT_DRIVERS, DeploymentDriverName } from './deployment';
 
 /** Payload of DeploymentPatterns.Deploy, GetForFunction and Undeploy: the function's id or label. */
@@ -7,6 +8,20 @@ export class FunctionDeploymentDto {
   @MinLength(1, { message: 'functionId must be the function id or label' })
   @MaxLength(200)
   functionId: string;
+}
+
+/** Payload of DeploymentPatterns.Deploy: a function, and optionally which of its versions. */
+export class DeployFunctionDto extends FunctionDeploymentDto {
+  @IsOptional()
+  @WholeNumber(1, 2_147_483_647, 'version must be a whole number from 1')
+  version?: number;
+}
+
+/** Payload of DeploymentPatterns.Rollback. */
+export class RollbackFunctionDto extends FunctionDeploymentDto {
+  @IsOptional()
+  @WholeNumber(1, 2_147_483_647, 'to must be a whole number from 1')
+  to?: number;
 }
 
 /** Payload of DeploymentPatterns.Get. */

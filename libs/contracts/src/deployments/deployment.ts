@@ -2,6 +2,7 @@ import type { InvocationTriggerKind } from '../invocations/invocation';
 import { ApiProperty } from '@nestjs/swagger';
 import { FunctionRuntimeSpec } from '../functions/function.dto';
 import { DATE_TIME, UUID } from '../openapi-schemas';
+import type { Routing } from './traffic';
 
 export type DeploymentDriverName = 'local' | 'knative';
 export const DEPLOYMENT_DRIVERS: readonly DeploymentDriverName[] = ['local', 'knative'];
@@ -78,6 +79,17 @@ export interface InvokerDeployment extends Omit<DeploymentView, 'url'> {
   env?: Record<string, string>;
   /** With `env`: the names of its variables whose values are secrets (the invoker masks them in captured logs). */
   secrets?: string[];
+  /** The other versions that run beside `spec` (named by an alias or a split), each with its own env. */
+  versions?: VersionDeployment[];
+  routing?: Routing;
+}
+
+/** One more version of a deployment: what runs it, and (knative) the URL of its tagged revision. */
+export interface VersionDeployment {
+  spec: FunctionRuntimeSpec;
+  env?: Record<string, string>;
+  secrets?: string[];
+  endpoint?: string | null;
 }
 
 /**
@@ -101,6 +113,8 @@ export interface InvokerDeploymentRequest {
   env: Record<string, string>;
   /** Names of the variables of `env` whose values are secrets: kept in memory only, masked in captured logs. */
   secrets?: string[];
+  versions?: VersionDeployment[];
+  routing?: Routing;
 }
 
 /** Header on invocations the deployer makes for a trigger. */

@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsISO8601, IsOptional, IsUUID, Matches } from 'class-validator';
+import { IsIn, IsISO8601, IsOptional, IsUUID, Matches } from 'class-validator';
 import { LABEL_REF_PATTERN } from '../functions/label';
 import { WholeNumber } from '../functions/validators';
 import { UUID_PATTERN } from '../uuid';
@@ -43,4 +43,15 @@ export class InvocationStatsQueryDto implements InvocationStatsQuery {
   @Type(() => Number)
   @WholeNumber(1, 31_536_000, 'bucketSeconds must be a whole number of seconds from 1 to 31536000')
   bucketSeconds?: number;
+
+  @ApiPropertyOptional({ enum: ['version'], description: "`version`: each version's figures side by side, in `versions`." })
+  @IsOptional()
+  @IsIn(['version'], { message: 'by must be "version" (or left out)' })
+  by?: 'version';
+
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, description: "Only this version's invocations." })
+  @IsOptional()
+  @Type(() => Number)
+  @WholeNumber(1, 2_147_483_647, 'version must be a whole number from 1')
+  version?: number;
 }

@@ -233,6 +233,10 @@ export interface InvocationStatsQuery {
   to?: string;
   /** Bucket width for the time series, in seconds; omitted = no series. */
   bucketSeconds?: number;
+  /** `version`: the same figures for each version, side by side. */
+  by?: 'version';
+  /** Only this version's invocations. */
+  version?: number;
 }
 
 /** Duration percentiles in milliseconds; null when there was no invocation. */
@@ -252,6 +256,17 @@ export class StatsBucket {
   @ApiProperty({ type: 'integer', minimum: 0 }) failures: number;
   @ApiProperty({ type: Number, nullable: true }) p50: number | null;
   @ApiProperty({ type: Number, nullable: true }) p95: number | null;
+}
+
+/** The figures of one version (stats with by=version). */
+export class VersionStats {
+  @ApiProperty({ type: 'integer', minimum: 1 }) version: number;
+  @ApiProperty({ type: 'integer', minimum: 0 }) invocations: number;
+  @ApiProperty({ type: 'integer', minimum: 0 }) successes: number;
+  @ApiProperty({ type: 'integer', minimum: 0 }) failures: number;
+  @ApiProperty({ minimum: 0, maximum: 1 }) errorRate: number;
+  @ApiProperty({ type: 'integer', minimum: 0 }) coldStarts: number;
+  @ApiProperty({ type: () => DurationPercentiles }) durationMs: DurationPercentiles;
 }
 
 export class InvocationStats {
@@ -284,4 +299,7 @@ export class InvocationStats {
 
   @ApiPropertyOptional({ type: [StatsBucket], description: 'The time series, with bucketSeconds only.' })
   series?: StatsBucket[];
+
+  @ApiPropertyOptional({ type: [VersionStats], description: 'Each version that was invoked, newest first (by=version only).' })
+  versions?: VersionStats[];
 }

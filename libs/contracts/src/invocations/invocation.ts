@@ -4,6 +4,8 @@ export const InvocationHeaders = {
   ColdStart: 'x-cold-start',
   StartMs: 'x-start-ms',
   DurationMs: 'x-duration-ms',
+  /** The version that answered (an alias, a qualifier or a traffic split chose it). */
+  FunctionVersion: 'x-function-version',
 } as const;
 
 /** Request headers the invoker sets when it forwards an invocation to a function image (Knative). */

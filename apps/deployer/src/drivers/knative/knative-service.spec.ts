@@ -1,6 +1,7 @@
-import { knativeServiceValidator, objectMetaProblems } from '../../../test-fixtures/knative-crd';
+import type { Routing } from '@platform/contracts';
+import { knativeServiceValidator, objectMetaProblems, trafficProblems } from '../../../test-fixtures/knative-crd';
 import { runtimeSpec } from '../../../test-fixtures/runtime-spec';
-import { knativeService, KnativeService, readiness } from './knative-service';
+import { knativeService, KnativeService, readiness, versionsProblem } from './knative-service';
 
 describe('the Knative Service written for a function', () => {
   const validate = knativeServiceValidator();
@@ -130,5 +131,78 @@ describe('reading a Knative Service status', () => {
       },
     };
     expect(readiness(svc)).toEqual({ state: 'failed', reason: 'RevisionMissing: Configuration "x" does not have any ready Revision.' });
+  });
+});
+
+describe('versions on Knative: named revisions and the traffic block', () => {
+  const validate = knativeServiceValidator();
+  const spec = runtimeSpec({ label: 'shop', version: 3 });
+  const routing = (over: Partial<Routing> = {}): Routing => ({ aliases: {}, splits: null, sticky: false, revision: 1, ...over });
+
+  function expectValid(svc: KnativeService, existing: string[]) {
+    expect(validate(svc) ? [] : validate.errors).toEqual([]);
+    expect(objectMetaProblems(svc.metadata)).toEqual([]);
+    expect(objectMetaProblems({ ...svc.spec.template.metadata, name: svc.spec.template.metadata.name ?? svc.metadata.name })).toEqual([]);
+    expect(trafficProblems(svc, existing)).toEqual([]);
+  }
+
+  it('names the revision {service}-v{n} and sends it all traffic, by revision name, when it is the only version', () => {
+    const svc = knativeService(spec, 'functions', 'd', routing());
+    expect(svc.spec.template.metadata.name).toBe('shop-v3');
+    expect(svc.spec.traffic).toEqual([{ revisionName: 'shop-v3', percent: 100 }]);
+    expectValid(svc, []);
+  });
+
+  it('maps a split to percentages by revision, tags every version v{n}, and each alias by its name', () => {
+    const svc = knativeService(
+      spec,
+      'functions',
+      'd',
+      routing({
+        splits: [
+          { version: 2, percent: 90 },
+          { version: 3, percent: 10 },
+        ],
+        aliases: { stable: 1 },
+      }),
+      [1, 2],
+    );
+    expect(svc.spec.traffic).toEqual([
+      { revisionName: 'shop-v2', percent: 90, tag: 'v2' },
+      { revisionName: 'shop-v3', percent: 10, tag: 'v3' },
+      { revisionName: 'shop-v1', percent: 0, tag: 'v1' },
+      { revisionName: 'shop-v3', percent: 0, tag: 'latest' },
+      { revisionName: 'shop-v1', percent: 0, tag: 'stable' },
+    ]);
+    // v1 and v2 ran as the deployed version before: their revisions exist; v3 is the template's.
+    expectValid(svc, ['shop-v1', 'shop-v2']);
+  });
+
+  it('is refused by the rules when it names a revision that does not exist, or the percentages do not sum to 100', () => {
+    const svc = knativeService(
+      spec,
+      'functions',
+      'd',
+      routing({
+        splits: [
+          { version: 1, percent: 50 },
+          { version: 3, percent: 50 },
+        ],
+      }),
+      [1],
+    );
+    expect(trafficProblems(svc, [])).toEqual(['traffic[0]: revision shop-v1 does not exist']);
+    const broken = { ...svc, spec: { ...svc.spec, traffic: [{ revisionName: 'shop-v3', percent: 60, tag: 'Bad_Tag' }] } };
+    expect(trafficProblems(broken, [])).toEqual(['traffic percentages sum to 60, not 100', 'traffic[0]: tag Bad_Tag is not a DNS-1035 label']);
+  });
+
+  it('says a label too long for tagged hosts can run one version only, and leaves such a single version as before', () => {
+    const long = runtimeSpec({ label: `l${'o'.repeat(59)}ng`, version: 2 });
+    expect(versionsProblem(long, routing({ aliases: { stable: 1 } }), [1])).toMatch(/is too long for several versions on Knative/);
+    expect(versionsProblem(long, routing(), [])).toBeUndefined();
+    const svc = knativeService(long, 'functions', 'd', routing());
+    expect(svc.spec.template.metadata.name).toBeUndefined();
+    expect(svc.spec.traffic).toBeUndefined();
+    expectValid(svc, []);
   });
 });

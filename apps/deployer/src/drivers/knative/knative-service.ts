@@ -1,4 +1,4 @@
-import { FUNCTION_PORT, type FunctionRuntimeSpec } from '@platform/contracts';
+import { FUNCTION_PORT, LATEST_ALIAS, type FunctionRuntimeSpec, type Routing, versionTag } from '@platform/contracts';
 
 export const KNATIVE_GROUP = 'serving.knative.dev';
 export const KNATIVE_VERSION = 'v1';
@@ -19,6 +19,14 @@ export interface Condition {
   message?: string;
 }
 
+/** One entry of a Service's traffic block (spec.traffic). */
+export interface TrafficTarget {
+  revisionName?: string;
+  latestRevision?: boolean;
+  percent: number;
+  tag?: string;
+}
+
 /** The parts of a serving.knative.dev/v1 Service the platform writes and reads. */
 export interface KnativeService {
   apiVersion: string;
@@ -35,7 +43,7 @@ export interface KnativeService {
   };
   spec: {
     template: {
-      metadata: { labels: Record<string, string>; annotations: Record<string, string> };
+      metadata: { name?: string; labels: Record<string, string>; annotations: Record<string, string> };
       spec: {
         containerConcurrency: number;
         timeoutSeconds: number;
@@ -48,6 +56,7 @@ export interface KnativeService {
         }>;
       };
     };
+    traffic?: TrafficTarget[];
     [key: string]: unknown;
   };
   status?: {
@@ -63,8 +72,11 @@ export interface KnativeService {
  * The Knative Service that runs a function's image: named after the label, image by digest, env and secrets
  * (by reference: the values stay in Kubernetes), resources, timeout, concurrency and autoscaling bounds.
  */
-export function knativeService(spec: FunctionRuntimeSpec, namespace: string, deploymentId: string): KnativeService {
+export function knativeService(spec: FunctionRuntimeSpec, namespace: string, deploymentId: string, routing?: Routing, others: number[] = []): KnativeService {
   if (!spec.image) throw new Error('knativeService needs spec.image');
+  // Revision names become label values (at most 63 characters): a label too long for `-v{n}` gets no named
+  // revisions, so it can run one version only (its routing is refused before this, see versionsProblem).
+  if (routing && revisionName(spec.label, spec.version).length > 63) routing = undefined;
   const { env, secrets, resources, scaling } = spec.config;
   const labels = { ...MANAGED_BY, [FUNCTION_ID_LABEL]: spec.functionId, 'app.kubernetes.io/name': spec.label };
   const memory = `${resources.memoryMb}Mi`;
@@ -87,6 +99,8 @@ export function knativeService(spec: FunctionRuntimeSpec, namespace: string, dep
     spec: {
       template: {
         metadata: {
+          // A named revision per version ({service}-v{n}), so the traffic block can name older versions.
+          ...(routing ? { name: revisionName(spec.label, spec.version) } : {}),
           labels,
           annotations: {
             'autoscaling.knative.dev/min-scale': String(scaling.minInstances),
@@ -108,8 +122,32 @@ export function knativeService(spec: FunctionRuntimeSpec, namespace: string, dep
           ],
         },
       },
+      ...(routing ? { traffic: knativeTraffic(spec.label, spec.version, routing, others) } : {}),
     },
   };
+}
+
+/** The revision a version runs as: `{service}-v{n}` (Knative requires the Service's name as its prefix). */
+export function revisionName(service: string, version: number): string {
+  return `${service}-${versionTag(version)}`;
+}
+
+/**
+ * The traffic block: the split's percentages by revision (all to the deployed version without one), a tag v{n} on
+ * every version that runs (its own URL, v{n}-{service}..., which the invoker calls once it picked the version), and a
+ * tag per alias. Knative's rules: percentages sum to 100, tags unique DNS-1035 labels, revisionName the template's or
+ * an existing revision's.
+ */
+export function knativeTraffic(service: string, version: number, routing: Routing, others: number[]): TrafficTarget[] {
+  const splits = routing.splits?.length ? routing.splits : [{ version, percent: 100 }];
+  // One version, nothing aliased: no tags (their hosts would only lengthen the names Knative has to accept).
+  if (!others.length && !Object.keys(routing.aliases).length && splits.length === 1) return [{ revisionName: revisionName(service, version), percent: 100 }];
+  const targets: TrafficTarget[] = splits.map((s) => ({ revisionName: revisionName(service, s.version), percent: s.percent, tag: versionTag(s.version) }));
+  for (const v of [version, ...others])
+    if (!targets.some((t) => t.tag === versionTag(v))) targets.push({ revisionName: revisionName(service, v), percent: 0, tag: versionTag(v) });
+  targets.push({ revisionName: revisionName(service, version), percent: 0, tag: LATEST_ALIAS });
+  for (const [alias, v] of Object.entries(routing.aliases)) targets.push({ revisionName: revisionName(service, v), percent: 0, tag: alias });
+  return targets;
 }
 
 export type Readiness = { state: 'ready'; url: string | null } | { state: 'failed'; reason: string } | { state: 'pending'; reason: string };
@@ -126,4 +164,17 @@ export function readiness(svc: KnativeService): Readiness {
   if (ready?.status === 'True') return { state: 'ready', url: svc.status?.url ?? null };
   if (ready?.status === 'False') return { state: 'failed', reason: why || 'Ready=False without a reason' };
   return { state: 'pending', reason: why || 'no Ready condition yet' };
+}
+
+/** Why a Service cannot carry this routing, or undefined. */
+export function versionsProblem(spec: FunctionRuntimeSpec, routing: Routing | undefined, others: number[]): string | undefined {
+  const wantsVersions = others.length > 0 || Object.keys(routing?.aliases ?? {}).length > 0 || (routing?.splits?.length ?? 0) > 1;
+  if (!wantsVersions || !routing) return undefined;
+  const long = [
+    revisionName(spec.label, Math.max(spec.version, ...others)),
+    ...knativeTraffic(spec.label, spec.version, routing, others).map((t) => `${t.tag}-${spec.label}`),
+  ].find((n) => n.length > 63);
+  if (long)
+    return `the label ${spec.label} is too long for several versions on Knative (${long} passes 63 characters, the limit of a revision name and a tag's host); it can run one version only`;
+  return undefined;
 }

@@ -1,9 +1,10 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { SETTINGS } from '@platform/config';
+import { NO_ROUTING } from '@platform/contracts';
 import { DeployerSettingsValues } from '../../settings';
 import { DeploymentDriver, DeploymentFailure, DriverDeployRequest } from '../driver';
 import { KnativeServicesApi, KubeApiError, loadKubeConfig, WatchEvent } from './kube-api';
-import { FUNCTION_ID_LABEL, knativeService, KnativeService, MANAGED_BY, Readiness, readiness } from './knative-service';
+import { FUNCTION_ID_LABEL, knativeService, KnativeService, MANAGED_BY, Readiness, readiness, versionsProblem } from './knative-service';
 
 const APPLY_ATTEMPTS = 5;
 const REWATCH_PAUSE_MS = 250;
@@ -31,12 +32,17 @@ export class KnativeDriver implements DeploymentDriver {
     return this.api;
   }
 
-  async deploy({ deploymentId, spec }: DriverDeployRequest): Promise<{ url: string | null }> {
+  async deploy({ deploymentId, spec, versions, routing }: DriverDeployRequest): Promise<{ url: string | null }> {
     if (!spec.image) throw new DeploymentFailure(NO_IMAGE);
     const api = this.services();
     const timeoutMs = this.settings.KNATIVE_READY_TIMEOUT_MS;
     const deadline = Date.now() + timeoutMs;
-    const desired = knativeService(spec, api.namespace, deploymentId);
+    // Versions map to named revisions; the routing to the traffic block. The other versions' revisions must exist
+    // already (each was the deployed version once): Knative refuses a revisionName it does not know.
+    const others = (versions ?? []).map((v) => v.spec.version);
+    const problem = versionsProblem(spec, routing, others);
+    if (problem) throw new DeploymentFailure(problem);
+    const desired = knativeService(spec, api.namespace, deploymentId, routing ?? NO_ROUTING, others);
     try {
       await this.apply(api, desired);
     } catch (err) {
