@@ -4,7 +4,7 @@ import * as path from 'path';
 import { BuildFailure } from '../../src/build/errors';
 import { buildGo, GO_BINARY } from './build';
 
-const SDK = path.resolve(__dirname, '..', '..', 'shims', 'go');
+const SDK = path.join(__dirname, 'shim');
 // The builder's default cache: the standard library is compiled once (CGO_ENABLED=0 -trimpath: about a minute here), then reused.
 const cacheDir = path.join(os.tmpdir(), 'hks-go-cache');
 
@@ -16,7 +16,14 @@ async function build(files: Record<string, string>, entrypoint = 'handler.Handle
   }
   let log = '';
   try {
-    await buildGo(dir, entrypoint, SDK, (t) => (log += t), (t) => (log += `\n==> ${t}\n`), { cacheDir, timeoutMs: 120_000 });
+    await buildGo(
+      dir,
+      entrypoint,
+      SDK,
+      (t) => (log += t),
+      (t) => (log += `\n==> ${t}\n`),
+      { cacheDir, timeoutMs: 120_000 },
+    );
   } catch (err) {
     (err as Error & { log?: string }).log = log;
     throw err;
@@ -39,7 +46,8 @@ describe('Go build', () => {
 
   it('compiles a handler package with the SDK into one static binary, writing go.mod when there is none', async () => {
     const { dir, log } = await build({
-      'handler.go': 'package function\n\nimport (\n\t"context"\n\t"hexabase.io/hks"\n)\n\nfunc Handle(ctx context.Context, req hks.Request) (hks.Response, error) {\n\treturn hks.Text(200, "hi"), nil\n}\n',
+      'handler.go':
+        'package function\n\nimport (\n\t"context"\n\t"hexabase.io/hks"\n)\n\nfunc Handle(ctx context.Context, req hks.Request) (hks.Response, error) {\n\treturn hks.Text(200, "hi"), nil\n}\n',
     });
     expect(existsSync(path.join(dir, GO_BINARY))).toBe(true);
     expect(log).toContain('no go.mod: wrote one (module function)');
@@ -75,8 +83,12 @@ describe('Go build', () => {
     expect((await failure({ 'handler.go': 'package function\n\nfunc Other() {}\n' })).message).toBe(
       'package function has no function Handle (the entry point names it): define func Handle(...)',
     );
-    expect((await failure({ 'handler.go': 'package main\n\nfunc Handle() {}\n\nfunc main() {}\n' })).message).toMatch(/^Handle is in package main: a function is a package of its own/);
-    expect((await failure({ 'handler.go': 'package function\n\nfunc Handle(a, b, c int) {}\n' })).message).toMatch(/^Handle func\(int, int, int\) \(\) takes 3 parameters: write one of/);
+    expect((await failure({ 'handler.go': 'package main\n\nfunc Handle() {}\n\nfunc main() {}\n' })).message).toMatch(
+      /^Handle is in package main: a function is a package of its own/,
+    );
+    expect((await failure({ 'handler.go': 'package function\n\nfunc Handle(a, b, c int) {}\n' })).message).toMatch(
+      /^Handle func\(int, int, int\) \(\) takes 3 parameters: write one of/,
+    );
   });
 
   it('says where modules come from when one is neither vendored nor reachable', async () => {

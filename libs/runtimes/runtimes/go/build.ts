@@ -69,11 +69,16 @@ function goEnv(o: GoBuildOptions, vendored: boolean): NodeJS.ProcessEnv {
 /** What the compiler said, as one line: the first "file.go:line:col: message", mapped to the user's terms. */
 export function goFailure(output: string, fn: string, pkg: string): string {
   const generated = firstMatchingLine(output, [/\.hks\/main\/main\.go:\d+:\d+:/]);
-  if (generated && /undefined: fn\./.test(generated)) return `the package ${pkg} has no function ${fn} (the entry point names it): define func ${fn}(...) in it`;
+  if (generated && /undefined: fn\./.test(generated))
+    return `the package ${pkg} has no function ${fn} (the entry point names it): define func ${fn}(...) in it`;
   if (/is a program, not an importable package/.test(output)) {
     return `the package ${pkg} is "package main": a function is a package of its own (package function, say) with func ${fn}; the platform writes the main package`;
   }
-  const lookup = firstMatchingLine(output, [/module lookup disabled by GOPROXY=off/, /cannot find module providing package/, /no required module provides package/]);
+  const lookup = firstMatchingLine(output, [
+    /module lookup disabled by GOPROXY=off/,
+    /cannot find module providing package/,
+    /no required module provides package/,
+  ]);
   if (lookup) {
     return `go build failed: ${lookup} (modules come from vendor/ (go mod vendor) or from the module proxy the builder sets with HKS_GOPROXY)`;
   }
@@ -107,7 +112,14 @@ async function vendorSdk(dir: string, sdkDir: string): Promise<void> {
  * handler's signature. Modules come from vendor/ (GOFLAGS=-mod=vendor) or the proxy of the settings, never from the
  * network otherwise; the build cache stays in cacheDir between builds.
  */
-export async function buildGo(dir: string, entrypoint: string, sdkDir: string, log: BuildLogSink, step: (title: string) => void, o: GoBuildOptions = {}): Promise<void> {
+export async function buildGo(
+  dir: string,
+  entrypoint: string,
+  sdkDir: string,
+  log: BuildLogSink,
+  step: (title: string) => void,
+  o: GoBuildOptions = {},
+): Promise<void> {
   const go = o.go ?? '/usr/bin/go';
   if (!existsSync(go) && !o.go) throw new BuildFailure('the builder has no Go toolchain (/usr/bin/go is missing): install golang-go, or set HKS_GO');
   const { pkgDir, fn } = goEntrypoint(entrypoint);
@@ -146,7 +158,8 @@ export async function buildGo(dir: string, entrypoint: string, sdkDir: string, l
     display: `handlercheck ${pkgDir || '.'} ${fn}`,
   });
   // Exit status 3: the files do not parse; the compiler says where (go run itself exits 1 and says the status).
-  if (r.code !== 0 && !/exit status 3/.test(r.output)) throw new BuildFailure(firstMatchingLine(r.output, [/\S/]) ?? `${importPath}.${fn} is not a handler the runtime can call`);
+  if (r.code !== 0 && !/exit status 3/.test(r.output))
+    throw new BuildFailure(firstMatchingLine(r.output, [/\S/]) ?? `${importPath}.${fn} is not a handler the runtime can call`);
   step('compiling (go build)');
   r = await run(['build', '-trimpath', '-buildvcs=false', '-ldflags=-s -w', '-o', GO_BINARY, `./${GO_MAIN_DIR}`]);
   if (r.code !== 0) throw new BuildFailure(goFailure(r.output, fn, importPath));

@@ -5,7 +5,6 @@ import java.io.IOException;
 import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Method;
 import java.lang.reflect.Modifier;
-import java.net.MalformedURLException;
 import java.net.URL;
 import java.net.URLClassLoader;
 import java.nio.file.Files;
@@ -56,8 +55,28 @@ final class Loader {
     return new URLClassLoader(urls.toArray(new URL[0]), Loader.class.getClassLoader());
   }
 
-  @SuppressWarnings({"unchecked", "rawtypes"})
+  /** The class an entry point's module names: as written, else capitalised ("handler" -> Handler, the file Handler.java). */
+  static Class<?> findClass(String className, ClassLoader cl, boolean initialize) throws ClassNotFoundException {
+    try {
+      return Class.forName(className, initialize, cl);
+    } catch (ClassNotFoundException e) {
+      int dot = className.lastIndexOf('.');
+      String simple = className.substring(dot + 1);
+      if (simple.isEmpty() || Character.isUpperCase(simple.charAt(0))) throw e;
+      return Class.forName(className.substring(0, dot + 1) + Character.toUpperCase(simple.charAt(0)) + simple.substring(1), initialize, cl);
+    }
+  }
+
   static Call load(Path codeDir, String entrypoint) throws LoadException {
+    return load(codeDir, entrypoint, true);
+  }
+
+  /**
+   * The handler of an entry point. With {@code instantiate} false (the build's check) nothing of the function runs: its
+   * class is loaded but not initialised, and no instance is made.
+   */
+  @SuppressWarnings({"unchecked", "rawtypes"})
+  static Call load(Path codeDir, String entrypoint, boolean instantiate) throws LoadException {
     int dot = entrypoint == null ? -1 : entrypoint.lastIndexOf('.');
     if (dot <= 0 || dot == entrypoint.length() - 1)
       throw new LoadException("entry point \"" + entrypoint + "\" must look like \"<class>.<method>\", e.g. \"Handler.handle\" or \"com.example.Handler.*\"");
@@ -66,18 +85,21 @@ final class Loader {
     ClassLoader cl = classLoader(codeDir);
     Class<?> c;
     try {
-      c = Class.forName(className, true, cl);
+      c = findClass(className, cl, instantiate);
     } catch (ClassNotFoundException e) {
       throw new LoadException("cannot find the class " + className + " in the function's code (classes/ and lib/*.jar)");
     } catch (LinkageError | RuntimeException e) {
       throw new LoadException("loading the class " + className + " failed: " + e, e);
     }
-    Thread.currentThread().setContextClassLoader(cl);
+    if (instantiate) Thread.currentThread().setContextClassLoader(cl);
     boolean auto = method.equals("*");
     if (auto || method.equals("handle") || method.equals("handleRequest") || method.equals("apply")) {
-      Object o = null;
+      if (!instantiate && (Handler.class.isAssignableFrom(c) || RequestHandler.class.isAssignableFrom(c) || Function.class.isAssignableFrom(c) || BiFunction.class.isAssignableFrom(c))) {
+        needsConstructor(c);
+        return null;
+      }
       if (Handler.class.isAssignableFrom(c) && (auto || method.equals("handle"))) {
-        Handler h = (Handler) (o = instance(c));
+        Handler h = (Handler) instance(c);
         return (in, ctx) -> h.handle(Contract.request(in), ctx);
       }
       if (RequestHandler.class.isAssignableFrom(c) && (auto || method.equals("handleRequest"))) {
@@ -97,11 +119,11 @@ final class Loader {
             + "implement one, or name a method in the entry point (\"" + className + ".handle\")");
       }
     }
-    return reflective(c, method);
+    return reflective(c, method, instantiate);
   }
 
   /** A public method by name: (Request[, Context]), (Map/Object[, Context]) or (); static or on a new instance. */
-  private static Call reflective(Class<?> c, String name) throws LoadException {
+  private static Call reflective(Class<?> c, String name, boolean instantiate) throws LoadException {
     Method found = null;
     for (Method m : c.getMethods()) {
       if (!m.getName().equals(name) || m.getParameterCount() > 2) continue;
@@ -115,6 +137,10 @@ final class Loader {
       throw new LoadException(c.getName() + " has no public method " + name + "(Request, Context), " + name + "(Request), " + name + "(Map, Context) or " + name + "(Map)");
     }
     Method m = found;
+    if (!instantiate) {
+      if (!Modifier.isStatic(m.getModifiers())) needsConstructor(c);
+      return null;
+    }
     Object target = Modifier.isStatic(m.getModifiers()) ? null : instance(c);
     Class<?>[] p = m.getParameterTypes();
     return (in, ctx) -> {
@@ -129,6 +155,15 @@ final class Loader {
         throw e;
       }
     };
+  }
+
+  private static void needsConstructor(Class<?> c) throws LoadException {
+    if (Modifier.isAbstract(c.getModifiers()) || c.isInterface()) throw new LoadException(c.getName() + " is abstract: the runtime needs a class it can create");
+    try {
+      c.getDeclaredConstructor();
+    } catch (NoSuchMethodException e) {
+      throw new LoadException(c.getName() + " needs a constructor without parameters");
+    }
   }
 
   private static Object instance(Class<?> c) throws LoadException {
@@ -157,9 +192,5 @@ final class Loader {
 
   static Path path(String dir) {
     return new File(dir).toPath().toAbsolutePath().normalize();
-  }
-
-  static String urlOf(Path p) throws MalformedURLException {
-    return p.toUri().toURL().toString();
   }
 }

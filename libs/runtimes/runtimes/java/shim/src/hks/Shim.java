@@ -4,7 +4,8 @@ package hks;
  * The Java runtime shim. Modes:
  *   --worker  the invoker's sandboxed worker (frames on the control socket, fd 0)
  *   --http    an HTTP server on PORT (the OCI image entrypoint, for Knative)
- *   --check   loads the handler named by HKS_ENTRYPOINT from HKS_CODE_DIR and says whether it can be called (the build runs it)
+ *   --check   says whether HKS_ENTRYPOINT names a handler in HKS_CODE_DIR the runtime can call (the build runs it; the
+ *             class is loaded, not initialised: none of its code runs)
  */
 public final class Shim {
   private Shim() {}
@@ -17,7 +18,7 @@ public final class Shim {
       case "--check" -> {
         String dir = System.getenv().getOrDefault("HKS_CODE_DIR", System.getProperty("user.dir"));
         try {
-          Loader.load(Loader.path(dir), System.getenv("HKS_ENTRYPOINT"));
+          Loader.load(Loader.path(dir), System.getenv("HKS_ENTRYPOINT"), false);
         } catch (Loader.LoadException e) {
           System.err.println(e.getMessage());
           System.exit(1);
