@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"runtime"
@@ -256,8 +257,9 @@ func closeLeakedFds() {
 }
 
 func runWorker(h handler, adaptErr error) {
-	closeLeakedFds()
 	baseEnv = os.Environ()
+	spec, preloadedSpec := preloaded()
+	closeLeakedFds()
 	f := os.NewFile(controlFD, "control")
 	conn, err := net.FileConn(f)
 	if err != nil {
@@ -267,7 +269,12 @@ func runWorker(h handler, adaptErr error) {
 	f.Close()
 	w := &worker{conn: conn, h: h, adaptEr: adaptErr, inflight: map[uint32]int{}}
 	startCapture(w)
-	w.send(encodeJSONFrame(frameHello, 0, map[string]string{"runtime": "go", "version": strings.TrimPrefix(runtime.Version(), "go")}))
+	if preloadedSpec {
+		// Started by the prewarmed launcher, which said HELLO and read LOAD already.
+		w.onLoad(spec)
+	} else {
+		w.send(encodeJSONFrame(frameHello, 0, map[string]string{"runtime": "go", "version": strings.TrimPrefix(runtime.Version(), "go")}))
+	}
 	for {
 		fr, err := readFrame(conn)
 		if err != nil {
@@ -284,6 +291,31 @@ func runWorker(h handler, adaptErr error) {
 			w.onInvoke(fr.id, fr.body)
 		}
 	}
+}
+
+// preloaded is the LOAD frame the launcher (internal/launcher) read, from the descriptor HKS_LOAD_FD names.
+func preloaded() ([]byte, bool) {
+	name := os.Getenv("HKS_LOAD_FD")
+	if name == "" {
+		return nil, false
+	}
+	for i, kv := range baseEnv {
+		if strings.HasPrefix(kv, "HKS_LOAD_FD=") {
+			baseEnv = append(baseEnv[:i:i], baseEnv[i+1:]...)
+			break
+		}
+	}
+	fd, err := strconv.Atoi(name)
+	if err != nil {
+		return nil, false
+	}
+	f := os.NewFile(uintptr(fd), "load")
+	defer f.Close()
+	spec, err := io.ReadAll(f)
+	if err != nil {
+		return nil, false
+	}
+	return spec, true
 }
 
 func isClosed(err error) bool {
