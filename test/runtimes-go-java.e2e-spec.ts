@@ -128,7 +128,7 @@ describe('Go and Java functions end to end', () => {
     expect(response.statusCode).toBe(200);
     expect(JSON.parse(response.body)).toMatchObject({ greeting: 'hello Alice' });
     const logs = String((event.metadata as Record<string, unknown>)?.logs ?? '');
-    expect(logs).toContain(`[${invocationId}] greeting Alice`);
+    expect(logs).toContain(`[${invocationId}] INFO greeting Alice`);
     expect(logs).toContain(printed);
 
     const failed = await call('POST', `/api/v1/functions/invoke/${id}`, { data: { name: 'nobody' } });

@@ -16,7 +16,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log"
 	"net/http"
 	"net/url"
 	"os"
@@ -94,7 +93,7 @@ type invocationKey struct{}
 
 type invocationValue struct {
 	Invocation
-	log *log.Logger
+	log *Log
 }
 
 // FromContext is the invocation of a handler's context (false outside an invocation).
@@ -126,34 +125,120 @@ func RemainingTime(ctx context.Context) time.Duration {
 	return 0
 }
 
-// Logger writes lines tagged with the invocation id into the invocation's logs.
-func Logger(ctx context.Context) *log.Logger {
+// Log writes lines tagged with the invocation id into the invocation's logs: "[<invocation id>] INFO text", as the
+// SDK of every runtime does. Info and Debug go to stdout, Warn and Error to stderr.
+type Log struct {
+	id       string
+	out, err io.Writer
+}
+
+func (l *Log) write(w io.Writer, level, text string) {
+	id := l.id
+	if id == "" {
+		id = "-"
+	}
+	_, _ = io.WriteString(w, "["+id+"] "+level+" "+strings.TrimSuffix(text, "\n")+"\n")
+}
+
+// Debugf writes a DEBUG line.
+func (l *Log) Debugf(format string, args ...any) {
+	l.write(l.out, "DEBUG", fmt.Sprintf(format, args...))
+}
+
+// Infof writes an INFO line.
+func (l *Log) Infof(format string, args ...any) { l.write(l.out, "INFO", fmt.Sprintf(format, args...)) }
+
+// Warnf writes a WARN line (stderr).
+func (l *Log) Warnf(format string, args ...any) { l.write(l.err, "WARN", fmt.Sprintf(format, args...)) }
+
+// Errorf writes an ERROR line (stderr).
+func (l *Log) Errorf(format string, args ...any) {
+	l.write(l.err, "ERROR", fmt.Sprintf(format, args...))
+}
+
+// Printf is Infof (so a *log.Logger habit works).
+func (l *Log) Printf(format string, args ...any) { l.Infof(format, args...) }
+
+// Println is an INFO line of its arguments, spaced as fmt.Sprintln spaces them.
+func (l *Log) Println(args ...any) { l.write(l.out, "INFO", fmt.Sprintln(args...)) }
+
+// Logger is the invocation's logger (outside an invocation its lines say "[-]").
+func Logger(ctx context.Context) *Log {
 	if v, ok := ctx.Value(invocationKey{}).(*invocationValue); ok {
 		return v.log
 	}
-	return log.New(os.Stderr, "", 0)
+	return &Log{out: os.Stdout, err: os.Stderr}
 }
 
-// SecretNotFoundError says a secret is not set for the function.
-type SecretNotFoundError struct{ Name string }
-
-func (e *SecretNotFoundError) Error() string {
-	return fmt.Sprintf("secret %q is not set for this function (hks secret set %s ..., then name it in the function's secrets)", e.Name, e.Name)
+// SecretRef is one of the function's secret references (config.secrets): the variable a secret's key is given as.
+type SecretRef struct {
+	Env    string `json:"env"`
+	Secret string `json:"secret"`
+	Key    string `json:"key,omitempty"`
 }
 
-// GetSecret is the value of the function's secret `name` (secrets reach a function as its environment).
+func (r SecretRef) key() string {
+	if r.Key == "" {
+		return "value"
+	}
+	return r.Key
+}
+
+// secretRefs: what LOAD said (worker mode), or HKS_SECRET_REFS (http mode, JSON).
+var secretRefs []SecretRef
+
+func secretRefsFromEnv() {
+	_ = json.Unmarshal([]byte(os.Getenv("HKS_SECRET_REFS")), &secretRefs)
+}
+
+// SecretNotFoundError says the function was not given that secret.
+type SecretNotFoundError struct {
+	Name    string
+	message string
+}
+
+func (e *SecretNotFoundError) Error() string { return e.message }
+
+// GetSecret is the value of one of the function's secrets (config.secrets): by the secret's name ("openai-key"), by
+// "name/key" for another key of it, or by the variable it is mapped to ("OPENAI_API_KEY").
 func GetSecret(ctx context.Context, name string) (string, error) {
 	_ = ctx
-	if v, ok := os.LookupEnv(name); ok {
-		return v, nil
+	var ref *SecretRef
+	for _, match := range []func(r SecretRef) bool{
+		func(r SecretRef) bool { return r.Secret == name && r.key() == "value" },
+		func(r SecretRef) bool { return r.Secret+"/"+r.key() == name },
+		func(r SecretRef) bool { return r.Secret == name },
+		func(r SecretRef) bool { return r.Env == name },
+	} {
+		for i := range secretRefs {
+			if ref == nil && match(secretRefs[i]) {
+				ref = &secretRefs[i]
+			}
+		}
 	}
-	if v, ok := os.LookupEnv(strings.ToUpper(strings.ReplaceAll(name, "-", "_"))); ok {
-		return v, nil
+	if ref == nil {
+		var given []string
+		for _, r := range secretRefs {
+			k := ""
+			if r.key() != "value" {
+				k = "/" + r.key()
+			}
+			given = append(given, fmt.Sprintf("%s%s (%s)", r.Secret, k, r.Env))
+		}
+		list := strings.Join(given, ", ")
+		if list == "" {
+			list = "none"
+		}
+		return "", &SecretNotFoundError{Name: name, message: fmt.Sprintf("hks: %q is not one of this function's secrets (config.secrets gives: %s)", name, list)}
 	}
-	return "", &SecretNotFoundError{Name: name}
+	v, ok := os.LookupEnv(ref.Env)
+	if !ok {
+		return "", &SecretNotFoundError{Name: name, message: fmt.Sprintf("hks: secret %q was not delivered to this worker (variable %s is unset)", ref.Secret, ref.Env)}
+	}
+	return v, nil
 }
 
-func newInvocationContext(parent context.Context, inv Invocation, out io.Writer) context.Context {
-	v := &invocationValue{Invocation: inv, log: log.New(out, "["+inv.ID+"] ", 0)}
+func newInvocationContext(parent context.Context, inv Invocation, out, errOut io.Writer) context.Context {
+	v := &invocationValue{Invocation: inv, log: &Log{id: inv.ID, out: out, err: errOut}}
 	return context.WithValue(parent, invocationKey{}, v)
 }

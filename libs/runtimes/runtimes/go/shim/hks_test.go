@@ -103,18 +103,27 @@ func TestShapesTheRuntimeCannotCall(t *testing.T) {
 }
 
 func TestTheSDK(t *testing.T) {
-	t.Setenv("API_KEY", "s3cret")
-	if v, err := GetSecret(context.Background(), "API_KEY"); v != "s3cret" || err != nil {
-		t.Fatalf("GetSecret = %q, %v", v, err)
+	t.Setenv("OPENAI_API_KEY", "s3cret")
+	t.Setenv("DB_USER", "admin")
+	secretRefs = []SecretRef{{Env: "OPENAI_API_KEY", Secret: "openai"}, {Env: "DB_USER", Secret: "db", Key: "user"}, {Env: "GONE", Secret: "gone"}}
+	defer func() { secretRefs = nil }()
+	for name, want := range map[string]string{"openai": "s3cret", "OPENAI_API_KEY": "s3cret", "db/user": "admin", "db": "admin", "DB_USER": "admin"} {
+		if v, err := GetSecret(context.Background(), name); v != want || err != nil {
+			t.Errorf("GetSecret(%s) = %q, %v", name, v, err)
+		}
 	}
 	var missing *SecretNotFoundError
-	if _, err := GetSecret(context.Background(), "NOPE"); !errors.As(err, &missing) {
-		t.Fatalf("GetSecret(NOPE) = %v", err)
+	if _, err := GetSecret(context.Background(), "nope"); !errors.As(err, &missing) || err.Error() != `hks: "nope" is not one of this function's secrets (config.secrets gives: openai (OPENAI_API_KEY), db/user (DB_USER), gone (GONE))` {
+		t.Errorf("GetSecret(nope) = %v", err)
 	}
-	var logged strings.Builder
-	ctx := newInvocationContext(context.Background(), Invocation{ID: "inv-1"}, &logged)
+	if _, err := GetSecret(context.Background(), "gone"); err == nil || !strings.Contains(err.Error(), "variable GONE is unset") {
+		t.Errorf("GetSecret(gone) = %v", err)
+	}
+	var out, errOut strings.Builder
+	ctx := newInvocationContext(context.Background(), Invocation{ID: "inv-1"}, &out, &errOut)
 	Logger(ctx).Printf("hello %d", 1)
-	if logged.String() != "[inv-1] hello 1\n" || InvocationID(ctx) != "inv-1" {
-		t.Fatalf("logged %q, id %q", logged.String(), InvocationID(ctx))
+	Logger(ctx).Errorf("bad %s", "thing")
+	if out.String() != "[inv-1] INFO hello 1\n" || errOut.String() != "[inv-1] ERROR bad thing\n" || InvocationID(ctx) != "inv-1" {
+		t.Fatalf("logged %q / %q, id %q", out.String(), errOut.String(), InvocationID(ctx))
 	}
 }

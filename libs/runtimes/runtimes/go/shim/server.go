@@ -47,6 +47,7 @@ func serveHTTP(h handler, adaptErr error) {
 		fmt.Fprintf(os.Stderr, "the function could not be loaded: %v\n", adaptErr)
 		os.Exit(1)
 	}
+	secretRefsFromEnv()
 	maxRequest := intEnv("HKS_MAX_REQUEST_BYTES", defaultLimit)
 	maxResponse := intEnv("HKS_MAX_RESPONSE_BYTES", defaultLimit)
 	timeout := time.Duration(intEnv("HKS_TIMEOUT_MS", 30000)) * time.Millisecond
@@ -78,7 +79,7 @@ func serveHTTP(h handler, adaptErr error) {
 		inv := Invocation{ID: id, FunctionID: os.Getenv("HKS_FUNCTION_ID"), FunctionName: label, FunctionVersion: version, MemoryLimitMB: intEnv("HKS_MEMORY_MB", 0), Deadline: deadline}
 		ctx, cancel := context.WithDeadline(r.Context(), deadline)
 		defer cancel()
-		ctx = newInvocationContext(ctx, inv, os.Stderr)
+		ctx = newInvocationContext(ctx, inv, os.Stdout, os.Stderr)
 		out, failure := invoke(ctx, h, nil, maxResponse, &in)
 		if failure != nil {
 			fmt.Fprintf(os.Stderr, "invocation %s failed: %v: %v\n", id, failure["name"], failure["message"])

@@ -33,6 +33,7 @@ type loadSpec struct {
 	TimeoutMs        int               `json:"timeoutMs"`
 	MaxResponseBytes int               `json:"maxResponseBytes"`
 	Concurrency      int               `json:"concurrency"`
+	Secrets          []SecretRef       `json:"secrets"`
 }
 
 type invokeRequest struct {
@@ -140,6 +141,7 @@ func (w *worker) onLoad(body []byte) {
 	if spec.Concurrency <= 0 {
 		spec.Concurrency = 1
 	}
+	secretRefs = spec.Secrets
 	w.spec = &spec
 	w.send(encodeJSONFrame(frameLoaded, 0, map[string]any{"ms": float64(time.Since(started).Microseconds()) / 1000, "concurrency": spec.Concurrency}))
 }
@@ -172,7 +174,7 @@ func (w *worker) run(id uint32, req invokeRequest) {
 	}
 	inv := Invocation{ID: req.Ctx.InvocationID, FunctionID: spec.FunctionID, FunctionName: spec.Label, FunctionVersion: spec.Version, MemoryLimitMB: spec.MemoryMb, Deadline: deadline}
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)
-	ctx = newInvocationContext(ctx, inv, invocationWriter{w: w, id: id, stream: 2})
+	ctx = newInvocationContext(ctx, inv, invocationWriter{w: w, id: id, stream: 1}, invocationWriter{w: w, id: id, stream: 2})
 	out, failure := invoke(ctx, w.h, req.Input, spec.MaxResponseBytes, nil)
 	cancel()
 	flushCapture()

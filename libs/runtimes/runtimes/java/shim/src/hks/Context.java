@@ -6,22 +6,47 @@ import java.io.PrintStream;
 public final class Context {
   static final InheritableThreadLocal<Context> CURRENT = new InheritableThreadLocal<>();
 
-  /** Writes lines tagged with the invocation id into the invocation's logs. */
+  /**
+   * Writes lines tagged with the invocation id into the invocation's logs, "[<invocation id>] INFO text", as the SDK of
+   * every runtime does: info and debug to stdout, warn and error to stderr. {@code log} is info (AWS Lambda's name).
+   */
   public static final class Logger {
-    private final String prefix;
+    private final String id;
     private final PrintStream out;
+    private final PrintStream err;
 
-    Logger(String invocationId, PrintStream out) {
-      this.prefix = "[" + invocationId + "] ";
+    Logger(String invocationId, PrintStream out, PrintStream err) {
+      this.id = invocationId == null ? "-" : invocationId;
       this.out = out;
+      this.err = err;
+    }
+
+    private void write(PrintStream s, String level, String text) {
+      s.print("[" + id + "] " + level + " " + (text.endsWith("\n") ? text.substring(0, text.length() - 1) : text) + "\n");
     }
 
     public void log(String message) {
-      out.print(prefix + message + (message.endsWith("\n") ? "" : "\n"));
+      info(message);
     }
 
     public void log(String format, Object... args) {
-      log(String.format(format, args));
+      info(String.format(format, args));
+    }
+
+    public void debug(String message) {
+      write(out, "DEBUG", message);
+    }
+
+    public void info(String message) {
+      write(out, "INFO", message);
+    }
+
+    public void warn(String message) {
+      write(err, "WARN", message);
+    }
+
+    public void error(String message) {
+      write(err, "ERROR", message);
     }
   }
 
@@ -33,14 +58,14 @@ public final class Context {
   private final long deadline;
   private final Logger logger;
 
-  Context(String invocationId, String functionId, String functionName, int functionVersion, int memoryLimitInMB, long deadline, PrintStream log) {
+  Context(String invocationId, String functionId, String functionName, int functionVersion, int memoryLimitInMB, long deadline, PrintStream out, PrintStream err) {
     this.invocationId = invocationId;
     this.functionId = functionId;
     this.functionName = functionName;
     this.functionVersion = functionVersion;
     this.memoryLimitInMB = memoryLimitInMB;
     this.deadline = deadline;
-    this.logger = new Logger(invocationId, log);
+    this.logger = new Logger(invocationId, out, err);
   }
 
   public String getInvocationId() {

@@ -58,6 +58,11 @@ final class HttpMode {
       System.exit(1);
       return;
     }
+    try {
+      Hexabase.setSecretRefs(Json.parse(System.getenv().getOrDefault("HKS_SECRET_REFS", "[]")));
+    } catch (Json.JsonException e) {
+      Hexabase.setSecretRefs(null);
+    }
     int maxRequest = intEnv("HKS_MAX_REQUEST_BYTES", DEFAULT_LIMIT);
     int maxResponse = intEnv("HKS_MAX_RESPONSE_BYTES", DEFAULT_LIMIT);
     int timeout = intEnv("HKS_TIMEOUT_MS", 30000);
@@ -92,7 +97,7 @@ final class HttpMode {
           input = Contract.httpInput(ex.getRequestMethod(), ex.getRequestURI().getRawPath(), query, headers, body);
         }
         String id = headers.get("x-invocation-id") instanceof String s ? s : UUID.randomUUID().toString();
-        Context ctx = new Context(id, System.getenv("HKS_FUNCTION_ID"), label, intEnv("HKS_FUNCTION_VERSION", 0), intEnv("HKS_MEMORY_MB", 0), System.currentTimeMillis() + timeout, System.err);
+        Context ctx = new Context(id, System.getenv("HKS_FUNCTION_ID"), label, intEnv("HKS_FUNCTION_VERSION", 0), intEnv("HKS_MEMORY_MB", 0), System.currentTimeMillis() + timeout, System.out, System.err);
         Invocation.Outcome o = Invocation.run(handler, input, ctx, maxResponse);
         if (o.error != null) {
           System.err.println("invocation " + id + " failed: " + o.error.get("stack"));

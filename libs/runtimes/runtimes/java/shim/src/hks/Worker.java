@@ -1,6 +1,5 @@
 package hks;
 
-import java.io.ByteArrayOutputStream;
 import java.io.EOFException;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -41,6 +40,7 @@ class Worker {
   private Loader.Call handler;
   private String loadFailure;
   private ExecutorService pool;
+  private PrintStream stdout;
   private PrintStream stderr;
 
   Worker(SocketChannel channel) {
@@ -135,6 +135,7 @@ class Worker {
       Map<String, String> env = new HashMap<>();
       if (s.get("env") instanceof Map<?, ?> e) for (Map.Entry<?, ?> kv : e.entrySet()) env.put(String.valueOf(kv.getKey()), String.valueOf(kv.getValue()));
       Env.replace(baseEnv, env);
+      Hexabase.setSecretRefs(s.get("secrets"));
       String codeDir = s.get("codeDir") instanceof String c ? c : "/code";
       System.setProperty("user.dir", codeDir);
       handler = Loader.load(Loader.path(codeDir), (String) s.get("entrypoint"));
@@ -179,7 +180,7 @@ class Worker {
     Map<?, ?> c = request.get("ctx") instanceof Map<?, ?> m ? m : Map.of();
     long deadline = c.get("deadline") instanceof Number n ? n.longValue() : System.currentTimeMillis() + intOf(spec.get("timeoutMs"), 30000);
     Context ctx = new Context(String.valueOf(c.get("invocationId")), (String) spec.get("functionId"), (String) spec.get("label"), intOf(spec.get("version"), 0),
-        intOf(spec.get("memoryMb"), 0), deadline, stderr);
+        intOf(spec.get("memoryMb"), 0), deadline, stdout, stderr);
     Invocation.Outcome o = Invocation.run(handler, request.get("input"), ctx, intOf(spec.get("maxResponseBytes"), 0));
     System.out.flush();
     System.err.flush();
@@ -200,7 +201,8 @@ class Worker {
   }
 
   void serve() {
-    System.setOut(new PrintStream(new Captured(1), true, StandardCharsets.UTF_8));
+    stdout = new PrintStream(new Captured(1), true, StandardCharsets.UTF_8);
+    System.setOut(stdout);
     stderr = new PrintStream(new Captured(2), true, StandardCharsets.UTF_8);
     System.setErr(stderr);
     Map<String, Object> hello = new LinkedHashMap<>();
@@ -244,7 +246,8 @@ class Worker {
     };
     PrintStream out = System.out, err = System.err;
     w.stderr = new PrintStream(w.new Captured(2), true, StandardCharsets.UTF_8);
-    System.setOut(new PrintStream(w.new Captured(1), true, StandardCharsets.UTF_8));
+    w.stdout = new PrintStream(w.new Captured(1), true, StandardCharsets.UTF_8);
+    System.setOut(w.stdout);
     try {
       w.handler = (in, ctx) -> {
         Request req = Contract.request(in);
