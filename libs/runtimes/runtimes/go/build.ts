@@ -152,7 +152,8 @@ export async function buildGo(
   // From the source alone (go/parser): none of the function's code runs on the builder.
   r = await runCommand(go, ['run', path.join(sdkDir, 'internal', 'handlercheck', 'main.go'), `./${pkgDir}`, fn], {
     cwd: dir,
-    env: { ...env, GOFLAGS: '' },
+    // Default flags: the toolchain's precompiled standard library (this is a tool of the build, not the function).
+    env: { ...env, GOFLAGS: '', CGO_ENABLED: undefined },
     log,
     timeoutMs: o.timeoutMs,
     display: `handlercheck ${pkgDir || '.'} ${fn}`,
