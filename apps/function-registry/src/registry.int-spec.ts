@@ -9,7 +9,6 @@ import {
   buildSourceDigest,
   buildQueueName,
   bullPrefix,
-  effectiveConfig,
   FunctionPage,
   FunctionPatterns,
   FunctionRuntimeSpec,
@@ -18,6 +17,7 @@ import {
   PlatformEvent,
   SecretView,
 } from '@platform/contracts';
+import { effectiveConfigOf } from '@platform/runtimes';
 import { redisConnectionOptions, SettingsModule } from '@platform/config';
 import { EventPublisher, EventSubscriber, MessagingModule, RpcClient, RpcClientsModule } from '@platform/messaging';
 import { createTestDatabase, isolatedEnv, removeNamespace, waitFor } from '@platform/testing';
@@ -200,7 +200,7 @@ describe('function registry over real Postgres, RabbitMQ and Redis', () => {
         family: 'python',
         files: { 'function.py': 'def handle(r):\n    return {"ok": True}\n', 'requirements.txt': '' },
         entrypoint: 'function.handle',
-        config: effectiveConfig({ env: { GREETING: 'hi' }, scaling: { minInstances: 1 } }, 'python'),
+        config: effectiveConfigOf({ env: { GREETING: 'hi' }, scaling: { minInstances: 1 } }, 'python'),
       } as const;
       expect(job?.data).toEqual({
         buildId: f.build!.id,
@@ -270,7 +270,7 @@ describe('function registry over real Postgres, RabbitMQ and Redis', () => {
         entrypoint: 'function.handle',
         bundleDigest: 'sha256:' + 'a'.repeat(64),
         image: null,
-        config: effectiveConfig({ env: { GREETING: 'hi' }, scaling: { minInstances: 1 } }, 'python'),
+        config: effectiveConfigOf({ env: { GREETING: 'hi' }, scaling: { minInstances: 1 } }, 'python'),
       });
     });
 

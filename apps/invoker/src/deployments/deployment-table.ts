@@ -137,6 +137,7 @@ export class DeploymentTable implements OnApplicationShutdown {
           label: spec.label,
           version: spec.version,
           family: spec.family,
+          runtimeVersion: spec.runtimeVersion,
           bundle,
           entrypoint: spec.entrypoint,
           env: order.env,
