@@ -9,6 +9,8 @@ export const BuilderSettings = {
   HKS_PYTHON: { kind: 'string', default: '/usr/bin/python3', description: 'Python interpreter that runs pip and the syntax check' },
   HKS_PIP_WHEELHOUSE: { kind: 'string', description: 'Directory of wheels that requirements.txt is installed from (pip --find-links)' },
   HKS_PIP_INDEX_URL: { kind: 'url', description: 'Python package index used instead of --no-index' },
+  HKS_GOPROXY: { kind: 'url', description: 'Go module proxy for Go builds (GOPROXY); unset: modules from vendor/ only (GOPROXY=off)' },
+  HKS_GO_CACHE_DIR: { kind: 'string', description: 'Where Go builds keep their build and module caches (default: $TMPDIR/hks-go-cache)' },
   HKS_OCI_REGISTRY: { kind: 'string', description: 'OCI registry (host:port) images are pushed to; no image is built when unset' },
   HKS_OCI_INSECURE: { kind: 'bool', description: 'Talk plain HTTP to the registry (default: true for loopback addresses)' },
   HKS_OCI_USERNAME: { kind: 'string', description: 'Registry user (basic auth)' },

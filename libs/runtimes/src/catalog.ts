@@ -1,5 +1,6 @@
 import { spawnSync } from 'child_process';
-import { chmodSync, cpSync, existsSync, readdirSync, realpathSync } from 'fs';
+import { chmodSync, cpSync, existsSync, mkdtempSync, readdirSync, realpathSync, statSync } from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { effectiveConfig, ValidationError } from '@platform/contracts';
 import type { EffectiveConfig, FunctionConfigDto, ResolvedRuntime, RuntimeView } from '@platform/contracts';
@@ -21,8 +22,28 @@ export function copyRuntimes(dest: string): void {
     for (const part of r.worker.ships) {
       cpSync(path.join(root, r.name, part), path.join(dest, r.name, part), { recursive: true, filter: (src) => !src.includes('__pycache__') });
     }
+    r.worker.prepare?.(path.join(dest, r.name));
   }
   makeReadable(dest);
+}
+
+const shipped = new Map<string, string>();
+
+/**
+ * One runtime's shipped folder, prepared (what an image gets): a copy of its `ships` after `prepare`, made once per
+ * process under the OS temp dir; the source folder itself when the runtime has nothing to prepare.
+ */
+export function shippedRuntimeDir(name: string): string {
+  const r = runtimeDescriptor(name);
+  if (!r.worker.prepare) return path.join(runtimesDir(), name);
+  let dir = shipped.get(name);
+  if (!dir) {
+    dir = path.join(mkdtempSync(path.join(os.tmpdir(), `hks-runtime-${name}-`)), name);
+    for (const part of r.worker.ships) cpSync(path.join(runtimesDir(), name, part), path.join(dir, part), { recursive: true });
+    r.worker.prepare(dir);
+    shipped.set(name, dir);
+  }
+  return dir;
 }
 
 function makeReadable(dir: string): void {
@@ -30,7 +51,8 @@ function makeReadable(dir: string): void {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const full = path.join(dir, entry.name);
     if (entry.isDirectory()) makeReadable(full);
-    else chmodSync(full, 0o644);
+    // What prepare() compiled (Go's launcher) stays executable.
+    else chmodSync(full, statSync(full).mode & 0o111 ? 0o755 : 0o644);
   }
 }
 

@@ -97,6 +97,13 @@ export interface WorkerLaunch {
   env?: Record<string, string>;
   /** Folders of this runtime's folder that go into sandboxes and images (the shim, the SDK); the rest stays. */
   ships: string[];
+  /**
+   * Makes a shipped copy runnable, once per copy (`dest` is <copy>/<name>, holding `ships`): a shim that must be
+   * compiled is compiled here (Java's jar, Go's prewarm launcher). Throws when it cannot be (a toolchain is missing).
+   */
+  prepare?(dest: string): void;
+  /** Host folders outside /usr the runtime reads (its configuration), bound read-only into sandboxes at the same path. */
+  hostPaths?(interpreter: string): string[];
 }
 
 export interface ImageRecipe {

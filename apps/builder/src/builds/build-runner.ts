@@ -149,6 +149,8 @@ export class BuildRunner {
     return {
       node: { registry: s.HKS_NPM_REGISTRY, timeoutMs: s.BUILD_STEP_TIMEOUT_MS },
       python: { python: s.HKS_PYTHON, wheelhouse: s.HKS_PIP_WHEELHOUSE, indexUrl: s.HKS_PIP_INDEX_URL, timeoutMs: s.BUILD_STEP_TIMEOUT_MS },
+      go: { proxy: s.HKS_GOPROXY, cacheDir: s.HKS_GO_CACHE_DIR, timeoutMs: s.BUILD_STEP_TIMEOUT_MS },
+      java: { timeoutMs: s.BUILD_STEP_TIMEOUT_MS },
     };
   }
 

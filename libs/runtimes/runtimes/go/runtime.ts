@@ -1,5 +1,6 @@
 import { spawnSync } from 'child_process';
-import { existsSync } from 'fs';
+import { createHash } from 'crypto';
+import { chmodSync, copyFileSync, existsSync, readdirSync, readFileSync, renameSync } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import type { RuntimeDescriptor } from '../../src/descriptor';
@@ -57,22 +58,35 @@ function goVersion(go = '/usr/bin/go'): string | null {
   return r.status === 0 ? r.stdout.trim() : null;
 }
 
-/** Compiles the launcher (standard library only) into `out`. */
+/**
+ * Compiles the launcher (standard library only) into `out`, once per version of its source (kept under the OS temp
+ * dir, as the Java shim's jar is): every invoker start and every `hks function test` copies it.
+ */
 export function buildLauncher(shimDir: string, out: string, go = process.env.HKS_GO || '/usr/bin/go'): void {
-  if (!existsSync(go)) throw new Error(`the Go runtime's launcher cannot be built: ${go} is missing (install golang-go)`);
-  // Default flags (cgo allowed, no -trimpath): the toolchain's precompiled standard library is used, so this takes
-  // about a second even on an empty cache; the launcher uses no cgo package, so it is static all the same.
-  const r = spawnSync(go, ['build', '-ldflags=-s -w', '-o', out, './internal/launcher'], {
-    cwd: shimDir,
-    encoding: 'utf8',
-    env: {
-      PATH: process.env.PATH,
-      HOME: os.tmpdir(),
-      GOCACHE: path.join(os.tmpdir(), 'hks-go-cache', 'launcher'),
-      GOFLAGS: '-mod=mod',
-      GOPROXY: 'off',
-      GOTOOLCHAIN: 'local',
-    },
-  });
-  if (r.status !== 0) throw new Error(`the Go runtime's launcher does not build: ${r.stderr || r.error?.message}`);
+  const src = path.join(shimDir, 'internal', 'launcher');
+  const hash = createHash('sha256');
+  for (const f of readdirSync(src).sort()) hash.update(f).update(readFileSync(path.join(src, f)));
+  const cached = path.join(os.tmpdir(), 'hks-go-cache', `launcher-${hash.digest('hex').slice(0, 16)}`);
+  if (!existsSync(cached)) {
+    if (!existsSync(go)) throw new Error(`the Go runtime's launcher cannot be built: ${go} is missing (install golang-go)`);
+    const tmp = `${cached}.${process.pid}`;
+    // Default flags (cgo allowed, no -trimpath): the toolchain's precompiled standard library is used, so this takes
+    // about a second even on an empty cache; the launcher uses no cgo package, so it is static all the same.
+    const r = spawnSync(go, ['build', '-ldflags=-s -w', '-o', tmp, './internal/launcher'], {
+      cwd: shimDir,
+      encoding: 'utf8',
+      env: {
+        PATH: process.env.PATH,
+        HOME: os.tmpdir(),
+        GOCACHE: path.join(os.tmpdir(), 'hks-go-cache', 'launcher'),
+        GOFLAGS: '-mod=mod',
+        GOPROXY: 'off',
+        GOTOOLCHAIN: 'local',
+      },
+    });
+    if (r.status !== 0) throw new Error(`the Go runtime's launcher does not build: ${r.stderr || r.error?.message}`);
+    renameSync(tmp, cached);
+  }
+  copyFileSync(cached, out);
+  chmodSync(out, 0o755);
 }

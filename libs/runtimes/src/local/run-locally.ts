@@ -6,7 +6,7 @@ import type { RuntimeFamily } from '@platform/contracts';
 import { MANIFEST_PATH } from '../build/workspace';
 import { findBwrap } from '../sandbox/bwrap';
 import { DEFAULT_EGRESS_DENY, egressNetwork, EgressUnavailableError } from '../sandbox/slirp';
-import { copyRuntimes, interpreterFor } from '../catalog';
+import { copyRuntimes, interpreterFor, RUNTIMES } from '../catalog';
 import { runtimesDir } from '../runtimes-dir';
 import { functionContract } from '../shims';
 import { WorkerProcess } from '../worker/worker-process';
@@ -86,7 +86,8 @@ function failure(statusCode: number, error: HandlerError, logs: string, started:
  * installed (under /root, say): they are copied somewhere it can read for the run.
  */
 function readableShims(privileged: boolean): { dir: string; cleanup: () => void } {
-  if (!privileged) return { dir: runtimesDir(), cleanup: () => undefined };
+  // A runtime whose shipped folder is prepared (a compiled shim) needs the copy too.
+  if (!privileged && !RUNTIMES.some((r) => r.worker.prepare)) return { dir: runtimesDir(), cleanup: () => undefined };
   const dir = mkdtempSync(path.join(tmpdir(), 'hks-runtimes-'));
   copyRuntimes(dir);
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };

@@ -107,6 +107,7 @@ export function sandboxArgs(o: SandboxLayout): string[] {
     '/usr',
     ...cachedRootLinks,
     ...runtimePrefix(o.runtimeBin),
+    ...(runtimeDescriptor(o.family).worker.hostPaths?.(o.runtimeBin) ?? []).flatMap((p) => ['--ro-bind-try', p, p]),
     '--ro-bind-try',
     '/etc/localtime',
     '/etc/localtime',
