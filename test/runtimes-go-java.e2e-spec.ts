@@ -172,7 +172,7 @@ describe('Go and Java functions end to end', () => {
   it("fails a Go build that does not compile with the compiler's file:line", async () => {
     const { view, log } = await failedBuild({ label: 'go-broken', runtime: 'go', handler: GO_HANDLER.replace('return hks.JSON(', 'return hks.JSONN(') });
     expect(view.status).toBe('FAILED');
-    expect(view.statusReason).toMatch(/^go build failed: \.\/handler\.go:24:\d+: undefined: hks\.JSONN/);
+    expect(view.statusReason).toMatch(/^build failed: go build failed: \.\/handler\.go:24:\d+: undefined: hks\.JSONN/);
     expect(log).toMatch(/\.\/handler\.go:24:\d+: undefined: hks\.JSONN/);
   }, 300_000);
 
@@ -190,7 +190,7 @@ describe('Go and Java functions end to end', () => {
   it("fails a Java build that does not compile with javac's file:line", async () => {
     const { view, log } = await failedBuild({ label: 'java-broken', runtime: 'java', handler: JAVA_HANDLER.replace('Response.json(', 'Response.jsn(') });
     expect(view.status).toBe('FAILED');
-    expect(view.statusReason).toBe('javac failed: Handler.java:10: error: cannot find symbol');
+    expect(view.statusReason).toBe('build failed: javac failed: Handler.java:10: error: cannot find symbol');
     expect(log).toContain('Handler.java:10: error: cannot find symbol');
   }, 300_000);
 });
