@@ -17,7 +17,7 @@ import {
   PlatformEvent,
   SecretView,
 } from '@platform/contracts';
-import { effectiveConfigOf } from '@platform/runtimes';
+import { effectiveConfigOf, resolveRuntime } from '@platform/runtimes';
 import { redisConnectionOptions, SettingsModule } from '@platform/config';
 import { EventPublisher, EventSubscriber, MessagingModule, RpcClient, RpcClientsModule } from '@platform/messaging';
 import { createTestDatabase, isolatedEnv, removeNamespace, waitFor } from '@platform/testing';
@@ -198,6 +198,8 @@ describe('function registry over real Postgres, RabbitMQ and Redis', () => {
         template: 'python',
         runtime: 'python3.11',
         family: 'python',
+        // The exact version python3.11 runs on here: the build uses that interpreter.
+        runtimeVersion: resolveRuntime('python3.11').resolved.version!,
         files: { 'function.py': 'def handle(r):\n    return {"ok": True}\n', 'requirements.txt': '' },
         entrypoint: 'function.handle',
         config: effectiveConfigOf({ env: { GREETING: 'hi' }, scaling: { minInstances: 1 } }, 'python'),
@@ -266,6 +268,7 @@ describe('function registry over real Postgres, RabbitMQ and Redis', () => {
         version: 1,
         runtime: 'python3.11',
         family: 'python',
+        runtimeVersion: resolveRuntime('python3.11').resolved.version,
         template: 'python',
         entrypoint: 'function.handle',
         bundleDigest: 'sha256:' + 'a'.repeat(64),

@@ -6,7 +6,6 @@ import {
   filePathProblem,
   FunctionConfigDto,
   labelProblem,
-  ResolvedRuntime,
   RuntimeFamily,
   splitEntrypoint,
   TemplateName,
@@ -33,8 +32,6 @@ export interface FunctionSource {
   handler: string | null;
   files: Record<string, string> | null;
   entrypoint: string;
-  /** What the runtime name runs on here (not stored: resolved again from the runtimes installed). */
-  resolved: ResolvedRuntime;
 }
 
 /** A label a function is given (created with, or renamed to): LABEL_PATTERN and no reserved word. */
@@ -64,8 +61,8 @@ export function mergeUpdate(
 /** Applies the cross-field rules: runtime/template agreement, handler or files, entry point and its module file. */
 export function resolveSource(input: SourceInput): FunctionSource {
   // An unknown runtime, or one not installed in the version asked or newer, is a 400 naming what there is.
-  const { resolved } = resolveRuntime(input.runtime);
-  const family = resolved.language;
+  // (What it resolves to is not stored: every view resolves it again against the runtimes installed.)
+  const family = resolveRuntime(input.runtime).resolved.language;
   const template = templateOf(family, input.template, input.runtime).name;
   const handler = input.handler ?? null;
   const files = input.files ?? null;
@@ -76,11 +73,11 @@ export function resolveSource(input: SourceInput): FunctionSource {
   }
   if (files === null) {
     if (handler!.trim() === '') throw new ValidationError('handler is empty; send the handler source code');
-    return { template, runtime: input.runtime, family, handler, files: null, entrypoint: AUTO_ENTRYPOINT, resolved };
+    return { template, runtime: input.runtime, family, handler, files: null, entrypoint: AUTO_ENTRYPOINT };
   }
   checkFiles(files);
   const entrypoint = handler === null ? defaultEntrypoint(files, family, template) : checkEntrypoint(handler, files, family, template);
-  return { template, runtime: input.runtime, family, handler, files, entrypoint, resolved };
+  return { template, runtime: input.runtime, family, handler, files, entrypoint };
 }
 
 function checkFiles(files: Record<string, string>): void {
