@@ -5,9 +5,8 @@ import { tmpdir } from 'os';
 import * as path from 'path';
 import { Socket } from 'net';
 import { prepareWorkspace } from '../src/build/pipeline';
-import { interpreters, templateOf } from '../src/catalog';
+import { interpreters, shippedRuntimeDir, templateOf } from '../src/catalog';
 import type { Interpreter, RuntimeDescriptor } from '../src/descriptor';
-import { runtimeDir } from '../src/runtimes-dir';
 import { functionContract, workerProtocol as P } from '../src/shims';
 import { RUNTIMES } from './index';
 
@@ -76,7 +75,8 @@ class ShimUnderTest {
   }
 
   static start(d: RuntimeDescriptor, interpreter: Interpreter, codeDir: string): ShimUnderTest {
-    const cmd = d.worker.command(interpreter.realPath, runtimeDir(d.name), 'worker');
+    // A prepared copy where the runtime prepares what it ships (a compiled shim), else its source folder.
+    const cmd = d.worker.command(interpreter.realPath, shippedRuntimeDir(d.name), 'worker');
     const child = spawn(cmd[0], cmd.slice(1), {
       cwd: codeDir,
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: '/tmp', LANG: 'C.UTF-8', ...(d.worker.env ?? {}) },

@@ -72,7 +72,7 @@ describe('Go functions in the worker sandbox (runLocally: the platform shim and 
     });
     expect(http.json).toMatchObject({ name: 'Bo', method: 'PUT', path: '/x/y' });
     const failed = await runLocally({ bundleDir: dir, family: 'go', entrypoint: 'handler.Handle', data: {} });
-    expect(failed).toMatchObject({ statusCode: 500, error: { name: 'error', message: 'no name' } });
+    expect(failed).toMatchObject({ statusCode: 500, error: { name: 'Error', message: 'no name' } });
   });
 
   it('runs a net/http handler and a data-style func(T) (U, error)', async () => {

@@ -115,6 +115,13 @@ func argument(t reflect.Type, inv input) (reflect.Value, error) {
 }
 
 func result(v reflect.Value) (response, error) {
+	// A result declared as an interface (any, error ...) is judged by what it holds.
+	if v.Kind() == reflect.Interface {
+		if v.IsNil() {
+			return fromValue(nil)
+		}
+		v = v.Elem()
+	}
 	switch v.Type() {
 	case responseType:
 		return fromResponse(v.Interface().(Response)), nil
@@ -189,18 +196,29 @@ func (r *recorder) Write(b []byte) (int, error) {
 	return r.body.Write(b)
 }
 
-// errorName is how an error is named in the FAILURE event: its type (errors.New's is just "error").
+// errorName is how an error is named in the FAILURE event: its type without the package (PaymentDeclined), "Error"
+// for errors.New's and fmt.Errorf's, as the other runtimes name a plain error.
 func errorName(err error) string {
 	t := strings.TrimPrefix(fmt.Sprintf("%T", err), "*")
 	switch t {
 	case "errors.errorString", "fmt.wrapError", "fmt.wrapErrors":
-		return "error"
+		return "Error"
+	}
+	if i := strings.LastIndexByte(t, '.'); i >= 0 {
+		t = t[i+1:]
 	}
 	return t
 }
 
+// describe: an error returned by a handler. Go errors carry no stack: the stack says what and where it was named.
 func describe(err error) map[string]any {
-	return map[string]any{"name": errorName(err), "message": err.Error()}
+	name := errorName(err)
+	out := map[string]any{"name": name, "message": err.Error(), "stack": name + ": " + err.Error()}
+	// An error with a code (interface{ Code() string }) keeps it, as a Node error's code is kept.
+	if c, ok := err.(interface{ Code() string }); ok {
+		out["code"] = c.Code()
+	}
+	return out
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }

@@ -73,7 +73,7 @@ func TestNetHTTPHandler(t *testing.T) {
 
 func TestErrorsAndPanicsFailTheInvocation(t *testing.T) {
 	_, failure := call(t, func() error { return errors.New("database is on fire") }, `null`)
-	if failure["name"] != "error" || failure["message"] != "database is on fire" {
+	if failure["name"] != "Error" || failure["message"] != "database is on fire" {
 		t.Fatalf("failure = %v", failure)
 	}
 	_, failure = call(t, func() (int, error) { panic("oops") }, `null`)
@@ -81,7 +81,7 @@ func TestErrorsAndPanicsFailTheInvocation(t *testing.T) {
 		t.Fatalf("failure = %v", failure)
 	}
 	_, failure = call(t, func(n int) int { return n }, `"not a number"`)
-	if failure["name"] != "hks.BadInputError" || !strings.Contains(failure["message"].(string), "does not decode into the handler's int") {
+	if failure["name"] != "BadInputError" || !strings.Contains(failure["message"].(string), "does not decode into the handler's int") {
 		t.Fatalf("failure = %v", failure)
 	}
 }
