@@ -273,6 +273,17 @@ class Worker {
         throw new IllegalStateException("warm");
       }, 1, null, 1024);
       Contract.dataInput(new LinkedHashMap<>(), "application/json", "{\"data\":1}".getBytes(StandardCharsets.UTF_8));
+      // The path a LOAD takes: the environment replaced (with itself), a URLClassLoader reading classes (the shim's own
+      // jar, into a loader of its own), reflection on them and an instance made.
+      Env.replace(new HashMap<>(System.getenv()), Map.of());
+      java.net.URL self = Worker.class.getProtectionDomain().getCodeSource().getLocation();
+      try (java.net.URLClassLoader cl = new java.net.URLClassLoader(new java.net.URL[] {self}, Loader.classLoader(Path.of("/nonexistent")))) {
+        Class<?> c = Loader.findClass("hks.response", cl, true);
+        c.getMethods();
+        c.getDeclaredConstructor().setAccessible(true);
+      }
+    } catch (ReflectiveOperationException | Loader.LoadException e) {
+      throw new IOException("the worker could not warm up", e);
     } catch (InterruptedException | java.util.concurrent.ExecutionException e) {
       throw new IOException("the worker could not warm up", e);
     } finally {
