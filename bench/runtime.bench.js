@@ -21,7 +21,8 @@ const fs = require('fs');
 const http = require('http');
 const os = require('os');
 const path = require('path');
-const { freePort, startPlatform } = require('../tools/platform.js');
+const { freePort } = require('../tools/platform.js');
+const { startFullPlatform: startPlatformUnderTest } = require('./lib/platform-under-test');
 const { deployFunction, startInvokerAlone } = require('./lib/invoker-alone');
 const measure = require('./lib/measure');
 const { stats, waitHttp } = measure;
@@ -145,57 +146,9 @@ async function startInvokerOnly() {
 
 /** The whole platform from dist/: functions created, built and deployed through the gateway. */
 async function startFullPlatform() {
-  const { Client } = require('pg');
-  const adminUrl = process.env.TEST_PG_ADMIN_URL || 'postgres://root@127.0.0.1:5432/postgres';
-  const db = `hks_bench_${Date.now().toString(36)}`;
-  const admin = new Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE "${db}"`);
-  await admin.end();
-  const dbUrl = new URL(adminUrl);
-  dbUrl.pathname = `/${db}`;
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'hks-bench-'));
-  const dropDb = async () => {
-    const c = new Client({ connectionString: adminUrl });
-    await c.connect();
-    await c.query(`DROP DATABASE IF EXISTS "${db}" WITH (FORCE)`);
-    await c.end();
-  };
-  let platform;
-  try {
-    platform = await startPlatform({
-      env: { DATABASE_URL: dbUrl.toString(), HKS_NAMESPACE: `bench${Date.now().toString(36)}`, HKS_DATA_DIR: dataDir, LOG_LEVEL: 'warn' },
-      randomPorts: true,
-      logDir: path.join(dataDir, 'logs'),
-      readyTimeoutMs: 90_000,
-    });
-  } catch (err) {
-    await dropDb().catch(() => undefined);
-    throw err;
-  }
-  const gw = platform.gatewayUrl;
+  const platform = await startPlatformUnderTest({ internal: INTERNAL });
   adminKey = platform.adminKey;
-  return {
-    invokerUrl: platform.invokerUrl,
-    async deploy(label, family, handler, config) {
-      const fn = await api(gw, 'POST', '/api/v1/functions', { label, runtime: family, template: family, handler, config });
-      await api(gw, 'POST', `/api/v1/functions/build/${fn.id}`);
-      for (let i = 0; ; i++) {
-        const f = await api(gw, 'GET', `/api/v1/functions/${fn.id}`);
-        if (f.status === 'BUILT' || f.status === 'READY') break;
-        if (f.status === 'FAILED') throw new Error(`building ${label} failed: ${f.statusReason}`);
-        if (i > 600) throw new Error(`building ${label} took more than a minute`);
-        await sleep(100);
-      }
-      await api(gw, 'POST', `/api/v1/functions/deploy/${fn.id}`);
-      return { functionId: fn.id, url: `${gw}/api/v1/functions/invoke/${fn.id}`, invokerUrl: `${platform.invokerUrl}/invoke/${fn.id}` };
-    },
-    async stop() {
-      await platform.stop();
-      await dropDb().catch(() => undefined);
-      fs.rmSync(dataDir, { recursive: true, force: true });
-    },
-  };
+  return { ...platform, deploy: (label, family, handler, config) => platform.deploy(label, family, handler, config, family) };
 }
 
 async function poolState(invokerUrl, functionId) {

@@ -13,7 +13,7 @@ export const InvokerSettings = {
     default: 1,
     min: 0,
     description:
-      'Fewest generic workers kept started per runtime (node, python), each waiting in its sandbox for a function; the pool grows ' +
+      'Fewest generic workers kept started per runtime (node, python, go, java), each waiting in its sandbox for a function; the pool grows ' +
       'with recent cold starts up to INVOKER_PREWARM_MAX; 0 with INVOKER_PREWARM_MAX 0 disables it',
   },
   INVOKER_PREWARM_MAX: {

@@ -1,11 +1,11 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { existsSync, promises as fs, readdirSync, readFileSync } from 'fs';
+import { promises as fs } from 'fs';
 import * as path from 'path';
 import { randomBytes } from 'crypto';
 import { BuildInput, BuildResultPayload, EventNames, newEvent, PlatformEvent } from '@platform/contracts';
 import { SETTINGS } from '@platform/config';
 import { EventPublisher } from '@platform/messaging';
-import { BuildFailure, bundleDirectory, inputDigest, prepareWorkspace } from '@platform/runtimes';
+import { BuildFailure, BuildTools, bundleDirectory, inputDigest, prepareWorkspace, runtimeDescriptor } from '@platform/runtimes';
 import { ArtifactStore } from '../artifacts/artifact-store';
 import { ImageBuilder, ImagePlan } from '../oci/image-builder';
 import { BuilderSettingsValues } from '../settings';
@@ -13,15 +13,8 @@ import { Build } from './build.entity';
 import { BuildLog } from './build-log';
 import { BuildsService } from './builds.service';
 
-/** The compiler's version from its package.json: loading TypeScript itself (megabytes) waits for a TypeScript build. */
-let tsVersion: string | undefined;
-function typescriptVersion(): string {
-  tsVersion ??= (JSON.parse(readFileSync(require.resolve('typescript/package.json'), 'utf8')) as { version: string }).version;
-  return tsVersion;
-}
-
 /** Bumped whenever the builder's output for the same inputs changes, so old cache entries stop matching. */
-export const BUILDER_VERSION = 'hks-builder/1';
+export const BUILDER_VERSION = 'hks-builder/2';
 const EVENT_LOG_CHARS = 64 * 1024;
 
 export interface BuildOutcome {
@@ -101,15 +94,7 @@ export class BuildRunner {
       } else {
         workDir = path.resolve(this.settings.HKS_DATA_DIR, 'builds', `${job.buildId.replace(/[^A-Za-z0-9_-]/g, '_')}-${randomBytes(4).toString('hex')}`);
         await fs.mkdir(workDir, { recursive: true });
-        await prepareWorkspace(workDir, job, log.write, {
-          npm: { registry: this.settings.HKS_NPM_REGISTRY, timeoutMs: this.settings.BUILD_STEP_TIMEOUT_MS },
-          pip: {
-            python: this.settings.HKS_PYTHON,
-            wheelhouse: this.settings.HKS_PIP_WHEELHOUSE,
-            indexUrl: this.settings.HKS_PIP_INDEX_URL,
-            timeoutMs: this.settings.BUILD_STEP_TIMEOUT_MS,
-          },
-        });
+        await prepareWorkspace(workDir, job, log.write, this.tools());
         log.write('\n==> bundling\n');
         const bundle = await bundleDirectory(workDir);
         await this.artifacts.put(bundle.digest, bundle.tar);
@@ -151,18 +136,22 @@ export class BuildRunner {
       family: job.family,
       entrypoint: job.entrypoint,
       files: job.files,
-      compiler: job.template === 'typescript' ? `typescript ${typescriptVersion()}` : null,
-      npmRegistry: job.family === 'node' ? (this.settings.HKS_NPM_REGISTRY ?? null) : null,
-      python: job.family === 'python' ? this.pythonSources() : null,
+      runtimeVersion: job.runtimeVersion ?? null,
+      // What else makes the runtime's build differ: compiler, registry, wheels ... (its descriptor says).
+      tools: runtimeDescriptor(job.family).buildInputs(job, this.tools()),
       image: plan ? plan.inputs : null,
     });
   }
 
-  /** Which wheels a Python build could install: a new wheel in the wheelhouse must not hit the cache. */
-  private pythonSources(): Record<string, unknown> {
-    const wheelhouse = this.settings.HKS_PIP_WHEELHOUSE;
-    const wheels = wheelhouse && existsSync(wheelhouse) ? readdirSync(wheelhouse).sort() : [];
-    return { interpreter: this.settings.HKS_PYTHON, indexUrl: this.settings.HKS_PIP_INDEX_URL ?? null, wheelhouse: wheelhouse ?? null, wheels };
+  /** The build tools' settings, by runtime (each descriptor's build reads its own). */
+  private tools(): BuildTools {
+    const s = this.settings;
+    return {
+      node: { registry: s.HKS_NPM_REGISTRY, timeoutMs: s.BUILD_STEP_TIMEOUT_MS },
+      python: { python: s.HKS_PYTHON, wheelhouse: s.HKS_PIP_WHEELHOUSE, indexUrl: s.HKS_PIP_INDEX_URL, timeoutMs: s.BUILD_STEP_TIMEOUT_MS },
+      go: { proxy: s.HKS_GOPROXY, cacheDir: s.HKS_GO_CACHE_DIR, timeoutMs: s.BUILD_STEP_TIMEOUT_MS },
+      java: { timeoutMs: s.BUILD_STEP_TIMEOUT_MS },
+    };
   }
 
   /** A finished build with the same inputs whose bundle is still stored. */

@@ -1,16 +1,31 @@
-import { effectiveConfig, functionInvokePath, FunctionRuntimeSpec, FunctionVersionView, FunctionView, runtimeFamily, StateError } from '@platform/contracts';
+import { functionInvokePath, FunctionRuntimeSpec, FunctionVersionView, FunctionView, ResolvedRuntime, StateError, ValidationError } from '@platform/contracts';
+import { effectiveConfigOf, resolveRuntime, runtimeFamily } from '@platform/runtimes';
 import { FunctionVersionEntity } from './function-version.entity';
 import { FunctionEntity } from './function.entity';
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
+/** What a function's runtime name runs on with the runtimes installed now; never a silent swap of version. */
+export function resolvedRuntimeOf(f: Pick<FunctionEntity, 'runtime' | 'family'>): ResolvedRuntime {
+  try {
+    return resolveRuntime(f.runtime).resolved;
+  } catch (err) {
+    if (!(err instanceof ValidationError)) throw err;
+    // Stored when it could run (the interpreter went away since): the view says it cannot run now, and why.
+    return { language: f.family, requested: f.runtime, version: null, warning: err.message };
+  }
+}
+
 export function toView(f: FunctionEntity): FunctionView {
+  const resolvedRuntime = resolvedRuntimeOf(f);
   return {
     id: f.id,
     label: f.label,
     description: f.description,
     template: f.template,
     runtime: f.runtime,
+    resolvedRuntime,
+    warnings: resolvedRuntime.warning ? [resolvedRuntime.warning] : [],
     handler: f.handler,
     files: f.files,
     entrypoint: f.entrypoint,
@@ -53,11 +68,12 @@ export function toRuntimeSpec(f: FunctionEntity): FunctionRuntimeSpec {
     version: f.version,
     runtime: f.runtime,
     family: f.family,
+    runtimeVersion: resolvedRuntimeOf(f).version ?? undefined,
     template: f.template,
     entrypoint: f.entrypoint,
     bundleDigest: f.bundleDigest,
     image: f.image,
-    config: effectiveConfig(f.config, f.family),
+    config: effectiveConfigOf(f.config, f.family),
   };
 }
 
@@ -95,10 +111,11 @@ export function versionRuntimeSpec(f: Pick<FunctionEntity, 'id' | 'label'>, v: F
     version: v.version,
     runtime: v.runtime,
     family,
+    runtimeVersion: resolvedRuntimeOf({ runtime: v.runtime, family }).version ?? undefined,
     template: v.template,
     entrypoint: v.entrypoint,
     bundleDigest: v.bundleDigest,
     image: v.image,
-    config: effectiveConfig(v.config, family),
+    config: effectiveConfigOf(v.config, family),
   };
 }

@@ -5,7 +5,6 @@ import { EntityManager, FindOptionsSelect, Repository } from 'typeorm';
 import {
   buildSourceDigest,
   ConflictError,
-  effectiveConfig,
   CreateFunctionDto,
   EventName,
   EventNames,
@@ -23,6 +22,7 @@ import {
   UpdateFunctionDto,
 } from '@platform/contracts';
 import { EventPublisher } from '@platform/messaging';
+import { effectiveConfigOf } from '@platform/runtimes';
 import { buildFiles, checkLabel, FunctionSource, mergeUpdate, plainConfig, resolveSource, row, sameJson } from './function-rules';
 import { FunctionEntity } from './function.entity';
 import { FunctionVersionEntity } from './function-version.entity';
@@ -284,7 +284,7 @@ function snapshot(functionId: string, version: number, s: FunctionSource, config
       family: s.family,
       files: buildFiles(s),
       entrypoint: s.entrypoint,
-      config: effectiveConfig(config, s.family),
+      config: effectiveConfigOf(config, s.family),
     }),
     functionId,
     version,

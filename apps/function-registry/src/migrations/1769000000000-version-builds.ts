@@ -1,5 +1,6 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
-import { buildSourceDigest, effectiveConfig, runtimeFamily } from '@platform/contracts';
+import { buildSourceDigest } from '@platform/contracts';
+import { effectiveConfigOf, runtimeFamily } from '@platform/runtimes';
 import { buildFiles } from '../functions/function-rules';
 
 /**
@@ -29,9 +30,9 @@ export class VersionBuilds1769000000000 implements MigrationInterface {
         template: r.template as never,
         runtime: r.runtime as string,
         family,
-        files: buildFiles({ template: r.template as never, handler: r.handler as string | null, files: r.files as Record<string, string> | null }),
+        files: buildFiles({ family, template: r.template as never, handler: r.handler as string | null, files: r.files as Record<string, string> | null }),
         entrypoint: r.entrypoint as string,
-        config: effectiveConfig(r.config as never, family),
+        config: effectiveConfigOf(r.config as never, family),
       });
       await q.query(`UPDATE "registry"."function_versions" SET "source_digest" = $3 WHERE "function_id" = $1 AND "version" = $2`, [
         r.function_id,

@@ -1,5 +1,6 @@
 import { randomUUID } from 'crypto';
 import { ValidationError } from '@platform/contracts';
+import { RUNTIMES } from '@platform/runtimes';
 import { normalizeConfig, parseOrder, tagUrl } from './deployment-request';
 
 const DIGEST = `sha256:${'a'.repeat(64)}`;
@@ -52,7 +53,7 @@ describe('deployment orders (PUT /deployments/:functionId)', () => {
     expect(error).toBeInstanceOf(ValidationError);
     expect(error!.details).toEqual([
       'deploymentId must be a non-empty string',
-      'spec.family must be "node" or "python"',
+      `spec.family must be one of ${RUNTIMES.map((r) => `"${r.name}"`).join(', ')}`,
       'spec.entrypoint must look like "<module>.<function>", e.g. "handler.handle" or "handler.*"',
       'spec.bundleDigest must be a sha256 digest (sha256:<64 hex digits>)',
       'spec.functionId (f-1) does not match the function in the path (other)',

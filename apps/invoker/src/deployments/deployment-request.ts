@@ -12,6 +12,7 @@ import {
   RuntimeFamily,
   ValidationError,
 } from '@platform/contracts';
+import { RUNTIMES, runtimeDescriptor } from '@platform/runtimes';
 
 /** A deployment as the invoker keeps it: from PUT /deployments/:functionId or the deployer's RPC answers. */
 export interface DeploymentOrder {
@@ -51,7 +52,9 @@ export function normalizeConfig(c: unknown, family: RuntimeFamily): EffectiveCon
   const [set, setAsync] = [positive(s.concurrency), positive(s.asyncConcurrency)];
   // The registry's effective config carries both (what an async Python handler takes, when left to the default).
   const concurrency =
-    set === undefined ? concurrencyOf(family, undefined, memoryMb) : { concurrency: set, ...(setAsync ? { asyncConcurrency: setAsync } : {}) };
+    set === undefined
+      ? concurrencyOf(runtimeDescriptor(family).concurrency, undefined, memoryMb)
+      : { concurrency: set, ...(setAsync ? { asyncConcurrency: setAsync } : {}) };
   return {
     env: isObject(config.env) ? (config.env as Record<string, string>) : {},
     secrets: Array.isArray(config.secrets) ? (config.secrets as EffectiveConfig['secrets']) : [],
@@ -73,7 +76,7 @@ export function normalizeConfig(c: unknown, family: RuntimeFamily): EffectiveCon
       target: Number.isInteger(s.target) ? (s.target as number) : undefined,
     },
     // The invoker does not retry (the deployer's delivery loop does): the defaults fill what the registry left out.
-    retry: effectiveConfig(isObject(config.retry) ? { retry: config.retry } : {}, family).retry,
+    retry: effectiveConfig(isObject(config.retry) ? { retry: config.retry } : {}, runtimeDescriptor(family).concurrency).retry,
     network: { egress: n.egress === true },
     triggers: Array.isArray(config.triggers) ? (config.triggers as EffectiveConfig['triggers']) : [],
     target: config.target === 'knative' ? 'knative' : config.target === 'local' ? 'local' : undefined,
@@ -151,7 +154,9 @@ function parseOne(pathId: string, body: unknown, driver: DeploymentDriverName, u
     if (typeof spec.functionId !== 'string' || !spec.functionId) problems.push('spec.functionId must be the function id');
     if (typeof spec.label !== 'string' || !spec.label) problems.push('spec.label must be the function label');
     if (!Number.isInteger(spec.version)) problems.push('spec.version must be a whole number');
-    if (spec.family !== 'node' && spec.family !== 'python') problems.push('spec.family must be "node" or "python"');
+    if (!RUNTIMES.some((r) => r.name === spec.family)) problems.push(`spec.family must be one of ${RUNTIMES.map((r) => `"${r.name}"`).join(', ')}`);
+    if (spec.runtimeVersion !== undefined && (typeof spec.runtimeVersion !== 'string' || !/^\d+(\.\d+)*$/.test(spec.runtimeVersion)))
+      problems.push('spec.runtimeVersion must be a version such as "3.11.2"');
     if (typeof spec.entrypoint !== 'string' || !ENTRYPOINT_PATTERN.test(spec.entrypoint)) {
       problems.push('spec.entrypoint must look like "<module>.<function>", e.g. "handler.handle" or "handler.*"');
     }

@@ -202,6 +202,7 @@ export class DeploymentTable implements OnApplicationShutdown {
         label: spec.label,
         version: spec.version,
         family: spec.family,
+        runtimeVersion: spec.runtimeVersion,
         bundle,
         entrypoint: spec.entrypoint,
         env: order.env,

@@ -23,6 +23,8 @@ export interface PoolSpec {
   label: string;
   version: number;
   family: RuntimeFamily;
+  /** The exact version of the runtime the registry resolved the function to. */
+  runtimeVersion?: string;
   bundle: Bundle;
   entrypoint: string;
   env: Record<string, string>;
@@ -294,6 +296,7 @@ export class FunctionPool {
     const { spec } = this;
     const launch = this.launcher.launch({
       family: spec.family,
+      runtimeVersion: spec.runtimeVersion,
       egress: spec.config.network.egress,
       bundle: spec.bundle,
       memoryMb: spec.config.resources.memoryMb,
@@ -301,6 +304,8 @@ export class FunctionPool {
       load: {
         entrypoint: spec.entrypoint,
         env: spec.env,
+        // What the SDK's getSecret looks up: secret name -> the variable holding its value.
+        secrets: spec.config.secrets.map((r) => ({ env: r.env, secret: r.secret, key: r.key })),
         functionId: spec.functionId,
         label: spec.label,
         version: spec.version,

@@ -3,8 +3,8 @@ import { mkdirSync, writeFileSync } from 'fs';
 import * as path from 'path';
 import * as ts from 'typescript';
 import type { EffectiveConfig, FunctionRuntimeSpec, RuntimeFamily } from '@platform/contracts';
-import { effectiveConfig, FunctionConfigDto } from '@platform/contracts';
-import { deterministicTar } from '@platform/runtimes';
+import { FunctionConfigDto } from '@platform/contracts';
+import { deterministicTar, effectiveConfigOf, templateOf } from '@platform/runtimes';
 
 /** Test helper: a bundle tar (files at the top, .hks/manifest.json) stored where the invoker finds it. */
 export async function writeBundle(dataDir: string, family: RuntimeFamily, entrypoint: string, files: Record<string, string | Buffer>): Promise<string> {
@@ -38,7 +38,7 @@ export function runtimeSpec(o: {
   config?: FunctionConfigDto;
   functionId?: string;
 }): TestFunction {
-  const config: EffectiveConfig = effectiveConfig(o.config ?? {}, o.family);
+  const config: EffectiveConfig = effectiveConfigOf(o.config ?? {}, o.family);
   return {
     deploymentId: randomUUID(),
     spec: {
@@ -47,7 +47,7 @@ export function runtimeSpec(o: {
       version: 1,
       runtime: o.family,
       family: o.family,
-      template: o.family === 'python' ? 'python' : 'node',
+      template: templateOf(o.family).name,
       entrypoint: o.entrypoint,
       bundleDigest: o.bundleDigest,
       image: null,

@@ -1,11 +1,14 @@
 import { lstatSync, readlinkSync, realpathSync } from 'fs';
 import * as path from 'path';
 import type { RuntimeFamily } from '@platform/contracts';
+import { runtimeDescriptor } from '../catalog';
+import type { ShimMode } from '../descriptor';
 import { firstExecutable } from './host';
 
 /** Where things appear inside a sandbox. */
 export const SANDBOX_CODE_DIR = '/code';
-export const SANDBOX_SHIM_DIR = '/hks/shim';
+/** The runtimes' shims and SDKs: <name>/shim, <name>/sdk (copyRuntimes). */
+export const SANDBOX_RUNTIMES_DIR = '/hks/runtimes';
 
 /** Environment every sandboxed runtime starts with; the function's own variables are added when it loads. */
 export const SANDBOX_BASE_ENV: Record<string, string> = {
@@ -25,7 +28,7 @@ export interface SandboxLayout {
   family: RuntimeFamily;
   /** Host directory bound read-only at /code. */
   codeDir: string;
-  /** Host directory holding the shims (node/, python/), bound read-only at /hks/shim. */
+  /** Host directory holding the runtimes' shims and SDKs (copyRuntimes: <name>/shim ...), bound read-only at /hks/runtimes. */
   shimRoot: string;
   /** The runtime binary (node or python3) on the host. */
   runtimeBin: string;
@@ -78,7 +81,7 @@ export function sandboxArgs(o: SandboxLayout): string[] {
   cachedRootLinks ??= rootLinks();
   if (o.egress && (o.resolvConfFd === undefined || o.hostsFd === undefined)) throw new Error('a sandbox with egress needs resolvConfFd and hostsFd');
   const env = Object.entries(SANDBOX_BASE_ENV).flatMap(([k, v]) => ['--setenv', k, v]);
-  if (o.family === 'python') env.push('--setenv', 'PYTHONDONTWRITEBYTECODE', '1', '--setenv', 'PYTHONUNBUFFERED', '1');
+  for (const [k, v] of Object.entries(runtimeDescriptor(o.family).worker.env ?? {})) env.push('--setenv', k, v);
   const args = [
     '--unshare-user',
     '--uid',
@@ -104,6 +107,7 @@ export function sandboxArgs(o: SandboxLayout): string[] {
     '/usr',
     ...cachedRootLinks,
     ...runtimePrefix(o.runtimeBin),
+    ...(runtimeDescriptor(o.family).worker.hostPaths?.(o.runtimeBin) ?? []).flatMap((p) => ['--ro-bind-try', p, p]),
     '--ro-bind-try',
     '/etc/localtime',
     '/etc/localtime',
@@ -126,7 +130,7 @@ export function sandboxArgs(o: SandboxLayout): string[] {
     '/tmp',
     '--ro-bind',
     o.shimRoot,
-    SANDBOX_SHIM_DIR,
+    SANDBOX_RUNTIMES_DIR,
     '--ro-bind',
     o.codeDir,
     SANDBOX_CODE_DIR,
@@ -137,15 +141,14 @@ export function sandboxArgs(o: SandboxLayout): string[] {
     ...(o.infoFd !== undefined ? ['--info-fd', String(o.infoFd)] : []),
     ...(o.blockFd !== undefined ? ['--block-fd', String(o.blockFd)] : []),
     '--',
-    ...runtimeCommand(o.family, o.runtimeBin, SANDBOX_SHIM_DIR),
-    '--worker',
+    ...runtimeCommand(o.family, o.runtimeBin, SANDBOX_RUNTIMES_DIR, 'worker'),
   ];
   return args;
 }
 
-/** The runtime and shim script, without the mode argument. */
-export function runtimeCommand(family: RuntimeFamily, runtimeBin: string, shimRoot: string): string[] {
-  return family === 'python' ? [runtimeBin, '-I', '-B', path.join(shimRoot, 'python', 'main.py')] : [runtimeBin, path.join(shimRoot, 'node', 'index.js')];
+/** The command line of a runtime's shim in a mode, `root` being where the runtimes' folders are (copyRuntimes). */
+export function runtimeCommand(family: RuntimeFamily, runtimeBin: string, root: string, mode: ShimMode): string[] {
+  return runtimeDescriptor(family).worker.command(runtimeBin, path.posix.join(root, family), mode);
 }
 
 /** The bwrap binary, or undefined when bubblewrap is not installed. */

@@ -1,0 +1,3 @@
+module hexabase.io/hks
+
+go 1.19
