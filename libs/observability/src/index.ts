@@ -3,3 +3,5 @@ export * from './health';
 export * from './internal-routes';
 export * from './in-process-http';
 export * from './run-main';
+export * from './metrics/service-metrics';
+export * from './metrics/metrics.module';

@@ -22,6 +22,7 @@ import { functionContract } from '@platform/runtimes';
 import { DeploymentTable } from '../deployments/deployment-table';
 import { takeAttemptFacts } from './internal-headers';
 import { InvocationFacts, InvocationRecorder, Trigger } from './invocation-recorder';
+import { InvocationMetrics } from './invocation-metrics';
 import { KnativeProxy } from './knative-proxy';
 import { failure, InvocationOutcome } from './outcome';
 import { SecretMask } from './secret-mask';
@@ -104,6 +105,7 @@ export class InvokeServer implements OnModuleDestroy {
     private readonly knative: KnativeProxy,
     private readonly credential: InternalCredential,
     @Inject(SETTINGS) settings: InvokerSettingsValues,
+    private readonly metrics: InvocationMetrics,
   ) {
     this.graceMs = settings.INVOKER_SHUTDOWN_GRACE_MS;
   }
@@ -312,6 +314,7 @@ export class InvokeServer implements OnModuleDestroy {
       });
     }
     if (this.draining) res.shouldKeepAlive = false;
+    this.metrics.finished(facts.label, o, durationMs);
     await this.recorder.finished(facts, o, durationMs);
     res.end(o.body);
   }

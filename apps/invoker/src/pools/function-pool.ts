@@ -1,4 +1,5 @@
 import { Logger } from '@nestjs/common';
+import { performance } from 'perf_hooks';
 import type { EffectiveConfig, RuntimeFamily } from '@platform/contracts';
 import { WorkerExitedError, WorkerProcess } from '@platform/runtimes';
 import type { Bundle } from '../bundles/bundle-store';
@@ -56,6 +57,8 @@ interface Waiter {
   invocationId: string;
   resolve: (outcome: InvocationOutcome) => void;
   timer: NodeJS.Timeout;
+  /** performance.now() when it joined the queue (its wait is on the outcome: queueMs). */
+  since: number;
 }
 
 export interface PoolStatus {
@@ -164,7 +167,7 @@ export class FunctionPool {
       }
     }
     return new Promise<InvocationOutcome>((resolve) => {
-      const waiter: Waiter = { input, json, invocationId, resolve, timer: undefined as unknown as NodeJS.Timeout };
+      const waiter: Waiter = { input, json, invocationId, resolve, timer: undefined as unknown as NodeJS.Timeout, since: performance.now() };
       waiter.timer = setTimeout(() => {
         if (!this.queue.remove(waiter)) return;
         const limit = this.spec.config.resources.timeoutMs;
@@ -384,7 +387,11 @@ export class FunctionPool {
 
   private dispatch(w: Waiter, inst: Instance, cold: boolean): void {
     clearTimeout(w.timer);
-    void this.run(inst, w.input, w.json, w.invocationId, cold).then(w.resolve);
+    const queueMs = performance.now() - w.since;
+    void this.run(inst, w.input, w.json, w.invocationId, cold).then((o) => {
+      o.queueMs = queueMs;
+      w.resolve(o);
+    });
   }
 
   /** Hands waiting requests to free instances, and starts instances for those no start will cover. */
@@ -430,6 +437,7 @@ export class FunctionPool {
     outcome.coldStart = cold;
     outcome.startMs = cold ? Math.round(inst.launched.startMs * 1000) / 1000 : null;
     outcome.workerId = inst.worker.id;
+    outcome.queueMs = 0;
     this.afterRun(inst);
     return outcome;
   }
