@@ -1,3 +1,5 @@
+import { readdirSync, readFileSync } from 'fs';
+import * as path from 'path';
 import { platformClient, until } from './support/invocations';
 import { RunningPlatform, startPlatform } from './support/platform';
 import { TestPrometheus } from './support/prometheus';
@@ -21,9 +23,16 @@ describe.each([
   const { call, deploy } = platformClient(() => p);
   const ids = { echo: '', thrower: '' };
   let coldStarts = 0;
+  const invocationIds: string[] = [];
 
   beforeAll(async () => {
-    p = await startPlatform({ HKS_PROCESSES: processes, ...(auth === 'METRICS_TOKEN' ? { METRICS_TOKEN } : {}) });
+    p = await startPlatform({
+      HKS_PROCESSES: processes,
+      // The invoker at debug (a line per invocation), the others at info.
+      LOG_LEVEL: 'info',
+      INVOKER_LOG_LEVEL: 'debug',
+      ...(auth === 'METRICS_TOKEN' ? { METRICS_TOKEN } : {}),
+    });
     const [echo, thrower] = await Promise.all([
       deploy({ label: `metrics-echo-${processes}`, runtime: 'node', handler: 'module.exports.handle = async (input) => ({ got: input });\n' }),
       deploy({ label: `metrics-thrower-${processes}`, runtime: 'python', handler: 'def handle(event):\n    raise ValueError("boom")\n' }),
@@ -33,6 +42,7 @@ describe.each([
       const r = await call('POST', `/api/v1/functions/invoke/${echo}`, { data: { i } });
       expect(r.status).toBe(200);
       if (r.headers.get('x-cold-start') === 'true') coldStarts++;
+      invocationIds.push(r.headers.get('x-invocation-id')!);
     }
     for (let i = 0; i < 3; i++) expect((await call('POST', `/api/v1/functions/invoke/${thrower}`, { data: i })).status).toBe(500);
     const targets = SERVICES.map((s) => `127.0.0.1:${p.ports[s]}`);
@@ -122,5 +132,20 @@ describe.each([
     const series = await prom.query('process_resident_memory_bytes');
     expect(series).toHaveLength(processes === 'one' ? 1 : 6);
     expect(await prom.value('min(nodejs_heap_size_used_bytes)')).toBeGreaterThan(0);
+  });
+
+  it('writes JSON log lines naming the service, and the invocation id on the lines of an invocation', () => {
+    const lines = readdirSync(p.logDir)
+      .filter((f) => f.endsWith('.log'))
+      .flatMap((f) => readFileSync(path.join(p.logDir, f), 'utf8').split('\n'))
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { service?: string; level?: string; msg?: string; invocationId?: string; context?: string });
+    expect(new Set(lines.map((l) => l.service))).toEqual(new Set(SERVICES));
+    // Each invocation's debug line of the invoker carries its id; no service but the invoker wrote one.
+    const answered = lines.filter((l) => l.context === 'InvokeServer' && l.level === 'debug' && /answered \d{3}/.test(l.msg ?? ''));
+    expect(answered.every((l) => l.service === 'invoker')).toBe(true);
+    for (const id of invocationIds) expect(answered.filter((l) => l.invocationId === id)).toHaveLength(1);
+    // Debug lines come from the invoker alone (the others are at info).
+    expect(new Set(lines.filter((l) => l.level === 'debug').map((l) => l.service))).toEqual(new Set(['invoker']));
   });
 });

@@ -1,20 +1,12 @@
-import { ConsoleLogger, INestApplication, Logger, LogLevel } from '@nestjs/common';
+import { INestApplication, Logger } from '@nestjs/common';
 import { IEntryNestModule, NestFactory } from '@nestjs/core';
 import { RpcService } from '@platform/contracts';
 import { CommonSettingsValues, SETTINGS } from '@platform/config';
 import { HttpErrorFilter, registerDependencies, rpcServerOptions } from '@platform/messaging';
+import { LogContexts } from './logging/log-context';
+import { platformLogger } from './logging/platform-logger';
 
-const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
-
-export function platformLogger(service: string, level = process.env.LOG_LEVEL ?? 'info'): ConsoleLogger {
-  const map: Record<string, number> = { fatal: 1, error: 2, warn: 3, info: 4, debug: 5, trace: 6, silent: 0 };
-  const n = map[level] ?? 4;
-  return new ConsoleLogger(service, {
-    json: process.env.LOG_FORMAT !== 'pretty',
-    colors: false,
-    logLevels: LEVELS.slice(0, n),
-  });
-}
+export { platformLogger } from './logging/platform-logger';
 
 export interface StartOptions {
   service: string;
@@ -29,7 +21,12 @@ export interface StartOptions {
 }
 
 /** Boots one service: HTTP (health, API), RPC consumer, graceful shutdown on SIGTERM. */
-export async function startService(o: StartOptions): Promise<INestApplication> {
+export function startService(o: StartOptions): Promise<INestApplication> {
+  // Everything the service creates while it starts (servers, connections, timers) keeps its name for the logs.
+  return LogContexts.run({ service: o.service }, () => start(o));
+}
+
+async function start(o: StartOptions): Promise<INestApplication> {
   const app = await NestFactory.create(o.module, { logger: platformLogger(o.service), bufferLogs: false });
   app.enableShutdownHooks();
   const settings = app.get<CommonSettingsValues>(SETTINGS);

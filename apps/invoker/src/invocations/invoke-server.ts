@@ -18,6 +18,7 @@ import {
 } from '@platform/contracts';
 import { InternalCredential, SETTINGS } from '@platform/config';
 import { toErrorBody } from '@platform/messaging';
+import { LogContexts } from '@platform/observability';
 import { functionContract } from '@platform/runtimes';
 import { DeploymentTable } from '../deployments/deployment-table';
 import { takeAttemptFacts } from './internal-headers';
@@ -134,7 +135,8 @@ export class InvokeServer implements OnModuleDestroy {
       return true;
     }
     this.serving++;
-    this.serve(req, res, style, url)
+    // Its own log context: every line written for this invocation carries its id (set once known).
+    LogContexts.run({}, () => this.serve(req, res, style, url))
       .catch((err) => this.answerError(res, err))
       .finally(() => {
         if (--this.serving === 0) this.idle?.();
@@ -208,6 +210,7 @@ export class InvokeServer implements OnModuleDestroy {
       trigger: typeof header === 'string' && TRIGGERS.has(header) ? (header as Trigger) : style === 'data' ? 'api' : 'http',
       ...(attempt.attempt ? { attempt: attempt.attempt } : {}),
     };
+    LogContexts.set({ invocationId: facts.invocationId });
 
     const body = await readBody(req, limit);
     if (body === TOO_LARGE) {
@@ -315,6 +318,7 @@ export class InvokeServer implements OnModuleDestroy {
     }
     if (this.draining) res.shouldKeepAlive = false;
     this.metrics.finished(facts.label, o, durationMs);
+    this.logger.debug(`${facts.label} v${facts.version} answered ${o.statusCode} in ${durationMs.toFixed(1)} ms${o.coldStart ? ' (cold start)' : ''}`);
     await this.recorder.finished(facts, o, durationMs);
     res.end(o.body);
   }
