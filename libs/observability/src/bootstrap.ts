@@ -5,6 +5,7 @@ import { CommonSettingsValues, SETTINGS } from '@platform/config';
 import { HttpErrorFilter, registerDependencies, rpcServerOptions } from '@platform/messaging';
 import { LogContexts } from './logging/log-context';
 import { platformLogger } from './logging/platform-logger';
+import { flushTracing, startTracing } from './tracing/tracing';
 
 export { platformLogger } from './logging/platform-logger';
 
@@ -27,6 +28,7 @@ export function startService(o: StartOptions): Promise<INestApplication> {
 }
 
 async function start(o: StartOptions): Promise<INestApplication> {
+  startTracing(o.service);
   const app = await NestFactory.create(o.module, { logger: platformLogger(o.service), bufferLogs: false });
   app.enableShutdownHooks();
   const settings = app.get<CommonSettingsValues>(SETTINGS);
@@ -50,6 +52,8 @@ function exitAfterGrace(service: string, graceMs: number): void {
   const logger = new Logger('Shutdown');
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.once(signal, () => {
+      // The spans still batched go out while the service drains.
+      void flushTracing().catch((err: Error) => logger.warn(`could not export the last spans: ${err.message}`));
       setTimeout(() => {
         logger.error(`${service} did not finish draining within SHUTDOWN_GRACE_MS=${graceMs} ms of ${signal}; exiting now`);
         process.exit(1);

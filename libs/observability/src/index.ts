@@ -7,3 +7,4 @@ export * from './metrics/service-metrics';
 export * from './metrics/metrics.module';
 export * from './logging/log-context';
 export { PlatformLogger, serviceLogLevel, serviceLevelSetting } from './logging/platform-logger';
+export * from './tracing/tracing';

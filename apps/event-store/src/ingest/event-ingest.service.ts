@@ -2,7 +2,8 @@ import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/comm
 import { ALL_EVENTS_BINDING, EVENT_LOG_QUEUE } from '@platform/contracts';
 import { SETTINGS } from '@platform/config';
 import { EventSubscriber } from '@platform/messaging';
-import { LATENCY_BUCKETS, ServiceMetrics } from '@platform/observability';
+import { SpanKind } from '@opentelemetry/api';
+import { extractContext, LATENCY_BUCKETS, ServiceMetrics, tracer } from '@platform/observability';
 import type { Counter, Histogram } from 'prom-client';
 import { admitEvent, EventRow, RejectedEvent } from '../storage/event-row';
 import { EventWriter } from '../storage/event-writer';
@@ -77,8 +78,10 @@ export class EventIngest implements OnApplicationBootstrap {
       if ('row' in admission) rows.push(admission.row);
       else rejected.push(admission.rejected);
     }
+    const started = Date.now();
     try {
       const result = await this.writer.store(rows, rejected);
+      this.traceStored(messages, started);
       const now = Date.now();
       for (const row of rows) this.lag.observe(Math.max(0, now - Date.parse(row.timestamp)) / 1000);
       this.stored.inc({ result: 'stored' }, rows.length - (result.duplicates ?? 0));
@@ -92,6 +95,26 @@ export class EventIngest implements OnApplicationBootstrap {
       this.failing = (err as Error).message;
       this.logger.error(`storing ${messages.length} event(s) failed (${this.failing}); the batch stays queued and is retried`);
       throw err;
+    }
+  }
+
+  /** A span, under the invocation's, for each invocation event stored (its metadata carries the trace). */
+  private traceStored(messages: unknown[], startTime: number): void {
+    for (const m of messages) {
+      const e = m as { type?: unknown; status?: unknown; invocationId?: unknown; metadata?: { traceparent?: unknown } } | null;
+      const traceparent = e?.metadata?.traceparent;
+      if (typeof traceparent !== 'string') continue;
+      tracer()
+        .startSpan(
+          'store event',
+          {
+            kind: SpanKind.CONSUMER,
+            startTime,
+            attributes: { 'hks.event.type': String(e!.type), 'hks.event.status': String(e!.status), 'faas.invocation_id': String(e!.invocationId) },
+          },
+          extractContext({ traceparent }),
+        )
+        .end();
     }
   }
 

@@ -18,7 +18,8 @@ import {
 } from '@platform/contracts';
 import { InternalCredential, SETTINGS } from '@platform/config';
 import { toErrorBody } from '@platform/messaging';
-import { LogContexts } from '@platform/observability';
+import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import { extractContext, LogContexts, traceparentOf, tracer } from '@platform/observability';
 import { functionContract } from '@platform/runtimes';
 import { DeploymentTable } from '../deployments/deployment-table';
 import { takeAttemptFacts } from './internal-headers';
@@ -230,6 +231,7 @@ export class InvokeServer implements OnModuleDestroy {
     }
     const bodyProblem = invocationBodyProblem(style, String(req.headers['content-type'] ?? ''), body);
     if (bodyProblem) throw new ValidationError(bodyProblem);
+    const workerSpanEnd = this.traced(req, res, facts);
     const query = functionContract.parseQuery(qs);
     const rest = slash === -1 ? '/' : pathname.slice(slash);
     let input: unknown;
@@ -244,7 +246,7 @@ export class InvokeServer implements OnModuleDestroy {
     let run: Promise<InvocationOutcome>;
     try {
       run = deployed.pool
-        ? deployed.pool.invoke(input, facts.invocationId)
+        ? deployed.pool.invoke(input, facts.invocationId, req.headers.traceparent as string | undefined)
         : this.knative.invoke(deployed.order.url!, spec, {
             style,
             method: req.method ?? 'GET',
@@ -257,6 +259,7 @@ export class InvokeServer implements OnModuleDestroy {
     } catch (err) {
       run = Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
+    if (workerSpanEnd) run = run.finally(workerSpanEnd);
     let stop!: (outcome: InvocationOutcome) => void;
     const cut = new Promise<InvocationOutcome>((resolve) => (stop = resolve));
     this.running.add(stop);
@@ -272,6 +275,36 @@ export class InvokeServer implements OnModuleDestroy {
       this.running.delete(stop);
     }
     await this.answer(res, this.masked(outcome, deployed.order), facts, started);
+  }
+
+  /**
+   * The invoker's span of an invocation (a child of the gateway's, or of the caller's traceparent) and the worker's
+   * under it. The function sees the worker span's traceparent (its request header, and `context.traceparent`), so its
+   * own outbound calls continue the trace; the events record the invoker span's. Returns what ends the worker span.
+   */
+  private traced(req: IncomingMessage, res: ServerResponse, facts: InvocationFacts): (() => void) | undefined {
+    const parent = extractContext(req.headers);
+    const attributes = {
+      'faas.invocation_id': facts.invocationId,
+      'faas.name': facts.label,
+      'faas.version': String(facts.version),
+      'faas.trigger': facts.trigger,
+    };
+    const span = tracer().startSpan(`invoke ${facts.label}`, { kind: SpanKind.SERVER, attributes }, parent);
+    const traceparent = traceparentOf(span);
+    if (!traceparent) return undefined;
+    facts.traceparent = traceparent;
+    LogContexts.set({ traceId: span.spanContext().traceId });
+    const worker = tracer().startSpan(`worker ${facts.label}`, { kind: SpanKind.CLIENT, attributes }, extractContext({ traceparent }));
+    req.headers.traceparent = traceparentOf(worker);
+    delete req.headers.tracestate;
+    res.setHeader('traceparent', traceparent);
+    res.once('close', () => {
+      span.setAttribute('http.response.status_code', res.statusCode);
+      if (res.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+      span.end();
+    });
+    return () => worker.end();
   }
 
   /**

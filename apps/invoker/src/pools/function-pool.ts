@@ -55,6 +55,7 @@ interface Waiter {
   /** JSON.stringify(input), made once: its length counts against the worker's memory, and it is what is sent. */
   json: string | undefined;
   invocationId: string;
+  traceparent?: string;
   resolve: (outcome: InvocationOutcome) => void;
   timer: NodeJS.Timeout;
   /** performance.now() when it joined the queue (its wait is on the outcome: queueMs). */
@@ -131,13 +132,14 @@ export class FunctionPool {
     if (failed) throw failed.reason;
   }
 
-  invoke(input: unknown, invocationId: string): Promise<InvocationOutcome> {
+  /** `traceparent`: of the invocation's worker span, handed to the handler (its context.traceparent). */
+  invoke(input: unknown, invocationId: string, traceparent?: string): Promise<InvocationOutcome> {
     this.invocations++;
     const json = JSON.stringify(input) as string | undefined;
     // Only while nobody waits: a request queued because its input did not fit a worker's budget must not be overtaken
     // forever by smaller ones that still fit.
     const free = this.queue.length === 0 ? this.freeInstance(json) : undefined;
-    if (free) return this.run(free, input, json, invocationId, false);
+    if (free) return this.run(free, input, json, invocationId, false, traceparent);
     if (this.loadFailure && Date.now() < this.loadFailure.until && this.active() === 0) return Promise.resolve(this.loadFailure.outcome);
     if (this.retired && this.active() === 0 && this.starting === 0) {
       return Promise.resolve(failure(503, `function ${this.spec.label} was redeployed or removed while this request arrived; try again`, 'crash'));
@@ -167,7 +169,7 @@ export class FunctionPool {
       }
     }
     return new Promise<InvocationOutcome>((resolve) => {
-      const waiter: Waiter = { input, json, invocationId, resolve, timer: undefined as unknown as NodeJS.Timeout, since: performance.now() };
+      const waiter: Waiter = { input, json, invocationId, traceparent, resolve, timer: undefined as unknown as NodeJS.Timeout, since: performance.now() };
       waiter.timer = setTimeout(() => {
         if (!this.queue.remove(waiter)) return;
         const limit = this.spec.config.resources.timeoutMs;
@@ -388,7 +390,7 @@ export class FunctionPool {
   private dispatch(w: Waiter, inst: Instance, cold: boolean): void {
     clearTimeout(w.timer);
     const queueMs = performance.now() - w.since;
-    void this.run(inst, w.input, w.json, w.invocationId, cold).then((o) => {
+    void this.run(inst, w.input, w.json, w.invocationId, cold, w.traceparent).then((o) => {
       o.queueMs = queueMs;
       w.resolve(o);
     });
@@ -407,7 +409,14 @@ export class FunctionPool {
     if (uncovered > 0 && this.blockedByCap()) this.launcher.waitForRoom(this.onRoom);
   }
 
-  private async run(inst: Instance, input: unknown, json: string | undefined, invocationId: string, cold: boolean): Promise<InvocationOutcome> {
+  private async run(
+    inst: Instance,
+    input: unknown,
+    json: string | undefined,
+    invocationId: string,
+    cold: boolean,
+    traceparent?: string,
+  ): Promise<InvocationOutcome> {
     const sentWhileLoading = inst.loading;
     this.launcher.markBusy(inst);
     const bytes = json?.length ?? 0;
@@ -422,7 +431,10 @@ export class FunctionPool {
     }, timeoutMs);
     let outcome: InvocationOutcome;
     try {
-      outcome = replyOutcome(this.spec, await inst.worker.invoke(input, { invocationId, deadline: Date.now() + timeoutMs }, json));
+      outcome = replyOutcome(
+        this.spec,
+        await inst.worker.invoke(input, { invocationId, deadline: Date.now() + timeoutMs, ...(traceparent ? { traceparent } : {}) }, json),
+      );
     } catch (err) {
       const report = await inst.launched.exitReport;
       outcome = exitOutcome(this.spec, report, err as WorkerExitedError, inst.timedOut.has(invocationId), inst.timedOut.size > 0);

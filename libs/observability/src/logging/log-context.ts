@@ -4,6 +4,8 @@ import { AsyncLocalStorage } from 'async_hooks';
 export interface LogContext {
   service?: string;
   invocationId?: string;
+  /** Of the invocation's trace, for the lines written outside its span's async context. */
+  traceId?: string;
 }
 
 const storage = new AsyncLocalStorage<LogContext>();

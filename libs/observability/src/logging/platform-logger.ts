@@ -104,7 +104,7 @@ export class PlatformLogger implements LoggerService {
     if (span) {
       line.traceId = span.traceId;
       line.spanId = span.spanId;
-    }
+    } else if (ctx?.traceId) line.traceId = ctx.traceId;
     if (withStack && typeof rest[0] === 'string' && rest[0].includes('\n')) line.stack = rest[0];
     let msg: string;
     if (message instanceof Error) {
