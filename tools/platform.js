@@ -52,7 +52,8 @@ function baseEnv(extra) {
   const env = {};
   for (const k of keep) if (process.env[k] !== undefined) env[k] = process.env[k];
   for (const [k, v] of Object.entries(process.env)) {
-    if (/^(HKS_|DATABASE_URL|AMQP_URL|REDIS_URL|LOG_|GATEWAY_|INVOKER_|REGISTRY_|BUILDER_|DEPLOYER_|EVENT_STORE_|KNATIVE_|RPC_)/.test(k)) env[k] = v;
+    if (/^(HKS_|DATABASE_URL|AMQP_URL|REDIS_URL|LOG_|METRICS_|OTEL_|GATEWAY_|INVOKER_|REGISTRY_|BUILDER_|DEPLOYER_|EVENT_STORE_|KNATIVE_|RPC_)/.test(k))
+      env[k] = v;
   }
   return { ...env, ...extra };
 }

@@ -6,6 +6,7 @@ import { BundleStore } from './bundles/bundle-store';
 import { DeploymentSync } from './deployments/deployment-sync';
 import { DeploymentTable } from './deployments/deployment-table';
 import { DeploymentsController } from './deployments/deployments.controller';
+import { InvocationMetrics } from './invocations/invocation-metrics';
 import { InvocationRecorder } from './invocations/invocation-recorder';
 import { InvokeServer } from './invocations/invoke-server';
 import { KnativeProxy } from './invocations/knative-proxy';
@@ -29,7 +30,7 @@ export class AppModule {
         InternalRoutesModule,
       ],
       controllers: [DeploymentsController],
-      providers: [WorkDirs, WorkerLauncher, BundleStore, DeploymentTable, DeploymentSync, InvocationRecorder, KnativeProxy, InvokeServer],
+      providers: [WorkDirs, WorkerLauncher, BundleStore, DeploymentTable, DeploymentSync, InvocationRecorder, InvocationMetrics, KnativeProxy, InvokeServer],
     };
   }
 }

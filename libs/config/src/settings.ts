@@ -78,6 +78,9 @@ export function loadSettings<S extends SettingsSchema>(schema: S, env: NodeJS.Pr
   return out as SettingsOf<S>;
 }
 
+/** Log levels, most severe first (pino's names). */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
 /** Settings every service shares. */
 export const CommonSettings = {
   HKS_NAMESPACE: {
@@ -109,8 +112,19 @@ export const CommonSettings = {
   LOG_LEVEL: {
     kind: 'enum',
     default: 'info',
-    values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
-    description: 'Log level',
+    values: LOG_LEVELS,
+    description: "Log level of every service; <SERVICE>_LOG_LEVEL (GATEWAY_, INVOKER_, REGISTRY_, BUILDER_, DEPLOYER_, EVENT_STORE_) sets one service's",
+  },
+  METRICS_TOKEN: {
+    kind: 'string',
+    description: 'Bearer token that opens GET /metrics on every service, for Prometheus; unset: only the internal credential (HKS_INTERNAL_TOKEN) opens it',
+  },
+  METRICS_MAX_FUNCTIONS: {
+    kind: 'int',
+    default: 100,
+    min: 1,
+    max: 10000,
+    description: 'Distinct function label values in metrics per service; functions seen after that are counted under function="other"',
   },
 } as const satisfies SettingsSchema;
 

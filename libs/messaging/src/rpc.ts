@@ -1,5 +1,6 @@
 import { DynamicModule, Inject, Injectable, Module, Provider } from '@nestjs/common';
 import { ClientProxy, ClientProxyFactory, MicroserviceOptions, RmqContext, RmqOptions, ServerRMQ, Transport } from '@nestjs/microservices';
+import { performance } from 'perf_hooks';
 import { firstValueFrom, timeout, TimeoutError } from 'rxjs';
 import { DomainError, isErrorBody, rpcClientToken, rpcQueue, RpcService, UnavailableError } from '@platform/contracts';
 import { CommonSettingsValues, SETTINGS } from '@platform/config';
@@ -54,6 +55,12 @@ function rpcClientOptions(settings: CommonSettingsValues, service: RpcService): 
   };
 }
 
+/** Told how each RPC call went (the metrics module provides one: RPC latency by service, pattern and outcome). */
+export interface RpcObserver {
+  observe(service: RpcService, pattern: string, seconds: number, outcome: 'ok' | 'error' | 'timeout'): void;
+}
+export const RPC_OBSERVER = Symbol('RPC_OBSERVER');
+
 /**
  * Calls another service and turns its answer back into a result or a DomainError carrying the
  * status and message the owning service chose.
@@ -63,14 +70,19 @@ export class RpcClient {
   constructor(
     private readonly clients: Map<RpcService, ClientProxy>,
     private readonly timeoutMs: number,
+    private readonly observer?: RpcObserver,
   ) {}
 
   async call<T>(service: RpcService, pattern: string, payload: unknown, timeoutMs = this.timeoutMs): Promise<T> {
     const client = this.clients.get(service);
     if (!client) throw new Error(`no RPC client registered for ${service}`);
+    const started = performance.now();
     try {
-      return await firstValueFrom(client.send<T>(pattern, payload ?? {}).pipe(timeout(timeoutMs)));
+      const answer = await firstValueFrom(client.send<T>(pattern, payload ?? {}).pipe(timeout(timeoutMs)));
+      this.observer?.observe(service, pattern, (performance.now() - started) / 1000, 'ok');
+      return answer;
     } catch (err) {
+      this.observer?.observe(service, pattern, (performance.now() - started) / 1000, err instanceof TimeoutError ? 'timeout' : 'error');
       throw toDomainError(err, service, timeoutMs);
     }
   }
@@ -107,9 +119,9 @@ export class RpcClientsModule {
     }));
     const rpcClient: Provider = {
       provide: RpcClient,
-      useFactory: (settings: CommonSettingsValues, ...clients: ClientProxy[]) =>
-        new RpcClient(new Map(services.map((s, i) => [s, clients[i]])), settings.RPC_TIMEOUT_MS),
-      inject: [SETTINGS, ...services.map((s) => rpcClientToken(s))],
+      useFactory: (settings: CommonSettingsValues, observer: RpcObserver | undefined, ...clients: ClientProxy[]) =>
+        new RpcClient(new Map(services.map((s, i) => [s, clients[i]])), settings.RPC_TIMEOUT_MS, observer),
+      inject: [SETTINGS, { token: RPC_OBSERVER, optional: true }, ...services.map((s) => rpcClientToken(s))],
     };
     return {
       module: RpcClientsModule,

@@ -1,20 +1,13 @@
-import { ConsoleLogger, INestApplication, Logger, LogLevel } from '@nestjs/common';
+import { INestApplication, Logger } from '@nestjs/common';
 import { IEntryNestModule, NestFactory } from '@nestjs/core';
 import { RpcService } from '@platform/contracts';
 import { CommonSettingsValues, SETTINGS } from '@platform/config';
 import { HttpErrorFilter, registerDependencies, rpcServerOptions } from '@platform/messaging';
+import { LogContexts } from './logging/log-context';
+import { platformLogger } from './logging/platform-logger';
+import { flushTracing, startTracing } from './tracing/tracing';
 
-const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
-
-export function platformLogger(service: string, level = process.env.LOG_LEVEL ?? 'info'): ConsoleLogger {
-  const map: Record<string, number> = { fatal: 1, error: 2, warn: 3, info: 4, debug: 5, trace: 6, silent: 0 };
-  const n = map[level] ?? 4;
-  return new ConsoleLogger(service, {
-    json: process.env.LOG_FORMAT !== 'pretty',
-    colors: false,
-    logLevels: LEVELS.slice(0, n),
-  });
-}
+export { platformLogger } from './logging/platform-logger';
 
 export interface StartOptions {
   service: string;
@@ -29,7 +22,13 @@ export interface StartOptions {
 }
 
 /** Boots one service: HTTP (health, API), RPC consumer, graceful shutdown on SIGTERM. */
-export async function startService(o: StartOptions): Promise<INestApplication> {
+export function startService(o: StartOptions): Promise<INestApplication> {
+  // Everything the service creates while it starts (servers, connections, timers) keeps its name for the logs.
+  return LogContexts.run({ service: o.service }, () => start(o));
+}
+
+async function start(o: StartOptions): Promise<INestApplication> {
+  startTracing(o.service);
   const app = await NestFactory.create(o.module, { logger: platformLogger(o.service), bufferLogs: false });
   app.enableShutdownHooks();
   const settings = app.get<CommonSettingsValues>(SETTINGS);
@@ -53,6 +52,8 @@ function exitAfterGrace(service: string, graceMs: number): void {
   const logger = new Logger('Shutdown');
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.once(signal, () => {
+      // The spans still batched go out while the service drains.
+      void flushTracing().catch((err: Error) => logger.warn(`could not export the last spans: ${err.message}`));
       setTimeout(() => {
         logger.error(`${service} did not finish draining within SHUTDOWN_GRACE_MS=${graceMs} ms of ${signal}; exiting now`);
         process.exit(1);

@@ -1,6 +1,7 @@
 import { Controller, Get, HttpStatus, Inject, Injectable, Module, Res, DynamicModule, Global } from '@nestjs/common';
 import { ApiExtraModels, ApiOkResponse, ApiOperation, ApiProperty, ApiResponse, ApiServiceUnavailableResponse, ApiTags, getSchemaPath } from '@nestjs/swagger';
 import { OpenToProbes } from './internal-routes';
+import { MetricsModule } from './metrics/metrics.module';
 import type { Response } from 'express';
 import { ErrorBody, Public } from '@platform/contracts';
 
@@ -100,6 +101,8 @@ export class HealthModule {
   static forService(service: string): DynamicModule {
     return {
       module: HealthModule,
+      // Every service with health endpoints has /metrics too (the same port, its own series).
+      imports: [MetricsModule.forService(service)],
       controllers: [HealthController],
       providers: [HealthRegistry, { provide: HEALTH_SERVICE_NAME, useValue: service }],
       exports: [HealthRegistry],

@@ -1,4 +1,5 @@
 import type { IncomingMessage, Server, ServerResponse } from 'http';
+import { LogContexts } from './logging/log-context';
 
 export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -17,6 +18,8 @@ const handlers = new Map<number, RequestHandler>();
 export const InProcessHttp = {
   /** Offers `handler` for the port `server` listens on, from 'listening' until 'close'. */
   offer(server: Server, handler: RequestHandler): void {
+    // Called from the caller's code, it still runs as the offering service (its logs name it).
+    handler = LogContexts.bind(handler);
     const register = (): void => {
       const address = server.address();
       if (!address || typeof address === 'string') return;

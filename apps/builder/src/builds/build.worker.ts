@@ -5,6 +5,7 @@ import { RpcClient } from '@platform/messaging';
 import { SETTINGS } from '@platform/config';
 import { BuilderSettingsValues } from '../settings';
 import { BuildOutcome, BuildRunner } from './build-runner';
+import { BuildMetrics } from './build-metrics';
 import { BuildQueue } from './build-queue';
 
 /**
@@ -22,6 +23,7 @@ export class BuildWorker implements OnApplicationBootstrap, BeforeApplicationShu
     private readonly queue: BuildQueue,
     private readonly runner: BuildRunner,
     private readonly rpc: RpcClient,
+    private readonly metrics: BuildMetrics,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -37,10 +39,13 @@ export class BuildWorker implements OnApplicationBootstrap, BeforeApplicationShu
   }
 
   private async process(job: Job<BuildJobData>): Promise<BuildOutcome> {
+    const started = Date.now();
+    this.metrics.taken(job.timestamp, job.processedOn ?? started);
     const ref = { ...job.data, buildId: job.data?.buildId ?? String(job.id) };
     const { input, problem } = await this.withSource(ref);
     this.logger.log(`build ${ref.buildId} of ${ref.label} v${ref.version}${input.template ? ` (${input.template})` : ''} started`);
     const outcome = await this.runner.run(input, problem);
+    this.metrics.finished(input.family, outcome, (Date.now() - started) / 1000);
     this.logger.log(`build ${ref.buildId} ${outcome.status}${outcome.cached ? ' (cached)' : ''}${outcome.error ? `: ${outcome.error}` : ''}`);
     return outcome;
   }

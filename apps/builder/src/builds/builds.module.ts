@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { RpcClientsModule } from '@platform/messaging';
 import { ArtifactsModule } from '../artifacts/artifacts.module';
 import { ImageBuilder } from '../oci/image-builder';
+import { BuildMetrics } from './build-metrics';
 import { BuildQueue } from './build-queue';
 import { BuildRunner } from './build-runner';
 import { BuildWorker } from './build.worker';
@@ -12,7 +13,7 @@ import { BuildsService } from './builds.service';
   // The registry answers for the code of the version a job names.
   imports: [ArtifactsModule, RpcClientsModule.register(['function-registry'])],
   controllers: [BuildsController],
-  providers: [BuildQueue, BuildsService, BuildRunner, BuildWorker, ImageBuilder],
+  providers: [BuildQueue, BuildMetrics, BuildsService, BuildRunner, BuildWorker, ImageBuilder],
   exports: [BuildsService],
 })
 export class BuildsModule {}

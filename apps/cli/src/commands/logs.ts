@@ -31,12 +31,13 @@ export function isLogEvent(e: PlatformEvent, errorsOnly: boolean): boolean {
 
 /** One event as a header line and its captured output, indented. */
 export function formatLogEvent(e: PlatformEvent): string {
-  const meta = (e.metadata ?? {}) as { logs?: unknown; coldStart?: unknown; reason?: unknown; trigger?: unknown };
+  const meta = (e.metadata ?? {}) as { logs?: unknown; coldStart?: unknown; reason?: unknown; trigger?: unknown; traceId?: unknown };
   const what = e.type === 'FUNCTION_INVOCATION' ? (e.invocationId ?? e.id).slice(0, 8) : e.type.replace(/^FUNCTION_/, '').toLowerCase();
   const parts = [localTime(e.timestamp), what, e.status];
   if (e.processingTimeMs !== null && e.processingTimeMs !== undefined) parts.push(formatDurationMs(e.processingTimeMs));
   if (meta.coldStart === true) parts.push('cold start');
   if (typeof meta.trigger === 'string' && meta.trigger !== 'api') parts.push(`via ${meta.trigger}`);
+  if (typeof meta.traceId === 'string') parts.push(`trace ${meta.traceId}`);
   let out = parts.join('  ');
   if (e.error) out += `  error: ${e.error.split('\n')[0]}`;
   out += '\n';

@@ -2,6 +2,9 @@ import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/comm
 import { ALL_EVENTS_BINDING, EVENT_LOG_QUEUE } from '@platform/contracts';
 import { SETTINGS } from '@platform/config';
 import { EventSubscriber } from '@platform/messaging';
+import { SpanKind } from '@opentelemetry/api';
+import { extractContext, LATENCY_BUCKETS, ServiceMetrics, tracer } from '@platform/observability';
+import type { Counter, Histogram } from 'prom-client';
 import { admitEvent, EventRow, RejectedEvent } from '../storage/event-row';
 import { EventWriter } from '../storage/event-writer';
 import { EventStoreSettingsValues } from '../settings';
@@ -19,12 +22,26 @@ export class EventIngest implements OnApplicationBootstrap {
   private readonly logger = new Logger(EventIngest.name);
   /** Why the last batch failed, while failures go on; cleared by the next commit. */
   private failing: string | null = null;
+  private readonly lag: Histogram;
+  private readonly stored: Counter<'result'>;
 
   constructor(
     private readonly subscriber: EventSubscriber,
     private readonly writer: EventWriter,
     @Inject(SETTINGS) private readonly settings: EventStoreSettingsValues,
-  ) {}
+    metrics: ServiceMetrics,
+  ) {
+    this.lag = metrics.histogram({
+      name: 'hks_event_ingest_lag_seconds',
+      help: "From an event's timestamp to its row committed in the event store (an event posted with an old timestamp counts as late)",
+      buckets: [...LATENCY_BUCKETS, 60, 300],
+    });
+    this.stored = metrics.counter({
+      name: 'hks_events_ingested_total',
+      help: 'Events taken from the exchange, by result: stored, duplicate (already stored, redelivered), rejected (invalid, kept aside)',
+      labelNames: ['result'],
+    });
+  }
 
   async onApplicationBootstrap(): Promise<void> {
     const batchSize = this.settings.EVENT_STORE_BATCH_SIZE;
@@ -61,8 +78,15 @@ export class EventIngest implements OnApplicationBootstrap {
       if ('row' in admission) rows.push(admission.row);
       else rejected.push(admission.rejected);
     }
+    const started = Date.now();
     try {
       const result = await this.writer.store(rows, rejected);
+      this.traceStored(messages, started);
+      const now = Date.now();
+      for (const row of rows) this.lag.observe(Math.max(0, now - Date.parse(row.timestamp)) / 1000);
+      this.stored.inc({ result: 'stored' }, rows.length - (result.duplicates ?? 0));
+      if (result.duplicates) this.stored.inc({ result: 'duplicate' }, result.duplicates);
+      if (rejected.length) this.stored.inc({ result: 'rejected' }, rejected.length);
       for (const r of rejected) this.logger.error(`rejected event ${r.eventId ?? '(no id)'}: ${r.reason}; kept in events.rejected_events`);
       if (this.failing) this.logger.log(`storing events works again; ${messages.length} event(s) stored after the failure`);
       this.failing = null;
@@ -71,6 +95,26 @@ export class EventIngest implements OnApplicationBootstrap {
       this.failing = (err as Error).message;
       this.logger.error(`storing ${messages.length} event(s) failed (${this.failing}); the batch stays queued and is retried`);
       throw err;
+    }
+  }
+
+  /** A span, under the invocation's, for each invocation event stored (its metadata carries the trace). */
+  private traceStored(messages: unknown[], startTime: number): void {
+    for (const m of messages) {
+      const e = m as { type?: unknown; status?: unknown; invocationId?: unknown; metadata?: { traceparent?: unknown } } | null;
+      const traceparent = e?.metadata?.traceparent;
+      if (typeof traceparent !== 'string') continue;
+      tracer()
+        .startSpan(
+          'store event',
+          {
+            kind: SpanKind.CONSUMER,
+            startTime,
+            attributes: { 'hks.event.type': String(e!.type), 'hks.event.status': String(e!.status), 'faas.invocation_id': String(e!.invocationId) },
+          },
+          extractContext({ traceparent }),
+        )
+        .end();
     }
   }
 

@@ -1,7 +1,8 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import * as http from 'http';
 import { InternalCredential, SETTINGS } from '@platform/config';
-import { InProcessHttp } from '@platform/observability';
+import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import { extractContext, InProcessHttp, traceparentOf, tracer } from '@platform/observability';
 import { toDomainError } from '@platform/messaging';
 import {
   CALLER_HEADER,
@@ -157,6 +158,7 @@ export class InvocationProxy implements OnApplicationShutdown {
     // A sticky split keeps a caller on one version: by its X-Caller-Id, else by its API key.
     const caller = callers.get(req);
     if (caller && !headers[CALLER_HEADER]) headers[GATEWAY_CALLER_HEADER] = caller;
+    if (!retried) this.traced(req, res, headers, path);
 
     // The invoker in this same process (the local default): its handler takes the request and answers it, no hop.
     const local = InProcessHttp.find(this.invokerUrl);
@@ -209,6 +211,32 @@ export class InvocationProxy implements OnApplicationShutdown {
     });
     if (bodyless || retried) upstream.end();
     else req.pipe(upstream);
+  }
+
+  /**
+   * The gateway's span of a synchronous invocation: a child of the caller's `traceparent` when it sent one; the
+   * invoker gets this span as its parent, and the caller gets the trace back (the answer's `traceparent`).
+   */
+  private traced(req: http.IncomingMessage, res: http.ServerResponse, headers: http.OutgoingHttpHeaders, path: string): void {
+    const parent = extractContext(req.headers);
+    const span = tracer().startSpan(
+      `${req.method} ${path.slice(0, path.indexOf('/', 1) + 1)}{function}`,
+      {
+        kind: SpanKind.SERVER,
+        attributes: { 'http.request.method': req.method ?? 'GET', 'url.path': path },
+      },
+      parent,
+    );
+    const traceparent = traceparentOf(span);
+    if (!traceparent) return;
+    headers.traceparent = traceparent;
+    delete headers.tracestate;
+    res.setHeader('traceparent', traceparent);
+    res.once('close', () => {
+      span.setAttribute('http.response.status_code', res.statusCode);
+      if (res.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+      span.end();
+    });
   }
 
   private answer(answer: http.IncomingMessage, res: http.ServerResponse): void {

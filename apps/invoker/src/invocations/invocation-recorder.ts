@@ -30,6 +30,8 @@ export interface InvocationFacts {
   trigger: Trigger;
   /** The attempt of an async invocation (x-hks-attempt from the deployer): its events' metadata.attempt. */
   attempt?: number;
+  /** The W3C traceparent of the invoker's span of it: its events record the trace (metadata.traceId, traceparent). */
+  traceparent?: string;
   /** The request as the handler saw it; set by started() so the result event carries it. */
   input?: unknown;
   inputBytes?: number;
@@ -172,7 +174,13 @@ export class InvocationRecorder implements OnModuleInit, OnApplicationBootstrap 
       functionLabel: f.label,
       invocationId: f.invocationId,
       payload: (f.payload = boundedValue(f.input, f.inputBytes ?? 0)),
-      metadata: { trigger: f.trigger, version: f.version, deploymentId: f.deploymentId, ...(f.attempt ? { attempt: f.attempt } : {}) },
+      metadata: {
+        trigger: f.trigger,
+        version: f.version,
+        deploymentId: f.deploymentId,
+        ...(f.attempt ? { attempt: f.attempt } : {}),
+        ...traceOf(f),
+      },
     });
     f.pendingHandedOver = this.add(f.pendingEvent);
   }
@@ -217,6 +225,7 @@ export class InvocationRecorder implements OnModuleInit, OnApplicationBootstrap 
       statusCode: o.statusCode,
       deploymentId: f.deploymentId,
       ...(f.attempt ? { attempt: f.attempt } : {}),
+      ...traceOf(f),
     };
     return newEvent({
       name: failed ? EventNames.InvocationFailed : EventNames.InvocationSucceeded,
@@ -283,4 +292,9 @@ export class InvocationRecorder implements OnModuleInit, OnApplicationBootstrap 
     while (this.handovers.size) await Promise.allSettled([...this.handovers]);
     await this.journal?.close();
   }
+}
+
+/** The trace an invocation's events carry: its id (what `hks function logs` shows) and the invoker span's traceparent. */
+function traceOf(f: InvocationFacts): { traceId?: string; traceparent?: string } {
+  return f.traceparent ? { traceId: f.traceparent.slice(3, 35), traceparent: f.traceparent } : {};
 }

@@ -25,10 +25,13 @@ import {
 } from '@platform/contracts';
 import { InternalCredential, SETTINGS } from '@platform/config';
 import { toErrorBody } from '@platform/messaging';
+import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import { extractContext, LogContexts, traceparentOf, tracer } from '@platform/observability';
 import { functionContract } from '@platform/runtimes';
 import { Deployed, DeploymentTable } from '../deployments/deployment-table';
 import { takeAttemptFacts } from './internal-headers';
 import { InvocationFacts, InvocationRecorder, Trigger } from './invocation-recorder';
+import { InvocationMetrics } from './invocation-metrics';
 import { KnativeProxy } from './knative-proxy';
 import { failure, InvocationOutcome } from './outcome';
 import { SecretMask } from './secret-mask';
@@ -111,6 +114,7 @@ export class InvokeServer implements OnModuleDestroy {
     private readonly knative: KnativeProxy,
     private readonly credential: InternalCredential,
     @Inject(SETTINGS) settings: InvokerSettingsValues,
+    private readonly metrics: InvocationMetrics,
   ) {
     this.graceMs = settings.INVOKER_SHUTDOWN_GRACE_MS;
   }
@@ -139,7 +143,8 @@ export class InvokeServer implements OnModuleDestroy {
       return true;
     }
     this.serving++;
-    this.serve(req, res, style, url)
+    // Its own log context: every line written for this invocation carries its id (set once known).
+    LogContexts.run({}, () => this.serve(req, res, style, url))
       .catch((err) => this.answerError(res, err))
       .finally(() => {
         if (--this.serving === 0) this.idle?.();
@@ -218,6 +223,7 @@ export class InvokeServer implements OnModuleDestroy {
       trigger: typeof header === 'string' && TRIGGERS.has(header) ? (header as Trigger) : style === 'data' ? 'api' : 'http',
       ...(attempt.attempt ? { attempt: attempt.attempt } : {}),
     };
+    LogContexts.set({ invocationId: facts.invocationId });
 
     const body = await readBody(req, limit);
     if (body === TOO_LARGE) {
@@ -237,6 +243,7 @@ export class InvokeServer implements OnModuleDestroy {
     }
     const bodyProblem = invocationBodyProblem(style, String(req.headers['content-type'] ?? ''), body);
     if (bodyProblem) throw new ValidationError(bodyProblem);
+    const workerSpanEnd = this.traced(req, res, facts);
     const query = functionContract.parseQuery(qs);
     const rest = slash === -1 ? '/' : pathname.slice(slash);
     let input: unknown;
@@ -251,7 +258,7 @@ export class InvokeServer implements OnModuleDestroy {
     let run: Promise<InvocationOutcome>;
     try {
       run = deployed.pool
-        ? deployed.pool.invoke(input, facts.invocationId)
+        ? deployed.pool.invoke(input, facts.invocationId, req.headers.traceparent as string | undefined)
         : this.knative.invoke(deployed.order.url!, spec, {
             style,
             method: req.method ?? 'GET',
@@ -264,6 +271,7 @@ export class InvokeServer implements OnModuleDestroy {
     } catch (err) {
       run = Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
+    if (workerSpanEnd) run = run.finally(workerSpanEnd);
     let stop!: (outcome: InvocationOutcome) => void;
     const cut = new Promise<InvocationOutcome>((resolve) => (stop = resolve));
     this.running.add(stop);
@@ -279,6 +287,36 @@ export class InvokeServer implements OnModuleDestroy {
       this.running.delete(stop);
     }
     await this.answer(res, this.masked(outcome, deployed.order), facts, started);
+  }
+
+  /**
+   * The invoker's span of an invocation (a child of the gateway's, or of the caller's traceparent) and the worker's
+   * under it. The function sees the worker span's traceparent (its request header, and `context.traceparent`), so its
+   * own outbound calls continue the trace; the events record the invoker span's. Returns what ends the worker span.
+   */
+  private traced(req: IncomingMessage, res: ServerResponse, facts: InvocationFacts): (() => void) | undefined {
+    const parent = extractContext(req.headers);
+    const attributes = {
+      'faas.invocation_id': facts.invocationId,
+      'faas.name': facts.label,
+      'faas.version': String(facts.version),
+      'faas.trigger': facts.trigger,
+    };
+    const span = tracer().startSpan(`invoke ${facts.label}`, { kind: SpanKind.SERVER, attributes }, parent);
+    const traceparent = traceparentOf(span);
+    if (!traceparent) return undefined;
+    facts.traceparent = traceparent;
+    LogContexts.set({ traceId: span.spanContext().traceId });
+    const worker = tracer().startSpan(`worker ${facts.label}`, { kind: SpanKind.CLIENT, attributes }, extractContext({ traceparent }));
+    req.headers.traceparent = traceparentOf(worker);
+    delete req.headers.tracestate;
+    res.setHeader('traceparent', traceparent);
+    res.once('close', () => {
+      span.setAttribute('http.response.status_code', res.statusCode);
+      if (res.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+      span.end();
+    });
+    return () => worker.end();
   }
 
   /**
@@ -325,6 +363,8 @@ export class InvokeServer implements OnModuleDestroy {
       });
     }
     if (this.draining) res.shouldKeepAlive = false;
+    this.metrics.finished(facts.label, o, durationMs);
+    this.logger.debug(`${facts.label} v${facts.version} answered ${o.statusCode} in ${durationMs.toFixed(1)} ms${o.coldStart ? ' (cold start)' : ''}`);
     await this.recorder.finished(facts, o, durationMs);
     res.end(o.body);
   }

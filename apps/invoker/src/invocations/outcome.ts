@@ -16,6 +16,8 @@ export interface InvocationOutcome {
   coldStart: boolean;
   startMs: number | null;
   workerId?: string;
+  /** Set when a local pool ran it: how long it waited in the pool's queue for a worker (0 when one was free). */
+  queueMs?: number;
 }
 
 const JSON_HEADERS = { 'content-type': 'application/json' };

@@ -1,4 +1,5 @@
 import { Logger } from '@nestjs/common';
+import { performance } from 'perf_hooks';
 import type { EffectiveConfig, RuntimeFamily } from '@platform/contracts';
 import { WorkerExitedError, WorkerProcess } from '@platform/runtimes';
 import type { Bundle } from '../bundles/bundle-store';
@@ -56,8 +57,11 @@ interface Waiter {
   /** JSON.stringify(input), made once: its length counts against the worker's memory, and it is what is sent. */
   json: string | undefined;
   invocationId: string;
+  traceparent?: string;
   resolve: (outcome: InvocationOutcome) => void;
   timer: NodeJS.Timeout;
+  /** performance.now() when it joined the queue (its wait is on the outcome: queueMs). */
+  since: number;
 }
 
 export interface PoolStatus {
@@ -130,13 +134,14 @@ export class FunctionPool {
     if (failed) throw failed.reason;
   }
 
-  invoke(input: unknown, invocationId: string): Promise<InvocationOutcome> {
+  /** `traceparent`: of the invocation's worker span, handed to the handler (its context.traceparent). */
+  invoke(input: unknown, invocationId: string, traceparent?: string): Promise<InvocationOutcome> {
     this.invocations++;
     const json = JSON.stringify(input) as string | undefined;
     // Only while nobody waits: a request queued because its input did not fit a worker's budget must not be overtaken
     // forever by smaller ones that still fit.
     const free = this.queue.length === 0 ? this.freeInstance(json) : undefined;
-    if (free) return this.run(free, input, json, invocationId, false);
+    if (free) return this.run(free, input, json, invocationId, false, traceparent);
     if (this.loadFailure && Date.now() < this.loadFailure.until && this.active() === 0) return Promise.resolve(this.loadFailure.outcome);
     if (this.retired && this.active() === 0 && this.starting === 0) {
       return Promise.resolve(failure(503, `function ${this.spec.label} was redeployed or removed while this request arrived; try again`, 'crash'));
@@ -166,7 +171,7 @@ export class FunctionPool {
       }
     }
     return new Promise<InvocationOutcome>((resolve) => {
-      const waiter: Waiter = { input, json, invocationId, resolve, timer: undefined as unknown as NodeJS.Timeout };
+      const waiter: Waiter = { input, json, invocationId, traceparent, resolve, timer: undefined as unknown as NodeJS.Timeout, since: performance.now() };
       waiter.timer = setTimeout(() => {
         if (!this.queue.remove(waiter)) return;
         const limit = this.spec.config.resources.timeoutMs;
@@ -389,7 +394,11 @@ export class FunctionPool {
 
   private dispatch(w: Waiter, inst: Instance, cold: boolean): void {
     clearTimeout(w.timer);
-    void this.run(inst, w.input, w.json, w.invocationId, cold).then(w.resolve);
+    const queueMs = performance.now() - w.since;
+    void this.run(inst, w.input, w.json, w.invocationId, cold, w.traceparent).then((o) => {
+      o.queueMs = queueMs;
+      w.resolve(o);
+    });
   }
 
   /** Hands waiting requests to free instances, and starts instances for those no start will cover. */
@@ -405,7 +414,14 @@ export class FunctionPool {
     if (uncovered > 0 && this.blockedByCap()) this.launcher.waitForRoom(this.onRoom);
   }
 
-  private async run(inst: Instance, input: unknown, json: string | undefined, invocationId: string, cold: boolean): Promise<InvocationOutcome> {
+  private async run(
+    inst: Instance,
+    input: unknown,
+    json: string | undefined,
+    invocationId: string,
+    cold: boolean,
+    traceparent?: string,
+  ): Promise<InvocationOutcome> {
     const sentWhileLoading = inst.loading;
     this.launcher.markBusy(inst);
     const bytes = json?.length ?? 0;
@@ -420,7 +436,10 @@ export class FunctionPool {
     }, timeoutMs);
     let outcome: InvocationOutcome;
     try {
-      outcome = replyOutcome(this.spec, await inst.worker.invoke(input, { invocationId, deadline: Date.now() + timeoutMs }, json));
+      outcome = replyOutcome(
+        this.spec,
+        await inst.worker.invoke(input, { invocationId, deadline: Date.now() + timeoutMs, ...(traceparent ? { traceparent } : {}) }, json),
+      );
     } catch (err) {
       const report = await inst.launched.exitReport;
       outcome = exitOutcome(this.spec, report, err as WorkerExitedError, inst.timedOut.has(invocationId), inst.timedOut.size > 0);
@@ -435,6 +454,7 @@ export class FunctionPool {
     outcome.coldStart = cold;
     outcome.startMs = cold ? Math.round(inst.launched.startMs * 1000) / 1000 : null;
     outcome.workerId = inst.worker.id;
+    outcome.queueMs = 0;
     this.afterRun(inst);
     return outcome;
   }

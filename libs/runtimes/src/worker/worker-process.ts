@@ -181,7 +181,7 @@ export class WorkerProcess {
    * WorkerExitedError when the worker dies first (crash, OOM kill, timeout kill). `inputJson`, when given, is
    * JSON.stringify(input).
    */
-  invoke(input: unknown, ctx: { invocationId: string; deadline: number }, inputJson?: string): Promise<InvocationReply> {
+  invoke(input: unknown, ctx: { invocationId: string; deadline: number; traceparent?: string }, inputJson?: string): Promise<InvocationReply> {
     if (!this.alive) return Promise.reject(new WorkerExitedError(this.exit!, '', this.protocolProblem));
     this.seq = this.seq >= 0xfffffffe ? 1 : this.seq + 1;
     const id = this.seq;

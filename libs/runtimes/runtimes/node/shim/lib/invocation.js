@@ -7,6 +7,8 @@ function makeContext(fn, ctx) {
   const deadline = typeof ctx.deadline === 'number' ? ctx.deadline : Date.now() + (fn.timeoutMs || 30000);
   return {
     invocationId: ctx.invocationId,
+    // W3C trace context of the invocation's span: outbound calls that send it continue the trace.
+    traceparent: ctx.traceparent,
     functionId: fn.functionId,
     functionName: fn.label,
     functionVersion: fn.version,

@@ -14,6 +14,8 @@ from . import sdk_bridge
 class Context:
     def __init__(self, fn, ctx):
         self.invocation_id = ctx.get('invocationId')
+        # W3C trace context of the invocation's span: outbound calls that send it continue the trace.
+        self.traceparent = ctx.get('traceparent')
         self.function_id = fn.get('functionId')
         self.function_name = fn.get('label')
         self.function_version = fn.get('version')
