@@ -9,3 +9,4 @@ export * from './worker/process-tree';
 export * from './worker/worker-types';
 export * from './worker/worker-process';
 export * from './local/run-locally';
+export * from './oci';

@@ -1,11 +1,21 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { BuildInput, FUNCTION_PORT } from '@platform/contracts';
 import { SETTINGS } from '@platform/config';
-import { BuildFailure, BuildLogSink, collectTree, parentDirectories, readTar, sha256Digest } from '@platform/runtimes';
+import {
+  BuildFailure,
+  BuildLogSink,
+  collectTree,
+  formatReference,
+  ImageReference,
+  MediaTypes,
+  parentDirectories,
+  parseImageReference,
+  readTar,
+  RegistryClient,
+  sha256Digest,
+} from '@platform/runtimes';
 import { BuilderSettingsValues } from '../settings';
 import { buildImageConfig, buildImageManifest, Descriptor, ImageConfigFile, Layer, layerFromEntries } from './image';
-import { formatReference, ImageReference, parseImageReference } from './reference';
-import { MediaTypes, RegistryClient } from './registry-client';
 import { isCacheFile, locateShim, SHIM_MOUNT, shimServerEntrypoint } from './runtime-shims';
 
 export const FUNCTION_DIR = '/function';

@@ -3,10 +3,9 @@ import { readdirSync, rmSync, statSync } from 'fs';
 import * as path from 'path';
 import { gunzipSync } from 'zlib';
 import { BuildView, effectiveConfig } from '@platform/contracts';
-import { readTar } from '@platform/runtimes';
+import { readTar, RegistryClient } from '@platform/runtimes';
 import { pushTestBaseImage, startOciRegistry, TestOciRegistry } from '@platform/testing';
 import { BuilderHarness, startBuilder } from '../testing/builder-harness';
-import { RegistryClient } from './registry-client';
 
 jest.setTimeout(180_000);
 

@@ -1,0 +1,4 @@
+export * from './reference';
+export * from './registry-client';
+export * from './image-resolve';
+export * from './rootfs';
