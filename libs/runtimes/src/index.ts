@@ -4,6 +4,7 @@ export * from './sandbox/bwrap';
 export * from './sandbox/cgroups';
 export * from './sandbox/host';
 export * from './sandbox/slirp';
+export * from './sandbox/image-root';
 export * from './worker/log-buffer';
 export * from './worker/process-tree';
 export * from './worker/worker-types';

@@ -10,7 +10,7 @@ import type { ResolvedImage } from './image-resolve';
 import { RegistryClient, RegistryError } from './registry-client';
 
 /** Directories every sandbox binds something onto: made in each rootfs, since its / is read-only. */
-export const ROOTFS_MOUNT_POINTS = ['proc', 'dev', 'tmp', 'hks/shim', 'hks/host/usr', 'hks/code'];
+export const ROOTFS_MOUNT_POINTS = ['proc', 'dev', 'tmp', 'hks'];
 /** Files bound over with the sandbox's own contents when it has network egress. */
 const ROOTFS_FILE_POINTS = ['etc/resolv.conf', 'etc/hosts'];
 const WHITEOUT = '.wh.';
