@@ -1,6 +1,9 @@
 import { formatReference, ImageReference } from './reference';
 import { MediaTypes, RegistryClient, RegistryError } from './registry-client';
 
+/** Where a function's bundle holds the image it runs (a ResolvedImage as JSON), written by its build. */
+export const IMAGE_FILE = '.hks/image.json';
+
 /** A blob as a manifest lists it. */
 export interface BlobDescriptor {
   mediaType: string;

@@ -2,3 +2,4 @@ export * from './reference';
 export * from './registry-client';
 export * from './image-resolve';
 export * from './rootfs';
+export * from './image-build';

@@ -4,7 +4,8 @@ import { tmpdir } from 'os';
 import * as path from 'path';
 import * as tar from 'tar-stream';
 import { buildStaticGoProgram, freePort, pushTestImage, startOciRegistry, TEST_HTTP_SERVER_GO, TestOciRegistry } from '@platform/testing';
-import { imageCommand, imageEnv, resolveImage } from './image-resolve';
+import { pinImage } from './image-build';
+import { IMAGE_FILE, imageCommand, imageEnv, resolveImage } from './image-resolve';
 import { parseImageReference } from './reference';
 import { RegistryClient, RegistryError } from './registry-client';
 import { ImageRootfsStore } from './rootfs';
@@ -114,6 +115,21 @@ describe('OCI images: resolved over the distribution API and unpacked into a roo
       new RegExp(`registry 127.0.0.1:${port} is unreachable`),
     );
     await expect(resolveImage(client(), parseImageReference(pushed.reference), 'riscv64')).rejects.toThrow(/has no linux\/riscv64 variant/);
+  });
+
+  it("pins a build to the image's digest, written into the bundle, and fails the build with one line when it cannot", async () => {
+    const dir = path.join(work, 'bundle');
+    const log: string[] = [];
+    const pinned = await pinImage(pushed.reference, dir, (t) => void log.push(t));
+    expect(pinned.pinned).toBe(`${registry.host}/user/server@${pushed.digest}`);
+    expect(JSON.parse(readFileSync(path.join(dir, IMAGE_FILE), 'utf8'))).toMatchObject({ pinned: pinned.pinned, manifestDigest: pushed.digest });
+    expect(log.join('')).toContain(`pinned to ${pinned.pinned} (2 layer(s)`);
+    await expect(pinImage(`${registry.host}/user/nothing:v9`, dir, () => undefined)).rejects.toThrow(`image ${registry.host}/user/nothing:v9: does not exist`);
+    await expect(pinImage('no-registry-here', dir, () => undefined)).rejects.toThrow(/names no registry/);
+    const port = await freePort();
+    await expect(pinImage(`127.0.0.1:${port}/user/server:v1`, dir, () => undefined)).rejects.toThrow(
+      new RegExp(`^image 127.0.0.1:${port}/user/server:v1: registry 127.0.0.1:${port} is unreachable`),
+    );
   });
 
   it('applies the layers in order: whiteouts, opaque directories, hard links, symlinks kept inside the rootfs', async () => {
