@@ -1,3 +1,4 @@
+import { ImageStore } from './images/image-store';
 import { DynamicModule, Module } from '@nestjs/common';
 import { SettingsModule } from '@platform/config';
 import { MessagingModule, RpcClientsModule } from '@platform/messaging';
@@ -29,7 +30,7 @@ export class AppModule {
         InternalRoutesModule,
       ],
       controllers: [DeploymentsController],
-      providers: [WorkDirs, WorkerLauncher, BundleStore, DeploymentTable, DeploymentSync, InvocationRecorder, KnativeProxy, InvokeServer],
+      providers: [WorkDirs, WorkerLauncher, BundleStore, ImageStore, DeploymentTable, DeploymentSync, InvocationRecorder, KnativeProxy, InvokeServer],
     };
   }
 }

@@ -40,6 +40,8 @@ export interface LaunchRequest {
   family: RuntimeFamily;
   egress: boolean;
   bundle: Bundle;
+  /** An image function: its unpacked rootfs, the sandbox's / (its workers are never prewarmed: each image is its own root). */
+  rootfs?: string;
   load: LoadSpec;
   memoryMb: number;
   maxProcesses: number;
@@ -325,18 +327,18 @@ export class WorkerLauncher implements OnModuleInit, OnApplicationShutdown {
     const noEgress = req.egress ? this.egressProblem() : undefined;
     if (noEgress) throw new LaunchFailure(`it needs network egress, which this invoker cannot give: ${noEgress}`, 'system');
     const started = performance.now();
-    if (!req.egress) {
+    if (!req.egress && !req.rootfs) {
       this.demand[req.family].coldStart();
       this.scheduleRefill();
     }
-    const warm = req.egress ? undefined : this.takeIdle(req.family);
+    const warm = req.egress || req.rootfs ? undefined : this.takeIdle(req.family);
     let worker = warm;
     if (!worker) {
       await this.makeRoom();
       this.reserved--; // spawn() counts the worker in `live` right away
       // A fresh worker binds the unpacked bundle itself at /code: nothing to link.
       this.freshStarts++;
-      worker = await this.spawn(req.family, req.egress, req.bundle.dir, 0)
+      worker = await this.spawn(req.family, req.egress, req.bundle.dir, 0, req.rootfs)
         .catch((err) => {
           throw err instanceof LaunchFailure ? err : new LaunchFailure(`could not start a ${req.family} worker: ${(err as Error).message}`, 'system');
         })
@@ -411,7 +413,7 @@ export class WorkerLauncher implements OnModuleInit, OnApplicationShutdown {
     return worker;
   }
 
-  private async spawn(family: RuntimeFamily, egress: boolean, codeDir: string | undefined, niceness: number): Promise<WorkerProcess> {
+  private async spawn(family: RuntimeFamily, egress: boolean, codeDir: string | undefined, niceness: number, rootfs?: string): Promise<WorkerProcess> {
     const id = randomBytes(6).toString('hex');
     const slot = codeDir ?? this.dirs.slot(id);
     const cgroup = this.cgroups?.worker(id);
@@ -435,6 +437,7 @@ export class WorkerLauncher implements OnModuleInit, OnApplicationShutdown {
       family,
       codeDir: slot,
       shimRoot: this.dirs.shims,
+      rootfs,
       runtimeBin: this.runtimeBins[family],
       egress,
       sandbox: this.sandbox,
