@@ -13,6 +13,8 @@ const shared = {
   // @kubernetes/client-node 1.x and swagger-parser's ref parser ship ESM; let swc turn them (and their ESM deps) into CommonJS.
   transformIgnorePatterns: ['/node_modules/(?!(@kubernetes/client-node|openid-client|oauth4webapi|jose|@apidevtools/json-schema-ref-parser)/)'],
   moduleNameMapper: {
+    // A lib's light entry point beside its index (@platform/runtimes/names), then the index.
+    '^@platform/([a-z-]+)/([a-z-]+)$': '<rootDir>/libs/$1/src/$2',
     '^@platform/(.*)$': '<rootDir>/libs/$1/src',
   },
   modulePathIgnorePatterns: ['<rootDir>/dist/'],

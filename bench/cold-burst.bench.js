@@ -23,7 +23,7 @@ const BURST = option('--burst', 8);
 const ROUNDS = option('--rounds', 4);
 const PREWARM = option('--prewarm', 2);
 const PREWARM_MAX = option('--prewarm-max', 8);
-// Another build to compare with in the same conditions (a copy of a tree's dist/ and libs/runtimes/shims/ beside each other).
+// Another build to compare with in the same conditions (a copy of a tree's dist/ and libs/runtimes/runtimes/ beside each other).
 const DIST = args.includes('--dist') ? path.resolve(args[args.indexOf('--dist') + 1]) : path.join(ROOT, 'dist');
 const TOKEN = process.env.HKS_INTERNAL_TOKEN || crypto.randomBytes(32).toString('hex');
 const HEADERS = { 'x-hks-internal-token': TOKEN };

@@ -16,8 +16,9 @@ function walk(dir) {
 function rewrite(file) {
   const text = fs.readFileSync(file, 'utf8');
   if (!text.includes('@platform/')) return;
-  const out = text.replace(/require\((["'])@platform\/([a-z-]+)\1\)/g, (_m, q, lib) => {
-    let rel = path.relative(path.dirname(file), path.join(dist, 'libs', lib, 'src', 'index.js'));
+  // `@platform/<lib>` is the lib's index; `@platform/<lib>/<entry>` one of its light entry points (src/<entry>.js).
+  const out = text.replace(/require\((["'])@platform\/([a-z-]+)(?:\/([a-z-]+))?\1\)/g, (_m, q, lib, entry) => {
+    let rel = path.relative(path.dirname(file), path.join(dist, 'libs', lib, 'src', `${entry ?? 'index'}.js`));
     if (!rel.startsWith('.')) rel = './' + rel;
     return `require(${q}${rel}${q})`;
   });

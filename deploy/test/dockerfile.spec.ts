@@ -100,15 +100,15 @@ describe('Dockerfile', () => {
       'package-lock.json',
       'tsconfig.build.json',
       'tools/rewrite-aliases.js',
-      'libs/runtimes/shims',
+      'libs/runtimes/runtimes',
       'apps/gateway/src/main.ts',
     ]) {
       expect([p, excludedByDockerignore(DOCKERIGNORE, p)]).toEqual([p, false]);
     }
   });
 
-  it('has the runtime shims in the repository for the image to carry', () => {
-    expect(existsSync(path.join(REPO_ROOT, 'libs', 'runtimes', 'shims'))).toBe(true);
+  it('has the runtime folders (shims, SDKs) in the repository for the image to carry', () => {
+    expect(existsSync(path.join(REPO_ROOT, 'libs', 'runtimes', 'runtimes', 'PROTOCOL.md'))).toBe(true);
   });
 
   it.each(PLATFORM_APPS.map((a) => [a.name]))('compiles %s to the main.js the entrypoint starts', (name) => {

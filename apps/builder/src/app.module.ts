@@ -9,7 +9,7 @@ import { ArtifactsModule } from './artifacts/artifacts.module';
 import { Build } from './builds/build.entity';
 import { BuildsModule } from './builds/builds.module';
 import { builderMigrations } from './migrations';
-import { BuilderSettings } from './settings';
+import { BuilderSettingsSchema } from './settings';
 
 @Injectable()
 class DatabaseHealth implements OnModuleInit {
@@ -31,7 +31,7 @@ export class BuilderModule {
     return {
       module: BuilderModule,
       imports: [
-        SettingsModule.forRoot(BuilderSettings, env),
+        SettingsModule.forRoot(BuilderSettingsSchema, env),
         HealthModule.forService(ServiceNames.Builder),
         InternalRoutesModule,
         MessagingModule.forRoot(ServiceNames.Builder),

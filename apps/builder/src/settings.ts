@@ -1,4 +1,5 @@
 import { CommonSettings, SettingsOf, SettingsSchema } from '@platform/config';
+import { RUNTIMES } from '@platform/runtimes';
 
 export const BuilderSettings = {
   BUILDER_PORT: { kind: 'int', default: 8083, description: 'HTTP port of the builder (health, artifacts)' },
@@ -12,11 +13,26 @@ export const BuilderSettings = {
   HKS_OCI_INSECURE: { kind: 'bool', description: 'Talk plain HTTP to the registry (default: true for loopback addresses)' },
   HKS_OCI_USERNAME: { kind: 'string', description: 'Registry user (basic auth)' },
   HKS_OCI_PASSWORD: { kind: 'string', description: 'Registry password (basic auth)' },
-  HKS_BASE_IMAGE_NODE: { kind: 'string', description: 'Base image of Node.js function images, e.g. 127.0.0.1:5000/base/node:20' },
-  HKS_BASE_IMAGE_PYTHON: { kind: 'string', description: 'Base image of Python function images, e.g. 127.0.0.1:5000/base/python:3.11' },
-  HKS_IMAGE_NODE_COMMAND: { kind: 'string', default: '/usr/bin/node', description: 'Node.js interpreter path inside the node base image' },
-  HKS_IMAGE_PYTHON_COMMAND: { kind: 'string', default: '/usr/bin/python3', description: 'Python interpreter path inside the python base image' },
+  // Each runtime's base image and interpreter inside it: RuntimeImageSettings, from the descriptors.
 } as const satisfies SettingsSchema;
+
+/** HKS_BASE_IMAGE_<RUNTIME> and HKS_IMAGE_<RUNTIME>_COMMAND of every runtime (its descriptor's `image`). */
+export const RuntimeImageSettings: SettingsSchema = Object.fromEntries(
+  // A runtime whose functions are the user's own image has no base image; one whose image runs the program itself no interpreter.
+  RUNTIMES.filter((r) => !r.image.own).flatMap((r) => [
+    [r.image.baseSetting, { kind: 'string', description: `Base image of ${r.title} function images, e.g. 127.0.0.1:5000/base/${r.image.baseExample}` }],
+    ...(r.image.entrypoint
+      ? []
+      : [
+          [
+            r.image.commandSetting,
+            { kind: 'string', default: r.image.defaultCommand, description: `${r.title} interpreter path inside the ${r.name} base image` },
+          ],
+        ]),
+  ]),
+);
+
+export const BuilderSettingsSchema: SettingsSchema = { ...BuilderSettings, ...RuntimeImageSettings };
 
 /** Optional settings without a default are undefined when unset, whatever SettingsOf says. */
 export type BuilderSettingsValues = SettingsOf<typeof CommonSettings & typeof BuilderSettings>;

@@ -1,4 +1,5 @@
 import type { FunctionView } from '@platform/contracts';
+import { resolveRuntime } from '@platform/runtimes';
 import { randomUUID } from 'crypto';
 import { FakeGateway } from './fake-gateway';
 
@@ -34,6 +35,8 @@ export class FakePlatform {
         description: body.description ?? null,
         template: (body.template ?? (String(body.runtime).startsWith('python') ? 'python' : 'node')) as FunctionView['template'],
         runtime: body.runtime!,
+        resolvedRuntime: resolveRuntime(body.runtime!).resolved,
+        warnings: [resolveRuntime(body.runtime!).resolved.warning].filter((w): w is string => !!w),
         handler: body.handler,
         files: body.files ?? null,
         entrypoint: body.handler,

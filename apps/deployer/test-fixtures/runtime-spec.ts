@@ -1,5 +1,6 @@
 import { randomUUID } from 'crypto';
-import { effectiveConfig, FunctionConfigDto, FunctionRuntimeSpec } from '@platform/contracts';
+import { FunctionConfigDto, FunctionRuntimeSpec } from '@platform/contracts';
+import { effectiveConfigOf } from '@platform/runtimes';
 
 /** A FunctionRuntimeSpec as the registry answers it, for a function built with the given config. */
 export function runtimeSpec(overrides: Partial<FunctionRuntimeSpec> = {}, config: FunctionConfigDto = {}): FunctionRuntimeSpec {
@@ -14,7 +15,7 @@ export function runtimeSpec(overrides: Partial<FunctionRuntimeSpec> = {}, config
     entrypoint: 'handler.*',
     bundleDigest: `sha256:${'ab'.repeat(32)}`,
     image: `127.0.0.1:5000/hks/hello-fn@sha256:${'cd'.repeat(32)}`,
-    config: effectiveConfig(config, family),
+    config: effectiveConfigOf(config, family),
     ...overrides,
   };
 }

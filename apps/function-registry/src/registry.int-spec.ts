@@ -9,7 +9,6 @@ import {
   buildSourceDigest,
   buildQueueName,
   bullPrefix,
-  effectiveConfig,
   FunctionPage,
   FunctionPatterns,
   FunctionRuntimeSpec,
@@ -18,6 +17,7 @@ import {
   PlatformEvent,
   SecretView,
 } from '@platform/contracts';
+import { effectiveConfigOf, resolveRuntime } from '@platform/runtimes';
 import { redisConnectionOptions, SettingsModule } from '@platform/config';
 import { EventPublisher, EventSubscriber, MessagingModule, RpcClient, RpcClientsModule } from '@platform/messaging';
 import { createTestDatabase, isolatedEnv, removeNamespace, waitFor } from '@platform/testing';
@@ -198,9 +198,11 @@ describe('function registry over real Postgres, RabbitMQ and Redis', () => {
         template: 'python',
         runtime: 'python3.11',
         family: 'python',
+        // The exact version python3.11 runs on here: the build uses that interpreter.
+        runtimeVersion: resolveRuntime('python3.11').resolved.version!,
         files: { 'function.py': 'def handle(r):\n    return {"ok": True}\n', 'requirements.txt': '' },
         entrypoint: 'function.handle',
-        config: effectiveConfig({ env: { GREETING: 'hi' }, scaling: { minInstances: 1 } }, 'python'),
+        config: effectiveConfigOf({ env: { GREETING: 'hi' }, scaling: { minInstances: 1 } }, 'python'),
       } as const;
       expect(job?.data).toEqual({
         buildId: f.build!.id,
@@ -266,11 +268,12 @@ describe('function registry over real Postgres, RabbitMQ and Redis', () => {
         version: 1,
         runtime: 'python3.11',
         family: 'python',
+        runtimeVersion: resolveRuntime('python3.11').resolved.version,
         template: 'python',
         entrypoint: 'function.handle',
         bundleDigest: 'sha256:' + 'a'.repeat(64),
         image: null,
-        config: effectiveConfig({ env: { GREETING: 'hi' }, scaling: { minInstances: 1 } }, 'python'),
+        config: effectiveConfigOf({ env: { GREETING: 'hi' }, scaling: { minInstances: 1 } }, 'python'),
       });
     });
 

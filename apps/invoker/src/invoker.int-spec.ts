@@ -227,7 +227,7 @@ describe('invoker: the function contract in sandboxed workers (real bwrap, real 
     const res = await inv.request('PUT', `/deployments/${randomUUID()}`, JSON.stringify({ spec: { family: 'ruby' } }), JSON_HEADERS);
     expect(res.status).toBe(400);
     expect(res.json.message).toContain('deploymentId must be a non-empty string');
-    expect(res.json.message).toContain('spec.family must be "node" or "python"');
+    expect(res.json.message).toContain('spec.family must be one of "node", "python"');
     expect(res.json.message).toContain('spec.bundleDigest must be a sha256 digest');
   });
 

@@ -1,4 +1,6 @@
 export * from './build';
+export * from './catalog';
+export * from './descriptor';
 export * from './shims';
 export * from './sandbox/bwrap';
 export * from './sandbox/cgroups';

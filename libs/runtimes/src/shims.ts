@@ -1,48 +1,5 @@
-import { chmodSync, cpSync, existsSync, readdirSync } from 'fs';
 import * as path from 'path';
-import type { RuntimeFamily } from '@platform/contracts';
-
-/**
- * The runtime shims are plain JS and Python (no build step), so dist/ does not hold them: they are read
- * from the source tree. Looked up beside this file (source), from dist/ back to the repository, under
- * HKS_APP_ROOT (the platform image), or where HKS_SHIM_DIR says.
- */
-export function shimDir(): string {
-  const candidates = [
-    process.env.HKS_SHIM_DIR,
-    path.resolve(__dirname, '..', 'shims'),
-    path.resolve(__dirname, '..', '..', '..', '..', 'libs', 'runtimes', 'shims'),
-    process.env.HKS_APP_ROOT ? path.join(process.env.HKS_APP_ROOT, 'libs', 'runtimes', 'shims') : undefined,
-  ];
-  for (const dir of candidates) {
-    if (dir && existsSync(path.join(dir, 'node', 'index.js')) && existsSync(path.join(dir, 'python', 'main.py'))) return dir;
-  }
-  throw new Error(`runtime shims not found (looked in ${candidates.filter(Boolean).join(', ')}); set HKS_SHIM_DIR`);
-}
-
-/** The shim's entry script of a runtime family, relative to the shim directory. */
-export function shimEntry(family: RuntimeFamily): string {
-  return family === 'python' ? path.join('python', 'main.py') : path.join('node', 'index.js');
-}
-
-/**
- * Copies the shims to `dest` (without bytecode caches), readable by anyone: a sandbox running as an
- * unprivileged uid may not reach them where the platform is installed (under /root, say).
- */
-export function copyShims(dest: string): void {
-  cpSync(shimDir(), dest, { recursive: true, filter: (src) => !src.includes('__pycache__') });
-  makeReadable(dest);
-}
-
-/** Folders 0755, files 0644, all the way down. */
-function makeReadable(dir: string): void {
-  chmodSync(dir, 0o755);
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) makeReadable(full);
-    else chmodSync(full, 0o644);
-  }
-}
+import { runtimeDir } from './runtimes-dir';
 
 export interface ResultMeta {
   statusCode: number;
@@ -77,9 +34,9 @@ export interface ShimContract {
   toResponse(result: unknown): { statusCode: number; headers: Record<string, string | string[]>; body: Buffer; json: boolean };
 }
 
-/** A module of the node shim, by file name: its folder is found at run time (shimDir), so it cannot be an import. */
+/** A module of the node shim, by file name: its folder is found at run time (runtimesDir), so it cannot be an import. */
 function nodeShimModule(file: string): unknown {
-  return module.require(path.join(shimDir(), 'node', 'lib', file));
+  return module.require(path.join(runtimeDir('node'), 'shim', 'lib', file));
 }
 
 // One implementation of the wire format and of the function contract, shared with the node shim.

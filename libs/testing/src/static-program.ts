@@ -59,7 +59,9 @@ func main() {
 	for _, a := range os.Args[1:] {
 		if a == "--never-listen" {
 			fmt.Println("not listening, on purpose")
-			select {}
+			for {
+				time.Sleep(time.Hour)
+			}
 		}
 		if a == "--exit-early" {
 			fmt.Fprintln(os.Stderr, "giving up before listening")

@@ -1,11 +1,11 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { existsSync, promises as fs, readdirSync, readFileSync } from 'fs';
+import { promises as fs } from 'fs';
 import * as path from 'path';
 import { randomBytes } from 'crypto';
 import { BuildInput, BuildResultPayload, EventNames, newEvent, PlatformEvent } from '@platform/contracts';
 import { SETTINGS } from '@platform/config';
 import { EventPublisher } from '@platform/messaging';
-import { BuildFailure, bundleDirectory, inputDigest, prepareWorkspace } from '@platform/runtimes';
+import { BuildFailure, BuildTools, bundleDirectory, IMAGE_FILE, inputDigest, prepareWorkspace, ResolvedImage, runtimeDescriptor } from '@platform/runtimes';
 import { ArtifactStore } from '../artifacts/artifact-store';
 import { ImageBuilder, ImagePlan } from '../oci/image-builder';
 import { BuilderSettingsValues } from '../settings';
@@ -13,15 +13,8 @@ import { Build } from './build.entity';
 import { BuildLog } from './build-log';
 import { BuildsService } from './builds.service';
 
-/** The compiler's version from its package.json: loading TypeScript itself (megabytes) waits for a TypeScript build. */
-let tsVersion: string | undefined;
-function typescriptVersion(): string {
-  tsVersion ??= (JSON.parse(readFileSync(require.resolve('typescript/package.json'), 'utf8')) as { version: string }).version;
-  return tsVersion;
-}
-
 /** Bumped whenever the builder's output for the same inputs changes, so old cache entries stop matching. */
-export const BUILDER_VERSION = 'hks-builder/1';
+export const BUILDER_VERSION = 'hks-builder/2';
 const EVENT_LOG_CHARS = 64 * 1024;
 
 export interface BuildOutcome {
@@ -84,7 +77,9 @@ export class BuildRunner {
     let built: BuiltArtifact;
     try {
       if (problem) throw new BuildFailure(problem);
-      const plan = this.images.enabled ? await this.images.plan(job, log.write) : null;
+      // A user's own image is deployed as it is: the builder pins it (the descriptor's build) and makes none.
+      const ownImage = runtimeDescriptor(job.family).image.own === true;
+      const plan = this.images.enabled && !ownImage ? await this.images.plan(job, log.write) : null;
       const digest = this.inputDigestOf(job, plan);
       await this.builds.repo.update({ id: job.buildId }, { inputDigest: digest });
       const previous = await this.reusable(digest, job.buildId);
@@ -101,20 +96,12 @@ export class BuildRunner {
       } else {
         workDir = path.resolve(this.settings.HKS_DATA_DIR, 'builds', `${job.buildId.replace(/[^A-Za-z0-9_-]/g, '_')}-${randomBytes(4).toString('hex')}`);
         await fs.mkdir(workDir, { recursive: true });
-        await prepareWorkspace(workDir, job, log.write, {
-          npm: { registry: this.settings.HKS_NPM_REGISTRY, timeoutMs: this.settings.BUILD_STEP_TIMEOUT_MS },
-          pip: {
-            python: this.settings.HKS_PYTHON,
-            wheelhouse: this.settings.HKS_PIP_WHEELHOUSE,
-            indexUrl: this.settings.HKS_PIP_INDEX_URL,
-            timeoutMs: this.settings.BUILD_STEP_TIMEOUT_MS,
-          },
-        });
+        await prepareWorkspace(workDir, job, log.write, this.tools());
         log.write('\n==> bundling\n');
         const bundle = await bundleDirectory(workDir);
         await this.artifacts.put(bundle.digest, bundle.tar);
         log.write(`bundle ${bundle.digest} (${bundle.size} bytes)\n`);
-        const image = plan ? await this.images.build(plan, bundle.tar, log.write) : null;
+        const image = plan ? await this.images.build(plan, bundle.tar, log.write) : ownImage ? await pinnedImage(workDir) : null;
         log.write('\n==> build succeeded\n');
         await log.close();
         built = { bundleDigest: bundle.digest, bundleSize: bundle.size, image: image?.image ?? null, imageDigest: image?.digest ?? null, cached: false };
@@ -151,18 +138,25 @@ export class BuildRunner {
       family: job.family,
       entrypoint: job.entrypoint,
       files: job.files,
-      compiler: job.template === 'typescript' ? `typescript ${typescriptVersion()}` : null,
-      npmRegistry: job.family === 'node' ? (this.settings.HKS_NPM_REGISTRY ?? null) : null,
-      python: job.family === 'python' ? this.pythonSources() : null,
+      runtimeVersion: job.runtimeVersion ?? null,
+      // What else makes the runtime's build differ: compiler, registry, wheels ... (its descriptor says).
+      tools: runtimeDescriptor(job.family).buildInputs(job, this.tools()),
       image: plan ? plan.inputs : null,
     });
   }
 
-  /** Which wheels a Python build could install: a new wheel in the wheelhouse must not hit the cache. */
-  private pythonSources(): Record<string, unknown> {
-    const wheelhouse = this.settings.HKS_PIP_WHEELHOUSE;
-    const wheels = wheelhouse && existsSync(wheelhouse) ? readdirSync(wheelhouse).sort() : [];
-    return { interpreter: this.settings.HKS_PYTHON, indexUrl: this.settings.HKS_PIP_INDEX_URL ?? null, wheelhouse: wheelhouse ?? null, wheels };
+  /** The build tools' settings, by runtime (each descriptor's build reads its own). */
+  private tools(): BuildTools {
+    const s = this.settings;
+    return {
+      node: { registry: s.HKS_NPM_REGISTRY, timeoutMs: s.BUILD_STEP_TIMEOUT_MS },
+      python: { python: s.HKS_PYTHON, wheelhouse: s.HKS_PIP_WHEELHOUSE, indexUrl: s.HKS_PIP_INDEX_URL, timeoutMs: s.BUILD_STEP_TIMEOUT_MS },
+      // A user's image on the builder's own registry is read with its credentials; any other registry without.
+      image: {
+        optionsFor: (registry: string) =>
+          registry === s.HKS_OCI_REGISTRY ? { insecure: s.HKS_OCI_INSECURE, username: s.HKS_OCI_USERNAME, password: s.HKS_OCI_PASSWORD } : {},
+      },
+    };
   }
 
   /** A finished build with the same inputs whose bundle is still stored. */
@@ -232,4 +226,10 @@ export class BuildRunner {
       metadata: { buildId: job.buildId, label: job.label, ...(extra.metadata ?? {}) },
     });
   }
+}
+
+/** The image an image function's build pinned (its descriptor wrote IMAGE_FILE into the bundle). */
+async function pinnedImage(dir: string): Promise<{ image: string; digest: string }> {
+  const pinned = JSON.parse(await fs.readFile(path.join(dir, IMAGE_FILE), 'utf8')) as ResolvedImage;
+  return { image: pinned.pinned, digest: pinned.manifestDigest };
 }

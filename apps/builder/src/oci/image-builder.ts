@@ -12,7 +12,9 @@ import {
   parseImageReference,
   readTar,
   RegistryClient,
+  runtimeDescriptor,
   sha256Digest,
+  TarEntry,
 } from '@platform/runtimes';
 import { BuilderSettingsValues } from '../settings';
 import { buildImageConfig, buildImageManifest, Descriptor, ImageConfigFile, Layer, layerFromEntries } from './image';
@@ -75,11 +77,14 @@ export class ImageBuilder {
     const s = this.settings;
     const registry = s.HKS_OCI_REGISTRY as string;
     const family = job.family;
-    const baseSetting = family === 'python' ? 'HKS_BASE_IMAGE_PYTHON' : 'HKS_BASE_IMAGE_NODE';
-    const baseRef = s[baseSetting] as string | undefined;
+    const image = runtimeDescriptor(family).image;
+    const baseSetting = image.baseSetting;
+    // The runtimes' settings come from their descriptors (RuntimeImageSettings), so they have no static type.
+    const runtimeSettings = s as unknown as Record<string, string | undefined>;
+    const baseRef = runtimeSettings[baseSetting];
     if (!baseRef) {
       throw new BuildFailure(
-        `HKS_OCI_REGISTRY is set but no base image is configured for ${family} functions: set ${baseSetting} (e.g. ${registry}/base/${family === 'python' ? 'python:3.11' : 'node:20'})`,
+        `HKS_OCI_REGISTRY is set but no base image is configured for ${family} functions: set ${baseSetting} (e.g. ${registry}/base/${image.baseExample})`,
       );
     }
     let ref: ImageReference;
@@ -92,11 +97,14 @@ export class ImageBuilder {
     const base = await this.resolveBase(ref);
     log(`base image ${formatReference({ ...ref, digest: base.manifestDigest })} (${base.layers.length} layer(s))\n`);
 
-    const shim = locateShim(family);
-    const shimFiles = (await collectTree(shim.dir, SHIM_MOUNT.slice(1))).filter((e) => !isCacheFile(e.path));
-    const shimLayer = await layerFromEntries([...parentDirectories(SHIM_MOUNT.slice(1)), ...shimFiles]);
-    const interpreter = family === 'python' ? s.HKS_IMAGE_PYTHON_COMMAND : s.HKS_IMAGE_NODE_COMMAND;
-    const entrypoint = shimServerEntrypoint(family, interpreter, shim.script);
+    const shimFiles = [];
+    for (const part of locateShim(family)) {
+      shimFiles.push(...parentDirectories(part.at.slice(1)), ...(await collectTree(part.dir, part.at.slice(1))).filter((e) => !isCacheFile(e.path)));
+    }
+    const shimLayer = await layerFromEntries(uniqueDirectories([...parentDirectories(SHIM_MOUNT.slice(1)), ...shimFiles]));
+    const interpreter = runtimeSettings[image.commandSetting] ?? image.defaultCommand;
+    // A custom function's image runs its program itself; the others the runtime shim's http mode.
+    const entrypoint = image.entrypoint ? image.entrypoint(job.entrypoint, FUNCTION_DIR) : shimServerEntrypoint(family, interpreter);
     const env = {
       ...(job.config?.env ?? {}),
       HKS_ENTRYPOINT: job.entrypoint,
@@ -190,4 +198,10 @@ export class ImageBuilder {
       throw new BuildFailure(`pushing the image failed: ${(err as Error).message}`);
     }
   }
+}
+
+/** Entries with each folder once (the parent folders of several parts of a runtime repeat). */
+function uniqueDirectories(entries: TarEntry[]): TarEntry[] {
+  const seen = new Set<string>();
+  return entries.filter((e) => e.type !== 'directory' || (!seen.has(e.path) && seen.add(e.path) !== undefined));
 }

@@ -2,8 +2,8 @@ import { createHash } from 'crypto';
 import { readdirSync, rmSync, statSync } from 'fs';
 import * as path from 'path';
 import { gunzipSync } from 'zlib';
-import { BuildView, effectiveConfig } from '@platform/contracts';
-import { readTar, RegistryClient } from '@platform/runtimes';
+import { BuildView } from '@platform/contracts';
+import { effectiveConfigOf, readTar, RegistryClient } from '@platform/runtimes';
 import { pushTestBaseImage, startOciRegistry, TestOciRegistry } from '@platform/testing';
 import { BuilderHarness, startBuilder } from '../testing/builder-harness';
 
@@ -36,7 +36,7 @@ describe('builder: OCI images pushed to a real registry', () => {
   const job = {
     label: 'oci-fn',
     files: { 'handler.js': 'module.exports.handle = (d) => ({ hello: d.name });\n' },
-    config: { ...effectiveConfig({}, 'node'), env: { GREETING: 'hi' } },
+    config: { ...effectiveConfigOf({}, 'node'), env: { GREETING: 'hi' } },
   };
 
   async function get(url: string, accept?: string): Promise<{ status: number; body: Buffer; type: string | null }> {
@@ -62,7 +62,7 @@ describe('builder: OCI images pushed to a real registry', () => {
     }
   });
 
-  it('pushes an image of the base layers, the runtime shim at /opt/hks/runtime and the bundle at /function', async () => {
+  it('pushes an image of the base layers, the shim and SDK of the runtime under /opt/hks/runtime and the bundle at /function', async () => {
     expect(first).toMatchObject({ status: 'SUCCEEDED', cached: false });
     const repo = `${b.env.HKS_NAMESPACE}/oci-fn`;
     expect(first.image).toBe(`${registry.host}/${repo}@${first.imageDigest}`);
@@ -80,7 +80,7 @@ describe('builder: OCI images pushed to a real registry', () => {
     const configBlob = await get(`/v2/${repo}/blobs/${m.config.digest}`);
     expect(sha(configBlob.body)).toBe(m.config.digest);
     const config = JSON.parse(configBlob.body.toString());
-    expect(config.config.Entrypoint).toEqual(['/usr/bin/node', '/opt/hks/runtime/index.js', '--http']);
+    expect(config.config.Entrypoint).toEqual(['/usr/bin/node', '/opt/hks/runtime/shim/index.js', '--http']);
     expect(config.config.Env).toEqual(expect.arrayContaining(['HKS_ENTRYPOINT=handler.*', 'PORT=8080', 'GREETING=hi', 'PATH=/usr/local/bin:/usr/bin:/bin']));
     expect(config.config.WorkingDir).toBe('/function');
     expect(config.config.ExposedPorts).toEqual({ '8080/tcp': {} });
@@ -95,8 +95,10 @@ describe('builder: OCI images pushed to a real registry', () => {
       layers.push(new Map((await readTar(tarBytes)).map((e) => [e.path, e])));
     }
     expect(layers[0].get('usr/bin/node')?.data?.toString()).toContain('stand-in');
-    expect(layers[1].get('opt/hks/runtime/index.js')?.data?.toString()).toContain('--http');
-    expect(layers[1].has('opt/hks/runtime/lib/http-server.js')).toBe(true);
+    expect(layers[1].get('opt/hks/runtime/shim/index.js')?.data?.toString()).toContain('--http');
+    expect(layers[1].has('opt/hks/runtime/shim/lib/http-server.js')).toBe(true);
+    // The SDK rides along (the bundle has its copy in node_modules too).
+    expect(layers[1].has('opt/hks/runtime/sdk/hexabase/index.js')).toBe(true);
     expect(layers[2].get('function/handler.js')?.data?.toString()).toBe(job.files['handler.js']);
     expect(JSON.parse(layers[2].get('function/.hks/manifest.json')?.data?.toString() as string)).toMatchObject({ entrypoint: 'handler.*' });
     expect(b.eventsOf(first.id).find((e) => e.name === 'build.succeeded')?.payload).toMatchObject({ image: first.image, cached: false });

@@ -1,24 +1,19 @@
 import * as path from 'path';
 import type { RuntimeFamily } from '@platform/contracts';
-import { shimDir, shimEntry } from '@platform/runtimes';
+import { runtimeDescriptor, runtimeDir } from '@platform/runtimes';
 
-/** Where a family's shim (libs/runtimes/shims/<family>/) goes inside a function image. */
+/** Where a runtime's folder (what it ships: libs/runtimes/runtimes/<name>/shim, sdk ...) goes inside a function image. */
 export const SHIM_MOUNT = '/opt/hks/runtime';
 
-/**
- * The directory of one family's shim and its entry script (relative to it). shimDir() finds the shims
- * in the source and dist layouts (or says to set HKS_SHIM_DIR) and checks both entry scripts are there.
- */
-export function locateShim(family: RuntimeFamily): { dir: string; script: string } {
-  const entry = shimEntry(family);
-  return { dir: path.join(shimDir(), path.dirname(entry)), script: path.basename(entry) };
+/** The host folders of what a runtime ships into its images, each with the path it gets under SHIM_MOUNT. */
+export function locateShim(family: RuntimeFamily): Array<{ dir: string; at: string }> {
+  const d = runtimeDescriptor(family);
+  return d.worker.ships.map((part) => ({ dir: path.join(runtimeDir(d.name), part), at: path.posix.join(SHIM_MOUNT, part) }));
 }
 
-/** The image entrypoint: the interpreter running the shim in HTTP server mode. */
-export function shimServerEntrypoint(family: RuntimeFamily, interpreter: string, script: string): string[] {
-  const entry = path.posix.join(SHIM_MOUNT, script);
-  // -I: no user site or PYTHON* variables from the image; -B: no .pyc writes into a read-only image.
-  return family === 'python' ? [interpreter, '-I', '-B', entry, '--http'] : [interpreter, entry, '--http'];
+/** The image entrypoint: the interpreter running the shim in HTTP server mode (the descriptor's command). */
+export function shimServerEntrypoint(family: RuntimeFamily, interpreter: string): string[] {
+  return runtimeDescriptor(family).worker.command(interpreter, SHIM_MOUNT, 'http');
 }
 
 /** Bytecode caches are machine-made and would make the shim layer differ between builders. */

@@ -14,11 +14,11 @@ import {
   buildSourceDigest,
   BuildView,
   bullPrefix,
-  effectiveConfig,
   FunctionPatterns,
   NotFoundError,
   PlatformEvent,
 } from '@platform/contracts';
+import { effectiveConfigOf } from '@platform/runtimes';
 import { CommonSettingsValues, InternalCredential, redisConnectionOptions, SettingsModule, SETTINGS } from '@platform/config';
 import { EventSubscriber, MessagingModule, RpcClient, RpcClientsModule, RpcErrorFilter, rpcServerOptions } from '@platform/messaging';
 import { createTestDatabase, isolatedEnv, waitFor } from '@platform/testing';
@@ -115,7 +115,7 @@ async function start(db: Awaited<ReturnType<typeof createTestDatabase>>, iso: Re
       runtime: 'node',
       family: 'node',
       entrypoint: 'handler.*',
-      config: effectiveConfig({}, job.family ?? 'node'),
+      config: effectiveConfigOf({}, job.family ?? 'node'),
       requestedAt: new Date().toISOString(),
       sourceDigest: '',
       ...job,

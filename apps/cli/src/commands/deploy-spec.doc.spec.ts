@@ -1,4 +1,5 @@
-import { CreateFunctionDto, defaultTemplate, moduleFileCandidates, runtimeFamily, TemplateName, templateFamily } from '@platform/contracts';
+import { CreateFunctionDto } from '@platform/contracts';
+import { resolveRuntime, templateOf } from '@platform/runtimes';
 import { validatePayload } from '@platform/messaging';
 import { sourceProblem } from '@platform/sources';
 import { readFileSync } from 'fs';
@@ -6,7 +7,7 @@ import * as path from 'path';
 import { UsageError } from '../errors';
 import { loadFunctionYaml } from '../manifest/function-yaml';
 import { collectFiles } from '../source/collect';
-import { buildFunctionRequest, FunctionRequest, runtimeNote } from './deploy-spec';
+import { buildFunctionRequest, FunctionRequest } from './deploy-spec';
 
 /* The product doc's three function.yaml examples, verbatim (test/fixtures/doc), deployed as `hks function deploy` would. */
 const DOC = path.resolve(__dirname, '../../../../test/fixtures/doc');
@@ -21,12 +22,11 @@ function requestFor(example: string, env: Record<string, string | undefined> = E
 function acceptedByTheApi(request: FunctionRequest): void {
   const dto = validatePayload(CreateFunctionDto, JSON.parse(JSON.stringify(request)));
   expect(dto.config?.triggers?.map((t) => sourceProblem(t))).toEqual(request.config.triggers?.map(() => undefined));
-  const family = runtimeFamily(request.runtime);
-  expect(family).toBeDefined();
-  const template = (request.template as TemplateName | undefined) ?? defaultTemplate(family!);
-  expect(templateFamily(template)).toBe(family);
+  // The registry's checks: the runtime resolves to an installed version, the template is the runtime's, the module is there.
+  const family = resolveRuntime(request.runtime).resolved.language;
+  const template = templateOf(family, request.template);
   const module = request.handler.slice(0, request.handler.lastIndexOf('.'));
-  expect(moduleFileCandidates(module, family!, template).some((f) => f in request.files)).toBe(true);
+  expect(template.moduleFiles(module).some((f) => f in request.files)).toBe(true);
 }
 
 describe("the product doc's function.yaml examples", () => {
@@ -93,13 +93,14 @@ describe("the product doc's function.yaml examples", () => {
     );
   });
 
-  it("tells that nodejs16 and python3.9 run on the platform's Node.js and python3", () => {
-    expect(runtimeNote(requestFor('order-processor').runtime)).toBe(
-      "note: nodejs16 runs on the platform's Node.js runtime (node): the platform runs one version per language, not necessarily the one the name says",
-    );
-    expect(runtimeNote('python3.9')).toBe(
-      "note: python3.9 runs on the platform's Python runtime (python3): the platform runs one version per language, not necessarily the one the name says",
-    );
-    expect(['node', 'nodejs', 'python', 'python3'].map(runtimeNote)).toEqual([undefined, undefined, undefined, undefined]);
+  it('resolves nodejs16 and python3.9 to versions installed here, saying so when it is not the one asked for', () => {
+    const node = resolveRuntime(requestFor('order-processor').runtime).resolved;
+    expect(node).toMatchObject({ language: 'node', requested: 'nodejs16', version: process.versions.node });
+    expect(node.warning).toBe(`Node.js 16 is not installed here: "nodejs16" runs on Node.js ${process.versions.node}, the nearest newer version`);
+    const python = resolveRuntime('python3.9').resolved;
+    expect(python.language).toBe('python');
+    // pyenv's 3.9 where there is one (then no warning), else the nearest newer Python, with the warning.
+    if (python.version!.startsWith('3.9.')) expect(python.warning).toBeUndefined();
+    else expect(python.warning).toContain(`"python3.9" runs on Python ${python.version}`);
   });
 });

@@ -1,4 +1,5 @@
-import { moduleFileCandidates as contractCandidates, DEFAULT_ENTRY_MODULES as CONTRACT_MODULES } from '@platform/contracts';
+import { DEFAULT_ENTRY_MODULES as CONTRACT_MODULES } from '@platform/contracts';
+import { templateOf } from '@platform/runtimes';
 import { UsageError } from '../errors';
 import { parseFunctionYaml } from '../manifest/function-yaml';
 import { buildFunctionRequest, DEFAULT_ENTRY_MODULES, moduleFileCandidates } from './deploy-spec';
@@ -99,7 +100,7 @@ describe('the request `hks function deploy` sends', () => {
       ['src/app', 'node', 'node'],
       ['handler', 'node', 'typescript'],
     ] as const) {
-      expect(moduleFileCandidates(module, family, template)).toEqual(contractCandidates(module, family, template));
+      expect(moduleFileCandidates(module, family, template)).toEqual(templateOf(family, template).moduleFiles(module));
     }
   });
 });

@@ -1,7 +1,9 @@
 import type { FunctionConfigDto, Trigger } from '@platform/contracts';
+import type { RuntimeTemplate } from '@platform/runtimes';
 import { sourceProblem } from '@platform/sources';
 import { UsageError } from '../errors';
-import { cronProblem, EVENT_TYPE_PATTERN, FunctionManifest, isTimeZone, LABEL_PATTERN, RUNTIME_PATTERN, TEMPLATES } from '../manifest/function-yaml';
+import { findTemplate, matchRuntime, runtimeNames, templateRuntime } from '@platform/runtimes/names';
+import { cronProblem, EVENT_TYPE_PATTERN, FunctionManifest, isTimeZone, LABEL_PATTERN, templateNames } from '../manifest/function-yaml';
 import { parseDurationMs, parseMemoryMb } from '../manifest/units';
 
 /** Flags of `hks function deploy` that say what the function is; each overrides the same field of function.yaml. */
@@ -53,26 +55,21 @@ export function buildFunctionRequest(
   }
   const runtime = flags.runtime ?? manifest?.runtime;
   if (!runtime) throw new UsageError('no runtime: pass --runtime (e.g. python3.11 or nodejs20) or set runtime in function.yaml');
-  if (!RUNTIME_PATTERN.test(runtime)) throw new UsageError(`--runtime ${runtime} is not a runtime the platform runs (node, nodejs20, python, python3.11, ...)`);
-  const family = /^python/i.test(runtime) ? 'python' : 'node';
-  if (flags.template !== undefined && !TEMPLATES.includes(flags.template)) {
-    throw new UsageError(`--template ${flags.template} is not a template (${TEMPLATES.join(', ')})`);
+  const matched = matchRuntime(runtime);
+  if (!matched) throw new UsageError(`--runtime ${runtime} is not a runtime the platform runs (${runtimeNames()})`);
+  const family = matched.descriptor.name;
+  if (flags.template !== undefined && !templateRuntime(flags.template)) {
+    throw new UsageError(`--template ${flags.template} is not a template (${templateNames()})`);
   }
 
   const named = flags.handler ?? manifest?.handler;
   const module = named ? moduleOf(named) : detectEntryModule(files, family);
   // A TypeScript module needs the typescript template to be compiled; other sources build as they are.
   const chosen = flags.template ?? manifest?.template;
-  const template =
-    chosen ??
-    (family === 'node' &&
-    moduleFileCandidates(module, 'node', 'typescript')
-      .find((f) => f in files)
-      ?.endsWith('.ts')
-      ? 'typescript'
-      : undefined);
+  // Without one, the runtime's template whose own files are the module's (handler.ts: typescript), if not its default.
+  const template = chosen ?? matched.descriptor.templates.slice(1).find((t) => uniqueFileOf(t, matched.descriptor.templates[0], module, files))?.name;
   const handler = named ?? `${module}.*`;
-  const candidates = moduleFileCandidates(module, family, template ?? (family === 'python' ? 'python' : 'node'));
+  const candidates = moduleFileCandidates(module, family, template);
   if (!candidates.some((f) => f in files)) {
     throw new UsageError(`handler "${handler}" needs ${candidates.slice(0, 2).join(' or ')}, which is not among the files to deploy`);
   }
@@ -88,30 +85,18 @@ export function buildFunctionRequest(
   };
 }
 
-/**
- * What to tell a person whose runtime names a version (nodejs16, python3.9). The platform already takes any
- * version of a family it runs (runtimeFamily in @platform/contracts) and keeps the name as given, but runs every
- * function of a family on its one interpreter: nodejs16 runs on the platform's Node.js, python3.9 on its python3.
- * Said on stderr, so a function written for an older version is not a surprise.
- */
-export function runtimeNote(runtime: string): string | undefined {
-  const m = /^(?:node|nodejs)(\d+(?:\.\d+)*)(?:\.x)?$|^python(3\.\d+)$/i.exec(runtime.trim());
-  if (!m) return undefined;
-  const [family, closest] = m[1] !== undefined ? ['Node.js', 'node'] : ['Python', 'python3'];
-  return `note: ${runtime} runs on the platform's ${family} runtime (${closest}): the platform runs one version per language, not necessarily the one the name says`;
-}
-
 /** Tried in this order when no handler is named, as the registry does (DEFAULT_ENTRY_MODULES in @platform/contracts). */
 export const DEFAULT_ENTRY_MODULES = ['handler', 'function', 'main', 'index', 'app'];
 
-/** Files that can hold an entry point's module: the same list as moduleFileCandidates in @platform/contracts. */
-export function moduleFileCandidates(module: string, family: 'node' | 'python', template: string): string[] {
-  if (family === 'python') {
-    const asPath = module.replace(/\./g, '/');
-    return [...new Set([`${module}.py`, `${asPath}.py`, `${asPath}/__init__.py`])];
-  }
-  const exts = template === 'typescript' ? ['.ts', '.js', '.cjs', '.mjs'] : ['.js', '.cjs', '.mjs'];
-  return [...exts.map((e) => `${module}${e}`), ...exts.map((e) => `${module}/index${e}`)];
+/** Files that can hold an entry point's module: the template's (the runtime's default template without one). */
+export function moduleFileCandidates(module: string, family: string, template?: string): string[] {
+  return findTemplate(family, template)?.moduleFiles(module) ?? [];
+}
+
+/** Whether the first file of `module` among `files` is one only template `t` (not the default) takes, e.g. handler.ts. */
+function uniqueFileOf(t: RuntimeTemplate, byDefault: RuntimeTemplate, module: string, files: Record<string, string>): boolean {
+  const first = t.moduleFiles(module).find((f) => f in files);
+  return first !== undefined && !byDefault.moduleFiles(module).includes(first);
 }
 
 function moduleOf(handler: string): string {
@@ -123,13 +108,13 @@ function moduleOf(handler: string): string {
 }
 
 /** No handler named: the first module of DEFAULT_ENTRY_MODULES that has a file; its function is found at run time. */
-export function detectEntryModule(files: Record<string, string>, family: 'node' | 'python'): string {
+export function detectEntryModule(files: Record<string, string>, family: string): string {
+  const templates = matchRuntime(family)?.descriptor.templates ?? [];
   for (const module of DEFAULT_ENTRY_MODULES) {
-    if (moduleFileCandidates(module, family, 'typescript').some((f) => f in files)) return module;
+    if (templates.some((t) => t.moduleFiles(module).some((f) => f in files))) return module;
   }
-  throw new UsageError(
-    `no handler: pass --handler <module>.<function> (e.g. ${family === 'python' ? 'function.handle for function.py' : 'handler.handle for handler.js'}) or set handler in function.yaml`,
-  );
+  const example = templates[0] ? `function.handle for ${templates[0].moduleFiles('function')[0]}` : 'function.handle';
+  throw new UsageError(`no handler: pass --handler <module>.<function> (e.g. ${example}) or set handler in function.yaml`);
 }
 
 export function applyConfigFlags(base: FunctionConfigDto, flags: DeployFlags): FunctionConfigDto {

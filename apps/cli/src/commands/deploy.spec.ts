@@ -2,6 +2,7 @@ import { execFileSync } from 'child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import * as path from 'path';
+import { resolveRuntime } from '@platform/runtimes';
 import { FakeGateway, hks } from '../../test/fake-gateway';
 import { FakePlatform } from '../../test/fake-platform';
 
@@ -51,18 +52,18 @@ describe('hks function deploy (against a fake gateway)', () => {
     expect(JSON.parse(r.stdout)).toMatchObject({ name: 'hello-world', version: 2, status: 'READY', url: `${gw.url}/fn/hello-world` });
   });
 
-  it('does nothing when the same code is deployed again, unless forced', async () => {
-    await deploy(['hello-world', '--runtime', 'python3.9']);
+  it('does nothing when the same code is deployed again, unless forced; says which version runs an old one', async () => {
+    await deploy(['hello-world', '--runtime', 'python3.5']);
     gw.requests.length = 0;
-    const again = await deploy(['hello-world', '--runtime', 'python3.9']);
+    const again = await deploy(['hello-world', '--runtime', 'python3.5']);
     expect(again.code).toBe(0);
-    expect(again.stderr).toBe(
-      "note: python3.9 runs on the platform's Python runtime (python3): the platform runs one version per language, not necessarily the one the name says\n" +
-        'updating hello-world (1 file)\nno changes since version 1\n',
-    );
+    // Python 3.5 is older than any the shim runs on: the platform's answer names the one that runs it.
+    const { warning } = resolveRuntime('python3.5').resolved;
+    expect(warning).toMatch(/^Python 3\.5 is not installed here: "python3\.5" runs on Python 3\.\d+\.\d+, the nearest newer version$/);
+    expect(again.stderr).toBe(`updating hello-world (1 file)\nwarning: ${warning}\nno changes since version 1\n`);
     expect(again.stdout).toContain(`URL:    ${gw.url}/fn/hello-world`);
     expect(gw.requests.some((q) => q.path.includes('/build/') || q.path.includes('/deploy/'))).toBe(false);
-    const forced = await deploy(['hello-world', '--runtime', 'python3.9', '--force']);
+    const forced = await deploy(['hello-world', '--runtime', 'python3.5', '--force']);
     expect(forced.code).toBe(0);
     expect(gw.requests.filter((q) => q.method === 'POST').map((q) => q.path.split('/')[4])).toEqual(['build', 'deploy']);
   });

@@ -9,7 +9,7 @@ import { fields, json } from '../output/format';
 import { collectFiles } from '../source/collect';
 import { checkoutGitSource } from '../source/git';
 import { CommandContext } from './context';
-import { buildFunctionRequest, DeployFlags, FunctionRequest, runtimeNote } from './deploy-spec';
+import { buildFunctionRequest, DeployFlags, FunctionRequest } from './deploy-spec';
 import { Rollout } from './rollout';
 
 interface DeployOptions extends DeployFlags {
@@ -73,10 +73,9 @@ export function deployCommand(context: (cmd: Command) => CommandContext): Comman
       } finally {
         source.cleanup();
       }
-      const note = runtimeNote(request.runtime);
-      if (note) ctx.note(note);
-
       const { fn, changed } = await upsert(ctx, request);
+      // The platform says when the version asked for is not installed and which one runs the function instead.
+      for (const warning of fn.warnings ?? []) ctx.note(`warning: ${warning}`);
       // Deploying the same thing again only does what is left to do, unless --force asks for a fresh build.
       const rollout = new Rollout(ctx, waitMs);
       let ready: FunctionView;

@@ -47,11 +47,18 @@ export function localTestCommand(context: (cmd: Command) => CommandContext): Com
       // The name is not needed to run locally; a placeholder keeps the request valid when there is none.
       const request = buildFunctionRequest(name ?? manifest?.name ?? 'local-test', manifest, opts, collectFiles(dir));
       const data = parseData(opts.data, ctx.io.cwd);
-      const family = /^python/i.test(request.runtime) ? 'python' : 'node';
-      const template = (request.template ?? family) as 'typescript' | 'node' | 'javascript' | 'python';
-
       // Loaded here only: the build pipeline is big and no other command needs it.
       const runtimes = await import('@platform/runtimes');
+      // The interpreter the platform would pick here (python3.9 on pyenv's 3.9, or the nearest newer one, said so).
+      let resolved;
+      try {
+        resolved = runtimes.resolveRuntime(request.runtime);
+      } catch (err) {
+        throw new UsageError((err as Error).message);
+      }
+      if (resolved.resolved.warning) ctx.note(`warning: ${resolved.resolved.warning}`);
+      const family = resolved.resolved.language;
+      const template = runtimes.templateOf(family, request.template).name;
       const workDir = mkdtempSync(path.join(tmpdir(), 'hks-test-'));
       // The sandboxed worker runs as an unprivileged user, which must be able to read the bundle.
       chmodSync(workDir, 0o755);
@@ -63,9 +70,17 @@ export function localTestCommand(context: (cmd: Command) => CommandContext): Com
       };
       try {
         try {
-          await runtimes.prepareWorkspace(bundleDir, { template, runtime: request.runtime, family, entrypoint: request.handler, files: request.files }, sink, {
-            npm: { registry: ctx.io.env.HKS_NPM_REGISTRY },
-            pip: { python: ctx.io.env.HKS_PYTHON, wheelhouse: ctx.io.env.HKS_PIP_WHEELHOUSE, indexUrl: ctx.io.env.HKS_PIP_INDEX_URL },
+          const source = {
+            template,
+            runtime: request.runtime,
+            runtimeVersion: resolved.resolved.version ?? undefined,
+            family,
+            entrypoint: request.handler,
+            files: request.files,
+          };
+          await runtimes.prepareWorkspace(bundleDir, source, sink, {
+            node: { registry: ctx.io.env.HKS_NPM_REGISTRY },
+            python: { python: ctx.io.env.HKS_PYTHON, wheelhouse: ctx.io.env.HKS_PIP_WHEELHOUSE, indexUrl: ctx.io.env.HKS_PIP_INDEX_URL },
           });
         } catch (err) {
           if (!(err instanceof runtimes.BuildFailure)) throw err;
@@ -76,6 +91,7 @@ export function localTestCommand(context: (cmd: Command) => CommandContext): Com
         const result = await runtimes.runLocally({
           bundleDir,
           family,
+          runtimeBin: resolved.interpreter.realPath,
           entrypoint: request.handler,
           data,
           env: { ...(config.env ?? {}) },

@@ -1,5 +1,6 @@
 import type { FunctionPage, FunctionView, Trigger } from '@platform/contracts';
-import { concurrencyOf, CONFIG_DEFAULTS, runtimeFamily } from '@platform/contracts';
+import { concurrencyOf, CONFIG_DEFAULTS } from '@platform/contracts';
+import { matchRuntime } from '@platform/runtimes/names';
 import { Command, Option } from 'commander';
 import { ApiError, CliError } from '../errors';
 import { formatDurationMs } from '../manifest/units';
@@ -68,7 +69,11 @@ export function describeCommand(context: (cmd: Command) => CommandContext): Comm
           ['Name', f.label],
           ['ID', f.id],
           ['Description', f.description],
-          ['Runtime', `${f.runtime} (template ${f.template})`],
+          [
+            'Runtime',
+            `${f.runtime} (template ${f.template})${f.resolvedRuntime?.version ? `, runs on ${f.resolvedRuntime.language} ${f.resolvedRuntime.version}` : ''}`,
+          ],
+          ...(f.warnings?.length ? [['Warnings', f.warnings.join('; ')] as [string, string]] : []),
           ['Handler', f.entrypoint ?? f.handler],
           ['Status', f.statusReason ? `${f.status}: ${f.statusReason}` : f.status],
           ['Version', f.version],
@@ -94,9 +99,10 @@ export function describeCommand(context: (cmd: Command) => CommandContext): Comm
 /** The scaling a function set, and the concurrency its runtime gives it when it set none. */
 function describeScaling(f: FunctionView): string {
   const set = Object.entries(f.config?.scaling ?? {}).map(([k, v]) => `${k}=${v}`);
-  const family = runtimeFamily(f.runtime);
-  if (f.config?.scaling?.concurrency === undefined && family) {
-    const c = concurrencyOf(family, undefined, f.config?.resources?.memoryMb ?? CONFIG_DEFAULTS.memoryMb);
+  const runtime = matchRuntime(f.runtime)?.descriptor;
+  const family = runtime?.name;
+  if (f.config?.scaling?.concurrency === undefined && runtime) {
+    const c = concurrencyOf(runtime.concurrency, undefined, f.config?.resources?.memoryMb ?? CONFIG_DEFAULTS.memoryMb);
     set.push(`concurrency=${c.concurrency}${c.asyncConcurrency ? ` (${c.asyncConcurrency} for an async def handler)` : ''} (${family} default)`);
   }
   return set.join(' ') || 'default';

@@ -1,6 +1,6 @@
-import { EVENT_TYPE_PATTERN as CONTRACT_EVENT_TYPE, LABEL_PATTERN as CONTRACT_LABEL, runtimeFamily } from '@platform/contracts';
+import { EVENT_TYPE_PATTERN as CONTRACT_EVENT_TYPE, LABEL_PATTERN as CONTRACT_LABEL } from '@platform/contracts';
 import { ManifestError } from './yaml-reader';
-import { EVENT_TYPE_PATTERN, LABEL_PATTERN, parseFunctionYaml, RUNTIME_PATTERN } from './function-yaml';
+import { EVENT_TYPE_PATTERN, LABEL_PATTERN, parseFunctionYaml } from './function-yaml';
 
 const DOC = `name: hello-world
 runtime: python3.9
@@ -122,11 +122,19 @@ describe('function.yaml', () => {
     });
   });
 
-  it('keeps its name and runtime rules equal to the platform contracts', () => {
+  it('keeps its name rules equal to the platform contracts', () => {
     expect(LABEL_PATTERN.source).toBe(CONTRACT_LABEL.source);
     expect(EVENT_TYPE_PATTERN.source).toBe(CONTRACT_EVENT_TYPE.source);
-    for (const runtime of ['node', 'nodejs20', 'node18.x', 'python', 'python3', 'python3.11', 'cobol', 'python2', 'ruby3']) {
-      expect([runtime, RUNTIME_PATTERN.test(runtime)]).toEqual([runtime, runtimeFamily(runtime) !== undefined]);
+  });
+
+  it("takes the runtimes' names from their descriptors, and lists them when it refuses one", () => {
+    for (const runtime of ['node', 'nodejs20', 'node18.x', 'python', 'python3', 'python3.11']) {
+      expect(parseFunctionYaml(DOC.replace('python3.9', runtime), { API_URL: 'http://api' }).runtime).toBe(runtime);
+    }
+    for (const runtime of ['cobol', 'python2', 'ruby3']) {
+      expect(problem(DOC.replace('python3.9', runtime), { API_URL: 'http://api' })).toMatch(
+        /is not a runtime the platform runs \(node \(node, nodejs.*python \(python, python3/,
+      );
     }
   });
 });

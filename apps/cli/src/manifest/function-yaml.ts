@@ -1,4 +1,5 @@
 import type { FunctionConfigDto } from '@platform/contracts';
+import { allTemplates, matchRuntime, runtimeNames, templateRuntime } from '@platform/runtimes/names';
 import { existsSync, readFileSync } from 'fs';
 import * as path from 'path';
 import { formatDurationMs, parseBytes, parseDurationMs, parseMemoryMb } from './units';
@@ -21,12 +22,16 @@ export interface FunctionManifest {
 
 export const MANIFEST_FILE = 'function.yaml';
 
-// Same rules as LABEL_PATTERN and the runtime check in @platform/contracts (a unit test keeps them equal); copied
-// because loading the contracts at run time costs the CLI most of a second on every command.
+// Same rules as LABEL_PATTERN in @platform/contracts (a unit test keeps them equal); copied because loading the
+// contracts at run time costs the CLI most of a second on every command. Runtimes and templates are the
+// descriptors' (@platform/runtimes/names, which loads only them).
 export const LABEL_PATTERN = /^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/;
 export const EVENT_TYPE_PATTERN = /^[A-Za-z][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)*$/;
-export const RUNTIME_PATTERN = /^(node|nodejs)(\d+(\.\d+)*)?(\.x)?$|^python(3(\.\d+)?)?$/i;
-export const TEMPLATES = ['typescript', 'node', 'javascript', 'python'];
+/** Every runtime's templates, for messages. */
+export const templateNames = () =>
+  allTemplates()
+    .map((t) => t.name)
+    .join(', ');
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const SECRET_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
@@ -76,7 +81,7 @@ export function parseFunctionYaml(text: string, env: Record<string, string | und
   }
   if ((at = get('runtime'))) {
     out.runtime = r.string(at, 'python3.11');
-    if (!RUNTIME_PATTERN.test(out.runtime)) r.fail(at, `${show(out.runtime)} is not a runtime the platform runs (node, nodejs20, python, python3.11, ...)`);
+    if (!matchRuntime(out.runtime)) r.fail(at, `${show(out.runtime)} is not a runtime the platform runs (${runtimeNames()})`);
   }
   if ((at = get('handler'))) {
     out.handler = r.string(at, 'function.handle');
@@ -85,7 +90,7 @@ export function parseFunctionYaml(text: string, env: Record<string, string | und
   if ((at = get('description'))) out.description = r.text(at);
   if ((at = get('template'))) {
     out.template = r.string(at);
-    if (!TEMPLATES.includes(out.template)) r.fail(at, `${show(out.template)} is not a template (${TEMPLATES.join(', ')})`);
+    if (!templateRuntime(out.template)) r.fail(at, `${show(out.template)} is not a template (${templateNames()})`);
   }
   if ((at = get('triggers'))) config.triggers = r.items(at).map((item, i) => readTrigger(r, item, i));
   if ((at = get('resources'))) config.resources = readResources(r, at);

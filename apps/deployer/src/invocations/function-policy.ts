@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { EffectiveConfig, effectiveConfig, FunctionConfigDto, RuntimeFamily } from '@platform/contracts';
+import { EffectiveConfig, FunctionConfigDto, RuntimeFamily } from '@platform/contracts';
+import { effectiveConfigOf } from '@platform/runtimes';
 import { DeploymentStore } from '../deployments/deployment.store';
 import { RetryPolicy } from './invocation.entity';
 
@@ -25,7 +26,7 @@ const CACHE_MS = 1_000;
  * scaling.asyncQueueSize existed lacks them (what is set stays as it is, the invoker does the same).
  */
 function filledIn(stored: EffectiveConfig | undefined | null, family: RuntimeFamily | undefined): EffectiveConfig {
-  return effectiveConfig(stored as unknown as FunctionConfigDto | undefined, family ?? 'node');
+  return effectiveConfigOf(stored as unknown as FunctionConfigDto | undefined, family ?? 'node');
 }
 
 function policyOf(config: EffectiveConfig, label: string | null, version: number | null): FunctionPolicy {
@@ -57,7 +58,7 @@ export class FunctionPolicies {
     const policy =
       d?.status === 'READY'
         ? policyOf(filledIn(d.spec.config, d.spec.family), d.label, d.version)
-        : policyOf(effectiveConfig(undefined, 'node'), d?.label ?? null, null);
+        : policyOf(effectiveConfigOf(undefined, 'node'), d?.label ?? null, null);
     if (this.cache.size > 10_000) this.cache.clear();
     this.cache.set(functionId, { at: Date.now(), policy });
     return policy;

@@ -9,9 +9,7 @@ import {
   BuildSourceQuery,
   buildSourceDigest,
   NotFoundError,
-  runtimeFamily,
   ValidationError,
-  effectiveConfig,
   EventNames,
   FunctionStatus,
   FunctionView,
@@ -20,11 +18,12 @@ import {
   PlatformEvent,
   StateError,
 } from '@platform/contracts';
+import { effectiveConfigOf, runtimeFamily } from '@platform/runtimes';
 import { EventPublisher } from '@platform/messaging';
 import { buildFiles, row } from '../functions/function-rules';
 import { FunctionEntity } from '../functions/function.entity';
 import { FunctionVersionEntity } from '../functions/function-version.entity';
-import { toView } from '../functions/function-view';
+import { resolvedRuntimeOf, toView } from '../functions/function-view';
 import { FunctionsService, SOURCE } from '../functions/functions.service';
 import { BuildQueue } from './build-queue';
 
@@ -181,9 +180,10 @@ function sourceOf(f: Pick<FunctionEntity, 'template' | 'runtime' | 'family' | 'h
     template: f.template,
     runtime: f.runtime,
     family: f.family,
+    runtimeVersion: resolvedRuntimeOf(f).version ?? undefined,
     files: buildFiles(f),
     entrypoint: f.entrypoint,
-    config: effectiveConfig(f.config, f.family),
+    config: effectiveConfigOf(f.config, f.family),
   };
 }
 

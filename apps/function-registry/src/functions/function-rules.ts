@@ -2,20 +2,15 @@ import type { QueryDeepPartialEntity } from 'typeorm';
 import {
   AUTO_ENTRYPOINT,
   DEFAULT_ENTRY_MODULES,
-  defaultHandlerFile,
-  defaultTemplate,
   ENTRYPOINT_PATTERN,
   filePathProblem,
   FunctionConfigDto,
   labelProblem,
-  moduleFileCandidates,
   RuntimeFamily,
-  runtimeFamily,
-  splitEntrypoint,
   TemplateName,
-  templateFamily,
   ValidationError,
 } from '@platform/contracts';
+import { entryModule, entrypointProblem, resolveRuntime, runtimeDescriptor, runtimeFamily, templateOf, templateRuntime } from '@platform/runtimes';
 
 export const MAX_FILES = 1000;
 export const MAX_FILES_BYTES = 8 * 1024 * 1024;
@@ -52,7 +47,7 @@ export function mergeUpdate(
   const runtime = c.runtime ?? stored.runtime;
   // Without a template, keep the stored one while it fits the runtime's family; otherwise the family's default.
   const family = runtimeFamily(runtime);
-  const template = c.template ?? (family && templateFamily(stored.template) === family ? stored.template : null);
+  const template = c.template ?? (family && templateRuntime(stored.template) === family ? stored.template : null);
   const files = c.files !== undefined ? c.files : stored.files;
   let handler = c.handler !== undefined ? c.handler : stored.handler;
   if (c.handler === undefined && (stored.files === null) !== (files === null)) {
@@ -64,17 +59,10 @@ export function mergeUpdate(
 
 /** Applies the cross-field rules: runtime/template agreement, handler or files, entry point and its module file. */
 export function resolveSource(input: SourceInput): FunctionSource {
-  const family = runtimeFamily(input.runtime);
-  if (!family) {
-    throw new ValidationError(`runtime "${input.runtime}" is not supported; use node (node, nodejs20, ...) or python (python, python3.11, ...)`);
-  }
-  const template = input.template ?? defaultTemplate(family);
-  if (templateFamily(template) !== family) {
-    throw new ValidationError(
-      `template "${template}" runs on ${templateFamily(template)}, but runtime "${input.runtime}" is ${family}; ` +
-        `use a ${templateFamily(template)} runtime or the ${defaultTemplate(family)} template`,
-    );
-  }
+  // An unknown runtime, or one not installed in the version asked or newer, is a 400 naming what there is.
+  // (What it resolves to is not stored: every view resolves it again against the runtimes installed.)
+  const family = resolveRuntime(input.runtime).resolved.language;
+  const template = templateOf(family, input.template, input.runtime).name;
   const handler = input.handler ?? null;
   const files = input.files ?? null;
   if (handler === null && files === null) {
@@ -113,14 +101,19 @@ function checkFiles(files: Record<string, string>): void {
 
 function checkEntrypoint(handler: string, files: Record<string, string>, family: RuntimeFamily, template: TemplateName): string {
   const entry = handler.trim();
-  if (!ENTRYPOINT_PATTERN.test(entry)) {
+  const form = runtimeDescriptor(family).entrypoint;
+  if (form) {
+    const problem = entrypointProblem(family, entry);
+    if (problem) throw new ValidationError(problem);
+  } else if (!ENTRYPOINT_PATTERN.test(entry)) {
     const shown = entry.length > 40 ? `${entry.slice(0, 40)}...` : entry;
     throw new ValidationError(
       `with files, handler is the entry point as module.function (e.g. "function.handle", or "function.*" to detect it), not code; got "${shown}"`,
     );
   }
-  const { module } = splitEntrypoint(entry);
-  const candidates = moduleFileCandidates(module, family, template);
+  const module = entryModule(family, entry);
+  if (module === undefined) return entry;
+  const candidates = templateOf(family, template).moduleFiles(module);
   if (!candidates.some((c) => c in files)) {
     throw new ValidationError(`entry point "${entry}" needs the file ${candidates[0]} in files, but files has ${listNames(files)}`);
   }
@@ -128,11 +121,14 @@ function checkEntrypoint(handler: string, files: Record<string, string>, family:
 }
 
 function defaultEntrypoint(files: Record<string, string>, family: RuntimeFamily, template: TemplateName): string {
+  const t = templateOf(family, template);
+  const own = runtimeDescriptor(family).entrypoint?.default;
+  if (own) return checkEntrypoint(own, files, family, template);
   for (const module of DEFAULT_ENTRY_MODULES) {
-    if (moduleFileCandidates(module, family, template).some((c) => c in files)) return `${module}.*`;
+    if (t.moduleFiles(module).some((c) => c in files)) return `${module}.*`;
   }
   throw new ValidationError(
-    `files has no ${DEFAULT_ENTRY_MODULES.map((m) => moduleFileCandidates(m, family, template)[0]).join(', ')}; ` +
+    `files has no ${DEFAULT_ENTRY_MODULES.map((m) => t.moduleFiles(m)[0]).join(', ')}; ` +
       'set handler to the entry point as module.function, e.g. "function.handle"',
   );
 }
@@ -143,9 +139,9 @@ function listNames(files: Record<string, string>): string {
 }
 
 /** The files a build starts from: the user's files, or the handler code placed in its default file. */
-export function buildFiles(source: Pick<FunctionSource, 'template' | 'handler' | 'files'>): Record<string, string> {
+export function buildFiles(source: Pick<FunctionSource, 'family' | 'template' | 'handler' | 'files'>): Record<string, string> {
   if (source.files) return { ...source.files };
-  return { [defaultHandlerFile(source.template)]: source.handler ?? '' };
+  return { [templateOf(source.family, source.template).handlerFile]: source.handler ?? '' };
 }
 
 /** Key order does not matter for jsonb: compare values structurally. */

@@ -1,4 +1,5 @@
-import { effectiveConfig, FunctionRuntimeSpec, FunctionView, StateError } from '@platform/contracts';
+import { FunctionRuntimeSpec, FunctionView, ResolvedRuntime, StateError, ValidationError } from '@platform/contracts';
+import { effectiveConfigOf, resolveRuntime } from '@platform/runtimes';
 import { FunctionEntity } from './function.entity';
 
 export function invokeUrl(id: string): string {
@@ -7,13 +8,27 @@ export function invokeUrl(id: string): string {
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
+/** What a function's runtime name runs on with the runtimes installed now; never a silent swap of version. */
+export function resolvedRuntimeOf(f: Pick<FunctionEntity, 'runtime' | 'family'>): ResolvedRuntime {
+  try {
+    return resolveRuntime(f.runtime).resolved;
+  } catch (err) {
+    if (!(err instanceof ValidationError)) throw err;
+    // Stored when it could run (the interpreter went away since): the view says it cannot run now, and why.
+    return { language: f.family, requested: f.runtime, version: null, warning: err.message };
+  }
+}
+
 export function toView(f: FunctionEntity): FunctionView {
+  const resolvedRuntime = resolvedRuntimeOf(f);
   return {
     id: f.id,
     label: f.label,
     description: f.description,
     template: f.template,
     runtime: f.runtime,
+    resolvedRuntime,
+    warnings: resolvedRuntime.warning ? [resolvedRuntime.warning] : [],
     handler: f.handler,
     files: f.files,
     entrypoint: f.entrypoint,
@@ -56,10 +71,11 @@ export function toRuntimeSpec(f: FunctionEntity): FunctionRuntimeSpec {
     version: f.version,
     runtime: f.runtime,
     family: f.family,
+    runtimeVersion: resolvedRuntimeOf(f).version ?? undefined,
     template: f.template,
     entrypoint: f.entrypoint,
     bundleDigest: f.bundleDigest,
     image: f.image,
-    config: effectiveConfig(f.config, f.family),
+    config: effectiveConfigOf(f.config, f.family),
   };
 }

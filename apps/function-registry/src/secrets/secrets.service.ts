@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
-import { effectiveConfig, NotFoundError, PutSecretDto, SecretView, StateError, ValidationError } from '@platform/contracts';
+import { NotFoundError, PutSecretDto, SecretView, StateError, ValidationError } from '@platform/contracts';
+import { effectiveConfigOf } from '@platform/runtimes';
 import { FunctionsService } from '../functions/functions.service';
 import { SecretCipher } from './secret-cipher';
 import { SecretEntity } from './secret.entity';
@@ -63,7 +64,7 @@ export class SecretsService {
   /** The function's config.secrets as env name -> value; 409 naming the first secret or key that is missing. */
   async resolveFor(functionRef: string): Promise<Record<string, string>> {
     const f = await this.functions.find(functionRef);
-    const refs = effectiveConfig(f.config, f.family).secrets;
+    const refs = effectiveConfigOf(f.config, f.family).secrets;
     if (!refs.length) return {};
     const names = [...new Set(refs.map((r) => r.secret))];
     const rows = await this.repo.find({ where: names.map((name) => ({ name })) });

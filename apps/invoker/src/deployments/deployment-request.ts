@@ -4,12 +4,12 @@ import {
   DeploymentDriverName,
   EffectiveConfig,
   effectiveConfig,
-  ENTRYPOINT_PATTERN,
   FunctionRuntimeSpec,
   parseSha256Digest,
   RuntimeFamily,
   ValidationError,
 } from '@platform/contracts';
+import { entrypointProblem, RUNTIMES, runtimeDescriptor } from '@platform/runtimes';
 
 /** A deployment as the invoker keeps it: from PUT /deployments/:functionId or the deployer's RPC answers. */
 export interface DeploymentOrder {
@@ -46,7 +46,9 @@ export function normalizeConfig(c: unknown, family: RuntimeFamily): EffectiveCon
   const [set, setAsync] = [positive(s.concurrency), positive(s.asyncConcurrency)];
   // The registry's effective config carries both (what an async Python handler takes, when left to the default).
   const concurrency =
-    set === undefined ? concurrencyOf(family, undefined, memoryMb) : { concurrency: set, ...(setAsync ? { asyncConcurrency: setAsync } : {}) };
+    set === undefined
+      ? concurrencyOf(runtimeDescriptor(family).concurrency, undefined, memoryMb)
+      : { concurrency: set, ...(setAsync ? { asyncConcurrency: setAsync } : {}) };
   return {
     env: isObject(config.env) ? (config.env as Record<string, string>) : {},
     secrets: Array.isArray(config.secrets) ? (config.secrets as EffectiveConfig['secrets']) : [],
@@ -68,7 +70,7 @@ export function normalizeConfig(c: unknown, family: RuntimeFamily): EffectiveCon
       target: Number.isInteger(s.target) ? (s.target as number) : undefined,
     },
     // The invoker does not retry (the deployer's delivery loop does): the defaults fill what the registry left out.
-    retry: effectiveConfig(isObject(config.retry) ? { retry: config.retry } : {}, family).retry,
+    retry: effectiveConfig(isObject(config.retry) ? { retry: config.retry } : {}, runtimeDescriptor(family).concurrency).retry,
     network: { egress: n.egress === true },
     triggers: Array.isArray(config.triggers) ? (config.triggers as EffectiveConfig['triggers']) : [],
     target: config.target === 'knative' ? 'knative' : config.target === 'local' ? 'local' : undefined,
@@ -89,9 +91,13 @@ export function parseOrder(pathId: string, body: unknown, driver: DeploymentDriv
     if (typeof spec.functionId !== 'string' || !spec.functionId) problems.push('spec.functionId must be the function id');
     if (typeof spec.label !== 'string' || !spec.label) problems.push('spec.label must be the function label');
     if (!Number.isInteger(spec.version)) problems.push('spec.version must be a whole number');
-    if (spec.family !== 'node' && spec.family !== 'python') problems.push('spec.family must be "node" or "python"');
-    if (typeof spec.entrypoint !== 'string' || !ENTRYPOINT_PATTERN.test(spec.entrypoint)) {
-      problems.push('spec.entrypoint must look like "<module>.<function>", e.g. "handler.handle" or "handler.*"');
+    if (!RUNTIMES.some((r) => r.name === spec.family)) problems.push(`spec.family must be one of ${RUNTIMES.map((r) => `"${r.name}"`).join(', ')}`);
+    if (spec.runtimeVersion !== undefined && (typeof spec.runtimeVersion !== 'string' || !/^\d+(\.\d+)*$/.test(spec.runtimeVersion)))
+      problems.push('spec.runtimeVersion must be a version such as "3.11.2"');
+    if (typeof spec.entrypoint !== 'string') problems.push('spec.entrypoint must be a string');
+    else if (RUNTIMES.some((r) => r.name === spec.family)) {
+      const problem = entrypointProblem(String(spec.family), spec.entrypoint);
+      if (problem) problems.push(`spec.entrypoint: ${problem}`);
     }
     if (driver === 'local' && (typeof spec.bundleDigest !== 'string' || !parseSha256Digest(spec.bundleDigest))) {
       problems.push('spec.bundleDigest must be a sha256 digest (sha256:<64 hex digits>)');

@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { SETTINGS } from '@platform/config';
+import { runtimeDescriptor } from '@platform/runtimes';
 import {
   DeploymentPatterns,
   InvokerDeployment,
@@ -153,6 +154,7 @@ export class DeploymentTable implements OnApplicationShutdown {
           label: spec.label,
           version: spec.version,
           family: spec.family,
+          runtimeVersion: spec.runtimeVersion,
           bundle,
           entrypoint: spec.entrypoint,
           env: order.env,
@@ -231,5 +233,5 @@ export class DeploymentTable implements OnApplicationShutdown {
 
 /** Whether a runtime's functions run from an image's rootfs (the image runtime) rather than from a bundle on the host's root. */
 function runsImage(family: string): boolean {
-  return family === 'image';
+  return runtimeDescriptor(family).worker.root === 'image';
 }

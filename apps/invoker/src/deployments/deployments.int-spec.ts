@@ -5,7 +5,7 @@ import type { AddressInfo } from 'net';
 import { tmpdir } from 'os';
 import * as path from 'path';
 import { newEvent } from '@platform/contracts';
-import { shimDir } from '@platform/runtimes';
+import { runtimesDir } from '@platform/runtimes';
 import { freePort, waitFor } from '@platform/testing';
 import { runtimeSpec, writeBundle } from '../testing/bundles';
 import { deploymentView, InvokerHarness, publicDeploymentView, startInvoker } from '../testing/invoker-harness';
@@ -191,7 +191,7 @@ describe('invoker: learning deployments from the deployer', () => {
       "module.exports.handle = (e) => (e && e.method ? { style: 'http', path: e.path, name: e.name } : { style: 'data', data: e });",
     );
     const port = await freePort();
-    knativeServer = spawn(process.execPath, [path.join(shimDir(), 'node', 'index.js'), '--http'], {
+    knativeServer = spawn(process.execPath, [path.join(runtimesDir(), 'node', 'shim', 'index.js'), '--http'], {
       env: { PATH: process.env.PATH, PORT: String(port), HOST: '127.0.0.1', HKS_CODE_DIR: codeDir, HKS_ENTRYPOINT: 'handler.handle' },
       stdio: 'ignore',
     });

@@ -23,6 +23,8 @@ export interface PoolSpec {
   label: string;
   version: number;
   family: RuntimeFamily;
+  /** The exact version of the runtime the registry resolved the function to. */
+  runtimeVersion?: string;
   bundle: Bundle;
   entrypoint: string;
   env: Record<string, string>;
@@ -298,6 +300,7 @@ export class FunctionPool {
     const { spec } = this;
     const launch = this.launcher.launch({
       family: spec.family,
+      runtimeVersion: spec.runtimeVersion,
       egress: spec.config.network.egress,
       bundle: spec.bundle,
       rootfs: spec.image?.rootfs,
@@ -308,6 +311,8 @@ export class FunctionPool {
         env: spec.image ? imageEnv(spec.image.config, spec.env) : spec.env,
         ...(spec.image ? { command: imageCommand(spec.image.config), workingDir: spec.image.config.workingDir } : {}),
         readyTimeoutMs: spec.readyTimeoutMs,
+        // What the SDK's getSecret looks up: secret name -> the variable holding its value.
+        secrets: spec.config.secrets.map((r) => ({ env: r.env, secret: r.secret, key: r.key })),
         functionId: spec.functionId,
         label: spec.label,
         version: spec.version,

@@ -3,8 +3,8 @@ import { mkdirSync, writeFileSync } from 'fs';
 import * as path from 'path';
 import * as ts from 'typescript';
 import type { EffectiveConfig, FunctionRuntimeSpec, RuntimeFamily } from '@platform/contracts';
-import { effectiveConfig, FunctionConfigDto } from '@platform/contracts';
-import { deterministicTar } from '@platform/runtimes';
+import { FunctionConfigDto } from '@platform/contracts';
+import { deterministicTar, effectiveConfigOf } from '@platform/runtimes';
 
 /** A program (a shebang script, an ELF binary) is executable in the bundle, as the custom runtime's build makes it. */
 function isProgram(data: Buffer): boolean {
@@ -46,7 +46,7 @@ export function runtimeSpec(o: {
   config?: FunctionConfigDto;
   functionId?: string;
 }): TestFunction {
-  const config: EffectiveConfig = effectiveConfig(o.config ?? {}, o.family);
+  const config: EffectiveConfig = effectiveConfigOf(o.config ?? {}, o.family);
   return {
     deploymentId: randomUUID(),
     spec: {

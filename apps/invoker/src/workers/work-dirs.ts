@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { chmodSync, mkdirSync, readdirSync, rmSync, statSync } from 'fs';
 import * as path from 'path';
 import { randomBytes } from 'crypto';
-import { copyShims, pidAlive } from '@platform/runtimes';
+import { copyRuntimes, pidAlive } from '@platform/runtimes';
 import { SETTINGS } from '@platform/config';
 import { InvokerSettingsValues } from '../settings';
 
@@ -37,7 +37,7 @@ export class WorkDirs {
     this.removeStale();
     mkdirSync(this.slots, { recursive: true, mode: 0o711 });
     // A private copy of the shims: the source tree may sit where the sandbox's user cannot reach.
-    copyShims(this.shims);
+    copyRuntimes(this.shims);
     const opened: string[] = [];
     // Only an invoker running as root hands its workers to another user; otherwise they share its uid.
     if (process.getuid?.() === 0) {

@@ -8,6 +8,10 @@ import { SETTINGS } from '@platform/config';
 import {
   CgroupLimitError,
   CgroupPool,
+  interpreters,
+  probeInterpreter,
+  RUNTIMES,
+  runtimeDescriptor,
   CgroupUnavailableError,
   EgressUnavailableError,
   egressNetwork,
@@ -29,7 +33,9 @@ import { PrewarmDemand } from './prewarm-demand';
 import { WorkDirs } from './work-dirs';
 
 const MiB = 1024 * 1024;
-const FAMILIES: RuntimeFamily[] = ['node', 'python'];
+/** The runtimes this invoker starts prewarmed workers of (their descriptors' coldStart.prewarm). */
+const FAMILIES: RuntimeFamily[] = RUNTIMES.map((r) => r.name);
+const perRuntime = <T>(make: () => T): Record<RuntimeFamily, T> => Object.fromEntries(FAMILIES.map((f) => [f, make()]));
 /** Prewarmed workers start at this niceness, so filling the pool never slows invocations being served. */
 const PREWARM_NICENESS = 10;
 const REFILL_DELAY_MS = 50;
@@ -38,6 +44,8 @@ const REFILL_WAITS_FOR_LOADS_MS = 500;
 
 export interface LaunchRequest {
   family: RuntimeFamily;
+  /** The exact version the function runs on (the registry resolved it); absent: the runtime's default interpreter. */
+  runtimeVersion?: string;
   egress: boolean;
   bundle: Bundle;
   /** An image function: its unpacked rootfs, the sandbox's / (its workers are never prewarmed: each image is its own root). */
@@ -108,10 +116,13 @@ export class WorkerLauncher implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(WorkerLauncher.name);
   private sandbox!: SandboxOptions;
   private cgroups?: CgroupPool;
+  /** Each runtime's default interpreter (INVOKER_NODE_BIN, INVOKER_PYTHON_BIN, else the first its descriptor finds). */
   private readonly runtimeBins: Record<RuntimeFamily, string>;
+  /** The version of each default interpreter: functions resolved to another version get a worker of their own interpreter. */
+  private readonly defaultVersions: Record<RuntimeFamily, string | undefined> = {};
   private readonly available = new Set<RuntimeFamily>();
-  private readonly idle: Record<RuntimeFamily, WorkerProcess[]> = { node: [], python: [] };
-  private readonly warming: Record<RuntimeFamily, number> = { node: 0, python: 0 };
+  private readonly idle: Record<RuntimeFamily, WorkerProcess[]> = perRuntime(() => []);
+  private readonly warming: Record<RuntimeFamily, number> = perRuntime(() => 0);
   private readonly tracked = new Map<WorkerProcess, Tracked>();
   /** Workers still starting: shutdown waits for them, so none is left in a cgroup about to be removed. */
   private readonly spawning = new Set<Promise<unknown>>();
@@ -137,7 +148,10 @@ export class WorkerLauncher implements OnModuleInit, OnApplicationShutdown {
     private readonly dirs: WorkDirs,
     health: HealthRegistry,
   ) {
-    this.runtimeBins = { node: settings.INVOKER_NODE_BIN || process.execPath, python: settings.INVOKER_PYTHON_BIN };
+    const named: Record<string, string | undefined> = { node: settings.INVOKER_NODE_BIN || process.execPath, python: settings.INVOKER_PYTHON_BIN };
+    this.runtimeBins = Object.fromEntries(
+      RUNTIMES.map((r) => [r.name, named[r.name] ?? interpreters(r)[0]?.path ?? r.versions.candidates(process.env)[0] ?? r.name]),
+    );
     if (settings.INVOKER_PREWARM_MAX < settings.INVOKER_PREWARM) {
       throw new Error(
         `INVOKER_PREWARM_MAX=${settings.INVOKER_PREWARM_MAX} must be at least INVOKER_PREWARM=${settings.INVOKER_PREWARM}: ` +
@@ -145,10 +159,10 @@ export class WorkerLauncher implements OnModuleInit, OnApplicationShutdown {
       );
     }
     const limits = { min: settings.INVOKER_PREWARM, max: settings.INVOKER_PREWARM_MAX, windowMs: settings.INVOKER_PREWARM_WINDOW_MS };
-    this.demand = { node: new PrewarmDemand(limits), python: new PrewarmDemand(limits) };
+    this.demand = perRuntime(() => new PrewarmDemand(limits));
     health.register('workers', () => {
       if (!this.sandbox) throw new Error('the sandbox is not set up yet');
-      if (this.available.size === 0) throw new Error('neither node nor python can run here');
+      if (this.available.size === 0) throw new Error(`no runtime can run here (${FAMILIES.join(', ')}: none of their interpreters is installed)`);
     });
   }
 
@@ -179,6 +193,7 @@ export class WorkerLauncher implements OnModuleInit, OnApplicationShutdown {
       try {
         accessSync(this.runtimeBins[family], constants.X_OK);
         this.available.add(family);
+        this.defaultVersions[family] = probeInterpreter(runtimeDescriptor(family), this.runtimeBins[family])?.version;
       } catch {
         this.logger.warn(`${this.runtimeBins[family]} is not executable: ${family} functions cannot run here`);
       }
@@ -219,7 +234,7 @@ export class WorkerLauncher implements OnModuleInit, OnApplicationShutdown {
       target: this.prewarmTarget(f),
       recentColdStarts: this.demand[f].recent(),
     });
-    return { node: of('node'), python: of('python') };
+    return Object.fromEntries(FAMILIES.map((f) => [f, of(f)]));
   }
 
   /** The worker cap and what was stopped to stay under it (for GET /deployments). */
@@ -230,13 +245,13 @@ export class WorkerLauncher implements OnModuleInit, OnApplicationShutdown {
   /** Whether a worker can be had now: a prewarmed one, a free slot, or an idle worker to stop for it. */
   hasCapacity(family: RuntimeFamily, egress: boolean): boolean {
     if (!egress && this.idle[family].length > 0) return true;
-    return this.freeSlots() > 0 || this.idle.node.length + this.idle.python.length > 0 || this.idleFunctionWorkers.size > 0;
+    return this.freeSlots() > 0 || this.idleCount() > 0 || this.idleFunctionWorkers.size > 0;
   }
 
   /** Why no worker can be had, naming the setting (for the answer to a request that waited in vain). */
   capacityProblem(): string {
     const max = this.settings.INVOKER_MAX_WORKERS;
-    const waiting = this.idle.node.length + this.idle.python.length + this.idleFunctionWorkers.size;
+    const waiting = this.idleCount() + this.idleFunctionWorkers.size;
     return (
       `the invoker runs its maximum of ${max} workers (INVOKER_MAX_WORKERS=${max}) and ${this.live - waiting} of them are busy or starting ` +
       'with no idle one to stop; try again, or raise INVOKER_MAX_WORKERS'
@@ -301,10 +316,16 @@ export class WorkerLauncher implements OnModuleInit, OnApplicationShutdown {
     this.reserved++;
   }
 
-  /** An idle prewarmed worker, from the runtime with more of them above its current size. */
+  /** Prewarmed workers waiting, of every runtime. */
+  private idleCount(): number {
+    return FAMILIES.reduce((n, f) => n + this.idle[f].length, 0);
+  }
+
+  /** An idle prewarmed worker, from the runtime with the most of them above its current size. */
   private takePrewarmedVictim(): WorkerProcess | undefined {
     const surplus = (f: RuntimeFamily) => this.idle[f].length - this.prewarmTarget(f);
-    const family: RuntimeFamily = this.idle.node.length && (!this.idle.python.length || surplus('node') >= surplus('python')) ? 'node' : 'python';
+    const family = FAMILIES.filter((f) => this.idle[f].length > 0).sort((a, b) => surplus(b) - surplus(a))[0];
+    if (!family) return undefined;
     const worker = this.idle[family].shift();
     if (worker) this.evictions.prewarmed++;
     return worker;
@@ -327,18 +348,21 @@ export class WorkerLauncher implements OnModuleInit, OnApplicationShutdown {
     const noEgress = req.egress ? this.egressProblem() : undefined;
     if (noEgress) throw new LaunchFailure(`it needs network egress, which this invoker cannot give: ${noEgress}`, 'system');
     const started = performance.now();
-    if (!req.egress && !req.rootfs) {
+    const ownInterpreter = this.otherInterpreter(req);
+    // Prewarmed workers run the runtime's default interpreter: another version starts a worker of its own.
+    const prewarmable = !req.egress && !ownInterpreter && !req.rootfs;
+    if (prewarmable) {
       this.demand[req.family].coldStart();
       this.scheduleRefill();
     }
-    const warm = req.egress || req.rootfs ? undefined : this.takeIdle(req.family);
+    const warm = prewarmable ? this.takeIdle(req.family) : undefined;
     let worker = warm;
     if (!worker) {
       await this.makeRoom();
       this.reserved--; // spawn() counts the worker in `live` right away
       // A fresh worker binds the unpacked bundle itself at /code: nothing to link.
       this.freshStarts++;
-      worker = await this.spawn(req.family, req.egress, req.bundle.dir, 0, req.rootfs)
+      worker = await this.spawn(req.family, req.egress, req.bundle.dir, 0, ownInterpreter, req.rootfs)
         .catch((err) => {
           throw err instanceof LaunchFailure ? err : new LaunchFailure(`could not start a ${req.family} worker: ${(err as Error).message}`, 'system');
         })
@@ -413,7 +437,32 @@ export class WorkerLauncher implements OnModuleInit, OnApplicationShutdown {
     return worker;
   }
 
-  private async spawn(family: RuntimeFamily, egress: boolean, codeDir: string | undefined, niceness: number, rootfs?: string): Promise<WorkerProcess> {
+  /**
+   * The interpreter of a function resolved to another version than the runtime's default one (python3.9 on a
+   * machine whose default is 3.11), or undefined when the default serves it; fails when this invoker lacks it.
+   */
+  private otherInterpreter(req: LaunchRequest): string | undefined {
+    const want = req.runtimeVersion;
+    if (!want || want === this.defaultVersions[req.family]) return undefined;
+    const found = interpreters(runtimeDescriptor(req.family)).find((i) => i.version === want);
+    if (!found) {
+      const have = interpreters(runtimeDescriptor(req.family)).map((i) => i.version);
+      throw new LaunchFailure(
+        `this invoker has no ${req.family} ${want} (it has ${have.join(', ') || 'none'}); the registry resolved the function to it`,
+        'system',
+      );
+    }
+    return found.realPath;
+  }
+
+  private async spawn(
+    family: RuntimeFamily,
+    egress: boolean,
+    codeDir: string | undefined,
+    niceness: number,
+    runtimeBin?: string,
+    rootfs?: string,
+  ): Promise<WorkerProcess> {
     const id = randomBytes(6).toString('hex');
     const slot = codeDir ?? this.dirs.slot(id);
     const cgroup = this.cgroups?.worker(id);
@@ -438,7 +487,7 @@ export class WorkerLauncher implements OnModuleInit, OnApplicationShutdown {
       codeDir: slot,
       shimRoot: this.dirs.shims,
       rootfs,
-      runtimeBin: this.runtimeBins[family],
+      runtimeBin: runtimeBin ?? this.runtimeBins[family],
       egress,
       sandbox: this.sandbox,
       cgroup,
@@ -499,6 +548,7 @@ export class WorkerLauncher implements OnModuleInit, OnApplicationShutdown {
     // Nor while cold starts load their function: a burst of them is answered before its workers are replaced.
     if (this.coldStartsLoading()) return this.scheduleRefill();
     for (const family of this.available) {
+      if (!runtimeDescriptor(family).coldStart.prewarm) continue;
       let have: number;
       while ((have = this.idle[family].length + this.warming[family]) < this.prewarmTarget(family)) {
         if (this.freeSlots() <= 0) {

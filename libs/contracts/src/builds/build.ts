@@ -39,6 +39,8 @@ export interface BuildSource {
   template: TemplateName;
   runtime: string;
   family: RuntimeFamily;
+  /** The exact version `runtime` resolved to (the interpreter that checks and installs, e.g. Python wheels). */
+  runtimeVersion?: string;
   /** Relative path -> UTF-8 text, or "base64:..." for binary files. */
   files: Record<string, string>;
   entrypoint: string;
@@ -50,9 +52,10 @@ export type BuildInput = BuildJobData & BuildSource;
 
 /** sha256 of a build source, independent of key order: "sha256:<hex>". */
 export function buildSourceDigest(source: BuildSource): string {
-  const { template, runtime, family, files, entrypoint, config } = source;
+  const { template, runtime, family, runtimeVersion, files, entrypoint, config } = source;
+  // runtimeVersion only when set: sources of before it was resolved keep their digest.
   return `sha256:${createHash('sha256')
-    .update(JSON.stringify(sorted({ template, runtime, family, files, entrypoint, config })))
+    .update(JSON.stringify(sorted({ template, runtime, family, ...(runtimeVersion ? { runtimeVersion } : {}), files, entrypoint, config })))
     .digest('hex')}`;
 }
 

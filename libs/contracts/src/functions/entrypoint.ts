@@ -1,5 +1,3 @@
-import { RuntimeFamily, TemplateName } from './runtime';
-
 /** "<module>.<function>" or "<module>.*"; the module may name a sub-folder ("src/app.handle"). */
 export const ENTRYPOINT_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_./-]*\.([A-Za-z_$][A-Za-z0-9_$]*|\*)$/;
 
@@ -15,16 +13,6 @@ export const RESERVED_BUNDLE_DIR = '.hks';
 export function splitEntrypoint(entrypoint: string): { module: string; fn: string } {
   const dot = entrypoint.lastIndexOf('.');
   return { module: entrypoint.slice(0, dot), fn: entrypoint.slice(dot + 1) };
-}
-
-/** Files that can hold an entry point's module, most likely first. */
-export function moduleFileCandidates(module: string, family: RuntimeFamily, template: TemplateName): string[] {
-  if (family === 'python') {
-    const asPath = module.replace(/\./g, '/');
-    return [...new Set([`${module}.py`, `${asPath}.py`, `${asPath}/__init__.py`])];
-  }
-  const exts = template === 'typescript' ? ['.ts', '.js', '.cjs', '.mjs'] : ['.js', '.cjs', '.mjs'];
-  return [...exts.map((e) => `${module}${e}`), ...exts.map((e) => `${module}/index${e}`)];
 }
 
 /** Why a path in `files` is unacceptable, or undefined when it is fine. */

@@ -3,7 +3,7 @@ import { Type } from 'class-transformer';
 import { IsArray, IsBoolean, IsIn, IsInt, IsNumber, IsOptional, IsString, Matches, Max, MaxLength, Min, ValidateNested } from 'class-validator';
 import { RETRYABLE_FAILURES, RetryableFailure } from '../invocations/async-invocation';
 import { STRING_MAP } from '../openapi-schemas';
-import type { RuntimeFamily } from './runtime';
+import type { ConcurrencyModel } from './runtime';
 import { Trigger } from './triggers';
 import { descriptorOf, SOURCES, triggerSchemaName, triggerTypes } from '@platform/sources';
 import { IsStringRecord, IsStringValues, IsTrigger } from './validators';
@@ -328,23 +328,24 @@ export function eventLoopConcurrency(memoryMb: number): number {
   return Math.max(1, Math.min(EVENT_LOOP_CONCURRENCY_MAX, Math.floor(memoryMb / 2)));
 }
 
-/** scaling.concurrency when the function does not set it: Node serves many requests at once, Python (threads under the GIL) one. */
-export function defaultConcurrency(family: RuntimeFamily, memoryMb: number): number {
-  return family === 'node' ? eventLoopConcurrency(memoryMb) : 1;
+/** scaling.concurrency when the function does not set it: an event loop (Node) serves many requests at once, Python (threads under the GIL) one. */
+export function defaultConcurrency(model: ConcurrencyModel, memoryMb: number): number {
+  return model === 'event-loop' ? eventLoopConcurrency(memoryMb) : 1;
 }
 
 /** The concurrency a function runs with, and, for Python left to the default, what an `async def` handler takes. */
 export function concurrencyOf(
-  family: RuntimeFamily,
+  model: ConcurrencyModel,
   set: number | undefined,
   memoryMb: number,
 ): Pick<EffectiveConfig['scaling'], 'concurrency' | 'asyncConcurrency'> {
   if (set !== undefined) return { concurrency: set };
-  const concurrency = defaultConcurrency(family, memoryMb);
-  return family === 'python' ? { concurrency, asyncConcurrency: eventLoopConcurrency(memoryMb) } : { concurrency };
+  const concurrency = defaultConcurrency(model, memoryMb);
+  return model === 'one-or-event-loop' ? { concurrency, asyncConcurrency: eventLoopConcurrency(memoryMb) } : { concurrency };
 }
 
-export function effectiveConfig(config: FunctionConfigDto | undefined | null, family: RuntimeFamily): EffectiveConfig {
+/** The configuration with the defaults filled in; `model` is the function's runtime's (runtimeDescriptor(family).concurrency). */
+export function effectiveConfig(config: FunctionConfigDto | undefined | null, model: ConcurrencyModel): EffectiveConfig {
   const c = config ?? {};
   const memoryMb = c.resources?.memoryMb ?? CONFIG_DEFAULTS.memoryMb;
   return {
@@ -361,7 +362,7 @@ export function effectiveConfig(config: FunctionConfigDto | undefined | null, fa
     scaling: {
       minInstances: c.scaling?.minInstances ?? CONFIG_DEFAULTS.minInstances,
       maxInstances: c.scaling?.maxInstances ?? CONFIG_DEFAULTS.maxInstances,
-      ...concurrencyOf(family, c.scaling?.concurrency, memoryMb),
+      ...concurrencyOf(model, c.scaling?.concurrency, memoryMb),
       idleTimeoutMs: c.scaling?.idleTimeoutMs ?? CONFIG_DEFAULTS.idleTimeoutMs,
       queueSize: c.scaling?.queueSize ?? CONFIG_DEFAULTS.queueSize,
       asyncQueueSize: c.scaling?.asyncQueueSize ?? CONFIG_DEFAULTS.asyncQueueSize,

@@ -1,12 +1,12 @@
 import { ApiExtraModels, ApiProperty, ApiPropertyOptional, OmitType, PartialType } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsIn, IsObject, IsOptional, IsString, Matches, MaxLength, MinLength, ValidateNested } from 'class-validator';
+import { IsObject, IsOptional, IsString, Matches, MaxLength, MinLength, ValidateNested } from 'class-validator';
 import { FunctionConfigDto, EffectiveConfig } from './function-config.dto';
 import { FunctionStatus } from './function-status';
 import { BUILD_STATUSES, BuildStatus } from '../builds/build';
 import { ApiNullableModel, DATE_TIME, STRING_MAP, UUID } from '../openapi-schemas';
 import { IsFunctionLabel, LABEL_PATTERN, MAX_LABEL_LENGTH, RESERVED_LABELS } from './label';
-import { RUNTIME_PATTERN, RuntimeFamily, TEMPLATES, TemplateName } from './runtime';
+import { ResolvedRuntime, RUNTIME_NAME_PATTERN, RuntimeFamily, TEMPLATE_NAME_PATTERN, TemplateName } from './runtime';
 
 export const MAX_HANDLER_BYTES = 1024 * 1024;
 
@@ -30,16 +30,16 @@ export class CreateFunctionDto {
   @MaxLength(1000)
   description?: string;
 
-  @ApiPropertyOptional({ enum: TEMPLATES, enumName: 'Template', example: 'typescript', description: 'Build template; defaults from the runtime.' })
+  // The OpenAPI document lists the templates and runtimes of the descriptors (the gateway fills them in).
+  @ApiPropertyOptional({ example: 'typescript', description: "Build template; defaults from the runtime's." })
   @IsOptional()
-  @IsIn(TEMPLATES as unknown as string[], { message: `template must be one of ${TEMPLATES.join(', ')}` })
+  @IsString()
+  @Matches(TEMPLATE_NAME_PATTERN, { message: 'template must be a template name such as typescript or python (GET /api/v1/runtimes lists them)' })
   template?: TemplateName;
 
-  @ApiProperty({ example: 'node', description: 'node, nodejs20, python, python3, python3.11 ...' })
+  @ApiProperty({ example: 'node', description: 'A runtime name with or without a version; GET /api/v1/runtimes lists them.' })
   @IsString()
-  @Matches(RUNTIME_PATTERN, {
-    message: 'runtime must be node (node, nodejs20, ...) or python (python, python3, python3.11, ...)',
-  })
+  @Matches(RUNTIME_NAME_PATTERN, { message: 'runtime must be a runtime name such as node, nodejs20 or python3.11 (GET /api/v1/runtimes lists them)' })
   runtime: string;
 
   @ApiPropertyOptional({
@@ -126,11 +126,20 @@ export class FunctionView {
   @ApiProperty({ type: String, nullable: true })
   description: string | null;
 
-  @ApiProperty({ enum: TEMPLATES, enumName: 'Template' })
+  @ApiProperty({ example: 'python' })
   template: TemplateName;
 
   @ApiProperty({ example: 'python3.11' })
   runtime: string;
+
+  @ApiProperty({
+    type: () => ResolvedRuntime,
+    description: 'What the runtime name runs on here: the exact version, and a warning when it is not the one asked for.',
+  })
+  resolvedRuntime: ResolvedRuntime;
+
+  @ApiProperty({ type: [String], description: 'What the function should know, e.g. that its runtime version is not installed and a newer one runs it.' })
+  warnings: string[];
 
   @ApiProperty({ type: String, nullable: true, description: 'The handler code, or with files the entry point; null in the answers that leave the code out.' })
   handler: string | null;
@@ -173,6 +182,8 @@ export interface FunctionRuntimeSpec {
   version: number;
   runtime: string;
   family: RuntimeFamily;
+  /** The exact version the registry resolved `runtime` to (absent from older registries): the invoker runs that interpreter. */
+  runtimeVersion?: string;
   template: TemplateName;
   entrypoint: string;
   bundleDigest: string;

@@ -1,13 +1,7 @@
-import { BuildFailure, BuildLogSink } from './errors';
-import { npmInstall, NpmOptions } from './node';
-import { checkPythonSyntax, pipInstall, PipOptions } from './python';
-import { compileTypeScriptInThread } from './typescript';
+import { interpreterFor, runtimeDescriptor } from '../catalog';
+import type { BuildTools } from '../descriptor';
+import { BuildLogSink } from './errors';
 import { BuildSource, BundleManifest, checkEntrypointModule, writeManifest, writeSourceFiles } from './workspace';
-
-export interface BuildToolOptions {
-  npm?: NpmOptions;
-  pip?: PipOptions;
-}
 
 export interface PreparedWorkspace {
   manifest: BundleManifest;
@@ -17,40 +11,20 @@ export interface PreparedWorkspace {
 
 /**
  * Turns a function's source into a runnable workspace, the same way for the builder and for
- * `hks function test`: injects the files, installs dependencies, compiles, checks the entry point,
- * writes .hks/manifest.json. Throws BuildFailure (one clear line) when the source cannot build.
+ * `hks function test`: injects the files, runs the runtime's build steps (its descriptor's `build`), checks the
+ * entry point, writes .hks/manifest.json. Throws BuildFailure (one clear line) when the source cannot build.
  */
-export async function prepareWorkspace(dir: string, source: BuildSource, log: BuildLogSink, o: BuildToolOptions = {}): Promise<PreparedWorkspace> {
+export async function prepareWorkspace(dir: string, source: BuildSource, log: BuildLogSink, tools: BuildTools = {}): Promise<PreparedWorkspace> {
   const step = (title: string) => log(`\n==> ${title}\n`);
-  step(`template ${source.template} (${source.runtime}), entry point ${source.entrypoint}`);
+  const runtime = runtimeDescriptor(source.family);
+  const interpreter = interpreterFor(source.family, source.runtimeVersion, source.runtime);
+  step(`template ${source.template} (${source.runtime}${interpreter ? `: ${runtime.title} ${interpreter.version}` : ''}), entry point ${source.entrypoint}`);
   const count = await writeSourceFiles(dir, source.files);
   log(`wrote ${count} file(s)\n`);
   checkEntrypointModule(dir, source);
-
-  switch (source.template) {
-    case 'node':
-    case 'javascript':
-      step('installing dependencies (npm)');
-      if (!(await npmInstall(dir, log, o.npm))) log('no package.json; nothing to install\n');
-      break;
-    case 'typescript':
-      step('installing dependencies (npm)');
-      if (!(await npmInstall(dir, log, o.npm))) log('no package.json; nothing to install\n');
-      step('compiling TypeScript');
-      await compileTypeScriptInThread(dir, log);
-      break;
-    case 'python':
-      step('checking Python syntax');
-      await checkPythonSyntax(dir, log, o.pip);
-      step('installing dependencies (pip)');
-      if (!(await pipInstall(dir, log, o.pip))) log('nothing to install\n');
-      break;
-    default:
-      throw new BuildFailure(`unknown template "${String(source.template)}"; use typescript, node, javascript or python`);
-  }
-
-  // After compiling, the runtime loads JavaScript: the entry point must resolve to a module it can load.
-  const entryFile = checkEntrypointModule(dir, { ...source, template: source.template === 'typescript' ? 'javascript' : source.template });
+  await runtime.build({ dir, source, log, step, tools, interpreter });
+  // After building, the runtime loads what the build made: the entry point must resolve to a module it can load.
+  const entryFile = checkEntrypointModule(dir, source, true);
   const manifest = await writeManifest(dir, source);
   step(`ready: ${entryFile} provides ${source.entrypoint}`);
   return { manifest, entryFile };

@@ -1,7 +1,8 @@
 import { existsSync, promises as fs } from 'fs';
 import * as path from 'path';
-import { ENTRYPOINT_PATTERN, filePathProblem, moduleFileCandidates, splitEntrypoint } from '@platform/contracts';
+import { ENTRYPOINT_PATTERN, filePathProblem, splitEntrypoint } from '@platform/contracts';
 import type { RuntimeFamily, TemplateName } from '@platform/contracts';
+import { entryModule, entrypointProblem, templateOf } from '../catalog';
 import { BuildFailure } from './errors';
 
 /** The contract's runtime families and templates, under the names the build has used. */
@@ -13,6 +14,8 @@ export interface BuildSource {
   template: BuildTemplate;
   runtime: string;
   family: BuildFamily;
+  /** The exact version the registry resolved `runtime` to, when it did: the build uses that interpreter. */
+  runtimeVersion?: string;
   /** "<module>.<function>", or "<module>.*" to auto-detect the function. */
   entrypoint: string;
   /** Relative path -> UTF-8 text, or "base64:..." for binary content. */
@@ -60,10 +63,18 @@ export function parseEntrypoint(entrypoint: string): { module: string; fn: strin
   return splitEntrypoint(entrypoint);
 }
 
-/** Fails the build, naming what is missing, when no file provides the entry point's module. */
-export function checkEntrypointModule(dir: string, source: Pick<BuildSource, 'template' | 'family' | 'entrypoint'>): string {
-  const { module } = parseEntrypoint(source.entrypoint);
-  const candidates = moduleFileCandidates(module, source.family, source.template);
+/**
+ * Fails the build, naming what is missing, when no file provides the entry point's module: among the user's files
+ * (`built` false), or once built (TypeScript's .js).
+ */
+export function checkEntrypointModule(dir: string, source: Pick<BuildSource, 'template' | 'family' | 'entrypoint'>, built = false): string {
+  const problem = entrypointProblem(source.family, source.entrypoint);
+  if (problem) throw new BuildFailure(`entry point "${source.entrypoint}": ${problem}`);
+  const module = entryModule(source.family, source.entrypoint);
+  // An image function needs no file: the image is its code.
+  if (module === undefined) return source.entrypoint;
+  const template = templateOf(source.family, source.template);
+  const candidates = built && template.builtModuleFiles ? template.builtModuleFiles(module) : template.moduleFiles(module);
   const found = candidates.find((c) => existsSync(path.join(dir, ...c.split('/'))));
   if (!found) {
     throw new BuildFailure(`entry point "${source.entrypoint}" names module "${module}", but there is no ${candidates.join(' or ')} among the files`);

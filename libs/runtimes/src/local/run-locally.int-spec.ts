@@ -6,7 +6,7 @@ import { tmpdir } from 'os';
 import * as path from 'path';
 import * as ts from 'typescript';
 import { waitFor } from '@platform/testing';
-import { shimDir } from '../shims';
+import { runtimesDir } from '../runtimes-dir';
 import { runLocally } from './run-locally';
 
 /** A bundle directory the sandbox's unprivileged user can read. */
@@ -107,7 +107,7 @@ describe('shim modes for images and by hand', () => {
     await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
     const { port } = srv.address() as AddressInfo;
     await new Promise((r) => srv.close(r));
-    const child = spawn('/usr/bin/python3', ['-I', '-B', path.join(shimDir(), 'python', 'main.py'), '--http'], {
+    const child = spawn('/usr/bin/python3', ['-I', '-B', path.join(runtimesDir(), 'python', 'shim', 'main.py'), '--http'], {
       env: { PATH: '/usr/bin:/bin', PORT: String(port), HOST: '127.0.0.1', HKS_CODE_DIR: dir, HKS_ENTRYPOINT: 'handler.handle' },
       stdio: 'ignore',
     });
@@ -132,7 +132,7 @@ describe('shim modes for images and by hand', () => {
 
   it('runs a node handler once from stdin and prints one JSON line, the handler output going to stderr', () => {
     const dir = bundle({ 'handler.js': 'module.exports = (d) => { console.log("side note"); return { twice: d * 2 }; };' });
-    const r = spawnSync(process.execPath, [path.join(shimDir(), 'node', 'index.js'), '--once', '--code', dir, '--entrypoint', 'handler.*'], {
+    const r = spawnSync(process.execPath, [path.join(runtimesDir(), 'node', 'shim', 'index.js'), '--once', '--code', dir, '--entrypoint', 'handler.*'], {
       input: '{"data": 21}',
       encoding: 'utf8',
     });

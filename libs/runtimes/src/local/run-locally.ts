@@ -6,7 +6,9 @@ import type { RuntimeFamily } from '@platform/contracts';
 import { MANIFEST_PATH } from '../build/workspace';
 import { findBwrap } from '../sandbox/bwrap';
 import { DEFAULT_EGRESS_DENY, egressNetwork, EgressUnavailableError } from '../sandbox/slirp';
-import { copyShims, functionContract, shimDir } from '../shims';
+import { copyRuntimes, interpreterFor } from '../catalog';
+import { runtimesDir } from '../runtimes-dir';
+import { functionContract } from '../shims';
 import { WorkerProcess } from '../worker/worker-process';
 import { HandlerError, SandboxOptions, WorkerExitedError } from '../worker/worker-types';
 
@@ -27,6 +29,8 @@ export interface LocalRunOptions {
   /** "auto" (default) sandboxes when bubblewrap is installed. */
   sandbox?: 'auto' | 'bwrap' | 'none';
   runtimeBin?: string;
+  /** The runtime name as the function gives it (python3.9): picks the interpreter when runtimeBin is not set. */
+  runtime?: string;
 }
 
 export interface LocalRunResult {
@@ -82,9 +86,9 @@ function failure(statusCode: number, error: HandlerError, logs: string, started:
  * installed (under /root, say): they are copied somewhere it can read for the run.
  */
 function readableShims(privileged: boolean): { dir: string; cleanup: () => void } {
-  if (!privileged) return { dir: shimDir(), cleanup: () => undefined };
-  const dir = mkdtempSync(path.join(tmpdir(), 'hks-shims-'));
-  copyShims(dir);
+  if (!privileged) return { dir: runtimesDir(), cleanup: () => undefined };
+  const dir = mkdtempSync(path.join(tmpdir(), 'hks-runtimes-'));
+  copyRuntimes(dir);
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
@@ -99,7 +103,8 @@ export async function runLocally(o: LocalRunOptions): Promise<LocalRunResult> {
   const bundleDir = path.resolve(o.bundleDir);
   const bwrap = o.sandbox === 'none' ? undefined : findBwrap();
   if (o.sandbox === 'bwrap' && !bwrap) throw new Error('bubblewrap (bwrap) is not installed; install it or run without the sandbox');
-  const runtimeBin = o.runtimeBin ?? (o.family === 'python' ? '/usr/bin/python3' : process.execPath);
+  const runtimeBin = o.runtimeBin ?? interpreterFor(o.family, undefined, o.runtime ?? o.family)?.realPath;
+  if (!runtimeBin) throw new Error(`no interpreter of the ${o.family} runtime is installed on this machine`);
   const timeoutMs = o.timeoutMs ?? 30_000;
   const root = process.getuid?.() === 0;
   // With egress the sandbox gets its own user-mode network (slirp4netns), as on the platform; never the host's.

@@ -29,13 +29,13 @@ describe('sandbox command line', () => {
     ).toEqual(['HOME', 'LANG', 'PATH', 'TMPDIR']);
   });
 
-  it('binds only /usr, the shims and the code, read-only, with a private /tmp, and makes / read-only', () => {
+  it('binds only /usr, the shims and SDKs of the runtimes and the code, read-only, with a private /tmp, and makes / read-only', () => {
     const args = sandboxArgs({ ...base, egress: false });
     expect(pairs(args, '--bind')).toEqual([]);
     expect(pairs(args, '--ro-bind')).toEqual(
       expect.arrayContaining([
         ['/usr', '/usr'],
-        ['/data/shims', '/hks/shim'],
+        ['/data/shims', '/hks/runtimes'],
         ['/data/slots/abc', '/code'],
       ]),
     );
@@ -64,9 +64,9 @@ describe('sandbox command line', () => {
 
   it('runs the shim in worker mode, python isolated from the environment (-I) and without bytecode files (-B)', () => {
     const node = sandboxArgs({ ...base, egress: false, infoFd: 4, blockFd: 5 });
-    expect(node.slice(node.indexOf('--'))).toEqual(['--', '/usr/bin/node', '/hks/shim/node/index.js', '--worker']);
+    expect(node.slice(node.indexOf('--'))).toEqual(['--', '/usr/bin/node', '/hks/runtimes/node/shim/index.js', '--worker']);
     expect(node.slice(node.indexOf('--info-fd'), node.indexOf('--info-fd') + 4)).toEqual(['--info-fd', '4', '--block-fd', '5']);
     const py = sandboxArgs({ ...base, family: 'python', runtimeBin: '/usr/bin/python3', egress: false });
-    expect(py.slice(py.indexOf('--'))).toEqual(['--', '/usr/bin/python3', '-I', '-B', '/hks/shim/python/main.py', '--worker']);
+    expect(py.slice(py.indexOf('--'))).toEqual(['--', '/usr/bin/python3', '-I', '-B', '/hks/runtimes/python/shim/main.py', '--worker']);
   });
 });

@@ -1,12 +1,15 @@
 import { lstatSync, readlinkSync, realpathSync } from 'fs';
 import * as path from 'path';
 import type { RuntimeFamily } from '@platform/contracts';
+import { runtimeDescriptor } from '../catalog';
+import type { ShimMode } from '../descriptor';
 import { firstExecutable } from './host';
 import { hostProgram, imageRootMounts } from './image-root';
 
 /** Where things appear inside a sandbox. */
 export const SANDBOX_CODE_DIR = '/code';
-export const SANDBOX_SHIM_DIR = '/hks/shim';
+/** The runtimes' shims and SDKs: <name>/shim, <name>/sdk (copyRuntimes). */
+export const SANDBOX_RUNTIMES_DIR = '/hks/runtimes';
 
 /** Environment every sandboxed runtime starts with; the function's own variables are added when it loads. */
 export const SANDBOX_BASE_ENV: Record<string, string> = {
@@ -26,7 +29,7 @@ export interface SandboxLayout {
   family: RuntimeFamily;
   /** Host directory bound read-only at /code. */
   codeDir: string;
-  /** Host directory holding the shims (node/, python/), bound read-only at /hks/shim. */
+  /** Host directory holding the runtimes' shims and SDKs (copyRuntimes: <name>/shim ...), bound read-only at /hks/runtimes. */
   shimRoot: string;
   /** The runtime binary (node or python3) on the host. */
   runtimeBin: string;
@@ -84,7 +87,7 @@ export function sandboxArgs(o: SandboxLayout): string[] {
   cachedRootLinks ??= rootLinks();
   if (o.egress && (o.resolvConfFd === undefined || o.hostsFd === undefined)) throw new Error('a sandbox with egress needs resolvConfFd and hostsFd');
   const env = Object.entries(SANDBOX_BASE_ENV).flatMap(([k, v]) => ['--setenv', k, v]);
-  if (o.family === 'python') env.push('--setenv', 'PYTHONDONTWRITEBYTECODE', '1', '--setenv', 'PYTHONUNBUFFERED', '1');
+  for (const [k, v] of Object.entries(runtimeDescriptor(o.family).worker.env ?? {})) env.push('--setenv', k, v);
   const args = [
     ...isolation(o),
     ...env,
@@ -95,9 +98,8 @@ export function sandboxArgs(o: SandboxLayout): string[] {
     ...(o.blockFd !== undefined ? ['--block-fd', String(o.blockFd)] : []),
     '--',
     ...(o.rootfs
-      ? [...hostProgram(o.runtimeBin).argv, ...runtimeCommand(o.family, o.runtimeBin, SANDBOX_SHIM_DIR).slice(1)]
-      : runtimeCommand(o.family, o.runtimeBin, SANDBOX_SHIM_DIR)),
-    '--worker',
+      ? [...hostProgram(o.runtimeBin).argv, ...runtimeCommand(o.family, o.runtimeBin, SANDBOX_RUNTIMES_DIR, 'worker').slice(1)]
+      : runtimeCommand(o.family, o.runtimeBin, SANDBOX_RUNTIMES_DIR, 'worker')),
   ];
   return args;
 }
@@ -156,7 +158,7 @@ function hostMounts(o: SandboxLayout): string[] {
     '/tmp',
     '--ro-bind',
     o.shimRoot,
-    SANDBOX_SHIM_DIR,
+    SANDBOX_RUNTIMES_DIR,
     '--ro-bind',
     o.codeDir,
     SANDBOX_CODE_DIR,
@@ -168,14 +170,14 @@ function hostMounts(o: SandboxLayout): string[] {
 /** An image's rootfs as /, the host's runtime under /hks/host, the shims; with egress, the sandbox's own DNS and hosts. */
 function imageMounts(o: SandboxLayout): string[] {
   return [
-    ...imageRootMounts(o.rootfs as string, o.shimRoot, SANDBOX_SHIM_DIR, hostProgram(o.runtimeBin)),
+    ...imageRootMounts(o.rootfs as string, o.shimRoot, SANDBOX_RUNTIMES_DIR, hostProgram(o.runtimeBin)),
     ...(o.egress ? ['--ro-bind-data', String(o.resolvConfFd), '/etc/resolv.conf', '--ro-bind-data', String(o.hostsFd), '/etc/hosts'] : []),
   ];
 }
 
-/** The runtime and shim script, without the mode argument. */
-export function runtimeCommand(family: RuntimeFamily, runtimeBin: string, shimRoot: string): string[] {
-  return family === 'python' ? [runtimeBin, '-I', '-B', path.join(shimRoot, 'python', 'main.py')] : [runtimeBin, path.join(shimRoot, 'node', 'index.js')];
+/** The command line of a runtime's shim in a mode, `root` being where the runtimes' folders are (copyRuntimes). */
+export function runtimeCommand(family: RuntimeFamily, runtimeBin: string, root: string, mode: ShimMode): string[] {
+  return runtimeDescriptor(family).worker.command(runtimeBin, path.posix.join(root, family), mode);
 }
 
 /** The bwrap binary, or undefined when bubblewrap is not installed. */

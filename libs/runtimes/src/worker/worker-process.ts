@@ -126,8 +126,8 @@ export class WorkerProcess {
   private spawn(): ChildProcess {
     const o = this.o;
     if (!o.sandbox) {
-      const cmd = runtimeCommand(o.family, o.runtimeBin, o.shimRoot);
-      return spawn(cmd[0], [...cmd.slice(1), '--worker'], {
+      const cmd = runtimeCommand(o.family, o.runtimeBin, o.shimRoot, 'worker');
+      return spawn(cmd[0], cmd.slice(1), {
         cwd: o.codeDir,
         env: { ...SANDBOX_BASE_ENV, PATH: process.env.PATH ?? SANDBOX_BASE_ENV.PATH, HOME: process.env.HOME ?? '/tmp' },
         stdio: ['ignore', 'pipe', 'pipe', 'pipe'],

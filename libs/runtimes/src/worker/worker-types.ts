@@ -40,6 +40,8 @@ export interface WorkerStartOptions {
 export interface LoadSpec {
   entrypoint: string;
   env: Record<string, string>;
+  /** The function's secret references (config.secrets): the SDK's getSecret(name) reads the variable `env` of `secret`. */
+  secrets?: Array<{ env: string; secret: string; key: string }>;
   functionId?: string;
   label?: string;
   version?: number;

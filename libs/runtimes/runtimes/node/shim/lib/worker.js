@@ -10,6 +10,7 @@ const { Frame, encodeJson, encodeResult, encodeLog, FrameReader } = require('./p
 const { loadHandler } = require('./loader');
 const { captureOutput, withInvocation, currentInvocation } = require('./capture');
 const { invoke, describeError } = require('./invocation');
+const { setSecretRefs } = require('./sdk-bridge');
 
 const CONTROL_FD = 3;
 const O_CLOEXEC = 0o2000000;
@@ -100,6 +101,7 @@ function runWorker() {
         const spec = JSON.parse(body.toString('utf8'));
         for (const key of Object.keys(process.env)) delete process.env[key];
         Object.assign(process.env, baseEnv, spec.env || {});
+        setSecretRefs(spec.secrets);
         const codeDir = spec.codeDir || '/code';
         process.chdir(codeDir);
         handler = await loadHandler(codeDir, spec.entrypoint);

@@ -14,6 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from .contract import data_input, http_input, parse_query
 from .invocation import BackgroundLoop, Context, call, describe_error, finish, takes_context
+from . import sdk_bridge
 from .loader import load_handler, manifest_entrypoint
 
 STYLE_HEADER = 'x-hks-invocation-style'
@@ -33,6 +34,7 @@ def run_http_server():
     code_dir = os.path.abspath(os.environ.get('HKS_CODE_DIR') or os.getcwd())
     entrypoint = os.environ.get('HKS_ENTRYPOINT') or manifest_entrypoint(code_dir) or 'handler.*'
     try:
+        sdk_bridge.secret_refs_from_env()
         handler = load_handler(code_dir, entrypoint)
     except Exception as err:
         sys.stderr.write('the function could not be loaded: %s\n' % err)

@@ -8,6 +8,7 @@
 const path = require('path');
 const { randomUUID } = require('crypto');
 const { loadHandler, manifestEntrypoint } = require('./loader');
+const { secretRefsFromEnv } = require('./sdk-bridge');
 const { httpInput, bodyIsText } = require('./contract');
 const { invoke } = require('./invocation');
 
@@ -46,6 +47,7 @@ async function runOnce(args) {
   try {
     const text = await readStdin();
     const message = text.trim() ? JSON.parse(text) : {};
+    secretRefsFromEnv();
     const handler = await loadHandler(codeDir, entrypoint);
     const fn = { timeoutMs: 30000, maxResponseBytes: 6 * 1024 * 1024 };
     const r = await invoke(handler, inputFrom(message), fn, { invocationId: randomUUID() });

@@ -1,6 +1,7 @@
 'use strict';
 /** Runs one invocation: the handler with its input and context, its result turned into a response. */
 const { toResponse } = require('./contract');
+const { withContext } = require('./sdk-bridge');
 
 function makeContext(fn, ctx) {
   const deadline = typeof ctx.deadline === 'number' ? ctx.deadline : Date.now() + (fn.timeoutMs || 30000);
@@ -36,7 +37,8 @@ function describeError(err) {
 async function invoke(handler, input, fn, ctx) {
   let response;
   try {
-    const result = await handler(input, makeContext(fn, ctx));
+    const context = makeContext(fn, ctx);
+    const result = await withContext(context, () => handler(input, context));
     response = toResponse(result);
   } catch (err) {
     return { ok: false, error: describeError(err) };

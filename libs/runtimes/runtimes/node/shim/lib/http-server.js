@@ -9,6 +9,7 @@ const http = require('http');
 const path = require('path');
 const { randomUUID } = require('crypto');
 const { loadHandler, manifestEntrypoint } = require('./loader');
+const { secretRefsFromEnv } = require('./sdk-bridge');
 const { dataInput, httpInput, parseQuery } = require('./contract');
 const { invoke } = require('./invocation');
 
@@ -34,6 +35,7 @@ async function runHttpServer() {
   const entrypoint = process.env.HKS_ENTRYPOINT || manifestEntrypoint(codeDir) || 'handler.*';
   let handler;
   try {
+    secretRefsFromEnv();
     handler = await loadHandler(codeDir, entrypoint);
   } catch (err) {
     process.stderr.write(`the function could not be loaded: ${err.message}\n`);

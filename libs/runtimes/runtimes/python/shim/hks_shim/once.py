@@ -12,6 +12,7 @@ import uuid
 
 from .contract import body_is_text, http_input
 from .invocation import Context, call, describe_error, finish, takes_context
+from . import sdk_bridge
 from .loader import load_handler, manifest_entrypoint
 
 
@@ -40,6 +41,7 @@ def run_once(args):
     try:
         text = sys.stdin.read()
         message = json.loads(text) if text.strip() else {}
+        sdk_bridge.secret_refs_from_env()
         handler = load_handler(code_dir, entrypoint)
         fn = {'timeoutMs': 30000, 'maxResponseBytes': 6 * 1024 * 1024}
         result = call(handler, takes_context(handler), _input_from(message), Context(fn, {'invocationId': str(uuid.uuid4())}))

@@ -6,8 +6,11 @@
 import os
 import sys
 
-# `python3 -I` does not put the script's folder on the path; the shim's package sits next to it.
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+# `python3 -I` does not put the script's folder on the path; the shim's package sits next to it, and the function
+# SDK (`from hexabase import get_secret`) beside the shim, after the function's own modules.
+_here = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, _here)
+sys.path.append(os.path.join(os.path.dirname(_here), 'sdk'))
 
 
 def main():

@@ -8,6 +8,7 @@ import traceback
 import types
 
 from .contract import ContractError, to_response, wrap
+from . import sdk_bridge
 
 
 class Context:
@@ -119,6 +120,8 @@ def finish(result, fn):
 
 
 def call(handler, arity, value, context):
+    # What the SDK sees as the invocation: this thread's, or (copied when the coroutine becomes a task) its task's.
+    sdk_bridge.current.set(context)
     if arity == 0:
         return handler()
     if arity == 1:

@@ -3,7 +3,6 @@
 /**
  * The Node.js runtime shim. Modes:
  *   --worker   the invoker's sandboxed worker (frames on fd 3; see lib/protocol.js)
- *   --proxy    a worker (frames on fd 3) whose function is its own HTTP server on PORT (custom runtime, OCI images)
  *   --http     an HTTP server on PORT (the OCI image entrypoint, for Knative)
  *   --once     run the handler once with a request read from stdin (for trying a function by hand)
  */
@@ -16,10 +15,9 @@ const crash = (err) => {
 };
 
 if (mode === '--worker') require('./lib/worker').runWorker();
-else if (mode === '--proxy') require('./lib/proxy').runProxy();
 else if (mode === '--http') require('./lib/http-server').runHttpServer().catch(crash);
 else if (mode === '--once') require('./lib/once').runOnce(process.argv.slice(3)).catch(crash);
 else {
-  process.stderr.write(`unknown mode ${mode}; use --worker, --proxy, --http or --once\n`);
+  process.stderr.write(`unknown mode ${mode}; use --worker, --http or --once\n`);
   process.exit(64);
 }

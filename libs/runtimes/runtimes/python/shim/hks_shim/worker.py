@@ -13,6 +13,7 @@ import time
 from . import protocol as P
 from .capture import capture_output, current
 from .invocation import BackgroundLoop, Context, call, describe_error, finish, is_async_handler, is_awaitable, takes_context
+from . import sdk_bridge
 from .loader import load_handler
 
 CONTROL_FD = 3
@@ -82,6 +83,7 @@ class Worker:
             os.environ.clear()
             os.environ.update(self.base_env)
             os.environ.update(spec.get('env') or {})
+            sdk_bridge.set_secret_refs(spec.get('secrets'))
             code_dir = spec.get('codeDir') or '/code'
             os.chdir(code_dir)
             handler = load_handler(code_dir, spec.get('entrypoint'))

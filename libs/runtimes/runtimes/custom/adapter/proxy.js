@@ -13,8 +13,8 @@ const http = require('http');
 const net = require('net');
 const path = require('path');
 const { spawn } = require('child_process');
-const { Frame, encodeJson, encodeResult, encodeLog, FrameReader } = require('./protocol');
-const { closeLeakedFds } = require('./worker');
+const { Frame, encodeJson, encodeResult, encodeLog, FrameReader } = require('../../node/shim/lib/protocol');
+const { closeLeakedFds } = require('../../node/shim/lib/worker');
 
 const CONTROL_FD = 3;
 const MAX_INBOUND_FRAME = 160 * 1024 * 1024;
