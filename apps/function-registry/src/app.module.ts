@@ -18,6 +18,7 @@ import { ApiKeysService } from './keys/api-keys.service';
 import { migrations } from './migrations';
 import { SecretCipher } from './secrets/secret-cipher';
 import { SecretEntity } from './secrets/secret.entity';
+import { RuntimesController } from './runtimes/runtimes.controller';
 import { SecretsController } from './secrets/secrets.controller';
 import { SecretsService } from './secrets/secrets.service';
 import { RegistrySettings } from './settings';
@@ -50,7 +51,7 @@ export class AppModule {
         PersistenceModule.forService({ schema: 'registry', entities, migrations }),
         TypeOrmModule.forFeature(entities),
       ],
-      controllers: [FunctionsController, SecretsController, ApiKeysController],
+      controllers: [FunctionsController, SecretsController, ApiKeysController, RuntimesController],
       providers: [FunctionsService, BuildsService, BuildQueue, BuildEventsConsumer, SecretCipher, SecretsService, ApiKeysService, RegistryHealth],
     };
   }

@@ -15,6 +15,7 @@ import { InvocationsController } from './invocations/invocations.controller';
 import { KeysController } from './keys/keys.controller';
 import { AsyncAccept } from './proxy/async-accept';
 import { InvocationProxy } from './proxy/invocation-proxy';
+import { RuntimesController } from './runtimes/runtimes.controller';
 import { SecretsController } from './secrets/secrets.controller';
 import { GatewaySettings } from './settings';
 import { SourcesController } from './sources/sources.controller';
@@ -42,7 +43,7 @@ export class AppModule {
         HealthModule.forService('gateway'),
         RpcClientsModule.register(['function-registry', 'builder', 'deployer', 'event-store']),
       ],
-      controllers: [FunctionsController, InvocationsController, SecretsController, EventsController, KeysController, SourcesController],
+      controllers: [FunctionsController, InvocationsController, SecretsController, EventsController, KeysController, SourcesController, RuntimesController],
       providers: [
         KeyVerifier,
         GatewayAccess,

@@ -28,6 +28,8 @@ export const FunctionPatterns = {
   ResolveSecrets: 'secrets.resolve',
   /** { name } -> Record<key, value>: one stored secret's keys, for an event source's credentials (deployer only). */
   ResolveSecret: 'secrets.resolve-one',
+  /** {} -> RuntimeView[]: the runtimes (descriptors) and the versions of each installed where the registry runs. */
+  ListRuntimes: 'runtimes.list',
 } as const;
 
 /** API keys: stored hashed by the registry; the gateway verifies a key by its sha256. */

@@ -1,5 +1,6 @@
 import { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, OpenAPIObject, ReferenceObject, SchemaObject, SwaggerModule } from '@nestjs/swagger';
+import { allTemplates, RUNTIMES, runtimeNames } from '@platform/runtimes';
 import { triggerSchemas } from '@platform/sources';
 import { addEventPaths } from './event-paths';
 import { addInvocationPaths } from './invocation-paths';
@@ -29,12 +30,14 @@ export function apiDocument(app: INestApplication): OpenAPIObject {
       .addTag('invocations', 'Follow, cancel, redrive and replay invocations (asynchronous ones: a 202 of an invoke route)')
       .addTag('events', 'Query, record and stream events')
       .addTag('secrets', 'Values functions get as environment variables')
+      .addTag('runtimes', 'The languages functions run in and the versions installed')
       .addTag('keys', 'API keys (admin only)')
       .addTag('health', 'Probes, open to anyone')
       .build(),
   );
   // The triggers' schemas come from the event sources' descriptors (config.triggers refers to them by name).
   Object.assign((document.components ??= {}).schemas ?? (document.components.schemas = {}), triggerSchemas());
+  describeRuntimes(document);
   addInvocationPaths(document);
   addEventPaths(document);
   for (const schema of Object.values(document.components?.schemas ?? {})) plainEnumReferences(schema);
@@ -51,4 +54,26 @@ function plainEnumReferences(schema: SchemaObject | ReferenceObject): void {
     const only = (property as SchemaObject).allOf;
     if (Object.keys(property).length === 1 && only?.length === 1) schema.properties[name] = only[0];
   }
+}
+
+/** The runtimes and templates of the descriptors (RUNTIMES in @platform/runtimes) where the wire classes name them. */
+function describeRuntimes(document: OpenAPIObject): void {
+  const schemas = document.components?.schemas ?? {};
+  const templates = [...new Set(allTemplates().map((t) => t.name))];
+  const families = RUNTIMES.map((r) => r.name);
+  const property = (schema: string, name: string) => (schemas[schema] as SchemaObject | undefined)?.properties?.[name] as SchemaObject | undefined;
+  for (const dto of ['CreateFunctionDto', 'UpdateFunctionDto', 'FunctionView']) {
+    const runtime = property(dto, 'runtime');
+    if (runtime) {
+      runtime.description =
+        `A runtime name, with or without a version: ${runtimeNames()}. A version not installed runs on the nearest newer one ` +
+        '(with a warning); GET /api/v1/runtimes lists the versions.';
+    }
+    const template = property(dto, 'template');
+    if (template) template.enum = templates;
+  }
+  const language = property('ResolvedRuntime', 'language');
+  if (language) language.enum = families;
+  const name = property('RuntimeView', 'name');
+  if (name) name.enum = families;
 }

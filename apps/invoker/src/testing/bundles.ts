@@ -4,7 +4,7 @@ import * as path from 'path';
 import * as ts from 'typescript';
 import type { EffectiveConfig, FunctionRuntimeSpec, RuntimeFamily } from '@platform/contracts';
 import { FunctionConfigDto } from '@platform/contracts';
-import { deterministicTar, effectiveConfigOf } from '@platform/runtimes';
+import { deterministicTar, effectiveConfigOf, templateOf } from '@platform/runtimes';
 
 /** A program (a shebang script, an ELF binary) is executable in the bundle, as the custom runtime's build makes it. */
 function isProgram(data: Buffer): boolean {
@@ -55,7 +55,7 @@ export function runtimeSpec(o: {
       version: 1,
       runtime: o.family,
       family: o.family,
-      template: o.family === 'python' ? 'python' : 'node',
+      template: templateOf(o.family).name,
       entrypoint: o.entrypoint,
       bundleDigest: o.bundleDigest,
       image: null,

@@ -125,6 +125,9 @@ export interface InvokerHarness {
     files: Record<string, string | Buffer>;
     config?: FunctionConfigDto;
     secrets?: Record<string, string>;
+    /** The runtime as the function names it (python3.9) and the exact version the registry resolved it to. */
+    runtime?: string;
+    runtimeVersion?: string;
   }): Promise<TestFunction>;
   /** `json`: the body parsed (undefined when it is not JSON), by default as an object whose fields a test reads. */
   request<T = Record<string, unknown>>(
@@ -240,6 +243,8 @@ export async function startInvoker(
     async deploy(o) {
       const bundleDigest = await writeBundle(iso.dataDir, o.family, o.entrypoint, o.files);
       const fn = runtimeSpec({ label: o.label, family: o.family, entrypoint: o.entrypoint, bundleDigest, config: o.config });
+      if (o.runtime) fn.spec.runtime = o.runtime;
+      if (o.runtimeVersion) fn.spec.runtimeVersion = o.runtimeVersion;
       const res = await request(
         'PUT',
         `/deployments/${fn.spec.functionId}`,

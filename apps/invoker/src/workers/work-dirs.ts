@@ -38,19 +38,27 @@ export class WorkDirs {
     mkdirSync(this.slots, { recursive: true, mode: 0o711 });
     // A private copy of the shims: the source tree may sit where the sandbox's user cannot reach.
     copyRuntimes(this.shims);
-    const opened: string[] = [];
-    // Only an invoker running as root hands its workers to another user; otherwise they share its uid.
-    if (process.getuid?.() === 0) {
-      for (let dir = this.root; ; dir = path.dirname(dir)) {
-        const mode = statSync(dir).mode & 0o7777;
-        if ((mode & 0o001) === 0) {
-          chmodSync(dir, mode | 0o001);
-          opened.push(dir);
-        }
-        if (dir === path.dirname(dir)) break;
-      }
-    }
+    const opened = this.searchable(this.root);
     for (const dir of [this.bundles, this.run, this.instance, this.slots]) chmodSync(dir, 0o711);
+    return opened;
+  }
+
+  /**
+   * Makes `dir` and the folders above it searchable (o+x, not listable) for the sandbox's user, which bwrap runs as:
+   * the data root, or an interpreter installed under /root (pyenv). Returns the folders whose mode changed. Only an
+   * invoker running as root hands its workers to another user; otherwise they share its uid and nothing changes.
+   */
+  searchable(dir: string): string[] {
+    const opened: string[] = [];
+    if (process.getuid?.() !== 0) return opened;
+    for (let d = dir; ; d = path.dirname(d)) {
+      const mode = statSync(d).mode & 0o7777;
+      if ((mode & 0o001) === 0) {
+        chmodSync(d, mode | 0o001);
+        opened.push(d);
+      }
+      if (d === path.dirname(d)) break;
+    }
     return opened;
   }
 

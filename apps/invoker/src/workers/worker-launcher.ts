@@ -452,6 +452,9 @@ export class WorkerLauncher implements OnModuleInit, OnApplicationShutdown {
         'system',
       );
     }
+    // bwrap runs as the sandbox's user and binds the interpreter's prefix: it must reach it (pyenv's is under /root).
+    const opened = this.dirs.searchable(path.dirname(path.dirname(found.realPath)));
+    if (opened.length) this.logger.warn(`made ${opened.join(', ')} searchable (o+x) so sandboxed workers reach ${req.family} ${want}`);
     return found.realPath;
   }
 
