@@ -52,7 +52,7 @@ describe('deployment orders (PUT /deployments/:functionId)', () => {
     expect(error).toBeInstanceOf(ValidationError);
     expect(error!.details).toEqual([
       'deploymentId must be a non-empty string',
-      'spec.family must be one of "node", "python"',
+      'spec.family must be one of "node", "python", "custom", "image"',
       'spec.entrypoint must look like "<module>.<function>", e.g. "handler.handle" or "handler.*"',
       'spec.bundleDigest must be a sha256 digest (sha256:<64 hex digits>)',
       'spec.functionId (f-1) does not match the function in the path (other)',

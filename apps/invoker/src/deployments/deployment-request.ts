@@ -4,6 +4,7 @@ import {
   DeploymentDriverName,
   EffectiveConfig,
   effectiveConfig,
+  ENTRYPOINT_PATTERN,
   FunctionRuntimeSpec,
   parseSha256Digest,
   RuntimeFamily,
@@ -94,10 +95,12 @@ export function parseOrder(pathId: string, body: unknown, driver: DeploymentDriv
     if (!RUNTIMES.some((r) => r.name === spec.family)) problems.push(`spec.family must be one of ${RUNTIMES.map((r) => `"${r.name}"`).join(', ')}`);
     if (spec.runtimeVersion !== undefined && (typeof spec.runtimeVersion !== 'string' || !/^\d+(\.\d+)*$/.test(spec.runtimeVersion)))
       problems.push('spec.runtimeVersion must be a version such as "3.11.2"');
-    if (typeof spec.entrypoint !== 'string') problems.push('spec.entrypoint must be a string');
-    else if (RUNTIMES.some((r) => r.name === spec.family)) {
-      const problem = entrypointProblem(String(spec.family), spec.entrypoint);
-      if (problem) problems.push(`spec.entrypoint: ${problem}`);
+    const form = RUNTIMES.some((r) => r.name === spec.family) ? runtimeDescriptor(String(spec.family)).entrypoint : undefined;
+    const entryProblem = typeof spec.entrypoint === 'string' && form ? entrypointProblem(String(spec.family), spec.entrypoint) : undefined;
+    if (entryProblem) problems.push(`spec.entrypoint: ${entryProblem}`);
+    else if (form && typeof spec.entrypoint !== 'string') problems.push('spec.entrypoint must be a string');
+    else if (!form && (typeof spec.entrypoint !== 'string' || !ENTRYPOINT_PATTERN.test(spec.entrypoint))) {
+      problems.push('spec.entrypoint must look like "<module>.<function>", e.g. "handler.handle" or "handler.*"');
     }
     if (driver === 'local' && (typeof spec.bundleDigest !== 'string' || !parseSha256Digest(spec.bundleDigest))) {
       problems.push('spec.bundleDigest must be a sha256 digest (sha256:<64 hex digits>)');
