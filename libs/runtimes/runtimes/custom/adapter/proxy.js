@@ -241,7 +241,10 @@ function runProxy() {
       });
       res.on('end', () => {
         const out = {};
-        for (const [name, value] of Object.entries(res.headers)) if (!HOP_BY_HOP.has(name)) out[name] = value;
+        // A header sent several times stays a list (as a handler's multiValueHeaders would be), not joined with ", ".
+        for (const [name, values] of Object.entries(res.headersDistinct)) {
+          if (!HOP_BY_HOP.has(name)) out[name] = values.length === 1 ? values[0] : values;
+        }
         const body = Buffer.concat(chunks, size);
         // Data style and a JSON answer: the event records the value, as for any handler's return value.
         const json = r.style === 'data' && res.statusCode === 200 && /^application\/json\b/i.test(String(res.headers['content-type'] || '')) && isJson(body);
