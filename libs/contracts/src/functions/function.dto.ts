@@ -31,7 +31,7 @@ export class CreateFunctionDto {
   description?: string;
 
   // The OpenAPI document lists the templates and runtimes of the descriptors (the gateway fills them in).
-  @ApiPropertyOptional({ example: 'typescript', description: "Build template; defaults from the runtime's." })
+  @ApiPropertyOptional({ type: String, example: 'typescript', description: "Build template; defaults from the runtime's." })
   @IsOptional()
   @IsString()
   @Matches(TEMPLATE_NAME_PATTERN, { message: 'template must be a template name such as typescript or python (GET /api/v1/runtimes lists them)' })
@@ -141,7 +141,7 @@ export class FunctionView {
   @ApiProperty({ type: String, nullable: true })
   description: string | null;
 
-  @ApiProperty({ example: 'python' })
+  @ApiProperty({ type: String, example: 'python' })
   template: TemplateName;
 
   @ApiProperty({ example: 'python3.11' })
