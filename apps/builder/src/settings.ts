@@ -20,9 +20,17 @@ export const BuilderSettings = {
 
 /** HKS_BASE_IMAGE_<RUNTIME> and HKS_IMAGE_<RUNTIME>_COMMAND of every runtime (its descriptor's `image`). */
 export const RuntimeImageSettings: SettingsSchema = Object.fromEntries(
-  RUNTIMES.flatMap((r) => [
+  // A runtime whose functions are the user's own image has no base image; one whose image runs the program itself no interpreter.
+  RUNTIMES.filter((r) => !r.image.own).flatMap((r) => [
     [r.image.baseSetting, { kind: 'string', description: `Base image of ${r.title} function images, e.g. 127.0.0.1:5000/base/${r.image.baseExample}` }],
-    [r.image.commandSetting, { kind: 'string', default: r.image.defaultCommand, description: `${r.title} interpreter path inside the ${r.name} base image` }],
+    ...(r.image.entrypoint
+      ? []
+      : [
+          [
+            r.image.commandSetting,
+            { kind: 'string', default: r.image.defaultCommand, description: `${r.title} interpreter path inside the ${r.name} base image` },
+          ],
+        ]),
   ]),
 );
 

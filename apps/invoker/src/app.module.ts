@@ -1,3 +1,4 @@
+import { ImageStore } from './images/image-store';
 import { DynamicModule, Module } from '@nestjs/common';
 import { SettingsModule } from '@platform/config';
 import { MessagingModule, RpcClientsModule } from '@platform/messaging';
@@ -30,7 +31,18 @@ export class AppModule {
         InternalRoutesModule,
       ],
       controllers: [DeploymentsController],
-      providers: [WorkDirs, WorkerLauncher, BundleStore, DeploymentTable, DeploymentSync, InvocationRecorder, InvocationMetrics, KnativeProxy, InvokeServer],
+      providers: [
+        WorkDirs,
+        WorkerLauncher,
+        BundleStore,
+        ImageStore,
+        DeploymentTable,
+        DeploymentSync,
+        InvocationRecorder,
+        InvocationMetrics,
+        KnativeProxy,
+        InvokeServer,
+      ],
     };
   }
 }

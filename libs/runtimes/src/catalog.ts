@@ -2,7 +2,7 @@ import { spawnSync } from 'child_process';
 import { chmodSync, cpSync, existsSync, mkdtempSync, readdirSync, realpathSync, statSync } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { effectiveConfig, ValidationError } from '@platform/contracts';
+import { effectiveConfig, ENTRYPOINT_PATTERN, splitEntrypoint, ValidationError } from '@platform/contracts';
 import type { EffectiveConfig, FunctionConfigDto, ResolvedRuntime, RuntimeView } from '@platform/contracts';
 import { allTemplates, matchRuntime, RUNTIMES, runtimeNames, templateRuntime } from './names';
 import type { Interpreter, RuntimeDescriptor, RuntimeTemplate } from './descriptor';
@@ -237,4 +237,20 @@ export function describeRuntimes(): RuntimeView[] {
 /** A function's configuration with the defaults filled in, those of its runtime included (its concurrency model). */
 export function effectiveConfigOf(config: FunctionConfigDto | undefined | null, family: string): EffectiveConfig {
   return effectiveConfig(config, runtimeDescriptor(family).concurrency);
+}
+
+/** Why an entry point does not fit its runtime (module.function unless the descriptor says otherwise), or undefined. */
+export function entrypointProblem(family: string, entrypoint: string): string | undefined {
+  const form = runtimeDescriptor(family).entrypoint;
+  if (form) {
+    const problem = form.problem(entrypoint);
+    return problem === undefined ? undefined : `the entry point of a ${family} function is ${form.describe}: ${problem}`;
+  }
+  return ENTRYPOINT_PATTERN.test(entrypoint) ? undefined : 'the entry point must look like "<module>.<function>", e.g. "handler.handle" or "handler.*"';
+}
+
+/** The module an entry point needs among the files (found with the template's moduleFiles), or undefined when it needs none. */
+export function entryModule(family: string, entrypoint: string): string | undefined {
+  const form = runtimeDescriptor(family).entrypoint;
+  return form ? form.module(entrypoint) : splitEntrypoint(entrypoint).module;
 }

@@ -40,6 +40,20 @@ export interface RuntimeDescriptor {
   concurrency: ConcurrencyModel;
   /** The function SDK (`hexabase`), as a folder of the runtime's own (relative to it), and how handlers reach it. */
   sdk?: { dir: string; how: string };
+  /** Entry points of another form than `module.function` (custom: a command; image: an image reference). Absent: module.function. */
+  entrypoint?: EntrypointForm;
+}
+
+/** An entry point that is not `module.function` (see entrypointProblem and entryModule in catalog.ts). */
+export interface EntrypointForm {
+  /** What it is, for messages ("the program to run and its arguments"). */
+  describe: string;
+  /** Why an entry point is unacceptable, or undefined when it is fine. */
+  problem(entrypoint: string): string | undefined;
+  /** The module of the entry point (looked up with the template's moduleFiles), or undefined when it needs no file. */
+  module(entrypoint: string): string | undefined;
+  /** The entry point of files sent without one. */
+  default?: string;
 }
 
 /** Finds the interpreters (or toolchains) of a runtime installed on this machine. */
@@ -104,6 +118,8 @@ export interface WorkerLaunch {
   prepare?(dest: string): void;
   /** Host folders outside /usr the runtime reads (its configuration), bound read-only into sandboxes at the same path. */
   hostPaths?(interpreter: string): string[];
+  /** `image`: the worker's / is the function's own image (unpacked by the invoker), not the host's; never prewarmed. */
+  root?: 'image';
 }
 
 export interface ImageRecipe {
@@ -114,6 +130,10 @@ export interface ImageRecipe {
   /** The builder's setting naming the interpreter inside the base image, and its default. */
   commandSetting: string;
   defaultCommand: string;
+  /** The image's entrypoint when it is not the shim's http mode (custom: the program itself, under `functionDir`). */
+  entrypoint?(entrypoint: string, functionDir: string): string[];
+  /** The function's image is the user's own (pinned by the build): the builder makes none. */
+  own?: boolean;
 }
 
 /** One interpreter of a runtime found on this machine. */

@@ -11,3 +11,4 @@ export * from './openapi/conformance-report';
 export * from './broker-cleanup';
 export * from './service-process';
 export * from './rpc-peer';
+export * from './static-program';

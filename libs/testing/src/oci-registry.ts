@@ -148,3 +148,74 @@ export async function pushTestBaseImage(
   if (res.status !== 201) throw new Error(`pushing the manifest of ${repository}:${tag} answered ${res.status}`);
   return { reference: `${registry.host}/${repository}:${tag}`, digest: sha256Digest(manifest), layerDigest };
 }
+
+/** The run config of a test image (OCI image spec `config`). */
+export interface TestImageConfig {
+  Entrypoint?: string[];
+  Cmd?: string[];
+  Env?: string[];
+  WorkingDir?: string;
+}
+
+/**
+ * Pushes an image of the given layers (uncompressed tars, gzipped here; applied in order) and run config to
+ * `<registry>/<repository>:<tag>`. With `index`, the tag names an OCI index whose linux/amd64 entry is the
+ * image (after a linux/arm64 entry), as multi-platform images are published.
+ */
+export async function pushTestImage(
+  registry: TestOciRegistry,
+  repository: string,
+  tag: string,
+  layerTars: Buffer[],
+  config: TestImageConfig,
+  o: { index?: boolean; architecture?: string } = {},
+): Promise<{ reference: string; digest: string; indexDigest?: string }> {
+  const layers: Array<{ mediaType: string; digest: string; size: number }> = [];
+  for (const t of layerTars) {
+    const blob = gzipSync(t);
+    layers.push({ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: await pushBlob(registry.url, repository, blob), size: blob.length });
+  }
+  const image = async (architecture: string) => {
+    const configBlob = Buffer.from(
+      JSON.stringify({ architecture, os: 'linux', config, rootfs: { type: 'layers', diff_ids: layerTars.map((t) => sha256Digest(t)) } }),
+    );
+    const configDigest = await pushBlob(registry.url, repository, configBlob);
+    return Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: configDigest, size: configBlob.length },
+        layers,
+      }),
+    );
+  };
+  const manifest = await image(o.architecture ?? 'amd64');
+  const digest = sha256Digest(manifest);
+  await putManifest(registry, repository, o.index ? digest : tag, manifest, 'application/vnd.oci.image.manifest.v1+json');
+  if (!o.index) return { reference: `${registry.host}/${repository}:${tag}`, digest };
+  const other = await image('arm64');
+  await putManifest(registry, repository, sha256Digest(other), other, 'application/vnd.oci.image.manifest.v1+json');
+  const index = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.index.v1+json',
+      manifests: [
+        {
+          mediaType: 'application/vnd.oci.image.manifest.v1+json',
+          digest: sha256Digest(other),
+          size: other.length,
+          platform: { os: 'linux', architecture: 'arm64' },
+        },
+        { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest, size: manifest.length, platform: { os: 'linux', architecture: 'amd64' } },
+      ],
+    }),
+  );
+  await putManifest(registry, repository, tag, index, 'application/vnd.oci.image.index.v1+json');
+  return { reference: `${registry.host}/${repository}:${tag}`, digest, indexDigest: sha256Digest(index) };
+}
+
+async function putManifest(registry: TestOciRegistry, repository: string, reference: string, body: Buffer, mediaType: string): Promise<void> {
+  const res = await fetch(`${registry.url}/v2/${repository}/manifests/${reference}`, { method: 'PUT', headers: { 'content-type': mediaType }, body });
+  const text = await res.text();
+  if (res.status !== 201) throw new Error(`pushing the manifest of ${repository}:${reference} answered ${res.status}: ${text}`);
+}

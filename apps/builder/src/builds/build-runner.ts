@@ -5,7 +5,7 @@ import { randomBytes } from 'crypto';
 import { BuildInput, BuildResultPayload, EventNames, newEvent, PlatformEvent } from '@platform/contracts';
 import { SETTINGS } from '@platform/config';
 import { EventPublisher } from '@platform/messaging';
-import { BuildFailure, BuildTools, bundleDirectory, inputDigest, prepareWorkspace, runtimeDescriptor } from '@platform/runtimes';
+import { BuildFailure, BuildTools, bundleDirectory, IMAGE_FILE, inputDigest, prepareWorkspace, ResolvedImage, runtimeDescriptor } from '@platform/runtimes';
 import { ArtifactStore } from '../artifacts/artifact-store';
 import { ImageBuilder, ImagePlan } from '../oci/image-builder';
 import { BuilderSettingsValues } from '../settings';
@@ -77,7 +77,9 @@ export class BuildRunner {
     let built: BuiltArtifact;
     try {
       if (problem) throw new BuildFailure(problem);
-      const plan = this.images.enabled ? await this.images.plan(job, log.write) : null;
+      // A user's own image is deployed as it is: the builder pins it (the descriptor's build) and makes none.
+      const ownImage = runtimeDescriptor(job.family).image.own === true;
+      const plan = this.images.enabled && !ownImage ? await this.images.plan(job, log.write) : null;
       const digest = this.inputDigestOf(job, plan);
       await this.builds.repo.update({ id: job.buildId }, { inputDigest: digest });
       const previous = await this.reusable(digest, job.buildId);
@@ -99,7 +101,7 @@ export class BuildRunner {
         const bundle = await bundleDirectory(workDir);
         await this.artifacts.put(bundle.digest, bundle.tar);
         log.write(`bundle ${bundle.digest} (${bundle.size} bytes)\n`);
-        const image = plan ? await this.images.build(plan, bundle.tar, log.write) : null;
+        const image = plan ? await this.images.build(plan, bundle.tar, log.write) : ownImage ? await pinnedImage(workDir) : null;
         log.write('\n==> build succeeded\n');
         await log.close();
         built = { bundleDigest: bundle.digest, bundleSize: bundle.size, image: image?.image ?? null, imageDigest: image?.digest ?? null, cached: false };
@@ -151,6 +153,11 @@ export class BuildRunner {
       python: { python: s.HKS_PYTHON, wheelhouse: s.HKS_PIP_WHEELHOUSE, indexUrl: s.HKS_PIP_INDEX_URL, timeoutMs: s.BUILD_STEP_TIMEOUT_MS },
       go: { proxy: s.HKS_GOPROXY, cacheDir: s.HKS_GO_CACHE_DIR, timeoutMs: s.BUILD_STEP_TIMEOUT_MS },
       java: { timeoutMs: s.BUILD_STEP_TIMEOUT_MS },
+      // A user's image on the builder's own registry is read with its credentials; any other registry without.
+      image: {
+        optionsFor: (registry: string) =>
+          registry === s.HKS_OCI_REGISTRY ? { insecure: s.HKS_OCI_INSECURE, username: s.HKS_OCI_USERNAME, password: s.HKS_OCI_PASSWORD } : {},
+      },
     };
   }
 
@@ -221,4 +228,10 @@ export class BuildRunner {
       metadata: { buildId: job.buildId, label: job.label, ...(extra.metadata ?? {}) },
     });
   }
+}
+
+/** The image an image function's build pinned (its descriptor wrote IMAGE_FILE into the bundle). */
+async function pinnedImage(dir: string): Promise<{ image: string; digest: string }> {
+  const pinned = JSON.parse(await fs.readFile(path.join(dir, IMAGE_FILE), 'utf8')) as ResolvedImage;
+  return { image: pinned.pinned, digest: pinned.manifestDigest };
 }

@@ -1,11 +1,23 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { BuildInput, FUNCTION_PORT } from '@platform/contracts';
 import { SETTINGS } from '@platform/config';
-import { BuildFailure, BuildLogSink, collectTree, parentDirectories, readTar, runtimeDescriptor, sha256Digest, TarEntry } from '@platform/runtimes';
+import {
+  BuildFailure,
+  BuildLogSink,
+  collectTree,
+  formatReference,
+  ImageReference,
+  MediaTypes,
+  parentDirectories,
+  parseImageReference,
+  readTar,
+  RegistryClient,
+  runtimeDescriptor,
+  sha256Digest,
+  TarEntry,
+} from '@platform/runtimes';
 import { BuilderSettingsValues } from '../settings';
 import { buildImageConfig, buildImageManifest, Descriptor, ImageConfigFile, Layer, layerFromEntries } from './image';
-import { formatReference, ImageReference, parseImageReference } from './reference';
-import { MediaTypes, RegistryClient } from './registry-client';
 import { isCacheFile, locateShim, SHIM_MOUNT, shimServerEntrypoint } from './runtime-shims';
 
 export const FUNCTION_DIR = '/function';
@@ -91,7 +103,8 @@ export class ImageBuilder {
     }
     const shimLayer = await layerFromEntries(uniqueDirectories([...parentDirectories(SHIM_MOUNT.slice(1)), ...shimFiles]));
     const interpreter = runtimeSettings[image.commandSetting] ?? image.defaultCommand;
-    const entrypoint = shimServerEntrypoint(family, interpreter);
+    // A custom function's image runs its program itself; the others the runtime shim's http mode.
+    const entrypoint = image.entrypoint ? image.entrypoint(job.entrypoint, FUNCTION_DIR) : shimServerEntrypoint(family, interpreter);
     const env = {
       ...(job.config?.env ?? {}),
       HKS_ENTRYPOINT: job.entrypoint,

@@ -1,8 +1,6 @@
-import { sha256Digest } from '@platform/runtimes';
+import { isLoopbackRegistry, MediaTypes, parseImageReference, sha256Digest } from '@platform/runtimes';
 import { gunzipSync } from 'zlib';
 import { buildImageConfig, buildImageManifest, FunctionImageSpec, layerFromEntries, mergeEnv } from './image';
-import { isLoopbackRegistry, parseImageReference } from './reference';
-import { MediaTypes } from './registry-client';
 
 describe('OCI image assembly', () => {
   async function spec(): Promise<FunctionImageSpec> {

@@ -1,5 +1,4 @@
-import { canonicalJson, deterministicGzip, deterministicTar, sha256Digest, TarEntry } from '@platform/runtimes';
-import { MediaTypes } from './registry-client';
+import { canonicalJson, deterministicGzip, deterministicTar, MediaTypes, sha256Digest, TarEntry } from '@platform/runtimes';
 
 /** A content descriptor, as in manifests. */
 export interface Descriptor {

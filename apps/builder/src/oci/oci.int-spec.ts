@@ -3,10 +3,9 @@ import { readdirSync, rmSync, statSync } from 'fs';
 import * as path from 'path';
 import { gunzipSync } from 'zlib';
 import { BuildView } from '@platform/contracts';
-import { effectiveConfigOf, readTar } from '@platform/runtimes';
+import { effectiveConfigOf, readTar, RegistryClient } from '@platform/runtimes';
 import { pushTestBaseImage, startOciRegistry, TestOciRegistry } from '@platform/testing';
 import { BuilderHarness, startBuilder } from '../testing/builder-harness';
-import { RegistryClient } from './registry-client';
 
 jest.setTimeout(180_000);
 
@@ -34,6 +33,7 @@ describe('builder: OCI images pushed to a real registry', () => {
   let registry: TestOciRegistry;
   let b: BuilderHarness;
   let first: BuildView;
+  let userImage: { reference: string; digest: string };
   const job = {
     label: 'oci-fn',
     files: { 'handler.js': 'module.exports.handle = (d) => ({ hello: d.name });\n' },
@@ -51,7 +51,8 @@ describe('builder: OCI images pushed to a real registry', () => {
       'usr/bin/node': '#!/bin/sh\necho "a stand-in for node"\n',
       'etc/os-release': 'ID=hks-test\n',
     });
-    b = await startBuilder({ HKS_OCI_REGISTRY: registry.host, HKS_BASE_IMAGE_NODE: base.reference });
+    b = await startBuilder({ HKS_OCI_REGISTRY: registry.host, HKS_BASE_IMAGE_NODE: base.reference, HKS_BASE_IMAGE_CUSTOM: base.reference });
+    userImage = base;
     first = await b.build(job);
   });
 
@@ -136,5 +137,28 @@ describe('builder: OCI images pushed to a real registry', () => {
     });
     expect(view.status).toBe('FAILED');
     expect(view.error).toContain('no base image is configured for python functions: set HKS_BASE_IMAGE_PYTHON');
+  });
+
+  it("makes a custom function's image run its program itself (the entrypoint is /function/<program>, no shim)", async () => {
+    const view = await b.build({
+      label: 'custom-fn',
+      template: 'custom',
+      family: 'custom',
+      runtime: 'provided',
+      entrypoint: 'bootstrap --fast',
+      files: { bootstrap: '#!/bin/sh\necho hi\n' },
+    });
+    expect(view).toMatchObject({ status: 'SUCCEEDED' });
+    const manifest = JSON.parse((await get(`/v2/${b.env.HKS_NAMESPACE}/custom-fn/manifests/${view.imageDigest}`, OCI_MANIFEST)).body.toString());
+    const config = JSON.parse((await get(`/v2/${b.env.HKS_NAMESPACE}/custom-fn/blobs/${manifest.config.digest}`)).body.toString());
+    expect(config.config.Entrypoint).toEqual(['/function/bootstrap', '--fast']);
+  });
+
+  it("pins a user's own image instead of building one: the build's image is the user's, by digest", async () => {
+    const view = await b.build({ label: 'own-image', template: 'image', family: 'image', runtime: 'image', entrypoint: userImage.reference, files: {} });
+    expect(view).toMatchObject({ status: 'SUCCEEDED', image: `${registry.host}/base/node@${userImage.digest}`, imageDigest: userImage.digest });
+    expect(view.log).toContain(`pinned to ${registry.host}/base/node@${userImage.digest}`);
+    // Nothing was pushed for it.
+    expect((await get(`/v2/${b.env.HKS_NAMESPACE}/own-image/tags/list`)).status).toBe(404);
   });
 });

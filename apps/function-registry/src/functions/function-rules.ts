@@ -7,11 +7,10 @@ import {
   FunctionConfigDto,
   labelProblem,
   RuntimeFamily,
-  splitEntrypoint,
   TemplateName,
   ValidationError,
 } from '@platform/contracts';
-import { resolveRuntime, runtimeFamily, templateOf, templateRuntime } from '@platform/runtimes';
+import { entryModule, entrypointProblem, resolveRuntime, RUNTIMES, runtimeDescriptor, runtimeFamily, templateOf, templateRuntime } from '@platform/runtimes';
 
 export const MAX_FILES = 1000;
 export const MAX_FILES_BYTES = 8 * 1024 * 1024;
@@ -19,9 +18,11 @@ export const MAX_FILES_BYTES = 8 * 1024 * 1024;
 /** What the user sent about the code, before the rules are applied. */
 export interface SourceInput {
   template?: TemplateName | null;
-  runtime: string;
+  runtime?: string;
   handler?: string | null;
   files?: Record<string, string> | null;
+  /** A user's own OCI image instead of code (the image runtime: its entry point is the reference). */
+  image?: string | null;
 }
 
 /** The code of a function once the rules are applied: what is stored and versioned. */
@@ -60,12 +61,16 @@ export function mergeUpdate(
 
 /** Applies the cross-field rules: runtime/template agreement, handler or files, entry point and its module file. */
 export function resolveSource(input: SourceInput): FunctionSource {
+  if (input.image !== undefined && input.image !== null) return imageSource(input);
+  if (input.runtime === undefined) throw new ValidationError('runtime is required (or image, for a function that is your own OCI image)');
   // An unknown runtime, or one not installed in the version asked or newer, is a 400 naming what there is.
   // (What it resolves to is not stored: every view resolves it again against the runtimes installed.)
   const family = resolveRuntime(input.runtime).resolved.language;
   const template = templateOf(family, input.template, input.runtime).name;
   const handler = input.handler ?? null;
   const files = input.files ?? null;
+  // A stored image function (its reference is its entry point), updated without a new image.
+  if (runtimeDescriptor(family).image.own && files === null && handler !== null) return imageSource({ ...input, image: handler, handler: null });
   if (handler === null && files === null) {
     throw new ValidationError(
       'send the code: "handler" with the handler source, or "files" (path -> content) with "handler" naming the entry point as module.function',
@@ -102,13 +107,18 @@ function checkFiles(files: Record<string, string>): void {
 
 function checkEntrypoint(handler: string, files: Record<string, string>, family: RuntimeFamily, template: TemplateName): string {
   const entry = handler.trim();
-  if (!ENTRYPOINT_PATTERN.test(entry)) {
+  const form = runtimeDescriptor(family).entrypoint;
+  if (form) {
+    const problem = entrypointProblem(family, entry);
+    if (problem) throw new ValidationError(problem);
+  } else if (!ENTRYPOINT_PATTERN.test(entry)) {
     const shown = entry.length > 40 ? `${entry.slice(0, 40)}...` : entry;
     throw new ValidationError(
       `with files, handler is the entry point as module.function (e.g. "function.handle", or "function.*" to detect it), not code; got "${shown}"`,
     );
   }
-  const { module } = splitEntrypoint(entry);
+  const module = entryModule(family, entry);
+  if (module === undefined) return entry;
   const candidates = templateOf(family, template).moduleFiles(module);
   if (!candidates.some((c) => c in files)) {
     throw new ValidationError(`entry point "${entry}" needs the file ${candidates[0]} in files, but files has ${listNames(files)}`);
@@ -118,6 +128,8 @@ function checkEntrypoint(handler: string, files: Record<string, string>, family:
 
 function defaultEntrypoint(files: Record<string, string>, family: RuntimeFamily, template: TemplateName): string {
   const t = templateOf(family, template);
+  const own = runtimeDescriptor(family).entrypoint?.default;
+  if (own) return checkEntrypoint(own, files, family, template);
   for (const module of DEFAULT_ENTRY_MODULES) {
     if (t.moduleFiles(module).some((c) => c in files)) return `${module}.*`;
   }
@@ -135,6 +147,8 @@ function listNames(files: Record<string, string>): string {
 /** The files a build starts from: the user's files, or the handler code placed in its default file. */
 export function buildFiles(source: Pick<FunctionSource, 'family' | 'template' | 'handler' | 'files'>): Record<string, string> {
   if (source.files) return { ...source.files };
+  // An image function has no files: its image is its code.
+  if (runtimeDescriptor(source.family).image.own) return {};
   return { [templateOf(source.family, source.template).handlerFile]: source.handler ?? '' };
 }
 
@@ -164,4 +178,27 @@ export function plainConfig(config: FunctionConfigDto | null | undefined): Funct
 /** TypeORM's deep-partial type cannot follow the trigger union inside jsonb config; the row shape is ours. */
 export function row<T>(values: Partial<T>): QueryDeepPartialEntity<T> {
   return values as QueryDeepPartialEntity<T>;
+}
+
+/** The runtime whose functions are the user's own OCI image (its descriptor says image.own). */
+function imageRuntime(): string {
+  const found = RUNTIMES.find((r) => r.image.own);
+  if (!found) throw new ValidationError('this platform runs no OCI images of your own (no runtime takes an image)');
+  return found.name;
+}
+
+/** `image` instead of code: the image runtime, the reference as its entry point; no handler or files beside it. */
+function imageSource(input: SourceInput): FunctionSource {
+  const family = imageRuntime();
+  if ((input.handler !== undefined && input.handler !== null) || (input.files !== undefined && input.files !== null)) {
+    throw new ValidationError('image replaces the code: send either image, or handler/files, not both');
+  }
+  if (input.runtime !== undefined && runtimeFamily(input.runtime) !== family) {
+    throw new ValidationError(`with image, runtime is "${family}" (or left out), not "${input.runtime}"`);
+  }
+  const reference = String(input.image).trim();
+  const problem = entrypointProblem(family, reference);
+  if (problem) throw new ValidationError(`image: ${problem}`);
+  resolveRuntime(family);
+  return { template: templateOf(family).name, runtime: input.runtime ?? family, family, handler: reference, files: null, entrypoint: reference };
 }

@@ -12,7 +12,7 @@ import {
   RuntimeFamily,
   ValidationError,
 } from '@platform/contracts';
-import { RUNTIMES, runtimeDescriptor } from '@platform/runtimes';
+import { entrypointProblem, RUNTIMES, runtimeDescriptor } from '@platform/runtimes';
 
 /** A deployment as the invoker keeps it: from PUT /deployments/:functionId or the deployer's RPC answers. */
 export interface DeploymentOrder {
@@ -157,7 +157,11 @@ function parseOne(pathId: string, body: unknown, driver: DeploymentDriverName, u
     if (!RUNTIMES.some((r) => r.name === spec.family)) problems.push(`spec.family must be one of ${RUNTIMES.map((r) => `"${r.name}"`).join(', ')}`);
     if (spec.runtimeVersion !== undefined && (typeof spec.runtimeVersion !== 'string' || !/^\d+(\.\d+)*$/.test(spec.runtimeVersion)))
       problems.push('spec.runtimeVersion must be a version such as "3.11.2"');
-    if (typeof spec.entrypoint !== 'string' || !ENTRYPOINT_PATTERN.test(spec.entrypoint)) {
+    const form = RUNTIMES.some((r) => r.name === spec.family) ? runtimeDescriptor(String(spec.family)).entrypoint : undefined;
+    const entryProblem = typeof spec.entrypoint === 'string' && form ? entrypointProblem(String(spec.family), spec.entrypoint) : undefined;
+    if (entryProblem) problems.push(`spec.entrypoint: ${entryProblem}`);
+    else if (form && typeof spec.entrypoint !== 'string') problems.push('spec.entrypoint must be a string');
+    else if (!form && (typeof spec.entrypoint !== 'string' || !ENTRYPOINT_PATTERN.test(spec.entrypoint))) {
       problems.push('spec.entrypoint must look like "<module>.<function>", e.g. "handler.handle" or "handler.*"');
     }
     if (driver === 'local' && (typeof spec.bundleDigest !== 'string' || !parseSha256Digest(spec.bundleDigest))) {

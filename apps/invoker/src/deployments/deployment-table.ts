@@ -1,4 +1,6 @@
-import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import { SETTINGS } from '@platform/config';
+import { runtimeDescriptor } from '@platform/runtimes';
 import {
   DeploymentPatterns,
   InvokerDeployment,
@@ -12,7 +14,9 @@ import {
 } from '@platform/contracts';
 import { RpcClient } from '@platform/messaging';
 import { BundleStore } from '../bundles/bundle-store';
-import { FunctionPool, PoolStatus } from '../pools/function-pool';
+import { ImageStore } from '../images/image-store';
+import { FunctionPool, PoolSpec, PoolStatus } from '../pools/function-pool';
+import { InvokerSettingsValues } from '../settings';
 import { LaunchFailure, WorkerLauncher } from '../workers/worker-launcher';
 import { DeploymentOrder, parseOrder } from './deployment-request';
 
@@ -65,6 +69,8 @@ export class DeploymentTable implements OnApplicationShutdown {
     private readonly rpc: RpcClient,
     private readonly bundles: BundleStore,
     private readonly launcher: WorkerLauncher,
+    private readonly images: ImageStore,
+    @Inject(SETTINGS) private readonly settings: InvokerSettingsValues,
   ) {}
 
   find(idOrLabel: string): Deployed | undefined {
@@ -195,6 +201,17 @@ export class DeploymentTable implements OnApplicationShutdown {
       this.bundles.release(bundle);
       throw new StateError(`bundle ${spec.bundleDigest} holds a ${bundle.manifest.family} function, but the deployment says ${spec.family}`);
     }
+    // An image function runs from its image's layers: pulled and unpacked before the deployment is answered.
+    let image: PoolSpec['image'];
+    if (runsImage(spec.family)) {
+      try {
+        const pinned = await this.images.imageOf(bundle.dir);
+        image = { rootfs: await this.images.rootfs(pinned), config: pinned.config };
+      } catch (err) {
+        this.bundles.release(bundle);
+        throw err;
+      }
+    }
     const pool = new FunctionPool(
       {
         deploymentId: order.deploymentId,
@@ -207,6 +224,8 @@ export class DeploymentTable implements OnApplicationShutdown {
         entrypoint: spec.entrypoint,
         env: order.env,
         config: spec.config,
+        image,
+        readyTimeoutMs: Math.max(1000, this.settings.INVOKER_LOAD_TIMEOUT_MS - 500),
       },
       this.launcher,
       this.logger,
@@ -265,4 +284,9 @@ export class DeploymentTable implements OnApplicationShutdown {
     this.byId.clear();
     this.byLabel.clear();
   }
+}
+
+/** Whether a runtime's functions run from an image's rootfs (the image runtime) rather than from a bundle on the host's root. */
+function runsImage(family: string): boolean {
+  return runtimeDescriptor(family).worker.root === 'image';
 }

@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { performance } from 'perf_hooks';
 import type { EffectiveConfig, RuntimeFamily } from '@platform/contracts';
-import { WorkerExitedError, WorkerProcess } from '@platform/runtimes';
+import { imageCommand, imageEnv, ImageRunConfig, WorkerExitedError, WorkerProcess } from '@platform/runtimes';
 import type { Bundle } from '../bundles/bundle-store';
 import { failure, InvocationOutcome } from '../invocations/outcome';
 import { EvictableWorker, ExitReport, LaunchedWorker, LaunchFailure, WorkerLauncher } from '../workers/worker-launcher';
@@ -30,6 +30,10 @@ export interface PoolSpec {
   entrypoint: string;
   env: Record<string, string>;
   config: EffectiveConfig;
+  /** An image function: the image's unpacked rootfs and run config (its process, environment and working directory). */
+  image?: { rootfs: string; config: ImageRunConfig };
+  /** How long a process of its own (custom, image) may take to listen on $PORT. */
+  readyTimeoutMs?: number;
 }
 
 interface Instance extends EvictableWorker {
@@ -304,11 +308,14 @@ export class FunctionPool {
       runtimeVersion: spec.runtimeVersion,
       egress: spec.config.network.egress,
       bundle: spec.bundle,
+      rootfs: spec.image?.rootfs,
       memoryMb: spec.config.resources.memoryMb,
       maxProcesses: spec.config.resources.maxProcesses,
       load: {
         entrypoint: spec.entrypoint,
-        env: spec.env,
+        env: spec.image ? imageEnv(spec.image.config, spec.env) : spec.env,
+        ...(spec.image ? { command: imageCommand(spec.image.config), workingDir: spec.image.config.workingDir } : {}),
+        readyTimeoutMs: spec.readyTimeoutMs,
         // What the SDK's getSecret looks up: secret name -> the variable holding its value.
         secrets: spec.config.secrets.map((r) => ({ env: r.env, secret: r.secret, key: r.key })),
         functionId: spec.functionId,

@@ -6,11 +6,19 @@ import type { EffectiveConfig, FunctionRuntimeSpec, RuntimeFamily } from '@platf
 import { FunctionConfigDto } from '@platform/contracts';
 import { deterministicTar, effectiveConfigOf, templateOf } from '@platform/runtimes';
 
+/** A program (a shebang script, an ELF binary) is executable in the bundle, as the custom runtime's build makes it. */
+function isProgram(data: Buffer): boolean {
+  return data.subarray(0, 2).toString('latin1') === '#!' || data.subarray(0, 4).equals(Buffer.from([0x7f, 0x45, 0x4c, 0x46]));
+}
+
 /** Test helper: a bundle tar (files at the top, .hks/manifest.json) stored where the invoker finds it. */
 export async function writeBundle(dataDir: string, family: RuntimeFamily, entrypoint: string, files: Record<string, string | Buffer>): Promise<string> {
   const all: Record<string, string | Buffer> = { ...files, '.hks/manifest.json': JSON.stringify({ family, runtime: family, template: family, entrypoint }) };
   const bytes = await deterministicTar(
-    Object.entries(all).map(([name, data]) => ({ path: name, type: 'file' as const, data: Buffer.isBuffer(data) ? data : Buffer.from(data) })),
+    Object.entries(all).map(([name, content]) => {
+      const data = Buffer.isBuffer(content) ? content : Buffer.from(content);
+      return { path: name, type: 'file' as const, data, mode: isProgram(data) ? 0o755 : 0o644 };
+    }),
   );
   const hex = createHash('sha256').update(bytes).digest('hex');
   const dir = path.join(dataDir, 'artifacts', 'sha256');

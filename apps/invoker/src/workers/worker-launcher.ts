@@ -48,6 +48,8 @@ export interface LaunchRequest {
   runtimeVersion?: string;
   egress: boolean;
   bundle: Bundle;
+  /** An image function: its unpacked rootfs, the sandbox's / (its workers are never prewarmed: each image is its own root). */
+  rootfs?: string;
   load: LoadSpec;
   memoryMb: number;
   maxProcesses: number;
@@ -348,7 +350,7 @@ export class WorkerLauncher implements OnModuleInit, OnApplicationShutdown {
     const started = performance.now();
     const ownInterpreter = this.otherInterpreter(req);
     // Prewarmed workers run the runtime's default interpreter: another version starts a worker of its own.
-    const prewarmable = !req.egress && !ownInterpreter;
+    const prewarmable = !req.egress && !ownInterpreter && !req.rootfs;
     if (prewarmable) {
       this.demand[req.family].coldStart();
       this.scheduleRefill();
@@ -360,7 +362,7 @@ export class WorkerLauncher implements OnModuleInit, OnApplicationShutdown {
       this.reserved--; // spawn() counts the worker in `live` right away
       // A fresh worker binds the unpacked bundle itself at /code: nothing to link.
       this.freshStarts++;
-      worker = await this.spawn(req.family, req.egress, req.bundle.dir, 0, ownInterpreter)
+      worker = await this.spawn(req.family, req.egress, req.bundle.dir, 0, ownInterpreter, req.rootfs)
         .catch((err) => {
           throw err instanceof LaunchFailure ? err : new LaunchFailure(`could not start a ${req.family} worker: ${(err as Error).message}`, 'system');
         })
@@ -456,7 +458,14 @@ export class WorkerLauncher implements OnModuleInit, OnApplicationShutdown {
     return found.realPath;
   }
 
-  private async spawn(family: RuntimeFamily, egress: boolean, codeDir: string | undefined, niceness: number, runtimeBin?: string): Promise<WorkerProcess> {
+  private async spawn(
+    family: RuntimeFamily,
+    egress: boolean,
+    codeDir: string | undefined,
+    niceness: number,
+    runtimeBin?: string,
+    rootfs?: string,
+  ): Promise<WorkerProcess> {
     const id = randomBytes(6).toString('hex');
     const slot = codeDir ?? this.dirs.slot(id);
     const cgroup = this.cgroups?.worker(id);
@@ -480,6 +489,7 @@ export class WorkerLauncher implements OnModuleInit, OnApplicationShutdown {
       family,
       codeDir: slot,
       shimRoot: this.dirs.shims,
+      rootfs,
       runtimeBin: runtimeBin ?? this.runtimeBins[family],
       egress,
       sandbox: this.sandbox,

@@ -1,6 +1,6 @@
 import { ApiExtraModels, ApiProperty, ApiPropertyOptional, OmitType, PartialType } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsObject, IsOptional, IsString, Matches, MaxLength, MinLength, ValidateNested } from 'class-validator';
+import { IsObject, IsOptional, IsString, Matches, MaxLength, MinLength, ValidateIf, ValidateNested } from 'class-validator';
 import { FunctionConfigDto, EffectiveConfig } from './function-config.dto';
 import { FunctionStatus } from './function-status';
 import { BUILD_STATUSES, BuildStatus } from '../builds/build';
@@ -37,10 +37,25 @@ export class CreateFunctionDto {
   @Matches(TEMPLATE_NAME_PATTERN, { message: 'template must be a template name such as typescript or python (GET /api/v1/runtimes lists them)' })
   template?: TemplateName;
 
-  @ApiProperty({ example: 'node', description: 'A runtime name with or without a version; GET /api/v1/runtimes lists them.' })
+  @ApiPropertyOptional({
+    example: 'node',
+    description: 'A runtime name with or without a version; GET /api/v1/runtimes lists them. Required unless `image` is sent.',
+  })
+  @ValidateIf((o: CreateFunctionDto) => o.image === undefined || o.runtime !== undefined)
   @IsString()
   @Matches(RUNTIME_NAME_PATTERN, { message: 'runtime must be a runtime name such as node, nodejs20 or python3.11 (GET /api/v1/runtimes lists them)' })
-  runtime: string;
+  runtime?: string;
+
+  @ApiPropertyOptional({
+    example: '127.0.0.1:5000/team/orders:v1',
+    description:
+      'Your own OCI image instead of code (registry/repository:tag or @sha256:...): its Entrypoint + Cmd serves HTTP on $PORT. ' +
+      'The build pins a tag to its digest; the function runs on the image runtime.',
+  })
+  @IsOptional()
+  @IsString()
+  @MaxLength(512)
+  image?: string;
 
   @ApiPropertyOptional({
     description: 'The handler code. With `files`, the entry point instead, as module.function (e.g. "function.handle").',

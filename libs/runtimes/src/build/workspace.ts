@@ -2,7 +2,7 @@ import { existsSync, promises as fs } from 'fs';
 import * as path from 'path';
 import { ENTRYPOINT_PATTERN, filePathProblem, splitEntrypoint } from '@platform/contracts';
 import type { RuntimeFamily, TemplateName } from '@platform/contracts';
-import { templateOf } from '../catalog';
+import { entryModule, entrypointProblem, templateOf } from '../catalog';
 import { BuildFailure } from './errors';
 
 /** The contract's runtime families and templates, under the names the build has used. */
@@ -68,7 +68,11 @@ export function parseEntrypoint(entrypoint: string): { module: string; fn: strin
  * (`built` false), or once built (TypeScript's .js).
  */
 export function checkEntrypointModule(dir: string, source: Pick<BuildSource, 'template' | 'family' | 'entrypoint'>, built = false): string {
-  const { module } = parseEntrypoint(source.entrypoint);
+  const problem = entrypointProblem(source.family, source.entrypoint);
+  if (problem) throw new BuildFailure(`entry point "${source.entrypoint}": ${problem}`);
+  const module = entryModule(source.family, source.entrypoint);
+  // An image function needs no file: the image is its code.
+  if (module === undefined) return source.entrypoint;
   const template = templateOf(source.family, source.template);
   const candidates = built && template.builtModuleFiles ? template.builtModuleFiles(module) : template.moduleFiles(module);
   const found = candidates.find((c) => existsSync(path.join(dir, ...c.split('/'))));

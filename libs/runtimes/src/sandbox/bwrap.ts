@@ -4,6 +4,7 @@ import type { RuntimeFamily } from '@platform/contracts';
 import { runtimeDescriptor } from '../catalog';
 import type { ShimMode } from '../descriptor';
 import { firstExecutable } from './host';
+import { hostProgram, imageRootMounts } from './image-root';
 
 /** Where things appear inside a sandbox. */
 export const SANDBOX_CODE_DIR = '/code';
@@ -39,6 +40,11 @@ export interface SandboxLayout {
   /** uid/gid inside the sandbox (the user namespace maps it to the uid bwrap runs as). */
   uid: number;
   gid: number;
+  /**
+   * An image's unpacked rootfs, bound read-only as / instead of the host's /usr: no /code (the image's files are its
+   * code); the runtime comes from the host, under /hks/host (image-root.ts).
+   */
+  rootfs?: string;
   /** bwrap writes {"child-pid": N} here, then waits on blockFd until the caller has set up cgroups. */
   infoFd?: number;
   blockFd?: number;
@@ -83,6 +89,24 @@ export function sandboxArgs(o: SandboxLayout): string[] {
   const env = Object.entries(SANDBOX_BASE_ENV).flatMap(([k, v]) => ['--setenv', k, v]);
   for (const [k, v] of Object.entries(runtimeDescriptor(o.family).worker.env ?? {})) env.push('--setenv', k, v);
   const args = [
+    ...isolation(o),
+    ...env,
+    ...(o.rootfs ? imageMounts(o) : hostMounts(o)),
+    '--remount-ro',
+    '/',
+    ...(o.infoFd !== undefined ? ['--info-fd', String(o.infoFd)] : []),
+    ...(o.blockFd !== undefined ? ['--block-fd', String(o.blockFd)] : []),
+    '--',
+    ...(o.rootfs
+      ? [...hostProgram(o.runtimeBin).argv, ...runtimeCommand(o.family, o.runtimeBin, SANDBOX_RUNTIMES_DIR, 'worker').slice(1)]
+      : runtimeCommand(o.family, o.runtimeBin, SANDBOX_RUNTIMES_DIR, 'worker')),
+  ];
+  return args;
+}
+
+/** Namespaces, user and capabilities: the same for every worker. */
+function isolation(o: SandboxLayout): string[] {
+  return [
     '--unshare-user',
     '--uid',
     String(o.uid),
@@ -101,11 +125,16 @@ export function sandboxArgs(o: SandboxLayout): string[] {
     '--cap-drop',
     'ALL',
     '--clearenv',
-    ...env,
+  ];
+}
+
+/** The host's /usr (and the root links into it), the runtime, the shims, and the function's code at /code. */
+function hostMounts(o: SandboxLayout): string[] {
+  return [
     '--ro-bind',
     '/usr',
     '/usr',
-    ...cachedRootLinks,
+    ...(cachedRootLinks ??= rootLinks()),
     ...runtimePrefix(o.runtimeBin),
     ...(runtimeDescriptor(o.family).worker.hostPaths?.(o.runtimeBin) ?? []).flatMap((p) => ['--ro-bind-try', p, p]),
     '--ro-bind-try',
@@ -136,14 +165,15 @@ export function sandboxArgs(o: SandboxLayout): string[] {
     SANDBOX_CODE_DIR,
     '--chdir',
     SANDBOX_CODE_DIR,
-    '--remount-ro',
-    '/',
-    ...(o.infoFd !== undefined ? ['--info-fd', String(o.infoFd)] : []),
-    ...(o.blockFd !== undefined ? ['--block-fd', String(o.blockFd)] : []),
-    '--',
-    ...runtimeCommand(o.family, o.runtimeBin, SANDBOX_RUNTIMES_DIR, 'worker'),
   ];
-  return args;
+}
+
+/** An image's rootfs as /, the host's runtime under /hks/host, the shims; with egress, the sandbox's own DNS and hosts. */
+function imageMounts(o: SandboxLayout): string[] {
+  return [
+    ...imageRootMounts(o.rootfs as string, o.shimRoot, SANDBOX_RUNTIMES_DIR, hostProgram(o.runtimeBin)),
+    ...(o.egress ? ['--ro-bind-data', String(o.resolvConfFd), '/etc/resolv.conf', '--ro-bind-data', String(o.hostsFd), '/etc/hosts'] : []),
+  ];
 }
 
 /** The command line of a runtime's shim in a mode, `root` being where the runtimes' folders are (copyRuntimes). */

@@ -15,6 +15,7 @@ export function spawnSandboxed(o: WorkerStartOptions & { sandbox: SandboxOptions
     family: o.family,
     codeDir: o.codeDir,
     shimRoot: o.shimRoot,
+    rootfs: o.rootfs,
     runtimeBin: o.runtimeBin,
     egress: o.egress,
     uid: o.sandbox.uid,

@@ -22,6 +22,8 @@ export interface WorkerStartOptions {
   codeDir: string;
   /** Host directory holding the shims. */
   shimRoot: string;
+  /** An image's unpacked rootfs: the sandbox's / (see SandboxLayout.rootfs). */
+  rootfs?: string;
   runtimeBin: string;
   egress: boolean;
   /** bubblewrap settings; null runs the shim as a plain child process (when bwrap is not installed). */
@@ -49,6 +51,12 @@ export interface LoadSpec {
   concurrency?: number;
   /** Python: what an `async def` handler takes at once instead of `concurrency` (the function left concurrency to the runtime). */
   asyncConcurrency?: number;
+  /** A function that is its own HTTP server (custom, image): its argv when not the entry point's words (an image's Entrypoint + Cmd). */
+  command?: string[];
+  /** ... and its working directory, when not the code's. */
+  workingDir?: string;
+  /** How long its process may take to listen on $PORT. */
+  readyTimeoutMs?: number;
 }
 
 export interface WorkerExit {

@@ -44,6 +44,18 @@ describe('the Knative Service written for a function', () => {
     expect(container.ports).toEqual([{ containerPort: 8080, name: 'http1' }]);
   });
 
+  it("runs a user's own image (image: on create) as it is, pinned by digest, with Knative setting PORT", () => {
+    // The build of an image function pins the user's reference; that pinned image is the spec's image.
+    const pinned = `registry.example.com/team/orders@sha256:${'ef'.repeat(32)}`;
+    const svc = knativeService(runtimeSpec({ label: 'orders', runtime: 'image', image: pinned }, { env: { MODE: 'x' } }), 'functions', 'd-4');
+    expectValid(svc);
+    const [container] = svc.spec.template.spec.containers;
+    expect(container.image).toBe(pinned);
+    expect(container.ports).toEqual([{ containerPort: 8080, name: 'http1' }]);
+    // PORT is Knative's to set (from containerPort): a Service that sets it is refused by Knative's webhook.
+    expect(container.env.map((e) => e.name)).toEqual(['MODE']);
+  });
+
   it('passes env as values and secrets by reference, never their values', () => {
     const spec = runtimeSpec(
       {},

@@ -1,4 +1,4 @@
-import { sha256Digest } from '@platform/runtimes';
+import { sha256Digest } from '../build/digest';
 import { isLoopbackRegistry } from './reference';
 
 export const MediaTypes = {

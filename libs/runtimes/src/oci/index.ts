@@ -1,0 +1,5 @@
+export * from './reference';
+export * from './registry-client';
+export * from './image-resolve';
+export * from './rootfs';
+export * from './image-build';
