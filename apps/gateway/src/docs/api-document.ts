@@ -67,7 +67,8 @@ function describeRuntimes(document: OpenAPIObject): void {
     if (runtime) {
       runtime.description =
         `A runtime name, with or without a version: ${runtimeNames()}. A version not installed runs on the nearest newer one ` +
-        '(with a warning); GET /api/v1/runtimes lists the versions.';
+        '(with a warning); GET /api/v1/runtimes lists the versions.' +
+        (dto === 'CreateFunctionDto' ? ' Required unless `image` is sent.' : '');
     }
     const template = property(dto, 'template');
     if (template) template.enum = templates;

@@ -45,8 +45,8 @@ export class MetricsController {
     if (!allowed) {
       throw new UnauthorizedError(
         token === undefined
-          ? '/metrics needs a token: send "Authorization: Bearer <METRICS_TOKEN or the internal credential>"'
-          : 'the bearer token is neither METRICS_TOKEN nor the internal credential',
+          ? `/metrics needs a token: send "Authorization: Bearer <METRICS_TOKEN or the internal credential>" or the internal credential in ${INTERNAL_TOKEN_HEADER} (API keys do not open it)`
+          : `the bearer token is neither METRICS_TOKEN nor the internal credential (API keys do not open /metrics; the internal credential also goes in ${INTERNAL_TOKEN_HEADER})`,
       );
     }
     res.setHeader('content-type', this.metrics.contentType);
