@@ -116,7 +116,12 @@ export async function applyLayer(root: string, layer: Readable, budget: { bytes:
       }
       if (base.startsWith(WHITEOUT)) {
         stream.resume();
-        await removeTree(path.join(parent, base.slice(WHITEOUT.length)));
+        const hidden = base.slice(WHITEOUT.length);
+        // ".wh.." or ".wh..." would name the folder itself or the one above the rootfs: refused, never removed.
+        if (!hidden || hidden === '.' || hidden === '..' || hidden.includes('/')) throw new Error(`layer entry ${rel}: a whiteout that names no file`);
+        const gone = path.join(parent, hidden);
+        if (!gone.startsWith(root + path.sep)) throw new Error(`layer entry ${rel}: a whiteout outside the image`);
+        await removeTree(gone);
         return;
       }
       await fs.mkdir(parent, { recursive: true, mode: 0o755 });
