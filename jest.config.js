@@ -29,7 +29,8 @@ module.exports = {
       displayName: 'integration',
       testMatch: ['<rootDir>/{apps,libs}/**/*.int-spec.ts'],
     },
-    { ...shared, displayName: 'e2e', testMatch: ['<rootDir>/test/**/*.e2e-spec.ts'] },
+    // End-to-end steps build and deploy through the whole platform: 5 s is too short for them on a loaded 2-CPU machine.
+    { ...shared, displayName: 'e2e', testMatch: ['<rootDir>/test/**/*.e2e-spec.ts'], testTimeout: 60_000 },
     // Offline checks of the cluster packaging (Kubernetes manifests, Dockerfile, docker-compose.yml).
     { ...shared, displayName: 'deploy', testMatch: ['<rootDir>/deploy/**/*.spec.ts'] },
   ],

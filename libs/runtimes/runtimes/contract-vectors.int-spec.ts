@@ -3,7 +3,7 @@ import { createHash, randomUUID } from 'crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'fs';
 import { tmpdir } from 'os';
 import * as path from 'path';
-import { Socket } from 'net';
+import { createServer, Socket } from 'net';
 import { prepareWorkspace } from '../src/build/pipeline';
 import { interpreters, shippedRuntimeDir, templateOf } from '../src/catalog';
 import type { Interpreter, RuntimeDescriptor } from '../src/descriptor';
@@ -237,6 +237,8 @@ for (const d of RUNTIMES) {
               timeoutMs: vector.load?.timeoutMs ?? 30_000,
               maxResponseBytes: vector.load?.maxResponseBytes ?? 6 * 1024 * 1024,
               concurrency: 1,
+              // Outside a sandbox the custom runtime's program shares this machine's network: a free port, not 8080.
+              port: await freePort(),
             });
             const loaded = await shim.until(0, [P.Frame.LOADED, P.Frame.LOAD_ERROR]);
             expect([loaded[loaded.length - 1].type, loaded[loaded.length - 1].body.toString('utf8')]).toEqual([P.Frame.LOADED, expect.any(String)]);
@@ -259,4 +261,16 @@ for (const d of RUNTIMES) {
       }
     });
   }
+}
+
+/** A port nothing listens on now (the custom runtime's program runs here without a network namespace of its own). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
 }
