@@ -92,8 +92,13 @@ describe.each(['one', 'each'])('traces, services in %s process(es)', (processes)
     const tp = r.headers.get('traceparent')!;
     expect(tp).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
     const traceId = tp.slice(3, 35);
-    await until(() => Promise.resolve(otlp.spans.some((s) => s.traceId === traceId && s.service === 'invoker') ? true : undefined), 'its spans');
-    const gateway = otlp.spans.find((s) => s.traceId === traceId && s.service === 'gateway')!;
+    // Each service exports its spans on its own schedule: the gateway's can come after the invoker's.
+    const gateway = await until(
+      () => Promise.resolve(otlp.spans.find((s) => s.traceId === traceId && s.service === 'gateway')),
+      "the gateway's span",
+    );
     expect(gateway.parentSpanId).toBe('');
+    await until(() => Promise.resolve(otlp.spans.some((s) => s.traceId === traceId && s.service === 'invoker') ? true : undefined), 'its spans');
+    expect(otlp.spans.find((s) => s.traceId === traceId && s.service === 'invoker')!.parentSpanId).toBe(gateway.spanId);
   });
 });

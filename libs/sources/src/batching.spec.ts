@@ -14,7 +14,7 @@ describe('batching of consumer messages', () => {
     let running = 0;
     let overlap = false;
     const b = new Batcher<number>(
-      { size: 2, waitMs: 100 },
+      { size: 2, waitMs: 1_500 },
       async (batch) => {
         overlap ||= running++ > 0;
         await sleep(20);
@@ -23,13 +23,17 @@ describe('batching of consumer messages', () => {
       },
       () => undefined,
     );
+    const started = Date.now();
     for (const n of [1, 2, 3, 4, 5]) b.add(n);
-    await sleep(60);
+    // The two full batches go at once; the fifth item waits for its batch's time (1.5 s, a margin for a loaded machine).
+    while (handled.length < 2 && Date.now() - started < 1_400) await sleep(10);
     expect(handled).toEqual([
       [1, 2],
       [3, 4],
     ]);
-    await sleep(100);
+    expect(Date.now() - started).toBeLessThan(1_500);
+    while (handled.length < 3 && Date.now() - started < 5_000) await sleep(20);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1_400);
     await b.idle();
     expect(handled).toEqual([[1, 2], [3, 4], [5]]);
     expect(overlap).toBe(false);

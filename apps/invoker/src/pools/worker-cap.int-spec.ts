@@ -107,7 +107,7 @@ describe('invoker: the prewarm pool refills and follows demand', () => {
       timeoutMs: WINDOW_MS * 4,
       what: 'the pool to shrink back to two',
     });
-  });
+  }, 30_000);
 
   it('refills while a cold start is still loading a function whose module takes long to load', async () => {
     await waitFor(async () => (await nodePrewarm()).idle === 2, { what: 'two prewarmed node workers' });
