@@ -80,7 +80,8 @@ describe('invoker: the prewarm pool refills and follows demand', () => {
   const WINDOW_MS = 2_000;
 
   beforeAll(async () => {
-    inv = await startInvoker({ INVOKER_MAX_WORKERS: '16', INVOKER_PREWARM: '2', INVOKER_PREWARM_MAX: '5', INVOKER_PREWARM_WINDOW_MS: String(WINDOW_MS) });
+    // Room under the cap for every runtime's pool (node, python, go, java, custom: 2 each, node up to 5) and five functions.
+    inv = await startInvoker({ INVOKER_MAX_WORKERS: '24', INVOKER_PREWARM: '2', INVOKER_PREWARM_MAX: '5', INVOKER_PREWARM_WINDOW_MS: String(WINDOW_MS) });
     for (let i = 0; i < 5; i++) await inv.deploy({ label: `burst-${i}`, family: 'node', entrypoint: 'handler.handle', files: SLEEPER });
   }, 60_000);
 
