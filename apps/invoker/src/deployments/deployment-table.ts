@@ -18,7 +18,7 @@ import { ImageStore } from '../images/image-store';
 import { FunctionPool, PoolSpec, PoolStatus } from '../pools/function-pool';
 import { InvokerSettingsValues } from '../settings';
 import { LaunchFailure, WorkerLauncher } from '../workers/worker-launcher';
-import { DeploymentOrder, parseOrder } from './deployment-request';
+import { DeploymentOrder, parseOrder, poolKey } from './deployment-request';
 
 /** A function this invoker can run: a local pool, or the URL of its Knative Service. */
 export interface Deployed {
@@ -32,12 +32,6 @@ export interface Deployed {
 export function versionsOf(d: Deployed | undefined): Deployed[] {
   if (!d) return [];
   return d.variants ? [...d.variants.values()] : [d];
-}
-
-/** What a pool runs: two orders with the same key can share one. */
-function poolKey(o: DeploymentOrder): string {
-  const s = o.spec;
-  return JSON.stringify([s.version, s.bundleDigest, s.entrypoint, s.family, s.config, o.env, o.secrets]);
 }
 
 /** Same deployment, same versions, same routing: nothing to do. */
