@@ -1,22 +1,26 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { promises as fs } from 'fs';
 import * as path from 'path';
 import { UnavailableError, ValidationError } from '@platform/contracts';
-import { IMAGE_FILE, ImageRootfsStore, RegistryClient, RegistryError, ResolvedImage, RootfsError } from '@platform/runtimes';
+import { SETTINGS } from '@platform/config';
+import { IMAGE_FILE, ImageRootfsStore, RegistryClient, RegistryError, registryOptionsFor, ResolvedImage, RootfsError } from '@platform/runtimes';
+import { InvokerSettingsValues } from '../settings';
 import { WorkDirs } from '../workers/work-dirs';
 
 /**
  * The rootfs of the OCI images functions run from (`image:` on create): pulled from their registry by the digest
- * the build pinned, unpacked once per digest under the invoker's work dir (`images/`), shared by every worker
+ * the build pinned (HKS_OCI_REGISTRY with its transport and credentials, like the builder), unpacked once per digest under the invoker's work dir (`images/`), shared by every worker
  * and every invoker on the machine. See ImageRootfsStore in @platform/runtimes.
  */
 @Injectable()
 export class ImageStore {
   private readonly logger = new Logger(ImageStore.name);
   private readonly store: ImageRootfsStore;
+  private readonly optionsFor: ReturnType<typeof registryOptionsFor>;
 
-  constructor(dirs: WorkDirs) {
-    this.store = new ImageRootfsStore(path.join(dirs.root, 'images'));
+  constructor(dirs: WorkDirs, @Inject(SETTINGS) settings: InvokerSettingsValues) {
+    this.store = new ImageRootfsStore(path.join(dirs.root, 'images'), { maxBytes: settings.HKS_OCI_MAX_UNPACKED_BYTES, maxEntries: 500_000 });
+    this.optionsFor = registryOptionsFor(settings);
   }
 
   /** The image a bundle holds (`.hks/image.json`, written by its build). */
@@ -34,7 +38,7 @@ export class ImageStore {
     if (await this.store.has(image.manifestDigest)) return this.store.rootfsDir(image.manifestDigest);
     const started = Date.now();
     try {
-      const dir = await this.store.ensure(new RegistryClient(image.ref.registry), image);
+      const dir = await this.store.ensure(new RegistryClient(image.ref.registry, this.optionsFor(image.ref.registry)), image);
       this.logger.log(`pulled and unpacked ${image.pinned} (${image.layers.length} layer(s)) in ${Date.now() - started} ms`);
       return dir;
     } catch (err) {
