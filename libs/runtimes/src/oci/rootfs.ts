@@ -292,6 +292,45 @@ export class ImageRootfsStore {
   private blobFile(digest: string): string {
     return path.join(this.dir, 'blobs', 'sha256', hexOf(digest));
   }
+
+  /** The images unpacked here, with their size and when they were last used (the record's mtime). */
+  async list(): Promise<Array<RootfsRecord & { lastUsedMs: number }>> {
+    const dir = path.join(this.dir, 'rootfs');
+    const names = await fs.readdir(dir).catch(() => [] as string[]);
+    const out: Array<RootfsRecord & { lastUsedMs: number }> = [];
+    for (const name of names) {
+      if (!/^[0-9a-f]{64}$/.test(name)) continue;
+      const file = path.join(dir, `${name}.json`);
+      const [text, st] = await Promise.all([fs.readFile(file, 'utf8').catch(() => null), fs.stat(file).catch(() => null)]);
+      // A tree unpacked before records were written: its size is unknown (0), so only "unused" removes it.
+      const record = text ? (JSON.parse(text) as RootfsRecord) : { manifestDigest: `sha256:${name}`, pinned: `sha256:${name}`, layers: [], bytes: 0 };
+      out.push({ ...record, lastUsedMs: st?.mtimeMs ?? 0 });
+    }
+    return out;
+  }
+
+  /** Marks an image used now (the order least-recently-used eviction goes by). */
+  async touch(manifestDigest: string): Promise<void> {
+    const now = new Date();
+    await fs.utimes(`${this.rootfsDir(manifestDigest)}.json`, now, now).catch(() => undefined);
+  }
+
+  /**
+   * Removes an image's tree and record, and the cached layers no other unpacked image lists. The tree is
+   * first renamed away, so a half-removed one never looks complete.
+   */
+  async remove(manifestDigest: string): Promise<void> {
+    const final = this.rootfsDir(manifestDigest);
+    const gone = path.join(this.dir, 'rootfs', `.gone-${randomBytes(6).toString('hex')}`);
+    const record = (await this.list()).find((r) => r.manifestDigest === manifestDigest);
+    await fs.rm(`${final}.json`, { force: true });
+    await fs.rename(final, gone).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw err;
+    });
+    await removeTree(gone);
+    const kept = new Set((await this.list()).flatMap((r) => r.layers));
+    for (const layer of record?.layers ?? []) if (!kept.has(layer)) await fs.rm(this.blobFile(layer), { force: true });
+  }
 }
 
 function hexOf(digest: string): string {
