@@ -61,7 +61,7 @@ export async function startAuthRegistry(upstream: string, o: AuthRegistryOptions
   return {
     host: `${hostname()}:${port}`,
     requests,
-    stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    stop: () => new Promise<void>((resolve) => (server.close(() => resolve()), server.closeAllConnections())),
   };
 }
 

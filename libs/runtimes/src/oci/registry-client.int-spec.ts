@@ -31,7 +31,7 @@ async function rawServer(
   const server = http.createServer((req, res) => route(req, res, port));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   port = (server.address() as AddressInfo).port;
-  return { host: `127.0.0.1:${port}`, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+  return { host: `127.0.0.1:${port}`, close: () => new Promise<void>((resolve) => (server.close(() => resolve()), server.closeAllConnections())) };
 }
 
 describe('registry client: logins, redirects and limits of a pull', () => {
@@ -123,6 +123,24 @@ describe('registry client: logins, redirects and limits of a pull', () => {
       expect(readFileSync(path.join(dir, 'd')).equals(body)).toBe(true);
     } finally {
       await server.close();
+    }
+  });
+
+  it('refuses a redirect from HTTPS to plain HTTP', async () => {
+    // No TLS server here: the registry's answers are played by a fetch stand-in, the client's redirect rule is real.
+    const real = globalThis.fetch;
+    const asked: string[] = [];
+    globalThis.fetch = ((url: URL | string) => {
+      asked.push(String(url));
+      return Promise.resolve(new Response(null, { status: 307, headers: { location: 'http://cdn.example.com/blob' } }));
+    }) as typeof fetch;
+    try {
+      await expect(new RegistryClient('registry.example.com').getBlob('team/app', `sha256:${'0'.repeat(64)}`)).rejects.toThrow(
+        'a redirect from HTTPS to http (http://cdn.example.com) is refused',
+      );
+      expect(asked).toEqual([`https://registry.example.com/v2/team/app/blobs/sha256:${'0'.repeat(64)}`]);
+    } finally {
+      globalThis.fetch = real;
     }
   });
 
