@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'fs';
 import { tmpdir } from 'os';
 import * as path from 'path';
 import * as tar from 'tar-stream';
@@ -140,6 +140,14 @@ describe('custom runtime and OCI images end to end', () => {
     expect(String((event.metadata as Record<string, unknown>).logs)).toContain('request POST /');
     const net = await call('GET', '/fn/go-image/net');
     expect(net.body).toEqual({ reached: false });
+
+    // Undeployed, nothing runs the image any more: its unpacked tree goes once the last worker has stopped.
+    const tree = path.join(p.dataDir, 'invoker', 'images', 'rootfs', image.digest.slice('sha256:'.length));
+    expect(existsSync(tree)).toBe(true);
+    expect((await call('DELETE', `/api/v1/functions/deploy/${id}`)).status).toBe(200);
+    const deadline = Date.now() + 30_000;
+    while (existsSync(tree) && Date.now() < deadline) await new Promise((res) => setTimeout(res, 200));
+    expect(existsSync(tree)).toBe(false);
   });
 
   it('fails the build of an image that does not exist, or on a registry that cannot be reached, saying which', async () => {

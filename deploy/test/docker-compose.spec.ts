@@ -211,4 +211,10 @@ describe('docker-compose.yml', () => {
     }
     expect(services['registry-seed'].restart).toBe('no');
   });
+
+  it('lets the invoker pull image functions from the compose registry as the builder reads it', () => {
+    const builder = environment(services.builder);
+    const invoker = environment(services.invoker);
+    for (const name of ['HKS_OCI_REGISTRY', 'HKS_OCI_INSECURE']) expect([name, invoker[name]]).toEqual([name, builder[name]]);
+  });
 });

@@ -1,5 +1,5 @@
 import { CommonSettings, SettingsOf, SettingsSchema } from '@platform/config';
-import { RUNTIMES } from '@platform/runtimes';
+import { OciRegistrySettings, RUNTIMES } from '@platform/runtimes';
 
 export const BuilderSettings = {
   BUILDER_PORT: { kind: 'int', default: 8083, description: 'HTTP port of the builder (health, artifacts)' },
@@ -11,10 +11,8 @@ export const BuilderSettings = {
   HKS_PIP_INDEX_URL: { kind: 'url', description: 'Python package index used instead of --no-index' },
   HKS_GOPROXY: { kind: 'url', description: 'Go module proxy for Go builds (GOPROXY); unset: modules from vendor/ only (GOPROXY=off)' },
   HKS_GO_CACHE_DIR: { kind: 'string', description: 'Where Go builds keep their build and module caches (default: $TMPDIR/hks-go-cache)' },
-  HKS_OCI_REGISTRY: { kind: 'string', description: 'OCI registry (host:port) images are pushed to; no image is built when unset' },
-  HKS_OCI_INSECURE: { kind: 'bool', description: 'Talk plain HTTP to the registry (default: true for loopback addresses)' },
-  HKS_OCI_USERNAME: { kind: 'string', description: 'Registry user (basic auth)' },
-  HKS_OCI_PASSWORD: { kind: 'string', description: 'Registry password (basic auth)' },
+  // HKS_OCI_REGISTRY, its transport and credentials, the pull limits: shared with the invoker.
+  ...OciRegistrySettings,
   // Each runtime's base image and interpreter inside it: RuntimeImageSettings, from the descriptors.
 } as const satisfies SettingsSchema;
 

@@ -261,6 +261,14 @@ describe('function registry over real Postgres, RabbitMQ and Redis', () => {
       );
       expect(built.statusReason).toBeNull();
       expect(built.build).toMatchObject({ id: buildId, status: 'SUCCEEDED', bundleDigest: 'sha256:' + 'a'.repeat(64), error: null });
+      // The exact runtime version is recorded with the version and its build: what it runs on from now on.
+      const recorded = await pg.query(
+        `SELECT v.runtime_version, f.built_runtime_version FROM registry.function_versions v JOIN registry.functions f ON f.id = v.function_id
+          WHERE v.function_id = $1 AND v.version = 1`,
+        [f.id],
+      );
+      const exact = resolveRuntime('python3.11').resolved.version;
+      expect(recorded.rows).toEqual([{ runtime_version: exact, built_runtime_version: exact }]);
 
       const spec = await call<FunctionRuntimeSpec>(FunctionPatterns.GetRuntimeSpec, { id: f.id });
       expect(spec).toEqual({

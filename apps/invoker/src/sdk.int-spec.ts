@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'fs';
+import { mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync } from 'fs';
 import { tmpdir } from 'os';
 import * as path from 'path';
 import { interpreters, prepareWorkspace, resolveRuntime, RUNTIMES, templateOf } from '@platform/runtimes';
@@ -131,10 +131,21 @@ def handle(event):
 const python = RUNTIMES.find((r) => r.name === 'python')!;
 const nine = interpreters(python).find((i) => i.version.startsWith('3.9.'));
 
+/** The modes of the host folders above an interpreter (/, /root ... for pyenv's). */
+function modesAbove(file: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let d = path.dirname(realpathSync(file)); ; d = path.dirname(d)) {
+    out[d] = (statSync(d).mode & 0o7777).toString(8);
+    if (d === path.dirname(d)) return out;
+  }
+}
+
 (nine ? describe : describe.skip)('invoker: a function resolved to another Python than the default runs on that interpreter', () => {
   let inv: InvokerHarness;
+  let before: Record<string, string>;
 
   beforeAll(async () => {
+    before = modesAbove(nine!.path);
     inv = await startInvoker();
     await inv.deploy({
       label: 'py39',
@@ -158,5 +169,9 @@ const nine = interpreters(python).find((i) => i.version.startsWith('3.9.'));
   it(`answers from Python ${nine?.version ?? '3.9'}, not the default ${interpreters(python)[0]?.version}`, async () => {
     const res = await inv.request('POST', '/invoke/py39', JSON.stringify({ data: {} }), JSON_HEADERS);
     expect([res.status, res.json]).toEqual([200, { python: nine!.version }]);
+  });
+
+  it('leaves the modes of the host folders above the interpreter as they were (/root stays closed)', () => {
+    expect(modesAbove(nine!.path)).toEqual(before);
   });
 });

@@ -1,5 +1,5 @@
 import { CommonSettings, SettingsOf, SettingsSchema } from '@platform/config';
-import { DEFAULT_EGRESS_DENY } from '@platform/runtimes';
+import { DEFAULT_EGRESS_DENY, OciRegistrySettings } from '@platform/runtimes';
 
 export const InvokerSettings = {
   INVOKER_PORT: { kind: 'int', default: 8081, description: 'HTTP port of the invoker (invocations, deployments, health)' },
@@ -85,6 +85,16 @@ export const InvokerSettings = {
     description:
       'An invocation records one event, its result (SUCCESS or FAILURE, with the request and the response); one still running after ' +
       'this many ms also records a PENDING event (timestamped with its start) so live views see it begin; 0 records the PENDING event of every invocation',
+  },
+  // Image functions are pulled from HKS_OCI_REGISTRY with the builder's transport and credentials, within its limits.
+  ...OciRegistrySettings,
+  INVOKER_IMAGES_MAX_BYTES: {
+    kind: 'int',
+    default: 32 * 1024 * 1024 * 1024,
+    min: 1,
+    description:
+      'Most bytes of unpacked images (image functions) kept in the work dir: a tree is removed when the last deployment using it stops; ' +
+      'past this, trees no live invoker uses go first, least recently used first, and an image that does not fit beside those in use fails its deployment',
   },
   INVOKER_SHUTDOWN_GRACE_MS: {
     kind: 'int',

@@ -12,3 +12,4 @@ export * from './broker-cleanup';
 export * from './service-process';
 export * from './rpc-peer';
 export * from './static-program';
+export * from './auth-registry';

@@ -5,7 +5,17 @@ import { randomBytes } from 'crypto';
 import { BuildInput, BuildResultPayload, EventNames, newEvent, PlatformEvent } from '@platform/contracts';
 import { SETTINGS } from '@platform/config';
 import { EventPublisher } from '@platform/messaging';
-import { BuildFailure, BuildTools, bundleDirectory, IMAGE_FILE, inputDigest, prepareWorkspace, ResolvedImage, runtimeDescriptor } from '@platform/runtimes';
+import {
+  BuildFailure,
+  BuildTools,
+  bundleDirectory,
+  IMAGE_FILE,
+  inputDigest,
+  prepareWorkspace,
+  registryOptionsFor,
+  ResolvedImage,
+  runtimeDescriptor,
+} from '@platform/runtimes';
 import { ArtifactStore } from '../artifacts/artifact-store';
 import { ImageBuilder, ImagePlan } from '../oci/image-builder';
 import { BuilderSettingsValues } from '../settings';
@@ -154,10 +164,7 @@ export class BuildRunner {
       go: { proxy: s.HKS_GOPROXY, cacheDir: s.HKS_GO_CACHE_DIR, timeoutMs: s.BUILD_STEP_TIMEOUT_MS },
       java: { timeoutMs: s.BUILD_STEP_TIMEOUT_MS },
       // A user's image on the builder's own registry is read with its credentials; any other registry without.
-      image: {
-        optionsFor: (registry: string) =>
-          registry === s.HKS_OCI_REGISTRY ? { insecure: s.HKS_OCI_INSECURE, username: s.HKS_OCI_USERNAME, password: s.HKS_OCI_PASSWORD } : {},
-      },
+      image: { optionsFor: registryOptionsFor(s) },
     };
   }
 

@@ -12,6 +12,7 @@ import {
   parseImageReference,
   readTar,
   RegistryClient,
+  registryOptionsFor,
   runtimeDescriptor,
   sha256Digest,
   TarEntry,
@@ -63,13 +64,7 @@ export class ImageBuilder {
   }
 
   private client(registry: string): RegistryClient {
-    const s = this.settings;
-    const own = registry === s.HKS_OCI_REGISTRY;
-    return new RegistryClient(registry, {
-      insecure: own && s.HKS_OCI_INSECURE !== undefined ? s.HKS_OCI_INSECURE : undefined,
-      username: own ? s.HKS_OCI_USERNAME : undefined,
-      password: own ? s.HKS_OCI_PASSWORD : undefined,
-    });
+    return new RegistryClient(registry, registryOptionsFor(this.settings)(registry));
   }
 
   /** Resolves the base image and the shim layer; fails the build clearly when no base is configured. */

@@ -81,13 +81,15 @@ export class BuildsService {
       if (current.status === FunctionStatus.Building) throw alreadyBuilding(current);
       throw new StateError(`function ${f.label} changed while the build was requested; request the build again`);
     }
+    // The exact runtime version is resolved once, here: the build is made for it and the version runs on it from then on.
+    const source = sourceOf(f);
     // A reference only: Redis never holds a function's code; the builder asks for it (GetBuildSource).
     const data: BuildJobData = {
       buildId,
       functionId: f.id,
       label: f.label,
       version: f.version,
-      sourceDigest: buildSourceDigest(sourceOf(f)),
+      sourceDigest: buildSourceDigest(source),
       requestedAt: now.toISOString(),
     };
     try {
@@ -97,7 +99,10 @@ export class BuildsService {
       throw err;
     }
     // The version row follows its own builds, whatever the function moves on to meanwhile.
-    await this.versions.update({ functionId: f.id, version: f.version }, { buildId, buildStatus: 'QUEUED', buildError: null });
+    await this.versions.update(
+      { functionId: f.id, version: f.version },
+      { buildId, buildStatus: 'QUEUED', buildError: null, runtimeVersion: source.runtimeVersion ?? null },
+    );
     await this.events.publish(
       newEvent({
         name: EventNames.BuildQueued,
@@ -117,11 +122,12 @@ export class BuildsService {
     if (!q || !isUuid(q.functionId) || !Number.isInteger(q.version))
       throw new ValidationError('name the build source: { functionId: <uuid>, version: <number> }');
     const f = await this.repo.findOne({ where: { id: q.functionId } });
-    if (f && f.version === q.version) return sourceOf(f);
     const v = await this.versions.findOne({ where: { functionId: q.functionId, version: q.version } });
+    // The runtime version recorded when the build was requested, not whatever resolves now.
+    if (f && f.version === q.version) return sourceOf(f, v?.runtimeVersion);
     const family = v && runtimeFamily(v.runtime);
     if (!v || !family) throw new NotFoundError(`function ${q.functionId} has no version ${q.version}`);
-    return sourceOf({ ...v, family });
+    return sourceOf({ ...v, family }, v.runtimeVersion);
   }
 
   /** build.* from the builder. Results of a build that is no longer the latest are ignored. */
@@ -175,6 +181,8 @@ export class BuildsService {
           `UPDATE "registry"."functions" SET "build_status" = 'SUCCEEDED', "build_error" = NULL, "build_finished_at" = $5,
              "build_started_at" = COALESCE("build_started_at", $5),
              "bundle_digest" = $3, "image" = $4, "built_version" = "build_version",
+             "built_runtime_version" = (SELECT v."runtime_version" FROM "registry"."function_versions" v
+                                         WHERE v."function_id" = "functions"."id" AND v."version" = "functions"."build_version"),
              "status_reason" = CASE WHEN ${building} THEN NULL ELSE "status_reason" END,
              "status" = CASE WHEN ${building} THEN 'BUILT' ELSE "status" END, "updated_at" = now()
            WHERE "id" = $1 AND "build_id" = $2 RETURNING "id"`,
@@ -184,12 +192,15 @@ export class BuildsService {
   }
 }
 
-function sourceOf(f: Pick<FunctionEntity, 'template' | 'runtime' | 'family' | 'handler' | 'files' | 'entrypoint' | 'config'>): BuildSource {
+function sourceOf(
+  f: Pick<FunctionEntity, 'template' | 'runtime' | 'family' | 'handler' | 'files' | 'entrypoint' | 'config'>,
+  recordedRuntimeVersion?: string | null,
+): BuildSource {
   return {
     template: f.template,
     runtime: f.runtime,
     family: f.family,
-    runtimeVersion: resolvedRuntimeOf(f).version ?? undefined,
+    runtimeVersion: recordedRuntimeVersion ?? resolvedRuntimeOf(f).version ?? undefined,
     files: buildFiles(f),
     entrypoint: f.entrypoint,
     config: effectiveConfigOf(f.config, f.family),

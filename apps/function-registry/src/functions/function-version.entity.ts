@@ -50,6 +50,10 @@ export class FunctionVersionEntity {
   @Column('text', { nullable: true })
   image: string | null;
 
+  /** The exact runtime version its build was made for (python3.9 -> 3.9.18): what it runs on. */
+  @Column('text', { nullable: true })
+  runtimeVersion: string | null;
+
   @CreateDateColumn({ type: 'timestamptz' })
   createdAt: Date;
 }

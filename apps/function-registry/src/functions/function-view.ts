@@ -1,5 +1,5 @@
 import { functionInvokePath, FunctionRuntimeSpec, FunctionVersionView, FunctionView, ResolvedRuntime, StateError, ValidationError } from '@platform/contracts';
-import { effectiveConfigOf, resolveRuntime, runtimeFamily } from '@platform/runtimes';
+import { effectiveConfigOf, interpreters, resolveRuntime, runtimeDescriptor, runtimeFamily } from '@platform/runtimes';
 import { FunctionVersionEntity } from './function-version.entity';
 import { FunctionEntity } from './function.entity';
 
@@ -14,6 +14,24 @@ export function resolvedRuntimeOf(f: Pick<FunctionEntity, 'runtime' | 'family'>)
     // Stored when it could run (the interpreter went away since): the view says it cannot run now, and why.
     return { language: f.family, requested: f.runtime, version: null, warning: err.message };
   }
+}
+
+/**
+ * The runtime version a build recorded, as long as it is installed: a version whose interpreter is gone is a 409
+ * saying so, never a run on another one. Builds older than the record resolve as they did.
+ */
+export function recordedRuntimeVersion(
+  what: string,
+  build: { runtime: string; family: string; runtimeVersion: string | null | undefined },
+): string | undefined {
+  if (!build.runtimeVersion) return resolvedRuntimeOf(build).version ?? undefined;
+  const d = runtimeDescriptor(build.family);
+  const installed = interpreters(d).map((i) => i.version);
+  if (installed.includes(build.runtimeVersion)) return build.runtimeVersion;
+  throw new StateError(
+    `${what} was built for ${d.title} ${build.runtimeVersion} ("${build.runtime}"), which this platform no longer has ` +
+      `(it has ${installed.join(', ') || 'none'}); build it again to run it on what is installed`,
+  );
 }
 
 export function toView(f: FunctionEntity): FunctionView {
@@ -68,7 +86,7 @@ export function toRuntimeSpec(f: FunctionEntity): FunctionRuntimeSpec {
     version: f.version,
     runtime: f.runtime,
     family: f.family,
-    runtimeVersion: resolvedRuntimeOf(f).version ?? undefined,
+    runtimeVersion: recordedRuntimeVersion(`function ${f.label}`, { runtime: f.runtime, family: f.family, runtimeVersion: f.builtRuntimeVersion }),
     template: f.template,
     entrypoint: f.entrypoint,
     bundleDigest: f.bundleDigest,
@@ -111,7 +129,7 @@ export function versionRuntimeSpec(f: Pick<FunctionEntity, 'id' | 'label'>, v: F
     version: v.version,
     runtime: v.runtime,
     family,
-    runtimeVersion: resolvedRuntimeOf({ runtime: v.runtime, family }).version ?? undefined,
+    runtimeVersion: recordedRuntimeVersion(`version ${v.version} of function ${f.label}`, { runtime: v.runtime, family, runtimeVersion: v.runtimeVersion }),
     template: v.template,
     entrypoint: v.entrypoint,
     bundleDigest: v.bundleDigest,

@@ -76,6 +76,10 @@ export class FunctionEntity {
   @Column('text', { nullable: true })
   image: string | null;
 
+  /** The exact runtime version of the last successful build: what the function runs on. */
+  @Column('text', { nullable: true })
+  builtRuntimeVersion: string | null;
+
   /** Version of the last successful build: deployable only while it equals `version`. */
   @Column('int', { nullable: true })
   builtVersion: number | null;

@@ -167,7 +167,7 @@ export class FunctionsService {
               version: same.version,
               status: built ? FunctionStatus.Built : FunctionStatus.Created,
               statusReason: null,
-              ...(built ? { bundleDigest: same.bundleDigest, image: same.image, builtVersion: same.version } : {}),
+              ...(built ? { bundleDigest: same.bundleDigest, image: same.image, builtVersion: same.version, builtRuntimeVersion: same.runtimeVersion } : {}),
             });
             changed.push(`version ${same.version} again`);
           } else {

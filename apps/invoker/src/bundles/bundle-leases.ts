@@ -8,7 +8,7 @@ const LOCK_WAIT_MS = 10_000;
 const UNNAMED_LOCK_MS = 5_000;
 
 /**
- * Which invoker processes use an unpacked bundle, so one of them can remove it once nobody does.
+ * Which invoker processes use an unpacked bundle (or image), so one of them can remove it once nobody does.
  * Several invokers may share a data dir (replicas on one host, or containers sharing a volume): each
  * has a lease file `<hex>.users/<owner>`; leases change, and a bundle is removed, only under the lock
  * `<hex>.lock` (an atomic mkdir). Owners are `<host>-<pid>-<random>`: a lease or lock of a process
@@ -82,7 +82,7 @@ export class BundleLeases {
         await fs.rm(lock, { recursive: true, force: true });
         continue;
       }
-      if (Date.now() - started > LOCK_WAIT_MS) throw new Error(`the bundle lock ${lock} has been held for over ${LOCK_WAIT_MS / 1000} s`);
+      if (Date.now() - started > LOCK_WAIT_MS) throw new Error(`the lock ${lock} has been held for over ${LOCK_WAIT_MS / 1000} s`);
       await new Promise((r) => setTimeout(r, 5));
     }
     try {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'crypto';
 import { ValidationError } from '@platform/contracts';
 import { RUNTIMES } from '@platform/runtimes';
-import { normalizeConfig, parseOrder, tagUrl } from './deployment-request';
+import { normalizeConfig, parseOrder, poolKey, tagUrl } from './deployment-request';
 
 const DIGEST = `sha256:${'a'.repeat(64)}`;
 const spec = (over: Record<string, unknown> = {}) => ({
@@ -120,5 +120,22 @@ describe('deployment orders (PUT /deployments/:functionId)', () => {
       'http://hello.functions.svc',
     );
     expect(order.versions[0].url).toBe('http://v1-hello.functions.svc');
+  });
+});
+
+describe('pool sharing (poolKey)', () => {
+  const order = (runtimeVersion?: string) =>
+    parseOrder('f-1', {
+      deploymentId: randomUUID(),
+      spec: spec({ runtime: 'python3.9', family: 'python', template: 'python', ...(runtimeVersion ? { runtimeVersion } : {}) }),
+    });
+
+  it('gives orders of the same version, bundle and runtime version one pool', () => {
+    expect(poolKey(order('3.9.18'))).toBe(poolKey(order('3.9.18')));
+  });
+
+  it('never lets two runtime versions of the same family share a pool or its workers', () => {
+    expect(poolKey(order('3.9.18'))).not.toBe(poolKey(order('3.11.7')));
+    expect(poolKey(order('3.9.18'))).not.toBe(poolKey(order()));
   });
 });

@@ -188,3 +188,12 @@ function parseOne(pathId: string, body: unknown, driver: DeploymentDriverName, u
     url,
   };
 }
+
+/**
+ * What a pool runs: two orders with the same key can share one (and its workers). The runtime's exact version is
+ * part of it: python3.9 and python3.11 of the same bundle never share a worker.
+ */
+export function poolKey(o: DeploymentOrder): string {
+  const s = o.spec;
+  return JSON.stringify([s.version, s.bundleDigest, s.entrypoint, s.family, s.runtimeVersion ?? null, s.config, o.env, o.secrets]);
+}

@@ -18,7 +18,7 @@ import { ImageStore } from '../images/image-store';
 import { FunctionPool, PoolSpec, PoolStatus } from '../pools/function-pool';
 import { InvokerSettingsValues } from '../settings';
 import { LaunchFailure, WorkerLauncher } from '../workers/worker-launcher';
-import { DeploymentOrder, parseOrder } from './deployment-request';
+import { DeploymentOrder, parseOrder, poolKey } from './deployment-request';
 
 /** A function this invoker can run: a local pool, or the URL of its Knative Service. */
 export interface Deployed {
@@ -32,12 +32,6 @@ export interface Deployed {
 export function versionsOf(d: Deployed | undefined): Deployed[] {
   if (!d) return [];
   return d.variants ? [...d.variants.values()] : [d];
-}
-
-/** What a pool runs: two orders with the same key can share one. */
-function poolKey(o: DeploymentOrder): string {
-  const s = o.spec;
-  return JSON.stringify([s.version, s.bundleDigest, s.entrypoint, s.family, s.config, o.env, o.secrets]);
 }
 
 /** Same deployment, same versions, same routing: nothing to do. */
@@ -202,11 +196,12 @@ export class DeploymentTable implements OnApplicationShutdown {
       throw new StateError(`bundle ${spec.bundleDigest} holds a ${bundle.manifest.family} function, but the deployment says ${spec.family}`);
     }
     // An image function runs from its image's layers: pulled and unpacked before the deployment is answered.
+    // The pool holds the image (its tree stays on disk) until its last worker is gone.
     let image: PoolSpec['image'];
     if (runsImage(spec.family)) {
       try {
         const pinned = await this.images.imageOf(bundle.dir);
-        image = { rootfs: await this.images.rootfs(pinned), config: pinned.config };
+        image = { rootfs: await this.images.acquire(pinned), config: pinned.config, manifestDigest: pinned.manifestDigest };
       } catch (err) {
         this.bundles.release(bundle);
         throw err;
@@ -254,10 +249,13 @@ export class DeploymentTable implements OnApplicationShutdown {
     return true;
   }
 
-  /** Stops a pool; once its last worker is gone, its bundle is released (and removed if nothing else uses it). */
+  /** Stops a pool; once its last worker is gone, its bundle and image are released (and removed if nothing else uses them). */
   private retire(pool: FunctionPool): void {
     pool.retire();
-    void pool.drained.then(() => this.bundles.release(pool.spec.bundle));
+    void pool.drained.then(() => {
+      this.bundles.release(pool.spec.bundle);
+      if (pool.spec.image) void this.images.release(pool.spec.image.manifestDigest);
+    });
   }
 
   /** Drops remembered "not deployed" answers, e.g. when a deployment event says that changed. */

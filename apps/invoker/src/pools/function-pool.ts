@@ -31,7 +31,7 @@ export interface PoolSpec {
   env: Record<string, string>;
   config: EffectiveConfig;
   /** An image function: the image's unpacked rootfs and run config (its process, environment and working directory). */
-  image?: { rootfs: string; config: ImageRunConfig };
+  image?: { rootfs: string; config: ImageRunConfig; manifestDigest: string };
   /** How long a process of its own (custom, image) may take to listen on $PORT. */
   readyTimeoutMs?: number;
 }

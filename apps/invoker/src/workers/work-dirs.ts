@@ -1,7 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { chmodSync, mkdirSync, readdirSync, rmSync, statSync } from 'fs';
+import { spawnSync } from 'child_process';
+import { chmodSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'fs';
 import * as path from 'path';
-import { randomBytes } from 'crypto';
+import { createHash, randomBytes } from 'crypto';
 import { copyRuntimes, pidAlive } from '@platform/runtimes';
 import { SETTINGS } from '@platform/config';
 import { InvokerSettingsValues } from '../settings';
@@ -10,8 +11,10 @@ import { InvokerSettingsValues } from '../settings';
  * The invoker's directories. Unpacked bundles are shared by digest (several invokers on one machine may
  * use the same data dir); code slots (one per worker) and the copy of the shims belong to this process
  * (`run/<pid>-<random>`), removed at shutdown, or at the next start once the process is gone. The
- * sandbox (an unprivileged uid) must reach them, so every folder on the way gets the search bit for
- * others (never read: nobody can list what is there).
+ * sandbox (an unprivileged uid) must reach them, so the folders of the data dir on the way get the search bit for
+ * others (never read: nobody can list what is there). Folders above the data dir are the host's: never changed; when
+ * the sandbox's user cannot pass them the invoker refuses to start, saying which. An interpreter it cannot reach
+ * (pyenv's under /root) is copied into the data dir (`interpreters/`, hard links where it can) and bound from there.
  */
 @Injectable()
 export class WorkDirs {
@@ -21,9 +24,14 @@ export class WorkDirs {
   readonly instance: string;
   readonly slots: string;
   readonly shims: string;
+  readonly interpreters: string;
+  /** The platform's own folders: the data dir and the work dir, at and below which modes may be changed. */
+  private readonly own: string[];
 
   constructor(@Inject(SETTINGS) settings: InvokerSettingsValues) {
     this.root = path.resolve(settings.INVOKER_WORK_DIR || path.join(settings.HKS_DATA_DIR, 'invoker'));
+    this.own = [this.root, path.resolve(settings.HKS_DATA_DIR)];
+    this.interpreters = path.join(this.root, 'interpreters');
     this.bundles = path.join(this.root, 'bundles');
     this.run = path.join(this.root, 'run');
     this.instance = path.join(this.run, `${process.pid}-${randomBytes(3).toString('hex')}`);
@@ -44,22 +52,75 @@ export class WorkDirs {
   }
 
   /**
-   * Makes `dir` and the folders above it searchable (o+x, not listable) for the sandbox's user, which bwrap runs as:
-   * the data root, or an interpreter installed under /root (pyenv). Returns the folders whose mode changed. Only an
-   * invoker running as root hands its workers to another user; otherwise they share its uid and nothing changes.
+   * Makes `dir` reachable for the sandbox's user, which bwrap runs as: the folders on the way that belong to the data
+   * dir get o+x (not listable); a host folder above it is never changed, and when one lacks the bit this fails naming
+   * it. Returns the folders whose mode changed. Only an invoker running as root hands its workers to another user;
+   * otherwise they share its uid and nothing changes.
    */
   searchable(dir: string): string[] {
     const opened: string[] = [];
     if (process.getuid?.() !== 0) return opened;
-    for (let d = dir; ; d = path.dirname(d)) {
+    for (let d = path.resolve(dir); ; d = path.dirname(d)) {
       const mode = statSync(d).mode & 0o7777;
       if ((mode & 0o001) === 0) {
+        if (!this.isOwn(d)) {
+          throw new Error(
+            `the sandboxed workers (user INVOKER_SANDBOX_UID) cannot reach ${dir}: ${d} is not searchable ` +
+              `(mode ${mode.toString(8)}), and the invoker never changes host folders; set HKS_DATA_DIR (or INVOKER_WORK_DIR) to a folder under searchable ones`,
+          );
+        }
         chmodSync(d, mode | 0o001);
         opened.push(d);
       }
       if (d === path.dirname(d)) break;
     }
     return opened;
+  }
+
+  /** Whether every folder above `p` lets others pass (o+x): what a sandbox's bind of `p` needs. */
+  reachable(p: string): boolean {
+    for (let d = path.dirname(path.resolve(p)); ; d = path.dirname(d)) {
+      if ((statSync(d).mode & 0o001) === 0) return false;
+      if (d === path.dirname(d)) return true;
+    }
+  }
+
+  /**
+   * Where the sandbox binds an interpreter's prefix from: undefined (the prefix itself) when its user can reach it,
+   * else a copy under `interpreters/` (hard links when the data dir shares the prefix's file system, else a full copy),
+   * made once per prefix and binary. The host's folders keep their modes.
+   */
+  interpreterPrefix(prefix: string, bin: string): string | undefined {
+    if (process.getuid?.() !== 0 || this.reachable(prefix)) return undefined;
+    const st = statSync(bin);
+    const key = createHash('sha256').update(`${prefix}\0${st.ino}\0${st.mtimeMs}`).digest('hex').slice(0, 24);
+    const copy = path.join(this.interpreters, key);
+    if (existsSync(copy)) return copy;
+    mkdirSync(this.interpreters, { recursive: true, mode: 0o711 });
+    this.searchable(this.interpreters);
+    const tmp = `${copy}.tmp-${randomBytes(4).toString('hex')}`;
+    let cp = spawnSync('cp', ['-al', prefix, tmp], { encoding: 'utf8' });
+    if (cp.status !== 0) {
+      rmSync(tmp, { recursive: true, force: true });
+      cp = spawnSync('cp', ['-a', prefix, tmp], { encoding: 'utf8' });
+    }
+    if (cp.status !== 0) {
+      rmSync(tmp, { recursive: true, force: true });
+      throw new Error(`could not copy the interpreter ${prefix} into ${this.interpreters}: ${(cp.stderr || cp.error?.message || '').trim()}`);
+    }
+    chmodSync(tmp, 0o755);
+    try {
+      renameSync(tmp, copy);
+    } catch (err) {
+      // Another invoker on this data dir made the same copy first.
+      rmSync(tmp, { recursive: true, force: true });
+      if (!existsSync(copy)) throw err;
+    }
+    return copy;
+  }
+
+  private isOwn(d: string): boolean {
+    return this.own.some((o) => d === o || d.startsWith(o + path.sep));
   }
 
   slot(workerId: string): string {

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
-import { accessSync, constants } from 'fs';
+import { accessSync, constants, realpathSync } from 'fs';
 import * as path from 'path';
 import { performance } from 'perf_hooks';
 import { randomBytes } from 'crypto';
@@ -118,6 +118,8 @@ export class WorkerLauncher implements OnModuleInit, OnApplicationShutdown {
   private cgroups?: CgroupPool;
   /** Each runtime's default interpreter (INVOKER_NODE_BIN, INVOKER_PYTHON_BIN, else the first its descriptor finds). */
   private readonly runtimeBins: Record<RuntimeFamily, string>;
+  /** Where each default interpreter's prefix is bound from when the sandbox's user cannot reach it (WorkDirs.interpreterPrefix). */
+  private readonly defaultPrefixSources = new Map<RuntimeFamily, string | undefined>();
   /** The version of each default interpreter: functions resolved to another version get a worker of their own interpreter. */
   private readonly defaultVersions: Record<RuntimeFamily, string | undefined> = {};
   private readonly available = new Set<RuntimeFamily>();
@@ -441,7 +443,7 @@ export class WorkerLauncher implements OnModuleInit, OnApplicationShutdown {
    * The interpreter of a function resolved to another version than the runtime's default one (python3.9 on a
    * machine whose default is 3.11), or undefined when the default serves it; fails when this invoker lacks it.
    */
-  private otherInterpreter(req: LaunchRequest): string | undefined {
+  private otherInterpreter(req: LaunchRequest): { bin: string; prefixSource?: string } | undefined {
     const want = req.runtimeVersion;
     if (!want || want === this.defaultVersions[req.family]) return undefined;
     const found = interpreters(runtimeDescriptor(req.family)).find((i) => i.version === want);
@@ -452,10 +454,33 @@ export class WorkerLauncher implements OnModuleInit, OnApplicationShutdown {
         'system',
       );
     }
-    // bwrap runs as the sandbox's user and binds the interpreter's prefix: it must reach it (pyenv's is under /root).
-    const opened = this.dirs.searchable(path.dirname(path.dirname(found.realPath)));
-    if (opened.length) this.logger.warn(`made ${opened.join(', ')} searchable (o+x) so sandboxed workers reach ${req.family} ${want}`);
-    return found.realPath;
+    // bwrap runs as the sandbox's user and binds the interpreter's prefix: one it cannot reach (pyenv's under /root) is
+    // bound from a copy in the data dir; the host's folders are never chmod-ed.
+    const prefix = path.dirname(path.dirname(found.realPath));
+    let source: string | undefined;
+    try {
+      source = this.dirs.interpreterPrefix(prefix, found.realPath);
+    } catch (err) {
+      throw new LaunchFailure(`${req.family} ${want} cannot be given to the sandbox: ${(err as Error).message}`, 'system');
+    }
+    if (source) this.logger.debug(`${req.family} ${want} (${prefix}) is out of the sandbox user's reach: bound from its copy ${source}`);
+    return { bin: found.realPath, prefixSource: source };
+  }
+
+  private defaultPrefixSource(family: RuntimeFamily): string | undefined {
+    if (!this.defaultPrefixSources.has(family)) {
+      let real: string | undefined;
+      try {
+        real = realpathSync(this.runtimeBins[family]);
+      } catch {
+        real = undefined; // not installed: the launch says so
+      }
+      this.defaultPrefixSources.set(
+        family,
+        !real || real.startsWith('/usr/') ? undefined : this.dirs.interpreterPrefix(path.dirname(path.dirname(real)), real),
+      );
+    }
+    return this.defaultPrefixSources.get(family);
   }
 
   private async spawn(
@@ -463,9 +488,10 @@ export class WorkerLauncher implements OnModuleInit, OnApplicationShutdown {
     egress: boolean,
     codeDir: string | undefined,
     niceness: number,
-    runtimeBin?: string,
+    own?: { bin: string; prefixSource?: string },
     rootfs?: string,
   ): Promise<WorkerProcess> {
+    if (!own && !rootfs) own = { bin: this.runtimeBins[family], prefixSource: this.defaultPrefixSource(family) };
     const id = randomBytes(6).toString('hex');
     const slot = codeDir ?? this.dirs.slot(id);
     const cgroup = this.cgroups?.worker(id);
@@ -490,7 +516,8 @@ export class WorkerLauncher implements OnModuleInit, OnApplicationShutdown {
       codeDir: slot,
       shimRoot: this.dirs.shims,
       rootfs,
-      runtimeBin: runtimeBin ?? this.runtimeBins[family],
+      runtimeBin: own?.bin ?? this.runtimeBins[family],
+      runtimePrefixSource: own?.prefixSource,
       egress,
       sandbox: this.sandbox,
       cgroup,

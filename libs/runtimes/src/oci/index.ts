@@ -3,3 +3,4 @@ export * from './registry-client';
 export * from './image-resolve';
 export * from './rootfs';
 export * from './image-build';
+export * from './registry-settings';

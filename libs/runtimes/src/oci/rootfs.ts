@@ -1,5 +1,5 @@
 import { randomBytes } from 'crypto';
-import { promises as fs } from 'fs';
+import { createReadStream, promises as fs } from 'fs';
 import * as path from 'path';
 import { Readable } from 'stream';
 import { pipeline } from 'stream/promises';
@@ -18,12 +18,21 @@ const OPAQUE = '.wh..wh..opq';
 const MAX_SYMLINK_HOPS = 40;
 
 export interface RootfsLimits {
-  /** Largest unpacked image, in bytes (files' sizes). */
+  /** Largest unpacked image, in bytes (files' sizes): HKS_OCI_MAX_UNPACKED_BYTES. */
   maxBytes: number;
   maxEntries: number;
 }
 
-const DEFAULT_LIMITS: RootfsLimits = { maxBytes: 4 * 1024 * 1024 * 1024, maxEntries: 500_000 };
+const DEFAULT_LIMITS: RootfsLimits = { maxBytes: 8 * 1024 * 1024 * 1024, maxEntries: 500_000 };
+
+/** What the store knows of an unpacked image, beside its tree (`rootfs/<hex>.json`). */
+export interface RootfsRecord {
+  manifestDigest: string;
+  pinned: string;
+  layers: string[];
+  /** Unpacked size (files' sizes). */
+  bytes: number;
+}
 
 export class RootfsError extends Error {}
 
@@ -139,7 +148,7 @@ export async function applyLayer(root: string, layer: Readable, budget: { bytes:
       if (existing) await removeTree(target);
       if (header.type === 'file' || header.type === 'contiguous-file') {
         budget.bytes += header.size ?? 0;
-        if (budget.bytes > limits.maxBytes) throw new RootfsError(`the image unpacks to more than ${limits.maxBytes} bytes`);
+        if (budget.bytes > limits.maxBytes) throw new RootfsError(`the image unpacks to more than HKS_OCI_MAX_UNPACKED_BYTES (${limits.maxBytes} bytes)`);
         const handle = await fs.open(target, 'wx', 0o600);
         try {
           for await (const chunk of stream) await handle.write(chunk as Buffer);
@@ -229,9 +238,14 @@ export class ImageRootfsStore {
     try {
       const budget = { bytes: 0, entries: 0 };
       for (const layer of image.layers) {
+        if (layer.size > client.maxBlobBytes)
+          throw new RegistryError(
+            `layer ${layer.digest} of ${image.pinned} is ${layer.size} bytes, larger than HKS_OCI_MAX_BLOB_BYTES (${client.maxBlobBytes} bytes)`,
+            413,
+          );
         const blob = await this.blob(client, image.ref.repository, layer.digest);
         try {
-          await applyLayer(work, Readable.from([blob]), budget, this.limits);
+          await applyLayer(work, createReadStream(blob), budget, this.limits);
         } catch (err) {
           throw new RootfsError(`layer ${layer.digest} of ${image.pinned} cannot be unpacked: ${(err as Error).message}`);
         }
@@ -248,6 +262,13 @@ export class ImageRootfsStore {
         const st = await fs.lstat(at).catch(() => null);
         if (!st) await fs.writeFile(at, '', { mode: 0o644 });
       }
+      const record: RootfsRecord = {
+        manifestDigest: image.manifestDigest,
+        pinned: image.pinned,
+        layers: image.layers.map((l) => l.digest),
+        bytes: budget.bytes,
+      };
+      await fs.writeFile(`${final}.json`, JSON.stringify(record) + '\n');
       await fs.rename(work, final).catch(async (err: NodeJS.ErrnoException) => {
         // Another invoker sharing the data dir finished the same image first.
         if (err.code !== 'ENOTEMPTY' && err.code !== 'EEXIST') throw err;
@@ -260,17 +281,55 @@ export class ImageRootfsStore {
     }
   }
 
-  /** A layer's bytes: from the cache, else from the registry (checked against its digest) into the cache. */
-  private async blob(client: RegistryClient, repository: string, digest: string): Promise<Buffer> {
-    const file = path.join(this.dir, 'blobs', 'sha256', hexOf(digest));
-    const cached = await fs.readFile(file).catch(() => null);
-    if (cached) return cached;
-    const bytes = await client.getBlob(repository, digest);
-    await fs.mkdir(path.dirname(file), { recursive: true });
-    const tmp = `${file}.${randomBytes(4).toString('hex')}`;
-    await fs.writeFile(tmp, bytes);
-    await fs.rename(tmp, file);
-    return bytes;
+  /** A layer's file: from the cache, else streamed from the registry (checked against its digest) into the cache. */
+  private async blob(client: RegistryClient, repository: string, digest: string): Promise<string> {
+    const file = this.blobFile(digest);
+    const cached = await fs.stat(file).catch(() => null);
+    if (!cached?.isFile()) await client.downloadBlob(repository, digest, file);
+    return file;
+  }
+
+  private blobFile(digest: string): string {
+    return path.join(this.dir, 'blobs', 'sha256', hexOf(digest));
+  }
+
+  /** The images unpacked here, with their size and when they were last used (the record's mtime). */
+  async list(): Promise<Array<RootfsRecord & { lastUsedMs: number }>> {
+    const dir = path.join(this.dir, 'rootfs');
+    const names = await fs.readdir(dir).catch(() => [] as string[]);
+    const out: Array<RootfsRecord & { lastUsedMs: number }> = [];
+    for (const name of names) {
+      if (!/^[0-9a-f]{64}$/.test(name)) continue;
+      const file = path.join(dir, `${name}.json`);
+      const [text, st] = await Promise.all([fs.readFile(file, 'utf8').catch(() => null), fs.stat(file).catch(() => null)]);
+      // A tree unpacked before records were written: its size is unknown (0), so only "unused" removes it.
+      const record = text ? (JSON.parse(text) as RootfsRecord) : { manifestDigest: `sha256:${name}`, pinned: `sha256:${name}`, layers: [], bytes: 0 };
+      out.push({ ...record, lastUsedMs: st?.mtimeMs ?? 0 });
+    }
+    return out;
+  }
+
+  /** Marks an image used now (the order least-recently-used eviction goes by). */
+  async touch(manifestDigest: string): Promise<void> {
+    const now = new Date();
+    await fs.utimes(`${this.rootfsDir(manifestDigest)}.json`, now, now).catch(() => undefined);
+  }
+
+  /**
+   * Removes an image's tree and record, and the cached layers no other unpacked image lists. The tree is
+   * first renamed away, so a half-removed one never looks complete.
+   */
+  async remove(manifestDigest: string): Promise<void> {
+    const final = this.rootfsDir(manifestDigest);
+    const gone = path.join(this.dir, 'rootfs', `.gone-${randomBytes(6).toString('hex')}`);
+    const record = (await this.list()).find((r) => r.manifestDigest === manifestDigest);
+    await fs.rm(`${final}.json`, { force: true });
+    await fs.rename(final, gone).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw err;
+    });
+    await removeTree(gone);
+    const kept = new Set((await this.list()).flatMap((r) => r.layers));
+    for (const layer of record?.layers ?? []) if (!kept.has(layer)) await fs.rm(this.blobFile(layer), { force: true });
   }
 }
 

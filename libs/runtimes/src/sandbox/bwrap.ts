@@ -33,6 +33,11 @@ export interface SandboxLayout {
   shimRoot: string;
   /** The runtime binary (node or python3) on the host. */
   runtimeBin: string;
+  /**
+   * A host folder holding a copy of the runtime's prefix (runtimeBin's ../..), bound at the prefix's own path: for a
+   * prefix the sandbox's user cannot reach (pyenv's under /root), whose host folders are never chmod-ed.
+   */
+  runtimePrefixSource?: string;
   egress: boolean;
   /** With egress: fds the contents of the sandbox's /etc/resolv.conf and /etc/hosts are read from. */
   resolvConfFd?: number;
@@ -68,12 +73,12 @@ function rootLinks(): string[] {
 
 let cachedRootLinks: string[] | undefined;
 
-/** A runtime installed outside /usr (nvm, pyenv ...) needs its own prefix bound read-only. */
-function runtimePrefix(runtimeBin: string): string[] {
+/** A runtime installed outside /usr (nvm, pyenv ...) needs its own prefix bound read-only (from a copy, when given one). */
+function runtimePrefix(runtimeBin: string, source?: string): string[] {
   const real = realpathSync(runtimeBin);
   if (real.startsWith('/usr/')) return [];
   const prefix = path.dirname(path.dirname(real));
-  return ['--ro-bind', prefix, prefix];
+  return ['--ro-bind', source ?? prefix, prefix];
 }
 
 /**
@@ -135,7 +140,7 @@ function hostMounts(o: SandboxLayout): string[] {
     '/usr',
     '/usr',
     ...(cachedRootLinks ??= rootLinks()),
-    ...runtimePrefix(o.runtimeBin),
+    ...runtimePrefix(o.runtimeBin, o.runtimePrefixSource),
     ...(runtimeDescriptor(o.family).worker.hostPaths?.(o.runtimeBin) ?? []).flatMap((p) => ['--ro-bind-try', p, p]),
     '--ro-bind-try',
     '/etc/localtime',

@@ -17,6 +17,7 @@ export function spawnSandboxed(o: WorkerStartOptions & { sandbox: SandboxOptions
     shimRoot: o.shimRoot,
     rootfs: o.rootfs,
     runtimeBin: o.runtimeBin,
+    runtimePrefixSource: o.runtimePrefixSource,
     egress: o.egress,
     uid: o.sandbox.uid,
     gid: o.sandbox.gid,

@@ -25,6 +25,8 @@ export interface WorkerStartOptions {
   /** An image's unpacked rootfs: the sandbox's / (see SandboxLayout.rootfs). */
   rootfs?: string;
   runtimeBin: string;
+  /** Where the runtime's prefix (runtimeBin's ../..) is bound from, when not from itself (SandboxLayout.runtimePrefixSource). */
+  runtimePrefixSource?: string;
   egress: boolean;
   /** bubblewrap settings; null runs the shim as a plain child process (when bwrap is not installed). */
   sandbox: SandboxOptions | null;
