@@ -1,6 +1,7 @@
 import { containerEnv, secretValues } from './support/pod-env';
 import { devInfraObjects, isKind, Kinds, mustFind, PLATFORM_APPS, PLATFORM_NAMESPACE, platformObjects, quantity, selectorMatches } from './support/manifests';
 import { appSettingsSchema, documentedUnsetSettings, loadAppSettings, settingsWithoutDefault } from './support/settings';
+import { credentialsUsed } from './support/credentials';
 
 const objects = platformObjects();
 const ns = PLATFORM_NAMESPACE;
@@ -110,11 +111,24 @@ describe.each(PLATFORM_APPS.map((a) => [a.name, a] as const))('the %s app', (nam
     expect(mounts).toContain('/tmp');
   });
 
-  it('takes its configuration from the ConfigMap and the Secret and listens on all interfaces', () => {
+  it('takes its settings from the ConfigMap, no Secret as a whole, and listens on all interfaces', () => {
     const sources = mainContainer(name).envFrom;
     expect(sources).toContainEqual({ configMapRef: { name: 'hks-platform-config' } });
-    expect(sources).toContainEqual({ secretRef: { name: 'hks-platform-secrets' } });
+    expect(sources.filter((s: { secretRef?: unknown }) => s.secretRef)).toEqual([]);
     expect(envOf(name).HOST).toBe('0.0.0.0');
+  });
+
+  it('gets exactly the credentials it uses, key by key from the Secret', () => {
+    const secretKeys = Object.keys(secretValues(mustFind(objects, 'Secret', 'hks-platform-secrets', ns)));
+    const refs = mainContainer(name)
+      .env.filter((e) => e.valueFrom?.secretKeyRef)
+      .map((e) => ({ name: e.name, secret: e.valueFrom.secretKeyRef.name, key: e.valueFrom.secretKeyRef.key }));
+    expect(refs.every((r) => r.secret === 'hks-platform-secrets' && r.name === r.key)).toBe(true);
+    expect(refs.map((r) => r.key).sort()).toEqual(credentialsUsed(name, secretKeys).sort());
+    // And no credential reaches it another way (a literal value or the ConfigMap).
+    const env = envOf(name);
+    const withValue = Object.keys(env).filter((k) => secretKeys.includes(k));
+    expect(withValue.sort()).toEqual(refs.map((r) => r.key).sort());
   });
 
   it("gets the services' internal credential from the Secret, so every replica of every app presents and checks the same one", () => {
@@ -180,6 +194,22 @@ describe('cluster-mode configuration', () => {
     );
     const overlap = Object.keys(secret).filter((k) => k in config);
     expect(overlap).toEqual([]);
+  });
+
+  it('gives each credential only to the apps that use it', () => {
+    const keys = Object.keys(secret);
+    const holders = (key: string) =>
+      PLATFORM_APPS.map((a) => a.name).filter((app) => mainContainer(app).env.some((e) => e.valueFrom?.secretKeyRef?.key === key));
+    expect(Object.fromEntries(keys.map((k) => [k, holders(k)]))).toEqual({
+      DATABASE_URL: ['function-registry', 'builder', 'deployer', 'event-store'],
+      AMQP_URL: PLATFORM_APPS.map((a) => a.name),
+      REDIS_URL: ['function-registry', 'builder', 'deployer'],
+      REGISTRY_SECRETS_KEY: ['function-registry'],
+      HKS_INTERNAL_TOKEN: PLATFORM_APPS.map((a) => a.name),
+      HKS_API_KEYS: ['gateway'],
+      HKS_OCI_USERNAME: ['builder'],
+      HKS_OCI_PASSWORD: ['builder'],
+    });
   });
 
   it('ships the Secret as a template: each credential is a CHANGE-ME placeholder or empty', () => {
