@@ -255,12 +255,21 @@ describe('cluster-mode configuration', () => {
     expect(loadAppSettings('invoker', env)).toMatchObject({ INVOKER_PREWARM: 0, INVOKER_PREWARM_MAX: 0, INVOKER_CGROUPS: 'optional' });
   });
 
-  it('shares one ReadWriteMany artifact volume between builder replicas, below HKS_DATA_DIR/artifacts', () => {
+  it("keeps the builder's bundles in a volume of its own pod, below HKS_DATA_DIR/artifacts: replicas share images through the OCI registry", () => {
     const builder = mainContainer('builder');
-    const volume = podSpec('builder').volumes.find((v) => v.persistentVolumeClaim);
-    const mount = builder.volumeMounts.find((m) => m.name === volume?.name);
-    expect(mount?.mountPath).toBe(`${config.HKS_DATA_DIR}/artifacts`);
-    const claim = mustFind(objects, 'PersistentVolumeClaim', volume?.persistentVolumeClaim.claimName ?? '', ns);
-    expect(claim.spec.accessModes).toEqual(['ReadWriteMany']);
+    const mount = builder.volumeMounts.find((m) => m.mountPath === `${config.HKS_DATA_DIR}/artifacts`);
+    const volume = podSpec('builder').volumes.find((v) => v.name === mount?.name);
+    expect(volume?.emptyDir).toBeDefined();
+    expect(volume?.persistentVolumeClaim).toBeUndefined();
+    expect(config.HKS_OCI_REGISTRY).toBeTruthy();
+  });
+
+  it('needs no ReadWriteMany storage: no claim of the platform or dev-infra asks for it', () => {
+    const claims = [...objects, ...devInfraObjects()].flatMap(({ object }) => [
+      ...(isKind(object, 'PersistentVolumeClaim') ? [object.spec] : []),
+      ...(isKind(object, 'StatefulSet') ? (object.spec.volumeClaimTemplates ?? []).map((t) => t.spec) : []),
+    ]);
+    expect(claims.length).toBeGreaterThan(0);
+    for (const claim of claims) expect(claim.accessModes).toEqual(['ReadWriteOnce']);
   });
 });
