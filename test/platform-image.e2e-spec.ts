@@ -34,6 +34,8 @@ describe('scripts/build-image', () => {
   };
   let layers: TarEntry[][];
   let unpacked: string;
+  /** Owner (uid:gid) of each entry of the platform's layers, by path. */
+  const owners = new Map<string, string>();
 
   const blob = async (digest: string): Promise<Buffer> => {
     const res = await fetch(`${registry.url}/v2/hks/platform/blobs/${digest}`);
@@ -66,6 +68,7 @@ describe('scripts/build-image', () => {
       const done = new Promise<void>((resolve, reject) => {
         extract.on('entry', (header, stream, next) => {
           const target = path.join(unpacked, header.name);
+          owners.set(header.name.replace(/\/$/, ''), `${header.uid}:${header.gid}`);
           const chunks: Buffer[] = [];
           stream.on('data', (c: unknown) => chunks.push(c as Buffer));
           stream.on('end', () => {
@@ -147,6 +150,13 @@ describe('scripts/build-image', () => {
     const entrypoint = layers.flat().find((e) => e.path === 'usr/local/bin/hks-platform');
     expect(entrypoint?.data?.toString('utf8')).toBe(readFileSync(path.join(ROOT, 'deploy', 'docker', 'entrypoint.sh'), 'utf8'));
     expect(statSync(path.join(unpacked, 'usr/local/bin/hks-platform')).mode & 0o111).toBeTruthy();
+  });
+
+  it('leaves the code to root and gives the data directory to the image user', () => {
+    expect(owners.get('var/lib/hks')).toBe('10001:10001');
+    for (const p of ['app/dist/apps/gateway/src/main.js', 'app/node_modules/@nestjs/core/package.json', 'usr/local/bin/hks-platform']) {
+      expect([p, owners.get(p)]).toEqual([p, '0:0']);
+    }
   });
 
   it('runs from its own layers alone: the entrypoint lists the apps, and every service loads its modules from the packaged node_modules', async () => {
