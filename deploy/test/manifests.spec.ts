@@ -39,7 +39,11 @@ function strategicMerge(base: unknown, patch: unknown): unknown {
   }
   if (isMap(base) && isMap(patch)) {
     const out = { ...base };
-    for (const [k, v] of Object.entries(patch)) out[k] = k in base ? strategicMerge(base[k], v) : v;
+    for (const [k, v] of Object.entries(patch)) {
+      // null deletes the field (a strategic merge patch's way to drop emptyDir for a claim, say).
+      if (v === null) delete out[k];
+      else out[k] = k in base ? strategicMerge(base[k], v) : v;
+    }
     return out;
   }
   return patch;
@@ -148,6 +152,28 @@ describe('the local-sandbox component', () => {
     expect(container.env).toContainEqual({ name: 'INVOKER_PREWARM_MAX', value: '8' });
     expect(container.securityContext.privileged).toBeUndefined();
     expect(container.securityContext.capabilities.add).toBeUndefined();
+  });
+
+  it('keeps the bundles the invoker downloads on one builder, on a ReadWriteOnce claim, replaced by Recreate', () => {
+    const claims = component.resources.flatMap((r) => readYamlDocuments(path.join(DEPLOY_DIR, component.dir, r)) as K8sObject[]);
+    const claim = claims.find((o) => o.kind === 'PersistentVolumeClaim') as Kinds['PersistentVolumeClaim'] | undefined;
+    expect(claim?.spec.accessModes).toEqual(['ReadWriteOnce']);
+    expect(() => validateAgainstSchema(claim as K8sObject)).not.toThrow();
+    const builder = strategicMerge(
+      mustFind(platform, 'Deployment', 'builder', PLATFORM_NAMESPACE),
+      patches.find((p) => p.kind === 'Deployment' && p.metadata.name === 'builder'),
+    ) as Kinds['Deployment'];
+    expect(() => validateAgainstSchema(builder)).not.toThrow();
+    expect(unknownFields(builder)).toEqual([]);
+    expect(builder.spec.strategy).toEqual({ type: 'Recreate' });
+    const artifacts = builder.spec.template.spec.volumes.find((v) => v.name === 'artifacts');
+    expect(artifacts).toEqual({ name: 'artifacts', persistentVolumeClaim: { claimName: claim?.metadata.name } });
+    const hpa = strategicMerge(
+      mustFind(platform, 'HorizontalPodAutoscaler', 'builder', PLATFORM_NAMESPACE),
+      patches.find((p) => p.kind === 'HorizontalPodAutoscaler' && p.metadata.name === 'builder'),
+    ) as Kinds['HorizontalPodAutoscaler'];
+    expect(() => validateAgainstSchema(hpa)).not.toThrow();
+    expect([hpa.spec.minReplicas, hpa.spec.maxReplicas]).toEqual([1, 1]);
   });
 
   it('relaxes Pod Security admission for hks-system, which baseline would otherwise refuse', () => {

@@ -1,6 +1,7 @@
 import { containerEnv, secretValues } from './support/pod-env';
 import { devInfraObjects, isKind, Kinds, mustFind, PLATFORM_APPS, PLATFORM_NAMESPACE, platformObjects, quantity, selectorMatches } from './support/manifests';
 import { appSettingsSchema, documentedUnsetSettings, loadAppSettings, settingsWithoutDefault } from './support/settings';
+import { credentialsUsed } from './support/credentials';
 
 const objects = platformObjects();
 const ns = PLATFORM_NAMESPACE;
@@ -110,11 +111,24 @@ describe.each(PLATFORM_APPS.map((a) => [a.name, a] as const))('the %s app', (nam
     expect(mounts).toContain('/tmp');
   });
 
-  it('takes its configuration from the ConfigMap and the Secret and listens on all interfaces', () => {
+  it('takes its settings from the ConfigMap, no Secret as a whole, and listens on all interfaces', () => {
     const sources = mainContainer(name).envFrom;
     expect(sources).toContainEqual({ configMapRef: { name: 'hks-platform-config' } });
-    expect(sources).toContainEqual({ secretRef: { name: 'hks-platform-secrets' } });
+    expect(sources.filter((s: { secretRef?: unknown }) => s.secretRef)).toEqual([]);
     expect(envOf(name).HOST).toBe('0.0.0.0');
+  });
+
+  it('gets exactly the credentials it uses, key by key from the Secret', () => {
+    const secretKeys = Object.keys(secretValues(mustFind(objects, 'Secret', 'hks-platform-secrets', ns)));
+    const refs = mainContainer(name)
+      .env.filter((e) => e.valueFrom?.secretKeyRef)
+      .map((e) => ({ name: e.name, secret: e.valueFrom.secretKeyRef.name, key: e.valueFrom.secretKeyRef.key }));
+    expect(refs.every((r) => r.secret === 'hks-platform-secrets' && r.name === r.key)).toBe(true);
+    expect(refs.map((r) => r.key).sort()).toEqual(credentialsUsed(name, secretKeys).sort());
+    // And no credential reaches it another way (a literal value or the ConfigMap).
+    const env = envOf(name);
+    const withValue = Object.keys(env).filter((k) => secretKeys.includes(k));
+    expect(withValue.sort()).toEqual(refs.map((r) => r.key).sort());
   });
 
   it("gets the services' internal credential from the Secret, so every replica of every app presents and checks the same one", () => {
@@ -182,6 +196,22 @@ describe('cluster-mode configuration', () => {
     expect(overlap).toEqual([]);
   });
 
+  it('gives each credential only to the apps that use it', () => {
+    const keys = Object.keys(secret);
+    const holders = (key: string) =>
+      PLATFORM_APPS.map((a) => a.name).filter((app) => mainContainer(app).env.some((e) => e.valueFrom?.secretKeyRef?.key === key));
+    expect(Object.fromEntries(keys.map((k) => [k, holders(k)]))).toEqual({
+      DATABASE_URL: ['function-registry', 'builder', 'deployer', 'event-store'],
+      AMQP_URL: PLATFORM_APPS.map((a) => a.name),
+      REDIS_URL: ['function-registry', 'builder', 'deployer'],
+      REGISTRY_SECRETS_KEY: ['function-registry'],
+      HKS_INTERNAL_TOKEN: PLATFORM_APPS.map((a) => a.name),
+      HKS_API_KEYS: ['gateway'],
+      HKS_OCI_USERNAME: ['builder'],
+      HKS_OCI_PASSWORD: ['builder'],
+    });
+  });
+
   it('ships the Secret as a template: each credential is a CHANGE-ME placeholder or empty', () => {
     const credentials = ['DATABASE_URL', 'AMQP_URL', 'REDIS_URL', 'REGISTRY_SECRETS_KEY', 'HKS_API_KEYS', 'HKS_INTERNAL_TOKEN'];
     for (const key of credentials) expect([key, secret[key]]).toEqual([key, expect.stringContaining('CHANGE-ME')]);
@@ -225,12 +255,21 @@ describe('cluster-mode configuration', () => {
     expect(loadAppSettings('invoker', env)).toMatchObject({ INVOKER_PREWARM: 0, INVOKER_PREWARM_MAX: 0, INVOKER_CGROUPS: 'optional' });
   });
 
-  it('shares one ReadWriteMany artifact volume between builder replicas, below HKS_DATA_DIR/artifacts', () => {
+  it("keeps the builder's bundles in a volume of its own pod, below HKS_DATA_DIR/artifacts: replicas share images through the OCI registry", () => {
     const builder = mainContainer('builder');
-    const volume = podSpec('builder').volumes.find((v) => v.persistentVolumeClaim);
-    const mount = builder.volumeMounts.find((m) => m.name === volume?.name);
-    expect(mount?.mountPath).toBe(`${config.HKS_DATA_DIR}/artifacts`);
-    const claim = mustFind(objects, 'PersistentVolumeClaim', volume?.persistentVolumeClaim.claimName ?? '', ns);
-    expect(claim.spec.accessModes).toEqual(['ReadWriteMany']);
+    const mount = builder.volumeMounts.find((m) => m.mountPath === `${config.HKS_DATA_DIR}/artifacts`);
+    const volume = podSpec('builder').volumes.find((v) => v.name === mount?.name);
+    expect(volume?.emptyDir).toBeDefined();
+    expect(volume?.persistentVolumeClaim).toBeUndefined();
+    expect(config.HKS_OCI_REGISTRY).toBeTruthy();
+  });
+
+  it('needs no ReadWriteMany storage: no claim of the platform or dev-infra asks for it', () => {
+    const claims = [...objects, ...devInfraObjects()].flatMap(({ object }) => [
+      ...(isKind(object, 'PersistentVolumeClaim') ? [object.spec] : []),
+      ...(isKind(object, 'StatefulSet') ? (object.spec.volumeClaimTemplates ?? []).map((t) => t.spec) : []),
+    ]);
+    expect(claims.length).toBeGreaterThan(0);
+    for (const claim of claims) expect(claim.accessModes).toEqual(['ReadWriteOnce']);
   });
 });

@@ -2,7 +2,9 @@
  * A small evaluator of NetworkPolicy semantics (as the API defines them), enough to ask "may this
  * pod open a TCP connection to that one on this port?" of the manifests: a connection is allowed
  * when the source's egress and the destination's ingress both allow it; a pod no policy of a
- * direction selects is open in that direction.
+ * direction selects is open in that direction. An ipBlock matches external addresses and, when the
+ * pod is given one, a pod's own address (Calico and Cilium match pod IPs against ipBlocks too, so
+ * the specs give pods addresses of the cluster's private range to check that no ipBlock lets them in).
  */
 import type { V1NetworkPolicyPeer, V1NetworkPolicyPort } from '@kubernetes/client-node';
 import { NetworkPolicyYaml, selectorMatches } from './manifests';
@@ -11,6 +13,7 @@ export interface PodEndpoint {
   kind: 'pod';
   namespace: string;
   labels: Record<string, string>;
+  ip?: string;
 }
 export interface ExternalEndpoint {
   kind: 'external';
@@ -18,7 +21,7 @@ export interface ExternalEndpoint {
 }
 export type Endpoint = PodEndpoint | ExternalEndpoint;
 
-export const pod = (namespace: string, labels: Record<string, string>): PodEndpoint => ({ kind: 'pod', namespace, labels });
+export const pod = (namespace: string, labels: Record<string, string>, ip?: string): PodEndpoint => ({ kind: 'pod', namespace, labels, ip });
 export const external = (ip: string): ExternalEndpoint => ({ kind: 'external', ip });
 
 function namespaceLabels(namespace: string): Record<string, string> {
@@ -36,8 +39,9 @@ function ipInCidr(ip: string, cidr: string): boolean {
 function peerMatches(peer: V1NetworkPolicyPeer, policyNamespace: string, other: Endpoint): boolean {
   const { ipBlock } = peer;
   if (ipBlock) {
-    if (other.kind !== 'external') return false;
-    return ipInCidr(other.ip, ipBlock.cidr) && !(ipBlock.except ?? []).some((c) => ipInCidr(other.ip, c));
+    const ip = other.ip;
+    if (!ip) return false;
+    return ipInCidr(ip, ipBlock.cidr) && !(ipBlock.except ?? []).some((c) => ipInCidr(ip, c));
   }
   if (other.kind !== 'pod') return false;
   const namespaceOk = peer.namespaceSelector ? selectorMatches(peer.namespaceSelector, namespaceLabels(other.namespace)) : other.namespace === policyNamespace;
@@ -45,11 +49,13 @@ function peerMatches(peer: V1NetworkPolicyPeer, policyNamespace: string, other: 
   return namespaceOk && podOk;
 }
 
-function portMatches(ports: V1NetworkPolicyPort[] | undefined, port: number): boolean {
+export type Protocol = 'TCP' | 'UDP';
+
+function portMatches(ports: V1NetworkPolicyPort[] | undefined, port: number, protocol: Protocol): boolean {
   if (!ports || ports.length === 0) return true;
   // A port range (endPort) is numeric; a single port may be a number or a container port's name.
   return ports.some(
-    (p) => (p.protocol ?? 'TCP') === 'TCP' && (p.port === undefined || (p.endPort ? port >= Number(p.port) && port <= p.endPort : p.port === port)),
+    (p) => (p.protocol ?? 'TCP') === protocol && (p.port === undefined || (p.endPort ? port >= Number(p.port) && port <= p.endPort : p.port === port)),
   );
 }
 
@@ -59,9 +65,10 @@ function ruleAllows(
   policyNamespace: string,
   other: Endpoint,
   port: number,
+  protocol: Protocol,
 ): boolean {
   const peerOk = !peers || peers.length === 0 || peers.some((p) => peerMatches(p, policyNamespace, other));
-  return peerOk && portMatches(ports, port);
+  return peerOk && portMatches(ports, port, protocol);
 }
 
 function policyTypes(policy: NetworkPolicyYaml): string[] {
@@ -69,7 +76,14 @@ function policyTypes(policy: NetworkPolicyYaml): string[] {
   return policy.spec?.egress ? ['Ingress', 'Egress'] : ['Ingress'];
 }
 
-function directionAllows(policies: NetworkPolicyYaml[], self: PodEndpoint, other: Endpoint, port: number, direction: 'Ingress' | 'Egress'): boolean {
+function directionAllows(
+  policies: NetworkPolicyYaml[],
+  self: PodEndpoint,
+  other: Endpoint,
+  port: number,
+  protocol: Protocol,
+  direction: 'Ingress' | 'Egress',
+): boolean {
   const selecting = policies.filter(
     (p) =>
       p.kind === 'NetworkPolicy' &&
@@ -82,11 +96,12 @@ function directionAllows(policies: NetworkPolicyYaml[], self: PodEndpoint, other
     direction === 'Ingress'
       ? (p.spec?.ingress ?? []).map((r) => ({ peers: r.from, ports: r.ports }))
       : (p.spec?.egress ?? []).map((r) => ({ peers: r.to, ports: r.ports }));
-  return selecting.some((p) => rules(p).some((r) => ruleAllows(r.peers, r.ports, self.namespace, other, port)));
+  return selecting.some((p) => rules(p).some((r) => ruleAllows(r.peers, r.ports, self.namespace, other, port, protocol)));
 }
 
-export function connectionAllowed(policies: NetworkPolicyYaml[], from: Endpoint, to: Endpoint, port: number): boolean {
-  const egressOk = from.kind === 'external' || directionAllows(policies, from, to, port, 'Egress');
-  const ingressOk = to.kind === 'external' || directionAllows(policies, to, from, port, 'Ingress');
+/** May `from` open a connection (TCP) or send a datagram (UDP) to `to` on this port? */
+export function connectionAllowed(policies: NetworkPolicyYaml[], from: Endpoint, to: Endpoint, port: number, protocol: Protocol = 'TCP'): boolean {
+  const egressOk = from.kind === 'external' || directionAllows(policies, from, to, port, protocol, 'Egress');
+  const ingressOk = to.kind === 'external' || directionAllows(policies, to, from, port, protocol, 'Ingress');
   return egressOk && ingressOk;
 }

@@ -1,6 +1,6 @@
 import { existsSync } from 'fs';
 import * as path from 'path';
-import { firstMatchingLine, runCommand } from './command';
+import { buildStepEnv, firstMatchingLine, runCommand } from './command';
 import { BuildFailure, BuildLogSink } from './errors';
 
 export interface NpmOptions {
@@ -20,7 +20,7 @@ export async function npmInstall(dir: string, log: BuildLogSink, o: NpmOptions =
     cwd: dir,
     log,
     timeoutMs: o.timeoutMs,
-    env: { ...process.env, npm_config_color: 'false', npm_config_progress: 'false' },
+    env: buildStepEnv({ npm_config_color: 'false', npm_config_progress: 'false' }),
   });
   if (result.code !== 0) throw new BuildFailure(npmFailure(result.output));
   return true;

@@ -35,14 +35,14 @@ describe('build pipeline (no network)', () => {
       template: 'typescript',
       entrypoint: 'handler.*',
     });
-  });
+  }, 30_000);
 
   it('fails a TypeScript build on a type error with file(line,col) and the TS code', async () => {
     const run = prepareWorkspace(dir, source({ template: 'typescript', files: { 'handler.ts': "const n: number = 'x';\nexport default () => n;\n" } }), sink);
     await expect(run).rejects.toThrow(new BuildFailure("handler.ts(1,7): error TS2322: Type 'string' is not assignable to type 'number'."));
     expect(log).toContain("handler.ts(1,7): error TS2322: Type 'string' is not assignable to type 'number'.");
     expect(existsSync(path.join(dir, 'handler.js'))).toBe(false);
-  });
+  }, 30_000);
 
   it('fails a Python build on a syntax error, naming file and line', async () => {
     const run = prepareWorkspace(
@@ -51,7 +51,7 @@ describe('build pipeline (no network)', () => {
       sink,
     );
     await expect(run).rejects.toThrow(/^handler\.py:2:\d+: SyntaxError: /);
-  });
+  }, 30_000);
 
   it('names the missing module when the entry point has no file', async () => {
     const run = prepareWorkspace(dir, source({ entrypoint: 'main.handle', files: { 'handler.js': 'exports.handle = () => 1;' } }), sink);

@@ -1,6 +1,6 @@
 import { existsSync, promises as fs, readdirSync } from 'fs';
 import * as path from 'path';
-import { firstMatchingLine, runCommand } from './command';
+import { buildStepEnv, firstMatchingLine, runCommand } from './command';
 import { BuildFailure, BuildLogSink } from './errors';
 
 export interface PipOptions {
@@ -27,7 +27,7 @@ export function requirementLines(text: string): string[] {
 
 function pythonEnv(): NodeJS.ProcessEnv {
   // No user site-packages, no bytecode files (they embed timestamps and would break bundle digests).
-  return { ...process.env, PYTHONNOUSERSITE: '1', PYTHONDONTWRITEBYTECODE: '1', PIP_DISABLE_PIP_VERSION_CHECK: '1', PIP_NO_INPUT: '1' };
+  return buildStepEnv({ PYTHONNOUSERSITE: '1', PYTHONDONTWRITEBYTECODE: '1', PIP_DISABLE_PIP_VERSION_CHECK: '1', PIP_NO_INPUT: '1' });
 }
 
 /** Installs requirements.txt into .deps/ from the configured wheelhouse or index. */
