@@ -167,4 +167,26 @@ describe('hks function dev against the real platform', () => {
       if (process.env.HKS_DEV_DEBUG) process.stdout.write(`--- stderr\n${dev.stderr()}\n--- stdout\n${dev.stdout()}\n`);
     }, 300_000);
   }
+
+  it('keeps watching when the first version does not build, and serves the first save that does', async () => {
+    const c = cases[0];
+    const label = 'dev-py-late';
+    const dir = path.join(work, label);
+    write(dir, {
+      'function.yaml': [`name: ${label}`, `runtime: ${c.runtime}`, `handler: ${c.handler}`, 'triggers:', '  - http: {methods: [POST]}', ''].join('\n'),
+      [c.file]: c.broken,
+    });
+    const dev = startDev(dir);
+    try {
+      await waitFor('the failed first build', () => dev.stderr().includes('watching'), 120_000);
+      expect(dev.stderr()).toMatch(c.buildError);
+      expect(dev.stderr()).toContain('nothing serves yet');
+      write(dir, { [c.file]: c.code('late') });
+      await untilAnswer(label, '"late"', Date.now());
+      await waitFor('the report of the version that built', () => dev.stderr().includes(`serving ${label} v2 in `));
+    } finally {
+      dev.child.kill('SIGINT');
+    }
+    expect(await dev.exited).toBe(0);
+  }, 300_000);
 });

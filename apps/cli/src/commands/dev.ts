@@ -62,7 +62,10 @@ export function devCommand(context: (cmd: Command) => CommandContext): Command {
 
 /** One `hks function dev`: the first deploy, then the watcher, the redeploys and the log stream until Ctrl-C. */
 class DevSession {
+  /** The version serving, once one built and deployed. */
   private serving?: FunctionView;
+  /** The function as last uploaded (it exists from the first upload on, built or not). */
+  private fn?: FunctionView;
 
   constructor(
     private readonly ctx: CommandContext,
@@ -74,19 +77,23 @@ class DevSession {
 
   async run(): Promise<void> {
     const signal = this.ctx.io.signal;
-    // The first deploy must work: there is nothing to serve (or to keep serving) otherwise.
-    const first = await this.deploy(Date.now(), true);
-    if (!first) throw new CliError(`${this.dir} could not be deployed; fix it and run hks function dev again`);
-    const urls = this.ctx.functionUrls(first);
-    this.ctx.note(`${urls.length ? `URL: ${urls.join(' ')}` : `Invoke: POST ${this.ctx.invokeUrl(first.label)}`}`);
+    // A directory that is not a function (no name, no runtime) or a platform that says no ends here; code that does
+    // not build yet is reported, and the next save that builds serves.
+    await this.deploy(Date.now(), true);
+    const fn = this.fn!;
+    const urls = this.ctx.functionUrls(fn);
+    this.ctx.note(`${urls.length ? `URL: ${urls.join(' ')}` : `Invoke: POST ${this.ctx.invokeUrl(fn.label)}`}`);
     this.ctx.note(`watching ${this.dir} for changes (Ctrl-C stops)`);
 
-    const logs = this.opts.logs ? this.streamLogs(first) : Promise.resolve();
+    const logs = this.opts.logs ? this.streamLogs(fn) : Promise.resolve();
     const runner = new SerialRunner<number>(
       async (savedAt) => {
         await this.deploy(savedAt, false);
       },
-      (err) => this.ctx.note(`error: ${(err as Error).message}`),
+      (err) => {
+        // Ctrl-C during a deploy stops waiting for it: not an error worth a line.
+        if (!signal?.aborted) this.ctx.note(`error: ${(err as Error).message}`);
+      },
       // Saves that came while a deploy ran: one more deploy, timed from the earliest of them.
       (older, newer) => Math.min(older, newer),
     );
@@ -107,7 +114,9 @@ class DevSession {
       await runner.idle();
       await logs;
     }
-    this.ctx.note(`stopped watching; ${this.serving?.label} version ${this.serving?.version} stays deployed`);
+    this.ctx.note(
+      this.serving ? `stopped watching; ${this.serving.label} version ${this.serving.version} stays deployed` : `stopped watching; ${fn.label} never built`,
+    );
   }
 
   /**
@@ -122,10 +131,11 @@ class DevSession {
     } catch (err) {
       if (first || !(err instanceof CliError)) throw err;
       this.ctx.note(`error: ${err.message}`);
-      this.ctx.note(`still serving version ${this.serving?.version}`);
+      this.ctx.note(this.serving ? `still serving version ${this.serving.version}` : 'nothing serves yet: the next save that builds will');
       return undefined;
     }
     const { fn, changed } = await upsert(this.ctx, request, { quiet: !first, known: this.serving });
+    this.fn = fn;
     const rollout = new Rollout(this.ctx, this.waitMs, DEV_POLL_MS, false);
     let ready: FunctionView;
     try {
@@ -138,9 +148,9 @@ class DevSession {
         ready = await rollout.run(fn);
       }
     } catch (err) {
-      if (first || !(err instanceof CliError) || this.ctx.io.signal?.aborted) throw err;
+      if (!(err instanceof CliError) || this.ctx.io.signal?.aborted) throw err;
       this.ctx.note(`error: ${err.message}`);
-      this.ctx.note(`still serving version ${this.serving?.version}`);
+      this.ctx.note(this.serving ? `still serving version ${this.serving.version}` : 'nothing serves yet: the next save that builds will');
       return undefined;
     }
     this.serving = ready;
