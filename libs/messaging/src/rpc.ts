@@ -34,7 +34,17 @@ export class RpcServer extends ServerRMQ {
         { kind: request ? SpanKind.SERVER : SpanKind.CONSUMER, attributes: { 'rpc.system': 'rabbitmq', 'rpc.method': pattern } },
         parent,
       );
-    if (request) this.spans.set(properties.correlationId as string, span);
+    if (request) {
+      const id = properties.correlationId as string;
+      this.spans.set(id, span);
+      // A handler that never answers must not keep its span for ever: it ends when the caller has long given up.
+      setTimeout(() => {
+        if (this.spans.get(id) !== span) return;
+        this.spans.delete(id);
+        span.setStatus({ code: SpanStatusCode.ERROR, message: 'no reply was sent' });
+        span.end();
+      }, UNANSWERED_SPAN_MS).unref();
+    }
     try {
       await context.with(trace.setSpan(parent, span), () => super.handleMessage(message, channel));
     } catch (err) {
@@ -67,6 +77,9 @@ export class RpcServer extends ServerRMQ {
     }
   }
 }
+
+/** How long a request's span waits for its reply (RPC callers give up after seconds). */
+const UNANSWERED_SPAN_MS = 10 * 60_000;
 
 interface RmqMessage {
   content: Buffer;
