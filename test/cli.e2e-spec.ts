@@ -6,6 +6,9 @@ import * as path from 'path';
 import { RunningPlatform, startPlatform } from './support/platform';
 
 const BIN = path.resolve(__dirname, '..', 'dist', 'apps', 'cli', 'src', 'main.js');
+// Each step runs the hks binary one or more times (a second or more each on a loaded machine): the project's
+// testTimeout does not reach tests in a projects config, so the file sets its own.
+jest.setTimeout(60_000);
 
 interface Run {
   code: number;

@@ -1,6 +1,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { CommandContext } from './commands/context';
 import { deployCommand } from './commands/deploy';
+import { devCommand } from './commands/dev';
 import { invocationsCommand } from './commands/invocations';
 import { invokeCommand } from './commands/invoke';
 import { keysCommand, loginCommand } from './commands/keys';
@@ -27,6 +28,7 @@ export function buildProgram(io: CliIO): Command {
       '\nExamples:\n' +
         '  hks function deploy hello-world --runtime python3.9 --handler function.handle --trigger http\n' +
         '  hks function invoke hello-world --data \'{"name": "Alice"}\'\n' +
+        '  hks function dev ./hello-world\n' +
         '  hks function invoke hello-world --async --callback-url https://example.com/hooks/hks\n' +
         '  hks invocations list --status dead\n' +
         '  hks function logs hello-world --follow\n' +
@@ -43,6 +45,7 @@ export function buildProgram(io: CliIO): Command {
     .description('Deploy, invoke, test and inspect functions.');
   for (const make of [
     deployCommand,
+    devCommand,
     invokeCommand,
     localTestCommand,
     logsCommand,

@@ -1,11 +1,13 @@
 import { INestApplication } from '@nestjs/common';
 import { SwaggerModule } from '@nestjs/swagger';
+import { context, SpanKind, trace } from '@opentelemetry/api';
 import express, { NextFunction, Request, Response } from 'express';
 import type { IncomingMessage, Server, ServerResponse } from 'http';
 import type { Duplex } from 'stream';
 import { SETTINGS } from '@platform/config';
 import { DOCS_PATH, httpReason } from '@platform/contracts';
 import { httpValidationPipe } from '@platform/messaging';
+import { extractContext, tracer } from '@platform/observability';
 import { sendError } from './access/gateway-access';
 import { bodyProblem, urlProblem, verifyJsonBody } from './access/request-text';
 import { apiDocument } from './docs/api-document';
@@ -46,7 +48,9 @@ export function configureGateway(app: INestApplication): void {
       return;
     }
     if (proxy.handle(req, res) || postedEvents.handle(req, res)) return;
-    for (const listener of listeners) listener.call(server, req, res);
+    inRequestSpan(req, res, () => {
+      for (const listener of listeners) listener.call(server, req, res);
+    });
   });
 
   app.use(express.json({ limit: settings.GATEWAY_MAX_BODY_BYTES, type: ['application/json', 'application/*+json'], verify: verifyJsonBody }));
@@ -67,6 +71,34 @@ export function configureGateway(app: INestApplication): void {
     yamlDocumentUrl: `${SWAGGER_PATH}-yaml`,
     customSiteTitle: 'hks API',
   });
+}
+
+/** Probes and scrapes, which would only be noise in a trace store. */
+const UNTRACED = /^\/(healthz|readyz|metrics)(\?|$)/;
+
+/**
+ * The gateway's span of a management request (functions, builds, keys, ...): a child of the caller's `traceparent`,
+ * active while Express and Nest handle it, so the RPC calls it makes (and the builds they queue) are its children.
+ * Named after the route that matched (bounded), once it is known.
+ */
+function inRequestSpan(req: IncomingMessage, res: ServerResponse, handle: () => void): void {
+  if (UNTRACED.test(req.url ?? '/')) return handle();
+  const parent = extractContext(req.headers as Record<string, unknown>);
+  const span = tracer().startSpan(req.method ?? 'HTTP', { kind: SpanKind.SERVER, attributes: { 'http.request.method': req.method } }, parent);
+  const active = trace.setSpan(parent, span);
+  // The body arrives in events of the request: bound, so body parsing does not lose the span.
+  context.bind(active, req);
+  context.bind(active, res);
+  res.once('close', () => {
+    const route = (req as Partial<Request>).route as { path?: unknown } | undefined;
+    if (typeof route?.path === 'string') {
+      span.updateName(`${req.method} ${route.path}`);
+      span.setAttribute('http.route', route.path);
+    }
+    span.setAttribute('http.response.status_code', res.statusCode);
+    span.end();
+  });
+  context.with(active, handle);
 }
 
 /**

@@ -1,3 +1,4 @@
+import { context, propagation } from '@opentelemetry/api';
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import type { ConfirmChannel, Options } from 'amqplib';
 import { ChannelWrapper } from 'amqp-connection-manager';
@@ -22,6 +23,9 @@ interface EventMessage {
 function messageOf(event: PlatformEvent): EventMessage {
   const ce = toCloudEvent(event);
   const ms = Date.parse(event.timestamp);
+  // The trace the event was published in (W3C traceparent), for a consumer to continue.
+  const headers: Record<string, string> = {};
+  propagation.inject(context.active(), headers);
   return {
     event,
     routingKey: routingKeyOf(event),
@@ -32,6 +36,7 @@ function messageOf(event: PlatformEvent): EventMessage {
       messageId: event.id,
       type: ce.type,
       ...(Number.isFinite(ms) ? { timestamp: Math.floor(ms / 1000) } : {}),
+      ...(headers.traceparent ? { headers } : {}),
     },
   };
 }

@@ -1,5 +1,6 @@
 import { DynamicModule, Inject, Injectable, Module, Provider } from '@nestjs/common';
-import { ClientProxy, ClientProxyFactory, MicroserviceOptions, RmqContext, RmqOptions, ServerRMQ, Transport } from '@nestjs/microservices';
+import { ClientProxy, ClientProxyFactory, MicroserviceOptions, RmqContext, RmqOptions, RmqRecordBuilder, ServerRMQ, Transport } from '@nestjs/microservices';
+import { context, propagation, ROOT_CONTEXT, Span, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { performance } from 'perf_hooks';
 import { firstValueFrom, timeout, TimeoutError } from 'rxjs';
 import { DomainError, isErrorBody, rpcClientToken, rpcQueue, RpcService, UnavailableError } from '@platform/contracts';
@@ -13,7 +14,56 @@ import { LOW_LATENCY_SOCKET } from './amqp-connection';
  * out and it retries, as for any lost answer.
  */
 export class RpcServer extends ServerRMQ {
+  /** The span of each request being handled, by correlation id: ended when its reply goes out. */
+  private readonly spans = new Map<string, Span>();
+
+  /**
+   * Each request or event continues the caller's trace: a SERVER (or CONSUMER) span, child of the `traceparent` in
+   * the message's headers, active while the handler runs, so what it calls and queues joins the same trace.
+   */
+  override async handleMessage(message: RmqMessage, channel: unknown): Promise<void> {
+    if (!message) return super.handleMessage(message, channel);
+    const { properties } = message;
+    const pattern = patternOf(message.content);
+    const parent = propagation.extract(ROOT_CONTEXT, properties?.headers ?? {});
+    const request = !!properties?.replyTo && !!properties.correlationId;
+    const span = trace
+      .getTracer('hks')
+      .startSpan(
+        `rpc ${pattern}`,
+        { kind: request ? SpanKind.SERVER : SpanKind.CONSUMER, attributes: { 'rpc.system': 'rabbitmq', 'rpc.method': pattern } },
+        parent,
+      );
+    if (request) {
+      const id = properties.correlationId as string;
+      this.spans.set(id, span);
+      // A handler that never answers must not keep its span for ever: it ends when the caller has long given up.
+      setTimeout(() => {
+        if (this.spans.get(id) !== span) return;
+        this.spans.delete(id);
+        span.setStatus({ code: SpanStatusCode.ERROR, message: 'no reply was sent' });
+        span.end();
+      }, UNANSWERED_SPAN_MS).unref();
+    }
+    try {
+      await context.with(trace.setSpan(parent, span), () => super.handleMessage(message, channel));
+    } catch (err) {
+      span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
+      throw err;
+    } finally {
+      // An event has no reply; a request whose handler threw before answering does not get one either.
+      if (!request) span.end();
+    }
+  }
+
   override sendMessage<T = unknown>(message: T, replyTo: string, correlationId: string, context: RmqContext): void {
+    const span = this.spans.get(correlationId);
+    if (span) {
+      this.spans.delete(correlationId);
+      const err = (message as { err?: { message?: string } | string } | null)?.err;
+      if (err) span.setStatus({ code: SpanStatusCode.ERROR, message: typeof err === 'string' ? err : String(err.message ?? 'error') });
+      span.end();
+    }
     const outgoing = this.serializer.serialize(message as never) as Record<string, unknown> & { options?: Record<string, unknown> };
     const options = outgoing.options;
     delete outgoing.options;
@@ -25,6 +75,24 @@ export class RpcServer extends ServerRMQ {
     } catch (err) {
       this.logger.warn?.(`an RPC reply could not be sent: ${(err as Error).message}`);
     }
+  }
+}
+
+/** How long a request's span waits for its reply (RPC callers give up after seconds). */
+const UNANSWERED_SPAN_MS = 10 * 60_000;
+
+interface RmqMessage {
+  content: Buffer;
+  properties?: { replyTo?: string; correlationId?: string; headers?: Record<string, unknown> };
+}
+
+/** The pattern of a request, for its span's name: Nest's packets are {pattern, data, id}. */
+function patternOf(content: Buffer): string {
+  try {
+    const pattern = (JSON.parse(content.toString('utf8')) as { pattern?: unknown }).pattern;
+    return typeof pattern === 'string' ? pattern : JSON.stringify(pattern);
+  } catch {
+    return 'unknown';
   }
 }
 
@@ -77,13 +145,27 @@ export class RpcClient {
     const client = this.clients.get(service);
     if (!client) throw new Error(`no RPC client registered for ${service}`);
     const started = performance.now();
+    // A CLIENT span under whatever is active (the gateway's request, a build, ...); its traceparent goes in the
+    // message's headers, where RpcServer continues the trace.
+    const span = trace.getTracer('hks').startSpan(`rpc ${pattern}`, {
+      kind: SpanKind.CLIENT,
+      attributes: { 'rpc.system': 'rabbitmq', 'rpc.service': service, 'rpc.method': pattern },
+    });
+    const headers: Record<string, string> = {};
+    propagation.inject(trace.setSpan(context.active(), span), headers);
+    const message = Object.keys(headers).length ? new RmqRecordBuilder(payload ?? {}).setOptions({ headers }).build() : (payload ?? {});
     try {
-      const answer = await firstValueFrom(client.send<T>(pattern, payload ?? {}).pipe(timeout(timeoutMs)));
+      const answer = await firstValueFrom(client.send<T>(pattern, message).pipe(timeout(timeoutMs)));
       this.observer?.observe(service, pattern, (performance.now() - started) / 1000, 'ok');
       return answer;
     } catch (err) {
       this.observer?.observe(service, pattern, (performance.now() - started) / 1000, err instanceof TimeoutError ? 'timeout' : 'error');
-      throw toDomainError(err, service, timeoutMs);
+      const failure = toDomainError(err, service, timeoutMs);
+      // A domain answer (404, 409, ...) is the service doing its job; only a failure to answer marks the span.
+      if (!(failure instanceof DomainError) || failure.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR, message: failure.message });
+      throw failure;
+    } finally {
+      span.end();
     }
   }
 

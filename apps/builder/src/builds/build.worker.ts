@@ -1,8 +1,10 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { Job, Worker } from 'bullmq';
 import { BuildInput, BuildJobData, buildQueueName, BuildSource, BuildSourceQuery, buildSourceDigest, FunctionPatterns } from '@platform/contracts';
 import { RpcClient } from '@platform/messaging';
 import { SETTINGS } from '@platform/config';
+import { extractContext, tracer } from '@platform/observability';
 import { BuilderSettingsValues } from '../settings';
 import { BuildOutcome, BuildRunner } from './build-runner';
 import { BuildMetrics } from './build-metrics';
@@ -38,10 +40,32 @@ export class BuildWorker implements OnApplicationBootstrap, BeforeApplicationShu
     this.worker.on('failed', (job, err) => this.logger.error(`build job ${job?.id} failed: ${err.message}`));
   }
 
+  /** The build's span: a child of the one that queued it (the job's traceparent), active while the build runs. */
   private async process(job: Job<BuildJobData>): Promise<BuildOutcome> {
+    const { traceparent, ...data } = job.data ?? ({} as BuildJobData);
+    const parent = extractContext(typeof traceparent === 'string' ? { traceparent } : undefined);
+    const span = tracer().startSpan(
+      `build ${data.label ?? job.id}`,
+      { kind: SpanKind.CONSUMER, attributes: { 'messaging.system': 'bullmq', 'hks.build_id': data.buildId ?? String(job.id), 'faas.name': data.label } },
+      parent,
+    );
+    try {
+      const outcome = await context.with(trace.setSpan(parent, span), () => this.build(job, data as BuildJobData));
+      span.setAttribute('hks.build_status', outcome.status);
+      if (outcome.status === 'FAILED') span.setStatus({ code: SpanStatusCode.ERROR, message: outcome.error ?? 'the build failed' });
+      return outcome;
+    } catch (err) {
+      span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
+      throw err;
+    } finally {
+      span.end();
+    }
+  }
+
+  private async build(job: Job<BuildJobData>, data: BuildJobData): Promise<BuildOutcome> {
     const started = Date.now();
     this.metrics.taken(job.timestamp, job.processedOn ?? started);
-    const ref = { ...job.data, buildId: job.data?.buildId ?? String(job.id) };
+    const ref = { ...data, buildId: data?.buildId ?? String(job.id) };
     const { input, problem } = await this.withSource(ref);
     this.logger.log(`build ${ref.buildId} of ${ref.label} v${ref.version}${input.template ? ` (${input.template})` : ''} started`);
     const outcome = await this.runner.run(input, problem);

@@ -63,15 +63,17 @@ export class CommandContext {
   /** Resolves after `ms`, or early when the user presses Ctrl-C. */
   sleep(ms = this.io.pollIntervalMs ?? 500): Promise<void> {
     return new Promise((resolve) => {
-      const t = setTimeout(resolve, ms);
-      this.io.signal?.addEventListener(
-        'abort',
-        () => {
-          clearTimeout(t);
-          resolve();
-        },
-        { once: true },
-      );
+      const signal = this.io.signal;
+      const stop = () => {
+        clearTimeout(t);
+        resolve();
+      };
+      // Removed when the time is up: a command that polls often (dev) would pile up listeners otherwise.
+      const t = setTimeout(() => {
+        signal?.removeEventListener('abort', stop);
+        resolve();
+      }, ms);
+      signal?.addEventListener('abort', stop, { once: true });
     });
   }
 }

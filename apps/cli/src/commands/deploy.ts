@@ -123,20 +123,26 @@ function resolveGitUrl(url: string, cwd: string): string {
 }
 
 /** Creates the function, or updates it when one with this name exists; `changed` = a new version to build. */
-async function upsert(ctx: CommandContext, request: FunctionRequest): Promise<{ fn: FunctionView; changed: boolean }> {
-  let existing: FunctionView | undefined;
+export async function upsert(
+  ctx: CommandContext,
+  request: FunctionRequest,
+  o: { quiet?: boolean; known?: FunctionView } = {},
+): Promise<{ fn: FunctionView; changed: boolean }> {
+  // `known`: the caller just deployed it (dev), so the look-up is a round trip it can skip.
+  let existing = o.known?.label === request.label ? o.known : undefined;
+  const quiet = o.quiet ?? false;
   try {
-    existing = await ctx.client.call<FunctionView>('GET', `/api/v1/functions/${encodeURIComponent(request.label)}`);
+    existing ??= await ctx.client.call<FunctionView>('GET', `/api/v1/functions/${encodeURIComponent(request.label)}`);
   } catch (err) {
     if (!(err instanceof ApiError && err.status === 404)) throw err;
   }
   const files = Object.keys(request.files).length;
   const what = `${request.label} (${files} file${files === 1 ? '' : 's'})`;
   if (existing) {
-    ctx.note(`updating ${what}`);
+    if (!quiet) ctx.note(`updating ${what}`);
     const fn = await ctx.client.call<FunctionView>('PUT', `/api/v1/functions/${existing.id}`, { body: request });
     return { fn, changed: fn.version !== existing.version };
   }
-  ctx.note(`creating ${what}`);
+  if (!quiet) ctx.note(`creating ${what}`);
   return { fn: await ctx.client.call<FunctionView>('POST', '/api/v1/functions', { body: request }), changed: true };
 }

@@ -103,7 +103,7 @@ async function recentEvents(ctx: CommandContext, fn: FunctionView, o: { from?: s
 }
 
 /** Streams new events over SSE until Ctrl-C; after a dropped connection, catches up from the last one shown. */
-async function follow(
+export async function follow(
   ctx: CommandContext,
   fn: FunctionView,
   since: string | undefined,

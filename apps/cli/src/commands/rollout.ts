@@ -16,6 +16,10 @@ export class Rollout {
   constructor(
     private readonly ctx: CommandContext,
     private readonly timeoutMs: number,
+    /** Between two looks at the status (default: the IO's, 500 ms); `hks function dev` looks every few ms. */
+    private readonly pollMs?: number,
+    /** Whether each step on the way is printed (`dev` prints only the outcome). */
+    private readonly verbose = true,
   ) {}
 
   async run(fn: FunctionView): Promise<FunctionView> {
@@ -72,12 +76,12 @@ export class Rollout {
           `the ${what} did not finish within ${Math.round(this.timeoutMs / 1000)} s (still ${view.status}); hks function describe ${view.label} shows where it is`,
         );
       }
-      await this.ctx.sleep();
+      await this.ctx.sleep(this.pollMs);
     }
   }
 
   private show(line: string): void {
-    if (line === this.lastShown) return;
+    if (!this.verbose || line === this.lastShown) return;
     this.lastShown = line;
     this.ctx.note(line);
   }

@@ -1,8 +1,10 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { Queue } from 'bullmq';
 import IORedis from 'ioredis';
 import { BuildJobData, buildQueueName, bullPrefix, UnavailableError } from '@platform/contracts';
 import { redisConnectionOptions, SETTINGS } from '@platform/config';
+import { traceparentOf, tracer } from '@platform/observability';
 import { RegistrySettingsValues } from '../settings';
 
 /**
@@ -27,10 +29,16 @@ export class BuildQueue implements OnApplicationShutdown {
 
   /** Adds the job named "build" with jobId = buildId; 503 when Redis cannot take it in time. */
   async add(data: BuildJobData): Promise<void> {
+    // A PRODUCER span under the request that asked for the build; the job carries it to the builder's span.
+    const span = tracer().startSpan('queue build', {
+      kind: SpanKind.PRODUCER,
+      attributes: { 'messaging.system': 'bullmq', 'messaging.destination.name': buildQueueName(), 'hks.build_id': data.buildId },
+    });
+    const traceparent = traceparentOf(span);
     try {
       await this.withTimeout(async () => {
         await this.ready();
-        await this.queue.add('build', data, {
+        await this.queue.add('build', traceparent ? { ...data, traceparent } : data, {
           jobId: data.buildId,
           attempts: 1,
           removeOnComplete: { age: 7 * 24 * 3600, count: 1000 },
@@ -38,7 +46,10 @@ export class BuildQueue implements OnApplicationShutdown {
         });
       });
     } catch (err) {
+      span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
       throw new UnavailableError(`the build queue (Redis) is unreachable: ${(err as Error).message}; the build was not queued, try again`);
+    } finally {
+      span.end();
     }
   }
 

@@ -26,6 +26,8 @@ export interface BuildJobData {
   /** buildSourceDigest() of the source this build was requested for. */
   sourceDigest: string;
   requestedAt: string;
+  /** W3C traceparent of the span that queued the build: the builder's span of the job continues its trace. */
+  traceparent?: string;
 }
 
 /** Payload of FunctionPatterns.GetBuildSource. */

@@ -1,6 +1,6 @@
 import { readFileSync } from 'fs';
 import * as path from 'path';
-import { npmInstall, NpmOptions } from '../../src/build/node';
+import { checkJavaScriptSyntax, npmInstall, NpmOptions } from '../../src/build/node';
 import { compileTypeScriptInThread } from '../../src/build/typescript';
 import type { RuntimeDescriptor } from '../../src/descriptor';
 import { injectNodeSdk } from './sdk-inject';
@@ -37,8 +37,13 @@ export const node: RuntimeDescriptor = {
     { name: 'javascript', handlerFile: 'handler.js', moduleFiles: filesOf(JS) },
     { name: 'typescript', handlerFile: 'handler.ts', moduleFiles: filesOf(TS), builtModuleFiles: filesOf(JS) },
   ],
-  async build({ dir, source, step, log, tools }) {
+  async build({ dir, source, step, log, tools, interpreter }) {
     const npm = tools.node as NpmOptions | undefined;
+    if (source.template !== 'typescript') {
+      // A syntax error fails the build (and the version serving stays), rather than every call of the new one.
+      step('checking JavaScript syntax');
+      await checkJavaScriptSyntax(dir, log, { node: interpreter?.realPath, timeoutMs: npm?.timeoutMs });
+    }
     step('installing dependencies (npm)');
     if (!(await npmInstall(dir, log, npm))) log('no package.json; nothing to install\n');
     // After npm: the SDK is the platform's, whatever a package.json named "hexabase" would be.
