@@ -1,7 +1,7 @@
-import type { Routing } from '@platform/contracts';
-import { knativeServiceValidator, objectMetaProblems, trafficProblems } from '../../../test-fixtures/knative-crd';
+import { type FunctionConfigDto, knativeConfigProblems, type Routing } from '@platform/contracts';
+import { knativeServiceValidator, objectMetaProblems, trafficProblems, webhookProblems } from '../../../test-fixtures/knative-crd';
 import { runtimeSpec } from '../../../test-fixtures/runtime-spec';
-import { knativeService, KnativeService, readiness, versionsProblem } from './knative-service';
+import { knativeProblem, knativeService, KnativeService, readiness, versionsProblem } from './knative-service';
 
 describe('the Knative Service written for a function', () => {
   const validate = knativeServiceValidator();
@@ -12,6 +12,7 @@ describe('the Knative Service written for a function', () => {
     expect(ok).toBe(true);
     expect(objectMetaProblems(svc.metadata)).toEqual([]);
     expect(objectMetaProblems({ name: svc.metadata.name, ...svc.spec.template.metadata })).toEqual([]);
+    expect(webhookProblems(svc)).toEqual([]);
   }
 
   it('is valid against the serving.knative.dev/v1 CRD schema with the defaults', () => {
@@ -32,6 +33,40 @@ describe('the Knative Service written for a function', () => {
       },
     );
     expectValid(knativeService(spec, 'functions', 'd-2'));
+  });
+
+  it("passes Knative's webhook rules for every config the API takes at its limits, and the API refuses what the webhook would", () => {
+    const accepted: FunctionConfigDto[] = [
+      { resources: { timeoutMs: 600_000 } },
+      { scaling: { minInstances: 10 } },
+      { scaling: { minInstances: 100, maxInstances: 100 } },
+      { env: { PORT_NUMBER: '1', K_OTHER: '2' } },
+    ];
+    for (const config of accepted) {
+      expect(knativeConfigProblems(config)).toEqual([]);
+      expectValid(knativeService(runtimeSpec({ label: 'a'.repeat(63) }, config), 'functions', 'd-1'));
+    }
+    const refused: FunctionConfigDto[] = [
+      { env: { PORT: '9000' } },
+      { env: { K_SERVICE: 'x' } },
+      { secrets: [{ env: 'K_CONFIGURATION', secret: 'db' }] },
+      { env: { K_REVISION: 'x' } },
+      { resources: { timeoutMs: 600_001 } },
+      { scaling: { minInstances: 11 } },
+      { scaling: { minInstances: 3, maxInstances: 2 } },
+    ];
+    for (const config of refused) {
+      const svc = knativeService(runtimeSpec({}, config), 'functions', 'd-1');
+      expect(webhookProblems(svc)).not.toEqual([]);
+      expect(knativeConfigProblems(config)).not.toEqual([]);
+      expect(knativeProblem(runtimeSpec({}, config))).toMatch(/^Knative would refuse this function's Service: config\./);
+    }
+  });
+
+  it('names a label stored before labels had to start with a letter as one Knative cannot take', () => {
+    expect(webhookProblems(knativeService(runtimeSpec({ label: '1st-fn' }), 'functions', 'd-1'))).not.toEqual([]);
+    expect(knativeProblem(runtimeSpec({ label: '1st-fn' }))).toContain('the label 1st-fn cannot name a Knative Service');
+    expect(knativeProblem(runtimeSpec({ label: 'first-fn' }))).toBeUndefined();
   });
 
   it('names the Service after the label and runs the image by digest on port 8080', () => {

@@ -1,4 +1,15 @@
-import { FUNCTION_PORT, LATEST_ALIAS, type FunctionRuntimeSpec, type Routing, versionTag } from '@platform/contracts';
+import {
+  FUNCTION_PORT,
+  knativeConfigProblems,
+  knativeRevisionName,
+  LABEL_PATTERN,
+  LATEST_ALIAS,
+  MAX_NAME_LENGTH,
+  revisionNameFits,
+  type FunctionRuntimeSpec,
+  type Routing,
+  versionTag,
+} from '@platform/contracts';
 
 export const KNATIVE_GROUP = 'serving.knative.dev';
 export const KNATIVE_VERSION = 'v1';
@@ -76,7 +87,7 @@ export function knativeService(spec: FunctionRuntimeSpec, namespace: string, dep
   if (!spec.image) throw new Error('knativeService needs spec.image');
   // Revision names become label values (at most 63 characters): a label too long for `-v{n}` gets no named
   // revisions, so it can run one version only (its routing is refused before this, see versionsProblem).
-  if (routing && revisionName(spec.label, spec.version).length > 63) routing = undefined;
+  if (routing && !revisionNameFits(spec.label, spec.version)) routing = undefined;
   const { env, secrets, resources, scaling } = spec.config;
   const labels = { ...MANAGED_BY, [FUNCTION_ID_LABEL]: spec.functionId, 'app.kubernetes.io/name': spec.label };
   const memory = `${resources.memoryMb}Mi`;
@@ -129,7 +140,19 @@ export function knativeService(spec: FunctionRuntimeSpec, namespace: string, dep
 
 /** The revision a version runs as: `{service}-v{n}` (Knative requires the Service's name as its prefix). */
 export function revisionName(service: string, version: number): string {
-  return `${service}-${versionTag(version)}`;
+  return knativeRevisionName(service, version);
+}
+
+/**
+ * Why Knative would refuse this function's Service, or undefined: the API refuses such a config at create and update
+ * (knative-limits), but a label or config stored before those rules may still reach the driver.
+ */
+export function knativeProblem(spec: FunctionRuntimeSpec): string | undefined {
+  if (!LABEL_PATTERN.test(spec.label))
+    return `the label ${spec.label} cannot name a Knative Service (a DNS-1035 label: lowercase letters, digits and dashes, starting with a letter); rename the function`;
+  const { env, secrets, resources, scaling } = spec.config;
+  const problems = knativeConfigProblems({ env, secrets, resources, scaling });
+  return problems.length ? `Knative would refuse this function's Service: ${problems.join('; ')}` : undefined;
 }
 
 /**
@@ -173,7 +196,7 @@ export function versionsProblem(spec: FunctionRuntimeSpec, routing: Routing | un
   const long = [
     revisionName(spec.label, Math.max(spec.version, ...others)),
     ...knativeTraffic(spec.label, spec.version, routing, others).map((t) => `${t.tag}-${spec.label}`),
-  ].find((n) => n.length > 63);
+  ].find((n) => n.length > MAX_NAME_LENGTH);
   if (long)
     return `the label ${spec.label} is too long for several versions on Knative (${long} passes 63 characters, the limit of a revision name and a tag's host); it can run one version only`;
   return undefined;
