@@ -137,6 +137,17 @@ describe('the Knative Service written for a function', () => {
     }
   });
 
+  it('marks the Service cluster-local, so the Knative ingress does not expose it (only the gateway is public)', () => {
+    const svc = knativeService(runtimeSpec(), 'functions', 'd');
+    expect(svc.metadata.labels).toMatchObject({ 'networking.knative.dev/visibility': 'cluster-local' });
+    // On the Service, not the revision template (where Knative ignores it).
+    expect(svc.spec.template.metadata.labels['networking.knative.dev/visibility']).toBeUndefined();
+    expectValid(svc);
+    expect(
+      webhookProblems({ ...svc, metadata: { ...svc.metadata, labels: { ...svc.metadata.labels, 'networking.knative.dev/visibility': 'public' } } }),
+    ).not.toEqual([]);
+  });
+
   it('is rejected by the schema when a field is misplaced (the check has teeth)', () => {
     const svc = knativeService(runtimeSpec(), 'functions', 'd') as unknown as { spec: { template: { spec: Record<string, unknown> } } };
     svc.spec.template.spec.containerConcurency = 3;
@@ -150,13 +161,22 @@ describe('the Knative Service written for a function', () => {
 describe('reading a Knative Service status', () => {
   const base = knativeService(runtimeSpec(), 'functions', 'd');
 
-  it('is ready when the current generation is Ready=True, with the URL', () => {
+  it('is ready when the current generation is Ready=True, at its cluster-local address (status.address.url), not status.url', () => {
     const svc = {
       ...base,
       metadata: { ...base.metadata, generation: 2 },
-      status: { observedGeneration: 2, url: 'http://hello-fn.functions.example.com', conditions: [{ type: 'Ready', status: 'True' as const }] },
+      status: {
+        observedGeneration: 2,
+        url: 'http://hello-fn.functions.example.com',
+        address: { url: 'http://hello-fn.functions.svc.cluster.local' },
+        conditions: [{ type: 'Ready', status: 'True' as const }],
+      },
     };
-    expect(readiness(svc)).toEqual({ state: 'ready', url: 'http://hello-fn.functions.example.com' });
+    // The status as Knative writes it is valid against the CRD's status schema too.
+    const validate = knativeServiceValidator();
+    expect(validate(svc)).toBe(true);
+    expect(readiness(svc)).toEqual({ state: 'ready', url: 'http://hello-fn.functions.svc.cluster.local' });
+    expect(readiness({ ...svc, status: { ...svc.status, address: undefined } })).toEqual({ state: 'ready', url: null });
   });
 
   it('waits while Knative has not observed the latest generation, even if an old one was ready', () => {

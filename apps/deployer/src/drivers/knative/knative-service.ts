@@ -16,6 +16,11 @@ export const KNATIVE_VERSION = 'v1';
 export const KNATIVE_PLURAL = 'services';
 export const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'hks' } as const;
 export const FUNCTION_ID_LABEL = 'hks.dev/function-id';
+/**
+ * On the Service: Knative gives it no route on the public ingress, only its cluster-local address. Calls to a
+ * function go through the gateway and the invoker (keys, rate limits, events), never straight to Knative.
+ */
+export const CLUSTER_LOCAL = { 'networking.knative.dev/visibility': 'cluster-local' } as const;
 
 export interface EnvVar {
   name: string;
@@ -72,7 +77,10 @@ export interface KnativeService {
   };
   status?: {
     observedGeneration?: number;
+    /** The public URL (the cluster-local one too, once the Service is cluster-local); not what the platform calls. */
     url?: string;
+    /** The cluster-local address (http://{name}.{namespace}.svc.cluster.local): where the invoker calls the function. */
+    address?: { url?: string };
     conditions?: Condition[];
     latestReadyRevisionName?: string;
     latestCreatedRevisionName?: string;
@@ -103,7 +111,8 @@ export function knativeService(spec: FunctionRuntimeSpec, namespace: string, dep
     metadata: {
       name: spec.label,
       namespace,
-      labels,
+      // The visibility label goes on the Service only: on the revision template Knative would ignore it.
+      labels: { ...labels, ...CLUSTER_LOCAL },
       // Annotations on the Service itself do not create a revision; they say which deployment wrote it.
       annotations: { 'hks.dev/deployment-id': deploymentId, 'hks.dev/version': String(spec.version), 'hks.dev/bundle-digest': spec.bundleDigest },
     },
@@ -175,7 +184,10 @@ export function knativeTraffic(service: string, version: number, routing: Routin
 
 export type Readiness = { state: 'ready'; url: string | null } | { state: 'failed'; reason: string } | { state: 'pending'; reason: string };
 
-/** Reads a Service's status the way `kn` does: only conditions of the current generation count. */
+/**
+ * Reads a Service's status the way `kn` does: only conditions of the current generation count. The URL is the
+ * cluster-local address (status.address.url), which answers from inside the cluster whatever the visibility.
+ */
 export function readiness(svc: KnativeService): Readiness {
   const generation = svc.metadata.generation;
   const observed = svc.status?.observedGeneration;
@@ -184,7 +196,7 @@ export function readiness(svc: KnativeService): Readiness {
   }
   const ready = svc.status?.conditions?.find((c) => c.type === 'Ready');
   const why = ready ? [ready.reason, ready.message].filter(Boolean).join(': ') : '';
-  if (ready?.status === 'True') return { state: 'ready', url: svc.status?.url ?? null };
+  if (ready?.status === 'True') return { state: 'ready', url: svc.status?.address?.url ?? null };
   if (ready?.status === 'False') return { state: 'failed', reason: why || 'Ready=False without a reason' };
   return { state: 'pending', reason: why || 'no Ready condition yet' };
 }
