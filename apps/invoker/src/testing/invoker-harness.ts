@@ -198,11 +198,13 @@ export async function serveDirectory(directory: PlatformDirectory, env: Record<s
 
 /**
  * The invoker app on a free port, in its own namespace and data dir, with RPC stand-ins and an event
- * tap. `seed` runs before the invoker starts (deployments it should find with ListActive).
+ * tap. `seed` runs before the invoker starts (deployments it should find with ListActive). `invokerEnv` is for the
+ * invoker alone, not the stand-ins and the tap (say, its AMQP_URL through a TcpProxy that a test cuts).
  */
 export async function startInvoker(
   extraEnv: Record<string, string> = {},
   seed?: (directory: PlatformDirectory, dataDir: string) => Promise<void>,
+  { invokerEnv = {} }: { invokerEnv?: Record<string, string> } = {},
 ): Promise<InvokerHarness> {
   const iso = isolatedEnv({ RPC_TIMEOUT_MS: '5000', INVOKER_PREWARM: '1', ...extraEnv });
   const directory = new PlatformDirectory();
@@ -210,7 +212,7 @@ export async function startInvoker(
   const stubs = await serveDirectory(directory, iso.env);
 
   const tap = await EventTap.open(iso.env.AMQP_URL, iso.env.HKS_NAMESPACE);
-  const app = await NestFactory.create(AppModule.forRoot(iso.env), { logger: process.env.TEST_LOG_LEVEL ? undefined : false });
+  const app = await NestFactory.create(AppModule.forRoot({ ...iso.env, ...invokerEnv }), { logger: process.env.TEST_LOG_LEVEL ? undefined : false });
   app.enableShutdownHooks();
   app.useGlobalFilters(new HttpErrorFilter());
   mountInvocations(app);
