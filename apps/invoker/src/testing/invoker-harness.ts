@@ -206,7 +206,9 @@ export async function startInvoker(
   seed?: (directory: PlatformDirectory, dataDir: string) => Promise<void>,
   { invokerEnv = {} }: { invokerEnv?: Record<string, string> } = {},
 ): Promise<InvokerHarness> {
-  const iso = isolatedEnv({ RPC_TIMEOUT_MS: '5000', INVOKER_PREWARM: '1', ...extraEnv });
+  // The stand-in deployer lists only what a test put in `directory`, not what it PUT to the invoker: a periodic resync
+  // would take those away, so it runs only where a test asks for it (the resync at connect runs before any deploy).
+  const iso = isolatedEnv({ RPC_TIMEOUT_MS: '5000', INVOKER_PREWARM: '1', INVOKER_RESYNC_INTERVAL_MS: '3600000', ...extraEnv });
   const directory = new PlatformDirectory();
   await seed?.(directory, iso.dataDir);
   const stubs = await serveDirectory(directory, iso.env);
