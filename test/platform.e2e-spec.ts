@@ -196,6 +196,19 @@ describe('the platform end to end', () => {
     expect(badRuntime.status).toBe(400);
     expect(badRuntime.body.message).toContain('runtime');
 
+    // What Knative's webhook would refuse is refused here, on every target, saying why.
+    const fn = (config: Record<string, unknown>) => call('POST', '/api/v1/functions', { label: 'kn-refused', runtime: 'node', handler: 'x', config });
+    const port = await fn({ env: { PORT: '9000' } });
+    expect(port.status).toBe(400);
+    expect(port.body.message).toContain('config.env.PORT is reserved: Knative sets PORT, K_SERVICE, K_CONFIGURATION, K_REVISION');
+    const long = await fn({ resources: { timeoutMs: 900_000 } });
+    expect(long.status).toBe(400);
+    expect(long.body.message).toContain('resources.timeoutMs 900000 is more than 600000');
+    const warm = await fn({ scaling: { minInstances: 20 } });
+    expect(warm.status).toBe(400);
+    expect(warm.body.message).toContain('config.scaling.minInstances (20) is more than maxInstances (10, the default)');
+    expect((await call('GET', '/api/v1/functions/kn-refused')).status).toBe(404);
+
     const dup = await call('POST', '/api/v1/functions', { label: 'my-function', runtime: 'node', handler: 'module.exports.handle = () => 1' });
     expect(dup.status).toBe(409);
     expect(dup.body.message).toContain('my-function');

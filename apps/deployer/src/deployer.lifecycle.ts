@@ -1,4 +1,5 @@
-import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { SETTINGS } from '@platform/config';
 import { AmqpConnection } from '@platform/messaging';
 import { HealthRegistry } from '@platform/observability';
 import { DeploymentStore } from './deployments/deployment.store';
@@ -7,11 +8,17 @@ import { FunctionEventsConsumer } from './deployments/function-events.consumer';
 import { InvocationsLifecycle } from './invocations/invocations.lifecycle';
 import { ScheduleTriggers } from './triggers/schedule.triggers';
 import { TriggerWiring } from './triggers/trigger-wiring.service';
+import { DeployerSettingsValues } from './settings';
 
-/** Start-up: readiness checks, triggers rebuilt from the deployments table, event consumers, the asynchronous invocations' delivery loop. */
+/**
+ * Start-up: readiness checks, triggers rebuilt from the deployments table, event consumers, the asynchronous invocations' delivery loop,
+ * and the take-over of deployments whose deployer died mid-way.
+ */
 @Injectable()
-export class DeployerLifecycle implements OnApplicationBootstrap {
+export class DeployerLifecycle implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(DeployerLifecycle.name);
+  private takeOver?: NodeJS.Timeout;
+  private checking = false;
 
   constructor(
     private readonly health: HealthRegistry,
@@ -22,6 +29,7 @@ export class DeployerLifecycle implements OnApplicationBootstrap {
     private readonly functionEvents: FunctionEventsConsumer,
     private readonly deployments: DeploymentsService,
     private readonly invocations: InvocationsLifecycle,
+    @Inject(SETTINGS) private readonly settings: DeployerSettingsValues,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -33,7 +41,26 @@ export class DeployerLifecycle implements OnApplicationBootstrap {
     await this.triggers.start();
     await this.functionEvents.start();
     await this.invocations.start();
-    // Not awaited: it asks the registry, which may still be starting.
-    void this.deployments.failStale().catch((err) => this.logger.warn(`checking for interrupted deployments: ${(err as Error).message}`));
+    // Not awaited: it asks the registry, which may still be starting. Then again and again: a replica that dies
+    // mid-deploy is taken over by the others within its lease.
+    void this.takeOverExpired();
+    this.takeOver = setInterval(() => void this.takeOverExpired(), this.settings.DEPLOYER_DEPLOY_LEASE_RENEW_MS);
+    this.takeOver.unref();
+  }
+
+  private async takeOverExpired(): Promise<void> {
+    if (this.checking) return;
+    this.checking = true;
+    try {
+      await this.deployments.takeOverExpired();
+    } catch (err) {
+      this.logger.warn(`checking for interrupted deployments: ${(err as Error).message}`);
+    } finally {
+      this.checking = false;
+    }
+  }
+
+  onApplicationShutdown(): void {
+    if (this.takeOver) clearInterval(this.takeOver);
   }
 }

@@ -56,6 +56,21 @@ export const DeployerSettings = {
     min: 10,
     description: 'How often the deployer dispatches due retries, takes back expired leases and delivers callbacks',
   },
+  DEPLOYER_DEPLOY_LEASE_MS: {
+    kind: 'int',
+    default: 10_000,
+    min: 1_000,
+    description:
+      'How long a deployment in progress is held by its deployer without a renewal: past it (the deployer died or lost the database), ' +
+      'another deployer marks it FAILED, puts back the version it replaced, and takes new deploys of the function',
+  },
+  DEPLOYER_DEPLOY_LEASE_RENEW_MS: {
+    kind: 'int',
+    default: 3_000,
+    min: 100,
+    description:
+      'How often a deployer renews the lease of a deployment in progress, and looks for deployments whose lease ran out (at most half of DEPLOYER_DEPLOY_LEASE_MS)',
+  },
   DEPLOYER_ASYNC_LEASE_MS: {
     kind: 'int',
     default: 15_000,

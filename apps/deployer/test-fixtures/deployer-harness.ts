@@ -31,6 +31,7 @@ export class DeployerHarness {
   private db?: Awaited<ReturnType<typeof createTestDatabase>>;
   private registryApp?: INestApplication;
   private client?: INestApplication;
+  private readonly replicas: INestApplication[] = [];
 
   /** `databaseUrl` changes the deployer's DATABASE_URL (a test routing it through a TcpProxy to cut Postgres off). */
   async start(extraEnv: Record<string, string> = {}, { databaseUrl = (url: string) => url } = {}): Promise<void> {
@@ -79,7 +80,21 @@ export class DeployerHarness {
   }
 
   async startDeployer(): Promise<void> {
-    const ref = await Test.createTestingModule({ imports: [AppModule.forRoot(this.env)] }).compile();
+    this.deployer = await this.createDeployer(this.env);
+  }
+
+  /**
+   * Another deployer replica beside the first, on the same database, broker and namespace (`extraEnv` for its own
+   * settings, say DEPLOYER_INSTANCE_ID); stopped by stop(), or by the test.
+   */
+  async startReplica(extraEnv: Record<string, string> = {}): Promise<INestApplication> {
+    const app = await this.createDeployer({ ...this.env, ...extraEnv });
+    this.replicas.push(app);
+    return app;
+  }
+
+  private async createDeployer(env: Record<string, string>): Promise<INestApplication> {
+    const ref = await Test.createTestingModule({ imports: [AppModule.forRoot(env)] }).compile();
     const app = ref.createNestApplication();
     // The testing module's own logger prints errors only; the deployer's warnings explain failures.
     app.useLogger(new ConsoleLogger({ logLevels: LOG_LEVELS }));
@@ -94,7 +109,7 @@ export class DeployerHarness {
       await app.close().catch(() => undefined);
       throw err;
     }
-    this.deployer = app;
+    return app;
   }
 
   async stopDeployer(): Promise<void> {
@@ -122,6 +137,7 @@ export class DeployerHarness {
   /** Stops everything and removes what the run left in RabbitMQ and Redis (`extraQueues`: trigger sources). */
   async stop(extraQueues: string[] = []): Promise<void> {
     await this.stopDeployer();
+    for (const app of this.replicas.splice(0)) await app.close().catch(() => undefined);
     await this.client?.close();
     await this.registryApp?.close();
     await Promise.all([this.invoker.stop(), this.kube.stop()]);

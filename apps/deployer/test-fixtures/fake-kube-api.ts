@@ -193,7 +193,11 @@ export class FakeKubeApi {
           : outcome.kind === 'stuck'
             ? { type: 'Ready', status: 'Unknown', reason: 'RevisionMissing', message: `Configuration "${name}" is waiting for a Revision to become ready.` }
             : { type: 'Ready', status: 'False', reason: outcome.reason, message: outcome.message };
-      const url = outcome.kind === 'ready' ? { url: `http://${name}.${namespace}.example.com` } : {};
+      // As Knative does: the address is always the cluster-local one; the URL is public unless the Service is cluster-local.
+      const local = `http://${name}.${namespace}.svc.cluster.local`;
+      const visibility = (current.metadata.labels as Record<string, string> | undefined)?.['networking.knative.dev/visibility'];
+      const url =
+        outcome.kind === 'ready' ? { url: visibility === 'cluster-local' ? local : `http://${name}.${namespace}.example.com`, address: { url: local } } : {};
       this.store({ ...current, status: { observedGeneration: generation, ...url, conditions: [ready] } }, 'MODIFIED');
     }, outcome.afterMs);
     this.timers.add(timer);

@@ -92,3 +92,40 @@ export function trafficProblems(
   });
   return problems;
 }
+
+/**
+ * Knative's webhook rules on a Service's revision template that the CRD schema leaves out (serving's
+ * ValidateObjectMetadata, validateContainer, ValidateRevisionSpec and the autoscaling annotations), written from
+ * Knative's code rather than from the platform's limits, so a test compares the two: the name is a DNS-1035 label,
+ * no container sets a reserved env var, timeoutSeconds is at most max-revision-timeout-seconds (600 by default),
+ * min-scale is at most max-scale, and the networking visibility label takes only "cluster-local".
+ */
+export function webhookProblems(svc: {
+  metadata: { name: string; labels?: Record<string, string> };
+  spec: {
+    template: {
+      metadata: { annotations?: Record<string, string> };
+      spec: { timeoutSeconds?: number; containers: Array<{ env?: Array<{ name: string }> }> };
+    };
+  };
+}): string[] {
+  const problems: string[] = [];
+  const name = svc.metadata.name;
+  if (!/^[a-z]([-a-z0-9]*[a-z0-9])?$/.test(name) || name.length > 63)
+    problems.push(`metadata.name ${name}: a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character`);
+  const reserved = new Set(['PORT', 'K_SERVICE', 'K_CONFIGURATION', 'K_REVISION']);
+  svc.spec.template.spec.containers.forEach((c, i) =>
+    (c.env ?? []).forEach((e, j) => {
+      if (reserved.has(e.name)) problems.push(`"${e.name}" is a reserved environment variable: spec.template.spec.containers[${i}].env[${j}].name`);
+    }),
+  );
+  const timeout = svc.spec.template.spec.timeoutSeconds;
+  if (timeout !== undefined && (timeout < 0 || timeout > 600)) problems.push(`expected 0 <= ${timeout} <= 600: spec.template.spec.timeoutSeconds`);
+  const annotations = svc.spec.template.metadata.annotations ?? {};
+  const min = Number(annotations['autoscaling.knative.dev/min-scale'] ?? '0');
+  const max = Number(annotations['autoscaling.knative.dev/max-scale'] ?? '0');
+  if (max !== 0 && min > max) problems.push(`min-scale=${min} is greater than max-scale=${max}: spec.template.metadata.annotations`);
+  const visibility = svc.metadata.labels?.['networking.knative.dev/visibility'];
+  if (visibility !== undefined && visibility !== 'cluster-local') problems.push(`networking.knative.dev/visibility: "${visibility}" is not "cluster-local"`);
+  return problems;
+}

@@ -127,6 +127,52 @@ describe('function registry over real Postgres, RabbitMQ and Redis', () => {
       });
     });
 
+    it("answers 400 for a config Knative's webhook would refuse, and stores nothing", async () => {
+      const fn = (config: Record<string, unknown>) => create({ label: 'kn-limits', runtime: 'node', handler: 'module.exports = (d) => d;', config });
+      await expect(fn({ env: { PORT: '9000', MODE: 'x' } })).rejects.toMatchObject({
+        statusCode: 400,
+        message: expect.stringContaining('config.env.PORT is reserved: Knative sets PORT, K_SERVICE, K_CONFIGURATION, K_REVISION'),
+      });
+      await expect(fn({ secrets: [{ env: 'K_REVISION', secret: 'db' }] })).rejects.toMatchObject({
+        statusCode: 400,
+        message: expect.stringContaining('config.secrets[0].env "K_REVISION" is reserved'),
+      });
+      await expect(fn({ resources: { timeoutMs: 600_001 } })).rejects.toMatchObject({
+        statusCode: 400,
+        message: expect.stringContaining('resources.timeoutMs 600001 is more than 600000 (10 minutes, the longest request Knative lets a revision take)'),
+      });
+      await expect(fn({ scaling: { minInstances: 5, maxInstances: 3 } })).rejects.toMatchObject({
+        statusCode: 400,
+        message: expect.stringContaining('config.scaling.minInstances (5) is more than maxInstances (3)'),
+      });
+      // maxInstances not set: its default (10) is the bound.
+      await expect(fn({ scaling: { minInstances: 11 } })).rejects.toMatchObject({
+        statusCode: 400,
+        message: expect.stringContaining('config.scaling.minInstances (11) is more than maxInstances (10, the default)'),
+      });
+      await expect(get('kn-limits')).rejects.toMatchObject({ statusCode: 404 });
+      // At the limits it is accepted.
+      const ok = await fn({ env: { PORTS: '1' }, resources: { timeoutMs: 600_000 }, scaling: { minInstances: 10 } });
+      expect(ok.config).toMatchObject({ resources: { timeoutMs: 600_000 }, scaling: { minInstances: 10 } });
+    });
+
+    it('refuses an update whose config Knative would refuse, and leaves the function as it was', async () => {
+      const before = await get('kn-limits');
+      await expect(
+        call(FunctionPatterns.Update, { id: 'kn-limits', changes: { config: { scaling: { minInstances: 4, maxInstances: 2 } } } }),
+      ).rejects.toMatchObject({
+        statusCode: 400,
+        message: expect.stringContaining('minInstances (4) is more than maxInstances (2)'),
+      });
+      await expect(call(FunctionPatterns.Update, { id: 'kn-limits', changes: { config: { env: { K_SERVICE: 'x' } } } })).rejects.toMatchObject({
+        statusCode: 400,
+        message: expect.stringContaining('config.env.K_SERVICE is reserved'),
+      });
+      expect(await get('kn-limits')).toMatchObject({ version: before.version, config: before.config });
+      // The listing below counts the functions the other cases made.
+      await call(FunctionPatterns.Delete, { id: 'kn-limits' });
+    });
+
     it('keeps files with the entry point given as handler', async () => {
       const f = await create({
         label: 'pyfiles',

@@ -8,6 +8,14 @@ export const InvokerSettings = {
     default: 'http://127.0.0.1:8083',
     description: 'Base URL of the builder, where bundles not in the local artifact store are fetched',
   },
+  INVOKER_RESYNC_INTERVAL_MS: {
+    kind: 'int',
+    default: 30_000,
+    min: 1_000,
+    description:
+      'How often the invoker re-reads every active deployment from the deployer and reconciles its own (besides at each reconnect to RabbitMQ): ' +
+      'what a deployment event lost in a broker outage would have changed is set right within this time',
+  },
   INVOKER_PREWARM: {
     kind: 'int',
     default: 1,

@@ -7,6 +7,7 @@ export * from './functions/function-status';
 export * from './functions/triggers';
 export * from './functions/function-config.dto';
 export * from './functions/label';
+export * from './functions/knative-limits';
 export * from './functions/function.dto';
 export * from './functions/validators';
 export * from './functions/commands';

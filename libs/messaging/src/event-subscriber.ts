@@ -36,6 +36,13 @@ export interface SubscriptionOptions {
    * (an async handler: once it resolves).
    */
   handler: (events: PlatformEvent[]) => Promise<void> | void;
+  /**
+   * Called each time the subscription is (re)established: the first connect, and every reconnect after the broker
+   * or the connection went away. A broadcast queue goes with its connection, so the events published meanwhile are
+   * lost to it: a subscriber that keeps state from events re-reads it here. Called once the queue consumes again,
+   * so nothing published after the call is missed; not awaited (a slow re-read does not hold the channel up).
+   */
+  onConnect?: () => void;
 }
 
 const RETRY_DELAY_MS = 1_000;
@@ -116,6 +123,11 @@ export class EventSubscriber implements BeforeApplicationShutdown, OnApplication
         await ch.prefetch(prefetch);
         pending = [];
         await ch.consume(queueName, (msg) => msg && onMessage(ch, msg), { noAck: false });
+        try {
+          options.onConnect?.();
+        } catch (err) {
+          this.logger.error(`the connect hook of ${queueName} failed: ${(err as Error).message}`);
+        }
       },
     });
     this.channels.push(channel);

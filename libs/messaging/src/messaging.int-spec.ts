@@ -5,7 +5,8 @@ import * as amqplib from 'amqplib';
 import { randomUUID } from 'crypto';
 import { eventExchange, newEvent, NotFoundError, PlatformEvent, rpcClientToken } from '@platform/contracts';
 import { SettingsModule, SETTINGS, CommonSettingsValues } from '@platform/config';
-import { isolatedEnv, waitFor } from '@platform/testing';
+import { isolatedEnv, TcpProxy, waitFor } from '@platform/testing';
+import { AmqpConnection } from './amqp-connection';
 import { EventPublisher } from './event-publisher';
 import { EventSubscriber } from './event-subscriber';
 import { MessagingModule } from './messaging.module';
@@ -197,6 +198,42 @@ describe('messaging over the real RabbitMQ', () => {
     // Each event handled once: the failed batch came back, the acknowledged one did not.
     expect(handled.flat().sort()).toEqual(events.map((e) => e.id).sort());
   });
+
+  it('calls onConnect at the first connect and again after each reconnect, once its new broadcast queue consumes', async () => {
+    const broker = await TcpProxy.forUrl(iso.env.AMQP_URL).start();
+    @Module({ imports: [SettingsModule.forRoot({}, { ...iso.env, AMQP_URL: broker.url }), MessagingModule.forRoot('test-reconnecting')] })
+    class ReconnectingModule {}
+    const app = (await Test.createTestingModule({ imports: [ReconnectingModule] }).compile()).createNestApplication({ logger: false });
+    await app.init();
+    try {
+      const connects: number[] = [];
+      const heard: string[] = [];
+      const key = `reconnect-${randomUUID().slice(0, 8)}`;
+      await app.get(EventSubscriber).subscribe({
+        queue: 'test.reconnect',
+        broadcast: true,
+        bindings: [`function.created.${key}`],
+        handler: (events) => void heard.push(...events.map((e) => e.id)),
+        onConnect: () => void connects.push(Date.now()),
+      });
+      expect(connects).toHaveLength(1);
+      broker.cut();
+      await waitFor(() => !app.get(AmqpConnection).manager.isConnected(), { timeoutMs: 15_000, what: 'the subscriber to see the cut' });
+      // Published while the subscriber is cut off: its broadcast queue went with its connection, so this one is lost to it.
+      const lost = newEvent({ name: 'function.created', type: 'FUNCTION_CREATED', status: 'SUCCESS', source: 'test', functionLabel: key });
+      await client.get(EventPublisher).publish(lost);
+      broker.restore();
+      await waitFor(() => connects.length === 2, { timeoutMs: 30_000, what: 'onConnect after the reconnect' });
+      // From the hook on, the new queue hears what is published.
+      const after = newEvent({ name: 'function.created', type: 'FUNCTION_CREATED', status: 'SUCCESS', source: 'test', functionLabel: key });
+      await client.get(EventPublisher).publish(after);
+      await waitFor(() => heard.includes(after.id), { timeoutMs: 15_000, what: 'the event published after the reconnect' });
+      expect(heard).not.toContain(lost.id);
+    } finally {
+      await app.close();
+      await broker.stop();
+    }
+  }, 60_000);
 
   it('exposes the RPC client token per service', () => {
     expect(rpcClientToken('function-registry')).toBe('RPC_CLIENT_FUNCTION_REGISTRY');

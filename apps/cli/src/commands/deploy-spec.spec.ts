@@ -39,6 +39,18 @@ describe('the request `hks function deploy` sends', () => {
     expect(r.config.scaling).toEqual({ maxInstances: 3 });
   });
 
+  it('refuses flags that with the file make a config Knative would refuse, naming why', () => {
+    expect(() => buildFunctionRequest('f', manifest, { minInstances: '20' }, PY)).toThrow(
+      new UsageError('config.scaling.minInstances (20) is more than maxInstances (10, the default); set maxInstances to at least 20 or lower minInstances'),
+    );
+    expect(() => buildFunctionRequest('f', manifest, { env: ['K_REVISION=x'] }, PY)).toThrow(/config\.env\.K_REVISION is reserved/);
+    expect(() => buildFunctionRequest('f', manifest, { timeout: '11m' }, PY)).toThrow("--timeout '11m' is not a duration from 10ms to 10m (e.g. 30s)");
+    expect(buildFunctionRequest('f', manifest, { minInstances: '20', maxInstances: '20', timeout: '10m' }, PY).config).toMatchObject({
+      scaling: { minInstances: 20, maxInstances: 20 },
+      resources: { timeoutMs: 600_000 },
+    });
+  });
+
   it("replaces the file's triggers of the kind a flag names and keeps the others", () => {
     const r = buildFunctionRequest(undefined, manifest, { trigger: ['cron'], schedule: '*/5 * * * *', timezone: 'Europe/Paris' }, PY);
     expect(r.config.triggers).toEqual([{ type: 'http' }, { type: 'schedule', cron: '*/5 * * * *', timezone: 'Europe/Paris' }]);

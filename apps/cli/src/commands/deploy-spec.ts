@@ -1,6 +1,7 @@
 import type { FunctionConfigDto, Trigger } from '@platform/contracts';
 import type { RuntimeTemplate } from '@platform/runtimes';
 import { sourceProblem } from '@platform/sources';
+import { KNATIVE_MAX_TIMEOUT_MS, knativeConfigProblems } from '@platform/contracts/knative-limits';
 import { UsageError } from '../errors';
 import { findTemplate, matchRuntime, runtimeNames, templateRuntime } from '@platform/runtimes/names';
 import { cronProblem, EVENT_TYPE_PATTERN, FunctionManifest, isTimeZone, LABEL_PATTERN, templateNames } from '../manifest/function-yaml';
@@ -128,7 +129,8 @@ export function applyConfigFlags(base: FunctionConfigDto, flags: DeployFlags): F
     }
     if (flags.timeout !== undefined) {
       const t = parseDurationMs(flags.timeout);
-      if (t === undefined || t < 10 || t > 900_000) throw new UsageError(`--timeout '${flags.timeout}' is not a duration from 10ms to 15m (e.g. 30s)`);
+      if (t === undefined || t < 10 || t > KNATIVE_MAX_TIMEOUT_MS)
+        throw new UsageError(`--timeout '${flags.timeout}' is not a duration from 10ms to 10m (e.g. 30s)`);
       config.resources.timeoutMs = t;
     }
   }
@@ -159,6 +161,9 @@ export function applyConfigFlags(base: FunctionConfigDto, flags: DeployFlags): F
     const kinds = new Set(triggers.map((t) => t.type));
     config.triggers = [...(config.triggers ?? []).filter((t) => !kinds.has(t.type)), ...triggers];
   }
+  // The file and the flags together, checked as the API will (say --min-instances 20 with the default maximum).
+  const problems = knativeConfigProblems(config);
+  if (problems.length) throw new UsageError(problems.join('; '));
   return config;
 }
 

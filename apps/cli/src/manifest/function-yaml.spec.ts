@@ -80,13 +80,25 @@ describe('function.yaml', () => {
   });
 
   it('checks ranges and kinds of values with their line', () => {
-    expect(problem('resources:\n  timeout: 20m\n')).toBe("function.yaml:2: resources.timeout: '20m' is out of range (10 ms to 15m)");
+    expect(problem('resources:\n  timeout: 11m\n')).toBe("function.yaml:2: resources.timeout: '11m' is out of range (10 ms to 10m)");
+    expect(parseFunctionYaml('resources:\n  timeout: 10m\n', {}).config.resources).toEqual({ timeoutMs: 600_000 });
     expect(problem('scaling:\n  max_instances: lots\n')).toBe("function.yaml:2: scaling.max_instances: 'lots' is not a whole number from 1 to 1000");
     expect(problem('scaling:\n  min_instances: 5\n  max_instances: 2\n')).toBe('function.yaml:2: scaling.min_instances: 5 is more than the maximum (2)');
     expect(problem('name: Hello_World\n')).toMatch(/^function\.yaml:1: name: 'Hello_World' is not a valid name/);
     expect(problem('runtime: cobol\n')).toMatch(/^function\.yaml:1: runtime: 'cobol' is not a runtime/);
     expect(problem('environment:\n  1BAD: x\n')).toMatch(/^function\.yaml:2: environment\.1BAD: not a valid environment variable name/);
     expect(problem('resources: 256Mi\n')).toBe('function.yaml:1: resources: expected a mapping (key: value)');
+  });
+
+  it('refuses what Knative would refuse with its line, before anything is sent', () => {
+    expect(problem('environment:\n  LEVEL: info\n  PORT: "9000"\n')).toMatch(
+      /^function\.yaml:3: environment\.PORT: PORT is reserved: Knative sets PORT, K_SERVICE/,
+    );
+    expect(problem('secrets:\n  K_SERVICE: db\n')).toMatch(/^function\.yaml:2: secrets\.K_SERVICE: K_SERVICE is reserved/);
+    expect(problem('scaling:\n  min_instances: 11\n')).toBe(
+      'function.yaml:2: scaling.min_instances: 11 is more than the default maximum (10); set max_instances too',
+    );
+    expect(parseFunctionYaml('scaling:\n  min_instances: 11\n  max_instances: 11\n', {}).config.scaling).toEqual({ minInstances: 11, maxInstances: 11 });
   });
 
   it('reads scaling min and max as min_instances and max_instances', () => {

@@ -1,4 +1,5 @@
 import type { FunctionConfigDto } from '@platform/contracts';
+import { KNATIVE_MAX_TIMEOUT_MS, LABEL_PATTERN, reservedEnvProblem, SCALING_DEFAULTS } from '@platform/contracts/knative-limits';
 import { allTemplates, matchRuntime, runtimeNames, templateRuntime } from '@platform/runtimes/names';
 import { existsSync, readFileSync } from 'fs';
 import * as path from 'path';
@@ -22,10 +23,10 @@ export interface FunctionManifest {
 
 export const MANIFEST_FILE = 'function.yaml';
 
-// Same rules as LABEL_PATTERN in @platform/contracts (a unit test keeps them equal); copied because loading the
-// contracts at run time costs the CLI most of a second on every command. Runtimes and templates are the
-// descriptors' (@platform/runtimes/names, which loads only them).
-export const LABEL_PATTERN = /^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/;
+// Loading all of @platform/contracts at run time costs the CLI most of a second on every command: the label rule and
+// Knative's limits come from its light entry point (@platform/contracts/knative-limits), the event type is copied (a
+// unit test keeps it equal). Runtimes and templates are the descriptors' (@platform/runtimes/names, which loads only them).
+export { LABEL_PATTERN };
 export const EVENT_TYPE_PATTERN = /^[A-Za-z][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)*$/;
 /** Every runtime's templates, for messages. */
 export const templateNames = () =>
@@ -99,6 +100,8 @@ export function parseFunctionYaml(text: string, env: Record<string, string | und
     for (const [name, value] of r.entries(at)) {
       if (!ENV_NAME.test(name))
         r.fail({ ...value, node: value.keyNode ?? null }, 'not a valid environment variable name (letters, digits and _, not starting with a digit)');
+      const reserved = reservedEnvProblem(name, name);
+      if (reserved) r.fail({ ...value, node: value.keyNode ?? null }, reserved);
       config.env[name] = r.text(value);
     }
   }
@@ -127,7 +130,7 @@ function readResources(r: YamlReader, at: Located): NonNullable<FunctionConfigDt
   for (const [key, v] of r.entries(at, ['memory', 'timeout', 'cpu', 'max_request_bytes', 'max_response_bytes', 'max_processes'])) {
     if (r.isNull(v)) continue;
     if (key === 'memory') out.memoryMb = r.measure(v, parseMemoryMb, 'a memory size (e.g. 256Mi)', 16, 16384, mib);
-    else if (key === 'timeout') out.timeoutMs = r.measure(v, parseDurationMs, 'a duration (e.g. 30s or 500ms)', 10, 900_000, ms);
+    else if (key === 'timeout') out.timeoutMs = r.measure(v, parseDurationMs, 'a duration (e.g. 30s or 500ms)', 10, KNATIVE_MAX_TIMEOUT_MS, ms);
     else if (key === 'cpu') {
       const cpu = String(r.scalar(v));
       if (!/^\d+(\.\d+)?m?$/.test(cpu)) r.fail(v, `${show(cpu)} is not a CPU amount (e.g. 250m or 1)`);
@@ -167,6 +170,9 @@ function readScaling(r: YamlReader, at: Located): NonNullable<FunctionConfigDto[
   if (out.minInstances !== undefined && out.maxInstances !== undefined && out.minInstances > out.maxInstances) {
     r.fail(entries.get('min_instances')!, `${out.minInstances} is more than the maximum (${out.maxInstances})`);
   }
+  if (out.minInstances !== undefined && out.maxInstances === undefined && out.minInstances > SCALING_DEFAULTS.maxInstances) {
+    r.fail(entries.get('min_instances')!, `${out.minInstances} is more than the default maximum (${SCALING_DEFAULTS.maxInstances}); set max_instances too`);
+  }
   return out;
 }
 
@@ -174,6 +180,8 @@ function readScaling(r: YamlReader, at: Located): NonNullable<FunctionConfigDto[
 function readSecrets(r: YamlReader, at: Located): NonNullable<FunctionConfigDto['secrets']> {
   return [...r.entries(at)].map(([env, v]) => {
     if (!ENV_NAME.test(env)) r.fail({ ...v, node: v.keyNode ?? null }, 'not a valid environment variable name');
+    const reserved = reservedEnvProblem(env, env);
+    if (reserved) r.fail({ ...v, node: v.keyNode ?? null }, reserved);
     let secret: Located = v;
     let key: string | undefined;
     if (r.isMapping(v)) {

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { randomUUID } from 'crypto';
-import { DataSource, In, IsNull, LessThan, Not, Repository } from 'typeorm';
+import { DataSource, In, IsNull, Not, Repository } from 'typeorm';
 import { DeploymentDriverName, DeploymentStatus, FunctionRuntimeSpec, isUuid, NO_ROUTING, StateError } from '@platform/contracts';
 import { Deployment } from './deployment.entity';
 
@@ -22,13 +22,14 @@ export class DeploymentStore {
 
   /**
    * Starts a deployment: the function's current deployment (if any) is marked DELETED and a new DEPLOYING row
-   * inserted, under a per-function lock. A deployment still DEPLOYING (and not stale) refuses a second one.
+   * inserted, under a per-function lock. A deployment still DEPLOYING whose lease is alive (renewed within
+   * `leaseMs`, by the database's clock) refuses a second one.
    */
   async begin(
     spec: FunctionRuntimeSpec,
     driver: DeploymentDriverName,
     env: Record<string, string> | null,
-    staleMs: number,
+    leaseMs: number,
     carry: (previous: Deployment | null) => Pick<Deployment, 'versions' | 'routing'> = () => ({ versions: [], routing: { ...NO_ROUTING } }),
   ): Promise<BeginResult> {
     return this.ds.transaction(async (em) => {
@@ -37,7 +38,7 @@ export class DeploymentStore {
       const previous = await repo.findOne({ where: { functionId: spec.functionId, status: Not('DELETED') } });
       const id = randomUUID();
       if (previous) {
-        if (previous.status === 'DEPLOYING' && Date.now() - previous.updatedAt.getTime() < staleMs) {
+        if (previous.status === 'DEPLOYING' && (await this.leaseAlive(previous.id, leaseMs, em.getRepository(Deployment)))) {
           throw new StateError(`function ${spec.label} is already being deployed (deployment ${previous.id}); wait for it to finish and try again`);
         }
       }
@@ -138,18 +139,56 @@ export class DeploymentStore {
     return this.repo.find({ where: { status: 'READY', ...(driver ? { driver } : {}) }, order: { label: 'ASC' } });
   }
 
-  /** Deployments left DEPLOYING by a deployer that stopped mid-way (older than `staleMs`): marked FAILED. */
-  async failStale(staleMs: number, reason: string): Promise<Deployment[]> {
-    const stale = await this.repo.find({ where: { status: 'DEPLOYING', updatedAt: LessThan(new Date(Date.now() - staleMs)) } });
-    const failed: Deployment[] = [];
-    for (const d of stale) {
-      const row = await this.transition(d.id, ['DEPLOYING'], 'FAILED', { reason });
-      if (row?.status === 'FAILED' && row.reason === reason) failed.push(row);
-    }
-    return failed;
+  /**
+   * The lease of a deployment in progress: its deployer renews it (updated_at) while it deploys. False once the
+   * deployment is no longer DEPLOYING (taken over, or finished): the deployer running it stops there.
+   */
+  async renewLease(id: string): Promise<boolean> {
+    const result = await this.repo.query(`UPDATE "deployer"."deployments" SET "updated_at" = now() WHERE "id" = $1 AND "status" = 'DEPLOYING'`, [id]);
+    return affected(result) > 0;
+  }
+
+  /** Whether a DEPLOYING row's lease was renewed within `leaseMs` (the database's clock, the same for every replica). */
+  async leaseAlive(id: string, leaseMs: number, repo: Repository<Deployment> = this.repo): Promise<boolean> {
+    const rows = (await repo.query(
+      `SELECT 1 FROM "deployer"."deployments" WHERE "id" = $1 AND "status" = 'DEPLOYING' AND "updated_at" > now() - $2::int * interval '1 millisecond'`,
+      [id, leaseMs],
+    )) as unknown[];
+    return rows.length > 0;
+  }
+
+  /**
+   * Deployments whose deployer stopped renewing their lease (it died, or lost the database, mid-deploy): marked
+   * FAILED with `reason` by one UPDATE, so of several deployers looking at once exactly one takes each over.
+   */
+  async claimExpired(leaseMs: number, reason: string): Promise<Deployment[]> {
+    const result = (await this.repo.query(
+      `UPDATE "deployer"."deployments" SET "status" = 'FAILED', "reason" = $2, "updated_at" = now()
+        WHERE "status" = 'DEPLOYING' AND "updated_at" < now() - $1::int * interval '1 millisecond' RETURNING "id"`,
+      [leaseMs, reason],
+    )) as unknown;
+    const ids = returnedRows(result).map((r) => r.id);
+    return ids.length ? this.repo.find({ where: { id: In(ids) } }) : [];
+  }
+
+  /** The deployment `id` replaced when it began (DELETED since, by begin), if that one had served. */
+  replacedBy(id: string): Promise<Deployment | null> {
+    return this.repo.findOne({ where: { status: 'DELETED', reason: `replaced by deployment ${id}`, servedAt: Not(IsNull()) } });
   }
 
   async ping(): Promise<void> {
     await this.ds.query('SELECT 1');
   }
+}
+
+/** Rows changed by a raw UPDATE (pg answers [rows, count] for UPDATE ... and a plain array otherwise). */
+function affected(result: unknown): number {
+  if (Array.isArray(result) && result.length === 2 && typeof result[1] === 'number') return result[1];
+  return Array.isArray(result) ? result.length : 0;
+}
+
+/** The rows an UPDATE ... RETURNING answered. */
+function returnedRows(result: unknown): Array<{ id: string }> {
+  if (Array.isArray(result) && result.length === 2 && Array.isArray(result[0]) && typeof result[1] === 'number') return result[0] as Array<{ id: string }>;
+  return Array.isArray(result) ? (result as Array<{ id: string }>) : [];
 }

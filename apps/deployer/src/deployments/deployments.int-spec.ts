@@ -183,7 +183,7 @@ describe('deployments over RPC (real Postgres, RabbitMQ, Redis; HTTP invoker; RP
     const spec = h.registry.addFunction('kn-fn', { target: 'knative', secrets: [{ env: 'TOKEN', secret: 'api' }] });
     const view = await deploy(spec.functionId);
     expect(view).toMatchObject({ driver: 'knative', status: 'READY', url: '/fn/kn-fn' });
-    expect((await forFunction(spec.functionId)).endpoint).toBe('http://kn-fn.functions.example.com');
+    expect((await forFunction(spec.functionId)).endpoint).toBe('http://kn-fn.functions.svc.cluster.local');
     expect(h.kube.object('functions', 'kn-fn')).toBeDefined();
     expect(h.invoker.deploymentCalls(spec.functionId)).toEqual([]);
     expect((await forFunction(spec.functionId)).env).toBeUndefined();

@@ -5,6 +5,7 @@ import {
   DomainError,
   InvokerDeployment,
   EventNames,
+  FunctionRuntimeSpec,
   FunctionStatus,
   NotFoundError,
   SetDeploymentStatusCommand,
@@ -13,7 +14,7 @@ import {
 } from '@platform/contracts';
 import { SETTINGS } from '@platform/config';
 import { DeployerSettingsValues } from '../settings';
-import { DeploymentFailure, DriverVersion } from '../drivers/driver';
+import { DeploymentDriver, DeploymentFailure, DriverVersion } from '../drivers/driver';
 import { Drivers } from '../drivers/drivers';
 import { RegistryClient } from '../registry/registry.client';
 import { TriggerWiring } from '../triggers/trigger-wiring.service';
@@ -29,8 +30,9 @@ import { carryOver } from './routing';
 @Injectable()
 export class DeploymentsService {
   private readonly logger = new Logger(DeploymentsService.name);
-  /** A DEPLOYING row older than this was left by a deployer that stopped mid-way. */
-  readonly staleMs: number;
+  /** A DEPLOYING row whose lease was not renewed for this long was left by a deployer that stopped mid-way. */
+  readonly leaseMs: number;
+  private readonly renewMs: number;
 
   constructor(
     @Inject(SETTINGS) private readonly settings: DeployerSettingsValues,
@@ -40,7 +42,13 @@ export class DeploymentsService {
     private readonly triggers: TriggerWiring,
     private readonly events: DeploymentEvents,
   ) {
-    this.staleMs = Math.max(settings.INVOKER_DEPLOY_TIMEOUT_MS, settings.KNATIVE_READY_TIMEOUT_MS) + 4 * settings.RPC_TIMEOUT_MS + 60_000;
+    this.leaseMs = settings.DEPLOYER_DEPLOY_LEASE_MS;
+    this.renewMs = settings.DEPLOYER_DEPLOY_LEASE_RENEW_MS;
+    if (this.renewMs * 2 > this.leaseMs) {
+      throw new Error(
+        `DEPLOYER_DEPLOY_LEASE_RENEW_MS=${this.renewMs} must be at most half of DEPLOYER_DEPLOY_LEASE_MS=${this.leaseMs}, or a lease runs out before it is renewed`,
+      );
+    }
   }
 
   /**
@@ -56,10 +64,35 @@ export class DeploymentsService {
     const resolved = driver.resolvesSecrets ? await this.resolvedEnv(spec.functionId, spec.config.env, spec.config.secrets.length > 0) : null;
 
     let served: Deployment | null = null;
-    const { deployment, previous } = await this.store.begin(spec, driverName, resolved ? { ...spec.config.env } : null, this.staleMs, (p) => {
+    const { deployment, previous } = await this.store.begin(spec, driverName, resolved ? { ...spec.config.env } : null, this.leaseMs, (p) => {
       served = p;
       return carryOver(p && p.driver === driverName ? p : null, spec);
     });
+    // While this process deploys, it renews the deployment's lease; if it dies, the lease runs out within
+    // DEPLOYER_DEPLOY_LEASE_MS and another deployer takes over (takeOverExpired) instead of the function being stuck.
+    const heartbeat = setInterval(() => {
+      this.store.renewLease(deployment.id).then(
+        (held) => held || this.logger.debug(`deployment ${deployment.id} is no longer in progress here; its lease is not renewed`),
+        (err: unknown) => this.logger.warn(`renewing the lease of deployment ${deployment.id} failed: ${(err as Error).message}`),
+      );
+    }, this.renewMs);
+    heartbeat.unref();
+    try {
+      return await this.runDeploy(deployment, previous, served, spec, driverName, driver, resolved);
+    } finally {
+      clearInterval(heartbeat);
+    }
+  }
+
+  private async runDeploy(
+    deployment: Deployment,
+    previous: Deployment | null,
+    served: Deployment | null,
+    spec: FunctionRuntimeSpec,
+    driverName: DeploymentDriverName,
+    driver: DeploymentDriver,
+    resolved: { env: Record<string, string>; secrets: string[] } | null,
+  ): Promise<DeploymentView> {
     await this.events.publish(EventNames.DeploymentStarted, deployment);
     try {
       await this.registry.setStatus(spec.functionId, spec.version, FunctionStatus.Deploying);
@@ -91,7 +124,14 @@ export class DeploymentsService {
       this.logger.log(`deployed ${spec.label} v${spec.version} (${driverName}) as ${deployment.id}`);
       return toView(ready);
     } catch (err) {
-      const failed = await this.fail(deployment, err, served && (served as Deployment).driver === driverName ? served : null);
+      // Taken over meanwhile (this process lost its lease: another deployer marked it FAILED and put the previous
+      // version back): what runs now is that one's doing, so nothing here is undone.
+      const now = await this.store.get(deployment.id).catch(() => null);
+      if (now && now.status !== 'DEPLOYING' && now.status !== 'READY') {
+        this.logger.warn(`deployment ${deployment.id} of ${spec.label} was taken over by another deployer (${now.status}: ${now.reason}); leaving it as it is`);
+        return toView(now);
+      }
+      const failed = await this.fail(deployment, err, served && served.driver === driverName ? served : null);
       if (err instanceof DeploymentFailure) return toView(failed);
       throw err;
     }
@@ -173,7 +213,7 @@ export class DeploymentsService {
   async undeploy(idOrLabel: string, notifyRegistry = true): Promise<DeploymentView> {
     const current = await this.store.current(idOrLabel);
     if (!current) throw new NotFoundError(`function ${idOrLabel} is not deployed`);
-    if (current.status === 'DEPLOYING' && Date.now() - current.updatedAt.getTime() < this.staleMs) {
+    if (current.status === 'DEPLOYING' && (await this.store.leaseAlive(current.id, this.leaseMs))) {
       throw new StateError(`function ${current.label} is being deployed (deployment ${current.id}); wait for it to finish and try again`);
     }
     await this.drivers
@@ -243,14 +283,18 @@ export class DeploymentsService {
     return { env: { ...plain, ...values }, secrets: Object.keys(values) };
   }
 
-  /** Deployments a stopped deployer left DEPLOYING become FAILED, in the registry too. */
-  async failStale(): Promise<void> {
+  /**
+   * Deployments whose deployer stopped renewing their lease (it died or lost the database mid-deploy) are taken
+   * over: FAILED, in the registry too, and the version each replaced serves again (or what it started is removed),
+   * so the function takes a new deploy within DEPLOYER_DEPLOY_LEASE_MS instead of being stuck. Run at start and
+   * every DEPLOYER_DEPLOY_LEASE_RENEW_MS by every replica; one UPDATE decides which takes each.
+   */
+  async takeOverExpired(): Promise<void> {
     const reason = 'the deployer stopped while this deployment was in progress; deploy again';
-    for (const d of await this.store.failStale(this.staleMs, reason)) {
-      await this.registry
-        .setStatus(d.functionId, d.version, FunctionStatus.Failed, reason)
-        .catch((e) => this.logger.warn(`could not mark ${d.label} FAILED in the registry: ${(e as Error).message}`));
-      await this.events.publish(EventNames.DeploymentFailed, d);
+    for (const d of await this.store.claimExpired(this.leaseMs, reason)) {
+      const replaced = await this.store.replacedBy(d.id);
+      this.logger.warn(`deployment ${d.id} of ${d.label} lost its deployer (no lease renewal for ${this.leaseMs} ms); taking it over`);
+      await this.fail(d, new DeploymentFailure(reason), replaced && replaced.driver === d.driver ? replaced : null);
     }
   }
 }

@@ -5,6 +5,7 @@ import {
   ENTRYPOINT_PATTERN,
   filePathProblem,
   FunctionConfigDto,
+  knativeConfigProblems,
   labelProblem,
   RuntimeFamily,
   TemplateName,
@@ -39,6 +40,15 @@ export interface FunctionSource {
 export function checkLabel(label: string): void {
   const problem = labelProblem(label);
   if (problem) throw new ValidationError(problem);
+}
+
+/**
+ * The cross-field rules of a config, and what Knative's webhook would refuse (reserved env names, minInstances above
+ * maxInstances): refused at create or update on every target, so a function that runs locally also deploys to a cluster.
+ */
+export function checkConfig(config: FunctionConfigDto | null | undefined): void {
+  const problems = knativeConfigProblems(config);
+  if (problems.length) throw new ValidationError(problems.join('; '), problems);
 }
 
 /** Stored source + an update's changes -> the input of the rules; undefined keeps a field, null clears it. */

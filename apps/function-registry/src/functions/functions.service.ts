@@ -23,7 +23,7 @@ import {
 } from '@platform/contracts';
 import { EventPublisher } from '@platform/messaging';
 import { effectiveConfigOf } from '@platform/runtimes';
-import { buildFiles, checkLabel, FunctionSource, mergeUpdate, plainConfig, resolveSource, row, sameJson } from './function-rules';
+import { buildFiles, checkConfig, checkLabel, FunctionSource, mergeUpdate, plainConfig, resolveSource, row, sameJson } from './function-rules';
 import { FunctionEntity } from './function.entity';
 import { FunctionVersionEntity } from './function-version.entity';
 import { toRuntimeSpec, toVersionView, toView, versionRuntimeSpec } from './function-view';
@@ -65,6 +65,7 @@ export class FunctionsService {
     checkLabel(dto.label);
     const source = resolveSource(dto);
     const config = plainConfig(dto.config);
+    checkConfig(config);
     const id = randomUUID();
     if (await this.repo.existsBy({ label: dto.label })) throw labelTaken(dto.label);
     try {
@@ -133,6 +134,8 @@ export class FunctionsService {
         id = f.id;
         const source = resolveSource(mergeUpdate(f, changes));
         const config = changes.config !== undefined ? plainConfig(changes.config) : f.config;
+        // Only a config sent is checked: one stored before a rule existed still takes a new description or code.
+        if (changes.config !== undefined) checkConfig(config);
         const codeFields: Array<[string, unknown, unknown]> = [
           ['template', f.template, source.template],
           ['runtime', f.runtime, source.runtime],

@@ -113,6 +113,8 @@ describe('deployment orders (PUT /deployments/:functionId)', () => {
 
   it("sends a Knative version to its tag's host (Knative's default tag template {tag}-{service})", () => {
     expect(tagUrl('http://shop.functions.example.com', 2)).toBe('http://v2-shop.functions.example.com');
+    // The cluster-local address the deployer reports (status.address.url): Knative gives each tag the Kubernetes Service {tag}-{service}.
+    expect(tagUrl('http://shop.functions.svc.cluster.local', 3)).toBe('http://v3-shop.functions.svc.cluster.local');
     const order = parseOrder(
       'f-1',
       { deploymentId: randomUUID(), spec: spec(), versions: [{ spec: spec({ version: 1 }) }] },

@@ -58,6 +58,9 @@ export class DeploymentTable implements OnApplicationShutdown {
   private readonly misses = new Map<string, { error: DomainError; until: number }>();
   /** Installs of one function run one after the other. */
   private readonly installing = new Map<string, Promise<unknown>>();
+  /** Counts changes (installs and removals); `changed` holds each function's last, so a resync skips newer news. */
+  private changes = 0;
+  private readonly changed = new Map<string, number>();
 
   constructor(
     private readonly rpc: RpcClient,
@@ -66,6 +69,26 @@ export class DeploymentTable implements OnApplicationShutdown {
     private readonly images: ImageStore,
     @Inject(SETTINGS) private readonly settings: InvokerSettingsValues,
   ) {}
+
+  /** A point in the table's history, for changedSince. */
+  mark(): number {
+    return this.changes;
+  }
+
+  /** Whether a function was installed or removed after `mark` (by an event or a PUT the resync did not see). */
+  changedSince(functionId: string, mark: number): boolean {
+    return (this.changed.get(functionId) ?? -1) > mark;
+  }
+
+  /** The functions installed here. */
+  functionIds(): string[] {
+    return [...this.byId.keys()];
+  }
+
+  private noteChange(functionId: string): void {
+    this.changes += 1;
+    this.changed.set(functionId, this.changes);
+  }
 
   find(idOrLabel: string): Deployed | undefined {
     return this.byId.get(idOrLabel) ?? this.byLabel.get(idOrLabel);
@@ -173,6 +196,7 @@ export class DeploymentTable implements OnApplicationShutdown {
     if (replaced) this.byLabel.delete(replaced.order.spec.label);
     this.byId.set(spec.functionId, deployed);
     this.byLabel.set(spec.label, deployed);
+    this.noteChange(spec.functionId);
     this.misses.delete(spec.functionId);
     this.misses.delete(spec.label);
     for (const d of versionsOf(replaced)) if (d.pool && !kept.has(d.pool)) this.retire(d.pool);
@@ -244,6 +268,7 @@ export class DeploymentTable implements OnApplicationShutdown {
     if (!d || (deploymentId && d.order.deploymentId !== deploymentId)) return false;
     this.byId.delete(d.order.spec.functionId);
     this.byLabel.delete(d.order.spec.label);
+    this.noteChange(d.order.spec.functionId);
     for (const v of versionsOf(d)) if (v.pool) this.retire(v.pool);
     this.logger.log(`function ${d.order.spec.label} removed from this invoker`);
     return true;

@@ -198,19 +198,23 @@ export async function serveDirectory(directory: PlatformDirectory, env: Record<s
 
 /**
  * The invoker app on a free port, in its own namespace and data dir, with RPC stand-ins and an event
- * tap. `seed` runs before the invoker starts (deployments it should find with ListActive).
+ * tap. `seed` runs before the invoker starts (deployments it should find with ListActive). `invokerEnv` is for the
+ * invoker alone, not the stand-ins and the tap (say, its AMQP_URL through a TcpProxy that a test cuts).
  */
 export async function startInvoker(
   extraEnv: Record<string, string> = {},
   seed?: (directory: PlatformDirectory, dataDir: string) => Promise<void>,
+  { invokerEnv = {} }: { invokerEnv?: Record<string, string> } = {},
 ): Promise<InvokerHarness> {
-  const iso = isolatedEnv({ RPC_TIMEOUT_MS: '5000', INVOKER_PREWARM: '1', ...extraEnv });
+  // The stand-in deployer lists only what a test put in `directory`, not what it PUT to the invoker: a periodic resync
+  // would take those away, so it runs only where a test asks for it (the resync at connect runs before any deploy).
+  const iso = isolatedEnv({ RPC_TIMEOUT_MS: '5000', INVOKER_PREWARM: '1', INVOKER_RESYNC_INTERVAL_MS: '3600000', ...extraEnv });
   const directory = new PlatformDirectory();
   await seed?.(directory, iso.dataDir);
   const stubs = await serveDirectory(directory, iso.env);
 
   const tap = await EventTap.open(iso.env.AMQP_URL, iso.env.HKS_NAMESPACE);
-  const app = await NestFactory.create(AppModule.forRoot(iso.env), { logger: process.env.TEST_LOG_LEVEL ? undefined : false });
+  const app = await NestFactory.create(AppModule.forRoot({ ...iso.env, ...invokerEnv }), { logger: process.env.TEST_LOG_LEVEL ? undefined : false });
   app.enableShutdownHooks();
   app.useGlobalFilters(new HttpErrorFilter());
   mountInvocations(app);

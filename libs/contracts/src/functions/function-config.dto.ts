@@ -7,6 +7,7 @@ import type { ConcurrencyModel } from './runtime';
 import { Trigger } from './triggers';
 import { descriptorOf, SOURCES, triggerSchemaName, triggerTypes } from '@platform/sources';
 import { IsStringRecord, IsStringValues, IsTrigger } from './validators';
+import { KNATIVE_MAX_TIMEOUT_MS, RESERVED_ENV_NAMES, SCALING_DEFAULTS, timeoutProblem } from './knative-limits';
 
 export class ResourcesDto {
   @ApiPropertyOptional({ description: 'Memory limit per worker or container, in MB.', default: 128, minimum: 16, maximum: 16384 })
@@ -16,11 +17,16 @@ export class ResourcesDto {
   @Max(16384)
   memoryMb?: number;
 
-  @ApiPropertyOptional({ description: 'Time limit of one invocation, in milliseconds.', default: 30000, minimum: 10, maximum: 900000 })
+  @ApiPropertyOptional({
+    description: `Time limit of one invocation, in milliseconds; at most ${KNATIVE_MAX_TIMEOUT_MS} (10 minutes, the longest request Knative lets a revision take).`,
+    default: 30000,
+    minimum: 10,
+    maximum: KNATIVE_MAX_TIMEOUT_MS,
+  })
   @IsOptional()
   @IsInt()
   @Min(10)
-  @Max(900_000)
+  @Max(KNATIVE_MAX_TIMEOUT_MS, { message: ({ value }) => timeoutProblem(Number(value)).replace('config.', '') })
   timeoutMs?: number;
 
   @ApiPropertyOptional({ description: 'CPU request on Kubernetes, e.g. "250m" or "1".', example: '250m' })
@@ -52,7 +58,7 @@ export class ResourcesDto {
 }
 
 export class ScalingDto {
-  @ApiPropertyOptional({ description: 'Instances kept warm even without traffic.', default: 0 })
+  @ApiPropertyOptional({ description: 'Instances kept warm even without traffic; at most maxInstances.', default: 0 })
   @IsOptional()
   @IsInt()
   @Min(0)
@@ -195,7 +201,11 @@ export class SecretRefDto {
 }
 
 export class FunctionConfigDto {
-  @ApiPropertyOptional({ ...STRING_MAP, description: 'Environment variables of the function.', example: { LOG_LEVEL: 'info' } })
+  @ApiPropertyOptional({
+    ...STRING_MAP,
+    description: `Environment variables of the function; not ${RESERVED_ENV_NAMES.join(', ')} (Knative sets those).`,
+    example: { LOG_LEVEL: 'info' },
+  })
   @IsOptional()
   @IsStringRecord({ message: 'config.env must be an object of string values with valid variable names' })
   env?: Record<string, string>;
@@ -308,8 +318,8 @@ export const CONFIG_DEFAULTS = {
   maxRequestBytes: 6 * 1024 * 1024,
   maxResponseBytes: 6 * 1024 * 1024,
   maxProcesses: 64,
-  minInstances: 0,
-  maxInstances: 10,
+  minInstances: SCALING_DEFAULTS.minInstances,
+  maxInstances: SCALING_DEFAULTS.maxInstances,
   idleTimeoutMs: 60_000,
   queueSize: 100,
   asyncQueueSize: 10_000,

@@ -1,4 +1,5 @@
 import { registerDecorator, ValidationOptions } from 'class-validator';
+import { MAX_LABEL_LENGTH } from './knative-limits';
 
 /** Where the gateway serves the function API; its sub-routes below share the first segment with `{id}`. */
 export const FUNCTIONS_PATH = '/api/v1/functions';
@@ -62,14 +63,8 @@ export const RESERVED_LABELS_NOTE =
   `No function can be labelled ${Object.keys(RESERVED_LABELS).join(', ')}: those words are the routes under ${FUNCTIONS_PATH}, ` +
   `so ${FUNCTIONS_PATH}/build/builds, say, is the build route, never the builds of a function labelled "build".`;
 
-/**
- * A label names a function in URLs and, on Knative, names its Service, so it is a DNS-1035 label: Knative validates
- * a Service name as one (it must start with a letter). 63 characters is enough: the names Knative derives from it
- * (the Revision `<label>-00001`, its `-private` Service) go through kmeta.ChildName, which shortens a long name with
- * a hash instead of refusing it.
- */
-export const LABEL_PATTERN = /^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/;
-export const MAX_LABEL_LENGTH = 63;
+// LABEL_PATTERN and MAX_LABEL_LENGTH: a label is a Knative Service name (knative-limits says why 63 is enough).
+export { LABEL_PATTERN, MAX_LABEL_LENGTH } from './knative-limits';
 
 /**
  * What a stored label may look like: also the labels made before they had to start with a letter. Lookups

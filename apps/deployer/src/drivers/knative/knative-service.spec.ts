@@ -1,7 +1,7 @@
-import type { Routing } from '@platform/contracts';
-import { knativeServiceValidator, objectMetaProblems, trafficProblems } from '../../../test-fixtures/knative-crd';
+import { type FunctionConfigDto, knativeConfigProblems, type Routing } from '@platform/contracts';
+import { knativeServiceValidator, objectMetaProblems, trafficProblems, webhookProblems } from '../../../test-fixtures/knative-crd';
 import { runtimeSpec } from '../../../test-fixtures/runtime-spec';
-import { knativeService, KnativeService, readiness, versionsProblem } from './knative-service';
+import { knativeProblem, knativeService, KnativeService, readiness, versionsProblem } from './knative-service';
 
 describe('the Knative Service written for a function', () => {
   const validate = knativeServiceValidator();
@@ -12,6 +12,7 @@ describe('the Knative Service written for a function', () => {
     expect(ok).toBe(true);
     expect(objectMetaProblems(svc.metadata)).toEqual([]);
     expect(objectMetaProblems({ name: svc.metadata.name, ...svc.spec.template.metadata })).toEqual([]);
+    expect(webhookProblems(svc)).toEqual([]);
   }
 
   it('is valid against the serving.knative.dev/v1 CRD schema with the defaults', () => {
@@ -32,6 +33,40 @@ describe('the Knative Service written for a function', () => {
       },
     );
     expectValid(knativeService(spec, 'functions', 'd-2'));
+  });
+
+  it("passes Knative's webhook rules for every config the API takes at its limits, and the API refuses what the webhook would", () => {
+    const accepted: FunctionConfigDto[] = [
+      { resources: { timeoutMs: 600_000 } },
+      { scaling: { minInstances: 10 } },
+      { scaling: { minInstances: 100, maxInstances: 100 } },
+      { env: { PORT_NUMBER: '1', K_OTHER: '2' } },
+    ];
+    for (const config of accepted) {
+      expect(knativeConfigProblems(config)).toEqual([]);
+      expectValid(knativeService(runtimeSpec({ label: 'a'.repeat(63) }, config), 'functions', 'd-1'));
+    }
+    const refused: FunctionConfigDto[] = [
+      { env: { PORT: '9000' } },
+      { env: { K_SERVICE: 'x' } },
+      { secrets: [{ env: 'K_CONFIGURATION', secret: 'db' }] },
+      { env: { K_REVISION: 'x' } },
+      { resources: { timeoutMs: 600_001 } },
+      { scaling: { minInstances: 11 } },
+      { scaling: { minInstances: 3, maxInstances: 2 } },
+    ];
+    for (const config of refused) {
+      const svc = knativeService(runtimeSpec({}, config), 'functions', 'd-1');
+      expect(webhookProblems(svc)).not.toEqual([]);
+      expect(knativeConfigProblems(config)).not.toEqual([]);
+      expect(knativeProblem(runtimeSpec({}, config))).toMatch(/^Knative would refuse this function's Service: config\./);
+    }
+  });
+
+  it('names a label stored before labels had to start with a letter as one Knative cannot take', () => {
+    expect(webhookProblems(knativeService(runtimeSpec({ label: '1st-fn' }), 'functions', 'd-1'))).not.toEqual([]);
+    expect(knativeProblem(runtimeSpec({ label: '1st-fn' }))).toContain('the label 1st-fn cannot name a Knative Service');
+    expect(knativeProblem(runtimeSpec({ label: 'first-fn' }))).toBeUndefined();
   });
 
   it('names the Service after the label and runs the image by digest on port 8080', () => {
@@ -102,6 +137,17 @@ describe('the Knative Service written for a function', () => {
     }
   });
 
+  it('marks the Service cluster-local, so the Knative ingress does not expose it (only the gateway is public)', () => {
+    const svc = knativeService(runtimeSpec(), 'functions', 'd');
+    expect(svc.metadata.labels).toMatchObject({ 'networking.knative.dev/visibility': 'cluster-local' });
+    // On the Service, not the revision template (where Knative ignores it).
+    expect(svc.spec.template.metadata.labels['networking.knative.dev/visibility']).toBeUndefined();
+    expectValid(svc);
+    expect(
+      webhookProblems({ ...svc, metadata: { ...svc.metadata, labels: { ...svc.metadata.labels, 'networking.knative.dev/visibility': 'public' } } }),
+    ).not.toEqual([]);
+  });
+
   it('is rejected by the schema when a field is misplaced (the check has teeth)', () => {
     const svc = knativeService(runtimeSpec(), 'functions', 'd') as unknown as { spec: { template: { spec: Record<string, unknown> } } };
     svc.spec.template.spec.containerConcurency = 3;
@@ -115,13 +161,22 @@ describe('the Knative Service written for a function', () => {
 describe('reading a Knative Service status', () => {
   const base = knativeService(runtimeSpec(), 'functions', 'd');
 
-  it('is ready when the current generation is Ready=True, with the URL', () => {
+  it('is ready when the current generation is Ready=True, at its cluster-local address (status.address.url), not status.url', () => {
     const svc = {
       ...base,
       metadata: { ...base.metadata, generation: 2 },
-      status: { observedGeneration: 2, url: 'http://hello-fn.functions.example.com', conditions: [{ type: 'Ready', status: 'True' as const }] },
+      status: {
+        observedGeneration: 2,
+        url: 'http://hello-fn.functions.example.com',
+        address: { url: 'http://hello-fn.functions.svc.cluster.local' },
+        conditions: [{ type: 'Ready', status: 'True' as const }],
+      },
     };
-    expect(readiness(svc)).toEqual({ state: 'ready', url: 'http://hello-fn.functions.example.com' });
+    // The status as Knative writes it is valid against the CRD's status schema too.
+    const validate = knativeServiceValidator();
+    expect(validate(svc)).toBe(true);
+    expect(readiness(svc)).toEqual({ state: 'ready', url: 'http://hello-fn.functions.svc.cluster.local' });
+    expect(readiness({ ...svc, status: { ...svc.status, address: undefined } })).toEqual({ state: 'ready', url: null });
   });
 
   it('waits while Knative has not observed the latest generation, even if an old one was ready', () => {

@@ -1,10 +1,26 @@
-import { FUNCTION_PORT, LATEST_ALIAS, type FunctionRuntimeSpec, type Routing, versionTag } from '@platform/contracts';
+import {
+  FUNCTION_PORT,
+  knativeConfigProblems,
+  knativeRevisionName,
+  LABEL_PATTERN,
+  LATEST_ALIAS,
+  MAX_NAME_LENGTH,
+  revisionNameFits,
+  type FunctionRuntimeSpec,
+  type Routing,
+  versionTag,
+} from '@platform/contracts';
 
 export const KNATIVE_GROUP = 'serving.knative.dev';
 export const KNATIVE_VERSION = 'v1';
 export const KNATIVE_PLURAL = 'services';
 export const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'hks' } as const;
 export const FUNCTION_ID_LABEL = 'hks.dev/function-id';
+/**
+ * On the Service: Knative gives it no route on the public ingress, only its cluster-local address. Calls to a
+ * function go through the gateway and the invoker (keys, rate limits, events), never straight to Knative.
+ */
+export const CLUSTER_LOCAL = { 'networking.knative.dev/visibility': 'cluster-local' } as const;
 
 export interface EnvVar {
   name: string;
@@ -61,7 +77,10 @@ export interface KnativeService {
   };
   status?: {
     observedGeneration?: number;
+    /** The public URL (the cluster-local one too, once the Service is cluster-local); not what the platform calls. */
     url?: string;
+    /** The cluster-local address (http://{name}.{namespace}.svc.cluster.local): where the invoker calls the function. */
+    address?: { url?: string };
     conditions?: Condition[];
     latestReadyRevisionName?: string;
     latestCreatedRevisionName?: string;
@@ -76,7 +95,7 @@ export function knativeService(spec: FunctionRuntimeSpec, namespace: string, dep
   if (!spec.image) throw new Error('knativeService needs spec.image');
   // Revision names become label values (at most 63 characters): a label too long for `-v{n}` gets no named
   // revisions, so it can run one version only (its routing is refused before this, see versionsProblem).
-  if (routing && revisionName(spec.label, spec.version).length > 63) routing = undefined;
+  if (routing && !revisionNameFits(spec.label, spec.version)) routing = undefined;
   const { env, secrets, resources, scaling } = spec.config;
   const labels = { ...MANAGED_BY, [FUNCTION_ID_LABEL]: spec.functionId, 'app.kubernetes.io/name': spec.label };
   const memory = `${resources.memoryMb}Mi`;
@@ -92,7 +111,8 @@ export function knativeService(spec: FunctionRuntimeSpec, namespace: string, dep
     metadata: {
       name: spec.label,
       namespace,
-      labels,
+      // The visibility label goes on the Service only: on the revision template Knative would ignore it.
+      labels: { ...labels, ...CLUSTER_LOCAL },
       // Annotations on the Service itself do not create a revision; they say which deployment wrote it.
       annotations: { 'hks.dev/deployment-id': deploymentId, 'hks.dev/version': String(spec.version), 'hks.dev/bundle-digest': spec.bundleDigest },
     },
@@ -129,7 +149,19 @@ export function knativeService(spec: FunctionRuntimeSpec, namespace: string, dep
 
 /** The revision a version runs as: `{service}-v{n}` (Knative requires the Service's name as its prefix). */
 export function revisionName(service: string, version: number): string {
-  return `${service}-${versionTag(version)}`;
+  return knativeRevisionName(service, version);
+}
+
+/**
+ * Why Knative would refuse this function's Service, or undefined: the API refuses such a config at create and update
+ * (knative-limits), but a label or config stored before those rules may still reach the driver.
+ */
+export function knativeProblem(spec: FunctionRuntimeSpec): string | undefined {
+  if (!LABEL_PATTERN.test(spec.label))
+    return `the label ${spec.label} cannot name a Knative Service (a DNS-1035 label: lowercase letters, digits and dashes, starting with a letter); rename the function`;
+  const { env, secrets, resources, scaling } = spec.config;
+  const problems = knativeConfigProblems({ env, secrets, resources, scaling });
+  return problems.length ? `Knative would refuse this function's Service: ${problems.join('; ')}` : undefined;
 }
 
 /**
@@ -152,7 +184,10 @@ export function knativeTraffic(service: string, version: number, routing: Routin
 
 export type Readiness = { state: 'ready'; url: string | null } | { state: 'failed'; reason: string } | { state: 'pending'; reason: string };
 
-/** Reads a Service's status the way `kn` does: only conditions of the current generation count. */
+/**
+ * Reads a Service's status the way `kn` does: only conditions of the current generation count. The URL is the
+ * cluster-local address (status.address.url), which answers from inside the cluster whatever the visibility.
+ */
 export function readiness(svc: KnativeService): Readiness {
   const generation = svc.metadata.generation;
   const observed = svc.status?.observedGeneration;
@@ -161,7 +196,7 @@ export function readiness(svc: KnativeService): Readiness {
   }
   const ready = svc.status?.conditions?.find((c) => c.type === 'Ready');
   const why = ready ? [ready.reason, ready.message].filter(Boolean).join(': ') : '';
-  if (ready?.status === 'True') return { state: 'ready', url: svc.status?.url ?? null };
+  if (ready?.status === 'True') return { state: 'ready', url: svc.status?.address?.url ?? null };
   if (ready?.status === 'False') return { state: 'failed', reason: why || 'Ready=False without a reason' };
   return { state: 'pending', reason: why || 'no Ready condition yet' };
 }
@@ -173,7 +208,7 @@ export function versionsProblem(spec: FunctionRuntimeSpec, routing: Routing | un
   const long = [
     revisionName(spec.label, Math.max(spec.version, ...others)),
     ...knativeTraffic(spec.label, spec.version, routing, others).map((t) => `${t.tag}-${spec.label}`),
-  ].find((n) => n.length > 63);
+  ].find((n) => n.length > MAX_NAME_LENGTH);
   if (long)
     return `the label ${spec.label} is too long for several versions on Knative (${long} passes 63 characters, the limit of a revision name and a tag's host); it can run one version only`;
   return undefined;

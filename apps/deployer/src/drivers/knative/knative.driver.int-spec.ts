@@ -31,9 +31,13 @@ describe('the knative driver against a Kubernetes API server', () => {
   it('creates the Service, watches it to Ready and answers its URL', async () => {
     const spec = runtimeSpec({ label: 'created-fn' }, { env: { MODE: 'x' }, scaling: { minInstances: 1 } });
     const result = await driver().deploy({ deploymentId: 'd-1', spec, env: {} });
-    expect(result).toEqual({ url: `http://created-fn.${NS}.example.com` });
+    expect(result).toEqual({ url: `http://created-fn.${NS}.svc.cluster.local` });
     const stored = api.object(NS, 'created-fn')!;
-    expect(stored.metadata.labels).toMatchObject({ 'app.kubernetes.io/managed-by': 'hks', 'hks.dev/function-id': spec.functionId });
+    expect(stored.metadata.labels).toMatchObject({
+      'app.kubernetes.io/managed-by': 'hks',
+      'hks.dev/function-id': spec.functionId,
+      'networking.knative.dev/visibility': 'cluster-local',
+    });
     expect(api.requests.some((r) => r.method === 'GET' && r.path.includes('watch=true') && r.path.includes('metadata.name%3Dcreated-fn'))).toBe(true);
   });
 
@@ -42,7 +46,7 @@ describe('the knative driver against a Kubernetes API server', () => {
     await driver().deploy({ deploymentId: 'd-1', spec, env: {} });
     const before = api.object(NS, 'updated-fn')!;
     const next = { ...spec, version: 2, image: `127.0.0.1:5000/hks/updated-fn@sha256:${'ef'.repeat(32)}` };
-    await expect(driver().deploy({ deploymentId: 'd-2', spec: next, env: {} })).resolves.toEqual({ url: `http://updated-fn.${NS}.example.com` });
+    await expect(driver().deploy({ deploymentId: 'd-2', spec: next, env: {} })).resolves.toEqual({ url: `http://updated-fn.${NS}.svc.cluster.local` });
     const after = api.object(NS, 'updated-fn')!;
     expect(after.metadata.uid).toBe(before.metadata.uid);
     expect(after.metadata.generation).toBe(2);
@@ -104,7 +108,7 @@ describe('the knative driver against a Kubernetes API server', () => {
     api.forbidWatch = true;
     try {
       await expect(driver().deploy({ deploymentId: 'd', spec: runtimeSpec({ label: 'unwatched-fn' }), env: {} })).resolves.toEqual({
-        url: `http://unwatched-fn.${NS}.example.com`,
+        url: `http://unwatched-fn.${NS}.svc.cluster.local`,
       });
     } finally {
       api.forbidWatch = false;

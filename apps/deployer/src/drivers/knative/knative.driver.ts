@@ -4,7 +4,7 @@ import { NO_ROUTING } from '@platform/contracts';
 import { DeployerSettingsValues } from '../../settings';
 import { DeploymentDriver, DeploymentFailure, DriverDeployRequest } from '../driver';
 import { KnativeServicesApi, KubeApiError, loadKubeConfig, WatchEvent } from './kube-api';
-import { FUNCTION_ID_LABEL, knativeService, KnativeService, MANAGED_BY, Readiness, readiness, versionsProblem } from './knative-service';
+import { FUNCTION_ID_LABEL, knativeProblem, knativeService, KnativeService, MANAGED_BY, Readiness, readiness, versionsProblem } from './knative-service';
 
 const APPLY_ATTEMPTS = 5;
 const REWATCH_PAUSE_MS = 250;
@@ -40,7 +40,7 @@ export class KnativeDriver implements DeploymentDriver {
     // Versions map to named revisions; the routing to the traffic block. The other versions' revisions must exist
     // already (each was the deployed version once): Knative refuses a revisionName it does not know.
     const others = (versions ?? []).map((v) => v.spec.version);
-    const problem = versionsProblem(spec, routing, others);
+    const problem = knativeProblem(spec) ?? versionsProblem(spec, routing, others);
     if (problem) throw new DeploymentFailure(problem);
     const desired = knativeService(spec, api.namespace, deploymentId, routing ?? NO_ROUTING, others);
     try {
