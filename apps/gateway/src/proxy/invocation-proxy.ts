@@ -11,6 +11,7 @@ import {
   FUNCTIONS_PATH,
   GATEWAY_CALLER_HEADER,
   QUALIFIER_HEADER,
+  qualifierProblem,
   splitQualifier,
   wantsAsync,
 } from '@platform/contracts';
@@ -76,8 +77,15 @@ export class InvocationProxy implements OnApplicationShutdown {
     if (full === undefined) return false;
     // {label}:{qualifier}: access is checked on the function; the invoker runs the version the qualifier names.
     const { name, qualifier } = splitQualifier(full);
+    if (qualifier !== undefined && (!name || !plainName(name))) return false;
+    // One rule for both spellings, before anything else: a malformed qualifier is the caller's mistake (400).
+    const asked = qualifier ?? headerQualifier(req.headers[QUALIFIER_HEADER]);
+    const problem = asked === undefined ? undefined : qualifierProblem(asked);
+    if (problem) {
+      this.refuse(req, res, { statusCode: 400, error: 'Bad Request', message: problem });
+      return true;
+    }
     if (qualifier !== undefined) {
-      if (!name || !plainName(name)) return false;
       req.headers[QUALIFIER_HEADER] = qualifier;
       rest = encodeURIComponent(name) + rest.slice(nameOf(rest).length);
     }
@@ -272,6 +280,12 @@ function pathAfterName(rest: string): string {
   if (q === -1) q = rest.length;
   const slash = rest.indexOf('/');
   return slash === -1 || slash > q ? '' : rest.slice(slash, q);
+}
+
+/** The X-Function-Qualifier a client sent (trimmed), or undefined for none or an empty one (as the invoker reads it). */
+function headerQualifier(v: string | string[] | undefined): string | undefined {
+  const s = Array.isArray(v) ? v[0] : v;
+  return s === undefined || s.trim() === '' ? undefined : s.trim();
 }
 
 function nameOf(rest: string): string {
