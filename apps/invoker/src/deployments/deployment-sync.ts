@@ -75,8 +75,8 @@ export class DeploymentSync implements OnApplicationBootstrap, OnApplicationShut
       if (!functionId) continue;
       this.table.forget(functionId, view.label);
       try {
-        if (e.name === EventNames.FunctionDeleted) this.table.remove(functionId);
-        else if (e.name === EventNames.DeploymentDeleted) this.table.remove(functionId, deploymentId);
+        if (e.name === EventNames.FunctionDeleted) await this.table.remove(functionId);
+        else if (e.name === EventNames.DeploymentDeleted) await this.table.remove(functionId, deploymentId);
         else if (e.name === EventNames.DeploymentReady) await this.refresh(functionId, deploymentId, e.metadata?.revision as number | undefined);
       } catch (err) {
         this.logger.warn(`could not apply ${e.name} for ${functionId}: ${(err as Error).message}`);
