@@ -1,5 +1,17 @@
 import { Injectable, OnApplicationBootstrap } from '@nestjs/common';
-import { eventBinding, EventNames, FunctionPatterns, FunctionView } from '@platform/contracts';
+import {
+  DeploymentPatterns,
+  eventBinding,
+  EventNames,
+  FunctionDeploymentQuery,
+  FunctionPatterns,
+  FunctionVersionView,
+  FunctionView,
+  NO_ROUTING,
+  resolveQualifier,
+  Trigger,
+  TrafficView,
+} from '@platform/contracts';
 import { EventSubscriber, RpcClient } from '@platform/messaging';
 import { HttpRoutes } from '../proxy/http-routes';
 
@@ -15,6 +27,8 @@ export type FunctionAccess =
   | { known: false };
 
 const TTL_MS = 10_000;
+/** A qualifier names no running version (or the function is not deployed): every path needs a key, and the invoker then answers 404 or 409. */
+const KEYED_ONLY = (label: string, id: string) => HttpRoutes.of(label, id, []);
 
 /**
  * A function's id, label and http triggers (compiled once here, so /fn/ matches a request without building
@@ -25,6 +39,9 @@ const TTL_MS = 10_000;
 export class FunctionAuthCache implements OnApplicationBootstrap {
   private readonly entries = new Map<string, { access: FunctionAccess; until: number }>();
   private readonly pending = new Map<string, Promise<FunctionAccess>>();
+  /** The http triggers of the version a qualifier names, by `${functionId}:${qualifier}`. */
+  private readonly qualified = new Map<string, { routes: HttpRoutes; until: number }>();
+  private readonly qualifiedPending = new Map<string, Promise<HttpRoutes>>();
 
   constructor(
     private readonly rpc: RpcClient,
@@ -35,10 +52,55 @@ export class FunctionAuthCache implements OnApplicationBootstrap {
     await this.subscriber.subscribe({
       queue: 'gateway.function-auth',
       broadcast: true,
-      bindings: [EventNames.FunctionCreated, EventNames.FunctionUpdated, EventNames.FunctionDeleted].map((name) => eventBinding(name)),
+      // Deployments too: a deploy, an alias or a rollback changes which version a qualifier names.
+      bindings: [...[EventNames.FunctionCreated, EventNames.FunctionUpdated, EventNames.FunctionDeleted].map((name) => eventBinding(name)), 'deployment.*.*'],
       // Rare events, and a rename does not name the old label: start over.
-      handler: () => this.entries.clear(),
+      handler: () => {
+        this.entries.clear();
+        this.qualified.clear();
+      },
     });
+  }
+
+  /**
+   * What /fn/{label}:{qualifier} serves without a key: the http triggers of the version the qualifier names (the
+   * one the invoker will run), not the function's current config. A qualifier that names no running version, or a
+   * function not deployed, gets routes that all need a key (the invoker then answers 404 or 409). Rejects (503)
+   * when the deployer or the registry cannot be asked: fails closed, as accessOf does.
+   */
+  async routesOf(access: Extract<FunctionAccess, { known: true }>, qualifier: string): Promise<HttpRoutes> {
+    const key = `${access.id}:${qualifier}`;
+    const hit = this.qualified.get(key);
+    if (hit && hit.until > Date.now()) return hit.routes;
+    let p = this.qualifiedPending.get(key);
+    if (!p) {
+      p = this.lookupQualified(access, qualifier, key).finally(() => this.qualifiedPending.delete(key));
+      this.qualifiedPending.set(key, p);
+    }
+    return p;
+  }
+
+  private async lookupQualified(access: Extract<FunctionAccess, { known: true }>, qualifier: string, key: string): Promise<HttpRoutes> {
+    let routes: HttpRoutes;
+    let traffic: TrafficView | undefined;
+    try {
+      traffic = await this.rpc.call<TrafficView>('deployer', DeploymentPatterns.GetTraffic, { functionId: access.id } satisfies FunctionDeploymentQuery);
+    } catch (err) {
+      if ((err as { statusCode?: number }).statusCode !== 404) throw err;
+    }
+    // The same resolution the invoker applies (a malformed qualifier was refused before this).
+    const version = traffic
+      ? resolveQualifier({ ...NO_ROUTING, aliases: traffic.aliases }, traffic.version, qualifier, (v) => traffic.versions.includes(v))
+      : undefined;
+    if (typeof version !== 'number') routes = KEYED_ONLY(access.label, access.id);
+    else {
+      const versions = await this.rpc.call<FunctionVersionView[]>('function-registry', FunctionPatterns.ListVersions, { id: access.id });
+      const served = versions.find((v) => v.version === version);
+      routes = served ? HttpRoutes.of(access.label, access.id, served.config?.triggers as Trigger[] | undefined) : KEYED_ONLY(access.label, access.id);
+    }
+    this.qualified.set(key, { routes, until: Date.now() + TTL_MS });
+    if (this.qualified.size > 10_000) this.qualified.delete(this.qualified.keys().next().value as string);
+    return routes;
   }
 
   /** Rejects (503) when the registry cannot be asked and nothing is cached: protected functions fail closed. */

@@ -90,7 +90,7 @@ export class InvocationProxy implements OnApplicationShutdown {
       rest = encodeURIComponent(name) + rest.slice(nameOf(rest).length);
     }
     if (prefix === INVOKE_PREFIX) void this.authorise(req, res, name, rest, false);
-    else void this.authorise(req, res, name, rest, true);
+    else void this.authorise(req, res, name, rest, true, asked);
     return true;
   }
 
@@ -101,20 +101,30 @@ export class InvocationProxy implements OnApplicationShutdown {
    * refusals need no key either when the function has an open trigger (it is public); otherwise they come only
    * after the key, so nothing about a protected function is told to a caller without one.
    */
-  private async authorise(req: http.IncomingMessage, res: http.ServerResponse, name: string, rest: string, byTrigger: boolean): Promise<void> {
+  private async authorise(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    name: string,
+    rest: string,
+    byTrigger: boolean,
+    qualifier?: string,
+  ): Promise<void> {
     let access: FunctionAccess | undefined;
     let decision: RouteDecision | undefined;
     try {
       if (byTrigger) {
         access = await this.functionAuth.accessOf(name);
         if (access.known) {
-          decision = access.routes.decide(req.method ?? 'GET', pathAfterName(rest));
+          // A qualifier picks the version that runs, so that version's triggers say what is open. Without one, the
+          // function's config decides (a split picks its version in the invoker, per invocation).
+          const routes = qualifier === undefined ? access.routes : await this.functionAuth.routesOf(access, qualifier);
+          decision = routes.decide(req.method ?? 'GET', pathAfterName(rest));
           if (decision.serve && decision.open) {
             if (this.access.admit(req, res)) this.run(req, res, name, rest, byTrigger, false);
             else req.resume();
             return;
           }
-          if (!decision.serve && access.routes.public) return this.refuse(req, res, decision.body, decision.headers);
+          if (!decision.serve && routes.public) return this.refuse(req, res, decision.body, decision.headers);
         }
       }
       const auth = await this.access.authenticate(req);

@@ -1,4 +1,15 @@
-import { aliasProblem, callerBucket, parseVersion, pickVersion, qualifierProblem, resolveQualifier, Routing, splitQualifier, splitsProblem } from './traffic';
+import {
+  aliasProblem,
+  callerBucket,
+  parseVersion,
+  pickVersion,
+  QUALIFIER_PATTERN_SOURCE,
+  qualifierProblem,
+  resolveQualifier,
+  Routing,
+  splitQualifier,
+  splitsProblem,
+} from './traffic';
 
 const routing = (over: Partial<Routing> = {}): Routing => ({ aliases: {}, splits: null, sticky: false, revision: 1, ...over });
 
@@ -33,6 +44,10 @@ describe('traffic routing', () => {
     for (const big of ['2147483648', '99999999999999999999', '0', 'v0']) {
       expect(qualifierProblem(big)).toBe(`qualifier "${big}" names a version: it must be a whole number from 1 to 2147483647`);
     }
+    // The API document's pattern takes what the rule takes, and refuses what it refuses by shape.
+    const pattern = new RegExp(QUALIFIER_PATTERN_SOURCE);
+    for (const q of ['latest', 'stable', 'blue-2', '1', 'v7', '\u00fc', 'Stable', 'a b', '-a'])
+      expect([q, pattern.test(q)]).toEqual([q, qualifierProblem(q) === undefined]);
     expect(() => resolveQualifier(routing(), 2, '\u00fc', running)).toThrow(expect.objectContaining({ statusCode: 400 }));
     expect(() => resolveQualifier(routing(), 2, '2147483648', running)).toThrow(expect.objectContaining({ statusCode: 400 }));
     expect(resolveQualifier(routing(), 2, '2147483647', (v) => v === 2)).toBe(

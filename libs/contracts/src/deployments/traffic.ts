@@ -32,6 +32,8 @@ export const VERSION_RANGE = `a whole number from 1 to ${MAX_VERSION}`;
 export const QUALIFIER_RULE =
   'a qualifier is an alias (1 to 20 characters of a-z, 0-9 and "-", starting with a letter: a DNS-1035 label, as PUT .../aliases/{alias} takes) or a version (3 or v3)';
 const VERSION_QUALIFIER = /^v?(\d+)$/;
+/** The shape of a qualifier, for the API document (the version's range is checked apart: qualifierProblem). */
+export const QUALIFIER_PATTERN_SOURCE = `^(?:${ALIAS_PATTERN.source.slice(1, -1)}|v?[0-9]{1,10})$`;
 
 export function versionTag(version: number): string {
   return `v${version}`;
