@@ -13,7 +13,7 @@ import {
   TrafficView,
 } from '@platform/contracts';
 import { EventSubscriber, RpcClient } from '@platform/messaging';
-import { HttpRoutes } from '../proxy/http-routes';
+import { EveryVersionRoutes, HttpRoutes, RouteTable } from '../proxy/http-routes';
 
 /** What the gateway needs to know about a function to authorise an invocation. */
 export type FunctionAccess =
@@ -21,12 +21,20 @@ export type FunctionAccess =
       known: true;
       id: string;
       label: string;
-      /** What /fn/{label}{path} serves, by method and path, and which of it needs no key: its http triggers, compiled. */
-      routes: HttpRoutes;
+      /**
+       * What /fn/{label}{path} serves, by method and path, and which of it needs no key: the http triggers of the
+       * version(s) an invocation without a qualifier runs, compiled.
+       */
+      routes: RouteTable;
     }
   | { known: false };
 
 const TTL_MS = 10_000;
+/**
+ * How long an invocation without a qualifier waits for the deployer to say which versions run (only for a function
+ * whose versions' triggers differ); past it, every version counts, which never opens more than each version does.
+ */
+const TRAFFIC_WAIT_MS = 2_000;
 /** A qualifier names no running version (or the function is not deployed): every path needs a key, and the invoker then answers 404 or 409. */
 const KEYED_ONLY = (label: string, id: string) => HttpRoutes.of(label, id, []);
 
@@ -103,6 +111,35 @@ export class FunctionAuthCache implements OnApplicationBootstrap {
     return routes;
   }
 
+  /**
+   * The routes of what an invocation without a qualifier runs. When every version has the same triggers (the common
+   * case) that is the function's config, and nothing more is asked. Otherwise the deployer says which versions run
+   * (after a rollback, an older one; under a split, several: see EveryVersionRoutes); not deployed, the config
+   * decides (the invoker answers 409). If the deployer cannot be asked (within TRAFFIC_WAIT_MS), every version
+   * counts: nothing opens that some version keeps closed.
+   */
+  private async servedRoutes(f: FunctionView): Promise<RouteTable> {
+    const current = HttpRoutes.of(f.label, f.id, f.config?.triggers);
+    const versions = await this.rpc.call<FunctionVersionView[]>('function-registry', FunctionPatterns.ListVersions, { id: f.id });
+    const same = JSON.stringify(f.config?.triggers ?? []);
+    if (versions.every((v) => JSON.stringify(v.config?.triggers ?? []) === same)) return current;
+    const routesOf = (n: number) => {
+      const v = versions.find((x) => x.version === n);
+      return v ? HttpRoutes.of(f.label, f.id, v.config?.triggers as Trigger[] | undefined) : KEYED_ONLY(f.label, f.id);
+    };
+    let traffic: TrafficView;
+    try {
+      const query: FunctionDeploymentQuery = { functionId: f.id };
+      traffic = await this.rpc.call<TrafficView>('deployer', DeploymentPatterns.GetTraffic, query, TRAFFIC_WAIT_MS);
+    } catch (err) {
+      if ((err as { statusCode?: number }).statusCode === 404) return current;
+      return new EveryVersionRoutes([current, ...versions.map((v) => routesOf(v.version))]);
+    }
+    const running = traffic.splits.filter((s) => s.percent > 0).map((s) => s.version);
+    const served = running.length ? running : [traffic.version];
+    return served.length === 1 ? routesOf(served[0]) : new EveryVersionRoutes(served.map(routesOf));
+  }
+
   /** Rejects (503) when the registry cannot be asked and nothing is cached: protected functions fail closed. */
   async accessOf(ref: string): Promise<FunctionAccess> {
     const hit = this.entries.get(ref);
@@ -119,7 +156,7 @@ export class FunctionAuthCache implements OnApplicationBootstrap {
     let access: FunctionAccess;
     try {
       const f = await this.rpc.call<FunctionView>('function-registry', FunctionPatterns.Resolve, { id: ref });
-      access = { known: true, id: f.id, label: f.label, routes: HttpRoutes.of(f.label, f.id, f.config?.triggers) };
+      access = { known: true, id: f.id, label: f.label, routes: await this.servedRoutes(f) };
     } catch (err) {
       // 404: no such function; 400: not a name any function can have. Either way it needs a key, and the invoker answers.
       const status = (err as { statusCode?: number }).statusCode;

@@ -52,7 +52,7 @@ const VERSION_PARAMETERS: ParameterObject[] = [
       'the same as {label}:{qualifier} in the path (as AWS Lambda qualifiers), which wins when both are given. ' +
       `${QUALIFIER_RULE[0].toUpperCase()}${QUALIFIER_RULE.slice(1)}; anything else is a 400. 404 for an alias or version not running. ` +
       "On /fn/, the http triggers of the version it names decide what needs a key (that version's auth, not the current config's); " +
-      'without a qualifier the function config decides, also under a split',
+      'without one, those of the version deployed, and under a split a path needs no key only if every version in it leaves it open',
     schema: { type: 'string', example: 'stable', pattern: QUALIFIER_PATTERN_SOURCE },
   },
   {

@@ -236,7 +236,7 @@ describe('/fn/{label}{path} serves what the http triggers say, seen from outside
     ]);
   });
 
-  it('decides access on the version a qualifier names (its own http triggers), not on the current version', async () => {
+  it('decides access on the version that serves: the one a qualifier names, else the deployed one(s), not the current config', async () => {
     const open = [{ type: 'http', auth: 'none' }];
     const keyed = [{ type: 'http', auth: 'required' }];
     const twoVersions = async (label: string, v1: unknown[], v2: unknown[]) => {
@@ -256,10 +256,11 @@ describe('/fn/{label}{path} serves what the http triggers say, seen from outside
         canary: null,
         revision: 1,
       });
+      return id;
     };
     // shop: version 1 was public, version 2 needs a key; vault the other way round.
-    await twoVersions('shop', open, keyed);
-    await twoVersions('vault', keyed, open);
+    const shop = await twoVersions('shop', open, keyed);
+    const vault = await twoVersions('vault', keyed, open);
     const before = invoked.length;
     for (const [path, headers, status] of [
       ['/fn/shop:old', {}, 200],
@@ -282,13 +283,32 @@ describe('/fn/{label}{path} serves what the http triggers say, seen from outside
       expect([path, headers, (await send('GET', path, headers)).status]).toEqual([path, headers, status]);
     }
     expect(invoked.length - before).toBe(7);
-    // Deployed no more: every path needs a key (the invoker answers 409 after it).
-    traffic.delete(json(await send('GET', '/api/v1/functions/shop', withKey)).id as string);
-    await waitFor(async () => (await send('GET', '/fn/shop:old')).status === 401, {
-      what: '/fn/shop:old to need a key once shop is not deployed',
+
+    // Without a qualifier, the version(s) deployed decide. shop rolled back to its public version 1: no key needed.
+    traffic.set(shop, { ...traffic.get(shop)!, version: 1, aliases: { latest: 1, old: 1 }, splits: [{ version: 1, percent: 100 }] });
+    // vault split across its keyed version 1 and its open version 2: either may run, so a key is needed.
+    traffic.set(vault, {
+      ...traffic.get(vault)!,
+      splits: [
+        { version: 1, percent: 50 },
+        { version: 2, percent: 50 },
+      ],
+    });
+    // The stand-in publishes no deployment event: the gateway sees it when its cache expires.
+    await waitFor(async () => (await send('GET', '/fn/shop')).status === 200 && (await send('GET', '/fn/vault')).status === 401, {
+      what: 'the rolled-back shop to be open and the split vault to need a key',
       timeoutMs: 30_000,
     });
-  }, 60_000);
+    expect((await send('GET', '/fn/vault', withKey)).status).toBe(200);
+    expect((await send('GET', '/fn/vault:2')).status).toBe(200);
+
+    // Deployed no more: every path needs a key (the invoker answers 409 after it).
+    traffic.delete(shop);
+    await waitFor(async () => (await send('GET', '/fn/shop:old')).status === 401 && (await send('GET', '/fn/shop')).status === 401, {
+      what: '/fn/shop:old and /fn/shop (its config: a key) to need a key once shop is not deployed',
+      timeoutMs: 30_000,
+    });
+  }, 90_000);
 
   it('refuses a malformed qualifier, in the path or the X-Function-Qualifier header, with a 400 naming the rule', async () => {
     const before = invoked.length;

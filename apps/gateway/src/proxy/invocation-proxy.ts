@@ -19,7 +19,7 @@ import { FunctionAccess, FunctionAuthCache } from '../access/function-auth.cache
 import { GatewayAccess, sendError } from '../access/gateway-access';
 import { GatewaySettingsValues } from '../settings';
 import { AsyncAccept } from './async-accept';
-import { RouteDecision } from './http-routes';
+import { RouteDecision, RouteTable } from './http-routes';
 
 export const INVOKE_PREFIX = `${FUNCTIONS_PATH}/${FunctionRouteWords.invoke}/`;
 export const HTTP_PREFIX = '/fn/';
@@ -115,9 +115,9 @@ export class InvocationProxy implements OnApplicationShutdown {
       if (byTrigger) {
         access = await this.functionAuth.accessOf(name);
         if (access.known) {
-          // A qualifier picks the version that runs, so that version's triggers say what is open. Without one, the
-          // function's config decides (a split picks its version in the invoker, per invocation).
-          const routes = qualifier === undefined ? access.routes : await this.functionAuth.routesOf(access, qualifier);
+          // A qualifier picks the version that runs, so that version's triggers say what is open. Without one, those of
+          // the version(s) deployed (a split picks one in the invoker, per invocation: open only if open in all).
+          const routes: RouteTable = qualifier === undefined ? access.routes : await this.functionAuth.routesOf(access, qualifier);
           decision = routes.decide(req.method ?? 'GET', pathAfterName(rest));
           if (decision.serve && decision.open) {
             if (this.access.admit(req, res)) this.run(req, res, name, rest, byTrigger, false);
