@@ -1,4 +1,5 @@
 import amqplib from 'amqplib';
+import * as net from 'net';
 import type { DeploymentView, FunctionVersionView, FunctionView, InvocationStats, TrafficView } from '@platform/contracts';
 import { api, RunningPlatform, startPlatform } from './support/platform';
 import { sleep, until } from './support/invocations';
@@ -144,6 +145,81 @@ describe('versions, aliases, rollback and traffic splitting end to end', () => {
     expect((await call('PUT', '/api/v1/functions/shop/aliases/latest', { version: 1 })).status).toBe(400);
     expect((await call('PUT', '/api/v1/functions/shop/aliases/stable', { version: 9 })).status).toBe(404);
   });
+
+  /** A request with bytes fetch would refuse to send (a UTF-8 header value), over a plain socket: its status and text. */
+  function rawRequest(head: string): Promise<{ status: number; text: string }> {
+    const url = new URL(p.gatewayUrl);
+    return new Promise((resolve, reject) => {
+      const socket = net.connect(Number(url.port), url.hostname);
+      let received = Buffer.alloc(0);
+      const done = () => {
+        const text = received.toString('utf8');
+        socket.destroy();
+        resolve({ status: Number(text.split(' ')[1]), text });
+      };
+      socket.on('data', (c: Buffer) => {
+        received = Buffer.concat([received, c]);
+        // The whole answer is in once its headers and content-length bytes of body are.
+        const end = received.indexOf('\r\n\r\n');
+        const length = /content-length: *(\d+)/i.exec(received.subarray(0, Math.max(end, 0)).toString('latin1'));
+        if (end !== -1 && length && received.length >= end + 4 + Number(length[1])) done();
+      });
+      socket.on('end', done);
+      socket.on('error', reject);
+      socket.write(Buffer.from(`${head}\r\nHost: ${url.host}\r\nAuthorization: Bearer ${p.adminKey}\r\n\r\n`, 'utf8'));
+    });
+  }
+
+  it('answers a version number that is no whole number from 1 to 2147483647 with a 400 everywhere, and a malformed qualifier with a 400 naming the rule', async () => {
+    const range = 'a whole number from 1 to 2147483647';
+    for (const n of ['2147483648', '99999999999999999999', '0', '-1', '1.5']) {
+      const r = await call('GET', `/api/v1/functions/shop/versions/${n}`);
+      expect([n, r.status, r.body.message]).toEqual([n, 400, `the version in the path must be ${range}, not "${n}"`]);
+    }
+    expect((await call('GET', '/api/v1/functions/shop/versions/2147483647')).status).toBe(404);
+    for (const version of [2 ** 31, 1e20, 0, 1.5]) {
+      const deploy = await call('POST', `/api/v1/functions/deploy/${shop}`, { version });
+      expect([version, deploy.status]).toEqual([version, 400]);
+      expect(JSON.stringify(deploy.body.message)).toContain(`version must be ${range}`);
+      const rollback = await call('POST', '/api/v1/functions/shop/rollback', { to: version });
+      expect([version, rollback.status]).toEqual([version, 400]);
+      expect(JSON.stringify(rollback.body.message)).toContain(`to must be ${range}`);
+      const alias = await call('PUT', '/api/v1/functions/shop/aliases/big', { version });
+      expect([version, alias.status]).toEqual([version, 400]);
+    }
+    for (const q of ['2147483648', '0', 'v99999999999']) {
+      const r = await call('GET', `/fn/shop:${q}`);
+      expect([q, r.status, r.body.message]).toEqual([q, 400, `qualifier "${q}" names a version: it must be ${range}`]);
+    }
+    expect((await call('GET', '/fn/shop:2147483647')).status).toBe(404);
+
+    const rule =
+      'a qualifier is an alias (1 to 20 characters of a-z, 0-9 and "-", starting with a letter: a DNS-1035 label, as PUT .../aliases/{alias} takes) or a version (3 or v3)';
+    for (const [url, shown] of [
+      ['/fn/shop:%C3%BC', '\\u00fc'],
+      ['/fn/shop:%E4%B8%AD/x', '\\u4e2d'],
+      ['/api/v1/functions/invoke/shop:%F0%9F%98%80', '\\ud83d\\ude00'],
+      ['/api/v1/functions/invoke/shop:Stable', 'Stable'],
+    ]) {
+      const r = await call('POST', url, { data: 1 });
+      expect([url, r.status, r.body.message]).toEqual([url, 400, `qualifier "${shown}" is not valid: ${rule}`]);
+    }
+    // The header as a client sends it in UTF-8 (Node reads header bytes as Latin-1), and a character outside Latin-1.
+    for (const value of ['\u00fc', '\u4e2d', 'stable!']) {
+      for (const path of ['/fn/shop', '/api/v1/functions/invoke/shop']) {
+        const r = await rawRequest(`GET ${path} HTTP/1.1\r\nX-Function-Qualifier: ${value}`);
+        expect([value, path, r.status, r.text]).toEqual([
+          value,
+          path,
+          400,
+          expect.stringMatching(/"message":"qualifier \\".*\\" is not valid: a qualifier is an alias/),
+        ]);
+      }
+    }
+    expect((await call('PUT', '/api/v1/functions/shop/aliases/Stable', { version: 1 })).status).toBe(400);
+    // The platform still serves.
+    expect((await call('GET', '/fn/shop:latest')).body).toEqual({ v: 2 });
+  }, 60_000);
 
   it('keeps a caller on one version when the split is sticky (X-Caller-Id), and spreads different callers', async () => {
     const set = await call<TrafficView>('PUT', '/api/v1/functions/shop/traffic', {
@@ -345,6 +421,39 @@ describe('versions, aliases, rollback and traffic splitting end to end', () => {
     process.stdout.write(`50/50 split over 60 events: v1 ${counts.get(1)}, v2 ${counts.get(2)}\n`);
     expect(counts.get(1)).toBeGreaterThan(15);
     expect(counts.get(2)).toBeGreaterThan(15);
+  }, 180_000);
+
+  it("gives an older version, by alias and after a rollback, the secrets its own config names, not the current version's", async () => {
+    expect((await call('PUT', '/api/v1/secrets/token-one', { values: { value: 'first-secret' } })).status).toBe(200);
+    expect((await call('PUT', '/api/v1/secrets/token-two', { values: { value: 'second-secret' } })).status).toBe(200);
+    const code = ['import os', '', 'def handle(event):', "    return {'token': os.environ.get('TOKEN'), 'other': os.environ.get('OTHER')}", ''].join('\n');
+    const created = await call<FunctionView>('POST', '/api/v1/functions', {
+      label: 'secretive',
+      runtime: 'python',
+      handler: code,
+      config: { secrets: [{ env: 'TOKEN', secret: 'token-one' }] },
+    });
+    expect(created.status).toBe(201);
+    const id = created.body.id;
+    expect((await build(id)).status).toBe('BUILT');
+    await deploy(id);
+    expect((await call('POST', `/api/v1/functions/invoke/${id}`, { data: 1 })).body).toEqual({ token: 'first-secret', other: null });
+    // Version 2 names another secret, under another name.
+    const v2 = await call<FunctionView>('PUT', `/api/v1/functions/${id}`, { config: { secrets: [{ env: 'OTHER', secret: 'token-two' }] } });
+    expect(v2.body.version).toBe(2);
+    expect((await build(id)).status).toBe('BUILT');
+    expect((await deploy(id)).version).toBe(2);
+    expect((await call('POST', `/api/v1/functions/invoke/${id}`, { data: 1 })).body).toEqual({ token: null, other: 'second-secret' });
+
+    expect((await call('PUT', `/api/v1/functions/${id}/aliases/old`, { version: 1 })).status).toBe(200);
+    expect((await call('POST', '/api/v1/functions/invoke/secretive:old', { data: 1 })).body).toEqual({ token: 'first-secret', other: null });
+    expect((await call('POST', '/api/v1/functions/invoke/secretive:2', { data: 1 })).body).toEqual({ token: null, other: 'second-secret' });
+
+    const back = await call<DeploymentView>('POST', `/api/v1/functions/${id}/rollback`);
+    expect(back.body).toMatchObject({ status: 'READY', version: 1 });
+    for (let i = 0; i < 5; i++)
+      expect((await call('POST', `/api/v1/functions/invoke/${id}`, { data: i })).body).toEqual({ token: 'first-secret', other: null });
+    expect((await call('DELETE', `/api/v1/functions/deploy/${id}`)).status).toBe(200);
   }, 180_000);
 
   it('splits a schedule the same way: ticks every second, 50/50', async () => {

@@ -7,8 +7,10 @@ import { runtimeSpec } from './runtime-spec';
 @Injectable()
 export class FakeRegistryState {
   readonly functions = new Map<string, { label: string; spec: FunctionRuntimeSpec | null; older?: FunctionRuntimeSpec[] }>();
-  /** The secrets each function's env gets, by function id. */
+  /** The secrets each function's env gets, by function id (its current version's, and any version's not in versionSecrets). */
   readonly secrets = new Map<string, Record<string, string>>();
+  /** The secrets one version's own config names, by `${functionId}@${version}`: an older version's may differ. */
+  readonly versionSecrets = new Map<string, Record<string, string>>();
   /** Stored secrets by name (an event source's credentialsSecret). */
   readonly namedSecrets = new Map<string, Record<string, string>>();
   readonly statuses: SetDeploymentStatusCommand[] = [];
@@ -90,7 +92,10 @@ export class FakeRegistryController {
   }
 
   @MessagePattern(FunctionPatterns.ResolveSecrets)
-  resolveSecrets(@Payload() p: { functionId: string }): Record<string, string> {
+  resolveSecrets(@Payload() p: { functionId: string; version?: number }): Record<string, string> {
+    const current = this.state.functions.get(p.functionId)?.spec?.version;
+    const version = p.version ?? current;
+    if (version !== current) return this.state.versionSecrets.get(`${p.functionId}@${version}`) ?? this.state.secrets.get(p.functionId) ?? {};
     return this.state.secrets.get(p.functionId) ?? {};
   }
 }

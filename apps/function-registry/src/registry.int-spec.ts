@@ -470,6 +470,34 @@ describe('function registry over real Postgres, RabbitMQ and Redis', () => {
       await expect(call(FunctionPatterns.ResolveSecrets, { functionId: 'hello' })).resolves.toEqual({ DB_PASSWORD: 'hunter2', API_TOKEN: 't0ken' });
     });
 
+    it("resolves the secrets an older version's own config names when asked for that version (a rollback, an alias, a split)", async () => {
+      const before = await get('hello');
+      await call(FunctionPatterns.Update, { id: 'hello', changes: { config: { secrets: [{ env: 'DB_USER', secret: 'db', key: 'user' }] } } });
+      const after = await get('hello');
+      expect(after.version).toBe(before.version + 1);
+      await expect(call(FunctionPatterns.ResolveSecrets, { functionId: 'hello' })).resolves.toEqual({ DB_USER: 'app' });
+      await expect(call(FunctionPatterns.ResolveSecrets, { functionId: 'hello', version: after.version })).resolves.toEqual({ DB_USER: 'app' });
+      await expect(call(FunctionPatterns.ResolveSecrets, { functionId: 'hello', version: before.version })).resolves.toEqual({
+        DB_PASSWORD: 'hunter2',
+        API_TOKEN: 't0ken',
+      });
+      await expect(call(FunctionPatterns.ResolveSecrets, { functionId: 'hello', version: after.version + 5 })).rejects.toMatchObject({
+        statusCode: 404,
+        message: expect.stringContaining(`function hello has no version ${after.version + 5}`),
+      });
+    });
+
+    it('refuses a version that is not a whole number from 1 to 2147483647 with a 400 (never a database error)', async () => {
+      for (const version of [2 ** 31, 1e20, 0, -1, 1.5, '2']) {
+        for (const pattern of [FunctionPatterns.GetVersion, FunctionPatterns.GetRuntimeSpec, FunctionPatterns.ResolveSecrets]) {
+          await expect(call(pattern, { id: 'hello', version })).rejects.toMatchObject({
+            statusCode: 400,
+            message: `version must be a whole number from 1 to 2147483647, not ${JSON.stringify(version)}`,
+          });
+        }
+      }
+    });
+
     it('validates names and deletes by name', async () => {
       await expect(call(FunctionPatterns.PutSecret, { name: 'Bad_Name', values: { a: 'b' } })).rejects.toMatchObject({ statusCode: 400 });
       await expect(call(FunctionPatterns.PutSecret, { name: 'empty', values: {} })).rejects.toMatchObject({

@@ -134,6 +134,50 @@ describe('hks function logs, stats and metrics (against a fake gateway)', () => 
     expect(JSON.parse(json.stdout)).toEqual(stats);
   });
 
+  it('prints each version side by side with --by version, and refuses a dimension it does not know', async () => {
+    const byVersion: InvocationStats = {
+      ...stats,
+      series: undefined,
+      versions: [
+        {
+          version: 2,
+          invocations: 10,
+          successes: 10,
+          failures: 0,
+          errorRate: 0,
+          coldStarts: 1,
+          durationMs: { ...stats.durationMs, p50: 11, p95: 20, p99: 30 },
+        },
+        {
+          version: 1,
+          invocations: 2,
+          successes: 1,
+          failures: 1,
+          errorRate: 0.5,
+          coldStarts: 1,
+          durationMs: { ...stats.durationMs, p50: 900, p95: 1400, p99: 1500 },
+        },
+      ],
+    };
+    gw.on('GET', '/api/v1/functions/:id/stats', (req) => ({ body: req.query.by === 'version' ? byVersion : stats }));
+    const r = await hks(['function', 'stats', 'hello-world', '--by', 'version'], { gateway: gw.url });
+    expect(r.code).toBe(0);
+    expect(gw.requests.at(-1)?.query).toMatchObject({ by: 'version' });
+    const lines = r.stdout.split('\n');
+    expect(lines[0]).toBe('Function:     hello-world');
+    expect(lines.slice(-4)).toEqual([
+      'VERSION  INVOCATIONS  ERRORS  ERROR RATE  COLD STARTS  P50     P95     P99',
+      '2        10           0       0%          1            11 ms   20 ms   30 ms',
+      '1        2            1       50%         1            900 ms  1.40 s  1.50 s',
+      '',
+    ]);
+    const json = await hks(['function', 'stats', 'hello-world', '--by', 'version', '-o', 'json'], { gateway: gw.url });
+    expect(JSON.parse(json.stdout)).toEqual(byVersion);
+    const bad = await hks(['function', 'stats', 'hello-world', '--by', 'region'], { gateway: gw.url });
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain("argument 'region' is invalid. Allowed choices are version");
+  });
+
   it('prints metrics over a period with a time series', async () => {
     gw.on('GET', '/api/v1/functions/:id/stats', () => ({ body: stats }));
     const r = await hks(['function', 'metrics', 'hello-world', '--period', '7d'], { gateway: gw.url });

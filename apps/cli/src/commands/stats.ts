@@ -43,6 +43,24 @@ export function formatSeries(series: NonNullable<InvocationStats['series']>): st
   );
 }
 
+/** Each version's figures side by side (stats --by version), newest version first as the API gives them. */
+export function formatVersions(versions: NonNullable<InvocationStats['versions']>): string {
+  if (!versions.length) return 'no invocations of any version in this period\n';
+  return table(
+    ['VERSION', 'INVOCATIONS', 'ERRORS', 'ERROR RATE', 'COLD STARTS', 'P50', 'P95', 'P99'],
+    versions.map((v) => [
+      v.version,
+      v.invocations,
+      v.failures,
+      v.invocations ? percent(v.errorRate) : '-',
+      v.coldStarts,
+      formatDurationMs(v.durationMs.p50),
+      formatDurationMs(v.durationMs.p95),
+      formatDurationMs(v.durationMs.p99),
+    ]),
+  );
+}
+
 async function fetchStats(ctx: CommandContext, name: string, query: Record<string, string | number | undefined>) {
   const fn = await ctx.getFunction(name);
   const stats = await ctx.client.call<InvocationStats>('GET', `/api/v1/functions/${fn.id}/stats`, { query });
@@ -56,12 +74,21 @@ export function statsCommand(context: (cmd: Command) => CommandContext): Command
     .summary('invocations, errors, error rate, duration percentiles and cold starts of a function')
     .argument('<name>', 'function name or id')
     .option('--since <duration>', 'only the last 1h, 24h, 7d ... (default: everything recorded)')
+    .addOption(new Option('--by <dimension>', "the same figures for each version, side by side (a split's or a canary's)").choices(['version']))
     .addOption(output())
-    .action(async (name: string, opts: { since?: string }, cmd: Command) => {
+    .action(async (name: string, opts: { since?: string; by?: 'version' }, cmd: Command) => {
       const ctx = context(cmd);
       const from = sinceToIso(opts.since);
-      const { fn, stats } = await fetchStats(ctx, name, { from });
-      ctx.out(ctx.format === 'json' ? json(stats) : formatStats(fn.label, stats, opts.since ? `last ${opts.since} (since ${localTime(from)})` : 'all time'));
+      const { fn, stats } = await fetchStats(ctx, name, { from, by: opts.by });
+      if (ctx.format === 'json') {
+        ctx.out(json(stats));
+        return;
+      }
+      ctx.out(formatStats(fn.label, stats, opts.since ? `last ${opts.since} (since ${localTime(from)})` : 'all time'));
+      if (opts.by === 'version') {
+        ctx.out('\n');
+        ctx.out(formatVersions(stats.versions ?? []));
+      }
     });
 }
 

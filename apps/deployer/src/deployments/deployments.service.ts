@@ -61,7 +61,7 @@ export class DeploymentsService {
     const driverName: DeploymentDriverName = spec.config.target ?? (this.settings.DEPLOYER_DEFAULT_DRIVER as DeploymentDriverName);
     const driver = this.drivers.get(driverName);
     // The row keeps the plain env only; secret values go to the driver and are read again for each invoker's answer.
-    const resolved = driver.resolvesSecrets ? await this.resolvedEnv(spec.functionId, spec.config.env, spec.config.secrets.length > 0) : null;
+    const resolved = driver.resolvesSecrets ? await this.resolvedEnv(spec, spec.config.env) : null;
 
     let served: Deployment | null = null;
     const { deployment, previous } = await this.store.begin(spec, driverName, resolved ? { ...spec.config.env } : null, this.leaseMs, (p) => {
@@ -186,7 +186,7 @@ export class DeploymentsService {
   /** Tells the driver what a deployment runs now (after a routing change, or to put it back after a failure). */
   async redeploy(d: Deployment): Promise<{ url: string | null }> {
     const driver = this.drivers.get(d.driver);
-    const resolved = driver.resolvesSecrets ? await this.resolvedEnv(d.functionId, d.env ?? d.spec.config.env, d.spec.config.secrets.length > 0) : null;
+    const resolved = driver.resolvesSecrets ? await this.resolvedEnv(d.spec, d.env ?? d.spec.config.env) : null;
     return driver.deploy({
       deploymentId: d.id,
       spec: d.spec,
@@ -203,7 +203,7 @@ export class DeploymentsService {
     return Promise.all(
       (d.versions ?? []).map(async (v) => {
         if (!driver.resolvesSecrets) return { spec: v.spec, env: {} };
-        const { env, secrets } = await this.resolvedEnv(d.functionId, v.env ?? v.spec.config.env, v.spec.config.secrets.length > 0);
+        const { env, secrets } = await this.resolvedEnv(v.spec, v.env ?? v.spec.config.env);
         return { spec: v.spec, env, secrets };
       }),
     );
@@ -272,14 +272,17 @@ export class DeploymentsService {
   private async forInvoker(d: Deployment): Promise<InvokerDeployment> {
     const view = toInvokerDeployment(d);
     if (d.driver !== 'local') return view;
-    const { env, secrets } = await this.resolvedEnv(d.functionId, d.env ?? d.spec.config.env, d.spec.config.secrets.length > 0);
+    const { env, secrets } = await this.resolvedEnv(d.spec, d.env ?? d.spec.config.env);
     const versions = (await this.driverVersions(d)).map((v) => ({ spec: v.spec, env: v.env, secrets: v.secrets ?? [] }));
     return { ...view, env, secrets, versions };
   }
 
-  /** The plain env with the function's secret values added, and which names those are. */
-  async resolvedEnv(functionId: string, plain: Record<string, string>, hasSecrets: boolean): Promise<{ env: Record<string, string>; secrets: string[] }> {
-    const values = hasSecrets ? await this.registry.resolveSecrets(functionId) : {};
+  /**
+   * The plain env with the secret values of the version `spec` runs added, and which names those are: an older
+   * version (a rollback, an alias, a split) gets the secrets its own config names, not those of the current one.
+   */
+  async resolvedEnv(spec: FunctionRuntimeSpec, plain: Record<string, string>): Promise<{ env: Record<string, string>; secrets: string[] }> {
+    const values = spec.config.secrets.length > 0 ? await this.registry.resolveSecrets(spec.functionId, spec.version) : {};
     return { env: { ...plain, ...values }, secrets: Object.keys(values) };
   }
 

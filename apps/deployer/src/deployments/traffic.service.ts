@@ -3,6 +3,8 @@ import {
   aliasProblem,
   CanaryView,
   EventNames,
+  MAX_ALIASES,
+  MAX_VERSION,
   NotFoundError,
   Routing,
   SetTrafficDto,
@@ -10,6 +12,7 @@ import {
   StateError,
   TrafficView,
   ValidationError,
+  VERSION_RANGE,
 } from '@platform/contracts';
 import { DeploymentFailure } from '../drivers/driver';
 import { RegistryClient } from '../registry/registry.client';
@@ -60,8 +63,15 @@ export class TrafficService {
   async setAlias(idOrLabel: string, alias: string, version: number): Promise<TrafficView> {
     const problem = aliasProblem(alias);
     if (problem) throw new ValidationError(problem);
-    if (!Number.isInteger(version) || version < 1) throw new ValidationError('version must be a whole number from 1');
+    if (!Number.isInteger(version) || version < 1 || version > MAX_VERSION) throw new ValidationError(`version must be ${VERSION_RANGE}`);
     const d = await this.serving(idOrLabel);
+    const names = Object.keys(d.routing.aliases);
+    if (!names.includes(alias) && names.length >= MAX_ALIASES) {
+      throw new StateError(
+        `function ${d.label} has ${names.length} aliases already, the most a function may have (${MAX_ALIASES} besides latest); ` +
+          `delete one (DELETE /api/v1/functions/${d.label}/aliases/{alias}) or move an existing one`,
+      );
+    }
     const routing: Routing = { ...d.routing, aliases: { ...d.routing.aliases, [alias]: version }, revision: d.routing.revision + 1 };
     return toTrafficView(await this.apply(d, routing, d.canary));
   }

@@ -85,6 +85,50 @@ describe('versions of a deployment over RPC (real Postgres and RabbitMQ; HTTP in
     expect((h.invoker.deploymentCalls(v1.functionId).at(-1)!.body as { versions?: unknown[] }).versions).toBeUndefined();
   });
 
+  it('caps the aliases of a function at 32 (latest apart): a 33rd is a 409 that says so, moving or deleting one still works', async () => {
+    const v1 = h.registry.addFunction('many-aliases-fn');
+    h.registry.addVersion(v1.functionId);
+    await deploy(v1.functionId);
+    for (let i = 0; i < 32; i++) await h.call(DeploymentPatterns.SetAlias, { functionId: v1.functionId, alias: `a${i}`, version: 1 });
+    await expect(h.call(DeploymentPatterns.SetAlias, { functionId: v1.functionId, alias: 'one-more', version: 1 })).rejects.toMatchObject({
+      statusCode: 409,
+      message:
+        'function many-aliases-fn has 32 aliases already, the most a function may have (32 besides latest); ' +
+        'delete one (DELETE /api/v1/functions/many-aliases-fn/aliases/{alias}) or move an existing one',
+    });
+    const moved = await h.call<TrafficView>(DeploymentPatterns.SetAlias, { functionId: v1.functionId, alias: 'a0', version: 2 });
+    expect(Object.keys(moved.aliases)).toHaveLength(33);
+    expect(moved.aliases).toMatchObject({ latest: 2, a0: 2, a31: 1 });
+    await h.call(DeploymentPatterns.DeleteAlias, { functionId: v1.functionId, alias: 'a1' });
+    expect((await h.call<TrafficView>(DeploymentPatterns.SetAlias, { functionId: v1.functionId, alias: 'one-more', version: 1 })).aliases['one-more']).toBe(1);
+  }, 60_000);
+
+  it("gives an older version (rolled back to, aliased or in a split) the secrets its own config names, not the current version's", async () => {
+    const v1 = h.registry.addFunction('secret-versions-fn', { env: { MODE: 'one' }, secrets: [{ env: 'OLD_TOKEN', secret: 'old', key: 'token' }] });
+    h.registry.secrets.set(v1.functionId, { OLD_TOKEN: 'old-value' });
+    await deploy(v1.functionId);
+    // Version 2 names another secret; the registry now resolves that one for the function's current version.
+    h.registry.addVersion(v1.functionId, { config: { ...v1.config, env: { MODE: 'two' }, secrets: [{ env: 'NEW_TOKEN', secret: 'new', key: 'token' }] } });
+    h.registry.secrets.set(v1.functionId, { NEW_TOKEN: 'new-value' });
+    h.registry.versionSecrets.set(`${v1.functionId}@1`, { OLD_TOKEN: 'old-value' });
+    expect(await deploy(v1.functionId)).toMatchObject({ status: 'READY', version: 2 });
+    expect(await forFunction(v1.functionId)).toMatchObject({ version: 2, env: { MODE: 'two', NEW_TOKEN: 'new-value' }, secrets: ['NEW_TOKEN'] });
+
+    await h.call<TrafficView>(DeploymentPatterns.SetAlias, { functionId: v1.functionId, alias: 'stable', version: 1 });
+    const aliased = await forFunction(v1.functionId);
+    expect(aliased.versions).toEqual([
+      expect.objectContaining({ spec: expect.objectContaining({ version: 1 }), env: { MODE: 'one', OLD_TOKEN: 'old-value' }, secrets: ['OLD_TOKEN'] }),
+    ]);
+    const put = h.invoker.deploymentCalls(v1.functionId).at(-1)!.body as { versions: Array<{ env: Record<string, string> }> };
+    expect(put.versions[0].env).toEqual({ MODE: 'one', OLD_TOKEN: 'old-value' });
+
+    expect(await h.call(DeploymentPatterns.Rollback, { functionId: v1.functionId })).toMatchObject({ status: 'READY', version: 1 });
+    const rolled = await forFunction(v1.functionId);
+    expect(rolled).toMatchObject({ version: 1, env: { MODE: 'one', OLD_TOKEN: 'old-value' }, secrets: ['OLD_TOKEN'] });
+    expect(rolled.env).not.toHaveProperty('NEW_TOKEN');
+    expect(h.invoker.deploymentCalls(v1.functionId).at(-1)!.body).toMatchObject({ spec: { version: 1 }, env: { MODE: 'one', OLD_TOKEN: 'old-value' } });
+  });
+
   it('refuses bad splits, aliases and canaries with a 4xx that says why, changing nothing', async () => {
     const v1 = h.registry.addFunction('strict-fn');
     await deploy(v1.functionId);
@@ -148,6 +192,12 @@ describe('versions of a deployment over RPC (real Postgres and RabbitMQ; HTTP in
       '"v2" looks like a version tag (v{n}); pick another alias',
     );
     await refused(DeploymentPatterns.DeleteAlias, { functionId: 'strict-fn', alias: 'nope' }, 404, 'function strict-fn has no alias "nope"');
+    await refused(
+      DeploymentPatterns.SetAlias,
+      { functionId: 'strict-fn', alias: 'big', version: 2 ** 31 },
+      400,
+      'version must be a whole number from 1 to 2147483647',
+    );
     expect(await h.call<TrafficView>(DeploymentPatterns.GetTraffic, { functionId: 'strict-fn' })).toMatchObject({
       revision: 0,
       splits: [{ version: 1, percent: 100 }],

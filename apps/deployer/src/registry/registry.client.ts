@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { FunctionPatterns, FunctionRuntimeSpec, SetDeploymentStatusCommand } from '@platform/contracts';
+import { FunctionPatterns, FunctionRuntimeSpec, ResolveSecretsCommand, SetDeploymentStatusCommand } from '@platform/contracts';
 import { RpcClient } from '@platform/messaging';
 
 /** What the deployer asks the function registry (the owner of functions, their status and secrets). */
@@ -17,9 +17,10 @@ export class RegistryClient {
     await this.rpc.call('function-registry', FunctionPatterns.SetDeploymentStatus, command);
   }
 
-  /** Secret values by the env name they are exposed as. Never log the result. */
-  resolveSecrets(functionId: string): Promise<Record<string, string>> {
-    return this.rpc.call<Record<string, string>>('function-registry', FunctionPatterns.ResolveSecrets, { functionId });
+  /** Secret values by the env name they are exposed as, for the secrets `version`'s own config names. Never log the result. */
+  resolveSecrets(functionId: string, version: number): Promise<Record<string, string>> {
+    const command: ResolveSecretsCommand = { functionId, version };
+    return this.rpc.call<Record<string, string>>('function-registry', FunctionPatterns.ResolveSecrets, command);
   }
 
   /** One stored secret's keys (an event source's credentials). Never log the result. */

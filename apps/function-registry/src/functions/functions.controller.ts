@@ -12,7 +12,7 @@ import {
 } from '@platform/contracts';
 import { validatePayload } from '@platform/messaging';
 import { BuildsService } from '../builds/builds.service';
-import { functionRef } from './function-ref';
+import { functionRef, versionOf } from './function-ref';
 import { FunctionsService } from './functions.service';
 
 const DEPLOYMENT_STATUSES: string[] = [FunctionStatus.Deploying, FunctionStatus.Ready, FunctionStatus.Failed, FunctionStatus.Built];
@@ -90,11 +90,4 @@ export class FunctionsController {
     if (payload.reason !== undefined && typeof payload.reason !== 'string') throw new ValidationError('reason must be a string');
     return this.functions.setDeploymentStatus({ ...(payload as SetDeploymentStatusCommand), functionId: functionRef(payload) });
   }
-}
-
-function versionOf(payload: { version?: unknown } | undefined, optional: boolean): number | undefined {
-  const v = payload?.version;
-  if (v === undefined && optional) return undefined;
-  if (!Number.isInteger(v) || (v as number) < 1) throw new ValidationError(`version must be a whole number from 1, not ${JSON.stringify(v ?? null)}`);
-  return v as number;
 }

@@ -19,10 +19,11 @@ import {
   newEvent,
   NotFoundError,
   SetDeploymentStatusCommand,
+  StateError,
   UpdateFunctionDto,
 } from '@platform/contracts';
 import { EventPublisher } from '@platform/messaging';
-import { effectiveConfigOf } from '@platform/runtimes';
+import { effectiveConfigOf, runtimeFamily } from '@platform/runtimes';
 import { buildFiles, checkConfig, checkLabel, FunctionSource, mergeUpdate, plainConfig, resolveSource, row, sameJson } from './function-rules';
 import { FunctionEntity } from './function.entity';
 import { FunctionVersionEntity } from './function-version.entity';
@@ -231,6 +232,19 @@ export class FunctionsService {
       order: { version: 'DESC' },
     });
     return rows.map((v) => toVersionView(v, false));
+  }
+
+  /**
+   * The effective configuration of the function's current version, or of `version`: what a deployment of that
+   * version runs with (its secrets and env are its own, whatever the function's config says now).
+   */
+  async configOf(ref: string, version?: number): Promise<{ label: string; config: ReturnType<typeof effectiveConfigOf> }> {
+    const f = await this.find(ref, undefined, false, { id: true, label: true, version: true, config: true, family: true });
+    if (version === undefined || version === f.version) return { label: f.label, config: effectiveConfigOf(f.config, f.family) };
+    const v = await this.version(f, version);
+    const family = runtimeFamily(v.runtime);
+    if (!family) throw new StateError(`version ${v.version} of function ${f.label} has a runtime (${v.runtime}) this platform no longer runs`);
+    return { label: f.label, config: effectiveConfigOf(v.config, family) };
   }
 
   async getVersion(ref: string, version: number): Promise<FunctionVersionView> {

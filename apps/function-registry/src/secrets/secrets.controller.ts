@@ -2,7 +2,7 @@ import { Controller } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
 import { FunctionPatterns, PutSecretDto, ValidationError } from '@platform/contracts';
 import { validatePayload } from '@platform/messaging';
-import { functionRef } from '../functions/function-ref';
+import { functionRef, versionOf } from '../functions/function-ref';
 import { SecretsService } from './secrets.service';
 
 @Controller()
@@ -32,7 +32,7 @@ export class SecretsController {
   }
 
   @MessagePattern(FunctionPatterns.ResolveSecrets)
-  resolve(@Payload() payload: unknown) {
-    return this.secrets.resolveFor(functionRef(payload));
+  resolve(@Payload() payload: { version?: unknown }) {
+    return this.secrets.resolveFor(functionRef(payload), versionOf(payload, true));
   }
 }

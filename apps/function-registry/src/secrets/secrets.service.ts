@@ -2,7 +2,6 @@ import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 import { NotFoundError, PutSecretDto, SecretView, StateError, ValidationError } from '@platform/contracts';
-import { effectiveConfigOf } from '@platform/runtimes';
 import { FunctionsService } from '../functions/functions.service';
 import { SecretCipher } from './secret-cipher';
 import { SecretEntity } from './secret.entity';
@@ -61,10 +60,14 @@ export class SecretsService {
     return this.cipher.open(row.values, row.name);
   }
 
-  /** The function's config.secrets as env name -> value; 409 naming the first secret or key that is missing. */
-  async resolveFor(functionRef: string): Promise<Record<string, string>> {
-    const f = await this.functions.find(functionRef);
-    const refs = effectiveConfigOf(f.config, f.family).secrets;
+  /**
+   * The config.secrets of the function's current version, or of `version` (a rollback, an alias or a split runs an
+   * older version with the secrets its own config names), as env name -> value; 409 naming the first secret or key
+   * that is missing.
+   */
+  async resolveFor(functionRef: string, version?: number): Promise<Record<string, string>> {
+    const f = await this.functions.configOf(functionRef, version);
+    const refs = f.config.secrets;
     if (!refs.length) return {};
     const names = [...new Set(refs.map((r) => r.secret))];
     const rows = await this.repo.find({ where: names.map((name) => ({ name })) });

@@ -1,6 +1,8 @@
 import { getSchemaPath } from '@nestjs/swagger';
 import type { HeadersObject, OpenAPIObject, OperationObject, ParameterObject, PathItemObject, ResponsesObject } from '@nestjs/swagger';
 import {
+  QUALIFIER_PATTERN_SOURCE,
+  QUALIFIER_RULE,
   AcceptedInvocation,
   ANY_JSON,
   CALLBACK_URL_MAX_LENGTH,
@@ -47,8 +49,11 @@ const VERSION_PARAMETERS: ParameterObject[] = [
     required: false,
     description:
       'Run this version or alias (latest, a name set with PUT .../aliases/{alias}, or a version number) instead of following the traffic split; ' +
-      'the same as {label}:{qualifier} in the path (as AWS Lambda qualifiers), which wins when both are given. 404 for an alias or version not running',
-    schema: { type: 'string', example: 'stable' },
+      'the same as {label}:{qualifier} in the path (as AWS Lambda qualifiers), which wins when both are given. ' +
+      `${QUALIFIER_RULE[0].toUpperCase()}${QUALIFIER_RULE.slice(1)}; anything else is a 400. 404 for an alias or version not running. ` +
+      "On /fn/, the http triggers of the version it names decide what needs a key (that version's auth, not the current config's); " +
+      'without one, those of the version deployed, and under a split a path needs no key only if every version in it leaves it open',
+    schema: { type: 'string', example: 'stable', pattern: QUALIFIER_PATTERN_SOURCE },
   },
   {
     name: 'X-Caller-Id',
@@ -107,7 +112,7 @@ const ASYNC_PARAMETERS: ParameterObject[] = [
 const ANY_CONTENT = { '*/*': { schema: {} } };
 
 const ERRORS: ErrorList = {
-  400: 'The request is refused: a malformed URL, a body that says it is JSON and is not, or one the invoker cannot hand over; an X-Callback-Url or Idempotency-Key that is not valid',
+  400: 'The request is refused: a malformed URL or qualifier, a body that says it is JSON and is not, or one the invoker cannot hand over; an X-Callback-Url or Idempotency-Key that is not valid',
   401: true,
   403: 'The API key may not invoke this function: an invoke key that does not name it',
   404: 'No function has this id or label, or the qualifier names an alias or version that is not running',

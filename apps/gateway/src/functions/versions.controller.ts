@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, ParseIntPipe, Post, Put } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put } from '@nestjs/common';
 import { ApiBody, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import {
   DEPLOY_RPC_TIMEOUT_MS,
@@ -8,6 +8,10 @@ import {
   FunctionPatterns,
   FUNCTIONS_PATH,
   FunctionVersionView,
+  MAX_ALIASES,
+  MAX_VERSION,
+  parseVersion,
+  QUALIFIER_RULE,
   RESERVED_LABELS_NOTE,
   RollbackBodyDto,
   SetAliasDto,
@@ -19,13 +23,9 @@ import { RpcClient } from '@platform/messaging';
 import { ApiErrors, ApiManagementErrors } from '../docs/api-errors';
 
 const ID = { name: 'id', description: 'Function id (uuid) or label' };
-const VERSION = { name: 'version', description: 'Version number', schema: { type: 'integer' as const, minimum: 1 } };
+const VERSION = { name: 'version', description: 'Version number', schema: { type: 'integer' as const, minimum: 1, maximum: MAX_VERSION } };
 const ALIAS = { name: 'alias', description: 'Alias name: a DNS-1035 label of up to 20 characters (not latest, not v{n})' };
 const NO_FUNCTION = 'No function has this id or label';
-const versionPipe = new ParseIntPipe({
-  errorHttpStatusCode: HttpStatus.BAD_REQUEST,
-  exceptionFactory: () => new ValidationError('the version in the path must be a whole number from 1'),
-});
 
 /** Versions, rollback, aliases and traffic: what the registry keeps of each version, and how the deployer routes them. */
 @ApiTags('versions')
@@ -53,8 +53,9 @@ export class VersionsController {
   @ApiParam(VERSION)
   @ApiOkResponse({ type: FunctionVersionView })
   @ApiErrors({ 404: 'No such function, or it has no such version' })
-  version(@Param('id') id: string, @Param('version', versionPipe) version: number): Promise<FunctionVersionView> {
-    if (version < 1) throw new ValidationError('the version in the path must be a whole number from 1');
+  version(@Param('id') id: string, @Param('version') raw: string): Promise<FunctionVersionView> {
+    const version = parseVersion(raw, 'the version in the path');
+    if (typeof version === 'string') throw new ValidationError(version);
     return this.rpc.call('function-registry', FunctionPatterns.GetVersion, { id, version });
   }
 
@@ -112,12 +113,22 @@ export class VersionsController {
   }
 
   @Put(':id/aliases/:alias')
-  @ApiOperation({ operationId: 'setAlias', summary: 'Point an alias at a version (it starts running if it did not)', description: RESERVED_LABELS_NOTE })
+  @ApiOperation({
+    operationId: 'setAlias',
+    summary: 'Point an alias at a version (it starts running if it did not)',
+    description:
+      `${RESERVED_LABELS_NOTE} A function has at most ${MAX_ALIASES} aliases besides latest (a 409 beyond; moving an existing one is always allowed). ` +
+      `Invoke one as /fn/{label}:{alias} or with the X-Function-Qualifier header: ${QUALIFIER_RULE}.`,
+  })
   @ApiParam(ID)
   @ApiParam(ALIAS)
   @ApiBody({ type: SetAliasDto })
   @ApiOkResponse({ type: TrafficView })
-  @ApiErrors({ 404: 'No such function, or it is not deployed', 409: 'The version has no successful build', 502: 'The version could not be started' })
+  @ApiErrors({
+    404: 'No such function, or it is not deployed',
+    409: `The version has no successful build, or the function has ${MAX_ALIASES} aliases already`,
+    502: 'The version could not be started',
+  })
   setAlias(@Param('id') id: string, @Param('alias') alias: string, @Body() body: SetAliasDto): Promise<TrafficView> {
     return this.rpc.call('deployer', DeploymentPatterns.SetAlias, { functionId: id, alias, version: body.version }, DEPLOY_RPC_TIMEOUT_MS);
   }

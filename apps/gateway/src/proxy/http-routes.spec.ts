@@ -1,5 +1,5 @@
 import type { Trigger } from '@platform/contracts';
-import { HttpRoutes, parsePath, RouteDecision } from './http-routes';
+import { EveryVersionRoutes, HttpRoutes, parsePath, RouteDecision } from './http-routes';
 
 const ID = '6f1c2d3e-0000-4000-8000-000000000001';
 const routes = (...triggers: Trigger[]) => HttpRoutes.of('x', ID, triggers);
@@ -160,5 +160,22 @@ describe('parsePath', () => {
     expect(parsePath('/a/..')).toBe('the path after the function name may not contain "." or ".." segments (plain or percent-encoded): /a/..');
     expect(parsePath('/a%2Fb')).toBe('the path after the function name may not hold an encoded "/" or "\\": /a%2Fb');
     expect(parsePath('/%zz')).toBe('the path /%zz has a badly percent-encoded segment');
+  });
+
+  it('takes several versions at once (a split) strictest first: open only where every version is, served where any is', () => {
+    const v1 = routes({ type: 'http', path: '/public/*', auth: 'none' }, { type: 'http', path: '/admin' });
+    const v2 = routes({ type: 'http', path: '/public/*' }, { type: 'http', path: '/new', auth: 'none' });
+    const both = new EveryVersionRoutes([v1, v2]);
+    expect(status(both.decide('GET', '/public/a'))).toBe('keyed');
+    expect(status(both.decide('GET', '/new'))).toBe('keyed');
+    expect(status(both.decide('GET', '/admin'))).toBe('keyed');
+    expect(status(both.decide('GET', '/nothing'))).toBe(404);
+    // Its misses need no key only when every version is public.
+    expect(both.public).toBe(true);
+    expect(new EveryVersionRoutes([v1, routes({ type: 'http' })]).public).toBe(false);
+    const open = new EveryVersionRoutes([routes({ type: 'http', auth: 'none' }), routes({ type: 'http', path: '/a', auth: 'none' })]);
+    expect(status(open.decide('GET', '/a'))).toBe('open');
+    expect(status(open.decide('GET', '/b'))).toBe('keyed');
+    expect(open.public).toBe(true);
   });
 });

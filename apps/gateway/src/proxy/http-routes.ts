@@ -30,11 +30,39 @@ interface CompiledRoute {
 const SERVE_KEYED: RouteDecision = { serve: true, open: false };
 const SERVE_OPEN: RouteDecision = { serve: true, open: true };
 
+/** What the gateway asks of a function's routes: one version's triggers (HttpRoutes), or several versions' together. */
+export interface RouteTable {
+  /** Its 404s and 405s need no key. */
+  readonly public: boolean;
+  decide(method: string, rawPath: string): RouteDecision;
+}
+
+/**
+ * The routes of several versions at once, where any of them may serve the request (a traffic split picks one per
+ * invocation, after the gateway decided): a request needs no key only when every version's trigger that takes it
+ * says so; it is served when any version serves it (with a key unless open in all); otherwise the first version's
+ * refusal stands. Public only when every version is.
+ */
+export class EveryVersionRoutes implements RouteTable {
+  readonly public: boolean;
+
+  constructor(private readonly versions: readonly HttpRoutes[]) {
+    this.public = versions.every((v) => v.public);
+  }
+
+  decide(method: string, rawPath: string): RouteDecision {
+    const decisions = this.versions.map((v) => v.decide(method, rawPath));
+    if (decisions.every((d) => d.serve && d.open)) return SERVE_OPEN;
+    if (decisions.some((d) => d.serve)) return SERVE_KEYED;
+    return decisions[0];
+  }
+}
+
 /**
  * A function's http triggers, compiled once (when the gateway learns of the function) into matchers that take a
  * request in O(triggers x segments), without building anything per request.
  */
-export class HttpRoutes {
+export class HttpRoutes implements RouteTable {
   /** Some trigger says auth "none": the function is public, so its 404s and 405s need no key either. */
   readonly public: boolean;
   private readonly routes: readonly CompiledRoute[];

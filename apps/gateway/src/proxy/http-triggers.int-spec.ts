@@ -3,7 +3,15 @@ import { MessagePattern, Payload } from '@nestjs/microservices';
 import { randomUUID } from 'crypto';
 import * as http from 'http';
 import type { AddressInfo } from 'net';
-import { AcceptedInvocation, AcceptInvocationCommand, InvocationPatterns, invocationStatusUrl } from '@platform/contracts';
+import {
+  AcceptedInvocation,
+  AcceptInvocationCommand,
+  DeploymentPatterns,
+  InvocationPatterns,
+  invocationStatusUrl,
+  NotFoundError,
+  TrafficView,
+} from '@platform/contracts';
 // The real registry (built: `npm run build` first) holds the functions and their triggers, over real RPC; the
 // deployer (the async accept) and the invoker are stand-ins that record what reaches them.
 import { createTestDatabase, isolatedEnv, removeNamespace, ServiceProcess, waitFor } from '@platform/testing';
@@ -11,9 +19,18 @@ import { startGateway } from '../testing/start-gateway';
 import { startRpcStandIn } from '../testing/rpc-stand-in';
 
 const accepted: AcceptInvocationCommand[] = [];
+/** What the deployer says runs, by function id: its aliases and versions (404 for one not set here). */
+const traffic = new Map<string, TrafficView>();
 
 @Controller()
 class DeployerStandIn {
+  @MessagePattern(DeploymentPatterns.GetTraffic)
+  traffic(@Payload() q: { functionId: string }): TrafficView {
+    const t = traffic.get(q.functionId);
+    if (!t) throw new NotFoundError(`function ${q.functionId} is not deployed`);
+    return t;
+  }
+
   @MessagePattern(InvocationPatterns.Accept)
   accept(@Payload() c: AcceptInvocationCommand): AcceptedInvocation {
     accepted.push(c);
@@ -218,6 +235,103 @@ describe('/fn/{label}{path} serves what the http triggers say, seen from outside
       [ids.site, 'GET', '/public/page', ''],
     ]);
   });
+
+  it('decides access on the version that serves: the one a qualifier names, else the deployed one(s), not the current config', async () => {
+    const open = [{ type: 'http', auth: 'none' }];
+    const keyed = [{ type: 'http', auth: 'required' }];
+    const twoVersions = async (label: string, v1: unknown[], v2: unknown[]) => {
+      const text = JSON.stringify({ label, runtime: 'node', handler: 'module.exports = () => 1', config: { triggers: v1 } });
+      const res = await send('POST', '/api/v1/functions', { ...withKey, 'content-type': 'application/json' }, text);
+      expect(res.status).toBe(201);
+      const id = json(res).id as string;
+      await putTriggers(label, v2);
+      traffic.set(id, {
+        functionId: id,
+        label,
+        version: 2,
+        aliases: { latest: 2, old: 1 },
+        splits: [{ version: 2, percent: 100 }],
+        sticky: false,
+        versions: [1, 2],
+        canary: null,
+        revision: 1,
+      });
+      return id;
+    };
+    // shop: version 1 was public, version 2 needs a key; vault the other way round.
+    const shop = await twoVersions('shop', open, keyed);
+    const vault = await twoVersions('vault', keyed, open);
+    const before = invoked.length;
+    for (const [path, headers, status] of [
+      ['/fn/shop:old', {}, 200],
+      ['/fn/shop:1', {}, 200],
+      ['/fn/shop:v1/a/b', {}, 200],
+      ['/fn/shop', { 'x-function-qualifier': 'old' }, 200],
+      ['/fn/shop', {}, 401],
+      ['/fn/shop:2', {}, 401],
+      ['/fn/shop:latest', {}, 401],
+      ['/fn/vault:old', {}, 401],
+      ['/fn/vault:1', {}, 401],
+      ['/fn/vault', { 'x-function-qualifier': '1' }, 401],
+      ['/fn/vault:old', withKey, 200],
+      ['/fn/vault', {}, 200],
+      ['/fn/vault:latest', {}, 200],
+      // No alias "nope", version 7 not running: a key is needed before the invoker says so.
+      ['/fn/vault:nope', {}, 401],
+      ['/fn/vault:7', {}, 401],
+    ] as Array<[string, Record<string, string>, number]>) {
+      expect([path, headers, (await send('GET', path, headers)).status]).toEqual([path, headers, status]);
+    }
+    expect(invoked.length - before).toBe(7);
+
+    // Without a qualifier, the version(s) deployed decide. shop rolled back to its public version 1: no key needed.
+    traffic.set(shop, { ...traffic.get(shop)!, version: 1, aliases: { latest: 1, old: 1 }, splits: [{ version: 1, percent: 100 }] });
+    // vault split across its keyed version 1 and its open version 2: either may run, so a key is needed.
+    traffic.set(vault, {
+      ...traffic.get(vault)!,
+      splits: [
+        { version: 1, percent: 50 },
+        { version: 2, percent: 50 },
+      ],
+    });
+    // The stand-in publishes no deployment event: the gateway sees it when its cache expires.
+    await waitFor(async () => (await send('GET', '/fn/shop')).status === 200 && (await send('GET', '/fn/vault')).status === 401, {
+      what: 'the rolled-back shop to be open and the split vault to need a key',
+      timeoutMs: 30_000,
+    });
+    expect((await send('GET', '/fn/vault', withKey)).status).toBe(200);
+    expect((await send('GET', '/fn/vault:2')).status).toBe(200);
+
+    // Deployed no more: every path needs a key (the invoker answers 409 after it).
+    traffic.delete(shop);
+    await waitFor(async () => (await send('GET', '/fn/shop:old')).status === 401 && (await send('GET', '/fn/shop')).status === 401, {
+      what: '/fn/shop:old and /fn/shop (its config: a key) to need a key once shop is not deployed',
+      timeoutMs: 30_000,
+    });
+  }, 90_000);
+
+  it('refuses a malformed qualifier, in the path or the X-Function-Qualifier header, with a 400 naming the rule', async () => {
+    const before = invoked.length;
+    const rule =
+      'a qualifier is an alias (1 to 20 characters of a-z, 0-9 and "-", starting with a letter: a DNS-1035 label, as PUT .../aliases/{alias} takes) or a version (3 or v3)';
+    for (const [path, headers, message] of [
+      ['/fn/x:%C3%BC/hello', withKey, `qualifier "\\u00fc" is not valid: ${rule}`],
+      ['/fn/x:%E4%B8%AD/hello', {}, `qualifier "\\u4e2d" is not valid: ${rule}`],
+      ['/api/v1/functions/invoke/x:Stable', withKey, `qualifier "Stable" is not valid: ${rule}`],
+      ['/fn/x/hello', { ...withKey, 'x-function-qualifier': '\u00fc' }, `qualifier "\\u00fc" is not valid: ${rule}`],
+      ['/fn/x/hello', { 'x-function-qualifier': 'a b' }, `qualifier "a b" is not valid: ${rule}`],
+      ['/fn/x:2147483648/hello', withKey, 'qualifier "2147483648" names a version: it must be a whole number from 1 to 2147483647'],
+      [
+        '/api/v1/functions/invoke/x',
+        { ...withKey, 'x-function-qualifier': '0' },
+        'qualifier "0" names a version: it must be a whole number from 1 to 2147483647',
+      ],
+    ] as Array<[string, Record<string, string>, string]>) {
+      const res = await send('GET', path, headers);
+      expect([path, res.status, json(res)]).toEqual([path, 400, { statusCode: 400, error: 'Bad Request', message }]);
+    }
+    expect(invoked.length).toBe(before);
+  }, 30_000);
 
   it('follows a change of the triggers at once', async () => {
     await putTriggers('x', [{ type: 'http', methods: ['GET', 'DELETE'], path: '/hello' }]);

@@ -11,6 +11,7 @@ import {
   FUNCTIONS_PATH,
   GATEWAY_CALLER_HEADER,
   QUALIFIER_HEADER,
+  qualifierProblem,
   splitQualifier,
   wantsAsync,
 } from '@platform/contracts';
@@ -18,7 +19,7 @@ import { FunctionAccess, FunctionAuthCache } from '../access/function-auth.cache
 import { GatewayAccess, sendError } from '../access/gateway-access';
 import { GatewaySettingsValues } from '../settings';
 import { AsyncAccept } from './async-accept';
-import { RouteDecision } from './http-routes';
+import { RouteDecision, RouteTable } from './http-routes';
 
 export const INVOKE_PREFIX = `${FUNCTIONS_PATH}/${FunctionRouteWords.invoke}/`;
 export const HTTP_PREFIX = '/fn/';
@@ -76,13 +77,20 @@ export class InvocationProxy implements OnApplicationShutdown {
     if (full === undefined) return false;
     // {label}:{qualifier}: access is checked on the function; the invoker runs the version the qualifier names.
     const { name, qualifier } = splitQualifier(full);
+    if (qualifier !== undefined && (!name || !plainName(name))) return false;
+    // One rule for both spellings, before anything else: a malformed qualifier is the caller's mistake (400).
+    const asked = qualifier ?? headerQualifier(req.headers[QUALIFIER_HEADER]);
+    const problem = asked === undefined ? undefined : qualifierProblem(asked);
+    if (problem) {
+      this.refuse(req, res, { statusCode: 400, error: 'Bad Request', message: problem });
+      return true;
+    }
     if (qualifier !== undefined) {
-      if (!name || !plainName(name)) return false;
       req.headers[QUALIFIER_HEADER] = qualifier;
       rest = encodeURIComponent(name) + rest.slice(nameOf(rest).length);
     }
     if (prefix === INVOKE_PREFIX) void this.authorise(req, res, name, rest, false);
-    else void this.authorise(req, res, name, rest, true);
+    else void this.authorise(req, res, name, rest, true, asked);
     return true;
   }
 
@@ -93,20 +101,30 @@ export class InvocationProxy implements OnApplicationShutdown {
    * refusals need no key either when the function has an open trigger (it is public); otherwise they come only
    * after the key, so nothing about a protected function is told to a caller without one.
    */
-  private async authorise(req: http.IncomingMessage, res: http.ServerResponse, name: string, rest: string, byTrigger: boolean): Promise<void> {
+  private async authorise(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    name: string,
+    rest: string,
+    byTrigger: boolean,
+    qualifier?: string,
+  ): Promise<void> {
     let access: FunctionAccess | undefined;
     let decision: RouteDecision | undefined;
     try {
       if (byTrigger) {
         access = await this.functionAuth.accessOf(name);
         if (access.known) {
-          decision = access.routes.decide(req.method ?? 'GET', pathAfterName(rest));
+          // A qualifier picks the version that runs, so that version's triggers say what is open. Without one, those of
+          // the version(s) deployed (a split picks one in the invoker, per invocation: open only if open in all).
+          const routes: RouteTable = qualifier === undefined ? access.routes : await this.functionAuth.routesOf(access, qualifier);
+          decision = routes.decide(req.method ?? 'GET', pathAfterName(rest));
           if (decision.serve && decision.open) {
             if (this.access.admit(req, res)) this.run(req, res, name, rest, byTrigger, false);
             else req.resume();
             return;
           }
-          if (!decision.serve && access.routes.public) return this.refuse(req, res, decision.body, decision.headers);
+          if (!decision.serve && routes.public) return this.refuse(req, res, decision.body, decision.headers);
         }
       }
       const auth = await this.access.authenticate(req);
@@ -272,6 +290,12 @@ function pathAfterName(rest: string): string {
   if (q === -1) q = rest.length;
   const slash = rest.indexOf('/');
   return slash === -1 || slash > q ? '' : rest.slice(slash, q);
+}
+
+/** The X-Function-Qualifier a client sent (trimmed), or undefined for none or an empty one (as the invoker reads it). */
+function headerQualifier(v: string | string[] | undefined): string | undefined {
+  const s = Array.isArray(v) ? v[0] : v;
+  return s === undefined || s.trim() === '' ? undefined : s.trim();
 }
 
 function nameOf(rest: string): string {

@@ -131,7 +131,7 @@ export class DeploymentSync implements OnApplicationBootstrap, OnApplicationShut
     if (this.table.changedSince(functionId, mark)) return;
     try {
       if (!view || (view.status !== 'READY' && view.status !== 'DEPLOYING')) {
-        if (this.table.remove(functionId)) this.logger.log(`resync (${why}): ${functionId} is no longer deployed`);
+        if (await this.table.remove(functionId)) this.logger.log(`resync (${why}): ${functionId} is no longer deployed`);
       } else await this.table.install(this.table.orderOf(view));
     } catch (err) {
       this.logger.warn(`resync (${why}): could not apply the deployment of ${functionId}: ${(err as Error).message}`);
@@ -146,8 +146,8 @@ export class DeploymentSync implements OnApplicationBootstrap, OnApplicationShut
       if (!functionId) continue;
       this.table.forget(functionId, view.label);
       try {
-        if (e.name === EventNames.FunctionDeleted) this.table.remove(functionId);
-        else if (e.name === EventNames.DeploymentDeleted) this.table.remove(functionId, deploymentId);
+        if (e.name === EventNames.FunctionDeleted) await this.table.remove(functionId);
+        else if (e.name === EventNames.DeploymentDeleted) await this.table.remove(functionId, deploymentId);
         else if (e.name === EventNames.DeploymentReady) await this.refresh(functionId, deploymentId, e.metadata?.revision as number | undefined);
       } catch (err) {
         this.logger.warn(`could not apply ${e.name} for ${functionId}: ${(err as Error).message}`);

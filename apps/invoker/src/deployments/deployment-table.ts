@@ -56,7 +56,7 @@ export class DeploymentTable implements OnApplicationShutdown {
   private readonly byLabel = new Map<string, Deployed>();
   private readonly lookups = new Map<string, Promise<Deployed>>();
   private readonly misses = new Map<string, { error: DomainError; until: number }>();
-  /** Installs of one function run one after the other. */
+  /** Installs and removes of one function run one after the other (the last change queued, by function id). */
   private readonly installing = new Map<string, Promise<unknown>>();
   /** Counts changes (installs and removals); `changed` holds each function's last, so a resync skips newer news. */
   private changes = 0;
@@ -146,14 +146,22 @@ export class DeploymentTable implements OnApplicationShutdown {
 
   /** Installs (or replaces) a function's deployment; for a local one, once its minimum instances run. */
   install(order: DeploymentOrder): Promise<Deployed> {
-    const key = order.spec.functionId;
-    const previous = this.installing.get(key) ?? Promise.resolve();
-    const next = previous.catch(() => undefined).then(() => this.installNow(order));
-    this.installing.set(key, next);
+    return this.inTurn(order.spec.functionId, () => this.installNow(order));
+  }
+
+  /**
+   * Changes to one function's deployment run one after the other, installs and removes alike: a remove that came
+   * while an install of the same deployment was starting its pools waits for it, then removes what it installed
+   * (otherwise the install would finish after the remove and leave a removed deployment running).
+   */
+  private inTurn<T>(functionId: string, change: () => Promise<T>): Promise<T> {
+    const previous = this.installing.get(functionId) ?? Promise.resolve();
+    const next = previous.catch(() => undefined).then(change);
+    this.installing.set(functionId, next);
     void next
       .catch(() => undefined)
       .then(() => {
-        if (this.installing.get(key) === next) this.installing.delete(key);
+        if (this.installing.get(functionId) === next) this.installing.delete(functionId);
       });
     return next;
   }
@@ -261,8 +269,17 @@ export class DeploymentTable implements OnApplicationShutdown {
     return pool;
   }
 
-  /** Removes a function (only that deployment, when named); its in-flight invocations still finish. */
-  remove(idOrLabel: string, deploymentId?: string): boolean {
+  /**
+   * Removes a function (only that deployment, when named), after any install of it in progress; its in-flight
+   * invocations still finish. False when it was not here (or another deployment of it is).
+   */
+  remove(idOrLabel: string, deploymentId?: string): Promise<boolean> {
+    this.forget(idOrLabel);
+    const functionId = this.find(idOrLabel)?.order.spec.functionId ?? idOrLabel;
+    return this.inTurn(functionId, () => Promise.resolve(this.removeNow(idOrLabel, deploymentId)));
+  }
+
+  private removeNow(idOrLabel: string, deploymentId?: string): boolean {
     const d = this.find(idOrLabel);
     this.forget(idOrLabel);
     if (!d || (deploymentId && d.order.deploymentId !== deploymentId)) return false;

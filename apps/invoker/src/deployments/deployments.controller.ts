@@ -23,8 +23,8 @@ export class DeploymentsController {
 
   @Delete(':functionId')
   @HttpCode(200)
-  remove(@Param('functionId') functionId: string) {
-    if (!this.table.remove(functionId)) throw new NotFoundError(`function ${functionId} is not deployed on this invoker`);
+  async remove(@Param('functionId') functionId: string) {
+    if (!(await this.table.remove(functionId))) throw new NotFoundError(`function ${functionId} is not deployed on this invoker`);
     return { functionId, removed: true };
   }
 

@@ -1,5 +1,6 @@
 import { IsIn, IsOptional, IsString, IsUUID, MaxLength, MinLength } from 'class-validator';
 import { WholeNumber } from '../functions/validators';
+import { MAX_VERSION, VERSION_RANGE } from './traffic';
 import { DEPLOYMENT_DRIVERS, DeploymentDriverName } from './deployment';
 
 /** Payload of DeploymentPatterns.Deploy, GetForFunction and Undeploy: the function's id or label. */
@@ -13,14 +14,14 @@ export class FunctionDeploymentDto {
 /** Payload of DeploymentPatterns.Deploy: a function, and optionally which of its versions. */
 export class DeployFunctionDto extends FunctionDeploymentDto {
   @IsOptional()
-  @WholeNumber(1, 2_147_483_647, 'version must be a whole number from 1')
+  @WholeNumber(1, MAX_VERSION, `version must be ${VERSION_RANGE}`)
   version?: number;
 }
 
 /** Payload of DeploymentPatterns.Rollback. */
 export class RollbackFunctionDto extends FunctionDeploymentDto {
   @IsOptional()
-  @WholeNumber(1, 2_147_483_647, 'to must be a whole number from 1')
+  @WholeNumber(1, MAX_VERSION, `to must be ${VERSION_RANGE}`)
   to?: number;
 }
 

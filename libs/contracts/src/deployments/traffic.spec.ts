@@ -1,4 +1,15 @@
-import { aliasProblem, callerBucket, pickVersion, resolveQualifier, Routing, splitQualifier, splitsProblem } from './traffic';
+import {
+  aliasProblem,
+  callerBucket,
+  parseVersion,
+  pickVersion,
+  QUALIFIER_PATTERN_SOURCE,
+  qualifierProblem,
+  resolveQualifier,
+  Routing,
+  splitQualifier,
+  splitsProblem,
+} from './traffic';
 
 const routing = (over: Partial<Routing> = {}): Routing => ({ aliases: {}, splits: null, sticky: false, revision: 1, ...over });
 
@@ -19,6 +30,39 @@ describe('traffic routing', () => {
     expect(resolveQualifier(r, 2, 'canary', running)).toBe('no alias "canary" (aliases: latest, stable; or name a version number)');
     expect(resolveQualifier(r, 2, '5', running)).toMatch(/^version 5 is not deployed/);
     expect(resolveQualifier(r, 2, 'constructor', running)).toMatch(/^no alias "constructor"/);
+  });
+
+  it('refuses a malformed qualifier by one rule (what an alias may be, or a version up to 2147483647), quoting it in ASCII', () => {
+    const running = () => true;
+    for (const ok of ['latest', 'stable', 'a', 'blue-2', '1', 'v7', '2147483647']) expect(qualifierProblem(ok)).toBeUndefined();
+    expect(qualifierProblem('\u00fc')).toBe(
+      'qualifier "\\u00fc" is not valid: a qualifier is an alias (1 to 20 characters of a-z, 0-9 and "-", starting with a letter: ' +
+        'a DNS-1035 label, as PUT .../aliases/{alias} takes) or a version (3 or v3)',
+    );
+    for (const bad of ['\u4e2d', 'Stable', 'a b', 'x'.repeat(21), '-a', 'a.b', ''])
+      expect(qualifierProblem(bad)).toMatch(/is not valid: a qualifier is an alias/);
+    for (const big of ['2147483648', '99999999999999999999', '0', 'v0']) {
+      expect(qualifierProblem(big)).toBe(`qualifier "${big}" names a version: it must be a whole number from 1 to 2147483647`);
+    }
+    // The API document's pattern takes what the rule takes, and refuses what it refuses by shape.
+    const pattern = new RegExp(QUALIFIER_PATTERN_SOURCE);
+    for (const q of ['latest', 'stable', 'blue-2', '1', 'v7', '\u00fc', 'Stable', 'a b', '-a'])
+      expect([q, pattern.test(q)]).toEqual([q, qualifierProblem(q) === undefined]);
+    expect(() => resolveQualifier(routing(), 2, '\u00fc', running)).toThrow(expect.objectContaining({ statusCode: 400 }));
+    expect(() => resolveQualifier(routing(), 2, '2147483648', running)).toThrow(expect.objectContaining({ statusCode: 400 }));
+    expect(resolveQualifier(routing(), 2, '2147483647', (v) => v === 2)).toBe(
+      'version 2147483647 is not deployed (an alias or a traffic split names the versions that run; or deploy it)',
+    );
+  });
+
+  it('parses a version from a path segment or a body, and says what is wrong with anything else', () => {
+    expect(parseVersion('3')).toBe(3);
+    expect(parseVersion(2147483647)).toBe(2147483647);
+    expect(parseVersion('2147483648', 'the version in the path')).toBe('the version in the path must be a whole number from 1 to 2147483647, not "2147483648"');
+    for (const bad of ['0', '-1', '1.5', '1e3', 'first', '', ' 1'])
+      expect(parseVersion(bad)).toMatch(/^the version must be a whole number from 1 to 2147483647, not "/);
+    for (const bad of [0, 1.5, 2 ** 31, null, true])
+      expect(parseVersion(bad)).toBe(`the version must be a whole number from 1 to 2147483647, not ${JSON.stringify(bad)}`);
   });
 
   it('sends everything to the deployed version without a split, and follows the percentages with one', () => {

@@ -2,6 +2,7 @@ import { ApiExtraModels, ApiProperty, ApiPropertyOptional } from '@nestjs/swagge
 import { Type } from 'class-transformer';
 import { ArrayMaxSize, ArrayMinSize, IsArray, IsBoolean, IsInt, IsNumber, IsOptional, Max, Min, ValidateNested } from 'class-validator';
 import { ApiNullableModel, DATE_TIME, UUID } from '../openapi-schemas';
+import { ValidationError } from '../errors';
 import { WholeNumber } from '../functions/validators';
 
 /**
@@ -22,6 +23,17 @@ export const ALIAS_PATTERN = /^[a-z]([-a-z0-9]{0,18}[a-z0-9])?$/;
 /** `v{n}` names version n (and is its Knative tag), so no alias may look like it. */
 const VERSION_TAG = /^v\d+$/;
 export const MAX_SPLITS = 10;
+/** User aliases per function (`latest` apart): each one is a Knative traffic tag, and its version keeps running. */
+export const MAX_ALIASES = 32;
+/** Versions are numbered from 1 and stored as Postgres integers. */
+export const MAX_VERSION = 2_147_483_647;
+export const VERSION_RANGE = `a whole number from 1 to ${MAX_VERSION}`;
+/** What a qualifier may be, said once for the API document and every message. */
+export const QUALIFIER_RULE =
+  'a qualifier is an alias (1 to 20 characters of a-z, 0-9 and "-", starting with a letter: a DNS-1035 label, as PUT .../aliases/{alias} takes) or a version (3 or v3)';
+const VERSION_QUALIFIER = /^v?(\d+)$/;
+/** The shape of a qualifier, for the API document (the version's range is checked apart: qualifierProblem). */
+export const QUALIFIER_PATTERN_SOURCE = `^(?:${ALIAS_PATTERN.source.slice(1, -1)}|v?[0-9]{1,10})$`;
 
 export function versionTag(version: number): string {
   return `v${version}`;
@@ -33,6 +45,32 @@ export function aliasProblem(name: unknown): string | undefined {
     return `alias "${String(name)}" must be 1 to 20 characters of a-z, 0-9 and "-", starting with a letter and not ending with "-" (a DNS-1035 label)`;
   if (name === LATEST_ALIAS) return `"${LATEST_ALIAS}" is the version deployed last; deploy a version to move it`;
   if (VERSION_TAG.test(name)) return `"${name}" looks like a version tag (v{n}); pick another alias`;
+  return undefined;
+}
+
+/** `text` for a message: printable ASCII as it is, anything else \u-escaped, and not too long. */
+function quoted(text: string): string {
+  const shown = JSON.stringify(text.length > 64 ? `${text.slice(0, 64)}...` : text);
+  return shown.replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/** The version a path segment or a body names, or why it names none (not a whole number, 0, above MAX_VERSION). */
+export function parseVersion(raw: unknown, what = 'the version'): number | string {
+  const n = typeof raw === 'string' && /^\d{1,16}$/.test(raw) ? Number(raw) : raw;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > MAX_VERSION) {
+    return `${what} must be ${VERSION_RANGE}, not ${typeof raw === 'string' ? quoted(raw) : JSON.stringify(raw ?? null)}`;
+  }
+  return n;
+}
+
+/** Why a qualifier (after the ":" of `{label}:{qualifier}`, or the X-Function-Qualifier header) is malformed, or undefined. */
+export function qualifierProblem(qualifier: string): string | undefined {
+  const number = VERSION_QUALIFIER.exec(qualifier);
+  if (number) {
+    const v = parseVersion(number[1]);
+    return typeof v === 'string' ? `qualifier ${quoted(qualifier)} names a version: it must be ${VERSION_RANGE}` : undefined;
+  }
+  if (!ALIAS_PATTERN.test(qualifier)) return `qualifier ${quoted(qualifier)} is not valid: ${QUALIFIER_RULE}`;
   return undefined;
 }
 
@@ -62,12 +100,18 @@ export interface Routing {
 
 export const NO_ROUTING: Routing = { aliases: {}, splits: null, sticky: false, revision: 0 };
 
-/** The version a qualifier names (an alias, `latest`, a number or `v{n}`), or a message saying why none. */
+/**
+ * The version a qualifier names (an alias, `latest`, a number or `v{n}`), or a message saying why none (a 404).
+ * A malformed qualifier throws a ValidationError (a 400) naming the rule.
+ */
 export function resolveQualifier(routing: Routing, latest: number, qualifier: string, deployed: (v: number) => boolean): number | string {
   const q = qualifier.trim();
+  const problem = qualifierProblem(q);
+  if (problem) throw new ValidationError(problem);
   let version: number | undefined;
+  const number = VERSION_QUALIFIER.exec(q);
   if (q === LATEST_ALIAS) version = latest;
-  else if (/^v?\d{1,9}$/.test(q)) version = Number(q.replace(/^v/, ''));
+  else if (number) version = Number(number[1]);
   else if (Object.prototype.hasOwnProperty.call(routing.aliases, q)) version = routing.aliases[q];
   if (version === undefined) {
     const known = [LATEST_ALIAS, ...Object.keys(routing.aliases)].join(', ');
@@ -117,8 +161,8 @@ export function splitsProblem(splits: TrafficSplit[]): string | undefined {
 }
 
 export class TrafficSplitDto implements TrafficSplit {
-  @ApiProperty({ type: 'integer', minimum: 1, example: 1 })
-  @WholeNumber(1, 2_147_483_647, 'each split needs a version: a whole number from 1')
+  @ApiProperty({ type: 'integer', minimum: 1, maximum: MAX_VERSION, example: 1 })
+  @WholeNumber(1, MAX_VERSION, `each split needs a version: ${VERSION_RANGE}`)
   version: number;
 
   @ApiProperty({ type: 'integer', minimum: 0, maximum: 100, example: 90 })
@@ -130,8 +174,8 @@ export const DEFAULT_CANARY_STEPS = [10, 25, 50, 100];
 
 /** A canary: the new version's share grows step by step, and falls back to 0 by itself when it fails too often. */
 export class CanaryDto {
-  @ApiProperty({ type: 'integer', minimum: 1, description: 'The version to shift traffic to; the rest stays on the one deployed last.' })
-  @WholeNumber(1, 2_147_483_647, 'canary.version must be a whole number from 1')
+  @ApiProperty({ type: 'integer', minimum: 1, maximum: MAX_VERSION, description: 'The version to shift traffic to; the rest stays on the one deployed last.' })
+  @WholeNumber(1, MAX_VERSION, `canary.version must be ${VERSION_RANGE}`)
   version: number;
 
   @ApiPropertyOptional({ type: [Number], example: DEFAULT_CANARY_STEPS, description: 'Percentages of each step, rising, the last 100.' })
@@ -187,8 +231,8 @@ export class SetTrafficDto {
 
 /** Body of PUT /api/v1/functions/{id}/aliases/{alias}. */
 export class SetAliasDto {
-  @ApiProperty({ type: 'integer', minimum: 1 })
-  @WholeNumber(1, 2_147_483_647, 'version must be a whole number from 1')
+  @ApiProperty({ type: 'integer', minimum: 1, maximum: MAX_VERSION })
+  @WholeNumber(1, MAX_VERSION, `version must be ${VERSION_RANGE}`)
   version: number;
 }
 
@@ -197,18 +241,24 @@ export class DeployBodyDto {
   @ApiPropertyOptional({
     type: 'integer',
     minimum: 1,
+    maximum: MAX_VERSION,
     description: "The version to deploy (it must have a successful build); default the function's current one.",
   })
   @IsOptional()
-  @WholeNumber(1, 2_147_483_647, 'version must be a whole number from 1')
+  @WholeNumber(1, MAX_VERSION, `version must be ${VERSION_RANGE}`)
   version?: number;
 }
 
 /** Body of POST /api/v1/functions/{id}/rollback (optional). */
 export class RollbackBodyDto {
-  @ApiPropertyOptional({ type: 'integer', minimum: 1, description: 'The version to go back to; default the one that served before the current one.' })
+  @ApiPropertyOptional({
+    type: 'integer',
+    minimum: 1,
+    maximum: MAX_VERSION,
+    description: 'The version to go back to; default the one that served before the current one.',
+  })
   @IsOptional()
-  @WholeNumber(1, 2_147_483_647, 'to must be a whole number from 1')
+  @WholeNumber(1, MAX_VERSION, `to must be ${VERSION_RANGE}`)
   to?: number;
 }
 

@@ -98,7 +98,11 @@ export interface SecretRef {
   name: string;
 }
 
-/** Payload of FunctionPatterns.ResolveSecrets; answer: Record<envName, value> for the function's config.secrets. */
+/**
+ * Payload of FunctionPatterns.ResolveSecrets; answer: Record<envName, value> for the config.secrets of `version`
+ * (the version a deployment runs: a rollback, an alias or a split can run an older one), else of the current version.
+ */
 export interface ResolveSecretsCommand {
   functionId: string;
+  version?: number;
 }
