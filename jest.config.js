@@ -28,9 +28,10 @@ module.exports = {
       ...shared,
       displayName: 'integration',
       testMatch: ['<rootDir>/{apps,libs}/**/*.int-spec.ts'],
+      setupFilesAfterEnv: ['<rootDir>/tools/jest/timeout-integration.js'],
     },
-    // End-to-end steps build and deploy through the whole platform: 5 s is too short for them on a loaded 2-CPU machine.
-    { ...shared, displayName: 'e2e', testMatch: ['<rootDir>/test/**/*.e2e-spec.ts'], testTimeout: 60_000 },
+    // End-to-end steps build and deploy through the whole platform (their 60 s: tools/jest/timeout-e2e.js).
+    { ...shared, displayName: 'e2e', testMatch: ['<rootDir>/test/**/*.e2e-spec.ts'], setupFilesAfterEnv: ['<rootDir>/tools/jest/timeout-e2e.js'] },
     // Offline checks of the cluster packaging (Kubernetes manifests, Dockerfile, docker-compose.yml).
     { ...shared, displayName: 'deploy', testMatch: ['<rootDir>/deploy/**/*.spec.ts'] },
   ],

@@ -1,0 +1,2 @@
+// Integration specs start real services (workers, brokers, databases): 30 s for a step and its hooks.
+jest.setTimeout(30_000);
