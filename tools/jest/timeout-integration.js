@@ -1,2 +1,3 @@
+/* global jest */
 // Integration specs start real services (workers, brokers, databases): 30 s for a step and its hooks.
 jest.setTimeout(30_000);
