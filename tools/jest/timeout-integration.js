@@ -1,3 +1,2 @@
-/* global jest */
 // Integration specs start real services (workers, brokers, databases): 30 s for a step and its hooks.
-jest.setTimeout(30_000);
+require('@jest/globals').jest.setTimeout(30_000);
