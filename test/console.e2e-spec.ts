@@ -124,8 +124,8 @@ describe('web console', () => {
     await page.getByRole('link', { name: 'New function' }).first().click();
     await page.getByLabel('Label').fill('Bad Label');
     await page.getByRole('button', { name: 'Create function' }).click();
-    const error = page.locator('#create-error');
-    await expect(error.textContent()).resolves.toMatch(/^400: .*label must/);
+    // Next to the field it names, as the API said it.
+    await expect(page.locator('#label-error').textContent()).resolves.toMatch(/^label must start with a lowercase letter/);
     expect(await page.getByLabel('Label').getAttribute('aria-invalid')).toBe('true');
     await shot('02-new-function-error');
 
@@ -163,7 +163,7 @@ describe('web console', () => {
     return seen;
   }
 
-  it('builds and deploys, the build log appearing line by line as the builder writes it', async () => {
+  it('builds and deploys, showing the build while it runs and its log as the builder writes it', async () => {
     const seen = await buildAndDeploy(1);
     process.stdout.write(`console build log readings: ${seen.map((s) => `${s.status}/${s.log.split('\n').length} lines`).join(', ')}\n`);
     const final = seen[seen.length - 1];
@@ -210,11 +210,12 @@ describe('web console', () => {
     await expect(fieldError.textContent()).resolves.toMatch(/^400: .*memoryMb/);
     expect(await page.getByLabel('Memory (MB)').getAttribute('aria-invalid')).toBe('true');
     expect(await page.locator('#save-error').textContent()).toMatch(/memoryMb/);
+    await shot('06-config-error-from-the-api');
     // Checked in the form before the API: a number that is not one.
     await page.getByLabel('Timeout (ms)', { exact: true }).fill('soon');
     await page.getByRole('button', { name: 'Save' }).click();
     await expect(page.locator('#timeoutMs-error').textContent()).resolves.toContain('whole number');
-    await shot('06-config-error');
+    await shot('06-config-error-in-the-form');
     const after = await api<{ version: number }>(p.gatewayUrl, 'GET', `/api/v1/functions/${functionId}`, undefined, { 'x-api-key': p.adminKey });
     expect(after.body.version).toBe(1);
   }, 60_000);
@@ -259,6 +260,17 @@ describe('web console', () => {
     await expect(row.getByTestId('invocations').textContent()).resolves.toBe(String(before + 3));
     expect(await row.textContent()).toContain('READY');
     await shot('09-function-list');
+
+    // Keyboard only: Tab reaches the function's link (the skip link, the header, the buttons come first), Enter opens it.
+    let focused = '';
+    for (let i = 0; i < 20 && focused !== 'hello-console'; i++) {
+      await page.keyboard.press('Tab');
+      focused = String(await page.evaluate('document.activeElement && document.activeElement.textContent'));
+    }
+    expect(focused).toBe('hello-console');
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'hello-console' }).waitFor();
+    expect(await page.getByRole('link', { name: 'Code & config' }).getAttribute('aria-current')).toBe('page');
   }, 120_000);
 
   it('lists the versions, rolls back to v1 and splits the traffic', async () => {

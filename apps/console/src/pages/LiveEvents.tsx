@@ -1,5 +1,5 @@
 import { Fragment, useEffect, useState } from 'react';
-import { api, StreamedEvent, streamEvents } from '../api';
+import { api, FunctionPage, StreamedEvent, streamEvents } from '../api';
 import { ErrorText } from '../components/ErrorText';
 import { StatusBadge } from '../components/format';
 
@@ -25,6 +25,7 @@ interface Row {
   status: StreamedEvent['status'];
   time: string;
   functionLabel?: string;
+  functionId?: string;
   invocationId?: string;
   durationMs: number | null;
   error: string | null;
@@ -47,6 +48,7 @@ const fromStream = (e: StreamedEvent): Row => ({
   status: e.status,
   time: e.time,
   functionLabel: e.subject,
+  functionId: e.functionid,
   invocationId: e.invocationid,
   durationMs: e.data?.processingTimeMs ?? null,
   error: e.data?.error ?? null,
@@ -61,6 +63,7 @@ const fromStore = (e: StoredEvent): Row => ({
   type: e.name ?? e.type,
   status: e.status,
   time: e.timestamp,
+  functionId: e.functionId ?? undefined,
   invocationId: e.invocationId ?? undefined,
   durationMs: e.processingTimeMs,
   error: e.error,
@@ -81,6 +84,13 @@ export function EventsView({ functionId }: { functionId?: string }) {
   const [status, setStatus] = useState('');
   const [type, setType] = useState('');
   const [paused, setPaused] = useState(false);
+  /** Function labels by id, for the events that name only the id (the stored ones, the platform's own). */
+  const [labels, setLabels] = useState<Record<string, string>>({});
+
+  useEffect(() => {
+    if (functionId) return;
+    api<FunctionPage>('GET', '/api/v1/functions?limit=200').then((page) => setLabels(Object.fromEntries(page.items.map((f) => [f.id, f.label]))), setError);
+  }, [functionId]);
 
   useEffect(() => {
     const abort = new AbortController();
@@ -171,7 +181,7 @@ export function EventsView({ functionId }: { functionId?: string }) {
                 <td>
                   <StatusBadge status={r.status} />
                 </td>
-                {!functionId && <td>{r.functionLabel ?? '–'}</td>}
+                {!functionId && <td>{r.functionLabel ?? (r.functionId ? (labels[r.functionId] ?? r.functionId.slice(0, 8)) : '–')}</td>}
                 <td>
                   <code>{r.invocationId ? r.invocationId.slice(0, 8) : '–'}</code>
                 </td>

@@ -47,11 +47,12 @@ export function NewFunction() {
   }
 
   const message = (error as Error | null)?.message ?? '';
+  const labelWrong = /\blabel\b/i.test(message);
   return (
     <section aria-labelledby="new-title">
       <h1 id="new-title">New function</h1>
       <form onSubmit={(e) => void submit(e)} className="stack">
-        <div className="row">
+        <div className="row top">
           <div className="field">
             <label htmlFor="label">Label</label>
             <input
@@ -59,12 +60,17 @@ export function NewFunction() {
               value={label}
               onChange={(e) => setLabel(e.target.value)}
               required
-              aria-describedby="label-help"
-              aria-invalid={/label/i.test(message) || undefined}
+              aria-describedby={labelWrong ? 'label-error label-help' : 'label-help'}
+              aria-invalid={labelWrong || undefined}
             />
             <span id="label-help" className="hint">
               Lower-case letters, digits and dashes; it names the function in /fn/&lt;label&gt;.
             </span>
+            {labelWrong && (
+              <span className="error field-error" id="label-error">
+                {message}
+              </span>
+            )}
           </div>
           <div className="field">
             <label htmlFor="runtime">Runtime</label>
@@ -98,7 +104,7 @@ export function NewFunction() {
             }}
           />
         </div>
-        <ErrorText error={error} id="create-error" />
+        {!labelWrong && <ErrorText error={error} id="create-error" />}
         <div>
           <button type="submit" disabled={busy}>
             {busy ? 'Creating…' : 'Create function'}
