@@ -242,14 +242,18 @@ describe('web console', () => {
       60_000,
     );
     const before = await count();
+    const chart = page.locator('figure.chart svg').first();
+    const drawn = async () => Number(await chart.getAttribute('data-total'));
+    expect(await drawn()).toBe(before);
     for (let i = 0; i < 3; i++) {
       const r = await api(p.gatewayUrl, 'POST', `/api/v1/functions/invoke/${functionId}`, { data: { name: `n${i}` } }, { 'x-api-key': p.adminKey });
       expect(r.status).toBe(200);
     }
     // The page refreshes itself every 5 s.
     await until(async () => ((await count()) >= before + 3 ? true : undefined), 'the stats to count the new invocations', 60_000);
-    const points = Number(await page.locator('figure.chart svg').first().getAttribute('data-points'));
-    expect(points).toBeGreaterThan(0);
+    // The chart of invocations per bucket draws them too.
+    await until(async () => ((await drawn()) === before + 3 ? true : undefined), 'the chart to draw the new invocations', 30_000);
+    expect(Number(await chart.getAttribute('data-points'))).toBeGreaterThan(0);
     await page.getByLabel('Period').selectOption('1h');
     await until(async () => ((await count()) >= before + 3 ? true : undefined), 'the stats of the last hour', 30_000);
     await shot('08-stats');

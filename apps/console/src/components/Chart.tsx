@@ -35,6 +35,8 @@ export function Chart({ title, unit, series, width = 560, height = 200 }: Props)
   const h = height - PAD.top - PAD.bottom;
   const x = (t: number) => PAD.left + (t1 === t0 ? w / 2 : ((t - t0) / (t1 - t0)) * w);
   const y = (v: number) => PAD.top + h - (v / max) * h;
+  /** The first series' total (e.g. the invocations drawn), so a reader or a test sees what the chart adds up to. */
+  const total = (series[0]?.points ?? []).reduce((a, p) => a + (p.v ?? 0), 0);
   const summary = series.map((s) => `${s.name}: ${s.points.filter((p) => p.v !== null).length} points`).join(', ');
 
   return (
@@ -43,7 +45,7 @@ export function Chart({ title, unit, series, width = 560, height = 200 }: Props)
       {all.length === 0 ? (
         <p className="muted">No data in this period.</p>
       ) : (
-        <svg viewBox={`0 0 ${width} ${height}`} role="img" aria-label={`${title} (${unit}); ${summary}`} data-points={vs.length}>
+        <svg viewBox={`0 0 ${width} ${height}`} role="img" aria-label={`${title} (${unit}); ${summary}`} data-points={vs.length} data-total={total}>
           {[0, 0.5, 1].map((f) => (
             <g key={f}>
               <line className="grid" x1={PAD.left} x2={width - PAD.right} y1={y(max * f)} y2={y(max * f)} />
