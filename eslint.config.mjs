@@ -97,6 +97,38 @@ export default defineConfig(
     },
   },
   {
+    name: 'the web console (browser code, its own tsconfig)',
+    files: ['apps/console/**/*.{ts,tsx,mts}'],
+    languageOptions: {
+      parserOptions: { project: './apps/console/tsconfig.json', tsconfigRootDir: ROOT },
+      globals: Object.fromEntries(
+        [
+          'window',
+          'document',
+          'location',
+          'history',
+          'sessionStorage',
+          'fetch',
+          'performance',
+          'setTimeout',
+          'setInterval',
+          'clearInterval',
+          'structuredClone',
+          'URLSearchParams',
+          'TextDecoderStream',
+          'PopStateEvent',
+          'AbortController',
+          'AbortSignal',
+          'Response',
+          'HTMLDivElement',
+          'HTMLPreElement',
+          'HTMLAnchorElement',
+          'Date',
+        ].map((n) => [n, 'readonly']),
+      ),
+    },
+  },
+  {
     name: 'unused variables',
     // `const { dropped, ...kept } = value` is how a key is left out of a copy.
     rules: { '@typescript-eslint/no-unused-vars': ['error', { ignoreRestSiblings: true }] },

@@ -28,8 +28,8 @@ export interface RunningPlatform {
 export const OPENAPI_PATH = '/api/v1/functions/swagger-ui-json';
 /** The gateway's invocation routes take any sub-path (`/fn/{label}/a/b`), which OpenAPI paths cannot say. */
 const INVOCATION_ROUTES = ['/api/v1/functions/invoke/{id}', '/fn/{label}'];
-/** Served on purpose outside the document: the documentation itself and the health probes. */
-const OUTSIDE_THE_API = /^(\/healthz|\/readyz|\/metrics|\/api\/v1\/functions\/swagger-ui(-json|-yaml|\/.*)?)$/;
+/** Served on purpose outside the document: the documentation itself, the health probes and the web console's files. */
+const OUTSIDE_THE_API = /^(\/healthz|\/readyz|\/metrics|\/console(\/.*)?|\/api\/v1\/functions\/swagger-ui(-json|-yaml|\/.*)?)$/;
 /** Where each suite's list of answers that differ from the OpenAPI document goes. */
 export const CONFORMANCE_DIR = process.env.HKS_CONFORMANCE_DIR ?? path.resolve(__dirname, '../../.hks/conformance');
 

@@ -7,6 +7,7 @@ import { ApiKeyGuard } from './access/api-key.guard';
 import { FunctionAuthCache } from './access/function-auth.cache';
 import { GatewayAccess } from './access/gateway-access';
 import { KeyVerifier } from './access/key-verifier';
+import { ConsoleRoute } from './console/console-route';
 import { EventStreamService } from './events/event-stream.service';
 import { EventsController } from './events/events.controller';
 import { PostedEventsRoute } from './events/posted-events.route';
@@ -62,6 +63,7 @@ export class AppModule {
         InvocationProxy,
         AsyncAccept,
         PostedEventsRoute,
+        ConsoleRoute,
         EventStreamService,
         GatewayHealth,
       ],

@@ -9,6 +9,7 @@ import { DOCS_PATH, httpReason } from '@platform/contracts';
 import { httpValidationPipe } from '@platform/messaging';
 import { extractContext, tracer } from '@platform/observability';
 import { sendError } from './access/gateway-access';
+import { ConsoleRoute } from './console/console-route';
 import { bodyProblem, urlProblem, verifyJsonBody } from './access/request-text';
 import { apiDocument } from './docs/api-document';
 import { PostedEventsRoute } from './events/posted-events.route';
@@ -25,6 +26,7 @@ export function configureGateway(app: INestApplication): void {
   const settings = app.get<GatewaySettingsValues>(SETTINGS);
   const proxy = app.get(InvocationProxy);
   const postedEvents = app.get(PostedEventsRoute);
+  const consoleRoute = app.get(ConsoleRoute);
   const instance = app.getHttpAdapter().getInstance() as express.Express;
   instance.disable('x-powered-by');
   instance.set('etag', false);
@@ -35,7 +37,7 @@ export function configureGateway(app: INestApplication): void {
   // Express made its router before these settings could be given; Nest adds the routes later, at init.
   Object.assign(instance.router as unknown as { caseSensitive: boolean; strict: boolean }, { caseSensitive: true, strict: true });
 
-  // Invocations and posted events are answered before Express sees them: the cheapest path through the gateway.
+  // Invocations, posted events and the console's static files are answered before Express sees them: the cheapest path through the gateway.
   const server = app.getHttpServer() as Server;
   server.on('clientError', answerClientError);
   const listeners = server.listeners('request') as RequestListener[];
@@ -47,7 +49,7 @@ export function configureGateway(app: INestApplication): void {
       req.resume();
       return;
     }
-    if (proxy.handle(req, res) || postedEvents.handle(req, res)) return;
+    if (proxy.handle(req, res) || postedEvents.handle(req, res) || consoleRoute.handle(req, res)) return;
     inRequestSpan(req, res, () => {
       for (const listener of listeners) listener.call(server, req, res);
     });

@@ -27,6 +27,10 @@ export const GatewaySettings = {
     default: 16 * 1024 * 1024,
     description: 'Largest JSON body the API accepts (invocation bodies are streamed and limited by the invoker)',
   },
+  GATEWAY_CONSOLE_DIR: {
+    kind: 'string',
+    description: 'Folder of the built web console served at /console/ (default: dist/apps/console, as npm run build writes it)',
+  },
   GATEWAY_ASYNC_MAX_BODY_BYTES: {
     kind: 'int',
     default: 6 * 1024 * 1024,
