@@ -203,7 +203,7 @@ describe('cluster-mode configuration', () => {
     expect(Object.fromEntries(keys.map((k) => [k, holders(k)]))).toEqual({
       DATABASE_URL: ['function-registry', 'builder', 'deployer', 'event-store'],
       AMQP_URL: PLATFORM_APPS.map((a) => a.name),
-      REDIS_URL: ['function-registry', 'builder', 'deployer'],
+      REDIS_URL: ['gateway', 'function-registry', 'builder', 'deployer'],
       REGISTRY_SECRETS_KEY: ['function-registry'],
       HKS_INTERNAL_TOKEN: PLATFORM_APPS.map((a) => a.name),
       HKS_API_KEYS: ['gateway'],
