@@ -123,8 +123,8 @@ describe('hks-system: postgres-clients and dev-postgres', () => {
 });
 
 describe('hks-system: redis-clients and dev-redis', () => {
-  it('let exactly the apps with BullMQ queues reach the Redis pods on 6379', () => {
-    expect(appsAllowed(redis, 6379)).toEqual(['function-registry', 'builder', 'deployer']);
+  it('let exactly the apps with BullMQ queues, and the gateway (its shared rate limit), reach the Redis pods on 6379', () => {
+    expect(appsAllowed(redis, 6379)).toEqual(['gateway', 'function-registry', 'builder', 'deployer']);
   });
 
   it('give no app port 6379 at any other address, and nobody outside the platform the Redis pods', () => {

@@ -141,6 +141,18 @@ describe.each(PLATFORM_APPS.map((a) => [a.name, a] as const))('the %s app', (nam
     expect(settings[app.portEnv]).toBe(app.port);
   });
 
+  it("drains within Kubernetes' grace period: SHUTDOWN_GRACE_MS (and the app's own drain settings) end before terminationGracePeriodSeconds", () => {
+    const graceMs = podSpec(name).terminationGracePeriodSeconds * 1000;
+    expect(graceMs).toBe(30_000);
+    const settings = loadAppSettings(name, envOf(name));
+    // A few seconds spare: the kubelet's SIGKILL comes at the grace period, counted from before SIGTERM reaches the app.
+    expect(settings.SHUTDOWN_GRACE_MS as number).toBeLessThanOrEqual(graceMs - 5_000);
+    for (const [key, value] of Object.entries(settings).filter(([k]) => k !== 'SHUTDOWN_GRACE_MS' && /SHUTDOWN_GRACE_MS$/.test(k))) {
+      expect([key, value as number]).toEqual([key, expect.any(Number)]);
+      expect(value as number).toBeLessThanOrEqual(settings.SHUTDOWN_GRACE_MS as number);
+    }
+  });
+
   it('is given every setting that has no default, unless the README says why it stays unset', () => {
     const env = envOf(name);
     const unset = documentedUnsetSettings('Settings left unset on purpose');
@@ -203,7 +215,7 @@ describe('cluster-mode configuration', () => {
     expect(Object.fromEntries(keys.map((k) => [k, holders(k)]))).toEqual({
       DATABASE_URL: ['function-registry', 'builder', 'deployer', 'event-store'],
       AMQP_URL: PLATFORM_APPS.map((a) => a.name),
-      REDIS_URL: ['function-registry', 'builder', 'deployer'],
+      REDIS_URL: ['gateway', 'function-registry', 'builder', 'deployer'],
       REGISTRY_SECRETS_KEY: ['function-registry'],
       HKS_INTERNAL_TOKEN: PLATFORM_APPS.map((a) => a.name),
       HKS_API_KEYS: ['gateway'],

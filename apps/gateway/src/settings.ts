@@ -17,6 +17,13 @@ export const GatewaySettings = {
     default: 0,
     description: 'Requests a client may send at once before the rate applies; 0 = one second worth (GATEWAY_RATE_LIMIT_RPS)',
   },
+  GATEWAY_RATE_LIMIT_SHARED: {
+    kind: 'bool',
+    default: true,
+    description:
+      'Count the rate limit across gateway replicas in Redis (REDIS_URL), so the limit is the same however many run; ' +
+      'false = each replica counts alone (the limit is then replicas times the setting). While Redis is down each replica counts alone, with a warning',
+  },
   GATEWAY_TRUST_PROXY: {
     kind: 'bool',
     default: false,

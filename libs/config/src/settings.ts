@@ -101,8 +101,10 @@ export const CommonSettings = {
   RPC_TIMEOUT_MS: { kind: 'int', default: 15000, description: 'How long an RPC call waits for its answer' },
   SHUTDOWN_GRACE_MS: {
     kind: 'int',
-    default: 20000,
-    description: "After SIGTERM, how long a service may drain (in-flight work, events to the broker) before it exits anyway; below Kubernetes' 30 s",
+    default: 25000,
+    description:
+      'After SIGTERM, how long a service may drain (it takes no new connection; requests in flight finish, events reach the broker) before it exits anyway; ' +
+      "below Kubernetes' terminationGracePeriodSeconds (30 s in deploy/apps)",
   },
   EVENT_PUBLISH_TIMEOUT_MS: {
     kind: 'int',

@@ -57,12 +57,17 @@ export class ServiceProcess {
     return proc;
   }
 
-  /** SIGTERM, as Kubernetes stops it; SIGKILL if it has not exited within `graceMs`. */
-  async stop(graceMs = 10_000): Promise<void> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
-    this.child.kill('SIGTERM');
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
-    await this.exited;
-    clearTimeout(timer);
+  /**
+   * SIGTERM, as Kubernetes stops it; SIGKILL if it has not exited within `graceMs`. Resolves with how it exited
+   * (`signal` SIGKILL: it did not drain in time).
+   */
+  async stop(graceMs = 10_000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    if (this.child.exitCode === null && this.child.signalCode === null) {
+      this.child.kill('SIGTERM');
+      const timer = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
+      await this.exited;
+      clearTimeout(timer);
+    }
+    return { code: this.child.exitCode, signal: this.child.signalCode };
   }
 }

@@ -49,7 +49,7 @@ export class InvocationDispatcher {
   readonly owner = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   /** Attempts under way here, by invocation id. */
   private readonly running = new Map<string, AbortController>();
-  /** Attempts under way here, by function (claims included): the in-flight limit is this deployer's. */
+  /** Attempts under way here, by function (claims included); the in-flight limit itself is counted across deployers at the claim. */
   private readonly inFlight = new Map<string, number>();
   private readonly handling = new Set<Promise<unknown>>();
   private stopping = false;
@@ -97,25 +97,20 @@ export class InvocationDispatcher {
     } catch (err) {
       return this.claimFailed(m, err);
     }
-    // As many attempts run here as its instances take: back in a moment, through the pump. Counted in this process
-    // (a claim is one UPDATE, with no lock to take turns on), so with several deployers each keeps to the limit.
-    if ((this.inFlight.get(m.functionId) ?? 0) >= policy.inFlightLimit) {
-      try {
-        await this.store.postpone(m.id, BUSY_RETRY_MS);
-        return 'ack';
-      } catch (err) {
-        return this.claimFailed(m, err);
-      }
-    }
+    // As many attempts run as its instances take, every deployer together: over it, back in a moment through the
+    // pump. This process's own count spares the database the claims it would refuse anyway; the claim counts the
+    // attempts running under a live lease across the replicas.
+    if ((this.inFlight.get(m.functionId) ?? 0) >= policy.inFlightLimit) return this.postponeBusy(m);
     this.count(m.functionId, +1);
     let handedToRun = false;
     try {
-      let row: InvocationEntity | null;
+      let row: InvocationEntity | null | 'busy';
       try {
-        row = await this.store.claim(m.id, m.functionId, this.owner, this.settings.DEPLOYER_ASYNC_LEASE_MS);
+        row = await this.store.claim(m.id, m.functionId, this.owner, this.settings.DEPLOYER_ASYNC_LEASE_MS, policy.inFlightLimit);
       } catch (err) {
         return await this.claimFailed(m, err);
       }
+      if (row === 'busy') return await this.postponeBusy(m);
       // Cancelled, ended, running elsewhere, or not due yet (a retry's id handed over twice): nothing to do.
       if (!row) return 'ack';
       if (this.stopping) {
@@ -127,6 +122,15 @@ export class InvocationDispatcher {
       return await this.run(row, policy).finally(() => this.count(m.functionId, -1));
     } finally {
       if (!handedToRun) this.count(m.functionId, -1);
+    }
+  }
+
+  private async postponeBusy(m: DispatchMessage): Promise<'ack' | 'requeue'> {
+    try {
+      await this.store.postpone(m.id, BUSY_RETRY_MS);
+      return 'ack';
+    } catch (err) {
+      return this.claimFailed(m, err);
     }
   }
 

@@ -106,8 +106,30 @@ export class InvocationStore {
    * Starts attempt n+1 if the invocation is queued and due: one conditional UPDATE (the dispatcher keeps to the
    * function's in-flight limit itself). Returns the row as claimed, or null when there is nothing to claim.
    */
-  async claim(id: string, functionId: string, owner: string, leaseMs: number): Promise<InvocationEntity | null> {
-    const [rows] = (await this.ds.query(
+  /**
+   * Takes a queued attempt for `owner` under a lease; null when it is not there to take (ended, running elsewhere,
+   * not due). With `inFlightLimit`, 'busy' when the function already has that many attempts running, every deployer
+   * together: rows running under a lease not yet run out, so the slots of a deployer that died come back with its
+   * leases. Claims of one function take turns on an advisory lock (a count then an UPDATE is not atomic otherwise).
+   */
+  async claim(id: string, functionId: string, owner: string, leaseMs: number, inFlightLimit?: number): Promise<InvocationEntity | null | 'busy'> {
+    const claimed = await this.ds.transaction(async (em) => {
+      if (inFlightLimit !== undefined) {
+        await em.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [`hks.deployer.in-flight:${functionId}`]);
+        const [{ running }] = (await em.query(
+          `SELECT count(*)::int AS running FROM ${T} WHERE function_id = $1 AND status = 'running' AND lease_until > now()`,
+          [functionId],
+        )) as Array<{ running: number }>;
+        if (running >= inFlightLimit) return 'busy' as const;
+      }
+      return this.claimRow(em, id, functionId, owner, leaseMs);
+    });
+    if (claimed === 'busy') return 'busy';
+    return claimed ? this.repo.findOneBy({ id }) : null;
+  }
+
+  private async claimRow(em: EntityManager, id: string, functionId: string, owner: string, leaseMs: number): Promise<boolean> {
+    const [rows] = (await em.query(
       `UPDATE ${T} SET status = 'running', attempts = attempts + 1, owner = $2, lease_until = now() + make_interval(secs => $3::float8 / 1000),
          attempt_log = attempt_log || jsonb_build_array(jsonb_build_object(
            'number', jsonb_array_length(attempt_log) + 1, 'outcome', NULL, 'startedAt', to_jsonb(now()),
@@ -116,7 +138,7 @@ export class InvocationStore {
        RETURNING id`,
       [id, owner, leaseMs, functionId],
     )) as [Array<{ id: string }>, number];
-    return rows.length ? this.repo.findOneBy({ id }) : null;
+    return rows.length > 0;
   }
 
   /** Gives a claim back before its attempt started (the deployer is stopping): queued, as if never claimed. */

@@ -47,7 +47,7 @@ export class ApiKeyGuard implements CanActivate {
       principal = auth.principal;
       (req as Request & { [PRINCIPAL]?: Principal })[PRINCIPAL] = principal;
     }
-    const limited = this.access.limit(req, principal);
+    const limited = await this.access.limit(req, principal);
     if (limited) refuse(res, limited);
     return true;
   }

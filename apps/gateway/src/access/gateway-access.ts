@@ -1,12 +1,14 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import type { IncomingMessage, ServerResponse } from 'http';
 import { ErrorBody } from '@platform/contracts';
-import { SETTINGS } from '@platform/config';
+import IORedis from 'ioredis';
+import { redisConnectionOptions, SETTINGS } from '@platform/config';
 import { toDomainError } from '@platform/messaging';
 import { GatewaySettingsValues } from '../settings';
 import { presentedKey } from './api-keys';
 import { KeyVerifier, Principal } from './key-verifier';
 import { RateLimiter } from './rate-limiter';
+import { SharedRateLimiter } from './shared-rate-limiter';
 
 export function sendError(res: ServerResponse, body: ErrorBody, headers: Record<string, string> = {}): void {
   if (res.headersSent) {
@@ -41,17 +43,36 @@ export type Authentication = { ok: true; principal: Principal } | ({ ok: false }
 
 /** API keys and rate limits, applied the same way to the Nest routes (ApiKeyGuard) and to the raw invocation proxy. */
 @Injectable()
-export class GatewayAccess {
-  readonly limiter: RateLimiter;
+export class GatewayAccess implements OnModuleInit, OnApplicationShutdown {
+  readonly limiter: RateLimiter | SharedRateLimiter;
   private readonly trustProxy: boolean;
+  /** The connection of the shared rate limit (only when a limit is set and shared). */
+  private readonly redis?: IORedis;
 
   constructor(
     @Inject(SETTINGS) settings: GatewaySettingsValues,
     private readonly verifier: KeyVerifier,
   ) {
     const rps = Math.max(0, settings.GATEWAY_RATE_LIMIT_RPS);
-    this.limiter = new RateLimiter(rps, settings.GATEWAY_RATE_LIMIT_BURST > 0 ? settings.GATEWAY_RATE_LIMIT_BURST : Math.max(rps, 1));
+    const burst = settings.GATEWAY_RATE_LIMIT_BURST > 0 ? settings.GATEWAY_RATE_LIMIT_BURST : Math.max(rps, 1);
+    if (rps > 0 && settings.GATEWAY_RATE_LIMIT_SHARED) {
+      // No offline queue: a request never waits for a reconnect (the limiter counts locally meanwhile).
+      this.redis = new IORedis({ ...redisConnectionOptions(settings.REDIS_URL), enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+      // Reported by the limiter when a request needs Redis; ioredis reconnects by itself.
+      this.redis.on('error', () => undefined);
+      this.limiter = new SharedRateLimiter(rps, burst, this.redis, `${settings.HKS_NAMESPACE}:gateway:rate:`);
+    } else {
+      this.limiter = new RateLimiter(rps, burst);
+    }
     this.trustProxy = settings.GATEWAY_TRUST_PROXY;
+  }
+
+  async onModuleInit(): Promise<void> {
+    if (this.limiter instanceof SharedRateLimiter) await this.limiter.ready();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.redis?.quit().catch(() => this.redis?.disconnect());
   }
 
   /** Who the request's key speaks for, or the 401 (or 503 when keys cannot be checked) to answer. Never rejects. */
@@ -68,9 +89,9 @@ export class GatewayAccess {
   }
 
   /** The 429 to answer when the client (its key, else its IP) is over the rate limit. */
-  limit(req: IncomingMessage, principal?: Principal): Refusal | undefined {
+  async limit(req: IncomingMessage, principal?: Principal): Promise<Refusal | undefined> {
     if (!this.limiter.enabled) return undefined;
-    const wait = this.limiter.take(principal ? `key:${principal.id}` : `ip:${this.clientIp(req)}`);
+    const wait = await this.limiter.take(principal ? `key:${principal.id}` : `ip:${this.clientIp(req)}`);
     if (wait <= 0) return undefined;
     return {
       body: { statusCode: 429, error: 'Too Many Requests', message: `Rate limit of ${this.limiter.rate} requests per second exceeded; retry in ${wait} s` },
@@ -79,8 +100,8 @@ export class GatewayAccess {
   }
 
   /** Rate limit for the raw proxy: answers the 429 itself and returns false when the request may not go on. */
-  admit(req: IncomingMessage, res: ServerResponse, principal?: Principal): boolean {
-    const refusal = this.limit(req, principal);
+  async admit(req: IncomingMessage, res: ServerResponse, principal?: Principal): Promise<boolean> {
+    const refusal = await this.limit(req, principal);
     if (!refusal) return true;
     sendError(res, refusal.body, refusal.headers);
     return false;

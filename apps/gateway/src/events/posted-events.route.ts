@@ -73,7 +73,7 @@ export class PostedEventsRoute {
     const auth = await this.access.authenticate(req);
     if (!auth.ok) return this.refuse(req, res, auth.body, auth.headers);
     if (auth.principal.scope !== 'admin') return this.refuse(req, res, ADMIN_ONLY);
-    const limited = this.access.limit(req, auth.principal);
+    const limited = await this.access.limit(req, auth.principal);
     if (limited) return this.refuse(req, res, limited.body, limited.headers);
 
     const mode = modeOf(req);

@@ -120,7 +120,7 @@ export class InvocationProxy implements OnApplicationShutdown {
           const routes: RouteTable = qualifier === undefined ? access.routes : await this.functionAuth.routesOf(access, qualifier);
           decision = routes.decide(req.method ?? 'GET', pathAfterName(rest));
           if (decision.serve && decision.open) {
-            if (this.access.admit(req, res)) this.run(req, res, name, rest, byTrigger, false);
+            if (await this.access.admit(req, res)) this.run(req, res, name, rest, byTrigger, false);
             else req.resume();
             return;
           }
@@ -138,7 +138,7 @@ export class InvocationProxy implements OnApplicationShutdown {
       }
       if (decision && !decision.serve) return this.refuse(req, res, decision.body, decision.headers);
       callers.set(req, p.id);
-      if (this.access.admit(req, res, p)) this.run(req, res, name, rest, byTrigger, true);
+      if (await this.access.admit(req, res, p)) this.run(req, res, name, rest, byTrigger, true);
       else req.resume();
     } catch (err) {
       const e = toDomainError(err, 'function-registry', 0) as { message: string };
