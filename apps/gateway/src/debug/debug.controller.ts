@@ -1,0 +1,86 @@
+import { Controller, Delete, Get, HttpCode, Param, Post, Req } from '@nestjs/common';
+import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiParam, ApiProperty, ApiResponse, ApiTags } from '@nestjs/swagger';
+import type { Request } from 'express';
+import { DebugSessionView, FUNCTIONS_PATH, RESERVED_LABELS_NOTE, ValidationError } from '@platform/contracts';
+import { principalOf } from '../access/api-key.guard';
+import { ApiErrors, ApiManagementErrors } from '../docs/api-errors';
+import { InvokerDebugClient } from './invoker-debug.client';
+
+class DebugSessionEnded {
+  @ApiProperty()
+  sessionId!: string;
+
+  @ApiProperty({ enum: [true] })
+  ended!: true;
+}
+
+const ID = { name: 'id', description: 'Function id (uuid) or label' };
+const SESSION = { name: 'session', description: 'The session id openDebugSession answered' };
+
+/**
+ * Debug sessions (admin keys): a worker of the function's own with the Node inspector attached, forwarded as a
+ * websocket (DebugSocketRoute) to the key that opened the session only.
+ */
+@ApiTags('functions')
+@ApiManagementErrors()
+@Controller(FUNCTIONS_PATH)
+export class DebugController {
+  constructor(private readonly invoker: InvokerDebugClient) {}
+
+  @Post(':id/debug')
+  @HttpCode(201)
+  @ApiOperation({
+    operationId: 'openDebugSession',
+    summary: 'Start a debug worker for a deployed Node function',
+    description:
+      `${RESERVED_LABELS_NOTE} ` +
+      'Starts a worker of its own for the deployed version, with the Node inspector attached and no time limit on its invocations. ' +
+      "It serves only the invocations that carry the header x-debug-session: <sessionId> (the function's other callers never wait on a breakpoint). " +
+      'The inspector (Chrome DevTools protocol) is the websocket at websocketPath, open only to the key that opened the session. ' +
+      'The session ends on DELETE, after idleTimeoutMs with no debugger connected and no invocation, or when the function is redeployed.',
+  })
+  @ApiParam(ID)
+  @ApiCreatedResponse({ type: DebugSessionView })
+  @ApiErrors({
+    400: 'Not a Node function (Python would need debugpy, which this platform does not have), or one from its own image',
+    404: 'No function has this id or label',
+    409: 'The function is not deployed, or runs on Knative',
+    502: 'The debug worker could not start',
+  })
+  open(@Param('id') id: string, @Req() req: Request): Promise<DebugSessionView> {
+    return this.invoker.open(id, principalOf(req)!.id);
+  }
+
+  @Delete(':id/debug/:session')
+  @HttpCode(200)
+  @ApiOperation({
+    operationId: 'endDebugSession',
+    summary: 'End a debug session (its worker stops, its debugger is disconnected)',
+    description: RESERVED_LABELS_NOTE,
+  })
+  @ApiParam(ID)
+  @ApiParam(SESSION)
+  @ApiOkResponse({ type: DebugSessionEnded })
+  @ApiErrors({ 404: 'No such session is open for this API key' })
+  end(@Param('id') _id: string, @Param('session') session: string, @Req() req: Request): Promise<{ sessionId: string; ended: true }> {
+    return this.invoker.end(session, principalOf(req)!.id);
+  }
+
+  /** The websocket itself is answered by DebugSocketRoute (the server's upgrade event); a plain GET comes here. */
+  @Get(':id/debug/:session/ws')
+  @ApiOperation({
+    operationId: 'connectDebugSession',
+    summary: "The debug session's inspector, as a websocket (Chrome DevTools protocol)",
+    description:
+      `${RESERVED_LABELS_NOTE} ` +
+      'Send GET with "Upgrade: websocket" and the key that opened the session: the gateway joins the connection to the Node inspector of ' +
+      'the debug worker (hks function debug --attach forwards a local port to it). A request without Upgrade gets 400.',
+  })
+  @ApiParam(ID)
+  @ApiParam(SESSION)
+  @ApiResponse({ status: 101, description: 'Switching Protocols: the websocket to the inspector is open' })
+  @ApiErrors({ 400: 'The request did not ask for a websocket (Upgrade: websocket)', 404: 'No such session is open for this API key' })
+  notUpgraded(): never {
+    throw new ValidationError('this is a websocket: connect with "Connection: Upgrade" and "Upgrade: websocket" (hks function debug --attach does)');
+  }
+}
