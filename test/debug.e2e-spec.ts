@@ -1,0 +1,173 @@
+import WebSocket from 'ws';
+import { DEBUG_SESSION_HEADER, type DebugSessionView } from '@platform/contracts';
+import { platformClient, until } from './support/invocations';
+import { api, RunningPlatform, startPlatform } from './support/platform';
+
+/** The handler, line by line: the breakpoint goes on line 3 (0-based 2), where `doubled` is computed. */
+const HANDLER = ['// debug target', 'module.exports.handle = async (input) => {', '  const doubled = input.n * 2;', '  return { doubled };', '};', ''].join(
+  '\n',
+);
+const BREAK_LINE = 2;
+
+interface CdpMessage {
+  id?: number;
+  method?: string;
+  params?: Record<string, unknown>;
+  result?: Record<string, unknown>;
+  error?: { message: string };
+}
+
+/** A Chrome DevTools protocol client over one websocket: commands answered by id, events kept in order. */
+class Cdp {
+  private next = 1;
+  private readonly waiting = new Map<number, (m: CdpMessage) => void>();
+  readonly events: CdpMessage[] = [];
+
+  constructor(private readonly ws: WebSocket) {
+    ws.on('message', (data: WebSocket.RawData) => {
+      const m = JSON.parse(data.toString()) as CdpMessage;
+      if (m.id !== undefined) this.waiting.get(m.id)?.(m);
+      else this.events.push(m);
+    });
+  }
+
+  send(method: string, params: Record<string, unknown> = {}): Promise<CdpMessage> {
+    const id = this.next++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${method}: no answer in 30 s`)), 30_000);
+      this.waiting.set(id, (m) => {
+        clearTimeout(timer);
+        if (m.error) reject(new Error(`${method}: ${m.error.message}`));
+        else resolve(m);
+      });
+      this.ws.send(JSON.stringify({ id, method, params }));
+    });
+  }
+
+  event(method: string, timeoutMs = 30_000): Promise<CdpMessage> {
+    return until(() => Promise.resolve(this.events.find((e) => e.method === method)), `the inspector's ${method} event`, timeoutMs);
+  }
+}
+
+/** Opens a websocket; resolves with it once open, or with the status of the refused upgrade. */
+function connect(url: string, headers: Record<string, string>): Promise<{ ws?: WebSocket; status?: number; body?: string }> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { headers, perMessageDeflate: false });
+    ws.once('open', () => resolve({ ws }));
+    ws.once('unexpected-response', (_req, res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => resolve({ status: res.statusCode, body }));
+    });
+    ws.once('error', reject);
+  });
+}
+
+/**
+ * hks function debug --attach, through the public API against the six services as processes: a debug session on a
+ * deployed Node function, its inspector reached through the gateway's websocket (only with the key that opened it),
+ * a breakpoint in handler.js hit by an invocation sent to the session, and the invocation's answer after resuming.
+ */
+describe('debug sessions: the Node inspector through the gateway', () => {
+  let p: RunningPlatform;
+  const client = platformClient(() => p);
+  let functionId: string;
+  let session: DebugSessionView;
+  let ws: WebSocket | undefined;
+
+  /** The websocket goes to the gateway itself: the suite's conformance proxy speaks HTTP only. */
+  const wsUrl = (path: string) => `ws://127.0.0.1:${p.ports.gateway}${path}`;
+
+  beforeAll(async () => {
+    p = await startPlatform();
+    functionId = await client.deploy({ label: 'debug-target', runtime: 'node', handler: HANDLER, config: { resources: { timeoutMs: 2_000 } } });
+  }, 240_000);
+
+  afterAll(async () => {
+    ws?.close();
+    await p?.stop();
+  }, 60_000);
+
+  it('opens a session on the deployed function', async () => {
+    const opened = await client.call<DebugSessionView>('POST', `/api/v1/functions/${functionId}/debug`);
+    expect(opened.status).toBe(201);
+    session = opened.body;
+    expect(session).toMatchObject({ functionId, label: 'debug-target', runtime: 'node', timeoutDisabled: true });
+    expect(session.websocketPath).toBe(`/api/v1/functions/${functionId}/debug/${session.sessionId}/ws`);
+  }, 60_000);
+
+  it('refuses the websocket without a key (401) and to another admin key (404)', async () => {
+    const none = await connect(wsUrl(session.websocketPath), {});
+    expect(none.status).toBe(401);
+    const other = await client.call<{ key: string }>('POST', '/api/v1/keys', { name: 'someone-else', scope: 'admin' });
+    expect(other.status).toBe(201);
+    const refused = await connect(wsUrl(session.websocketPath), { authorization: `Bearer ${other.body.key}` });
+    expect(refused.status).toBe(404);
+    expect(refused.body).toContain('no debug session');
+    // A plain GET of the websocket's path says what it is.
+    const plain = await client.call('GET', session.websocketPath);
+    expect(plain.status).toBe(400);
+    expect(plain.text).toContain('websocket');
+  }, 60_000);
+
+  it('stops an invocation at a breakpoint in handler.js and answers once resumed, past the function timeout', async () => {
+    const opened = await connect(wsUrl(session.websocketPath), { authorization: `Bearer ${p.adminKey}` });
+    expect(opened.status).toBeUndefined();
+    ws = opened.ws!;
+    const cdp = new Cdp(ws);
+    await cdp.send('Runtime.enable');
+    await cdp.send('Debugger.enable');
+    const bp = await cdp.send('Debugger.setBreakpointByUrl', { lineNumber: BREAK_LINE, urlRegex: 'handler\\.js$' });
+    expect(bp.result?.breakpointId).toEqual(expect.any(String));
+    await cdp.send('Runtime.runIfWaitingForDebugger');
+
+    const answer = api(
+      p.gatewayUrl,
+      'POST',
+      `/api/v1/functions/invoke/${functionId}`,
+      { data: { n: 21 } },
+      {
+        authorization: `Bearer ${p.adminKey}`,
+        [DEBUG_SESSION_HEADER]: session.sessionId,
+      },
+    );
+    const paused = await cdp.event('Debugger.paused', 45_000);
+    const frame = (paused.params?.callFrames as Array<{ location: { scriptId: string; lineNumber: number } }>)[0];
+    // Where it stopped: the script the inspector announced under that id (Debugger.scriptParsed) is the function's handler.js.
+    const script = cdp.events.find((e) => e.method === 'Debugger.scriptParsed' && e.params?.scriptId === frame.location.scriptId);
+    expect(script?.params?.url).toMatch(/^file:\/\/\/code\/handler\.js$/);
+    expect(frame.location.lineNumber).toBe(BREAK_LINE);
+    // Held longer than the function's 2 s time limit: the debug worker has none.
+    await new Promise((r) => setTimeout(r, 3_000));
+    await cdp.send('Debugger.resume');
+    const done = await answer;
+    expect(done.status).toBe(200);
+    expect(done.body).toEqual({ doubled: 42 });
+  }, 90_000);
+
+  it('keeps serving the other callers on the regular workers, never on the debug worker', async () => {
+    const r = await client.call('POST', `/api/v1/functions/invoke/${functionId}`, { data: { n: 5 } });
+    expect(r.status).toBe(200);
+    expect(r.body).toEqual({ doubled: 10 });
+  }, 30_000);
+
+  it('ends the session on DELETE: its websocket closes and the session is gone', async () => {
+    const closed = new Promise<void>((resolve) => ws!.once('close', () => resolve()));
+    const ended = await client.call('DELETE', `/api/v1/functions/${functionId}/debug/${session.sessionId}`);
+    expect(ended.status).toBe(200);
+    await closed;
+    const again = await client.call('DELETE', `/api/v1/functions/${functionId}/debug/${session.sessionId}`);
+    expect(again.status).toBe(404);
+    const stale = await api(
+      p.gatewayUrl,
+      'POST',
+      `/api/v1/functions/invoke/${functionId}`,
+      { data: { n: 1 } },
+      {
+        authorization: `Bearer ${p.adminKey}`,
+        [DEBUG_SESSION_HEADER]: session.sessionId,
+      },
+    );
+    expect(stale.status).toBe(404);
+  }, 60_000);
+});
