@@ -1,5 +1,5 @@
 import { Controller, Delete, Get, HttpCode, Param, Post, Req } from '@nestjs/common';
-import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiParam, ApiProperty, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiCreatedResponse, ApiExcludeEndpoint, ApiOkResponse, ApiOperation, ApiParam, ApiProperty, ApiTags } from '@nestjs/swagger';
 import type { Request } from 'express';
 import { DebugSessionView, FUNCTIONS_PATH, RESERVED_LABELS_NOTE, ValidationError } from '@platform/contracts';
 import { principalOf } from '../access/api-key.guard';
@@ -36,7 +36,8 @@ export class DebugController {
       `${RESERVED_LABELS_NOTE} ` +
       'Starts a worker of its own for the deployed version, with the Node inspector attached and no time limit on its invocations. ' +
       "It serves only the invocations that carry the header x-debug-session: <sessionId> (the function's other callers never wait on a breakpoint). " +
-      'The inspector (Chrome DevTools protocol) is the websocket at websocketPath, open only to the key that opened the session. ' +
+      'The inspector (Chrome DevTools protocol) is the websocket at websocketPath (GET /api/v1/functions/{id}/debug/{session}/ws with ' +
+      '"Upgrade: websocket", answered 101; without a key 401, with any other key than the one that opened the session 404). ' +
       'The session ends on DELETE, after idleTimeoutMs with no debugger connected and no invocation, or when the function is redeployed.',
   })
   @ApiParam(ID)
@@ -66,20 +67,13 @@ export class DebugController {
     return this.invoker.end(session, principalOf(req)!.id);
   }
 
-  /** The websocket itself is answered by DebugSocketRoute (the server's upgrade event); a plain GET comes here. */
+  /**
+   * The websocket itself is answered by DebugSocketRoute (the server's upgrade event); a plain GET comes here for a
+   * message saying so. Left out of the OpenAPI document, which (3.0) cannot describe a websocket and whose every
+   * operation must have a 2xx answer: openDebugSession and DebugSessionView.websocketPath describe it.
+   */
   @Get(':id/debug/:session/ws')
-  @ApiOperation({
-    operationId: 'connectDebugSession',
-    summary: "The debug session's inspector, as a websocket (Chrome DevTools protocol)",
-    description:
-      `${RESERVED_LABELS_NOTE} ` +
-      'Send GET with "Upgrade: websocket" and the key that opened the session: the gateway joins the connection to the Node inspector of ' +
-      'the debug worker (hks function debug --attach forwards a local port to it). A request without Upgrade gets 400.',
-  })
-  @ApiParam(ID)
-  @ApiParam(SESSION)
-  @ApiResponse({ status: 101, description: 'Switching Protocols: the websocket to the inspector is open' })
-  @ApiErrors({ 400: 'The request did not ask for a websocket (Upgrade: websocket)', 404: 'No such session is open for this API key' })
+  @ApiExcludeEndpoint()
   notUpgraded(): never {
     throw new ValidationError('this is a websocket: connect with "Connection: Upgrade" and "Upgrade: websocket" (hks function debug --attach does)');
   }
