@@ -1,7 +1,11 @@
+import { spawn } from 'child_process';
+import * as path from 'path';
 import WebSocket from 'ws';
 import { DEBUG_SESSION_HEADER, type DebugSessionView } from '@platform/contracts';
 import { platformClient, until } from './support/invocations';
 import { api, RunningPlatform, startPlatform } from './support/platform';
+
+const BIN = path.resolve(__dirname, '..', 'dist', 'apps', 'cli', 'src', 'main.js');
 
 /** The handler, line by line: the breakpoint goes on line 3 (0-based 2), where `doubled` is computed. */
 const HANDLER = ['// debug target', 'module.exports.handle = async (input) => {', '  const doubled = input.n * 2;', '  return { doubled };', '};', ''].join(
@@ -138,6 +142,9 @@ describe('debug sessions: the Node inspector through the gateway', () => {
     const script = cdp.events.find((e) => e.method === 'Debugger.scriptParsed' && e.params?.scriptId === frame.location.scriptId);
     expect(script?.params?.url).toMatch(/^file:\/\/\/code\/handler\.js$/);
     expect(frame.location.lineNumber).toBe(BREAK_LINE);
+    // Meanwhile the function's other callers are served by its regular workers, the paused one holds up none of them.
+    const other = await client.call('POST', `/api/v1/functions/invoke/${functionId}`, { data: { n: 5 } });
+    expect([other.status, other.body]).toEqual([200, { doubled: 10 }]);
     // Held longer than the function's 2 s time limit: the debug worker has none.
     await new Promise((r) => setTimeout(r, 3_000));
     await cdp.send('Debugger.resume');
@@ -146,11 +153,48 @@ describe('debug sessions: the Node inspector through the gateway', () => {
     expect(done.body).toEqual({ doubled: 42 });
   }, 90_000);
 
-  it('keeps serving the other callers on the regular workers, never on the debug worker', async () => {
-    const r = await client.call('POST', `/api/v1/functions/invoke/${functionId}`, { data: { n: 5 } });
-    expect(r.status).toBe(200);
-    expect(r.body).toEqual({ doubled: 10 });
-  }, 30_000);
+  it('refuses a Python function with a 400 that says debugpy is missing', async () => {
+    const py = await client.deploy({ label: 'debug-python', runtime: 'python', handler: 'def handle(event):\n    return {"ok": True}\n' });
+    const refused = await client.call('POST', `/api/v1/functions/${py}/debug`);
+    expect(refused.status).toBe(400);
+    expect(refused.text).toContain('debugpy');
+  }, 240_000);
+
+  it('hks function debug --attach forwards a local port to a session of its own, found at /json/list, and ends it on Ctrl-C', async () => {
+    // Straight to the gateway: the suite's conformance proxy does not forward websockets.
+    const cli = spawn(process.execPath, [BIN, 'function', 'debug', '--attach', 'debug-target', '--port', '0'], {
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: p.dataDir, HKS_GATEWAY_URL: `http://127.0.0.1:${p.ports.gateway}`, HKS_API_KEY: p.adminKey },
+    });
+    let out = '';
+    let err = '';
+    cli.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    cli.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    const exited = new Promise<number | null>((resolve) => cli.on('exit', (code) => resolve(code)));
+    try {
+      const port = await until(
+        () => Promise.resolve(/forwarded to 127\.0\.0\.1:(\d+)/.exec(out)?.[1]),
+        `hks to listen (stdout: ${out}, stderr: ${err})`,
+        60_000,
+      );
+      expect(out).toContain('chrome://inspect');
+      expect(out).toContain(`node inspect 127.0.0.1:${port}`);
+      const list = (await (await fetch(`http://127.0.0.1:${port}/json/list`)).json()) as Array<{ webSocketDebuggerUrl: string; id: string }>;
+      expect(list).toHaveLength(1);
+      expect(list[0].id).not.toBe(session.sessionId);
+      const local = await connect(list[0].webSocketDebuggerUrl, {});
+      expect(local.status).toBeUndefined();
+      const cdp = new Cdp(local.ws!);
+      const evaluated = await cdp.send('Runtime.evaluate', { expression: 'process.env.HKS_DEBUG_DIR + " " + process.cwd()', returnByValue: true });
+      expect((evaluated.result?.result as { value: string }).value).toBe('/hks/debug /code');
+      const closed = new Promise<void>((resolve) => local.ws!.once('close', () => resolve()));
+      cli.kill('SIGINT');
+      expect(await exited).toBe(0);
+      expect(err).toContain(`debug session ${list[0].id} ended`);
+      await closed;
+    } finally {
+      cli.kill('SIGKILL');
+    }
+  }, 90_000);
 
   it('ends the session on DELETE: its websocket closes and the session is gone', async () => {
     const closed = new Promise<void>((resolve) => ws!.once('close', () => resolve()));
