@@ -1,7 +1,7 @@
 import { Controller, Delete, Get, HttpCode, Param, Post, Req } from '@nestjs/common';
 import { ApiCreatedResponse, ApiExcludeEndpoint, ApiOkResponse, ApiOperation, ApiParam, ApiProperty, ApiTags } from '@nestjs/swagger';
 import type { Request } from 'express';
-import { DebugSessionView, FUNCTIONS_PATH, RESERVED_LABELS_NOTE, ValidationError } from '@platform/contracts';
+import { DebugSessionView, FUNCTIONS_PATH, NotFoundError, RESERVED_LABELS_NOTE, ValidationError } from '@platform/contracts';
 import { principalOf } from '../access/api-key.guard';
 import { ApiErrors, ApiManagementErrors } from '../docs/api-errors';
 import { InvokerDebugClient } from './invoker-debug.client';
@@ -50,6 +50,22 @@ export class DebugController {
   })
   open(@Param('id') id: string, @Req() req: Request): Promise<DebugSessionView> {
     return this.invoker.open(id, principalOf(req)!.id);
+  }
+
+  @Get(':id/debug/:session')
+  @ApiOperation({
+    operationId: 'getDebugSession',
+    summary: 'A debug session, while it is open (looking does not count as activity: an idle session still ends)',
+    description: RESERVED_LABELS_NOTE,
+  })
+  @ApiParam(ID)
+  @ApiParam(SESSION)
+  @ApiOkResponse({ type: DebugSessionView })
+  @ApiErrors({ 404: 'No such session is open for this API key (it ended, or another key opened it)' })
+  async get(@Param('id') id: string, @Param('session') session: string, @Req() req: Request): Promise<DebugSessionView> {
+    const view = await this.invoker.get(session, principalOf(req)!.id);
+    if (view.functionId !== id && view.label !== id) throw new NotFoundError(`no debug session ${session} is open for function ${id}`);
+    return view;
   }
 
   @Delete(':id/debug/:session')

@@ -22,6 +22,10 @@ export class InvokerDebugClient {
     return this.call<DebugSessionView>('POST', INVOKER_DEBUG_PATH, owner, { functionId });
   }
 
+  get(sessionId: string, owner: string): Promise<DebugSessionView> {
+    return this.call<DebugSessionView>('GET', `${INVOKER_DEBUG_PATH}/${encodeURIComponent(sessionId)}`, owner);
+  }
+
   end(sessionId: string, owner: string): Promise<{ sessionId: string; ended: true }> {
     return this.call('DELETE', `${INVOKER_DEBUG_PATH}/${encodeURIComponent(sessionId)}`, owner);
   }

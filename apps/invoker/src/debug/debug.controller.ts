@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Headers, HttpCode, Param, Post } from '@nestjs/common';
+import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Post } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import { DEBUG_OWNER_HEADER, DebugSessionView, INVOKER_DEBUG_PATH, ValidationError } from '@platform/contracts';
 import { DebugSessions } from './debug-sessions';
@@ -15,6 +15,12 @@ export class DebugController {
     const fn = (body as { functionId?: unknown } | null)?.functionId;
     if (typeof fn !== 'string' || !fn) throw new ValidationError('functionId (the id or label of the function to debug) is required');
     return this.sessions.open(fn, owner ?? '');
+  }
+
+  /** Whether the session is still open (it does not count as activity: a session looked at is still idle). */
+  @Get(':session')
+  get(@Param('session') id: string, @Headers(DEBUG_OWNER_HEADER) owner: string | undefined): DebugSessionView {
+    return this.sessions.owned(id, owner).view;
   }
 
   @Delete(':session')
