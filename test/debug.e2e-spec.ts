@@ -12,6 +12,7 @@ const HANDLER = ['// debug target', 'module.exports.handle = async (input) => {'
   '\n',
 );
 const BREAK_LINE = 2;
+const IDLE_MS = 5_000;
 
 interface CdpMessage {
   id?: number;
@@ -83,7 +84,8 @@ describe('debug sessions: the Node inspector through the gateway', () => {
   const wsUrl = (path: string) => `ws://127.0.0.1:${p.ports.gateway}${path}`;
 
   beforeAll(async () => {
-    p = await startPlatform();
+    // Sessions end after 5 s idle here (10 min by default), so the last step sees one end by itself.
+    p = await startPlatform({ INVOKER_DEBUG_IDLE_MS: String(IDLE_MS) });
     functionId = await client.deploy({ label: 'debug-target', runtime: 'node', handler: HANDLER, config: { resources: { timeoutMs: 2_000 } } });
   }, 240_000);
 
@@ -211,6 +213,29 @@ describe('debug sessions: the Node inspector through the gateway', () => {
       {
         authorization: `Bearer ${p.adminKey}`,
         [DEBUG_SESSION_HEADER]: session.sessionId,
+      },
+    );
+    expect(stale.status).toBe(404);
+  }, 60_000);
+
+  it('ends a session by itself once idle (no debugger, no invocation) for INVOKER_DEBUG_IDLE_MS', async () => {
+    const opened = await client.call<DebugSessionView>('POST', `/api/v1/functions/${functionId}/debug`);
+    expect(opened.status).toBe(201);
+    expect(opened.body.idleTimeoutMs).toBe(IDLE_MS);
+    const started = Date.now();
+    const sessionPath = `/api/v1/functions/${functionId}/debug/${opened.body.sessionId}`;
+    // Looking at it (GET) is not activity: it ends while the test looks.
+    expect((await client.call('GET', sessionPath)).status).toBe(200);
+    await until(async () => ((await client.call('GET', sessionPath)).status === 404 ? true : undefined), 'the idle session to end', 40_000);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(IDLE_MS);
+    const stale = await api(
+      p.gatewayUrl,
+      'POST',
+      `/api/v1/functions/invoke/${functionId}`,
+      { data: { n: 1 } },
+      {
+        authorization: `Bearer ${p.adminKey}`,
+        [DEBUG_SESSION_HEADER]: opened.body.sessionId,
       },
     );
     expect(stale.status).toBe(404);
