@@ -200,6 +200,9 @@ describe('debug sessions: the Node inspector through the gateway', () => {
 
   it('ends the session on DELETE: its websocket closes and the session is gone', async () => {
     const closed = new Promise<void>((resolve) => ws!.once('close', () => resolve()));
+    // Named under another function, it is not found (and stays open).
+    const py = await client.call<{ id: string }>('GET', '/api/v1/functions/debug-python');
+    expect((await client.call('DELETE', `/api/v1/functions/${py.body.id}/debug/${session.sessionId}`)).status).toBe(404);
     const ended = await client.call('DELETE', `/api/v1/functions/${functionId}/debug/${session.sessionId}`);
     expect(ended.status).toBe(200);
     await closed;

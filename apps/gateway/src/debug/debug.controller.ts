@@ -78,8 +78,9 @@ export class DebugController {
   @ApiParam(ID)
   @ApiParam(SESSION)
   @ApiOkResponse({ type: DebugSessionEnded })
-  @ApiErrors({ 404: 'No such session is open for this API key' })
-  end(@Param('id') _id: string, @Param('session') session: string, @Req() req: Request): Promise<{ sessionId: string; ended: true }> {
+  @ApiErrors({ 404: 'No such session is open for this API key and function' })
+  async end(@Param('id') id: string, @Param('session') session: string, @Req() req: Request): Promise<{ sessionId: string; ended: true }> {
+    await this.get(id, session, req);
     return this.invoker.end(session, principalOf(req)!.id);
   }
 
