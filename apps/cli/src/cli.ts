@@ -1,5 +1,6 @@
 import { Command, CommanderError, Option } from 'commander';
 import { CommandContext } from './commands/context';
+import { debugCommand } from './commands/debug';
 import { deployCommand } from './commands/deploy';
 import { devCommand } from './commands/dev';
 import { invocationsCommand } from './commands/invocations';
@@ -29,6 +30,7 @@ export function buildProgram(io: CliIO): Command {
         '  hks function deploy hello-world --runtime python3.9 --handler function.handle --trigger http\n' +
         '  hks function invoke hello-world --data \'{"name": "Alice"}\'\n' +
         '  hks function dev ./hello-world\n' +
+        '  hks function debug --attach hello-world\n' +
         '  hks function invoke hello-world --async --callback-url https://example.com/hooks/hks\n' +
         '  hks invocations list --status dead\n' +
         '  hks function logs hello-world --follow\n' +
@@ -46,6 +48,7 @@ export function buildProgram(io: CliIO): Command {
   for (const make of [
     deployCommand,
     devCommand,
+    debugCommand,
     invokeCommand,
     localTestCommand,
     logsCommand,

@@ -1,3 +1,6 @@
+import { DebugController } from './debug/debug.controller';
+import { DebugSocketRoute } from './debug/debug-socket.route';
+import { InvokerDebugClient } from './debug/invoker-debug.client';
 import { DynamicModule, Inject, Module, OnModuleInit } from '@nestjs/common';
 import { SettingsModule } from '@platform/config';
 import { AmqpConnection, MessagingModule, RpcClientsModule } from '@platform/messaging';
@@ -54,6 +57,7 @@ export class AppModule {
         KeysController,
         SourcesController,
         RuntimesController,
+        DebugController,
       ],
       providers: [
         KeyVerifier,
@@ -66,6 +70,8 @@ export class AppModule {
         ConsoleRoute,
         EventStreamService,
         GatewayHealth,
+        InvokerDebugClient,
+        DebugSocketRoute,
       ],
     };
   }

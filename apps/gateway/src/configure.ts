@@ -10,6 +10,7 @@ import { httpValidationPipe } from '@platform/messaging';
 import { extractContext, tracer } from '@platform/observability';
 import { sendError } from './access/gateway-access';
 import { ConsoleRoute } from './console/console-route';
+import { DebugSocketRoute } from './debug/debug-socket.route';
 import { bodyProblem, urlProblem, verifyJsonBody } from './access/request-text';
 import { apiDocument } from './docs/api-document';
 import { PostedEventsRoute } from './events/posted-events.route';
@@ -40,6 +41,9 @@ export function configureGateway(app: INestApplication): void {
   // Invocations, posted events and the console's static files are answered before Express sees them: the cheapest path through the gateway.
   const server = app.getHttpServer() as Server;
   server.on('clientError', answerClientError);
+  // The one websocket of the API: a debug session's inspector.
+  const debugSocket = app.get(DebugSocketRoute);
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => debugSocket.upgrade(req, socket, head));
   const listeners = server.listeners('request') as RequestListener[];
   server.removeAllListeners('request');
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {

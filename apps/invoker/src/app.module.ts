@@ -7,6 +7,8 @@ import { BundleStore } from './bundles/bundle-store';
 import { DeploymentSync } from './deployments/deployment-sync';
 import { DeploymentTable } from './deployments/deployment-table';
 import { DeploymentsController } from './deployments/deployments.controller';
+import { DebugController } from './debug/debug.controller';
+import { DebugSessions } from './debug/debug-sessions';
 import { InvocationMetrics } from './invocations/invocation-metrics';
 import { InvocationRecorder } from './invocations/invocation-recorder';
 import { InvokeServer } from './invocations/invoke-server';
@@ -30,7 +32,7 @@ export class AppModule {
         HealthModule.forService(SERVICE),
         InternalRoutesModule,
       ],
-      controllers: [DeploymentsController],
+      controllers: [DeploymentsController, DebugController],
       providers: [
         WorkDirs,
         WorkerLauncher,
@@ -42,6 +44,7 @@ export class AppModule {
         InvocationMetrics,
         KnativeProxy,
         InvokeServer,
+        DebugSessions,
       ],
     };
   }

@@ -46,6 +46,12 @@ export const InvokerSettings = {
       'Most workers (all functions and prewarmed ones together) this invoker runs at once; when reached, the least recently used ' +
       'idle worker is stopped for a function that needs one, and requests wait only when every worker is busy',
   },
+  INVOKER_DEBUG_IDLE_MS: {
+    kind: 'int',
+    default: 600_000,
+    min: 1_000,
+    description: 'A debug session (hks function debug --attach) ends by itself after this long with no debugger connected and no invocation on it',
+  },
   INVOKER_SANDBOX_UID: { kind: 'int', default: 65534, description: 'Unprivileged uid the sandboxed workers run as (when the invoker runs as root)' },
   INVOKER_SANDBOX_GID: { kind: 'int', default: 65534, description: 'Unprivileged gid the sandboxed workers run as (when the invoker runs as root)' },
   INVOKER_CGROUPS: {

@@ -25,3 +25,4 @@ export * from './internal/internal-credential';
 export * from './keys/api-key';
 export * from './functions/versions';
 export * from './deployments/traffic';
+export * from './debug/debug-session';

@@ -206,6 +206,8 @@ describe('authorisation of every route the gateway knows', () => {
       'POST /api/v1/keys',
       'POST /api/v1/functions/invoke/:id',
       'GET /fn/:label',
+      'POST /api/v1/functions/:id/debug',
+      'GET /api/v1/functions/:id/debug/:session/ws',
       'GET /healthz',
     ]) {
       expect(paths).toContain(expected);

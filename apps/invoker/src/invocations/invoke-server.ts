@@ -5,6 +5,7 @@ import { performance } from 'perf_hooks';
 import { randomUUID } from 'crypto';
 import {
   CALLER_HEADER,
+  DEBUG_SESSION_HEADER,
   DomainError,
   GATEWAY_CALLER_HEADER,
   NotFoundError,
@@ -28,6 +29,7 @@ import { toErrorBody } from '@platform/messaging';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { extractContext, LogContexts, traceparentOf, tracer } from '@platform/observability';
 import { functionContract } from '@platform/runtimes';
+import { DebugSessions } from '../debug/debug-sessions';
 import { Deployed, DeploymentTable } from '../deployments/deployment-table';
 import { takeAttemptFacts } from './internal-headers';
 import { InvocationFacts, InvocationRecorder, Trigger } from './invocation-recorder';
@@ -115,6 +117,7 @@ export class InvokeServer implements OnModuleDestroy {
     private readonly credential: InternalCredential,
     @Inject(SETTINGS) settings: InvokerSettingsValues,
     private readonly metrics: InvocationMetrics,
+    private readonly debug: DebugSessions,
   ) {
     this.graceMs = settings.INVOKER_SHUTDOWN_GRACE_MS;
   }
@@ -208,6 +211,10 @@ export class InvokeServer implements OnModuleDestroy {
     const deployed = chooseVersion(top, qualifier ?? oneHeader(req.headers[QUALIFIER_HEADER]), req.headers);
     // The gateway's word about the caller's key is for choosing the version, not the function's business.
     delete req.headers[GATEWAY_CALLER_HEADER];
+    // An invocation that names a debug session runs on that session's worker (with no time limit), no other does.
+    const debugSession = oneHeader(req.headers[DEBUG_SESSION_HEADER]);
+    delete req.headers[DEBUG_SESSION_HEADER];
+    const pool = debugSession === undefined ? deployed.pool : this.debug.poolFor(debugSession, deployed.order.spec.functionId);
     const { spec } = deployed.order;
     const limit = spec.config.resources.maxRequestBytes;
     const header = req.headers[TRIGGER_HEADER];
@@ -257,8 +264,8 @@ export class InvokeServer implements OnModuleDestroy {
     this.recorder.started(facts, input, body.length + 2048);
     let run: Promise<InvocationOutcome>;
     try {
-      run = deployed.pool
-        ? deployed.pool.invoke(input, facts.invocationId, req.headers.traceparent as string | undefined)
+      run = pool
+        ? pool.invoke(input, facts.invocationId, req.headers.traceparent as string | undefined)
         : this.knative.invoke(deployed.order.url!, spec, {
             style,
             method: req.method ?? 'GET',

@@ -1,8 +1,12 @@
 import { Logger, type INestApplication } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { IncomingMessage, Server, ServerResponse } from 'http';
+import type { Duplex } from 'stream';
 import { jsonBytesProblem, MAX_JSON_DEPTH, ValidationError } from '@platform/contracts';
+import { InternalCredential } from '@platform/config';
 import { InProcessHttp } from '@platform/observability';
+import { DebugSessions } from '../debug/debug-sessions';
+import { refuseUpgrade, relayInspector } from '../debug/inspector-socket';
 import { InvokeServer } from './invoke-server';
 
 const logger = new Logger('InvokerHttp');
@@ -62,6 +66,17 @@ export function mountInvocations(app: INestApplication): void {
       if (!invoke.handle(req, res)) answerCrash(res, new Error(`an in-process caller sent ${req.method} ${req.url}, which is not an invocation`));
     }),
   );
+  // The one websocket here: a debug session's inspector (the gateway forwards it to the session's owner).
+  const sessions = app.get(DebugSessions);
+  const credential = app.get(InternalCredential);
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    try {
+      if (!relayInspector(req, socket, head, sessions, credential)) refuseUpgrade(socket, 404, `${req.url ?? ''} takes no websocket`);
+    } catch (err) {
+      logger.error(`a websocket upgrade failed unexpectedly: ${(err as Error).stack ?? String(err)}`);
+      socket.destroy();
+    }
+  });
   // Callers (the gateway, the deployer) keep their connections open between invocations.
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;

@@ -34,6 +34,8 @@ export interface PoolSpec {
   image?: { rootfs: string; config: ImageRunConfig; manifestDigest: string };
   /** How long a process of its own (custom, image) may take to listen on $PORT. */
   readyTimeoutMs?: number;
+  /** A debug session's pool: its one worker relays its inspector to a unix socket in this folder (DebugSessions). */
+  debugDir?: string;
 }
 
 interface Instance extends EvictableWorker {
@@ -311,6 +313,7 @@ export class FunctionPool {
       rootfs: spec.image?.rootfs,
       memoryMb: spec.config.resources.memoryMb,
       maxProcesses: spec.config.resources.maxProcesses,
+      debugDir: spec.debugDir,
       load: {
         entrypoint: spec.entrypoint,
         env: spec.image ? imageEnv(spec.image.config, spec.env) : spec.env,

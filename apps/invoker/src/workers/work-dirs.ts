@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { spawnSync } from 'child_process';
-import { chmodSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'fs';
 import * as path from 'path';
 import { createHash, randomBytes } from 'crypto';
 import { copyRuntimes, pidAlive } from '@platform/runtimes';
@@ -25,6 +25,9 @@ export class WorkDirs {
   readonly slots: string;
   readonly shims: string;
   readonly interpreters: string;
+  /** Debug sessions' folders (one per session: the inspector's unix socket), bound read-write into their worker. */
+  readonly debug: string;
+  private readonly sandboxUser: { uid: number; gid: number };
   /** The platform's own folders: the data dir and the work dir, at and below which modes may be changed. */
   private readonly own: string[];
 
@@ -37,6 +40,8 @@ export class WorkDirs {
     this.instance = path.join(this.run, `${process.pid}-${randomBytes(3).toString('hex')}`);
     this.slots = path.join(this.instance, 'slots');
     this.shims = path.join(this.instance, 'shims');
+    this.debug = path.join(this.instance, 'debug');
+    this.sandboxUser = { uid: settings.INVOKER_SANDBOX_UID, gid: settings.INVOKER_SANDBOX_GID };
   }
 
   /** Creates the directories; returns the folders whose mode had to change so the sandbox can reach its code. */
@@ -127,6 +132,23 @@ export class WorkDirs {
     const dir = path.join(this.slots, workerId);
     mkdirSync(dir, { mode: 0o755 });
     return dir;
+  }
+
+  /**
+   * A debug session's folder: only the sandbox's user may enter it (0700, its owner when the invoker runs as root and
+   * hands workers to that user), so no other local user reaches the inspector's socket in it.
+   */
+  debugDir(sessionId: string): string {
+    mkdirSync(this.debug, { recursive: true, mode: 0o711 });
+    chmodSync(this.debug, 0o711);
+    const dir = path.join(this.debug, sessionId);
+    mkdirSync(dir, { mode: 0o700 });
+    if (process.getuid?.() === 0) chownSync(dir, this.sandboxUser.uid, this.sandboxUser.gid);
+    return dir;
+  }
+
+  removeDebugDir(sessionId: string): void {
+    rmSync(path.join(this.debug, sessionId), { recursive: true, force: true });
   }
 
   removeSlot(workerId: string): void {

@@ -53,6 +53,8 @@ export interface LaunchRequest {
   load: LoadSpec;
   memoryMb: number;
   maxProcesses: number;
+  /** A debug worker (its own fresh sandbox, never prewarmed): its inspector is relayed to a unix socket in this folder. */
+  debugDir?: string;
 }
 
 /** Why a worker ended, read from its cgroup before the cgroup is removed. */
@@ -352,7 +354,7 @@ export class WorkerLauncher implements OnModuleInit, OnApplicationShutdown {
     const started = performance.now();
     const ownInterpreter = this.otherInterpreter(req);
     // Prewarmed workers run the runtime's default interpreter: another version starts a worker of its own.
-    const prewarmable = !req.egress && !ownInterpreter && !req.rootfs;
+    const prewarmable = !req.egress && !ownInterpreter && !req.rootfs && !req.debugDir;
     if (prewarmable) {
       this.demand[req.family].coldStart();
       this.scheduleRefill();
@@ -364,7 +366,7 @@ export class WorkerLauncher implements OnModuleInit, OnApplicationShutdown {
       this.reserved--; // spawn() counts the worker in `live` right away
       // A fresh worker binds the unpacked bundle itself at /code: nothing to link.
       this.freshStarts++;
-      worker = await this.spawn(req.family, req.egress, req.bundle.dir, 0, ownInterpreter, req.rootfs)
+      worker = await this.spawn(req.family, req.egress, req.bundle.dir, 0, ownInterpreter, req.rootfs, req.debugDir)
         .catch((err) => {
           throw err instanceof LaunchFailure ? err : new LaunchFailure(`could not start a ${req.family} worker: ${(err as Error).message}`, 'system');
         })
@@ -490,6 +492,7 @@ export class WorkerLauncher implements OnModuleInit, OnApplicationShutdown {
     niceness: number,
     own?: { bin: string; prefixSource?: string },
     rootfs?: string,
+    debugDir?: string,
   ): Promise<WorkerProcess> {
     if (!own && !rootfs) own = { bin: this.runtimeBins[family], prefixSource: this.defaultPrefixSource(family) };
     const id = randomBytes(6).toString('hex');
@@ -522,6 +525,7 @@ export class WorkerLauncher implements OnModuleInit, OnApplicationShutdown {
       sandbox: this.sandbox,
       cgroup,
       niceness: this.privileged ? niceness : 0,
+      debugDir,
     });
     this.spawning.add(starting);
     try {

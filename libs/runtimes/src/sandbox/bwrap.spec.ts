@@ -69,4 +69,13 @@ describe('sandbox command line', () => {
     const py = sandboxArgs({ ...base, family: 'python', runtimeBin: '/usr/bin/python3', egress: false });
     expect(py.slice(py.indexOf('--'))).toEqual(['--', '/usr/bin/python3', '-I', '-B', '/hks/runtimes/python/shim/main.py', '--worker']);
   });
+
+  it('gives a debug worker its folder read-write at /hks/debug and names it in HKS_DEBUG_DIR; no other worker gets either', () => {
+    const args = sandboxArgs({ ...base, egress: false, debugDir: '/data/run/1/debug/s1' });
+    expect(pairs(args, '--bind')).toEqual([['/data/run/1/debug/s1', '/hks/debug']]);
+    expect(pairs(args, '--setenv')).toContainEqual(['HKS_DEBUG_DIR', '/hks/debug']);
+    // Bound before / is made read-only, which leaves mounts below it as they are.
+    expect(args.indexOf('--bind')).toBeLessThan(args.indexOf('--remount-ro'));
+    expect(pairs(sandboxArgs({ ...base, egress: false }), '--setenv').map(([k]) => k)).not.toContain('HKS_DEBUG_DIR');
+  });
 });

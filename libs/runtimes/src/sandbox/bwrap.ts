@@ -10,6 +10,8 @@ import { hostProgram, imageRootMounts } from './image-root';
 export const SANDBOX_CODE_DIR = '/code';
 /** The runtimes' shims and SDKs: <name>/shim, <name>/sdk (copyRuntimes). */
 export const SANDBOX_RUNTIMES_DIR = '/hks/runtimes';
+/** A debug worker's own writable folder, where its shim puts the inspector's unix socket (HKS_DEBUG_DIR). */
+export const SANDBOX_DEBUG_DIR = '/hks/debug';
 
 /** Environment every sandboxed runtime starts with; the function's own variables are added when it loads. */
 export const SANDBOX_BASE_ENV: Record<string, string> = {
@@ -50,6 +52,11 @@ export interface SandboxLayout {
    * code); the runtime comes from the host, under /hks/host (image-root.ts).
    */
   rootfs?: string;
+  /**
+   * A debug worker: this host folder is bound read-write at /hks/debug and HKS_DEBUG_DIR names it, so the shim opens
+   * the inspector (on the sandbox's own loopback) and relays it to a unix socket there, which the invoker reaches.
+   */
+  debugDir?: string;
   /** bwrap writes {"child-pid": N} here, then waits on blockFd until the caller has set up cgroups. */
   infoFd?: number;
   blockFd?: number;
@@ -93,10 +100,12 @@ export function sandboxArgs(o: SandboxLayout): string[] {
   if (o.egress && (o.resolvConfFd === undefined || o.hostsFd === undefined)) throw new Error('a sandbox with egress needs resolvConfFd and hostsFd');
   const env = Object.entries(SANDBOX_BASE_ENV).flatMap(([k, v]) => ['--setenv', k, v]);
   for (const [k, v] of Object.entries(runtimeDescriptor(o.family).worker.env ?? {})) env.push('--setenv', k, v);
+  if (o.debugDir) env.push('--setenv', 'HKS_DEBUG_DIR', SANDBOX_DEBUG_DIR);
   const args = [
     ...isolation(o),
     ...env,
     ...(o.rootfs ? imageMounts(o) : hostMounts(o)),
+    ...(o.debugDir ? ['--bind', o.debugDir, SANDBOX_DEBUG_DIR] : []),
     '--remount-ro',
     '/',
     ...(o.infoFd !== undefined ? ['--info-fd', String(o.infoFd)] : []),

@@ -21,6 +21,7 @@ export function spawnSandboxed(o: WorkerStartOptions & { sandbox: SandboxOptions
     egress: o.egress,
     uid: o.sandbox.uid,
     gid: o.sandbox.gid,
+    debugDir: o.debugDir,
     infoFd: 4,
     blockFd: 5,
     ...(o.egress ? { resolvConfFd: 6, hostsFd: 7 } : {}),

@@ -129,7 +129,12 @@ export class WorkerProcess {
       const cmd = runtimeCommand(o.family, o.runtimeBin, o.shimRoot, 'worker');
       return spawn(cmd[0], cmd.slice(1), {
         cwd: o.codeDir,
-        env: { ...SANDBOX_BASE_ENV, PATH: process.env.PATH ?? SANDBOX_BASE_ENV.PATH, HOME: process.env.HOME ?? '/tmp' },
+        env: {
+          ...SANDBOX_BASE_ENV,
+          PATH: process.env.PATH ?? SANDBOX_BASE_ENV.PATH,
+          HOME: process.env.HOME ?? '/tmp',
+          ...(o.debugDir ? { HKS_DEBUG_DIR: o.debugDir } : {}),
+        },
         stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
       });
     }

@@ -36,6 +36,8 @@ export interface WorkerStartOptions {
   niceness?: number;
   startTimeoutMs?: number;
   id?: string;
+  /** A debug worker: its inspector is relayed to a unix socket in this host folder (SandboxLayout.debugDir). */
+  debugDir?: string;
 }
 
 /** What a worker needs to load its function (LOAD frame). */

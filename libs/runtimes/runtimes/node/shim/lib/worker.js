@@ -173,7 +173,9 @@ function runWorker() {
   // AsyncLocalStorage, handler call, response encoding) compile it, so a cold start does not pay for that
   // (loading a one-line function took half as long: about 0.7 ms instead of 1.5).
   fs.stat('/', () => {
-    loadHandler(__dirname, 'warm-up.handle')
+    const debug = process.env.HKS_DEBUG_DIR ? require('./inspector-relay').openInspector(process.env.HKS_DEBUG_DIR) : Promise.resolve();
+    debug
+      .then(() => loadHandler(__dirname, 'warm-up.handle'))
       .then((warm) => withInvocation(0, () => invoke(warm, JSON.parse('{"warm":true}'), { maxResponseBytes: 1024 }, { invocationId: 'warm-up' })))
       .then((out) => {
         encodeResult(0, { statusCode: out.response.statusCode, headers: out.response.headers, json: out.response.json }, out.response.body);
