@@ -41,7 +41,7 @@ export class DebugSocketRoute {
     const auth = await this.access.authenticate(req);
     if (!auth.ok) return refuse(socket, auth.body.statusCode, auth.body.message, auth.headers);
     if (auth.principal.scope !== 'admin') return refuse(socket, 403, ADMIN_ONLY.message);
-    const limited = this.access.limit(req, auth.principal);
+    const limited = await this.access.limit(req, auth.principal);
     if (limited) return refuse(socket, limited.body.statusCode, limited.body.message, limited.headers);
     const url = this.invoker.invokerUrl;
     const upstream = net.connect(Number(url.port || 80), url.hostname.replace(/^\[|\]$/g, ''));
