@@ -295,6 +295,15 @@ describe('the OpenAPI document the gateway serves', () => {
     expect(doc.paths['/readyz'].get.security).toEqual([]);
   });
 
+  it('describes the scaling metric: its five values, a numeric target and the custom metric name', () => {
+    const scaling = doc.components.schemas.ScalingDto as { properties: Record<string, { enum?: string[]; $ref?: string; type?: string; pattern?: string }> };
+    const metric = scaling.properties.metric;
+    const values = metric.$ref ? (doc.components.schemas[metric.$ref.split('/').pop()!] as { enum: string[] }).enum : metric.enum;
+    expect(values).toEqual(['concurrency', 'rps', 'cpu', 'memory', 'custom']);
+    expect(scaling.properties.target).toMatchObject({ type: 'number', minimum: 0.01 });
+    expect(scaling.properties.customMetric).toMatchObject({ type: 'string' });
+  });
+
   describe('real answers', () => {
     let ajv: Ajv;
     beforeAll(() => {
