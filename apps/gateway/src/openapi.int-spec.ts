@@ -296,12 +296,15 @@ describe('the OpenAPI document the gateway serves', () => {
   });
 
   it('describes the scaling metric: its five values, a numeric target and the custom metric name', () => {
-    const scaling = doc.components.schemas.ScalingDto as { properties: Record<string, { enum?: string[]; $ref?: string; type?: string; pattern?: string }> };
-    const metric = scaling.properties.metric;
-    const values = metric.$ref ? (doc.components.schemas[metric.$ref.split('/').pop()!] as { enum: string[] }).enum : metric.enum;
-    expect(values).toEqual(['concurrency', 'rps', 'cpu', 'memory', 'custom']);
-    expect(scaling.properties.target).toMatchObject({ type: 'number', minimum: 0.01 });
-    expect(scaling.properties.customMetric).toMatchObject({ type: 'string' });
+    type Prop = { enum?: string[]; $ref?: string; allOf?: Array<{ $ref?: string }>; type?: string; minimum?: number };
+    const schemas = doc.components.schemas as Record<string, { properties?: Record<string, Prop>; enum?: string[] }>;
+    const scaling = Object.values(schemas).find((sc) => sc.properties?.customMetric)!;
+    expect(scaling).toBeDefined();
+    const metric = scaling.properties!.metric;
+    const ref = metric.$ref ?? metric.allOf?.[0]?.$ref;
+    expect(ref ? schemas[ref.split('/').pop()!].enum : metric.enum).toEqual(['concurrency', 'rps', 'cpu', 'memory', 'custom']);
+    expect(scaling.properties!.target).toMatchObject({ type: 'number', minimum: 0.01 });
+    expect(scaling.properties!.customMetric).toMatchObject({ type: 'string' });
   });
 
   describe('real answers', () => {
