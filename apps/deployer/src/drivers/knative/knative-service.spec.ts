@@ -120,9 +120,8 @@ describe('the Knative Service written for a function', () => {
 
   it('puts the autoscaling bounds on the revision template', () => {
     const spec = runtimeSpec({}, { scaling: { minInstances: 2, maxInstances: 9, concurrency: 3, target: 7 } });
+    // Concurrency on the KPA is Knative's default: no class or metric, the template a revision had before metrics existed.
     expect(knativeService(spec, 'functions', 'd').spec.template.metadata.annotations).toEqual({
-      'autoscaling.knative.dev/class': 'kpa.autoscaling.knative.dev',
-      'autoscaling.knative.dev/metric': 'concurrency',
       'autoscaling.knative.dev/min-scale': '2',
       'autoscaling.knative.dev/max-scale': '9',
       'autoscaling.knative.dev/target': '7',
@@ -148,6 +147,7 @@ describe('the Knative Service written for a function', () => {
       expect(annotationsOf({ metric: 'rps', target: 5 })).toEqual(['kpa.autoscaling.knative.dev', 'rps', '5', '0']);
       expect(annotationsOf({ metric: 'rps' })).toEqual(['kpa.autoscaling.knative.dev', 'rps', '200', '0']);
       expect(annotationsOf({ metric: 'rps', target: 0.5 })).toEqual(['kpa.autoscaling.knative.dev', 'rps', '0.5', '0']);
+      expect(annotationsOf({ metric: 'concurrency', target: 7 })).toEqual([undefined, undefined, '7', '0']);
     });
 
     it('puts cpu, memory and a custom metric on the HPA class, with at least one instance', () => {

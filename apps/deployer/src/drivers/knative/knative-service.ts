@@ -158,8 +158,14 @@ export function autoscalingAnnotations(scaling: FunctionRuntimeSpec['config']['s
   const metric = scaling.metric ?? 'concurrency';
   const kpa = metric === 'concurrency' || metric === 'rps';
   return {
-    'autoscaling.knative.dev/class': kpa ? KPA_CLASS : HPA_CLASS,
-    'autoscaling.knative.dev/metric': metric === 'custom' ? scaling.customMetric! : metric,
+    // Concurrency on the KPA is Knative's default: written as before, so the template of a revision deployed before
+    // metrics existed stays the same (Knative refuses a named revision whose template changed).
+    ...(metric === 'concurrency'
+      ? {}
+      : {
+          'autoscaling.knative.dev/class': kpa ? KPA_CLASS : HPA_CLASS,
+          'autoscaling.knative.dev/metric': metric === 'custom' ? scaling.customMetric! : metric,
+        }),
     'autoscaling.knative.dev/min-scale': String(kpa ? scaling.minInstances : Math.max(1, scaling.minInstances)),
     'autoscaling.knative.dev/max-scale': String(scaling.maxInstances),
     'autoscaling.knative.dev/target': String(scalingTarget({ ...scaling, metric }, memoryMb)),
