@@ -21,6 +21,15 @@ const BURNER = {
   };`,
 };
 
+/** Holds `mb` MiB (touched, so resident) for as long as the worker lives. */
+const HOLDER = {
+  'handler.js': `const held = [];
+  module.exports.handle = async ({ mb }) => {
+    held.push(Buffer.alloc(mb * 1024 * 1024, 1));
+    return { held: held.length };
+  };`,
+};
+
 describe('invoker: pools scale on the metric the function chose', () => {
   let inv: InvokerHarness;
 
@@ -105,6 +114,19 @@ describe('invoker: pools scale on the metric the function chose', () => {
     await waitFor(async () => (await poolOf('by-cpu')).signal.total > 20, { what: 'the worker to show more than 20% CPU', timeoutMs: 20_000 });
     await waitFor(async () => (await poolOf('by-cpu')).instances > 1, { what: 'a second instance for CPU', timeoutMs: 20_000 });
     expect((await burning).status).toBe(200);
+  }, 60_000);
+
+  it("adds instances on memory: the worker's cgroup (or RSS) over the target", async () => {
+    await inv.deploy({
+      label: 'by-memory',
+      family: 'node',
+      entrypoint: 'handler.handle',
+      files: HOLDER,
+      config: { resources: { memoryMb: 256 }, scaling: { metric: 'memory', target: 100, maxInstances: 3 } },
+    });
+    expect((await invoke('by-memory', { mb: 120 })).status).toBe(200);
+    await waitFor(async () => (await poolOf('by-memory')).signal.total > 100, { what: 'the worker to show more than 100 MiB', timeoutMs: 20_000 });
+    await waitFor(async () => (await poolOf('by-memory')).instances > 1, { what: 'a second instance for memory', timeoutMs: 20_000 });
   }, 60_000);
 
   it('adds instances on the custom metric the handler reports in x-hks-metric, and keeps the header to itself', async () => {
