@@ -207,6 +207,15 @@ describe('the platform end to end', () => {
     const warm = await fn({ scaling: { minInstances: 20 } });
     expect(warm.status).toBe(400);
     expect(warm.body.message).toContain('config.scaling.minInstances (20) is more than maxInstances (10, the default)');
+    const metric = await fn({ scaling: { metric: 'latency' } });
+    expect(metric.status).toBe(400);
+    expect(JSON.stringify(metric.body)).toContain('scaling.metric must be one of concurrency, rps, cpu, memory, custom');
+    const custom = await fn({ scaling: { metric: 'custom', target: 5 } });
+    expect(custom.status).toBe(400);
+    expect(custom.body.message).toContain('config.scaling.customMetric is required when scaling.metric is "custom"');
+    const cpu = await fn({ scaling: { metric: 'cpu', target: 150 } });
+    expect(cpu.status).toBe(400);
+    expect(cpu.body.message).toContain('config.scaling.target 150 is more than 100');
     expect((await call('GET', '/api/v1/functions/kn-refused')).status).toBe(404);
 
     const dup = await call('POST', '/api/v1/functions', { label: 'my-function', runtime: 'node', handler: 'module.exports.handle = () => 1' });

@@ -98,7 +98,7 @@ export function trafficProblems(
  * ValidateObjectMetadata, validateContainer, ValidateRevisionSpec and the autoscaling annotations), written from
  * Knative's code rather than from the platform's limits, so a test compares the two: the name is a DNS-1035 label,
  * no container sets a reserved env var, timeoutSeconds is at most max-revision-timeout-seconds (600 by default),
- * min-scale is at most max-scale, and the networking visibility label takes only "cluster-local".
+ * min-scale is at most max-scale, the autoscaling class, metric and target are ones Knative takes, and the networking visibility label takes only "cluster-local".
  */
 export function webhookProblems(svc: {
   metadata: { name: string; labels?: Record<string, string> };
@@ -125,6 +125,19 @@ export function webhookProblems(svc: {
   const min = Number(annotations['autoscaling.knative.dev/min-scale'] ?? '0');
   const max = Number(annotations['autoscaling.knative.dev/max-scale'] ?? '0');
   if (max !== 0 && min > max) problems.push(`min-scale=${min} is greater than max-scale=${max}: spec.template.metadata.annotations`);
+  // serving's autoscaling validateClass, validateMetric and the target's bound (TargetMin 0.01): the KPA takes
+  // concurrency and rps, the HPA class cpu, memory or any other (custom) metric name; other classes are left alone.
+  const cls = annotations['autoscaling.knative.dev/class'] ?? 'kpa.autoscaling.knative.dev';
+  if (cls.endsWith('.autoscaling.knative.dev') && !['kpa.autoscaling.knative.dev', 'hpa.autoscaling.knative.dev'].includes(cls))
+    problems.push(`invalid value: ${cls}: autoscaling.knative.dev/class`);
+  const metric = annotations['autoscaling.knative.dev/metric'];
+  if (metric !== undefined) {
+    const ok =
+      cls === 'kpa.autoscaling.knative.dev' ? metric === 'concurrency' || metric === 'rps' : cls === 'hpa.autoscaling.knative.dev' ? metric !== '' : true;
+    if (!ok) problems.push(`invalid value: ${metric}: autoscaling.knative.dev/metric`);
+  }
+  const target = annotations['autoscaling.knative.dev/target'];
+  if (target !== undefined && !(Number(target) >= 0.01)) problems.push(`expected 0.01 <= ${target}: autoscaling.knative.dev/target`);
   const visibility = svc.metadata.labels?.['networking.knative.dev/visibility'];
   if (visibility !== undefined && visibility !== 'cluster-local') problems.push(`networking.knative.dev/visibility: "${visibility}" is not "cluster-local"`);
   return problems;

@@ -301,6 +301,18 @@ describe('the OpenAPI document the gateway serves', () => {
     expect(doc.paths['/readyz'].get.security).toEqual([]);
   });
 
+  it('describes the scaling metric: its five values, a numeric target and the custom metric name', () => {
+    type Prop = { enum?: string[]; $ref?: string; allOf?: Array<{ $ref?: string }>; type?: string; minimum?: number };
+    const schemas = doc.components.schemas as Record<string, { properties?: Record<string, Prop>; enum?: string[] }>;
+    const scaling = Object.values(schemas).find((sc) => sc.properties?.customMetric)!;
+    expect(scaling).toBeDefined();
+    const metric = scaling.properties!.metric;
+    const ref = metric.$ref ?? metric.allOf?.[0]?.$ref;
+    expect(ref ? schemas[ref.split('/').pop()!].enum : metric.enum).toEqual(['concurrency', 'rps', 'cpu', 'memory', 'custom']);
+    expect(scaling.properties!.target).toMatchObject({ type: 'number', minimum: 0.01 });
+    expect(scaling.properties!.customMetric).toMatchObject({ type: 'string' });
+  });
+
   describe('real answers', () => {
     let ajv: Ajv;
     beforeAll(() => {

@@ -111,6 +111,30 @@ describe('function.yaml', () => {
     expect(problem('scaling:\n  max_instances: 5\n  max: 6\n')).toBe('function.yaml:3: scaling.max: max and max_instances are the same setting; write it once');
   });
 
+  it('reads the scaling metric, its target and a custom metric name', () => {
+    expect(parseFunctionYaml('scaling:\n  metric: rps\n  target: 5\n', {}).config.scaling).toEqual({ metric: 'rps', target: 5 });
+    expect(parseFunctionYaml('scaling: {metric: custom, target: 2.5, custom_metric: queue_backlog}\n', {}).config.scaling).toEqual({
+      metric: 'custom',
+      target: 2.5,
+      customMetric: 'queue_backlog',
+    });
+    expect(parseFunctionYaml('resources: {memory: 256Mi}\nscaling: {metric: memory, target: 200}\n', {}).config.scaling).toEqual({
+      metric: 'memory',
+      target: 200,
+    });
+    expect(problem('scaling:\n  metric: latency\n')).toBe(
+      'function.yaml:2: scaling.metric: latency is not a scaling metric (concurrency, rps, cpu, memory, custom)',
+    );
+    expect(problem('scaling:\n  metric: custom\n  target: 3\n')).toMatch(
+      /^function\.yaml:2: scaling: customMetric is required when scaling\.metric is "custom"/,
+    );
+    expect(problem('scaling:\n  metric: cpu\n  target: 120\n')).toMatch(/^function\.yaml:2: scaling: target 120 is more than 100/);
+    expect(problem('scaling:\n  target: 0\n')).toBe('function.yaml:2: scaling.target: 0 is not a number from 0.01 to 100000');
+    expect(problem('scaling: {metric: custom, target: 1, custom_metric: 9lives}\n')).toMatch(
+      /scaling\.custom_metric: 9lives is not a Prometheus-style metric name/,
+    );
+  });
+
   it('reads 256MB as 256 MiB, and 30s or 300s as milliseconds', () => {
     expect(parseFunctionYaml('resources:\n  memory: 256MB\n  timeout: 30s\n', {}).config.resources).toEqual({ memoryMb: 256, timeoutMs: 30_000 });
     expect(parseFunctionYaml('resources:\n  memory: 512MB\n  timeout: 300s\n', {}).config.resources).toEqual({ memoryMb: 512, timeoutMs: 300_000 });

@@ -1,5 +1,14 @@
 import type { FunctionConfigDto } from '@platform/contracts';
-import { KNATIVE_MAX_TIMEOUT_MS, LABEL_PATTERN, reservedEnvProblem, SCALING_DEFAULTS } from '@platform/contracts/knative-limits';
+import {
+  KNATIVE_MAX_TIMEOUT_MS,
+  LABEL_PATTERN,
+  METRIC_NAME_PATTERN,
+  reservedEnvProblem,
+  SCALING_DEFAULTS,
+  SCALING_METRICS,
+  scalingMetricProblems,
+  type ScalingMetric,
+} from '@platform/contracts/knative-limits';
 import { allTemplates, matchRuntime, runtimeNames, templateRuntime } from '@platform/runtimes/names';
 import { existsSync, readFileSync } from 'fs';
 import * as path from 'path';
@@ -106,7 +115,12 @@ export function parseFunctionYaml(text: string, env: Record<string, string | und
     }
   }
   if ((at = get('secrets'))) config.secrets = readSecrets(r, at);
-  if ((at = get('scaling'))) config.scaling = readScaling(r, at);
+  if ((at = get('scaling'))) {
+    config.scaling = readScaling(r, at);
+    // metric, target and customMetric together (and target against the memory limit), at the scaling block's line.
+    const problems = scalingMetricProblems(config);
+    if (problems.length) r.fail(at, problems.map((p) => p.replace('config.scaling.', '')).join('; '));
+  }
   if ((at = get('network'))) {
     const n = r.entries(at, ['egress']);
     const egress = n.get('egress');
@@ -148,10 +162,22 @@ function readResources(r: YamlReader, at: Located): NonNullable<FunctionConfigDt
 function readScaling(r: YamlReader, at: Located): NonNullable<FunctionConfigDto['scaling']> {
   const out: NonNullable<FunctionConfigDto['scaling']> = {};
   // min and max are how function docs write them (scaling: {min: 0, max: 100}).
-  const alias: Record<string, string> = { min: 'min_instances', max: 'max_instances' };
+  const alias: Record<string, string> = { min: 'min_instances', max: 'max_instances', customMetric: 'custom_metric' };
   const entries = new Map<string, Located>();
   const spelled = new Map<string, string>();
-  for (const [written, v] of r.entries(at, ['min_instances', 'min', 'max_instances', 'max', 'concurrency', 'idle_timeout', 'queue_size', 'target'])) {
+  for (const [written, v] of r.entries(at, [
+    'min_instances',
+    'min',
+    'max_instances',
+    'max',
+    'concurrency',
+    'idle_timeout',
+    'queue_size',
+    'metric',
+    'target',
+    'custom_metric',
+    'customMetric',
+  ])) {
     const key = alias[written] ?? written;
     const before = spelled.get(key);
     if (before !== undefined) r.fail({ ...v, node: v.keyNode ?? null }, `${written} and ${before} are the same setting; write it once`);
@@ -165,7 +191,20 @@ function readScaling(r: YamlReader, at: Located): NonNullable<FunctionConfigDto[
     else if (key === 'concurrency') out.concurrency = r.int(v, 1, 1000);
     else if (key === 'idle_timeout') out.idleTimeoutMs = r.measure(v, parseDurationMs, 'a duration (e.g. 60s)', 100, 86_400_000, ms);
     else if (key === 'queue_size') out.queueSize = r.int(v, 0, 100_000);
-    else out.target = r.int(v, 1, 1000);
+    else if (key === 'metric') {
+      const m = r.string(v, 'rps');
+      if (!(SCALING_METRICS as readonly string[]).includes(m)) r.fail(v, `${m} is not a scaling metric (${SCALING_METRICS.join(', ')})`);
+      out.metric = m as ScalingMetric;
+    } else if (key === 'custom_metric') {
+      const name = r.string(v, 'queue_backlog');
+      if (!METRIC_NAME_PATTERN.test(name)) r.fail(v, `${name} is not a Prometheus-style metric name (letters, digits, _ and :, not starting with a digit)`);
+      out.customMetric = name;
+    } else {
+      const t = r.scalar(v);
+      const n = typeof t === 'string' && t.trim() !== '' ? Number(t) : t;
+      if (typeof n !== 'number' || !Number.isFinite(n) || n < 0.01 || n > 100_000) r.fail(v, `${JSON.stringify(t)} is not a number from 0.01 to 100000`);
+      out.target = n;
+    }
   }
   if (out.minInstances !== undefined && out.maxInstances !== undefined && out.minInstances > out.maxInstances) {
     r.fail(entries.get('min_instances')!, `${out.minInstances} is more than the maximum (${out.maxInstances})`);

@@ -6,10 +6,13 @@ import {
   effectiveConfig,
   ENTRYPOINT_PATTERN,
   FunctionRuntimeSpec,
+  METRIC_NAME_PATTERN,
   NO_ROUTING,
   parseSha256Digest,
   Routing,
   RuntimeFamily,
+  SCALING_METRICS,
+  type ScalingMetric,
   ValidationError,
 } from '@platform/contracts';
 import { entrypointProblem, RUNTIMES, runtimeDescriptor } from '@platform/runtimes';
@@ -35,6 +38,16 @@ function isObject(v: unknown): v is Record<string, unknown> {
 
 function int(v: unknown, fallback: number, min: number): number {
   return Number.isInteger(v) && (v as number) >= min ? (v as number) : fallback;
+}
+
+function scalingMetricOf(s: Record<string, unknown>): Pick<EffectiveConfig['scaling'], 'metric' | 'target' | 'customMetric'> {
+  const target = typeof s.target === 'number' && Number.isFinite(s.target) && s.target > 0 ? s.target : undefined;
+  const known = (SCALING_METRICS as readonly unknown[]).includes(s.metric) ? (s.metric as ScalingMetric) : 'concurrency';
+  if (known === 'custom') {
+    if (typeof s.customMetric !== 'string' || !METRIC_NAME_PATTERN.test(s.customMetric) || target === undefined) return { metric: 'concurrency' };
+    return { metric: 'custom', target, customMetric: s.customMetric };
+  }
+  return { metric: known, target: known === 'concurrency' && target !== undefined ? Math.max(1, Math.round(target)) : target };
 }
 
 /**
@@ -73,7 +86,8 @@ export function normalizeConfig(c: unknown, family: RuntimeFamily): EffectiveCon
       idleTimeoutMs: int(s.idleTimeoutMs, CONFIG_DEFAULTS.idleTimeoutMs, 100),
       queueSize: int(s.queueSize, CONFIG_DEFAULTS.queueSize, 0),
       asyncQueueSize: int(s.asyncQueueSize, CONFIG_DEFAULTS.asyncQueueSize, 1),
-      target: Number.isInteger(s.target) ? (s.target as number) : undefined,
+      // A metric this invoker does not know (a newer deployer), or custom without its name, scales on concurrency.
+      ...scalingMetricOf(s),
     },
     // The invoker does not retry (the deployer's delivery loop does): the defaults fill what the registry left out.
     retry: effectiveConfig(isObject(config.retry) ? { retry: config.retry } : {}, runtimeDescriptor(family).concurrency).retry,

@@ -73,6 +73,35 @@ export class InvocationMetrics {
         }
       },
     });
+    metrics.gauge({
+      name: 'hks_scaling_metric',
+      help:
+        "The value a function's pool scales on, summed over its instances: requests in flight (metric=concurrency), requests per second " +
+        'over the last 10 s (rps), CPU % of one core (cpu), memory MiB (memory), or the reported custom metric (custom)',
+      labelNames: ['function', 'metric'],
+      collect() {
+        this.reset();
+        for (const p of table.list()) if ('signal' in p) this.inc({ function: label(p.label), metric: p.signal.metric }, p.signal.total);
+      },
+    });
+    metrics.gauge({
+      name: 'hks_scaling_target',
+      help: "The target of a function's scaling metric per instance (scaling.target, or the metric's default)",
+      labelNames: ['function', 'metric'],
+      collect() {
+        this.reset();
+        for (const p of table.list()) if ('signal' in p) this.set({ function: label(p.label), metric: p.signal.metric }, p.signal.target);
+      },
+    });
+    metrics.gauge({
+      name: 'hks_scaling_desired_instances',
+      help: "Instances a function's scaling metric asks for now: ceil(value / target) within min/maxInstances",
+      labelNames: ['function'],
+      collect() {
+        this.reset();
+        for (const p of table.list()) if ('signal' in p) this.inc({ function: label(p.label) }, p.signal.desired);
+      },
+    });
   }
 
   /** One answered invocation (called once per invocation, with the invoker's measured duration). */

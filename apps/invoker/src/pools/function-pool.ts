@@ -1,11 +1,13 @@
 import { Logger } from '@nestjs/common';
 import { performance } from 'perf_hooks';
-import type { EffectiveConfig, RuntimeFamily } from '@platform/contracts';
+import { type EffectiveConfig, type RuntimeFamily, type ScalingMetric, scalingTarget } from '@platform/contracts';
 import { imageCommand, imageEnv, ImageRunConfig, WorkerExitedError, WorkerProcess } from '@platform/runtimes';
 import type { Bundle } from '../bundles/bundle-store';
 import { failure, InvocationOutcome } from '../invocations/outcome';
 import { EvictableWorker, ExitReport, LaunchedWorker, LaunchFailure, WorkerLauncher } from '../workers/worker-launcher';
+import { cpuPercent, sampleWorker, type UsageSample } from '../workers/worker-usage';
 import { Deque } from './deque';
+import { METRIC_HEADER, reportedMetric, ScalingSignal } from './scaling-signal';
 import { exitOutcome, launchFailureOutcome, replyOutcome } from './outcomes';
 
 /** After a failed load, requests fail fast with the same error for this long instead of each trying again. */
@@ -17,6 +19,8 @@ const LOAD_RETRY_MS = 5_000;
  */
 const INFLIGHT_INPUT_SHARE = 1 / 8;
 const MiB = 1024 * 1024;
+/** How often the workers of a pool scaling on cpu or memory are sampled (/proc and their cgroup). */
+const USAGE_SAMPLE_MS = 1_000;
 
 export interface PoolSpec {
   deploymentId: string;
@@ -56,6 +60,8 @@ interface Instance extends EvictableWorker {
   idleTimer?: NodeJS.Timeout;
   /** Invocations on this instance that ran past the time limit (the instance is being killed for them). */
   timedOut: Set<string>;
+  /** The last cpu/memory sample of its worker (pools scaling on cpu or memory). */
+  usage?: UsageSample;
 }
 
 interface Waiter {
@@ -87,6 +93,8 @@ export interface PoolStatus {
   scaling: EffectiveConfig['scaling'];
   workers: Array<{ id: string; inflight: number; concurrency: number; served: number; startMs: number; prewarmed: boolean }>;
   lastLoadError: string | null;
+  /** What the pool scales on now: the metric summed over its instances, per instance, its target and the instances it asks for. */
+  signal: { metric: ScalingMetric; name: string; total: number; perInstance: number; target: number; desired: number };
 }
 
 /**
@@ -113,6 +121,10 @@ export class FunctionPool {
   private evictions = 0;
   /** Called by the launcher when a slot frees or a worker goes idle, while requests here wait on the cap. */
   private readonly onRoom = () => this.pump();
+  private readonly signal: ScalingSignal;
+  /** Round-robin start for pools that scale on something other than concurrency (they spread, rather than pack). */
+  private cursor = 0;
+  private usageTimer?: NodeJS.Timeout;
   private resolveDrained!: () => void;
   /** Resolves once the pool is retired and every one of its workers is gone (its code may then go too). */
   readonly drained = new Promise<void>((resolve) => (this.resolveDrained = resolve));
@@ -121,7 +133,13 @@ export class FunctionPool {
     readonly spec: PoolSpec,
     private readonly launcher: WorkerLauncher,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.signal = new ScalingSignal(this.scaling.metric, scalingTarget(this.scaling, spec.config.resources.memoryMb));
+    if (this.scaling.metric === 'cpu' || this.scaling.metric === 'memory') {
+      this.usageTimer = setInterval(() => this.sampleUsage(), USAGE_SAMPLE_MS);
+      this.usageTimer.unref();
+    }
+  }
 
   private get scaling() {
     return this.spec.config.scaling;
@@ -143,10 +161,12 @@ export class FunctionPool {
   /** `traceparent`: of the invocation's worker span, handed to the handler (its context.traceparent). */
   invoke(input: unknown, invocationId: string, traceparent?: string): Promise<InvocationOutcome> {
     this.invocations++;
+    this.signal.arrival();
     const json = JSON.stringify(input) as string | undefined;
     // Only while nobody waits: a request queued because its input did not fit a worker's budget must not be overtaken
     // forever by smaller ones that still fit.
     const free = this.queue.length === 0 ? this.freeInstance(json) : undefined;
+    if (this.scaling.metric !== 'concurrency') this.scaleOnMetric();
     if (free) return this.run(free, input, json, invocationId, false, traceparent);
     if (this.loadFailure && Date.now() < this.loadFailure.until && this.active() === 0) return Promise.resolve(this.loadFailure.outcome);
     if (this.retired && this.active() === 0 && this.starting === 0) {
@@ -201,6 +221,7 @@ export class FunctionPool {
   /** Stops taking new instances; what is queued is still served, then every instance stops. */
   retire(): void {
     this.retired = true;
+    if (this.usageTimer) clearInterval(this.usageTimer);
     this.launcher.stopWaitingForRoom(this.onRoom);
     if (this.minTimer) clearTimeout(this.minTimer);
     for (const inst of [...this.instances]) if (inst.inflight === 0 && this.queue.length === 0) this.stop(inst);
@@ -248,7 +269,57 @@ export class FunctionPool {
           prewarmed: i.launched.prewarmed,
         })),
       lastLoadError: this.loadFailure?.outcome.error ?? null,
+      signal: this.signalStatus(),
     };
+  }
+
+  /** The scaling metric now (also what /metrics shows per function). */
+  signalStatus(): PoolStatus['signal'] {
+    const inflight = this.inflight();
+    const total = this.signal.total(inflight);
+    const active = this.active();
+    return {
+      metric: this.signal.metric,
+      name: this.scaling.metric === 'custom' ? this.scaling.customMetric! : this.scaling.metric,
+      total: Math.round(total * 1000) / 1000,
+      perInstance: active ? Math.round((total / active) * 1000) / 1000 : 0,
+      target: this.signal.target,
+      desired: this.signal.desired(inflight, this.scaling),
+    };
+  }
+
+  private inflight(): number {
+    let n = 0;
+    for (const i of this.instances) if (!i.stopping) n += i.inflight;
+    return n;
+  }
+
+  /**
+   * Starts instances while the metric asks for more than run or start (rps, cpu, memory, custom; concurrency is the
+   * queue's rule below). Requests still queue and start instances by concurrency when those are not enough.
+   */
+  private scaleOnMetric(): void {
+    const want = this.signal.desired(this.inflight(), this.scaling);
+    for (let n = this.active() + this.starting; n < want && this.canScaleUp(); n++) this.launchInstance().catch(() => undefined);
+  }
+
+  /** Whether the metric still wants this many instances (an idle one is then kept rather than stopped). */
+  private metricKeeps(active: number): boolean {
+    return this.scaling.metric !== 'concurrency' && active <= this.signal.desired(this.inflight(), this.scaling);
+  }
+
+  private sampleUsage(): void {
+    if (this.retired) return;
+    const now = performance.now();
+    for (const inst of this.instances) {
+      if (inst.stopping || inst.loading) continue;
+      const sample = sampleWorker(inst.worker, now);
+      if (!sample) continue;
+      if (this.scaling.metric === 'memory') this.signal.report(inst.worker.id, sample.memoryMiB);
+      else if (inst.usage) this.signal.report(inst.worker.id, cpuPercent(inst.usage, sample));
+      inst.usage = sample;
+    }
+    this.scaleOnMetric();
   }
 
   private active(): number {
@@ -258,6 +329,19 @@ export class FunctionPool {
   }
 
   private freeInstance(json: string | undefined): Instance | undefined {
+    if (this.scaling.metric === 'concurrency' || this.instances.length < 2) {
+      for (const i of this.instances) if (!i.stopping && this.fits(i, json) && i.worker.alive) return i;
+      return undefined;
+    }
+    // Scaled on another metric, the instances it asked for share the traffic (packing would leave them idle).
+    const n = this.instances.length;
+    for (let k = 0; k < n; k++) {
+      const i = this.instances[(this.cursor + k) % n];
+      if (!i.stopping && !i.loading && this.fits(i, json) && i.worker.alive) {
+        this.cursor = (this.cursor + k + 1) % n;
+        return i;
+      }
+    }
     for (const i of this.instances) if (!i.stopping && this.fits(i, json) && i.worker.alive) return i;
     return undefined;
   }
@@ -461,12 +545,26 @@ export class FunctionPool {
     // The worker confirms the load before it answers anything sent behind it: settled by now.
     if (sentWhileLoading) await inst.launched.loaded.catch(() => undefined);
     if (inst.loadFailure) outcome = { ...inst.loadFailure, logs: outcome.logs };
+    if (this.scaling.metric === 'custom') this.takeReportedMetric(inst, outcome);
     outcome.coldStart = cold;
     outcome.startMs = cold ? Math.round(inst.launched.startMs * 1000) / 1000 : null;
     outcome.workerId = inst.worker.id;
     outcome.queueMs = 0;
     this.afterRun(inst);
     return outcome;
+  }
+
+  /** The handler's x-hks-metric header: its value of the custom metric is this instance's sample; the header stays internal. */
+  private takeReportedMetric(inst: Instance, outcome: InvocationOutcome): void {
+    const key = Object.keys(outcome.headers).find((k) => k.toLowerCase() === METRIC_HEADER);
+    if (key === undefined) return;
+    const value = reportedMetric(outcome.headers[key], this.scaling.customMetric!);
+    const headers = { ...outcome.headers };
+    delete headers[key];
+    outcome.headers = headers;
+    if (value === undefined) return;
+    this.signal.report(inst.worker.id, value);
+    this.scaleOnMetric();
   }
 
   private afterRun(inst: Instance): void {
@@ -484,7 +582,10 @@ export class FunctionPool {
     }
     // Busy again when it fires (it was not cleared meanwhile): nothing to do; the next idle spell refreshes it.
     inst.idleTimer = setTimeout(() => {
-      if (inst.inflight === 0 && !inst.stopping && this.active() > this.scaling.minInstances) this.stop(inst);
+      if (inst.inflight !== 0 || inst.stopping || this.active() <= this.scaling.minInstances) return;
+      // Still asked for by the metric (rps, cpu, memory, custom): look again after another idle timeout.
+      if (this.metricKeeps(this.active())) inst.idleTimer?.refresh();
+      else this.stop(inst);
     }, this.scaling.idleTimeoutMs);
     inst.idleTimer.unref();
   }
@@ -499,6 +600,7 @@ export class FunctionPool {
   private onExit(inst: Instance, report: ExitReport): void {
     const i = this.instances.indexOf(inst);
     if (i !== -1) this.instances.splice(i, 1);
+    this.signal.forget(inst.worker.id);
     this.launcher.markBusy(inst);
     if (inst.idleTimer) clearTimeout(inst.idleTimer);
     if (!inst.stopping) {

@@ -7,7 +7,16 @@ import type { ConcurrencyModel } from './runtime';
 import { Trigger } from './triggers';
 import { descriptorOf, SOURCES, triggerSchemaName, triggerTypes } from '@platform/sources';
 import { IsStringRecord, IsStringValues, IsTrigger } from './validators';
-import { KNATIVE_MAX_TIMEOUT_MS, RESERVED_ENV_NAMES, SCALING_DEFAULTS, timeoutProblem } from './knative-limits';
+import {
+  KNATIVE_MAX_TIMEOUT_MS,
+  METRIC_NAME_PATTERN,
+  RESERVED_ENV_NAMES,
+  SCALING_DEFAULTS,
+  SCALING_METRICS,
+  SCALING_TARGET_DEFAULTS,
+  ScalingMetric,
+  timeoutProblem,
+} from './knative-limits';
 
 export class ResourcesDto {
   @ApiPropertyOptional({ description: 'Memory limit per worker or container, in MB.', default: 128, minimum: 16, maximum: 16384 })
@@ -108,12 +117,45 @@ export class ScalingDto {
   @Max(1_000_000)
   asyncQueueSize?: number;
 
-  @ApiPropertyOptional({ description: 'Autoscaling target (concurrent requests per instance) on Knative.' })
+  @ApiPropertyOptional({
+    enum: SCALING_METRICS,
+    enumName: 'ScalingMetric',
+    default: 'concurrency',
+    description:
+      'What instances are added on: "concurrency" (requests in flight per instance), "rps" (requests per second per ' +
+      'instance, over the last 10 s), "cpu" (CPU % of one core per instance), "memory" (MiB per instance), "custom" ' +
+      '(the value the function reports for `customMetric`, per instance: a response header `x-hks-metric: name=value`). ' +
+      'Locally the invoker runs ceil(total / target) instances, within min/maxInstances; on Knative concurrency and rps ' +
+      'are the KPA metric, cpu, memory and custom the HPA class (custom needs a custom metrics adapter on the cluster).',
+  })
   @IsOptional()
-  @IsInt()
-  @Min(1)
-  @Max(1000)
+  @IsIn(SCALING_METRICS as unknown as string[], { message: `scaling.metric must be one of ${SCALING_METRICS.join(', ')}` })
+  metric?: ScalingMetric;
+
+  @ApiPropertyOptional({
+    description:
+      'Target value of `metric` per instance: requests in flight (default: concurrency), requests per second (default ' +
+      `${SCALING_TARGET_DEFAULTS.rps}), CPU % (default ${SCALING_TARGET_DEFAULTS.cpu}, at most 100), memory MiB (default 80% of ` +
+      "resources.memoryMb, at most memoryMb), or the custom metric's value (required for custom).",
+    minimum: 0.01,
+    maximum: 100000,
+  })
+  @IsOptional()
+  @IsNumber({ allowNaN: false, allowInfinity: false }, { message: 'scaling.target must be a number' })
+  @Min(0.01)
+  @Max(100_000)
   target?: number;
+
+  @ApiPropertyOptional({
+    description: 'With metric "custom": the metric\'s Prometheus-style name (letters, digits, _ and :, not starting with a digit); only then.',
+    example: 'queue_backlog',
+    maxLength: 200,
+  })
+  @IsOptional()
+  @IsString()
+  @MaxLength(200)
+  @Matches(METRIC_NAME_PATTERN, { message: 'scaling.customMetric must be a Prometheus-style name: letters, digits, _ and :, not starting with a digit' })
+  customMetric?: string;
 }
 
 /** config.retry: how asynchronous invocations (and the trigger sources that use them) retry a failed attempt. */
@@ -296,7 +338,12 @@ export interface EffectiveConfig {
     idleTimeoutMs: number;
     queueSize: number;
     asyncQueueSize: number;
+    /** What instances are added on (concurrency unless the function says). */
+    metric: ScalingMetric;
+    /** The target the function set (its default depends on the metric: scalingTarget). */
     target?: number;
+    /** With metric custom: the metric's name. */
+    customMetric?: string;
   };
   retry: {
     attempts: number;
@@ -325,6 +372,21 @@ export const CONFIG_DEFAULTS = {
   asyncQueueSize: 10_000,
   retry: { attempts: 3, initialDelayMs: 1000, maxDelayMs: 300_000, multiplier: 2, jitter: 'full', maxAgeMs: 6 * 3600_000 },
 } as const;
+
+/** The target of a function's scaling metric per instance, its default filled in (see ScalingDto.target). */
+export function scalingTarget(scaling: Pick<EffectiveConfig['scaling'], 'metric' | 'target' | 'concurrency'>, memoryMb: number): number {
+  if (scaling.target !== undefined) return scaling.target;
+  switch (scaling.metric) {
+    case 'rps':
+      return SCALING_TARGET_DEFAULTS.rps;
+    case 'cpu':
+      return SCALING_TARGET_DEFAULTS.cpu;
+    case 'memory':
+      return Math.max(1, Math.floor(memoryMb * SCALING_TARGET_DEFAULTS.memoryShare));
+    default:
+      return scaling.concurrency;
+  }
+}
 
 /** Most requests at once on one worker of an event-loop runtime when the function does not say (Knative's target). */
 export const EVENT_LOOP_CONCURRENCY_MAX = 100;
@@ -376,7 +438,9 @@ export function effectiveConfig(config: FunctionConfigDto | undefined | null, mo
       idleTimeoutMs: c.scaling?.idleTimeoutMs ?? CONFIG_DEFAULTS.idleTimeoutMs,
       queueSize: c.scaling?.queueSize ?? CONFIG_DEFAULTS.queueSize,
       asyncQueueSize: c.scaling?.asyncQueueSize ?? CONFIG_DEFAULTS.asyncQueueSize,
+      metric: c.scaling?.metric ?? 'concurrency',
       target: c.scaling?.target,
+      ...(c.scaling?.customMetric !== undefined ? { customMetric: c.scaling.customMetric } : {}),
     },
     retry: {
       attempts: c.retry?.attempts ?? CONFIG_DEFAULTS.retry.attempts,

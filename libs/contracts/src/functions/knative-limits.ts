@@ -37,12 +37,52 @@ export function revisionNameFits(service: string, version: number): boolean {
 /** The defaults the limits are checked against when a field is not set (CONFIG_DEFAULTS re-uses them). */
 export const SCALING_DEFAULTS = { minInstances: 0, maxInstances: 10 } as const;
 
+/** What a function's instances are added on (config.scaling.metric). */
+export const SCALING_METRICS = ['concurrency', 'rps', 'cpu', 'memory', 'custom'] as const;
+export type ScalingMetric = (typeof SCALING_METRICS)[number];
+
+/** scaling.target when not set: Knative's rps default, the HPA's usual 80% CPU, 80% of the memory limit. */
+export const SCALING_TARGET_DEFAULTS = { rps: 200, cpu: 80, memoryShare: 0.8 } as const;
+
+/** A Prometheus metric name (what an HPA's custom metric and the x-hks-metric header name). */
+export const METRIC_NAME_PATTERN = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
+
+/** The memory limit when resources.memoryMb is not set (CONFIG_DEFAULTS re-uses it). */
+export const DEFAULT_MEMORY_MB = 128;
+
 /** The part of a function's config these limits look at (FunctionConfigDto has this shape). */
 export interface KnativeCheckedConfig {
   env?: Record<string, string> | null;
   secrets?: ReadonlyArray<{ env?: string }> | null;
-  resources?: { timeoutMs?: number } | null;
-  scaling?: { minInstances?: number; maxInstances?: number } | null;
+  resources?: { timeoutMs?: number; memoryMb?: number } | null;
+  scaling?: { minInstances?: number; maxInstances?: number; metric?: string; target?: number; customMetric?: string } | null;
+}
+
+/**
+ * The cross-field rules of scaling.metric, target and customMetric, each as a message naming the rule; [] when none.
+ * (Field types and ranges are the DTO's; these need two fields at once.)
+ */
+export function scalingMetricProblems(config: Pick<KnativeCheckedConfig, 'resources' | 'scaling'> | null | undefined): string[] {
+  const s = config?.scaling;
+  if (!s) return [];
+  const metric = s.metric ?? 'concurrency';
+  const problems: string[] = [];
+  if (metric === 'custom' && (typeof s.customMetric !== 'string' || s.customMetric === ''))
+    problems.push('config.scaling.customMetric is required when scaling.metric is "custom" (the name of the metric the function reports)');
+  if (metric !== 'custom' && s.customMetric !== undefined && s.customMetric !== null)
+    problems.push(`config.scaling.customMetric is only for scaling.metric "custom" (metric is "${metric}"); remove it or set metric: custom`);
+  if (metric === 'custom' && s.target === undefined)
+    problems.push('config.scaling.target is required when scaling.metric is "custom" (the value of the metric per instance)');
+  if (typeof s.target === 'number') {
+    if (metric === 'cpu' && s.target > 100)
+      problems.push(`config.scaling.target ${s.target} is more than 100: with metric "cpu" it is a percentage of one core`);
+    const memoryMb = config?.resources?.memoryMb ?? DEFAULT_MEMORY_MB;
+    if (metric === 'memory' && s.target > memoryMb)
+      problems.push(`config.scaling.target ${s.target} MiB is more than resources.memoryMb (${memoryMb}): an instance would be killed before reaching it`);
+    if (metric === 'concurrency' && !Number.isInteger(s.target))
+      problems.push(`config.scaling.target ${s.target} must be a whole number with metric "concurrency"`);
+  }
+  return problems;
 }
 
 /** Why `name` cannot be a function's environment variable, or undefined. `where` names the field for the message. */
@@ -54,7 +94,7 @@ export function reservedEnvProblem(name: string, where: string): string | undefi
 /** Everything in `config` that a Knative Service could not carry, each as a message naming the field; [] when none. */
 export function knativeConfigProblems(config: KnativeCheckedConfig | null | undefined): string[] {
   if (!config) return [];
-  const problems: string[] = [];
+  const problems: string[] = scalingMetricProblems(config);
   for (const name of Object.keys(config.env ?? {})) {
     const p = reservedEnvProblem(name, `config.env.${name}`);
     if (p) problems.push(p);

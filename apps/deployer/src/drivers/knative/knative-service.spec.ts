@@ -120,6 +120,7 @@ describe('the Knative Service written for a function', () => {
 
   it('puts the autoscaling bounds on the revision template', () => {
     const spec = runtimeSpec({}, { scaling: { minInstances: 2, maxInstances: 9, concurrency: 3, target: 7 } });
+    // Concurrency on the KPA is Knative's default: no class or metric, the template a revision had before metrics existed.
     expect(knativeService(spec, 'functions', 'd').spec.template.metadata.annotations).toEqual({
       'autoscaling.knative.dev/min-scale': '2',
       'autoscaling.knative.dev/max-scale': '9',
@@ -127,6 +128,48 @@ describe('the Knative Service written for a function', () => {
     });
     const byConcurrency = knativeService(runtimeSpec({}, { scaling: { concurrency: 3 } }), 'functions', 'd');
     expect(byConcurrency.spec.template.metadata.annotations['autoscaling.knative.dev/target']).toBe('3');
+  });
+
+  describe('scales on the metric the function chose', () => {
+    const annotationsOf = (scaling: FunctionConfigDto['scaling'], resources?: FunctionConfigDto['resources']) => {
+      const svc = knativeService(runtimeSpec({}, { scaling, resources }), 'functions', 'd');
+      expectValid(svc);
+      const a = svc.spec.template.metadata.annotations;
+      return [
+        a['autoscaling.knative.dev/class'],
+        a['autoscaling.knative.dev/metric'],
+        a['autoscaling.knative.dev/target'],
+        a['autoscaling.knative.dev/min-scale'],
+      ];
+    };
+
+    it("puts concurrency and requests per second on Knative's autoscaler (KPA), which scales to zero", () => {
+      expect(annotationsOf({ metric: 'rps', target: 5 })).toEqual(['kpa.autoscaling.knative.dev', 'rps', '5', '0']);
+      expect(annotationsOf({ metric: 'rps' })).toEqual(['kpa.autoscaling.knative.dev', 'rps', '200', '0']);
+      expect(annotationsOf({ metric: 'rps', target: 0.5 })).toEqual(['kpa.autoscaling.knative.dev', 'rps', '0.5', '0']);
+      expect(annotationsOf({ metric: 'concurrency', target: 7 })).toEqual([undefined, undefined, '7', '0']);
+    });
+
+    it('puts cpu, memory and a custom metric on the HPA class, with at least one instance', () => {
+      expect(annotationsOf({ metric: 'cpu', target: 70 })).toEqual(['hpa.autoscaling.knative.dev', 'cpu', '70', '1']);
+      expect(annotationsOf({ metric: 'cpu' })).toEqual(['hpa.autoscaling.knative.dev', 'cpu', '80', '1']);
+      expect(annotationsOf({ metric: 'memory', minInstances: 2 }, { memoryMb: 256 })).toEqual(['hpa.autoscaling.knative.dev', 'memory', '204', '2']);
+      expect(annotationsOf({ metric: 'custom', target: 20, customMetric: 'queue_backlog' })).toEqual([
+        'hpa.autoscaling.knative.dev',
+        'queue_backlog',
+        '20',
+        '1',
+      ]);
+    });
+
+    it("has the webhook refuse what the API refuses: an HPA metric on the KPA, a target under Knative's minimum", () => {
+      const svc = knativeService(runtimeSpec({}, { scaling: { metric: 'cpu' } }), 'functions', 'd');
+      svc.spec.template.metadata.annotations['autoscaling.knative.dev/class'] = 'kpa.autoscaling.knative.dev';
+      expect(webhookProblems(svc)).toEqual(['invalid value: cpu: autoscaling.knative.dev/metric']);
+      svc.spec.template.metadata.annotations['autoscaling.knative.dev/target'] = '0';
+      expect(webhookProblems(svc)).toContain('expected 0.01 <= 0: autoscaling.knative.dev/target');
+      expect(knativeConfigProblems({ scaling: { metric: 'custom', target: 1 } })).not.toEqual([]);
+    });
   });
 
   it('labels the Service as managed by hks with the function id', () => {

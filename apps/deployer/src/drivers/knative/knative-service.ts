@@ -6,6 +6,7 @@ import {
   LATEST_ALIAS,
   MAX_NAME_LENGTH,
   revisionNameFits,
+  scalingTarget,
   type FunctionRuntimeSpec,
   type Routing,
   versionTag,
@@ -122,11 +123,7 @@ export function knativeService(spec: FunctionRuntimeSpec, namespace: string, dep
           // A named revision per version ({service}-v{n}), so the traffic block can name older versions.
           ...(routing ? { name: revisionName(spec.label, spec.version) } : {}),
           labels,
-          annotations: {
-            'autoscaling.knative.dev/min-scale': String(scaling.minInstances),
-            'autoscaling.knative.dev/max-scale': String(scaling.maxInstances),
-            'autoscaling.knative.dev/target': String(scaling.target ?? scaling.concurrency),
-          },
+          annotations: autoscalingAnnotations(scaling, resources.memoryMb),
         },
         spec: {
           containerConcurrency: scaling.concurrency,
@@ -144,6 +141,34 @@ export function knativeService(spec: FunctionRuntimeSpec, namespace: string, dep
       },
       ...(routing ? { traffic: knativeTraffic(spec.label, spec.version, routing, others) } : {}),
     },
+  };
+}
+
+export const KPA_CLASS = 'kpa.autoscaling.knative.dev';
+export const HPA_CLASS = 'hpa.autoscaling.knative.dev';
+
+/**
+ * The revision's autoscaling annotations for scaling.metric: concurrency and rps on Knative's own autoscaler (KPA,
+ * which scales to zero); cpu, memory and a custom metric on the HPA class (Knative's HPA extension: no scale to zero,
+ * so min-scale is at least 1; a custom metric needs a custom metrics adapter, e.g. prometheus-adapter, serving it
+ * for the function's pods). The target is per instance: requests in flight, requests per second, CPU % of the
+ * request, memory in Mi, or the custom metric's value.
+ */
+export function autoscalingAnnotations(scaling: FunctionRuntimeSpec['config']['scaling'], memoryMb: number): Record<string, string> {
+  const metric = scaling.metric ?? 'concurrency';
+  const kpa = metric === 'concurrency' || metric === 'rps';
+  return {
+    // Concurrency on the KPA is Knative's default: written as before, so the template of a revision deployed before
+    // metrics existed stays the same (Knative refuses a named revision whose template changed).
+    ...(metric === 'concurrency'
+      ? {}
+      : {
+          'autoscaling.knative.dev/class': kpa ? KPA_CLASS : HPA_CLASS,
+          'autoscaling.knative.dev/metric': metric === 'custom' ? scaling.customMetric! : metric,
+        }),
+    'autoscaling.knative.dev/min-scale': String(kpa ? scaling.minInstances : Math.max(1, scaling.minInstances)),
+    'autoscaling.knative.dev/max-scale': String(scaling.maxInstances),
+    'autoscaling.knative.dev/target': String(scalingTarget({ ...scaling, metric }, memoryMb)),
   };
 }
 
