@@ -1,12 +1,10 @@
 import { createHash } from 'crypto';
-import { isDeepStrictEqual } from 'util';
-import type { V1Secret } from '@kubernetes/client-node';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { SETTINGS } from '@platform/config';
-import { type FunctionRuntimeSpec, MAX_NAME_LENGTH, NO_ROUTING } from '@platform/contracts';
+import { MAX_NAME_LENGTH, NO_ROUTING } from '@platform/contracts';
 import { DeployerSettingsValues } from '../../settings';
 import { DeploymentDriver, DeploymentFailure, DriverDeployRequest } from '../driver';
-import { functionSecret, functionSecretName, PULL_SECRET_NAME, registryPullSecret, valuesDigest } from './function-secrets';
+import { KnativeSecrets, Written } from './knative-secrets';
 import { KnativeServicesApi, KubeApiError, KubeSecretsApi, loadKubeConfig, WatchEvent } from './kube-api';
 import {
   FUNCTION_ID_LABEL,
@@ -27,9 +25,6 @@ const NO_IMAGE = 'no OCI image: configure HKS_OCI_REGISTRY on the builder';
 /** On the revision template: a digest of everything hks writes there, to tell whether a version's template changed. */
 const TEMPLATE_DIGEST = 'hks.dev/template-digest';
 
-/** A Secret this deploy wrote, and what it was before (null: it did not exist), so a failure can put it back. */
-type Written = { name: string; before: V1Secret | null };
-
 /** Knative driver: one serving.knative.dev/v1 Service per function, watched until Ready. */
 @Injectable()
 export class KnativeDriver implements DeploymentDriver {
@@ -41,7 +36,7 @@ export class KnativeDriver implements DeploymentDriver {
   readonly resolvesSecrets = true;
   private readonly logger = new Logger(KnativeDriver.name);
   private api?: KnativeServicesApi;
-  private secretsApi?: KubeSecretsApi;
+  private secretsStore?: KnativeSecrets;
 
   constructor(@Inject(SETTINGS) private readonly settings: DeployerSettingsValues) {}
 
@@ -51,7 +46,7 @@ export class KnativeDriver implements DeploymentDriver {
       try {
         const kc = loadKubeConfig(this.settings.KUBECONFIG);
         this.api = new KnativeServicesApi(kc, this.settings.KNATIVE_NAMESPACE);
-        this.secretsApi = new KubeSecretsApi(kc, this.settings.KNATIVE_NAMESPACE);
+        this.secretsStore = new KnativeSecrets(new KubeSecretsApi(kc, this.settings.KNATIVE_NAMESPACE), this.settings);
       } catch (err) {
         throw new DeploymentFailure(`knative driver cannot reach Kubernetes: ${(err as Error).message}`);
       }
@@ -59,9 +54,9 @@ export class KnativeDriver implements DeploymentDriver {
     return this.api;
   }
 
-  private secrets(): KubeSecretsApi {
+  private secrets(): KnativeSecrets {
     this.services();
-    return this.secretsApi!;
+    return this.secretsStore!;
   }
 
   async deploy({ deploymentId, spec, env, versions, routing }: DriverDeployRequest): Promise<{ url: string | null }> {
@@ -76,6 +71,7 @@ export class KnativeDriver implements DeploymentDriver {
     if (problem) throw new DeploymentFailure(problem);
     const name = spec.label;
     const written: Written[] = [];
+    const secrets = this.secrets();
     try {
       const current = await api.get(name).catch((err: unknown) => {
         throw new DeploymentFailure(`could not write Knative Service ${name}: ${(err as Error).message}`);
@@ -85,9 +81,9 @@ export class KnativeDriver implements DeploymentDriver {
       const owner = current?.metadata.uid ? { name, uid: current.metadata.uid } : undefined;
       // The Secrets first: a revision whose Secret is missing cannot start its pods. The other versions' Secrets
       // too (their revisions reference them, and Knative starts their pods again when they scale from zero).
-      const pullSecret = await this.syncPullSecret(spec.image);
-      const secretsDigest = await this.syncVersionSecret(spec, env, owner, written);
-      for (const v of versions ?? []) await this.syncVersionSecret(v.spec, v.env, owner, written);
+      const pullSecret = await secrets.syncPullSecret(spec.image);
+      const secretsDigest = await secrets.syncVersionSecret(spec, env, owner, written);
+      for (const v of versions ?? []) await secrets.syncVersionSecret(v.spec, v.env, owner, written);
       const options: KnativeServiceOptions = { secretsDigest, pullSecret, revisionNames: existingRevisionNames(current) };
       let desired = withTemplateDigest(knativeService(spec, api.namespace, deploymentId, routing ?? NO_ROUTING, others, options));
       // Knative refuses a template that changed under the same revision name (a rotated secret, a new pull secret,
@@ -107,141 +103,13 @@ export class KnativeDriver implements DeploymentDriver {
         throw err instanceof DeploymentFailure ? err : new DeploymentFailure(`could not write Knative Service ${name}: ${(err as Error).message}`);
       }
       // A Service created now: its Secrets are its dependents, so Kubernetes removes them with it.
-      if (!owner && stored.metadata.uid) await this.adoptSecrets({ name, uid: stored.metadata.uid }, written);
+      if (!owner && stored.metadata.uid) await secrets.adoptSecrets({ name, uid: stored.metadata.uid }, written);
       const outcome = await this.waitReady(api, name, deadline, timeoutMs);
-      await this.pruneSecrets(spec, [spec.version, ...others]);
+      await secrets.pruneSecrets(spec, [spec.version, ...others]);
       return { url: outcome.url };
     } catch (err) {
-      await this.undoSecrets(written);
+      await secrets.undoSecrets(written);
       throw err;
-    }
-  }
-
-  /**
-   * Creates or updates the version's Secret with exactly the values its config.secrets name (by variable), and
-   * answers their digest (keyed by the Secret's uid); nothing when the version has no secrets.
-   */
-  private async syncVersionSecret(
-    spec: FunctionRuntimeSpec,
-    env: Record<string, string>,
-    owner: { name: string; uid: string } | undefined,
-    written: Written[],
-  ): Promise<string | undefined> {
-    const refs = spec.config.secrets;
-    if (!refs.length) return undefined;
-    const values: Record<string, string> = {};
-    for (const ref of refs) {
-      const value = env[ref.env];
-      if (value === undefined) throw new DeploymentFailure(`version ${spec.version} of ${spec.label} has no value for ${ref.env} (secret "${ref.secret}")`);
-      values[ref.env] = value;
-    }
-    const desired = functionSecret(spec, this.settings.KNATIVE_NAMESPACE, values);
-    if (owner) desired.metadata!.ownerReferences = [ownerReference(owner)];
-    const stored = await this.putSecret(desired, written, (current) => {
-      const theirs = current.metadata?.labels?.[FUNCTION_ID_LABEL];
-      if (theirs !== spec.functionId)
-        throw new DeploymentFailure(
-          `a Secret named ${desired.metadata!.name} already exists in namespace ${this.settings.KNATIVE_NAMESPACE} and does not belong to ${spec.label}`,
-        );
-    });
-    return valuesDigest(values, stored.metadata?.uid ?? desired.metadata!.name!);
-  }
-
-  /** The registry pull secret, when the image is in HKS_OCI_REGISTRY and there are credentials for it. */
-  private async syncPullSecret(image: string): Promise<string | undefined> {
-    const { HKS_OCI_REGISTRY: registry, HKS_OCI_USERNAME: username, HKS_OCI_PASSWORD: password } = this.settings;
-    if (!registry || !username || !password || !image.startsWith(`${registry}/`)) return undefined;
-    // Shared by every function: not undone when one deploy fails (it holds only the current login).
-    await this.putSecret(registryPullSecret(this.settings.KNATIVE_NAMESPACE, registry, username, password), [], (current) => {
-      if (current.metadata?.labels?.['app.kubernetes.io/managed-by'] !== MANAGED_BY['app.kubernetes.io/managed-by'])
-        throw new DeploymentFailure(
-          `a Secret named ${PULL_SECRET_NAME} already exists in namespace ${this.settings.KNATIVE_NAMESPACE} and is not managed by hks`,
-        );
-    });
-    return PULL_SECRET_NAME;
-  }
-
-  /** Create, or replace when its data, type, labels or owners differ; retries on 409 like apply. */
-  private async putSecret(desired: V1Secret, written: Written[], check: (current: V1Secret) => void): Promise<V1Secret> {
-    const secrets = this.secrets();
-    const name = desired.metadata!.name!;
-    let lastError: unknown;
-    for (let attempt = 1; attempt <= APPLY_ATTEMPTS; attempt++) {
-      try {
-        const current = await secrets.get(name);
-        if (!current) {
-          const created = await secrets.create(desired);
-          written.push({ name, before: null });
-          return created;
-        }
-        check(current);
-        const same =
-          isDeepStrictEqual(current.data ?? {}, desired.data) &&
-          current.type === desired.type &&
-          isDeepStrictEqual(current.metadata?.labels ?? {}, desired.metadata?.labels ?? {}) &&
-          (!desired.metadata?.ownerReferences || isDeepStrictEqual(current.metadata?.ownerReferences, desired.metadata.ownerReferences));
-        if (same) return current;
-        const replaced = await secrets.replace({
-          ...desired,
-          metadata: {
-            ...desired.metadata,
-            ownerReferences: desired.metadata?.ownerReferences ?? current.metadata?.ownerReferences,
-            resourceVersion: current.metadata?.resourceVersion,
-          },
-        });
-        if (!written.some((w) => w.name === name)) written.push({ name, before: current });
-        return replaced;
-      } catch (err) {
-        if (err instanceof KubeApiError && err.code === 409) {
-          lastError = err;
-          continue;
-        }
-        if (err instanceof DeploymentFailure) throw err;
-        throw new DeploymentFailure(`could not write Secret ${name}: ${(err as Error).message}`);
-      }
-    }
-    throw new DeploymentFailure(`could not write Secret ${name}: ${(lastError as Error).message}`);
-  }
-
-  /** Makes the Service the owner of the Secrets this deploy created or changed. */
-  private async adoptSecrets(owner: { name: string; uid: string }, written: Written[]): Promise<void> {
-    for (const { name } of written) {
-      const current = await this.secrets().get(name);
-      if (!current || current.metadata?.labels?.[FUNCTION_ID_LABEL] === undefined) continue;
-      await this.putSecret({ ...current, metadata: { ...current.metadata, ownerReferences: [ownerReference(owner)] } }, [], () => undefined);
-    }
-  }
-
-  /** A failed deploy leaves the Secrets as they were: what it created goes, what it changed gets its values back. */
-  private async undoSecrets(written: Written[]): Promise<void> {
-    for (const { name, before } of [...written].reverse()) {
-      try {
-        if (!before) await this.secrets().delete(name);
-        else {
-          const current = await this.secrets().get(name);
-          if (current) await this.secrets().replace({ ...current, data: before.data, metadata: { ...current.metadata, labels: before.metadata?.labels } });
-        }
-      } catch (err) {
-        this.logger.warn(`could not undo Secret ${name} after a failed deploy: ${(err as Error).message}`);
-      }
-    }
-  }
-
-  /** The function's Secrets of versions that no longer run (after a rollback, the end of a split). */
-  private async pruneSecrets(spec: FunctionRuntimeSpec, running: number[]): Promise<void> {
-    const keep = new Set(running.map((v) => functionSecretName(spec.label, v)));
-    const mine = await this.secrets()
-      .list(functionSecretSelector(spec.functionId))
-      .catch((err: unknown) => {
-        this.logger.warn(`could not list the Secrets of ${spec.label} to remove those of versions that no longer run: ${(err as Error).message}`);
-        return [] as V1Secret[];
-      });
-    for (const s of mine) {
-      const name = s.metadata?.name;
-      if (name && !keep.has(name))
-        await this.secrets()
-          .delete(name)
-          .catch((err: unknown) => this.logger.warn(`could not remove Secret ${name}: ${(err as Error).message}`));
     }
   }
 
@@ -257,7 +125,7 @@ export class KnativeDriver implements DeploymentDriver {
     }
     // The function's own Secrets (by its id), also when its Service is gone already; Kubernetes' garbage collector
     // would remove those the Service owns, but not before the Service itself is gone.
-    for (const s of await this.secrets().list(functionSecretSelector(functionId))) await this.secrets().delete(s.metadata!.name!);
+    await this.secrets().removeAll(functionId);
   }
 
   /** Create, or replace with the current resourceVersion; retries when someone else wrote in between. */
@@ -347,14 +215,6 @@ export class KnativeDriver implements DeploymentDriver {
       stop?.();
     }
   }
-}
-
-function ownerReference(owner: { name: string; uid: string }) {
-  return { apiVersion: 'serving.knative.dev/v1', kind: 'Service', name: owner.name, uid: owner.uid };
-}
-
-function functionSecretSelector(functionId: string): string {
-  return `app.kubernetes.io/managed-by=${MANAGED_BY['app.kubernetes.io/managed-by']},${FUNCTION_ID_LABEL}=${functionId}`;
 }
 
 /** The revision each version runs as now: the current template's, and each `v{n}` tag's in the traffic block. */
