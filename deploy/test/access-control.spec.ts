@@ -23,13 +23,15 @@ describe('RBAC', () => {
     expect(mustFind(platform, 'ServiceAccount', 'deployer', PLATFORM_NAMESPACE)).toBeDefined();
   });
 
-  it('lets the deployer manage serving.knative.dev services and nothing else', () => {
+  it('lets the deployer manage serving.knative.dev services and Secrets in functions, and nothing else', () => {
     expect(role.rules).toEqual([
       {
         apiGroups: ['serving.knative.dev'],
         resources: ['services'],
         verbs: expect.arrayContaining(['get', 'list', 'watch', 'create', 'update', 'patch', 'delete']),
       },
+      // The functions' secret values and the registry pull secret: what the knative driver calls, no more.
+      { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'list', 'create', 'update', 'delete'] },
     ]);
     const verbs: string[] = role.rules[0].verbs;
     expect(verbs).toHaveLength(7);
@@ -38,5 +40,15 @@ describe('RBAC', () => {
       expect(rule.nonResourceURLs).toBeUndefined();
       expect([...rule.apiGroups, ...rule.resources, ...rule.verbs]).not.toContain('*');
     }
+  });
+
+  it('grants Secrets only in the functions namespace, never in hks-system', () => {
+    const secretRules = rbac
+      .filter(({ object }) => object.kind === 'Role')
+      .flatMap(({ object }) =>
+        ((object as unknown as { rules: Array<{ resources: string[] }> }).rules ?? []).map((r) => ({ ns: object.metadata.namespace, r })),
+      )
+      .filter(({ r }) => r.resources.includes('secrets'));
+    expect(secretRules.map(({ ns }) => ns)).toEqual([FUNCTIONS_NAMESPACE]);
   });
 });

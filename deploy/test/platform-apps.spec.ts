@@ -219,8 +219,8 @@ describe('cluster-mode configuration', () => {
       REGISTRY_SECRETS_KEY: ['function-registry'],
       HKS_INTERNAL_TOKEN: PLATFORM_APPS.map((a) => a.name),
       HKS_API_KEYS: ['gateway'],
-      HKS_OCI_USERNAME: ['invoker', 'builder'],
-      HKS_OCI_PASSWORD: ['invoker', 'builder'],
+      HKS_OCI_USERNAME: ['invoker', 'builder', 'deployer'],
+      HKS_OCI_PASSWORD: ['invoker', 'builder', 'deployer'],
     });
   });
 

@@ -1,4 +1,5 @@
 import { SettingsOf, SettingsSchema, CommonSettings } from '@platform/config';
+import { OciRegistrySettings } from '@platform/runtimes';
 
 export const DeployerSettings = {
   DEPLOYER_PORT: { kind: 'int', default: 8084, description: 'HTTP port of the deployer (health endpoints)' },
@@ -19,6 +20,14 @@ export const DeployerSettings = {
     kind: 'string',
     description: 'Path of a kubeconfig file for the knative driver; unset = in-cluster service account (or ~/.kube/config)',
   },
+  HKS_OCI_REGISTRY: {
+    kind: 'string',
+    description:
+      "The platform's OCI registry (host:port), where the builder pushes function images: with HKS_OCI_USERNAME/HKS_OCI_PASSWORD the knative driver " +
+      'keeps a pull secret for it (hks-registry-pull) in KNATIVE_NAMESPACE and names it in the imagePullSecrets of the Services whose image is there',
+  },
+  HKS_OCI_USERNAME: OciRegistrySettings.HKS_OCI_USERNAME,
+  HKS_OCI_PASSWORD: OciRegistrySettings.HKS_OCI_PASSWORD,
   KNATIVE_READY_TIMEOUT_MS: {
     kind: 'int',
     default: 180_000,

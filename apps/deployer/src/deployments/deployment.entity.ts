@@ -13,7 +13,7 @@ import {
 /** One more version of a deployment. */
 export interface StoredVersion {
   spec: FunctionRuntimeSpec;
-  /** Plain env (local), never secret values; null for knative. */
+  /** Plain env, never secret values (read from the registry when a driver or an invoker needs them). */
   env: Record<string, string> | null;
   /** The tagged revision's URL (knative). */
   url?: string | null;
@@ -62,7 +62,7 @@ export class Deployment {
   @Column('jsonb')
   spec: FunctionRuntimeSpec;
 
-  /** Plain env of a local deployment, never secret values (read from the registry when an invoker asks); null for knative. */
+  /** Plain env of the deployment, never secret values (read from the registry when a driver or an invoker asks); null in rows written before the knative driver resolved secrets. */
   @Column('jsonb', { nullable: true })
   env: Record<string, string> | null;
 

@@ -181,14 +181,19 @@ describe('deployments over RPC (real Postgres, RabbitMQ, Redis; HTTP invoker; RP
 
   it('deploys to Knative when the function targets it, with the Service URL', async () => {
     const spec = h.registry.addFunction('kn-fn', { target: 'knative', secrets: [{ env: 'TOKEN', secret: 'api' }] });
+    h.registry.secrets.set(spec.functionId, { TOKEN: 't0ken' });
     const view = await deploy(spec.functionId);
     expect(view).toMatchObject({ driver: 'knative', status: 'READY', url: '/fn/kn-fn' });
     expect((await forFunction(spec.functionId)).endpoint).toBe('http://kn-fn.functions.svc.cluster.local');
     expect(h.kube.object('functions', 'kn-fn')).toBeDefined();
+    // The value the registry resolved for the version, in the version's own Kubernetes Secret; never in the Service.
+    expect(h.kube.secretValues('functions', 'hks-fn-kn-fn-v1')).toEqual({ TOKEN: 't0ken' });
+    expect(JSON.stringify(h.kube.object('functions', 'kn-fn'))).not.toContain('t0ken');
     expect(h.invoker.deploymentCalls(spec.functionId)).toEqual([]);
     expect((await forFunction(spec.functionId)).env).toBeUndefined();
     await h.call(DeploymentPatterns.Undeploy, { functionId: spec.functionId });
     expect(h.kube.object('functions', 'kn-fn')).toBeUndefined();
+    expect(h.kube.secret('functions', 'hks-fn-kn-fn-v1')).toBeUndefined();
   });
 
   it('removes the function from the invoker when it moves to Knative', async () => {

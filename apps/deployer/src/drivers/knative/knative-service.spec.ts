@@ -103,11 +103,30 @@ describe('the Knative Service written for a function', () => {
       },
     );
     const env = knativeService(spec, 'functions', 'd').spec.template.spec.containers[0].env;
+    // Each variable from the version's own Secret (hks-fn-{label}-v{n}, keyed by variable), which the driver writes.
     expect(env).toEqual([
       { name: 'MODE', value: 'fast' },
-      { name: 'DB_PASSWORD', valueFrom: { secretKeyRef: { name: 'db', key: 'password' } } },
-      { name: 'TOKEN', valueFrom: { secretKeyRef: { name: 'api', key: 'value' } } },
+      { name: 'DB_PASSWORD', valueFrom: { secretKeyRef: { name: 'hks-fn-hello-fn-v1', key: 'DB_PASSWORD' } } },
+      { name: 'TOKEN', valueFrom: { secretKeyRef: { name: 'hks-fn-hello-fn-v1', key: 'TOKEN' } } },
+      // What the shims' get_secret/getSecret look names up in: the references, no values.
+      {
+        name: 'HKS_SECRET_REFS',
+        value: JSON.stringify([
+          { env: 'DB_PASSWORD', secret: 'db', key: 'password' },
+          { env: 'TOKEN', secret: 'api', key: 'value' },
+        ]),
+      },
     ]);
+    expect(knativeService(runtimeSpec(), 'functions', 'd').spec.template.spec.containers[0].env.map((e) => e.name)).not.toContain('HKS_SECRET_REFS');
+  });
+
+  it('names the pull secret in imagePullSecrets and the digest of the secret values on the revision template, valid against the CRD', () => {
+    const spec = runtimeSpec({}, { secrets: [{ env: 'TOKEN', secret: 'api' }] });
+    const svc = knativeService(spec, 'functions', 'd', undefined, [], { pullSecret: 'hks-registry-pull', secretsDigest: 'ab12' });
+    expect(svc.spec.template.spec.imagePullSecrets).toEqual([{ name: 'hks-registry-pull' }]);
+    expect(svc.spec.template.metadata.annotations['hks.dev/secrets-digest']).toBe('ab12');
+    expectValid(svc);
+    expect(knativeService(spec, 'functions', 'd').spec.template.spec.imagePullSecrets).toBeUndefined();
   });
 
   it('turns memory, cpu, timeout and concurrency into the revision spec', () => {

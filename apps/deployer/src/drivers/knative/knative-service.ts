@@ -11,6 +11,7 @@ import {
   type Routing,
   versionTag,
 } from '@platform/contracts';
+import { functionSecretName } from './function-secrets';
 
 export const KNATIVE_GROUP = 'serving.knative.dev';
 export const KNATIVE_VERSION = 'v1';
@@ -64,6 +65,7 @@ export interface KnativeService {
       spec: {
         containerConcurrency: number;
         timeoutSeconds: number;
+        imagePullSecrets?: Array<{ name: string }>;
         containers: Array<{
           name: string;
           image: string;
@@ -88,11 +90,33 @@ export interface KnativeService {
   };
 }
 
+/** On the revision template: a digest of the version's secret values (never the values), so a rotation makes a new revision. */
+export const SECRETS_DIGEST_ANNOTATION = 'hks.dev/secrets-digest';
+/** The shims' get_secret/getSecret learn the function's config.secrets ({env, secret, key}, no values) from it. */
+export const SECRET_REFS_ENV = 'HKS_SECRET_REFS';
+
+export interface KnativeServiceOptions {
+  /** Digest of the values in the version's Secret (valuesDigest). */
+  secretsDigest?: string;
+  /** A kubernetes.io/dockerconfigjson Secret in the namespace the kubelet pulls the image with. */
+  pullSecret?: string;
+  /** The revision each version runs as, where it is not `{service}-v{n}` (see KnativeDriver.revisionNames). */
+  revisionNames?: Record<number, string>;
+}
+
 /**
  * The Knative Service that runs a function's image: named after the label, image by digest, env and secrets
- * (by reference: the values stay in Kubernetes), resources, timeout, concurrency and autoscaling bounds.
+ * (by reference to the version's own Secret, functionSecretName: the values stay in Kubernetes), resources, timeout,
+ * concurrency and autoscaling bounds.
  */
-export function knativeService(spec: FunctionRuntimeSpec, namespace: string, deploymentId: string, routing?: Routing, others: number[] = []): KnativeService {
+export function knativeService(
+  spec: FunctionRuntimeSpec,
+  namespace: string,
+  deploymentId: string,
+  routing?: Routing,
+  others: number[] = [],
+  options: KnativeServiceOptions = {},
+): KnativeService {
   if (!spec.image) throw new Error('knativeService needs spec.image');
   // Revision names become label values (at most 63 characters): a label too long for `-v{n}` gets no named
   // revisions, so it can run one version only (its routing is refused before this, see versionsProblem).
@@ -104,8 +128,10 @@ export function knativeService(spec: FunctionRuntimeSpec, namespace: string, dep
   if (resources.cpu) requests.cpu = resources.cpu;
   const envVars: EnvVar[] = [
     ...Object.entries(env).map(([name, value]) => ({ name, value })),
-    ...secrets.map((s) => ({ name: s.env, valueFrom: { secretKeyRef: { name: s.secret, key: s.key } } })),
+    ...secrets.map((s) => ({ name: s.env, valueFrom: { secretKeyRef: { name: functionSecretName(spec.label, spec.version), key: s.env } } })),
+    ...(secrets.length ? [{ name: SECRET_REFS_ENV, value: JSON.stringify(secrets.map(({ env, secret, key }) => ({ env, secret, key }))) }] : []),
   ];
+  const names = (v: number) => options.revisionNames?.[v] ?? revisionName(spec.label, v);
   return {
     apiVersion: `${KNATIVE_GROUP}/${KNATIVE_VERSION}`,
     kind: 'Service',
@@ -121,13 +147,17 @@ export function knativeService(spec: FunctionRuntimeSpec, namespace: string, dep
       template: {
         metadata: {
           // A named revision per version ({service}-v{n}), so the traffic block can name older versions.
-          ...(routing ? { name: revisionName(spec.label, spec.version) } : {}),
+          ...(routing ? { name: names(spec.version) } : {}),
           labels,
-          annotations: autoscalingAnnotations(scaling, resources.memoryMb),
+          annotations: {
+            ...autoscalingAnnotations(scaling, resources.memoryMb),
+            ...(options.secretsDigest ? { [SECRETS_DIGEST_ANNOTATION]: options.secretsDigest } : {}),
+          },
         },
         spec: {
           containerConcurrency: scaling.concurrency,
           timeoutSeconds: Math.max(1, Math.ceil(resources.timeoutMs / 1000)),
+          ...(options.pullSecret ? { imagePullSecrets: [{ name: options.pullSecret }] } : {}),
           containers: [
             {
               name: 'function',
@@ -139,7 +169,7 @@ export function knativeService(spec: FunctionRuntimeSpec, namespace: string, dep
           ],
         },
       },
-      ...(routing ? { traffic: knativeTraffic(spec.label, spec.version, routing, others) } : {}),
+      ...(routing ? { traffic: knativeTraffic(spec.label, spec.version, routing, others, names) } : {}),
     },
   };
 }
@@ -195,15 +225,21 @@ export function knativeProblem(spec: FunctionRuntimeSpec): string | undefined {
  * tag per alias. Knative's rules: percentages sum to 100, tags unique DNS-1035 labels, revisionName the template's or
  * an existing revision's.
  */
-export function knativeTraffic(service: string, version: number, routing: Routing, others: number[]): TrafficTarget[] {
+export function knativeTraffic(
+  service: string,
+  version: number,
+  routing: Routing,
+  others: number[],
+  names: (v: number) => string = (v) => revisionName(service, v),
+): TrafficTarget[] {
   const splits = routing.splits?.length ? routing.splits : [{ version, percent: 100 }];
   // One version, nothing aliased: no tags (their hosts would only lengthen the names Knative has to accept).
-  if (!others.length && !Object.keys(routing.aliases).length && splits.length === 1) return [{ revisionName: revisionName(service, version), percent: 100 }];
-  const targets: TrafficTarget[] = splits.map((s) => ({ revisionName: revisionName(service, s.version), percent: s.percent, tag: versionTag(s.version) }));
+  if (!others.length && !Object.keys(routing.aliases).length && splits.length === 1) return [{ revisionName: names(version), percent: 100 }];
+  const targets: TrafficTarget[] = splits.map((s) => ({ revisionName: names(s.version), percent: s.percent, tag: versionTag(s.version) }));
   for (const v of [version, ...others])
-    if (!targets.some((t) => t.tag === versionTag(v))) targets.push({ revisionName: revisionName(service, v), percent: 0, tag: versionTag(v) });
-  targets.push({ revisionName: revisionName(service, version), percent: 0, tag: LATEST_ALIAS });
-  for (const [alias, v] of Object.entries(routing.aliases)) targets.push({ revisionName: revisionName(service, v), percent: 0, tag: alias });
+    if (!targets.some((t) => t.tag === versionTag(v))) targets.push({ revisionName: names(v), percent: 0, tag: versionTag(v) });
+  targets.push({ revisionName: names(version), percent: 0, tag: LATEST_ALIAS });
+  for (const [alias, v] of Object.entries(routing.aliases)) targets.push({ revisionName: names(v), percent: 0, tag: alias });
   return targets;
 }
 

@@ -1,22 +1,42 @@
+import { createHash } from 'crypto';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { SETTINGS } from '@platform/config';
-import { NO_ROUTING } from '@platform/contracts';
+import { MAX_NAME_LENGTH, NO_ROUTING } from '@platform/contracts';
 import { DeployerSettingsValues } from '../../settings';
 import { DeploymentDriver, DeploymentFailure, DriverDeployRequest } from '../driver';
-import { KnativeServicesApi, KubeApiError, loadKubeConfig, WatchEvent } from './kube-api';
-import { FUNCTION_ID_LABEL, knativeProblem, knativeService, KnativeService, MANAGED_BY, Readiness, readiness, versionsProblem } from './knative-service';
+import { KnativeSecrets, Written } from './knative-secrets';
+import { KnativeServicesApi, KubeApiError, KubeSecretsApi, loadKubeConfig, WatchEvent } from './kube-api';
+import {
+  FUNCTION_ID_LABEL,
+  knativeProblem,
+  knativeService,
+  KnativeService,
+  KnativeServiceOptions,
+  MANAGED_BY,
+  Readiness,
+  readiness,
+  revisionName,
+  versionsProblem,
+} from './knative-service';
 
 const APPLY_ATTEMPTS = 5;
 const REWATCH_PAUSE_MS = 250;
 const NO_IMAGE = 'no OCI image: configure HKS_OCI_REGISTRY on the builder';
+/** On the revision template: a digest of everything hks writes there, to tell whether a version's template changed. */
+const TEMPLATE_DIGEST = 'hks.dev/template-digest';
 
 /** Knative driver: one serving.knative.dev/v1 Service per function, watched until Ready. */
 @Injectable()
 export class KnativeDriver implements DeploymentDriver {
   readonly name = 'knative' as const;
-  readonly resolvesSecrets = false;
+  /**
+   * The values are resolved (from the registry, for each version) and written to one Kubernetes Secret per version,
+   * which the Service references: the kubelet reads them from there, never from the Service.
+   */
+  readonly resolvesSecrets = true;
   private readonly logger = new Logger(KnativeDriver.name);
   private api?: KnativeServicesApi;
+  private secretsStore?: KnativeSecrets;
 
   constructor(@Inject(SETTINGS) private readonly settings: DeployerSettingsValues) {}
 
@@ -24,7 +44,9 @@ export class KnativeDriver implements DeploymentDriver {
   private services(): KnativeServicesApi {
     if (!this.api) {
       try {
-        this.api = new KnativeServicesApi(loadKubeConfig(this.settings.KUBECONFIG), this.settings.KNATIVE_NAMESPACE);
+        const kc = loadKubeConfig(this.settings.KUBECONFIG);
+        this.api = new KnativeServicesApi(kc, this.settings.KNATIVE_NAMESPACE);
+        this.secretsStore = new KnativeSecrets(new KubeSecretsApi(kc, this.settings.KNATIVE_NAMESPACE), this.settings);
       } catch (err) {
         throw new DeploymentFailure(`knative driver cannot reach Kubernetes: ${(err as Error).message}`);
       }
@@ -32,7 +54,12 @@ export class KnativeDriver implements DeploymentDriver {
     return this.api;
   }
 
-  async deploy({ deploymentId, spec, versions, routing }: DriverDeployRequest): Promise<{ url: string | null }> {
+  private secrets(): KnativeSecrets {
+    this.services();
+    return this.secretsStore!;
+  }
+
+  async deploy({ deploymentId, spec, env, versions, routing }: DriverDeployRequest): Promise<{ url: string | null }> {
     if (!spec.image) throw new DeploymentFailure(NO_IMAGE);
     const api = this.services();
     const timeoutMs = this.settings.KNATIVE_READY_TIMEOUT_MS;
@@ -42,27 +69,63 @@ export class KnativeDriver implements DeploymentDriver {
     const others = (versions ?? []).map((v) => v.spec.version);
     const problem = knativeProblem(spec) ?? versionsProblem(spec, routing, others);
     if (problem) throw new DeploymentFailure(problem);
-    const desired = knativeService(spec, api.namespace, deploymentId, routing ?? NO_ROUTING, others);
+    const name = spec.label;
+    const written: Written[] = [];
+    const secrets = this.secrets();
     try {
-      await this.apply(api, desired);
+      const current = await api.get(name).catch((err: unknown) => {
+        throw new DeploymentFailure(`could not write Knative Service ${name}: ${(err as Error).message}`);
+      });
+      if (current && current.metadata.labels?.['app.kubernetes.io/managed-by'] !== MANAGED_BY['app.kubernetes.io/managed-by'])
+        throw new DeploymentFailure(`a Knative Service named ${name} already exists in namespace ${api.namespace} and is not managed by hks`);
+      const owner = current?.metadata.uid ? { name, uid: current.metadata.uid } : undefined;
+      // The Secrets first: a revision whose Secret is missing cannot start its pods. The other versions' Secrets
+      // too (their revisions reference them, and Knative starts their pods again when they scale from zero).
+      const pullSecret = await secrets.syncPullSecret(spec.image);
+      const secretsDigest = await secrets.syncVersionSecret(spec, env, owner, written);
+      for (const v of versions ?? []) await secrets.syncVersionSecret(v.spec, v.env, owner, written);
+      const options: KnativeServiceOptions = { secretsDigest, pullSecret, revisionNames: existingRevisionNames(current) };
+      let desired = withTemplateDigest(knativeService(spec, api.namespace, deploymentId, routing ?? NO_ROUTING, others, options));
+      // Knative refuses a template that changed under the same revision name (a rotated secret, a new pull secret,
+      // the same version deployed again with other settings): such a template gets a name of its own.
+      const renamed = renameChangedTemplate(current, desired, spec.version);
+      if (renamed)
+        desired = withTemplateDigest(
+          knativeService(spec, api.namespace, deploymentId, routing ?? NO_ROUTING, others, {
+            ...options,
+            revisionNames: { ...options.revisionNames, [spec.version]: renamed },
+          }),
+        );
+      let stored: KnativeService;
+      try {
+        stored = await this.apply(api, desired);
+      } catch (err) {
+        throw err instanceof DeploymentFailure ? err : new DeploymentFailure(`could not write Knative Service ${name}: ${(err as Error).message}`);
+      }
+      // A Service created now: its Secrets are its dependents, so Kubernetes removes them with it.
+      if (!owner && stored.metadata.uid) await secrets.adoptSecrets({ name, uid: stored.metadata.uid }, written);
+      const outcome = await this.waitReady(api, name, deadline, timeoutMs);
+      await secrets.pruneSecrets(spec, [spec.version, ...others]);
+      return { url: outcome.url };
     } catch (err) {
-      throw new DeploymentFailure(`could not write Knative Service ${desired.metadata.name}: ${(err as Error).message}`);
+      await secrets.undoSecrets(written);
+      throw err;
     }
-    const outcome = await this.waitReady(api, desired.metadata.name, deadline, timeoutMs);
-    return { url: outcome.url };
   }
 
   async remove({ functionId, label }: { functionId: string; label: string }): Promise<void> {
     const api = this.services();
     const current = await api.get(label);
-    if (!current) return;
-    const owner = current.metadata.labels?.[FUNCTION_ID_LABEL];
-    if (owner !== functionId) {
+    const owner = current?.metadata.labels?.[FUNCTION_ID_LABEL];
+    if (current && owner !== functionId) {
       // Same label, another function (deleted and re-created): its Service is not ours to remove.
       this.logger.warn(`Knative Service ${label} belongs to function ${owner ?? '(none)'}, not ${functionId}; left in place`);
-      return;
+    } else if (current) {
+      await api.delete(label);
     }
-    await api.delete(label);
+    // The function's own Secrets (by its id), also when its Service is gone already; Kubernetes' garbage collector
+    // would remove those the Service owns, but not before the Service itself is gone.
+    await this.secrets().removeAll(functionId);
   }
 
   /** Create, or replace with the current resourceVersion; retries when someone else wrote in between. */
@@ -152,4 +215,46 @@ export class KnativeDriver implements DeploymentDriver {
       stop?.();
     }
   }
+}
+
+/** The revision each version runs as now: the current template's, and each `v{n}` tag's in the traffic block. */
+function existingRevisionNames(current: KnativeService | null): Record<number, string> {
+  const names: Record<number, string> = {};
+  if (!current) return names;
+  for (const t of current.spec.traffic ?? []) {
+    const m = /^v(\d+)$/.exec(t.tag ?? '');
+    if (m && t.revisionName) names[Number(m[1])] = t.revisionName;
+  }
+  const version = Number(current.metadata.annotations?.['hks.dev/version']);
+  const templateName = current.spec.template?.metadata?.name;
+  if (Number.isInteger(version) && templateName) names[version] = templateName;
+  return names;
+}
+
+/** The Service with a digest of its template (name aside) among the template's annotations. */
+function withTemplateDigest(svc: KnativeService): KnativeService {
+  const { name: _name, ...metadata } = svc.spec.template.metadata;
+  const digest = createHash('sha256')
+    .update(JSON.stringify({ metadata, spec: svc.spec.template.spec }))
+    .digest('hex')
+    .slice(0, 16);
+  svc.spec.template.metadata.annotations[TEMPLATE_DIGEST] = digest;
+  return svc;
+}
+
+/**
+ * A new name for the version's revision when the current Service already runs a template of that name that differs
+ * ({service}-v{n}-{digest}), or undefined. Compared by the digest hks wrote, since Knative adds defaults to the template.
+ */
+function renameChangedTemplate(current: KnativeService | null, desired: KnativeService, version: number): string | undefined {
+  const name = desired.spec.template.metadata.name;
+  if (!current || !name || current.spec.template?.metadata?.name !== name) return undefined;
+  const digest = desired.spec.template.metadata.annotations[TEMPLATE_DIGEST];
+  if (current.spec.template.metadata.annotations?.[TEMPLATE_DIGEST] === digest) return undefined;
+  const renamed = `${revisionName(desired.metadata.name, version)}-${digest.slice(0, 5)}`;
+  if (renamed.length > MAX_NAME_LENGTH)
+    throw new DeploymentFailure(
+      `version ${version} of ${desired.metadata.name} changed (its secrets or settings) but its label is too long for a new revision name (${renamed} passes ${MAX_NAME_LENGTH} characters); deploy a new version instead`,
+    );
+  return renamed;
 }

@@ -1,4 +1,4 @@
-import { ApiException, CustomObjectsApi, KubeConfig, Watch } from '@kubernetes/client-node';
+import { ApiException, CoreV1Api, CustomObjectsApi, KubeConfig, V1Secret, Watch } from '@kubernetes/client-node';
 import { KNATIVE_GROUP, KNATIVE_PLURAL, KNATIVE_VERSION, KnativeService } from './knative-service';
 
 /** A Kubernetes API error with the fields of its Status object (reason: NotFound, Conflict, AlreadyExists ...). */
@@ -107,16 +107,78 @@ export class KnativeServicesApi {
 
   /** ApiException (body = the Status JSON text), fetch errors ... -> KubeApiError with a message a person can act on. */
   toError(err: unknown): KubeApiError {
-    if (err instanceof KubeApiError) return err;
-    if (err instanceof ApiException) {
-      const status = parseStatus(err.body);
-      const reason = status?.reason ?? String(err.code);
-      return new KubeApiError(err.code, reason, `Kubernetes API answered ${err.code} ${reason}: ${status?.message ?? err.message}`);
-    }
-    const code = (err as { statusCode?: number }).statusCode;
-    if (typeof code === 'number') return new KubeApiError(code, String(code), `Kubernetes API answered ${code}: ${(err as Error).message}`);
-    return new KubeApiError(0, 'Unreachable', `Kubernetes API at ${this.server} is unreachable: ${(err as Error)?.message ?? String(err)}`);
+    return toKubeError(err, this.server);
   }
+}
+
+/** Kubernetes Secrets in one namespace (the functions' secret values and the registry pull secret). */
+export class KubeSecretsApi {
+  private readonly api: CoreV1Api;
+  readonly server: string;
+
+  constructor(
+    kc: KubeConfig,
+    readonly namespace: string,
+  ) {
+    this.api = kc.makeApiClient(CoreV1Api);
+    this.server = kc.getCurrentCluster()?.server ?? '(no server)';
+  }
+
+  /** The Secret, or null when there is none. */
+  async get(name: string): Promise<V1Secret | null> {
+    try {
+      return await this.api.readNamespacedSecret({ name, namespace: this.namespace });
+    } catch (err) {
+      const e = toKubeError(err, this.server);
+      if (e.code === 404) return null;
+      throw e;
+    }
+  }
+
+  async create(body: V1Secret): Promise<V1Secret> {
+    return this.api.createNamespacedSecret({ namespace: this.namespace, body }).catch((err: unknown) => Promise.reject(toKubeError(err, this.server)));
+  }
+
+  /** Replaces the Secret; `body.metadata.resourceVersion` must be the current one (409 Conflict otherwise). */
+  async replace(body: V1Secret): Promise<V1Secret> {
+    return this.api
+      .replaceNamespacedSecret({ name: body.metadata!.name!, namespace: this.namespace, body })
+      .catch((err: unknown) => Promise.reject(toKubeError(err, this.server)));
+  }
+
+  /** Deletes the Secret; false when it was already gone. */
+  async delete(name: string): Promise<boolean> {
+    try {
+      await this.api.deleteNamespacedSecret({ name, namespace: this.namespace });
+      return true;
+    } catch (err) {
+      const e = toKubeError(err, this.server);
+      if (e.code === 404) return false;
+      throw e;
+    }
+  }
+
+  /** The Secrets whose labels match `labelSelector` (`a=b,c=d`). */
+  async list(labelSelector: string): Promise<V1Secret[]> {
+    try {
+      return (await this.api.listNamespacedSecret({ namespace: this.namespace, labelSelector })).items;
+    } catch (err) {
+      throw toKubeError(err, this.server);
+    }
+  }
+}
+
+/** ApiException (body = the Status JSON text), fetch errors ... -> KubeApiError with a message a person can act on. */
+function toKubeError(err: unknown, server: string): KubeApiError {
+  if (err instanceof KubeApiError) return err;
+  if (err instanceof ApiException) {
+    const status = parseStatus(err.body);
+    const reason = status?.reason ?? String(err.code);
+    return new KubeApiError(err.code, reason, `Kubernetes API answered ${err.code} ${reason}: ${status?.message ?? err.message}`);
+  }
+  const code = (err as { statusCode?: number }).statusCode;
+  if (typeof code === 'number') return new KubeApiError(code, String(code), `Kubernetes API answered ${code}: ${(err as Error).message}`);
+  return new KubeApiError(0, 'Unreachable', `Kubernetes API at ${server} is unreachable: ${(err as Error)?.message ?? String(err)}`);
 }
 
 function parseStatus(body: unknown): { reason?: string; message?: string } | null {
