@@ -10,6 +10,8 @@ export interface AuthRegistryOptions {
   password: string;
   /** Blob GETs answer 307 to `http://localhost:<port>/cdn/...` (another host, as registries send blobs to S3). */
   redirectBlobs?: boolean;
+  /** The Bearer realm names `localhost` instead of this machine's name: a token service on another host, as Docker Hub's auth.docker.io. */
+  tokenOnOtherHost?: boolean;
 }
 
 export interface AuthRegistry {
@@ -46,7 +48,7 @@ export async function startAuthRegistry(upstream: string, o: AuthRegistryOptions
     const repo = /^\/v2\/(.+?)\/(manifests|blobs)\//.exec(url.pathname)?.[1];
     const challenge =
       o.scheme === 'bearer'
-        ? `Bearer realm="http://${hostname()}:${port}/token",service="test-registry"${repo ? `,scope="repository:${repo}:pull"` : ''}`
+        ? `Bearer realm="http://${o.tokenOnOtherHost ? 'localhost' : hostname()}:${port}/token",service="test-registry"${repo ? `,scope="repository:${repo}:pull"` : ''}`
         : 'Basic realm="test-registry"';
     const expected = o.scheme === 'bearer' ? `Bearer ${token}` : basic;
     if (req.headers.authorization !== expected) return deny(401, challenge);

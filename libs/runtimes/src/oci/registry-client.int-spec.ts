@@ -75,6 +75,15 @@ describe('registry client: logins, redirects and limits of a pull', () => {
     expect(blobs.every((r) => r.authorization?.startsWith('Bearer '))).toBe(true);
   });
 
+  it('sends the credentials to a token service on another host than the registry', async () => {
+    const f = await front({ scheme: 'bearer', username: 'ci', password: 's3cret', tokenOnOtherHost: true });
+    const client = new RegistryClient(f.host, { insecure: true, username: 'ci', password: 's3cret' });
+    const image = await resolveImage(client, refOn(f.host));
+    expect(image.layers.length).toBeGreaterThanOrEqual(1);
+    const tokens = f.requests.filter((r) => r.path.startsWith('/token'));
+    expect(tokens[0].authorization).toBe(`Basic ${Buffer.from('ci:s3cret').toString('base64')}`);
+  });
+
   it('answers a Basic challenge with the credentials, and names the settings when it has none or wrong ones', async () => {
     const f = await front({ scheme: 'basic', username: 'ci', password: 's3cret' });
     const image = await resolveImage(new RegistryClient(f.host, { insecure: true, username: 'ci', password: 's3cret' }), refOn(f.host));

@@ -122,7 +122,8 @@ export class RegistryClient {
     if (scope) realm.searchParams.set('scope', scope);
     if (realm.protocol !== 'https:' && this.baseUrl.startsWith('https:'))
       throw new RegistryError(`registry ${this.registry} names a token service over plain HTTP (${realm.origin}); refused`);
-    const res = await this.send('GET', realm.toString(), {}, this.basic);
+    // The credentials go to the token service, on its own host (Docker Hub's is auth.docker.io), over HTTPS when the registry is.
+    const res = await this.send('GET', realm.toString(), {}, this.basic, realm.host);
     if (!res.ok) await this.fail(res, `get a token from ${realm.origin}${realm.pathname}`);
     const body = (await res.json().catch(() => ({}))) as { token?: string; access_token?: string };
     const token = body.token ?? body.access_token;
@@ -132,10 +133,17 @@ export class RegistryClient {
 
   /**
    * One request, following redirects by hand: at most MAX_REDIRECTS, never from HTTPS to HTTP, and the
-   * Authorization header only to the registry's own host (a blob's S3 or CDN URL is signed by itself).
+   * Authorization header only to `authHost`: the registry's own host (a blob's S3 or CDN URL is signed by itself), or
+   * the token service's when asking it for a token.
    */
-  private async send(method: string, target: string, init: { headers?: Record<string, string>; body?: Buffer }, auth?: string): Promise<Response> {
-    const origin = new URL(this.baseUrl).host;
+  private async send(
+    method: string,
+    target: string,
+    init: { headers?: Record<string, string>; body?: Buffer },
+    auth?: string,
+    authHost = new URL(this.baseUrl).host,
+  ): Promise<Response> {
+    const origin = authHost;
     let url = new URL(target);
     for (let hops = 0; ; hops++) {
       const headers: Record<string, string> = { ...(init.headers ?? {}) };
