@@ -86,7 +86,7 @@ export class FunctionsController {
     if (!payload || !DEPLOYMENT_STATUSES.includes(payload.status as string)) {
       throw new ValidationError(`status must be one of ${DEPLOYMENT_STATUSES.join(', ')}`);
     }
-    if (payload.version !== undefined && !Number.isInteger(payload.version)) throw new ValidationError('version must be a whole number');
+    versionOf(payload, true);
     if (payload.reason !== undefined && typeof payload.reason !== 'string') throw new ValidationError('reason must be a string');
     return this.functions.setDeploymentStatus({ ...(payload as SetDeploymentStatusCommand), functionId: functionRef(payload) });
   }
