@@ -87,6 +87,8 @@ describe('image store: user images pulled like the builder reads them, and remov
     const unpacked = store({ HKS_OCI_MAX_UNPACKED_BYTES: 1024 }, path.join(work, 'small-tree'));
     await expect(unpacked.acquire(images.a)).rejects.toThrow(/unpacks to more than HKS_OCI_MAX_UNPACKED_BYTES \(1024 bytes\)/);
     expect(trees(path.join(work, 'small-tree'))).toEqual([]);
+    // Nor the layers it downloaded: a failed unpack leaves nothing on disk.
+    expect(blobs(path.join(work, 'small-tree'))).toEqual([]);
   });
 
   it("removes an image's tree and layers when the last deployment holding it lets go", async () => {

@@ -235,6 +235,8 @@ export class ImageRootfsStore {
     await fs.mkdir(path.join(this.dir, 'rootfs'), { recursive: true });
     const work = path.join(this.dir, 'rootfs', `.tmp-${randomBytes(6).toString('hex')}`);
     await fs.mkdir(work, { mode: 0o755 });
+    // Layers this unpack downloaded: removed again when it fails, unless an unpacked image lists them.
+    const fetched: string[] = [];
     try {
       const budget = { bytes: 0, entries: 0 };
       for (const layer of image.layers) {
@@ -243,7 +245,7 @@ export class ImageRootfsStore {
             `layer ${layer.digest} of ${image.pinned} is ${layer.size} bytes, larger than HKS_OCI_MAX_BLOB_BYTES (${client.maxBlobBytes} bytes)`,
             413,
           );
-        const blob = await this.blob(client, image.ref.repository, layer.digest);
+        const blob = await this.blob(client, image.ref.repository, layer.digest, fetched);
         try {
           await applyLayer(work, createReadStream(blob), budget, this.limits);
         } catch (err) {
@@ -277,16 +279,27 @@ export class ImageRootfsStore {
       return final;
     } catch (err) {
       await removeTree(work);
+      await this.dropUnlisted(fetched);
       throw err;
     }
   }
 
   /** A layer's file: from the cache, else streamed from the registry (checked against its digest) into the cache. */
-  private async blob(client: RegistryClient, repository: string, digest: string): Promise<string> {
+  private async blob(client: RegistryClient, repository: string, digest: string, fetched: string[]): Promise<string> {
     const file = this.blobFile(digest);
     const cached = await fs.stat(file).catch(() => null);
-    if (!cached?.isFile()) await client.downloadBlob(repository, digest, file);
+    if (!cached?.isFile()) {
+      await client.downloadBlob(repository, digest, file);
+      fetched.push(digest);
+    }
     return file;
+  }
+
+  /** Removes these cached layers, but those an unpacked image lists (a failed unpack leaves nothing on disk). */
+  private async dropUnlisted(digests: string[]): Promise<void> {
+    if (!digests.length) return;
+    const listed = new Set((await this.list()).flatMap((r) => r.layers));
+    await Promise.all(digests.filter((d) => !listed.has(d)).map((d) => fs.rm(this.blobFile(d), { force: true })));
   }
 
   private blobFile(digest: string): string {
