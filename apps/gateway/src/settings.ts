@@ -27,7 +27,7 @@ export const GatewaySettings = {
   GATEWAY_TRUST_PROXY: {
     kind: 'bool',
     default: false,
-    description: 'Take the client IP from X-Forwarded-For (only behind a proxy that sets it)',
+    description: 'Take the client IP from X-Forwarded-For, its right-most entry (the one your proxy appends; only behind a proxy that sets it)',
   },
   GATEWAY_MAX_BODY_BYTES: {
     kind: 'int',

@@ -110,8 +110,10 @@ export class GatewayAccess implements OnModuleInit, OnApplicationShutdown {
   clientIp(req: IncomingMessage): string {
     if (this.trustProxy) {
       const fwd = req.headers['x-forwarded-for'];
-      const first = (Array.isArray(fwd) ? fwd[0] : fwd)?.split(',')[0]?.trim();
-      if (first) return first;
+      // The right-most entry: the one the trusted proxy appended (entries before it are whatever the client sent).
+      const entries = (Array.isArray(fwd) ? fwd.join(',') : (fwd ?? '')).split(',');
+      const last = entries[entries.length - 1]?.trim().slice(0, 64);
+      if (last) return last;
     }
     return req.socket.remoteAddress ?? 'unknown';
   }
