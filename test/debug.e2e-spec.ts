@@ -147,6 +147,27 @@ describe('debug sessions: the Node inspector through the gateway', () => {
     // Meanwhile the function's other callers are served by its regular workers, the paused one holds up none of them.
     const other = await client.call('POST', `/api/v1/functions/invoke/${functionId}`, { data: { n: 5 } });
     expect([other.status, other.body]).toEqual([200, { doubled: 10 }]);
+    // The session's id is no pass to its worker: another admin key naming it is told it does not exist (404), an
+    // invoke key's header is dropped (served by the regular workers), and a qualified call with it is a 400.
+    const admin2 = await client.call<{ key: string }>('POST', '/api/v1/keys', { name: 'debug-admin-2', scope: 'admin' });
+    const invoker = await client.call<{ key: string }>('POST', '/api/v1/keys', { name: 'debug-invoker', scope: 'invoke', functions: [functionId] });
+    expect([admin2.status, invoker.status]).toEqual([201, 201]);
+    const withSession = (key: string, target = functionId) =>
+      api(
+        p.gatewayUrl,
+        'POST',
+        `/api/v1/functions/invoke/${target}`,
+        { data: { n: 4 } },
+        { authorization: `Bearer ${key}`, [DEBUG_SESSION_HEADER]: session.sessionId },
+      );
+    const stranger = await withSession(admin2.body.key);
+    expect(stranger.status).toBe(404);
+    expect(stranger.text).toContain(`no debug session ${session.sessionId}`);
+    const dropped = await withSession(invoker.body.key);
+    expect([dropped.status, dropped.body]).toEqual([200, { doubled: 8 }]);
+    const qualified = await withSession(p.adminKey, `${functionId}:1`);
+    expect(qualified.status).toBe(400);
+    expect(qualified.text).toContain('without a qualifier');
     // Held longer than the function's 2 s time limit: the debug worker has none.
     await new Promise((r) => setTimeout(r, 3_000));
     await cdp.send('Debugger.resume');

@@ -52,6 +52,14 @@ export const InvokerSettings = {
     min: 1_000,
     description: 'A debug session (hks function debug --attach) ends by itself after this long with no debugger connected and no invocation on it',
   },
+  INVOKER_DEBUG_MAX_MS: {
+    kind: 'int',
+    default: 3_600_000,
+    min: 1_000,
+    description:
+      'A debug session ends this long after it opened whatever it is doing (a debugger connected, an invocation held at a breakpoint): ' +
+      'its worker has no time limit, so this is what bounds it',
+  },
   INVOKER_SANDBOX_UID: { kind: 'int', default: 65534, description: 'Unprivileged uid the sandboxed workers run as (when the invoker runs as root)' },
   INVOKER_SANDBOX_GID: { kind: 'int', default: 65534, description: 'Unprivileged gid the sandboxed workers run as (when the invoker runs as root)' },
   INVOKER_CGROUPS: {

@@ -6,6 +6,8 @@ import { extractContext, InProcessHttp, traceparentOf, tracer } from '@platform/
 import { toDomainError } from '@platform/messaging';
 import {
   CALLER_HEADER,
+  DEBUG_OWNER_HEADER,
+  DEBUG_SESSION_HEADER,
   ErrorBody,
   FunctionRouteWords,
   FUNCTIONS_PATH,
@@ -29,6 +31,8 @@ const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'transfer-en
 const NAME = /^[^\p{Cc}/\\?#]+$/u;
 /** The API key id of each authenticated invocation, for sticky splits. */
 const callers = new WeakMap<http.IncomingMessage, string>();
+/** The API key id of each invocation made with an admin key: the only ones whose x-debug-session is passed on. */
+const debuggers = new WeakMap<http.IncomingMessage, string>();
 const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ETIMEDOUT']);
 
 /**
@@ -138,6 +142,7 @@ export class InvocationProxy implements OnApplicationShutdown {
       }
       if (decision && !decision.serve) return this.refuse(req, res, decision.body, decision.headers);
       callers.set(req, p.id);
+      if (p.scope === 'admin') debuggers.set(req, p.id);
       if (await this.access.admit(req, res, p)) this.run(req, res, name, rest, byTrigger, true);
       else req.resume();
     } catch (err) {
@@ -148,6 +153,16 @@ export class InvocationProxy implements OnApplicationShutdown {
 
   /** An authorised invocation: accepted to run later (202) when it asks to be asynchronous, else forwarded to the invoker. */
   private run(req: http.IncomingMessage, res: http.ServerResponse, name: string, rest: string, byTrigger: boolean, stripKey: boolean): void {
+    // A debug session (opened with an admin key) serves only its own key's invocations: any other caller's
+    // x-debug-session is dropped (its invocation runs as usual); the invoker checks the key id passed with it.
+    if (!debuggers.has(req)) delete req.headers[DEBUG_SESSION_HEADER];
+    else if (req.headers[DEBUG_SESSION_HEADER] !== undefined && wantsAsync(req.headers)) {
+      return this.refuse(req, res, {
+        statusCode: 400,
+        error: 'Bad Request',
+        message: `${DEBUG_SESSION_HEADER} is for synchronous invocations: the debug worker serves the call that waits for it, not an asynchronous one`,
+      });
+    }
     if (wantsAsync(req.headers)) void this.asyncAccept.accept(req, res, { name, rest, style: byTrigger ? 'http' : 'data' });
     else this.forward(req, res, byTrigger ? `/http/${rest}` : `/invoke/${rest}`, stripKey);
   }
@@ -176,6 +191,9 @@ export class InvocationProxy implements OnApplicationShutdown {
     // A sticky split keeps a caller on one version: by its X-Caller-Id, else by its API key.
     const caller = callers.get(req);
     if (caller && !headers[CALLER_HEADER]) headers[GATEWAY_CALLER_HEADER] = caller;
+    const debugger_ = debuggers.get(req);
+    if (debugger_ && headers[DEBUG_SESSION_HEADER] !== undefined) headers[DEBUG_OWNER_HEADER] = debugger_;
+    else delete headers[DEBUG_SESSION_HEADER];
     if (!retried) this.traced(req, res, headers, path);
 
     // The invoker in this same process (the local default): its handler takes the request and answers it, no hop.

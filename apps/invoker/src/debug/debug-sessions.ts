@@ -1,7 +1,5 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { randomBytes } from 'crypto';
-import { readFileSync } from 'fs';
-import * as path from 'path';
 import { DebugSessionView, debugSocketPath, DomainError, NotFoundError, StateError, ValidationError } from '@platform/contracts';
 import { SETTINGS } from '@platform/config';
 import { DeploymentTable } from '../deployments/deployment-table';
@@ -9,6 +7,7 @@ import { FunctionPool, PoolSpec } from '../pools/function-pool';
 import type { InvokerSettingsValues } from '../settings';
 import { LaunchFailure, WorkerLauncher } from '../workers/worker-launcher';
 import { WorkDirs } from '../workers/work-dirs';
+import { InspectorTarget, readInspectorTarget } from './inspector-target';
 
 /** setTimeout's largest delay (about 24.8 days): what "no time limit" is for a debug worker's invocations. */
 export const NO_TIME_LIMIT_MS = 2_147_483_647;
@@ -27,12 +26,13 @@ export interface DebugSession {
   source: FunctionPool;
   pool: FunctionPool;
   dir: string;
-  /** The inspector's websocket path (its target id), as the shim wrote it. */
+  /** The inspector's websocket path (its target id), as the shim wrote it, checked (readInspectorTarget). */
   inspectorPath: string;
   view: DebugSessionView;
   /** Debuggers connected now. */
   connections: number;
   lastActive: number;
+  openedAt: number;
 }
 
 /**
@@ -40,14 +40,18 @@ export interface DebugSession {
  * its inspector relayed to a unix socket in its folder: inspector-relay.js in the node shim), which serves only the
  * invocations that carry the session's id (x-debug-session), so stopping at a breakpoint never holds up the
  * function's other callers. Its invocations have no time limit. A session ends on DELETE, after
- * INVOKER_DEBUG_IDLE_MS with no debugger connected and no invocation, when its function is redeployed or removed,
- * and at shutdown.
+ * INVOKER_DEBUG_IDLE_MS with no debugger connected and no invocation, INVOKER_DEBUG_MAX_MS after it opened whatever
+ * it is doing (an invocation held at a breakpoint forever included), when its function is redeployed or removed, and
+ * at shutdown.
  */
 @Injectable()
 export class DebugSessions implements OnApplicationShutdown {
   private readonly logger = new Logger(DebugSessions.name);
   private readonly sessions = new Map<string, DebugSession>();
   private readonly idleMs: number;
+  private readonly maxMs: number;
+  /** Sessions being opened (their worker starting): they count against MAX_SESSIONS too. */
+  private pending = 0;
   private sweeper?: NodeJS.Timeout;
 
   constructor(
@@ -57,18 +61,24 @@ export class DebugSessions implements OnApplicationShutdown {
     @Inject(SETTINGS) settings: InvokerSettingsValues,
   ) {
     this.idleMs = settings.INVOKER_DEBUG_IDLE_MS;
+    this.maxMs = settings.INVOKER_DEBUG_MAX_MS;
   }
 
   get(id: string): DebugSession | undefined {
     return this.sessions.get(id);
   }
 
-  /** The session's pool, for an invocation of `functionId` that names it; 404 when no such session is open for that function. */
-  poolFor(sessionId: string, functionId: string): FunctionPool {
+  /**
+   * The session, for an invocation of `functionId` that names it (x-debug-session) on behalf of `owner` (the key id
+   * the gateway passes, x-hks-debug-owner); 404 when no such session is open for that function and key.
+   */
+  forInvocation(sessionId: string, functionId: string, owner: string | undefined): DebugSession {
     const s = this.sessions.get(sessionId);
-    if (!s || s.functionId !== functionId) throw new NotFoundError(`no debug session ${sessionId} is open for function ${functionId} (x-debug-session)`);
+    if (!s || s.functionId !== functionId || !owner || s.owner !== owner) {
+      throw new NotFoundError(`no debug session ${sessionId} is open for function ${functionId} and this API key (x-debug-session)`);
+    }
     s.lastActive = Date.now();
-    return s.pool;
+    return s;
   }
 
   async open(idOrLabel: string, owner: string): Promise<DebugSessionView> {
@@ -86,27 +96,38 @@ export class DebugSessions implements OnApplicationShutdown {
     if (family !== 'node')
       throw new ValidationError(`function ${spec.label} runs on ${family}: only Node functions can be debugged (through the Node inspector)`);
     if (source.spec.image) throw new ValidationError(`function ${spec.label} runs from its own image: only Node functions built from source can be debugged`);
-    if (this.sessions.size >= MAX_SESSIONS) {
+    // Those still starting count too: concurrent opens must not get past the maximum while their workers start.
+    if (this.sessions.size + this.pending >= MAX_SESSIONS) {
       throw new DomainError(429, `this invoker already runs ${MAX_SESSIONS} debug sessions, its maximum; end one (DELETE) first`);
     }
     const id = randomBytes(16).toString('hex');
-    const dir = this.dirs.debugDir(id);
-    const pool = new FunctionPool(debugSpec(source.spec, dir, this.idleMs), this.launcher, this.logger);
+    this.pending++;
+    let pool: FunctionPool;
+    let dir: string;
+    let target: InspectorTarget;
     try {
-      await pool.start();
-    } catch (err) {
-      pool.close();
-      this.dirs.removeDebugDir(id);
-      const e = err as LaunchFailure;
-      throw new DomainError(e.kind === 'capacity' ? 503 : 502, `could not start the debug worker of function ${spec.label}: ${e.message}`);
-    }
-    let inspectorPath: string;
-    try {
-      inspectorPath = (JSON.parse(readFileSync(path.join(dir, 'inspector.json'), 'utf8')) as { path: string }).path;
-    } catch (err) {
-      pool.close();
-      this.dirs.removeDebugDir(id);
-      throw new DomainError(502, `the debug worker of function ${spec.label} started without its inspector: ${(err as Error).message}`);
+      dir = this.dirs.debugDir(id);
+      pool = new FunctionPool(debugSpec(source.spec, dir, this.idleMs), this.launcher, this.logger);
+      try {
+        await pool.start();
+      } catch (err) {
+        pool.close();
+        this.dirs.removeDebugDir(id);
+        const e = err as LaunchFailure;
+        throw new DomainError(e.kind === 'capacity' ? 503 : 502, `could not start the debug worker of function ${spec.label}: ${e.message}`);
+      }
+      try {
+        // The function's own code has run in the worker by now: lock the folder, then check what it holds.
+        this.dirs.lockDebugDir(dir);
+        target = readInspectorTarget(dir);
+      } catch (err) {
+        pool.close();
+        void pool.drained.then(() => this.dirs.removeDebugDir(id));
+        this.logger.warn(`debug worker of function ${spec.label} refused: ${(err as Error).message}`);
+        throw new DomainError(502, `the debug worker of function ${spec.label} started without a usable inspector: ${(err as Error).message}`);
+      }
+    } finally {
+      this.pending--;
     }
     const view: DebugSessionView = {
       sessionId: id,
@@ -127,10 +148,11 @@ export class DebugSessions implements OnApplicationShutdown {
       source,
       pool,
       dir,
-      inspectorPath,
+      inspectorPath: target.path,
       view,
       connections: 0,
       lastActive: Date.now(),
+      openedAt: Date.now(),
     });
     this.logger.log(`debug session ${id} opened on function ${spec.label} v${spec.version}`);
     this.sweeper ??= setInterval(() => this.sweep(), SWEEP_MS).unref();
@@ -161,6 +183,7 @@ export class DebugSessions implements OnApplicationShutdown {
     const now = Date.now();
     for (const s of [...this.sessions.values()]) {
       if (this.table.find(s.functionId)?.pool !== s.source) this.close(s.id, 'the function was redeployed or removed');
+      else if (now - s.openedAt > this.maxMs) this.close(s.id, `open for ${this.maxMs} ms, the most a session lasts (INVOKER_DEBUG_MAX_MS)`);
       else if (s.connections === 0 && s.pool.status().busy === 0 && now - s.lastActive > this.idleMs) this.close(s.id, `idle for ${this.idleMs} ms`);
     }
   }

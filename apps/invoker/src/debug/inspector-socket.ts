@@ -1,10 +1,10 @@
 import type { IncomingMessage } from 'http';
 import * as net from 'net';
-import * as path from 'path';
 import type { Duplex } from 'stream';
 import { DEBUG_OWNER_HEADER, httpReason, INTERNAL_TOKEN_HEADER, INVOKER_DEBUG_PATH } from '@platform/contracts';
 import type { InternalCredential } from '@platform/config';
 import type { DebugSessions } from './debug-sessions';
+import { checkedSocket } from './inspector-target';
 
 const SOCKET_PATH = new RegExp(`^${INVOKER_DEBUG_PATH}/([0-9a-f]{32})/ws(?:\\?.*)?$`);
 /** What of the client's upgrade request the inspector needs (it takes no extension, and checks Host: it gets localhost). */
@@ -44,7 +44,15 @@ export function relayInspector(req: IncomingMessage, socket: Duplex, head: Buffe
     return true;
   }
   const s = session;
-  const upstream = net.connect(path.join(s.dir, 'inspector.sock'));
+  let socketPath: string;
+  try {
+    // Checked when the session opened (its folder locked first); again here, it costs one lstat.
+    socketPath = checkedSocket(s.dir);
+  } catch (err) {
+    refuseUpgrade(socket, 502, `the debug worker's inspector cannot be reached: ${(err as Error).message}`);
+    return true;
+  }
+  const upstream = net.connect(socketPath);
   s.connections++;
   let counted = true;
   const done = () => {

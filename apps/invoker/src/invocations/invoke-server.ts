@@ -5,6 +5,7 @@ import { performance } from 'perf_hooks';
 import { randomUUID } from 'crypto';
 import {
   CALLER_HEADER,
+  DEBUG_OWNER_HEADER,
   DEBUG_SESSION_HEADER,
   DomainError,
   GATEWAY_CALLER_HEADER,
@@ -208,13 +209,35 @@ export class InvokeServer implements OnModuleDestroy {
     const { name, qualifier } = splitQualifier(key);
     if (!name) throw new ValidationError(`"${pathname}" is not a valid path: name the function before the ":" of a qualifier`);
     const top = this.table.find(name) ?? (await this.table.resolve(name));
-    const deployed = chooseVersion(top, qualifier ?? oneHeader(req.headers[QUALIFIER_HEADER]), req.headers);
+    const chosen = qualifier ?? oneHeader(req.headers[QUALIFIER_HEADER]);
+    // An invocation that names a debug session runs on that session's worker (with no time limit), no other does;
+    // only for the key that opened it (the gateway passes an admin key's id, and drops the header for any other key).
+    const debugSession = oneHeader(req.headers[DEBUG_SESSION_HEADER]);
+    const debugOwner = oneHeader(req.headers[DEBUG_OWNER_HEADER]);
+    delete req.headers[DEBUG_SESSION_HEADER];
+    delete req.headers[DEBUG_OWNER_HEADER];
+    let deployed: Deployed;
+    let pool: Deployed['pool'];
+    if (debugSession === undefined) {
+      deployed = chooseVersion(top, chosen, req.headers);
+      pool = deployed.pool;
+    } else {
+      // The session's worker runs the version deployed when it opened: a qualifier cannot pick another, and a
+      // traffic split does not apply.
+      if (chosen !== undefined) {
+        throw new ValidationError(
+          `${DEBUG_SESSION_HEADER} runs the version the debug session opened on: invoke the function without a qualifier (":${chosen}" or ${QUALIFIER_HEADER})`,
+        );
+      }
+      const session = this.debug.forInvocation(debugSession, top.order.spec.functionId, debugOwner);
+      if (session.source !== top.pool) {
+        throw new NotFoundError(`debug session ${debugSession} ended: function ${top.order.spec.label} was redeployed since it opened`);
+      }
+      deployed = top;
+      pool = session.pool;
+    }
     // The gateway's word about the caller's key is for choosing the version, not the function's business.
     delete req.headers[GATEWAY_CALLER_HEADER];
-    // An invocation that names a debug session runs on that session's worker (with no time limit), no other does.
-    const debugSession = oneHeader(req.headers[DEBUG_SESSION_HEADER]);
-    delete req.headers[DEBUG_SESSION_HEADER];
-    const pool = debugSession === undefined ? deployed.pool : this.debug.poolFor(debugSession, deployed.order.spec.functionId);
     const { spec } = deployed.order;
     const limit = spec.config.resources.maxRequestBytes;
     const header = req.headers[TRIGGER_HEADER];

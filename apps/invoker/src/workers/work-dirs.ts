@@ -147,6 +147,17 @@ export class WorkDirs {
     return dir;
   }
 
+  /**
+   * Once the debug worker has started (its relay listens on inspector.sock, inspector.json is written), the folder
+   * becomes root's (when the invoker is root) and 0711: the sandbox, whose own code has run by then, can no longer
+   * add, rename or replace its entries (a symlink in place of the socket, say) before the invoker reads them. The relay
+   * needs nothing more of the folder: connections to its socket need only the socket itself.
+   */
+  lockDebugDir(dir: string): void {
+    if (process.getuid?.() === 0) chownSync(dir, 0, 0);
+    chmodSync(dir, 0o711);
+  }
+
   removeDebugDir(sessionId: string): void {
     rmSync(path.join(this.debug, sessionId), { recursive: true, force: true });
   }
